@@ -59,12 +59,15 @@ def _spectral_conv(L, cin, cout, modes):
                                                                 dtype=L.float32)))
 
         def forward(self, x):
-            b, m = x.shape[0], modes
-            x_ft = L.fft.rfft2(x)
-            out = L.zeros(b, cout, x.size(-2), x.size(-1) // 2 + 1, dtype=L.cfloat)
-            out[:, :, :m, :m] = L.einsum("bixy,ioxy->boxy", x_ft[:, :, :m, :m], self.w1)
-            out[:, :, -m:, :m] = L.einsum("bixy,ioxy->boxy", x_ft[:, :, -m:, :m], self.w2)
-            return L.fft.irfft2(out, s=(x.size(-2), x.size(-1)))
+            h, w = x.shape[-2:]
+            spec = L.fft.rfft2(x)                          # (b, cin, h, w // 2 + 1)
+            mixed = L.zeros(x.shape[0], cout, h, w // 2 + 1, dtype=L.cfloat)
+            # the low frequencies sit in the first and the last ``modes`` rows (positive and
+            # negative), the first ``modes`` columns; everything else is dropped
+            for rows, weight in ((slice(0, modes), self.w1), (slice(h - modes, h), self.w2)):
+                block = spec[:, :, rows, :modes]
+                mixed[:, :, rows, :modes] = L.einsum("bixy,ioxy->boxy", block, weight)
+            return L.fft.irfft2(mixed, s=(h, w))
     return SpectralConv2d()
 
 

@@ -1297,7 +1297,9 @@ def examples_word_language_generate(lib):
 
 @program
 def timm_ema_foreach(lib):
-    """timm's ModelEmaV3 step: _foreach_lerp_ of the floating state, copy_ of the rest."""
+    """A weight EMA with a warmup on the decay, updated in one go: _foreach_lerp_ over the
+    floating entries of the state dict (the _foreach_mul_/_foreach_add_ pair where lerp is
+    missing), copy_ for the integer counters."""
     nn = lib.nn
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
     _load(lib, model, 480, 0.5)
@@ -1305,29 +1307,31 @@ def timm_ema_foreach(lib):
     opt = lib.optim.SGD(model.parameters(), lr=0.1)
     x = lib.tensor(_f32(8, 3, seed=481))
 
-    def get_decay(step, decay=0.9, warmup_power=2 / 3, warmup_gamma=1.0):
-        return max(0.0, min(decay, 1 - (1 + step / warmup_gamma) ** -warmup_power))
+    def warmed_decay(step, ceiling=0.9, power=2 / 3):
+        # small early (the average follows the model closely), rising to the ceiling
+        return max(0.0, min(ceiling, 1 - (1 + step) ** -power))
+
+    def follow(decay):
+        pairs = list(zip(ema.state_dict().values(), model.state_dict().values()))
+        floats = [(e, m) for e, m in pairs if e.is_floating_point()]
+        for e, m in pairs:
+            if not e.is_floating_point():
+                e.copy_(m)
+        mine, theirs = [e for e, _ in floats], [m for _, m in floats]
+        if not hasattr(lib, "_foreach_lerp_"):
+            lib._foreach_mul_(mine, scalar=decay)
+            lib._foreach_add_(mine, theirs, alpha=1.0 - decay)
+        else:
+            lib._foreach_lerp_(mine, theirs, weight=1.0 - decay)
 
     decays = []
     for step in range(4):
         opt.zero_grad()
         model(x).pow(2).mean().backward()
         opt.step()
-        decay = get_decay(step)
-        decays.append(decay)
+        decays.append(warmed_decay(step))
         with lib.no_grad():
-            ema_lerp, model_lerp = [], []
-            for ema_v, model_v in zip(ema.state_dict().values(), model.state_dict().values()):
-                if ema_v.is_floating_point():
-                    ema_lerp.append(ema_v)
-                    model_lerp.append(model_v)
-                else:
-                    ema_v.copy_(model_v)
-            if hasattr(lib, "_foreach_lerp_"):
-                lib._foreach_lerp_(ema_lerp, model_lerp, weight=1.0 - decay)
-            else:
-                lib._foreach_mul_(ema_lerp, scalar=decay)
-                lib._foreach_add_(ema_lerp, model_lerp, alpha=1.0 - decay)
+            follow(decays[-1])
     return {"decays": decays, "ema": ema.state_dict(), "out": ema(x)}
 
 
@@ -1359,19 +1363,19 @@ def _nanogpt(lib, block_size=8, vocab_size=17, n_layer=2, n_head=2, n_embd=8, dr
                 lower = lib.tril(lib.ones(block_size, block_size))
                 self.register_buffer("bias", lower.view(1, 1, block_size, block_size))
 
+        def explicit(self, q, k, v, nt):
+            # softmax(q k^T / sqrt(d)) v with the future masked out through the tril buffer
+            scores = q @ k.transpose(-2, -1) * head_dim ** -0.5
+            scores = scores.masked_fill(self.bias[:, :, :nt, :nt] == 0, float("-inf"))
+            return self.p_drop(F.softmax(scores, dim=-1)) @ v
+
         def forward(self, h):
             nb, nt, width = h.size()
-            q, k, v = (part.view(nb, nt, n_head, head_dim).transpose(1, 2)
-                       for part in self.c_attn(h).split(width, dim=2))
-            if self.fused:
-                mixed = F.scaled_dot_product_attention(
-                    q, k, v, attn_mask=None, is_causal=True,
-                    dropout_p=dropout if self.training else 0)
-            else:
-                scores = q @ k.transpose(-2, -1) * head_dim ** -0.5
-                keep = self.bias[:, :, :nt, :nt]
-                scores = scores.masked_fill(keep == 0, float("-inf"))
-                mixed = self.p_drop(F.softmax(scores, dim=-1)) @ v
+            heads = [part.view(nb, nt, n_head, head_dim).transpose(1, 2)
+                     for part in self.c_attn(h).split(width, dim=2)]
+            mixed = (F.scaled_dot_product_attention(*heads, attn_mask=None, is_causal=True,
+                                                    dropout_p=dropout if self.training else 0)
+                     if self.fused else self.explicit(*heads, nt))
             merged = mixed.transpose(1, 2).contiguous().view(nb, nt, width)
             return self.out_drop(self.c_proj(merged))
 
@@ -1463,20 +1467,27 @@ def _nanogpt(lib, block_size=8, vocab_size=17, n_layer=2, n_head=2, n_embd=8, dr
                       dict(params=vectors, weight_decay=0.0)]
             return lib.optim.AdamW(groups, lr=lr, betas=betas, **kwargs)
 
-        def utilisation(self, passes, seconds):
+        def utilisation(self, passes, seconds, peak_flops=312e12):
+            # training flops per token: 6 per weight, plus the attention's 12 * layers *
+            # width * context; over ``passes`` sequences of full context in ``seconds``
             ctx = self.block_size
-            per_token = 6 * self.count_params() + 12 * n_layer * n_head * head_dim * ctx
-            return per_token * ctx * passes / seconds / 312e12
+            attention = 12 * n_layer * n_head * head_dim * ctx
+            done = (6 * self.count_params() + attention) * ctx * passes
+            return done / seconds / peak_flops
+
+        def next_scores(self, tokens, temperature, top_k):
+            # the last position's logits over the window that fits, cooled, cut to the top k
+            scores = self(tokens[:, -self.block_size:])[0][:, -1, :] / temperature
+            if top_k is not None:
+                floor = lib.topk(scores, min(top_k, scores.size(-1)))[0][:, [-1]]
+                scores[scores < floor] = -float("inf")
+            return scores
 
         @lib.no_grad()
         def sample(self, tokens, steps, temperature=1.0, top_k=None):
             for _ in range(steps):
-                last = self(tokens[:, -self.block_size:])[0][:, -1, :] / temperature
-                if top_k is not None:
-                    kth = lib.topk(last, min(top_k, last.size(-1)))[0][:, [-1]]
-                    last[last < kth] = -float("inf")
-                pick = lib.multinomial(F.softmax(last, dim=-1), num_samples=1)
-                tokens = lib.cat((tokens, pick), dim=1)
+                probs = F.softmax(self.next_scores(tokens, temperature, top_k), dim=-1)
+                tokens = lib.cat((tokens, lib.multinomial(probs, num_samples=1)), dim=1)
             return tokens
 
     return TinyGPT()

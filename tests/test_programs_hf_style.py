@@ -44,143 +44,138 @@ def _gpt2(lib, vocab=29, n_pos=9, n_embd=8, n_head=2, n_layer=2):
     nn, F = lib.nn, lib.nn.functional
     head_dim = n_embd // n_head
 
-    class Conv1D(nn.Module):
-        """A linear layer whose weight is stored (in_features, out_features)."""
+    class InOutLinear(nn.Module):
+        """GPT-2's checkpoint layout: the weight is kept (fan_in, fan_out) and applied with
+        one addmm on the rows flattened to 2-d."""
 
-        def __init__(self, nf, nx):
+        def __init__(self, fan_out, fan_in):
             super().__init__()
-            self.nf = nf
-            self.weight = nn.Parameter(lib.empty(nx, nf))
-            self.bias = nn.Parameter(lib.zeros(nf))
-            nn.init.normal_(self.weight, std=0.02)
+            self.weight = nn.Parameter(nn.init.normal_(lib.empty(fan_in, fan_out), std=0.02))
+            self.bias = nn.Parameter(lib.zeros(fan_out))
 
-        def forward(self, x):
-            size_out = x.size()[:-1] + (self.nf,)
-            x = lib.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
-            return x.view(size_out)
+        def forward(self, rows):
+            lead = rows.size()[:-1]
+            flat = lib.addmm(self.bias, rows.view(-1, rows.size(-1)), self.weight)
+            return flat.view(lead + (self.weight.size(1),))
 
-    def gelu_new(x):
-        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * lib.pow(x, 3.0))
-        return 0.5 * x * (1.0 + lib.tanh(inner))
+    def tanh_gelu(t):
+        # GELU through tanh, spelt out op by op: 0.5 t (1 + tanh(sqrt(2/pi) (t + 0.044715 t^3)))
+        cubic = t + 0.044715 * lib.pow(t, 3.0)
+        return 0.5 * t * (1.0 + lib.tanh(math.sqrt(2.0 / math.pi) * cubic))
 
-    class SelfAttention(nn.Module):
+    def heads_out(t):                       # (b, n, width) -> (b, heads, n, head_dim)
+        return t.view(t.size()[:-1] + (n_head, head_dim)).permute(0, 2, 1, 3)
+
+    def heads_in(t):                        # the inverse
+        t = t.permute(0, 2, 1, 3).contiguous()
+        return t.view(t.size()[:-2] + (n_embd,))
+
+    class CausalSelfAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            causal = lib.tril(lib.ones((n_pos, n_pos), dtype=lib.bool)).view(1, 1, n_pos, n_pos)
-            self.register_buffer("bias", causal, persistent=False)
-            self.c_attn = Conv1D(3 * n_embd, n_embd)
-            self.c_proj = Conv1D(n_embd, n_embd)
+            self.c_attn = InOutLinear(3 * n_embd, n_embd)
+            self.c_proj = InOutLinear(n_embd, n_embd)
+            lower = lib.ones((n_pos, n_pos), dtype=lib.bool).tril()
+            self.register_buffer("bias", lower[None, None], persistent=False)
             self.attn_dropout, self.resid_dropout = nn.Dropout(0.0), nn.Dropout(0.0)
 
-        @staticmethod
-        def _split_heads(t):
-            return t.view(t.size()[:-1] + (n_head, head_dim)).permute(0, 2, 1, 3)
+        def scores(self, q, k, extra):
+            # scaled by a 0-d tensor, as the reference does; masked positions take the
+            # dtype's lowest finite value (not -inf) through where
+            raw = lib.matmul(q, k.transpose(-1, -2))
+            raw = raw / lib.full([], k.size(-1) ** 0.5, dtype=raw.dtype, device=raw.device)
+            n_new, n_all = q.size(-2), k.size(-2)
+            visible = self.bias[:, :, n_all - n_new:n_all, :n_all]
+            lowest = lib.full([], lib.finfo(raw.dtype).min, dtype=raw.dtype, device=raw.device)
+            raw = lib.where(visible, raw, lowest)
+            return raw if extra is None else raw + extra
 
-        @staticmethod
-        def _merge_heads(t):
-            t = t.permute(0, 2, 1, 3).contiguous()
-            return t.view(t.size()[:-2] + (n_head * head_dim,))
-
-        def _attn(self, query, key, value, attention_mask):
-            w = lib.matmul(query, key.transpose(-1, -2))
-            w = w / lib.full([], value.size(-1) ** 0.5, dtype=w.dtype, device=w.device)
-            q_len, k_len = query.size(-2), key.size(-2)
-            causal = self.bias[:, :, k_len - q_len:k_len, :k_len]
-            floor = lib.full([], lib.finfo(w.dtype).min, dtype=w.dtype, device=w.device)
-            w = lib.where(causal, w.to(w.dtype), floor)
-            if attention_mask is not None:
-                w = w + attention_mask
-            w = F.softmax(w, dim=-1).type(value.dtype)
-            return lib.matmul(self.attn_dropout(w), value), w
-
-        def forward(self, h, layer_past=None, attention_mask=None, use_cache=False):
-            query, key, value = self.c_attn(h).split(n_embd, dim=2)
-            query, key, value = (self._split_heads(t) for t in (query, key, value))
-            if layer_past is not None:
-                past_key, past_value = layer_past
-                key = lib.cat((past_key, key), dim=-2)
-                value = lib.cat((past_value, value), dim=-2)
-            present = (key, value) if use_cache else None
-            out, weights = self._attn(query, key, value, attention_mask)
-            out = self.resid_dropout(self.c_proj(self._merge_heads(out)))
-            return out, present, weights
+        def forward(self, h, cache=None, extra=None, keep=False):
+            q, k, v = map(heads_out, self.c_attn(h).split(n_embd, dim=2))
+            if cache is not None:           # earlier steps' keys and values come first
+                k, v = lib.cat((cache[0], k), dim=-2), lib.cat((cache[1], v), dim=-2)
+            probs = F.softmax(self.scores(q, k, extra), dim=-1).type(v.dtype)
+            mixed = heads_in(lib.matmul(self.attn_dropout(probs), v))
+            return self.resid_dropout(self.c_proj(mixed)), ((k, v) if keep else None), probs
 
     class MLP(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_fc, self.c_proj = Conv1D(4 * n_embd, n_embd), Conv1D(n_embd, 4 * n_embd)
+            self.c_fc = InOutLinear(4 * n_embd, n_embd)
+            self.c_proj = InOutLinear(n_embd, 4 * n_embd)
             self.dropout = nn.Dropout(0.0)
 
         def forward(self, h):
-            return self.dropout(self.c_proj(gelu_new(self.c_fc(h))))
+            return self.dropout(self.c_proj(tanh_gelu(self.c_fc(h))))
 
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1, self.attn = nn.LayerNorm(n_embd, eps=1e-5), SelfAttention()
-            self.ln_2, self.mlp = nn.LayerNorm(n_embd, eps=1e-5), MLP()
+            self.ln_1 = nn.LayerNorm(n_embd, eps=1e-5)
+            self.attn = CausalSelfAttention()
+            self.ln_2 = nn.LayerNorm(n_embd, eps=1e-5)
+            self.mlp = MLP()
 
-        def forward(self, h, layer_past=None, attention_mask=None, use_cache=False):
-            a, present, weights = self.attn(self.ln_1(h), layer_past, attention_mask, use_cache)
-            h = a + h
-            return h + self.mlp(self.ln_2(h)), present, weights
+        def forward(self, h, cache, extra, keep):
+            mixed, kv, probs = self.attn(self.ln_1(h), cache, extra, keep)
+            h = h + mixed
+            return h + self.mlp(self.ln_2(h)), kv, probs
 
-    class GPT2Model(nn.Module):
+    class Trunk(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte, self.wpe = nn.Embedding(vocab, n_embd), nn.Embedding(n_pos, n_embd)
+            self.wte = nn.Embedding(vocab, n_embd)
+            self.wpe = nn.Embedding(n_pos, n_embd)
             self.drop = nn.Dropout(0.0)
-            self.h = nn.ModuleList([Block() for _ in range(n_layer)])
+            self.h = nn.ModuleList(Block() for _ in range(n_layer))
             self.ln_f = nn.LayerNorm(n_embd)
+
+        def additive_mask(self, pad_mask, rows):
+            # 1 = attend, 0 = padding  ->  0 or the lowest float, broadcast over heads/queries
+            dtype = self.wte.weight.dtype
+            keep = pad_mask.view(rows, -1)[:, None, None, :].to(dtype=dtype)
+            return (1.0 - keep) * lib.finfo(dtype).min
 
         def forward(self, input_ids, past_key_values=None, attention_mask=None,
                     position_ids=None, use_cache=False):
-            input_shape = input_ids.size()
-            input_ids = input_ids.view(-1, input_shape[-1])
-            batch = input_ids.shape[0]
-            if past_key_values is None:
-                past_length, past_key_values = 0, tuple([None] * len(self.h))
-            else:
-                past_length = past_key_values[0][0].size(-2)
+            shape = input_ids.size()
+            ids = input_ids.view(-1, shape[-1])
+            caches = past_key_values or [None] * len(self.h)
+            done = 0 if past_key_values is None else past_key_values[0][0].size(-2)
             if position_ids is None:
-                position_ids = lib.arange(past_length, input_shape[-1] + past_length,
-                                          dtype=lib.long, device=input_ids.device)
-                position_ids = position_ids.unsqueeze(0)
-            dtype = self.wte.weight.dtype
-            if attention_mask is not None:
-                attention_mask = attention_mask.view(batch, -1)[:, None, None, :]
-                attention_mask = attention_mask.to(dtype=dtype)
-                attention_mask = (1.0 - attention_mask) * lib.finfo(dtype).min
-            h = self.drop(self.wte(input_ids) + self.wpe(position_ids))
-            presents, all_weights = () if use_cache else None, ()
-            for block, layer_past in zip(self.h, past_key_values):
-                h, present, weights = block(h, layer_past, attention_mask, use_cache)
-                if use_cache:
-                    presents = presents + (present,)
-                all_weights = all_weights + (weights,)
+                position_ids = lib.arange(done, done + shape[-1], dtype=lib.long,
+                                          device=ids.device).unsqueeze(0)
+            extra = None if attention_mask is None else self.additive_mask(attention_mask,
+                                                                           ids.shape[0])
+            h = self.drop(self.wte(ids) + self.wpe(position_ids))
+            kept, probs = [], []
+            for block, cache in zip(self.h, caches):
+                h, kv, p = block(h, cache, extra, use_cache)
+                kept.append(kv)
+                probs.append(p)
             h = self.ln_f(h)
-            return h.view(input_shape + (h.size(-1),)), presents, all_weights
+            return h.view(shape + (h.size(-1),)), (tuple(kept) if use_cache else None), \
+                tuple(probs)
 
-    class GPT2LMHeadModel(nn.Module):
+    class LMHeadModel(nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = GPT2Model()
+            self.transformer = Trunk()
             self.lm_head = nn.Linear(n_embd, vocab, bias=False)
             self.lm_head.weight = self.transformer.wte.weight
 
         def forward(self, input_ids, labels=None, **kw):
-            hidden, presents, weights = self.transformer(input_ids, **kw)
+            hidden, kept, probs = self.transformer(input_ids, **kw)
             logits = self.lm_head(hidden)
-            loss = None
-            if labels is not None:
-                shift_logits = logits[..., :-1, :].contiguous()
-                shift_labels = labels[..., 1:].contiguous()
-                loss_fct = nn.CrossEntropyLoss()
-                loss = loss_fct(shift_logits.view(-1, shift_logits.size(-1)),
-                                shift_labels.view(-1))
-            return loss, logits, presents, weights
+            if labels is None:
+                return None, logits, kept, probs
+            # position t predicts token t + 1: drop the last prediction and the first label
+            guesses = logits[..., :-1, :].contiguous()
+            wanted = labels[..., 1:].contiguous()
+            loss = nn.CrossEntropyLoss()(guesses.view(-1, guesses.size(-1)), wanted.view(-1))
+            return loss, logits, kept, probs
 
-    return GPT2LMHeadModel()
+    return LMHeadModel()
 
 
 def _gpt2_run(lib, dtype):
@@ -240,7 +235,14 @@ def _bert(lib, vocab=31, width=12, n_heads=2, n_layers=2, max_pos=10, type_vocab
     nn, F = lib.nn, lib.nn.functional
     head_size = width // n_heads
 
-    class Embeddings(nn.Module):
+    def split_heads(t):                     # (b, n, width) -> (b, heads, n, head_size)
+        b, n = t.shape[:2]
+        return t.view(b, n, n_heads, head_size).permute(0, 2, 1, 3)
+
+    class InputLookup(nn.Module):
+        """token + segment + position embeddings, then LayerNorm; the position ids and the
+        default (all zero) segment ids are non-persistent buffers sliced to the length"""
+
         def __init__(self):
             super().__init__()
             self.word_embeddings = nn.Embedding(vocab, width, padding_idx=pad)
@@ -248,64 +250,59 @@ def _bert(lib, vocab=31, width=12, n_heads=2, n_layers=2, max_pos=10, type_vocab
             self.token_type_embeddings = nn.Embedding(type_vocab, width)
             self.LayerNorm = nn.LayerNorm(width, eps=1e-12)
             self.dropout = nn.Dropout(0.0)
-            self.register_buffer("position_ids", lib.arange(max_pos).expand((1, -1)),
-                                 persistent=False)
-            self.register_buffer("token_type_ids",
-                                 lib.zeros(self.position_ids.size(), dtype=lib.long),
+            where = lib.arange(max_pos).expand((1, -1))
+            self.register_buffer("position_ids", where, persistent=False)
+            self.register_buffer("token_type_ids", lib.zeros(where.size(), dtype=lib.long),
                                  persistent=False)
 
-        def forward(self, input_ids, token_type_ids=None):
-            seq_length = input_ids.size(1)
-            position_ids = self.position_ids[:, :seq_length]
-            if token_type_ids is None:
-                buffered = self.token_type_ids[:, :seq_length]
-                token_type_ids = buffered.expand(input_ids.size(0), seq_length)
-            emb = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
-            emb = emb + self.position_embeddings(position_ids)
-            return self.dropout(self.LayerNorm(emb))
+        def forward(self, tokens, segments=None):
+            rows, n = tokens.shape
+            if segments is None:
+                segments = self.token_type_ids[:, :n].expand(rows, n)
+            total = self.word_embeddings(tokens) + self.token_type_embeddings(segments)
+            total = total + self.position_embeddings(self.position_ids[:, :n])
+            return self.dropout(self.LayerNorm(total))
 
-    class SelfAttention(nn.Module):
+    class Mixing(nn.Module):
         def __init__(self):
             super().__init__()
-            self.query, self.key, self.value = (nn.Linear(width, width) for _ in range(3))
+            self.query = nn.Linear(width, width)
+            self.key = nn.Linear(width, width)
+            self.value = nn.Linear(width, width)
             self.dropout = nn.Dropout(0.0)
 
-        @staticmethod
-        def transpose_for_scores(x):
-            return x.view(x.size()[:-1] + (n_heads, head_size)).permute(0, 2, 1, 3)
+        def forward(self, h, additive):
+            q, k, v = (split_heads(proj(h)) for proj in (self.query, self.key, self.value))
+            logits = lib.matmul(q, k.transpose(-1, -2)) / math.sqrt(head_size) + additive
+            mixed = lib.matmul(self.dropout(F.softmax(logits, dim=-1)), v)
+            mixed = mixed.permute(0, 2, 1, 3).contiguous()
+            return mixed.view(mixed.shape[0], mixed.shape[1], width)
 
-        def forward(self, h, extended_mask):
-            q = self.transpose_for_scores(self.query(h))
-            k = self.transpose_for_scores(self.key(h))
-            v = self.transpose_for_scores(self.value(h))
-            scores = lib.matmul(q, k.transpose(-1, -2)) / math.sqrt(head_size)
-            probs = self.dropout(F.softmax(scores + extended_mask, dim=-1))
-            ctx = lib.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
-            return ctx.view(ctx.size()[:-2] + (width,))
+    class ResidualNorm(nn.Module):
+        """post-norm: LayerNorm(residual + dropout(dense(branch)))"""
 
-    class AddNorm(nn.Module):
         def __init__(self, fan_in):
             super().__init__()
             self.dense = nn.Linear(fan_in, width)
             self.LayerNorm = nn.LayerNorm(width, eps=1e-12)
             self.dropout = nn.Dropout(0.0)
 
-        def forward(self, h, residual):
-            return self.LayerNorm(self.dropout(self.dense(h)) + residual)
+        def forward(self, branch, residual):
+            return self.LayerNorm(residual + self.dropout(self.dense(branch)))
 
-    class Layer(nn.Module):
+    class EncoderLayer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attention = SelfAttention()
-            self.attention_output = AddNorm(width)
+            self.attention = Mixing()
+            self.attention_output = ResidualNorm(width)
             self.intermediate = nn.Linear(width, 4 * width)
-            self.output = AddNorm(4 * width)
+            self.output = ResidualNorm(4 * width)
 
-        def forward(self, h, extended_mask):
-            a = self.attention_output(self.attention(h, extended_mask), h)
-            return self.output(F.gelu(self.intermediate(a)), a)
+        def forward(self, h, additive):
+            h = self.attention_output(self.attention(h, additive), h)
+            return self.output(F.gelu(self.intermediate(h)), h)
 
-    class Pooler(nn.Module):
+    class FirstTokenSummary(nn.Module):
         def __init__(self):
             super().__init__()
             self.dense, self.activation = nn.Linear(width, width), nn.Tanh()
@@ -313,65 +310,66 @@ def _bert(lib, vocab=31, width=12, n_heads=2, n_layers=2, max_pos=10, type_vocab
         def forward(self, h):
             return self.activation(self.dense(h[:, 0]))
 
-    class BertModel(nn.Module):
+    class Encoder(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embeddings = Embeddings()
-            self.layer = nn.ModuleList([Layer() for _ in range(n_layers)])
-            self.pooler = Pooler()
+            self.embeddings = InputLookup()
+            self.layer = nn.ModuleList(EncoderLayer() for _ in range(n_layers))
+            self.pooler = FirstTokenSummary()
 
-        def forward(self, input_ids, attention_mask, token_type_ids=None):
+        def forward(self, tokens, keep, segments=None):
+            # keep: 1 for real tokens, 0 for padding -> 0 / lowest float added to the scores
             dtype = self.embeddings.word_embeddings.weight.dtype
-            extended = attention_mask[:, None, None, :].to(dtype=dtype)
-            extended = (1.0 - extended) * lib.finfo(dtype).min
-            h = self.embeddings(input_ids, token_type_ids)
+            additive = (1.0 - keep[:, None, None, :].to(dtype=dtype)) * lib.finfo(dtype).min
+            h = self.embeddings(tokens, segments)
             for layer in self.layer:
-                h = layer(h, extended)
+                h = layer(h, additive)
             return h, self.pooler(h)
 
-    class LMPredictionHead(nn.Module):
+    class TokenScores(nn.Module):
         def __init__(self):
             super().__init__()
             self.dense = nn.Linear(width, width)
             self.LayerNorm = nn.LayerNorm(width, eps=1e-12)
             self.decoder = nn.Linear(width, vocab, bias=False)
             self.bias = nn.Parameter(lib.zeros(vocab))
-            self.decoder.bias = self.bias
+            self.decoder.bias = self.bias          # one vector under two names
 
         def forward(self, h):
             return self.decoder(self.LayerNorm(F.gelu(self.dense(h))))
 
-    class BertForPreTraining(nn.Module):
+    def starting_values(layer):
+        # zero biases, unit norms, N(0, 0.02) matrices and tables with the padding row
+        # cleared; written through .data as model code of this kind does
+        if isinstance(layer, nn.LayerNorm):
+            layer.weight.data.fill_(1.0)
+            layer.bias.data.zero_()
+            return
+        if isinstance(layer, (nn.Linear, nn.Embedding)):
+            layer.weight.data.normal_(mean=0.0, std=0.02)
+        if isinstance(layer, nn.Linear) and layer.bias is not None:
+            layer.bias.data.zero_()
+        if isinstance(layer, nn.Embedding) and layer.padding_idx is not None:
+            layer.weight.data[layer.padding_idx].zero_()
+
+    class MaskedLMWithPairs(nn.Module):
         def __init__(self):
             super().__init__()
-            self.bert = BertModel()
-            self.predictions = LMPredictionHead()
+            self.bert = Encoder()
+            self.predictions = TokenScores()
             self.seq_relationship = nn.Linear(width, 2)
             self.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
+            self._init_weights = starting_values
 
-        def _init_weights(self, module):
-            if isinstance(module, nn.Linear):
-                module.weight.data.normal_(mean=0.0, std=0.02)
-                if module.bias is not None:
-                    module.bias.data.zero_()
-            elif isinstance(module, nn.Embedding):
-                module.weight.data.normal_(mean=0.0, std=0.02)
-                if module.padding_idx is not None:
-                    module.weight.data[module.padding_idx].zero_()
-            elif isinstance(module, nn.LayerNorm):
-                module.bias.data.zero_()
-                module.weight.data.fill_(1.0)
-
-        def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None,
-                    next_sentence_label=None):
-            seq, pooled = self.bert(input_ids, attention_mask, token_type_ids)
+        def forward(self, tokens, keep, segments=None, labels=None, pair_label=None):
+            seq, pooled = self.bert(tokens, keep, segments)
             scores, relation = self.predictions(seq), self.seq_relationship(pooled)
-            loss_fct = nn.CrossEntropyLoss()
-            mlm = loss_fct(scores.view(-1, vocab), labels.view(-1))
-            nsp = loss_fct(relation.view(-1, 2), next_sentence_label.view(-1))
-            return mlm + nsp, scores, relation, pooled
+            ce = nn.CrossEntropyLoss()
+            loss = ce(scores.view(-1, vocab), labels.view(-1)) + ce(relation.view(-1, 2),
+                                                                    pair_label.view(-1))
+            return loss, scores, relation, pooled
 
-    return BertForPreTraining()
+    return MaskedLMWithPairs()
 
 
 def _bert_run(lib, dtype):
@@ -434,22 +432,22 @@ def bert_float64(lib):
 # 3. T5 relative position bias and RMS norm
 # ----------------------------------------------------------------------------------------------
 def _t5_bucket(lib, relative_position, bidirectional=True, num_buckets=8, max_distance=12):
-    relative_buckets = 0
+    """Bucket index of each (key - query) offset. Two-sided: half the buckets for keys
+    after the query. Within a side, offsets below half the side's buckets get a bucket each;
+    larger ones share buckets spaced logarithmically up to max_distance (the last bucket
+    takes everything beyond)."""
     if bidirectional:
-        num_buckets //= 2
-        relative_buckets += (relative_position > 0).to(lib.long) * num_buckets
-        relative_position = lib.abs(relative_position)
-    else:
-        relative_position = -lib.min(relative_position, lib.zeros_like(relative_position))
-    max_exact = num_buckets // 2
-    is_small = relative_position < max_exact
-    if_large = max_exact + (
-        lib.log(relative_position.float() / max_exact)
-        / math.log(max_distance / max_exact) * (num_buckets - max_exact)
-    ).to(lib.long)
-    if_large = lib.min(if_large, lib.full_like(if_large, num_buckets - 1))
-    relative_buckets += lib.where(is_small, relative_position, if_large)
-    return relative_buckets
+        side = num_buckets // 2
+        base = (relative_position > 0).to(lib.long) * side
+        dist = lib.abs(relative_position)
+    else:                                   # one-sided: only keys before the query count
+        side, base = num_buckets, 0
+        dist = -lib.min(relative_position, lib.zeros_like(relative_position))
+    exact = side // 2
+    log_part = lib.log(dist.float() / exact) / math.log(max_distance / exact)
+    far = exact + (log_part * (side - exact)).to(lib.long)
+    far = lib.min(far, lib.full_like(far, side - 1))
+    return base + lib.where(dist < exact, dist, far)
 
 
 def _t5(lib, vocab=27, d_model=8, d_kv=4, n_heads=2, d_ff=16, n_layers=2, num_buckets=8,
@@ -457,16 +455,19 @@ def _t5(lib, vocab=27, d_model=8, d_kv=4, n_heads=2, d_ff=16, n_layers=2, num_bu
     nn, F = lib.nn, lib.nn.functional
 
     class T5LayerNorm(nn.Module):
+        """scale-only norm: no mean subtracted, the mean square taken in float32 whatever
+        the input dtype, the result cast back only for half weights"""
+
         def __init__(self, eps=1e-6):
             super().__init__()
-            self.weight, self.variance_epsilon = nn.Parameter(lib.ones(d_model)), eps
+            self.eps = eps
+            self.weight = nn.Parameter(lib.ones(d_model))
 
-        def forward(self, hidden):
-            variance = hidden.to(lib.float32).pow(2).mean(-1, keepdim=True)
-            hidden = hidden * lib.rsqrt(variance + self.variance_epsilon)
-            if self.weight.dtype == lib.float16:     # (and bfloat16, outside minigrad)
-                hidden = hidden.to(self.weight.dtype)
-            return self.weight * hidden
+        def forward(self, h):
+            mean_sq = h.to(lib.float32).pow(2).mean(-1, keepdim=True)
+            scaled = h * lib.rsqrt(mean_sq + self.eps)
+            half = self.weight.dtype == lib.float16   # (bfloat16 too, outside minigrad)
+            return self.weight * (scaled.to(self.weight.dtype) if half else scaled)
 
     class T5Attention(nn.Module):
         def __init__(self, is_decoder, has_bias):
@@ -480,37 +481,31 @@ def _t5(lib, vocab=27, d_model=8, d_kv=4, n_heads=2, d_ff=16, n_layers=2, num_bu
             if has_bias:
                 self.relative_attention_bias = nn.Embedding(num_buckets, n_heads)
 
-        def compute_bias(self, q_len, k_len):
-            device = self.relative_attention_bias.weight.device
-            context = lib.arange(q_len, dtype=lib.long, device=device)[:, None]
-            memory = lib.arange(k_len, dtype=lib.long, device=device)[None, :]
-            buckets = _t5_bucket(lib, memory - context, not self.is_decoder, num_buckets,
-                                 max_distance)
-            values = self.relative_attention_bias(buckets)
-            return values.permute([2, 0, 1]).unsqueeze(0)
+        def learnt_offsets(self, n_q, n_k):
+            # (1, heads, n_q, n_k): one learnt scalar per head and bucket of (key - query)
+            table = self.relative_attention_bias
+            offset = (lib.arange(n_k, dtype=lib.long, device=table.weight.device)[None, :]
+                      - lib.arange(n_q, dtype=lib.long, device=table.weight.device)[:, None])
+            buckets = _t5_bucket(lib, offset, not self.is_decoder, num_buckets, max_distance)
+            return table(buckets).permute([2, 0, 1]).unsqueeze(0)
 
         def forward(self, h, mask=None, kv=None, position_bias=None):
-            b, q_len = h.shape[:2]
+            # no 1/sqrt(d) scaling in T5; the first layer's bias (plus the mask) is handed on
+            # to the later layers of the stack
             src = h if kv is None else kv
-            k_len = src.shape[1]
-
-            def shape(s):
-                return s.view(b, -1, n_heads, d_kv).transpose(1, 2)
-
-            q, k, v = shape(self.q(h)), shape(self.k(src)), shape(self.v(src))
-            scores = lib.matmul(q, k.transpose(3, 2))
+            b, n_q, n_k = h.shape[0], h.shape[1], src.shape[1]
+            q, k, v = (lin(t).view(b, -1, n_heads, d_kv).transpose(1, 2)
+                       for lin, t in ((self.q, h), (self.k, src), (self.v, src)))
             if position_bias is None:
-                if self.has_relative_attention_bias:
-                    position_bias = self.compute_bias(q_len, k_len)
-                else:
-                    position_bias = lib.zeros((1, n_heads, q_len, k_len), dtype=scores.dtype)
-                if mask is not None:
-                    position_bias = position_bias + mask
+                position_bias = (self.learnt_offsets(n_q, n_k)
+                                 if self.has_relative_attention_bias
+                                 else lib.zeros((1, n_heads, n_q, n_k), dtype=q.dtype))
+                position_bias = position_bias if mask is None else position_bias + mask
+            scores = lib.matmul(q, k.transpose(3, 2))
             scores += position_bias
             weights = F.softmax(scores.float(), dim=-1).type_as(scores)
-            out = lib.matmul(weights, v).transpose(1, 2).contiguous().view(b, -1,
-                                                                           n_heads * d_kv)
-            return self.o(out), position_bias
+            merged = lib.matmul(weights, v).transpose(1, 2).contiguous()
+            return self.o(merged.view(b, -1, n_heads * d_kv)), position_bias
 
     class Sub(nn.Module):
         """T5's pre-norm residual around one attention."""
@@ -559,18 +554,20 @@ def _t5(lib, vocab=27, d_model=8, d_kv=4, n_heads=2, d_ff=16, n_layers=2, num_bu
             self.shared = nn.Embedding(vocab, d_model)
             self.encoder, self.decoder = Stack(False), Stack(True)
 
-        def _shift_right(self, labels, start=0, pad=0):
-            shifted = labels.new_zeros(labels.shape)
-            shifted[..., 1:] = labels[..., :-1].clone()
-            shifted[..., 0] = start
-            shifted.masked_fill_(shifted == -100, pad)
-            return shifted
+        @staticmethod
+        def decoder_inputs(labels, start=0, pad=0):
+            # teacher forcing: the decoder reads the labels one step late, a start token in
+            # front; ignored (-100) labels become padding
+            inputs = labels.new_zeros(labels.shape)
+            inputs[..., 0] = start
+            inputs[..., 1:] = labels[..., :-1].clone()
+            return inputs.masked_fill_(inputs == -100, pad)
 
         def forward(self, input_ids, attention_mask, labels):
             dtype = self.shared.weight.dtype
             enc_mask = (1.0 - attention_mask[:, None, None, :].to(dtype)) * lib.finfo(dtype).min
             enc, enc_bias = self.encoder(self.shared(input_ids), enc_mask)
-            dec_ids = self._shift_right(labels)
+            dec_ids = self.decoder_inputs(labels)
             n = dec_ids.shape[1]
             seq = lib.arange(n)
             causal = (seq[None, None, :] <= seq[None, :, None]).to(dtype)[:, None]
@@ -623,53 +620,50 @@ def _llama(lib, rope, dim=16, n_layers=2, n_heads=4, n_kv_heads=2, vocab=37, max
     nn, F = lib.nn, lib.nn.functional
     hd, n_rep = dim // n_heads, n_heads // n_kv_heads
 
-    def precompute_freqs_cis(end, theta=10000.0):
-        freqs = 1.0 / (theta ** (lib.arange(0, hd, 2)[: (hd // 2)].float() / hd))
-        t = lib.arange(end, device=freqs.device)
-        freqs = lib.outer(t, freqs).float()
-        return lib.polar(lib.ones_like(freqs), freqs)
+    def angles(n_positions, base=10000.0):
+        # angle of pair i at position p: p * base^(-2i / hd), as an (n_positions, hd/2) table
+        pair_rate = 1.0 / (base ** (lib.arange(0, hd, 2)[: (hd // 2)].float() / hd))
+        return lib.outer(lib.arange(n_positions, device=pair_rate.device), pair_rate).float()
 
-    def apply_rotary_emb(xq, xk, freqs_cis):
-        xq_ = lib.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
-        xk_ = lib.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
-        shape = [d if i == 1 or i == xq_.ndim - 1 else 1 for i, d in enumerate(xq_.shape)]
-        freqs_cis = freqs_cis.view(*shape)
-        xq_out = lib.view_as_real(xq_ * freqs_cis).flatten(3)
-        xk_out = lib.view_as_real(xk_ * freqs_cis).flatten(3)
-        return xq_out.type_as(xq), xk_out.type_as(xk)
+    def unit_phasors(n_positions):
+        theta = angles(n_positions)
+        return lib.polar(lib.ones_like(theta), theta)
 
-    def cos_sin(end, base=10000.0):
-        inv_freq = 1.0 / (base ** (lib.arange(0, hd, 2, dtype=lib.int64).float() / hd))
-        freqs = lib.outer(lib.arange(end).float(), inv_freq)
-        emb = lib.cat((freqs, freqs), dim=-1)
-        return emb.cos(), emb.sin()
+    def turn_as_complex(t, phasors):
+        # adjacent features (2i, 2i+1) read as one complex number and multiplied by the
+        # phasor of its position; computed in complex64 and cast back to t's dtype
+        pairs = lib.view_as_complex(t.float().reshape(*t.shape[:-1], -1, 2))
+        along = [1] * pairs.ndim
+        along[1], along[-1] = pairs.shape[1], pairs.shape[-1]     # (1, seq, 1, hd/2)
+        turned = lib.view_as_real(pairs * phasors.view(*along)).flatten(3)
+        return turned.type_as(t)
 
-    def rotate_half(x):
-        x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
-        return lib.cat((-x2, x1), dim=-1)
+    def cos_sin(n_positions, base=10000.0):
+        rate = 1.0 / (base ** (lib.arange(0, hd, 2, dtype=lib.int64).float() / hd))
+        theta = lib.outer(lib.arange(n_positions).float(), rate).repeat(1, 2)
+        return theta.cos(), theta.sin()
 
-    def apply_rotary_pos_emb(q, k, cos, sin, position_ids, unsqueeze_dim=1):
-        cos = cos[position_ids].unsqueeze(unsqueeze_dim).to(q.dtype)
-        sin = sin[position_ids].unsqueeze(unsqueeze_dim).to(q.dtype)
-        return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+    def turn_halves(t, cos, sin):
+        # the other layout: feature i pairs with feature i + hd/2; (a, b) -> (-b, a) is the
+        # quarter turn that sin multiplies
+        first, second = t.chunk(2, dim=-1)
+        return t * cos + lib.cat((-second, first), dim=-1) * sin
 
-    def repeat_kv(hidden, reps):          # (b, kv, L, hd) -> (b, kv * reps, L, hd)
-        b, kv, slen, d = hidden.shape
-        if reps == 1:
-            return hidden
-        hidden = hidden[:, :, None, :, :].expand(b, kv, reps, slen, d)
-        return hidden.reshape(b, kv * reps, slen, d)
+    def share_kv_heads(t, times):         # (b, kv, n, hd) -> (b, kv * times, n, hd)
+        if times == 1:
+            return t
+        b, kv, n, d = t.shape
+        return t.unsqueeze(2).expand(b, kv, times, n, d).reshape(b, kv * times, n, d)
 
     class RMSNorm(nn.Module):
         def __init__(self):
             super().__init__()
             self.eps, self.weight = eps, nn.Parameter(lib.ones(dim))
 
-        def _norm(self, x):
-            return x * lib.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-
         def forward(self, x):
-            return self._norm(x.float()).type_as(x) * self.weight
+            wide = x.float()                     # statistics in float32, result in x's dtype
+            shrunk = wide * lib.rsqrt(wide.pow(2).mean(-1, keepdim=True) + self.eps)
+            return shrunk.type_as(x) * self.weight
 
     class Attention(nn.Module):
         def __init__(self):
@@ -681,51 +675,57 @@ def _llama(lib, rope, dim=16, n_layers=2, n_heads=4, n_kv_heads=2, vocab=37, max
             self.cache_k = lib.zeros((max_batch, max_seq, n_kv_heads, hd))
             self.cache_v = lib.zeros((max_batch, max_seq, n_kv_heads, hd))
 
-        def forward(self, x, start_pos, rot, mask, use_cache):
-            bsz, seqlen, _ = x.shape
-            xq = self.wq(x).view(bsz, seqlen, n_heads, hd)
-            xk = self.wk(x).view(bsz, seqlen, n_kv_heads, hd)
-            xv = self.wv(x).view(bsz, seqlen, n_kv_heads, hd)
+        def rotate(self, q, k, rot):
             if rope == "complex":
-                xq, xk = apply_rotary_emb(xq, xk, rot)
-            else:
-                cos, sin, position_ids = rot
-                q, k = apply_rotary_pos_emb(xq.transpose(1, 2), xk.transpose(1, 2), cos, sin,
-                                            position_ids)
-                xq, xk = q.transpose(1, 2), k.transpose(1, 2)
-            if not use_cache:                  # training: the whole sequence, causal SDPA
-                q, k, v = xq.transpose(1, 2), xk.transpose(1, 2), xv.transpose(1, 2)
-                k = repeat_kv(k, n_rep)
-                v = lib.repeat_interleave(v, n_rep, dim=1)
-                out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            else:
-                self.cache_k = self.cache_k.to(xq)
-                self.cache_v = self.cache_v.to(xq)
-                self.cache_k[:bsz, start_pos: start_pos + seqlen] = xk
-                self.cache_v[:bsz, start_pos: start_pos + seqlen] = xv
-                keys = self.cache_k[:bsz, : start_pos + seqlen]
-                values = self.cache_v[:bsz, : start_pos + seqlen]
-                keys = lib.repeat_interleave(keys, dim=2, repeats=n_rep)
-                values = lib.repeat_interleave(values, dim=2, repeats=n_rep)
-                q, keys, values = xq.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2)
-                scores = lib.matmul(q, keys.transpose(2, 3)) / math.sqrt(hd)
-                if mask is not None:
-                    scores = scores + mask
-                scores = F.softmax(scores.float(), dim=-1).type_as(q)
-                out = lib.matmul(scores, values)
-            return self.wo(out.transpose(1, 2).contiguous().view(bsz, seqlen, -1))
+                return turn_as_complex(q, rot), turn_as_complex(k, rot)
+            cos, sin, where = rot
+            cos = cos[where].unsqueeze(1).to(q.dtype)          # (b, 1, n, hd)
+            sin = sin[where].unsqueeze(1).to(q.dtype)
+            q, k = (turn_halves(t.transpose(1, 2), cos, sin).transpose(1, 2) for t in (q, k))
+            return q, k
+
+        def forward(self, x, start_pos, rot, mask, use_cache):
+            b, n, _ = x.shape
+            q = self.wq(x).view(b, n, n_heads, hd)
+            k = self.wk(x).view(b, n, n_kv_heads, hd)
+            v = self.wv(x).view(b, n, n_kv_heads, hd)
+            q, k = self.rotate(q, k, rot)
+            if use_cache:
+                out = self.cached(q, k, v, start_pos, mask)
+            else:                                # training: the whole sequence, causal SDPA
+                k = share_kv_heads(k.transpose(1, 2), n_rep)
+                v = lib.repeat_interleave(v.transpose(1, 2), n_rep, dim=1)
+                out = F.scaled_dot_product_attention(q.transpose(1, 2), k, v, is_causal=True)
+            return self.wo(out.transpose(1, 2).contiguous().view(b, n, -1))
+
+        def cached(self, q, k, v, start_pos, mask):
+            # write this step's keys/values into the preallocated slots, read back the prefix
+            b, n = q.shape[:2]
+            self.cache_k = self.cache_k.to(q)
+            self.cache_v = self.cache_v.to(q)
+            upto = start_pos + n
+            self.cache_k[:b, start_pos:upto] = k
+            self.cache_v[:b, start_pos:upto] = v
+            keys, values = (lib.repeat_interleave(c[:b, :upto], dim=2, repeats=n_rep)
+                            .transpose(1, 2) for c in (self.cache_k, self.cache_v))
+            q = q.transpose(1, 2)
+            logits = lib.matmul(q, keys.transpose(2, 3)) / math.sqrt(hd)
+            if mask is not None:
+                logits = logits + mask
+            return lib.matmul(F.softmax(logits.float(), dim=-1).type_as(q), values)
 
     class FeedForward(nn.Module):
         def __init__(self):
             super().__init__()
-            hidden = int(2 * (4 * dim) / 3)
-            hidden = multiple_of * ((hidden + multiple_of - 1) // multiple_of)
-            self.w1 = nn.Linear(dim, hidden, bias=False)
-            self.w2 = nn.Linear(hidden, dim, bias=False)
-            self.w3 = nn.Linear(dim, hidden, bias=False)
+            # two thirds of 4 * dim, rounded up to a multiple of ``multiple_of``
+            width = -(-int(8 * dim / 3) // multiple_of) * multiple_of
+            self.w1 = nn.Linear(dim, width, bias=False)
+            self.w2 = nn.Linear(width, dim, bias=False)
+            self.w3 = nn.Linear(dim, width, bias=False)
 
         def forward(self, x):
-            return self.w2(F.silu(self.w1(x)) * self.w3(x))
+            gate, up = F.silu(self.w1(x)), self.w3(x)
+            return self.w2(gate * up)
 
     class TransformerBlock(nn.Module):
         def __init__(self):
@@ -744,7 +744,7 @@ def _llama(lib, rope, dim=16, n_layers=2, n_heads=4, n_kv_heads=2, vocab=37, max
             self.layers = nn.ModuleList([TransformerBlock() for _ in range(n_layers)])
             self.norm = RMSNorm()
             self.output = nn.Linear(dim, vocab, bias=False)
-            self.freqs_cis = precompute_freqs_cis(max_seq * 2)
+            self.freqs_cis = unit_phasors(max_seq * 2)
             cos, sin = cos_sin(max_seq * 2)
             self.register_buffer("cos_cached", cos, persistent=False)
             self.register_buffer("sin_cached", sin, persistent=False)
@@ -759,10 +759,12 @@ def _llama(lib, rope, dim=16, n_layers=2, n_heads=4, n_kv_heads=2, vocab=37, max
                 rot = (self.cos_cached, self.sin_cached, pos)
             mask = None
             if use_cache and seqlen > 1:
-                mask = lib.full((seqlen, seqlen), float("-inf"), device=tokens.device)
-                mask = lib.triu(mask, diagonal=1)
-                mask = lib.hstack([lib.zeros((seqlen, start_pos), device=tokens.device),
-                                   mask]).type_as(h)
+                # the cached prefix is all visible; within the new tokens, -inf above the
+                # diagonal
+                ahead = lib.triu(lib.full((seqlen, seqlen), float("-inf"), device=tokens.device),
+                                 diagonal=1)
+                prefix = lib.zeros((seqlen, start_pos), device=tokens.device)
+                mask = lib.hstack([prefix, ahead]).type_as(h)
             for layer in self.layers:
                 h = layer(h, start_pos, rot, mask, use_cache)
             return self.output(self.norm(h)).float()
@@ -831,43 +833,46 @@ def llama_complex_rope_float64(lib):
 # 5. generation utilities
 # ----------------------------------------------------------------------------------------------
 def _top_k_filter(lib, logits, k):
-    v, _ = lib.topk(logits, min(k, logits.size(-1)))
-    logits = logits.clone()
-    logits[logits < v[..., [-1]]] = -float("inf")
-    return logits
+    # a copy with everything below the k-th largest score of its row set to -inf
+    kth = lib.topk(logits, min(k, logits.size(-1)))[0][..., [-1]]
+    out = logits.clone()
+    out[out < kth] = -float("inf")
+    return out
 
 
 def _top_k_warper(lib, scores, top_k, filter_value=-float("inf")):
-    removed = scores < lib.topk(scores, top_k)[0][..., -1, None]
-    return scores.masked_fill(removed, filter_value)
+    # the same filter out of place: masked_fill with the comparison against the k-th value
+    kth = lib.topk(scores, top_k)[0][..., -1, None]
+    return scores.masked_fill(scores < kth, filter_value)
 
 
 def _top_p_descending(lib, logits, top_p):
-    F = lib.nn.functional
-    sorted_logits, sorted_indices = lib.sort(logits, descending=True)
-    cumulative = lib.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
-    remove = cumulative > top_p
-    remove[..., 1:] = remove[..., :-1].clone()
-    remove[..., 0] = False
-    remove = remove.scatter(1, sorted_indices, remove)
-    return logits.masked_fill(remove, -float("inf"))
+    # nucleus from the top: keep the best tokens until their mass passes top_p, the token
+    # that crosses the line included (the flags moved one place right)
+    ranked, order = lib.sort(logits, descending=True)
+    mass = lib.cumsum(lib.nn.functional.softmax(ranked, dim=-1), dim=-1)
+    past = mass > top_p
+    drop = lib.zeros_like(past)
+    drop[..., 1:] = past[..., :-1].clone()
+    return logits.masked_fill(drop.scatter(1, order, drop), -float("inf"))
 
 
 def _top_p_ascending(lib, scores, top_p, min_tokens_to_keep=1):
-    sorted_logits, sorted_indices = lib.sort(scores, descending=False)
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-    remove = cumulative <= (1 - top_p)
-    remove[..., -min_tokens_to_keep:] = 0
-    remove = remove.scatter(1, sorted_indices, remove)
-    return scores.masked_fill(remove, -float("inf"))
+    # nucleus from the bottom: drop the worst tokens while their mass stays within
+    # 1 - top_p, never the best ``min_tokens_to_keep``
+    ranked, order = lib.sort(scores, descending=False)
+    drop = ranked.softmax(dim=-1).cumsum(dim=-1) <= (1 - top_p)
+    drop[..., -min_tokens_to_keep:] = 0
+    return scores.masked_fill(drop.scatter(1, order, drop), -float("inf"))
 
 
 def _repetition_penalty(lib, input_ids, scores, penalty, inplace):
-    score = lib.gather(scores, 1, input_ids)
-    score = lib.where(score < 0, score * penalty, score / penalty)
+    # tokens seen before lose: positive scores divided, negative ones multiplied
+    seen = lib.gather(scores, 1, input_ids)
+    lowered = lib.where(seen < 0, seen * penalty, seen / penalty)
     if inplace:
-        return scores.clone().scatter_(1, input_ids, score)
-    return scores.scatter(1, input_ids, score)
+        return scores.clone().scatter_(1, input_ids, lowered)
+    return scores.scatter(1, input_ids, lowered)
 
 
 @program
@@ -973,13 +978,14 @@ def _classifier(lib, vocab=41, width=8, n_labels=3, n_layers=2):
     return Classifier()
 
 
-def _linear_warmup(num_warmup_steps, num_training_steps):
-    def lr_lambda(current_step):
-        if current_step < num_warmup_steps:
-            return float(current_step) / float(max(1, num_warmup_steps))
-        return max(0.0, float(num_training_steps - current_step) /
-                   float(max(1, num_training_steps - num_warmup_steps)))
-    return lr_lambda
+def _linear_warmup(rise, total):
+    """LR factor: a ramp from 0 to 1 over ``rise`` steps, then a straight line down to 0 at
+    ``total`` (and 0 after)."""
+    def factor(step):
+        up = step / max(1, rise)
+        down = (total - step) / max(1, total - rise)
+        return float(up) if step < rise else max(0.0, float(down))
+    return factor
 
 
 def _train_run(lib, dtype, checkpointing):
@@ -990,14 +996,12 @@ def _train_run(lib, dtype, checkpointing):
     ids[::3, 4:] = 0
     ys = lib.tensor(_ints(0, 3, 16, 17))
     loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(ids, ys), batch_size=4)
-    no_decay = ["bias", "LayerNorm.weight"]
-    named = list(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in named if not any(nd in n for nd in no_decay)],
-         "weight_decay": 0.01},
-        {"params": [p for n, p in named if any(nd in n for nd in no_decay)],
-         "weight_decay": 0.0},
-    ]
+    # groups by name: biases and the LayerNorm scales are spared weight decay
+    spared = {}
+    for name, w in model.named_parameters():
+        spared.setdefault("bias" in name or "LayerNorm.weight" in name, []).append(w)
+    groups = [dict(params=spared[False], weight_decay=0.01),
+              dict(params=spared[True], weight_decay=0.0)]
     accumulation, epochs = 2, 3
     total = len(loader) // accumulation * epochs
     opt = lib.optim.AdamW(groups, lr=2e-2, eps=1e-8)

@@ -518,7 +518,7 @@ def normal_kl_and_not_implemented(lib):
     try:
         D.kl_divergence(p, D.Categorical(logits=lib.zeros(3)))
         err = None
-    except NotImplementedError as e:
+    except NotImplementedError:
         err = "NotImplementedError"
     return dict(kl=kl, err=err)
 
@@ -867,7 +867,7 @@ def load_state_dict_missing_keys(lib):
 # ----------------------------------------------------------------------------------------------
 @program
 def ppo_update_epochs(lib):
-    D, F = lib.distributions, lib.nn.functional
+    D = lib.distributions
     actor = _mlp(lib, [4, 8, 3], seed=50)
     critic = _mlp(lib, [4, 8, 1], seed=51)
     params = list(actor.parameters()) + list(critic.parameters())
@@ -879,31 +879,33 @@ def ppo_update_epochs(lib):
     adv = lib.tensor(_rand(6, seed=52))
     ret = adv + old_v
     res = {}
-    mbs = [np.array([0, 3, 5]), np.array([1, 2, 4])]
+
+    def objective(rows):
+        # clipped policy surrogate + clipped value error (halved) - an entropy bonus; the
+        # advantages normalised within the minibatch
+        pi = D.Categorical(logits=actor(obs[rows]))
+        new_logp = pi.log_prob(actions[rows])
+        r = (new_logp - old_logp[rows]).exp()
+        a = adv[rows]
+        a = (a - a.mean()) / (a.std() + 1e-8)
+        policy = lib.max(-a * r, -a * lib.clamp(r, 1 - 0.2, 1 + 0.2)).mean()
+        v = critic(obs[rows]).view(-1)
+        v_kept = old_v[rows] + lib.clamp(v - old_v[rows], -0.2, 0.2)
+        value = 0.5 * lib.max((v - ret[rows]) ** 2, (v_kept - ret[rows]) ** 2).mean()
+        total = policy - 0.01 * pi.entropy().mean() + 0.5 * value
+        # diagnostics: the (r - 1) - log r estimate of KL, the share of clipped ratios
+        kl = ((r - 1) - (new_logp - old_logp[rows])).mean()
+        return total, kl, ((r - 1.0).abs() > 0.2).float().mean().item()
+
     for epoch in range(2):
-        for k, mb in enumerate(mbs):
-            mb = lib.tensor(mb)
-            dist = D.Categorical(logits=actor(obs[mb]))
-            logp = dist.log_prob(actions[mb])
-            ratio = (logp - old_logp[mb]).exp()
-            mb_adv = adv[mb]
-            mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-            pg1 = -mb_adv * ratio
-            pg2 = -mb_adv * lib.clamp(ratio, 1 - 0.2, 1 + 0.2)
-            pg_loss = lib.max(pg1, pg2).mean()
-            v = critic(obs[mb]).view(-1)
-            v_clip = old_v[mb] + lib.clamp(v - old_v[mb], -0.2, 0.2)
-            v_loss = 0.5 * lib.max((v - ret[mb]) ** 2, (v_clip - ret[mb]) ** 2).mean()
-            ent = dist.entropy().mean()
-            loss = pg_loss - 0.01 * ent + 0.5 * v_loss
-            approx_kl = ((ratio - 1) - (logp - old_logp[mb])).mean()
-            clipfrac = ((ratio - 1.0).abs() > 0.2).float().mean().item()
+        for k, rows in enumerate((np.array([0, 3, 5]), np.array([1, 2, 4]))):
+            loss, kl, share = objective(lib.tensor(rows))
             opt.zero_grad()
             loss.backward()
             norm = lib.nn.utils.clip_grad_norm_(params, 0.5)
             opt.step()
-            res.update({f"l{epoch}{k}": loss, f"kl{epoch}{k}": approx_kl,
-                        f"cf{epoch}{k}": clipfrac, f"n{epoch}{k}": norm})
+            res.update({f"l{epoch}{k}": loss, f"kl{epoch}{k}": kl,
+                        f"cf{epoch}{k}": share, f"n{epoch}{k}": norm})
     res.update(_params(actor, "a_"))
     res.update(_params(critic, "c_"))
     return res
@@ -1103,7 +1105,6 @@ def clip_grad_norm_mixed_dtypes(lib):
 @program
 def actor_critic_two_optimizers_shared_trunk(lib):
     D = lib.distributions
-    nn = lib.nn
     trunk = _mlp(lib, [4, 8], seed=72)
     pi = _mlp(lib, [8, 3], seed=73)
     vf = _mlp(lib, [8, 1], seed=74)

@@ -171,50 +171,55 @@ def vae_reparameterisation_steps(lib):
 
 @program
 def dcgan_step(lib):
-    """One DCGAN iteration at 8x8: generator from ``randn(b, nz, 1, 1)`` noise through
-    ConvTranspose2d + BatchNorm, discriminator with LeakyReLU, weights_init as in the
-    tutorial (normal_ for conv, normal_(1, 0.02) for BatchNorm)."""
+    """Two adversarial iterations at 8x8: a generator from ``randn(b, nz, 1, 1)`` noise
+    through ConvTranspose2d + BatchNorm, a LeakyReLU discriminator, both initialised by an
+    ``apply`` function that dispatches on the class name (N(0, 0.02) conv weights,
+    N(1, 0.02) batch-norm scales), BCE against one label tensor refilled in place."""
     nn = lib.nn
     lib.manual_seed(0)
     nz = 6
 
-    def weights_init(m):
-        name = m.__class__.__name__
-        if name.find("Conv") != -1:
-            nn.init.normal_(m.weight.data, 0.0, 0.02)
-        elif name.find("BatchNorm") != -1:
-            nn.init.normal_(m.weight.data, 1.0, 0.02)
-            nn.init.constant_(m.bias.data, 0)
+    def gan_init(layer):
+        kind = type(layer).__name__
+        if "Conv" in kind:
+            nn.init.normal_(layer.weight.data, 0.0, 0.02)
+        elif "BatchNorm" in kind:
+            nn.init.normal_(layer.weight.data, 1.0, 0.02)
+            nn.init.constant_(layer.bias.data, 0)
 
     G = nn.Sequential(nn.ConvTranspose2d(nz, 8, 4, 1, 0, bias=False), nn.BatchNorm2d(8),
                       nn.ReLU(True), nn.ConvTranspose2d(8, 1, 4, 2, 1, bias=False), nn.Tanh())
     D = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
                       nn.Conv2d(8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
-    G.apply(weights_init)
-    D.apply(weights_init)
-    crit = nn.BCELoss()
-    optD = lib.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    optG = lib.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    for net in (G, D):
+        net.apply(gan_init)
+    bce = nn.BCELoss()
+    adam = {net: lib.optim.Adam(net.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            for net in (D, G)}
     fixed = lib.randn(2, nz, 1, 1)
     real = lib.rand(4, 1, 8, 8) * 2 - 1
+    target = lib.full((4,), 1.0)
+
+    def judged(images, truth):
+        target.fill_(truth)
+        return bce(D(images).view(-1), target)
+
     out = []
     for _ in range(2):
+        # the critic first: real images towards 1, generated ones (cut from G) towards 0
         D.zero_grad()
-        label = lib.full((4,), 1.0)
-        errD_real = crit(D(real).view(-1), label)
-        errD_real.backward()
-        noise = lib.randn(4, nz, 1, 1)
-        fake = G(noise)
-        label.fill_(0.0)
-        errD_fake = crit(D(fake.detach()).view(-1), label)
-        errD_fake.backward()
-        optD.step()
+        on_real = judged(real, 1.0)
+        on_real.backward()
+        made = G(lib.randn(4, nz, 1, 1))
+        on_made = judged(made.detach(), 0.0)
+        on_made.backward()
+        adam[D].step()
+        # then the generator, through the updated critic, towards 1
         G.zero_grad()
-        label.fill_(1.0)
-        errG = crit(D(fake).view(-1), label)
-        errG.backward()
-        optG.step()
-        out.append([errD_real.item() + errD_fake.item(), errG.item()])
+        fooled = judged(made, 1.0)
+        fooled.backward()
+        adam[G].step()
+        out.append([on_real.item() + on_made.item(), fooled.item()])
     with lib.no_grad():
         G.eval()
         grid = G(fixed)
@@ -533,17 +538,21 @@ def hf_init_weights_then_forward(lib):
                     nn.init.xavier_normal_(p)
 
         def _init_weights(self, module):
-            if isinstance(module, nn.Linear):
-                module.weight.data.normal_(mean=0.0, std=0.02)
-                if module.bias is not None:
-                    module.bias.data.zero_()
-            elif isinstance(module, nn.Embedding):
-                module.weight.data.normal_(mean=0.0, std=0.02)
-                if module.padding_idx is not None:
-                    module.weight.data[module.padding_idx].zero_()
-            elif isinstance(module, nn.LayerNorm):
-                module.bias.data.zero_()
+            # N(0, 0.02) matrices for Linear and Embedding, zero biases and padding row,
+            # identity LayerNorms; all written through .data
+            if isinstance(module, nn.LayerNorm):
                 module.weight.data.fill_(1.0)
+                module.bias.data.zero_()
+                return
+            if not isinstance(module, (nn.Linear, nn.Embedding)):
+                return
+            table = module.weight.data
+            table.normal_(mean=0.0, std=0.02)
+            if isinstance(module, nn.Embedding):
+                if module.padding_idx is not None:
+                    table[module.padding_idx].zero_()
+            elif module.bias is not None:
+                module.bias.data.zero_()
 
         def forward(self, ids):
             pos = lib.arange(ids.shape[1])

@@ -240,23 +240,26 @@ def _box_area(b):
     return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
 
+def _corner_box(L, a, b, inner):
+    """(N, M, 2) sides of the box spanned by a's and b's corners taken pairwise: the
+    intersection (inner=True, empty -> 0) or the smallest enclosing box."""
+    near, far = (L.max, L.min) if inner else (L.min, L.max)
+    return (far(a[:, None, 2:], b[:, 2:]) - near(a[:, None, :2], b[:, :2])).clamp(min=0)
+
+
 def _box_iou(L, a, b):
-    """(N, M) IoU of xyxy boxes, torchvision's broadcasting idiom."""
-    lt = L.max(a[:, None, :2], b[:, :2])
-    rb = L.min(a[:, None, 2:], b[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    union = _box_area(a)[:, None] + _box_area(b) - inter
-    return inter / union, union
+    """(N, M) IoU of xyxy boxes by broadcasting, and the union areas."""
+    sides = _corner_box(L, a, b, True)
+    shared = sides[..., 0] * sides[..., 1]
+    union = _box_area(a)[:, None] + _box_area(b) - shared
+    return shared / union, union
 
 
 def _giou(L, a, b):
+    # IoU minus the share of the enclosing box that the union leaves empty
     iou, union = _box_iou(L, a, b)
-    lt = L.min(a[:, None, :2], b[:, :2])
-    rb = L.max(a[:, None, 2:], b[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    area = wh[..., 0] * wh[..., 1]
-    return iou - (area - union) / area
+    hull = _corner_box(L, a, b, False).prod(-1)
+    return iou - (hull - union) / hull
 
 
 def _nms(L, boxes, scores, thresh):
@@ -350,16 +353,18 @@ def anchors_by_meshgrid_and_box_coder(L):
 
 @program
 def sigmoid_focal_loss_and_roi_crops_by_grid_sample(L):
-    """torchvision's sigmoid focal loss, and RoI crops of a feature map by affine_grid and
-    grid_sample (the spatial-transformer way to RoIAlign)."""
+    """Sigmoid focal loss (gamma 2, alpha 0.25, normalised by the positives), and RoI
+    crops of a feature map by affine_grid and grid_sample (the spatial-transformer way to
+    RoIAlign)."""
     logits = L.tensor(_arr(6, 4), requires_grad=True)
     targets = L.tensor((np.random.RandomState(5).rand(6, 4) > 0.7).astype(np.float64))
-    p = L.sigmoid(logits)
-    ce = L.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce * ((1 - p_t) ** 2)
-    alpha_t = 0.25 * targets + 0.75 * (1 - targets)
-    focal = (alpha_t * loss).sum() / max(1.0, targets.sum().item())
+    # the BCE of each entry, scaled down by (1 - probability of the right answer)^2 and
+    # weighted 0.25 for positives, 0.75 for negatives
+    prob = L.sigmoid(logits)
+    right = L.where(targets > 0, prob, 1 - prob)
+    weight = L.where(targets > 0, L.full_like(prob, 0.25), L.full_like(prob, 0.75))
+    bce = L.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    focal = (weight * (1 - right) ** 2 * bce).sum() / max(1.0, targets.sum().item())
 
     feat = L.tensor(_FEAT, requires_grad=True)            # (1, 3, 16, 16)
     rois = L.tensor([[2., 3., 10., 12.], [0., 0., 15., 15.], [5.5, 4.25, 9.5, 7.75]])
@@ -390,28 +395,27 @@ WAVE = np.sin(2 * np.pi * 440 * np.arange(2048) / 8000) + 0.1 * RNG.randn(2048)
 
 
 def _mel_fb(L, n_freqs, n_mels, sr, f_min=0.0, f_max=None):
-    """HTK mel filterbank (n_freqs, n_mels) built with tensor ops, torchaudio's way."""
-    f_max = f_max or sr / 2
-    all_freqs = L.linspace(0, sr // 2, n_freqs, dtype=L.float64)
-    m_min = 2595.0 * math.log10(1.0 + f_min / 700.0)
-    m_max = 2595.0 * math.log10(1.0 + f_max / 700.0)
-    m_pts = L.linspace(m_min, m_max, n_mels + 2, dtype=L.float64)
-    f_pts = 700.0 * (10 ** (m_pts / 2595.0) - 1.0)
-    f_diff = f_pts[1:] - f_pts[:-1]
-    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
-    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    return L.max(L.zeros(1, dtype=L.float64), L.min(down, up))
+    """(n_freqs, n_mels) triangular filters on the HTK mel scale, mel = 2595 log10(1 +
+    f / 700): n_mels + 2 equally spaced mel points give each filter its left edge, peak and
+    right edge; the weight rises linearly to 1 at the peak and falls back to 0."""
+    to_mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)
+    bins = L.linspace(0, sr // 2, n_freqs, dtype=L.float64)[:, None]          # (F, 1)
+    edges_mel = L.linspace(to_mel(f_min), to_mel(f_max or sr / 2), n_mels + 2, dtype=L.float64)
+    edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
+    lo, peak, hi = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bins - lo) / (peak - lo)
+    falling = (hi - bins) / (hi - peak)
+    return L.max(L.zeros(1, dtype=L.float64), L.min(rising, falling))
 
 
 def _dct_matrix(L, n_mfcc, n_mels):
-    """Orthonormal DCT-II matrix (n_mels, n_mfcc)."""
-    n = L.arange(float(n_mels), dtype=L.float64)
-    k = L.arange(float(n_mfcc), dtype=L.float64).unsqueeze(1)
-    dct = L.cos(math.pi / float(n_mels) * (n + 0.5) * k)
-    dct[0] *= 1.0 / math.sqrt(2.0)
-    dct *= math.sqrt(2.0 / float(n_mels))
-    return dct.t()
+    """(n_mels, n_mfcc) orthonormal DCT-II: column k is sqrt(2 / n) cos(pi k (i + 1/2) / n)
+    over i, column 0 further divided by sqrt(2)."""
+    i = L.arange(float(n_mels), dtype=L.float64)[:, None]
+    k = L.arange(float(n_mfcc), dtype=L.float64)
+    basis = L.cos(math.pi / n_mels * (i + 0.5) * k) * math.sqrt(2.0 / n_mels)
+    basis[:, 0] /= math.sqrt(2.0)
+    return basis
 
 
 @program
@@ -575,24 +579,24 @@ def _posenc(L, x, n_freqs):
 
 
 def _sample_pdf(L, bins, weights, n_samples, u):
-    """Inverse-CDF sampling (NeRF's hierarchical sampler) with given uniforms ``u``."""
-    weights = weights + 1e-5
-    pdf = weights / L.sum(weights, -1, keepdim=True)
-    cdf = L.cumsum(pdf, -1)
-    cdf = L.cat([L.zeros_like(cdf[..., :1]), cdf], -1)
+    """Inverse-CDF sampling along each ray with given uniforms ``u``: ``weights`` (a little
+    added so none is zero) make a piecewise-constant density over the ``bins`` edges; each u
+    finds its interval in the cumulative sum (searchsorted, right side) and is placed
+    linearly inside it."""
+    dens = weights + 1e-5
+    cdf = L.cumsum(dens / L.sum(dens, -1, keepdim=True), -1)
+    cdf = L.cat([L.zeros_like(cdf[..., :1]), cdf], -1)                 # (rays, edges)
     u = u.contiguous()
-    inds = L.searchsorted(cdf, u, right=True)
-    below = L.max(L.zeros_like(inds - 1), inds - 1)
-    above = L.min((cdf.shape[-1] - 1) * L.ones_like(inds), inds)
-    inds_g = L.stack([below, above], -1)
-    shape = [inds_g.shape[0], inds_g.shape[1], cdf.shape[-1]]
-    cdf_g = L.gather(cdf.unsqueeze(1).expand(shape), 2, inds_g)
-    bins_g = L.gather(bins.unsqueeze(1).expand(shape), 2, inds_g)
-    denom = cdf_g[..., 1] - cdf_g[..., 0]
-    denom = L.where(denom < 1e-5, L.ones_like(denom), denom)
-    t = (u - cdf_g[..., 0]) / denom
-    return bins_g[..., 0] + t * (bins_g[..., 1] - bins_g[..., 0])
-
+    right = L.searchsorted(cdf, u, right=True)
+    last = cdf.shape[-1] - 1
+    ends = L.stack([L.max(L.zeros_like(right), right - 1),
+                    L.min(last * L.ones_like(right), right)], -1)     # (rays, samples, 2)
+    wide = [ends.shape[0], ends.shape[1], cdf.shape[-1]]
+    c_lo, c_hi = L.gather(cdf.unsqueeze(1).expand(wide), 2, ends).unbind(-1)
+    b_lo, b_hi = L.gather(bins.unsqueeze(1).expand(wide), 2, ends).unbind(-1)
+    span = c_hi - c_lo
+    span = L.where(span < 1e-5, L.ones_like(span), span)            # flat pieces: no 0/0
+    return b_lo + (u - c_lo) / span * (b_hi - b_lo)
 
 @program
 def nerf_positional_encoding_volume_rendering_and_resampling(L):
@@ -707,47 +711,45 @@ def info_nce_simclr_supcon(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def mamba_block_causal_conv_and_selective_scan(L):
+    """A selective state-space block: input projection split into a signal and a gate, a
+    causal depthwise conv (padded, cut to length), per-step input-dependent step sizes,
+    B and C, the diagonal recurrence h <- exp(delta A) h + delta B x run step by step,
+    read out by C, a skip through D and the SiLU gate."""
     b, t, d, n, r = 2, 6, 4, 3, 2
     nn, F = L.nn, L.nn.functional
 
-    class Mamba(nn.Module):
+    class SelectiveSSM(nn.Module):
         def __init__(self):
             super().__init__()
             self.in_proj = nn.Linear(d, 2 * d, bias=False)
             self.conv1d = nn.Conv1d(d, d, kernel_size=4, groups=d, padding=3)
             self.x_proj = nn.Linear(d, r + 2 * n, bias=False)
             self.dt_proj = nn.Linear(r, d)
-            A = L.arange(1, n + 1, dtype=L.float64).repeat(d, 1)
-            self.A_log = nn.Parameter(L.log(A))
+            self.A_log = nn.Parameter(L.log(L.arange(1, n + 1, dtype=L.float64).repeat(d, 1)))
             self.D = nn.Parameter(L.ones(d, dtype=L.float64))
             self.out_proj = nn.Linear(d, d, bias=False)
 
-        def forward(self, x):
-            bl, ln, _ = x.shape
-            xz = self.in_proj(x)
-            x, z = xz.split([d, d], dim=-1)
-            x = x.transpose(1, 2)                        # b d l
-            x = self.conv1d(x)[:, :, :ln]
-            x = F.silu(x.transpose(1, 2))
-            y = self.ssm(x)
-            return self.out_proj(y * F.silu(z))
+        def forward(self, seq):
+            length = seq.shape[1]
+            sig, gate = self.in_proj(seq).split([d, d], dim=-1)
+            # causal: the conv pads both sides by 3, only the first ``length`` outputs kept
+            sig = F.silu(self.conv1d(sig.transpose(1, 2))[:, :, :length].transpose(1, 2))
+            return self.out_proj(self.scan(sig) * F.silu(gate))
 
-        def ssm(self, x):
-            A = -L.exp(self.A_log.float().to(x.dtype))
-            dbc = self.x_proj(x)
-            delta, B, C = dbc.split(split_size=[r, n, n], dim=-1)
-            delta = F.softplus(self.dt_proj(delta))
-            dA = L.exp(L.einsum("b l d, d n -> b l d n", delta, A))
-            dBu = L.einsum("b l d, b l n, b l d -> b l d n", delta, B, x)
-            h = L.zeros(x.size(0), d, n, dtype=x.dtype)
-            ys = []
-            for i in range(x.size(1)):
-                h = dA[:, i] * h + dBu[:, i]
-                ys.append(L.einsum("b d n, b n -> b d", h, C[:, i, :]))
-            y = L.stack(ys, dim=1)
-            return y + x * self.D
+        def scan(self, sig):
+            decay_rate = -L.exp(self.A_log.float().to(sig.dtype))            # (d, n) < 0
+            step, B, C = self.x_proj(sig).split(split_size=[r, n, n], dim=-1)
+            step = F.softplus(self.dt_proj(step))                             # (b, l, d)
+            keep = L.exp(L.einsum("b l d, d n -> b l d n", step, decay_rate))
+            push = L.einsum("b l d, b l n, b l d -> b l d n", step, B, sig)
+            state = L.zeros(sig.size(0), d, n, dtype=sig.dtype)
+            outs = []
+            for k in range(sig.size(1)):
+                state = keep[:, k] * state + push[:, k]
+                outs.append(L.einsum("b d n, b n -> b d", state, C[:, k, :]))
+            return L.stack(outs, dim=1) + sig * self.D
 
-    m = load_seeded(L, Mamba().double(), 11, 0.4)
+    m = load_seeded(L, SelectiveSSM().double(), 11, 0.4)
     x = L.tensor(_arr(b, t, d))
     opt = L.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.1)
     losses = []
@@ -1228,56 +1230,62 @@ def pre_0_4_loss_indexing_refused(L):
 
 
 def _segsum(L, x):
-    """Mamba-2's stable segment sum: out[..., i, j] = x[..., j+1] + ... + x[..., i] for
-    j <= i, -inf above the diagonal."""
+    """out[..., i, j] = x[..., j+1] + ... + x[..., i] for j <= i (0 on the diagonal),
+    -inf above it: a cumulative sum down the columns of a strictly-lower-masked copy, which
+    avoids subtracting two large cumulative sums."""
     t = x.size(-1)
-    x = x[..., None].repeat(*([1] * x.ndim), t)
-    x = x.masked_fill(~L.tril(L.ones(t, t, dtype=L.bool), diagonal=-1), 0)
-    xs = L.cumsum(x, dim=-2)
-    return xs.masked_fill(~L.tril(L.ones(t, t, dtype=L.bool), diagonal=0), -math.inf)
+    below = L.tril(L.ones(t, t, dtype=L.bool), diagonal=-1)
+    cols = x[..., None].repeat(*([1] * x.ndim), t).masked_fill(~below, 0)
+    upper = ~L.tril(L.ones(t, t, dtype=L.bool), diagonal=0)
+    return L.cumsum(cols, dim=-2).masked_fill(upper, -math.inf)
 
 
 @program
 def mamba2_chunked_state_space_duality(L):
-    """The minimal SSD algorithm: chunked einsums with exp(segsum) decay matrices."""
+    """A scalar-decay state-space model computed by chunks, with einsums: inside each chunk
+    the quadratic (attention-like) form with exp(segsum) decay masks; across chunks the
+    states at chunk ends, passed along by exp(segsum) of the chunk totals and read out with
+    the within-chunk decay."""
     b, length, h, p, cl = 1, 8, 2, 3, 4
     x = L.tensor(_arr(b, length, h, p, seed=17), requires_grad=True)
     a = L.tensor(-np.abs(_arr(b, length, h, seed=18)), requires_grad=True)
     bm, cm = L.tensor(_arr(b, length, h, 4, seed=19)), L.tensor(_arr(b, length, h, 4, seed=20))
-    x_, a_, b_, c_ = (t.reshape(t.shape[0], -1, cl, *t.shape[2:]) for t in (x, a, bm, cm))
-    a_ = a_.permute(0, 3, 1, 2)
-    a_cumsum = L.cumsum(a_, dim=-1)
-    y_diag = L.einsum("bclhn,bcshn,bhcls,bcshp->bclhp", c_, b_, L.exp(_segsum(L, a_)), x_)
-    decay_states = L.exp(a_cumsum[:, :, :, -1:] - a_cumsum)
-    states = L.einsum("bclhn,bhcl,bclhp->bchpn", b_, decay_states, x_)
-    states = L.cat([L.zeros_like(states[:, :1]), states], dim=1)
-    decay_chunk = L.exp(_segsum(L, L.nn.functional.pad(a_cumsum[:, :, :, -1], (1, 0))))
-    new_states = L.einsum("bhzc,bchpn->bzhpn", decay_chunk, states)
-    states, final = new_states[:, :-1], new_states[:, -1]
-    y_off = L.einsum("bclhn,bchpn,bhcl->bclhp", c_, states, L.exp(a_cumsum))
-    y = (y_diag + y_off).reshape(b, length, h, p)
+    # (b, length, ...) -> (b, chunks, cl, ...)
+    xc, ac, bc, cc = (t.reshape(t.shape[0], -1, cl, *t.shape[2:]) for t in (x, a, bm, cm))
+    ac = ac.permute(0, 3, 1, 2)                                     # (b, h, chunks, cl)
+    run = L.cumsum(ac, dim=-1)
+    inside = L.einsum("bclhn,bcshn,bhcls,bcshp->bclhp", cc, bc, L.exp(_segsum(L, ac)), xc)
+    to_end = L.exp(run[:, :, :, -1:] - run)                         # decay to the chunk end
+    ends = L.einsum("bclhn,bhcl,bclhp->bchpn", bc, to_end, xc)
+    ends = L.cat([L.zeros_like(ends[:, :1]), ends], dim=1)         # nothing before chunk 0
+    carry = L.exp(_segsum(L, L.nn.functional.pad(run[:, :, :, -1], (1, 0))))
+    passed = L.einsum("bhzc,bchpn->bzhpn", carry, ends)
+    entering, final = passed[:, :-1], passed[:, -1]
+    across = L.einsum("bclhn,bchpn,bhcl->bclhp", cc, entering, L.exp(run))
+    y = (inside + across).reshape(b, length, h, p)
     y.pow(2).sum().backward()
     return dict(y=y, final=final, gx=x.grad, ga=a.grad)
 
 
 @program
 def s4d_convolution_kernel_by_vandermonde_and_fft(L):
-    """S4D: a diagonal complex state matrix discretised by ZOH, its kernel by a Vandermonde
-    product, applied by FFT convolution."""
+    """A diagonal complex state-space layer: eigenvalues -exp(a_re) + i a_im discretised
+    with step exp(log_dt) by zero-order hold, its length-L kernel as a sum over the state of
+    powers of exp(dt a) (a Vandermonde product, twice the real part), applied by FFT
+    convolution padded to 2L."""
     n, h, length = 4, 2, 16
     log_dt = L.tensor(np.log(np.array([0.01, 0.1])), requires_grad=True)
     a_re = L.tensor(-0.5 * np.ones((h, n // 2)), requires_grad=True)
     a_im = L.tensor(np.pi * np.tile(np.arange(n // 2), (h, 1)).astype(float))
     c_ri = L.tensor(_arr(h, n // 2, 2, seed=21), requires_grad=True)
-    dt, c = L.exp(log_dt), L.view_as_complex(c_ri)
-    a = -L.exp(a_re) + 1j * a_im
-    dta = a * dt.unsqueeze(-1)
-    c2 = c * (L.exp(dta) - 1.) / a
-    k = 2 * L.einsum("hn, hnl -> hl", c2, L.exp(dta.unsqueeze(-1) *
-                                               L.arange(length, dtype=L.float64))).real
+    eig = -L.exp(a_re) + 1j * a_im
+    step_eig = eig * L.exp(log_dt).unsqueeze(-1)                    # (h, n/2)
+    c_zoh = L.view_as_complex(c_ri) * (L.exp(step_eig) - 1.) / eig
+    powers = L.exp(step_eig.unsqueeze(-1) * L.arange(length, dtype=L.float64))
+    k = 2 * L.einsum("hn, hnl -> hl", c_zoh, powers).real
     u = L.tensor(_arr(2, h, length, seed=22))
-    y = L.fft.irfft(L.fft.rfft(u, n=2 * length) * L.fft.rfft(k, n=2 * length),
-                    n=2 * length)[..., :length]
+    spec = L.fft.rfft(u, n=2 * length) * L.fft.rfft(k, n=2 * length)
+    y = L.fft.irfft(spec, n=2 * length)[..., :length]
     y.pow(2).sum().backward()
     return dict(k=k, y=y, g_dt=log_dt.grad, g_a=a_re.grad, g_c=c_ri.grad)
 
@@ -1437,24 +1445,26 @@ def static_kv_cache_filled_by_index_copy_under_inference_mode(L):
 
 @program
 def distance_and_complete_iou_losses(L):
-    """DIoU/CIoU box regression losses as detection repos write them (masked intersection,
-    aspect-ratio term by atan, its weight under no_grad)."""
+    """DIoU/CIoU box regression losses (intersection written through a mask, aspect-ratio
+    term by atan, its weight under no_grad)."""
     b1 = L.tensor([[0., 0., 10., 10.], [5., 5., 15., 20.]], dtype=L.float64, requires_grad=True)
     b2 = L.tensor([[1., 2., 9., 12.], [10., 0., 20., 10.]], dtype=L.float64, requires_grad=True)
     eps = 1e-7
-    x1, y1, x2, y2 = b1.unbind(dim=-1)
-    x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-    xk1, yk1, xk2, yk2 = L.max(x1, x1g), L.max(y1, y1g), L.min(x2, x2g), L.min(y2, y2g)
-    inter = L.zeros_like(x1)
-    mask = (yk2 > yk1) & (xk2 > xk1)
-    inter[mask] = (xk2[mask] - xk1[mask]) * (yk2[mask] - yk1[mask])
-    union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
-    iou = inter / (union + eps)
-    diag = (L.max(x2, x2g) - L.min(x1, x1g)) ** 2 + (L.max(y2, y2g) - L.min(y1, y1g)) ** 2 + eps
-    centre = ((x1 + x2) / 2 - (x1g + x2g) / 2) ** 2 + ((y1 + y2) / 2 - (y1g + y2g) / 2) ** 2
-    diou = 1 - iou + centre / diag
-    v = (4 / math.pi ** 2) * L.pow(L.atan((x2g - x1g) / (y2g - y1g)) -
-                                   L.atan((x2 - x1) / (y2 - y1)), 2)
+    # pairs of boxes row by row; the overlap is written only where it is non-empty
+    lo = L.max(b1[:, :2], b2[:, :2])
+    hi = L.min(b1[:, 2:], b2[:, 2:])
+    some = (hi > lo).all(dim=-1)
+    inter = L.zeros_like(b1[:, 0])
+    inter[some] = (hi[some] - lo[some]).prod(dim=-1)
+    size1, size2 = b1[:, 2:] - b1[:, :2], b2[:, 2:] - b2[:, :2]          # (w, h) each
+    iou = inter / (size1.prod(-1) + size2.prod(-1) - inter + eps)
+    # distance term: squared centre distance over the squared diagonal of the hull
+    hull = L.max(b1[:, 2:], b2[:, 2:]) - L.min(b1[:, :2], b2[:, :2])
+    gap = (b1[:, :2] + b1[:, 2:]) / 2 - (b2[:, :2] + b2[:, 2:]) / 2
+    diou = 1 - iou + gap.pow(2).sum(-1) / (hull.pow(2).sum(-1) + eps)
+    # aspect-ratio term, its weight treated as a constant
+    v = (4 / math.pi ** 2) * L.pow(L.atan(size2[:, 0] / size2[:, 1]) -
+                                   L.atan(size1[:, 0] / size1[:, 1]), 2)
     with L.no_grad():
         alpha = v / (1 - iou + v + eps)
     ciou = diou + alpha * v

@@ -46,99 +46,89 @@ PROGRAMS, program = registry()
 # ----------------------------------------------------------------------------------------------
 @program
 def word_language_model_gru_tied_with_clip_value_and_manual_sgd(L):
-    """RNNModel('GRU', tie_weights=True): the decoder's weight is the encoder's; hidden state
-    repackaged between bptt chunks, clip_grad_norm_ then clip_grad_value_, SGD written as
-    p.data.add_(p.grad, alpha=-lr), perplexity by math.exp."""
+    """A tied-weight GRU language model: the output layer's weight is the embedding's; the
+    hidden state carried across chunks of the sequence but detached, clip_grad_norm_ then
+    clip_grad_value_, SGD by hand as p.data.add_(p.grad, alpha=-lr), perplexity by
+    math.exp."""
     nn, F = L.nn, L.nn.functional
 
-    class RNNModel(nn.Module):
-        def __init__(self, ntoken=13, ninp=6, nlayers=2):
+    class TiedGRU(nn.Module):
+        def __init__(self, vocab=13, width=6, depth=2):
             super().__init__()
             self.drop = nn.Dropout(0.0)
-            self.encoder = nn.Embedding(ntoken, ninp)
-            self.rnn = nn.GRU(ninp, ninp, nlayers, dropout=0.0)
-            self.decoder = nn.Linear(ninp, ntoken)
-            self.decoder.weight = self.encoder.weight
-            self.nlayers, self.nhid, self.ntoken = nlayers, ninp, ntoken
+            self.encoder = nn.Embedding(vocab, width)
+            self.rnn = nn.GRU(width, width, depth, dropout=0.0)
+            self.decoder = nn.Linear(width, vocab)
+            self.decoder.weight = self.encoder.weight      # one (vocab, width) matrix
+            self.shape = (depth, width, vocab)
 
-        def forward(self, inp, hidden):
-            emb = self.drop(self.encoder(inp))
-            out, hidden = self.rnn(emb, hidden)
-            dec = self.decoder(self.drop(out)).view(-1, self.ntoken)
-            return F.log_softmax(dec, dim=1), hidden
+        def forward(self, tokens, state):
+            seq, state = self.rnn(self.drop(self.encoder(tokens)), state)
+            scores = self.decoder(self.drop(seq)).view(-1, self.shape[2])
+            return F.log_softmax(scores, dim=1), state
 
-        def init_hidden(self, bsz):
-            weight = next(self.parameters())
-            return weight.new_zeros(self.nlayers, bsz, self.nhid)
+        def zero_state(self, rows):
+            # same dtype/device as the weights, whatever they were moved to
+            depth, width, _ = self.shape
+            return self.encoder.weight.new_zeros(depth, rows, width)
 
-    model = load_seeded(L, RNNModel().double(), 3)
-    data = L.tensor(_labels(4 * 9, 13, 4)).view(4, 9).t().contiguous()   # (seq, batch)
-    hidden = model.init_hidden(4)
-    losses, norms, lr = [], [], 2.0
-    for i in range(0, data.size(0) - 1, 3):
-        seq_len = min(3, data.size(0) - 1 - i)
-        inp, target = data[i:i + seq_len], data[i + 1:i + 1 + seq_len].reshape(-1)
+    model = load_seeded(L, TiedGRU().double(), 3)
+    data = L.tensor(_labels(4 * 9, 13, 4)).view(4, 9).t().contiguous()   # (time, stream)
+    state = model.zero_state(4)
+    losses, norms, lr, chunk = [], [], 2.0, 3
+    for start in range(0, data.size(0) - 1, chunk):
+        stop = min(start + chunk, data.size(0) - 1)
         model.zero_grad()
-        hidden = hidden.detach()
-        out, hidden = model(inp, hidden)
-        loss = nn.NLLLoss()(out, target)
+        state = state.detach()              # gradients stop at the chunk boundary
+        logp, state = model(data[start:stop], state)
+        loss = nn.NLLLoss()(logp, data[start + 1:stop + 1].reshape(-1))
         loss.backward()
         norms.append(nn.utils.clip_grad_norm_(model.parameters(), 0.25))
         nn.utils.clip_grad_value_(model.parameters(), 0.01)
-        for p in model.parameters():
-            p.data.add_(p.grad, alpha=-lr)
+        for w in model.parameters():
+            w.data.add_(w.grad, alpha=-lr)
         losses.append(loss.item())
     names = [n for n, _ in model.named_parameters()]
     return dict(losses=losses, ppl=math.exp(losses[-1]), norms=norms, names=names,
                 tied=model.decoder.weight is model.encoder.weight, enc=model.encoder.weight,
-                hidden=hidden, n_state=len(model.state_dict()))
+                hidden=state, n_state=len(model.state_dict()))
 
 
 @program
 def fast_neural_style_transformer_net_with_total_variation(L):
-    """TransformerNet pieces: ReflectionPad2d convs, InstanceNorm2d(affine), a residual block,
-    an upsample conv by interpolate(scale_factor=2), gram matrices by bmm and a total-variation
-    term, trained by Adam for two steps."""
+    """An image-to-image style network: reflection-padded convs, InstanceNorm2d(affine), a
+    residual block, nearest x2 upsampling then a conv, gram matrices by bmm and a
+    total-variation term, trained by Adam for two steps."""
     nn, F = L.nn, L.nn.functional
 
-    class ConvLayer(nn.Module):
-        def __init__(self, cin, cout, k, stride):
-            super().__init__()
-            self.pad = nn.ReflectionPad2d(k // 2)
-            self.conv = nn.Conv2d(cin, cout, k, stride)
+    def padded_conv(cin, cout, k, stride=1, up=None):
+        # the border mirrored by k // 2 so a stride-1 conv keeps the size; optionally a
+        # nearest-neighbour upsampling in front
+        parts = [nn.Upsample(scale_factor=up, mode="nearest")] if up else []
+        return nn.Sequential(*parts, nn.ReflectionPad2d(k // 2), nn.Conv2d(cin, cout, k, stride))
 
-        def forward(self, x):
-            return self.conv(self.pad(x))
+    def conv_in_relu(cin, cout, k, stride=1, up=None):
+        return [padded_conv(cin, cout, k, stride, up), nn.InstanceNorm2d(cout, affine=True),
+                nn.ReLU()]
 
-    class Residual(nn.Module):
+    class Skip(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.c1, self.in1 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
-            self.c2, self.in2 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
+            self.body = nn.Sequential(*conv_in_relu(c, c, 3)[:2], nn.ReLU(),
+                                      *conv_in_relu(c, c, 3)[:2])
 
         def forward(self, x):
-            return x + self.in2(self.c2(F.relu(self.in1(self.c1(x)))))
+            return x + self.body(x)
 
-    class Upsample(nn.Module):
-        def __init__(self, cin, cout, k, upsample):
-            super().__init__()
-            self.upsample, self.conv = upsample, ConvLayer(cin, cout, k, 1)
-
-        def forward(self, x):
-            if self.upsample:
-                x = F.interpolate(x, mode="nearest", scale_factor=self.upsample)
-            return self.conv(x)
-
-    net = nn.Sequential(ConvLayer(3, 4, 5, 1), nn.InstanceNorm2d(4, affine=True), nn.ReLU(),
-                        ConvLayer(4, 6, 3, 2), nn.InstanceNorm2d(6, affine=True), nn.ReLU(),
-                        Residual(6), Upsample(6, 4, 3, 2), nn.InstanceNorm2d(4, affine=True),
-                        nn.ReLU(), ConvLayer(4, 3, 5, 1)).double()
+    net = nn.Sequential(*conv_in_relu(3, 4, 5), *conv_in_relu(4, 6, 3, 2), Skip(6),
+                        *conv_in_relu(6, 4, 3, up=2), padded_conv(4, 3, 5)).double()
     load_seeded(L, net, 5, 0.2)
 
-    def gram(y):
-        b, ch, h, w = y.size()
-        f = y.view(b, ch, w * h)
-        return f.bmm(f.transpose(1, 2)) / (ch * h * w)
+    def gram(fmap):
+        # (b, c, h, w) -> (b, c, c) channel correlations, divided by c * h * w
+        b, c, h, w = fmap.size()
+        flat = fmap.view(b, c, h * w)
+        return flat.bmm(flat.transpose(1, 2)) / (c * h * w)
 
     x = L.tensor(_arr(2, 3, 8, 8, seed=6))
     style = gram(L.tensor(_arr(1, 3, 8, 8, seed=7)))
@@ -146,11 +136,10 @@ def fast_neural_style_transformer_net_with_total_variation(L):
 
     def loss_of():
         y = net(x)
-        tv = (y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() + \
-            (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean()
-        content = F.mse_loss(y, x)
+        down = (y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean()
+        across = (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean()
         style_l = F.mse_loss(gram(y), style.expand(y.size(0), -1, -1))
-        return content + 10 * style_l + 0.1 * tv
+        return F.mse_loss(y, x) + 10 * style_l + 0.1 * (down + across)
 
     losses = train_steps(opt, loss_of, 2)
     return dict(losses=losses, out=net(x), grads=grads_of(net))
@@ -158,25 +147,15 @@ def fast_neural_style_transformer_net_with_total_variation(L):
 
 @program
 def super_resolution_pixel_shuffle_psnr(L):
-    """SuperResolutionNet: conv stack then PixelShuffle(2) on a Y channel, orthogonal_ init
-    replaced by copied weights, MSE and PSNR = 10 log10(1 / mse) reported per step."""
+    """Sub-pixel super-resolution: a conv stack ending in r^2 channels rearranged by
+    PixelShuffle(r) on a Y channel, seeded weights, MSE and PSNR = 10 log10(1 / mse)
+    reported per step, PixelUnshuffle back."""
     nn = L.nn
-
-    class Net(nn.Module):
-        def __init__(self, r=2):
-            super().__init__()
-            self.relu = nn.ReLU()
-            self.conv1 = nn.Conv2d(1, 8, (5, 5), (1, 1), (2, 2))
-            self.conv2 = nn.Conv2d(8, 8, (3, 3), (1, 1), (1, 1))
-            self.conv3 = nn.Conv2d(8, r ** 2, (3, 3), (1, 1), (1, 1))
-            self.pixel_shuffle = nn.PixelShuffle(r)
-
-        def forward(self, x):
-            x = self.relu(self.conv1(x))
-            x = self.relu(self.conv2(x))
-            return self.pixel_shuffle(self.conv3(x))
-
-    model = load_seeded(L, Net(), 8, 0.2)
+    r = 2
+    model = nn.Sequential(nn.Conv2d(1, 8, (5, 5), (1, 1), (2, 2)), nn.ReLU(),
+                          nn.Conv2d(8, 8, (3, 3), (1, 1), (1, 1)), nn.ReLU(),
+                          nn.Conv2d(8, r ** 2, (3, 3), (1, 1), (1, 1)), nn.PixelShuffle(r))
+    model = load_seeded(L, model, 8, 0.2)
     lr_img = L.from_numpy(np.random.RandomState(9).rand(2, 1, 6, 6).astype(np.float32))
     hr_img = L.from_numpy(np.random.RandomState(10).rand(2, 1, 12, 12).astype(np.float32))
     opt = L.optim.Adam(model.parameters(), lr=0.01)
@@ -184,40 +163,36 @@ def super_resolution_pixel_shuffle_psnr(L):
     psnrs = []
     for _ in range(3):
         opt.zero_grad()
-        loss = crit(model(lr_img), hr_img)
-        loss.backward()
+        crit(model(lr_img), hr_img).backward()
         opt.step()
         with L.no_grad():
-            mse = crit(model(lr_img), hr_img)
-            psnrs.append(10 * math.log10(1 / mse.item()))
+            psnrs.append(10 * math.log10(1 / crit(model(lr_img), hr_img).item()))
     unshuf = nn.PixelUnshuffle(2)(model(lr_img))
     return dict(psnr=[round(p, 3) for p in psnrs], out=model(lr_img), unshuf=unshuf,
-                w=model.conv3.weight)
+                w=model[4].weight)
 
 
 @program
 def siamese_network_with_bce_on_concatenated_embeddings(L):
-    """pytorch/examples' siamese: a shared tower, the two embeddings concatenated into a
-    fc head with sigmoid, BCELoss; also a contrastive loss on pairwise_distance."""
+    """A siamese pair classifier: one shared tower embeds both images, the embeddings are
+    concatenated into a small head with a sigmoid, BCELoss; plus a contrastive loss on
+    pairwise_distance."""
     nn, F = L.nn, L.nn.functional
 
-    class Siamese(nn.Module):
+    class PairJudge(nn.Module):
         def __init__(self):
             super().__init__()
             self.tower = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4),
                                        nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((2, 2)),
                                        nn.Flatten())
-            self.fc = nn.Sequential(nn.Linear(32, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))
-            self.sigmoid = nn.Sigmoid()
-
-        def forward_once(self, x):
-            return self.tower(x)
+            self.fc = nn.Sequential(nn.Linear(32, 8), nn.ReLU(inplace=True), nn.Linear(8, 1),
+                                    nn.Sigmoid())
 
         def forward(self, a, b):
-            ea, eb = self.forward_once(a), self.forward_once(b)
-            return self.sigmoid(self.fc(L.cat((ea, eb), 1))), ea, eb
+            ea, eb = (self.tower(img) for img in (a, b))     # the same weights for both
+            return self.fc(L.cat((ea, eb), 1)), ea, eb
 
-    net = load_seeded(L, Siamese().double(), 11)
+    net = load_seeded(L, PairJudge().double(), 11)
     a, b = L.tensor(_arr(4, 1, 6, 6, seed=12)), L.tensor(_arr(4, 1, 6, 6, seed=13))
     same = L.tensor([1., 0., 1., 0.], dtype=L.float64)
     opt = L.optim.Adadelta(net.parameters(), lr=1.0)
@@ -851,7 +826,7 @@ def deeplab_aspp_with_pooling_branch_and_bilinear_upsample(L):
 
 @program
 def unet_transposed_conv_up_with_pad_and_crop_concat(L):
-    """U-Net (milesial style): DoubleConv, Down by MaxPool2d, Up by ConvTranspose2d(stride 2),
+    """U-Net: double 3x3 conv blocks, Down by MaxPool2d, Up by ConvTranspose2d(stride 2),
     the skip tensor's size difference padded with F.pad([dx // 2, dx - dx // 2, ...]) and,
     the original paper's way, a centre crop of the skip; cat on channels; BCEWithLogits."""
     nn, F = L.nn, L.nn.functional
@@ -869,15 +844,17 @@ def unet_transposed_conv_up_with_pad_and_crop_concat(L):
             self.conv = double_conv(cin, cout)
             self.crop = crop
 
-        def forward(self, x1, x2):
-            x1 = self.up(x1)
-            dy, dx = x2.size()[2] - x1.size()[2], x2.size()[3] - x1.size()[3]
-            if self.crop:
-                top, left = dy // 2, dx // 2
-                x2 = x2[:, :, top:top + x1.size(2), left:left + x1.size(3)]
-            else:
-                x1 = F.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
-            return self.conv(L.cat([x2, x1], dim=1))
+        def forward(self, deep, skip):
+            deep = self.up(deep)
+            spare_h = skip.size()[2] - deep.size()[2]
+            spare_w = skip.size()[3] - deep.size()[3]
+            if self.crop:           # the paper: cut the middle of the skip to the upsampled size
+                h0, w0 = spare_h // 2, spare_w // 2
+                skip = skip[:, :, h0:h0 + deep.size(2), w0:w0 + deep.size(3)]
+            else:                   # or grow the upsampled map, the odd pixel going right/bottom
+                deep = F.pad(deep, [spare_w // 2, spare_w - spare_w // 2,
+                                    spare_h // 2, spare_h - spare_h // 2])
+            return self.conv(L.cat([skip, deep], dim=1))
 
     class UNet(nn.Module):
         def __init__(self, crop):
@@ -909,51 +886,52 @@ def unet_transposed_conv_up_with_pad_and_crop_concat(L):
 
 @program
 def fpn_top_down_with_nearest_upsample_and_extra_pool(L):
-    """torchvision FeaturePyramidNetwork: inner 1x1 blocks, top-down by interpolate(size=...,
-    mode='nearest') added to the lateral, layer 3x3 blocks, LastLevelMaxPool by
-    max_pool2d(x, 1, 2, 0); results in an OrderedDict; features from IntermediateLayerGetter
-    written with named_children."""
+    """A feature pyramid: 1x1 laterals, a top-down path by interpolate(size=...,
+    mode='nearest') added to each lateral, 3x3 smoothing convs, an extra level by
+    max_pool2d(x, 1, 2, 0); results in an OrderedDict; the backbone's intermediate features
+    taken by a ModuleDict built from named_children."""
     nn, F = L.nn, L.nn.functional
 
-    class IntermediateLayerGetter(nn.ModuleDict):
-        def __init__(self, model, return_layers):
-            layers, wanted = OrderedDict(), dict(return_layers)
-            for name, module in model.named_children():
-                layers[name] = module
-                wanted.pop(name, None)
-                if not wanted:
-                    break
-            super().__init__(layers)
-            self.return_layers = dict(return_layers)
+    class Tapped(nn.ModuleDict):
+        """the children of ``model`` up to the deepest one tapped; forward returns the tapped
+        activations under their new names"""
 
-        def forward(self, x):
-            out = OrderedDict()
-            for name, module in self.items():
-                x = module(x)
-                if name in self.return_layers:
-                    out[self.return_layers[name]] = x
-            return out
+        def __init__(self, model, taps):
+            kids = list(model.named_children())
+            deepest = max(i for i, (name, _) in enumerate(kids) if name in taps)
+            super().__init__(OrderedDict(kids[:deepest + 1]))
+            self.taps = dict(taps)
+
+        def forward(self, h):
+            found = OrderedDict()
+            for name, stage in self.items():
+                h = stage(h)
+                if name in self.taps:
+                    found[self.taps[name]] = h
+            return found
 
     body = nn.Sequential(OrderedDict([
         ("stem", nn.Conv2d(3, 4, 3, 2, 1)), ("layer1", nn.Conv2d(4, 6, 3, 2, 1)),
         ("layer2", nn.Conv2d(6, 8, 3, 2, 1)), ("layer3", nn.Conv2d(8, 10, 3, 2, 1)),
         ("head", nn.Linear(10, 2))]))
-    getter = IntermediateLayerGetter(body, {"layer1": "0", "layer2": "1", "layer3": "2"})
+    getter = Tapped(body, {"layer1": "0", "layer2": "1", "layer3": "2"})
     inner = nn.ModuleList([nn.Conv2d(c, 5, 1) for c in (6, 8, 10)])
     layer = nn.ModuleList([nn.Conv2d(5, 5, 3, padding=1) for _ in range(3)])
     allm = nn.ModuleList([getter, inner, layer]).double()
     load_seeded(L, allm, 52, 0.3)
     x = L.tensor(_arr(1, 3, 30, 26, seed=53), requires_grad=True)
     feats = list(getter(x).values())
-    last_inner = inner[-1](feats[-1])
-    results = [layer[-1](last_inner)]
-    for idx in range(len(feats) - 2, -1, -1):
-        lateral = inner[idx](feats[idx])
-        top_down = F.interpolate(last_inner, size=lateral.shape[-2:], mode="nearest")
-        last_inner = lateral + top_down
-        results.insert(0, layer[idx](last_inner))
-    results.append(F.max_pool2d(results[-1], 1, 2, 0))
-    out = OrderedDict([(k, v) for k, v in zip(["0", "1", "2", "pool"], results)])
+    # coarsest level first: each finer level adds its 1x1 lateral to the nearest-upsampled
+    # running sum, then a 3x3 smooths it; an extra level is a stride-2 "pool" of size 1
+    running, smoothed = None, {}
+    for level in reversed(range(len(feats))):
+        lateral = inner[level](feats[level])
+        if running is not None:
+            lateral = lateral + F.interpolate(running, size=lateral.shape[-2:], mode="nearest")
+        running = lateral
+        smoothed[level] = layer[level](running)
+    out = OrderedDict((str(level), smoothed[level]) for level in range(len(feats)))
+    out["pool"] = F.max_pool2d(out[str(len(feats) - 1)], 1, 2, 0)
     sum(v.sum() for v in out.values()).backward()
     return dict(shapes={k: tuple(v.shape) for k, v in out.items()}, out=dict(out),
                 gx=x.grad, names=list(getter.keys()))
@@ -962,19 +940,16 @@ def fpn_top_down_with_nearest_upsample_and_extra_pool(L):
 # ----------------------------------------------------------------------------------------------
 # timm idioms
 # ----------------------------------------------------------------------------------------------
-def _param_groups_weight_decay(model, weight_decay=1e-5, no_weight_decay_list=()):
-    """timm's helper: biases, norms (ndim <= 1), names ending '.bias' and names listed go in
-    a group without weight decay."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if param.ndim <= 1 or name.endswith(".bias") or name in no_weight_decay_list:
-            no_decay.append(param)
-        else:
-            decay.append(param)
-    return [{"params": no_decay, "weight_decay": 0.0},
-            {"params": decay, "weight_decay": weight_decay}]
+def _split_for_decay(model, rate, exempt=()):
+    """Two AdamW groups: vectors and scalars (biases, norm scales), any '.bias', and the names
+    the model exempts get no decay; the remaining trainable matrices get ``rate``."""
+    def free_of_decay(name, w):
+        return w.ndim < 2 or name.endswith(".bias") or name in exempt
+
+    trainable = [(name, w) for name, w in model.named_parameters() if w.requires_grad]
+    plain = [w for name, w in trainable if free_of_decay(name, w)]
+    decayed = [w for name, w in trainable if not free_of_decay(name, w)]
+    return [dict(params=plain, weight_decay=0.0), dict(params=decayed, weight_decay=rate)]
 
 
 class _TinyViT:
@@ -985,25 +960,26 @@ class _TinyViT:
     def build(L, seed):
         nn = L.nn
 
-        class LayerScale(nn.Module):
-            def __init__(self, dim, init_values=1e-5, inplace=False):
-                super().__init__()
-                self.inplace = inplace
-                self.gamma = nn.Parameter(init_values * L.ones(dim))
+        class ChannelGain(nn.Module):
+            """a learnt per-channel factor on a residual branch (out of place here)"""
 
-            def forward(self, x):
-                return x.mul_(self.gamma) if self.inplace else x * self.gamma
+            def __init__(self, width, start):
+                super().__init__()
+                self.gamma = nn.Parameter(L.full((width,), float(start)))
+
+            def forward(self, branch):
+                return branch * self.gamma
 
         class Block(nn.Module):
             def __init__(self, dim):
                 super().__init__()
                 self.norm1 = nn.LayerNorm(dim)
                 self.attn = nn.MultiheadAttention(dim, 2, batch_first=True)
-                self.ls1 = LayerScale(dim, 0.1)
+                self.ls1 = ChannelGain(dim, 0.1)
                 self.norm2 = nn.LayerNorm(dim)
                 self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(approximate="tanh"),
                                          nn.Linear(2 * dim, dim))
-                self.ls2 = LayerScale(dim, 0.1)
+                self.ls2 = ChannelGain(dim, 0.1)
 
             def forward(self, x):
                 h = self.norm1(x)
@@ -1041,7 +1017,7 @@ def timm_no_decay_groups_warmup_cosine_lambda_lr_and_ema(L):
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
-    groups = _param_groups_weight_decay(model, 0.05, model.no_weight_decay())
+    groups = _split_for_decay(model, 0.05, model.no_weight_decay())
     opt = L.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.999))
     warmup, total = 2, 6
 
@@ -1111,8 +1087,8 @@ def sequential_lr_linear_warmup_then_cosine_and_plateau(L):
 
 @program
 def cutmix_mixup_with_numpy_draws_and_soft_target_cross_entropy(L):
-    """timm Mixup: lam from numpy's beta, cutmix bbox from numpy ints, x.flip(0) mixing in
-    place on slices, one-hot smoothed targets mixed with their flip, SoftTargetCrossEntropy
+    """Mixup and CutMix: lam from numpy's beta, a cut window from numpy ints, x.flip(0) mixing
+    in place on slices, smoothed one-hot targets blended with their flip, SoftTargetCrossEntropy
     sum(-t * log_softmax(x)).mean(); also cross_entropy with probability targets and
     label_smoothing."""
     nn, F = L.nn, L.nn.functional
@@ -1122,32 +1098,31 @@ def cutmix_mixup_with_numpy_draws_and_soft_target_cross_entropy(L):
     model = load_seeded(L, nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                                          nn.Flatten(), nn.Linear(4, 5)).double(), 60)
 
-    def one_hot(target, n, on, off):
-        return L.full((target.size()[0], n), off, dtype=L.float64).scatter_(
-            1, target.long().view(-1, 1), on)
+    def soft_labels(labels, weight, eps=0.1, classes=5):
+        # smoothed one-hot rows (eps spread evenly, the rest on the label), blended with the
+        # rows of the batch read backwards, the partner each sample was mixed with
+        floor = eps / classes
+        def rows(lab):
+            base = L.full((lab.size()[0], classes), floor, dtype=L.float64)
+            return base.scatter_(1, lab.long().view(-1, 1), 1.0 - eps + floor)
+        return weight * rows(labels) + (1.0 - weight) * rows(labels.flip(0))
 
-    def mixup_target(target, n, lam, smoothing):
-        off = smoothing / n
-        on = 1.0 - smoothing + off
-        y1 = one_hot(target, n, on, off)
-        y2 = one_hot(target.flip(0), n, on, off)
-        return y1 * lam + y2 * (1.0 - lam)
-
-    # cutmix
+    # cutmix: a square window whose side follows sqrt(1 - lam), centred at a random pixel,
+    # clipped to the 8x8 image; the label weight is recomputed from the clipped area
     lam = float(rng.beta(1.0, 1.0))
-    cut_rat = np.sqrt(1.0 - lam)
-    ch, cw = int(8 * cut_rat), int(8 * cut_rat)
-    cy, cx = rng.randint(8), rng.randint(8)
-    yl, yh = np.clip(cy - ch // 2, 0, 8), np.clip(cy + ch // 2, 0, 8)
-    xl, xh = np.clip(cx - cw // 2, 0, 8), np.clip(cx + cw // 2, 0, 8)
+    half = int(8 * np.sqrt(1.0 - lam)) // 2
+    centre = (rng.randint(8), rng.randint(8))
+    top, bottom = (int(np.clip(centre[0] + d, 0, 8)) for d in (-half, half))
+    left, right = (int(np.clip(centre[1] + d, 0, 8)) for d in (-half, half))
     xc = x.clone()
-    xc[:, :, yl:yh, xl:xh] = xc.flip(0)[:, :, yl:yh, xl:xh]
-    lam_c = 1.0 - (yh - yl) * (xh - xl) / 64.0
-    # mixup
+    window = (slice(None), slice(None), slice(top, bottom), slice(left, right))
+    xc[window] = xc.flip(0)[window]
+    lam_c = 1.0 - (bottom - top) * (right - left) / 64.0
+    # mixup: the whole image blended with its partner
     lam_m = float(rng.beta(0.8, 0.8))
     xm = x.mul(lam_m).add_(x.flip(0).mul_(1.0 - lam_m))
-    tgt_c = mixup_target(y, 5, lam_c, 0.1)
-    tgt_m = mixup_target(y, 5, lam_m, 0.1)
+    tgt_c = soft_labels(y, lam_c)
+    tgt_m = soft_labels(y, lam_m)
     out_c, out_m = model(xc), model(xm)
     soft = L.sum(-tgt_c * F.log_softmax(out_c, dim=-1), dim=-1).mean()
     builtin = F.cross_entropy(out_m, tgt_m)
@@ -1160,40 +1135,46 @@ def cutmix_mixup_with_numpy_draws_and_soft_target_cross_entropy(L):
 
 @program
 def timm_drop_path_and_trunc_normal_init_contract(L):
-    """timm DropPath with a numpy keep mask and scale_by_keep, module.apply(_init_weights)
-    with trunc_normal_(std=.02) on Linear weights (values: in [a, b], tensor returned in
+    """Stochastic depth on a residual branch with a numpy keep mask and rescaling by the keep
+    rate, module.apply of an init function using trunc_normal_(std=.02) on Linear weights (values: in [a, b], tensor returned in
     place) and constant_ on LayerNorm, the init functions returning their argument."""
     nn = L.nn
 
-    def drop_path(x, keep, drop_prob, training, scale_by_keep=True):
-        if drop_prob == 0.0 or not training:
-            return x
-        keep_prob = 1 - drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        random_tensor = x.new_empty(shape).copy_(L.tensor(keep).view(shape))
-        if keep_prob > 0.0 and scale_by_keep:
-            random_tensor.div_(keep_prob)
-        return x * random_tensor
-
-    def init_weights(m):
-        if isinstance(m, nn.Linear):
-            same = nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04) is m.weight
-            inside.append(bool(((m.weight >= -0.04) & (m.weight <= 0.04)).all()) and same)
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0.01)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.constant_(m.bias, 0)
-            nn.init.constant_(m.weight, 1.0)
+    def skip_branch(branch, survivors, p_skip, active, rescale=True):
+        # whole samples of a residual branch are zeroed; the survivors are scaled up by
+        # 1 / (1 - p_skip) so the expectation stays the same
+        if not active or p_skip == 0.0:
+            return branch
+        per_sample = [branch.shape[0]] + [1] * (branch.ndim - 1)
+        gate = branch.new_empty(per_sample).copy_(L.tensor(survivors).view(per_sample))
+        if rescale and p_skip < 1.0:
+            gate.div_(1.0 - p_skip)
+        return branch * gate
 
     inside = []
+
+    def fresh_start(layer):
+        # norms start as the identity; linear weights come from a normal cut at two sigma
+        if isinstance(layer, nn.LayerNorm):
+            for t, value in ((layer.bias, 0), (layer.weight, 1.0)):
+                nn.init.constant_(t, value)
+            return
+        if not isinstance(layer, nn.Linear):
+            return
+        w = layer.weight
+        back = nn.init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04)
+        inside.append(back is w and bool(((w >= -0.04) & (w <= 0.04)).all()))
+        if layer.bias is not None:
+            nn.init.constant_(layer.bias, 0.01)
+
     model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Linear(6, 4)).double()
-    returned = model.apply(init_weights)
+    returned = model.apply(fresh_start)
     x = L.tensor(_arr(4, 3, 4, seed=61), requires_grad=True)
     keep = np.array([1., 0., 1., 1.])
-    y = drop_path(x, keep, 0.25, True)
+    y = skip_branch(x, keep, 0.25, True)
     y.sum().backward()
     return dict(inside=inside, returned=returned is model, y=y, gx=x.grad,
-                ev=drop_path(x, keep, 0.25, False) is x, ln=model[1].weight,
+                ev=skip_branch(x, keep, 0.25, False) is x, ln=model[1].weight,
                 bias=model[0].bias, w_dtype=model[0].weight.dtype)
 
 

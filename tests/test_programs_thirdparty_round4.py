@@ -42,79 +42,94 @@ PROGRAMS, program = registry()
 # ----------------------------------------------------------------------------------------------
 @program
 def mingpt_configure_optimizers_tied_weights_and_generate(L):
-    """minGPT: wte tied to lm_head, a causal mask registered as a tril buffer, decay/no-decay
-    sets built by walking named_modules by module type, AdamW groups, then generation with
+    """A GPT-like model: wte tied to lm_head, a causal mask registered as a tril buffer,
+    decay/no-decay sets built by walking named_modules by module type, AdamW groups, then generation with
     temperature, top-k by topk and argmax of the filtered probabilities."""
     nn, F = L.nn, L.nn.functional
 
-    class Attn(nn.Module):
-        def __init__(self, d, h, T):
+    class CausalMix(nn.Module):
+        def __init__(self, width, heads, ctx):
             super().__init__()
-            self.c_attn, self.c_proj, self.h = nn.Linear(d, 3 * d), nn.Linear(d, d), h
-            self.register_buffer("bias", L.tril(L.ones(T, T)).view(1, 1, T, T))
+            self.heads = heads
+            self.c_attn = nn.Linear(width, 3 * width)
+            self.c_proj = nn.Linear(width, width)
+            # lower-triangular ones: position i may look at positions 0..i
+            self.register_buffer("bias", L.tril(L.ones(ctx, ctx)).view(1, 1, ctx, ctx))
 
-        def forward(self, x):
-            B, T, C = x.size()
-            q, k, v = self.c_attn(x).split(C, dim=2)
-            q, k, v = [t.view(B, T, self.h, C // self.h).transpose(1, 2) for t in (q, k, v)]
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-            y = F.softmax(att, dim=-1) @ v
-            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+        def forward(self, seq):
+            nb, nt, width = seq.size()
 
-    class GPT(nn.Module):
-        def __init__(self, V=11, d=8, T=6):
+            def per_head(t):
+                return t.view(nb, nt, self.heads, width // self.heads).transpose(1, 2)
+
+            q, k, v = map(per_head, self.c_attn(seq).split(width, dim=2))
+            sim = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            future = self.bias[:, :, :nt, :nt] == 0
+            mixed = F.softmax(sim.masked_fill(future, float("-inf")), dim=-1) @ v
+            return self.c_proj(mixed.transpose(1, 2).contiguous().view(nb, nt, width))
+
+    class OneBlockLM(nn.Module):
+        def __init__(self, vocab=11, width=8, ctx=6):
             super().__init__()
-            self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(T, d)
-            self.ln1, self.attn, self.ln_f = nn.LayerNorm(d), Attn(d, 2, T), nn.LayerNorm(d)
-            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
-            self.lm_head = nn.Linear(d, V, bias=False)
-            self.wte.weight = self.lm_head.weight
-            self.T = T
+            self.ctx = ctx
+            self.wte = nn.Embedding(vocab, width)
+            self.lm_head = nn.Linear(width, vocab, bias=False)
+            self.wte.weight = self.lm_head.weight          # one matrix reads and writes tokens
+            self.wpe = nn.Embedding(ctx, width)
+            self.ln1, self.ln_f = nn.LayerNorm(width), nn.LayerNorm(width)
+            self.attn = CausalMix(width, 2, ctx)
+            self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
+                                     nn.Linear(4 * width, width))
 
-        def forward(self, idx, targets=None):
-            pos = L.arange(0, idx.size(1), dtype=L.long).unsqueeze(0)
-            x = self.wte(idx) + self.wpe(pos)
-            x = x + self.attn(self.ln1(x))
-            x = x + self.mlp(x)
-            logits = self.lm_head(self.ln_f(x))
-            loss = None if targets is None else F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
-            return logits, loss
+        def forward(self, tokens, labels=None):
+            where = L.arange(0, tokens.size(1), dtype=L.long).unsqueeze(0)
+            h = self.wte(tokens) + self.wpe(where)
+            h = h + self.attn(self.ln1(h))
+            h = h + self.mlp(h)
+            logits = self.lm_head(self.ln_f(h))
+            if labels is None:
+                return logits, None
+            flat = logits.view(-1, logits.size(-1))
+            return logits, F.cross_entropy(flat, labels.view(-1), ignore_index=-1)
 
-    model = load_seeded(L, GPT().double(), 1)
+    model = load_seeded(L, OneBlockLM().double(), 1)
+    # sort every parameter by the kind of module owning it: Linear weights decay; biases,
+    # LayerNorm and Embedding weights do not
     decay, no_decay = set(), set()
-    for mn, m in model.named_modules():
-        for pn, p in m.named_parameters():
-            fpn = "%s.%s" % (mn, pn) if mn else pn
-            if pn.endswith("bias"):
-                no_decay.add(fpn)
-            elif pn.endswith("weight") and isinstance(m, (nn.Linear,)):
-                decay.add(fpn)
-            elif pn.endswith("weight") and isinstance(m, (nn.LayerNorm, nn.Embedding)):
-                no_decay.add(fpn)
-    param_dict = {pn: p for pn, p in model.named_parameters()}
-    groups = [{"params": [param_dict[pn] for pn in sorted(decay - no_decay)],
-               "weight_decay": 0.1},
-              {"params": [param_dict[pn] for pn in sorted(no_decay - decay)],
-               "weight_decay": 0.0}]
+    for owner_name, owner in model.named_modules():
+        for leaf, _ in owner.named_parameters():
+            full = f"{owner_name}.{leaf}" if owner_name else leaf
+            if leaf.endswith("bias"):
+                no_decay.add(full)
+            elif leaf.endswith("weight"):
+                if isinstance(owner, nn.Linear):
+                    decay.add(full)
+                elif isinstance(owner, (nn.LayerNorm, nn.Embedding)):
+                    no_decay.add(full)
+    by_name = dict(model.named_parameters())
+    # the tied matrix is listed once by named_parameters (as wte.weight): its lm_head alias
+    # is dropped from the sets, or the lookups below would raise KeyError
+    decay, no_decay = decay & by_name.keys(), no_decay & by_name.keys()
+    groups = [dict(params=[by_name[n] for n in sorted(decay - no_decay)], weight_decay=0.1),
+              dict(params=[by_name[n] for n in sorted(no_decay - decay)], weight_decay=0.0)]
     opt = L.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95))
     idx = L.tensor(_labels(12, 11, 2)).view(2, 6)
     tgt = L.tensor(_labels(12, 11, 3)).view(2, 6)
     tgt[0, -2:] = -1
     losses = train_steps(opt, lambda: model(idx, tgt)[1])
     model.eval()
+
+    def next_token(prefix, temperature=0.8, keep=3):
+        # the last position's logits, cooled, all but the best ``keep`` set to -inf in place
+        scores = model(prefix[:, -model.ctx:])[0][:, -1, :] / temperature
+        cut = L.topk(scores, keep)[0][:, [-1]]
+        scores[scores < cut] = -float("Inf")
+        return L.argmax(F.softmax(scores, dim=-1), dim=-1, keepdim=True)
+
     out = idx[:, :2]
     with L.no_grad():
         for _ in range(5):
-            cond = out if out.size(1) <= model.T else out[:, -model.T:]
-            logits, _ = model(cond)
-            logits = logits[:, -1, :] / 0.8
-            v, _ = L.topk(logits, 3)
-            logits[logits < v[:, [-1]]] = -float("Inf")
-            probs = F.softmax(logits, dim=-1)
-            nxt = L.argmax(probs, dim=-1, keepdim=True)
-            out = L.cat((out, nxt), dim=1)
+            out = L.cat((out, next_token(out)), dim=1)
     return dict(losses=losses, decay=sorted(decay), no_decay=sorted(no_decay), out=out,
                 n_params=sum(p.numel() for p in model.parameters()),
                 tied=model.wte.weight is model.lm_head.weight, buffers=list(
@@ -246,11 +261,12 @@ def pointnet_with_tnet_and_max_over_points(L):
             self.fc = nn.Linear(8, k * k)
             self.k = k
 
-        def forward(self, x):
-            h = F.relu(self.bn(self.conv(x)))
-            h = L.max(h, 2, keepdim=True)[0].view(-1, 8)
-            iden = L.eye(self.k, dtype=x.dtype).flatten().view(1, -1).repeat(x.size(0), 1)
-            return (self.fc(h) + iden).view(-1, self.k, self.k)
+        def forward(self, pts):
+            # a (k, k) matrix per cloud from max-pooled point features, predicted as an
+            # offset from the identity
+            pooled = L.max(F.relu(self.bn(self.conv(pts))), 2, keepdim=True)[0].view(-1, 8)
+            eye_rows = L.eye(self.k, dtype=pts.dtype).flatten().view(1, -1).repeat(pts.size(0), 1)
+            return (eye_rows + self.fc(pooled)).view(-1, self.k, self.k)
 
     class PointNet(nn.Module):
         def __init__(self):
@@ -260,13 +276,12 @@ def pointnet_with_tnet_and_max_over_points(L):
             self.c2, self.b2 = nn.Conv1d(8, 16, 1), nn.BatchNorm1d(16)
             self.fc = nn.Linear(16, 4)
 
-        def forward(self, x):
-            trans = self.tnet(x)
-            x = L.bmm(x.transpose(2, 1), trans).transpose(2, 1)
-            x = F.relu(self.b1(self.c1(x)))
-            x = self.b2(self.c2(x))
-            feat, crit = x.max(dim=2)
-            return F.log_softmax(self.fc(feat), dim=1), trans, crit
+        def forward(self, pts):                          # (n, 3, points)
+            turn = self.tnet(pts)
+            aligned = L.bmm(pts.transpose(2, 1), turn).transpose(2, 1)
+            per_point = self.b2(self.c2(F.relu(self.b1(self.c1(aligned)))))
+            cloud, winner = per_point.max(dim=2)           # and which point gave each max
+            return F.log_softmax(self.fc(cloud), dim=1), turn, winner
 
     model = load_seeded(L, PointNet().double(), 16, 0.2)
     pts = L.tensor(_arr(4, 3, 10, seed=17))
@@ -274,10 +289,10 @@ def pointnet_with_tnet_and_max_over_points(L):
     opt = L.optim.Adam(model.parameters(), lr=1e-2)
 
     def loss_of():
-        out, trans, _ = model(pts)
-        I = L.eye(3, dtype=trans.dtype)[None]
-        reg = L.mean(L.norm(I - L.bmm(trans, trans.transpose(2, 1)), dim=(1, 2)))
-        return F.nll_loss(out, y) + 0.001 * reg
+        out, turn, _ = model(pts)
+        # keep the predicted transforms near orthogonal: || I - A A^T ||_F per cloud
+        off = L.eye(3, dtype=turn.dtype)[None] - L.bmm(turn, turn.transpose(2, 1))
+        return F.nll_loss(out, y) + 0.001 * L.mean(L.norm(off, dim=(1, 2)))
 
     losses = train_steps(opt, loss_of)
     model.eval()
@@ -366,17 +381,18 @@ def realnvp_coupling_layers_with_log_det(L):
             self.s = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 4))
             self.t = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 4))
 
+        def scale_shift(self, v):
+            # both computed from the masked (kept) coordinates only, zero on the kept ones
+            kept, free = v * self.mask, 1 - self.mask
+            return kept, free, L.tanh(self.s(kept)) * free, self.t(kept) * free
+
         def forward(self, x):
-            xm = x * self.mask
-            s = L.tanh(self.s(xm)) * (1 - self.mask)
-            t = self.t(xm) * (1 - self.mask)
-            return xm + (1 - self.mask) * (x * L.exp(s) + t), s.sum(dim=1)
+            kept, free, log_scale, shift = self.scale_shift(x)
+            return kept + free * (x * L.exp(log_scale) + shift), log_scale.sum(dim=1)
 
         def inverse(self, y):
-            ym = y * self.mask
-            s = L.tanh(self.s(ym)) * (1 - self.mask)
-            t = self.t(ym) * (1 - self.mask)
-            return ym + (1 - self.mask) * ((y - t) * L.exp(-s))
+            kept, free, log_scale, shift = self.scale_shift(y)
+            return kept + free * ((y - shift) * L.exp(-log_scale))
 
     masks = [L.tensor([1.0, 0.0, 1.0, 0.0], dtype=L.float64),
              L.tensor([0.0, 1.0, 0.0, 1.0], dtype=L.float64)] * 2
@@ -964,66 +980,69 @@ def dropout_and_batchnorm_behaviour_across_train_and_eval(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def nanogpt_loop_with_estimate_loss_and_multinomial_sampling(L):
-    """nanoGPT's train.py shape (torch.compile left out: torch's first call imports dynamo,
-    which warns about its own modules): a disabled GradScaler, estimate_loss under
-    @torch.no_grad() filling a zeros tensor by .item(), get_batch by randint offsets after
+    """A character-model training loop (torch.compile left out: torch's first call imports
+    dynamo, which warns about its own modules): a disabled GradScaler, a held-out mean under
+    @torch.no_grad() filling a zeros tensor by .item(), batches from randint offsets after
     manual_seed, then generation by torch.multinomial after top-k filtering and
     temperature."""
     nn, F = L.nn, L.nn.functional
 
-    class Bigram(nn.Module):
-        def __init__(self, V=10):
-            super().__init__()
-            self.tok = nn.Embedding(V, V)
+    class NextTokenTable(nn.Module):
+        """each token's row of a square table is the logits of the token after it"""
 
-        def forward(self, idx, targets=None):
-            logits = self.tok(idx)
-            if targets is None:
-                return logits, None
-            B, T, C = logits.shape
-            return logits, F.cross_entropy(logits.view(B * T, C), targets.view(B * T))
+        def __init__(self, vocab=10):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, vocab)
+
+        def forward(self, tokens, following=None):
+            scores = self.tok(tokens)
+            loss = None
+            if following is not None:
+                width = scores.shape[-1]
+                loss = F.cross_entropy(scores.view(-1, width), following.view(scores.shape[0] *
+                                                                              scores.shape[1]))
+            return scores, loss
 
     L.manual_seed(1337)
     data = L.tensor(_labels(40, 10, 100))
-    raw = load_seeded(L, Bigram().double(), 101)
-    model = raw
+    model = load_seeded(L, NextTokenTable().double(), 101)
     scaler = L.amp.GradScaler("cpu", enabled=False)
     opt = L.optim.AdamW(model.parameters(), lr=1e-2)
+    span, rows = 4, 3
 
-    def get_batch():
-        ix = L.randint(len(data) - 4, (3,))
-        x = L.stack([data[i:i + 4] for i in ix])
-        y = L.stack([data[i + 1:i + 5] for i in ix])
-        return x, y
+    def windows():
+        # ``rows`` random starts from the global generator; targets are the inputs moved by one
+        starts = L.randint(len(data) - span, (rows,))
+        pairs = [(data[s:s + span], data[s + 1:s + 1 + span]) for s in starts]
+        return L.stack([a for a, _ in pairs]), L.stack([b for _, b in pairs])
 
     @L.no_grad()
-    def estimate_loss():
+    def held_out_mean(repeats=3):
         model.eval()
-        losses = L.zeros(3)
-        for k in range(3):
-            X, Y = get_batch()
-            losses[k] = model(X, Y)[1].item()
+        record = L.zeros(repeats)
+        for r in range(repeats):
+            record[r] = model(*windows())[1].item()
         model.train()
-        return losses.mean()
+        return record.mean()
 
     hist = []
-    for it in range(3):
-        xb, yb = get_batch()
-        _, loss = model(xb, yb)
+    for _ in range(3):
+        loss = model(*windows())[1]
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(opt)
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         scaler.step(opt)
         scaler.update()
-        hist.append((loss.item(), estimate_loss().item()))
+        hist.append((loss.item(), held_out_mean().item()))
     idx = L.zeros((2, 1), dtype=L.long)
     for _ in range(6):
-        logits = model(idx)[0][:, -1, :] / 0.9
-        v, _ = L.topk(logits, 4)
-        logits[logits < v[:, [-1]]] = -float("Inf")
-        idx = L.cat((idx, L.multinomial(F.softmax(logits, dim=-1), num_samples=1)), dim=1)
-    return dict(hist=hist, idx=idx, w=raw.tok.weight, keys=sorted(model.state_dict()),
+        last = model(idx)[0][:, -1, :] / 0.9
+        fourth_best = L.topk(last, 4)[0][:, [-1]]
+        last[last < fourth_best] = -float("Inf")
+        drawn = L.multinomial(F.softmax(last, dim=-1), num_samples=1)
+        idx = L.cat((idx, drawn), dim=1)
+    return dict(hist=hist, idx=idx, w=model.tok.weight, keys=sorted(model.state_dict()),
                 grad_enabled=L.is_grad_enabled())
 
 

@@ -1,6 +1,7 @@
-"""Model definitions laid out as torchvision's model files are, written anew at small sizes:
-a Bottleneck ResNet (its module text run as a file that imports ``torch``), VGG from a
-``cfgs`` table, DenseNet with checkpointed bottlenecks, an Inception block with an auxiliary
+"""The classic image architectures a model zoo offers, each written here in our own code at
+small sizes (the parameter names follow the published checkpoints where a program loads or
+renames state dicts): a Bottleneck ResNet (its module text run as a file that imports
+``torch``), VGG from a configuration table, DenseNet with checkpointed bottlenecks, an Inception block with an auxiliary
 head, ShuffleNetV2, SqueezeNet, AlexNet, MobileNetV3/EfficientNet parts (stochastic depth,
 squeeze-excitation, a conv-norm-activation helper), a DeepLab-style ASPP segmentation head,
 and detection box utilities (IoU, plain-op NMS, box coding, anchor matching).
@@ -92,47 +93,40 @@ __all__ = ["ResNet", "Bottleneck"]
 model_urls = {"resnet_tiny": "https://example.invalid/resnet_tiny-0000.pth"}
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1,
-            dilation: int = 1) -> nn.Conv2d:
-    """a padded 3x3 convolution without bias"""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=dilation,
+def _conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1,
+          dilation: int = 1) -> nn.Conv2d:
+    """bias-free k x k convolution keeping the grid (up to the stride)"""
+    return nn.Conv2d(cin, cout, kernel_size=k, stride=stride, padding=dilation * (k // 2),
                      groups=groups, bias=False, dilation=dilation)
 
 
-def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """a 1x1 convolution without bias"""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
 class Bottleneck(nn.Module):
+    """1x1 narrow, 3x3 (strided/grouped/dilated), 1x1 widen by ``expansion``; the sum with
+    the (possibly projected) input goes through the last ReLU"""
     expansion: int = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample: Optional[nn.Module] = None,
+    def __init__(self, cin, planes, stride=1, downsample: Optional[nn.Module] = None,
                  groups=1, base_width=64, dilation=1, norm_layer=None):
         super().__init__()
-        if norm_layer is None:
-            norm_layer = nn.BatchNorm2d
-        width = int(planes * (base_width / 64.0)) * groups
-        self.conv1 = conv1x1(inplanes, width)
-        self.bn1 = norm_layer(width)
-        self.conv2 = conv3x3(width, width, stride, groups, dilation)
-        self.bn2 = norm_layer(width)
-        self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = norm_layer(planes * self.expansion)
+        norm = norm_layer or nn.BatchNorm2d
+        inner = groups * int(planes * base_width / 64.0)
+        cout = planes * self.expansion
+        self.conv1, self.bn1 = _conv(cin, inner, 1), norm(inner)
+        self.conv2 = _conv(inner, inner, 3, stride, groups, dilation)
+        self.bn2 = norm(inner)
+        self.conv3, self.bn3 = _conv(inner, cout, 1), norm(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.downsample is not None:
-            identity = self.downsample(x)
-        out += identity
-        out = self.relu(out)
-        return out
+        branch = x
+        for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
+            branch = self.relu(bn(conv(branch)))
+        branch = self.bn3(self.conv3(branch))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        branch += shortcut
+        return self.relu(branch)
 
 
 class ResNet(nn.Module):
@@ -141,66 +135,58 @@ class ResNet(nn.Module):
                  replace_stride_with_dilation: Optional[List[bool]] = None, stem: int = 8,
                  norm_layer=None) -> None:
         super().__init__()
-        self._norm_layer = nn.BatchNorm2d if norm_layer is None else norm_layer
-        self.inplanes, self.dilation = stem, 1
-        if replace_stride_with_dilation is None:
-            replace_stride_with_dilation = [False, False, False]
-        if len(replace_stride_with_dilation) != 3:
-            raise ValueError("replace_stride_with_dilation should be None or a 3-element tuple")
-        self.groups, self.base_width = groups, width_per_group
-        self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = self._norm_layer(self.inplanes)
+        dilate = list(replace_stride_with_dilation or [False, False, False])
+        if len(dilate) != 3:
+            raise ValueError(f"three stage flags expected, got {len(dilate)}")
+        self._norm = norm_layer or nn.BatchNorm2d
+        self._block_args = dict(groups=groups, base_width=width_per_group)
+        self._width, self._dilation = stem, 1
+        self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = self._norm(stem)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, stem, layers[0])
-        self.layer2 = self._make_layer(block, stem * 2, layers[1], stride=2,
-                                       dilate=replace_stride_with_dilation[0])
-        self.layer3 = self._make_layer(block, stem * 4, layers[2], stride=2,
-                                       dilate=replace_stride_with_dilation[1])
-        self.layer4 = self._make_layer(block, stem * 8, layers[3], stride=2,
-                                       dilate=replace_stride_with_dilation[2])
+        # stage k has 2^k times the stem's planes; all but the first halve the grid, unless
+        # its flag trades the stride for a larger dilation
+        for k, (count, flag) in enumerate(zip(layers, [False] + dilate)):
+            stage = self._stage(block, stem * 2 ** k, count, 1 if k == 0 else 2, flag)
+            setattr(self, f"layer{k + 1}", stage)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(stem * 8 * block.expansion, num_classes)
+        self._initialise(block, zero_init_residual)
+
+    def _initialise(self, block, zero_last_norm):
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
-        if zero_init_residual:          # each residual branch starts as the identity
+            elif isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_last_norm:              # each residual branch starts as the identity
             for m in self.modules():
-                if isinstance(m, Bottleneck) and m.bn3.weight is not None:
+                if isinstance(m, block) and m.bn3.weight is not None:
                     nn.init.constant_(m.bn3.weight, 0)
 
-    def _make_layer(self, block, planes: int, blocks: int, stride: int = 1,
-                    dilate: bool = False) -> nn.Sequential:
-        norm_layer = self._norm_layer
-        downsample = None
-        previous_dilation = self.dilation
+    def _stage(self, block, planes: int, count: int, stride: int,
+               dilate: bool) -> nn.Sequential:
+        first_dilation = self._dilation
         if dilate:
-            self.dilation *= stride
-            stride = 1
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride),
-                                       norm_layer(planes * block.expansion))
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups,
-                        self.base_width, previous_dilation, norm_layer)]
-        self.inplanes = planes * block.expansion
-        for _ in range(1, blocks):
-            layers.append(block(self.inplanes, planes, groups=self.groups,
-                                base_width=self.base_width, dilation=self.dilation,
-                                norm_layer=norm_layer))
-        return nn.Sequential(*layers)
-
-    def _forward_impl(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = self.avgpool(x)
-        x = torch.flatten(x, 1)
-        return self.fc(x)
+            self._dilation, stride = self._dilation * stride, 1
+        cout = planes * block.expansion
+        project = None
+        if stride != 1 or self._width != cout:
+            project = nn.Sequential(_conv(self._width, cout, 1, stride), self._norm(cout))
+        blocks = [block(self._width, planes, stride, project, dilation=first_dilation,
+                        norm_layer=self._norm, **self._block_args)]
+        blocks += [block(cout, planes, dilation=self._dilation, norm_layer=self._norm,
+                         **self._block_args) for _ in range(count - 1)]
+        self._width = cout
+        return nn.Sequential(*blocks)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward_impl(x)
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = stage(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
 '''
 
 
@@ -260,45 +246,50 @@ cfgs = {"T": [8, "M", 16, "M", 32, 32, "M"],
 def _vgg(lib):
     nn = lib.nn
 
-    def make_layers(cfg, batch_norm=False):
-        layers, in_channels = [], 3
-        for v in cfg:
-            if v == "M":
-                layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
+    def make_layers(plan, batch_norm=False):
+        # a number is a padded 3x3 conv to that many channels (+ BN) + ReLU; "M" halves
+        layers, width = [], 3
+        for item in plan:
+            if item == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
                 continue
-            conv2d = nn.Conv2d(in_channels, v, kernel_size=3, padding=1)
-            if batch_norm:
-                layers += [conv2d, nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-            else:
-                layers += [conv2d, nn.ReLU(inplace=True)]
-            in_channels = v
+            layers.append(nn.Conv2d(width, item, kernel_size=3, padding=1))
+            layers += [nn.BatchNorm2d(item)] if batch_norm else []
+            layers.append(nn.ReLU(inplace=True))
+            width = item
         return nn.Sequential(*layers)
+
+    def dense_relu_drop(cin, cout, p):
+        return [nn.Linear(cin, cout), nn.ReLU(True), nn.Dropout(p=p)]
 
     class VGG(nn.Module):
         def __init__(self, features, num_classes=5, init_weights=True, dropout=0.5):
             super().__init__()
             self.features = features
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(
-                nn.Linear(32 * 7 * 7, 64), nn.ReLU(True), nn.Dropout(p=dropout),
-                nn.Linear(64, 64), nn.ReLU(True), nn.Dropout(p=dropout),
-                nn.Linear(64, num_classes))
+            self.classifier = nn.Sequential(*dense_relu_drop(32 * 49, 64, dropout),
+                                            *dense_relu_drop(64, 64, dropout),
+                                            nn.Linear(64, num_classes))
             if init_weights:
-                for m in self.modules():
-                    if isinstance(m, nn.Conv2d):
-                        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                        if m.bias is not None:
-                            nn.init.constant_(m.bias, 0)
-                    elif isinstance(m, nn.BatchNorm2d):
-                        nn.init.constant_(m.weight, 1)
-                        nn.init.constant_(m.bias, 0)
-                    elif isinstance(m, nn.Linear):
-                        nn.init.normal_(m.weight, 0, 0.01)
-                        nn.init.constant_(m.bias, 0)
+                self._fresh()
+
+        def _fresh(self):
+            # He-normal convs (fan_out), N(0, 0.01) dense weights, unit norms, zero biases
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, 0, 0.01)
+                elif isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                elif isinstance(m, nn.BatchNorm2d):
+                    nn.init.constant_(m.weight, 1)
+                else:
+                    continue
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
 
         def forward(self, x):
-            x = self.avgpool(self.features(x))
-            return self.classifier(lib.flatten(x, 1))
+            pooled = self.avgpool(self.features(x))
+            return self.classifier(lib.flatten(pooled, 1))
 
     return make_layers, VGG
 
@@ -331,33 +322,29 @@ def _densenet(lib):
     nn, F, cp = lib.nn, lib.nn.functional, lib.utils.checkpoint
 
     class _DenseLayer(nn.Module):
-        def __init__(self, num_input_features, growth_rate, bn_size, drop_rate,
-                     memory_efficient=False):
+        """BN-ReLU-1x1 conv to ``bn_size * growth`` channels over the concatenation of all
+        earlier outputs (optionally recomputed in backward), then BN-ReLU-3x3 conv to
+        ``growth`` new channels; attribute names follow the published checkpoints"""
+
+        def __init__(self, cin, growth, bn_size, drop_rate, memory_efficient=False):
             super().__init__()
-            self.norm1 = nn.BatchNorm2d(num_input_features)
-            self.relu1 = nn.ReLU(inplace=True)
-            self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1,
-                                   stride=1, bias=False)
-            self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
-            self.relu2 = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3,
-                                   stride=1, padding=1, bias=False)
+            mid = bn_size * growth
+            for k, (a, b, kernel) in enumerate(((cin, mid, 1), (mid, growth, 3)), start=1):
+                setattr(self, f"norm{k}", nn.BatchNorm2d(a))
+                setattr(self, f"relu{k}", nn.ReLU(inplace=True))
+                setattr(self, f"conv{k}", nn.Conv2d(a, b, kernel_size=kernel, stride=1,
+                                                    padding=kernel // 2, bias=False))
             self.drop_rate = float(drop_rate)
             self.memory_efficient = memory_efficient
 
-        def bn_function(self, inputs):
-            concated_features = lib.cat(inputs, 1)
-            return self.conv1(self.relu1(self.norm1(concated_features)))
-
-        def any_requires_grad(self, inputs):
-            return any(tensor.requires_grad for tensor in inputs)
+        def narrow(self, pieces):
+            return self.conv1(self.relu1(self.norm1(lib.cat(pieces, 1))))
 
         @lib.jit.unused
-        def call_checkpoint_bottleneck(self, inputs):
-            def closure(*inputs):
-                return self.bn_function(inputs)
-            return cp.checkpoint(closure, *inputs, use_reentrant=False)
+        def narrow_recomputed(self, pieces):
+            return cp.checkpoint(lambda *p: self.narrow(p), *pieces, use_reentrant=False)
 
+        # the overload declarations a scripted model file carries: list or single tensor
         @lib.jit._overload_method  # noqa: F811
         def forward(self, input: List[lib.Tensor]) -> lib.Tensor:
             pass
@@ -367,79 +354,68 @@ def _densenet(lib):
             pass
 
         def forward(self, input):  # noqa: F811
-            prev_features = [input] if isinstance(input, lib.Tensor) else input
-            if self.memory_efficient and self.any_requires_grad(prev_features):
-                if lib.jit.is_scripting():
-                    raise Exception("Memory Efficient not supported in JIT")
-                bottleneck_output = self.call_checkpoint_bottleneck(prev_features)
-            else:
-                bottleneck_output = self.bn_function(prev_features)
-            new_features = self.conv2(self.relu2(self.norm2(bottleneck_output)))
+            pieces = [input] if isinstance(input, lib.Tensor) else input
+            recompute = self.memory_efficient and any(p.requires_grad for p in pieces)
+            if recompute and lib.jit.is_scripting():
+                raise Exception("recomputation cannot be scripted")
+            mid = self.narrow_recomputed(pieces) if recompute else self.narrow(pieces)
+            fresh = self.conv2(self.relu2(self.norm2(mid)))
             if self.drop_rate > 0:
-                new_features = F.dropout(new_features, p=self.drop_rate, training=self.training)
-            return new_features
+                fresh = F.dropout(fresh, p=self.drop_rate, training=self.training)
+            return fresh
 
     class _DenseBlock(nn.ModuleDict):
         _version = 2
 
-        def __init__(self, num_layers, num_input_features, bn_size, growth_rate, drop_rate,
-                     memory_efficient=False):
+        def __init__(self, n_layers, cin, bn_size, growth, drop_rate, memory_efficient=False):
             super().__init__()
-            for i in range(num_layers):
-                layer = _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size,
-                                    drop_rate, memory_efficient)
-                self.add_module("denselayer%d" % (i + 1), layer)
+            for k in range(n_layers):
+                self[f"denselayer{k + 1}"] = _DenseLayer(cin + k * growth, growth, bn_size,
+                                                         drop_rate, memory_efficient)
 
-        def forward(self, init_features):
-            features = [init_features]
-            for _name, layer in self.items():
-                features.append(layer(features))
-            return lib.cat(features, 1)
+        def forward(self, x):
+            seen = [x]
+            for layer in self.values():
+                seen.append(layer(seen))
+            return lib.cat(seen, 1)
 
-    class _Transition(nn.Sequential):
-        def __init__(self, num_input_features, num_output_features):
-            super().__init__()
-            self.add_module("norm", nn.BatchNorm2d(num_input_features))
-            self.add_module("relu", nn.ReLU(inplace=True))
-            self.add_module("conv", nn.Conv2d(num_input_features, num_output_features,
-                                              kernel_size=1, stride=1, bias=False))
-            self.add_module("pool", nn.AvgPool2d(kernel_size=2, stride=2))
+    def transition(cin, cout):            # BN-ReLU-1x1 conv, then a 2x2 average pool
+        return nn.Sequential(OrderedDict(
+            norm=nn.BatchNorm2d(cin), relu=nn.ReLU(inplace=True),
+            conv=nn.Conv2d(cin, cout, kernel_size=1, stride=1, bias=False),
+            pool=nn.AvgPool2d(kernel_size=2, stride=2)))
 
     class DenseNet(nn.Module):
         def __init__(self, growth_rate=4, block_config=(2, 3), num_init_features=8, bn_size=2,
                      drop_rate=0.0, num_classes=5, memory_efficient=False):
             super().__init__()
-            self.features = nn.Sequential(OrderedDict([
-                ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3,
-                                    bias=False)),
-                ("norm0", nn.BatchNorm2d(num_init_features)), ("relu0", nn.ReLU(inplace=True)),
-                ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]))
-            num_features = num_init_features
-            for i, num_layers in enumerate(block_config):
-                block = _DenseBlock(num_layers, num_features, bn_size, growth_rate, drop_rate,
-                                    memory_efficient)
-                self.features.add_module("denseblock%d" % (i + 1), block)
-                num_features = num_features + num_layers * growth_rate
-                if i != len(block_config) - 1:
-                    trans = _Transition(num_features, num_features // 2)
-                    self.features.add_module("transition%d" % (i + 1), trans)
-                    num_features = num_features // 2
-            self.features.add_module("norm5", nn.BatchNorm2d(num_features))
-            self.classifier = nn.Linear(num_features, num_classes)
+            stem = num_init_features
+            self.features = nn.Sequential(OrderedDict(
+                conv0=nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False),
+                norm0=nn.BatchNorm2d(stem), relu0=nn.ReLU(inplace=True),
+                pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
+            width = stem
+            for k, n_layers in enumerate(block_config, start=1):
+                self.features.add_module(f"denseblock{k}", _DenseBlock(
+                    n_layers, width, bn_size, growth_rate, drop_rate, memory_efficient))
+                width += n_layers * growth_rate
+                if k < len(block_config):            # no transition after the last block
+                    self.features.add_module(f"transition{k}", transition(width, width // 2))
+                    width //= 2
+            self.features.add_module("norm5", nn.BatchNorm2d(width))
+            self.classifier = nn.Linear(width, num_classes)
             for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight)
-                elif isinstance(m, nn.BatchNorm2d):
+                if isinstance(m, nn.BatchNorm2d):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
+                elif isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight)
                 elif isinstance(m, nn.Linear):
                     nn.init.constant_(m.bias, 0)
 
         def forward(self, x):
-            features = self.features(x)
-            out = F.relu(features, inplace=True)
-            out = F.adaptive_avg_pool2d(out, (1, 1))
-            return self.classifier(lib.flatten(out, 1))
+            pooled = F.adaptive_avg_pool2d(F.relu(self.features(x), inplace=True), (1, 1))
+            return self.classifier(lib.flatten(pooled, 1))
 
     return DenseNet
 
@@ -491,103 +467,100 @@ InceptionOutputs = namedtuple("InceptionOutputs", ["logits", "aux_logits"])
 def _inception(lib):
     nn, F = lib.nn, lib.nn.functional
 
-    class BasicConv2d(nn.Module):
-        def __init__(self, in_channels, out_channels, **kwargs):
+    class ConvBN(nn.Module):
+        """bias-free conv, BatchNorm with eps 1e-3, ReLU in place"""
+
+        def __init__(self, cin, cout, **conv_args):
             super().__init__()
-            self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
-            self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+            self.conv = nn.Conv2d(cin, cout, bias=False, **conv_args)
+            self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
         def forward(self, x):
             return F.relu(self.bn(self.conv(x)), inplace=True)
 
-    class InceptionA(nn.Module):
-        def __init__(self, in_channels, pool_features, conv_block=None):
-            super().__init__()
-            conv_block = BasicConv2d if conv_block is None else conv_block
-            self.branch1x1 = conv_block(in_channels, 8, kernel_size=1)
-            self.branch5x5_1 = conv_block(in_channels, 6, kernel_size=1)
-            self.branch5x5_2 = conv_block(6, 8, kernel_size=5, padding=2)
-            self.branch3x3dbl_1 = conv_block(in_channels, 8, kernel_size=1)
-            self.branch3x3dbl_2 = conv_block(8, 12, kernel_size=3, padding=1)
-            self.branch3x3dbl_3 = conv_block(12, 12, kernel_size=3, padding=1)
-            self.branch_pool = conv_block(in_channels, pool_features, kernel_size=1)
+    def chain(*specs):
+        # a Sequential of ConvBN from (cin, cout, conv keyword arguments) triples
+        return nn.Sequential(*(ConvBN(cin, cout, **kw) for cin, cout, kw in specs))
 
-        def _forward(self, x):
-            branch1x1 = self.branch1x1(x)
-            branch5x5 = self.branch5x5_2(self.branch5x5_1(x))
-            branch3x3dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-            branch_pool = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
-            return [branch1x1, branch5x5, branch3x3dbl, self.branch_pool(branch_pool)]
+    class FourWay(nn.Module):
+        """same-size branches concatenated: 1x1; 1x1 then 5x5; 1x1 then two 3x3; a 3x3
+        average pool then 1x1"""
+
+        def __init__(self, cin, pool_out):
+            super().__init__()
+            self.one = ConvBN(cin, 8, kernel_size=1)
+            self.five = chain((cin, 6, dict(kernel_size=1)), (6, 8, dict(kernel_size=5, padding=2)))
+            self.three = chain((cin, 8, dict(kernel_size=1)),
+                               (8, 12, dict(kernel_size=3, padding=1)),
+                               (12, 12, dict(kernel_size=3, padding=1)))
+            self.pooled = ConvBN(cin, pool_out, kernel_size=1)
 
         def forward(self, x):
-            return lib.cat(self._forward(x), 1)
+            avg = F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+            return lib.cat([self.one(x), self.five(x), self.three(x), self.pooled(avg)], 1)
 
-    class InceptionB(nn.Module):                 # halves the grid
-        def __init__(self, in_channels):
+    class Shrink(nn.Module):
+        """halves the grid: a strided 3x3, a 1x1-3x3-strided 3x3 chain, a strided max pool"""
+
+        def __init__(self, cin):
             super().__init__()
-            self.branch3x3 = BasicConv2d(in_channels, 12, kernel_size=3, stride=2)
-            self.branch3x3dbl_1 = BasicConv2d(in_channels, 8, kernel_size=1)
-            self.branch3x3dbl_2 = BasicConv2d(8, 8, kernel_size=3, padding=1)
-            self.branch3x3dbl_3 = BasicConv2d(8, 8, kernel_size=3, stride=2)
+            self.direct = ConvBN(cin, 12, kernel_size=3, stride=2)
+            self.deep = chain((cin, 8, dict(kernel_size=1)),
+                              (8, 8, dict(kernel_size=3, padding=1)),
+                              (8, 8, dict(kernel_size=3, stride=2)))
 
         def forward(self, x):
-            dbl = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-            return lib.cat([self.branch3x3(x), dbl, F.max_pool2d(x, kernel_size=3, stride=2)], 1)
+            return lib.cat([self.direct(x), self.deep(x),
+                            F.max_pool2d(x, kernel_size=3, stride=2)], 1)
 
-    class InceptionAux(nn.Module):
-        def __init__(self, in_channels, num_classes):
+    class SideHead(nn.Module):
+        """a classifier on an intermediate map (training only); ``stddev`` attributes set
+        the initial spread of its layers"""
+
+        def __init__(self, cin, n_classes):
             super().__init__()
-            self.conv0 = BasicConv2d(in_channels, 8, kernel_size=1)
-            self.conv1 = BasicConv2d(8, 16, kernel_size=3)
-            self.conv1.stddev = 0.01
-            self.fc = nn.Linear(16, num_classes)
+            self.reduce = ConvBN(cin, 8, kernel_size=1)
+            self.mix = ConvBN(8, 16, kernel_size=3)
+            self.mix.stddev = 0.01
+            self.fc = nn.Linear(16, n_classes)
             self.fc.stddev = 0.001
 
         def forward(self, x):
-            x = F.avg_pool2d(x, kernel_size=5, stride=3)
-            x = F.adaptive_avg_pool2d(self.conv1(self.conv0(x)), (1, 1))
-            return self.fc(lib.flatten(x, 1))
+            x = self.mix(self.reduce(F.avg_pool2d(x, kernel_size=5, stride=3)))
+            return self.fc(lib.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
 
     class Inception(nn.Module):
         def __init__(self, num_classes=5, aux_logits=True, transform_input=True, dropout=0.5):
             super().__init__()
             self.aux_logits, self.transform_input = aux_logits, transform_input
-            self.Conv2d_1a_3x3 = BasicConv2d(3, 8, kernel_size=3, stride=2)
-            self.Conv2d_2a_3x3 = BasicConv2d(8, 8, kernel_size=3)
-            self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2)
-            self.Mixed_5b = InceptionA(8, pool_features=4)
-            self.AuxLogits = InceptionAux(32, num_classes) if aux_logits else None
-            self.Mixed_6a = InceptionB(32)
+            self.stem = chain((3, 8, dict(kernel_size=3, stride=2)), (8, 8, dict(kernel_size=3)))
+            self.pool = nn.MaxPool2d(kernel_size=3, stride=2)
+            self.mixed = FourWay(8, pool_out=4)
+            self.side = SideHead(32, num_classes) if aux_logits else None
+            self.shrink = Shrink(32)
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.dropout = nn.Dropout(p=dropout)
             self.fc = nn.Linear(52, num_classes)
             for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    stddev = float(m.stddev) if hasattr(m, "stddev") else 0.1
-                    nn.init.trunc_normal_(m.weight, mean=0.0, std=stddev, a=-2, b=2)
-                elif isinstance(m, nn.BatchNorm2d):
+                if isinstance(m, nn.BatchNorm2d):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
-
-        def _transform_input(self, x):
-            if self.transform_input:        # ImageNet statistics to the (-1, 1) convention
-                x_ch0 = lib.unsqueeze(x[:, 0], 1) * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
-                x_ch1 = lib.unsqueeze(x[:, 1], 1) * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
-                x_ch2 = lib.unsqueeze(x[:, 2], 1) * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-                x = lib.cat((x_ch0, x_ch1, x_ch2), 1)
-            return x
+                elif isinstance(m, (nn.Conv2d, nn.Linear)):
+                    spread = float(getattr(m, "stddev", 0.1))
+                    nn.init.trunc_normal_(m.weight, mean=0.0, std=spread, a=-2, b=2)
 
         def forward(self, x):
-            x = self._transform_input(x)
-            x = self.maxpool1(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
-            x = self.Mixed_5b(x)
-            aux = None
-            if self.AuxLogits is not None and self.training:
-                aux = self.AuxLogits(x)
-            x = self.fc(lib.flatten(self.dropout(self.avgpool(self.Mixed_6a(x))), 1))
+            if self.transform_input:
+                # inputs normalised with ImageNet's mean/std re-expressed as (v - 0.5) / 0.5
+                mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+                x = lib.cat([lib.unsqueeze(x[:, c], 1) * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5
+                             for c in range(3)], 1)
+            x = self.mixed(self.pool(self.stem(x)))
+            side = self.side(x) if self.side is not None and self.training else None
+            x = self.fc(lib.flatten(self.dropout(self.avgpool(self.shrink(x))), 1))
             if lib.jit.is_scripting() or not (self.training and self.aux_logits):
                 return x
-            return InceptionOutputs(x, aux)
+            return InceptionOutputs(x, side)
 
     return Inception
 
@@ -616,80 +589,63 @@ def _shufflenet(lib):
     nn = lib.nn
 
     def channel_shuffle(x, groups):
-        batchsize, num_channels, height, width = x.size()
-        channels_per_group = num_channels // groups
-        x = x.view(batchsize, groups, channels_per_group, height, width)
-        x = lib.transpose(x, 1, 2).contiguous()
-        return x.view(batchsize, num_channels, height, width)
+        # (n, g * c, h, w): view the channels as a g x c grid, transpose it, flatten back
+        n, chans, h, w = x.size()
+        grid = lib.transpose(x.view(n, groups, chans // groups, h, w), 1, 2).contiguous()
+        return grid.view(n, chans, h, w)
 
-    class InvertedResidual(nn.Module):
-        def __init__(self, inp, oup, stride):
+    def pointwise(cin, cout):
+        return [nn.Conv2d(cin, cout, kernel_size=1, stride=1, padding=0, bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    def depthwise(chans, stride):
+        return [nn.Conv2d(chans, chans, 3, stride, 1, bias=False, groups=chans),
+                nn.BatchNorm2d(chans)]
+
+    class SplitUnit(nn.Module):
+        """stride 1: half the channels pass untouched, the other half go through
+        1x1 - depthwise 3x3 - 1x1; stride 2: both halves are computed from the whole input
+        (the first by depthwise 3x3 - 1x1); the halves are concatenated and shuffled"""
+
+        def __init__(self, cin, cout, stride):
             super().__init__()
-            if not (1 <= stride <= 3):
-                raise ValueError("illegal stride value")
+            if stride not in (1, 2, 3):
+                raise ValueError(f"stride {stride} is not 1, 2 or 3")
             self.stride = stride
-            branch_features = oup // 2
-            if self.stride > 1:
-                self.branch1 = nn.Sequential(
-                    self.depthwise_conv(inp, inp, kernel_size=3, stride=self.stride, padding=1),
-                    nn.BatchNorm2d(inp),
-                    nn.Conv2d(inp, branch_features, kernel_size=1, stride=1, padding=0,
-                              bias=False),
-                    nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True))
-            else:
-                self.branch1 = nn.Sequential()
-            self.branch2 = nn.Sequential(
-                nn.Conv2d(inp if self.stride > 1 else branch_features, branch_features,
-                          kernel_size=1, stride=1, padding=0, bias=False),
-                nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True),
-                self.depthwise_conv(branch_features, branch_features, kernel_size=3,
-                                    stride=self.stride, padding=1),
-                nn.BatchNorm2d(branch_features),
-                nn.Conv2d(branch_features, branch_features, kernel_size=1, stride=1, padding=0,
-                          bias=False),
-                nn.BatchNorm2d(branch_features), nn.ReLU(inplace=True))
-
-        @staticmethod
-        def depthwise_conv(i, o, kernel_size, stride=1, padding=0, bias=False):
-            return nn.Conv2d(i, o, kernel_size, stride, padding, bias=bias, groups=i)
+            half = cout // 2
+            self.branch1 = (nn.Sequential(*depthwise(cin, stride), *pointwise(cin, half))
+                            if stride > 1 else nn.Sequential())
+            self.branch2 = nn.Sequential(*pointwise(cin if stride > 1 else half, half),
+                                         *depthwise(half, stride), *pointwise(half, half))
 
         def forward(self, x):
-            if self.stride == 1:
-                x1, x2 = x.chunk(2, dim=1)
-                out = lib.cat((x1, self.branch2(x2)), dim=1)
+            if self.stride > 1:
+                both = (self.branch1(x), self.branch2(x))
             else:
-                out = lib.cat((self.branch1(x), self.branch2(x)), dim=1)
-            return channel_shuffle(out, 2)
+                kept, worked = x.chunk(2, dim=1)
+                both = (kept, self.branch2(worked))
+            return channel_shuffle(lib.cat(both, dim=1), 2)
 
     class ShuffleNetV2(nn.Module):
-        def __init__(self, stages_repeats, stages_out_channels, num_classes=5):
+        def __init__(self, repeats, widths, num_classes=5):
             super().__init__()
-            self._stage_out_channels = stages_out_channels
-            input_channels, output_channels = 3, stages_out_channels[0]
-            self.conv1 = nn.Sequential(
-                nn.Conv2d(input_channels, output_channels, 3, 2, 1, bias=False),
-                nn.BatchNorm2d(output_channels), nn.ReLU(inplace=True))
-            input_channels = output_channels
+            self.conv1 = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False),
+                                       nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-            stage_names = [f"stage{i}" for i in [2, 3, 4]]
-            for name, repeats, output_channels in zip(stage_names, stages_repeats,
-                                                      self._stage_out_channels[1:]):
-                seq = [InvertedResidual(input_channels, output_channels, 2)]
-                for _ in range(repeats - 1):
-                    seq.append(InvertedResidual(output_channels, output_channels, 1))
-                setattr(self, name, nn.Sequential(*seq))
-                input_channels = output_channels
-            output_channels = self._stage_out_channels[-1]
-            self.conv5 = nn.Sequential(
-                nn.Conv2d(input_channels, output_channels, 1, 1, 0, bias=False),
-                nn.BatchNorm2d(output_channels), nn.ReLU(inplace=True))
-            self.fc = nn.Linear(output_channels, num_classes)
+            cin = widths[0]
+            for k, (count, cout) in enumerate(zip(repeats, widths[1:-1]), start=2):
+                units = [SplitUnit(cin, cout, 2)] + [SplitUnit(cout, cout, 1)
+                                                     for _ in range(count - 1)]
+                setattr(self, f"stage{k}", nn.Sequential(*units))
+                cin = cout
+            self.conv5 = nn.Sequential(*pointwise(cin, widths[-1]))
+            self.fc = nn.Linear(widths[-1], num_classes)
 
         def forward(self, x):
             x = self.maxpool(self.conv1(x))
-            x = self.conv5(self.stage4(self.stage3(self.stage2(x))))
-            x = x.mean([2, 3])                    # global average pool
-            return self.fc(x)
+            for stage in (self.stage2, self.stage3, self.stage4):
+                x = stage(x)
+            return self.fc(self.conv5(x).mean([2, 3]))        # global average pool
 
     return ShuffleNetV2, channel_shuffle
 
@@ -716,49 +672,48 @@ def _squeezenet(lib):
     nn = lib.nn
 
     class Fire(nn.Module):
-        def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes):
+        """a 1x1 squeeze, then 1x1 and 3x3 expansions side by side (each after a ReLU)"""
+
+        def __init__(self, cin, squeeze, wide1, wide3):
             super().__init__()
-            self.inplanes = inplanes
-            self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
-            self.squeeze_activation = nn.ReLU(inplace=True)
-            self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, kernel_size=1)
-            self.expand1x1_activation = nn.ReLU(inplace=True)
-            self.expand3x3 = nn.Conv2d(squeeze_planes, expand3x3_planes, kernel_size=3,
-                                       padding=1)
-            self.expand3x3_activation = nn.ReLU(inplace=True)
+            self.squeeze = nn.Sequential(nn.Conv2d(cin, squeeze, kernel_size=1),
+                                         nn.ReLU(inplace=True))
+            self.expand = nn.ModuleList([
+                nn.Sequential(nn.Conv2d(squeeze, wide1, kernel_size=1), nn.ReLU(inplace=True)),
+                nn.Sequential(nn.Conv2d(squeeze, wide3, kernel_size=3, padding=1),
+                              nn.ReLU(inplace=True))])
 
         def forward(self, x):
-            x = self.squeeze_activation(self.squeeze(x))
-            return lib.cat([self.expand1x1_activation(self.expand1x1(x)),
-                            self.expand3x3_activation(self.expand3x3(x))], 1)
+            s = self.squeeze(x)
+            return lib.cat([branch(s) for branch in self.expand], 1)
+
+    # the two published layouts, shrunk: "P" is a 3x3/2 ceil-mode max pool, a tuple a Fire
+    layouts = {"1_0": (7, [(16, 4, 8, 8), (16, 4, 8, 8), (16, 8, 16, 16), "P",
+                           (32, 8, 16, 16), "P", (32, 8, 16, 16)]),
+               "1_1": (3, [(16, 4, 8, 8), (16, 4, 8, 8), "P", (16, 8, 16, 16), "P",
+                           (32, 8, 16, 16)])}
 
     class SqueezeNet(nn.Module):
         def __init__(self, version="1_0", num_classes=5, dropout=0.5):
             super().__init__()
+            if version not in layouts:
+                raise ValueError(f"no SqueezeNet layout named {version!r}")
+            first_kernel, plan = layouts[version]
             pool = functools.partial(nn.MaxPool2d, kernel_size=3, stride=2, ceil_mode=True)
-            if version == "1_0":
-                self.features = nn.Sequential(
-                    nn.Conv2d(3, 16, kernel_size=7, stride=2), nn.ReLU(inplace=True), pool(),
-                    Fire(16, 4, 8, 8), Fire(16, 4, 8, 8), Fire(16, 8, 16, 16), pool(),
-                    Fire(32, 8, 16, 16), pool(), Fire(32, 8, 16, 16))
-            elif version == "1_1":
-                self.features = nn.Sequential(
-                    nn.Conv2d(3, 16, kernel_size=3, stride=2), nn.ReLU(inplace=True), pool(),
-                    Fire(16, 4, 8, 8), Fire(16, 4, 8, 8), pool(), Fire(16, 8, 16, 16),
-                    pool(), Fire(32, 8, 16, 16))
-            else:
-                raise ValueError(f"Unsupported SqueezeNet version {version}")
-            final_conv = nn.Conv2d(32, num_classes, kernel_size=1)
-            self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv,
-                                            nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)))
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 16, kernel_size=first_kernel, stride=2), nn.ReLU(inplace=True),
+                pool(), *(pool() if item == "P" else Fire(*item) for item in plan))
+            last = nn.Conv2d(32, num_classes, kernel_size=1)
+            self.classifier = nn.Sequential(nn.Dropout(p=dropout), last, nn.ReLU(inplace=True),
+                                            nn.AdaptiveAvgPool2d((1, 1)))
             for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    if m is final_conv:
-                        nn.init.normal_(m.weight, mean=0.0, std=0.01)
-                    else:
-                        nn.init.kaiming_uniform_(m.weight)
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, 0)
+                if not isinstance(m, nn.Conv2d):
+                    continue
+                if m is last:
+                    nn.init.normal_(m.weight, mean=0.0, std=0.01)
+                else:
+                    nn.init.kaiming_uniform_(m.weight)
+                nn.init.constant_(m.bias, 0)
 
         def forward(self, x):
             return lib.flatten(self.classifier(self.features(x)), 1)
@@ -785,28 +740,28 @@ def tv_squeezenet(lib):
 
 def _alexnet(lib):
     nn = lib.nn
+    # five convolutions (channels, kernel, stride, padding, max pool after it), shrunk
+    convs = [(16, 11, 4, 2, True), (24, 5, 1, 2, True), (32, 3, 1, 1, False),
+             (24, 3, 1, 1, False), (24, 3, 1, 1, True)]
 
     class AlexNet(nn.Module):
         def __init__(self, num_classes=5, dropout=0.5):
             super().__init__()
-            self.features = nn.Sequential(
-                nn.Conv2d(3, 16, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(16, 24, kernel_size=5, padding=2), nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2),
-                nn.Conv2d(24, 32, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(32, 24, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(24, 24, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-                nn.MaxPool2d(kernel_size=3, stride=2))
+            layers, cin = [], 3
+            for cout, k, stride, pad, pool in convs:
+                layers += [nn.Conv2d(cin, cout, kernel_size=k, stride=stride, padding=pad),
+                           nn.ReLU(inplace=True)]
+                layers += [nn.MaxPool2d(kernel_size=3, stride=2)] if pool else []
+                cin = cout
+            self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-            self.classifier = nn.Sequential(
-                nn.Dropout(p=dropout), nn.Linear(24 * 6 * 6, 64), nn.ReLU(inplace=True),
-                nn.Dropout(p=dropout), nn.Linear(64, 64), nn.ReLU(inplace=True),
-                nn.Linear(64, num_classes))
+            head = []
+            for a, b in ((cin * 36, 64), (64, 64)):
+                head += [nn.Dropout(p=dropout), nn.Linear(a, b), nn.ReLU(inplace=True)]
+            self.classifier = nn.Sequential(*head, nn.Linear(64, num_classes))
 
         def forward(self, x):
-            x = lib.flatten(self.avgpool(self.features(x)), 1)
-            return self.classifier(x)
+            return self.classifier(lib.flatten(self.avgpool(self.features(x)), 1))
 
     return AlexNet
 
@@ -836,104 +791,104 @@ def tv_alexnet_small_inputs(lib):
 # 8. MobileNetV3/EfficientNet parts: stochastic depth, squeeze-excitation, conv-norm-activation
 # ----------------------------------------------------------------------------------------------
 def _make_divisible(v, divisor, min_value=None):
-    """``v`` rounded to a multiple of ``divisor`` (at least ``min_value``), never 10% below."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
+    """``v`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``,
+    ``divisor`` by default), moved up one multiple if rounding lost more than 10%."""
+    floor = divisor if min_value is None else min_value
+    rounded = max(floor, divisor * int((v + divisor / 2) // divisor))
+    return rounded + divisor if rounded < 0.9 * v else rounded
 
 
 def _mobile_parts(lib):
     nn = lib.nn
 
-    def stochastic_depth(input, p, mode, training=True):
-        if p < 0.0 or p > 1.0:
-            raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
-        if mode not in ["batch", "row"]:
-            raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
-        if not training or p == 0.0:
-            return input
-        survival_rate = 1.0 - p
-        size = [input.shape[0]] + [1] * (input.ndim - 1) if mode == "row" else [1] * input.ndim
-        noise = lib.empty(size, dtype=input.dtype, device=input.device)
-        noise = noise.bernoulli_(survival_rate)
-        if survival_rate > 0.0:
-            noise.div_(survival_rate)
-        return input * noise
+    def stochastic_depth(x, p, mode, training=True):
+        # zero the whole residual branch per sample ("row") or for the batch ("batch") with
+        # probability p, the survivors scaled by 1 / (1 - p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must lie in [0, 1], got {p}")
+        if mode not in ("batch", "row"):
+            raise ValueError(f"mode must be 'batch' or 'row', got {mode}")
+        if p == 0.0 or not training:
+            return x
+        keep = 1.0 - p
+        shape = [1] * x.ndim
+        if mode == "row":
+            shape[0] = x.shape[0]
+        gate = lib.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * (gate.div_(keep) if keep > 0.0 else gate)
 
     class StochasticDepth(nn.Module):
         def __init__(self, p, mode):
             super().__init__()
             self.p, self.mode = p, mode
 
-        def forward(self, input):
-            return stochastic_depth(input, self.p, self.mode, self.training)
+        def forward(self, x):
+            return stochastic_depth(x, self.p, self.mode, self.training)
 
-    class Conv2dNormActivation(nn.Sequential):
-        def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=None,
-                     groups=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU,
-                     dilation=1, inplace=True, bias=None):
-            if padding is None:
-                padding = (kernel_size - 1) // 2 * dilation
-            if bias is None:
-                bias = norm_layer is None
-            layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding,
-                                dilation=dilation, groups=groups, bias=bias)]
+    class ConvNormAct(nn.Sequential):
+        """conv (padding keeps the grid; bias only without a norm), optional norm, optional
+        activation built with inplace= unless that is None"""
+
+        def __init__(self, cin, cout, kernel_size=3, stride=1, padding=None, groups=1,
+                     norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU, dilation=1,
+                     inplace=True, bias=None):
+            pad = dilation * (kernel_size - 1) // 2 if padding is None else padding
+            parts = [nn.Conv2d(cin, cout, kernel_size, stride, pad, dilation=dilation,
+                               groups=groups,
+                               bias=(norm_layer is None) if bias is None else bias)]
             if norm_layer is not None:
-                layers.append(norm_layer(out_channels))
+                parts.append(norm_layer(cout))
             if activation_layer is not None:
-                layers.append(activation_layer(**({} if inplace is None else
-                                                  {"inplace": inplace})))
-            super().__init__(*layers)
-            self.out_channels = out_channels
+                extra = {} if inplace is None else {"inplace": inplace}
+                parts.append(activation_layer(**extra))
+            super().__init__(*parts)
+            self.out_channels = cout
 
-    class SqueezeExcitation(nn.Module):
-        def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU,
-                     scale_activation=nn.Sigmoid):
+    class ChannelReweight(nn.Module):
+        """squeeze-and-excitation with 1x1 convs: pooled channels -> narrow -> wide -> gate"""
+
+        def __init__(self, chans, narrow, activation=nn.ReLU, scale_activation=nn.Sigmoid):
             super().__init__()
             self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
-            self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+            self.fc1 = nn.Conv2d(chans, narrow, 1)
+            self.fc2 = nn.Conv2d(narrow, chans, 1)
             self.activation, self.scale_activation = activation(), scale_activation()
 
-        def _scale(self, input):
-            scale = self.fc2(self.activation(self.fc1(self.avgpool(input))))
-            return self.scale_activation(scale)
-
-        def forward(self, input):
-            return self._scale(input) * input
+        def forward(self, x):
+            gate = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+            return x * self.scale_activation(gate)
 
     norm = functools.partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
 
-    class InvertedResidual(nn.Module):
-        def __init__(self, cin, expand_ratio, cout, kernel, stride, sd_prob, use_hs=True):
+    class MobileBlock(nn.Module):
+        """expand (1x1, skipped at ratio 1) - depthwise k x k - SE - project (1x1, linear),
+        with stochastic depth on the branch when the input can be added back"""
+
+        def __init__(self, cin, ratio, cout, kernel, stride, sd_prob, use_hs=True):
             super().__init__()
-            self.use_res_connect = stride == 1 and cin == cout
             act = nn.Hardswish if use_hs else nn.ReLU
-            mid = _make_divisible(cin * expand_ratio, 8)
-            layers = []
-            if mid != cin:
-                layers.append(Conv2dNormActivation(cin, mid, kernel_size=1, norm_layer=norm,
-                                                   activation_layer=act))
-            layers += [Conv2dNormActivation(mid, mid, kernel_size=kernel, stride=stride,
-                                            groups=mid, norm_layer=norm, activation_layer=act),
-                       SqueezeExcitation(mid, _make_divisible(mid // 4, 8),
-                                         scale_activation=nn.Hardsigmoid),
-                       Conv2dNormActivation(mid, cout, kernel_size=1, norm_layer=norm,
-                                            activation_layer=None)]
-            self.block = nn.Sequential(*layers)
+            mid = _make_divisible(cin * ratio, 8)
+            parts = [] if mid == cin else [ConvNormAct(cin, mid, kernel_size=1, norm_layer=norm,
+                                                       activation_layer=act)]
+            parts.append(ConvNormAct(mid, mid, kernel_size=kernel, stride=stride, groups=mid,
+                                     norm_layer=norm, activation_layer=act))
+            parts.append(ChannelReweight(mid, _make_divisible(mid // 4, 8),
+                                         scale_activation=nn.Hardsigmoid))
+            parts.append(ConvNormAct(mid, cout, kernel_size=1, norm_layer=norm,
+                                     activation_layer=None))
+            self.block = nn.Sequential(*parts)
             self.stochastic_depth = StochasticDepth(sd_prob, "row")
+            self.residual = stride == 1 and cin == cout
 
-        def forward(self, input):
-            result = self.block(input)
-            if self.use_res_connect:
-                result = self.stochastic_depth(result)
-                result += input
-            return result
+        def forward(self, x):
+            out = self.block(x)
+            if not self.residual:
+                return out
+            out = self.stochastic_depth(out)
+            out += x
+            return out
 
-    return StochasticDepth, Conv2dNormActivation, InvertedResidual
+    return StochasticDepth, ConvNormAct, MobileBlock
 
 
 @program
@@ -941,14 +896,14 @@ def tv_mobilenetv3_parts(lib):
     """Survival 1 and 0 are the deterministic ends of stochastic depth: the residual branch
     kept whole, or dropped with its parameters still given (zero) gradients."""
     nn = lib.nn
-    StochasticDepth, Conv2dNormActivation, InvertedResidual = _mobile_parts(lib)
+    StochasticDepth, ConvNormAct, MobileBlock = _mobile_parts(lib)
     widths = [_make_divisible(c * 0.75, 8) for c in (16, 24, 40, 48)]
     net = nn.Sequential(
-        Conv2dNormActivation(3, 16, stride=2, activation_layer=nn.Hardswish),
-        InvertedResidual(16, 1, 16, 3, 1, 0.0, use_hs=False),
-        InvertedResidual(16, 4, 24, 5, 2, 0.0),
-        InvertedResidual(24, 3, 24, 3, 1, 1.0),
-        Conv2dNormActivation(24, 48, kernel_size=1, activation_layer=nn.Hardswish),
+        ConvNormAct(3, 16, stride=2, activation_layer=nn.Hardswish),
+        MobileBlock(16, 1, 16, 3, 1, 0.0, use_hs=False),
+        MobileBlock(16, 4, 24, 5, 2, 0.0),
+        MobileBlock(24, 3, 24, 3, 1, 1.0),
+        ConvNormAct(24, 48, kernel_size=1, activation_layer=nn.Hardswish),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
         nn.Linear(48, 32), nn.Hardswish(inplace=True), nn.Dropout(p=0.0, inplace=True),
         nn.Linear(32, 5))
@@ -982,59 +937,53 @@ def _deeplab(lib):
                                        dilation=dilation, bias=False),
                              nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
-    class IntermediateLayerGetter(nn.ModuleDict):
-        """the children of ``model`` up to the last one named in ``return_layers``, run in
-        order; the outputs of those named come back under their new names"""
-        def __init__(self, model, return_layers):
-            wanted, layers = dict(return_layers), OrderedDict()
-            for name, module in model.named_children():
-                layers[name] = module
-                wanted.pop(name, None)
-                if not wanted:
-                    break
-            super().__init__(layers)
-            self.return_layers = dict(return_layers)
+    class Taps(nn.ModuleDict):
+        """the children of ``model`` up to the deepest one in ``taps``; forward returns
+        the tapped activations under their new names"""
+
+        def __init__(self, model, taps):
+            kids = list(model.named_children())
+            deepest = max(i for i, (name, _) in enumerate(kids) if name in taps)
+            super().__init__(OrderedDict(kids[:deepest + 1]))
+            self.taps = dict(taps)
 
         def forward(self, x):
-            out = OrderedDict()
-            for name, module in self.items():
-                x = module(x)
-                if name in self.return_layers:
-                    out[self.return_layers[name]] = x
-            return out
+            found = OrderedDict()
+            for name, stage in self.items():
+                x = stage(x)
+                if name in self.taps:
+                    found[self.taps[name]] = x
+            return found
 
-    class ASPPConv(nn.Sequential):
-        def __init__(self, in_channels, out_channels, dilation):
-            super().__init__(nn.Conv2d(in_channels, out_channels, 3, padding=dilation,
-                                       dilation=dilation, bias=False),
-                             nn.BatchNorm2d(out_channels), nn.ReLU())
+    def bn_relu_after(conv):
+        return [conv, nn.BatchNorm2d(conv.out_channels), nn.ReLU()]
 
-    class ASPPPooling(nn.Sequential):
-        def __init__(self, in_channels, out_channels):
-            super().__init__(nn.AdaptiveAvgPool2d(1),
-                             nn.Conv2d(in_channels, out_channels, 1, bias=False),
-                             nn.BatchNorm2d(out_channels), nn.ReLU())
+    class ImageLevel(nn.Sequential):
+        """global context: pool to 1x1, 1x1 conv-BN-ReLU, stretched back bilinearly"""
 
         def forward(self, x):
-            size = x.shape[-2:]
-            for mod in self:
-                x = mod(x)
-            return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            y = super().forward(x)
+            return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
-    class ASPP(nn.Module):
-        def __init__(self, in_channels, atrous_rates, out_channels=16, dropout=0.5):
+    class PyramidPooling(nn.Module):
+        """parallel views of one map: a 1x1 conv, dilated 3x3 convs at several rates and an
+        image-level branch; concatenated and fused by a 1x1 conv (then dropout)"""
+
+        def __init__(self, cin, rates, cout=16, dropout=0.5):
             super().__init__()
-            modules = [nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
-                                     nn.BatchNorm2d(out_channels), nn.ReLU())]
-            modules += [ASPPConv(in_channels, out_channels, rate) for rate in atrous_rates]
-            modules.append(ASPPPooling(in_channels, out_channels))
-            self.convs = nn.ModuleList(modules)
+            views = [nn.Sequential(*bn_relu_after(nn.Conv2d(cin, cout, 1, bias=False)))]
+            views += [nn.Sequential(*bn_relu_after(nn.Conv2d(cin, cout, 3, padding=r,
+                                                             dilation=r, bias=False)))
+                      for r in rates]
+            views.append(ImageLevel(nn.AdaptiveAvgPool2d(1),
+                                    *bn_relu_after(nn.Conv2d(cin, cout, 1, bias=False))))
+            self.convs = nn.ModuleList(views)
             self.project = nn.Sequential(
-                nn.Conv2d(len(self.convs) * out_channels, out_channels, 1, bias=False),
-                nn.BatchNorm2d(out_channels), nn.ReLU(), nn.Dropout(dropout))
+                *bn_relu_after(nn.Conv2d(len(views) * cout, cout, 1, bias=False)),
+                nn.Dropout(dropout))
 
         def forward(self, x):
-            return self.project(lib.cat([conv(x) for conv in self.convs], dim=1))
+            return self.project(lib.cat([view(x) for view in self.convs], dim=1))
 
     class SegModel(nn.Module):
         def __init__(self, num_classes=4, dropout=0.0):
@@ -1043,24 +992,21 @@ def _deeplab(lib):
                 stem=conv_bn_relu(3, 8, 2), layer1=conv_bn_relu(8, 12, 2),
                 layer2=conv_bn_relu(12, 16, dilation=2), layer3=conv_bn_relu(16, 24, dilation=4),
                 unused=nn.Conv2d(24, 2, 1)))
-            self.backbone = IntermediateLayerGetter(trunk, {"layer3": "out", "layer2": "aux"})
+            self.backbone = Taps(trunk, {"layer3": "out", "layer2": "aux"})
             self.classifier = nn.Sequential(
-                ASPP(24, [6, 12, 18], dropout=dropout),
-                nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                PyramidPooling(24, [6, 12, 18], dropout=dropout),
+                *bn_relu_after(nn.Conv2d(16, 16, 3, padding=1, bias=False)),
                 nn.Conv2d(16, num_classes, 1))
             self.aux_classifier = nn.Sequential(
-                nn.Conv2d(16, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                *bn_relu_after(nn.Conv2d(16, 4, 3, padding=1, bias=False)),
                 nn.Dropout(dropout), nn.Conv2d(4, num_classes, 1))
 
         def forward(self, x):
-            input_shape = x.shape[-2:]
-            features = self.backbone(x)
-            result = OrderedDict()
-            for key, head in (("out", self.classifier), ("aux", self.aux_classifier)):
-                y = head(features[key])
-                result[key] = F.interpolate(y, size=input_shape, mode="bilinear",
-                                            align_corners=False)
-            return result
+            feats = self.backbone(x)
+            heads = (("out", self.classifier), ("aux", self.aux_classifier))
+            return OrderedDict((key, F.interpolate(head(feats[key]), size=x.shape[-2:],
+                                                   mode="bilinear", align_corners=False))
+                               for key, head in heads)
 
     return SegModel
 
@@ -1101,86 +1047,89 @@ def tv_deeplab_aspp(lib):
 # 10. Detection utilities in plain tensor ops
 # ----------------------------------------------------------------------------------------------
 def _box_ops(lib):
-    def box_area(boxes):
-        return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    """Box helpers on (x0, y0, x1, y1) rows, written with plain tensor ops."""
 
-    def box_iou(boxes1, boxes2):
-        area1, area2 = box_area(boxes1), box_area(boxes2)
-        lt = lib.max(boxes1[:, None, :2], boxes2[:, :2])
-        rb = lib.min(boxes1[:, None, 2:], boxes2[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        inter = wh[:, :, 0] * wh[:, :, 1]
-        return inter / (area1[:, None] + area2 - inter)
+    def overlap(a, b):
+        # pairwise IoU, (len(a), len(b)): the intersection is the box between the larger
+        # top-left and the smaller bottom-right corner, empty when those cross
+        size = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
+        top_left = lib.max(a[:, None, :2], b[:, :2])
+        bottom_right = lib.min(a[:, None, 2:], b[:, 2:])
+        sides = (bottom_right - top_left).clamp(min=0)
+        shared = sides[:, :, 0] * sides[:, :, 1]
+        return shared / (size(a)[:, None] + size(b) - shared)
 
-    def nms(boxes, scores, iou_threshold):
-        """greedy suppression, one box at a time, as the py-faster-rcnn loop"""
-        x1, y1, x2, y2 = boxes.unbind(1)
-        areas = (x2 - x1) * (y2 - y1)
-        _, order = scores.sort(0, descending=True)
-        keep = []
-        while order.numel() > 0:
-            i = order.item() if order.numel() == 1 else order[0].item()
-            keep.append(i)
-            if order.numel() == 1:
+    def suppress(boxes, scores, limit):
+        """greedy: take the best remaining box, drop those overlapping it by more than
+        ``limit``, repeat; one box at a time, with 0-d reads by item()"""
+        left, top, right, bottom = boxes.unbind(1)
+        size = (right - left) * (bottom - top)
+        queue = scores.sort(0, descending=True)[1]
+        kept = []
+        while queue.numel() > 0:
+            if queue.dim() == 0:            # a single survivor comes back squeezed to 0-d
+                kept.append(queue.item())
                 break
-            xx1 = x1[order[1:]].clamp(min=x1[i])
-            yy1 = y1[order[1:]].clamp(min=y1[i])
-            xx2 = x2[order[1:]].clamp(max=x2[i])
-            yy2 = y2[order[1:]].clamp(max=y2[i])
-            inter = (xx2 - xx1).clamp(min=0) * (yy2 - yy1).clamp(min=0)
-            iou = inter / (areas[i] + areas[order[1:]] - inter)
-            idx = (iou <= iou_threshold).nonzero().squeeze()
-            if idx.numel() == 0:
+            best = queue[0].item()
+            kept.append(best)
+            rest = queue[1:]
+            if rest.numel() == 0:
                 break
-            order = order[idx + 1]
-        return lib.LongTensor(keep)
+            w = (right[rest].clamp(max=right[best]) - left[rest].clamp(min=left[best])).clamp(min=0)
+            h = (bottom[rest].clamp(max=bottom[best]) - top[rest].clamp(min=top[best])).clamp(min=0)
+            iou = w * h / (size[best] + size[rest] - w * h)
+            survivors = (iou <= limit).nonzero().squeeze()
+            if survivors.numel() == 0:
+                break
+            queue = rest[survivors]
+        return lib.LongTensor(kept)
 
-    def batched_nms(boxes, scores, idxs, iou_threshold):
+    def suppress_per_class(boxes, scores, classes, limit):
+        # one pass for all classes: each class is moved to its own far-away region first
         if boxes.numel() == 0:
             return lib.empty((0,), dtype=lib.int64, device=boxes.device)
-        max_coordinate = boxes.max()
-        offsets = idxs.to(boxes) * (max_coordinate + lib.tensor(1).to(boxes))
-        return nms(boxes + offsets[:, None], scores, iou_threshold)
+        gap = boxes.max() + lib.tensor(1).to(boxes)
+        return suppress(boxes + (classes.to(boxes) * gap)[:, None], scores, limit)
 
-    def clip_boxes_to_image(boxes, size):
-        height, width = size
-        boxes_x = boxes[..., 0::2].clamp(min=0, max=width)
-        boxes_y = boxes[..., 1::2].clamp(min=0, max=height)
-        return lib.stack((boxes_x, boxes_y), dim=boxes.dim()).reshape(boxes.shape)
+    def clip(boxes, hw):
+        h, w = hw
+        xs = boxes[..., 0::2].clamp(min=0, max=w)
+        ys = boxes[..., 1::2].clamp(min=0, max=h)
+        return lib.stack((xs, ys), dim=boxes.dim()).reshape(boxes.shape)   # interleave back
 
-    def remove_small_boxes(boxes, min_size):
-        ws, hs = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        return lib.where((ws >= min_size) & (hs >= min_size))[0]
+    def big_enough(boxes, smallest):
+        wide = boxes[:, 2] - boxes[:, 0] >= smallest
+        tall = boxes[:, 3] - boxes[:, 1] >= smallest
+        return lib.where(wide & tall)[0]
 
-    return box_iou, nms, batched_nms, clip_boxes_to_image, remove_small_boxes
+    return overlap, suppress, suppress_per_class, clip, big_enough
 
 
 def _box_coder(lib, weights=(10.0, 10.0, 5.0, 5.0), clip=math.log(1000.0 / 16)):
-    wx, wy, ww, wh = weights
+    """Regression targets relative to a reference box: the centre shift in units of its
+    width/height and the log of the size ratios, each multiplied by a weight; the inverse
+    caps the log-ratios at ``clip`` before exponentiating."""
+    w_x, w_y, w_w, w_h = weights
 
-    def centres(boxes):
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        return boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h
+    def centre_form(rows):
+        w, h = rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]
+        return rows[:, 0] + 0.5 * w, rows[:, 1] + 0.5 * h, w, h
 
-    def encode(reference_boxes, proposals):
-        ex_x, ex_y, ex_w, ex_h = centres(proposals)
-        gt_x, gt_y, gt_w, gt_h = centres(reference_boxes)
-        return lib.stack((wx * (gt_x - ex_x) / ex_w, wy * (gt_y - ex_y) / ex_h,
-                          ww * lib.log(gt_w / ex_w), wh * lib.log(gt_h / ex_h)), dim=1)
+    def encode(wanted, refs):
+        rx, ry, rw, rh = centre_form(refs)
+        gx, gy, gw, gh = centre_form(wanted)
+        return lib.stack((w_x * (gx - rx) / rw, w_y * (gy - ry) / rh,
+                          w_w * lib.log(gw / rw), w_h * lib.log(gh / rh)), dim=1)
 
-    def decode(rel_codes, boxes):
-        boxes = boxes.to(rel_codes.dtype)
-        ctr_x, ctr_y, widths, heights = centres(boxes)
-        dx, dy = rel_codes[:, 0::4] / wx, rel_codes[:, 1::4] / wy
-        dw = lib.clamp(rel_codes[:, 2::4] / ww, max=clip)
-        dh = lib.clamp(rel_codes[:, 3::4] / wh, max=clip)
-        pred_ctr_x = dx * widths[:, None] + ctr_x[:, None]
-        pred_ctr_y = dy * heights[:, None] + ctr_y[:, None]
-        half_w = lib.tensor(0.5, dtype=pred_ctr_x.dtype) * lib.exp(dw) * widths[:, None]
-        half_h = lib.tensor(0.5, dtype=pred_ctr_y.dtype) * lib.exp(dh) * heights[:, None]
-        pred = lib.stack((pred_ctr_x - half_w, pred_ctr_y - half_h,
-                          pred_ctr_x + half_w, pred_ctr_y + half_h), dim=2)
-        return pred.flatten(1)
+    def decode(codes, refs):
+        # codes: (n, 4 * k), every 4 columns one box for the same reference row
+        rx, ry, rw, rh = (c[:, None] for c in centre_form(refs.to(codes.dtype)))
+        cx = codes[:, 0::4] / w_x * rw + rx
+        cy = codes[:, 1::4] / w_y * rh + ry
+        half = lib.tensor(0.5, dtype=cx.dtype)
+        hw = half * lib.exp(lib.clamp(codes[:, 2::4] / w_w, max=clip)) * rw
+        hh = half * lib.exp(lib.clamp(codes[:, 3::4] / w_h, max=clip)) * rh
+        return lib.stack((cx - hw, cy - hh, cx + hw, cy + hh), dim=2).flatten(1)
 
     return encode, decode
 
@@ -1209,15 +1158,17 @@ def tv_detection_box_ops(lib):
            "none": batched_nms(boxes[:0], scores[:0], classes[:0], 0.5)}
     # matching proposals to ground truth
     gt = lib.tensor(_random_boxes(3, 793))
-    quality = box_iou(gt, boxes)
-    matched_vals, matches = quality.max(dim=0)
-    all_matches = matches.clone()
-    matches[matched_vals < 0.3] = -1
-    matches[(matched_vals >= 0.3) & (matched_vals < 0.7)] = -2
-    best_for_gt, _ = quality.max(dim=1)
-    pairs = lib.where(quality == best_for_gt[:, None])
-    matches[pairs[1]] = all_matches[pairs[1]]
-    res["matches"] = matches
+    # each proposal takes its best ground truth if the IoU reaches 0.7, is background (-1)
+    # below 0.3 and ignored (-2) between; but a proposal that is some ground truth's best
+    # match (ties included) keeps its match whatever the IoU
+    iou = box_iou(gt, boxes)
+    top, owner = iou.max(dim=0)
+    verdict = owner.clone()
+    verdict[top < 0.3] = -1
+    verdict[(top >= 0.3) & (top < 0.7)] = -2
+    favourite = lib.where(iou == iou.max(dim=1)[0][:, None])[1]
+    verdict[favourite] = owner[favourite]
+    matches = res["matches"] = verdict
     labels = (matches >= 0).to(lib.float32)
     targets = encode(gt[matches.clamp(min=0)], boxes)
     # a head predicting objectness and deltas from per-box features
@@ -1242,65 +1193,58 @@ def _rcnn_transform(lib, min_size=48, max_size=80, size_divisible=16,
     batch to a multiple of the stride."""
     F = lib.nn.functional
 
-    def normalize(image):
-        m = lib.as_tensor(mean, dtype=image.dtype, device=image.device)
-        s = lib.as_tensor(std, dtype=image.dtype, device=image.device)
-        return (image - m[:, None, None]) / s[:, None, None]
+    def per_channel(values, like):
+        return lib.as_tensor(values, dtype=like.dtype, device=like.device)[:, None, None]
 
-    def resize(image, target):
-        lib._assert(image.dim() == 3, f"images are expected to be 3d tensors, of shape "
-                                      f"[C, H, W], got {image.shape}")
-        im_shape = lib.tensor(image.shape[-2:])
-        short, long = float(lib.min(im_shape).item()), float(lib.max(im_shape).item())
-        scale = min(min_size / short, max_size / long)
-        resized = F.interpolate(image[None], size=None, scale_factor=scale, mode="bilinear",
-                                recompute_scale_factor=True, align_corners=False)[0]
-        ratios = [lib.tensor(s, dtype=lib.float32, device=image.device)
-                  / lib.tensor(s_orig, dtype=lib.float32, device=image.device)
-                  for s, s_orig in zip(resized.shape[-2:], image.shape[-2:])]
-        ratio_height, ratio_width = ratios
-        xmin, ymin, xmax, ymax = target["boxes"].unbind(1)
-        boxes = lib.stack((xmin * ratio_width, ymin * ratio_height, xmax * ratio_width,
-                           ymax * ratio_height), dim=1)
-        return resized, dict(target, boxes=boxes)
+    def rescale(image, target):
+        lib._assert(image.dim() == 3, f"one (C, H, W) image expected, got shape {image.shape}")
+        hw = lib.tensor(image.shape[-2:])
+        factor = min(min_size / float(hw.min().item()), max_size / float(hw.max().item()))
+        out = F.interpolate(image[None], size=None, scale_factor=factor, mode="bilinear",
+                            recompute_scale_factor=True, align_corners=False)[0]
+        # the boxes follow the sizes actually produced (rounded), not the factor asked for
+        sy, sx = (lib.tensor(new, dtype=lib.float32, device=image.device)
+                  / lib.tensor(old, dtype=lib.float32, device=image.device)
+                  for new, old in zip(out.shape[-2:], image.shape[-2:]))
+        corners = target["boxes"].unbind(1)
+        scaled = lib.stack([c * f for c, f in zip(corners, (sx, sy, sx, sy))], dim=1)
+        return out, dict(target, boxes=scaled)
 
-    def batch_images(images):
-        biggest = [max(s) for s in zip(*[img.shape for img in images])]
-        stride = float(size_divisible)
-        biggest[1] = int(math.ceil(float(biggest[1]) / stride) * stride)
-        biggest[2] = int(math.ceil(float(biggest[2]) / stride) * stride)
-        batched = images[0].new_full([len(images)] + biggest, 0)
-        for i in range(batched.shape[0]):
-            img = images[i]
-            batched[i, : img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
-        return batched
+    def pad_together(images):
+        # one zero canvas per batch: the largest of each dimension, H and W rounded up to a
+        # multiple of size_divisible; each image copied into its top-left corner
+        dims = [max(sizes) for sizes in zip(*(im.shape for im in images))]
+        for k in (1, 2):
+            dims[k] = int(math.ceil(dims[k] / float(size_divisible)) * size_divisible)
+        canvas = images[0].new_full([len(images)] + dims, 0)
+        for slot, im in zip(canvas, images):
+            slot[: im.shape[0], : im.shape[1], : im.shape[2]].copy_(im)
+        return canvas
 
     def transform(images, targets):
-        images, targets = [normalize(img) for img in images], list(targets)
-        for i in range(len(images)):
-            images[i], targets[i] = resize(images[i], targets[i])
-        sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
-        return batch_images(images), sizes, targets
+        pairs = [rescale((im - per_channel(mean, im)) / per_channel(std, im), t)
+                 for im, t in zip(images, targets)]
+        resized = [im for im, _ in pairs]
+        sizes = [(int(im.shape[-2]), int(im.shape[-1])) for im in resized]
+        return pad_together(resized), sizes, [t for _, t in pairs]
 
     return transform
 
 
 def _anchors(lib, image_size, grid_size, sizes=(8.0, 16.0), aspect_ratios=(0.5, 1.0, 2.0)):
-    scales = lib.as_tensor(sizes, dtype=lib.float32)
-    ratios = lib.as_tensor(aspect_ratios, dtype=lib.float32)
-    h_ratios = lib.sqrt(ratios)
-    w_ratios = 1 / h_ratios
-    ws = (w_ratios[:, None] * scales[None, :]).view(-1)
-    hs = (h_ratios[:, None] * scales[None, :]).view(-1)
-    base = (lib.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
-    stride_h = lib.empty((), dtype=lib.int64).fill_(image_size[0] // grid_size[0])
-    stride_w = lib.empty((), dtype=lib.int64).fill_(image_size[1] // grid_size[1])
-    shifts_x = lib.arange(0, grid_size[1], dtype=lib.int32) * stride_w
-    shifts_y = lib.arange(0, grid_size[0], dtype=lib.int32) * stride_h
-    shift_y, shift_x = lib.meshgrid(shifts_y, shifts_x, indexing="ij")
-    shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
-    shifts = lib.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
-    return (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4), base.shape[0]
+    """Every cell of the feature grid gets one box per (aspect ratio, size) pair, centred on
+    the cell's top-left pixel in image coordinates; ratio = height / width, area = size^2."""
+    side = lib.as_tensor(sizes, dtype=lib.float32)
+    tall = lib.sqrt(lib.as_tensor(aspect_ratios, dtype=lib.float32))
+    width = (side[None, :] / tall[:, None]).view(-1)
+    height = (side[None, :] * tall[:, None]).view(-1)
+    template = (lib.stack([-width, -height, width, height], dim=1) / 2).round()
+    step = [lib.empty((), dtype=lib.int64).fill_(image_size[k] // grid_size[k]) for k in (0, 1)]
+    ys = lib.arange(0, grid_size[0], dtype=lib.int32) * step[0]
+    xs = lib.arange(0, grid_size[1], dtype=lib.int32) * step[1]
+    gy, gx = (g.reshape(-1) for g in lib.meshgrid(ys, xs, indexing="ij"))
+    offsets = lib.stack((gx, gy, gx, gy), dim=1)
+    return (offsets.view(-1, 1, 4) + template.view(1, -1, 4)).reshape(-1, 4), template.shape[0]
 
 
 @program
@@ -1330,62 +1274,59 @@ def tv_detection_two_stage(lib):
     _load(lib, model, 802, 0.3)
     feats = backbone(batched)
     anchors, per_cell = _anchors(lib, batched.shape[-2:], feats.shape[-2:])
-    t = F.relu(rpn_conv(feats))
     n, _, h, w = feats.shape
-    objectness = cls_logits(t).view(n, -1, 1, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1)
-    deltas = bbox_pred(t).view(n, -1, 4, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, 4)
-    losses, rois, roi_labels, roi_targets = [], [], [], []
+    shared = F.relu(rpn_conv(feats))
+    # (n, per_cell * k, h, w) -> (n, h * w * per_cell, k): rows in the anchors' order
+    by_anchor = lambda t, k: t.view(n, -1, k, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, k)
+    objectness = by_anchor(cls_logits(shared), 1).squeeze(-1)
+    deltas = by_anchor(bbox_pred(shared), 4)
+    rpn_terms, crops, roi_classes, roi_codes = [], [], [], []
     for b in range(n):
-        gt = targets[b]["boxes"]
-        quality = box_iou(gt, anchors.to(lib.float32))
-        vals, matches = quality.max(dim=0)
-        labels = (vals >= 0.5).to(lib.float32)
-        labels[vals < 0.2] = 0.0
-        pos = lib.where(labels > 0)[0]
-        losses.append(F.binary_cross_entropy_with_logits(objectness[b], labels)
-                      + F.smooth_l1_loss(deltas[b][pos], encode(gt[matches[pos]], anchors[pos]),
-                                         beta=1 / 9, reduction="sum") / max(1, pos.numel()))
-        proposals = clip_boxes(decode(deltas[b].detach(), anchors.to(lib.float32)), sizes[b])
-        top = objectness[b].detach().topk(6).indices
-        proposals = lib.cat([proposals[top], gt])
-        q, m = box_iou(gt, proposals).max(dim=0)
-        cls = targets[b]["labels"][m] * (q >= 0.5)
-        roi_labels.append(cls)
-        roi_targets.append(encode(gt[m], proposals))
-        for x0, y0, x1, y1 in (proposals / 8).floor().to(lib.int64).tolist():
-            crop = feats[b, :, y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
-            rois.append(F.adaptive_max_pool2d(crop, (2, 2)))
-        res.setdefault("proposals", []).append(proposals)
-    class_logits = cls_score(box_head(lib.stack(rois)))
-    box_regression = bbox_reg(box_head(lib.stack(rois)))
-    labels, regression_targets = lib.cat(roi_labels, dim=0), lib.cat(roi_targets, dim=0)
-    sampled_pos = lib.where(labels > 0)[0]
-    labels_pos = labels[sampled_pos]
-    box_regression = box_regression.reshape(class_logits.shape[0], -1, 4)
-    box_loss = F.smooth_l1_loss(box_regression[sampled_pos, labels_pos],
-                                regression_targets[sampled_pos], beta=1 / 9,
-                                reduction="sum") / labels.numel()
-    loss = sum(losses) + F.cross_entropy(class_logits, labels) + box_loss
+        gt, gt_classes = targets[b]["boxes"], targets[b]["labels"]
+        best, which = box_iou(gt, anchors.to(lib.float32)).max(dim=0)
+        fg = (best >= 0.5).to(lib.float32)
+        fg[best < 0.2] = 0.0
+        on = lib.where(fg > 0)[0]
+        reg = F.smooth_l1_loss(deltas[b][on], encode(gt[which[on]], anchors[on]), beta=1 / 9,
+                               reduction="sum")
+        rpn_terms.append(F.binary_cross_entropy_with_logits(objectness[b], fg)
+                         + reg / max(1, on.numel()))
+        # proposals: the six most object-like decoded anchors plus the ground truth itself
+        decoded = clip_boxes(decode(deltas[b].detach(), anchors.to(lib.float32)), sizes[b])
+        props = lib.cat([decoded[objectness[b].detach().topk(6).indices], gt])
+        iou, owner = box_iou(gt, props).max(dim=0)
+        roi_classes.append(gt_classes[owner] * (iou >= 0.5))
+        roi_codes.append(encode(gt[owner], props))
+        for x0, y0, x1, y1 in (props / 8).floor().to(lib.int64).tolist():
+            window = feats[b, :, y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]   # >= 1 cell
+            crops.append(F.adaptive_max_pool2d(window, (2, 2)))
+        res.setdefault("proposals", []).append(props)
+    class_logits = cls_score(box_head(lib.stack(crops)))
+    per_class_codes = bbox_reg(box_head(lib.stack(crops))).reshape(class_logits.shape[0], -1, 4)
+    classes, codes = lib.cat(roi_classes, dim=0), lib.cat(roi_codes, dim=0)
+    fg_rows = lib.where(classes > 0)[0]
+    # each foreground RoI is regressed only through its own class's four outputs
+    reg = F.smooth_l1_loss(per_class_codes[fg_rows, classes[fg_rows]], codes[fg_rows],
+                           beta=1 / 9, reduction="sum") / classes.numel()
+    loss = sum(rpn_terms) + F.cross_entropy(class_logits, classes) + reg
     res["train"] = _step(lib, model, loss, lib.optim.SGD(model.parameters(), lr=0.02,
                                                            momentum=0.9, weight_decay=1e-4))
-    # post-processing: boxes per class, background dropped, thresholds, per-class NMS
+    # post-processing per image: one box per (RoI, foreground class), low scores and
+    # degenerate boxes dropped, per-class NMS, the five best kept
     detections = []
-    scores_all = F.softmax(class_logits.detach(), -1)
-    boxes_all = box_regression.detach()
-    for b, (scores, regs, props) in enumerate(zip(scores_all.split([8, 7]),
-                                                  boxes_all.split([8, 7]),
-                                                  res["proposals"])):
-        boxes = clip_boxes(decode(regs.reshape(len(props), -1), props), sizes[b])
-        boxes = boxes.reshape(-1, 3, 4)
-        labels = lib.arange(3).view(1, -1).expand_as(scores)
-        boxes, scores, labels = boxes[:, 1:], scores[:, 1:], labels[:, 1:]
-        boxes, scores, labels = boxes.reshape(-1, 4), scores.reshape(-1), labels.reshape(-1)
-        inds = lib.where(scores > 0.05)[0]
-        boxes, scores, labels = boxes[inds], scores[inds], labels[inds]
-        keep = remove_small(boxes, min_size=1e-2)
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
-        keep = batched_nms(boxes, scores, labels, 0.5)[:5]
-        detections.append({"boxes": boxes[keep], "scores": scores[keep], "labels": labels[keep]})
+    probs = F.softmax(class_logits.detach(), -1)
+    for b, (p, c, props) in enumerate(zip(probs.split([8, 7]),
+                                          per_class_codes.detach().split([8, 7]),
+                                          res["proposals"])):
+        boxes = clip_boxes(decode(c.reshape(len(props), -1), props), sizes[b])
+        cls_ids = lib.arange(3).view(1, -1).expand_as(p)
+        boxes = boxes.reshape(-1, 3, 4)[:, 1:].reshape(-1, 4)
+        p, cls_ids = p[:, 1:].reshape(-1), cls_ids[:, 1:].reshape(-1)
+        for test in (lambda: lib.where(p > 0.05)[0], lambda: remove_small(boxes, 1e-2)):
+            chosen = test()
+            boxes, p, cls_ids = boxes[chosen], p[chosen], cls_ids[chosen]
+        kept = batched_nms(boxes, p, cls_ids, 0.5)[:5]
+        detections.append({"boxes": boxes[kept], "scores": p[kept], "labels": cls_ids[kept]})
     res["detections"] = detections
     res["bad_image"] = err(lambda: _rcnn_transform(lib)([images[0][None]], targets[:1]),
                            quiet=True)
@@ -1402,27 +1343,27 @@ def tv_script_friendly_idioms(lib):
     nn = lib.nn
 
     class PatchEmbed(nn.Module):
-        def __init__(self, image_size=8, patch_size=4, hidden_dim=6):
-            super().__init__()
-            self.image_size, self.patch_size, self.hidden_dim = image_size, patch_size, hidden_dim
-            self.conv_proj = nn.Conv2d(3, hidden_dim, kernel_size=patch_size, stride=patch_size)
+        """non-overlapping p x p patches of a square image, each projected to ``width``
+        features by a strided conv: (n, 3, s, s) -> (n, (s / p)^2, width)"""
 
-        def _process_input(self, x):
-            n, _c, h, w = x.shape
-            p = self.patch_size
-            lib._assert(h == self.image_size,
-                        f"Wrong image height! Expected {self.image_size} but got {h}!")
-            lib._assert(w == self.image_size,
-                        f"Wrong image width! Expected {self.image_size} but got {w}!")
-            x = self.conv_proj(x).reshape(n, self.hidden_dim, (h // p) * (w // p))
-            return x.permute(0, 2, 1)
+        def __init__(self, side=8, patch=4, width=6):
+            super().__init__()
+            self.side, self.patch, self.width = side, patch, width
+            self.conv_proj = nn.Conv2d(3, width, kernel_size=patch, stride=patch)
+
+        def tokens(self, x):
+            n, _, h, w = x.shape
+            for name, got in (("height", h), ("width", w)):
+                lib._assert(got == self.side, f"image {name} {got}, this model takes {self.side}")
+            grid = self.conv_proj(x).reshape(n, self.width, (h // self.patch) * (w // self.patch))
+            return grid.permute(0, 2, 1)
 
         @lib.jit._overload_method  # noqa: F811
         def forward(self, x: lib.Tensor) -> lib.Tensor:
             ...
 
         def forward(self, x):  # noqa: F811
-            return self._process_input(x)
+            return self.tokens(x)
 
     @lib.jit._overload  # noqa: F811
     def doubled(x: int) -> int:

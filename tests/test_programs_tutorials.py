@@ -1544,63 +1544,58 @@ def knowledge_distillation(lib):
 
 @program
 def cifar_classifier(lib):
+    """A LeNet-sized classifier on 32x32 colour images: two conv+pool stages, three dense
+    layers, SGD with momentum over a DataLoader, the weights moved to a fresh model through
+    the state dict, then overall and per-class hit counts under no_grad."""
     nn, F = lib.nn, lib.nn.functional
 
-    class Net(nn.Module):
+    class SmallConvNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = nn.Conv2d(3, 6, 5)
+            self.conv1, self.conv2 = nn.Conv2d(3, 6, 5), nn.Conv2d(6, 16, 5)
             self.pool = nn.MaxPool2d(2, 2)
-            self.conv2 = nn.Conv2d(6, 16, 5)
-            self.fc1 = nn.Linear(16 * 5 * 5, 32)
-            self.fc2 = nn.Linear(32, 16)
-            self.fc3 = nn.Linear(16, 10)
+            self.fc1, self.fc2, self.fc3 = (nn.Linear(400, 32), nn.Linear(32, 16),
+                                            nn.Linear(16, 10))
 
-        def forward(self, x):
-            x = self.pool(F.relu(self.conv1(x)))
-            x = self.pool(F.relu(self.conv2(x)))
-            x = lib.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
+        def forward(self, img):
+            for conv in (self.conv1, self.conv2):          # 32 -> 28 -> 14 -> 10 -> 5
+                img = self.pool(F.relu(conv(img)))
+            flat = lib.flatten(img, 1)
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(flat)))))
 
-    net = _load(lib, Net(), 170, 0.1)
+    net = _load(lib, SmallConvNet(), 170, 0.1)
     imgs = lib.tensor((np.random.RandomState(171).rand(8, 3, 32, 32).astype(np.float32) - 0.5) / 0.5)
     labels = lib.tensor(np.random.RandomState(172).randint(0, 10, 8))
-    classes = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    names = [f"class{k}" for k in range(10)]
     loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(imgs, labels), batch_size=4)
     crit = nn.CrossEntropyLoss()
     opt = lib.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
-    running = []
-    for epoch in range(2):
-        running_loss = 0.0
-        for i, data in enumerate(loader, 0):
-            inputs, lbls = data
+    per_epoch = []
+    for _ in range(2):
+        total_loss = 0.0
+        for batch_imgs, batch_labels in loader:
             opt.zero_grad()
-            outputs = net(inputs)
-            loss = crit(outputs, lbls)
+            loss = crit(net(batch_imgs), batch_labels)
             loss.backward()
             opt.step()
-            running_loss += loss.item()
-        running.append(running_loss)
-    sd = net.state_dict()
-    net2 = Net()
-    net2.load_state_dict(sd)
-    correct = 0
-    total = 0
-    correct_pred = {c: 0 for c in classes}
+            total_loss += loss.item()
+        per_epoch.append(total_loss)
+    copy_net = SmallConvNet()
+    copy_net.load_state_dict(net.state_dict())
+    hits, seen = 0, 0
+    hits_by_class = dict.fromkeys(names, 0)
     with lib.no_grad():
-        for data in loader:
-            images, lbls = data
-            outputs = net2(images)
-            _, predicted = lib.max(outputs.data, 1)
-            total += lbls.size(0)
-            correct += (predicted == lbls).sum().item()
-            for label, prediction in zip(lbls, predicted):
-                if label == prediction:
-                    correct_pred[classes[label]] += 1
-    return {"running": running, "acc": 100 * correct // total, "per_class": correct_pred,
-            "out": outputs, "fc3": net.fc3.weight}
+        for batch_imgs, batch_labels in loader:
+            scores = copy_net(batch_imgs)
+            best = lib.max(scores.data, 1)[1]
+            seen += batch_labels.size(0)
+            right = best == batch_labels
+            hits += right.sum().item()
+            for lab, ok in zip(batch_labels, right):
+                if ok:
+                    hits_by_class[names[lab]] += 1
+    return {"running": per_epoch, "acc": 100 * hits // seen, "per_class": hits_by_class,
+            "out": scores, "fc3": net.fc3.weight}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1608,56 +1603,58 @@ def cifar_classifier(lib):
 # ----------------------------------------------------------------------------------------------
 @program
 def blitz_tensors(lib):
-    data = [[1, 2], [3, 4]]
-    x_data = lib.tensor(data)
-    x_np = lib.from_numpy(np.array(data))
-    x_ones = lib.ones_like(x_data)
-    x_rand = lib.rand_like(x_data, dtype=lib.float)
-    shape = (2, 3,)
-    tensor = lib.ones(4, 4)
-    tensor[:, 1] = 0
-    t1 = lib.cat([tensor, tensor, tensor], dim=1)
-    y1 = tensor @ tensor.T
-    y2 = tensor.matmul(tensor.T)
-    y3 = lib.rand_like(y1)
-    lib.matmul(tensor, tensor.T, out=y3)
-    z1 = tensor * tensor
-    z3 = lib.rand_like(tensor)
-    lib.mul(tensor, tensor, out=z3)
-    agg = tensor.sum()
-    agg_item = agg.item()
-    tensor.add_(5)
-    t = lib.ones(5)
-    n = t.numpy()
-    t.add_(1)
-    n2 = np.ones(5)
-    t2 = lib.from_numpy(n2)
-    np.add(n2, 1, out=n2)
-    return {"x_data": x_data, "x_np": x_np, "x_ones": x_ones, "rand": (x_rand.shape, x_rand.dtype),
-            "zeros": lib.zeros(shape), "attrs": [tensor.shape, tensor.dtype, str(tensor.device)],
-            "first_row": tensor[0], "last_col": tensor[..., -1], "t1": t1, "y": [y1, y2, y3],
-            "z": [z1, z3], "agg": (agg_item, type(agg_item).__name__), "tensor": tensor, "n": n.copy(),
-            "t2": t2, "repr": repr(tensor)}
+    """Tensor basics: made from a nested list, from numpy, *_like constructors, attributes,
+    indexing and column assignment, cat, three spellings of matmul (one with out=), two of
+    the elementwise product, .item(), in-place add, and memory shared with numpy both ways."""
+    grid = [[5, -1], [0, 7]]
+    from_list = lib.tensor(grid)
+    from_np = lib.from_numpy(np.array(grid))
+    same_ones = lib.ones_like(from_list)
+    noise = lib.rand_like(from_list, dtype=lib.float)     # only shape and dtype compared
+    m = lib.ones(3, 5)
+    m[:, 2] = 0
+    wide = lib.cat([m, m], dim=1)
+    gram = [m @ m.T, m.matmul(m.T), lib.rand_like(m @ m.T)]
+    lib.matmul(m, m.T, out=gram[2])
+    prods = [m * m, lib.rand_like(m)]
+    lib.mul(m, m, out=prods[1])
+    total = m.sum()
+    as_float = total.item()
+    m.add_(-2)
+    shared = lib.full((4,), 2.0)
+    view_np = shared.numpy()                 # one buffer: the in-place add shows in numpy
+    shared.add_(3)
+    arr = np.zeros(4)
+    wraps = lib.from_numpy(arr)              # and the other way round
+    np.subtract(arr, 1.5, out=arr)
+    return {"x_data": from_list, "x_np": from_np, "x_ones": same_ones,
+            "rand": (noise.shape, noise.dtype), "zeros": lib.zeros((3, 2)),
+            "attrs": [m.shape, m.dtype, str(m.device)], "first_row": m[0],
+            "last_col": m[..., -1], "t1": wide, "y": gram, "z": prods,
+            "agg": (as_float, type(as_float).__name__), "tensor": m, "n": view_np.copy(),
+            "t2": wraps, "repr": repr(m)}
 
 
 @program
 def blitz_autograd(lib):
-    a = lib.tensor([2., 3.], requires_grad=True)
-    b = lib.tensor([6., 4.], requires_grad=True)
-    Q = 3 * a ** 3 - b ** 2
-    external_grad = lib.tensor([1., 1.])
-    Q.backward(gradient=external_grad)
-    res = {"a": a.grad, "b": b.grad, "check": [9 * a ** 2 == a.grad, -2 * b == b.grad]}
-    x = lib.rand(5, 5)
-    y = lib.rand(5, 5)
-    z = lib.rand((5, 5), requires_grad=True)
-    res["rg"] = [(x + y).requires_grad, (x + z).requires_grad]
-    # frozen backbone, new head
+    """backward with an explicit gradient on a vector output, the analytic gradients compared
+    with ==, requires_grad propagation, and fine-tuning only a replaced head of a frozen
+    Sequential."""
+    u = lib.tensor([1.5, -2.0], requires_grad=True)
+    v = lib.tensor([0.5, 3.0], requires_grad=True)
+    out = 2 * u ** 3 + v ** 2 - u * v
+    out.backward(gradient=lib.tensor([1.0, 0.5]))
+    res = {"a": u.grad, "b": v.grad,
+           "check": [(6 * u ** 2 - v) * lib.tensor([1.0, 0.5]) == u.grad,
+                     (2 * v - u) * lib.tensor([1.0, 0.5]) == v.grad]}
+    plain, other = lib.rand(3, 2), lib.rand(3, 2)
+    tracked = lib.rand((3, 2), requires_grad=True)
+    res["rg"] = [(plain + other).requires_grad, (plain + tracked).requires_grad]
     nn = lib.nn
     model = _load(lib, nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 4)), 200)
-    for w in model.parameters():
-        w.requires_grad = False
-    model[2] = _load(lib, nn.Linear(8, 3), 201)
+    for frozen in model.parameters():                       # the attribute, set directly
+        frozen.requires_grad = False
+    model[2] = _load(lib, nn.Linear(8, 3), 201)            # the new head is trainable
     optimizer = lib.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
     inp = lib.tensor(_rand(5, 6, seed=202).astype(np.float32))
     model(inp).sum().backward()
@@ -1686,33 +1683,30 @@ def blitz_neural_network(lib):
             return self.fc3(feat)
 
     net = _load(lib, DigitNet(), 210, 0.1)
-    params = list(net.parameters())
-    inp = lib.tensor(_rand(1, 1, 32, 32, seed=211).astype(np.float32))
-    out = net(inp)
+    weights = list(net.parameters())
+    img = lib.tensor(_rand(1, 1, 32, 32, seed=211).astype(np.float32))
+    scores = net(img)
     net.zero_grad()
-    out.backward(lib.tensor(_rand(1, 10, seed=212).astype(np.float32)))
-    res = {"n": len(params), "size0": params[0].size(), "out": out, "repr": repr(net),
+    scores.backward(lib.tensor(_rand(1, 10, seed=212).astype(np.float32)))   # a vector-Jacobian
+    res = {"n": len(weights), "size0": weights[0].size(), "out": scores, "repr": repr(net),
            "g1": net.conv1.bias.grad.clone()}
-    output = net(inp)
-    target = lib.tensor(_rand(10, seed=213).astype(np.float32)).view(1, -1)
-    mse = nn.MSELoss()
-    loss = mse(output, target)
-    res["loss"] = loss
-    # the tutorial prints loss.grad_fn and its next_functions: minigrad's mse_loss is made of
-    # other ops (MeanBackward0 where torch has MseLossBackward0; reported), not compared
-    net.zero_grad()
+    goal = lib.tensor(_rand(10, seed=213).astype(np.float32)).view(1, -1)
+    sq_err = nn.MSELoss()
+    err = sq_err(net(img), goal)
+    res["loss"] = err
+    # (grad_fn names are not compared: minigrad's mse_loss is built from other ops, so its
+    # node is MeanBackward0 where torch has MseLossBackward0; reported)
+    net.zero_grad()                            # set_to_none: .grad is None until backward
     res["before"] = net.conv1.bias.grad
-    loss.backward()
+    err.backward()
     res["after"] = net.conv1.bias.grad
-    step = 0.01
-    for w in net.parameters():
-        w.data.sub_(w.grad.data * step)
-    optimizer = optim.SGD(net.parameters(), lr=0.01)
-    optimizer.zero_grad()
-    loss = mse(net(inp), target)
-    loss.backward()
-    optimizer.step()
-    res["final"] = net(inp)
+    for w in weights:                          # one plain SGD step by hand through .data ...
+        w.data.sub_(0.01 * w.grad.data)
+    sgd = optim.SGD(weights, lr=0.01)          # ... and one by the optimizer
+    sgd.zero_grad()
+    sq_err(net(img), goal).backward()
+    sgd.step()
+    res["final"] = net(img)
     return res
 
 
@@ -1790,76 +1784,71 @@ def autograd_functional_api(lib):
 # ----------------------------------------------------------------------------------------------
 @program
 def dqn_update_step(lib):
-    nn, F = lib.nn, lib.nn.functional
+    """A replay-memory DQN update: a namedtuple of transitions transposed by zip, a bool mask
+    of the non-terminal ones, gather of the taken actions, the bootstrap written into the
+    masked rows under no_grad, Huber loss, clip_grad_value_, AdamW(amsgrad), and a soft
+    (Polyak) target update through state dicts."""
+    nn = lib.nn
     from collections import deque, namedtuple
-    Transition = namedtuple("Transition", ("state", "action", "next_state", "reward"))
+    Step = namedtuple("Step", ("obs", "act", "after", "gain"))
 
-    class DQN(nn.Module):
-        def __init__(self, n_obs, n_act):
-            super().__init__()
-            self.layer1 = nn.Linear(n_obs, 16)
-            self.layer2 = nn.Linear(16, 16)
-            self.layer3 = nn.Linear(16, n_act)
+    def q_net():
+        return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
+                             nn.Linear(16, 2))
 
-        def forward(self, x):
-            x = F.relu(self.layer1(x))
-            x = F.relu(self.layer2(x))
-            return self.layer3(x)
-
-    policy = _load(lib, DQN(4, 2), 240)
-    target = DQN(4, 2)
-    target.load_state_dict(policy.state_dict())
-    opt = lib.optim.AdamW(policy.parameters(), lr=1e-3, amsgrad=True)
-    memory = deque([], maxlen=32)
+    online = _load(lib, q_net(), 240)
+    frozen = q_net()
+    frozen.load_state_dict(online.state_dict())
+    opt = lib.optim.AdamW(online.parameters(), lr=1e-3, amsgrad=True)
+    replay = deque([], maxlen=32)
     rng = np.random.RandomState(241)
     for i in range(12):
-        s = lib.tensor(rng.randn(1, 4).astype(np.float32))
-        ns = None if i % 5 == 4 else lib.tensor(rng.randn(1, 4).astype(np.float32))
-        memory.append(Transition(s, lib.tensor([[rng.randint(2)]]), ns, lib.tensor([float(rng.rand())])))
-    GAMMA, TAU = 0.99, 0.005
+        obs = lib.tensor(rng.randn(1, 4).astype(np.float32))
+        ended = i % 5 == 4                      # every fifth step ends an episode: no "after"
+        after = None if ended else lib.tensor(rng.randn(1, 4).astype(np.float32))
+        replay.append(Step(obs, lib.tensor([[rng.randint(2)]]), after,
+                           lib.tensor([float(rng.rand())])))
+    discount, blend = 0.99, 0.005
     hist = []
-    for step in range(3):
-        transitions = list(memory)[step:step + 8]
-        batch = Transition(*zip(*transitions))
-        non_final_mask = lib.tensor(tuple(map(lambda s: s is not None, batch.next_state)), dtype=lib.bool)
-        non_final_next_states = lib.cat([s for s in batch.next_state if s is not None])
-        state_batch = lib.cat(batch.state)
-        action_batch = lib.cat(batch.action)
-        reward_batch = lib.cat(batch.reward)
-        state_action_values = policy(state_batch).gather(1, action_batch)
-        next_state_values = lib.zeros(8)
+    for start in range(3):
+        cols = Step(*zip(*list(replay)[start:start + 8]))      # one tuple per field
+        alive = lib.tensor(tuple(a is not None for a in cols.after), dtype=lib.bool)
+        obs = lib.cat(cols.obs)
+        chosen = online(obs).gather(1, lib.cat(cols.act))
+        bootstrap = lib.zeros(8)
         with lib.no_grad():
-            next_state_values[non_final_mask] = target(non_final_next_states).max(1).values
-        expected = (next_state_values * GAMMA) + reward_batch
-        loss = nn.SmoothL1Loss()(state_action_values, expected.unsqueeze(1))
+            bootstrap[alive] = frozen(lib.cat([a for a in cols.after if a is not None])).max(1).values
+        goal = lib.cat(cols.gain) + discount * bootstrap
+        loss = nn.SmoothL1Loss()(chosen, goal.unsqueeze(1))
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_value_(policy.parameters(), 100)
+        nn.utils.clip_grad_value_(online.parameters(), 100)
         opt.step()
-        tsd, psd = target.state_dict(), policy.state_dict()
-        for key in psd:
-            tsd[key] = psd[key] * TAU + tsd[key] * (1 - TAU)
-        target.load_state_dict(tsd)
+        mixed = {k: blend * w + (1 - blend) * frozen.state_dict()[k]
+                 for k, w in online.state_dict().items()}
+        frozen.load_state_dict(mixed)
         hist.append(loss)
     with lib.no_grad():
-        act = policy(state_batch[:1]).max(1).indices.view(1, 1)
-    return {"hist": hist, "target": _params(target), "act": act, "mask": non_final_mask}
+        act = online(obs[:1]).max(1).indices.view(1, 1)
+    return {"hist": hist, "target": _params(frozen), "act": act, "mask": alive}
 
 
 @program
 def optimizer_in_backward(lib):
     nn = lib.nn
     model = _load(lib, nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2)).double(), 250)
-    optimizer_dict = {p: lib.optim.Adam([p], lr=0.01, foreach=False) for p in model.parameters()}
+    # one Adam per parameter, stepped by a hook as soon as that parameter's gradient is
+    # complete, so no optimizer.step() follows backward
+    own_adam = {w: lib.optim.Adam([w], lr=0.01, foreach=False) for w in model.parameters()}
     order = []
 
-    def optimizer_hook(parameter):
-        order.append(tuple(parameter.shape))
-        optimizer_dict[parameter].step()
-        optimizer_dict[parameter].zero_grad()
+    def step_now(w):
+        order.append(tuple(w.shape))
+        own_adam[w].step()
+        own_adam[w].zero_grad()
 
-    for p in model.parameters():
-        p.register_post_accumulate_grad_hook(optimizer_hook)
+    for w in model.parameters():
+        w.register_post_accumulate_grad_hook(step_now)
     x = lib.tensor(_rand(5, 4, seed=251))
     for _ in range(3):
         model(x).pow(2).mean().backward()
@@ -1907,15 +1896,15 @@ def save_load_checkpoint(lib):
 
 @program
 def channels_last_tutorial(lib):
-    N, C, H, W = 2, 3, 5, 4
-    x = lib.empty(N, C, H, W)
-    res = {"stride": x.stride()}
-    x = x.to(memory_format=lib.channels_last)
-    res["cl_shape"], res["cl_stride"] = x.shape, x.stride()
-    res["back"] = x.to(memory_format=lib.contiguous_format).stride()
-    res["alt"] = x.contiguous(memory_format=lib.channels_last).stride()
-    res["is_cl"] = [x.is_contiguous(memory_format=lib.channels_last), x.is_contiguous()]
-    y = lib.tensor(_rand(N, C, H, W, seed=270)).contiguous(memory_format=lib.channels_last)
+    dims = (2, 3, 5, 4)
+    nchw = lib.empty(*dims)
+    nhwc = nchw.to(memory_format=lib.channels_last)          # same shape, strides reordered
+    res = {"stride": nchw.stride(), "cl_shape": nhwc.shape, "cl_stride": nhwc.stride(),
+           "back": nhwc.to(memory_format=lib.contiguous_format).stride(),
+           "alt": nhwc.contiguous(memory_format=lib.channels_last).stride(),
+           "is_cl": [nhwc.is_contiguous(memory_format=lib.channels_last),
+                     nhwc.is_contiguous()]}
+    y = lib.tensor(_rand(*dims, seed=270)).contiguous(memory_format=lib.channels_last)
     conv = _load(lib, lib.nn.Conv2d(3, 4, 3).double(), 271)
     out = conv(y)
     res["conv"] = out
@@ -1923,7 +1912,7 @@ def channels_last_tutorial(lib):
     model = conv.to(memory_format=lib.channels_last)
     res["w_cl"] = model.weight.is_contiguous(memory_format=lib.channels_last)
     res["relu_keep"] = lib.relu(y).is_contiguous(memory_format=lib.channels_last)
-    res["empty_cl"] = lib.empty(N, C, H, W, memory_format=lib.channels_last).stride()
+    res["empty_cl"] = lib.empty(*dims, memory_format=lib.channels_last).stride()
     return res
 
 
@@ -1981,322 +1970,305 @@ def per_sample_grad_expanded_weights(lib):
 # ----------------------------------------------------------------------------------------------
 @program
 def basics_quickstart(lib):
+    """The basics: a map-style Dataset with optional input/label transforms (a one-hot label
+    by scatter_ with a scalar value), a Flatten + Linear/ReLU classifier, softmax and argmax
+    of one prediction, then epochs of a training pass and an evaluation pass over
+    DataLoaders, and the repr and named parameters of the model."""
     nn = lib.nn
     Dataset, DataLoader = lib.utils.data.Dataset, lib.utils.data.DataLoader
     images = np.random.RandomState(310).rand(24, 28, 28).astype(np.float32)
     targets = np.random.RandomState(311).randint(0, 10, 24)
 
-    class FakeFashion(Dataset):
-        def __init__(self, transform=None, target_transform=None):
-            self.transform, self.target_transform = transform, target_transform
+    class GreyPictures(Dataset):
+        def __init__(self, on_image=None, on_label=None):
+            self.on_image, self.on_label = on_image, on_label
 
         def __len__(self):
             return len(targets)
 
-        def __getitem__(self, idx):
-            image = lib.tensor(images[idx]).unsqueeze(0)
-            label = int(targets[idx])
-            if self.transform:
-                image = self.transform(image)
-            if self.target_transform:
-                label = self.target_transform(label)
-            return image, label
+        def __getitem__(self, k):
+            pic, lab = lib.tensor(images[k]).unsqueeze(0), int(targets[k])   # (1, 28, 28)
+            pic = self.on_image(pic) if self.on_image else pic
+            lab = self.on_label(lab) if self.on_label else lab
+            return pic, lab
 
-    one_hot = lambda y: lib.zeros(10, dtype=lib.float).scatter_(0, lib.tensor(y), value=1)
-    ds = FakeFashion(target_transform=one_hot)
-    sample = ds[3]
+    def as_one_hot(lab):
+        return lib.zeros(10, dtype=lib.float).scatter_(0, lib.tensor(lab), value=1)
 
-    class NeuralNetwork(nn.Module):
+    sample = GreyPictures(on_label=as_one_hot)[3]
+
+    class PixelsToScores(nn.Module):
         def __init__(self):
             super().__init__()
-            self.flatten = nn.Flatten()
-            self.linear_relu_stack = nn.Sequential(
-                nn.Linear(28 * 28, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+            self.flat = nn.Flatten()
+            self.layers = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32),
+                                        nn.ReLU(), nn.Linear(32, 10))
 
-        def forward(self, x):
-            return self.linear_relu_stack(self.flatten(x))
+        def forward(self, pics):
+            return self.layers(self.flat(pics))
 
-    model = _load(lib, NeuralNetwork(), 312, 0.05)
-    X = lib.tensor(images[:1])
-    logits = model(X)
-    pred_probab = nn.Softmax(dim=1)(logits)
-    y_pred = pred_probab.argmax(1)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = lib.optim.SGD(model.parameters(), lr=1e-3)
-    train_dl = DataLoader(FakeFashion(), batch_size=8)
-    test_dl = DataLoader(FakeFashion(), batch_size=12)
+    model = _load(lib, PixelsToScores(), 312, 0.05)
+    probs = nn.Softmax(dim=1)(model(lib.tensor(images[:1])))
+    guess = probs.argmax(1)
+    ce = nn.CrossEntropyLoss()
+    sgd = lib.optim.SGD(model.parameters(), lr=1e-3)
+    fit_loader = DataLoader(GreyPictures(), batch_size=8)
+    check_loader = DataLoader(GreyPictures(), batch_size=12)
 
-    def train_loop(dataloader, model, loss_fn, optimizer):
-        size = len(dataloader.dataset)
+    def one_epoch():
         model.train()
-        out = []
-        for batch, (X, y) in enumerate(dataloader):
-            pred = model(X)
-            loss = loss_fn(pred, y)
+        log, done = [], 0
+        for pics, labs in fit_loader:
+            loss = ce(model(pics), labs)
             loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            out.append((loss.item(), (batch + 1) * len(X), size))
-        return out
+            sgd.step()
+            sgd.zero_grad()
+            done += len(pics)
+            log.append((loss.item(), done, len(fit_loader.dataset)))
+        return log
 
-    def test_loop(dataloader, model, loss_fn):
+    def evaluate():
         model.eval()
-        size = len(dataloader.dataset)
-        num_batches = len(dataloader)
-        test_loss, correct = 0, 0
+        loss_sum, right = 0.0, 0.0
         with lib.no_grad():
-            for X, y in dataloader:
-                pred = model(X)
-                test_loss += loss_fn(pred, y).item()
-                correct += (pred.argmax(1) == y).type(lib.float).sum().item()
-        return test_loss / num_batches, correct / size
+            for pics, labs in check_loader:
+                scores = model(pics)
+                loss_sum += ce(scores, labs).item()
+                right += (scores.argmax(1) == labs).type(lib.float).sum().item()
+        return loss_sum / len(check_loader), right / len(check_loader.dataset)
 
-    hist = [(train_loop(train_dl, model, loss_fn, optimizer), test_loop(test_dl, model, loss_fn))
-            for _ in range(2)]
-    batch = next(iter(train_dl))
-    return {"sample": sample, "pred": y_pred, "probs": pred_probab, "hist": hist,
-            "batch": [batch[0].shape, batch[1], batch[1].dtype],
-            "params": [(name, param.size(), param[:2]) for name, param in model.named_parameters()],
+    hist = [(one_epoch(), evaluate()) for _ in range(2)]
+    first = next(iter(fit_loader))
+    return {"sample": sample, "pred": guess, "probs": probs, "hist": hist,
+            "batch": [first[0].shape, first[1], first[1].dtype],
+            "params": [(name, w.size(), w[:2]) for name, w in model.named_parameters()],
             "repr": repr(model)}
 
 
 @program
 def basics_autograd(lib):
+    """A one-layer logistic model's gradients, no_grad and detach, and gradients that
+    accumulate over two backward calls through a retained graph (a third call on the freed
+    graph raises)."""
     F = lib.nn.functional
-    x = lib.ones(5)
-    y = lib.zeros(3)
-    w = lib.tensor(_rand(5, 3, seed=320).astype(np.float32), requires_grad=True)
-    b = lib.tensor(_rand(3, seed=321).astype(np.float32), requires_grad=True)
-    z = lib.matmul(x, w) + b
-    loss = F.binary_cross_entropy_with_logits(z, y)
-    # loss.grad_fn is MeanBackward0 in minigrad (BinaryCrossEntropyWithLogitsBackward0 in
-    # torch: the loss is made of other ops; reported): only z's is compared
-    names = [z.grad_fn.name()]
+    feats = lib.full((4,), 0.5)
+    wanted = lib.tensor([1.0, 0.0])
+    w = lib.tensor(_rand(4, 2, seed=320).astype(np.float32), requires_grad=True)
+    b = lib.tensor(_rand(2, seed=321).astype(np.float32), requires_grad=True)
+    logit = feats @ w + b
+    loss = F.binary_cross_entropy_with_logits(logit, wanted)
+    # (the loss node's name differs: minigrad builds the loss from other ops, MeanBackward0
+    # where torch has BinaryCrossEntropyWithLogitsBackward0; reported): only the logit's
+    names = [logit.grad_fn.name()]
     loss.backward()
     res = {"loss": loss, "gw": w.grad, "gb": b.grad, "names": names}
     with lib.no_grad():
-        z = lib.matmul(x, w) + b
-    res["no_grad"] = z.requires_grad
-    res["detach"] = (lib.matmul(x, w) + b).detach().requires_grad
-    inp = lib.eye(4, 5, requires_grad=True)
-    out = (inp + 1).pow(2).t()
-    out.backward(lib.ones_like(out), retain_graph=True)
-    first = inp.grad.clone()
-    out.backward(lib.ones_like(out))
-    second = inp.grad.clone()
-    inp.grad.zero_()
-    out2 = (inp + 1).pow(2).t()
-    res["third_err"] = _err(lambda: out.backward(lib.ones_like(out)))
-    out2.backward(lib.ones_like(out2))
-    res.update(first=first, second=second, third=inp.grad)
+        res["no_grad"] = (feats @ w + b).requires_grad
+    res["detach"] = (feats @ w + b).detach().requires_grad
+    src = lib.eye(3, 4, requires_grad=True)
+    sq = (src - 0.5).pow(2).t()
+    seed = lib.ones_like(sq)
+    sq.backward(seed, retain_graph=True)
+    once = src.grad.clone()
+    sq.backward(seed)                          # graph freed after this one
+    twice = src.grad.clone()
+    src.grad.zero_()
+    res["third_err"] = _err(lambda: sq.backward(seed))
+    fresh = (src - 0.5).pow(2).t()
+    fresh.backward(lib.ones_like(fresh))
+    res.update(first=once, second=twice, third=src.grad)
     return res
 
 
 @program
 def nlp_bow_ngram_cbow(lib):
+    """Three small word models trained word by word: a bag-of-words log-linear classifier
+    (counts written by index into a zeros vector, NLLLoss, LongTensor targets), a
+    two-word-context language model (Embedding rows viewed as one vector), and a
+    continuous-bag-of-words step (context embeddings summed)."""
     nn, F = lib.nn, lib.nn.functional
-    data = [("me gusta comer en la cafeteria".split(), "SPANISH"),
-            ("Give it to me".split(), "ENGLISH"),
-            ("No creo que sea una buena idea".split(), "SPANISH"),
-            ("No it is not a good idea to get lost at sea".split(), "ENGLISH")]
-    word_to_ix = {}
-    for sent, _ in data:
-        for word in sent:
-            if word not in word_to_ix:
-                word_to_ix[word] = len(word_to_ix)
-    label_to_ix = {"SPANISH": 0, "ENGLISH": 1}
+    docs = [("the cat sat on the warm mat".split(), "PETS"),
+            ("stocks fell as rates rose".split(), "MONEY"),
+            ("a dog chased the cat".split(), "PETS"),
+            ("the bank raised rates on loans".split(), "MONEY")]
+    vocab_ix = {}
+    for words, _ in docs:
+        for word in words:
+            vocab_ix.setdefault(word, len(vocab_ix))
+    topic_ix = {"PETS": 0, "MONEY": 1}
 
-    class BoWClassifier(nn.Module):
-        def __init__(self, num_labels, vocab_size):
+    class CountsToLogProbs(nn.Module):
+        def __init__(self, n_words, n_topics):
             super().__init__()
-            self.linear = nn.Linear(vocab_size, num_labels)
+            self.linear = nn.Linear(n_words, n_topics)
 
-        def forward(self, bow_vec):
-            return F.log_softmax(self.linear(bow_vec), dim=1)
+        def forward(self, counts):
+            return F.log_softmax(self.linear(counts), dim=1)
 
-    def make_bow_vector(sentence):
-        vec = lib.zeros(len(word_to_ix))
-        for word in sentence:
-            vec[word_to_ix[word]] += 1
-        return vec.view(1, -1)
+    def word_counts(words):
+        counts = lib.zeros(len(vocab_ix))
+        for word in words:
+            counts[vocab_ix[word]] += 1
+        return counts.view(1, -1)
 
-    model = _load(lib, BoWClassifier(2, len(word_to_ix)), 330, 0.1)
-    loss_function = nn.NLLLoss()
-    optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
-    for epoch in range(5):
-        for instance, label in data:
+    model = _load(lib, CountsToLogProbs(len(vocab_ix), 2), 330, 0.1)
+    nll = nn.NLLLoss()
+    sgd = lib.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(5):
+        for words, topic in docs:
             model.zero_grad()
-            log_probs = model(make_bow_vector(instance))
-            loss = loss_function(log_probs, lib.LongTensor([label_to_ix[label]]))
-            loss.backward()
-            optimizer.step()
+            nll(model(word_counts(words)), lib.LongTensor([topic_ix[topic]])).backward()
+            sgd.step()
     with lib.no_grad():
-        bow_out = [model(make_bow_vector(inst)) for inst, _ in data]
-    res = {"bow": bow_out, "creo": next(model.parameters())[:, word_to_ix["creo"]]}
+        bow_out = [model(word_counts(words)) for words, _ in docs]
+    res = {"bow": bow_out, "creo": next(model.parameters())[:, vocab_ix["rates"]]}
 
-    # N-gram language model
-    text = "when forty winters shall besiege thy brow and dig deep trenches in thy beauty field".split()
-    ngrams = [([text[i - j - 1] for j in range(2)], text[i]) for i in range(2, len(text))]
-    vocab = sorted(set(text))
-    ix = {w: i for i, w in enumerate(vocab)}
+    # a language model predicting each word from the two before it
+    line = ("rain on the roof and wind in the trees kept the old house awake until the "
+            "grey light of morning").split()
+    samples = [((line[i - 2], line[i - 1]), line[i]) for i in range(2, len(line))]
+    words = sorted(set(line))
+    ix = {w: i for i, w in enumerate(words)}
 
-    class NGramLanguageModeler(nn.Module):
-        def __init__(self, vocab_size, embedding_dim, context_size):
+    class TwoBack(nn.Module):
+        def __init__(self, n_words, width, n_context):
             super().__init__()
-            self.embeddings = nn.Embedding(vocab_size, embedding_dim)
-            self.linear1 = nn.Linear(context_size * embedding_dim, 16)
-            self.linear2 = nn.Linear(16, vocab_size)
+            self.embeddings = nn.Embedding(n_words, width)
+            self.linear1 = nn.Linear(n_context * width, 16)
+            self.linear2 = nn.Linear(16, n_words)
 
-        def forward(self, inputs):
-            embeds = self.embeddings(inputs).view((1, -1))
-            out = F.relu(self.linear1(embeds))
-            return F.log_softmax(self.linear2(out), dim=1)
+        def forward(self, context):
+            joined = self.embeddings(context).view((1, -1))
+            return F.log_softmax(self.linear2(F.relu(self.linear1(joined))), dim=1)
 
-    ngram = _load(lib, NGramLanguageModeler(len(vocab), 5, 2), 331)
-    opt = lib.optim.SGD(ngram.parameters(), lr=0.01)
+    lm = _load(lib, TwoBack(len(words), 5, 2), 331)
+    opt = lib.optim.SGD(lm.parameters(), lr=0.01)
     losses = []
-    for epoch in range(2):
-        total_loss = 0
-        for context, target in ngrams:
-            context_idxs = lib.tensor([ix[w] for w in context], dtype=lib.long)
-            ngram.zero_grad()
-            log_probs = ngram(context_idxs)
-            loss = nn.NLLLoss()(log_probs, lib.tensor([ix[target]], dtype=lib.long))
+    for _ in range(2):
+        epoch_sum = 0
+        for context, nxt in samples:
+            lm.zero_grad()
+            loss = nn.NLLLoss()(lm(lib.tensor([ix[w] for w in context], dtype=lib.long)),
+                                lib.tensor([ix[nxt]], dtype=lib.long))
             loss.backward()
             opt.step()
-            total_loss += loss.item()
-        losses.append(total_loss)
+            epoch_sum += loss.item()
+        losses.append(epoch_sum)
     res["ngram"] = losses
-    res["beauty"] = ngram.embeddings.weight[ix["beauty"]]
+    res["beauty"] = lm.embeddings.weight[ix["roof"]]
 
-    # CBOW
-    class CBOW(nn.Module):
-        def __init__(self, vocab_size, dim):
+    # continuous bag of words: the middle word from the two on each side
+    class SumContext(nn.Module):
+        def __init__(self, n_words, width):
             super().__init__()
-            self.emb = nn.Embedding(vocab_size, dim)
-            self.out = nn.Linear(dim, vocab_size)
+            self.emb = nn.Embedding(n_words, width)
+            self.out = nn.Linear(width, n_words)
 
-        def forward(self, ctx):
-            return F.log_softmax(self.out(self.emb(ctx).sum(0, keepdim=True)), dim=-1)
+        def forward(self, around):
+            return F.log_softmax(self.out(self.emb(around).sum(0, keepdim=True)), dim=-1)
 
-    cbow = _load(lib, CBOW(len(vocab), 4), 332)
-    ctx = lib.tensor([ix[w] for w in ("when", "forty", "shall", "besiege")])
-    l = F.nll_loss(cbow(ctx), lib.tensor([ix["winters"]]))
-    l.backward()
-    res["cbow"] = (l, cbow.emb.weight.grad)
+    cbow = _load(lib, SumContext(len(words), 4), 332)
+    around = lib.tensor([ix[w] for w in ("rain", "on", "roof", "and")])
+    step_loss = F.nll_loss(cbow(around), lib.tensor([ix["the"]]))
+    step_loss.backward()
+    res["cbow"] = (step_loss, cbow.emb.weight.grad)
     return res
 
 
 @program
 def lstm_tagger_and_crf(lib):
+    """An LSTM tagger trained sentence by sentence (NLLLoss on log-softmax tag scores), then
+    a linear-chain CRF: the log partition by the forward recursion (max-shifted
+    log-sum-exp), the gold path's score by indexing, the negative log-likelihood's gradient,
+    and Viterbi decoding with back-pointers."""
     nn, F = lib.nn, lib.nn.functional
-    training_data = [("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
-                     ("Everybody read that book".split(), ["NN", "V", "DET", "NN"])]
-    word_to_ix = {}
-    for sent, tags in training_data:
-        for word in sent:
-            word_to_ix.setdefault(word, len(word_to_ix))
-    tag_to_ix = {"DET": 0, "NN": 1, "V": 2}
+    sentences = [("birds sing at dawn".split(), ["N", "V", "P", "N"]),
+                 ("old trees fall".split(), ["A", "N", "V"])]
+    vocab_ix = {}
+    for words, _ in sentences:
+        for word in words:
+            vocab_ix.setdefault(word, len(vocab_ix))
+    tag_ix = {"N": 0, "V": 1, "P": 2, "A": 3}
 
-    def prepare_sequence(seq, to_ix):
-        return lib.tensor([to_ix[w] for w in seq], dtype=lib.long)
+    def ids(items, table):
+        return lib.tensor([table[t] for t in items], dtype=lib.long)
 
-    class LSTMTagger(nn.Module):
-        def __init__(self, embedding_dim, hidden_dim, vocab_size, tagset_size):
+    class RecurrentTagger(nn.Module):
+        def __init__(self, width, hidden, n_words, n_tags):
             super().__init__()
-            self.word_embeddings = nn.Embedding(vocab_size, embedding_dim)
-            self.lstm = nn.LSTM(embedding_dim, hidden_dim)
-            self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+            self.word_embeddings = nn.Embedding(n_words, width)
+            self.lstm = nn.LSTM(width, hidden)
+            self.hidden2tag = nn.Linear(hidden, n_tags)
 
-        def forward(self, sentence):
-            embeds = self.word_embeddings(sentence)
-            lstm_out, _ = self.lstm(embeds.view(len(sentence), 1, -1))
-            tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
-            return F.log_softmax(tag_space, dim=1)
+        def forward(self, sent):
+            n = len(sent)
+            states, _ = self.lstm(self.word_embeddings(sent).view(n, 1, -1))   # (n, 1, hidden)
+            return F.log_softmax(self.hidden2tag(states.view(n, -1)), dim=1)
 
-    model = _load(lib, LSTMTagger(6, 6, len(word_to_ix), 3), 340)
-    loss_function = nn.NLLLoss()
-    optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
-    for epoch in range(3):
-        for sentence, tags in training_data:
+    model = _load(lib, RecurrentTagger(6, 6, len(vocab_ix), 4), 340)
+    nll = nn.NLLLoss()
+    sgd = lib.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        for words, tags in sentences:
             model.zero_grad()
-            tag_scores = model(prepare_sequence(sentence, word_to_ix))
-            loss = loss_function(tag_scores, prepare_sequence(tags, tag_to_ix))
-            loss.backward()
-            optimizer.step()
+            nll(model(ids(words, vocab_ix)), ids(tags, tag_ix)).backward()
+            sgd.step()
     with lib.no_grad():
-        scores = model(prepare_sequence(training_data[0][0], word_to_ix))
+        scores = model(ids(sentences[0][0], vocab_ix))
     res = {"scores": scores}
 
-    # Bi-LSTM CRF pieces: the forward algorithm with log-sum-exp and Viterbi decoding
-    START, STOP = 3, 4
-    n_tags = 5
+    # linear-chain CRF over three real tags plus a begin and an end state; trans[to, from]
+    BEGIN, END, K = 3, 4, 5
+    trans = nn.Parameter(lib.tensor(_rand(K, K, seed=341)))
+    trans.data[BEGIN, :] = -10000          # no move into BEGIN
+    trans.data[:, END] = -10000            # no move out of END
+    emissions = lib.tensor(_rand(4, K, seed=342), requires_grad=True)
 
-    def argmax(vec):
-        _, idx = lib.max(vec, 1)
-        return idx.item()
+    def row_lse(table):
+        # log-sum-exp of each row of a (K, K) table, shifted by the row maximum
+        top = lib.max(table, 1, keepdim=True)[0]
+        return (top + lib.log(lib.sum(lib.exp(table - top.expand(-1, table.size(1))), 1,
+                                      keepdim=True))).view(1, -1)
 
-    def log_sum_exp(vec):
-        max_score = vec[0, argmax(vec)]
-        max_score_broadcast = max_score.view(1, -1).expand(1, vec.size()[1])
-        return max_score + lib.log(lib.sum(lib.exp(vec - max_score_broadcast)))
+    def log_partition(emis):
+        start = lib.full((1, K), -10000., dtype=lib.float64)
+        start[0, BEGIN] = 0.
+        alpha = start
+        for step_scores in emis:
+            # entry [to, from] = alpha[from] + trans[to, from] + emis[to]
+            alpha = row_lse(alpha + trans + step_scores.view(-1, 1).expand(K, K))
+        last = alpha + trans[END].view(1, -1)
+        top = lib.max(last)
+        return top + lib.log(lib.sum(lib.exp(last - top)))
 
-    transitions = nn.Parameter(lib.tensor(_rand(n_tags, n_tags, seed=341)))
-    transitions.data[START, :] = -10000
-    transitions.data[:, STOP] = -10000
-    feats = lib.tensor(_rand(4, n_tags, seed=342), requires_grad=True)
+    def path_score(emis, tags):
+        path = lib.cat([lib.tensor([BEGIN], dtype=lib.long), tags])
+        moves = trans[path[1:], path[:-1]].sum()
+        return moves + emis[lib.arange(len(tags)), tags].sum() + trans[END, tags[-1]]
 
-    def forward_alg(feats):
-        init_alphas = lib.full((1, n_tags), -10000., dtype=lib.float64)
-        init_alphas[0][START] = 0.
-        forward_var = init_alphas
-        for feat in feats:
-            alphas_t = []
-            for next_tag in range(n_tags):
-                emit_score = feat[next_tag].view(1, -1).expand(1, n_tags)
-                trans_score = transitions[next_tag].view(1, -1)
-                next_tag_var = forward_var + trans_score + emit_score
-                alphas_t.append(log_sum_exp(next_tag_var).view(1))
-            forward_var = lib.cat(alphas_t).view(1, -1)
-        terminal_var = forward_var + transitions[STOP]
-        return log_sum_exp(terminal_var)
+    def viterbi(emis):
+        best = lib.full((1, K), -10000., dtype=lib.float64)
+        best[0, BEGIN] = 0
+        pointers = []
+        for step_scores in emis:
+            cand = best + trans                            # [to, from]
+            value, came_from = lib.max(cand, 1)
+            pointers.append(came_from)
+            best = (value + step_scores).view(1, -1)
+        last = best + trans[END].view(1, -1)
+        tag = lib.max(last, 1)[1].item()
+        score = last[0, tag]
+        path = [tag]
+        for came_from in reversed(pointers):
+            tag = came_from[tag].item()
+            path.append(tag)
+        first = path.pop()                 # the BEGIN state
+        return score, path[::-1], first
 
-    def score_sentence(feats, tags):
-        score = lib.zeros(1, dtype=lib.float64)
-        tags = lib.cat([lib.tensor([START], dtype=lib.long), tags])
-        for i, feat in enumerate(feats):
-            score = score + transitions[tags[i + 1], tags[i]] + feat[tags[i + 1]]
-        return score + transitions[STOP, tags[-1]]
-
-    def viterbi_decode(feats):
-        backpointers = []
-        init_vvars = lib.full((1, n_tags), -10000., dtype=lib.float64)
-        init_vvars[0][START] = 0
-        forward_var = init_vvars
-        for feat in feats:
-            bptrs_t, viterbivars_t = [], []
-            for next_tag in range(n_tags):
-                next_tag_var = forward_var + transitions[next_tag]
-                best_tag_id = argmax(next_tag_var)
-                bptrs_t.append(best_tag_id)
-                viterbivars_t.append(next_tag_var[0][best_tag_id].view(1))
-            forward_var = (lib.cat(viterbivars_t) + feat).view(1, -1)
-            backpointers.append(bptrs_t)
-        terminal_var = forward_var + transitions[STOP]
-        best_tag_id = argmax(terminal_var)
-        path_score = terminal_var[0][best_tag_id]
-        best_path = [best_tag_id]
-        for bptrs_t in reversed(backpointers):
-            best_tag_id = bptrs_t[best_tag_id]
-            best_path.append(best_tag_id)
-        start = best_path.pop()
-        best_path.reverse()
-        return path_score, best_path, start
-
-    nll = forward_alg(feats) - score_sentence(feats, lib.tensor([0, 1, 2, 1]))
-    nll.backward()
-    res.update(nll=nll, feats_grad=feats.grad, trans_grad=transitions.grad,
-               viterbi=viterbi_decode(feats.detach()))
+    neg_ll = log_partition(emissions) - path_score(emissions, lib.tensor([0, 1, 2, 1]))
+    neg_ll.backward()
+    res.update(nll=neg_ll, feats_grad=emissions.grad, trans_grad=trans.grad,
+               viterbi=viterbi(emissions.detach()))
     return res
 
 
@@ -2547,59 +2519,65 @@ def neural_style_transfer(lib):
 
 @program
 def transfer_learning_loop(lib):
+    """Fine-tuning a new head on a frozen backbone: requires_grad switched off on the
+    backbone, the head replaced using in_features, SGD + StepLR on the head only, a train
+    and a validation pass per epoch under set_grad_enabled, accuracy from a bool sum made
+    double, and the best validation weights kept by deepcopy of the state dict and restored."""
     nn = lib.nn
     backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
-    class Net(nn.Module):
+    class FeaturesAndHead(nn.Module):
         def __init__(self):
             super().__init__()
             self.features = backbone
             self.fc = nn.Linear(4, 5)
 
-        def forward(self, x):
-            return self.fc(self.features(x))
+        def forward(self, pics):
+            return self.fc(self.features(pics))
 
-    model = _load(lib, Net(), 380)
-    for param in model.features.parameters():
-        param.requires_grad = False
-    num_ftrs = model.fc.in_features
-    model.fc = _load(lib, nn.Linear(num_ftrs, 2), 381)
+    model = _load(lib, FeaturesAndHead(), 380)
+    for w in model.features.parameters():
+        w.requires_grad = False
+    model.fc = _load(lib, nn.Linear(model.fc.in_features, 2), 381)     # two classes now
     xent = nn.CrossEntropyLoss()
-    optimizer = lib.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
-    scheduler = lib.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1)
-    data = {"train": (lib.tensor(np.random.RandomState(382).rand(6, 3, 6, 6).astype(np.float32)),
-                      lib.tensor([0, 1, 0, 1, 1, 0])),
-            "val": (lib.tensor(np.random.RandomState(383).rand(4, 3, 6, 6).astype(np.float32)),
-                    lib.tensor([1, 0, 0, 1]))}
-    loaders = {k: lib.utils.data.DataLoader(lib.utils.data.TensorDataset(*v), batch_size=3) for k, v in data.items()}
-    best_model_wts = copy.deepcopy(model.state_dict())
-    best_acc = 0.0
+    sgd = lib.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
+    decay = lib.optim.lr_scheduler.StepLR(sgd, step_size=1, gamma=0.1)
+    splits = {"train": (lib.tensor(np.random.RandomState(382).rand(6, 3, 6, 6).astype(np.float32)),
+                        lib.tensor([0, 1, 0, 1, 1, 0])),
+              "val": (lib.tensor(np.random.RandomState(383).rand(4, 3, 6, 6).astype(np.float32)),
+                      lib.tensor([1, 0, 0, 1]))}
+    loaders = {k: lib.utils.data.DataLoader(lib.utils.data.TensorDataset(*v), batch_size=3)
+               for k, v in splits.items()}
+
+    def one_pass(split):
+        learning = split == "train"
+        model.train(learning)
+        loss_sum, n_right = 0.0, 0
+        for pics, labs in loaders[split]:
+            sgd.zero_grad()
+            with lib.set_grad_enabled(learning):
+                scores = model(pics)
+                loss = xent(scores, labs)
+                if learning:
+                    loss.backward()
+                    sgd.step()
+            loss_sum += loss.item() * pics.size(0)              # per-sample mean -> sum
+            n_right += lib.sum(lib.max(scores, 1)[1] == labs.data)
+        if learning:
+            decay.step()
+        return loss_sum / 6, n_right.double() / len(loaders[split].dataset)
+
+    kept, kept_acc = copy.deepcopy(model.state_dict()), 0.0
     hist = []
-    for epoch in range(2):
-        for phase in ["train", "val"]:
-            model.train() if phase == "train" else model.eval()
-            running_loss, running_corrects = 0.0, 0
-            for inputs, labels in loaders[phase]:
-                optimizer.zero_grad()
-                with lib.set_grad_enabled(phase == "train"):
-                    outputs = model(inputs)
-                    _, preds = lib.max(outputs, 1)
-                    loss = xent(outputs, labels)
-                    if phase == "train":
-                        loss.backward()
-                        optimizer.step()
-                running_loss += loss.item() * inputs.size(0)
-                running_corrects += lib.sum(preds == labels.data)
-            if phase == "train":
-                scheduler.step()
-            epoch_acc = running_corrects.double() / len(loaders[phase].dataset)
-            hist.append((phase, running_loss / 6, epoch_acc))
-            if phase == "val" and epoch_acc > best_acc:
-                best_acc = epoch_acc
-                best_model_wts = copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_model_wts)
+    for _ in range(2):
+        for split in ("train", "val"):
+            mean_loss, acc = one_pass(split)
+            hist.append((split, mean_loss, acc))
+            if split == "val" and acc > kept_acc:
+                kept, kept_acc = copy.deepcopy(model.state_dict()), acc
+    model.load_state_dict(kept)
     bn = model.features[1]
-    return {"hist": hist, "best": best_acc, "fc": model.fc.weight, "rm": bn.running_mean,
+    return {"hist": hist, "best": kept_acc, "fc": model.fc.weight, "rm": bn.running_mean,
             "frozen_grad": model.features[0].weight.grad}
 
 

@@ -243,10 +243,10 @@ def wavenet_dilated_causal_gated_stack(L):
 # ----------------------------------------------------------------------------------------------
 def _timestep_embedding(L, t, dim):
     """Sinusoidal embedding of integer timesteps t (B,) into (B, dim)."""
-    half = dim // 2
-    freqs = L.exp(-math.log(10000) * L.arange(half, dtype=L.float64) / half)
-    args = t[:, None].double() * freqs[None]
-    return L.cat([L.cos(args), L.sin(args)], dim=-1)
+    # dim / 2 rates falling geometrically from 1 to nearly 1 / 10000; cosines then sines
+    rates = L.exp(L.arange(dim // 2, dtype=L.float64) * (-math.log(10000) / (dim // 2)))
+    phase = t.double().unsqueeze(1) * rates.unsqueeze(0)
+    return L.cat([phase.cos(), phase.sin()], dim=-1)
 
 
 def _ddpm_unet(L):
@@ -1854,35 +1854,42 @@ def dgcnn_edgeconv_knn_graph(L):
     then a global max and mean pooled classifier."""
     nn, F = L.nn, L.nn.functional
 
-    def knn(x, k):
-        inner = -2 * L.matmul(x.transpose(2, 1), x)
-        xx = L.sum(x ** 2, dim=1, keepdim=True)
-        return (-xx - inner - xx.transpose(2, 1)).topk(k=k, dim=-1)[1]
+    def knn(pts, k):
+        # (B, C, N) -> (B, N, k) indices of the k nearest points (itself included): the
+        # largest of -|a - b|^2 = 2 a.b - |a|^2 - |b|^2
+        sq = (pts ** 2).sum(dim=1, keepdim=True)                          # (B, 1, N)
+        closeness = 2 * L.matmul(pts.transpose(2, 1), pts) - sq - sq.transpose(2, 1)
+        return closeness.topk(k=k, dim=-1)[1]
 
-    def graph_feature(x, k):
-        B, C, N = x.shape
-        idx = (knn(x, k) + L.arange(0, B).view(-1, 1, 1) * N).view(-1)
-        xt = x.transpose(2, 1).contiguous()
-        feat = xt.view(B * N, -1)[idx, :].view(B, N, k, C)
-        xt = xt.view(B, N, 1, C).repeat(1, 1, k, 1)
-        return L.cat((feat - xt, xt), dim=3).permute(0, 3, 1, 2).contiguous()
+    def edge_features(pts, k):
+        # (B, C, N) -> (B, 2C, N, k): for each point i and neighbour j, [x_j - x_i, x_i];
+        # neighbours fetched from one flat (B*N, C) table, so batch b's indices move by b*N
+        B, C, N = pts.shape
+        rows = pts.transpose(2, 1).contiguous()                           # (B, N, C)
+        flat_idx = (knn(pts, k) + N * L.arange(0, B).view(-1, 1, 1)).view(-1)
+        nbr = rows.view(B * N, -1)[flat_idx, :].view(B, N, k, C)
+        centre = rows.view(B, N, 1, C).repeat(1, 1, k, 1)
+        return L.cat((nbr - centre, centre), dim=3).permute(0, 3, 1, 2).contiguous()
+
+    def edge_conv(cin):
+        return nn.Sequential(nn.Conv2d(cin, 8, 1, bias=False), nn.BatchNorm2d(8),
+                             nn.LeakyReLU(0.2))
 
     class DGCNN(nn.Module):
         def __init__(self, k=3):
             super().__init__()
             self.k = k
-            self.e1 = nn.Sequential(nn.Conv2d(6, 8, 1, bias=False), nn.BatchNorm2d(8),
-                                    nn.LeakyReLU(0.2))
-            self.e2 = nn.Sequential(nn.Conv2d(16, 8, 1, bias=False), nn.BatchNorm2d(8),
-                                    nn.LeakyReLU(0.2))
+            self.e1, self.e2 = edge_conv(6), edge_conv(16)
             self.head = nn.Linear(32, 3)
 
-        def forward(self, x):
-            x1 = self.e1(graph_feature(x, self.k)).max(dim=-1, keepdim=False)[0]
-            x2 = self.e2(graph_feature(x1, self.k)).max(dim=-1)[0]
-            h = L.cat([x1, x2], 1)
-            return self.head(L.cat([F.adaptive_max_pool1d(h, 1).view(x.size(0), -1),
-                                    F.adaptive_avg_pool1d(h, 1).view(x.size(0), -1)], 1))
+        def forward(self, pts):
+            first = self.e1(edge_features(pts, self.k)).max(dim=-1, keepdim=False)[0]
+            second = self.e2(edge_features(first, self.k)).max(dim=-1)[0]   # graph rebuilt
+            both = L.cat([first, second], 1)                                 # (B, 16, N)
+            n = pts.size(0)
+            pooled = [F.adaptive_max_pool1d(both, 1).view(n, -1),
+                      F.adaptive_avg_pool1d(both, 1).view(n, -1)]
+            return self.head(L.cat(pooled, 1))
 
     net = load_seeded(L, DGCNN().double(), 162)
     pts = L.tensor(_arr(2, 3, 10, seed=163))

@@ -34,29 +34,27 @@ PROGRAMS, program = registry()
 # object detection in plain torch
 # ----------------------------------------------------------------------------------------------
 def _anchors(L, sizes, ratios, fh, fw, stride):
-    """(fh*fw*A, 4) xyxy anchors centred on a stride grid."""
-    scales = L.tensor(sizes, dtype=L.float64)
-    ar = L.tensor(ratios, dtype=L.float64)
-    hr = L.sqrt(ar)
-    wr = 1 / hr
-    ws = (wr[:, None] * scales[None, :]).view(-1)
-    hs = (hr[:, None] * scales[None, :]).view(-1)
-    base = L.stack([-ws, -hs, ws, hs], dim=1) / 2
-    sx = L.arange(0, fw, dtype=L.float64) * stride
-    sy = L.arange(0, fh, dtype=L.float64) * stride
-    yy, xx = L.meshgrid(sy, sx, indexing="ij")
-    shifts = L.stack((xx.reshape(-1), yy.reshape(-1), xx.reshape(-1), yy.reshape(-1)), dim=1)
-    return (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
+    """(fh*fw*A, 4) xyxy anchors centred on a stride grid: per cell one box per (ratio,
+    size) pair, ratio = height / width and area = size^2."""
+    side = L.tensor(sizes, dtype=L.float64)
+    tall = L.sqrt(L.tensor(ratios, dtype=L.float64))
+    width = (side[None, :] / tall[:, None]).view(-1)
+    height = (side[None, :] * tall[:, None]).view(-1)
+    template = L.stack([-width, -height, width, height], dim=1) / 2
+    gy, gx = L.meshgrid(L.arange(0, fh, dtype=L.float64) * stride,
+                        L.arange(0, fw, dtype=L.float64) * stride, indexing="ij")
+    gx, gy = gx.reshape(-1), gy.reshape(-1)
+    centres = L.stack((gx, gy, gx, gy), dim=1)
+    return (centres.view(-1, 1, 4) + template.view(1, -1, 4)).reshape(-1, 4)
 
 
 def _box_iou(L, a, b):
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    lt = L.max(a[:, None, :2], b[:, :2])
-    rb = L.min(a[:, None, 2:], b[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    return inter / (area_a[:, None] + area_b - inter)
+    """pairwise IoU (len(a), len(b)) of xyxy boxes by broadcasting"""
+    def size(r):
+        return (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
+    sides = (L.min(a[:, None, 2:], b[:, 2:]) - L.max(a[:, None, :2], b[:, :2])).clamp(min=0)
+    shared = sides[:, :, 0] * sides[:, :, 1]
+    return shared / (size(a)[:, None] + size(b) - shared)
 
 
 def _nms(L, boxes, scores, thr):
@@ -499,65 +497,83 @@ def glow_actnorm_invconv_lu_and_coupling(L):
     nn, F = L.nn, L.nn.functional
 
     class ActNorm(nn.Module):
+        """per-channel affine map whose shift and log-scale are set from the first batch it
+        sees (zero mean, unit spread per channel); a uint8 buffer remembers that"""
+
         def __init__(self, c):
             super().__init__()
             self.loc = nn.Parameter(L.zeros(1, c, 1, 1, dtype=L.float64))
             self.logs = nn.Parameter(L.zeros(1, c, 1, 1, dtype=L.float64))
             self.register_buffer("inited", L.tensor(0, dtype=L.uint8))
 
+        @L.no_grad()
+        def calibrate(self, x):
+            over = (0, 2, 3)
+            self.loc.data.copy_(-x.mean(dim=over, keepdim=True))
+            self.logs.data.copy_(L.log(1 / (x.std(dim=over, keepdim=True) + 1e-6)))
+            self.inited.fill_(1)
+
         def forward(self, x):
-            if self.inited.item() == 0:
-                with L.no_grad():
-                    mean = x.mean(dim=(0, 2, 3), keepdim=True)
-                    std = x.std(dim=(0, 2, 3), keepdim=True)
-                    self.loc.data.copy_(-mean)
-                    self.logs.data.copy_(L.log(1 / (std + 1e-6)))
-                    self.inited.fill_(1)
-            hw = x.shape[2] * x.shape[3]
-            return (x + self.loc) * L.exp(self.logs), hw * self.logs.sum()
+            if not self.inited.item():
+                self.calibrate(x)
+            pixels = x.shape[2] * x.shape[3]          # the log-scale counts once per pixel
+            return L.exp(self.logs) * (x + self.loc), self.logs.sum() * pixels
+
+    def mix_channels(x, w):
+        # a 1x1 convolution by the (c, c) matrix w
+        return F.conv2d(x, w.view(*w.shape, 1, 1))
 
     class InvConv(nn.Module):
+        """an invertible channel mixing started from a random rotation (QR); the log
+        |det| of the matrix by slogdet, once per pixel"""
+
         def __init__(self, c):
             super().__init__()
-            q, _ = L.linalg.qr(L.tensor(_arr(c, c, seed=23)))
-            self.weight = nn.Parameter(q)
+            self.weight = nn.Parameter(L.linalg.qr(L.tensor(_arr(c, c, seed=23)))[0])
 
         def forward(self, x):
-            ld = L.linalg.slogdet(self.weight)[1] * x.shape[2] * x.shape[3]
-            return F.conv2d(x, self.weight.view(*self.weight.shape, 1, 1)), ld
+            pixels = x.shape[2] * x.shape[3]
+            return mix_channels(x, self.weight), L.linalg.slogdet(self.weight)[1] * pixels
 
     class InvConvLU(nn.Module):
+        """the same mixing kept as P L U: P fixed, L unit lower-triangular, U upper with its
+        diagonal stored as fixed signs times exp(log_s), so log |det| is log_s.sum()"""
+
         def __init__(self, c):
             super().__init__()
-            q, _ = L.linalg.qr(L.tensor(_arr(c, c, seed=24)))
-            P, Lo, U = L.linalg.lu(q)
-            s = L.diag(U)
-            self.register_buffer("P", P)
-            self.register_buffer("sign_s", L.sign(s))
-            self.register_buffer("lmask", L.tril(L.ones(c, c, dtype=L.float64), -1))
-            self.Lo = nn.Parameter(Lo)
-            self.log_s = nn.Parameter(L.log(L.abs(s)))
-            self.U = nn.Parameter(L.triu(U, 1))
+            perm, low, up = L.linalg.lu(L.linalg.qr(L.tensor(_arr(c, c, seed=24)))[0])
+            diag = L.diag(up)
+            strict = L.tril(L.ones(c, c, dtype=L.float64), -1)
+            for name, t in (("P", perm), ("sign_s", L.sign(diag)), ("lmask", strict)):
+                self.register_buffer(name, t)
+            self.Lo = nn.Parameter(low)
+            self.log_s = nn.Parameter(L.log(L.abs(diag)))
+            self.U = nn.Parameter(L.triu(up, 1))
+
+        def matrix(self):
+            eye = L.eye(self.P.shape[0], dtype=L.float64)
+            unit_lower = eye + self.lmask * self.Lo
+            upper = self.lmask.T * self.U + L.diag(L.exp(self.log_s) * self.sign_s)
+            return self.P @ unit_lower @ upper
 
         def forward(self, x):
-            c = self.P.shape[0]
-            lower = self.Lo * self.lmask + L.eye(c, dtype=L.float64)
-            upper = self.U * self.lmask.T + L.diag(self.sign_s * L.exp(self.log_s))
-            w = self.P @ lower @ upper
-            return F.conv2d(x, w.unsqueeze(2).unsqueeze(3)), self.log_s.sum() * x[0, 0].numel()
+            return mix_channels(x, self.matrix()), x[0, 0].numel() * self.log_s.sum()
 
     class Coupling(nn.Module):
+        """half the channels pass; a small conv net of them gives the other half a shift
+        (even output channels) and a scale sigmoid(odd + 2) in (0, 1)"""
+
         def __init__(self, c):
             super().__init__()
             self.net = nn.Sequential(nn.Conv2d(c // 2, 8, 3, padding=1), nn.ReLU(),
                                      nn.Conv2d(8, c, 3, padding=1))
 
         def forward(self, x):
-            xa, xb = x.chunk(2, 1)
-            h = self.net(xa)
-            shift, scale = h[:, 0::2], L.sigmoid(h[:, 1::2] + 2.0)
-            yb = (xb + shift) * scale
-            return L.cat([xa, yb], 1), L.log(scale).flatten(1).sum(-1)
+            kept, moved = x.chunk(2, 1)
+            params = self.net(kept)
+            gain = L.sigmoid(2.0 + params[:, 1::2])
+            out = L.cat([kept, gain * (moved + params[:, 0::2])], 1)
+            return out, L.log(gain).flatten(1).sum(-1)
 
     layers = nn.ModuleList([ActNorm(4), InvConv(4), ActNorm(4), InvConvLU(4), Coupling(4)])
     load_seeded(L, layers[4].double(), 25, 0.2)

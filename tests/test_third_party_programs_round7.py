@@ -1125,36 +1125,41 @@ def convnext_block_channels_last_layernorm_and_drop_path(L):
     nn, F = L.nn, L.nn.functional
 
     class LayerNormCF(nn.Module):
+        """LayerNorm over the channel axis of (n, c, h, w), by hand (biased variance)"""
+
         def __init__(self, c, eps=1e-6):
             super().__init__()
             self.weight, self.bias = nn.Parameter(L.ones(c)), nn.Parameter(L.zeros(c))
             self.eps = eps
 
         def forward(self, x):
-            u = x.mean(1, keepdim=True)
-            s = (x - u).pow(2).mean(1, keepdim=True)
-            x = (x - u) / L.sqrt(s + self.eps)
-            return self.weight[:, None, None] * x + self.bias[:, None, None]
+            centred = x - x.mean(1, keepdim=True)
+            spread = L.sqrt(centred.pow(2).mean(1, keepdim=True) + self.eps)
+            per_channel = lambda v: v.view(1, -1, 1, 1)
+            return per_channel(self.weight) * (centred / spread) + per_channel(self.bias)
 
     class Block(nn.Module):
+        """depthwise 7x7, then in channels-last layout LayerNorm and an expand-GELU-shrink
+        pair of Linears, a learnt per-channel gain, a fixed per-sample keep mask in training
+        (survivors divided by the keep rate 0.75), added to the input"""
+
         def __init__(self, dim, keep):
             super().__init__()
             self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
             self.norm = nn.LayerNorm(dim, eps=1e-6)
-            self.pwconv1 = nn.Linear(dim, 4 * dim)
-            self.act = nn.GELU()
+            self.pwconv1, self.act = nn.Linear(dim, 4 * dim), nn.GELU()
             self.pwconv2 = nn.Linear(4 * dim, dim)
-            self.gamma = nn.Parameter(1e-1 * L.ones(dim))
+            self.gamma = nn.Parameter(L.full((dim,), 0.1))
             self.register_buffer("keep", keep)
 
         def forward(self, x):
-            inp = x
-            x = self.dwconv(x).permute(0, 2, 3, 1)
-            x = self.pwconv2(self.act(self.pwconv1(self.norm(x))))
-            x = (self.gamma * x).permute(0, 3, 1, 2)
+            last = self.dwconv(x).permute(0, 2, 3, 1)                   # (n, h, w, c)
+            for layer in (self.norm, self.pwconv1, self.act, self.pwconv2):
+                last = layer(last)
+            branch = (last * self.gamma).permute(0, 3, 1, 2)
             if self.training:
-                x = x.div(0.75) * self.keep.view(-1, 1, 1, 1)
-            return inp + x
+                branch = branch.div(0.75) * self.keep.view(-1, 1, 1, 1)
+            return x + branch
 
     keep = L.tensor([1.0, 0.0, 1.0])
     model = nn.Sequential(nn.Conv2d(2, 4, 2, 2), LayerNormCF(4), Block(4, keep.clone()),
@@ -1193,12 +1198,14 @@ def wgan_gp_gradient_penalty_two_optimizers(L):
     d_losses, g_losses, gps = [], [], []
 
     def penalty(real, fake, alpha):
-        inter = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        out = D(inter)
-        g = L.autograd.grad(outputs=out, inputs=inter, grad_outputs=L.ones_like(out),
-                            create_graph=True, retain_graph=True, only_inputs=True)[0]
-        g = g.view(g.size(0), -1)
-        return ((g.norm(2, dim=1) - 1) ** 2).mean()
+        # the critic's input gradient at points on the segments real-fake should have unit
+        # norm; the gradient keeps its graph so the penalty itself can be differentiated
+        between = (fake + alpha * (real - fake)).requires_grad_(True)
+        score = D(between)
+        slope, = L.autograd.grad(outputs=score, inputs=between, grad_outputs=L.ones_like(score),
+                                 create_graph=True, retain_graph=True, only_inputs=True)
+        excess = slope.view(slope.size(0), -1).norm(2, dim=1) - 1
+        return excess.pow(2).mean()
 
     for it in range(2):
         for k in range(2):
@@ -1543,18 +1550,20 @@ def topk_sparse_attention_with_sinusoidal_buffer(L):
     in a non-persistent register_buffer (absent from the state dict) sliced to the length."""
     nn, F = L.nn, L.nn.functional
 
-    class PositionalEncoding(nn.Module):
-        def __init__(self, d, max_len=16):
+    class WaveTable(nn.Module):
+        """a fixed (1, length, d) table added to the input: even features sin(p w_i), odd
+        ones cos(p w_i), w_i = 10000^(-2i/d); not saved with the state dict"""
+
+        def __init__(self, d, length=16):
             super().__init__()
-            pos = L.arange(max_len).unsqueeze(1)
-            div = L.exp(L.arange(0, d, 2) * (-math.log(10000.0) / d))
-            pe = L.zeros(max_len, d)
-            pe[:, 0::2] = L.sin(pos * div)
-            pe[:, 1::2] = L.cos(pos * div)
-            self.register_buffer("pe", pe.unsqueeze(0), persistent=False)
+            rate = L.exp(L.arange(0, d, 2) * (-math.log(10000.0) / d))
+            angle = L.arange(length).unsqueeze(1) * rate               # (length, d / 2)
+            table = L.zeros(length, d)
+            table[:, 0::2], table[:, 1::2] = L.sin(angle), L.cos(angle)
+            self.register_buffer("pe", table[None], persistent=False)
 
         def forward(self, x):
-            return x + self.pe[:, :x.size(1)]
+            return self.pe[:, :x.size(1)] + x
 
     class SparseAttn(nn.Module):
         def __init__(self, d=8, topk=3):
@@ -1574,7 +1583,7 @@ def topk_sparse_attention_with_sinusoidal_buffer(L):
             a = F.softmax(s, dim=-1)
             return self.o(a @ v), a
 
-    pe = PositionalEncoding(8)
+    pe = WaveTable(8)
     attn = load_seeded(L, SparseAttn(), 91, 0.4)
     x = L.tensor(_f32(2, 6, 8, seed=92))
     h = pe(x)
@@ -1924,13 +1933,12 @@ def fourier_neural_operator_complex_spectral_weights(L):
             w = (_arr(cin, cout, modes, seed=110) + 1j * _arr(cin, cout, modes, seed=111))
             self.weights = nn.Parameter(L.tensor(scale * w, dtype=L.complex128))
 
-        def forward(self, x):
-            ft = L.fft.rfft(x)
-            out = L.zeros(x.shape[0], self.weights.shape[1], x.size(-1) // 2 + 1,
-                          dtype=L.cdouble)
-            out[:, :, :self.modes] = L.einsum("bix,iox->box", ft[:, :, :self.modes],
-                                              self.weights)
-            return L.fft.irfft(out, n=x.size(-1))
+        def forward(self, signal):                      # (b, cin, n) real
+            n = signal.size(-1)
+            low = L.fft.rfft(signal)[:, :, :self.modes]   # the kept frequencies only
+            spec = L.zeros(signal.shape[0], self.weights.shape[1], n // 2 + 1, dtype=L.cdouble)
+            spec[:, :, :self.modes] = L.einsum("bix,iox->box", low, self.weights)
+            return L.fft.irfft(spec, n=n)                 # higher modes come back as zero
 
     class FNO(nn.Module):
         def __init__(self):
@@ -1940,10 +1948,10 @@ def fourier_neural_operator_complex_spectral_weights(L):
             self.w = nn.Conv1d(4, 4, 1)
             self.proj = nn.Linear(4, 1)
 
-        def forward(self, x):
-            h = self.lift(x).permute(0, 2, 1)
-            h = F.gelu(self.spec(h) + self.w(h))
-            return self.proj(h.permute(0, 2, 1)).squeeze(-1)
+        def forward(self, pts):                          # (b, n, 2) -> (b, n)
+            chan_first = self.lift(pts).transpose(1, 2)
+            mixed = F.gelu(self.w(chan_first) + self.spec(chan_first))
+            return self.proj(mixed.transpose(1, 2)).squeeze(-1)
 
     model = FNO().double()
     state = {k: v for k, v in load_seeded(L, nn.Sequential(nn.Linear(2, 4), nn.Conv1d(4, 4, 1),

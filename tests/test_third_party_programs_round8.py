@@ -65,11 +65,14 @@ def _param_groups(model, wd=0.01):
 
 
 def _warmup_linear(warmup, total):
-    def f(step):
-        if step < warmup:
-            return float(step) / float(max(1, warmup))
-        return max(0.0, float(total - step) / float(max(1, total - warmup)))
-    return f
+    """LR factor: from 0 up to 1 over ``warmup`` steps, then down in a straight line to 0 at
+    ``total``, never negative."""
+    def factor(step):
+        rising = step < warmup
+        num, den = (step, warmup) if rising else (total - step, total - warmup)
+        value = float(num) / float(max(1, den))
+        return value if rising else max(0.0, value)
+    return factor
 
 
 @program
@@ -409,20 +412,18 @@ def seeding_idioms_generators_and_rng_state(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def classification_metrics_topk_confusion_f1(L):
-    """Top-1/top-5 accuracy as in the ImageNet example (topk, t(), eq, expand_as, reshape,
-    float sum, mul_), a confusion matrix by bincount of target*C+pred, per-class precision,
+    """Top-1/top-5 accuracy from the ranked class indices (topk, t(), eq, expand_as,
+    reshape, float sum with keepdim, mul_), a confusion matrix by bincount of target*C+pred, per-class precision,
     recall, F1 with nan_to_num, macro/micro/weighted averages, and balanced accuracy."""
     C = 6
     logits = L.tensor(_arr(40, C, seed=20))
     target = L.tensor(_labels(40, C, 21))
-    maxk = 5
-    _, pred = logits.topk(maxk, 1, True, True)
-    pred = pred.t()
-    correct = pred.eq(target.view(1, -1).expand_as(pred))
-    res = []
-    for k in (1, 5):
-        correct_k = correct[:k].reshape(-1).float().sum(0, keepdim=True)
-        res.append(correct_k.mul_(100.0 / target.size(0)))
+    # rank r of column j holds the r-th best class of sample j; a sample is a top-k hit when
+    # its label shows up in the first k rows (at most once per column)
+    ranked = logits.topk(5, 1, True, True)[1].t()
+    hits = ranked.eq(target.view(1, -1).expand_as(ranked)).float()
+    percent = 100.0 / target.size(0)
+    res = [hits[:depth].reshape(-1).sum(0, keepdim=True).mul_(percent) for depth in (1, 5)]
     p1 = logits.argmax(1)
     cm = L.bincount(target * C + p1, minlength=C * C).reshape(C, C)
     tp = cm.diag().double()
@@ -1234,17 +1235,18 @@ def generation_logits_processors_topk_topp_repetition(L):
     V, eos = 12, 11
     logits = L.tensor(_arr(3, V, seed=96) * 2)
     prev = L.tensor([[1, 4, 4], [0, 2, 7], [5, 5, 5]])
-    score = logits.gather(1, prev)
-    score = L.where(score < 0, score * 1.3, score / 1.3)
-    logits = logits.scatter(1, prev, score)
-    logits = logits / 0.7
-    kth = L.topk(logits, 5)[0][..., -1, None]
-    topk = logits.masked_fill(logits < kth, -float("inf"))
-    sorted_logits, sorted_idx = L.sort(topk, descending=False)
-    cum = sorted_logits.softmax(-1).cumsum(-1)
-    remove_sorted = cum <= (1 - 0.8)
-    remove_sorted[..., -1:] = False
-    remove = remove_sorted.scatter(1, sorted_idx, remove_sorted)
+    # tokens already produced are made less likely (positive scores / 1.3, negative * 1.3)
+    seen = logits.gather(1, prev)
+    score = L.where(seen >= 0, seen / 1.3, seen * 1.3)
+    logits = logits.scatter(1, prev, score) / 0.7               # then the temperature
+    fifth = L.topk(logits, 5)[0][..., -1, None]
+    topk = logits.masked_fill(logits < fifth, -float("inf"))
+    # nucleus from the least likely end: drop while the running mass stays within 0.2,
+    # never the most likely token; the flags go back to vocabulary order by scatter
+    ranked, order = L.sort(topk, descending=False)
+    drop_ranked = ranked.softmax(-1).cumsum(-1) <= (1 - 0.8)
+    drop_ranked[..., -1:] = False
+    remove = drop_ranked.scatter(1, order, drop_ranked)
     topp = topk.masked_fill(remove, -float("inf"))
     cur_len = L.tensor([1, 5, 2])
     topp[:, eos] = L.where(cur_len < 3, L.full((3,), -float("inf"), dtype=topp.dtype),
