@@ -70,7 +70,9 @@ def gelu(input, *, approximate="none"):
         if dtypes.reduced_float(input._array.dtype):   # in float32, rounded once, as PyTorch
             return cast(gelu(cast(input, _FLOAT), approximate=approximate), input._array.dtype)
     if approximate in ("none", "tanh") and _nodes.fits(input):    # one node, same values
-        return _nodes.Gelu.apply(input, approximate=approximate)
+        # the slope kept only where a backward may follow
+        return _nodes.Gelu.apply(input, approximate=approximate,
+                                 slope=input.requires_grad and is_grad_enabled())
     if approximate == "none":
         return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
     if approximate == "tanh":
@@ -177,7 +179,7 @@ def silu(input, inplace=False):
     if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
         return cast(silu(cast(input, _FLOAT)), input._array.dtype)
     if _nodes.fits(input):                      # one node, the same values
-        return _nodes.Silu.apply(input)
+        return _nodes.Silu.apply(input, slope=input.requires_grad and is_grad_enabled())
     return mul(input, sigmoid(_floating(input)))
 
 
