@@ -4,7 +4,8 @@
   side before, wider pads went through an index-select per dim): the plain backward sums a
   border's copies onto its edge;
 * bilinear ``grid_sample``'s input gradient summed as whole pixel rows, rank by rank of the
-  taps sorted by pixel (``nn._grid_scatter``), where it was a bincount per tap;
+  taps sorted by pixel (``nn._grid_cells``, by cells of a zero-padded image), where it was
+  a bincount per tap;
 * hardswish's plain backward selecting by bits on g (x/3 + 1/2) (``activation_nodes``).
 
 Each: values and gradients in float64 (and second derivatives through create_graph) and

@@ -21,7 +21,7 @@ from ..tensor import Tensor
 from ..ops import activation as A
 from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops._util import ieee, ieee_errors, not_implemented_for, scalar_type_name
-from . import _grid_scatter
+from . import _grid_cells
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -223,15 +223,6 @@ def _bilinear_corners(ix, iy, h, w):
     return corners, fx, fy
 
 
-def _pixel_rows(inp):
-    """inp (N, C, H, W) as rows of its C channels per pixel, (N H W, C) (a copy unless it is
-    channels-last already), and each sample's first row (N, 1): a tap of every channel is
-    then one row, gathered at once."""
-    n, c, h, w = inp.shape
-    pixels = np.ascontiguousarray(inp.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
-    return pixels, (np.arange(n, dtype=np.int64) * (h * w))[:, None]
-
-
 class _BilinearSample2d(Function):
     """grid_sample's bilinear 4-D case as one node: input (N, C, H, W) read at source pixel
     coordinates ix, iy (N, P) (unnormalised, padding mode applied: ops of the grid before
@@ -243,26 +234,16 @@ class _BilinearSample2d(Function):
         d ix = sum over channels of g * sum over taps of +-input[tap] * valid * w_y
                (+ for the upper tap in x), and d iy alike with w_x
 
-    The products and sums are those of the composition, in its order (so the values and the
-    grid's gradients are the same numbers; the input's gradient sums in its dtype). Without a
-    recorded graph the backward runs on arrays (the input's gradient as whole pixel rows
-    summed rank by rank, ``_grid_scatter``; a bincount per tap
-    below 8 channels); under create_graph it runs as ops (gather, scatter_add), so second
-    derivatives come out of it."""
+    The forward's products and sums are those of the composition, in its order (so the values
+    are the same numbers), and so are the grid's gradients' sums over the taps. Without a
+    recorded graph both directions run on arrays by cells (``_grid_cells``: the input copied
+    once into a zero-padded image of pixel rows, the points sorted once by the cell they
+    fall in, the input's gradient summed cell by cell); under create_graph the backward runs
+    as ops (gather, scatter_add), so second derivatives come out of it."""
     @ieee                                   # NaN and infinite coordinates: silently
     def forward(self, inp, ix, iy):
         self.save_for_backward(inp, ix, iy)
-        n, c, h, w = inp.shape
-        corners, fx, fy = _bilinear_corners(ix, iy, h, w)
-        pixels, first = _pixel_rows(inp)
-        out = None
-        for index, valid, up_y, up_x in corners:
-            weight = valid * (fy if up_y else (fy * -1) + 1)
-            weight *= fx if up_x else (fx * -1) + 1
-            term = pixels.take(first + index, axis=0)                    # (N, P, C)
-            term *= weight[:, :, None]
-            out = term if out is None else out + term
-        return np.ascontiguousarray(out.transpose(0, 2, 1))
+        return _grid_cells.sample(inp, _grid_cells.cell_layout(ix, iy, *inp.shape[2:]))
 
     def backward(self, g):
         inp, ix, iy = self.saved_tensors
@@ -275,56 +256,17 @@ class _BilinearSample2d(Function):
     @ieee
     def _grads_arrays(self, inp, ix, iy, g):
         n, c, h, w = inp.shape
-        corners, fx, fy = _bilinear_corners(ix, iy, h, w)
+        cells = _grid_cells.cell_layout(ix, iy, h, w)
         want_in, want_x, want_y = self.needs_input_grad
-        rows_in = want_in and _grid_scatter.fits(c)     # pixel rows summed (_grid_scatter)
-        if want_x or want_y or rows_in:
-            g_rows = np.ascontiguousarray(g.transpose(0, 2, 1))               # (N, P, C)
+        g_rows = np.ascontiguousarray(g.transpose(0, 2, 1)).reshape(-1, c)     # (N P, C)
+        gx = gy = gin = None
         if want_x or want_y:
-            pixels, first = _pixel_rows(inp)
-        elif rows_in:
-            first = (np.arange(n, dtype=np.int64) * (h * w))[:, None]
-        if rows_in:
-            dests = np.empty((4,) + ix.shape, np.int64)
-            weights = np.empty((4,) + ix.shape, ix.dtype)
-            inside = np.empty((4,) + ix.shape, bool)
-        else:
-            base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1)
-        gin, gx, gy = None, 0, 0
-        for k, (index, valid, up_y, up_x) in enumerate(corners):
-            wy = fy if up_y else (fy * -1) + 1
-            wx = fx if up_x else (fx * -1) + 1
-            if rows_in:                 # this tap's pixel and weight: summed below
-                np.add(first, index, out=dests[k])
-                np.multiply(wy, wx, out=weights[k])
-                np.not_equal(valid, 0, out=inside[k])
-            elif want_in:               # this tap's g * weight summed per pixel (float64)
-                # a tap outside adds nothing: weight 0, not 0 * NaN (an infinite coordinate)
-                weight = np.where(valid != 0, wy * wx, 0)
-                spread = np.bincount((base + index[:, None, :]).reshape(-1),
-                                     (g * weight[:, None, :]).reshape(-1)
-                                     .astype(np.float64), minlength=inp.size)
-                gin = spread if gin is None else np.add(gin, spread, out=gin)
-            if want_x or want_y:                                        # sum over channels
-                gv = np.einsum("npc,npc->np", g_rows, pixels.take(first + index, axis=0))
-                gv *= valid
-                if want_x:
-                    gx = gx + (gv * wy if up_x else gv * (wy * -1))
-                if want_y:
-                    gy = gy + (gv * wx if up_y else gv * (wx * -1))
-        if rows_in:
-            # only the taps inside the image add anything (PyTorch's skip the others, so an
-            # infinite coordinate's NaN weight or g reaches no pixel)
-            taps = np.flatnonzero(inside)
-            summed = _grid_scatter.tap_rows_sum(
-                g_rows.reshape(-1, c), dests.reshape(-1).take(taps),
-                taps % ix.size, weights.reshape(-1).take(taps), n * h * w)
-            gin = Tensor._wrap(np.ascontiguousarray(
-                summed.reshape(n, h, w, c).transpose(0, 3, 1, 2)))
-        elif want_in:
-            gin = Tensor._wrap(gin.astype(inp.dtype).reshape(inp.shape))
-        return (gin, Tensor._wrap(np.asarray(gx, ix.dtype)) if want_x else None,
-                Tensor._wrap(np.asarray(gy, iy.dtype)) if want_y else None)
+            gx, gy = _grid_cells.coordinate_grads(_grid_cells.padded_rows(inp), g_rows, cells,
+                                                  want_x, want_y)
+        if want_in:
+            gin = Tensor._wrap(_grid_cells.input_grad(g_rows, cells, inp.shape))
+        return (gin, None if gx is None else Tensor._wrap(gx.reshape(ix.shape)),
+                None if gy is None else Tensor._wrap(gy.reshape(iy.shape)))
 
     def _grads_ops(self, inp, ix, iy, g):
         n, c, h, w = inp.shape

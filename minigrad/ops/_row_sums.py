@@ -9,8 +9,8 @@ where ``take`` (default: k itself) picks the source row of entry k and ``weights
 1) scales it. A *row* is a slice of ``axis`` (a number for 1-d arrays, a vector or block for
 n-d ones). Its callers: the weight gradient of ``embedding`` (``ops.embedding_grad``), the
 IndexAdd of float slices (``ops._scatter_add_kernels``: the backward of ``index_select``,
-``x[idx]`` and ``index_add``), and the input gradient of bilinear ``grid_sample``
-(``nn._grid_scatter``: every tap's point row times its weight, added at its pixel).
+``x[idx]`` and ``index_add``); bilinear ``grid_sample``'s input gradient (``nn._grid_cells``)
+borrows its sort.
 
 The algorithm, for K entries, R distinct destinations and rows of D numbers:
 
@@ -119,12 +119,14 @@ def row_sums(src, index, size, *, axis=0, take=None, weights=None, wide=False,
 
     # 3. rank by rank, into the running sums' prefix
     sums = rows_of(listed[:offsets[1]])
-    if acc != src.dtype:
-        sums = np.add(sums, 0, dtype=acc)       # widened, and -0.0 -> +0.0 (a sum from 0)
-    elif kind in "fc":
+    if kind in "fc":
         sums += 0                               # -0.0 -> +0.0, as a sum from 0
+    # widened (``wide``): only the destinations reached more than once, the first
+    # reaching[1] runs (a row alone is its own sum, rounded back to itself)
+    multi = along(axis, slice(0, int(reaching[1]) if ranks > 1 else 0))
+    running = sums if acc == src.dtype else sums[multi].astype(acc)
     for r in range(1, ranks):
-        sums[along(axis, slice(0, int(reaching[r])))] += rows_of(
+        running[along(axis, slice(0, int(reaching[r])))] += rows_of(
             listed[offsets[r]:offsets[r + 1]])
     # 4. the long runs' later rows
     long_runs = int(np.count_nonzero(run_counts > ranks))
@@ -134,7 +136,9 @@ def row_sums(src, index, size, *, axis=0, take=None, weights=None, wide=False,
         rank = np.arange(run.size) - np.repeat(tails.cumsum() - tails, tails)
         rest = rows_of(order.take(run_starts.take(run) + ranks + rank))
         head = along(axis, slice(0, long_runs))
-        sums[head] = _run_totals(sums[head], rest, tails, axis, limit)
+        running[head] = _run_totals(running[head], rest, tails, axis, limit)
+    if running is not sums:
+        sums[multi] = running                   # rounded once
     # 5. into the output
     out = np.zeros(shape, src.dtype)
     out[along(axis, ordered.take(run_starts))] = sums

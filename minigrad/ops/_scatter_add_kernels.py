@@ -32,8 +32,8 @@ MIN_RANK_WORK = 1024
 # slices of fewer elements than this are left to the bincount, whose cost is per element,
 # while sorting the index costs per slice
 MIN_SLICE = 48
-# a scatter-add of at least this many elements first checks whether its positions are all
-# distinct (then it writes them in place); fewer go straight to the bincount
+# a float scatter-add of at least this many elements writes them in place and sums only the
+# repeated positions apart (``_written_then_summed``); fewer go straight to the bincount
 DISTINCT_FROM = 1024
 
 
@@ -67,16 +67,10 @@ def scatter_add_array(shape, dim, index, src):
     if src.size == 0 or size == 0:
         return xp.zeros(shape, dtype=src.dtype)
     pos, w = flat.ravel(), src.ravel()
-    if type(w) is np.ndarray and w.dtype.kind == "f" and w.dtype.itemsize <= 8 and \
-            pos.size >= DISTINCT_FROM:
-        # no position twice (a gather's backward, a permutation): each element is written
-        # where it lands, + 0 (the bincount's sum from 0 turns -0.0 into 0.0; one element
-        # widened to float64 and back is itself); else the bincount below
-        seen = np.zeros(size, dtype=bool)
-        seen[pos] = True
-        if np.count_nonzero(seen) == pos.size:
-            out = np.zeros(shape, dtype=src.dtype)
-            out.reshape(-1)[pos] = np.add(w, 0, dtype=src.dtype)
+    if type(w) is np.ndarray and w.dtype in _MARKED and pos.size >= DISTINCT_FROM and \
+            pos.size < 1 << (8 * w.dtype.itemsize - 1):
+        out = _written_then_summed(shape, size, pos, w)
+        if out is not None:
             return out
     if w.dtype.kind == "c":
         # bincount adds float weights only: the real and imaginary parts are summed apart
@@ -85,6 +79,44 @@ def scatter_add_array(shape, dim, index, src):
     else:
         summed = xp.bincount(pos, weights=w, minlength=size)
     return summed.reshape(shape).astype(src.dtype, copy=False)
+
+
+# the float dtypes whose output array first holds, as integers of their width, the number of
+# the element written last at each position (see ``_written_then_summed``)
+_MARKED = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+# more repeated elements than this fraction of them: the bincount over all of them is cheaper
+# than summing the repeats apart (a sort of them)
+REPEATS_UP_TO = 0.25
+
+
+def _written_then_summed(shape, size, pos, w):
+    """zeros(size) with w added at pos (float32/float64, K elements) when few positions
+    repeat, else None: each element is written where it lands (the last of a repeated
+    position wins), then the positions that more than one element reached get their float64
+    sum in index order, rounded once -- the bincount's numbers, without its float64 array of
+    the whole output. The repeats are found without a scratch array of the output's size:
+    the output itself, seen as integers, first takes each element's number at its position
+    (the last one wins); an element that does not read its own number back repeats a
+    position. Elements are written + 0, as the bincount's sum from 0 turns -0.0 into 0.0."""
+    k = pos.size
+    out = np.zeros(size, w.dtype)
+    marks = out.view(_MARKED[w.dtype])
+    numbers = np.arange(k, dtype=marks.dtype)
+    marks[pos] = numbers
+    last = marks.take(pos)
+    again = np.flatnonzero(last != numbers)             # the elements some later one beat
+    if again.size > REPEATS_UP_TO * k:
+        return None
+    out[pos] = np.add(w, 0, dtype=w.dtype)
+    if again.size:
+        dest = pos.take(again)
+        places, group = np.unique(dest, return_inverse=True)
+        winner = np.empty(places.size, np.int64)
+        winner[group] = last.take(again)                # each place's last element
+        total = np.bincount(group, w.take(again), places.size)
+        total += w.take(winner)
+        out[places] = total
+    return out.reshape(shape)
 
 
 def index_add_fits(src, index, size):

@@ -32,6 +32,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._loss_arguments import check_class_loss_arguments
+from ._nll_spatial import SpatialNLL, fits as spatial_fits
 from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
 from .elementwise import mul
 from .pointwise_select import where
@@ -333,7 +334,9 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
                            f"{scalar_type_name(target._array.dtype)}")
     if weight is not None:      # (its dtype is read by the floating kernels only)
         _check_class_weight(weight, input, name, dtype_too=floating)
-    scores, t, out_shape = _class_axis_last(input, target)
+    spatial = spatial_fits(input, from_logits, _smoothing(label_smoothing))  # (N, C, d1, ..)
+    scores, t, out_shape = (input, target._array.reshape(-1), tuple(target.shape)) if spatial \
+        else _class_axis_last(input, target)
     if not floating:
         kernel = "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame"
         raise not_implemented_for(kernel, input._array.dtype)
@@ -364,11 +367,15 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     if input.ndim == 1 and target.ndim == 1 and smoothing:
         # PyTorch's smoothed loss adds the (1,) smoothing term into the () class loss in place
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
-    loss = _nll_node(input.ndim, smoothing).apply(
-        scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
-        reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,
-        all_valid=all_valid,
-        half=_rounding_dtype(scores, from_logits, reduction, smoothing))
+    if spatial:
+        loss = SpatialNLL.apply(input, target=t.astype(xp.int64, copy=False), weight=w,
+                                ignore_index=ignore_index, reduction=reduction,
+                                all_valid=all_valid)
+    else:
+        loss = _nll_node(input.ndim, smoothing).apply(
+            scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
+            reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,
+            all_valid=all_valid, half=_rounding_dtype(scores, from_logits, reduction, smoothing))
     loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
     if reduction == "none" and tuple(loss.shape) != tuple(out_shape):
         loss = reshape(loss, out_shape)

@@ -22,11 +22,14 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
+from ._band_loss_rows import band_loss_grads, band_loss_value
 from ._util import FLOAT32_64, broadcast_shape, not_implemented_for, result_dtype
 from .compare import sign
 from .elementwise import Mul, cast, mul
@@ -241,18 +244,35 @@ class _BandLoss(Function):
     reduced by ``reduction``: the elementwise part is ``kernel``'s (``SmoothL1``,
     ``Huber``) on d = input - target, whose gradient (norm g where norm = 1 / numel for
     'mean', 1 otherwise) goes to the input and, negated, to the target.  Its next_functions
-    are then the input's and target's nodes, as PyTorch's."""
+    are then the input's and target's nodes, as PyTorch's. C-ordered numpy operands of one
+    shape go block by block through ``_band_loss_rows`` (forward, and the backward when no
+    graph is recorded), the rest through the kernel's whole-array formulas."""
     kernel = None
     saved_names = ("self", "target")
 
     def forward(self, input, target, *, reduction, width):
         self.save_for_backward(input, target)
         self.reduction, self.width = reduction, width
+        if _blocked(input, target):             # block by block, summed in cache
+            per = band_loss_value(input, target, width, self.kernel is Huber, reduction)
+            return per if reduction != "none" else reduce_array(per, reduction, input, target)
         return reduce_array(self.kernel.value(input - target, width), reduction, input, target)
 
     def backward(self, g):
         input, target = self.saved_tensors
         numel = input._array.size
+        if not is_grad_enabled() and _blocked(input._array, target._array) and \
+                type(g._array) is np.ndarray and g._array.dtype == input._array.dtype:
+            ga = g._array
+            if self.reduction != "none":
+                with np.errstate(divide="ignore", invalid="ignore"):     # (an empty mean)
+                    ga = ga / numel if self.reduction == "mean" else ga
+            elif not ga.flags.c_contiguous or ga.shape != input._array.shape:
+                ga = None
+            if ga is not None:
+                grads = band_loss_grads(input._array, target._array, ga, self.width,
+                                        self.kernel is Huber, *self.needs_input_grad[:2])
+                return tuple(None if x is None else Tensor._wrap(x) for x in grads)
         if self.reduction != "none":
             g = expand_to(g / numel if self.reduction == "mean" else g, tuple(input.shape))
         if is_grad_enabled():
@@ -276,6 +296,13 @@ class HuberLoss(_BandLoss):
     kernel = Huber
     saved_fields = {"reduction": lambda node: REDUCTION_ENUM[node.reduction],
                     "delta": "width"}
+
+
+def _blocked(a, t):
+    """Whether the arrays go through ``_band_loss_rows``: numpy, C-ordered, one shape."""
+    return type(a) is np.ndarray and type(t) is np.ndarray and a.shape == t.shape and \
+        a.flags.c_contiguous and t.flags.c_contiguous and a.dtype == t.dtype and \
+        a.dtype in FLOAT32_64
 
 
 def fused_band_loss(input, target, reduction, width, huber):
