@@ -496,7 +496,7 @@ def max_unpool1d_and_3d(lib):
     z1 = lib.nn.functional.max_unpool1d(y1, i1, 3, 2, output_size=[9])
     x3 = _x(lib, 1, 1, 4, 4, 5, seed=1)
     y3, i3 = lib.nn.functional.max_pool3d(x3, 2, return_indices=True)
-    z3 = lib.nn.MaxUnpool3d(2)(y3, i3)
+    z3 = lib.nn.MaxUnpool3d(2)(y3, i3, output_size=x3.shape[-3:])    # 4x4x5: odd last dim
     (z1.sum() + z3.sum()).backward()
     return dict(z1=z1, z3=z3, g1=x1.grad, g3=x3.grad)
 

@@ -402,6 +402,14 @@ def _drive(lib, opt, params, sch, n, metrics=None):
     return lrs
 
 
+def _epoch(sch):
+    """A scheduler's last_epoch; ChainedScheduler keeps none of its own (each scheduler it
+    chains counts its own steps)."""
+    if hasattr(sch, "last_epoch"):
+        return sch.last_epoch
+    return [s.last_epoch for s in sch._schedulers]
+
+
 def _schedprog(name, make, n=10, mom=False, **options):
     def prog(lib):
         opt, params = _sgd(lib)
@@ -416,13 +424,13 @@ def _schedprog(name, make, n=10, mom=False, **options):
             last.append(sch.get_last_lr())
             if mom:
                 res.setdefault("mom", []).append(opt.param_groups[0]["momentum"])
-        res.update(lrs=lrs, last=last, epoch=sch.last_epoch, w=params[0])
+        res.update(lrs=lrs, last=last, epoch=_epoch(sch), w=params[0])
         sd = sch.state_dict()
         res["keys"] = sorted(k for k in sd if not k.startswith("_"))
         opt2, _ = _sgd(lib)
         sch2 = make(lib.optim.lr_scheduler, opt2)
         sch2.load_state_dict(sd)
-        res["loaded_epoch"] = sch2.last_epoch
+        res["loaded_epoch"] = _epoch(sch2)
         res["loaded_last"] = sch2.get_last_lr()
         return res
     prog.__name__ = name

@@ -913,11 +913,12 @@ def kv_cache_greedy_topk_topp_generation(L):
         lgt_p = lgt.masked_fill(drop, float("-inf"))
         probs = L.softmax(lgt_p, dim=-1)
         gen = L.Generator().manual_seed(0)
-        draws = L.multinomial(probs.expand(3, -1), num_samples=2, replacement=True,
-                              generator=gen)
+        rows = probs.expand(3, -1)
+        draws = L.multinomial(rows, num_samples=2, replacement=True, generator=gen)
     return dict(diff=(full[:, -1] - step[:, -1]).abs().max() < 1e-10, lg=lg, step=step,
                 greedy=out, cache_shape=cache[0].shape, lgt_k=lgt_k, lgt_p=lgt_p,
-                probs=probs, draws_ok=bool(probs.gather(1, draws).gt(0).all()))
+                probs=probs, draws=draws,
+                draws_ok=bool(rows.gather(1, draws).gt(0).all()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1119,25 +1120,34 @@ def gathering_node_features_past_the_last_node_refused(L):
 
 @program
 def yolo_head_decoding_written_in_place_into_slices(L):
-    """YOLOv5-style decoding that writes into slices of the sigmoid output: fine, since the
-    later writes replace the values sigmoid's backward would need only where they are not
-    read again."""
+    """YOLOv5-style decoding that writes the box centres and sizes into slices of the sigmoid
+    output.  Written into the sigmoid output itself, the backward refuses (sigmoid's backward
+    reads the output it gave); written into a clone of it, the gradients flow through the
+    slice writes to the conv weight."""
     conv = load_seeded(L, L.nn.Conv2d(4, 3 * 7, 1).double(), 1)
     anchors = L.tensor([[10., 13.], [16., 30.], [33., 23.]], dtype=L.float64)
-    p = conv(L.tensor(_arr(2, 4, 4, 5, seed=9)))
-    p = p.view(2, 3, 7, 4, 5).permute(0, 1, 3, 4, 2).contiguous()
     yv, xv = L.meshgrid([L.arange(4), L.arange(5)], indexing="ij")
-    grid = L.stack((xv, yv), 2).expand((1, 3, 4, 5, 2)).to(p.dtype)
+    grid = L.stack((xv, yv), 2).expand((1, 3, 4, 5, 2)).to(L.float64)
     anchor_grid = (anchors.clone() * 8).view((1, 3, 1, 1, 2)).expand((1, 3, 4, 5, 2))
-    y = p.sigmoid()
-    y[..., 0:2] = (y[..., 0:2] * 2 - 0.5 + grid) * 8
-    y[..., 2:4] = (y[..., 2:4] * 2) ** 2 * anchor_grid
-    z = y.view(2, -1, 7)
-    xyxy = L.cat([z[..., :2] - z[..., 2:4] / 2, z[..., :2] + z[..., 2:4] / 2], -1)
-    conf = z[..., 4:5] * z[..., 5:]
-    best, cls = conf.max(-1)
-    (xyxy.pow(2).mean() + conf.sum()).backward()
-    return dict(z=z, xyxy=xyxy, keep=best > 0.3, cls=cls, g=conv.weight.grad)
+
+    def decode(copy):
+        conv.zero_grad()
+        p = conv(L.tensor(_arr(2, 4, 4, 5, seed=9)))
+        p = p.view(2, 3, 7, 4, 5).permute(0, 1, 3, 4, 2).contiguous()
+        y = p.sigmoid().clone() if copy else p.sigmoid()
+        y[..., 0:2] = (y[..., 0:2] * 2 - 0.5 + grid) * 8
+        y[..., 2:4] = (y[..., 2:4] * 2) ** 2 * anchor_grid
+        z = y.view(2, -1, 7)
+        xyxy = L.cat([z[..., :2] - z[..., 2:4] / 2, z[..., :2] + z[..., 2:4] / 2], -1)
+        conf = z[..., 4:5] * z[..., 5:]
+        best, cls = conf.max(-1)
+        (xyxy.pow(2).mean() + conf.sum()).backward()
+        return z, xyxy, best, cls
+
+    in_place = err(lambda: decode(copy=False))
+    z, xyxy, best, cls = decode(copy=True)
+    return dict(in_place=in_place, z=z, xyxy=xyxy, keep=best > 0.3, cls=cls,
+                g=conv.weight.grad, gb=conv.bias.grad)
 
 
 def _activated_slice(L, op, then):

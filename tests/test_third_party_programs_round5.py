@@ -2206,7 +2206,7 @@ def truncated_bptt_with_detached_state_and_left_padding(L):
         opt.step()
         losses.append(loss.item())
     gru = load_seeded(L, nn.GRU(3, 2, num_layers=2).double(), 193)
-    h0 = L.tensor(_arr(2, 2, 2, seed=194))
+    h0 = L.tensor(_arr(2, 3, 2, seed=194))     # (layers, batch of 3 sequences, hidden)
     seqs = [L.tensor(_arr(n, 3, seed=195 + n)) for n in (3, 1, 2)]
     left = R.pad_sequence(seqs, batch_first=True, padding_side="left")
     right = R.pad_sequence(seqs, padding_value=-1.0)
@@ -2255,7 +2255,7 @@ def printed_grad_fn_of_einsum_stft_and_writes(L):
     cumulative_trapezoid."""
     a = L.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     b = L.tensor(np.arange(12.0).reshape(3, 4) / 4, requires_grad=True)
-    v = L.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = L.tensor([1.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
     wav = L.tensor(_arr(2, 48, seed=200), requires_grad=True)
     win = L.hann_window(16, dtype=L.float64)
     spec = L.stft(wav, 16, 4, window=win, return_complex=True)

@@ -227,9 +227,10 @@ def segmentation_dice_lovasz_ohem(L):
         return pix.topk(k).values.mean()
 
     def lovasz_grad(gt_sorted):
-        gts = gt_sorted.sum()
-        inter = gts - gt_sorted.float().cumsum(0)
-        union = gts + (1 - gt_sorted).float().cumsum(0)
+        gt = gt_sorted.double()             # a bool mask: 1 - mask would be refused
+        gts = gt.sum()
+        inter = gts - gt.cumsum(0)
+        union = gts + (1 - gt).cumsum(0)
         jac = 1.0 - inter / union
         jac[1:] = jac[1:] - jac[:-1]
         return jac

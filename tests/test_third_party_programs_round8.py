@@ -1396,8 +1396,9 @@ def global_rng_consumed_by_loaders_and_samplers(L):
 def legacy_checkpoints_batchnorm_version_and_state_dict_hooks(L):
     """Loading old checkpoints: a BatchNorm state dict without num_batches_tracked loaded with
     strict=True (the version-1 upgrade path), the _metadata of state_dict, a load_state_dict
-    pre-hook renaming keys of an older layout, a state-dict post hook dropping a key, and
-    shared storage of views surviving torch.save/torch.load."""
+    pre-hook renaming keys of an older layout, a state-dict post hook dropping a key (one that
+    returns the popped value is refused), and shared storage of views surviving
+    torch.save/torch.load."""
     nn = L.nn
     src = load_seeded(L, nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).double(), 110)
     old = {k: v for k, v in src.state_dict().items() if not k.endswith("num_batches_tracked")}
@@ -1423,8 +1424,15 @@ def legacy_checkpoints_batchnorm_version_and_state_dict_hooks(L):
     legacy = {"0.dense.weight": L.eye(3, dtype=L.float64), "0.dense.bias":
               L.ones(3, dtype=L.float64)}
     r2 = wrapped.load_state_dict(legacy)
-    handle = wrapped.register_state_dict_post_hook(
+    wrong = wrapped.register_state_dict_post_hook(         # a hook returning the popped value
         lambda mod, sd, prefix, local: sd.pop("0.proj.bias"))
+    refused = err(wrapped.state_dict)
+    wrong.remove()
+
+    def drop_bias(mod, sd, prefix, local):
+        del sd["0.proj.bias"]               # edits sd in place; a post hook returns None
+
+    handle = wrapped.register_state_dict_post_hook(drop_bias)
     keys = list(wrapped.state_dict())
     handle.remove()
     base = L.arange(6.0)
@@ -1433,7 +1441,7 @@ def legacy_checkpoints_batchnorm_version_and_state_dict_hooks(L):
     buf.seek(0)
     got = L.load(buf)
     got["v"][0] = 100.0
-    return dict(missing=res.missing_keys, nbt=nbt, meta=sorted(meta.keys()),
+    return dict(missing=res.missing_keys, nbt=nbt, meta=sorted(meta.keys()), refused=refused,
                 ver=meta["1"], r2=(r2.missing_keys, r2.unexpected_keys), w=layer.proj.weight,
                 keys=keys, after=list(wrapped.state_dict()), a=got["a"], t=got["t"],
                 tc=got["t"].is_contiguous(), stride=got["t"].stride())
