@@ -27,117 +27,111 @@ PROGRAMS, program = registry()
 
 
 # ----------------------------------------------------------------------------------------------
-# nanoGPT
+# a small decoder-only language model (the facts of nanoGPT's setup, our own layout)
 # ----------------------------------------------------------------------------------------------
 def _gpt(L, vocab=11, block=6, d=8, h=2, layers=2, flash=False):
+    """A pre-norm decoder: fused qkv projection split three ways, a lower-triangular buffer
+    that masks the scores, a tanh-GELU feed-forward, the token table shared with the head."""
     nn, F = L.nn, L.nn.functional
+    hd = d // h
 
-    class CausalSelfAttention(nn.Module):
+    def to_heads(t, n, length):
+        # (n, length, d) -> (n, h, length, hd)
+        return t.view(n, length, h, hd).transpose(1, 2)
+
+    class SelfAttn(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_attn = nn.Linear(d, 3 * d)
-            self.c_proj = nn.Linear(d, d)
-            self.attn_dropout = nn.Dropout(0.0)
-            self.resid_dropout = nn.Dropout(0.0)
-            self.register_buffer("bias", L.tril(L.ones(block, block)).view(1, 1, block, block))
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+            self.drop_w = nn.Dropout(0.0)
+            self.drop_y = nn.Dropout(0.0)
+            self.register_buffer("keep", L.ones(block, block).tril())
+
+        def scores_path(self, q, k, v, length):
+            s = q @ k.transpose(-2, -1) / math.sqrt(hd)
+            s = s.masked_fill(self.keep[:length, :length] == 0, float("-inf"))
+            return self.drop_w(F.softmax(s, dim=-1)) @ v
 
         def forward(self, x):
-            B, T, C = x.size()
-            q, k, v = self.c_attn(x).split(d, dim=2)
-            k = k.view(B, T, h, C // h).transpose(1, 2)
-            q = q.view(B, T, h, C // h).transpose(1, 2)
-            v = v.view(B, T, h, C // h).transpose(1, 2)
+            n, length, width = x.size()
+            q, k, v = (to_heads(t, n, length) for t in self.qkv(x).split(d, dim=2))
             if flash:
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
-                                                   is_causal=True)
+                mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0,
+                                                       is_causal=True)
             else:
-                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-                att = self.attn_dropout(F.softmax(att, dim=-1))
-                y = att @ v
-            y = y.transpose(1, 2).contiguous().view(B, T, C)
-            return self.resid_dropout(self.c_proj(y))
+                mixed = self.scores_path(q, k, v, length)
+            merged = mixed.transpose(1, 2).contiguous().view(n, length, width)
+            return self.drop_y(self.proj(merged))
 
-    class MLP(nn.Module):
+    class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_fc = nn.Linear(d, 4 * d)
-            self.gelu = nn.GELU(approximate="tanh")
-            self.c_proj = nn.Linear(4 * d, d)
+            self.n1, self.sa = nn.LayerNorm(d), SelfAttn()
+            self.n2 = nn.LayerNorm(d)
+            self.ff = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"),
+                                    nn.Linear(4 * d, d))
 
         def forward(self, x):
-            return self.c_proj(self.gelu(self.c_fc(x)))
+            x = x + self.sa(self.n1(x))
+            return x + self.ff(self.n2(x))
 
-    class Block(nn.Module):
+    def fill_uniform(mod):
+        if isinstance(mod, (nn.Linear, nn.Embedding)):
+            L.nn.init.uniform_(mod.weight, -0.1, 0.1)
+        if isinstance(mod, nn.Linear) and mod.bias is not None:
+            L.nn.init.zeros_(mod.bias)
+
+    class TinyLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1 = nn.LayerNorm(d)
-            self.attn = CausalSelfAttention()
-            self.ln_2 = nn.LayerNorm(d)
-            self.mlp = MLP()
+            self.parts = nn.ModuleDict({
+                "tok": nn.Embedding(vocab, d), "pos": nn.Embedding(block, d),
+                "drop": nn.Dropout(0.0),
+                "layers": nn.ModuleList(Layer() for _ in range(layers)),
+                "norm": nn.LayerNorm(d)})
+            self.head = nn.Linear(d, vocab, bias=False)
+            self.parts.tok.weight = self.head.weight        # one table, read twice
+            self.apply(fill_uniform)
+            # the projections that write into the residual stream start smaller
+            small = 0.02 / math.sqrt(2 * layers)
+            for name, p in self.named_parameters():
+                if name.endswith(("sa.proj.weight", "ff.2.weight")):
+                    L.nn.init.uniform_(p, -small, small)
 
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(vocab, d), wpe=nn.Embedding(block, d), drop=nn.Dropout(0.0),
-                h=nn.ModuleList([Block() for _ in range(layers)]), ln_f=nn.LayerNorm(d)))
-            self.lm_head = nn.Linear(d, vocab, bias=False)
-            self.transformer.wte.weight = self.lm_head.weight
-            self.apply(self._init_weights)
-            for pn, p in self.named_parameters():
-                if pn.endswith("c_proj.weight"):
-                    bound = 0.02 / math.sqrt(2 * layers)
-                    L.nn.init.uniform_(p, -bound, bound)
-
-        def _init_weights(self, module):
-            if isinstance(module, nn.Linear):
-                L.nn.init.uniform_(module.weight, -0.1, 0.1)
-                if module.bias is not None:
-                    L.nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                L.nn.init.uniform_(module.weight, -0.1, 0.1)
+        def hidden(self, idx):
+            where = L.arange(0, idx.size(1), dtype=L.long, device=idx.device)
+            x = self.parts.drop(self.parts.tok(idx) + self.parts.pos(where))
+            for layer in self.parts.layers:
+                x = layer(x)
+            return self.parts.norm(x)
 
         def forward(self, idx, targets=None):
-            b, t = idx.size()
-            pos = L.arange(0, t, dtype=L.long, device=idx.device)
-            x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-            for blk in self.transformer.h:
-                x = blk(x)
-            x = self.transformer.ln_f(x)
-            if targets is not None:
-                logits = self.lm_head(x)
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
-                                       ignore_index=-1)
-            else:
-                logits = self.lm_head(x[:, [-1], :])
-                loss = None
-            return logits, loss
+            x = self.hidden(idx)
+            if targets is None:                 # only the last position is needed
+                return self.head(x[:, [-1], :]), None
+            logits = self.head(x)
+            flat = logits.view(-1, logits.size(-1))
+            return logits, F.cross_entropy(flat, targets.view(-1), ignore_index=-1)
 
         @L.no_grad()
-        def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
-            for _ in range(max_new_tokens):
-                idx_cond = idx if idx.size(1) <= block else idx[:, -block:]
-                logits, _ = self(idx_cond)
-                logits = logits[:, -1, :] / temperature
+        def generate(self, idx, steps, temperature=1.0, top_k=None):
+            for _ in range(steps):
+                window = idx[:, -block:] if idx.size(1) > block else idx
+                logits = self(window)[0][:, -1, :] / temperature
                 if top_k is not None:
-                    v, _ = L.topk(logits, min(top_k, logits.size(-1)))
-                    logits[logits < v[:, [-1]]] = -float("Inf")
-                probs = F.softmax(logits, dim=-1)
-                idx_next = L.multinomial(probs, num_samples=1)
-                idx = L.cat((idx, idx_next), dim=1)
+                    kth = L.topk(logits, min(top_k, logits.size(-1)))[0][:, [-1]]
+                    logits[logits < kth] = -float("Inf")
+                pick = L.multinomial(F.softmax(logits, dim=-1), num_samples=1)
+                idx = L.cat((idx, pick), dim=1)
             return idx
 
-    return GPT()
+    return TinyLM()
 
 
 @program
 def nanogpt_tied_weights_causal_buffer_and_loss(L):
-    """nanoGPT's model file: the causal mask a registered buffer sliced to T and compared
+    """A nanoGPT-sized decoder: the causal mask a registered buffer sliced to T and compared
     with 0 in masked_fill, the token embedding tied to the output head (one Parameter seen
     once by parameters()), the residual projections re-initialised by name, the loss with
     ignore_index=-1 on padded targets; the tied weight's gradient sums both uses."""
@@ -150,8 +144,8 @@ def nanogpt_tied_weights_causal_buffer_and_loss(L):
     loss.backward()
     n_params = sum(p.numel() for p in m.parameters())
     return dict(logits=logits, loss=loss, n=n_params,
-                same=m.lm_head.weight is m.transformer.wte.weight,
-                gw=m.lm_head.weight.grad, g=grads_of(m), buffers=[k for k, _ in m.named_buffers()],
+                same=m.head.weight is m.parts.tok.weight,
+                gw=m.head.weight.grad, g=grads_of(m), buffers=[k for k, _ in m.named_buffers()],
                 keys=list(m.state_dict().keys())[:6])
 
 
@@ -169,14 +163,14 @@ def nanogpt_flash_path_matches_the_masked_softmax_path(L):
     for name, m in (("slow", slow), ("fast", fast)):
         logits, loss = m(idx, tgt)
         loss.backward()
-        out[name] = dict(logits=logits, loss=loss, g=m.transformer.h[0].attn.c_attn.weight.grad)
+        out[name] = dict(logits=logits, loss=loss, g=m.parts.layers[0].sa.qkv.weight.grad)
     out["diff"] = float((out["slow"]["logits"] - out["fast"]["logits"]).abs().max()) < 1e-12
     return out
 
 
 @program
 def nanogpt_configure_optimizers_warmup_cosine_and_clipping(L):
-    """nanoGPT's train loop: parameters of dim >= 2 decayed, the rest not (two AdamW groups,
+    """A nanoGPT-style train loop: parameters of dim >= 2 decayed, the rest not (two AdamW groups,
     betas (0.9, 0.95)), the rate set by hand each iteration from a linear-warmup cosine
     schedule, gradient accumulation over micro-steps, clip_grad_norm_ returning the norm,
     zero_grad(set_to_none=True)."""
@@ -214,14 +208,14 @@ def nanogpt_configure_optimizers_warmup_cosine_and_clipping(L):
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         lrs.append(lr)
-    return dict(losses=losses, norms=norms, lrs=lrs, w=m.lm_head.weight,
-                ln=m.transformer.ln_f.weight, grad_none=m.lm_head.weight.grad is None,
+    return dict(losses=losses, norms=norms, lrs=lrs, w=m.head.weight,
+                ln=m.parts.norm.weight, grad_none=m.head.weight.grad is None,
                 groups=[len(g["params"]) for g in opt.param_groups])
 
 
 @program
 def nanogpt_generate_top_k_multinomial(L):
-    """nanoGPT's sampler under no_grad: the last position's logits over a temperature, the
+    """Sampling under no_grad as nanoGPT does it: the last position's logits over a temperature, the
     ones below the k-th largest set to -inf by a boolean-mask write, softmax, multinomial
     under a seed, the sequence cropped to the block size once it grows past it."""
     L.manual_seed(11)
@@ -247,34 +241,35 @@ def _make_divisible(v, divisor=4, min_value=None):
 
 @program
 def mobilenet_v2_inverted_residual_blocks(L):
-    """torchvision's MobileNetV2 pieces: ConvBNReLU6 as an nn.Sequential subclass, the
-    inverted residual (1x1 expand, 3x3 depthwise with groups=hidden, 1x1 linear project),
-    the shortcut only where stride 1 and channels equal, _make_divisible widths, the
-    classifier after adaptive_avg_pool2d and flatten; train-mode BatchNorm statistics."""
+    """MobileNetV2's pieces: conv-BN-ReLU6 as an nn.Sequential subclass, the inverted
+    residual (1x1 expand, 3x3 depthwise with groups=hidden, 1x1 linear project), the shortcut
+    only where stride 1 and channels equal, _make_divisible widths, the classifier after
+    adaptive_avg_pool2d and flatten; train-mode BatchNorm statistics."""
     nn = L.nn
 
-    class ConvBNReLU(nn.Sequential):
+    class CBR6(nn.Sequential):
         def __init__(self, cin, cout, k=3, stride=1, groups=1):
-            super().__init__(nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups,
-                                       bias=False), nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+            conv = nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+            super().__init__(conv, nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
 
-    class InvertedResidual(nn.Module):
-        def __init__(self, inp, oup, stride, expand):
+    class Inverted(nn.Module):
+        def __init__(self, cin, cout, stride, ratio):
             super().__init__()
-            hidden = int(round(inp * expand))
-            self.use_res = stride == 1 and inp == oup
-            layers = [ConvBNReLU(inp, hidden, k=1)] if expand != 1 else []
-            layers += [ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
-                       nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+            wide = int(round(cin * ratio))
+            self.use_res = stride == 1 and cin == cout
+            layers = [CBR6(cin, wide, k=1)] if ratio != 1 else []
+            layers.append(CBR6(wide, wide, stride=stride, groups=wide))       # depthwise
+            layers += [nn.Conv2d(wide, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout)]
             self.conv = nn.Sequential(*layers)
 
         def forward(self, x):
-            return x + self.conv(x) if self.use_res else self.conv(x)
+            y = self.conv(x)
+            return x + y if self.use_res else y
 
     L.manual_seed(0)
     c0 = _make_divisible(6 * 1.0)
-    net = nn.Sequential(ConvBNReLU(3, c0, stride=2), InvertedResidual(c0, c0, 1, 1),
-                        InvertedResidual(c0, 12, 2, 2), InvertedResidual(12, 12, 1, 3)).double()
+    net = nn.Sequential(CBR6(3, c0, stride=2), Inverted(c0, c0, 1, 1),
+                        Inverted(c0, 12, 2, 2), Inverted(12, 12, 1, 3)).double()
     head = nn.Sequential(nn.Dropout(0.0), nn.Linear(12, 5)).double()
     x = _t(L, 2, 3, 12, 12, seed=1, grad=True)
     feat = net(x)
@@ -295,11 +290,12 @@ def efficientnet_mbconv_squeeze_excitation_and_stochastic_depth(L):
     nn, F = L.nn, L.nn.functional
 
     def stochastic_depth(x, p, training):
-        if not training or p == 0.0:
-            return x
-        survival = 1.0 - p
-        noise = L.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype).bernoulli_(survival)
-        return x * noise.div_(survival)
+        # per sample: the whole branch kept with probability 1 - p and divided by it
+        if training and p != 0.0:
+            keep = 1.0 - p
+            shape = [x.shape[0]] + [1] * (x.ndim - 1)
+            return x * L.empty(shape, dtype=x.dtype).bernoulli_(keep).div_(keep)
+        return x
 
     class SE(nn.Module):
         def __init__(self, c, sq):
@@ -338,35 +334,31 @@ def efficientnet_mbconv_squeeze_excitation_and_stochastic_depth(L):
 
 @program
 def resnet_basic_and_bottleneck_with_downsample_and_zero_init(L):
-    """torchvision's ResNet pieces: BasicBlock and Bottleneck with a 1x1 strided downsample
+    """ResNet's pieces: a Bottleneck with a 1x1 strided downsample
     Sequential, kaiming_normal_ (fan_out, relu) over every conv by modules() and the last
     BatchNorm of each residual branch zero-initialised, max-pool stem, frozen BatchNorm
     affine (requires_grad_(False)) for fine-tuning."""
     nn = L.nn
 
-    class Bottleneck(nn.Module):
-        expansion = 4
+    def conv_bn(cin, cout, k, stride=1):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout)]
 
-        def __init__(self, inp, planes, stride=1, downsample=None):
+    class Bottleneck(nn.Module):
+        """1x1 narrow, 3x3 (strided), 1x1 widen by 4, then the shortcut added in place."""
+
+        def __init__(self, cin, planes, stride=1, downsample=None):
             super().__init__()
-            self.conv1 = nn.Conv2d(inp, planes, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(planes * 4)
-            self.relu = nn.ReLU(inplace=True)
+            relu = nn.ReLU(inplace=True)
+            self.branch = nn.Sequential(*conv_bn(cin, planes, 1), relu,
+                                        *conv_bn(planes, planes, 3, stride), relu,
+                                        *conv_bn(planes, 4 * planes, 1))
+            self.out_act = relu
             self.downsample = downsample
 
         def forward(self, x):
-            identity = x
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.relu(self.bn2(self.conv2(out)))
-            out = self.bn3(self.conv3(out))
-            if self.downsample is not None:
-                identity = self.downsample(x)
-            out += identity
-            return self.relu(out)
+            y = self.branch(x)
+            y += x if self.downsample is None else self.downsample(x)
+            return self.out_act(y)
 
     L.manual_seed(5)
     stem = nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
@@ -381,7 +373,7 @@ def resnet_basic_and_bottleneck_with_downsample_and_zero_init(L):
             nn.init.constant_(mod.bias, 0)
     for mod in model.modules():
         if isinstance(mod, Bottleneck):
-            nn.init.constant_(mod.bn3.weight, 0.5 if mod.downsample is not None else 0)
+            nn.init.constant_(mod.branch[-1].weight, 0.5 if mod.downsample is not None else 0)
     model[0][1].requires_grad_(False)
     x = _t(L, 2, 3, 10, 10, seed=6)
     y = model(x)
@@ -393,53 +385,55 @@ def resnet_basic_and_bottleneck_with_downsample_and_zero_init(L):
 @program
 def convnext_block_channels_last_layernorm_and_layer_scale(L):
     """ConvNeXt's block: a 7x7 depthwise convolution, permute to channels-last for
-    LayerNorm and the pointwise MLP (Linear layers), the layer-scale gamma Parameter, permute
-    back, DropPath by torch.rand floor; and its LayerNorm for channels_first written out by
-    mean/pow/sqrt, compared with F.layer_norm over the permuted tensor."""
+    LayerNorm and the pointwise MLP (Linear layers), the layer-scale Parameter, permute
+    back, the branch dropped per sample by torch.rand floor; and a LayerNorm over the channel
+    dim of an NCHW tensor written out by mean/pow/sqrt, compared with F.layer_norm over the
+    permuted tensor."""
     nn, F = L.nn, L.nn.functional
 
-    class LayerNormCF(nn.Module):
+    class ChannelNorm(nn.Module):
         def __init__(self, c, eps=1e-6):
             super().__init__()
             self.weight, self.bias = nn.Parameter(L.ones(c)), nn.Parameter(L.zeros(c))
             self.eps = eps
 
         def forward(self, x):
-            u = x.mean(1, keepdim=True)
-            s = (x - u).pow(2).mean(1, keepdim=True)
-            x = (x - u) / L.sqrt(s + self.eps)
-            return self.weight[:, None, None] * x + self.bias[:, None, None]
+            centred = x - x.mean(1, keepdim=True)
+            var = centred.pow(2).mean(1, keepdim=True)
+            per_channel = (slice(None), None, None)
+            return (self.weight[per_channel] * (centred / L.sqrt(var + self.eps))
+                    + self.bias[per_channel])
 
     class Block(nn.Module):
-        def __init__(self, dim, drop_path=0.3):
+        def __init__(self, dim, drop=0.3):
             super().__init__()
-            self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
-            self.norm = nn.LayerNorm(dim, eps=1e-6)
-            self.pwconv1, self.act = nn.Linear(dim, 4 * dim), nn.GELU()
-            self.pwconv2 = nn.Linear(4 * dim, dim)
-            self.gamma = nn.Parameter(0.5 * L.ones(dim), requires_grad=True)
-            self.drop_path = drop_path
+            self.spatial = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+            self.mlp = nn.Sequential(nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim),
+                                     nn.GELU(), nn.Linear(4 * dim, dim))
+            self.scale = nn.Parameter(0.5 * L.ones(dim), requires_grad=True)
+            self.drop = drop
+
+        def branch(self, x):
+            nhwc = self.spatial(x).permute(0, 2, 3, 1)
+            return (self.scale * self.mlp(nhwc)).permute(0, 3, 1, 2)
 
         def forward(self, x):
-            inp = x
-            x = self.dwconv(x).permute(0, 2, 3, 1)
-            x = self.pwconv2(self.act(self.pwconv1(self.norm(x))))
-            x = (self.gamma * x).permute(0, 3, 1, 2)
-            if self.training and self.drop_path > 0:
-                keep = 1 - self.drop_path
-                mask = (keep + L.rand((x.shape[0], 1, 1, 1), dtype=x.dtype)).floor_()
-                x = x.div(keep) * mask
-            return inp + x
+            y = self.branch(x)
+            if self.training and self.drop > 0:
+                keep = 1 - self.drop
+                kept = (keep + L.rand((y.shape[0], 1, 1, 1), dtype=y.dtype)).floor_()
+                y = y.div(keep) * kept
+            return x + y
 
     L.manual_seed(8)
-    blk, cf = Block(4).double(), LayerNormCF(4).double()
+    blk, cf = Block(4).double(), ChannelNorm(4).double()
     x = _t(L, 3, 4, 8, 8, seed=9, grad=True)
     L.manual_seed(10)
     y = blk(cf(x))
     ref = F.layer_norm(x.permute(0, 2, 3, 1), (4,), eps=1e-6).permute(0, 3, 1, 2)
     y.pow(2).sum().backward()
     return dict(y=y, same_ln=float((cf(x) - ref).abs().max()) < 1e-12, gx=x.grad,
-                gg=blk.gamma.grad, gdw=blk.dwconv.weight.grad)
+                gg=blk.scale.grad, gdw=blk.spatial.weight.grad)
 
 
 @program
@@ -480,9 +474,9 @@ def vgg_features_config_list_and_adaptive_classifier(L):
 
 @program
 def unet_with_transposed_up_pad_to_match_and_attention_gate(L):
-    """The milesial U-Net: DoubleConv, Down (max-pool then DoubleConv), Up by ConvTranspose2d
-    whose output is padded by F.pad to the skip's odd size before torch.cat on channels; an
-    Attention U-Net gate (W_g g + W_x x, ReLU, psi 1x1 conv, sigmoid) scaling the skip; a
+    """A U-Net level: two conv-BN-ReLU, a max-pool down, a ConvTranspose2d up whose output is
+    padded by F.pad to the skip's odd size before torch.cat on channels; an attention gate
+    (1x1 conv + BN of each input summed, ReLU, a 1x1 conv to one map, sigmoid) scaling the skip; a
     bilinear upsample with align_corners=True; BCE-with-logits plus a soft dice loss."""
     nn, F = L.nn, L.nn.functional
 
@@ -491,15 +485,21 @@ def unet_with_transposed_up_pad_to_match_and_attention_gate(L):
                              nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3, padding=1, bias=False),
                              nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
-    class Gate(nn.Module):
-        def __init__(self, fg, fl, fint):
-            super().__init__()
-            self.W_g = nn.Sequential(nn.Conv2d(fg, fint, 1), nn.BatchNorm2d(fint))
-            self.W_x = nn.Sequential(nn.Conv2d(fl, fint, 1), nn.BatchNorm2d(fint))
-            self.psi = nn.Sequential(nn.Conv2d(fint, 1, 1), nn.BatchNorm2d(1), nn.Sigmoid())
+    def conv1_bn(cin, cout):
+        return [nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout)]
 
-        def forward(self, g, x):
-            return x * self.psi(F.relu(self.W_g(g) + self.W_x(x)))
+    class Gate(nn.Module):
+        """Scales the skip by a per-pixel weight in (0, 1) read off the coarser signal."""
+
+        def __init__(self, c_coarse, c_skip, mid):
+            super().__init__()
+            self.from_coarse = nn.Sequential(*conv1_bn(c_coarse, mid))
+            self.from_skip = nn.Sequential(*conv1_bn(c_skip, mid))
+            self.weight_map = nn.Sequential(*conv1_bn(mid, 1), nn.Sigmoid())
+
+        def forward(self, coarse, skip):
+            joint = F.relu(self.from_coarse(coarse) + self.from_skip(skip))
+            return skip * self.weight_map(joint)
 
     L.manual_seed(14)
     inc, down = double_conv(2, 4), nn.Sequential(nn.MaxPool2d(2), double_conv(4, 8))
@@ -521,7 +521,7 @@ def unet_with_transposed_up_pad_to_match_and_attention_gate(L):
     loss = F.binary_cross_entropy_with_logits(logits, target) + dice.mean()
     loss.backward()
     return dict(logits=logits, up_bi=up_bi, loss=loss, gx=x.grad, gup=up.weight.grad,
-                gpsi=grads_of(gate.psi), shapes=[tuple(t.shape) for t in (x1, x2, u)],
+                gpsi=grads_of(gate.weight_map), shapes=[tuple(t.shape) for t in (x1, x2, u)],
                 n=len(list(mods.parameters())))
 
 
@@ -641,21 +641,26 @@ def realnvp_affine_coupling_logdet_and_inverse(L):
     nn, D = L.nn, L.distributions
 
     class Coupling(nn.Module):
+        """Rescales and shifts the coordinates where mask == 0, as functions of the rest."""
+
         def __init__(self, mask):
             super().__init__()
             self.register_buffer("mask", mask)
-            self.s = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(), nn.Linear(8, 4), nn.Tanh())
-            self.t = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(), nn.Linear(8, 4))
+            self.scale_net = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(), nn.Linear(8, 4),
+                                           nn.Tanh())
+            self.shift_net = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(), nn.Linear(8, 4))
+
+        def split(self, x):
+            fixed, moved = x * self.mask, 1 - self.mask
+            return fixed, moved, self.scale_net(fixed) * moved, self.shift_net(fixed) * moved
 
         def forward(self, x):
-            xm = x * self.mask
-            s, t = self.s(xm) * (1 - self.mask), self.t(xm) * (1 - self.mask)
-            return xm + (1 - self.mask) * (x * L.exp(s) + t), s.sum(dim=1)
+            fixed, moved, log_s, shift = self.split(x)
+            return fixed + moved * (x * L.exp(log_s) + shift), log_s.sum(dim=1)
 
         def inverse(self, z):
-            zm = z * self.mask
-            s, t = self.s(zm) * (1 - self.mask), self.t(zm) * (1 - self.mask)
-            return zm + (1 - self.mask) * (z - t) * L.exp(-s)
+            fixed, moved, log_s, shift = self.split(z)
+            return fixed + moved * (z - shift) * L.exp(-log_s)
 
     L.manual_seed(30)
     masks = L.tensor([[1.0, 0, 1, 0], [0, 1, 0, 1.0]], dtype=L.float64).repeat(2, 1)
@@ -682,7 +687,7 @@ def realnvp_affine_coupling_logdet_and_inverse(L):
     samples = prior.rsample((3,))
     return dict(losses=losses, z=z, recon=float((back - x).abs().max()) < 1e-10,
                 samples=samples, buffers=len(list(flows.buffers())),
-                g=grads_of(flows[0].s))
+                g=grads_of(flows[0].scale_net))
 
 
 @program

@@ -483,13 +483,13 @@ def pixelcnn_masked_convolution_by_weight_mask_buffer(L):
 @program
 def tcn_weight_normed_causal_dilated_convolutions(L):
     """locuslab's TCN: Conv1d with padding (k-1)*dilation and the extra right side cut by a
-    Chomp1d module (x[:, :, :-chomp].contiguous()), weight_norm on each conv (the hook
+    module cutting the tail (x[:, :, :-chomp].contiguous()), weight_norm on each conv (the hook
     form), two per residual block with a 1x1 downsample, dilations 1, 2; the output at t
     depends only on inputs up to t."""
     nn = L.nn
     wn = nn.utils.weight_norm
 
-    class Chomp1d(nn.Module):
+    class DropTail(nn.Module):
         def __init__(self, s):
             super().__init__()
             self.s = s
@@ -497,14 +497,14 @@ def tcn_weight_normed_causal_dilated_convolutions(L):
         def forward(self, x):
             return x[:, :, :-self.s].contiguous()
 
-    class TemporalBlock(nn.Module):
+    class CausalResidual(nn.Module):
         def __init__(self, cin, cout, k, dil):
             super().__init__()
             pad = (k - 1) * dil
             self.net = nn.Sequential(wn(nn.Conv1d(cin, cout, k, padding=pad, dilation=dil)),
-                                     Chomp1d(pad), nn.ReLU(),
+                                     DropTail(pad), nn.ReLU(),
                                      wn(nn.Conv1d(cout, cout, k, padding=pad, dilation=dil)),
-                                     Chomp1d(pad), nn.ReLU())
+                                     DropTail(pad), nn.ReLU())
             self.downsample = nn.Conv1d(cin, cout, 1) if cin != cout else None
 
         def forward(self, x):
@@ -512,7 +512,7 @@ def tcn_weight_normed_causal_dilated_convolutions(L):
             return nn.functional.relu(self.net(x) + res)
 
     L.manual_seed(28)
-    tcn = nn.Sequential(TemporalBlock(2, 3, 3, 1), TemporalBlock(3, 3, 3, 2)).double()
+    tcn = nn.Sequential(CausalResidual(2, 3, 3, 1), CausalResidual(3, 3, 3, 2)).double()
     for blk in tcn:                 # float64 draws: float32 normals past 16 may differ
         blk.net[0].weight_v.data.normal_(0, 0.1)
         blk.net[3].weight_v.data.normal_(0, 0.1)

@@ -595,55 +595,55 @@ def data_concat_subset_random_split_padding_collate_and_batch_sampler(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def lstm_pos_tagger_tutorial_word_to_ix_and_nll_sgd(L):
-    """The 'Sequence Models and LSTM Networks' tutorial: word_to_ix built from training
-    sentences, prepare_sequence into a LongTensor, an LSTM over embeds.view(len, 1, -1),
-    hidden2tag and log_softmax, NLLLoss and SGD(lr=0.1) for a few epochs, tag scores of the
-    first sentence under no_grad before and after."""
+    """A part-of-speech tagger in the setting of the 'Sequence Models and LSTM Networks'
+    tutorial (our code and sentences): a word index built from the training sentences, sequences
+    into LongTensors, an LSTM over embeds.view(len, 1, -1), a linear tag scorer and log_softmax,
+    NLLLoss and SGD(lr=0.1) for a few epochs, tag scores of the first sentence under no_grad
+    before and after."""
     nn, F = L.nn, L.nn.functional
-    training_data = [("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
-                     ("Everybody read that book".split(), ["NN", "V", "DET", "NN"])]
-    word_to_ix = {}
-    for sent, tags in training_data:
-        for word in sent:
-            if word not in word_to_ix:
-                word_to_ix[word] = len(word_to_ix)
-    tag_to_ix = {"DET": 0, "NN": 1, "V": 2}
+    corpus = [("the cat chased a mouse".split(), ["DET", "NN", "V", "DET", "NN"]),
+              ("everyone saw this film".split(), ["NN", "V", "DET", "NN"])]
+    vocab = {}
+    for words, _ in corpus:
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+    tag_ids = {"DET": 0, "NN": 1, "V": 2}
 
-    def prepare_sequence(seq, to_ix):
-        return L.tensor([to_ix[w] for w in seq], dtype=L.long)
+    def ids(items, table):
+        return L.tensor([table[i] for i in items], dtype=L.long)
 
-    class LSTMTagger(nn.Module):
-        def __init__(self, embedding_dim, hidden_dim, vocab_size, tagset_size):
+    class Tagger(nn.Module):
+        """One sentence at a time (a batch of one): embed, LSTM, a tag score per word."""
+
+        def __init__(self, emb, hidden, words, tags):
             super().__init__()
-            self.hidden_dim = hidden_dim
-            self.word_embeddings = nn.Embedding(vocab_size, embedding_dim)
-            self.lstm = nn.LSTM(embedding_dim, hidden_dim)
-            self.hidden2tag = nn.Linear(hidden_dim, tagset_size)
+            self.embed = nn.Embedding(words, emb)
+            self.lstm = nn.LSTM(emb, hidden)
+            self.score = nn.Linear(hidden, tags)
 
         def forward(self, sentence):
-            embeds = self.word_embeddings(sentence)
-            lstm_out, _ = self.lstm(embeds.view(len(sentence), 1, -1))
-            tag_space = self.hidden2tag(lstm_out.view(len(sentence), -1))
-            return F.log_softmax(tag_space, dim=1)
+            n = len(sentence)
+            states, _ = self.lstm(self.embed(sentence).view(n, 1, -1))
+            return F.log_softmax(self.score(states.view(n, -1)), dim=1)
 
     L.set_default_dtype(L.float64)
     L.manual_seed(1)
-    model = LSTMTagger(6, 6, len(word_to_ix), len(tag_to_ix))
-    loss_function = nn.NLLLoss()
-    optimizer = L.optim.SGD(model.parameters(), lr=0.1)
+    model = Tagger(6, 6, len(vocab), len(tag_ids))
+    nll = nn.NLLLoss()
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
+    first = ids(corpus[0][0], vocab)
     with L.no_grad():
-        before = model(prepare_sequence(training_data[0][0], word_to_ix))
+        before = model(first)
     losses = []
     for epoch in range(3):
-        for sentence, tags in training_data:
+        for words, tags in corpus:
             model.zero_grad()
-            tag_scores = model(prepare_sequence(sentence, word_to_ix))
-            loss = loss_function(tag_scores, prepare_sequence(tags, tag_to_ix))
+            loss = nll(model(ids(words, vocab)), ids(tags, tag_ids))
             loss.backward()
-            optimizer.step()
+            opt.step()
             losses.append(loss.item())
     with L.no_grad():
-        after = model(prepare_sequence(training_data[0][0], word_to_ix))
+        after = model(first)
     return dict(before=before, after=after, losses=losses, pred=after.argmax(1))
 
 

@@ -492,38 +492,39 @@ def _edges(n, m, seed):
 
 @program
 def kipf_gcn_on_a_sparse_normalised_adjacency_with_masks(L):
-    """Kipf's pygcn: the adjacency as a sparse_coo_tensor of ones plus the identity, made
-    symmetric by coalesce, row degrees by torch.sparse.sum(...).to_dense(), D^-1/2 A D^-1/2
-    rebuilt from the indices and values; GraphConvolution layers as torch.spmm(adj,
-    input @ W) + b with uniform_(-stdv, stdv) init; dropout under the seed, log_softmax and
-    nll_loss on the train mask, accuracy on the test mask in eval under no_grad; edge
-    multiplicities by the product of the raw (uncoalesced) and coalesced sparse tensors."""
+    """A two-layer GCN in the setting of Kipf's pygcn (our code): the adjacency as a
+    sparse_coo_tensor of ones plus the identity, made symmetric by coalesce, row degrees by
+    torch.sparse.sum(...).to_dense(), D^-1/2 A D^-1/2 rebuilt from the indices and values; graph
+    convolutions as torch.spmm(adj, input @ W) + b with uniform_(-stdv, stdv) init; dropout
+    under the seed, log_softmax and nll_loss on the train mask, accuracy on the test mask in
+    eval under no_grad; edge multiplicities by the product of the raw (uncoalesced) and
+    coalesced sparse tensors."""
     nn, F = L.nn, L.nn.functional
 
-    class GraphConvolution(nn.Module):
-        def __init__(self, in_features, out_features):
-            super().__init__()
-            self.weight = nn.Parameter(L.empty(in_features, out_features))
-            self.bias = nn.Parameter(L.empty(out_features))
-            stdv = 1.0 / math.sqrt(self.weight.size(1))
-            self.weight.data.uniform_(-stdv, stdv)
-            self.bias.data.uniform_(-stdv, stdv)
+    class PropagateDense(nn.Module):
+        """adj @ (x W) + b with W and b uniform in +-1/sqrt(out), the adjacency sparse."""
 
-        def forward(self, input, adj):
-            support = L.mm(input, self.weight)
-            return L.spmm(adj, support) + self.bias
-
-    class GCN(nn.Module):
-        def __init__(self, nfeat, nhid, nclass, dropout):
+        def __init__(self, n_in, n_out):
             super().__init__()
-            self.gc1 = GraphConvolution(nfeat, nhid)
-            self.gc2 = GraphConvolution(nhid, nclass)
-            self.dropout = dropout
+            bound = 1.0 / math.sqrt(n_out)
+            self.weight = nn.Parameter(L.empty(n_in, n_out))
+            self.bias = nn.Parameter(L.empty(n_out))
+            for p in (self.weight, self.bias):
+                p.data.uniform_(-bound, bound)
 
         def forward(self, x, adj):
-            x = F.relu(self.gc1(x, adj))
-            x = F.dropout(x, self.dropout, training=self.training)
-            return F.log_softmax(self.gc2(x, adj), dim=1)
+            return L.spmm(adj, L.mm(x, self.weight)) + self.bias
+
+    class TwoLayerGCN(nn.Module):
+        def __init__(self, n_in, hidden, classes, p_drop):
+            super().__init__()
+            self.layers = nn.ModuleList([PropagateDense(n_in, hidden),
+                                         PropagateDense(hidden, classes)])
+            self.p_drop = p_drop
+
+        def forward(self, x, adj):
+            h = F.dropout(F.relu(self.layers[0](x, adj)), self.p_drop, training=self.training)
+            return F.log_softmax(self.layers[1](h, adj), dim=1)
 
     n = 12
     ei = L.from_numpy(_edges(n, 14, 10))
@@ -541,7 +542,7 @@ def kipf_gcn_on_a_sparse_normalised_adjacency_with_masks(L):
     labels = L.from_numpy(_labels(n, 3, 12))
     idx_train, idx_test = L.arange(0, 8), L.arange(8, n)
     L.manual_seed(7)
-    model = GCN(5, 8, 3, 0.5).double()
+    model = TwoLayerGCN(5, 8, 3, 0.5).double()
     opt = L.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     losses = []
     for _ in range(3):

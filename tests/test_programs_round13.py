@@ -224,41 +224,51 @@ def vq_vae_codebook_straight_through_and_ema_updates(L):
     the buffer with .data.copy_."""
     nn, F = L.nn, L.nn.functional
 
-    class VectorQuantizerEMA(nn.Module):
+    class EMACodebook(nn.Module):
+        """Nearest-code quantisation of NHWC vectors; in training the codes follow the
+        exponential averages of the vectors assigned to them (counts Laplace-smoothed);
+        a straight-through estimator and a commitment loss."""
+
         def __init__(self, K=6, D=3, decay=0.9, eps=1e-5):
             super().__init__()
             self.K, self.D, self.decay, self.eps = K, D, decay, eps
-            self.embedding = nn.Embedding(K, D)
-            self.embedding.weight.data.normal_()
-            self.register_buffer("cluster_size", L.zeros(K))
-            self.ema_w = nn.Parameter(L.empty(K, D).normal_(), requires_grad=False)
+            self.codes = nn.Embedding(K, D)
+            self.codes.weight.data.normal_()
+            self.register_buffer("counts", L.zeros(K))
+            self.sums = nn.Parameter(L.empty(K, D).normal_(), requires_grad=False)
+
+        def assign(self, flat):
+            w = self.codes.weight
+            sq = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ w.t() + w.pow(2).sum(1)
+            idx = L.argmin(sq, dim=1).unsqueeze(1)
+            onehot = L.zeros(idx.shape[0], self.K, device=flat.device)
+            onehot.scatter_(1, idx, 1)
+            return idx, onehot
+
+        def follow(self, flat, onehot):
+            rate = 1 - self.decay
+            self.counts.mul_(self.decay).add_(onehot.sum(0), alpha=rate)
+            total = self.counts.sum()
+            self.counts.data = (self.counts + self.eps) / (total + self.K * self.eps) * total
+            self.sums.data.copy_(self.sums * self.decay + rate * (onehot.t() @ flat))
+            self.codes.weight.data.copy_(self.sums / self.counts.unsqueeze(1))
 
         def forward(self, z):
             z = z.permute(0, 2, 3, 1).contiguous()
             flat = z.view(-1, self.D)
-            d = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embedding.weight.t()
-                 + self.embedding.weight.pow(2).sum(1))
-            idx = L.argmin(d, dim=1).unsqueeze(1)
-            enc = L.zeros(idx.shape[0], self.K, device=z.device)
-            enc.scatter_(1, idx, 1)
-            q = (enc @ self.embedding.weight).view(z.shape)
+            idx, onehot = self.assign(flat)
+            q = (onehot @ self.codes.weight).view(z.shape)
             if self.training:
-                self.cluster_size.mul_(self.decay).add_(enc.sum(0), alpha=1 - self.decay)
-                n = self.cluster_size.sum()
-                self.cluster_size.data = (self.cluster_size + self.eps) / \
-                    (n + self.K * self.eps) * n
-                dw = enc.t() @ flat
-                self.ema_w.data.copy_(self.ema_w * self.decay + (1 - self.decay) * dw)
-                self.embedding.weight.data.copy_(self.ema_w / self.cluster_size.unsqueeze(1))
+                self.follow(flat, onehot)
             commit = F.mse_loss(q.detach(), z)
             q = z + (q - z).detach()
-            avg = enc.mean(0)
-            perplexity = L.exp(-L.sum(avg * L.log(avg + 1e-10)))
+            usage = onehot.mean(0)
+            perplexity = L.exp(-L.sum(usage * L.log(usage + 1e-10)))
             return 0.25 * commit, q.permute(0, 3, 1, 2).contiguous(), perplexity, idx
 
     L.manual_seed(7)
     enc = nn.Conv2d(2, 3, 3, padding=1)
-    vq = VectorQuantizerEMA()
+    vq = EMACodebook()
     dec = nn.Conv2d(3, 2, 3, padding=1)
     x = L.tensor(np.random.RandomState(3).randn(2, 2, 4, 4).astype(np.float32))
     params = list(enc.parameters()) + list(dec.parameters())
@@ -271,7 +281,7 @@ def vq_vae_codebook_straight_through_and_ema_updates(L):
         loss.backward()
         opt.step()
         out.append((loss.item(), ppl.item()))
-    return dict(out=out, idx=idx, cb=vq.embedding.weight, cs=vq.cluster_size,
+    return dict(out=out, idx=idx, cb=vq.codes.weight, cs=vq.counts,
                 g=[p.grad for p in params])
 
 
@@ -397,43 +407,48 @@ def moco_momentum_encoder_with_a_queue_of_negatives(L):
     the queue refreshed by slice assignment at a pointer kept in a long buffer."""
     nn, F = L.nn, L.nn.functional
 
-    class MoCo(nn.Module):
+    def mlp(dim):
+        return nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, dim))
+
+    class MomentumContrast(nn.Module):
+        """Queries from a trained encoder, keys from a slowly following copy (an EMA of its
+        weights, no gradients); each query's positive is its own key, its negatives a FIFO
+        queue of earlier keys held in a buffer with a write pointer."""
+
         def __init__(self, dim=4, K=8, m=0.9, T=0.2):
             super().__init__()
             self.K, self.m, self.T = K, m, T
-            self.encoder_q = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, dim))
-            self.encoder_k = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, dim))
-            for pq, pk in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
-                pk.data.copy_(pq.data)
-                pk.requires_grad = False
+            self.query_net, self.key_net = mlp(dim), mlp(dim)
+            for fast, slow in zip(self.query_net.parameters(), self.key_net.parameters()):
+                slow.data.copy_(fast.data)
+                slow.requires_grad = False
             self.register_buffer("queue", F.normalize(L.randn(dim, K), dim=0))
             self.register_buffer("queue_ptr", L.zeros(1, dtype=L.long))
 
         @L.no_grad()
-        def _momentum_update(self):
-            for pq, pk in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
-                pk.data = pk.data * self.m + pq.data * (1.0 - self.m)
+        def follow(self):
+            for fast, slow in zip(self.query_net.parameters(), self.key_net.parameters()):
+                slow.data = slow.data * self.m + fast.data * (1.0 - self.m)
 
         @L.no_grad()
-        def _enqueue(self, keys):
-            ptr = int(self.queue_ptr)
-            self.queue[:, ptr:ptr + keys.shape[0]] = keys.T
-            self.queue_ptr[0] = (ptr + keys.shape[0]) % self.K
+        def push(self, keys):
+            at = int(self.queue_ptr)
+            self.queue[:, at:at + keys.shape[0]] = keys.T
+            self.queue_ptr[0] = (at + keys.shape[0]) % self.K
 
-        def forward(self, im_q, im_k):
-            q = F.normalize(self.encoder_q(im_q), dim=1)
+        def forward(self, a, b):
+            q = F.normalize(self.query_net(a), dim=1)
             with L.no_grad():
-                self._momentum_update()
-                k = F.normalize(self.encoder_k(im_k), dim=1)
-            l_pos = L.einsum("nc,nc->n", [q, k]).unsqueeze(-1)
-            l_neg = L.einsum("nc,ck->nk", [q, self.queue.clone().detach()])
-            logits = L.cat([l_pos, l_neg], dim=1) / self.T
-            labels = L.zeros(logits.shape[0], dtype=L.long)
-            self._enqueue(k)
-            return logits, labels
+                self.follow()
+                k = F.normalize(self.key_net(b), dim=1)
+            positive = L.einsum("nc,nc->n", [q, k]).unsqueeze(-1)
+            negative = L.einsum("nc,ck->nk", [q, self.queue.clone().detach()])
+            logits = L.cat([positive, negative], dim=1) / self.T
+            self.push(k)
+            return logits, L.zeros(logits.shape[0], dtype=L.long)   # the positive is class 0
 
     L.manual_seed(19)
-    model = MoCo()
+    model = MomentumContrast()
     opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     hist = []
     for s in range(3):
@@ -445,7 +460,7 @@ def moco_momentum_encoder_with_a_queue_of_negatives(L):
         opt.step()
         hist.append(loss.item())
     return dict(hist=hist, queue=model.queue, ptr=model.queue_ptr,
-                k=model.encoder_k.state_dict(), g=grads_of(model))
+                k=model.key_net.state_dict(), g=grads_of(model))
 
 
 @program

@@ -150,45 +150,47 @@ def progan_pixel_norm_minibatch_std_equalized_lr_fade_in_and_r1(L):
 
 @program
 def spade_normalization_residual_block_with_hinge_loss(L):
-    """SPADE: a parameter-free InstanceNorm2d (affine=False) modulated by gamma and beta
-    convolved from a one-hot segmentation map (F.one_hot, permute, float) resized with
-    F.interpolate(size=, mode='nearest'); a SPADE residual block with a learned 1x1 shortcut
-    (spectral_norm'd convolutions, leaky ReLU); the hinge GAN losses relu(1 - D(real)),
-    relu(1 + D(fake)) and -D(fake).mean(); one SGD step."""
+    """SPADE's normalisation (our code): a parameter-free InstanceNorm2d (affine=False)
+    modulated by gamma and beta convolved from a one-hot segmentation map (F.one_hot, permute,
+    float) resized with F.interpolate(size=, mode='nearest'); a residual block of them with a
+    learned 1x1 shortcut (spectral_norm'd convolutions, leaky ReLU); the hinge GAN losses relu(1
+    - D(real)), relu(1 + D(fake)) and -D(fake).mean(); one SGD step."""
     nn, F = L.nn, L.nn.functional
     SN = nn.utils.spectral_norm
 
-    class SPADE(nn.Module):
+    class MapModulatedNorm(nn.Module):
+        """Parameter-free instance norm, then a per-pixel scale (1 + gamma) and shift beta,
+        both convolved from the label map resized (nearest) to the input's size."""
+
         def __init__(self, c, labels, hidden=4):
             super().__init__()
             self.norm = nn.InstanceNorm2d(c, affine=False)
-            self.shared = nn.Sequential(nn.Conv2d(labels, hidden, 3, padding=1), nn.ReLU())
-            self.gamma = nn.Conv2d(hidden, c, 3, padding=1)
-            self.beta = nn.Conv2d(hidden, c, 3, padding=1)
+            self.embed = nn.Sequential(nn.Conv2d(labels, hidden, 3, padding=1), nn.ReLU())
+            self.to_gamma = nn.Conv2d(hidden, c, 3, padding=1)
+            self.to_beta = nn.Conv2d(hidden, c, 3, padding=1)
 
         def forward(self, x, seg):
-            seg = F.interpolate(seg, size=x.size()[2:], mode="nearest")
-            act = self.shared(seg)
-            return self.norm(x) * (1 + self.gamma(act)) + self.beta(act)
+            h = self.embed(F.interpolate(seg, size=x.size()[2:], mode="nearest"))
+            return self.norm(x) * (1 + self.to_gamma(h)) + self.to_beta(h)
 
-    class SPADEResBlock(nn.Module):
+    class ModulatedResidual(nn.Module):
         def __init__(self, cin, cout, labels):
             super().__init__()
             mid = min(cin, cout)
             self.conv_0 = SN(nn.Conv2d(cin, mid, 3, padding=1))
             self.conv_1 = SN(nn.Conv2d(mid, cout, 3, padding=1))
-            self.conv_s = SN(nn.Conv2d(cin, cout, 1, bias=False))
-            self.norm_0, self.norm_1 = SPADE(cin, labels), SPADE(mid, labels)
-            self.norm_s = SPADE(cin, labels)
+            self.skip = SN(nn.Conv2d(cin, cout, 1, bias=False))
+            self.mod_0, self.mod_1 = MapModulatedNorm(cin, labels), MapModulatedNorm(mid, labels)
+            self.mod_skip = MapModulatedNorm(cin, labels)
 
         def forward(self, x, seg):
-            xs = self.conv_s(self.norm_s(x, seg))
-            dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg), 2e-1))
-            dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg), 2e-1))
-            return xs + dx
+            # the learned shortcut, then two modulated-norm / leaky-ReLU / conv steps
+            short = self.skip(self.mod_skip(x, seg))
+            y = self.conv_0(F.leaky_relu(self.mod_0(x, seg), 2e-1))
+            return short + self.conv_1(F.leaky_relu(self.mod_1(y, seg), 2e-1))
 
     L.manual_seed(4)
-    block = SPADEResBlock(3, 2, labels=3).double()
+    block = ModulatedResidual(3, 2, labels=3).double()
     D = nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
                       nn.Conv2d(4, 1, 3, padding=1)).double()
     label_map = L.tensor(_labels(2 * 8 * 8, 3, seed=5).reshape(2, 8, 8))
@@ -216,40 +218,48 @@ def pix2pixhd_multiscale_discriminators_and_feature_matching(L):
     (detached) and fake, weighted 4 / n_layers / n_D."""
     nn, F = L.nn, L.nn.functional
 
-    class NLayerD(nn.Module):
+    class PatchCritic(nn.Module):
+        """Three conv stages (registered as stage0..stage2 by setattr); returns each stage's
+        output, the last one the patch scores."""
+
         def __init__(self, cin):
             super().__init__()
-            self.model0 = nn.Sequential(nn.Conv2d(cin, 4, 4, stride=2, padding=2),
-                                        nn.LeakyReLU(0.2, True))
-            self.model1 = nn.Sequential(nn.Conv2d(4, 8, 4, stride=1, padding=2),
-                                        nn.InstanceNorm2d(8), nn.LeakyReLU(0.2, True))
-            self.model2 = nn.Conv2d(8, 1, 4, stride=1, padding=2)
+            stages = [nn.Sequential(nn.Conv2d(cin, 4, 4, stride=2, padding=2),
+                                    nn.LeakyReLU(0.2, True)),
+                      nn.Sequential(nn.Conv2d(4, 8, 4, stride=1, padding=2),
+                                    nn.InstanceNorm2d(8), nn.LeakyReLU(0.2, True)),
+                      nn.Conv2d(8, 1, 4, stride=1, padding=2)]
+            for k, stage in enumerate(stages):
+                setattr(self, f"stage{k}", stage)
 
         def forward(self, x):
-            feats = [x]
-            for n in range(3):
-                feats.append(getattr(self, f"model{n}")(feats[-1]))
-            return feats[1:]
+            outs = []
+            for k in range(3):
+                x = getattr(self, f"stage{k}")(x)
+                outs.append(x)
+            return outs
 
-    class MultiscaleD(nn.Module):
-        def __init__(self, cin, num_D=3):
+    class ScaleCritics(nn.Module):
+        """The same critic design at n scales, the input average-pooled (padding not counted)
+        between them; the coarsest-indexed critic sees the full resolution."""
+
+        def __init__(self, cin, n=3):
             super().__init__()
-            self.num_D = num_D
-            for i in range(num_D):
-                setattr(self, f"scale{i}", NLayerD(cin))
-            self.downsample = nn.AvgPool2d(3, stride=2, padding=[1, 1],
-                                           count_include_pad=False)
+            self.n = n
+            for k in range(n):
+                setattr(self, f"critic{k}", PatchCritic(cin))
+            self.shrink = nn.AvgPool2d(3, stride=2, padding=[1, 1], count_include_pad=False)
 
         def forward(self, x):
-            result = []
-            for i in range(self.num_D):
-                result.append(getattr(self, f"scale{self.num_D - 1 - i}")(x))
-                if i != self.num_D - 1:
-                    x = self.downsample(x)
-            return result
+            outs = []
+            for k in reversed(range(self.n)):
+                outs.append(getattr(self, f"critic{k}")(x))
+                if k:
+                    x = self.shrink(x)
+            return outs
 
     L.manual_seed(8)
-    D = MultiscaleD(2).double()
+    D = ScaleCritics(2).double()
     real = _t(L, 2, 2, 12, 12, seed=9)
     fake = _t(L, 2, 2, 12, 12, seed=10, grad=True)
     pred_real, pred_fake = D(real), D(fake)
@@ -272,49 +282,53 @@ def pix2pixhd_multiscale_discriminators_and_feature_matching(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def cbam_channel_and_spatial_attention_in_a_resnet_block(L):
-    """CBAM: channel attention from a shared MLP (1x1 convs, no bias) over AdaptiveAvgPool2d
+    """CBAM's facts: channel attention from a shared MLP (1x1 convs, no bias) over AdaptiveAvgPool2d
     and AdaptiveMaxPool2d summaries, sigmoid; spatial attention from torch.mean and
     torch.max(dim=1, keepdim=True)[0] concatenated and a 7x7 conv; inside a basic residual
     block with BatchNorm in training mode; cross-entropy, backward, the BN running stats."""
     nn, F = L.nn, L.nn.functional
 
-    class ChannelAttention(nn.Module):
+    class ChannelGate(nn.Module):
+        """Weights per channel from the average- and max-pooled maps through one shared MLP."""
+
         def __init__(self, c, ratio=2):
             super().__init__()
-            self.avg_pool, self.max_pool = nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d(1)
-            self.fc = nn.Sequential(nn.Conv2d(c, c // ratio, 1, bias=False), nn.ReLU(),
-                                    nn.Conv2d(c // ratio, c, 1, bias=False))
-            self.sigmoid = nn.Sigmoid()
+            self.mlp = nn.Sequential(nn.Conv2d(c, c // ratio, 1, bias=False), nn.ReLU(),
+                                     nn.Conv2d(c // ratio, c, 1, bias=False))
+            self.pools = nn.ModuleList([nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d(1)])
 
         def forward(self, x):
-            return self.sigmoid(self.fc(self.avg_pool(x)) + self.fc(self.max_pool(x)))
+            return L.sigmoid(sum(self.mlp(pool(x)) for pool in self.pools))
 
-    class SpatialAttention(nn.Module):
+    class SpatialGate(nn.Module):
+        """Weights per pixel from the channel mean and channel max through a k x k conv."""
+
         def __init__(self, k=7):
             super().__init__()
-            self.conv1 = nn.Conv2d(2, 1, k, padding=k // 2, bias=False)
+            self.conv = nn.Conv2d(2, 1, k, padding=k // 2, bias=False)
 
         def forward(self, x):
-            avg_out = L.mean(x, dim=1, keepdim=True)
-            max_out, _ = L.max(x, dim=1, keepdim=True)
-            return L.sigmoid(self.conv1(L.cat([avg_out, max_out], dim=1)))
+            summary = L.cat([L.mean(x, dim=1, keepdim=True), L.max(x, dim=1, keepdim=True)[0]],
+                            dim=1)
+            return L.sigmoid(self.conv(summary))
 
-    class BasicBlock(nn.Module):
+    class GatedResidual(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-            self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-            self.ca, self.sa = ChannelAttention(c), SpatialAttention()
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False),
+                                      nn.BatchNorm2d(c), nn.ReLU(),
+                                      nn.Conv2d(c, c, 3, padding=1, bias=False),
+                                      nn.BatchNorm2d(c))
+            self.by_channel, self.by_pixel = ChannelGate(c), SpatialGate()
 
         def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out = self.ca(out) * out
-            out = self.sa(out) * out
-            return F.relu(out + x)
+            y = self.body(x)
+            y = y * self.by_channel(y)
+            y = y * self.by_pixel(y)
+            return F.relu(y + x)
 
     L.manual_seed(11)
-    net = nn.Sequential(BasicBlock(4), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
+    net = nn.Sequential(GatedResidual(4), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
                         nn.Linear(4, 3)).double()
     x = _t(L, 3, 4, 6, 6, seed=12)
     y = L.tensor(_labels(3, 3, seed=13))
@@ -335,98 +349,96 @@ def non_local_block_and_danet_position_channel_attention(L):
     expand_as); the gammas' gradients after backward."""
     nn, F = L.nn, L.nn.functional
 
+    def flat(t):
+        # (b, c, h, w) -> (b, c, h * w)
+        return t.view(t.size(0), t.size(1), -1)
+
     class NonLocal(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.inter = c // 2
-            self.g = nn.Sequential(nn.Conv2d(c, self.inter, 1), nn.MaxPool2d(2))
-            self.phi = nn.Sequential(nn.Conv2d(c, self.inter, 1), nn.MaxPool2d(kernel_size=2))
-            self.theta = nn.Conv2d(c, self.inter, 1)
-            self.W = nn.Sequential(nn.Conv2d(self.inter, c, 1), nn.BatchNorm2d(c))
-            nn.init.constant_(self.W[1].weight, 0)
-            nn.init.constant_(self.W[1].bias, 0)
+            self.mid = c // 2
+            self.value = nn.Sequential(nn.Conv2d(c, self.mid, 1), nn.MaxPool2d(2))
+            self.key = nn.Sequential(nn.Conv2d(c, self.mid, 1), nn.MaxPool2d(kernel_size=2))
+            self.query = nn.Conv2d(c, self.mid, 1)
+            self.back = nn.Sequential(nn.Conv2d(self.mid, c, 1), nn.BatchNorm2d(c))
+            # the block starts as the identity: its output BN is zeroed
+            nn.init.constant_(self.back[1].weight, 0)
+            nn.init.constant_(self.back[1].bias, 0)
 
         def forward(self, x):
-            b = x.size(0)
-            g_x = self.g(x).view(b, self.inter, -1).permute(0, 2, 1)
-            theta_x = self.theta(x).view(b, self.inter, -1).permute(0, 2, 1)
-            phi_x = self.phi(x).view(b, self.inter, -1)
-            f_div_C = F.softmax(L.matmul(theta_x, phi_x), dim=-1)
-            y = L.matmul(f_div_C, g_x).permute(0, 2, 1).contiguous()
-            y = y.view(b, self.inter, *x.size()[2:])
-            return self.W(y) + x
+            q = flat(self.query(x)).permute(0, 2, 1)            # (b, pixels, mid)
+            k = flat(self.key(x))                                # (b, mid, pooled)
+            v = flat(self.value(x)).permute(0, 2, 1)             # (b, pooled, mid)
+            mixed = L.matmul(F.softmax(L.matmul(q, k), dim=-1), v)
+            mixed = mixed.permute(0, 2, 1).contiguous().view(x.size(0), self.mid, *x.size()[2:])
+            return self.back(mixed) + x
 
-    class PAM(nn.Module):
+    class PixelAttention(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.query_conv = nn.Conv2d(c, c // 2, 1)
-            self.key_conv = nn.Conv2d(c, c // 2, 1)
-            self.value_conv = nn.Conv2d(c, c, 1)
-            self.gamma = nn.Parameter(L.zeros(1))
-            self.softmax = nn.Softmax(dim=-1)
+            self.q, self.k = nn.Conv2d(c, c // 2, 1), nn.Conv2d(c, c // 2, 1)
+            self.v = nn.Conv2d(c, c, 1)
+            self.scale = nn.Parameter(L.zeros(1))       # starts switched off
+            self.norm = nn.Softmax(dim=-1)
 
         def forward(self, x):
-            B, C, H, W = x.size()
-            q = self.query_conv(x).view(B, -1, W * H).permute(0, 2, 1)
-            k = self.key_conv(x).view(B, -1, W * H)
-            attention = self.softmax(L.bmm(q, k))
-            v = self.value_conv(x).view(B, -1, W * H)
-            out = L.bmm(v, attention.permute(0, 2, 1)).view(B, C, H, W)
-            return self.gamma * out + x
+            weights = self.norm(L.bmm(flat(self.q(x)).permute(0, 2, 1), flat(self.k(x))))
+            out = L.bmm(flat(self.v(x)), weights.permute(0, 2, 1)).view(x.size())
+            return self.scale * out + x
 
-    class CAM(nn.Module):
+    class ChannelAttention(nn.Module):
         def __init__(self):
             super().__init__()
-            self.gamma = nn.Parameter(L.zeros(1))
+            self.scale = nn.Parameter(L.zeros(1))
 
         def forward(self, x):
-            B, C, H, W = x.size()
-            q = x.view(B, C, -1)
-            energy = L.bmm(q, q.permute(0, 2, 1))
-            energy_new = L.max(energy, -1, keepdim=True)[0].expand_as(energy) - energy
-            attention = F.softmax(energy_new, dim=-1)
-            out = L.bmm(attention, x.view(B, C, -1)).view(B, C, H, W)
-            return self.gamma * out + x
+            f = flat(x)
+            sim = L.bmm(f, f.permute(0, 2, 1))                   # (b, c, c)
+            # the least similar channels get the most weight: softmax of (row max - sim)
+            weights = F.softmax(L.max(sim, -1, keepdim=True)[0].expand_as(sim) - sim, dim=-1)
+            return self.scale * L.bmm(weights, f).view(x.size()) + x
 
     L.manual_seed(14)
-    nl, pam, cam = NonLocal(4).double(), PAM(4).double(), CAM().double()
+    nl, pam, cam = NonLocal(4).double(), PixelAttention(4).double(), ChannelAttention().double()
     x = _t(L, 2, 4, 4, 4, seed=15, grad=True)
     h = nl(x)
     out = pam(h) + cam(h)
     (out * _t(L, 2, 4, 4, 4, seed=16)).sum().backward()
-    return dict(out=out, gx=x.grad, nl=grads_of(nl), pam=grads_of(pam), cam=cam.gamma.grad)
+    return dict(out=out, gx=x.grad, nl=grads_of(nl), pam=grads_of(pam), cam=cam.scale.grad)
 
 
 @program
 def blurpool_antialiased_downsampling_with_a_binomial_buffer(L):
-    """Making convnets shift-invariant again: a binomial filter [1, 3, 3, 1] as an outer
-    product, normalised and repeated per channel into a registered buffer, reflection
-    padding by nn.ReflectionPad2d with the odd split, a depthwise stride-2 conv2d; MaxBlurPool
-    (max_pool2d with stride 1 then blur); ReplicationPad2d and ZeroPad2d variants; the
-    buffer in the state dict and moved by .double()."""
+    """Anti-aliased downsampling ("Making convnets shift-invariant again"): a binomial filter
+    [1, 3, 3, 1] as an outer product, normalised and repeated per channel into a registered
+    buffer, reflection padding by nn.ReflectionPad2d with the odd split, a depthwise stride-2
+    conv2d; MaxBlurPool (max_pool2d with stride 1 then blur); ReplicationPad2d and ZeroPad2d
+    variants; the buffer in the state dict and moved by .double()."""
     nn, F = L.nn, L.nn.functional
+    binomial = {3: [1., 2., 1.], 4: [1., 3., 3., 1.]}
+    pads = {"reflect": nn.ReflectionPad2d, "repl": nn.ReplicationPad2d, "zero": nn.ZeroPad2d}
 
-    class BlurPool(nn.Module):
-        def __init__(self, channels, pad_type="reflect", filt_size=4, stride=2):
+    class Blur(nn.Module):
+        """Low-pass each channel with a normalised binomial kernel, then subsample."""
+
+        def __init__(self, channels, pad_type="reflect", size=4, stride=2):
             super().__init__()
-            pad = [int(1. * (filt_size - 1) / 2), int(np.ceil(1. * (filt_size - 1) / 2))] * 2
-            a = L.tensor([1., 3., 3., 1.] if filt_size == 4 else [1., 2., 1.])
-            filt = a[:, None] * a[None, :]
-            filt = filt / L.sum(filt)
-            self.register_buffer("filt", filt[None, None, :, :].repeat((channels, 1, 1, 1)))
-            self.pad = {"reflect": nn.ReflectionPad2d, "repl": nn.ReplicationPad2d,
-                        "zero": nn.ZeroPad2d}[pad_type](pad)
-            self.stride, self.channels = stride, channels
+            taps = L.tensor(binomial[size])
+            kernel = taps[:, None] * taps[None, :]
+            kernel = kernel / L.sum(kernel)
+            self.register_buffer("filt", kernel[None, None, :, :].repeat((channels, 1, 1, 1)))
+            before, after = (size - 1) // 2, int(np.ceil((size - 1) / 2))   # even sizes: odd split
+            self.pad = pads[pad_type]([before, after, before, after])
+            self.stride = stride
 
-        def forward(self, inp):
-            return F.conv2d(self.pad(inp), self.filt, stride=self.stride,
-                            groups=inp.shape[1])
+        def forward(self, x):
+            return F.conv2d(self.pad(x), self.filt, stride=self.stride, groups=x.shape[1])
 
     L.manual_seed(17)
     conv = nn.Conv2d(2, 3, 3, padding=1)
     net = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=1),
-                        BlurPool(3), BlurPool(3, "repl", filt_size=3),
-                        BlurPool(3, "zero", stride=1)).double()
+                        Blur(3), Blur(3, "repl", size=3),
+                        Blur(3, "zero", stride=1)).double()
     x = _t(L, 2, 2, 9, 9, seed=18, grad=True)
     y = net(x)
     shifted = net(L.roll(x, 1, dims=3))
@@ -448,48 +460,52 @@ def mlp_mixer_and_gmlp_spatial_gating(L):
     sequence (kernel 1, weight uniform in +-eps, bias ones); AdamW steps on both."""
     nn, F = L.nn, L.nn.functional
 
-    class MlpBlock(nn.Sequential):
-        def __init__(self, dim, hidden):
-            super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+    def two_layer(dim, hidden):
+        return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    class MixerBlock(nn.Module):
+    class MixLayer(nn.Module):
+        """Mix across tokens (the MLP applied to the transposed sequence), then across
+        channels, each pre-normed with a residual."""
+
         def __init__(self, tokens, dim):
             super().__init__()
-            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-            self.token_mix, self.channel_mix = MlpBlock(tokens, 8), MlpBlock(dim, 8)
+            self.pre_tok, self.pre_ch = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.across_tokens, self.across_channels = two_layer(tokens, 8), two_layer(dim, 8)
 
         def forward(self, x):
-            x = x + self.token_mix(self.norm1(x).transpose(1, 2)).transpose(1, 2)
-            return x + self.channel_mix(self.norm2(x))
+            x = x + self.across_tokens(self.pre_tok(x).transpose(1, 2)).transpose(1, 2)
+            return x + self.across_channels(self.pre_ch(x))
 
-    class SpatialGatingUnit(nn.Module):
-        def __init__(self, d_ffn, seq_len):
+    class TokenGate(nn.Module):
+        """Half the features gate the other half after a kernel-1 Conv1d over the sequence,
+        started near the identity gate (weights in +-1e-3, bias one)."""
+
+        def __init__(self, width, tokens):
             super().__init__()
-            self.norm = nn.LayerNorm(d_ffn // 2)
-            self.spatial_proj = nn.Conv1d(seq_len, seq_len, kernel_size=1)
-            nn.init.uniform_(self.spatial_proj.weight, -1e-3, 1e-3)
-            nn.init.constant_(self.spatial_proj.bias, 1.0)
+            self.norm = nn.LayerNorm(width // 2)
+            self.over_tokens = nn.Conv1d(tokens, tokens, kernel_size=1)
+            nn.init.uniform_(self.over_tokens.weight, -1e-3, 1e-3)
+            nn.init.constant_(self.over_tokens.bias, 1.0)
 
         def forward(self, x):
-            u, v = x.chunk(2, dim=-1)
-            return u * self.spatial_proj(self.norm(v))
+            kept, gate = x.chunk(2, dim=-1)
+            return kept * self.over_tokens(self.norm(gate))
 
-    class gMLPBlock(nn.Module):
-        def __init__(self, d_model, d_ffn, seq_len):
+    class GatedMLP(nn.Module):
+        def __init__(self, dim, hidden, tokens):
             super().__init__()
-            self.norm = nn.LayerNorm(d_model)
-            self.channel_proj1 = nn.Linear(d_model, d_ffn * 2)
-            self.sgu = SpatialGatingUnit(d_ffn * 2, seq_len)
-            self.channel_proj2 = nn.Linear(d_ffn, d_model)
+            self.norm = nn.LayerNorm(dim)
+            self.up = nn.Linear(dim, 2 * hidden)
+            self.gate = TokenGate(2 * hidden, tokens)
+            self.down = nn.Linear(hidden, dim)
 
         def forward(self, x):
-            h = F.gelu(self.channel_proj1(self.norm(x)))
-            return x + self.channel_proj2(self.sgu(h))
+            return x + self.down(self.gate(F.gelu(self.up(self.norm(x)))))
 
     L.manual_seed(19)
     stem = nn.Conv2d(3, 6, kernel_size=2, stride=2)
-    mixer = nn.Sequential(MixerBlock(9, 6), MixerBlock(9, 6))
-    gmlp = gMLPBlock(6, 4, 9)
+    mixer = nn.Sequential(MixLayer(9, 6), MixLayer(9, 6))
+    gmlp = GatedMLP(6, 4, 9)
     head = nn.Linear(6, 4)
     model = nn.ModuleDict(dict(stem=stem, mixer=mixer, gmlp=gmlp, head=head)).double()
     opt = L.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.05)
@@ -504,65 +520,64 @@ def mlp_mixer_and_gmlp_spatial_gating(L):
         loss.backward()
         opt.step()
         losses.append(loss)
-    return dict(losses=losses, grads=grads_of(model), sgu=gmlp.sgu.spatial_proj.weight)
+    return dict(losses=losses, grads=grads_of(model), sgu=gmlp.gate.over_tokens.weight)
 
 
 @program
 def repvgg_branches_fused_into_one_conv_for_deployment(L):
-    """RepVGG: a training-time block of a 3x3 conv+BN, a 1x1 conv+BN and an identity BN
-    summed; after a few training steps (BN running stats move), each branch's BN folded
-    into its kernel (std = (running_var + eps).sqrt()), the 1x1 kernel padded to 3x3 by
-    F.pad, the identity written as a kernel with ones at the centre, and the block replaced
-    by one Conv2d whose weight and bias are set through .data; the fused and unfused eval
-    outputs must match."""
+    """RepVGG's re-parameterisation: a training-time block of a 3x3 conv+BN, a 1x1 conv+BN and
+    an identity BN summed; after a few training steps (BN running stats move), each branch's BN
+    folded into its kernel (std = (running_var + eps).sqrt()), the 1x1 kernel padded to 3x3 by
+    F.pad, the identity written as a kernel with ones at the centre, and the block replaced by
+    one Conv2d whose weight and bias are set through .data; the fused and unfused eval outputs
+    must match."""
     nn, F = L.nn, L.nn.functional
 
-    def conv_bn(cin, cout, k, padding):
-        s = nn.Sequential()
-        s.add_module("conv", nn.Conv2d(cin, cout, k, padding=padding, bias=False))
-        s.add_module("bn", nn.BatchNorm2d(cout))
-        return s
+    def conv_then_bn(c, k):
+        seq = nn.Sequential()
+        seq.add_module("conv", nn.Conv2d(c, c, k, padding=k // 2, bias=False))
+        seq.add_module("bn", nn.BatchNorm2d(c))
+        return seq
 
-    class RepVGGBlock(nn.Module):
+    def folded(kernel, bn):
+        # BN(conv(x)) == conv'(x) + b' with conv' = conv * gamma / std, b' = beta - mean gamma / std
+        std = (bn.running_var + bn.eps).sqrt()
+        shift = bn.bias - bn.running_mean * bn.weight / std
+        return kernel * (bn.weight / std).reshape(-1, 1, 1, 1), shift
+
+    class ThreeBranch(nn.Module):
         def __init__(self, c):
             super().__init__()
             self.c = c
-            self.rbr_identity = nn.BatchNorm2d(c)
-            self.rbr_dense = conv_bn(c, c, 3, 1)
-            self.rbr_1x1 = conv_bn(c, c, 1, 0)
+            self.skip_bn = nn.BatchNorm2d(c)
+            self.k3 = conv_then_bn(c, 3)
+            self.k1 = conv_then_bn(c, 1)
 
         def forward(self, x):
-            if hasattr(self, "rbr_reparam"):
-                return F.relu(self.rbr_reparam(x))
-            return F.relu(self.rbr_dense(x) + self.rbr_1x1(x) + self.rbr_identity(x))
+            if hasattr(self, "merged"):
+                return F.relu(self.merged(x))
+            return F.relu(self.k3(x) + self.k1(x) + self.skip_bn(x))
 
-        def _fuse(self, branch):
-            if isinstance(branch, nn.Sequential):
-                kernel, bn = branch.conv.weight, branch.bn
-            else:
-                kernel = L.zeros(self.c, self.c, 3, 3, dtype=branch.weight.dtype)
-                for i in range(self.c):
-                    kernel[i, i, 1, 1] = 1
-                bn = branch
-            std = (bn.running_var + bn.eps).sqrt()
-            t = (bn.weight / std).reshape(-1, 1, 1, 1)
-            return kernel * t, bn.bias - bn.running_mean * bn.weight / std
+        def identity_kernel(self, dtype):
+            eye = L.zeros(self.c, self.c, 3, 3, dtype=dtype)
+            for ch in range(self.c):
+                eye[ch, ch, 1, 1] = 1
+            return eye
 
-        def switch_to_deploy(self):
-            k3, b3 = self._fuse(self.rbr_dense)
-            k1, b1 = self._fuse(self.rbr_1x1)
-            kid, bid = self._fuse(self.rbr_identity)
-            self.rbr_reparam = nn.Conv2d(self.c, self.c, 3, padding=1).to(k3.dtype)
-            self.rbr_reparam.weight.data = (k3 + F.pad(k1, [1, 1, 1, 1]) + kid).detach()
-            self.rbr_reparam.bias.data = (b3 + b1 + bid).detach()
-            for para in self.parameters():
-                para.detach_()
-            self.__delattr__("rbr_dense")
-            self.__delattr__("rbr_1x1")
-            self.__delattr__("rbr_identity")
+        def merge(self):
+            w3, b3 = folded(self.k3.conv.weight, self.k3.bn)
+            w1, b1 = folded(self.k1.conv.weight, self.k1.bn)
+            wi, bi = folded(self.identity_kernel(self.skip_bn.weight.dtype), self.skip_bn)
+            self.merged = nn.Conv2d(self.c, self.c, 3, padding=1).to(w3.dtype)
+            self.merged.weight.data = (w3 + F.pad(w1, [1, 1, 1, 1]) + wi).detach()
+            self.merged.bias.data = (b3 + b1 + bi).detach()
+            for p in self.parameters():
+                p.detach_()
+            for name in ("k3", "k1", "skip_bn"):
+                self.__delattr__(name)
 
     L.manual_seed(21)
-    model = nn.Sequential(RepVGGBlock(3), RepVGGBlock(3)).double()
+    model = nn.Sequential(ThreeBranch(3), ThreeBranch(3)).double()
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             nn.init.uniform_(m.weight, 0.5, 1.5)
@@ -579,13 +594,13 @@ def repvgg_branches_fused_into_one_conv_for_deployment(L):
     with L.no_grad():
         before = model(x)
     for m in model.modules():
-        if hasattr(m, "switch_to_deploy"):
-            m.switch_to_deploy()
+        if hasattr(m, "merge"):
+            m.merge()
     with L.no_grad():
         after = model(x)
     return dict(before=before, after=after, gap=(before - after).abs().max(),
                 keys=list(model.state_dict().keys()),
-                fused=model[0].rbr_reparam.weight, rg=model[0].rbr_reparam.weight.requires_grad)
+                fused=model[0].merged.weight, rg=model[0].merged.weight.requires_grad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -601,25 +616,23 @@ def convlstm_encoder_forecaster_with_truncated_bptt(L):
     nn, F = L.nn, L.nn.functional
 
     class ConvLSTMCell(nn.Module):
+        """An LSTM cell whose gates are one conv over [input, hidden] stacked on channels."""
+
         def __init__(self, cin, hidden, k):
             super().__init__()
             self.hidden = hidden
-            self.conv = nn.Conv2d(cin + hidden, 4 * hidden, k, padding=k // 2, bias=True)
+            self.gates = nn.Conv2d(cin + hidden, 4 * hidden, k, padding=k // 2, bias=True)
 
         def forward(self, x, state):
-            h_cur, c_cur = state
-            combined = L.cat([x, h_cur], dim=1)
-            cc_i, cc_f, cc_o, cc_g = L.split(self.conv(combined), self.hidden, dim=1)
-            i, f, o = L.sigmoid(cc_i), L.sigmoid(cc_f), L.sigmoid(cc_o)
-            c_next = f * c_cur + i * L.tanh(cc_g)
-            return o * L.tanh(c_next), c_next
+            h, c = state
+            i, f, o, g = L.split(self.gates(L.cat([x, h], dim=1)), self.hidden, dim=1)
+            c = L.sigmoid(f) * c + L.sigmoid(i) * L.tanh(g)
+            return L.sigmoid(o) * L.tanh(c), c
 
-        def init_hidden(self, b, size):
-            h, w = size
-            return (L.zeros(b, self.hidden, h, w, device=self.conv.weight.device,
-                            dtype=self.conv.weight.dtype),
-                    L.zeros(b, self.hidden, h, w, device=self.conv.weight.device,
-                            dtype=self.conv.weight.dtype))
+        def zero_state(self, b, size):
+            w = self.gates.weight
+            return tuple(L.zeros(b, self.hidden, *size, device=w.device, dtype=w.dtype)
+                         for _ in range(2))
 
     L.manual_seed(31)
     cell = ConvLSTMCell(1, 3, 3).double()
@@ -627,7 +640,7 @@ def convlstm_encoder_forecaster_with_truncated_bptt(L):
     params = list(cell.parameters()) + list(readout.parameters())
     opt = L.optim.Adam(params, lr=0.01)
     seq = L.tanh(_t(L, 2, 12, 1, 4, 4, seed=32))
-    state = cell.init_hidden(2, (4, 4))
+    state = cell.zero_state(2, (4, 4))
     losses, norms = [], []
     for chunk in range(2):
         frames = seq[:, chunk * 6:(chunk + 1) * 6]
@@ -646,7 +659,7 @@ def convlstm_encoder_forecaster_with_truncated_bptt(L):
         norms.append(nn.utils.clip_grad_norm_(params, max_norm=0.5))
         opt.step()
         losses.append(loss.item())
-    return dict(losses=losses, norms=norms, pred=pred, w=cell.conv.weight)
+    return dict(losses=losses, norms=norms, pred=pred, w=cell.gates.weight)
 
 
 @program
@@ -659,17 +672,19 @@ def perceiver_fourier_features_and_latent_cross_attention(L):
     norm_first, dropout 0), mean over latents and a linear head."""
     nn, F = L.nn, L.nn.functional
 
-    def fourier_encode(x, max_freq, num_bands):
+    def fourier_features(x, max_freq, bands):
+        # each coordinate -> sin and cos of pi * f * x for f in linspace(1, max_freq / 2),
+        # then the coordinate itself
         x = x.unsqueeze(-1)
-        scales = L.linspace(1.0, max_freq / 2, num_bands, device=x.device, dtype=x.dtype)
-        scales = scales[(*((None,) * (len(x.shape) - 1)), Ellipsis)]
-        x_s = x * scales * math.pi
-        return L.cat([x_s.sin(), x_s.cos(), x], dim=-1)
+        freqs = L.linspace(1.0, max_freq / 2, bands, device=x.device, dtype=x.dtype)
+        freqs = freqs[(*((None,) * (len(x.shape) - 1)), Ellipsis)]
+        phase = x * freqs * math.pi
+        return L.cat([phase.sin(), phase.cos(), x], dim=-1)
 
     B, H, W, C = 2, 4, 4, 3
     axis_pos = [L.linspace(-1.0, 1.0, steps=n, dtype=L.float64) for n in (H, W)]
     pos = L.stack(L.meshgrid(*axis_pos, indexing="ij"), dim=-1)
-    enc = fourier_encode(pos, 6.0, 3).flatten(-2)
+    enc = fourier_features(pos, 6.0, 3).flatten(-2)
     enc = enc.unsqueeze(0).expand(B, *enc.shape)
     data = _t(L, B, H, W, C, seed=33)
     data = L.cat([data, enc], dim=-1).reshape(B, H * W, -1)
@@ -704,30 +719,28 @@ def mae_random_masking_patchify_and_normalized_pixel_loss(L):
     p, N, C, Hs = 2, 2, 3, 4
     imgs = _t(L, N, C, Hs * p, Hs * p, seed=35)
 
-    def patchify(imgs):
-        h = w = imgs.shape[2] // p
-        x = imgs.reshape(shape=(imgs.shape[0], 3, h, p, w, p))
-        x = L.einsum("nchpwq->nhwpqc", x)
-        return x.reshape(shape=(imgs.shape[0], h * w, p ** 2 * 3))
+    def to_patches(images):
+        # (n, 3, h p, w p) -> (n, h w, p p 3), pixels of a patch in (row, col, channel) order
+        n, side = images.shape[0], images.shape[2] // p
+        grid = images.reshape(shape=(n, 3, side, p, side, p))
+        return L.einsum("nchpwq->nhwpqc", grid).reshape(shape=(n, side * side, p ** 2 * 3))
 
-    def unpatchify(x):
-        h = w = int(x.shape[1] ** .5)
-        x = x.reshape(shape=(x.shape[0], h, w, p, p, 3))
-        x = L.einsum("nhwpqc->nchpwq", x)
-        return x.reshape(shape=(x.shape[0], 3, h * p, h * p))
+    def from_patches(patches):
+        n, side = patches.shape[0], int(patches.shape[1] ** .5)
+        grid = patches.reshape(shape=(n, side, side, p, p, 3))
+        return L.einsum("nhwpqc->nchpwq", grid).reshape(shape=(n, 3, side * p, side * p))
 
-    def random_masking(x, mask_ratio):
-        N, Ln, D = x.shape
-        len_keep = int(Ln * (1 - mask_ratio))
-        noise = L.rand(N, Ln, device=x.device)
-        ids_shuffle = L.argsort(noise, dim=1)
-        ids_restore = L.argsort(ids_shuffle, dim=1)
-        ids_keep = ids_shuffle[:, :len_keep]
-        x_masked = L.gather(x, dim=1, index=ids_keep.unsqueeze(-1).repeat(1, 1, D))
-        mask = L.ones([N, Ln], device=x.device)
-        mask[:, :len_keep] = 0
-        mask = L.gather(mask, dim=1, index=ids_restore)
-        return x_masked, mask, ids_restore
+    def keep_random(tokens, ratio):
+        # per sample: sort uniform noise, keep the first tokens of that order; ``back`` undoes
+        # the order and ``hidden`` is 1 on the dropped tokens, in the original order
+        n, count, width = tokens.shape
+        kept = int(count * (1 - ratio))
+        order = L.argsort(L.rand(n, count, device=tokens.device), dim=1)
+        back = L.argsort(order, dim=1)
+        visible = L.gather(tokens, dim=1, index=order[:, :kept].unsqueeze(-1).repeat(1, 1, width))
+        hidden = L.ones([n, count], device=tokens.device)
+        hidden[:, :kept] = 0
+        return visible, L.gather(hidden, dim=1, index=back), back
 
     L.manual_seed(36)
     embed = nn.Linear(12, 6).double()
@@ -735,20 +748,20 @@ def mae_random_masking_patchify_and_normalized_pixel_loss(L):
     decoder = nn.Linear(6, 12).double()
     mask_token = nn.Parameter(L.zeros(1, 1, 6, dtype=L.float64))
     nn.init.normal_(mask_token, std=.02)
-    target = patchify(imgs)
-    x, mask, ids_restore = random_masking(embed(target), 0.75)
+    target = to_patches(imgs)
+    x, mask, ids_restore = keep_random(embed(target), 0.75)
     latent = encoder(x)
-    mask_tokens = mask_token.repeat(latent.shape[0], ids_restore.shape[1] - latent.shape[1], 1)
-    x_ = L.cat([latent, mask_tokens], dim=1)
-    x_ = L.gather(x_, dim=1, index=ids_restore.unsqueeze(-1).repeat(1, 1, x_.shape[2]))
-    pred = decoder(x_)
+    fillers = mask_token.repeat(latent.shape[0], ids_restore.shape[1] - latent.shape[1], 1)
+    full = L.cat([latent, fillers], dim=1)
+    full = L.gather(full, dim=1, index=ids_restore.unsqueeze(-1).repeat(1, 1, full.shape[2]))
+    pred = decoder(full)
+    # the target pixels normalised per patch (unbiased variance, as var's default)
     mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
-    norm_target = (target - mean) / (var + 1.e-6) ** .5
-    loss = ((pred - norm_target) ** 2).mean(dim=-1)
-    loss = (loss * mask).sum() / mask.sum()
+    per_patch = ((pred - (target - mean) / (var + 1.e-6) ** .5) ** 2).mean(dim=-1)
+    loss = (per_patch * mask).sum() / mask.sum()
     loss.backward()
-    return dict(loss=loss, mask=mask, ids=ids_restore, back=unpatchify(target),
-                same=L.equal(unpatchify(target), imgs), recon=unpatchify(pred.detach()),
+    return dict(loss=loss, mask=mask, ids=ids_restore, back=from_patches(target),
+                same=L.equal(from_patches(target), imgs), recon=from_patches(pred.detach()),
                 gtok=mask_token.grad, gemb=embed.weight.grad)
 
 
@@ -763,48 +776,43 @@ def nerf_positional_encoding_volume_rendering_and_hierarchical_sampling(L):
     fine samples, and the coarse + fine MSE backward."""
     nn, F = L.nn, L.nn.functional
 
-    def embed(x, multires=3):
-        freq_bands = 2. ** L.linspace(0., multires - 1, steps=multires, dtype=x.dtype)
-        out = [x]
-        for freq in freq_bands:
-            for p_fn in (L.sin, L.cos):
-                out.append(p_fn(x * freq))
-        return L.cat(out, -1)
+    def encode(x, bands=3):
+        # x, then sin and cos of x * 2^k for k = 0 .. bands - 1
+        feats = [x]
+        for f in 2. ** L.linspace(0., bands - 1, steps=bands, dtype=x.dtype):
+            feats += [L.sin(x * f), L.cos(x * f)]
+        return L.cat(feats, -1)
 
-    def raw2outputs(raw, z_vals, rays_d):
-        dists = z_vals[..., 1:] - z_vals[..., :-1]
-        dists = L.cat([dists, L.tensor([1e10], dtype=z_vals.dtype).expand(
-            dists[..., :1].shape)], -1)
-        dists = dists * L.norm(rays_d[..., None, :], dim=-1)
-        rgb = L.sigmoid(raw[..., :3])
-        alpha = 1. - L.exp(-F.relu(raw[..., 3]) * dists)
-        trans = L.cumprod(L.cat([L.ones((alpha.shape[0], 1), dtype=alpha.dtype),
-                                 1. - alpha + 1e-10], -1), -1)[:, :-1]
-        weights = alpha * trans
-        rgb_map = L.sum(weights[..., None] * rgb, -2)
-        depth_map = L.sum(weights * z_vals, -1)
-        acc_map = L.sum(weights, -1)
-        rgb_map = rgb_map + (1. - acc_map[..., None])
-        return rgb_map, depth_map, acc_map, weights
+    def render(raw, depths, dirs):
+        # segment lengths along each ray (the last one "infinite"), scaled to world units
+        gaps = depths[..., 1:] - depths[..., :-1]
+        last = L.tensor([1e10], dtype=depths.dtype).expand(gaps[..., :1].shape)
+        gaps = L.cat([gaps, last], -1) * L.norm(dirs[..., None, :], dim=-1)
+        opacity = 1. - L.exp(-F.relu(raw[..., 3]) * gaps)
+        # light reaching each sample: product of (1 - opacity) over the samples before it
+        ones = L.ones((opacity.shape[0], 1), dtype=opacity.dtype)
+        reach = L.cumprod(L.cat([ones, 1. - opacity + 1e-10], -1), -1)[:, :-1]
+        w = opacity * reach
+        coverage = L.sum(w, -1)
+        colour = L.sum(w[..., None] * L.sigmoid(raw[..., :3]), -2) + (1. - coverage[..., None])
+        return colour, L.sum(w * depths, -1), coverage, w
 
-    def sample_pdf(bins, weights, N_samples):
-        weights = weights + 1e-5
-        pdf = weights / L.sum(weights, -1, keepdim=True)
-        cdf = L.cumsum(pdf, -1)
-        cdf = L.cat([L.zeros_like(cdf[..., :1]), cdf], -1)
-        u = L.linspace(0., 1., steps=N_samples, dtype=bins.dtype)
-        u = u.expand(list(cdf.shape[:-1]) + [N_samples]).contiguous()
-        inds = L.searchsorted(cdf, u, right=True)
-        below = L.max(L.zeros_like(inds - 1), inds - 1)
-        above = L.min((cdf.shape[-1] - 1) * L.ones_like(inds), inds)
-        inds_g = L.stack([below, above], -1)
-        matched_shape = [inds_g.shape[0], inds_g.shape[1], cdf.shape[-1]]
-        cdf_g = L.gather(cdf.unsqueeze(1).expand(matched_shape), 2, inds_g)
-        bins_g = L.gather(bins.unsqueeze(1).expand(matched_shape), 2, inds_g)
-        denom = cdf_g[..., 1] - cdf_g[..., 0]
-        denom = L.where(denom < 1e-5, L.ones_like(denom), denom)
-        t = (u - cdf_g[..., 0]) / denom
-        return bins_g[..., 0] + t * (bins_g[..., 1] - bins_g[..., 0])
+    def inverse_cdf(edges, w, n):
+        # n deterministic draws (evenly spaced u) from the piecewise-constant pdf over bins
+        pdf = (w + 1e-5) / L.sum(w + 1e-5, -1, keepdim=True)
+        cdf = L.cat([L.zeros_like(pdf[..., :1]), L.cumsum(pdf, -1)], -1)
+        u = L.linspace(0., 1., steps=n, dtype=edges.dtype)
+        u = u.expand(list(cdf.shape[:-1]) + [n]).contiguous()
+        hi_idx = L.searchsorted(cdf, u, right=True)
+        lo = L.max(L.zeros_like(hi_idx - 1), hi_idx - 1)
+        hi = L.min((cdf.shape[-1] - 1) * L.ones_like(hi_idx), hi_idx)
+        pair = L.stack([lo, hi], -1)
+        shape = [pair.shape[0], pair.shape[1], cdf.shape[-1]]
+        c = L.gather(cdf.unsqueeze(1).expand(shape), 2, pair)
+        b = L.gather(edges.unsqueeze(1).expand(shape), 2, pair)
+        span = c[..., 1] - c[..., 0]
+        span = L.where(span < 1e-5, L.ones_like(span), span)
+        return b[..., 0] + (u - c[..., 0]) / span * (b[..., 1] - b[..., 0])
 
     L.manual_seed(37)
     mlp = nn.Sequential(nn.Linear(21, 16), nn.ReLU(), nn.Linear(16, 4)).double()
@@ -813,17 +821,19 @@ def nerf_positional_encoding_volume_rendering_and_hierarchical_sampling(L):
     near, far = 2., 6.
     t_vals = L.linspace(0., 1., steps=n_samples, dtype=L.float64)
     z_vals = (near * (1. - t_vals) + far * t_vals).expand([n_rays, n_samples])
+    # stratified: one uniform draw inside each sample's interval
     mids = .5 * (z_vals[..., 1:] + z_vals[..., :-1])
     upper, lower = L.cat([mids, z_vals[..., -1:]], -1), L.cat([z_vals[..., :1], mids], -1)
     z_vals = lower + (upper - lower) * L.rand(z_vals.shape, dtype=L.float64)
-    pts = rays_o[..., None, :] + rays_d[..., None, :] * z_vals[..., :, None]
-    raw = mlp(embed(pts))
-    rgb0, depth0, acc0, weights = raw2outputs(raw, z_vals, rays_d)
+
+    def points(z):
+        return rays_o[..., None, :] + rays_d[..., None, :] * z[..., :, None]
+
+    rgb0, depth0, acc0, weights = render(mlp(encode(points(z_vals))), z_vals, rays_d)
     z_mid = .5 * (z_vals[..., 1:] + z_vals[..., :-1])
-    z_samples = sample_pdf(z_mid, weights[..., 1:-1], 5).detach()
-    z_all, _ = L.sort(L.cat([z_vals, z_samples], -1), -1)
-    pts = rays_o[..., None, :] + rays_d[..., None, :] * z_all[..., :, None]
-    rgb, depth, acc, _ = raw2outputs(mlp(embed(pts)), z_all, rays_d)
+    z_fine = inverse_cdf(z_mid, weights[..., 1:-1], 5).detach()
+    z_all, _ = L.sort(L.cat([z_vals, z_fine], -1), -1)
+    rgb, depth, acc, _ = render(mlp(encode(points(z_all))), z_all, rays_d)
     target = L.full((n_rays, 3), 0.5, dtype=L.float64)
     loss = F.mse_loss(rgb, target) + F.mse_loss(rgb0, target)
     loss.backward()
@@ -837,40 +847,38 @@ def nerf_positional_encoding_volume_rendering_and_hierarchical_sampling(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def lovasz_hinge_loss_for_binary_segmentation(L):
-    """The Lovasz hinge (Berman et al.'s reference code): per image, signs 2y - 1, errors
+    """The Lovasz hinge (Berman et al.): per image, signs 2y - 1, errors
     1 - logits * signs, sorted descending with their permutation, labels gathered by it,
     the Lovasz extension's gradient from cumsums of the sorted labels (intersection and
     union, jaccard[1:] - jaccard[:-1]), dot(F.relu(errors_sorted), grad); averaged over
     images; its gradient reaches the logits through sort's."""
     F = L.nn.functional
 
-    def lovasz_grad(gt_sorted):
-        p = len(gt_sorted)
-        gts = gt_sorted.sum()
-        intersection = gts - gt_sorted.float().cumsum(0)
-        union = gts + (1 - gt_sorted).float().cumsum(0)
-        jaccard = 1. - intersection / union
-        if p > 1:
-            jaccard[1:p] = jaccard[1:p] - jaccard[0:-1]
-        return jaccard
+    def jaccard_steps(sorted_labels):
+        # with the pixels sorted by error, the Jaccard loss of "the first i pixels predicted
+        # wrong" for each i; its successive differences are the Lovasz extension's gradient
+        positives = sorted_labels.sum()
+        inter = positives - sorted_labels.float().cumsum(0)
+        union = positives + (1 - sorted_labels).float().cumsum(0)
+        loss = 1. - inter / union
+        if len(sorted_labels) > 1:
+            loss[1:] = loss[1:] - loss[:-1]
+        return loss
 
-    def lovasz_hinge_flat(logits, labels):
+    def hinge_one_image(scores, labels):
         if len(labels) == 0:
-            return logits.sum() * 0.
-        signs = 2. * labels.float() - 1.
-        errors = (1. - logits * signs)
-        errors_sorted, perm = L.sort(errors, dim=0, descending=True)
-        gt_sorted = labels[perm.data]
-        grad = lovasz_grad(gt_sorted)
-        return L.dot(F.relu(errors_sorted), grad)
+            return scores.sum() * 0.
+        margins = 1. - scores * (2. * labels.float() - 1.)
+        ordered, order = L.sort(margins, dim=0, descending=True)
+        return L.dot(F.relu(ordered), jaccard_steps(labels[order.data]))
 
     logits = L.tensor(np.round(np.random.RandomState(40).randn(3, 4, 4), 3).astype(np.float32),
                       requires_grad=True)
     labels = L.tensor(_labels(48, 2, seed=41).reshape(3, 4, 4))
-    losses = [lovasz_hinge_flat(lg.view(-1), lb.view(-1)) for lg, lb in zip(logits, labels)]
+    losses = [hinge_one_image(lg.view(-1), lb.view(-1)) for lg, lb in zip(logits, labels)]
     loss = L.stack(losses).mean()
     loss.backward()
-    empty = lovasz_hinge_flat(logits[0, :0, 0], labels[0, :0, 0])
+    empty = hinge_one_image(logits[0, :0, 0], labels[0, :0, 0])
     return dict(losses=losses, loss=loss, g=logits.grad, empty=empty)
 
 
@@ -901,7 +909,10 @@ def simsiam_stop_gradient_and_dino_self_distillation(L):
     simsiam.backward()
     out = dict(simsiam=simsiam, gsiam=grads_of(siam))
 
-    class DINOHead(nn.Module):
+    class ProjectionHead(nn.Module):
+        """An MLP, an L2 normalisation, then a weight-normalised Linear whose norms are fixed
+        at one (weight_g filled and frozen)."""
+
         def __init__(self, cin, cout):
             super().__init__()
             self.mlp = nn.Sequential(nn.Linear(cin, 6), nn.GELU(), nn.Linear(6, 3))
@@ -910,12 +921,11 @@ def simsiam_stop_gradient_and_dino_self_distillation(L):
             self.last_layer.weight_g.requires_grad = False
 
         def forward(self, x):
-            x = F.normalize(self.mlp(x), dim=-1, p=2)
-            return self.last_layer(x)
+            return self.last_layer(F.normalize(self.mlp(x), dim=-1, p=2))
 
-    student = nn.Sequential(nn.Linear(5, 4), nn.GELU(), DINOHead(4, 7)).double()
+    student = nn.Sequential(nn.Linear(5, 4), nn.GELU(), ProjectionHead(4, 7)).double()
     copy_error = err(lambda: copy.deepcopy(student))
-    teacher = nn.Sequential(nn.Linear(5, 4), nn.GELU(), DINOHead(4, 7)).double()
+    teacher = nn.Sequential(nn.Linear(5, 4), nn.GELU(), ProjectionHead(4, 7)).double()
     teacher.load_state_dict(student.state_dict())
     for p in teacher.parameters():
         p.requires_grad = False
@@ -966,34 +976,35 @@ def siren_fitting_an_image_gradient_by_double_backward(L):
     loop, an MSE against a target gradient field fitted for three Adam steps."""
     nn = L.nn
 
-    class SineLayer(nn.Module):
-        def __init__(self, cin, cout, is_first=False, omega_0=30.):
+    class Sine(nn.Module):
+        """sin(omega * (W x + b)); the first layer's W uniform in +-1/fan_in, the later ones' in
+        +-sqrt(6/fan_in)/omega, so that pre-activations keep unit scale through depth."""
+
+        def __init__(self, cin, cout, first=False, omega=30.):
             super().__init__()
-            self.omega_0, self.is_first, self.in_features = omega_0, is_first, cin
+            self.omega = omega
             self.linear = nn.Linear(cin, cout)
+            bound = 1 / cin if first else np.sqrt(6 / cin) / omega
             with L.no_grad():
-                if self.is_first:
-                    self.linear.weight.uniform_(-1 / self.in_features, 1 / self.in_features)
-                else:
-                    bound = np.sqrt(6 / self.in_features) / self.omega_0
-                    self.linear.weight.uniform_(-bound, bound)
+                self.linear.weight.uniform_(-bound, bound)
 
         def forward(self, x):
-            return L.sin(self.omega_0 * self.linear(x))
+            return L.sin(self.omega * self.linear(x))
 
-    def gradient(y, x):
+    def d_dx(y, x):
         return L.autograd.grad(y, [x], grad_outputs=L.ones_like(y), create_graph=True)[0]
 
-    def laplace(y, x):
-        g = gradient(y, x)
-        div = 0.
-        for i in range(g.shape[-1]):
-            div = div + L.autograd.grad(g[..., i], x, L.ones_like(g[..., i]),
-                                        create_graph=True)[0][..., i:i + 1]
-        return div
+    def laplacian(y, x):
+        g = d_dx(y, x)
+        total = 0.
+        for axis in range(g.shape[-1]):
+            second = L.autograd.grad(g[..., axis], x, L.ones_like(g[..., axis]),
+                                     create_graph=True)[0]
+            total = total + second[..., axis:axis + 1]
+        return total
 
     L.manual_seed(50)
-    net = nn.Sequential(SineLayer(2, 8, is_first=True), SineLayer(8, 8),
+    net = nn.Sequential(Sine(2, 8, first=True), Sine(8, 8),
                         nn.Linear(8, 1)).double()
     tensors = tuple(2 * [L.linspace(-1, 1, steps=4, dtype=L.float64)])
     grid = L.stack(L.meshgrid(*tensors, indexing="ij"), dim=-1).reshape(-1, 2)
@@ -1003,14 +1014,14 @@ def siren_fitting_an_image_gradient_by_double_backward(L):
     for _ in range(3):
         coords = grid.clone().detach().requires_grad_(True)
         out = net(coords)
-        g = gradient(out, coords)
+        g = d_dx(out, coords)
         loss = ((g - target) ** 2).sum(-1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
     coords = grid.clone().requires_grad_(True)
-    lap = laplace(net(coords), coords)
+    lap = laplacian(net(coords), coords)
     return dict(losses=losses, lap=lap.detach(), w=net[0].linear.weight, g=grads_of(net))
 
 
@@ -1080,24 +1091,25 @@ def bifpn_fast_normalized_fusion_with_separable_convs(L):
 def lpips_style_perceptual_distance_with_forward_hooks(L):
     """An LPIPS-style distance: a small feature network whose intermediate activations are
     caught by register_forward_hook into a dict (the handles removed after), the input
-    scaled by a ScalingLayer's registered shift/scale buffers, features unit-normalised by
+    scaled by a module's registered shift/scale buffers, features unit-normalised by
     sqrt(sum of squares over channels) + eps, squared differences weighted by 1x1 'lin'
     convs with Dropout (eval mode) and spatially averaged with keepdim; the distance of two
     images and the gradient to the first, plus the hooks' call count."""
     nn = L.nn
 
-    class ScalingLayer(nn.Module):
+    class InputShift(nn.Module):
+        """(x - shift) / scale per channel, both held as registered buffers."""
+
         def __init__(self):
             super().__init__()
             self.register_buffer("shift", L.tensor([-.030, -.088, -.188])[None, :, None, None])
             self.register_buffer("scale", L.tensor([.458, .448, .450])[None, :, None, None])
 
-        def forward(self, inp):
-            return (inp - self.shift) / self.scale
+        def forward(self, x):
+            return (x - self.shift) / self.scale
 
-    def normalize_tensor(x, eps=1e-10):
-        norm_factor = L.sqrt(L.sum(x ** 2, dim=1, keepdim=True))
-        return x / (norm_factor + eps)
+    def unit_channels(x, eps=1e-10):
+        return x / (L.sqrt(L.sum(x ** 2, dim=1, keepdim=True)) + eps)
 
     L.manual_seed(56)
     features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=False),
@@ -1105,7 +1117,7 @@ def lpips_style_perceptual_distance_with_forward_hooks(L):
                              nn.ReLU(inplace=False))
     lins = nn.ModuleList([nn.Sequential(nn.Dropout(), nn.Conv2d(c, 1, 1, bias=False))
                           for c in (4, 5)])
-    scaling = ScalingLayer()
+    scaling = InputShift()
     model = nn.ModuleList([features, lins, scaling]).double().eval()
     caught, calls = {}, []
 
@@ -1122,7 +1134,7 @@ def lpips_style_perceptual_distance_with_forward_hooks(L):
     feats = []
     for img in (x0, x1):
         features(scaling(img))
-        feats.append([normalize_tensor(caught[k]) for k in ("relu1", "relu2")])
+        feats.append([unit_channels(caught[k]) for k in ("relu1", "relu2")])
     for h in handles:
         h.remove()
     features(scaling(x1))
@@ -1140,8 +1152,8 @@ def lpips_style_perceptual_distance_with_forward_hooks(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def dit_adaln_zero_blocks_timestep_embedding_and_guidance(L):
-    """DiT: the sinusoidal timestep embedding (exp(-log(max_period) * arange / half), cos and
-    sin concatenated), a label embedding with a null class for dropout, adaLN-Zero blocks
+    """DiT's facts: the sinusoidal timestep embedding (exp(-log(max_period) * arange / half),
+    cos and sin concatenated), a label embedding with a null class for dropout, adaLN-Zero blocks
     (SiLU + Linear to 6 chunks, modulate = x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1),
     gated residuals; the modulation and final layers zero-initialised by
     nn.init.constant_), LayerNorm(elementwise_affine=False, eps=1e-6), the patch embedding
@@ -1150,77 +1162,80 @@ def dit_adaln_zero_blocks_timestep_embedding_and_guidance(L):
     mixed with a scale, only on the first three channels."""
     nn, F = L.nn, L.nn.functional
 
-    def timestep_embedding(t, dim, max_period=10000):
+    def sinusoid(t, dim, max_period=10000):
+        # cos, then sin, of t * max_period ** (-i / half) for i = 0 .. half - 1
         half = dim // 2
-        freqs = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32)
+        rates = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32)
                       / half).to(device=t.device)
-        args = t[:, None].float() * freqs[None]
-        return L.cat([L.cos(args), L.sin(args)], dim=-1)
+        phase = t[:, None].float() * rates[None]
+        return L.cat([L.cos(phase), L.sin(phase)], dim=-1)
 
-    def modulate(x, shift, scale):
+    def shift_scale(x, shift, scale):
         return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
-    class DiTBlock(nn.Module):
+    def zero_last(seq):
+        # adaLN-Zero: each conditioning projection starts as exactly zero
+        nn.init.constant_(seq[-1].weight, 0)
+        nn.init.constant_(seq[-1].bias, 0)
+
+    def plain_norm(h):
+        return nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+
+    class CondBlock(nn.Module):
         def __init__(self, h, heads):
             super().__init__()
-            self.norm1 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+            self.pre_attn, self.pre_mlp = plain_norm(h), plain_norm(h)
             self.attn = nn.MultiheadAttention(h, heads, batch_first=True)
-            self.norm2 = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
             self.mlp = nn.Sequential(nn.Linear(h, 2 * h), nn.GELU(approximate="tanh"),
                                      nn.Linear(2 * h, h))
-            self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(h, 6 * h, bias=True))
+            self.cond = nn.Sequential(nn.SiLU(), nn.Linear(h, 6 * h, bias=True))
 
         def forward(self, x, c):
-            (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp,
-             gate_mlp) = self.adaLN_modulation(c).chunk(6, dim=1)
-            h = modulate(self.norm1(x), shift_msa, scale_msa)
-            x = x + gate_msa.unsqueeze(1) * self.attn(h, h, h, need_weights=False)[0]
-            return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp,
-                                                                 scale_mlp))
+            a_shift, a_scale, a_gate, m_shift, m_scale, m_gate = self.cond(c).chunk(6, dim=1)
+            z = shift_scale(self.pre_attn(x), a_shift, a_scale)
+            x = x + a_gate.unsqueeze(1) * self.attn(z, z, z, need_weights=False)[0]
+            z = shift_scale(self.pre_mlp(x), m_shift, m_scale)
+            return x + m_gate.unsqueeze(1) * self.mlp(z)
 
-    class DiT(nn.Module):
+    class Denoiser(nn.Module):
         def __init__(self, p=2, cin=3, h=8, classes=3):
             super().__init__()
-            self.p, self.cout = p, 2 * cin
-            self.x_embedder = nn.Conv2d(cin, h, p, stride=p)
-            self.t_embedder = nn.Sequential(nn.Linear(16, h), nn.SiLU(), nn.Linear(h, h))
-            self.y_embedder = nn.Embedding(classes + 1, h)
-            self.blocks = nn.ModuleList([DiTBlock(h, 2) for _ in range(2)])
-            self.norm_final = nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
-            self.linear = nn.Linear(h, p * p * self.cout)
-            self.adaLN_final = nn.Sequential(nn.SiLU(), nn.Linear(h, 2 * h))
-            for block in self.blocks:
-                nn.init.constant_(block.adaLN_modulation[-1].weight, 0)
-                nn.init.constant_(block.adaLN_modulation[-1].bias, 0)
-            nn.init.constant_(self.adaLN_final[-1].weight, 0)
-            nn.init.constant_(self.adaLN_final[-1].bias, 0)
+            self.p, self.cout = p, 2 * cin            # noise and a variance per channel
+            self.patch = nn.Conv2d(cin, h, p, stride=p)
+            self.time = nn.Sequential(nn.Linear(16, h), nn.SiLU(), nn.Linear(h, h))
+            self.label = nn.Embedding(classes + 1, h)  # the last row: "no label"
+            self.blocks = nn.ModuleList([CondBlock(h, 2) for _ in range(2)])
+            self.out_norm = plain_norm(h)
+            self.out = nn.Linear(h, p * p * self.cout)
+            self.out_cond = nn.Sequential(nn.SiLU(), nn.Linear(h, 2 * h))
+            for seq in [b.cond for b in self.blocks] + [self.out_cond]:
+                zero_last(seq)
 
-        def unpatchify(self, x):
-            c, p = self.cout, self.p
-            h = w = int(x.shape[1] ** 0.5)
-            x = x.reshape(shape=(x.shape[0], h, w, p, p, c))
-            x = L.einsum("nhwpqc->nchpwq", x)
-            return x.reshape(shape=(x.shape[0], c, h * p, h * p))
+        def to_image(self, tokens):
+            n, p, c = tokens.shape[0], self.p, self.cout
+            side = int(tokens.shape[1] ** 0.5)
+            grid = tokens.reshape(shape=(n, side, side, p, p, c))
+            return L.einsum("nhwpqc->nchpwq", grid).reshape(shape=(n, c, side * p, side * p))
 
         def forward(self, x, t, y):
-            x = self.x_embedder(x).flatten(2).transpose(1, 2)
-            c = self.t_embedder(timestep_embedding(t, 16)) + self.y_embedder(y)
+            tokens = self.patch(x).flatten(2).transpose(1, 2)
+            c = self.time(sinusoid(t, 16)) + self.label(y)
             for block in self.blocks:
-                x = block(x, c)
-            shift, scale = self.adaLN_final(c).chunk(2, dim=1)
-            return self.unpatchify(self.linear(modulate(self.norm_final(x), shift, scale)))
+                tokens = block(tokens, c)
+            shift, scale = self.out_cond(c).chunk(2, dim=1)
+            return self.to_image(self.out(shift_scale(self.out_norm(tokens), shift, scale)))
 
-        def forward_with_cfg(self, x, t, y, cfg_scale):
-            half = x[: len(x) // 2]
-            combined = L.cat([half, half], dim=0)
-            model_out = self.forward(combined, t, y)
-            eps, rest = model_out[:, :3], model_out[:, 3:]
-            cond_eps, uncond_eps = L.split(eps, len(eps) // 2, dim=0)
-            half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps)
-            return L.cat([L.cat([half_eps, half_eps], dim=0), rest], dim=1)
+        def guided(self, x, t, y, weight):
+            # the first half run twice (its labels, then the null label); the noise mixed
+            first = x[: len(x) // 2]
+            out = self.forward(L.cat([first, first], dim=0), t, y)
+            noise, rest = out[:, :3], out[:, 3:]
+            with_label, without = L.split(noise, len(noise) // 2, dim=0)
+            mixed = without + weight * (with_label - without)
+            return L.cat([L.cat([mixed, mixed], dim=0), rest], dim=1)
 
     L.manual_seed(60)
-    model = DiT()
+    model = Denoiser()
     x = _t(L, 2, 3, 4, 4, seed=61).float()
     t = L.tensor([3, 70])
     y = L.tensor([0, 2])
@@ -1230,63 +1245,60 @@ def dit_adaln_zero_blocks_timestep_embedding_and_guidance(L):
     opt = L.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0)
     opt.zero_grad()
     loss.backward()
-    grads = {k: v for k, v in grads_of(model).items() if "adaLN" in k or "linear" in k}
+    grads = {k: v for k, v in grads_of(model).items() if "cond" in k or k.startswith("out.")}
     opt.step()
     with L.no_grad():
         z = L.cat([x, x], 0)
-        guided = model.forward_with_cfg(z, L.tensor([5, 5, 5, 5]), L.tensor([1, 2, 3, 3]), 4.0)
-    return dict(out=out, loss=loss, grads=grads, guided=guided,
-                temb=timestep_embedding(t, 16))
+        guided = model.guided(z, L.tensor([5, 5, 5, 5]), L.tensor([1, 2, 3, 3]), 4.0)
+    return dict(out=out, loss=loss, grads=grads, guided=guided, temb=sinusoid(t, 16))
 
 
 @program
 def ldm_autoencoder_diagonal_gaussian_posterior_and_attention(L):
-    """The latent-diffusion autoencoder's pieces: Normalize = GroupNorm(eps=1e-6),
-    nonlinearity x * sigmoid(x), a ResnetBlock with a nin_shortcut, a Downsample that pads
-    (0, 1, 0, 1) with F.pad(mode='constant', value=0) before a stride-2 conv, an AttnBlock
-    (q/k/v 1x1 convs, reshape/permute, bmm scaled by c ** -0.5, softmax(dim=2)), the
-    DiagonalGaussianDistribution (chunk(2, dim=1), logvar clamped to [-30, 20], sample with
-    randn after manual_seed, kl and nll summed over [1, 2, 3], mode()), an Upsample by
-    nearest interpolate and conv; the VAE loss (L1 + KL weight) backward."""
+    """The latent-diffusion autoencoder's pieces: GroupNorm(eps=1e-6), the activation
+    x * sigmoid(x), a residual block with a 1x1 shortcut when widths differ, a downsampling
+    conv of stride 2 after F.pad((0, 1, 0, 1), mode='constant', value=0), spatial
+    self-attention (q/k/v 1x1 convs, reshape/permute, bmm scaled by c ** -0.5,
+    softmax(dim=2)), a diagonal Gaussian posterior (chunk(2, dim=1), log-variance clamped to
+    [-30, 20], a sample with randn after manual_seed, KL and NLL summed over [1, 2, 3], the
+    mode), an upsampling by nearest interpolate and conv; the VAE loss (L1 + KL weight)
+    backward."""
     nn, F = L.nn, L.nn.functional
 
-    def Normalize(c):
+    def gn(c):
         return nn.GroupNorm(num_groups=2, num_channels=c, eps=1e-6, affine=True)
 
-    def nonlinearity(x):
+    def swish(x):
         return x * L.sigmoid(x)
 
-    class ResnetBlock(nn.Module):
+    class Res(nn.Module):
         def __init__(self, cin, cout):
             super().__init__()
-            self.norm1, self.conv1 = Normalize(cin), nn.Conv2d(cin, cout, 3, 1, 1)
-            self.norm2, self.conv2 = Normalize(cout), nn.Conv2d(cout, cout, 3, 1, 1)
-            self.dropout = nn.Dropout(0.0)
-            self.nin_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+            self.n1, self.c1 = gn(cin), nn.Conv2d(cin, cout, 3, 1, 1)
+            self.n2, self.c2 = gn(cout), nn.Conv2d(cout, cout, 3, 1, 1)
+            self.drop = nn.Dropout(0.0)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
         def forward(self, x):
-            h = self.conv1(nonlinearity(self.norm1(x)))
-            h = self.conv2(self.dropout(nonlinearity(self.norm2(h))))
-            return (self.nin_shortcut(x) if self.nin_shortcut is not None else x) + h
+            h = self.c1(swish(self.n1(x)))
+            return self.skip(x) + self.c2(self.drop(swish(self.n2(h))))
 
-    class AttnBlock(nn.Module):
+    class PixelAttention(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.norm = Normalize(c)
-            self.q, self.k, self.v = (nn.Conv2d(c, c, 1) for _ in range(3))
-            self.proj_out = nn.Conv2d(c, c, 1)
+            self.norm = gn(c)
+            self.qkv = nn.ModuleList([nn.Conv2d(c, c, 1) for _ in range(3)])
+            self.out = nn.Conv2d(c, c, 1)
 
         def forward(self, x):
-            h_ = self.norm(x)
-            q, k, v = self.q(h_), self.k(h_), self.v(h_)
-            b, c, h, w = q.shape
-            q = q.reshape(b, c, h * w).permute(0, 2, 1)
-            w_ = L.bmm(q, k.reshape(b, c, h * w)) * (int(c) ** (-0.5))
-            w_ = F.softmax(w_, dim=2)
-            h_ = L.bmm(v.reshape(b, c, h * w), w_.permute(0, 2, 1)).reshape(b, c, h, w)
-            return x + self.proj_out(h_)
+            b, c, hh, ww = x.shape
+            z = self.norm(x)
+            q, k, v = (conv(z).reshape(b, c, hh * ww) for conv in self.qkv)
+            # weights[b, i, j]: how much pixel i reads pixel j (a softmax over j)
+            weights = F.softmax(L.bmm(q.permute(0, 2, 1), k) * (int(c) ** (-0.5)), dim=2)
+            return x + self.out(L.bmm(v, weights.permute(0, 2, 1)).reshape(b, c, hh, ww))
 
-    class Downsample(nn.Module):
+    class PadDown(nn.Module):
         def __init__(self, c):
             super().__init__()
             self.conv = nn.Conv2d(c, c, 3, stride=2, padding=0)
@@ -1294,37 +1306,38 @@ def ldm_autoencoder_diagonal_gaussian_posterior_and_attention(L):
         def forward(self, x):
             return self.conv(F.pad(x, (0, 1, 0, 1), mode="constant", value=0))
 
-    class DiagonalGaussianDistribution:
-        def __init__(self, parameters):
-            self.mean, self.logvar = L.chunk(parameters, 2, dim=1)
-            self.logvar = L.clamp(self.logvar, -30.0, 20.0)
-            self.std, self.var = L.exp(0.5 * self.logvar), L.exp(self.logvar)
+    class Posterior:
+        """A Gaussian per latent element, mean and log-variance stacked on the channels."""
+
+        def __init__(self, moments):
+            self.mean, logvar = L.chunk(moments, 2, dim=1)
+            self.logvar = L.clamp(logvar, -30.0, 20.0)
 
         def sample(self):
-            return self.mean + self.std * L.randn(self.mean.shape).to(device=self.mean.device,
-                                                                      dtype=self.mean.dtype)
+            noise = L.randn(self.mean.shape).to(device=self.mean.device, dtype=self.mean.dtype)
+            return self.mean + L.exp(0.5 * self.logvar) * noise
 
         def kl(self):
-            return 0.5 * L.sum(L.pow(self.mean, 2) + self.var - 1.0 - self.logvar,
+            # KL(N(mean, var) || N(0, 1)), summed over channels and pixels
+            return 0.5 * L.sum(L.pow(self.mean, 2) + L.exp(self.logvar) - 1.0 - self.logvar,
                                dim=[1, 2, 3])
 
-        def nll(self, sample, dims=(1, 2, 3)):
-            logtwopi = np.log(2.0 * np.pi)
-            return 0.5 * L.sum(logtwopi + self.logvar + L.pow(sample - self.mean, 2) / self.var,
-                               dim=dims)
+        def nll(self, x, dims=(1, 2, 3)):
+            sq = L.pow(x - self.mean, 2) / L.exp(self.logvar)
+            return 0.5 * L.sum(np.log(2.0 * np.pi) + self.logvar + sq, dim=dims)
 
         def mode(self):
             return self.mean
 
     L.manual_seed(62)
-    enc = nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1), ResnetBlock(4, 4), Downsample(4),
-                        ResnetBlock(4, 6), AttnBlock(6), Normalize(6), nn.SiLU(),
+    enc = nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1), Res(4, 4), PadDown(4),
+                        Res(4, 6), PixelAttention(6), gn(6), nn.SiLU(),
                         nn.Conv2d(6, 4, 3, 1, 1)).double()
-    dec = nn.Sequential(nn.Conv2d(2, 6, 3, 1, 1), AttnBlock(6), ResnetBlock(6, 4),
+    dec = nn.Sequential(nn.Conv2d(2, 6, 3, 1, 1), PixelAttention(6), Res(6, 4),
                         nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(4, 4, 3, 1, 1),
-                        Normalize(4), nn.SiLU(), nn.Conv2d(4, 3, 3, 1, 1)).double()
+                        gn(4), nn.SiLU(), nn.Conv2d(4, 3, 3, 1, 1)).double()
     x = _t(L, 2, 3, 6, 6, seed=63)
-    posterior = DiagonalGaussianDistribution(enc(x))
+    posterior = Posterior(enc(x))
     L.manual_seed(64)
     z = posterior.sample()
     rec = dec(z)
@@ -1340,57 +1353,58 @@ def ldm_autoencoder_diagonal_gaussian_posterior_and_attention(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def raft_correlation_pyramid_bilinear_lookup_and_sequence_loss(L):
-    """RAFT's pieces: coords_grid by meshgrid(arange) stacked as (x, y) with [::-1],
-    all-pairs correlation by matmul of flattened features / sqrt(dim), a pyramid by
+    """RAFT's pieces, in our code: a pixel grid by meshgrid(arange) stacked as (x, y) with
+    [::-1], all-pairs correlation by matmul of flattened features / sqrt(dim), a pyramid by
     avg_pool2d(2, stride=2), the lookup by bilinear_sampler (split([1, 1], dim=-1), pixel
-    coordinates normalised to [-1, 1], grid_sample with align_corners=True) over a radius
-    window from linspace and meshgrid(indexing='ij'), a small update loop producing flows,
-    upflow8 by interpolate(bilinear, align_corners=True) * 8, and the sequence loss with
-    gamma ** (n - i - 1) weights, the valid mask and the EPE metrics."""
+    coordinates normalised to [-1, 1], grid_sample with align_corners=True) over a radius window
+    from linspace and meshgrid(indexing='ij'), a small update loop producing flows, upflow8 by
+    interpolate(bilinear, align_corners=True) * 8, and the sequence loss with gamma ** (n - i -
+    1) weights, the valid mask and the EPE metrics."""
     nn, F = L.nn, L.nn.functional
 
-    def coords_grid(batch, ht, wd, dtype):
-        coords = L.meshgrid(L.arange(ht, dtype=dtype), L.arange(wd, dtype=dtype),
-                            indexing="ij")
-        coords = L.stack(coords[::-1], dim=0)
-        return coords[None].repeat(batch, 1, 1, 1)
+    def pixel_grid(batch, ht, wd, dtype):
+        # (batch, 2, ht, wd): channel 0 the x (column) coordinate, channel 1 the y (row)
+        rows, cols = L.meshgrid(L.arange(ht, dtype=dtype), L.arange(wd, dtype=dtype),
+                                indexing="ij")
+        return L.stack((rows, cols)[::-1], dim=0)[None].repeat(batch, 1, 1, 1)
 
-    def bilinear_sampler(img, coords):
-        H, W = img.shape[-2:]
-        xgrid, ygrid = coords.split([1, 1], dim=-1)
-        xgrid = 2 * xgrid / (W - 1) - 1
-        ygrid = 2 * ygrid / (H - 1) - 1
-        grid = L.cat([xgrid, ygrid], dim=-1)
-        return F.grid_sample(img, grid, align_corners=True)
+    def sample_at_pixels(img, xy):
+        # grid_sample wants [-1, 1]; align_corners=True maps -1 and 1 to the corner pixels
+        h, w = img.shape[-2:]
+        x, y = xy.split([1, 1], dim=-1)
+        return F.grid_sample(img, L.cat([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], dim=-1),
+                             align_corners=True)
 
-    class CorrBlock:
-        def __init__(self, fmap1, fmap2, num_levels=2, radius=1):
-            self.num_levels, self.radius = num_levels, radius
-            batch, dim, ht, wd = fmap1.shape
-            corr = L.matmul(fmap1.view(batch, dim, ht * wd).transpose(1, 2),
-                            fmap2.view(batch, dim, ht * wd))
-            corr = corr.view(batch, ht, wd, 1, ht, wd) / L.sqrt(L.tensor(dim).float())
-            corr = corr.reshape(batch * ht * wd, 1, ht, wd).to(fmap1.dtype)
-            self.corr_pyramid = [corr]
-            for _ in range(num_levels - 1):
-                corr = F.avg_pool2d(corr, 2, stride=2)
-                self.corr_pyramid.append(corr)
+    class CostVolume:
+        """All-pairs feature correlations, average-pooled into a pyramid over the second
+        image's pixels, read around a position by bilinear sampling in a square window."""
 
-        def __call__(self, coords):
+        def __init__(self, f1, f2, levels=2, radius=1):
+            self.levels, self.radius = levels, radius
+            n, c, h, w = f1.shape
+            pairs = L.matmul(f1.view(n, c, h * w).transpose(1, 2), f2.view(n, c, h * w))
+            pairs = pairs.view(n, h, w, 1, h, w) / L.sqrt(L.tensor(c).float())
+            level = pairs.reshape(n * h * w, 1, h, w).to(f1.dtype)
+            self.pyramid = [level]
+            for _ in range(levels - 1):
+                level = F.avg_pool2d(level, 2, stride=2)
+                self.pyramid.append(level)
+
+        def window(self, dtype):
             r = self.radius
-            coords = coords.permute(0, 2, 3, 1)
-            batch, h1, w1, _ = coords.shape
-            out_pyramid = []
-            for i in range(self.num_levels):
-                corr = self.corr_pyramid[i]
-                dx = L.linspace(-r, r, 2 * r + 1, dtype=coords.dtype)
-                dy = L.linspace(-r, r, 2 * r + 1, dtype=coords.dtype)
-                delta = L.stack(L.meshgrid(dy, dx, indexing="ij"), dim=-1)
-                centroid_lvl = coords.reshape(batch * h1 * w1, 1, 1, 2) / 2 ** i
-                coords_lvl = centroid_lvl + delta.view(1, 2 * r + 1, 2 * r + 1, 2)
-                corr = bilinear_sampler(corr, coords_lvl)
-                out_pyramid.append(corr.view(batch, h1, w1, -1))
-            return L.cat(out_pyramid, dim=-1).permute(0, 3, 1, 2).contiguous().float()
+            steps = L.linspace(-r, r, 2 * r + 1, dtype=dtype)
+            return L.stack(L.meshgrid(steps, steps, indexing="ij"), dim=-1)
+
+        def __call__(self, xy):
+            xy = xy.permute(0, 2, 3, 1)
+            n, h, w, _ = xy.shape
+            side = 2 * self.radius + 1
+            offsets = self.window(xy.dtype).view(1, side, side, 2)
+            looked = []
+            for k, level in enumerate(self.pyramid):
+                where = xy.reshape(n * h * w, 1, 1, 2) / 2 ** k + offsets
+                looked.append(sample_at_pixels(level, where).view(n, h, w, -1))
+            return L.cat(looked, dim=-1).permute(0, 3, 1, 2).contiguous().float()
 
     L.manual_seed(65)
     fnet = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
@@ -1399,30 +1413,28 @@ def raft_correlation_pyramid_bilinear_lookup_and_sequence_loss(L):
                            nn.Conv2d(8, 2, 3, padding=1))
     img1, img2 = _t(L, 1, 3, 8, 8, seed=66).float(), _t(L, 1, 3, 8, 8, seed=67).float()
     f1, f2 = fnet(img1), fnet(img2)
-    corr_fn = CorrBlock(f1, f2)
-    coords0 = coords_grid(1, 4, 4, f1.dtype)
+    corr_fn = CostVolume(f1, f2)
+    coords0 = pixel_grid(1, 4, 4, f1.dtype)
     coords1 = coords0.clone()
     preds = []
     for _ in range(3):
         coords1 = coords1.detach()
         corr = corr_fn(coords1)
-        flow = coords1 - coords0
-        coords1 = coords1 + update(L.cat([corr, flow], dim=1))
+        coords1 = coords1 + update(L.cat([corr, coords1 - coords0], dim=1))
+        # the flow at 1/2 resolution, upsampled and scaled (8 as in RAFT's 1/8 maps)
         preds.append(8 * F.interpolate(coords1 - coords0, size=(8, 8), mode="bilinear",
                                        align_corners=True))
     flow_gt = _t(L, 1, 2, 8, 8, seed=68).float()
-    valid = (flow_gt.abs() < 1.5).all(dim=1).float()
-    mag = L.sum(flow_gt ** 2, dim=1).sqrt()
-    valid = (valid >= 0.5) & (mag < 400)
+    small = (flow_gt.abs() < 1.5).all(dim=1).float()
+    valid = (small >= 0.5) & (L.sum(flow_gt ** 2, dim=1).sqrt() < 400)
     n, gamma, flow_loss = len(preds), 0.8, 0.0
-    for i in range(n):
-        i_loss = (preds[i] - flow_gt).abs()
-        flow_loss += gamma ** (n - i - 1) * (valid[:, None] * i_loss).mean()
+    for i, pred in enumerate(preds):          # later iterations weigh more
+        flow_loss += gamma ** (n - i - 1) * (valid[:, None] * (pred - flow_gt).abs()).mean()
     epe = L.sum((preds[-1] - flow_gt) ** 2, dim=1).sqrt().view(-1)[valid.view(-1)]
     metrics = {"epe": epe.mean().item(), "1px": (epe < 1).float().mean().item()}
     flow_loss.backward()
     return dict(loss=flow_loss, preds=[p.detach() for p in preds], metrics=metrics,
-                gf=grads_of(fnet), gu=grads_of(update), pyr=corr_fn.corr_pyramid[1])
+                gf=grads_of(fnet), gu=grads_of(update), pyr=corr_fn.pyramid[1])
 
 
 @program
@@ -2021,139 +2033,120 @@ def torchvision_geometric_kernels_with_seeded_parameters(L):
 
 @program
 def torchvision_detection_utilities_anchors_matcher_coder_and_nms(L):
-    """Faster R-CNN's machinery written anew: an anchor generator (sqrt of aspect ratios,
-    round, shifts by meshgrid(indexing='ij') of int32 aranges), box_iou by broadcast max/min
-    and clamp, the Matcher with low-quality matches (max over dims, torch.where of equality,
-    masked writes of -1/-2), BoxCoder encode/decode (strided slices 0::4, clamp by
-    log(1000/16), stack on dim 2 and flatten), the balanced sampler (randperm after
-    manual_seed, uint8 masks), a smooth-L1 (beta 1/9) and BCE loss backward, clipping,
+    """Faster R-CNN's machinery (torchvision's behaviour, our code): an anchor generator (sqrt
+    of aspect ratios, round, shifts by meshgrid(indexing='ij') of int32 aranges), box_iou by
+    broadcast max/min and clamp, the Matcher with low-quality matches (max over dims,
+    torch.where of equality, masked writes of -1/-2), BoxCoder encode/decode (strided slices
+    0::4, clamp by log(1000/16), stack on dim 2 and flatten), the balanced sampler (randperm
+    after manual_seed, uint8 masks), a smooth-L1 (beta 1/9) and BCE loss backward, clipping,
     small-box removal, batched NMS by the coordinate-offset trick, and RoIAlign at one sample
     per bin by grid_sample."""
     F = L.nn.functional
-    def box_area(b):
+
+    def area(b):
         return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    def box_iou(b1, b2):
-        area1, area2 = box_area(b1), box_area(b2)
-        lt = L.max(b1[:, None, :2], b2[:, :2])
-        rb = L.min(b1[:, None, 2:], b2[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        inter = wh[:, :, 0] * wh[:, :, 1]
-        return inter / (area1[:, None] + area2 - inter)
+
+    def pair_iou(a, b):
+        meet = (L.min(a[:, None, 2:], b[:, 2:]) - L.max(a[:, None, :2], b[:, :2])).clamp(min=0)
+        overlap = meet[:, :, 0] * meet[:, :, 1]
+        return overlap / (area(a)[:, None] + area(b) - overlap)
+
     def anchors(sizes, ratios, grid_size, stride, dtype):
-        scales = L.as_tensor(sizes, dtype=dtype)
-        aspect_ratios = L.as_tensor(ratios, dtype=dtype)
-        h_ratios = L.sqrt(aspect_ratios)
-        w_ratios = 1 / h_ratios
-        ws = (w_ratios[:, None] * scales[None, :]).view(-1)
-        hs = (h_ratios[:, None] * scales[None, :]).view(-1)
-        base = (L.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
-        gh, gw = grid_size
-        sx = L.arange(0, gw, dtype=L.int32) * stride
-        sy = L.arange(0, gh, dtype=L.int32) * stride
-        shift_y, shift_x = L.meshgrid(sy, sx, indexing="ij")
-        shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
-        shifts = L.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
-        return (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
-    class BoxCoder:
-        def __init__(self, weights, bbox_xform_clip=math.log(1000.0 / 16)):
-            self.weights, self.bbox_xform_clip = weights, bbox_xform_clip
-        def encode(self, reference_boxes, proposals):
-            wx, wy, ww, wh = self.weights
-            ex_widths = proposals[:, 2] - proposals[:, 0]
-            ex_heights = proposals[:, 3] - proposals[:, 1]
-            ex_ctr_x = proposals[:, 0] + 0.5 * ex_widths
-            ex_ctr_y = proposals[:, 1] + 0.5 * ex_heights
-            gt_widths = reference_boxes[:, 2] - reference_boxes[:, 0]
-            gt_heights = reference_boxes[:, 3] - reference_boxes[:, 1]
-            gt_ctr_x = reference_boxes[:, 0] + 0.5 * gt_widths
-            gt_ctr_y = reference_boxes[:, 1] + 0.5 * gt_heights
-            targets_dx = wx * (gt_ctr_x - ex_ctr_x) / ex_widths
-            targets_dy = wy * (gt_ctr_y - ex_ctr_y) / ex_heights
-            targets_dw = ww * L.log(gt_widths / ex_widths)
-            targets_dh = wh * L.log(gt_heights / ex_heights)
-            return L.stack((targets_dx, targets_dy, targets_dw, targets_dh), dim=1)
-        def decode(self, rel_codes, boxes):
-            boxes = boxes.to(rel_codes.dtype)
-            widths = boxes[:, 2] - boxes[:, 0]
-            heights = boxes[:, 3] - boxes[:, 1]
-            ctr_x = boxes[:, 0] + 0.5 * widths
-            ctr_y = boxes[:, 1] + 0.5 * heights
-            wx, wy, ww, wh = self.weights
-            dx = rel_codes[:, 0::4] / wx
-            dy = rel_codes[:, 1::4] / wy
-            dw = rel_codes[:, 2::4] / ww
-            dh = rel_codes[:, 3::4] / wh
-            dw = L.clamp(dw, max=self.bbox_xform_clip)
-            dh = L.clamp(dh, max=self.bbox_xform_clip)
-            pred_ctr_x = dx * widths[:, None] + ctr_x[:, None]
-            pred_ctr_y = dy * heights[:, None] + ctr_y[:, None]
-            pred_w = L.exp(dw) * widths[:, None]
-            pred_h = L.exp(dh) * heights[:, None]
-            c_to_c_h = L.tensor(0.5, dtype=pred_ctr_y.dtype) * pred_h
-            c_to_c_w = L.tensor(0.5, dtype=pred_ctr_x.dtype) * pred_w
-            pred_boxes1 = pred_ctr_x - c_to_c_w
-            pred_boxes2 = pred_ctr_y - c_to_c_h
-            pred_boxes3 = pred_ctr_x + c_to_c_w
-            pred_boxes4 = pred_ctr_y + c_to_c_h
-            return L.stack((pred_boxes1, pred_boxes2, pred_boxes3, pred_boxes4), dim=2).flatten(1)
-    def matcher(mq, high=0.5, low=0.3, allow_low_quality_matches=True):
-        matched_vals, matches = mq.max(dim=0)
-        all_matches = matches.clone() if allow_low_quality_matches else None
-        below_low_threshold = matched_vals < low
-        between_thresholds = (matched_vals >= low) & (matched_vals < high)
-        matches[below_low_threshold] = -1
-        matches[between_thresholds] = -2
-        if allow_low_quality_matches:
-            highest_quality_foreach_gt, _ = mq.max(dim=1)
-            gt_pred_pairs_of_highest_quality = L.where(mq == highest_quality_foreach_gt[:, None])
-            pred_inds_to_update = gt_pred_pairs_of_highest_quality[1]
-            matches[pred_inds_to_update] = all_matches[pred_inds_to_update]
-        return matches
-    def sampler(matched_idxs_per_image, batch_size_per_image=6, positive_fraction=0.5):
-        positive = L.where(matched_idxs_per_image >= 1)[0]
-        negative = L.where(matched_idxs_per_image == 0)[0]
-        num_pos = int(batch_size_per_image * positive_fraction)
-        num_pos = min(positive.numel(), num_pos)
-        num_neg = batch_size_per_image - num_pos
-        num_neg = min(negative.numel(), num_neg)
-        perm1 = L.randperm(positive.numel(), device=positive.device)[:num_pos]
-        perm2 = L.randperm(negative.numel(), device=negative.device)[:num_neg]
-        pos_idx_per_image = positive[perm1]
-        neg_idx_per_image = negative[perm2]
-        pos_mask = L.zeros_like(matched_idxs_per_image, dtype=L.uint8)
-        neg_mask = L.zeros_like(matched_idxs_per_image, dtype=L.uint8)
-        pos_mask[pos_idx_per_image] = 1
-        neg_mask[neg_idx_per_image] = 1
-        return pos_mask, neg_mask
+        # one zero-centred box per (ratio, size), rounded, then shifted to every grid cell
+        size = L.as_tensor(sizes, dtype=dtype)
+        tall = L.sqrt(L.as_tensor(ratios, dtype=dtype))          # height factor per ratio
+        ws = (size[None, :] / tall[:, None]).view(-1)
+        hs = (size[None, :] * tall[:, None]).view(-1)
+        cell = (L.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
+        rows = L.arange(0, grid_size[0], dtype=L.int32) * stride
+        cols = L.arange(0, grid_size[1], dtype=L.int32) * stride
+        ys, xs = (g.reshape(-1) for g in L.meshgrid(rows, cols, indexing="ij"))
+        offsets = L.stack((xs, ys, xs, ys), dim=1)
+        return (offsets.view(-1, 1, 4) + cell.view(1, -1, 4)).reshape(-1, 4)
+
+    def centre_size(b):
+        w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        return b[:, 0] + 0.5 * w, b[:, 1] + 0.5 * h, w, h
+
+    class DeltaCoder:
+        """Boxes as weighted offsets of their centre (in anchor sizes) and log size ratios."""
+
+        def __init__(self, weights, max_log=math.log(1000.0 / 16)):
+            self.weights, self.max_log = weights, max_log
+
+        def encode(self, boxes, refs):
+            bx, by, bw, bh = centre_size(boxes)
+            rx, ry, rw, rh = centre_size(refs)
+            kx, ky, kw, kh = self.weights
+            return L.stack((kx * (bx - rx) / rw, ky * (by - ry) / rh,
+                            kw * L.log(bw / rw), kh * L.log(bh / rh)), dim=1)
+
+        def decode(self, codes, refs):
+            rx, ry, rw, rh = centre_size(refs.to(codes.dtype))
+            kx, ky, kw, kh = self.weights
+            # codes may hold several boxes per reference: every 4th column is one field
+            cx = codes[:, 0::4] / kx * rw[:, None] + rx[:, None]
+            cy = codes[:, 1::4] / ky * rh[:, None] + ry[:, None]
+            half_w = L.tensor(0.5, dtype=cx.dtype) * (
+                L.exp(L.clamp(codes[:, 2::4] / kw, max=self.max_log)) * rw[:, None])
+            half_h = L.tensor(0.5, dtype=cy.dtype) * (
+                L.exp(L.clamp(codes[:, 3::4] / kh, max=self.max_log)) * rh[:, None])
+            return L.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h),
+                           dim=2).flatten(1)
+
+    def match(quality, high=0.5, low=0.3, keep_best=True):
+        # per anchor: the best ground truth, -1 below `low`, -2 between the thresholds;
+        # with keep_best, every ground truth keeps the anchors that match it best
+        best, which = quality.max(dim=0)
+        before = which.clone() if keep_best else None
+        which[best < low] = -1
+        which[(best >= low) & (best < high)] = -2
+        if keep_best:
+            per_gt = quality.max(dim=1)[0]
+            anchor_ids = L.where(quality == per_gt[:, None])[1]
+            which[anchor_ids] = before[anchor_ids]
+        return which
+
+    def balanced_sample(matched, total=6, positive_share=0.5):
+        pos_ids = L.where(matched >= 1)[0]
+        neg_ids = L.where(matched == 0)[0]
+        n_pos = min(pos_ids.numel(), int(total * positive_share))
+        n_neg = min(neg_ids.numel(), total - n_pos)
+        picked = [ids[L.randperm(ids.numel(), device=ids.device)[:n]]
+                  for ids, n in ((pos_ids, n_pos), (neg_ids, n_neg))]
+        masks = []
+        for ids in picked:
+            m = L.zeros_like(matched, dtype=L.uint8)
+            m[ids] = 1
+            masks.append(m)
+        return masks[0], masks[1]
+
     def nms(boxes, scores, thr):
-        order = scores.argsort(descending=True)
         keep = []
-        suppressed = L.zeros(len(boxes), dtype=L.bool)
-        ious = box_iou(boxes, boxes)
-        for i in order.tolist():
-            if suppressed[i]:
-                continue
-            keep.append(i)
-            suppressed |= ious[i] > thr
+        gone = L.zeros(len(boxes), dtype=L.bool)
+        overlaps = pair_iou(boxes, boxes)
+        for i in scores.argsort(descending=True).tolist():
+            if not gone[i]:
+                keep.append(i)
+                gone |= overlaps[i] > thr
         return L.as_tensor(keep, dtype=L.int64)
-    def batched_nms(boxes, scores, idxs, thr):
+
+    def nms_per_class(boxes, scores, classes, thr):
+        # boxes of different classes moved far apart, so one NMS never mixes them
         if boxes.numel() == 0:
             return L.empty((0,), dtype=L.int64, device=boxes.device)
-        max_coordinate = boxes.max()
-        offsets = idxs.to(boxes) * (max_coordinate + L.tensor(1).to(boxes))
-        return nms(boxes + offsets[:, None], scores, thr)
-    def clip_boxes_to_image(boxes, size):
-        dim = boxes.dim()
-        boxes_x = boxes[..., 0::2]
-        boxes_y = boxes[..., 1::2]
-        height, width = size
-        boxes_x = boxes_x.clamp(min=0, max=width)
-        boxes_y = boxes_y.clamp(min=0, max=height)
-        return L.stack((boxes_x, boxes_y), dim=dim).reshape(boxes.shape)
-    def remove_small_boxes(boxes, min_size):
-        ws, hs = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        keep = (ws >= min_size) & (hs >= min_size)
-        return L.where(keep)[0]
+        apart = classes.to(boxes) * (boxes.max() + L.tensor(1).to(boxes))
+        return nms(boxes + apart[:, None], scores, thr)
+
+    def clip_to(boxes, size):
+        h, w = size
+        xs, ys = boxes[..., 0::2].clamp(min=0, max=w), boxes[..., 1::2].clamp(min=0, max=h)
+        return L.stack((xs, ys), dim=boxes.dim()).reshape(boxes.shape)
+
+    def big_enough(boxes, min_size):
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        return L.where((w >= min_size) & (h >= min_size))[0]
+
     def roi_align(feat, rois, out_size, spatial_scale):
         # one bilinear sample per bin centre (sampling_ratio=1, aligned=True) via grid_sample
         N, C, H, W = feat.shape
@@ -2169,13 +2162,13 @@ def torchvision_detection_utilities_anchors_matcher_coder_and_nms(L):
     L.manual_seed(9)
     A = anchors((4, 8), (0.5, 1.0, 2.0), (3, 3), 4, L.float32)
     gt = L.tensor([[1.0, 1.0, 7.0, 9.0], [5.0, 3.0, 11.0, 8.0]])
-    iou = box_iou(gt, A)
-    m = matcher(iou)
-    coder = BoxCoder((10.0, 10.0, 5.0, 5.0))
+    iou = pair_iou(gt, A)
+    m = match(iou)
+    coder = DeltaCoder((10.0, 10.0, 5.0, 5.0))
     matched_gt = gt[m.clamp(min=0)]
     targets = coder.encode(matched_gt, A)
     labels = (m >= 0).to(L.int64)
-    pos, neg = sampler(labels)
+    pos, neg = balanced_sample(labels)
     deltas = _t(L, len(A), 4, scale=0.1, seed=11).float().requires_grad_(True)
     logits = _t(L, len(A), seed=12).float().requires_grad_(True)
     sampled = L.where(L.logical_or(pos, neg))[0]
@@ -2186,12 +2179,12 @@ def torchvision_detection_utilities_anchors_matcher_coder_and_nms(L):
     (box_loss + cls_loss).backward()
     with L.no_grad():
         proposals = coder.decode(deltas.detach(), A).view(-1, 4)
-        proposals = clip_boxes_to_image(proposals, (12, 12))
-        keep = remove_small_boxes(proposals, 1.0)
+        proposals = clip_to(proposals, (12, 12))
+        keep = big_enough(proposals, 1.0)
         proposals, scores = proposals[keep], logits.sigmoid()[keep]
         cls = L.randint(0, 2, (len(keep),))
-        k = batched_nms(proposals, scores, cls, 0.5)
-        empty = batched_nms(proposals[:0], scores[:0], cls[:0], 0.5)
+        k = nms_per_class(proposals, scores, cls, 0.5)
+        empty = nms_per_class(proposals[:0], scores[:0], cls[:0], 0.5)
     feat = _t(L, 2, 3, 6, 6, seed=13).float()
     boxes = L.tensor([[0.5, 0.5, 8.0, 6.0], [2.0, 1.0, 11.0, 11.0], [0.0, 0.0, 3.0, 3.0]])
     rois = L.cat([L.tensor([[0.], [1.], [1.]]), boxes], 1)

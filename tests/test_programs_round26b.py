@@ -55,63 +55,62 @@ import_forward_ad_decompositions()
 # ----------------------------------------------------------------------------------------------
 @program
 def word_language_model_relu_rnn_tied_dropout_repackage_and_total_norm(L):
-    """pytorch/examples' word_language_model with an RNN_RELU: batchify a token stream,
-    get_batch by bptt, encoder dropout, a two-layer relu RNN with dropout between layers,
-    the decoder's weight tied to the encoder's, repackage_hidden between batches, the
+    """The setting of pytorch/examples' word language model with an RNN_RELU, in our code: a
+    token stream cut into columns, bptt windows with shifted targets, embedding dropout, a
+    two-layer relu RNN with dropout between layers, the output layer's weight tied to the
+    embedding, the hidden state detached between windows (a tensor or a nested tuple), the
     gradient norm measured by get_total_norm and applied by clip_grads_with_norm_, then the
     manual update p.data.add_(p.grad, alpha=-lr); evaluation under no_grad."""
     nn, F = L.nn, L.nn.functional
     ntoken, nhid, bsz, bptt = 11, 6, 3, 4
     L.manual_seed(1)
 
-    class RNNModel(nn.Module):
+    class TiedRNNLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.drop = nn.Dropout(0.3)
-            self.encoder = nn.Embedding(ntoken, nhid)
+            self.embed = nn.Embedding(ntoken, nhid)
             self.rnn = nn.RNN(nhid, nhid, 2, nonlinearity="relu", dropout=0.3)
-            self.decoder = nn.Linear(nhid, ntoken)
-            self.decoder.weight = self.encoder.weight
-            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
-            nn.init.zeros_(self.decoder.bias)
+            self.out = nn.Linear(nhid, ntoken)
+            self.drop = nn.Dropout(0.3)
+            self.out.weight = self.embed.weight
+            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+            nn.init.zeros_(self.out.bias)
 
-        def forward(self, inp, hidden):
-            emb = self.drop(self.encoder(inp))
-            out, hidden = self.rnn(emb, hidden)
-            out = self.drop(out)
-            return F.log_softmax(self.decoder(out).view(-1, ntoken), dim=1), hidden
+        def forward(self, tokens, state):
+            h, state = self.rnn(self.drop(self.embed(tokens)), state)
+            scores = self.out(self.drop(h)).view(-1, ntoken)
+            return F.log_softmax(scores, dim=1), state
 
-        def init_hidden(self, b):
-            return self.encoder.weight.new_zeros(2, b, nhid)
+        def zero_state(self, b):
+            return self.embed.weight.new_zeros(2, b, nhid)
 
-    def repackage_hidden(h):
-        if isinstance(h, L.Tensor):
-            return h.detach()
-        return tuple(repackage_hidden(v) for v in h)
+    def cut_graph(state):
+        return state.detach() if isinstance(state, L.Tensor) else tuple(map(cut_graph, state))
 
-    def batchify(data, b):
-        nbatch = data.size(0) // b
-        return data.narrow(0, 0, nbatch * b).view(b, -1).t().contiguous()
+    def columns(stream, b):
+        # drop the tail that does not fill b columns; row t holds step t of every column
+        usable = (stream.size(0) // b) * b
+        return stream.narrow(0, 0, usable).view(b, -1).t().contiguous()
 
-    def get_batch(source, i):
-        seq_len = min(bptt, len(source) - 1 - i)
-        return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].reshape(-1)
+    def window(source, start):
+        n = min(bptt, len(source) - 1 - start)
+        return source[start:start + n], source[start + 1:start + 1 + n].reshape(-1)
 
     stream = L.tensor(_labels(40, ntoken, 3))
-    train = batchify(stream, bsz)
-    model = RNNModel().double()
+    train = columns(stream, bsz)
+    model = TiedRNNLM().double()
     crit = nn.NLLLoss()
-    hidden = model.init_hidden(bsz)
+    state = model.zero_state(bsz)
     lr, losses, norms = 2.0, [], []
     model.train()
-    for i in range(0, train.size(0) - 1, bptt):
-        data, targets = get_batch(train, i)
+    for start in range(0, train.size(0) - 1, bptt):
+        data, targets = window(train, start)
         model.zero_grad()
-        hidden = repackage_hidden(hidden)
-        output, hidden = model(data, hidden)
+        state = cut_graph(state)
+        output, state = model(data, state)
         loss = crit(output, targets)
         loss.backward()
-        params = [p for p in model.parameters()]
+        params = list(model.parameters())
         total = nn.utils.get_total_norm([p.grad for p in params])
         nn.utils.clip_grads_with_norm_(params, 0.25, total)
         for p in params:
@@ -120,60 +119,61 @@ def word_language_model_relu_rnn_tied_dropout_repackage_and_total_norm(L):
         norms.append(total)
     model.eval()
     with L.no_grad():
-        out, _ = model(train[:5], model.init_hidden(bsz))
+        out, _ = model(train[:5], model.zero_state(bsz))
         val = crit(out, train[1:6].reshape(-1))
-    return dict(losses=losses, norms=norms, val=val, tied=model.decoder.weight is
-                model.encoder.weight, n_params=len(list(model.parameters())),
+    return dict(losses=losses, norms=norms, val=val, tied=model.out.weight is
+                model.embed.weight, n_params=len(list(model.parameters())),
                 state=model.state_dict())
 
 
 @program
 def time_sequence_prediction_lstmcells_lbfgs_closure_and_future(L):
-    """pytorch/examples' time_sequence_prediction: two LSTMCells unrolled over the columns
-    of a batch of sine waves (input.split(1, dim=1)), predicting the next value, trained by
-    LBFGS with a closure over a few steps, then `future` extra steps fed with the model's
-    own output; the loss reported by the closure and the predictions."""
+    """The setting of pytorch/examples' time-sequence prediction, in our code: two LSTMCells
+    stepped over the columns of a batch of sine waves (input.split(1, dim=1)), predicting the
+    next value, trained by LBFGS with a closure over a few steps, then extra steps fed with
+    the model's own output; the loss reported by the closure and the predictions."""
     nn = L.nn
     L.manual_seed(2)
 
-    class Sequence(nn.Module):
-        def __init__(self):
+    class TwoCells(nn.Module):
+        def __init__(self, width=8):
             super().__init__()
-            self.lstm1 = nn.LSTMCell(1, 8)
-            self.lstm2 = nn.LSTMCell(8, 8)
-            self.linear = nn.Linear(8, 1)
+            self.width = width
+            self.cells = nn.ModuleList([nn.LSTMCell(1, width), nn.LSTMCell(width, width)])
+            self.read = nn.Linear(width, 1)
 
-        def forward(self, inp, future=0):
-            outputs = []
-            h_t = L.zeros(inp.size(0), 8, dtype=L.double)
-            c_t = L.zeros(inp.size(0), 8, dtype=L.double)
-            h_t2 = L.zeros(inp.size(0), 8, dtype=L.double)
-            c_t2 = L.zeros(inp.size(0), 8, dtype=L.double)
-            for input_t in inp.split(1, dim=1):
-                h_t, c_t = self.lstm1(input_t, (h_t, c_t))
-                h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
-                output = self.linear(h_t2)
-                outputs += [output]
-            for _ in range(future):
-                h_t, c_t = self.lstm1(output, (h_t, c_t))
-                h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
-                output = self.linear(h_t2)
-                outputs += [output]
-            return L.cat(outputs, dim=1)
+        def step(self, value, states):
+            new = []
+            for cell, hc in zip(self.cells, states):
+                hc = cell(value, hc)
+                new.append(hc)
+                value = hc[0]
+            return self.read(value), new
+
+        def forward(self, series, extra=0):
+            states = [(L.zeros(series.size(0), self.width, dtype=L.double),
+                       L.zeros(series.size(0), self.width, dtype=L.double)) for _ in self.cells]
+            preds = []
+            for column in series.split(1, dim=1):
+                y, states = self.step(column, states)
+                preds.append(y)
+            for _ in range(extra):            # run on, fed with its own predictions
+                y, states = self.step(y, states)
+                preds.append(y)
+            return L.cat(preds, dim=1)
 
     rng = np.random.RandomState(4)
     x = np.arange(12) + rng.randint(-8, 8, 3).reshape(3, 1)
     data = L.tensor(np.sin(x / 4.0))
     inp, target = data[:, :-1], data[:, 1:]
-    seq = Sequence().double()
+    seq = TwoCells().double()
     crit = nn.MSELoss()
     opt = L.optim.LBFGS(seq.parameters(), lr=0.8, max_iter=4)
     seen = []
 
     def closure():
         opt.zero_grad()
-        out = seq(inp)
-        loss = crit(out, target)
+        loss = crit(seq(inp), target)
         seen.append(loss.item())
         loss.backward()
         return loss
@@ -181,7 +181,7 @@ def time_sequence_prediction_lstmcells_lbfgs_closure_and_future(L):
     for _ in range(2):
         opt.step(closure)
     with L.no_grad():
-        pred = seq(inp[:2], future=3)
+        pred = seq(inp[:2], extra=3)
         test_loss = crit(pred[:, :-3], target[:2])
     return dict(seen=seen, pred=pred, test_loss=test_loss,
                 state={k: v for k, v in opt.state_dict()["state"][0].items()
@@ -706,7 +706,7 @@ def pygcn_legacy_sparse_constructors_and_pygat_special_spmm_function(L):
     from numpy turned into torch.sparse.FloatTensor(indices, values, shape) through
     from_numpy and Size, features by FloatTensor, labels by LongTensor, a GraphConvolution
     with a uniform_ init of stdv = 1/sqrt(out), torch.spmm(adj, mm(x, W)), log_softmax and
-    nll_loss.  pyGAT's sparse layer: a custom Function (SpecialSpmmFunction) that builds a
+    nll_loss.  pyGAT's sparse layer's technique: a custom Function that builds a
     sparse_coo_tensor inside forward, saves it, and in backward reads a._indices() to
     gather the dense gradient at the edges; edge attention by exp(-leakyrelu(.)), row sums
     by the same Function against ones, ELU; and a Function whose sparse input requires grad
@@ -729,26 +729,29 @@ def pygcn_legacy_sparse_constructors_and_pygat_special_spmm_function(L):
     gcn_loss = F.nll_loss(F.log_softmax(out, dim=1), labels)
     gcn_loss.backward()
 
-    class SpecialSpmmFunction(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, indices, values, shape, b):
-            assert not indices.requires_grad
-            a = L.sparse_coo_tensor(indices, values, shape)
-            ctx.save_for_backward(a, b)
-            ctx.N = shape[0]
-            return L.matmul(a, b)
+    class EdgeValueSpmm(L.autograd.Function):
+        """(sparse matrix given by edge list and values) @ dense b; the gradient of the values
+        is the dense gradient of the product read at the edges only."""
 
         @staticmethod
-        def backward(ctx, grad_output):
-            a, b = ctx.saved_tensors
-            grad_values = grad_b = None
-            if ctx.needs_input_grad[1]:
-                grad_a_dense = grad_output.matmul(b.t())
-                edge_idx = a._indices()[0, :] * ctx.N + a._indices()[1, :]
-                grad_values = grad_a_dense.view(-1)[edge_idx]
-            if ctx.needs_input_grad[3]:
-                grad_b = a.t().matmul(grad_output)
-            return None, grad_values, None, grad_b
+        def forward(ctx, edges, values, shape, b):
+            assert not edges.requires_grad
+            adj = L.sparse_coo_tensor(edges, values, shape)
+            ctx.save_for_backward(adj, b)
+            ctx.rows = shape[0]
+            return L.matmul(adj, b)
+
+        @staticmethod
+        def backward(ctx, g):
+            adj, b = ctx.saved_tensors
+            want_values, want_b = ctx.needs_input_grad[1], ctx.needs_input_grad[3]
+            d_values = d_b = None
+            if want_values:
+                r, c = adj._indices()[0, :], adj._indices()[1, :]
+                d_values = g.matmul(b.t()).view(-1)[r * ctx.rows + c]
+            if want_b:
+                d_b = adj.t().matmul(g)
+            return None, d_values, None, d_b
 
     class DenseGradSpmm(L.autograd.Function):
         @staticmethod
@@ -764,12 +767,12 @@ def pygcn_legacy_sparse_constructors_and_pygat_special_spmm_function(L):
     edge = L.tensor([[0, 1, 2, 2, 3, 3], [1, 2, 0, 3, 3, 1]])
     h = _t(L, 4, 3, seed=191, grad=True)
     a_vec = _t(L, 6, scale=0.5, seed=192, grad=True)
-    edge_h = L.cat((h[edge[0, :], :], h[edge[1, :], :]), dim=1).t()
-    edge_e = L.exp(-F.leaky_relu(a_vec.matmul(edge_h).squeeze(), 0.2))
-    e_rowsum = SpecialSpmmFunction.apply(edge, edge_e, L.Size([4, 4]),
-                                         L.ones(size=(4, 1), dtype=L.double))
-    h_prime = SpecialSpmmFunction.apply(edge, edge_e, L.Size([4, 4]), h)
-    h_prime = F.elu(h_prime.div(e_rowsum))
+    src, dst = edge[0, :], edge[1, :]
+    pairs = L.cat((h[src, :], h[dst, :]), dim=1).t()          # (2 * features, edges)
+    weight = L.exp(-F.leaky_relu(a_vec.matmul(pairs).squeeze(), 0.2))
+    shape = L.Size([4, 4])
+    row_total = EdgeValueSpmm.apply(edge, weight, shape, L.ones(size=(4, 1), dtype=L.double))
+    h_prime = F.elu(EdgeValueSpmm.apply(edge, weight, shape, h).div(row_total))
     vals = _t(L, 6, seed=193, grad=True)
     S = L.sparse_coo_tensor(edge, vals, (4, 4))
     mixed = DenseGradSpmm.apply(S, h)

@@ -59,63 +59,71 @@ import_forward_ad_decompositions()
 # ----------------------------------------------------------------------------------------------
 @program
 def deep_equilibrium_fixed_point_with_implicit_backward_hook(L):
-    """The implicit-layers tutorial's DEQFixedPoint: the forward fixed point found by
-    Anderson-free plain iteration under no_grad, one more call of f with grad, then a tensor
-    hook on the output that solves the backward fixed point g = J^T g + grad with
-    autograd.grad(f0, z0, g, retain_graph=True); trained by Adam for a few steps."""
+    """A deep-equilibrium layer (the scheme of the implicit-layers tutorial, our code): the
+    forward fixed point found by Anderson-free plain iteration under no_grad, one more call of f
+    with grad, then a tensor hook on the output that solves the backward fixed point g = J^T g +
+    grad with autograd.grad(f0, z0, g, retain_graph=True); trained by Adam for a few steps."""
     nn = L.nn
     L.manual_seed(3)
 
-    class ResNetLayer(nn.Module):
+    class Cell(nn.Module):
+        """z -> LayerNorm(tanh(W2 relu(W1 z) + x)), contractive enough (weights scaled by
+        0.3) for plain iteration to converge."""
+
         def __init__(self, d, h):
             super().__init__()
-            self.lin1 = nn.Linear(d, h)
-            self.lin2 = nn.Linear(h, d)
+            self.inner = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, d))
             self.norm = nn.LayerNorm(d)
             with L.no_grad():
-                self.lin1.weight.mul_(0.3)
-                self.lin2.weight.mul_(0.3)
+                self.inner[0].weight.mul_(0.3)
+                self.inner[2].weight.mul_(0.3)
 
         def forward(self, z, x):
-            return self.norm(L.tanh(self.lin2(L.relu(self.lin1(z))) + x))
+            return self.norm(L.tanh(self.inner(z) + x))
 
-    def solver(f, z0, tol=1e-10, max_iter=60):
-        z, res = z0, []
+    def iterate(step, start, tol=1e-10, max_iter=60):
+        # plain fixed-point iteration, recording the relative change of each step
+        z, trace = start, []
         for _ in range(max_iter):
-            z_next = f(z)
-            res.append((z_next - z).norm().item() / (1e-5 + z_next.norm().item()))
-            z = z_next
-            if res[-1] < tol:
+            nxt = step(z)
+            trace.append((nxt - z).norm().item() / (1e-5 + nxt.norm().item()))
+            z = nxt
+            if trace[-1] < tol:
                 break
-        return z, res
+        return z, trace
 
-    class DEQFixedPoint(nn.Module):
+    class Equilibrium(nn.Module):
+        """Outputs z* = f(z*, x). Forward: iterate without a graph, then one tracked call of
+        f. Backward: a hook on z* replaces the incoming gradient g by the solution of
+        u = J_f(z*)^T u + g, itself found by iteration of vector-Jacobian products."""
+
         def __init__(self, f):
             super().__init__()
             self.f = f
-            self.hook = None
+            self.handle = None
 
         def forward(self, x):
             with L.no_grad():
-                z, self.forward_res = solver(lambda z: self.f(z, x), L.zeros_like(x))
+                z, self.forward_trace = iterate(lambda z: self.f(z, x), L.zeros_like(x))
             z = self.f(z, x)
-            z0 = z.clone().detach().requires_grad_()
-            f0 = self.f(z0, x)
+            z_star = z.clone().detach().requires_grad_()
+            f_star = self.f(z_star, x)
 
-            def backward_hook(grad):
-                if self.hook is not None:
-                    self.hook.remove()
-                g, self.backward_res = solver(
-                    lambda y: L.autograd.grad(f0, z0, y, retain_graph=True)[0] + grad, grad)
-                return g
+            def vjp(u):
+                return L.autograd.grad(f_star, z_star, u, retain_graph=True)[0]
 
-            self.hook = z.register_hook(backward_hook)
+            def adjoint(g):
+                if self.handle is not None:          # this hook is used once
+                    self.handle.remove()
+                u, self.backward_trace = iterate(lambda u: vjp(u) + g, g)
+                return u
+
+            self.handle = z.register_hook(adjoint)
             return z
 
     x = _t(L, 4, 5, seed=1)
     y = L.tensor(_labels(4, 3, 2))
-    model = nn.Sequential(nn.Linear(5, 5), DEQFixedPoint(ResNetLayer(5, 8)),
-                          nn.Linear(5, 3)).double()
+    model = nn.Sequential(nn.Linear(5, 5), Equilibrium(Cell(5, 8)), nn.Linear(5, 3)).double()
     opt = L.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(3):
@@ -125,7 +133,7 @@ def deep_equilibrium_fixed_point_with_implicit_backward_hook(L):
         opt.step()
         losses.append(loss.item())
     deq = model[1]
-    return dict(losses=losses, fwd=len(deq.forward_res), bwd=len(deq.backward_res),
+    return dict(losses=losses, fwd=len(deq.forward_trace), bwd=len(deq.backward_trace),
                 grads=grads_of(model), state=model.state_dict())
 
 
@@ -377,73 +385,81 @@ def learning_to_learn_coordinatewise_lstm_optimizer_with_truncated_unrolls(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def glow_actnorm_lu_invertible_conv_affine_coupling_and_reverse(L):
-    """rosinality's glow-pytorch pieces: ActNorm with data-dependent initialisation (a uint8
-    buffer flag), InvConv2dLU built from an orthogonal matrix by torch.linalg.lu with
-    masked L and U, sign(s) and log|s| parameters and weight = P (L*mask + I)(U*mask^T +
-    diag(sign exp(log s))), the affine coupling with a zero-initialised last conv and sigmoid
-    scale, squeeze, the Gaussian prior's log-likelihood, the reverse pass reconstructing the
-    input, and a loss's gradients."""
+    """Glow's pieces (the layout of rosinality's glow-pytorch, our code): an activation norm
+    with data-dependent initialisation (a uint8 buffer flag), an invertible 1x1 conv built from
+    an orthogonal matrix by torch.linalg.lu with masked L and U, sign(s) and log|s| parameters
+    and weight = P (L*mask + I)(U*mask^T + diag(sign exp(log s))), the affine coupling with a
+    zero-initialised last conv and sigmoid scale, squeeze, the Gaussian prior's log-likelihood,
+    the reverse pass reconstructing the input, and a loss's gradients."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(5)
-    logabs = lambda x: L.log(L.abs(x))  # noqa: E731
 
-    class ActNorm(nn.Module):
+    def log_abs(t):
+        return L.log(L.abs(t))
+
+    def as_channels(v):
+        # (c,) -> (1, c, 1, 1)
+        return v.unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
+
+    class DataInitNorm(nn.Module):
+        """y = scale * (x + shift) per channel; the first batch seen sets shift and scale so
+        that its output has zero mean and unit std (a uint8 buffer marks it done)."""
+
         def __init__(self, c):
             super().__init__()
-            self.loc = nn.Parameter(L.zeros(1, c, 1, 1))
+            self.shift = nn.Parameter(L.zeros(1, c, 1, 1))
             self.scale = nn.Parameter(L.ones(1, c, 1, 1))
-            self.register_buffer("initialized", L.tensor(0, dtype=L.uint8))
-
-        def initialize(self, x):
-            with L.no_grad():
-                flatten = x.permute(1, 0, 2, 3).contiguous().view(x.shape[1], -1)
-                mean = flatten.mean(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
-                std = flatten.std(1).unsqueeze(1).unsqueeze(2).unsqueeze(3).permute(1, 0, 2, 3)
-                self.loc.data.copy_(-mean)
-                self.scale.data.copy_(1 / (std + 1e-6))
+            self.register_buffer("ready", L.tensor(0, dtype=L.uint8))
 
         def forward(self, x):
-            _, _, h, w = x.shape
-            if self.initialized.item() == 0:
-                self.initialize(x)
-                self.initialized.fill_(1)
-            logdet = h * w * L.sum(logabs(self.scale))
-            return self.scale * (x + self.loc), logdet
+            if self.ready.item() == 0:
+                with L.no_grad():
+                    per_channel = x.permute(1, 0, 2, 3).contiguous().view(x.shape[1], -1)
+                    self.shift.data.copy_(-as_channels(per_channel.mean(1)))
+                    self.scale.data.copy_(1 / (as_channels(per_channel.std(1)) + 1e-6))
+                self.ready.fill_(1)
+            logdet = x.shape[2] * x.shape[3] * L.sum(log_abs(self.scale))
+            return self.scale * (x + self.shift), logdet
 
         def reverse(self, y):
-            return y / self.scale - self.loc
+            return y / self.scale - self.shift
 
-    class InvConv2dLU(nn.Module):
+    class LUMix(nn.Module):
+        """A 1x1 conv whose matrix is kept as P L (U + diag(sign * exp(log|s|))): P, the signs
+        and the masks fixed, the strictly-triangular parts and log|s| trained (from an
+        orthogonal start), so that log|det| is just the sum of log|s|."""
+
         def __init__(self, c):
             super().__init__()
-            weight = L.tensor(np.linalg.qr(np.random.RandomState(0).randn(c, c))[0])
-            w_p, w_l, w_u = L.linalg.lu(weight)
-            w_s = L.diag(w_u)
-            w_u = L.triu(w_u, 1)
-            u_mask = L.triu(L.ones_like(w_u), 1)
-            self.register_buffer("w_p", w_p)
-            self.register_buffer("u_mask", u_mask)
-            self.register_buffer("l_mask", u_mask.T)
-            self.register_buffer("s_sign", L.sign(w_s))
-            self.register_buffer("l_eye", L.eye(c, dtype=w_s.dtype))
-            self.w_l = nn.Parameter(w_l)
-            self.w_s = nn.Parameter(logabs(w_s))
-            self.w_u = nn.Parameter(w_u)
+            start = L.tensor(np.linalg.qr(np.random.RandomState(0).randn(c, c))[0])
+            p, lower, upper = L.linalg.lu(start)
+            diag = L.diag(upper)
+            above = L.triu(L.ones_like(upper), 1)
+            self.register_buffer("p", p)
+            self.register_buffer("above", above)
+            self.register_buffer("below", above.T)
+            self.register_buffer("sign", L.sign(diag))
+            self.register_buffer("eye", L.eye(c, dtype=diag.dtype))
+            self.lower = nn.Parameter(lower)
+            self.log_s = nn.Parameter(log_abs(diag))
+            self.upper = nn.Parameter(L.triu(upper, 1))
 
-        def calc_weight(self):
-            weight = self.w_p @ (self.w_l * self.l_mask + self.l_eye) @ \
-                ((self.w_u * self.u_mask) + L.diag(self.s_sign * L.exp(self.w_s)))
-            return weight.unsqueeze(2).unsqueeze(3)
+        def matrix(self):
+            lower = self.lower * self.below + self.eye
+            upper = self.upper * self.above + L.diag(self.sign * L.exp(self.log_s))
+            return self.p @ lower @ upper
 
         def forward(self, x):
-            _, _, h, w = x.shape
-            out = F.conv2d(x, self.calc_weight())
-            return out, h * w * L.sum(self.w_s)
+            kernel = self.matrix().unsqueeze(2).unsqueeze(3)
+            return F.conv2d(x, kernel), x.shape[2] * x.shape[3] * L.sum(self.log_s)
 
         def reverse(self, y):
-            return F.conv2d(y, self.calc_weight().squeeze().inverse().unsqueeze(2).unsqueeze(3))
+            return F.conv2d(y, self.matrix().inverse().unsqueeze(2).unsqueeze(3))
 
-    class ZeroConv2d(nn.Module):
+    class ZeroStartConv(nn.Module):
+        """A 3x3 conv (input padded with ones) starting at zero, its output scaled by a
+        learned exp(3 * s) per channel."""
+
         def __init__(self, cin, cout):
             super().__init__()
             self.conv = nn.Conv2d(cin, cout, 3, padding=0)
@@ -452,59 +468,60 @@ def glow_actnorm_lu_invertible_conv_affine_coupling_and_reverse(L):
             self.scale = nn.Parameter(L.zeros(1, cout, 1, 1))
 
         def forward(self, x):
-            out = F.pad(x, [1, 1, 1, 1], value=1)
-            return self.conv(out) * L.exp(self.scale * 3)
+            return self.conv(F.pad(x, [1, 1, 1, 1], value=1)) * L.exp(self.scale * 3)
 
-    class AffineCoupling(nn.Module):
-        def __init__(self, c, filt=8):
+    class HalfCoupling(nn.Module):
+        """The second half of the channels shifted and scaled by functions of the first."""
+
+        def __init__(self, c, width=8):
             super().__init__()
-            self.net = nn.Sequential(nn.Conv2d(c // 2, filt, 3, padding=1), nn.ReLU(inplace=True),
-                                     nn.Conv2d(filt, filt, 1), nn.ReLU(inplace=True),
-                                     ZeroConv2d(filt, c))
+            self.net = nn.Sequential(nn.Conv2d(c // 2, width, 3, padding=1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(width, width, 1), nn.ReLU(inplace=True),
+                                     ZeroStartConv(width, c))
             self.net[0].weight.data.normal_(0, 0.05)
             self.net[0].bias.data.zero_()
 
+        def params(self, kept):
+            raw_scale, shift = self.net(kept).chunk(2, 1)
+            return F.sigmoid(raw_scale + 2), shift       # scale in (0, 1), near 0.88 at start
+
         def forward(self, x):
-            in_a, in_b = x.chunk(2, 1)
-            log_s, t = self.net(in_a).chunk(2, 1)
-            s = F.sigmoid(log_s + 2)
-            out_b = (in_b + t) * s
-            logdet = L.sum(L.log(s).view(x.shape[0], -1), 1)
-            return L.cat([in_a, out_b], 1), logdet
+            kept, moved = x.chunk(2, 1)
+            s, t = self.params(kept)
+            return L.cat([kept, (moved + t) * s], 1), L.sum(L.log(s).view(x.shape[0], -1), 1)
 
         def reverse(self, y):
-            out_a, out_b = y.chunk(2, 1)
-            log_s, t = self.net(out_a).chunk(2, 1)
-            s = F.sigmoid(log_s + 2)
-            return L.cat([out_a, out_b / s - t], 1)
+            kept, moved = y.chunk(2, 1)
+            s, t = self.params(kept)
+            return L.cat([kept, moved / s - t], 1)
 
-    def squeeze(x):
+    def space_to_channels(x):
         b, c, h, w = x.shape
         x = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
         return x.contiguous().view(b, c * 4, h // 2, w // 2)
 
-    def gaussian_log_p(x, mean, log_sd):
+    def normal_log_density(x, mean, log_sd):
         return -0.5 * math.log(2 * math.pi) - log_sd - 0.5 * (x - mean) ** 2 / L.exp(2 * log_sd)
 
-    flows = nn.ModuleList([ActNorm(4), InvConv2dLU(4), AffineCoupling(4)]).double()
+    flows = nn.ModuleList([DataInitNorm(4), LUMix(4), HalfCoupling(4)]).double()
     with L.no_grad():
         flows[2].net[4].conv.weight.normal_(0, 0.05)
-    x = squeeze(_t(L, 2, 1, 4, 4, seed=9))
+    x = space_to_channels(_t(L, 2, 1, 4, 4, seed=9))
     out, logdet = x, 0
     for f in flows:
         out, ld = f(out)
         logdet = logdet + ld
-    log_p = gaussian_log_p(out, L.zeros_like(out), L.zeros_like(out)).view(2, -1).sum(1)
+    log_p = normal_log_density(out, L.zeros_like(out), L.zeros_like(out)).view(2, -1).sum(1)
     n_pixel = 16
-    loss = -math.log(256) * n_pixel + logdet + log_p
-    loss = (-loss / (math.log(2) * n_pixel)).mean()
+    # bits per dimension of the 256-level data
+    loss = (-(-math.log(256) * n_pixel + logdet + log_p) / (math.log(2) * n_pixel)).mean()
     loss.backward()
     with L.no_grad():
         back = out
         for f in reversed(flows):
             back = f.reverse(back)
     return dict(out=out, logdet=logdet, loss=loss, back=back, err=(back - x).abs().max(),
-                grads=grads_of(flows), init=flows[0].initialized)
+                grads=grads_of(flows), init=flows[0].ready)
 
 
 @program
@@ -1322,56 +1339,60 @@ def mixture_density_network_with_mixture_same_family_and_reptile(L):
 
 @program
 def masked_autoregressive_flow_made_masks_batchnorm_flow_and_inverse(L):
-    """ikostrikov's pytorch-flows MAF: MADE masks built from degrees (get_mask), a
-    MaskedLinear whose mask is a buffer multiplied into F.linear, the Gaussian MADE's
-    u = (x - m) exp(-a) with log-det -sum(a), the BatchNormFlow (running mean/var buffers
-    updated in training, logdet sum(log_gamma - 0.5 log(var + eps))), Reverse permutations,
-    a FlowSequential summing log-dets, log_probs from a unit Gaussian; SGD steps, then
-    eval mode and the autoregressive inverse loop over dimensions."""
+    """A masked autoregressive flow (the layout of ikostrikov's pytorch-flows, our code): MADE
+    masks built from degrees, a masked linear layer whose mask is a buffer multiplied into
+    F.linear, the Gaussian MADE's u = (x - m) exp(-a) with log-det -sum(a), a batch-norm flow
+    (running mean/var buffers updated in training, logdet sum(log_gamma - 0.5 log(var + eps))),
+    reversing permutations, a Sequential subclass summing log-dets, log_probs from a unit
+    Gaussian; SGD steps, then eval mode and the autoregressive inverse loop over dimensions."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(19)
     D_in, H = 3, 8
 
-    def get_mask(in_features, out_features, in_flow_features, mask_type=None):
-        if mask_type == "input":
-            in_degrees = L.arange(in_features) % in_flow_features
-        else:
-            in_degrees = L.arange(in_features) % (in_flow_features - 1)
-        if mask_type == "output":
-            out_degrees = L.arange(out_features) % in_flow_features - 1
-        else:
-            out_degrees = L.arange(out_features) % (in_flow_features - 1)
-        return (out_degrees.unsqueeze(-1) >= in_degrees.unsqueeze(0)).float()
+    def degree_mask(n_in, n_out, dims, kind=None):
+        # unit j may see unit i when degree(j) >= degree(i); inputs carry degrees 0..dims-1,
+        # hidden units 0..dims-2, outputs one less than the inputs they predict
+        deg_in = L.arange(n_in) % (dims if kind == "input" else dims - 1)
+        deg_out = L.arange(n_out) % dims - 1 if kind == "output" else \
+            L.arange(n_out) % (dims - 1)
+        return (deg_out.unsqueeze(-1) >= deg_in.unsqueeze(0)).float()
 
-    class MaskedLinear(nn.Module):
-        def __init__(self, i, o, mask):
+    class MaskedDense(nn.Module):
+        def __init__(self, n_in, n_out, mask):
             super().__init__()
-            self.linear = nn.Linear(i, o)
+            self.linear = nn.Linear(n_in, n_out)
             self.register_buffer("mask", mask)
 
-        def forward(self, inputs):
-            return F.linear(inputs, self.linear.weight * self.mask, self.linear.bias)
+        def forward(self, x):
+            return F.linear(x, self.linear.weight * self.mask, self.linear.bias)
 
-    class MADE(nn.Module):
+    class GaussianMADE(nn.Module):
+        """u = (x - m(x_<)) exp(-a(x_<)); the inverse fills x one dimension at a time."""
+
         def __init__(self):
             super().__init__()
-            self.joiner = MaskedLinear(D_in, H, get_mask(D_in, H, D_in, "input"))
-            self.trunk = nn.Sequential(nn.ReLU(), MaskedLinear(H, H, get_mask(H, H, D_in)),
-                                       nn.ReLU(), MaskedLinear(H, 2 * D_in, get_mask(
+            self.joiner = MaskedDense(D_in, H, degree_mask(D_in, H, D_in, "input"))
+            self.trunk = nn.Sequential(nn.ReLU(), MaskedDense(H, H, degree_mask(H, H, D_in)),
+                                       nn.ReLU(), MaskedDense(H, 2 * D_in, degree_mask(
                                            H, 2 * D_in, D_in, "output")))
 
-        def forward(self, inputs, mode="direct"):
-            if mode == "direct":
-                m, a = self.trunk(self.joiner(inputs)).chunk(2, 1)
-                u = (inputs - m) * L.exp(-a)
-                return u, -a.sum(-1, keepdim=True)
-            x = L.zeros_like(inputs)
-            for i_col in range(inputs.shape[1]):
-                m, a = self.trunk(self.joiner(x)).chunk(2, 1)
-                x[:, i_col] = inputs[:, i_col] * L.exp(a[:, i_col]) + m[:, i_col]
-            return x, -a.sum(-1, keepdim=True)
+        def shift_logscale(self, x):
+            return self.trunk(self.joiner(x)).chunk(2, 1)
 
-    class BatchNormFlow(nn.Module):
+        def forward(self, x, mode="direct"):
+            if mode == "direct":
+                m, a = self.shift_logscale(x)
+                return (x - m) * L.exp(-a), -a.sum(-1, keepdim=True)
+            out = L.zeros_like(x)
+            for col in range(x.shape[1]):
+                m, a = self.shift_logscale(out)
+                out[:, col] = x[:, col] * L.exp(a[:, col]) + m[:, col]
+            return out, -a.sum(-1, keepdim=True)
+
+    class BatchStatsFlow(nn.Module):
+        """An invertible batch norm: batch statistics in training (folded into running
+        buffers with the momentum), running ones otherwise; log-det sum(log_gamma - log sd)."""
+
         def __init__(self, n, momentum=0.0, eps=1e-5):
             super().__init__()
             self.log_gamma = nn.Parameter(L.zeros(n))
@@ -1380,57 +1401,56 @@ def masked_autoregressive_flow_made_masks_batchnorm_flow_and_inverse(L):
             self.register_buffer("running_mean", L.zeros(n))
             self.register_buffer("running_var", L.ones(n))
 
-        def forward(self, inputs, mode="direct"):
+        def stats(self, x):
+            if not self.training:
+                return self.running_mean, self.running_var
+            mean = x.mean(0)
+            var = (x - mean).pow(2).mean(0) + self.eps
+            for buf, new in ((self.running_mean, mean), (self.running_var, var)):
+                buf.mul_(self.momentum)
+                buf.add_(new.data * (1 - self.momentum))
+            return mean, var
+
+        def forward(self, x, mode="direct"):
             if mode == "direct":
-                if self.training:
-                    self.batch_mean = inputs.mean(0)
-                    self.batch_var = (inputs - self.batch_mean).pow(2).mean(0) + self.eps
-                    self.running_mean.mul_(self.momentum)
-                    self.running_var.mul_(self.momentum)
-                    self.running_mean.add_(self.batch_mean.data * (1 - self.momentum))
-                    self.running_var.add_(self.batch_var.data * (1 - self.momentum))
-                    mean, var = self.batch_mean, self.batch_var
-                else:
-                    mean, var = self.running_mean, self.running_var
-                x_hat = (inputs - mean) / var.sqrt()
-                y = L.exp(self.log_gamma) * x_hat + self.beta
+                mean, var = self.stats(x)
+                y = L.exp(self.log_gamma) * ((x - mean) / var.sqrt()) + self.beta
                 return y, (self.log_gamma - 0.5 * L.log(var)).sum(-1, keepdim=True)
             mean, var = self.running_mean, self.running_var
-            x_hat = (inputs - self.beta) / L.exp(self.log_gamma)
-            y = x_hat * var.sqrt() + mean
+            y = (x - self.beta) / L.exp(self.log_gamma) * var.sqrt() + mean
             return y, (-self.log_gamma + 0.5 * L.log(var)).sum(-1, keepdim=True)
 
-    class Reverse(nn.Module):
+    class FlipOrder(nn.Module):
         def __init__(self, n):
             super().__init__()
-            self.perm = np.array(np.arange(0, n)[::-1])
-            self.inv_perm = np.argsort(self.perm)
+            self.order = np.array(np.arange(0, n)[::-1])
+            self.undo = np.argsort(self.order)
 
-        def forward(self, inputs, mode="direct"):
-            idx = self.perm if mode == "direct" else self.inv_perm
-            return inputs[:, idx], L.zeros(inputs.size(0), 1, dtype=inputs.dtype)
+        def forward(self, x, mode="direct"):
+            cols = self.order if mode == "direct" else self.undo
+            return x[:, cols], L.zeros(x.size(0), 1, dtype=x.dtype)
 
-    class FlowSequential(nn.Sequential):
-        def forward(self, inputs, mode="direct"):
-            logdets = L.zeros(inputs.size(0), 1, dtype=inputs.dtype)
-            mods = self._modules.values() if mode == "direct" else reversed(self._modules.values())
-            for module in mods:
-                inputs, logdet = module(inputs, mode)
-                logdets += logdet
-            return inputs, logdets
+    class Flow(nn.Sequential):
+        def forward(self, x, mode="direct"):
+            total = L.zeros(x.size(0), 1, dtype=x.dtype)
+            steps = list(self._modules.values())
+            for step in (steps if mode == "direct" else reversed(steps)):
+                x, logdet = step(x, mode)
+                total += logdet
+            return x, total
 
-        def log_probs(self, inputs):
-            u, log_jacob = self(inputs)
-            log_probs = (-0.5 * u.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1, keepdim=True)
-            return (log_probs + log_jacob).sum(-1, keepdim=True)
+        def log_probs(self, x):
+            u, logdet = self(x)
+            base = (-0.5 * u.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1, keepdim=True)
+            return (base + logdet).sum(-1, keepdim=True)
 
-    model = FlowSequential(MADE(), BatchNormFlow(D_in), Reverse(D_in), MADE(),
-                           BatchNormFlow(D_in), Reverse(D_in)).double()
+    model = Flow(GaussianMADE(), BatchStatsFlow(D_in), FlipOrder(D_in), GaussianMADE(),
+                 BatchStatsFlow(D_in), FlipOrder(D_in)).double()
     for module in model.modules():
         if isinstance(module, nn.Linear):
             nn.init.orthogonal_(module.weight)
             module.bias.data.fill_(0)
-    # (SGD, not the repository's Adam: BatchNormFlow makes some MADE biases' gradients pure
+    # (SGD, not Adam: the batch-norm flow makes some MADE biases' gradients pure
     # rounding, which Adam would scale up to a full step)
     opt = L.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=1e-6)
     data = L.tensor(np.random.RandomState(5).randn(12, D_in) @ [[1, 0.5, 0], [0, 1, 0.3],

@@ -74,74 +74,67 @@ def _f32(L, *shape, scale=1.0, seed=0, grad=False):
 # ----------------------------------------------------------------------------------------------
 @program
 def timm_convnext_block_channels_last_layernorm_layerscale_and_drop_path(L):
-    """timm's ConvNeXt block: a 7x7 depthwise conv, LayerNorm applied channels-last after a
-    permute(0, 2, 3, 1), an inverted-bottleneck MLP of Linear layers, LayerScale's gamma
-    multiplied in place of a fresh tensor, and DropPath drawn per sample by
-    x.new_empty(shape).bernoulli_(keep).div_(keep); plus timm's LayerNorm2d (F.layer_norm on
-    the permuted map and back) as the stem's norm and a downsampling layer; two AdamW steps with
-    no weight decay on norms and gammas, then eval (drop path off)."""
+    """A ConvNeXt block with timm's ingredients: a 7x7 depthwise conv, LayerNorm applied
+    channels-last after a permute(0, 2, 3, 1), an inverted-bottleneck MLP of Linear layers,
+    LayerScale's gamma multiplied in place of a fresh tensor, and the branch dropped per sample
+    by x.new_empty(shape).bernoulli_(keep).div_(keep); plus a channels-last LayerNorm
+    (F.layer_norm on the permuted map and back) as the stem's norm and a downsampling layer; two
+    AdamW steps with no weight decay on norms and gammas, then eval (drop path off)."""
     nn, F = L.nn, L.nn.functional
 
-    def drop_path(x, drop_prob=0.0, training=False, scale_by_keep=True):
-        if drop_prob == 0.0 or not training:
-            return x
-        keep = 1 - drop_prob
-        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        random_tensor = x.new_empty(shape).bernoulli_(keep)
-        if keep > 0.0 and scale_by_keep:
-            random_tensor.div_(keep)
-        return x * random_tensor
+    class SampleDrop(nn.Module):
+        """Drops a residual branch per sample (kept with 1 - p, rescaled by it) in training."""
 
-    class DropPath(nn.Module):
         def __init__(self, p):
             super().__init__()
-            self.drop_prob = p
+            self.p = p
 
         def forward(self, x):
-            return drop_path(x, self.drop_prob, self.training)
+            if self.p == 0.0 or not self.training:
+                return x
+            keep = 1 - self.p
+            mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+            return x * (mask.div_(keep) if keep > 0.0 else mask)
 
         def extra_repr(self):
-            return f"drop_prob={round(self.drop_prob, 3):0.3f}"
+            return f"p={self.p:.3f}"
 
-    class LayerNorm2d(nn.LayerNorm):
+    class ChannelsLastNorm(nn.LayerNorm):
+        """LayerNorm over the channels of an NCHW map (permuted to NHWC and back)."""
+
         def forward(self, x):
-            x = x.permute(0, 2, 3, 1)
-            x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-            return x.permute(0, 3, 1, 2)
+            y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
+                             self.bias, self.eps)
+            return y.permute(0, 3, 1, 2)
 
-    class LayerScale(nn.Module):
-        def __init__(self, dim, init_values=1e-5, inplace=False):
+    class Gain(nn.Module):
+        def __init__(self, dim, start=1e-5, inplace=False):
             super().__init__()
             self.inplace = inplace
-            self.gamma = nn.Parameter(init_values * L.ones(dim))
+            self.gamma = nn.Parameter(start * L.ones(dim))
 
         def forward(self, x):
             return x.mul_(self.gamma) if self.inplace else x * self.gamma
 
     class Block(nn.Module):
-        def __init__(self, dim, dp, ls=0.5):
+        def __init__(self, dim, p, start=0.5):
             super().__init__()
-            self.conv_dw = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
-            self.norm = nn.LayerNorm(dim, eps=1e-6)
-            self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-            self.ls = LayerScale(dim, ls, inplace=True)
-            self.drop_path = DropPath(dp) if dp > 0 else nn.Identity()
+            self.spatial = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+            # on NHWC tokens: norm, 4x MLP, then the in-place gain (on the MLP's fresh output)
+            self.channel = nn.Sequential(nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim),
+                                         nn.GELU(), nn.Linear(4 * dim, dim),
+                                         Gain(dim, start, inplace=True))
+            self.drop = SampleDrop(p) if p > 0 else nn.Identity()
 
         def forward(self, x):
-            shortcut = x
-            x = self.conv_dw(x)
-            x = x.permute(0, 2, 3, 1)
-            x = self.norm(x)
-            x = self.mlp(x)
-            x = self.ls(x)
-            x = x.permute(0, 3, 1, 2)
-            return self.drop_path(x) + shortcut
+            y = self.channel(self.spatial(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return self.drop(y) + x
 
     L.manual_seed(0)
     model = nn.Sequential(OrderedDict([
-        ("stem", nn.Sequential(nn.Conv2d(3, 8, 2, stride=2), LayerNorm2d(8, eps=1e-6))),
+        ("stem", nn.Sequential(nn.Conv2d(3, 8, 2, stride=2), ChannelsLastNorm(8, eps=1e-6))),
         ("stage0", nn.Sequential(Block(8, 0.0), Block(8, 0.5))),
-        ("down", nn.Sequential(LayerNorm2d(8), nn.Conv2d(8, 16, kernel_size=2, stride=2))),
+        ("down", nn.Sequential(ChannelsLastNorm(8), nn.Conv2d(8, 16, kernel_size=2, stride=2))),
         ("stage1", Block(16, 0.25)),
         ("pool", nn.AdaptiveAvgPool2d((1, 1))), ("flat", nn.Flatten(1)),
         ("head", nn.Linear(16, 5))])).double()
@@ -169,76 +162,65 @@ def timm_convnext_block_channels_last_layernorm_layerscale_and_drop_path(L):
 
 @program(rtol=2e-5, atol=1e-6)
 def efficientnet_mbconv_tf_same_padding_squeeze_excite_and_drop_connect(L):
-    """EfficientNet's MBConv as the TF-ported repositories write it: Conv2dSame computing the
+    """EfficientNet's MBConv with the TF port's 'SAME' padding (our code): a conv computing the
     'SAME' padding from the input size (math.ceil, F.pad with an odd split), a depthwise 5x5
     stride-2 conv, BatchNorm2d(momentum=0.01, eps=1e-3), SiLU(inplace=True), squeeze-excite by
-    x.mean((2, 3), keepdim=True) with a reduced 1x1 conv and sigmoid gate, a linear
-    projection, drop-connect on the residual; MobileNetV3's make_divisible widths, hard swish
-    and hardsigmoid SE; trained two SGD-with-Nesterov steps, then running stats in eval."""
+    x.mean((2, 3), keepdim=True) with a reduced 1x1 conv and sigmoid gate, a linear projection,
+    drop-connect on the residual; MobileNetV3's make_divisible widths, hard swish and
+    hardsigmoid SE; trained two SGD-with-Nesterov steps, then running stats in eval."""
     nn, F = L.nn, L.nn.functional
 
     def make_divisible(v, divisor=8, min_value=None, round_limit=0.9):
-        min_value = min_value or divisor
-        new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-        if new_v < round_limit * v:
-            new_v += divisor
-        return new_v
+        # nearest multiple of divisor (at least min_value), one step up if that lost > 10%
+        rounded = max(min_value or divisor, int(v + divisor / 2) // divisor * divisor)
+        return rounded + divisor if rounded < round_limit * v else rounded
 
-    def get_same_padding(x, k, s, d):
-        return max((-(x // -s) - 1) * s + (k - 1) * d + 1 - x, 0)
+    def same_pad(n, k, s, d):
+        # TF 'SAME': the output has ceil(n / s) positions; total padding needed for that
+        return max((-(n // -s) - 1) * s + (k - 1) * d + 1 - n, 0)
 
-    class Conv2dSame(nn.Conv2d):
+    class TFSameConv(nn.Conv2d):
         def forward(self, x):
-            ih, iw = x.size()[-2:]
-            kh, kw = self.weight.size()[-2:]
-            pad_h = get_same_padding(ih, kh, self.stride[0], self.dilation[0])
-            pad_w = get_same_padding(iw, kw, self.stride[1], self.dilation[1])
-            if pad_h > 0 or pad_w > 0:
-                x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+            ph = same_pad(x.size(-2), self.weight.size(-2), self.stride[0], self.dilation[0])
+            pw = same_pad(x.size(-1), self.weight.size(-1), self.stride[1], self.dilation[1])
+            if ph > 0 or pw > 0:          # the odd pixel goes after
+                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
             return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation,
                             self.groups)
 
-    class SqueezeExcite(nn.Module):
-        def __init__(self, chs, rd, gate=nn.Sigmoid, act=nn.SiLU):
+    class ChannelGate(nn.Module):
+        def __init__(self, c, mid, gate=nn.Sigmoid, act=nn.SiLU):
             super().__init__()
-            self.conv_reduce = nn.Conv2d(chs, rd, 1, bias=True)
-            self.act1 = act(inplace=True)
-            self.conv_expand = nn.Conv2d(rd, chs, 1, bias=True)
-            self.gate = gate()
+            self.squeeze = nn.Sequential(nn.Conv2d(c, mid, 1, bias=True), act(inplace=True),
+                                         nn.Conv2d(mid, c, 1, bias=True), gate())
 
         def forward(self, x):
-            x_se = x.mean((2, 3), keepdim=True)
-            x_se = self.conv_expand(self.act1(self.conv_reduce(x_se)))
-            return x * self.gate(x_se)
+            return x * self.squeeze(x.mean((2, 3), keepdim=True))
+
+    def bn(c):
+        return nn.BatchNorm2d(c, momentum=0.01, eps=1e-3)
 
     class MBConv(nn.Module):
         def __init__(self, cin, cout, k, s, e, act=nn.SiLU, gate=nn.Sigmoid, dc=0.0):
             super().__init__()
             mid = make_divisible(cin * e)
-            self.has_skip = cin == cout and s == 1
-            self.conv_pw = nn.Conv2d(cin, mid, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(mid, momentum=0.01, eps=1e-3)
-            self.act1 = act(inplace=True)
-            self.conv_dw = Conv2dSame(mid, mid, k, stride=s, groups=mid, bias=False)
-            self.bn2 = nn.BatchNorm2d(mid, momentum=0.01, eps=1e-3)
-            self.act2 = act(inplace=True)
-            self.se = SqueezeExcite(mid, max(1, int(cin * 0.25)), gate=gate)
-            self.conv_pwl = nn.Conv2d(mid, cout, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(cout, momentum=0.01, eps=1e-3)
+            self.residual = cin == cout and s == 1
+            self.expand = nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), bn(mid),
+                                        act(inplace=True))
+            self.depthwise = nn.Sequential(TFSameConv(mid, mid, k, stride=s, groups=mid,
+                                                      bias=False), bn(mid), act(inplace=True))
+            self.se = ChannelGate(mid, max(1, int(cin * 0.25)), gate=gate)
+            self.project = nn.Sequential(nn.Conv2d(mid, cout, 1, bias=False), bn(cout))
             self.dc = dc
 
         def forward(self, x):
-            shortcut = x
-            x = self.act1(self.bn1(self.conv_pw(x)))
-            x = self.act2(self.bn2(self.conv_dw(x)))
-            x = self.bn3(self.conv_pwl(self.se(x)))
-            if self.has_skip:
-                if self.training and self.dc > 0:
-                    keep = 1 - self.dc
-                    mask = L.rand([x.shape[0], 1, 1, 1], dtype=x.dtype) + keep
-                    x = x.div(keep) * mask.floor_()
-                x = x + shortcut
-            return x
+            y = self.project(self.se(self.depthwise(self.expand(x))))
+            if not self.residual:
+                return y
+            if self.training and self.dc > 0:          # drop-connect: whole samples
+                keep = 1 - self.dc
+                y = y.div(keep) * (L.rand([y.shape[0], 1, 1, 1], dtype=y.dtype) + keep).floor_()
+            return y + x
 
     L.manual_seed(1)
     net = nn.Sequential(MBConv(4, 8, 5, 2, 4), MBConv(8, 8, 3, 1, 6, dc=0.5),
@@ -256,8 +238,8 @@ def efficientnet_mbconv_tf_same_padding_squeeze_excite_and_drop_connect(L):
     with L.no_grad():
         out = net(x)
     return dict(widths=[make_divisible(v) for v in (3, 10, 37.5, 100, 7)], losses=losses,
-                out=out, rm=net[1].bn2.running_mean, rv=net[2].bn1.running_var,
-                nbt=net[0].bn1.num_batches_tracked, g=net[2].conv_dw.weight.grad)
+                out=out, rm=net[1].depthwise[1].running_mean, rv=net[2].expand[1].running_var,
+                nbt=net[0].expand[1].num_batches_tracked, g=net[2].depthwise[0].weight.grad)
 
 
 @program
@@ -271,74 +253,71 @@ def resnest_split_attention_with_rsoftmax_and_selective_kernel_branches(L):
     step in float64."""
     nn, F = L.nn, L.nn.functional
 
-    class RSoftmax(nn.Module):
-        def __init__(self, radix, cardinality):
+    class RadixSoftmax(nn.Module):
+        """Softmax across the radix splits within each cardinal group (a sigmoid when the
+        radix is 1), returned flat."""
+
+        def __init__(self, radix, groups):
             super().__init__()
-            self.radix, self.cardinality = radix, cardinality
+            self.radix, self.groups = radix, groups
 
         def forward(self, x):
-            batch = x.size(0)
-            if self.radix > 1:
-                x = x.view(batch, self.cardinality, self.radix, -1).transpose(1, 2)
-                x = F.softmax(x, dim=1)
-                x = x.reshape(batch, -1)
-            else:
-                x = L.sigmoid(x)
-            return x
+            n = x.size(0)
+            if self.radix == 1:
+                return L.sigmoid(x)
+            grouped = x.view(n, self.groups, self.radix, -1).transpose(1, 2)
+            return F.softmax(grouped, dim=1).reshape(n, -1)
 
-    class SplitAttn(nn.Module):
+    class SplitAttention(nn.Module):
+        """A grouped conv giving radix splits; their sum, pooled, picks a per-channel mix of
+        the splits through two grouped 1x1 convs and the radix softmax."""
+
         def __init__(self, cin, cout, radix=2, groups=2, rd=4):
             super().__init__()
             self.radix = radix
-            mid = cout * radix
-            self.conv = nn.Conv2d(cin, mid, 3, padding=1, groups=groups * radix, bias=False)
-            self.bn0 = nn.BatchNorm2d(mid)
-            self.act0 = nn.ReLU(inplace=True)
-            self.fc1 = nn.Conv2d(cout, rd, 1, groups=groups)
-            self.bn1 = nn.BatchNorm2d(rd)
-            self.act1 = nn.ReLU(inplace=True)
-            self.fc2 = nn.Conv2d(rd, mid, 1, groups=groups)
-            self.rsoftmax = RSoftmax(radix, groups)
+            wide = cout * radix
+            self.conv = nn.Sequential(nn.Conv2d(cin, wide, 3, padding=1, groups=groups * radix,
+                                                bias=False),
+                                      nn.BatchNorm2d(wide), nn.ReLU(inplace=True))
+            self.mix = nn.Sequential(nn.Conv2d(cout, rd, 1, groups=groups), nn.BatchNorm2d(rd),
+                                     nn.ReLU(inplace=True), nn.Conv2d(rd, wide, 1, groups=groups),
+                                     RadixSoftmax(radix, groups))
 
         def forward(self, x):
-            x = self.act0(self.bn0(self.conv(x)))
-            B, RC, H, W = x.shape
-            if self.radix > 1:
-                x = x.reshape((B, self.radix, RC // self.radix, H, W))
-                x_gap = x.sum(dim=1)
-            else:
-                x_gap = x
-            x_gap = x_gap.mean((2, 3), keepdim=True)
-            x_gap = self.act1(self.bn1(self.fc1(x_gap)))
-            x_attn = self.rsoftmax(self.fc2(x_gap)).view(B, -1, 1, 1)
-            if self.radix > 1:
-                out = (x * x_attn.reshape((B, self.radix, RC // self.radix, 1, 1))).sum(dim=1)
-            else:
-                out = x * x_attn
-            return out.contiguous()
+            y = self.conv(x)
+            n, rc, h, w = y.shape
+            splits = y.reshape((n, self.radix, rc // self.radix, h, w)) if self.radix > 1 else y
+            total = splits.sum(dim=1) if self.radix > 1 else y
+            weights = self.mix(total.mean((2, 3), keepdim=True)).view(n, -1, 1, 1)
+            if self.radix == 1:
+                return (y * weights).contiguous()
+            weights = weights.reshape((n, self.radix, rc // self.radix, 1, 1))
+            return (splits * weights).sum(dim=1).contiguous()
 
-    class SelectiveKernel(nn.Module):
+    class KernelSelect(nn.Module):
+        """Dilated 3x3 paths whose outputs are mixed per channel by a softmax over paths,
+        computed from the pooled sum of the paths."""
+
         def __init__(self, c, dilations=(1, 2), rd=4):
             super().__init__()
             self.paths = nn.ModuleList([
                 nn.Sequential(nn.Conv2d(c, c, 3, padding=d, dilation=d, groups=2, bias=False),
                               nn.BatchNorm2d(c), nn.ReLU()) for d in dilations])
-            self.fc_reduce = nn.Conv2d(c, rd, kernel_size=1, bias=False)
-            self.bn = nn.BatchNorm2d(rd)
-            self.fc_select = nn.Conv2d(rd, c * len(dilations), kernel_size=1, bias=False)
-            self.num_paths = len(dilations)
+            self.select = nn.Sequential(nn.Conv2d(c, rd, kernel_size=1, bias=False),
+                                        nn.BatchNorm2d(rd), nn.ReLU(),
+                                        nn.Conv2d(rd, c * len(dilations), kernel_size=1,
+                                                  bias=False))
 
         def forward(self, x):
-            x_paths = L.stack([op(x) for op in self.paths], dim=1)
-            x_s = x_paths.sum(1).mean((2, 3), keepdim=True)
-            x_attn = self.fc_select(F.relu(self.bn(self.fc_reduce(x_s))))
-            B, C, H, W = x_attn.shape
-            x_attn = x_attn.view(B, self.num_paths, C // self.num_paths, H, W)
-            x_attn = L.softmax(x_attn, dim=1)
-            return (x_paths * x_attn).sum(dim=1)
+            outs = L.stack([path(x) for path in self.paths], dim=1)      # (n, paths, c, h, w)
+            logits = self.select(outs.sum(1).mean((2, 3), keepdim=True))
+            n, c, h, w = logits.shape
+            weights = L.softmax(logits.view(n, len(self.paths), c // len(self.paths), h, w),
+                                dim=1)
+            return (outs * weights).sum(dim=1)
 
     L.manual_seed(4)
-    net = nn.Sequential(SplitAttn(4, 8), SelectiveKernel(8), nn.Conv2d(8, 3, 1)).double()
+    net = nn.Sequential(SplitAttention(4, 8), KernelSelect(8), nn.Conv2d(8, 3, 1)).double()
     opt = L.optim.Adam(net.parameters(), lr=1e-3, amsgrad=True)
     x = _t(L, 2, 4, 6, 5, seed=3)
     opt.zero_grad()
@@ -346,7 +325,7 @@ def resnest_split_attention_with_rsoftmax_and_selective_kernel_branches(L):
     loss = F.smooth_l1_loss(out, L.zeros_like(out), beta=0.5)
     loss.backward()
     opt.step()
-    rs = RSoftmax(1, 1)(_t(L, 2, 3, seed=4))
+    rs = RadixSoftmax(1, 1)(_t(L, 2, 3, seed=4))
     return dict(out=out, loss=loss, grads=grads_of(net), rs=rs,
                 state=opt.state_dict()["state"][0])
 
@@ -362,84 +341,81 @@ def coatnet_maxvit_relative_position_bias_gather_with_block_and_grid_partition(L
     gradients reaching the table."""
     nn = L.nn
 
-    def rel_index(win_h, win_w):
-        coords = L.stack(L.meshgrid([L.arange(win_h), L.arange(win_w)], indexing="ij"))
-        coords_flat = L.flatten(coords, 1)
-        rel = coords_flat[:, :, None] - coords_flat[:, None, :]
-        rel = rel.permute(1, 2, 0).contiguous()
-        rel[:, :, 0] += win_h - 1
-        rel[:, :, 1] += win_w - 1
-        rel[:, :, 0] *= 2 * win_w - 1
-        return rel.sum(-1)
+    def pair_index(h, w):
+        # for positions p, q of an h x w window: the table row of the offset p - q, the
+        # (dy, dx) pair shifted to be non-negative and flattened row-major
+        yx = L.flatten(L.stack(L.meshgrid([L.arange(h), L.arange(w)], indexing="ij")), 1)
+        offset = (yx[:, :, None] - yx[:, None, :]).permute(1, 2, 0).contiguous()
+        offset[:, :, 0] += h - 1
+        offset[:, :, 1] += w - 1
+        offset[:, :, 0] *= 2 * w - 1
+        return offset.sum(-1)
 
-    def block_partition(x, ws):
-        B, H, W, C = x.shape
-        x = x.view(B, H // ws[0], ws[0], W // ws[1], ws[1], C)
-        return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws[0] * ws[1], C)
+    def windows(x, ws):
+        # contiguous ws[0] x ws[1] windows -> (windows, ws[0] ws[1], C)
+        b, h, w, c = x.shape
+        x = x.view(b, h // ws[0], ws[0], w // ws[1], ws[1], c)
+        return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws[0] * ws[1], c)
 
-    def grid_partition(x, gs):
-        B, H, W, C = x.shape
-        x = x.view(B, gs[0], H // gs[0], gs[1], W // gs[1], C)
-        return x.permute(0, 2, 4, 1, 3, 5).contiguous().view(-1, gs[0] * gs[1], C)
+    def dilated_grid(x, gs):
+        # a gs[0] x gs[1] grid of pixels spread across the map (stride H/gs[0], W/gs[1])
+        b, h, w, c = x.shape
+        x = x.view(b, gs[0], h // gs[0], gs[1], w // gs[1], c)
+        return x.permute(0, 2, 4, 1, 3, 5).contiguous().view(-1, gs[0] * gs[1], c)
 
-    class RelPosBias(nn.Module):
+    class OffsetBias(nn.Module):
+        """A learned bias per head and 2-d offset, gathered into a (1, heads, n, n) map."""
+
         def __init__(self, ws, heads):
             super().__init__()
-            self.ws = ws
-            n = ws[0] * ws[1]
-            self.relative_position_bias_table = nn.Parameter(
-                L.zeros((2 * ws[0] - 1) * (2 * ws[1] - 1), heads))
-            nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-            self.register_buffer("relative_position_index", rel_index(*ws).view(-1),
-                                 persistent=False)
-            self.n = n
+            self.n = ws[0] * ws[1]
+            self.table = nn.Parameter(L.zeros((2 * ws[0] - 1) * (2 * ws[1] - 1), heads))
+            nn.init.trunc_normal_(self.table, std=0.02)
+            self.register_buffer("index", pair_index(*ws).view(-1), persistent=False)
 
-        def get_bias(self, how):
-            if how == "index_select":
-                b = self.relative_position_bias_table.index_select(
-                    0, self.relative_position_index)
-            else:
-                b = self.relative_position_bias_table[self.relative_position_index]
-            return b.view(self.n, self.n, -1).permute(2, 0, 1).unsqueeze(0)
+        def forward(self, how):
+            rows = (self.table.index_select(0, self.index) if how == "index_select"
+                    else self.table[self.index])
+            return rows.view(self.n, self.n, -1).permute(2, 0, 1).unsqueeze(0)
 
-    class Attn(nn.Module):
+    class WindowAttention(nn.Module):
         def __init__(self, dim, heads, ws):
             super().__init__()
-            self.heads, self.scale = heads, (dim // heads) ** -0.5
+            self.heads = heads
             self.qkv = nn.Linear(dim, dim * 3)
             self.proj = nn.Linear(dim, dim)
-            self.rel_pos = RelPosBias(ws, heads)
+            self.bias = OffsetBias(ws, heads)
 
         def forward(self, x, how):
-            B, N, C = x.shape
-            q, k, v = self.qkv(x).view(B, N, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-            attn = (q @ k.transpose(-2, -1)) * self.scale + self.rel_pos.get_bias(how)
-            attn = attn.softmax(dim=-1)
-            return self.proj((attn @ v).transpose(1, 2).reshape(B, N, -1))
+            b, n, c = x.shape
+            q, k, v = self.qkv(x).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+            logits = (q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5 + self.bias(how)
+            return self.proj((logits.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, -1))
 
     L.manual_seed(5)
-    blk, grid = Attn(8, 2, (2, 3)), Attn(8, 2, (2, 2))
+    blk, grid = WindowAttention(8, 2, (2, 3)), WindowAttention(8, 2, (2, 2))
     x = L.tensor(np.random.RandomState(6).randn(2, 4, 6, 8), dtype=L.float32)
-    xb = block_partition(x, (2, 3))
+    xb = windows(x, (2, 3))
     yb = blk(xb, "index_select")
     yb2 = blk(xb, "index")
-    xg = grid_partition(x, (2, 2))
+    xg = dilated_grid(x, (2, 2))
     yg = grid(xg, "index")
     (yb.pow(2).sum() + yg.sin().sum()).backward()
-    return dict(idx=blk.rel_pos.relative_position_index, yb=yb, same=L.equal(yb, yb2),
-                yg=yg, table_g=blk.rel_pos.relative_position_bias_table.grad,
+    return dict(idx=blk.bias.index, yb=yb, same=L.equal(yb, yb2),
+                yg=yg, table_g=blk.bias.table.grad,
                 keys=list(blk.state_dict().keys()),
                 buffers=[n for n, _ in grid.named_buffers()])
 
 
 @program
 def timm_model_ema_v2_and_v3_foreach_lerp_with_warmup_decay(L):
-    """timm's ModelEmaV2 (ema_v.copy_(ema_v * decay + (1 - decay) * model_v) over the state
-    dicts' values under no_grad, integer buffers copied) and ModelEmaV3 (a warmup decay
-    1 - (1 + step / gamma) ** -power, torch._foreach_lerp_ on float parameters,
-    torch._foreach_mul_/_foreach_add_ with alpha on buffers, _foreach_copy_ of the
-    num_batches_tracked counters); the EMA copies made by copy.deepcopy with requires_grad_(False),
-    their eval outputs and state dicts compared after several training steps."""
+    """Weight EMAs in the two ways of timm's ModelEmaV2 and V3 (our code): copy_(ema * decay +
+    (1 - decay) * model) over the state dicts' values under no_grad, integer buffers copied; and
+    a warmup decay 1 - (1 + step / gamma) ** -power with torch._foreach_lerp_ on float
+    parameters, torch._foreach_mul_/_foreach_add_ with alpha on buffers and _foreach_copy_ of
+    the num_batches_tracked counters; the EMA copies made by copy.deepcopy with
+    requires_grad_(False), their eval outputs and state dicts compared after several training
+    steps."""
     import copy
     nn, F = L.nn, L.nn.functional
     L.manual_seed(8)
@@ -450,34 +426,32 @@ def timm_model_ema_v2_and_v3_foreach_lerp_with_warmup_decay(L):
     for p in list(ema2.parameters()) + list(ema3.parameters()):
         p.requires_grad_(False)
 
-    def update_v2(decay):
-        with L.no_grad():
-            for ema_v, model_v in zip(ema2.state_dict().values(), model.state_dict().values()):
-                if ema_v.is_floating_point():
-                    ema_v.copy_(ema_v * decay + (1.0 - decay) * model_v)
-                else:
-                    ema_v.copy_(model_v)
+    @L.no_grad()
+    def follow_state(decay):
+        # every floating entry of the state dict moves towards the model's, counters copied
+        for mine, theirs in zip(ema2.state_dict().values(), model.state_dict().values()):
+            mine.copy_(mine * decay + (1.0 - decay) * theirs if mine.is_floating_point()
+                       else theirs)
 
-    def get_decay(step, decay=0.99, min_decay=0.0, gamma=1.0, power=2 / 3):
+    def warmup_decay(step, top=0.99, floor=0.0, gamma=1.0, power=2 / 3):
+        # 1 - (1 + (step - 1) / gamma)^-power, 0 on the first step, clipped to [floor, top]
         step = max(0, step - 1)
-        if step <= 0:
+        if step == 0:
             return 0.0
-        value = 1 - (1 + step / gamma) ** -power
-        return max(min(value, decay), min_decay)
+        return max(min(1 - (1 + step / gamma) ** -power, top), floor)
 
     @L.no_grad()
-    def update_v3(step):
-        decay = get_decay(step)
-        ema_p = [p for p in ema3.parameters()]
-        model_p = [p for p in model.parameters()]
-        L._foreach_lerp_(ema_p, model_p, weight=1.0 - decay)
-        ema_b, model_b, ema_i, model_i = [], [], [], []
-        for eb, mb in zip(ema3.buffers(), model.buffers()):
-            (ema_b if eb.is_floating_point() else ema_i).append(eb)
-            (model_b if mb.is_floating_point() else model_i).append(mb)
-        L._foreach_mul_(ema_b, decay)
-        L._foreach_add_(ema_b, model_b, alpha=1.0 - decay)
-        L._foreach_copy_(ema_i, model_i)
+    def follow_foreach(step):
+        decay = warmup_decay(step)
+        L._foreach_lerp_(list(ema3.parameters()), list(model.parameters()), weight=1.0 - decay)
+        floats, ints = ([], []), ([], [])
+        for mine, theirs in zip(ema3.buffers(), model.buffers()):
+            kind = floats if mine.is_floating_point() else ints
+            kind[0].append(mine)
+            kind[1].append(theirs)
+        L._foreach_mul_(floats[0], decay)
+        L._foreach_add_(floats[0], floats[1], alpha=1.0 - decay)
+        L._foreach_copy_(ints[0], ints[1])
         return decay
 
     opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -488,8 +462,8 @@ def timm_model_ema_v2_and_v3_foreach_lerp_with_warmup_decay(L):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        update_v2(0.9)
-        decays.append(update_v3(step))
+        follow_state(0.9)
+        decays.append(follow_foreach(step))
     with L.no_grad():
         o2, o3 = ema2(x), ema3(x)
     return dict(decays=decays, o2=o2, o3=o3, sd2=ema2.state_dict(), sd3=ema3.state_dict(),
@@ -501,124 +475,117 @@ def timm_model_ema_v2_and_v3_foreach_lerp_with_warmup_decay(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def torchvision_box_ops_diou_ciou_losses_with_box_convert_and_empty_inputs(L):
-    """torchvision.ops written in plain torch: box_convert between cxcywh, xywh and xyxy by
-    unbind(-1) and stack(dim=-1), box_area, the upcast of integer boxes, box_iou and
-    generalized_box_iou by broadcasting max/min with clamp(min=0), the pairwise distance-IoU,
-    and the losses: generalized_box_iou_loss, distance_box_iou_loss and complete_box_iou_loss
-    (atan of aspect ratios, alpha under no_grad) with the reductions 'none'/'mean'/'sum',
-    an empty batch giving loss.sum() * 0 for 'mean'; gradients to the predicted boxes."""
+    """torchvision.ops' box functions re-derived in plain torch: conversions between cxcywh,
+    xywh and xyxy by unbind(-1) and stack(dim=-1), box_area, the upcast of integer boxes,
+    box_iou and generalized_box_iou by broadcasting max/min with clamp(min=0), the pairwise
+    distance-IoU, and the losses: generalized_box_iou_loss, distance_box_iou_loss and
+    complete_box_iou_loss (atan of aspect ratios, alpha under no_grad) with the reductions
+    'none'/'mean'/'sum', an empty batch giving loss.sum() * 0 for 'mean'; gradients to the
+    predicted boxes."""
     def upcast(t):
+        # float16/bfloat16 to float32, small ints to int32; 32/64-bit kept
         if t.is_floating_point():
             return t if t.dtype in (L.float32, L.float64) else t.float()
         return t if t.dtype in (L.int32, L.int64) else t.int()
 
-    def box_area(b):
+    def area(b):
         b = upcast(b)
         return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
-    def cxcywh_to_xyxy(b):
+    def centre_to_corners(b):
         cx, cy, w, h = b.unbind(-1)
         return L.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
 
-    def xywh_to_xyxy(b):
+    def corner_size_to_corners(b):
         x, y, w, h = b.unbind(-1)
         return L.stack([x, y, x + w, y + h], dim=-1)
 
-    def xyxy_to_cxcywh(b):
-        x1, y1, x2, y2 = b.unbind(-1)
-        return L.stack(((x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1), dim=-1)
+    def corners_to_centre(b):
+        x0, y0, x1, y1 = b.unbind(-1)
+        return L.stack(((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0), dim=-1)
 
-    def inter_union(b1, b2):
-        a1, a2 = box_area(b1), box_area(b2)
-        lt = L.max(b1[:, None, :2], b2[:, :2])
-        rb = L.min(b1[:, None, 2:], b2[:, 2:])
-        wh = upcast(rb - lt).clamp(min=0)
-        inter = wh[:, :, 0] * wh[:, :, 1]
-        return inter, a1[:, None] + a2 - inter
+    def span(lo, hi):
+        # the (clamped) area of boxes given by their low and high corners
+        wh = upcast(hi - lo).clamp(min=0)
+        return wh[:, :, 0] * wh[:, :, 1]
 
-    def box_iou(b1, b2):
-        inter, union = inter_union(b1, b2)
-        return inter / union
+    def pair_overlap(a, b):
+        overlap = span(L.max(a[:, None, :2], b[:, :2]), L.min(a[:, None, 2:], b[:, 2:]))
+        return overlap, area(a)[:, None] + area(b) - overlap
 
-    def giou(b1, b2):
-        inter, union = inter_union(b1, b2)
-        iou = inter / union
-        lti = L.min(b1[:, None, :2], b2[:, :2])
-        rbi = L.max(b1[:, None, 2:], b2[:, 2:])
-        whi = upcast(rbi - lti).clamp(min=0)
-        area = whi[:, :, 0] * whi[:, :, 1]
-        return iou - (area - union) / area
+    def pair_iou(a, b):
+        overlap, union = pair_overlap(a, b)
+        return overlap / union
 
-    def loss_inter_union(b1, b2):
-        x1, y1, x2, y2 = b1.unbind(dim=-1)
-        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-        xkis1, ykis1 = L.max(x1, x1g), L.max(y1, y1g)
-        xkis2, ykis2 = L.min(x2, x2g), L.min(y2, y2g)
-        inter = L.zeros_like(x1)
-        mask = (ykis2 > ykis1) & (xkis2 > xkis1)
-        inter[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
-        union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
-        return inter, union
+    def pair_giou(a, b):
+        overlap, union = pair_overlap(a, b)
+        hull = span(L.min(a[:, None, :2], b[:, :2]), L.max(a[:, None, 2:], b[:, 2:]))
+        return overlap / union - (hull - union) / hull
 
-    def reduce(loss, reduction):
-        if reduction == "none":
+    def matched_parts(a, b):
+        # for matched rows of a and b: the coordinates, the overlap (zero where the boxes do
+        # not meet, written through a mask) and the union
+        ax0, ay0, ax1, ay1 = a.unbind(dim=-1)
+        bx0, by0, bx1, by1 = b.unbind(dim=-1)
+        lo_x, lo_y = L.max(ax0, bx0), L.max(ay0, by0)
+        hi_x, hi_y = L.min(ax1, bx1), L.min(ay1, by1)
+        overlap = L.zeros_like(ax0)
+        meet = (hi_y > lo_y) & (hi_x > lo_x)
+        overlap[meet] = (hi_x[meet] - lo_x[meet]) * (hi_y[meet] - lo_y[meet])
+        union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - overlap
+        hull = (L.min(ax0, bx0), L.min(ay0, by0), L.max(ax1, bx1), L.max(ay1, by1))
+        return (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1), overlap, union, hull
+
+    def reduce(loss, how):
+        if how == "none":
             return loss
-        if reduction == "mean":
+        if how == "mean":
             return loss.mean() if loss.numel() > 0 else 0.0 * loss.sum()
         return loss.sum()
 
-    def giou_loss(b1, b2, reduction="none", eps=1e-7):
-        inter, union = loss_inter_union(b1, b2)
-        iou = inter / (union + eps)
-        x1, y1, x2, y2 = b1.unbind(dim=-1)
-        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-        xc1, yc1 = L.min(x1, x1g), L.min(y1, y1g)
-        xc2, yc2 = L.max(x2, x2g), L.max(y2, y2g)
-        area_c = (xc2 - xc1) * (yc2 - yc1)
-        return reduce(1 - (iou - ((area_c - union) / (area_c + eps))), reduction)
+    def giou_loss(a, b, how="none", eps=1e-7):
+        _, _, overlap, union, (hx0, hy0, hx1, hy1) = matched_parts(a, b)
+        hull = (hx1 - hx0) * (hy1 - hy0)
+        return reduce(1 - (overlap / (union + eps) - ((hull - union) / (hull + eps))), how)
 
-    def diou_loss_core(b1, b2, eps):
-        inter, union = loss_inter_union(b1, b2)
-        iou = inter / (union + eps)
-        x1, y1, x2, y2 = b1.unbind(dim=-1)
-        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-        xc1, yc1 = L.min(x1, x1g), L.min(y1, y1g)
-        xc2, yc2 = L.max(x2, x2g), L.max(y2, y2g)
-        diag = ((xc2 - xc1) ** 2) + ((yc2 - yc1) ** 2) + eps
-        xp, yp = (x2 + x1) / 2, (y2 + y1) / 2
-        xg, yg = (x1g + x2g) / 2, (y1g + y2g) / 2
-        dist = ((xp - xg) ** 2) + ((yp - yg) ** 2)
-        return 1 - iou + dist / diag, iou
+    def diou_terms(a, b, eps):
+        # 1 - IoU + (centre distance / hull diagonal)^2, and the IoU
+        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1), overlap, union, hull = matched_parts(a, b)
+        iou = overlap / (union + eps)
+        diag = ((hull[2] - hull[0]) ** 2) + ((hull[3] - hull[1]) ** 2) + eps
+        dx, dy = (ax1 + ax0) / 2 - (bx0 + bx1) / 2, (ay1 + ay0) / 2 - (by0 + by1) / 2
+        gap = (dx ** 2) + (dy ** 2)
+        return 1 - iou + gap / diag, iou
 
-    def ciou_loss(b1, b2, reduction="none", eps=1e-7):
-        diou, iou = diou_loss_core(b1, b2, eps)
-        x1, y1, x2, y2 = b1.unbind(dim=-1)
-        x1g, y1g, x2g, y2g = b2.unbind(dim=-1)
-        w_pred, h_pred = x2 - x1, y2 - y1
-        w_gt, h_gt = x2g - x1g, y2g - y1g
-        v = (4 / (math.pi ** 2)) * L.pow(L.atan(w_pred / h_pred) - L.atan(w_gt / h_gt), 2)
+    def ciou_loss(a, b, how="none", eps=1e-7):
+        diou, iou = diou_terms(a, b, eps)
+        ax0, ay0, ax1, ay1 = a.unbind(dim=-1)
+        bx0, by0, bx1, by1 = b.unbind(dim=-1)
+        # aspect-ratio consistency, weighted by a factor held constant (no gradient)
+        v = (4 / (math.pi ** 2)) * L.pow(L.atan((ax1 - ax0) / (ay1 - ay0))
+                                         - L.atan((bx1 - bx0) / (by1 - by0)), 2)
         with L.no_grad():
             alpha = v / (1 - iou + v + eps)
-        return reduce(diou + alpha * v, reduction)
+        return reduce(diou + alpha * v, how)
 
     rng = np.random.RandomState(11)
     cxcywh = np.concatenate([rng.uniform(2, 8, (5, 2)), rng.uniform(1, 4, (5, 2))], 1)
     pred = L.tensor(cxcywh, requires_grad=True)
     gt_xywh = L.tensor(np.concatenate([rng.uniform(0, 6, (5, 2)), rng.uniform(1, 4, (5, 2))],
                                       1))
-    p, g = cxcywh_to_xyxy(pred), xywh_to_xyxy(gt_xywh)
+    p, g = centre_to_corners(pred), corner_size_to_corners(gt_xywh)
     int_boxes = L.tensor([[0, 0, 4, 4], [1, 2, 3, 5]], dtype=L.int16)
-    losses = dict(g=giou_loss(p, g, "sum"), d=diou_loss_core(p, g, 1e-7)[0].mean(),
+    losses = dict(g=giou_loss(p, g, "sum"), d=diou_terms(p, g, 1e-7)[0].mean(),
                   c=ciou_loss(p, g, "mean"), n=ciou_loss(p, g))
     total = losses["g"] + losses["d"] + losses["c"]
     total.backward()
     empty = L.zeros(0, 4, dtype=L.float64, requires_grad=True)
     e = ciou_loss(empty, empty.detach(), "mean")
     e.backward()
-    return dict(iou=box_iou(p, g), giou=giou(p, g), back=xyxy_to_cxcywh(p), losses=losses,
-                grad=pred.grad, int_area=box_area(int_boxes),
-                int_iou=box_iou(int_boxes, int_boxes.flip(0)), e=e, e_grad=empty.grad,
-                e_none=giou_loss(empty, empty, "none"), e_iou=box_iou(empty, g))
+    return dict(iou=pair_iou(p, g), giou=pair_giou(p, g), back=corners_to_centre(p),
+                losses=losses, grad=pred.grad, int_area=area(int_boxes),
+                int_iou=pair_iou(int_boxes, int_boxes.flip(0)), e=e, e_grad=empty.grad,
+                e_none=giou_loss(empty, empty, "none"), e_iou=pair_iou(empty, g))
 
 
 @program
@@ -719,80 +686,67 @@ def torchvision_roi_align_reference_by_advanced_indexing_and_multiscale_levels(L
 
 @program
 def fpn_top_down_nearest_interpolate_last_level_maxpool_and_intermediate_layers(L):
-    """torchvision's IntermediateLayerGetter (named_children into an OrderedDict, return_layers
-    renamed) over a small backbone, then FeaturePyramidNetwork: inner 1x1 and layer 3x3 blocks
-    in ModuleLists addressed by a negative index helper, the top-down path by
-    F.interpolate(size=feat_shape, mode='nearest') added to the lateral, the outputs
-    inserted at the front of a list, LastLevelMaxPool by F.max_pool2d(x, 1, 2, 0), and
-    PANet's bottom-up path with stride-2 convs; the returned OrderedDict's keys, shapes and
-    the gradient of the stem."""
+    """torchvision's intermediate-layer getter and feature pyramid, in our code: the backbone's
+    named_children kept in an OrderedDict ModuleDict up to the last tapped layer, the taps
+    renamed; lateral 1x1 and smoothing 3x3 convs in ModuleLists, the top-down path by
+    F.interpolate(size=feat_shape, mode='nearest') added to the lateral, the outputs inserted at
+    the front of a list, a last level by F.max_pool2d(x, 1, 2, 0), and PANet's bottom-up path
+    with stride-2 convs; the returned OrderedDict's keys, shapes and the gradient of the stem."""
     nn, F = L.nn, L.nn.functional
 
-    class IntermediateLayerGetter(nn.ModuleDict):
-        def __init__(self, model, return_layers):
-            orig = {str(k): str(v) for k, v in return_layers.items()}
-            layers = OrderedDict()
-            for name, module in model.named_children():
-                layers[name] = module
-                if name in return_layers:
-                    del return_layers[name]
-                if not return_layers:
+    class Taps(nn.ModuleDict):
+        """The model's children up to the last one asked for, run in order; the outputs of
+        the asked-for children returned under new names."""
+
+        def __init__(self, model, wanted):
+            renames = {str(k): str(v) for k, v in wanted.items()}
+            kept, missing = OrderedDict(), set(renames)
+            for name, child in model.named_children():
+                kept[name] = child
+                missing.discard(name)
+                if not missing:
                     break
-            super().__init__(layers)
-            self.return_layers = orig
+            super().__init__(kept)
+            self.renames = renames
 
         def forward(self, x):
             out = OrderedDict()
-            for name, module in self.items():
-                x = module(x)
-                if name in self.return_layers:
-                    out[self.return_layers[name]] = x
+            for name, child in self.items():
+                x = child(x)
+                if name in self.renames:
+                    out[self.renames[name]] = x
             return out
 
-    class FPN(nn.Module):
-        def __init__(self, in_list, out_ch):
+    class PyramidPAN(nn.Module):
+        """A top-down pyramid (lateral 1x1, nearest upsampling, 3x3 smoothing), a bottom-up
+        path adding stride-2 convs of the finer output, and a stride-2 max-pool level."""
+
+        def __init__(self, widths, out_ch):
             super().__init__()
-            self.inner_blocks = nn.ModuleList([nn.Conv2d(c, out_ch, 1) for c in in_list])
-            self.layer_blocks = nn.ModuleList([nn.Conv2d(out_ch, out_ch, 3, padding=1)
-                                               for _ in in_list])
+            self.lateral = nn.ModuleList([nn.Conv2d(c, out_ch, 1) for c in widths])
+            self.smooth = nn.ModuleList([nn.Conv2d(out_ch, out_ch, 3, padding=1)
+                                         for _ in widths])
             self.down = nn.ModuleList([nn.Conv2d(out_ch, out_ch, 3, stride=2, padding=1)
-                                       for _ in in_list[:-1]])
+                                       for _ in widths[:-1]])
             for m in self.modules():
                 if isinstance(m, nn.Conv2d):
                     nn.init.kaiming_uniform_(m.weight, a=1)
                     nn.init.constant_(m.bias, 0)
 
-        def get_result_from_inner_blocks(self, x, idx):
-            num_blocks = len(self.inner_blocks)
-            if idx < 0:
-                idx += num_blocks
-            out = x
-            for i, module in enumerate(self.inner_blocks):
-                if i == idx:
-                    out = module(x)
-            return out
-
-        def get_result_from_layer_blocks(self, x, idx):
-            return self.layer_blocks[idx](x)
-
-        def forward(self, x):
-            names = list(x.keys())
-            x = list(x.values())
-            last_inner = self.get_result_from_inner_blocks(x[-1], -1)
-            results = [self.get_result_from_layer_blocks(last_inner, -1)]
-            for idx in range(len(x) - 2, -1, -1):
-                inner_lateral = self.get_result_from_inner_blocks(x[idx], idx)
-                feat_shape = inner_lateral.shape[-2:]
-                inner_top_down = F.interpolate(last_inner, size=feat_shape, mode="nearest")
-                last_inner = inner_lateral + inner_top_down
-                results.insert(0, self.get_result_from_layer_blocks(last_inner, idx))
-            # PANet bottom-up
-            outs = [results[0]]
-            for i, conv in enumerate(self.down):
-                outs.append(results[i + 1] + conv(outs[-1]))
-            names.append("pool")
+        def forward(self, feats):
+            names, xs = list(feats.keys()), list(feats.values())
+            carried, levels = None, []
+            for i in reversed(range(len(xs))):
+                here = self.lateral[i](xs[i])
+                if carried is not None:
+                    here = here + F.interpolate(carried, size=here.shape[-2:], mode="nearest")
+                carried = here
+                levels.insert(0, self.smooth[i](here))
+            outs = [levels[0]]
+            for finer, conv in zip(levels[1:], self.down):
+                outs.append(finer + conv(outs[-1]))
             outs.append(F.max_pool2d(outs[-1], 1, 2, 0))
-            return OrderedDict([(k, v) for k, v in zip(names, outs)])
+            return OrderedDict(zip(names + ["pool"], outs))
 
     L.manual_seed(13)
     backbone = nn.Sequential(OrderedDict([
@@ -801,8 +755,8 @@ def fpn_top_down_nearest_interpolate_last_level_maxpool_and_intermediate_layers(
         ("layer2", nn.Conv2d(6, 8, 3, stride=2, padding=1)),
         ("layer3", nn.Conv2d(8, 10, 3, stride=2, padding=1)),
         ("fc", nn.Linear(10, 2))]))
-    body = IntermediateLayerGetter(backbone, {"layer1": "0", "layer2": "1", "layer3": "2"})
-    fpn = FPN([6, 8, 10], 5)
+    body = Taps(backbone, {"layer1": "0", "layer2": "1", "layer3": "2"})
+    fpn = PyramidPAN([6, 8, 10], 5)
     model = nn.Sequential(body, fpn).double()
     x = _t(L, 2, 3, 35, 27, seed=14)
     out = model(x)
@@ -1000,35 +954,34 @@ def checkpoint_state_dict_round_trips_through_bytesio_with_strict_false_and_pref
 
 @program
 def freeze_unfreeze_backbone_with_param_groups_and_frozen_batchnorm(L):
-    """Fine-tuning code: the backbone frozen by requires_grad_(False), the optimizer built
-    over filter(lambda p: p.requires_grad, ...), a train() override keeping the frozen
-    BatchNorms in eval; after an epoch the last block unfrozen and added by add_param_group
-    with its own lr; zero_grad(set_to_none=False) leaving zeros where set_to_none leaves
-    None; torchvision's FrozenBatchNorm2d (buffers only, rsqrt of var + eps) swapped in by
-    named_children; a frozen parameter's grad stays None, the running stats unchanged."""
+    """Fine-tuning code: the backbone frozen by requires_grad_(False), the optimizer built over
+    filter(lambda p: p.requires_grad, ...), a train() override keeping the frozen BatchNorms in
+    eval; after an epoch the last block unfrozen and added by add_param_group with its own lr;
+    zero_grad(set_to_none=False) leaving zeros where set_to_none leaves None; a frozen batch
+    norm as torchvision's (buffers only, rsqrt of var + eps) swapped in by named_children; a
+    frozen parameter's grad stays None, the running stats unchanged."""
     nn, F = L.nn, L.nn.functional
 
-    class FrozenBatchNorm2d(nn.Module):
+    class FixedNorm(nn.Module):
+        """Batch norm with its affine and statistics as buffers: nothing trains."""
+
         def __init__(self, n, eps=1e-5):
             super().__init__()
             self.eps = eps
-            self.register_buffer("weight", L.ones(n))
-            self.register_buffer("bias", L.zeros(n))
-            self.register_buffer("running_mean", L.zeros(n))
-            self.register_buffer("running_var", L.ones(n))
+            for name, fill in (("weight", L.ones), ("bias", L.zeros),
+                               ("running_mean", L.zeros), ("running_var", L.ones)):
+                self.register_buffer(name, fill(n))
 
         def forward(self, x):
-            w = self.weight.reshape(1, -1, 1, 1)
-            b = self.bias.reshape(1, -1, 1, 1)
-            rv = self.running_var.reshape(1, -1, 1, 1)
-            rm = self.running_mean.reshape(1, -1, 1, 1)
-            scale = w * (rv + self.eps).rsqrt()
-            return x * scale + (b - rm * scale)
+            def per_channel(t):
+                return t.reshape(1, -1, 1, 1)
+            scale = per_channel(self.weight) * (per_channel(self.running_var) + self.eps).rsqrt()
+            return x * scale + (per_channel(self.bias) - per_channel(self.running_mean) * scale)
 
     def convert_frozen(module):
         for name, child in module.named_children():
             if isinstance(child, nn.BatchNorm2d):
-                fb = FrozenBatchNorm2d(child.num_features, child.eps)
+                fb = FixedNorm(child.num_features, child.eps)
                 fb.weight.copy_(child.weight.detach())
                 fb.bias.copy_(child.bias.detach())
                 fb.running_mean.copy_(child.running_mean)
@@ -1192,40 +1145,43 @@ def tcn_causal_dilated_conv1d_with_parametrizations_weight_norm(L):
     P = nn.utils.parametrizations
     parametrize = nn.utils.parametrize
 
-    class Chomp1d(nn.Module):
-        def __init__(self, chomp):
+    class DropTail(nn.Module):
+        """Cuts the last `n` steps: with left-and-right padding of n, a conv becomes causal."""
+
+        def __init__(self, n):
             super().__init__()
-            self.chomp = chomp
+            self.n = n
 
         def forward(self, x):
-            return x[:, :, :-self.chomp].contiguous()
+            return x[:, :, :-self.n].contiguous()
 
-    class TemporalBlock(nn.Module):
+    def causal_wn_conv(cin, cout, k, d):
+        return P.weight_norm(nn.Conv1d(cin, cout, k, stride=1, padding=(k - 1) * d, dilation=d,
+                                       dtype=L.float64))
+
+    class CausalResidual(nn.Module):
         def __init__(self, cin, cout, k, d, dropout=0.2):
             super().__init__()
-            pad = (k - 1) * d
-            self.conv1 = P.weight_norm(nn.Conv1d(cin, cout, k, stride=1, padding=pad,
-                                                 dilation=d, dtype=L.float64))
-            self.conv2 = P.weight_norm(nn.Conv1d(cout, cout, k, padding=pad, dilation=d,
-                                                 dtype=L.float64))
-            self.net = nn.Sequential(self.conv1, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout),
-                                     self.conv2, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout))
+            cut = (k - 1) * d
+            self.conv1 = causal_wn_conv(cin, cout, k, d)
+            self.conv2 = causal_wn_conv(cout, cout, k, d)
+            self.net = nn.Sequential(self.conv1, DropTail(cut), nn.ReLU(), nn.Dropout(dropout),
+                                     self.conv2, DropTail(cut), nn.ReLU(), nn.Dropout(dropout))
             self.downsample = nn.Conv1d(cin, cout, 1, dtype=L.float64) if cin != cout else None
             self.relu = nn.ReLU()
-            with L.no_grad():
-                self.conv1.parametrizations.weight.original1.normal_(0, 0.01)
-                self.conv2.parametrizations.weight.original1.normal_(0, 0.01)
+            with L.no_grad():               # small starting directions (weight_norm's v)
+                for conv in (self.conv1, self.conv2):
+                    conv.parametrizations.weight.original1.normal_(0, 0.01)
                 if self.downsample is not None:
                     self.downsample.weight.normal_(0, 0.01)
 
         def forward(self, x):
-            out = self.net(x)
-            res = x if self.downsample is None else self.downsample(x)
-            return self.relu(out + res)
+            skip = x if self.downsample is None else self.downsample(x)
+            return self.relu(self.net(x) + skip)
 
     L.manual_seed(61)
-    tcn = nn.Sequential(TemporalBlock(2, 5, 3, 1), TemporalBlock(5, 5, 3, 2),
-                        TemporalBlock(5, 3, 2, 4)).double()
+    tcn = nn.Sequential(CausalResidual(2, 5, 3, 1), CausalResidual(5, 5, 3, 2),
+                        CausalResidual(5, 3, 2, 4)).double()
     act = P.weight_norm(nn.PReLU(3, init=0.3).double(), dim=0)   # a 1-d weight: |w| each
     keys = list(tcn[0].state_dict().keys())
     x = _t(L, 2, 2, 12, seed=62)
@@ -1510,69 +1466,72 @@ def ssd_multibox_hard_negative_mining_by_double_sort_and_smooth_l1(L):
 
 @program
 def deformable_detr_multiscale_deformable_attention_core_in_pytorch(L):
-    """Deformable DETR's ms_deform_attn_core_pytorch: the value split by
-    value.split([H * W for H, W in shapes], dim=1), sampling grids 2 * loc - 1, each level's
-    value flattened(2).transpose(1, 2).reshape(N * M, D, H, W) and sampled by
+    """Deformable DETR's multi-scale deformable attention in plain torch (our code): the value
+    split by value.split([H * W for H, W in shapes], dim=1), sampling grids 2 * loc - 1, each
+    level's value flattened(2).transpose(1, 2).reshape(N * M, D, H, W) and sampled by
     F.grid_sample(mode='bilinear', padding_mode='zeros', align_corners=False), the samples
-    stacked on dim -2, flatten(-2), weighted by attention weights and summed; wrapped in the
-    MSDeformAttn module (sampling offsets normalised by torch.stack([W, H], -1), attention
-    softmaxed over levels x points, level_start_index by cat and cumsum); gradients to
-    value, offsets and weights."""
+    stacked on dim -2, flatten(-2), weighted by attention weights and summed; wrapped in a
+    module (sampling offsets normalised by torch.stack([W, H], -1), attention softmaxed over
+    levels x points, level_start_index by cat and cumsum); gradients to value, offsets and
+    weights."""
     nn, F = L.nn, L.nn.functional
 
-    def core(value, shapes, sampling_locations, attention_weights):
-        N_, S_, M_, D_ = value.shape
-        _, Lq_, M_, L_, P_, _ = sampling_locations.shape
-        value_list = value.split([H_ * W_ for H_, W_ in shapes], dim=1)
-        sampling_grids = 2 * sampling_locations - 1
-        sampling_value_list = []
-        for lid_, (H_, W_) in enumerate(shapes):
-            value_l_ = value_list[lid_].flatten(2).transpose(1, 2).reshape(N_ * M_, D_, H_, W_)
-            sampling_grid_l_ = sampling_grids[:, :, :, lid_].transpose(1, 2).flatten(0, 1)
-            sampling_value_l_ = F.grid_sample(value_l_, sampling_grid_l_, mode="bilinear",
-                                              padding_mode="zeros", align_corners=False)
-            sampling_value_list.append(sampling_value_l_)
-        attention_weights = attention_weights.transpose(1, 2).reshape(N_ * M_, 1, Lq_,
-                                                                      L_ * P_)
-        output = (L.stack(sampling_value_list, dim=-2).flatten(-2) *
-                  attention_weights).sum(-1).view(N_, M_ * D_, Lq_)
-        return output.transpose(1, 2).contiguous()
+    def sample_levels(value, shapes, locations, weights):
+        # value (n, tokens, heads, d) holding every level's map in turn; locations in [0, 1]
+        # (n, q, heads, levels, points, 2); weights (n, q, heads, levels, points)
+        n, _, heads, d = value.shape
+        q, levels, points = locations.shape[1], locations.shape[3], locations.shape[4]
+        per_level = value.split([h * w for h, w in shapes], dim=1)
+        grids = 2 * locations - 1                       # grid_sample's [-1, 1]
+        picked = []
+        for lvl, (h, w) in enumerate(shapes):
+            maps = per_level[lvl].flatten(2).transpose(1, 2).reshape(n * heads, d, h, w)
+            where = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)   # (n heads, q, p, 2)
+            picked.append(F.grid_sample(maps, where, mode="bilinear", padding_mode="zeros",
+                                        align_corners=False))
+        w = weights.transpose(1, 2).reshape(n * heads, 1, q, levels * points)
+        mixed = (L.stack(picked, dim=-2).flatten(-2) * w).sum(-1).view(n, heads * d, q)
+        return mixed.transpose(1, 2).contiguous()
 
-    class MSDeformAttn(nn.Module):
-        def __init__(self, d_model=8, n_levels=2, n_heads=2, n_points=3):
+    class DeformableAttention(nn.Module):
+        """Each query attends to a few points per head and level, placed at offsets from its
+        reference point (offsets and weights both predicted from the query)."""
+
+        def __init__(self, dim=8, levels=2, heads=2, points=3):
             super().__init__()
-            self.n_levels, self.n_heads, self.n_points = n_levels, n_heads, n_points
-            self.sampling_offsets = nn.Linear(d_model, n_heads * n_levels * n_points * 2)
-            self.attention_weights = nn.Linear(d_model, n_heads * n_levels * n_points)
-            self.value_proj = nn.Linear(d_model, d_model)
-            self.output_proj = nn.Linear(d_model, d_model)
+            self.levels, self.heads, self.points = levels, heads, points
+            self.sampling_offsets = nn.Linear(dim, heads * levels * points * 2)
+            self.attention_weights = nn.Linear(dim, heads * levels * points)
+            self.value_proj = nn.Linear(dim, dim)
+            self.output_proj = nn.Linear(dim, dim)
             nn.init.constant_(self.sampling_offsets.weight.data, 0.0)
-            thetas = L.arange(n_heads, dtype=L.float32) * (2.0 * math.pi / n_heads)
-            grid_init = L.stack([thetas.cos(), thetas.sin()], -1)
-            grid_init = (grid_init / grid_init.abs().max(-1, keepdim=True)[0]).view(
-                n_heads, 1, 1, 2).repeat(1, n_levels, n_points, 1)
-            for i in range(n_points):
-                grid_init[:, :, i, :] *= i + 1
+            # the initial offsets: head h looks along the angle 2 pi h / heads, point k at
+            # distance k + 1 (in the max-norm), the same on every level
+            angle = L.arange(heads, dtype=L.float32) * (2.0 * math.pi / heads)
+            direction = L.stack([angle.cos(), angle.sin()], -1)
+            direction = direction / direction.abs().max(-1, keepdim=True)[0]
+            start = direction.view(heads, 1, 1, 2).repeat(1, levels, points, 1)
+            for k in range(points):
+                start[:, :, k, :] *= k + 1
             with L.no_grad():
-                self.sampling_offsets.bias = nn.Parameter(grid_init.view(-1))
+                self.sampling_offsets.bias = nn.Parameter(start.view(-1))
 
-        def forward(self, query, reference_points, input_flatten, shapes, level_start_index):
-            N, Lq, _ = query.shape
-            N, Lin, _ = input_flatten.shape
-            value = self.value_proj(input_flatten).view(N, Lin, self.n_heads, -1)
-            off = self.sampling_offsets(query).view(N, Lq, self.n_heads, self.n_levels,
-                                                    self.n_points, 2)
-            aw = self.attention_weights(query).view(N, Lq, self.n_heads,
-                                                    self.n_levels * self.n_points)
-            aw = F.softmax(aw, -1).view(N, Lq, self.n_heads, self.n_levels, self.n_points)
-            normalizer = L.stack([shapes[..., 1], shapes[..., 0]], -1)
-            loc = reference_points[:, :, None, :, None, :] + \
-                off / normalizer[None, None, None, :, None, :]
-            out = core(value, [(int(h), int(w)) for h, w in shapes], loc, aw)
+        def forward(self, query, ref, flat_input, shapes, level_start_index):
+            n, q, _ = query.shape
+            tokens = flat_input.shape[1]
+            value = self.value_proj(flat_input).view(n, tokens, self.heads, -1)
+            offsets = self.sampling_offsets(query).view(n, q, self.heads, self.levels,
+                                                        self.points, 2)
+            w = self.attention_weights(query).view(n, q, self.heads, self.levels * self.points)
+            w = F.softmax(w, -1).view(n, q, self.heads, self.levels, self.points)
+            # offsets are in pixels of each level: divide by (W, H)
+            wh = L.stack([shapes[..., 1], shapes[..., 0]], -1)
+            where = ref[:, :, None, :, None, :] + offsets / wh[None, None, None, :, None, :]
+            out = sample_levels(value, [(int(h), int(w)) for h, w in shapes], where, w)
             return self.output_proj(out)
 
     L.manual_seed(101)
-    attn = MSDeformAttn().double()
+    attn = DeformableAttention().double()
     shapes = L.as_tensor([(4, 5), (2, 3)], dtype=L.long)
     level_start_index = L.cat((shapes.new_zeros((1,)), shapes.prod(1).cumsum(0)[:-1]))
     S = int(shapes.prod(1).sum())
@@ -1590,7 +1549,7 @@ def deformable_detr_multiscale_deformable_attention_core_in_pytorch(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def clip_attention_pool2d_by_multi_head_attention_forward_with_separate_projections(L):
-    """CLIP's ModifiedResNet AttentionPool2d: the map flattened to (HW, N, C) by
+    """The attention pooling of CLIP's ModifiedResNet: the map flattened to (HW, N, C) by
     flatten(start_dim=2).permute(2, 0, 1), the mean token concatenated in front, a positional
     embedding added with [:, None, :], then F.multi_head_attention_forward called with every
     keyword (query=x[:1], use_separate_proj_weight=True, q/k/v_proj_weight, in_proj_weight=None,
@@ -1599,35 +1558,37 @@ def clip_attention_pool2d_by_multi_head_attention_forward_with_separate_projecti
     and average_attn_weights=False for the per-head map; gradients to the projections."""
     nn, F = L.nn, L.nn.functional
 
-    class AttentionPool2d(nn.Module):
-        def __init__(self, spacial_dim, embed_dim, num_heads, output_dim=None):
-            super().__init__()
-            self.positional_embedding = nn.Parameter(
-                L.randn(spacial_dim ** 2 + 1, embed_dim) / embed_dim ** 0.5)
-            self.k_proj = nn.Linear(embed_dim, embed_dim)
-            self.q_proj = nn.Linear(embed_dim, embed_dim)
-            self.v_proj = nn.Linear(embed_dim, embed_dim)
-            self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
-            self.num_heads = num_heads
+    class PoolByAttention(nn.Module):
+        """One query (the mean of the map's positions, plus a learned position) attending
+        over all positions; F.multi_head_attention_forward with separate projections."""
 
-        def forward(self, x, need_weights=False):
-            x = x.flatten(start_dim=2).permute(2, 0, 1)
-            x = L.cat([x.mean(dim=0, keepdim=True), x], dim=0)
-            x = x + self.positional_embedding[:, None, :].to(x.dtype)
+        def __init__(self, side, dim, heads, out_dim=None):
+            super().__init__()
+            self.pos = nn.Parameter(L.randn(side ** 2 + 1, dim) / dim ** 0.5)
+            self.k_proj = nn.Linear(dim, dim)
+            self.q_proj = nn.Linear(dim, dim)
+            self.v_proj = nn.Linear(dim, dim)
+            self.c_proj = nn.Linear(dim, out_dim or dim)
+            self.heads = heads
+
+        def forward(self, fmap, need_weights=False):
+            seq = fmap.flatten(start_dim=2).permute(2, 0, 1)             # (HW, N, C)
+            seq = L.cat([seq.mean(dim=0, keepdim=True), seq], dim=0)
+            seq = seq + self.pos[:, None, :].to(seq.dtype)
+            biases = L.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
             out, w = F.multi_head_attention_forward(
-                query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1],
-                num_heads=self.num_heads, q_proj_weight=self.q_proj.weight,
+                query=seq[:1], key=seq, value=seq, embed_dim_to_check=seq.shape[-1],
+                num_heads=self.heads, q_proj_weight=self.q_proj.weight,
                 k_proj_weight=self.k_proj.weight, v_proj_weight=self.v_proj.weight,
-                in_proj_weight=None,
-                in_proj_bias=L.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
-                bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0,
-                out_proj_weight=self.c_proj.weight, out_proj_bias=self.c_proj.bias,
-                use_separate_proj_weight=True, training=self.training,
-                need_weights=need_weights, average_attn_weights=False)
+                in_proj_weight=None, in_proj_bias=biases, bias_k=None, bias_v=None,
+                add_zero_attn=False, dropout_p=0, out_proj_weight=self.c_proj.weight,
+                out_proj_bias=self.c_proj.bias, use_separate_proj_weight=True,
+                training=self.training, need_weights=need_weights,
+                average_attn_weights=False)
             return out.squeeze(0), w
 
     L.manual_seed(111)
-    pool = AttentionPool2d(3, 8, 2, 5).double()
+    pool = PoolByAttention(3, 8, 2, 5).double()
     x = _t(L, 2, 8, 3, 3, seed=112, grad=True)
     out, none = pool(x)
     out2, w = pool(x, need_weights=True)
@@ -1727,66 +1688,67 @@ def timm_weight_init_trunc_normal_lecun_named_apply_and_nn_init_variants(L):
 def torchvision_stochastic_depth_row_and_batch_modes_with_yolo_grid_decoding(L):
     """torchvision.ops.stochastic_depth in its two modes ('row': a mask of shape [N, 1, ...],
     'batch': one draw) by torch.empty(size, dtype=..., device=...).bernoulli_(survival) and
-    div_(survival) when survival > 0, its ValueError words for p outside [0, 1] and for a bad
-    mode; and YOLOv5's Detect head decoding: the grid by torch.meshgrid(y, x, indexing='ij'),
-    torch.stack((xv, yv), 2).expand(1, na, ny, nx, 2) - 0.5, the anchor grid by view and
-    expand, the output view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2).contiguous(),
-    sigmoid().split((2, 2, nc + 1), 4), xy and wh decoded and torch.cat((xy, wh, conf), 4)
-    collected by view(bs, -1, no) and cat over levels."""
+    div_(survival) when survival > 0, ValueErrors for p outside [0, 1] and for a bad mode; and
+    YOLOv5's grid decoding (our code): the grid by torch.meshgrid(y, x, indexing='ij'),
+    torch.stack((xv, yv), 2).expand(1, na, ny, nx, 2) - 0.5, the anchor grid by view and expand,
+    the output view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2).contiguous(), sigmoid().split((2,
+    2, nc + 1), 4), xy and wh decoded and torch.cat((xy, wh, conf), 4) collected by view(bs, -1,
+    no) and cat over levels."""
     nn = L.nn
 
-    def stochastic_depth(input, p, mode, training=True):
-        if p < 0.0 or p > 1.0:
-            raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
-        if mode not in ["batch", "row"]:
-            raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode}")
+    def stochastic_depth(x, p, mode, training=True):
+        # "row": each sample's branch kept or dropped alone; "batch": one draw for all
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must lie in [0, 1], got {p}")
+        if mode not in ("batch", "row"):
+            raise ValueError(f"unknown mode {mode!r}: 'batch' or 'row'")
         if not training or p == 0.0:
-            return input
-        survival_rate = 1.0 - p
-        if mode == "row":
-            size = [input.shape[0]] + [1] * (input.ndim - 1)
-        else:
-            size = [1] * input.ndim
-        noise = L.empty(size, dtype=input.dtype, device=input.device)
-        noise = noise.bernoulli_(survival_rate)
-        if survival_rate > 0.0:
-            noise.div_(survival_rate)
-        return input * noise
+            return x
+        keep = 1.0 - p
+        shape = [x.shape[0] if mode == "row" else 1] + [1] * (x.ndim - 1)
+        mask = L.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            mask.div_(keep)
+        return x * mask
 
-    class Detect(nn.Module):
+    class GridDecoder(nn.Module):
+        """Per level: a 1x1 conv to anchors * (4 + 1 + classes) channels, rearranged to
+        (n, anchor, y, x, field); sigmoid outputs turned into boxes in pixels, the centre
+        offset in (-0.5, 1.5) cells and the size up to 4 anchor sizes."""
+
         def __init__(self, nc=2, anchors=((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119)),
                      ch=(4, 6)):
             super().__init__()
-            self.nc, self.no = nc, nc + 5
-            self.nl, self.na = len(anchors), len(anchors[0]) // 2
-            self.register_buffer("anchors", L.tensor(anchors).float().view(self.nl, -1, 2))
-            self.m = nn.ModuleList(nn.Conv2d(x, self.no * self.na, 1) for x in ch)
+            self.nc, self.fields = nc, nc + 5
+            self.levels, self.per_cell = len(anchors), len(anchors[0]) // 2
+            self.register_buffer("anchors",
+                                 L.tensor(anchors).float().view(self.levels, -1, 2))
+            self.m = nn.ModuleList(nn.Conv2d(c, self.fields * self.per_cell, 1) for c in ch)
             self.stride = L.tensor([8.0, 16.0])
 
-        def _make_grid(self, nx, ny, i):
-            shape = 1, self.na, ny, nx, 2
-            y, x = L.arange(ny, dtype=L.float32), L.arange(nx, dtype=L.float32)
-            yv, xv = L.meshgrid(y, x, indexing="ij")
-            grid = L.stack((xv, yv), 2).expand(shape) - 0.5
-            anchor_grid = (self.anchors[i] * self.stride[i]).view((1, self.na, 1, 1, 2)) \
-                .expand(shape)
-            return grid, anchor_grid
+        def cells(self, nx, ny, level):
+            shape = 1, self.per_cell, ny, nx, 2
+            yv, xv = L.meshgrid(L.arange(ny, dtype=L.float32), L.arange(nx, dtype=L.float32),
+                                indexing="ij")
+            offsets = L.stack((xv, yv), 2).expand(shape) - 0.5
+            sizes = (self.anchors[level] * self.stride[level]).view(
+                (1, self.per_cell, 1, 1, 2)).expand(shape)
+            return offsets, sizes
 
-        def forward(self, xs):
-            z = []
-            xs = list(xs)
-            for i in range(self.nl):
-                xs[i] = self.m[i](xs[i])
-                bs, _, ny, nx = xs[i].shape
-                xs[i] = xs[i].view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2) \
-                    .contiguous()
-                grid, anchor_grid = self._make_grid(nx, ny, i)
-                xy, wh, conf = xs[i].sigmoid().split((2, 2, self.nc + 1), 4)
-                xy = (xy * 2 + grid) * self.stride[i]
-                wh = (wh * 2) ** 2 * anchor_grid
-                y = L.cat((xy, wh, conf), 4)
-                z.append(y.view(bs, self.na * nx * ny, self.no))
-            return L.cat(z, 1), xs
+        def forward(self, feats):
+            boxes, raw = [], []
+            for level, (conv, f) in enumerate(zip(self.m, feats)):
+                p = conv(f)
+                n, _, ny, nx = p.shape
+                p = p.view(n, self.per_cell, self.fields, ny, nx).permute(0, 1, 3, 4, 2)
+                p = p.contiguous()
+                raw.append(p)
+                offsets, sizes = self.cells(nx, ny, level)
+                xy, wh, rest = p.sigmoid().split((2, 2, self.nc + 1), 4)
+                decoded = L.cat(((xy * 2 + offsets) * self.stride[level],
+                                 (wh * 2) ** 2 * sizes, rest), 4)
+                boxes.append(decoded.view(n, self.per_cell * nx * ny, self.fields))
+            return L.cat(boxes, 1), raw
 
     x = _f32(L, 4, 3, 2, 2, seed=131)
     L.manual_seed(132)
@@ -1796,7 +1758,7 @@ def torchvision_stochastic_depth_row_and_batch_modes_with_yolo_grid_decoding(L):
     errs = [err(lambda: stochastic_depth(x, 1.5, "row")),
             err(lambda: stochastic_depth(x, 0.5, "col"))]
     L.manual_seed(133)
-    det = Detect()
+    det = GridDecoder()
     feats = [_f32(L, 2, 4, 4, 6, seed=134), _f32(L, 2, 6, 2, 3, seed=135)]
     out, raw = det(feats)
     return dict(row=row, batch=batch, allgone=allgone, errs=errs, out=out,
@@ -2087,53 +2049,56 @@ def halonet_blocked_local_attention_by_unfold_with_checkpoint_sequential(L):
     """timm's HaloAttn: queries from non-overlapping blocks by reshape/permute, keys and values
     from overlapping halo windows by F.pad then Tensor.unfold twice (size block + 2 halo,
     step block) and reshape, a learned block-to-window bias, the attention folded back to
-    the map; BoTNet's MHSA with relative-position logits by rel_logits_1d's trick (F.pad to
+    the map; BoTNet's MHSA with relative-position logits by timm's rel_logits_1d trick (F.pad to
     shift, flatten, reshape and slice, expand and permute) for height and width;
     run through torch.utils.checkpoint.checkpoint_sequential(segments=2,
     use_reentrant=False), and the second-order-free gradients compared with the plain run."""
     nn, F = L.nn, L.nn.functional
 
-    def rel_logits_1d(q, rel_k, permute_mask):
-        B, H, W, dim = q.shape
-        x = q @ rel_k.transpose(-1, -2)
-        x = x.reshape(-1, W, 2 * W - 1)
-        x_pad = F.pad(x, [0, 1]).flatten(1)
-        x_pad = F.pad(x_pad, [0, W - 1])
-        x_pad = x_pad.reshape(-1, W + 1, 2 * W - 1)
-        x = x_pad[:, :W, W - 1:]
-        x = x.reshape(B, H, 1, W, W).expand(-1, -1, H, -1, -1)
-        return x.permute(permute_mask)
+    def relative_to_absolute(q, table, order):
+        # q (b, h, w, d), table (2w - 1, d) of embeddings for offsets -(w-1)..(w-1):
+        # logits against each offset, then re-indexed so that [.., i, j] is offset j - i
+        # (the pad-flatten-reshape skew), broadcast over the other axis and permuted
+        b, h, w, _ = q.shape
+        by_offset = (q @ table.transpose(-1, -2)).reshape(-1, w, 2 * w - 1)
+        skewed = F.pad(F.pad(by_offset, [0, 1]).flatten(1), [0, w - 1])
+        skewed = skewed.reshape(-1, w + 1, 2 * w - 1)[:, :w, w - 1:]
+        return skewed.reshape(b, h, 1, w, w).expand(-1, -1, h, -1, -1).permute(order)
 
-    class HaloAttn(nn.Module):
+    class BlockHaloAttention(nn.Module):
+        """Queries in non-overlapping block x block tiles; each tile attends to its tile grown
+        by `halo` pixels on every side (keys and values by unfold of the padded map), with a
+        learned bias per head, query position and key position."""
+
         def __init__(self, dim, heads=2, dim_head=4, block=2, halo=1):
             super().__init__()
             self.heads, self.dim_head, self.block, self.halo = heads, dim_head, block, halo
             self.win = block + 2 * halo
-            self.scale = dim_head ** -0.5
             self.q = nn.Conv2d(dim, heads * dim_head, 1, bias=False)
             self.kv = nn.Conv2d(dim, 2 * heads * dim_head, 1, bias=False)
             self.rel_bias = nn.Parameter(0.1 * L.randn(heads, block * block, self.win ** 2))
 
         def forward(self, x):
-            B, C, H, W = x.shape
-            bs, hd = self.block, self.dim_head
-            nh, nw = H // bs, W // bs
-            nb = nh * nw
-            q = self.q(x)
-            q = q.reshape(-1, hd, nh, bs, nw, bs).permute(0, 1, 3, 5, 2, 4)
-            q = q.reshape(B * self.heads, hd, -1, nb).transpose(1, 3)
-            kv = self.kv(x)
-            kv = F.pad(kv, [self.halo, self.halo, self.halo, self.halo])
-            kv = kv.unfold(2, self.win, bs).unfold(3, self.win, bs)
-            kv = kv.reshape(B * self.heads, 2 * hd, nb, -1).permute(0, 2, 3, 1)
-            k, v = L.split(kv, [hd, hd], dim=-1)
-            attn = (q @ k.transpose(-1, -2)) * self.scale + self.rel_bias.repeat(B, 1, 1)[:, None]
-            attn = attn.softmax(dim=-1)
-            out = (attn @ v).transpose(1, 3)
-            out = out.reshape(-1, bs, bs, nh, nw).permute(0, 3, 1, 4, 2).contiguous()
-            return out.view(B, -1, H, W)
+            n, _, h, w = x.shape
+            t, d = self.block, self.dim_head
+            rows, cols = h // t, w // t
+            tiles = rows * cols
+            # (n heads, tiles, t t, d)
+            q = self.q(x).reshape(-1, d, rows, t, cols, t).permute(0, 1, 3, 5, 2, 4)
+            q = q.reshape(n * self.heads, d, -1, tiles).transpose(1, 3)
+            # (n heads, tiles, win win, 2 d)
+            kv = F.pad(self.kv(x), [self.halo] * 4).unfold(2, self.win, t).unfold(3, self.win, t)
+            kv = kv.reshape(n * self.heads, 2 * d, tiles, -1).permute(0, 2, 3, 1)
+            k, v = L.split(kv, [d, d], dim=-1)
+            logits = (q @ k.transpose(-1, -2)) * d ** -0.5 + self.rel_bias.repeat(n, 1, 1)[:, None]
+            out = (logits.softmax(dim=-1) @ v).transpose(1, 3)
+            out = out.reshape(-1, t, t, rows, cols).permute(0, 3, 1, 4, 2).contiguous()
+            return out.view(n, -1, h, w)
 
-    class BotMHSA(nn.Module):
+    class RelPosSelfAttention(nn.Module):
+        """One-head self-attention over an h x w map with 2-d relative position logits (a
+        table per axis)."""
+
         def __init__(self, dim, H, W, dim_head=4):
             super().__init__()
             self.qkv = nn.Conv2d(dim, 3 * dim_head, 1, bias=False)
@@ -2142,20 +2107,20 @@ def halonet_blocked_local_attention_by_unfold_with_checkpoint_sequential(L):
             self.dh = dim_head
 
         def forward(self, x):
-            B, C, H, W = x.shape
-            q, k, v = self.qkv(x).reshape(B, 3 * self.dh, -1).transpose(-1, -2).split(
+            n, _, h, w = x.shape
+            q, k, v = self.qkv(x).reshape(n, 3 * self.dh, -1).transpose(-1, -2).split(
                 self.dh, dim=-1)
             q = q * self.dh ** -0.5
-            qm = q.reshape(B, H, W, -1)
-            rel_w = rel_logits_1d(qm, self.width_rel, (0, 1, 3, 2, 4))
-            rel_h = rel_logits_1d(qm.transpose(1, 2), self.height_rel, (0, 3, 1, 4, 2))
-            rel = (rel_w + rel_h).reshape(B, H * W, H * W)
-            attn = (q @ k.transpose(-1, -2) + rel).softmax(dim=-1)
-            return (attn @ v).transpose(-1, -2).reshape(B, -1, H, W)
+            grid = q.reshape(n, h, w, -1)
+            rel = (relative_to_absolute(grid, self.width_rel, (0, 1, 3, 2, 4))
+                   + relative_to_absolute(grid.transpose(1, 2), self.height_rel,
+                                          (0, 3, 1, 4, 2)))
+            weights = (q @ k.transpose(-1, -2) + rel.reshape(n, h * w, h * w)).softmax(dim=-1)
+            return (weights @ v).transpose(-1, -2).reshape(n, -1, h, w)
 
     L.manual_seed(191)
-    net = nn.Sequential(nn.Conv2d(3, 6, 1), HaloAttn(6), nn.GELU(), nn.Conv2d(8, 6, 1),
-                        BotMHSA(6, 4, 6), nn.Conv2d(4, 2, 1)).double()
+    net = nn.Sequential(nn.Conv2d(3, 6, 1), BlockHaloAttention(6), nn.GELU(), nn.Conv2d(8, 6, 1),
+                        RelPosSelfAttention(6, 4, 6), nn.Conv2d(4, 2, 1)).double()
     x = _t(L, 2, 3, 4, 6, seed=192, grad=True)
     y = net(x)
     y.sin().sum().backward()

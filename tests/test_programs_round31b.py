@@ -1,28 +1,28 @@
-"""Whole programs of round 31, part b: modern language-model code as small repositories write it
-in plain torch, in the parts the earlier rounds' nanoGPT, RWKV and LoRA programs left out.
-Sampling: a generate loop's logits processors (a repetition penalty by gather/scatter, top-k by
-masked_fill, top-p by a descending sort, softmax, cumsum and a shifted mask scattered back,
-min-p) and multinomial under a Generator, with and without replacement, and its refusals.
-Llama as Meta's reference code writes it (RMSNorm in float cast back by type_as, rotary
-embeddings by polar/view_as_complex/view_as_real(...).flatten(3), grouped-query attention by
-expand, SwiGLU, a KV cache written by slice assignment under inference_mode with an hstack'ed
-mask, prefill and decoding against the full pass), its rotary step in float64 with a double
-backward through the complex view; attention as the transformers library writes it (rotate_half
-with cos/sin from inv_freq @ position_ids, left padding with cumsum position ids, a 4-d mask of
-finfo.min, a static cache by index_copy_, repeat_interleave and sdpa with enable_gqa).
-loralib's LoRA Linear (its fan_in_fan_out form too), frozen by requires_grad_, merged on eval
-and unmerged on train, its adapters saved alone and loaded with strict=False.  Mixtral's sparse
-MoE block (one_hot expert masks, torch.where, index_add_, the load-balancing and z losses) and
-Switch routing with a capacity by cumsum, einsum dispatch and a scatter_add_ combine.  Mamba's
-selective scan three ways (the sequential loop, a cumsum parallel form, Mamba-2's chunked SSD
-with segsum) and its decoding step with a rolled conv state; RWKV-6's data-dependent token
-shift (ZeroPad2d with a negative pad), matrix-state WKV and group-norm ln_x.  A byte-level BPE
-tokenizer's tensor side (unique pair counts, masked merges, isin/searchsorted ranks, padding
-on either side).  Label-smoothed cross-entropy with ignore_index against fairseq's formula,
-strided perplexity under inference_mode.  nanoGPT's train.py end to end (uint16 token batches,
-warmup-cosine rates, accumulation, clipping, AdamW(fused=False) groups, sdpa with dropout
-beside the masked path, a BytesIO checkpoint with _orig_mod. prefixes resumed to the same
-losses, sampling with top-k and top-p).
+"""Whole programs of round 31, part b: the models of small language-model repositories, their facts
+rebuilt in our own plain-torch code, in the parts the earlier rounds' nanoGPT, RWKV and LoRA
+programs left out. Sampling: a generate loop's logits processors (a repetition penalty by
+gather/scatter, top-k by masked_fill, top-p by a descending sort, softmax, cumsum and a shifted
+mask scattered back, min-p) and multinomial under a Generator, with and without replacement, and
+its refusals. Llama in the shape of Meta's reference model (RMSNorm in float cast back by
+type_as, rotary embeddings by polar/view_as_complex/view_as_real(...).flatten(3), grouped-query
+attention by expand, SwiGLU, a KV cache written by slice assignment under inference_mode with an
+hstack'ed mask, prefill and decoding against the full pass), its rotary step in float64 with a
+double backward through the complex view; attention in the transformers library's eager form
+(rotate_half with cos/sin from inv_freq @ position_ids, left padding with cumsum position ids, a
+4-d mask of finfo.min, a static cache by index_copy_, repeat_interleave and sdpa with
+enable_gqa). A LoRA Linear with loralib's behaviour (its fan_in_fan_out form too), frozen by
+requires_grad_, merged on eval and unmerged on train, its adapters saved alone and loaded with
+strict=False.  Mixtral's sparse MoE block (one_hot expert masks, torch.where, index_add_, the
+load-balancing and z losses) and Switch routing with a capacity by cumsum, einsum dispatch and a
+scatter_add_ combine.  Mamba's selective scan three ways (the sequential loop, a cumsum parallel
+form, Mamba-2's chunked SSD with segsum) and its decoding step with a rolled conv state;
+RWKV-6's data-dependent token shift (ZeroPad2d with a negative pad), matrix-state WKV and
+group-norm ln_x.  A byte-level BPE tokenizer's tensor side (unique pair counts, masked merges,
+isin/searchsorted ranks, padding on either side).  Label-smoothed cross-entropy with
+ignore_index against fairseq's formula, strided perplexity under inference_mode.  A
+nanoGPT-style training run end to end (uint16 token batches, warmup-cosine rates, accumulation,
+clipping, AdamW(fused=False) groups, sdpa with dropout beside the masked path, a BytesIO
+checkpoint with _orig_mod. prefixes resumed to the same losses, sampling with top-k and top-p).
 
 What they found, fixed in minigrad (1 program of 14 failed before, the one written around
 these findings: every program as first written from its repository agreed; the focused tests
@@ -58,6 +58,7 @@ on the same numpy inputs and seeded weights and must agree in values, dtypes, sh
 requires_grad, or raise the same exception type with torch's words, and warn alike.
 """
 import copy
+import inspect
 import io
 import math
 
@@ -128,140 +129,134 @@ def nucleus_top_k_min_p_and_repetition_penalty_sampling(L):
 
 
 # ----------------------------------------------------------------------------------------------
-# Llama (Meta's reference code): RMSNorm, complex rotary embeddings, GQA, a KV cache
+# a Llama-shaped decoder (the facts of Meta's reference model: RMSNorm in float, complex rotary
+# embeddings, grouped-query attention, SwiGLU, a KV cache in plain tensors), in our own layout
 # ----------------------------------------------------------------------------------------------
 def _llama(L, dim=16, n_heads=4, n_kv_heads=2, n_layers=2, vocab=23, max_seq=12, max_batch=2,
            multiple_of=8, seed=0):
     nn, F = L.nn, L.nn.functional
+    hd = dim // n_heads
+    group = n_heads // n_kv_heads          # query heads sharing one key/value head
 
-    class RMSNorm(nn.Module):
-        def __init__(self, dim, eps=1e-6):
+    class RMS(nn.Module):
+        def __init__(self, eps=1e-6):
             super().__init__()
             self.eps = eps
             self.weight = nn.Parameter(L.ones(dim))
 
-        def _norm(self, x):
-            return x * L.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-
         def forward(self, x):
-            return self._norm(x.float()).type_as(x) * self.weight
+            x32 = x.float()
+            inv_rms = L.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+            return (x32 * inv_rms).type_as(x) * self.weight
 
-    def precompute_freqs_cis(dim, end, theta=10000.0):
-        freqs = 1.0 / (theta ** (L.arange(0, dim, 2)[: (dim // 2)].float() / dim))
-        t = L.arange(end, device=freqs.device)
-        freqs = L.outer(t, freqs).float()
-        return L.polar(L.ones_like(freqs), freqs)
+    def rotations(width, length, base=10000.0):
+        # unit complex numbers e^(i * pos * base^(-2j / width)), one row per position
+        inv = 1.0 / (base ** (L.arange(0, width, 2)[: (width // 2)].float() / width))
+        angle = L.outer(L.arange(length, device=inv.device), inv).float()
+        return L.polar(L.ones_like(angle), angle)
 
-    def reshape_for_broadcast(freqs_cis, x):
-        ndim = x.ndim
-        assert freqs_cis.shape == (x.shape[1], x.shape[-1])
-        shape = [d if i == 1 or i == ndim - 1 else 1 for i, d in enumerate(x.shape)]
-        return freqs_cis.view(*shape)
+    def rotate(x, rot):
+        # (b, s, heads, hd) real pairs viewed as hd / 2 complex numbers, turned, viewed back
+        pairs = L.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+        assert rot.shape == (pairs.shape[1], pairs.shape[-1])
+        lined_up = rot.view(*[n if i in (1, pairs.ndim - 1) else 1
+                              for i, n in enumerate(pairs.shape)])
+        return L.view_as_real(pairs * lined_up).flatten(3).type_as(x)
 
-    def apply_rotary_emb(xq, xk, freqs_cis):
-        xq_ = L.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
-        xk_ = L.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
-        freqs_cis = reshape_for_broadcast(freqs_cis, xq_)
-        xq_out = L.view_as_real(xq_ * freqs_cis).flatten(3)
-        xk_out = L.view_as_real(xk_ * freqs_cis).flatten(3)
-        return xq_out.type_as(xq), xk_out.type_as(xk)
+    def share_kv(t):
+        # (b, s, kv_heads, hd) -> (b, s, kv_heads * group, hd) by a broadcast view
+        if group == 1:
+            return t
+        b, s, kv, d = t.shape
+        return t[:, :, :, None, :].expand(b, s, kv, group, d).reshape(b, s, kv * group, d)
 
-    def repeat_kv(x, n_rep):
-        bs, slen, n_kv, hd = x.shape
-        if n_rep == 1:
-            return x
-        return x[:, :, :, None, :].expand(bs, slen, n_kv, n_rep, hd).reshape(
-            bs, slen, n_kv * n_rep, hd)
-
-    class Attention(nn.Module):
+    class GQA(nn.Module):
         def __init__(self):
             super().__init__()
-            self.n_kv_heads, self.n_local_heads = n_kv_heads, n_heads
-            self.n_rep = n_heads // n_kv_heads
-            self.head_dim = dim // n_heads
-            self.wq = nn.Linear(dim, n_heads * self.head_dim, bias=False)
-            self.wk = nn.Linear(dim, n_kv_heads * self.head_dim, bias=False)
-            self.wv = nn.Linear(dim, n_kv_heads * self.head_dim, bias=False)
-            self.wo = nn.Linear(n_heads * self.head_dim, dim, bias=False)
-            self.cache_k = L.zeros((max_batch, max_seq, n_kv_heads, self.head_dim))
-            self.cache_v = L.zeros((max_batch, max_seq, n_kv_heads, self.head_dim))
+            self.to_q = nn.Linear(dim, n_heads * hd, bias=False)
+            self.to_k = nn.Linear(dim, n_kv_heads * hd, bias=False)
+            self.to_v = nn.Linear(dim, n_kv_heads * hd, bias=False)
+            self.to_out = nn.Linear(n_heads * hd, dim, bias=False)
+            self.keys = L.zeros((max_batch, max_seq, n_kv_heads, hd))
+            self.values = L.zeros((max_batch, max_seq, n_kv_heads, hd))
 
-        def forward(self, x, start_pos, freqs_cis, mask, use_cache):
-            bsz, seqlen, _ = x.shape
-            xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)
-            xq = xq.view(bsz, seqlen, self.n_local_heads, self.head_dim)
-            xk = xk.view(bsz, seqlen, self.n_kv_heads, self.head_dim)
-            xv = xv.view(bsz, seqlen, self.n_kv_heads, self.head_dim)
-            xq, xk = apply_rotary_emb(xq, xk, freqs_cis=freqs_cis)
+        def remember(self, k, v, start):
+            # write this chunk into the cache, return everything cached up to its end
+            b, s = k.shape[:2]
+            self.keys, self.values = self.keys.to(k), self.values.to(k)
+            self.keys[:b, start: start + s] = k
+            self.values[:b, start: start + s] = v
+            return self.keys[:b, : start + s], self.values[:b, : start + s]
+
+        def forward(self, x, start, rot, mask, use_cache):
+            b, s, _ = x.shape
+            q = self.to_q(x).view(b, s, n_heads, hd)
+            k = self.to_k(x).view(b, s, n_kv_heads, hd)
+            v = self.to_v(x).view(b, s, n_kv_heads, hd)
+            q, k = rotate(q, rot), rotate(k, rot)
             if use_cache:
-                self.cache_k = self.cache_k.to(xq)
-                self.cache_v = self.cache_v.to(xq)
-                self.cache_k[:bsz, start_pos: start_pos + seqlen] = xk
-                self.cache_v[:bsz, start_pos: start_pos + seqlen] = xv
-                keys = self.cache_k[:bsz, : start_pos + seqlen]
-                values = self.cache_v[:bsz, : start_pos + seqlen]
-            else:
-                keys, values = xk, xv
-            keys, values = repeat_kv(keys, self.n_rep), repeat_kv(values, self.n_rep)
-            xq, keys, values = xq.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2)
-            scores = L.matmul(xq, keys.transpose(2, 3)) / math.sqrt(self.head_dim)
+                k, v = self.remember(k, v, start)
+            q, k, v = (t.transpose(1, 2) for t in (q, share_kv(k), share_kv(v)))
+            att = L.matmul(q, k.transpose(2, 3)) / math.sqrt(hd)
             if mask is not None:
-                scores = scores + mask
-            scores = F.softmax(scores.float(), dim=-1).type_as(xq)
-            output = L.matmul(scores, values)
-            output = output.transpose(1, 2).contiguous().view(bsz, seqlen, -1)
-            return self.wo(output)
+                att = att + mask
+            att = F.softmax(att.float(), dim=-1).type_as(q)
+            mixed = L.matmul(att, v).transpose(1, 2).contiguous().view(b, s, -1)
+            return self.to_out(mixed)
 
-    class FeedForward(nn.Module):
-        def __init__(self, hidden_dim):
+    def swiglu_width(w):
+        w = int(2 * w / 3)
+        return multiple_of * ((w + multiple_of - 1) // multiple_of)
+
+    class SwiGLU(nn.Module):
+        def __init__(self, hidden):
             super().__init__()
-            hidden_dim = int(2 * hidden_dim / 3)
-            hidden_dim = multiple_of * ((hidden_dim + multiple_of - 1) // multiple_of)
-            self.w1 = nn.Linear(dim, hidden_dim, bias=False)
-            self.w2 = nn.Linear(hidden_dim, dim, bias=False)
-            self.w3 = nn.Linear(dim, hidden_dim, bias=False)
+            hidden = swiglu_width(hidden)
+            self.gate = nn.Linear(dim, hidden, bias=False)
+            self.down = nn.Linear(hidden, dim, bias=False)
+            self.up = nn.Linear(dim, hidden, bias=False)
 
         def forward(self, x):
-            return self.w2(F.silu(self.w1(x)) * self.w3(x))
+            return self.down(F.silu(self.gate(x)) * self.up(x))
 
-    class TransformerBlock(nn.Module):
+    class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.attention = Attention()
-            self.feed_forward = FeedForward(4 * dim)
-            self.attention_norm, self.ffn_norm = RMSNorm(dim), RMSNorm(dim)
+            self.attn, self.ffn = GQA(), SwiGLU(4 * dim)
+            self.attn_in, self.ffn_in = RMS(), RMS()
 
-        def forward(self, x, start_pos, freqs_cis, mask, use_cache):
-            h = x + self.attention(self.attention_norm(x), start_pos, freqs_cis, mask,
-                                   use_cache)
-            return h + self.feed_forward(self.ffn_norm(h))
+        def forward(self, x, start, rot, mask, use_cache):
+            x = x + self.attn(self.attn_in(x), start, rot, mask, use_cache)
+            return x + self.ffn(self.ffn_in(x))
 
-    class Transformer(nn.Module):
+    def causal_mask(s, start, like, use_cache):
+        future = L.triu(L.full((s, s), float("-inf"), device=like.device), diagonal=1)
+        if not use_cache:
+            return future
+        # every cached position before ``start`` is visible to all of the new ones
+        seen = L.zeros((s, start), device=like.device)
+        return L.hstack([seen, future]).type_as(like)
+
+    class Decoder(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tok_embeddings = nn.Embedding(vocab, dim)
-            self.layers = nn.ModuleList([TransformerBlock() for _ in range(n_layers)])
-            self.norm = RMSNorm(dim)
-            self.output = nn.Linear(dim, vocab, bias=False)
-            self.freqs_cis = precompute_freqs_cis(dim // n_heads, max_seq * 2)
+            self.embed = nn.Embedding(vocab, dim)
+            self.layers = nn.ModuleList([Layer() for _ in range(n_layers)])
+            self.norm = RMS()
+            self.unembed = nn.Linear(dim, vocab, bias=False)
+            self.freqs_cis = rotations(hd, max_seq * 2)
 
         def forward(self, tokens, start_pos=0, use_cache=True):
-            _bsz, seqlen = tokens.shape
-            h = self.tok_embeddings(tokens)
-            freqs_cis = self.freqs_cis[start_pos: start_pos + seqlen]
-            mask = None
-            if seqlen > 1:
-                mask = L.full((seqlen, seqlen), float("-inf"), device=tokens.device)
-                mask = L.triu(mask, diagonal=1)
-                if use_cache:
-                    mask = L.hstack([L.zeros((seqlen, start_pos), device=tokens.device),
-                                     mask]).type_as(h)
+            s = tokens.shape[1]
+            h = self.embed(tokens)
+            rot = self.freqs_cis[start_pos: start_pos + s]
+            mask = causal_mask(s, start_pos, h, use_cache) if s > 1 else None
             for layer in self.layers:
-                h = layer(h, start_pos, freqs_cis, mask, use_cache)
-            return self.output(self.norm(h)).float()
+                h = layer(h, start_pos, rot, mask, use_cache)
+            return self.unembed(self.norm(h)).float()
 
     L.manual_seed(seed)
-    return Transformer()
+    return Decoder()
 
 
 @program
@@ -338,29 +333,31 @@ def llama_float64_rope_gradients_through_view_as_complex(L):
 
 
 # ----------------------------------------------------------------------------------------------
-# Hugging Face-style Llama/Qwen attention: rotate_half, a static cache by index_copy_, 4-d masks
+# Llama/Qwen attention in the transformers library's eager form: rotate-half rotary embeddings,
+# a static cache by index_copy_, 4-d additive masks (our own code over those facts)
 # ----------------------------------------------------------------------------------------------
 def _rotate_half(L, x):
-    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
-    return L.cat((-x2, x1), dim=-1)
+    # (a, b) on the two halves of the last dim -> (-b, a)
+    half = x.shape[-1] // 2
+    return L.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 def _hf_rope(L, head_dim, base=10000.0):
-    inv_freq = 1.0 / (base ** (L.arange(0, head_dim, 2, dtype=L.int64).float() / head_dim))
+    inv = 1.0 / (base ** (L.arange(0, head_dim, 2, dtype=L.int64).float() / head_dim))
 
-    def cos_sin(x, position_ids):
-        inv = inv_freq[None, :, None].float().expand(position_ids.shape[0], -1, 1)
-        pos = position_ids[:, None, :].float()
-        freqs = (inv.float() @ pos.float()).transpose(1, 2)
-        emb = L.cat((freqs, freqs), dim=-1)
-        return emb.cos().to(dtype=x.dtype), emb.sin().to(dtype=x.dtype)
-    return cos_sin
+    def tables(like, positions):
+        # (batch, half, 1) @ (batch, 1, seq) -> angles (batch, seq, half), each used twice
+        per_batch = inv[None, :, None].float().expand(positions.shape[0], -1, 1)
+        angles = (per_batch.float() @ positions[:, None, :].float()).transpose(1, 2)
+        twice = L.cat((angles, angles), dim=-1)
+        return twice.cos().to(dtype=like.dtype), twice.sin().to(dtype=like.dtype)
+    return tables
 
 
 @program
 def hf_attention_with_rotate_half_static_cache_and_padding_masks(L):
-    """Attention as the transformers library writes Llama's in eager mode: cos/sin built by
-    ``inv_freq[None, :, None].expand(...) @ position_ids[:, None, :].float()`` and
+    """Attention in the form the transformers library gives Llama in eager mode: cos/sin built
+    by ``inv_freq[None, :, None].expand(...) @ position_ids[:, None, :].float()`` and
     ``cat((freqs, freqs))``, applied by rotate_half with unsqueeze(1); a left-padded batch
     whose position_ids come from ``attention_mask.long().cumsum(-1) - 1`` filled with 1 at
     the padding; the 4-d additive mask from a causal triu of ``finfo(dtype).min`` combined
@@ -377,46 +374,43 @@ def hf_attention_with_rotate_half_static_cache_and_padding_masks(L):
     rope = _hf_rope(L, D)
     x = _f(L, B, T + 2, E, seed=2)
     attention_mask = L.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])
-    position_ids = attention_mask.long().cumsum(-1) - 1
-    position_ids = position_ids.masked_fill_(attention_mask == 0, 1)
-    min_value = L.finfo(L.float32).min
+    position_ids = (attention_mask.long().cumsum(-1) - 1).masked_fill_(attention_mask == 0, 1)
+    lowest = L.finfo(L.float32).min
 
     def mask_4d(q_len, kv_len, cache_position):
-        causal = L.full((q_len, kv_len), fill_value=min_value, dtype=L.float32)
-        causal = L.triu(causal, diagonal=1) if q_len > 1 else causal * 0
-        causal = causal * (L.arange(kv_len) > cache_position.reshape(-1, 1))
-        causal = causal[None, None, :, :].expand(B, 1, -1, -1).clone()
-        pad = causal[:, :, :, :kv_len] + attention_mask[:, None, None, :kv_len]
-        pad = pad == 0
-        causal[:, :, :, :kv_len] = causal[:, :, :, :kv_len].masked_fill(pad, min_value)
-        return causal
+        # additive: 0 where a query may look, float32's lowest value where it may not
+        grid = L.full((q_len, kv_len), fill_value=lowest, dtype=L.float32)
+        ahead = L.triu(grid, diagonal=1) if q_len > 1 else grid * 0
+        ahead = ahead * (L.arange(kv_len) > cache_position.reshape(-1, 1))
+        rows = ahead[None, None, :, :].expand(B, 1, -1, -1).clone()
+        window = rows[:, :, :, :kv_len]
+        on_pad = (window + attention_mask[:, None, None, :kv_len]) == 0
+        rows[:, :, :, :kv_len] = window.masked_fill(on_pad, lowest)
+        return rows
+
+    def heads(t, n):
+        b, s, _ = t.shape
+        return t.view(b, s, n, D).transpose(1, 2)
+
+    def by_hand(q, k, v, mask):
+        w = L.matmul(q, k.transpose(2, 3)) / math.sqrt(D) + mask[:, :, :, : k.shape[-2]]
+        return L.matmul(F.softmax(w, dim=-1, dtype=L.float32).to(q.dtype), v)
 
     def attend(h, pos, mask, cache=None, cache_position=None, how="eager"):
-        bsz, q_len, _ = h.shape
-        q = q_proj(h).view(bsz, q_len, H, D).transpose(1, 2)
-        k = k_proj(h).view(bsz, q_len, KV, D).transpose(1, 2)
-        v = v_proj(h).view(bsz, q_len, KV, D).transpose(1, 2)
-        cos, sin = rope(v, pos)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        q = (q * cos) + (_rotate_half(L, q) * sin)
-        k = (k * cos) + (_rotate_half(L, k) * sin)
+        q, k, v = heads(q_proj(h), H), heads(k_proj(h), KV), heads(v_proj(h), KV)
+        cos, sin = (t.unsqueeze(1) for t in rope(v, pos))
+        q, k = (t * cos + _rotate_half(L, t) * sin for t in (q, k))
         if cache is not None:
-            cache[0].index_copy_(2, cache_position, k)
-            cache[1].index_copy_(2, cache_position, v)
+            for store, new in zip(cache, (k, v)):
+                store.index_copy_(2, cache_position, new)
             k, v = cache
         if how == "gqa":
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
         else:
-            k = k.repeat_interleave(H // KV, dim=1)
-            v = v.repeat_interleave(H // KV, dim=1)
-            if how == "sdpa":
-                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            else:
-                w = L.matmul(q, k.transpose(2, 3)) / math.sqrt(D)
-                w = w + mask[:, :, :, : k.shape[-2]]
-                w = F.softmax(w, dim=-1, dtype=L.float32).to(q.dtype)
-                out = L.matmul(w, v)
-        return o_proj(out.transpose(1, 2).reshape(bsz, q_len, -1))
+            k, v = (t.repeat_interleave(H // KV, dim=1) for t in (k, v))
+            out = (F.scaled_dot_product_attention(q, k, v, attn_mask=mask) if how == "sdpa"
+                   else by_hand(q, k, v, mask))
+        return o_proj(out.transpose(1, 2).reshape(h.shape[0], h.shape[1], -1))
 
     full_mask = mask_4d(T + 2, T + 2, L.arange(T + 2))
     with L.no_grad():
@@ -445,22 +439,25 @@ def hf_attention_with_rotate_half_static_cache_and_padding_masks(L):
 
 
 # ----------------------------------------------------------------------------------------------
-# LoRA
+# LoRA (loralib's behaviour: merge on eval, unmerge on train, the fan_in_fan_out layout)
 # ----------------------------------------------------------------------------------------------
 def _lora_linear(L):
     nn, F = L.nn, L.nn.functional
 
     class LoRALinear(nn.Linear):
-        def __init__(self, in_f, out_f, r=4, lora_alpha=8, lora_dropout=0.0, fan_in_fan_out=False,
-                     merge_weights=True, **kw):
-            nn.Linear.__init__(self, in_f, out_f, **kw)
-            self.r, self.lora_alpha, self.fan_in_fan_out = r, lora_alpha, fan_in_fan_out
-            self.lora_dropout = nn.Dropout(p=lora_dropout) if lora_dropout > 0 else \
-                (lambda x: x)
-            self.merge_weights, self.merged = merge_weights, False
-            self.lora_A = nn.Parameter(self.weight.new_zeros((r, in_f)))
-            self.lora_B = nn.Parameter(self.weight.new_zeros((out_f, r)))
-            self.scaling = self.lora_alpha / self.r
+        """A Linear whose weight stays frozen while a rank-r update up @ down * (alpha / r)
+        trains; eval() folds the update into the weight, train() takes it out again.  With
+        fan_in_fan_out the weight is stored (in, out), as GPT-2's Conv1D keeps it."""
+
+        def __init__(self, n_in, n_out, r=4, lora_alpha=8, lora_dropout=0.0,
+                     fan_in_fan_out=False, merge_weights=True, **kw):
+            nn.Linear.__init__(self, n_in, n_out, **kw)   # runs reset_parameters once already
+            self.r, self.stored_transposed = r, fan_in_fan_out
+            self.scale = lora_alpha / r
+            self.drop = nn.Dropout(p=lora_dropout) if lora_dropout > 0 else (lambda t: t)
+            self.can_merge, self.merged = merge_weights, False
+            self.lora_down = nn.Parameter(self.weight.new_zeros((r, n_in)))
+            self.lora_up = nn.Parameter(self.weight.new_zeros((n_out, r)))
             self.weight.requires_grad = False
             self.reset_parameters()
             if fan_in_fan_out:
@@ -468,38 +465,39 @@ def _lora_linear(L):
 
         def reset_parameters(self):
             nn.Linear.reset_parameters(self)
-            if hasattr(self, "lora_A"):
-                nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
-                nn.init.zeros_(self.lora_B)
+            if hasattr(self, "lora_down"):      # absent on the call from Linear's __init__
+                nn.init.kaiming_uniform_(self.lora_down, a=math.sqrt(5))
+                nn.init.zeros_(self.lora_up)
 
-        def T(self, w):
-            return w.transpose(0, 1) if self.fan_in_fan_out else w
+        def as_stored(self, w):
+            return w.transpose(0, 1) if self.stored_transposed else w
+
+        def delta(self):
+            return self.as_stored(self.lora_up @ self.lora_down) * self.scale
 
         def train(self, mode=True):
             nn.Linear.train(self, mode)
-            if mode:
-                if self.merge_weights and self.merged:
-                    self.weight.data -= self.T(self.lora_B @ self.lora_A) * self.scaling
-                    self.merged = False
-            else:
-                if self.merge_weights and not self.merged:
-                    self.weight.data += self.T(self.lora_B @ self.lora_A) * self.scaling
-                    self.merged = True
+            if self.can_merge and self.merged == mode:   # state differs from the one wanted
+                if mode:
+                    self.weight.data -= self.delta()
+                else:
+                    self.weight.data += self.delta()
+                self.merged = not mode
             return self
 
         def forward(self, x):
-            result = F.linear(x, self.T(self.weight), bias=self.bias)
-            if self.r > 0 and not self.merged:
-                result = result + (self.lora_dropout(x) @ self.lora_A.transpose(0, 1)
-                                   @ self.lora_B.transpose(0, 1)) * self.scaling
-            return result
+            out = F.linear(x, self.as_stored(self.weight), bias=self.bias)
+            if self.r == 0 or self.merged:
+                return out
+            low = self.drop(x) @ self.lora_down.transpose(0, 1) @ self.lora_up.transpose(0, 1)
+            return out + low * self.scale
     return LoRALinear
 
 
 @program
 def lora_adapters_merged_unmerged_frozen_and_saved_alone(L):
-    """loralib's Linear in float64 (and its fan_in_fan_out form, GPT-2's Conv1D layout):
-    lora_A by kaiming_uniform_(a=sqrt(5)), lora_B zeros, scaling alpha/r, the base weight
+    """A LoRA Linear in float64 (and its fan_in_fan_out form, GPT-2's Conv1D layout): the down
+    matrix by kaiming_uniform_(a=sqrt(5)), the up matrix zeros, scaling alpha/r, the base weight
     frozen by requires_grad; mark_only_lora_as_trainable by name with requires_grad_; an
     AdamW over the parameters that still require grad; train() unmerging and eval()
     merging ``B @ A * scaling`` into ``weight.data`` (eval outputs equal to the unmerged
@@ -550,7 +548,7 @@ def lora_adapters_merged_unmerged_frozen_and_saved_alone(L):
     fresh = Net().double()
     result = fresh.load_state_dict(L.load(buf), strict=False)
     with L.no_grad():
-        delta = net.q.lora_B @ net.q.lora_A * net.q.scaling
+        delta = net.q.lora_up @ net.q.lora_down * net.q.scale
         plain = nn.Linear(6, 6).double()
         plain.weight.copy_(net.q.weight + delta)
         plain.bias.copy_(net.q.bias)
@@ -569,7 +567,7 @@ def lora_adapters_merged_unmerged_frozen_and_saved_alone(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def mixtral_sparse_moe_block_with_load_balancing_and_z_losses(L):
-    """Mixtral's sparse MoE block in float32: router logits, softmax in float, topk with the
+    """A Mixtral-style sparse MoE block in float32: router logits, softmax in float, topk with the
     weights renormalised, ``one_hot(selected, num_classes=E).permute(2, 1, 0)`` and, per
     expert, ``torch.where(expert_mask[e])`` giving the slots and tokens, the expert's output
     scaled by its routing weight and ``index_add_``'ed into a zero tensor of the hidden
@@ -580,43 +578,42 @@ def mixtral_sparse_moe_block_with_load_balancing_and_z_losses(L):
     nn, F = L.nn, L.nn.functional
     E, K, Dm, Dff = 4, 2, 6, 10
     L.manual_seed(3)
-    gate = nn.Linear(Dm, E, bias=False)
+    router = nn.Linear(Dm, E, bias=False)
     experts = nn.ModuleList([nn.ModuleDict(dict(
-        w1=nn.Linear(Dm, Dff, bias=False), w2=nn.Linear(Dff, Dm, bias=False),
-        w3=nn.Linear(Dm, Dff, bias=False))) for _ in range(E)])
+        lift=nn.Linear(Dm, Dff, bias=False), drop=nn.Linear(Dff, Dm, bias=False),
+        gate=nn.Linear(Dm, Dff, bias=False))) for _ in range(E)])
+
+    def expert_ffn(f, t):
+        return f["drop"](F.silu(f["lift"](t)) * f["gate"](t))
+
     x = _f(L, 3, 3, Dm, seed=1, grad=True)
     b, s, h = x.shape
-    hs = x.view(-1, h)
-    hs = hs * L.empty_like(hs).uniform_(1.0 - 0.01, 1.0 + 0.01)
-    router_logits = gate(hs)
-    routing_weights = F.softmax(router_logits, dim=1, dtype=L.float)
-    routing_weights, selected = L.topk(routing_weights, K, dim=-1)
-    routing_weights = routing_weights / routing_weights.sum(dim=-1, keepdim=True)
-    routing_weights = routing_weights.to(hs.dtype)
-    final = L.zeros((b * s, h), dtype=hs.dtype, device=hs.device)
+    tokens = x.view(-1, h)
+    tokens = tokens * L.empty_like(tokens).uniform_(1.0 - 0.01, 1.0 + 0.01)    # jitter
+    router_logits = router(tokens)
+    top_w, selected = L.topk(F.softmax(router_logits, dim=1, dtype=L.float), K, dim=-1)
+    routing_weights = (top_w / top_w.sum(dim=-1, keepdim=True)).to(tokens.dtype)
+    # (expert, slot, token): 1 where the token's slot-th choice is that expert
     expert_mask = F.one_hot(selected, num_classes=E).permute(2, 1, 0)
     hit = L.greater(expert_mask.sum(dim=(-1, -2)), 0).nonzero()
+    mixed = L.zeros((b * s, h), dtype=tokens.dtype, device=tokens.device)
     for e in hit:
-        ex = experts[int(e)]
-        idx, top_x = L.where(expert_mask[e].squeeze(0))
-        cur = hs[None, top_x].reshape(-1, h)
-        cur = ex["w2"](F.silu(ex["w1"](cur)) * ex["w3"](cur)) * routing_weights[top_x, idx,
-                                                                                 None]
-        final.index_add_(0, top_x, cur.to(hs.dtype))
-    out = final.reshape(b, s, h)
+        slot, tok = L.where(expert_mask[e].squeeze(0))
+        picked = tokens[None, tok].reshape(-1, h)
+        y = expert_ffn(experts[int(e)], picked) * routing_weights[tok, slot, None]
+        mixed.index_add_(0, tok, y.to(tokens.dtype))
+    out = mixed.reshape(b, s, h)
+    # load balancing: the share of routed slots per expert times its mean router probability
     probs = F.softmax(router_logits, dim=-1)
-    _, sel = L.topk(probs, K, dim=-1)
-    one = F.one_hot(sel, E)
-    tokens_per_expert = L.mean(one.float(), dim=0)
-    prob_per_expert = L.mean(probs, dim=0)
-    aux = L.sum(tokens_per_expert * prob_per_expert.unsqueeze(0)) * E
+    routed_share = L.mean(F.one_hot(L.topk(probs, K, dim=-1)[1], E).float(), dim=0)
+    aux = L.sum(routed_share * L.mean(probs, dim=0).unsqueeze(0)) * E
     z = L.logsumexp(router_logits, dim=-1).pow(2).mean()
     loss = out.pow(2).mean() + 0.01 * aux + 0.001 * z
     loss.backward()
     return dict(out=out, aux=aux, z=z, selected=selected, weights=routing_weights,
-                hit=hit, mask=expert_mask, tokens=tokens_per_expert, x_grad=x.grad,
-                gate_grad=gate.weight.grad,
-                expert_grads=[ex["w1"].weight.grad for ex in experts],
+                hit=hit, mask=expert_mask, tokens=routed_share, x_grad=x.grad,
+                gate_grad=router.weight.grad,
+                expert_grads=[ex["lift"].weight.grad for ex in experts],
                 rw_dtype=F.softmax(router_logits.double(), 1, dtype=L.float).dtype)
 
 
@@ -665,21 +662,22 @@ def switch_routing_with_capacity_by_cumsum_and_scatter_add_combine(L):
 # Mamba's selective scan
 # ----------------------------------------------------------------------------------------------
 def _segsum(L, x):
-    T = x.size(-1)
-    x = x[..., None].repeat(*([1] * x.dim()), T)
-    mask = L.tril(L.ones(T, T, dtype=L.bool, device=x.device), diagonal=-1)
-    x = x.masked_fill(~mask, 0)
-    x_segsum = L.cumsum(x, dim=-2)
-    mask = L.tril(L.ones(T, T, dtype=L.bool, device=x.device), diagonal=0)
-    return x_segsum.masked_fill(~mask, -L.inf)
+    # out[..., i, j] = x[..., j + 1] + ... + x[..., i] for j <= i (0 on the diagonal), -inf
+    # above it: summed down the rows of a grid masked below the diagonal, which stays stable
+    # where a difference of two cumulative sums would cancel
+    n = x.size(-1)
+    ones = L.ones(n, n, dtype=L.bool, device=x.device)
+    rows = x[..., None].repeat(*([1] * x.dim()), n)
+    rows = rows.masked_fill(~L.tril(ones, diagonal=-1), 0)
+    return L.cumsum(rows, dim=-2).masked_fill(~L.tril(ones, diagonal=0), -L.inf)
 
 
 @program
 def mamba_selective_scan_sequential_parallel_and_chunked(L):
-    """A Mamba block's selective scan in float64 three ways: mamba-minimal's sequential loop
-    (``deltaA = exp(einsum('bld,dn->bldn', delta, A))``, the state updated per step and read
+    """A Mamba block's selective scan in float64 three ways: a sequential loop (the per-step
+    decays ``exp(einsum(..., delta, A))``, the state updated per step and read
     by einsum with C), a parallel form by cumsum of log-decays (exp of differences masked by
-    tril), and Mamba-2's chunked SSD with ``segsum`` (repeat, tril masks, cumsum,
+    tril), and Mamba-2's chunked form with a stable segment sum (repeat, tril masks, cumsum,
     masked_fill(-inf)) over rearranged chunks; the causal depthwise conv1d with
     padding=d_conv-1 cut back to length L, softplus dt with dt_proj, ``A = -exp(A_log)`` with
     A_log from ``repeat(arange(1, n+1), 'n -> d n')``, the SiLU gate; all three must agree,
@@ -709,14 +707,15 @@ def mamba_selective_scan_sequential_parallel_and_chunked(L):
         return xs, res, A, delta, Bm, Cm
 
     def sequential(xs, A, delta, Bm, Cm):
-        deltaA = L.exp(L.einsum("bld,dn->bldn", delta, A))
-        deltaB_u = L.einsum("bld,bln,bld->bldn", delta, Bm, xs)
-        state = L.zeros((B, d_inner, d_state), dtype=xs.dtype)
-        ys = []
-        for i in range(T):
-            state = deltaA[:, i] * state + deltaB_u[:, i]
-            ys.append(L.einsum("bdn,bn->bd", state, Cm[:, i, :]))
-        return L.stack(ys, dim=1)
+        # h_t = exp(delta_t A) h_(t-1) + delta_t B_t x_t, read out as y_t = h_t . C_t
+        decay = L.exp(L.einsum("btc,cs->btcs", delta, A))
+        push = L.einsum("btc,bts,btc->btcs", delta, Bm, xs)
+        h = L.zeros((B, d_inner, d_state), dtype=xs.dtype)
+        out = []
+        for t in range(T):
+            h = decay[:, t] * h + push[:, t]
+            out.append(L.einsum("bcs,bs->bc", h, Cm[:, t, :]))
+        return L.stack(out, dim=1)
 
     def parallel(xs, A, delta, Bm, Cm):
         logA = L.einsum("bld,dn->bldn", delta, A)
@@ -728,24 +727,22 @@ def mamba_selective_scan_sequential_parallel_and_chunked(L):
         states = (decay * dBu[:, None]).sum(2)
         return L.einsum("btdn,btn->btd", states, Cm)
 
-    def chunked(xs, A, delta, Bm, Cm, block_len=4):
-        X = (xs * delta).reshape(B, T // block_len, block_len, d_inner)
-        Ad = (delta[..., None] * A).permute(0, 2, 3, 1)        # b d n l
-        Ad = Ad.reshape(B, d_inner, d_state, T // block_len, block_len)
-        Bc = Bm.reshape(B, T // block_len, block_len, d_state)
-        Cc = Cm.reshape(B, T // block_len, block_len, d_state)
-        A_cumsum = L.cumsum(Ad, dim=-1)
-        Lm = L.exp(_segsum(L, Ad))
-        Y_diag = L.einsum("bcln,bcsn,bdncls,bcsd->bcld", Cc, Bc, Lm, X)
-        decay_states = L.exp(A_cumsum[..., -1:] - A_cumsum)
-        states = L.einsum("bcln,bdncl,bcld->bcdn", Bc, decay_states, X)
-        states = L.cat([L.zeros_like(states[:, :1]), states], dim=1)
-        decay_chunk = L.exp(_segsum(L, F.pad(A_cumsum[..., -1], (1, 0))))
-        new_states = L.einsum("bdnzc,bcdn->bzdn", decay_chunk, states)
-        states = new_states[:, :-1]
-        state_decay_out = L.exp(A_cumsum)
-        Y_off = L.einsum("bcln,bcdn,bdncl->bcld", Cc, states, state_decay_out)
-        return (Y_diag + Y_off).reshape(B, T, d_inner)
+    def chunked(xs, A, delta, Bm, Cm, q=4):
+        k = T // q
+        u = (xs * delta).reshape(B, k, q, d_inner)                  # (b, chunk, pos, chan)
+        Bq, Cq = (m.reshape(B, k, q, d_state) for m in (Bm, Cm))
+        logd = (delta[..., None] * A).permute(0, 2, 3, 1).reshape(B, d_inner, d_state, k, q)
+        run = L.cumsum(logd, dim=-1)                                # log-decay to each pos
+        # inside a chunk: y_l = sum over s <= l of (C_l . B_s) exp(log-decays in (s, l]) u_s
+        within = L.einsum("bkln,bksn,bdnkls,bksd->bkld", Cq, Bq, L.exp(_segsum(L, logd)), u)
+        # the state each chunk leaves, then carried from chunk to chunk
+        ends = L.einsum("bksn,bdnks,bksd->bkdn", Bq, L.exp(run[..., -1:] - run), u)
+        ends = L.cat([L.zeros_like(ends[:, :1]), ends], dim=1)
+        across = L.exp(_segsum(L, F.pad(run[..., -1], (1, 0))))
+        entering = L.einsum("bdnjk,bkdn->bjdn", across, ends)[:, :-1]
+        # the state entering each chunk, decayed to each of its positions
+        carried = L.einsum("bkln,bkdn,bdnkl->bkld", Cq, entering, L.exp(run))
+        return (within + carried).reshape(B, T, d_inner)
 
     xs, res, A, delta, Bm, Cm = prepare()
     ys = [f(xs, A, delta, Bm, Cm) for f in (sequential, parallel, chunked)]
@@ -805,10 +802,10 @@ def mamba_step_decoding_with_rolled_conv_state(L):
 @program
 def rwkv6_time_mixing_with_data_dependent_lerp_and_matrix_state(L):
     """RWKV-6's time mixing in float64: the token shift by ``nn.ZeroPad2d((0, 0, 1, -1))`` (a
-    negative pad cutting the last step), the data-dependent lerp (``tanh(xxx @ maa_w1)``
-    viewed to five low-rank heads and ``bmm`` with maa_w2, then unbind), the decay
+    negative pad cutting the last step), the data-dependent lerp (a tanh bottleneck viewed
+    to five low-rank heads and ``bmm``'ed back to the width, then unbind), the decay
     ``exp(-exp(w))`` per head and channel, the WKV recurrence with a per-head matrix state
-    and the bonus ``time_faaaa`` read by einsum, ``F.group_norm`` over heads with eps 64e-5
+    and the current token's bonus read by einsum, ``F.group_norm`` over heads with eps 64e-5
     as ln_x, the SiLU gate; and RWKV-4's channel mixing by F.pad(x, (0, 0, 1, -1)), lerp
     with a parameter weight and squared ReLU.  Gradients of every parameter."""
     F = L.nn.functional
@@ -821,28 +818,28 @@ def rwkv6_time_mixing_with_data_dependent_lerp_and_matrix_state(L):
         return L.nn.Parameter(L.tensor(a))
 
     x = _t(L, B, T, C, seed=1, grad=True)
-    maa_x, maa_w1 = par(1, 1, C, uniform=True), par(C, 5 * 2, scale=0.1)
-    maa_w2, maa = par(5, 2, C, scale=0.1), par(5, 1, 1, C, uniform=True)
-    decay, faaaa = par(1, 1, C, scale=0.5, shift=-1), par(H, N, scale=0.1)
+    mix_x, mix_down = par(1, 1, C, uniform=True), par(C, 5 * 2, scale=0.1)
+    mix_up, mix = par(5, 2, C, scale=0.1), par(5, 1, 1, C, uniform=True)
+    decay, bonus = par(1, 1, C, scale=0.5, shift=-1), par(H, N, scale=0.1)
     Wr, Wk, Wv, Wg, Wo = [par(C, C, scale=0.3) for _ in range(5)]
     ln_w, ln_b = par(C, scale=0.1, shift=1), par(C, scale=0.1)
-    shift = L.nn.ZeroPad2d((0, 0, 1, -1))
-    xx = shift(x) - x
-    xxx = x + xx * maa_x
-    xxx = L.tanh(xxx @ maa_w1).view(B * T, 5, -1).transpose(0, 1)
-    xxx = L.bmm(xxx, maa_w2).view(5, B, T, -1)
-    mw, mk, mv, mr, mg = xxx.unbind(dim=0)
-    xw, xk, xv = x + xx * (maa[0] + mw), x + xx * (maa[1] + mk), x + xx * (maa[2] + mv)
-    xr, xg = x + xx * (maa[3] + mr), x + xx * (maa[4] + mg)
-    r, k = (xr @ Wr).view(B, T, H, N), (xk @ Wk).view(B, T, H, N)
-    v, g = (xv @ Wv).view(B, T, H, N), F.silu(xg @ Wg)
-    w = L.exp(-L.exp((decay + xw * 0.1).view(B, T, H, N)))
+    shift = L.nn.ZeroPad2d((0, 0, 1, -1))          # row t holds x[t - 1], zeros at t = 0
+    step = shift(x) - x
+    # five per-token mixing amounts from one low-rank tanh bottleneck: (5, B*T, 2) @ (5, 2, C)
+    low = L.tanh((x + step * mix_x) @ mix_down).view(B * T, 5, -1).transpose(0, 1)
+    amounts = L.bmm(low, mix_up).view(5, B, T, -1).unbind(dim=0)
+    xw, xk, xv, xr, xg = (x + step * (mix[i] + a) for i, a in enumerate(amounts))
+    heads = (B, T, H, N)
+    r, k, v = (xr @ Wr).view(heads), (xk @ Wk).view(heads), (xv @ Wv).view(heads)
+    g = F.silu(xg @ Wg)
+    w = L.exp(-L.exp((decay + xw * 0.1).view(heads)))     # per-step decay in (0, 1)
     state = L.zeros(B, H, N, N, dtype=L.float64)
     outs = []
     for t in range(T):
-        kv = k[:, t, :, :, None] * v[:, t, :, None, :]
-        outs.append(L.einsum("bhi,bhij->bhj", r[:, t], state + faaaa[..., None] * kv))
-        state = w[:, t, :, :, None] * state + kv
+        outer = k[:, t, :, :, None] * v[:, t, :, None, :]
+        # the current token's outer product enters with the bonus before the state decays
+        outs.append(L.einsum("bhi,bhij->bhj", r[:, t], state + bonus[..., None] * outer))
+        state = w[:, t, :, :, None] * state + outer
     y = L.stack(outs, 1).reshape(B * T, C)
     y = F.group_norm(y, H, ln_w, ln_b, eps=64e-5).view(B, T, C)
     y = (y * g) @ Wo
@@ -851,7 +848,7 @@ def rwkv6_time_mixing_with_data_dependent_lerp_and_matrix_state(L):
     out = L.square(L.relu(xk4)) @ Wv
     out.pow(2).mean().backward()
     return dict(y=y, out=out, state=state, x_grad=x.grad, decay_grad=decay.grad,
-                faaaa_grad=faaaa.grad, maa_w2_grad=maa_w2.grad, maa_grad=maa.grad,
+                bonus_grad=bonus.grad, mix_up_grad=mix_up.grad, mix_grad=mix.grad,
                 ln_grad=ln_w.grad, tmk_grad=tmk.grad, shifted=shift(x)[:, :2, :3])
 
 
@@ -1010,211 +1007,209 @@ def label_smoothed_lm_loss_and_sliding_window_perplexity(L):
 
 
 # ----------------------------------------------------------------------------------------------
-# a nanoGPT training run, checkpointed and resumed
+# a nanoGPT-sized training run, checkpointed and resumed (the facts of nanoGPT's train.py: its
+# schedule, accumulation, clipping, decay groups and compiled-model checkpoint keys; our code)
 # ----------------------------------------------------------------------------------------------
 def _gpt(L, flash, vocab=13, block=8, n_embd=8, n_head=2, n_layer=2, dropout=0.1, seed=0):
     nn, F = L.nn, L.nn.functional
+    hd = n_embd // n_head
 
-    class CausalSelfAttention(nn.Module):
+    class Attn(nn.Module):
         def __init__(self):
             super().__init__()
-            self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=False)
-            self.c_proj = nn.Linear(n_embd, n_embd, bias=False)
-            self.attn_dropout, self.resid_dropout = nn.Dropout(dropout), nn.Dropout(dropout)
+            self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=False)
+            self.proj = nn.Linear(n_embd, n_embd, bias=False)
+            self.drop_w, self.drop_y = nn.Dropout(dropout), nn.Dropout(dropout)
             if not flash:
-                self.register_buffer("bias", L.tril(L.ones(block, block)).view(
-                    1, 1, block, block))
+                self.register_buffer("allowed", L.tril(L.ones(block, block)))
+
+        def split_heads(self, x):
+            n, t, _ = x.size()
+            return [z.view(n, t, n_head, hd).transpose(1, 2)
+                    for z in self.qkv(x).split(n_embd, dim=2)]
 
         def forward(self, x):
-            B, T, C = x.size()
-            q, k, v = self.c_attn(x).split(n_embd, dim=2)
-            k = k.view(B, T, n_head, C // n_head).transpose(1, 2)
-            q = q.view(B, T, n_head, C // n_head).transpose(1, 2)
-            v = v.view(B, T, n_head, C // n_head).transpose(1, 2)
+            n, t, c = x.size()
+            q, k, v = self.split_heads(x)
             if flash:
-                y = F.scaled_dot_product_attention(
-                    q, k, v, attn_mask=None, dropout_p=dropout if self.training else 0,
-                    is_causal=True)
+                p = dropout if self.training else 0
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=p,
+                                                   is_causal=True)
             else:
-                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-                att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-                att = self.attn_dropout(F.softmax(att, dim=-1))
-                y = att @ v
-            y = y.transpose(1, 2).contiguous().view(B, T, C)
-            return self.resid_dropout(self.c_proj(y))
+                s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+                s = s.masked_fill(self.allowed[:t, :t] == 0, float("-inf"))
+                y = self.drop_w(F.softmax(s, dim=-1)) @ v
+            return self.drop_y(self.proj(y.transpose(1, 2).contiguous().view(n, t, c)))
 
-    class Block(nn.Module):
+    class Layer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln_1 = nn.LayerNorm(n_embd, bias=False)
-            self.attn = CausalSelfAttention()
-            self.ln_2 = nn.LayerNorm(n_embd, bias=False)
-            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd, bias=False),
-                                     nn.GELU(), nn.Linear(4 * n_embd, n_embd, bias=False),
-                                     nn.Dropout(dropout))
+            self.n1, self.attn = nn.LayerNorm(n_embd, bias=False), Attn()
+            self.n2 = nn.LayerNorm(n_embd, bias=False)
+            self.ff = nn.Sequential(nn.Linear(n_embd, 4 * n_embd, bias=False), nn.GELU(),
+                                    nn.Linear(4 * n_embd, n_embd, bias=False),
+                                    nn.Dropout(dropout))
 
         def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
+            x = x + self.attn(self.n1(x))
+            return x + self.ff(self.n2(x))
 
-    class GPT(nn.Module):
+    def wide_normal(mod):
+        if isinstance(mod, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(mod.weight, mean=0.0, std=0.2)
+
+    def keep_top_p(logits, p):
+        # drop the tokens outside the smallest prefix (by probability) holding mass p
+        ranked, order = L.sort(logits, descending=True)
+        probs = F.softmax(ranked, dim=-1)
+        ranked[L.cumsum(probs, dim=-1) - probs > p] = -float("inf")
+        return L.empty_like(logits).scatter_(1, order, ranked)
+
+    class TinyLM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(vocab, n_embd), wpe=nn.Embedding(block, n_embd),
-                drop=nn.Dropout(dropout), h=nn.ModuleList([Block() for _ in range(n_layer)]),
-                ln_f=nn.LayerNorm(n_embd, bias=False)))
-            self.lm_head = nn.Linear(n_embd, vocab, bias=False)
-            self.transformer.wte.weight = self.lm_head.weight
-            self.apply(self._init_weights)
-            for pn, p in self.named_parameters():
-                if pn.endswith("2.weight"):
+            self.parts = nn.ModuleDict({
+                "tok": nn.Embedding(vocab, n_embd), "pos": nn.Embedding(block, n_embd),
+                "drop": nn.Dropout(dropout),
+                "layers": nn.ModuleList([Layer() for _ in range(n_layer)]),
+                "norm": nn.LayerNorm(n_embd, bias=False)})
+            self.head = nn.Linear(n_embd, vocab, bias=False)
+            self.parts.tok.weight = self.head.weight
+            self.apply(wide_normal)
+            for name, p in self.named_parameters():
+                if name.endswith("2.weight"):     # the feed-forward's output projections
                     nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
 
-        def _init_weights(self, module):
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, mean=0.0, std=0.2)
-
         def forward(self, idx, targets=None):
-            t = idx.size(1)
-            pos = L.arange(0, t, dtype=L.long, device=idx.device)
-            x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-            for blk in self.transformer.h:
-                x = blk(x)
-            x = self.transformer.ln_f(x)
+            pos = L.arange(0, idx.size(1), dtype=L.long, device=idx.device)
+            x = self.parts.drop(self.parts.tok(idx) + self.parts.pos(pos))
+            for layer in self.parts.layers:
+                x = layer(x)
+            x = self.parts.norm(x)
             if targets is None:
-                return self.lm_head(x[:, [-1], :]), None
-            logits = self.lm_head(x)
-            return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
-                                           ignore_index=-1)
+                return self.head(x[:, [-1], :]), None
+            logits = self.head(x)
+            flat = logits.view(-1, logits.size(-1))
+            return logits, F.cross_entropy(flat, targets.view(-1), ignore_index=-1)
 
-        def configure_optimizers(self, weight_decay, learning_rate, betas):
-            param_dict = {pn: p for pn, p in self.named_parameters() if p.requires_grad}
-            decay = [p for n, p in param_dict.items() if p.dim() >= 2]
-            nodecay = [p for n, p in param_dict.items() if p.dim() < 2]
-            groups = [{"params": decay, "weight_decay": weight_decay},
-                      {"params": nodecay, "weight_decay": 0.0}]
-            import inspect
-            fused_ok = "fused" in inspect.signature(L.optim.AdamW).parameters
-            extra = dict(fused=False) if fused_ok else dict()
-            return L.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
+        def optimizer(self, weight_decay, lr, betas):
+            trainable = [p for p in self.parameters() if p.requires_grad]
+            groups = [{"params": [p for p in trainable if p.dim() >= 2],
+                       "weight_decay": weight_decay},
+                      {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0}]
+            extra = (dict(fused=False) if "fused" in inspect.signature(L.optim.AdamW).parameters
+                     else {})
+            return L.optim.AdamW(groups, lr=lr, betas=betas, **extra)
 
         @L.no_grad()
-        def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None,
-                     generator=None):
-            for _ in range(max_new_tokens):
-                idx_cond = idx if idx.size(1) <= block else idx[:, -block:]
-                logits, _ = self(idx_cond)
-                logits = logits[:, -1, :] / temperature
+        def generate(self, idx, steps, temperature=1.0, top_k=None, top_p=None, generator=None):
+            for _ in range(steps):
+                logits = self(idx[:, -block:])[0][:, -1, :] / temperature
                 if top_k is not None:
-                    v, _ = L.topk(logits, min(top_k, logits.size(-1)))
-                    logits[logits < v[:, [-1]]] = -float("Inf")
+                    kth = L.topk(logits, min(top_k, logits.size(-1)))[0][:, [-1]]
+                    logits[logits < kth] = -float("Inf")
                 if top_p is not None:
-                    sl, si = L.sort(logits, descending=True)
-                    cp = L.cumsum(F.softmax(sl, dim=-1), dim=-1)
-                    drop = cp - F.softmax(sl, dim=-1) > top_p
-                    sl[drop] = -float("inf")
-                    logits = L.empty_like(logits).scatter_(1, si, sl)
-                probs = F.softmax(logits, dim=-1)
-                idx_next = L.multinomial(probs, num_samples=1, generator=generator)
-                idx = L.cat((idx, idx_next), dim=1)
+                    logits = keep_top_p(logits, top_p)
+                pick = L.multinomial(F.softmax(logits, dim=-1), num_samples=1,
+                                     generator=generator)
+                idx = L.cat((idx, pick), dim=1)
             return idx
 
     L.manual_seed(seed)
-    return GPT()
+    return TinyLM()
 
 
 @program(rtol=2e-5, atol=1e-6)       # float32 losses and norms read off by .item()
 def nanogpt_training_with_accumulation_checkpoint_resume_and_sampling(L):
-    """nanoGPT's train.py end to end in float32 with dropout on: batches by ``randint`` over a
-    uint16 token array read through ``from_numpy(...astype(np.int64))``, the warmup-cosine
-    get_lr written into each param group, gradient accumulation over micro-steps (the loss
-    divided by their number), clip_grad_norm_ (its total norm reported), AdamW(fused=False)
-    in decay/no-decay groups by ``p.dim()``, the flash path (sdpa with dropout_p and
-    is_causal) beside the manual masked path on the same seed; a checkpoint (model,
-    optimizer, iter_num, best_val_loss, config) saved to a BytesIO with compiled-model
-    ``_orig_mod.`` prefixes, loaded with map_location and the prefix stripped, training
-    resumed in a fresh model and optimizer (the same losses as the run that went on);
-    estimate_loss under no_grad in eval mode; generate with temperature, top-k and top-p
-    under a seeded Generator."""
+    """A nanoGPT-style training run end to end in float32 with dropout on: batches by
+    ``randint`` over a uint16 token array read through ``from_numpy(...astype(np.int64))``,
+    a warmup-cosine rate written into each param group, gradient accumulation over
+    micro-steps (the loss divided by their number), clip_grad_norm_ (its total norm
+    reported), AdamW(fused=False) in decay/no-decay groups by ``p.dim()``, the flash path
+    (sdpa with dropout_p and is_causal) beside the manual masked path on the same seed; a
+    checkpoint (model, optimizer, iteration, best validation loss, config) saved to a
+    BytesIO with compiled-model ``_orig_mod.`` prefixes, loaded with map_location and the
+    prefix stripped, training resumed in a fresh model and optimizer (the same losses as the
+    run that went on); a loss estimate under no_grad in eval mode; generate with
+    temperature, top-k and top-p under a seeded Generator."""
     data = (np.arange(200) * 7 % 13).astype(np.uint16)
     block, batch, accum = 8, 3, 2
     warmup, decay_iters, lr_max, lr_min = 2, 6, 1e-2, 1e-3
 
-    def get_lr(it):
+    def rate(it):
         if it < warmup:
             return lr_max * (it + 1) / (warmup + 1)
-        if it > decay_iters:
-            return lr_min
-        ratio = (it - warmup) / (decay_iters - warmup)
-        return lr_min + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr_max - lr_min)
+        # cosine from lr_max to lr_min over [warmup, decay_iters], then flat
+        done = min(1.0, (it - warmup) / (decay_iters - warmup))
+        return lr_min + (lr_max - lr_min) * 0.5 * (1.0 + math.cos(math.pi * done))
 
-    def get_batch():
-        ix = L.randint(len(data) - block, (batch,))
-        x = L.stack([L.from_numpy(data[i:i + block].astype(np.int64)) for i in ix])
-        y = L.stack([L.from_numpy(data[i + 1:i + 1 + block].astype(np.int64)) for i in ix])
-        return x, y
+    def window(starts, shift):
+        return L.stack([L.from_numpy(data[s + shift:s + shift + block].astype(np.int64))
+                        for s in starts])
 
-    def train(model, opt, its, start=0):
-        out = []
-        for it in range(start, start + its):
-            for g in opt.param_groups:
-                g["lr"] = get_lr(it)
+    def sample_batch():
+        starts = L.randint(len(data) - block, (batch,))
+        return window(starts, 0), window(starts, 1)
+
+    def run(model, opt, steps, first=0):
+        log = []
+        for it in range(first, first + steps):
+            for group in opt.param_groups:
+                group["lr"] = rate(it)
             for _ in range(accum):
-                X, Y = get_batch()
-                _, loss = model(X, Y)
+                _, loss = model(*sample_batch())
                 (loss / accum).backward()
             norm = L.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            out.append((loss.item(), norm.item()))
-        return out
+            log.append((loss.item(), norm.item()))
+        return log
 
     results = {}
     for flash in (True, False):
         model = _gpt(L, flash)
-        opt = model.configure_optimizers(0.1, lr_max, (0.9, 0.95))
+        opt = model.optimizer(0.1, lr_max, (0.9, 0.95))
         L.manual_seed(1337)
-        results[flash] = train(model, opt, 3)
+        results[flash] = run(model, opt, 3)
     model = _gpt(L, True)
-    opt = model.configure_optimizers(0.1, lr_max, (0.9, 0.95))
+    opt = model.optimizer(0.1, lr_max, (0.9, 0.95))
     L.manual_seed(1337)
-    first = train(model, opt, 4)
+    first = run(model, opt, 4)
     buf = io.BytesIO()
-    L.save({"model": {"_orig_mod." + k: v for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "iter_num": 4, "best_val_loss": L.tensor(9.5),
+    prefix = "_orig_mod."                # what a torch.compile'd model's state_dict keys carry
+    L.save({"model": {prefix + k: v for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict(), "step": 4, "best_val": L.tensor(9.5),
             "config": dict(n_layer=2, dropout=0.1, dtype="float32")}, buf)
     rng = L.get_rng_state()
-    cont = train(model, opt, 2, start=4)
+    cont = run(model, opt, 2, first=4)
     buf.seek(0)
     ckpt = L.load(buf, map_location="cpu")
-    sd = ckpt["model"]
-    for k in list(sd):
-        if k.startswith("_orig_mod."):
-            sd[k[len("_orig_mod."):]] = sd.pop(k)
+    weights = ckpt["model"]
+    for key in [k for k in weights if k.startswith(prefix)]:
+        weights[key[len(prefix):]] = weights.pop(key)
     fresh = _gpt(L, True, seed=5)
-    missing = fresh.load_state_dict(sd)
-    fopt = fresh.configure_optimizers(0.1, lr_max, (0.9, 0.95))
+    missing = fresh.load_state_dict(weights)
+    fopt = fresh.optimizer(0.1, lr_max, (0.9, 0.95))
     fopt.load_state_dict(ckpt["optimizer"])
     L.set_rng_state(rng)
-    resumed = train(fresh, fopt, 2, start=ckpt["iter_num"])
+    resumed = run(fresh, fopt, 2, first=ckpt["step"])
     fresh.eval()
     with L.no_grad():
         L.manual_seed(0)
         est = L.zeros(3)
         for k in range(3):
-            est[k] = fresh(*get_batch())[1].item()
+            est[k] = fresh(*sample_batch())[1].item()
     g = L.Generator().manual_seed(42)
     samples = [fresh.generate(L.zeros((2, 1), dtype=L.long), 10, temperature=0.8, top_k=5,
                               generator=g),
                fresh.generate(L.tensor([[3, 4]]), 9, top_p=0.7, generator=g)]
     return dict(flash=results[True], manual=results[False], first=first, cont=cont,
-                resumed=resumed, missing=repr(missing), iter_num=ckpt["iter_num"],
-                best=ckpt["best_val_loss"], config=ckpt["config"],
-                tied=fresh.lm_head.weight is fresh.transformer.wte.weight,
+                resumed=resumed, missing=repr(missing), iter_num=ckpt["step"],
+                best=ckpt["best_val"], config=ckpt["config"],
+                tied=fresh.head.weight is fresh.parts.tok.weight,
                 groups=[len(g["params"]) for g in fopt.param_groups],
                 lrs=[g["lr"] for g in fopt.param_groups], est=est.mean(),
-                samples=samples, weights=fresh.lm_head.weight)
+                samples=samples, weights=fresh.head.weight)
 
 
 

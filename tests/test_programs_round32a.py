@@ -94,81 +94,69 @@ def _x(L, *shape, seed=0, scale=1.0, grad=False):
 # ----------------------------------------------------------------------------------------------
 @program
 def hrnet_exchange_unit_fuses_branches(L):
-    """HRNet's HighResolutionModule: a BasicBlock per branch, fuse layers built as a
+    """HRNet's exchange unit: a basic residual block per branch, fuse layers built as a
     ModuleList of ModuleLists holding None on the diagonal, 1x1 conv + BN + nearest Upsample
     from the lower resolutions, chains of strided 3x3 convs from the higher, summed and
     ReLU'd; then the segmentation head's bilinear upsampling of every branch and a concat."""
     nn, F = L.nn, L.nn.functional
 
-    class BasicBlock(nn.Module):
-        expansion = 1
-
+    class Basic(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.conv1 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(c, momentum=0.1)
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False),
+                                      nn.BatchNorm2d(c, momentum=0.1), nn.ReLU(inplace=True),
+                                      nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
             self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(c, c, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(c)
 
         def forward(self, x):
-            residual = x
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out += residual
-            return self.relu(out)
+            y = self.body(x)
+            y += x
+            return self.relu(y)
 
-    class HighResolutionModule(nn.Module):
+    def link(ch, src, dst):
+        """The map from branch src to branch dst: None on itself, a 1x1 conv + BN + nearest
+        upsampling from a coarser branch, a chain of stride-2 3x3 convs from a finer one (the
+        last of the chain changes the width and has no ReLU)."""
+        if src == dst:
+            return None
+        if src > dst:
+            return nn.Sequential(nn.Conv2d(ch[src], ch[dst], 1, 1, 0, bias=False),
+                                 nn.BatchNorm2d(ch[dst]),
+                                 nn.Upsample(scale_factor=2 ** (src - dst), mode="nearest"))
+        steps = []
+        for k in range(dst - src):
+            last = k == dst - src - 1
+            width = ch[dst] if last else ch[src]
+            layers = [nn.Conv2d(ch[src], width, 3, 2, 1, bias=False), nn.BatchNorm2d(width)]
+            steps.append(nn.Sequential(*layers) if last else nn.Sequential(*layers,
+                                                                           nn.ReLU(False)))
+        return nn.Sequential(*steps)
+
+    class Exchange(nn.Module):
+        """Parallel branches at halving resolutions, then every output the ReLU'd sum of all
+        branches mapped to its resolution and width."""
+
         def __init__(self, channels):
             super().__init__()
-            self.num_branches = len(channels)
-            self.branches = nn.ModuleList([nn.Sequential(BasicBlock(c)) for c in channels])
-            self.fuse_layers = self._make_fuse_layers(channels)
+            n = len(channels)
+            self.branches = nn.ModuleList([nn.Sequential(Basic(c)) for c in channels])
+            self.links = nn.ModuleList([nn.ModuleList([link(channels, s, d) for s in range(n)])
+                                        for d in range(n)])
             self.relu = nn.ReLU(False)
 
-        def _make_fuse_layers(self, ch):
-            fuse_layers = []
-            for i in range(self.num_branches):
-                fuse_layer = []
-                for j in range(self.num_branches):
-                    if j > i:
-                        fuse_layer.append(nn.Sequential(
-                            nn.Conv2d(ch[j], ch[i], 1, 1, 0, bias=False),
-                            nn.BatchNorm2d(ch[i]),
-                            nn.Upsample(scale_factor=2 ** (j - i), mode="nearest")))
-                    elif j == i:
-                        fuse_layer.append(None)
-                    else:
-                        conv3x3s = []
-                        for k in range(i - j):
-                            if k == i - j - 1:
-                                conv3x3s.append(nn.Sequential(
-                                    nn.Conv2d(ch[j], ch[i], 3, 2, 1, bias=False),
-                                    nn.BatchNorm2d(ch[i])))
-                            else:
-                                conv3x3s.append(nn.Sequential(
-                                    nn.Conv2d(ch[j], ch[j], 3, 2, 1, bias=False),
-                                    nn.BatchNorm2d(ch[j]), nn.ReLU(False)))
-                        fuse_layer.append(nn.Sequential(*conv3x3s))
-                fuse_layers.append(nn.ModuleList(fuse_layer))
-            return nn.ModuleList(fuse_layers)
-
-        def forward(self, x):
-            for i in range(self.num_branches):
-                x[i] = self.branches[i](x[i])
-            x_fuse = []
-            for i in range(len(self.fuse_layers)):
-                y = x[0] if i == 0 else self.fuse_layers[i][0](x[0])
-                for j in range(1, self.num_branches):
-                    if i == j:
-                        y = y + x[j]
-                    else:
-                        y = y + self.fuse_layers[i][j](x[j])
-                x_fuse.append(self.relu(y))
-            return x_fuse
+        def forward(self, xs):
+            xs = [branch(x) for branch, x in zip(self.branches, xs)]
+            fused = []
+            for row in self.links:
+                total = None
+                for mapper, x in zip(row, xs):
+                    part = x if mapper is None else mapper(x)
+                    total = part if total is None else total + part
+                fused.append(self.relu(total))
+            return fused
 
     L.manual_seed(0)
-    m = HighResolutionModule([4, 6, 8]).double()
+    m = Exchange([4, 6, 8]).double()
     xs = [_x(L, 2, 4, 16, 16, seed=1), _x(L, 2, 6, 8, 8, seed=2), _x(L, 2, 8, 4, 4, seed=3)]
     outs = m(list(xs))
     h, w = outs[0].shape[2:]
@@ -179,90 +167,87 @@ def hrnet_exchange_unit_fuses_branches(L):
     loss.backward()
     keys = list(m.state_dict())
     return dict(outs=outs, cat_shape=cat.shape, loss=loss, grads=_grads(m),
-                running=[m.fuse_layers[2][0][1][1].running_mean,
-                         m.fuse_layers[0][2][1].running_var],
-                keys=keys, none=m.fuse_layers[1][1] is None, n=len(m.fuse_layers[2]),
+                running=[m.links[2][0][1][1].running_mean, m.links[0][2][1].running_var],
+                keys=keys, none=m.links[1][1] is None, n=len(m.links[2]),
                 nparams=sum(p.numel() for p in m.parameters()))
 
 
 @program
 def stacked_hourglass_with_intermediate_supervision(L):
-    """The stacked hourglass (pose estimation): a recursive Hourglass of pre-activation
-    Residual units, max-pool down and nearest Upsample up; two stacks with merge_preds and
+    """The stacked hourglass (pose estimation): a recursive hourglass of pre-activation
+    residual units, max-pool down and nearest Upsample up; two stacks with merge_preds and
     merge_features; Gaussian heatmap targets drawn on a meshgrid; the per-stack MSE losses
     stacked; predictions decoded by argmax with the quarter-pixel shift toward the larger
     neighbour, and by a soft-argmax."""
     nn, F = L.nn, L.nn.functional
 
-    class Residual(nn.Module):
-        def __init__(self, inp_dim, out_dim):
+    def bn_relu_conv(cin, cout, k):
+        return [nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cout, k, padding=k // 2)]
+
+    class PreActUnit(nn.Module):
+        """BN-ReLU-conv three times (1x1 narrow, 3x3, 1x1 widen), a 1x1 skip when widths
+        differ, the branch added in place."""
+
+        def __init__(self, cin, cout):
             super().__init__()
-            self.relu = nn.ReLU()
-            self.bn1 = nn.BatchNorm2d(inp_dim)
-            self.conv1 = nn.Conv2d(inp_dim, out_dim // 2, 1)
-            self.bn2 = nn.BatchNorm2d(out_dim // 2)
-            self.conv2 = nn.Conv2d(out_dim // 2, out_dim // 2, 3, padding=1)
-            self.bn3 = nn.BatchNorm2d(out_dim // 2)
-            self.conv3 = nn.Conv2d(out_dim // 2, out_dim, 1)
-            self.skip_layer = nn.Conv2d(inp_dim, out_dim, 1)
-            self.need_skip = inp_dim != out_dim
+            half = cout // 2
+            self.body = nn.Sequential(*bn_relu_conv(cin, half, 1), *bn_relu_conv(half, half, 3),
+                                      *bn_relu_conv(half, cout, 1))
+            self.skip = nn.Conv2d(cin, cout, 1)
+            self.use_skip = cin != cout
 
         def forward(self, x):
-            residual = self.skip_layer(x) if self.need_skip else x
-            out = self.conv1(self.relu(self.bn1(x)))
-            out = self.conv2(self.relu(self.bn2(out)))
-            out = self.conv3(self.relu(self.bn3(out)))
-            out += residual
-            return out
+            y = self.body(x)
+            y += self.skip(x) if self.use_skip else x
+            return y
 
     class Hourglass(nn.Module):
-        def __init__(self, n, f):
+        """A unit at this resolution plus, one level down (max-pooled), a unit, a smaller
+        hourglass (or a unit at the bottom) and a unit, brought back by nearest upsampling."""
+
+        def __init__(self, depth, f):
             super().__init__()
-            self.up1 = Residual(f, f)
-            self.pool1 = nn.MaxPool2d(2, 2)
-            self.low1 = Residual(f, f)
-            self.n = n
-            self.low2 = Hourglass(n - 1, f) if n > 1 else Residual(f, f)
-            self.low3 = Residual(f, f)
-            self.up2 = nn.Upsample(scale_factor=2, mode="nearest")
+            self.here = PreActUnit(f, f)
+            self.down = nn.Sequential(nn.MaxPool2d(2, 2), PreActUnit(f, f),
+                                      Hourglass(depth - 1, f) if depth > 1 else PreActUnit(f, f),
+                                      PreActUnit(f, f), nn.Upsample(scale_factor=2,
+                                                                    mode="nearest"))
 
         def forward(self, x):
-            up1 = self.up1(x)
-            low1 = self.low1(self.pool1(x))
-            low3 = self.low3(self.low2(low1))
-            return up1 + self.up2(low3)
+            return self.here(x) + self.down(x)
 
-    class PoseNet(nn.Module):
-        def __init__(self, nstack, inp_dim, oup_dim):
+    class Stacked(nn.Module):
+        """Hourglasses in sequence, each predicting heatmaps; between stacks the input of the
+        next is this one's input plus projections of its features and of its heatmaps."""
+
+        def __init__(self, stacks, width, joints):
             super().__init__()
-            self.nstack = nstack
-            self.pre = nn.Sequential(nn.Conv2d(3, inp_dim, 3, 1, 1), nn.BatchNorm2d(inp_dim),
-                                     nn.ReLU(), Residual(inp_dim, inp_dim))
-            self.hgs = nn.ModuleList([nn.Sequential(Hourglass(2, inp_dim))
-                                      for _ in range(nstack)])
-            self.features = nn.ModuleList([nn.Sequential(
-                Residual(inp_dim, inp_dim), nn.Conv2d(inp_dim, inp_dim, 1),
-                nn.BatchNorm2d(inp_dim), nn.ReLU()) for _ in range(nstack)])
-            self.outs = nn.ModuleList([nn.Conv2d(inp_dim, oup_dim, 1) for _ in range(nstack)])
-            self.merge_features = nn.ModuleList([nn.Conv2d(inp_dim, inp_dim, 1)
-                                                 for _ in range(nstack - 1)])
-            self.merge_preds = nn.ModuleList([nn.Conv2d(oup_dim, inp_dim, 1)
-                                              for _ in range(nstack - 1)])
+            self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1), nn.BatchNorm2d(width),
+                                      nn.ReLU(), PreActUnit(width, width))
+            self.stacks = nn.ModuleList()
+            for s in range(stacks):
+                stage = nn.ModuleDict(dict(
+                    glass=Hourglass(2, width),
+                    feats=nn.Sequential(PreActUnit(width, width), nn.Conv2d(width, width, 1),
+                                        nn.BatchNorm2d(width), nn.ReLU()),
+                    heat=nn.Conv2d(width, joints, 1)))
+                if s < stacks - 1:
+                    stage["back_feats"] = nn.Conv2d(width, width, 1)
+                    stage["back_heat"] = nn.Conv2d(joints, width, 1)
+                self.stacks.append(stage)
 
         def forward(self, imgs):
-            x = self.pre(imgs)
-            combined_hm_preds = []
-            for i in range(self.nstack):
-                hg = self.hgs[i](x)
-                feature = self.features[i](hg)
-                preds = self.outs[i](feature)
-                combined_hm_preds.append(preds)
-                if i < self.nstack - 1:
-                    x = x + self.merge_preds[i](preds) + self.merge_features[i](feature)
-            return L.stack(combined_hm_preds, 1)
+            x, heats = self.stem(imgs), []
+            for stage in self.stacks:
+                f = stage["feats"](stage["glass"](x))
+                h = stage["heat"](f)
+                heats.append(h)
+                if "back_heat" in stage:
+                    x = x + stage["back_heat"](h) + stage["back_feats"](f)
+            return L.stack(heats, 1)
 
     L.manual_seed(0)
-    net = PoseNet(2, 8, 3).double()
+    net = Stacked(2, 8, 3).double()
     imgs = _x(L, 2, 3, 16, 16, seed=4)
     B, K, H, W = 2, 3, 16, 16
     ys, xs = L.meshgrid(L.arange(H, dtype=L.float64), L.arange(W, dtype=L.float64),
@@ -302,91 +287,81 @@ def stacked_hourglass_with_intermediate_supervision(L):
     soft = L.stack([(prob.sum(2) * L.arange(W)).sum(-1), (prob.sum(3) * L.arange(H)).sum(-1)],
                    -1)
     return dict(losses=losses, coords=coords, maxvals=maxvals, soft=soft,
-                bn=net.pre[1].running_var, nbt=net.pre[1].num_batches_tracked)
+                bn=net.stem[1].running_var, nbt=net.stem[1].num_batches_tracked)
 
 
 @program
 def edsr_super_resolution_training(L):
-    """EDSR: MeanShift as a frozen 1x1 Conv2d whose .data is set from eye / std, ResBlocks
-    with res_scale (mul then +=), an Upsampler of conv + PixelShuffle(2) log2(scale) times,
-    L1Loss, Adam over filter(requires_grad) with MultiStepLR; then quantize and the PSNR on
-    the Y channel with a shaved border, as the repository's utility computes them."""
+    """EDSR's facts: the mean shift as a frozen 1x1 Conv2d whose .data is set from eye / std,
+    residual blocks with a residual scale (mul then +=), an Upsampler of conv + PixelShuffle(2)
+    log2(scale) times, L1Loss, Adam over filter(requires_grad) with MultiStepLR; then quantize
+    and the PSNR on the Y channel with a shaved border."""
     nn = L.nn
 
-    def default_conv(in_channels, out_channels, kernel_size, bias=True):
-        return nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size // 2),
-                         bias=bias)
+    def conv(cin, cout, k, bias=True):
+        return nn.Conv2d(cin, cout, k, padding=k // 2, bias=bias)
 
-    class MeanShift(nn.Conv2d):
-        def __init__(self, rgb_range, rgb_mean=(0.4488, 0.4371, 0.4040),
-                     rgb_std=(1.0, 1.0, 1.0), sign=-1):
+    class ChannelShift(nn.Conv2d):
+        """A frozen 1x1 conv computing (x + sign * range * mean) / std per channel (weights
+        written through .data)."""
+
+        def __init__(self, value_range, mean=(0.4488, 0.4371, 0.4040), std=(1.0, 1.0, 1.0),
+                     sign=-1):
             super().__init__(3, 3, kernel_size=1)
-            std = L.Tensor(rgb_std)
-            self.weight.data = L.eye(3).view(3, 3, 1, 1) / std.view(3, 1, 1, 1)
-            self.bias.data = sign * rgb_range * L.Tensor(rgb_mean) / std
+            s = L.Tensor(std)
+            self.weight.data = L.eye(3).view(3, 3, 1, 1) / s.view(3, 1, 1, 1)
+            self.bias.data = sign * value_range * L.Tensor(mean) / s
             for p in self.parameters():
                 p.requires_grad = False
 
-    class ResBlock(nn.Module):
-        def __init__(self, conv, n_feats, kernel_size, res_scale=1):
+    class ScaledRes(nn.Module):
+        def __init__(self, width, k, scale=1):
             super().__init__()
-            m = []
-            for i in range(2):
-                m.append(conv(n_feats, n_feats, kernel_size))
-                if i == 0:
-                    m.append(nn.ReLU(True))
-            self.body = nn.Sequential(*m)
-            self.res_scale = res_scale
+            self.body = nn.Sequential(conv(width, width, k), nn.ReLU(True), conv(width, width, k))
+            self.scale = scale
 
         def forward(self, x):
-            res = self.body(x).mul(self.res_scale)
-            res += x
-            return res
+            y = self.body(x).mul(self.scale)
+            y += x
+            return y
 
-    class Upsampler(nn.Sequential):
-        def __init__(self, conv, scale, n_feats):
-            m = []
-            if (scale & (scale - 1)) == 0:
-                for _ in range(int(math.log(scale, 2))):
-                    m.append(conv(n_feats, 4 * n_feats, 3))
-                    m.append(nn.PixelShuffle(2))
-            super().__init__(*m)
+    def upsampler(factor, width):
+        # a power of two: (conv to 4x the channels, PixelShuffle(2)) log2(factor) times
+        layers = []
+        if factor & (factor - 1) == 0:
+            for _ in range(int(math.log(factor, 2))):
+                layers += [conv(width, 4 * width, 3), nn.PixelShuffle(2)]
+        return nn.Sequential(*layers)
 
-    class EDSR(nn.Module):
-        def __init__(self, n_resblocks=2, n_feats=8, scale=4, rgb_range=255, conv=default_conv):
+    class SuperRes(nn.Module):
+        def __init__(self, blocks=2, width=8, factor=4, value_range=255):
             super().__init__()
-            self.sub_mean = MeanShift(rgb_range)
-            self.add_mean = MeanShift(rgb_range, sign=1)
-            self.head = nn.Sequential(conv(3, n_feats, 3))
-            body = [ResBlock(conv, n_feats, 3, res_scale=0.1) for _ in range(n_resblocks)]
-            body.append(conv(n_feats, n_feats, 3))
-            self.body = nn.Sequential(*body)
-            self.tail = nn.Sequential(Upsampler(conv, scale, n_feats), conv(n_feats, 3, 3))
+            self.sub_mean = ChannelShift(value_range)
+            self.add_mean = ChannelShift(value_range, sign=1)
+            self.head = nn.Sequential(conv(3, width, 3))
+            self.body = nn.Sequential(*[ScaledRes(width, 3, scale=0.1) for _ in range(blocks)],
+                                      conv(width, width, 3))
+            self.tail = nn.Sequential(upsampler(factor, width), conv(width, 3, 3))
 
         def forward(self, x):
-            x = self.sub_mean(x)
-            x = self.head(x)
-            res = self.body(x)
-            res += x
-            x = self.tail(res)
-            return self.add_mean(x)
+            h = self.head(self.sub_mean(x))
+            r = self.body(h)
+            r += h
+            return self.add_mean(self.tail(r))
 
-    def quantize(img, rgb_range):
-        pixel_range = 255 / rgb_range
-        return img.mul(pixel_range).clamp(0, 255).round().div(pixel_range)
+    def quantize(img, value_range):
+        per_level = 255 / value_range
+        return img.mul(per_level).clamp(0, 255).round().div(per_level)
 
-    def calc_psnr(sr, hr, scale, rgb_range):
-        diff = (sr - hr) / rgb_range
-        shave = scale + 2
-        gray_coeffs = [65.738, 129.057, 25.064]
-        convert = diff.new_tensor(gray_coeffs).view(1, 3, 1, 1) / 256
-        diff = diff.mul(convert).sum(dim=1)
-        valid = diff[..., shave:-shave, shave:-shave]
-        mse = valid.pow(2).mean()
-        return -10 * math.log10(mse)
+    def y_psnr(sr, hr, factor, value_range):
+        # PSNR of the luma (BT.601 weights / 256) after shaving factor + 2 border pixels
+        luma = ((sr - hr) / value_range).mul(
+            (sr - hr).new_tensor([65.738, 129.057, 25.064]).view(1, 3, 1, 1) / 256).sum(dim=1)
+        edge = factor + 2
+        return -10 * math.log10(luma[..., edge:-edge, edge:-edge].pow(2).mean())
 
     L.manual_seed(0)
-    model = EDSR().double()
+    model = SuperRes().double()
     lr_img = L.tensor(np.random.RandomState(5).rand(2, 3, 4, 4) * 255)
     hr_img = L.tensor(np.random.RandomState(6).rand(2, 3, 16, 16) * 255)
     trainable = filter(lambda p: p.requires_grad, model.parameters())
@@ -405,7 +380,7 @@ def edsr_super_resolution_training(L):
     model.eval()
     with L.no_grad():
         sr = quantize(model(lr_img), 255)
-    return dict(losses=losses, sr=sr, psnr=calc_psnr(sr, hr_img, 4, 255),
+    return dict(losses=losses, sr=sr, psnr=y_psnr(sr, hr_img, 4, 255),
                 lr=sched.get_last_lr(), frozen=[p.requires_grad for p in model.parameters()],
                 mean_w=model.sub_mean.weight, mean_b=model.add_mean.bias,
                 keys=list(model.state_dict())[:8], sd_len=len(model.state_dict()))
@@ -416,77 +391,70 @@ def edsr_super_resolution_training(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def ssim_and_ms_ssim_losses(L):
-    """pytorch-ssim's SSIM module (a Gaussian window from a Python list through
-    torch.Tensor, its outer product by mm, expanded per channel; conv2d with groups; the
-    window cached while .data.type() matches, else rebuilt and type_as'd) and an MS-SSIM
-    over avg_pool2d levels with weights; an image optimised by Adam toward 1 - SSIM."""
+    """An SSIM module as pytorch-ssim builds it (our code): a Gaussian window from a Python list
+    through torch.Tensor, its outer product by mm, expanded per channel; conv2d with groups; the
+    window cached while .data.type() matches, else rebuilt and type_as'd) and an MS-SSIM over
+    avg_pool2d levels with weights; an image optimised by Adam toward 1 - SSIM."""
     F = L.nn.functional
 
-    def gaussian(window_size, sigma):
-        gauss = L.Tensor([math.exp(-(x - window_size // 2) ** 2 / float(2 * sigma ** 2))
-                          for x in range(window_size)])
-        return gauss / gauss.sum()
+    def gauss_taps(size, sigma):
+        # built from a Python list through the legacy torch.Tensor constructor
+        taps = L.Tensor([math.exp(-(i - size // 2) ** 2 / float(2 * sigma ** 2))
+                         for i in range(size)])
+        return taps / taps.sum()
 
-    def create_window(window_size, channel):
-        _1D_window = gaussian(window_size, 1.5).unsqueeze(1)
-        _2D_window = _1D_window.mm(_1D_window.t()).float().unsqueeze(0).unsqueeze(0)
-        return _2D_window.expand(channel, 1, window_size, window_size).contiguous()
+    def window_for(size, channels):
+        col = gauss_taps(size, 1.5).unsqueeze(1)
+        plane = col.mm(col.t()).float().unsqueeze(0).unsqueeze(0)
+        return plane.expand(channels, 1, size, size).contiguous()
 
-    def _ssim(img1, img2, window, window_size, channel, size_average=True, full=False):
-        mu1 = F.conv2d(img1, window, padding=window_size // 2, groups=channel)
-        mu2 = F.conv2d(img2, window, padding=window_size // 2, groups=channel)
-        mu1_sq, mu2_sq, mu1_mu2 = mu1.pow(2), mu2.pow(2), mu1 * mu2
-        sigma1_sq = F.conv2d(img1 * img1, window, padding=window_size // 2,
-                             groups=channel) - mu1_sq
-        sigma2_sq = F.conv2d(img2 * img2, window, padding=window_size // 2,
-                             groups=channel) - mu2_sq
-        sigma12 = F.conv2d(img1 * img2, window, padding=window_size // 2,
-                           groups=channel) - mu1_mu2
-        C1, C2 = 0.01 ** 2, 0.03 ** 2
-        v1, v2 = 2.0 * sigma12 + C2, sigma1_sq + sigma2_sq + C2
-        cs = L.mean(v1 / v2)
-        ssim_map = ((2 * mu1_mu2 + C1) * v1) / ((mu1_sq + mu2_sq + C1) * v2)
-        ret = ssim_map.mean() if size_average else ssim_map.mean(1).mean(1).mean(1)
-        return (ret, cs) if full else ret
+    def ssim_parts(a, b, window, size, channels, average=True, with_cs=False):
+        def blur(t):
+            return F.conv2d(t, window, padding=size // 2, groups=channels)
 
-    class SSIM(L.nn.Module):
-        def __init__(self, window_size=5, size_average=True):
+        mu_a, mu_b = blur(a), blur(b)
+        var_a = blur(a * a) - mu_a.pow(2)
+        var_b = blur(b * b) - mu_b.pow(2)
+        cov = blur(a * b) - mu_a * mu_b
+        c1, c2 = 0.01 ** 2, 0.03 ** 2
+        # contrast-structure term, and the full map with the luminance term
+        cs_num, cs_den = 2.0 * cov + c2, var_a + var_b + c2
+        ssim_map = ((2 * mu_a * mu_b + c1) * cs_num) / ((mu_a.pow(2) + mu_b.pow(2) + c1) * cs_den)
+        value = ssim_map.mean() if average else ssim_map.mean(1).mean(1).mean(1)
+        return (value, L.mean(cs_num / cs_den)) if with_cs else value
+
+    class SSIMModule(L.nn.Module):
+        """Keeps its window, rebuilding it (type_as the input) when the channel count or the
+        tensor type changes."""
+
+        def __init__(self, size=5, average=True):
             super().__init__()
-            self.window_size = window_size
-            self.size_average = size_average
-            self.channel = 1
-            self.window = create_window(window_size, self.channel)
+            self.size, self.average, self.channels = size, average, 1
+            self.window = window_for(size, 1)
 
-        def forward(self, img1, img2):
-            (_, channel, _, _) = img1.size()
-            if channel == self.channel and self.window.data.type() == img1.data.type():
-                window = self.window
-            else:
-                window = create_window(self.window_size, channel)
-                window = window.type_as(img1)
-                self.window = window
-                self.channel = channel
-            return _ssim(img1, img2, window, self.window_size, channel, self.size_average)
+        def forward(self, a, b):
+            channels = a.size()[1]
+            if channels != self.channels or self.window.data.type() != a.data.type():
+                self.window = window_for(self.size, channels).type_as(a)
+                self.channels = channels
+            return ssim_parts(a, b, self.window, self.size, channels, self.average)
 
-    def msssim(img1, img2, window_size=3):
-        weights = img1.new_tensor([0.0448, 0.2856, 0.3001])
-        levels = weights.size()[0]
-        mssim, mcs = [], []
-        window = create_window(window_size, img1.size(1)).type_as(img1)
-        for _ in range(levels):
-            sim, cs = _ssim(img1, img2, window, window_size, img1.size(1), full=True)
-            mssim.append(sim)
-            mcs.append(cs)
-            img1 = F.avg_pool2d(img1, (2, 2))
-            img2 = F.avg_pool2d(img2, (2, 2))
-        mssim, mcs = L.stack(mssim), L.stack(mcs)
-        mssim, mcs = (mssim + 1) / 2, (mcs + 1) / 2
-        pow1, pow2 = mcs ** weights, mssim ** weights
-        return L.prod(pow1[:-1] * pow2[-1])
+    def ms_ssim(a, b, size=3):
+        weights = a.new_tensor([0.0448, 0.2856, 0.3001])
+        window = window_for(size, a.size(1)).type_as(a)
+        sims, css = [], []
+        for _ in range(weights.size()[0]):
+            sim, cs = ssim_parts(a, b, window, size, a.size(1), with_cs=True)
+            sims.append(sim)
+            css.append(cs)
+            a, b = F.avg_pool2d(a, (2, 2)), F.avg_pool2d(b, (2, 2))
+        sims, css = (L.stack(sims) + 1) / 2, (L.stack(css) + 1) / 2
+        # contrast-structure of every scale but the last, times the last scale's full SSIM
+        return L.prod((css ** weights)[:-1] * (sims ** weights)[-1])
 
     target = L.tensor(np.random.RandomState(7).rand(1, 2, 12, 12))
     img = L.tensor(np.random.RandomState(8).rand(1, 2, 12, 12), requires_grad=True)
-    crit = SSIM()
+    crit = SSIMModule()
     types = [crit.window.data.type(), img.data.type()]
     opt = L.optim.Adam([img], lr=0.01)
     values = []
@@ -496,16 +464,16 @@ def ssim_and_ms_ssim_losses(L):
         loss.backward()
         opt.step()
         values.append(loss.item())
-    per_image = _ssim(img, target, crit.window, 5, 2, size_average=False)
-    ms = msssim(img, target)
+    per_image = ssim_parts(img, target, crit.window, 5, 2, average=False)
+    ms = ms_ssim(img, target)
     ms.backward()
-    return dict(values=values, types=types, cached=crit.window.dtype, ch=crit.channel,
+    return dict(values=values, types=types, cached=crit.window.dtype, ch=crit.channels,
                 per_image=per_image, ms=ms, grad=img.grad)
 
 
 @program
 def segformer_encoder_block_and_all_mlp_head(L):
-    """SegFormer (MiT): an overlapping patch embedding (7x7 stride-4 conv, flatten(2)
+    """SegFormer's facts (MiT): an overlapping patch embedding (7x7 stride-4 conv, flatten(2)
     .transpose(1, 2), LayerNorm), efficient self-attention whose keys come from a sr_ratio
     strided conv and a LayerNorm, Mix-FFN with a 3x3 depthwise conv between its Linears,
     trunc_normal_/fan-out init by Module.apply, and the all-MLP decoder: each stage's tokens
@@ -513,86 +481,76 @@ def segformer_encoder_block_and_all_mlp_head(L):
     stage's size and fused by a 1x1 conv."""
     nn, F = L.nn, L.nn.functional
 
-    class OverlapPatchEmbed(nn.Module):
-        def __init__(self, patch_size=7, stride=4, in_chans=3, embed_dim=8):
+    def tokens_to_map(t, h, w):
+        return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], h, w)
+
+    class PatchTokens(nn.Module):
+        """An overlapping strided conv, its output flattened to tokens and layer-normed."""
+
+        def __init__(self, k, stride, cin, dim):
             super().__init__()
-            self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride,
-                                  padding=(patch_size // 2, patch_size // 2))
-            self.norm = nn.LayerNorm(embed_dim)
+            self.conv = nn.Conv2d(cin, dim, k, stride, padding=(k // 2, k // 2))
+            self.norm = nn.LayerNorm(dim)
 
         def forward(self, x):
-            x = self.proj(x)
-            _, _, H, W = x.shape
-            x = x.flatten(2).transpose(1, 2)
-            return self.norm(x), H, W
+            y = self.conv(x)
+            return self.norm(y.flatten(2).transpose(1, 2)), y.shape[2], y.shape[3]
 
-    class Attention(nn.Module):
-        def __init__(self, dim, num_heads=2, sr_ratio=2):
+    class ReducedAttention(nn.Module):
+        """Queries from every token; keys and values from a map shrunk by a strided conv
+        (when shrink > 1) and layer-normed."""
+
+        def __init__(self, dim, heads=2, shrink=2):
             super().__init__()
-            self.num_heads = num_heads
-            head_dim = dim // num_heads
-            self.scale = head_dim ** -0.5
+            self.heads, self.shrink = heads, shrink
             self.q = nn.Linear(dim, dim)
             self.kv = nn.Linear(dim, dim * 2)
-            self.proj = nn.Linear(dim, dim)
-            self.sr_ratio = sr_ratio
-            if sr_ratio > 1:
-                self.sr = nn.Conv2d(dim, dim, kernel_size=sr_ratio, stride=sr_ratio)
-                self.norm = nn.LayerNorm(dim)
+            self.out = nn.Linear(dim, dim)
+            if shrink > 1:
+                self.sr = nn.Conv2d(dim, dim, kernel_size=shrink, stride=shrink)
+                self.sr_norm = nn.LayerNorm(dim)
 
-        def forward(self, x, H, W):
-            B, N, C = x.shape
-            q = self.q(x).reshape(B, N, self.num_heads, C // self.num_heads) \
-                .permute(0, 2, 1, 3)
-            if self.sr_ratio > 1:
-                x_ = x.permute(0, 2, 1).reshape(B, C, H, W)
-                x_ = self.sr(x_).reshape(B, C, -1).permute(0, 2, 1)
-                x_ = self.norm(x_)
-                kv = self.kv(x_).reshape(B, -1, 2, self.num_heads, C // self.num_heads) \
-                    .permute(2, 0, 3, 1, 4)
-            else:
-                kv = self.kv(x).reshape(B, -1, 2, self.num_heads, C // self.num_heads) \
-                    .permute(2, 0, 3, 1, 4)
-            k, v = kv[0], kv[1]
-            attn = (q @ k.transpose(-2, -1)) * self.scale
-            attn = attn.softmax(dim=-1)
-            x = (attn @ v).transpose(1, 2).reshape(B, N, C)
-            return self.proj(x)
+        def forward(self, x, h, w):
+            n, t, c = x.shape
+            d = c // self.heads
+            q = self.q(x).reshape(n, t, self.heads, d).permute(0, 2, 1, 3)
+            src = x
+            if self.shrink > 1:
+                small = self.sr(x.permute(0, 2, 1).reshape(n, c, h, w))
+                src = self.sr_norm(small.reshape(n, c, -1).permute(0, 2, 1))
+            k, v = self.kv(src).reshape(n, -1, 2, self.heads, d).permute(2, 0, 3, 1, 4)
+            weights = ((q @ k.transpose(-2, -1)) * d ** -0.5).softmax(dim=-1)
+            return self.out((weights @ v).transpose(1, 2).reshape(n, t, c))
 
-    class DWConv(nn.Module):
-        def __init__(self, dim):
-            super().__init__()
-            self.dwconv = nn.Conv2d(dim, dim, 3, 1, 1, bias=True, groups=dim)
+    class MixFFN(nn.Module):
+        """Linear, a 3x3 depthwise conv over the token map, GELU, Linear."""
 
-        def forward(self, x, H, W):
-            B, N, C = x.shape
-            x = x.transpose(1, 2).view(B, C, H, W)
-            return self.dwconv(x).flatten(2).transpose(1, 2)
-
-    class Mlp(nn.Module):
         def __init__(self, dim, hidden):
             super().__init__()
             self.fc1 = nn.Linear(dim, hidden)
-            self.dwconv = DWConv(hidden)
+            self.dw = nn.Conv2d(hidden, hidden, 3, 1, 1, bias=True, groups=hidden)
             self.act = nn.GELU()
             self.fc2 = nn.Linear(hidden, dim)
 
-        def forward(self, x, H, W):
-            return self.fc2(self.act(self.dwconv(self.fc1(x), H, W)))
+        def forward(self, x, h, w):
+            n, _, c = x.shape
+            y = self.fc1(x)
+            y = self.dw(y.transpose(1, 2).view(n, y.shape[2], h, w)).flatten(2).transpose(1, 2)
+            return self.fc2(self.act(y))
 
-    class Block(nn.Module):
-        def __init__(self, dim, sr_ratio):
+    class EncoderLayer(nn.Module):
+        def __init__(self, dim, shrink):
             super().__init__()
-            self.norm1 = nn.LayerNorm(dim)
-            self.attn = Attention(dim, sr_ratio=sr_ratio)
-            self.norm2 = nn.LayerNorm(dim)
-            self.mlp = Mlp(dim, dim * 4)
+            self.pre_attn = nn.LayerNorm(dim)
+            self.attn = ReducedAttention(dim, shrink=shrink)
+            self.pre_ffn = nn.LayerNorm(dim)
+            self.ffn = MixFFN(dim, dim * 4)
 
-        def forward(self, x, H, W):
-            x = x + self.attn(self.norm1(x), H, W)
-            return x + self.mlp(self.norm2(x), H, W)
+        def forward(self, x, h, w):
+            x = x + self.attn(self.pre_attn(x), h, w)
+            return x + self.ffn(self.pre_ffn(x), h, w)
 
-    def _init_weights(m):
+    def init_by_kind(m):
         if isinstance(m, nn.Linear):
             nn.init.trunc_normal_(m.weight, std=.02)
             if m.bias is not None:
@@ -601,51 +559,46 @@ def segformer_encoder_block_and_all_mlp_head(L):
             nn.init.constant_(m.bias, 0)
             nn.init.constant_(m.weight, 1.0)
         elif isinstance(m, nn.Conv2d):
-            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-            fan_out //= m.groups
+            # He-normal over the fan-out of one group
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
             m.weight.data.normal_(0, math.sqrt(2.0 / fan_out))
             if m.bias is not None:
                 m.bias.data.zero_()
 
-    class MiniSegFormer(nn.Module):
-        def __init__(self, num_classes=3, dims=(8, 16)):
+    class TinySegFormer(nn.Module):
+        def __init__(self, classes=3, dims=(8, 16)):
             super().__init__()
-            self.patch_embed1 = OverlapPatchEmbed(7, 4, 3, dims[0])
-            self.patch_embed2 = OverlapPatchEmbed(3, 2, dims[0], dims[1])
-            self.block1 = nn.ModuleList([Block(dims[0], 2)])
+            self.embed1 = PatchTokens(7, 4, 3, dims[0])
+            self.embed2 = PatchTokens(3, 2, dims[0], dims[1])
+            self.block1 = nn.ModuleList([EncoderLayer(dims[0], 2)])
             self.norm1 = nn.LayerNorm(dims[0])
-            self.block2 = nn.ModuleList([Block(dims[1], 1)])
+            self.block2 = nn.ModuleList([EncoderLayer(dims[1], 1)])
             self.norm2 = nn.LayerNorm(dims[1])
-            self.linear_c = nn.ModuleList([nn.Linear(d, 8) for d in dims])
-            self.linear_fuse = nn.Conv2d(16, 8, 1, bias=False)
+            self.project = nn.ModuleList([nn.Linear(d, 8) for d in dims])
+            self.fuse = nn.Conv2d(16, 8, 1, bias=False)
             self.bn = nn.BatchNorm2d(8)
-            self.linear_pred = nn.Conv2d(8, num_classes, 1)
-            self.apply(_init_weights)
+            self.classify = nn.Conv2d(8, classes, 1)
+            self.apply(init_by_kind)
+
+        def stage(self, x, embed, layers, norm):
+            t, h, w = embed(x)
+            for layer in layers:
+                t = layer(t, h, w)
+            return norm(t).reshape(x.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous()
 
         def forward(self, x):
-            B = x.shape[0]
-            outs = []
-            x, H, W = self.patch_embed1(x)
-            for blk in self.block1:
-                x = blk(x, H, W)
-            x = self.norm1(x).reshape(B, H, W, -1).permute(0, 3, 1, 2).contiguous()
-            outs.append(x)
-            x, H, W = self.patch_embed2(x)
-            for blk in self.block2:
-                x = blk(x, H, W)
-            x = self.norm2(x).reshape(B, H, W, -1).permute(0, 3, 1, 2).contiguous()
-            outs.append(x)
-            size = outs[0].size()[2:]
-            maps = []
-            for c, lin in zip(outs, self.linear_c):
-                n, _, h, w = c.shape
-                m = lin(c.flatten(2).transpose(1, 2)).permute(0, 2, 1).reshape(n, -1, h, w)
-                maps.append(F.interpolate(m, size=size, mode="bilinear", align_corners=False))
-            fused = F.relu(self.bn(self.linear_fuse(L.cat(maps[::-1], dim=1))))
-            return self.linear_pred(fused), outs
+            f1 = self.stage(x, self.embed1, self.block1, self.norm1)
+            f2 = self.stage(f1, self.embed2, self.block2, self.norm2)
+            size = f1.size()[2:]
+            # every stage's tokens projected to one width and resized to the first stage's map
+            maps = [F.interpolate(tokens_to_map(lin(f.flatten(2).transpose(1, 2)), *f.shape[2:]),
+                                  size=size, mode="bilinear", align_corners=False)
+                    for f, lin in zip((f1, f2), self.project)]
+            fused = F.relu(self.bn(self.fuse(L.cat(maps[::-1], dim=1))))
+            return self.classify(fused), [f1, f2]
 
     L.manual_seed(0)
-    model = MiniSegFormer().double()
+    model = TinySegFormer().double()
     img = _x(L, 2, 3, 32, 32, seed=9)
     logits, feats = model(img)
     up = F.interpolate(logits, size=img.shape[-2:], mode="bilinear", align_corners=False)
@@ -661,76 +614,74 @@ def segformer_encoder_block_and_all_mlp_head(L):
 @program
 def coordinate_attention_and_eca_blocks(L):
     """Coordinate attention (CVPR 2021): pooling along H and along W by AdaptiveAvgPool2d
-    ((None, 1)) and ((1, None)), the two concatenated and split back, h_swish/h_sigmoid made
+    ((None, 1)) and ((1, None)), the two concatenated and split back, hard swish/sigmoid made
     of ReLU6(x + 3) / 6; and ECA's channel attention, a Conv1d over the squeezed channels
     (squeeze(-1).transpose(-1, -2)) whose kernel size comes from log2 of the channels; in a
     MobileNetV3-like block trained for two SGD steps with Nesterov momentum."""
     nn = L.nn
 
-    class h_sigmoid(nn.Module):
+    class HardSigmoid(nn.Module):
         def __init__(self, inplace=True):
             super().__init__()
-            self.relu = nn.ReLU6(inplace=inplace)
+            self.relu6 = nn.ReLU6(inplace=inplace)
 
         def forward(self, x):
-            return self.relu(x + 3) / 6
+            return self.relu6(x + 3) / 6
 
-    class h_swish(nn.Module):
+    class HardSwish(nn.Module):
         def __init__(self, inplace=True):
             super().__init__()
-            self.sigmoid = h_sigmoid(inplace=inplace)
+            self.gate = HardSigmoid(inplace=inplace)
 
         def forward(self, x):
-            return x * self.sigmoid(x)
+            return x * self.gate(x)
 
-    class CoordAtt(nn.Module):
-        def __init__(self, inp, oup, reduction=4):
+    class CoordGate(nn.Module):
+        """Pool along each axis, encode both strips together, then one sigmoid gate per row
+        and one per column."""
+
+        def __init__(self, cin, cout, reduction=4):
             super().__init__()
-            self.pool_h = nn.AdaptiveAvgPool2d((None, 1))
-            self.pool_w = nn.AdaptiveAvgPool2d((1, None))
-            mip = max(8, inp // reduction)
-            self.conv1 = nn.Conv2d(inp, mip, kernel_size=1, stride=1, padding=0)
-            self.bn1 = nn.BatchNorm2d(mip)
-            self.act = h_swish()
-            self.conv_h = nn.Conv2d(mip, oup, kernel_size=1, stride=1, padding=0)
-            self.conv_w = nn.Conv2d(mip, oup, kernel_size=1, stride=1, padding=0)
+            mid = max(8, cin // reduction)
+            self.rows = nn.AdaptiveAvgPool2d((None, 1))
+            self.cols = nn.AdaptiveAvgPool2d((1, None))
+            self.encode = nn.Sequential(nn.Conv2d(cin, mid, kernel_size=1, stride=1, padding=0),
+                                        nn.BatchNorm2d(mid), HardSwish())
+            self.to_rows = nn.Conv2d(mid, cout, kernel_size=1, stride=1, padding=0)
+            self.to_cols = nn.Conv2d(mid, cout, kernel_size=1, stride=1, padding=0)
 
         def forward(self, x):
-            identity = x
-            n, c, h, w = x.size()
-            x_h = self.pool_h(x)
-            x_w = self.pool_w(x).permute(0, 1, 3, 2)
-            y = L.cat([x_h, x_w], dim=2)
-            y = self.act(self.bn1(self.conv1(y)))
-            x_h, x_w = L.split(y, [h, w], dim=2)
-            x_w = x_w.permute(0, 1, 3, 2)
-            a_h = self.conv_h(x_h).sigmoid()
-            a_w = self.conv_w(x_w).sigmoid()
-            return identity * a_w * a_h
+            h, w = x.size()[2:]
+            strips = L.cat([self.rows(x), self.cols(x).permute(0, 1, 3, 2)], dim=2)
+            along_h, along_w = L.split(self.encode(strips), [h, w], dim=2)
+            gate_h = self.to_rows(along_h).sigmoid()
+            gate_w = self.to_cols(along_w.permute(0, 1, 3, 2)).sigmoid()
+            return x * gate_w * gate_h
 
-    class eca_layer(nn.Module):
-        def __init__(self, channel, gamma=2, b=1):
+    def odd_kernel(c, gamma=2, b=1):
+        t = int(abs((math.log(c, 2) + b) / gamma))
+        return t + 1 - t % 2
+
+    class ChannelConvGate(nn.Module):
+        def __init__(self, c):
             super().__init__()
-            t = int(abs((math.log(channel, 2) + b) / gamma))
-            k_size = t if t % 2 else t + 1
-            self.avg_pool = nn.AdaptiveAvgPool2d(1)
-            self.conv = nn.Conv1d(1, 1, kernel_size=k_size, padding=(k_size - 1) // 2,
-                                  bias=False)
+            k = odd_kernel(c)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=k // 2, bias=False)
             self.sigmoid = nn.Sigmoid()
 
         def forward(self, x):
-            y = self.avg_pool(x)
-            y = self.conv(y.squeeze(-1).transpose(-1, -2)).transpose(-1, -2).unsqueeze(-1)
-            y = self.sigmoid(y)
-            return x * y.expand_as(x)
+            across = self.pool(x).squeeze(-1).transpose(-1, -2)
+            w = self.sigmoid(self.conv(across).transpose(-1, -2).unsqueeze(-1))
+            return x * w.expand_as(x)
 
     class Block(nn.Module):
         def __init__(self, c):
             super().__init__()
             self.dw = nn.Sequential(nn.Conv2d(c, c, 3, 2, 1, groups=c, bias=False),
-                                    nn.BatchNorm2d(c), h_swish())
-            self.ca = CoordAtt(c, c)
-            self.eca = eca_layer(c)
+                                    nn.BatchNorm2d(c), HardSwish())
+            self.ca = CoordGate(c, c)
+            self.eca = ChannelConvGate(c)
             self.pw = nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.BatchNorm2d(2 * c))
 
         def forward(self, x):
@@ -769,123 +720,109 @@ def centernet_heatmaps_losses_and_decode(L):
     size and offset maps and the boxes concatenated."""
     nn, F = L.nn, L.nn.functional
 
-    def gaussian_radius(det_size, min_overlap=0.7):
-        height, width = det_size
-        b1 = height + width
-        c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
-        r1 = (b1 + math.sqrt(b1 ** 2 - 4 * c1)) / 2
-        b2 = 2 * (height + width)
-        c2 = (1 - min_overlap) * width * height
-        r2 = (b2 + math.sqrt(b2 ** 2 - 16 * c2)) / 2
-        a3 = 4 * min_overlap
-        b3 = -2 * min_overlap * (height + width)
-        c3 = (min_overlap - 1) * width * height
-        r3 = (b3 + math.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
-        return min(r1, r2, r3)
+    def radius_for(size, min_iou=0.7):
+        # the largest corner shift keeping IoU >= min_iou, the smallest of CornerNet's three
+        # cases (both corners inside, both outside, one of each): roots of three quadratics
+        h, w = size
+        cases = [(1, h + w, w * h * (1 - min_iou) / (1 + min_iou)),
+                 (4, 2 * (h + w), (1 - min_iou) * w * h),
+                 (4 * min_iou, -2 * min_iou * (h + w), (min_iou - 1) * w * h)]
+        return min((b + math.sqrt(b ** 2 - 4 * a * c)) / 2 for a, b, c in cases)
 
-    def gaussian2D(radius, sigma):
-        ys, xs = L.meshgrid(L.arange(-radius, radius + 1.0, dtype=L.float64),
-                            L.arange(-radius, radius + 1.0, dtype=L.float64), indexing="ij")
-        h = L.exp(-(xs * xs + ys * ys) / (2 * sigma * sigma))
-        h[h < L.finfo(h.dtype).eps * h.max()] = 0
-        return h
+    def gaussian_patch(r, sigma):
+        ys, xs = L.meshgrid(L.arange(-r, r + 1.0, dtype=L.float64),
+                            L.arange(-r, r + 1.0, dtype=L.float64), indexing="ij")
+        g = L.exp(-(xs * xs + ys * ys) / (2 * sigma * sigma))
+        g[g < L.finfo(g.dtype).eps * g.max()] = 0
+        return g
 
-    def draw_umich_gaussian(heatmap, center, radius, k=1):
-        diameter = 2 * radius + 1
-        gaussian = gaussian2D(radius, sigma=diameter / 6)
-        x, y = int(center[0]), int(center[1])
-        height, width = heatmap.shape[0:2]
-        left, right = min(x, radius), min(width - x, radius + 1)
-        top, bottom = min(y, radius), min(height - y, radius + 1)
-        masked_heatmap = heatmap[y - top:y + bottom, x - left:x + right]
-        masked_gaussian = gaussian[radius - top:radius + bottom, radius - left:radius + right]
-        if min(masked_gaussian.shape) > 0 and min(masked_heatmap.shape) > 0:
-            L.max(masked_heatmap, masked_gaussian * k, out=masked_heatmap)
-        return heatmap
+    def splat(heat, centre, r):
+        # keep the elementwise max of the map and a Gaussian around centre, written in place
+        # through out= into a view of the map, cut at the borders
+        g = gaussian_patch(r, sigma=(2 * r + 1) / 6)
+        x, y = int(centre[0]), int(centre[1])
+        rows, cols = heat.shape[0:2]
+        l, rt = min(x, r), min(cols - x, r + 1)
+        t, b = min(y, r), min(rows - y, r + 1)
+        window = heat[y - t:y + b, x - l:x + rt]
+        patch = g[r - t:r + b, r - l:r + rt]
+        if min(patch.shape) > 0 and min(window.shape) > 0:
+            L.max(window, patch, out=window)
+        return heat
 
-    def _sigmoid(x):
+    def safe_sigmoid(x):
         return L.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)
 
-    def _neg_loss(pred, gt):
-        pos_inds = gt.eq(1).float()
-        neg_inds = gt.lt(1).float()
-        neg_weights = L.pow(1 - gt, 4)
-        pos_loss = (L.log(pred) * L.pow(1 - pred, 2) * pos_inds).sum()
-        neg_loss = (L.log(1 - pred) * L.pow(pred, 2) * neg_weights * neg_inds).sum()
-        num_pos = pos_inds.float().sum()
-        if num_pos == 0:
-            return -neg_loss
-        return -(pos_loss + neg_loss) / num_pos
+    def peak_focal(pred, gt):
+        # focal loss at the peaks (gt == 1), elsewhere down-weighted by (1 - gt)^4
+        peak = gt.eq(1).float()
+        rest = gt.lt(1).float()
+        on = (L.log(pred) * L.pow(1 - pred, 2) * peak).sum()
+        off = (L.log(1 - pred) * L.pow(pred, 2) * L.pow(1 - gt, 4) * rest).sum()
+        n = peak.float().sum()
+        return -off if n == 0 else -(on + off) / n
 
-    def _gather_feat(feat, ind, mask=None):
-        dim = feat.size(2)
-        ind = ind.unsqueeze(2).expand(ind.size(0), ind.size(1), dim)
-        feat = feat.gather(1, ind)
-        if mask is not None:
-            mask = mask.unsqueeze(2).expand_as(feat)
-            feat = feat[mask].view(-1, dim)
-        return feat
+    def pick(feat, index, mask=None):
+        # feat (b, n, d), index (b, k) -> (b, k, d); with a mask, the selected rows only
+        d = feat.size(2)
+        out = feat.gather(1, index.unsqueeze(2).expand(index.size(0), index.size(1), d))
+        if mask is None:
+            return out
+        return out[mask.unsqueeze(2).expand_as(out)].view(-1, d)
 
-    def _transpose_and_gather_feat(feat, ind):
-        feat = feat.permute(0, 2, 3, 1).contiguous()
-        feat = feat.view(feat.size(0), -1, feat.size(3))
-        return _gather_feat(feat, ind)
+    def pick_from_map(fmap, index):
+        flat = fmap.permute(0, 2, 3, 1).contiguous()
+        return pick(flat.view(flat.size(0), -1, flat.size(3)), index)
 
-    class RegL1Loss(nn.Module):
-        def forward(self, output, mask, ind, target):
-            pred = _transpose_and_gather_feat(output, ind)
-            mask = mask.unsqueeze(2).expand_as(pred).float()
-            loss = F.l1_loss(pred * mask, target * mask, size_average=False)
-            return loss / (mask.sum() + 1e-4)
+    class MaskedL1(nn.Module):
+        def forward(self, out, mask, index, target):
+            pred = pick_from_map(out, index)
+            m = mask.unsqueeze(2).expand_as(pred).float()
+            return F.l1_loss(pred * m, target * m, size_average=False) / (m.sum() + 1e-4)
 
-    def _nms(heat, kernel=3):
-        pad = (kernel - 1) // 2
-        hmax = F.max_pool2d(heat, (kernel, kernel), stride=1, padding=pad)
-        keep = (hmax == heat).float()
-        return heat * keep
+    def local_peaks(heat, k=3):
+        top = F.max_pool2d(heat, (k, k), stride=1, padding=(k - 1) // 2)
+        return heat * (top == heat).float()
 
-    def _topk(scores, K):
-        batch, cat, height, width = scores.size()
-        topk_scores, topk_inds = L.topk(scores.view(batch, cat, -1), K)
-        topk_inds = topk_inds % (height * width)
-        topk_ys = (topk_inds / width).int().float()
-        topk_xs = (topk_inds % width).int().float()
-        topk_score, topk_ind = L.topk(topk_scores.view(batch, -1), K)
-        topk_clses = (topk_ind / K).int()
-        topk_inds = _gather_feat(topk_inds.view(batch, -1, 1), topk_ind).view(batch, K)
-        topk_ys = _gather_feat(topk_ys.view(batch, -1, 1), topk_ind).view(batch, K)
-        topk_xs = _gather_feat(topk_xs.view(batch, -1, 1), topk_ind).view(batch, K)
-        return topk_score, topk_inds, topk_clses, topk_ys, topk_xs
+    def best_k(scores, k):
+        # top k per class, then top k over all classes
+        n, classes, h, w = scores.size()
+        per_class, where = L.topk(scores.view(n, classes, -1), k)
+        where = where % (h * w)
+        ys, xs = (where / w).int().float(), (where % w).int().float()
+        best, slot = L.topk(per_class.view(n, -1), k)
+        cls = (slot / k).int()
 
-    def ctdet_decode(heat, wh, reg, K):
-        batch = heat.size(0)
-        heat = _nms(heat)
-        scores, inds, clses, ys, xs = _topk(heat, K)
-        reg = _transpose_and_gather_feat(reg, inds).view(batch, K, 2)
-        xs = xs.view(batch, K, 1) + reg[:, :, 0:1]
-        ys = ys.view(batch, K, 1) + reg[:, :, 1:2]
-        wh = _transpose_and_gather_feat(wh, inds).view(batch, K, 2)
-        clses = clses.view(batch, K, 1).float()
-        scores = scores.view(batch, K, 1)
-        bboxes = L.cat([xs - wh[..., 0:1] / 2, ys - wh[..., 1:2] / 2,
-                        xs + wh[..., 0:1] / 2, ys + wh[..., 1:2] / 2], dim=2)
-        return L.cat([bboxes, scores, clses], dim=2)
+        def follow(t):
+            return pick(t.view(n, -1, 1), slot).view(n, k)
 
-    class Head(nn.Module):
-        def __init__(self, c, heads):
+        return best, follow(where), cls, follow(ys), follow(xs)
+
+    def decode(heat, wh, offset, k):
+        n = heat.size(0)
+        scores, where, cls, ys, xs = best_k(local_peaks(heat), k)
+        off = pick_from_map(offset, where).view(n, k, 2)
+        xs, ys = xs.view(n, k, 1) + off[:, :, 0:1], ys.view(n, k, 1) + off[:, :, 1:2]
+        half = pick_from_map(wh, where).view(n, k, 2) / 2
+        boxes = L.cat([xs - half[..., 0:1], ys - half[..., 1:2],
+                       xs + half[..., 0:1], ys + half[..., 1:2]], dim=2)
+        return L.cat([boxes, scores.view(n, k, 1), cls.view(n, k, 1).float()], dim=2)
+
+    class Heads(nn.Module):
+        def __init__(self, c, outputs):
             super().__init__()
             self.backbone = nn.Sequential(nn.Conv2d(3, c, 3, 2, 1), nn.ReLU(inplace=True))
-            self.heads = heads
-            for head, classes in heads.items():
-                fc = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=True),
-                                   nn.ReLU(inplace=True), nn.Conv2d(c, classes, 1))
-                if "hm" in head:
-                    fc[-1].bias.data.fill_(-2.19)
-                self.__setattr__(head, fc)
+            self.names = outputs
+            for name, width in outputs.items():
+                branch = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=True),
+                                       nn.ReLU(inplace=True), nn.Conv2d(c, width, 1))
+                if name == "hm":
+                    branch[-1].bias.data.fill_(-2.19)       # sigmoid(-2.19) ~ 0.1 at start
+                self.__setattr__(name, branch)
 
         def forward(self, x):
-            x = self.backbone(x)
-            return [{head: self.__getattr__(head)(x) for head in self.heads}]
+            f = self.backbone(x)
+            return [{name: self.__getattr__(name)(f) for name in self.names}]
 
     out_h = out_w = 8
     boxes = [[[1.0, 1.0, 7.0, 9.0, 0], [6.0, 4.0, 14.0, 12.0, 1]],
@@ -901,25 +838,25 @@ def centernet_heatmaps_losses_and_decode(L):
         for k, (x1, y1, x2, y2, cls) in enumerate(objs):
             x1, y1, x2, y2 = x1 / 2, y1 / 2, x2 / 2, y2 / 2
             h, w = y2 - y1, x2 - x1
-            radius = max(0, int(gaussian_radius((math.ceil(h), math.ceil(w)))))
+            radius = max(0, int(radius_for((math.ceil(h), math.ceil(w)))))
             radii.append(radius)
             ct = L.tensor([(x1 + x2) / 2, (y1 + y2) / 2], dtype=L.float64)
             ct_int = ct.to(L.int32)
-            draw_umich_gaussian(hm[b, int(cls)], ct_int, radius)
+            splat(hm[b, int(cls)], ct_int, radius)
             wh_t[b, k] = L.tensor([w, h], dtype=L.float64)
             ind[b, k] = ct_int[1] * out_w + ct_int[0]
             reg_t[b, k] = ct - ct_int
             reg_mask[b, k] = 1
     L.manual_seed(0)
-    model = Head(8, {"hm": 2, "wh": 2, "reg": 2}).double()
+    model = Heads(8, {"hm": 2, "wh": 2, "reg": 2}).double()
     img = _x(L, 2, 3, 16, 16, seed=13)
     opt = L.optim.Adam(model.parameters(), lr=1e-3)
-    crit_reg = RegL1Loss()
+    crit_reg = MaskedL1()
     losses = []
     for _ in range(2):
         output = model(img)[-1]
-        output["hm"] = _sigmoid(output["hm"])
-        hm_loss = _neg_loss(output["hm"], hm)
+        output["hm"] = safe_sigmoid(output["hm"])
+        hm_loss = peak_focal(output["hm"], hm)
         wh_loss = crit_reg(output["wh"], reg_mask, ind, wh_t)
         off_loss = crit_reg(output["reg"], reg_mask, ind, reg_t)
         loss = hm_loss + 0.1 * wh_loss + off_loss
@@ -929,8 +866,8 @@ def centernet_heatmaps_losses_and_decode(L):
         losses.append([hm_loss, wh_loss, off_loss])
     with L.no_grad():
         output = model(img)[-1]
-        dets = ctdet_decode(output["hm"].sigmoid_(), output["wh"], output["reg"], K=5)
-    masked = _gather_feat(_transpose_and_gather_feat(output["wh"], ind).contiguous()
+        dets = decode(output["hm"].sigmoid_(), output["wh"], output["reg"], k=5)
+    masked = pick(pick_from_map(output["wh"], ind).contiguous()
                           .view(2, max_objs, 2)[:, :, :1], ind[:, :1].expand(2, 2) * 0,
                           reg_mask[:, :2].bool())
     return dict(radii=radii, hm=hm, ind=ind, reg=reg_t, losses=losses, dets=dets,
@@ -939,164 +876,140 @@ def centernet_heatmaps_losses_and_decode(L):
 
 @program
 def retinanet_matcher_box_coder_and_loss(L):
-    """torchvision's RetinaNet training path written out: anchors from meshgrid shifts,
-    box_iou by broadcast max/min and clamp, the Matcher (max over ground truth, thresholds
-    written into the matches by boolean indexing, low-quality matches recovered by
-    torch.where of the equality with each box's best), BoxCoder.encode_boxes with weights and
-    decode_single with bbox_xform_clip, one-hot class targets by advanced indexing,
+    """RetinaNet's training path (torchvision's behaviour, our code): anchors from meshgrid
+    shifts, box_iou by broadcast max/min and clamp, the Matcher (max over ground truth,
+    thresholds written into the matches by boolean indexing, low-quality matches recovered by
+    torch.where of the equality with each box's best), box deltas encoded with weights and
+    decoded with the log-size clip, one-hot class targets by advanced indexing,
     sigmoid_focal_loss over the valid anchors, L1 box loss over the foreground; then
     postprocessing: topk candidates, floor division into anchors and labels, decoded boxes
     clipped, batched NMS by the coordinate-offset trick."""
     F = L.nn.functional
     BELOW, BETWEEN = -1, -2
 
-    def box_area(b):
+    def area(b):
         return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
-    def box_iou(boxes1, boxes2):
-        area1, area2 = box_area(boxes1), box_area(boxes2)
-        lt = L.max(boxes1[:, None, :2], boxes2[:, :2])
-        rb = L.min(boxes1[:, None, 2:], boxes2[:, 2:])
-        wh = (rb - lt).clamp(min=0)
-        inter = wh[:, :, 0] * wh[:, :, 1]
-        return inter / (area1[:, None] + area2 - inter)
+    def pair_iou(a, b):
+        meet = (L.min(a[:, None, 2:], b[:, 2:]) - L.max(a[:, None, :2], b[:, :2])).clamp(min=0)
+        overlap = meet[:, :, 0] * meet[:, :, 1]
+        return overlap / (area(a)[:, None] + area(b) - overlap)
 
-    class Matcher:
-        def __init__(self, high, low, allow_low_quality_matches=False):
-            self.high_threshold, self.low_threshold = high, low
-            self.allow_low_quality_matches = allow_low_quality_matches
+    class Assigner:
+        """Per anchor: the index of its best ground truth, BELOW or BETWEEN by thresholds;
+        optionally each ground truth's best anchors keep their match whatever the IoU."""
 
-        def __call__(self, match_quality_matrix):
-            matched_vals, matches = match_quality_matrix.max(dim=0)
-            all_matches = matches.clone() if self.allow_low_quality_matches else None
-            below_low_threshold = matched_vals < self.low_threshold
-            between_thresholds = (matched_vals >= self.low_threshold) & (
-                matched_vals < self.high_threshold)
-            matches[below_low_threshold] = BELOW
-            matches[between_thresholds] = BETWEEN
-            if self.allow_low_quality_matches:
-                highest_quality_foreach_gt, _ = match_quality_matrix.max(dim=1)
-                pairs = L.where(match_quality_matrix == highest_quality_foreach_gt[:, None])
-                pred_inds_to_update = pairs[1]
-                matches[pred_inds_to_update] = all_matches[pred_inds_to_update]
-            return matches
+        def __init__(self, high, low, keep_best=False):
+            self.high, self.low, self.keep_best = high, low, keep_best
 
-    class BoxCoder:
-        def __init__(self, weights, bbox_xform_clip=math.log(1000.0 / 16)):
-            self.weights, self.bbox_xform_clip = weights, bbox_xform_clip
+        def __call__(self, quality):
+            best, which = quality.max(dim=0)
+            before = which.clone() if self.keep_best else None
+            which[best < self.low] = BELOW
+            which[(best >= self.low) & (best < self.high)] = BETWEEN
+            if self.keep_best:
+                anchor_ids = L.where(quality == quality.max(dim=1)[0][:, None])[1]
+                which[anchor_ids] = before[anchor_ids]
+            return which
 
-        def encode_single(self, reference_boxes, proposals):
-            weights = L.as_tensor(self.weights, dtype=reference_boxes.dtype)
-            wx, wy, ww, wh = weights[0], weights[1], weights[2], weights[3]
-            px1, py1 = proposals[:, 0].unsqueeze(1), proposals[:, 1].unsqueeze(1)
-            px2, py2 = proposals[:, 2].unsqueeze(1), proposals[:, 3].unsqueeze(1)
-            gx1, gy1 = reference_boxes[:, 0].unsqueeze(1), reference_boxes[:, 1].unsqueeze(1)
-            gx2, gy2 = reference_boxes[:, 2].unsqueeze(1), reference_boxes[:, 3].unsqueeze(1)
-            ex_w, ex_h = px2 - px1, py2 - py1
-            ex_cx, ex_cy = px1 + 0.5 * ex_w, py1 + 0.5 * ex_h
-            gt_w, gt_h = gx2 - gx1, gy2 - gy1
-            gt_cx, gt_cy = gx1 + 0.5 * gt_w, gy1 + 0.5 * gt_h
-            return L.cat((wx * (gt_cx - ex_cx) / ex_w, wy * (gt_cy - ex_cy) / ex_h,
-                          ww * L.log(gt_w / ex_w), wh * L.log(gt_h / ex_h)), dim=1)
+    def centre_size(b):
+        w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        return b[:, 0] + 0.5 * w, b[:, 1] + 0.5 * h, w, h
 
-        def decode_single(self, rel_codes, boxes):
-            boxes = boxes.to(rel_codes.dtype)
-            widths = boxes[:, 2] - boxes[:, 0]
-            heights = boxes[:, 3] - boxes[:, 1]
-            ctr_x = boxes[:, 0] + 0.5 * widths
-            ctr_y = boxes[:, 1] + 0.5 * heights
-            wx, wy, ww, wh = self.weights
-            dx = rel_codes[:, 0::4] / wx
-            dy = rel_codes[:, 1::4] / wy
-            dw = L.clamp(rel_codes[:, 2::4] / ww, max=self.bbox_xform_clip)
-            dh = L.clamp(rel_codes[:, 3::4] / wh, max=self.bbox_xform_clip)
-            pred_ctr_x = dx * widths[:, None] + ctr_x[:, None]
-            pred_ctr_y = dy * heights[:, None] + ctr_y[:, None]
-            pred_w = L.exp(dw) * widths[:, None]
-            pred_h = L.exp(dh) * heights[:, None]
-            c_to_c_h = L.tensor(0.5, dtype=pred_ctr_y.dtype) * pred_h
-            c_to_c_w = L.tensor(0.5, dtype=pred_ctr_x.dtype) * pred_w
-            return L.stack((pred_ctr_x - c_to_c_w, pred_ctr_y - c_to_c_h,
-                            pred_ctr_x + c_to_c_w, pred_ctr_y + c_to_c_h), dim=2).flatten(1)
+    class DeltaCoder:
+        def __init__(self, weights, max_log=math.log(1000.0 / 16)):
+            self.weights, self.max_log = weights, max_log
 
-    def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
-        p = L.sigmoid(inputs)
-        ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-        p_t = p * targets + (1 - p) * (1 - targets)
-        loss = ce_loss * ((1 - p_t) ** gamma)
+        def encode(self, boxes, refs):
+            # the weights as a tensor of the boxes' dtype; every column kept 2-d, then cat
+            k = L.as_tensor(self.weights, dtype=boxes.dtype)
+            bx, by, bw, bh = (t.unsqueeze(1) for t in centre_size(boxes))
+            rx, ry, rw, rh = (t.unsqueeze(1) for t in centre_size(refs))
+            return L.cat((k[0] * (bx - rx) / rw, k[1] * (by - ry) / rh,
+                          k[2] * L.log(bw / rw), k[3] * L.log(bh / rh)), dim=1)
+
+        def decode(self, codes, refs):
+            rx, ry, rw, rh = centre_size(refs.to(codes.dtype))
+            kx, ky, kw, kh = self.weights
+            cx = codes[:, 0::4] / kx * rw[:, None] + rx[:, None]
+            cy = codes[:, 1::4] / ky * rh[:, None] + ry[:, None]
+            half_w = L.tensor(0.5, dtype=cx.dtype) * (
+                L.exp(L.clamp(codes[:, 2::4] / kw, max=self.max_log)) * rw[:, None])
+            half_h = L.tensor(0.5, dtype=cy.dtype) * (
+                L.exp(L.clamp(codes[:, 3::4] / kh, max=self.max_log)) * rh[:, None])
+            return L.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h),
+                           dim=2).flatten(1)
+
+    def focal(logits, targets, alpha=0.25, gamma=2, reduction="none"):
+        # BCE scaled by (1 - p_true)^gamma, positives weighted alpha and negatives 1 - alpha
+        p = L.sigmoid(logits)
+        p_true = p * targets + (1 - p) * (1 - targets)
+        loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * (
+            (1 - p_true) ** gamma)
         if alpha >= 0:
-            alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-            loss = alpha_t * loss
+            loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
         return loss.sum() if reduction == "sum" else loss
 
     def nms(boxes, scores, thr):
-        order = scores.argsort(descending=True)
-        keep = []
-        while order.numel() > 0:
-            i = order[0]
-            keep.append(i)
-            if order.numel() == 1:
+        # greedy: take the best left, drop what overlaps it more than thr, repeat
+        left, keep = scores.argsort(descending=True), []
+        while left.numel() > 0:
+            top = left[0]
+            keep.append(top)
+            if left.numel() == 1:
                 break
-            ious = box_iou(boxes[i][None], boxes[order[1:]])[0]
-            order = order[1:][ious <= thr]
+            left = left[1:][pair_iou(boxes[top][None], boxes[left[1:]])[0] <= thr]
         return L.stack(keep) if keep else L.empty(0, dtype=L.int64)
 
-    def batched_nms(boxes, scores, idxs, thr):
-        offsets = idxs.to(boxes) * (boxes.max() + L.tensor(1).to(boxes))
-        return nms(boxes + offsets[:, None], scores, thr)
+    def nms_per_class(boxes, scores, classes, thr):
+        apart = classes.to(boxes) * (boxes.max() + L.tensor(1).to(boxes))
+        return nms(boxes + apart[:, None], scores, thr)
 
     sizes, stride = (6.0, 12.0), 4
     base = L.tensor([[-s / 2, -s / 2, s / 2, s / 2] for s in sizes], dtype=L.float64)
-    shifts_x = L.arange(0, 4, dtype=L.int32) * stride
-    shifts_y = L.arange(0, 4, dtype=L.int32) * stride
-    shift_y, shift_x = L.meshgrid(shifts_y, shifts_x, indexing="ij")
-    shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
-    shifts = L.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
+    steps = L.arange(0, 4, dtype=L.int32) * stride
+    ys, xs = (g.reshape(-1) for g in L.meshgrid(steps, steps, indexing="ij"))
+    shifts = L.stack((xs, ys, xs, ys), dim=1)
     anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
     gt_boxes = L.tensor([[1.0, 2.0, 9.0, 10.0], [5.0, 3.0, 15.0, 14.0]], dtype=L.float64)
     gt_labels = L.tensor([2, 0])
     num_classes = 3
-    matcher = Matcher(0.5, 0.4, allow_low_quality_matches=True)
-    coder = BoxCoder((1.0, 1.0, 1.0, 1.0))
-    iou = box_iou(gt_boxes, anchors)
+    matcher = Assigner(0.5, 0.4, keep_best=True)
+    coder = DeltaCoder((1.0, 1.0, 1.0, 1.0))
+    iou = pair_iou(gt_boxes, anchors)
     matched_idxs = matcher(iou)
     cls_logits = _x(L, anchors.shape[0], num_classes, seed=14, grad=True)
     bbox_reg = _x(L, anchors.shape[0], 4, seed=15, scale=0.2, grad=True)
-    foreground_idxs = matched_idxs >= 0
-    num_foreground = foreground_idxs.sum()
-    gt_classes_target = L.zeros_like(cls_logits)
-    gt_classes_target[foreground_idxs,
-                      gt_labels[matched_idxs[foreground_idxs]]] = 1.0
-    valid_idxs = matched_idxs != BETWEEN
-    cls_loss = sigmoid_focal_loss(cls_logits[valid_idxs], gt_classes_target[valid_idxs],
-                                  reduction="sum") / max(1, num_foreground)
-    matched_gt = gt_boxes[matched_idxs[foreground_idxs]]
-    target_regression = coder.encode_single(matched_gt, anchors[foreground_idxs, :])
-    box_loss = F.l1_loss(bbox_reg[foreground_idxs, :], target_regression,
+    fg = matched_idxs >= 0
+    num_foreground = fg.sum()
+    one_hot = L.zeros_like(cls_logits)
+    one_hot[fg, gt_labels[matched_idxs[fg]]] = 1.0
+    usable = matched_idxs != BETWEEN
+    cls_loss = focal(cls_logits[usable], one_hot[usable], reduction="sum") / max(1, num_foreground)
+    matched_gt = gt_boxes[matched_idxs[fg]]
+    target_regression = coder.encode(matched_gt, anchors[fg, :])
+    box_loss = F.l1_loss(bbox_reg[fg, :], target_regression,
                          reduction="sum") / max(1, num_foreground.item())
     (cls_loss + box_loss).backward()
 
     with L.no_grad():
-        scores_all = L.sigmoid(cls_logits).flatten()
-        keep_idxs = scores_all > 0.3
-        scores_all = scores_all[keep_idxs]
-        topk_idxs = L.where(keep_idxs)[0]
-        num_topk = min(10, topk_idxs.size(0))
-        scores_k, idxs = scores_all.topk(num_topk)
-        topk_idxs = topk_idxs[idxs]
-        anchor_idxs = L.div(topk_idxs, num_classes, rounding_mode="floor")
-        labels_k = topk_idxs % num_classes
-        boxes = coder.decode_single(bbox_reg[anchor_idxs], anchors[anchor_idxs])
-        boxes_x = boxes[..., 0::2].clamp(min=0, max=16)
-        boxes_y = boxes[..., 1::2].clamp(min=0, max=16)
-        boxes = L.stack((boxes_x, boxes_y), dim=boxes.dim()).reshape(boxes.shape)
-        keep = batched_nms(boxes, scores_k, labels_k, 0.5)
+        flat_scores = L.sigmoid(cls_logits).flatten()
+        above = flat_scores > 0.3
+        candidates = L.where(above)[0]
+        scores_k, order = flat_scores[above].topk(min(10, candidates.size(0)))
+        candidates = candidates[order]
+        # flat index = anchor * classes + class
+        anchor_idxs = L.div(candidates, num_classes, rounding_mode="floor")
+        labels_k = candidates % num_classes
+        boxes = coder.decode(bbox_reg[anchor_idxs], anchors[anchor_idxs])
+        xs_, ys_ = boxes[..., 0::2].clamp(min=0, max=16), boxes[..., 1::2].clamp(min=0, max=16)
+        boxes = L.stack((xs_, ys_), dim=boxes.dim()).reshape(boxes.shape)
+        keep = nms_per_class(boxes, scores_k, labels_k, 0.5)
     return dict(anchors=anchors, iou=iou, matched=matched_idxs, nfg=num_foreground,
                 target=target_regression, cls_loss=cls_loss, box_loss=box_loss,
                 g_cls=cls_logits.grad, g_box=bbox_reg.grad, boxes=boxes[keep],
                 scores=scores_k[keep], labels=labels_k[keep],
-                roundtrip=coder.decode_single(target_regression,
-                                              anchors[foreground_idxs, :]) - matched_gt)
+                roundtrip=coder.decode(target_regression, anchors[fg, :]) - matched_gt)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1105,94 +1018,95 @@ def retinanet_matcher_box_coder_and_loss(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def sam_optimizer_with_gradient_centralization(L):
-    """davda54/sam: an Optimizer subclass holding rho/adaptive in its defaults that builds
-    its base optimizer over its own param_groups and takes them over; first_step saves
-    old_p in self.state and climbs by e_w = grad * scale.to(p) (|p|^2-weighted when
-    adaptive), second_step restores p.data and steps the base optimizer, step wraps the
-    closure in torch.enable_grad(); BatchNorm running stats disabled around the second pass
-    by Module.apply over _BatchNorm; gradients centralised per output channel before
-    the climb; the wrapper's state_dict saved and loaded through io.BytesIO."""
+    """Sharpness-aware minimisation (the design of davda54/sam, our code): an Optimizer subclass
+    holding rho/adaptive in its defaults that builds its base optimizer over its own
+    param_groups and takes them over; the first pass saves the weights in self.state and climbs
+    by grad * scale.to(p) (|p|^2-weighted when adaptive), the second restores p.data and steps
+    the base optimizer, step wraps the closure in torch.enable_grad(); BatchNorm running stats
+    disabled around the second pass by Module.apply over _BatchNorm; gradients centralised per
+    output channel before the climb; the wrapper's state_dict saved and loaded through
+    io.BytesIO."""
     nn, F = L.nn, L.nn.functional
     from_bn = L.nn.modules.batchnorm._BatchNorm
 
-    class SAM(L.optim.Optimizer):
-        def __init__(self, params, base_optimizer, rho=0.05, adaptive=False, **kwargs):
-            assert rho >= 0.0, f"Invalid rho, should be non-negative: {rho}"
-            defaults = dict(rho=rho, adaptive=adaptive, **kwargs)
-            super().__init__(params, defaults)
-            self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
-            self.param_groups = self.base_optimizer.param_groups
-            self.defaults.update(self.base_optimizer.defaults)
+    class SharpnessAware(L.optim.Optimizer):
+        """Two passes per step: climb to w + rho g/|g| (scaled by |w| per element when
+        adaptive), take the gradient there, come back to w and let the base optimizer step
+        with that gradient."""
+
+        def __init__(self, params, base_cls, rho=0.05, adaptive=False, **base_kw):
+            if rho < 0.0:
+                raise ValueError(f"rho must be >= 0, got {rho}")
+            super().__init__(params, dict(rho=rho, adaptive=adaptive, **base_kw))
+            self.base = base_cls(self.param_groups, **base_kw)
+            self.param_groups = self.base.param_groups          # one list, shared
+            self.defaults.update(self.base.defaults)
+
+        def _with_grads(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        yield group, p
+
+        def _grad_norm(self):
+            device = self.param_groups[0]["params"][0].device
+            norms = [((L.abs(p) if g["adaptive"] else 1.0) * p.grad).norm(p=2).to(device)
+                     for g, p in self._with_grads()]
+            return L.norm(L.stack(norms), p=2)
 
         @L.no_grad()
-        def first_step(self, zero_grad=False):
-            grad_norm = self._grad_norm()
-            for group in self.param_groups:
-                scale = group["rho"] / (grad_norm + 1e-12)
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    self.state[p]["old_p"] = p.data.clone()
-                    e_w = (L.pow(p, 2) if group["adaptive"] else 1.0) * p.grad * scale.to(p)
-                    p.add_(e_w)
+        def climb(self, zero_grad=False):
+            norm = self._grad_norm()
+            for group, p in list(self._with_grads()):
+                self.state[p]["before_climb"] = p.data.clone()
+                step = p.grad * (group["rho"] / (norm + 1e-12)).to(p)
+                p.add_(L.pow(p, 2) * step if group["adaptive"] else step)
             if zero_grad:
                 self.zero_grad()
 
         @L.no_grad()
-        def second_step(self, zero_grad=False):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    p.data = self.state[p]["old_p"]
-            self.base_optimizer.step()
+        def descend(self, zero_grad=False):
+            for _, p in self._with_grads():
+                p.data = self.state[p]["before_climb"]
+            self.base.step()
             if zero_grad:
                 self.zero_grad()
 
         @L.no_grad()
         def step(self, closure=None):
-            assert closure is not None, "Sharpness Aware Minimization requires closure"
-            closure = L.enable_grad()(closure)
-            self.first_step(zero_grad=True)
-            closure()
-            self.second_step()
-
-        def _grad_norm(self):
-            shared_device = self.param_groups[0]["params"][0].device
-            return L.norm(L.stack([
-                ((L.abs(p) if group["adaptive"] else 1.0) * p.grad).norm(p=2).to(shared_device)
-                for group in self.param_groups for p in group["params"]
-                if p.grad is not None]), p=2)
+            if closure is None:
+                raise RuntimeError("this optimizer needs a closure for its second pass")
+            self.climb(zero_grad=True)
+            L.enable_grad()(closure)()
+            self.descend()
 
         def load_state_dict(self, state_dict):
             super().load_state_dict(state_dict)
-            self.base_optimizer.param_groups = self.param_groups
+            self.base.param_groups = self.param_groups
 
-    def disable_running_stats(model):
-        def _disable(module):
-            if isinstance(module, from_bn):
-                module.backup_momentum = module.momentum
-                module.momentum = 0
-        model.apply(_disable)
+    def freeze_bn_stats(model, frozen):
+        # BN momentum 0 keeps the running statistics still during the climbed pass
+        def visit(m):
+            if not isinstance(m, from_bn):
+                return
+            if frozen:
+                m.saved_momentum, m.momentum = m.momentum, 0
+            elif hasattr(m, "saved_momentum"):
+                m.momentum = m.saved_momentum
+        model.apply(visit)
 
-    def enable_running_stats(model):
-        def _enable(module):
-            if isinstance(module, from_bn) and hasattr(module, "backup_momentum"):
-                module.momentum = module.backup_momentum
-        model.apply(_enable)
-
-    def centralize(model):
+    def centre_grads(model):
+        # remove each output channel's mean from the gradient of every weight matrix/kernel
         for p in model.parameters():
             if p.grad is not None and p.grad.dim() > 1:
-                p.grad.data.add_(-p.grad.data.mean(dim=tuple(range(1, len(list(p.grad.size())))),
-                                                   keepdim=True))
+                axes = tuple(range(1, len(list(p.grad.size()))))
+                p.grad.data.add_(-p.grad.data.mean(dim=axes, keepdim=True))
 
-    def smooth_crossentropy(pred, gold, smoothing=0.1):
-        n_class = pred.size(1)
-        one_hot = L.full_like(pred, fill_value=smoothing / (n_class - 1))
-        one_hot.scatter_(dim=1, index=gold.unsqueeze(1), value=1.0 - smoothing)
-        return F.kl_div(input=F.log_softmax(pred, dim=1), target=one_hot, reduction="none") \
-            .sum(-1)
+    def smoothed_ce(pred, gold, eps=0.1):
+        target = L.full_like(pred, fill_value=eps / (pred.size(1) - 1))
+        target.scatter_(dim=1, index=gold.unsqueeze(1), value=1.0 - eps)
+        return F.kl_div(input=F.log_softmax(pred, dim=1), target=target,
+                        reduction="none").sum(-1)
 
     out = {}
     for adaptive in (False, True):
@@ -1200,22 +1114,23 @@ def sam_optimizer_with_gradient_centralization(L):
         model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
                               nn.Flatten(), nn.Linear(4 * 25, 3)).double()
         x, y = _x(L, 4, 2, 5, 5, seed=16), L.tensor(labels(4, 3, 17))
-        optimizer = SAM(model.parameters(), L.optim.SGD, rho=2.0 if adaptive else 0.05,
-                        adaptive=adaptive, lr=0.1, momentum=0.9)
+        optimizer = SharpnessAware(model.parameters(), L.optim.SGD,
+                                   rho=2.0 if adaptive else 0.05, adaptive=adaptive, lr=0.1,
+                                   momentum=0.9)
         losses = []
         for step in range(2):
-            enable_running_stats(model)
-            loss = smooth_crossentropy(model(x), y).mean()
+            freeze_bn_stats(model, False)
+            loss = smoothed_ce(model(x), y).mean()
             loss.backward()
-            centralize(model)
-            optimizer.first_step(zero_grad=True)
-            disable_running_stats(model)
-            smooth_crossentropy(model(x), y).mean().backward()
-            optimizer.second_step(zero_grad=True)
+            centre_grads(model)
+            optimizer.climb(zero_grad=True)
+            freeze_bn_stats(model, True)
+            smoothed_ce(model(x), y).mean().backward()
+            optimizer.descend(zero_grad=True)
             losses.append(loss)
 
         def closure():
-            loss = smooth_crossentropy(model(x), y).mean()
+            loss = smoothed_ce(model(x), y).mean()
             loss.backward()
             return loss
         closure()
@@ -1231,68 +1146,69 @@ def sam_optimizer_with_gradient_centralization(L):
             groups=[{k: v for k, v in g.items() if k != "params"}
                     for g in sd["param_groups"]],
             state_keys=sorted({k for s in sd["state"].values() for k in s}),
-            same=optimizer.base_optimizer.param_groups is optimizer.param_groups,
+            same=optimizer.base.param_groups is optimizer.param_groups,
             defaults=sorted(optimizer.defaults))
     return out
 
 
 @program
 def lookahead_wrapper_without_optimizer_init(L):
-    """timm's Lookahead: an Optimizer subclass that never calls Optimizer.__init__, takes
-    its base optimizer's param_groups, defaults and a defaultdict state, setdefaults its
-    lookahead_* keys into every group, keeps the slow weights in the base optimizer's state
-    (empty_like + copy_, add_ with alpha), delegates state_dict/load_state_dict; driven with
-    zero_grad, a LambdaLR warm-up on the wrapper and a reload into a fresh wrapper."""
+    """Lookahead as timm wraps it: an Optimizer subclass that never calls Optimizer.__init__,
+    takes its base optimizer's param_groups, defaults and a defaultdict state, setdefaults its
+    own keys into every group, keeps the slow weights in the base optimizer's state (empty_like
+    + copy_, add_ with alpha), delegates state_dict/load_state_dict; driven with zero_grad, a
+    LambdaLR warm-up on the wrapper and a reload into a fresh wrapper."""
     nn = L.nn
 
     class Lookahead(L.optim.Optimizer):
-        def __init__(self, base_optimizer, alpha=0.5, k=6):
-            if not 0.0 <= alpha <= 1.0:
-                raise ValueError(f"Invalid slow update rate: {alpha}")
-            if not 1 <= k:
-                raise ValueError(f"Invalid lookahead steps: {k}")
-            defaults = dict(lookahead_alpha=alpha, lookahead_k=k, lookahead_step=0)
-            self._base_optimizer = base_optimizer
-            self.param_groups = base_optimizer.param_groups
-            self.defaults = base_optimizer.defaults
-            self.defaults.update(defaults)
+        """Every k steps of the wrapped optimizer, pull a slow copy of the weights a fraction
+        alpha towards the fast ones and restart the fast weights from it.  Optimizer.__init__
+        is never called: the base optimizer's groups, defaults and state are used."""
+
+        def __init__(self, base, alpha=0.5, k=6):
+            if not 0.0 <= alpha <= 1.0 or k < 1:
+                raise ValueError(f"need 0 <= alpha <= 1 and k >= 1, got {alpha}, {k}")
+            extra = dict(la_alpha=alpha, la_k=k, la_step=0)
+            self.base = base
+            self.param_groups = base.param_groups
+            self.defaults = base.defaults
+            self.defaults.update(extra)
             self.state = defaultdict(dict)
-            for name, default in defaults.items():
-                for group in self._base_optimizer.param_groups:
-                    group.setdefault(name, default)
+            for group in base.param_groups:
+                for key, value in extra.items():
+                    group.setdefault(key, value)
 
         @L.no_grad()
-        def update_slow(self, group):
-            for fast_p in group["params"]:
-                if fast_p.grad is None:
+        def pull(self, group):
+            for p in group["params"]:
+                if p.grad is None:
                     continue
-                param_state = self._base_optimizer.state[fast_p]
-                if "lookahead_slow_buff" not in param_state:
-                    param_state["lookahead_slow_buff"] = L.empty_like(fast_p)
-                    param_state["lookahead_slow_buff"].copy_(fast_p)
-                slow = param_state["lookahead_slow_buff"]
-                slow.add_(fast_p - slow, alpha=group["lookahead_alpha"])
-                fast_p.copy_(slow)
+                st = self.base.state[p]
+                if "slow" not in st:
+                    st["slow"] = L.empty_like(p)
+                    st["slow"].copy_(p)
+                st["slow"].add_(p - st["slow"], alpha=group["la_alpha"])
+                p.copy_(st["slow"])
 
-        def sync_lookahead(self):
-            for group in self._base_optimizer.param_groups:
-                self.update_slow(group)
+        def pull_all(self):
+            for group in self.base.param_groups:
+                self.pull(group)
 
         @L.no_grad()
         def step(self, closure=None):
-            loss = self._base_optimizer.step(closure)
-            for group in self._base_optimizer.param_groups:
-                group["lookahead_step"] += 1
-                if group["lookahead_step"] % group["lookahead_k"] == 0:
-                    self.update_slow(group)
+            loss = self.base.step(closure)
+            for group in self.base.param_groups:
+                group["la_step"] += 1
+                if group["la_step"] % group["la_k"] == 0:
+                    self.pull(group)
             return loss
 
         def state_dict(self):
-            return self._base_optimizer.state_dict()
+            return self.base.state_dict()
 
         def load_state_dict(self, state_dict):
-            self._base_optimizer.load_state_dict(state_dict)
-            self.param_groups = self._base_optimizer.param_groups
+            self.base.load_state_dict(state_dict)
+            self.param_groups = self.base.param_groups
 
     L.manual_seed(0)
     model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2)).double()
@@ -1309,7 +1225,7 @@ def lookahead_wrapper_without_optimizer_init(L):
         sched.step()
         losses.append(loss.item())
         lrs.append(sched.get_last_lr()[0])
-    opt.sync_lookahead()
+    opt.pull_all()
     sd = opt.state_dict()
     fresh = Lookahead(L.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.01), k=3)
     fresh.load_state_dict(sd)
@@ -1317,45 +1233,44 @@ def lookahead_wrapper_without_optimizer_init(L):
                 groups=[{k: v for k, v in g.items() if k != "params"}
                         for g in sd["param_groups"]],
                 state={k: sorted(v) for k, v in sd["state"].items()},
-                slow=sd["state"][0]["lookahead_slow_buff"],
-                fresh=[fresh.param_groups[0]["lookahead_step"],
-                       fresh._base_optimizer.state[next(model.parameters())]["step"]],
+                slow=sd["state"][0]["slow"],
+                fresh=[fresh.param_groups[0]["la_step"],
+                       fresh.base.state[next(model.parameters())]["step"]],
                 bad=[err(lambda: Lookahead(base, alpha=1.5)), err(lambda: Lookahead(base, k=0))],
                 is_opt=isinstance(opt, L.optim.Optimizer))
 
 
 @program
 def center_loss_with_two_optimizers(L):
-    """KaiyangZhou's CenterLoss: learnable centers, the squared distance matrix expanded
-    both ways and completed by addmm_(x, centers.t(), beta=1, alpha=-2), a label mask from
-    eq against an expanded arange, clamp and a mean; trained beside softmax cross entropy with
-    its own SGD whose gradients are rescaled by 1 / weight before stepping."""
+    """The center loss (Wen et al.): learnable centers, the squared distance matrix expanded
+    both ways and completed by addmm_(x, centers.t(), beta=1, alpha=-2), a label mask from eq
+    against an expanded arange, clamp and a mean; trained beside softmax cross entropy with its
+    own SGD whose gradients are rescaled by 1 / weight before stepping."""
     nn, F = L.nn, L.nn.functional
 
-    class CenterLoss(nn.Module):
-        def __init__(self, num_classes=4, feat_dim=2):
+    class CentreLoss(nn.Module):
+        """Mean over the batch of |x_i - c_{y_i}|^2 with a learnable centre per class; the
+        squared distances to every centre come from |x|^2 + |c|^2 - 2 x.c (addmm_)."""
+
+        def __init__(self, classes=4, dim=2):
             super().__init__()
-            self.num_classes, self.feat_dim = num_classes, feat_dim
-            self.centers = nn.Parameter(L.randn(self.num_classes, self.feat_dim,
-                                                dtype=L.float64))
+            self.classes = classes
+            self.centers = nn.Parameter(L.randn(classes, dim, dtype=L.float64))
 
         def forward(self, x, labels):
-            batch_size = x.size(0)
-            distmat = L.pow(x, 2).sum(dim=1, keepdim=True).expand(batch_size,
-                                                                   self.num_classes) + \
-                L.pow(self.centers, 2).sum(dim=1, keepdim=True).expand(
-                    self.num_classes, batch_size).t()
-            distmat.addmm_(x, self.centers.t(), beta=1, alpha=-2)
-            classes = L.arange(self.num_classes).long()
-            labels = labels.unsqueeze(1).expand(batch_size, self.num_classes)
-            mask = labels.eq(classes.expand(batch_size, self.num_classes))
-            dist = distmat * mask.float()
-            return dist.clamp(min=1e-12, max=1e+12).sum() / batch_size
+            n = x.size(0)
+            sq_x = L.pow(x, 2).sum(dim=1, keepdim=True).expand(n, self.classes)
+            sq_c = L.pow(self.centers, 2).sum(dim=1, keepdim=True).expand(self.classes, n).t()
+            dist = sq_x + sq_c
+            dist.addmm_(x, self.centers.t(), beta=1, alpha=-2)
+            own = labels.unsqueeze(1).expand(n, self.classes).eq(
+                L.arange(self.classes).long().expand(n, self.classes))
+            return (dist * own.float()).clamp(min=1e-12, max=1e+12).sum() / n
 
     L.manual_seed(0)
     net = nn.Sequential(nn.Linear(6, 8), nn.PReLU(), nn.Linear(8, 2)).double()
     classifier = nn.Linear(2, 4).double()
-    criterion_cent = CenterLoss()
+    criterion_cent = CentreLoss()
     opt_model = L.optim.SGD(list(net.parameters()) + list(classifier.parameters()), lr=0.1,
                             weight_decay=5e-4, momentum=0.9)
     opt_cent = L.optim.SGD(criterion_cent.parameters(), lr=0.5)
@@ -1605,83 +1520,77 @@ def uint8_tensor_augmentations_as_torchvision_writes_them(L):
 
 @program
 def attention_unet_gates_with_dice_bce(L):
-    """Attention U-Net: gating signals from the coarser decoder level, W_g and W_x 1x1 conv
-    + BatchNorm branches summed, ReLU, psi (1x1 conv, BN, sigmoid), the gate multiplying the
-    skip; up-convolutions by Upsample(scale_factor=2) + conv, skips concatenated; trained by
+    """Attention U-Net: gating signals from the coarser decoder level, two 1x1 conv + BatchNorm
+    branches summed, ReLU, psi (1x1 conv, BN, sigmoid), the gate multiplying the skip;
+    up-convolutions by Upsample(scale_factor=2) + conv, skips concatenated; trained by
     BCE-with-logits plus a soft Dice loss computed over flattened sigmoid outputs; the gates'
     attention maps collected by forward hooks."""
     nn, F = L.nn, L.nn.functional
 
-    def conv_block(ch_in, ch_out):
-        return nn.Sequential(nn.Conv2d(ch_in, ch_out, 3, 1, 1, bias=True),
-                             nn.BatchNorm2d(ch_out), nn.ReLU(inplace=True))
+    def conv_bn_relu(cin, cout, k=3):
+        return nn.Sequential(nn.Conv2d(cin, cout, k, 1, k // 2, bias=True),
+                             nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
-    class up_conv(nn.Module):
-        def __init__(self, ch_in, ch_out):
+    def up_then_conv(cin, cout):
+        return nn.Sequential(nn.Upsample(scale_factor=2), conv_bn_relu(cin, cout))
+
+    def conv1_bn(cin, cout):
+        return [nn.Conv2d(cin, cout, 1, 1, 0, bias=True), nn.BatchNorm2d(cout)]
+
+    class SkipGate(nn.Module):
+        """A per-pixel weight in (0, 1) for the skip, from the skip and the coarser signal."""
+
+        def __init__(self, c_coarse, c_skip, mid):
             super().__init__()
-            self.up = nn.Sequential(nn.Upsample(scale_factor=2), conv_block(ch_in, ch_out))
-
-        def forward(self, x):
-            return self.up(x)
-
-    class Attention_block(nn.Module):
-        def __init__(self, F_g, F_l, F_int):
-            super().__init__()
-            self.W_g = nn.Sequential(nn.Conv2d(F_g, F_int, 1, 1, 0, bias=True),
-                                     nn.BatchNorm2d(F_int))
-            self.W_x = nn.Sequential(nn.Conv2d(F_l, F_int, 1, 1, 0, bias=True),
-                                     nn.BatchNorm2d(F_int))
-            self.psi = nn.Sequential(nn.Conv2d(F_int, 1, 1, 1, 0, bias=True),
-                                     nn.BatchNorm2d(1), nn.Sigmoid())
+            self.from_coarse = nn.Sequential(*conv1_bn(c_coarse, mid))
+            self.from_skip = nn.Sequential(*conv1_bn(c_skip, mid))
+            self.psi = nn.Sequential(*conv1_bn(mid, 1), nn.Sigmoid())
             self.relu = nn.ReLU(inplace=True)
 
-        def forward(self, g, x):
-            psi = self.relu(self.W_g(g) + self.W_x(x))
-            return x * self.psi(psi)
+        def forward(self, coarse, skip):
+            return skip * self.psi(self.relu(self.from_coarse(coarse) + self.from_skip(skip)))
 
-    class AttU_Net(nn.Module):
-        def __init__(self, img_ch=3, output_ch=1):
+    class GatedUNet(nn.Module):
+        def __init__(self, cin=3, cout=1):
             super().__init__()
-            self.Maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
-            self.Conv1, self.Conv2, self.Conv3 = conv_block(img_ch, 4), conv_block(4, 8), \
-                conv_block(8, 16)
-            self.Up3, self.Att3, self.Up_conv3 = up_conv(16, 8), Attention_block(8, 8, 4), \
-                conv_block(16, 8)
-            self.Up2, self.Att2, self.Up_conv2 = up_conv(8, 4), Attention_block(4, 4, 2), \
-                conv_block(8, 4)
-            self.Conv_1x1 = nn.Conv2d(4, output_ch, 1, 1, 0)
+            self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+            self.enc = nn.ModuleList([conv_bn_relu(cin, 4), conv_bn_relu(4, 8),
+                                      conv_bn_relu(8, 16)])
+            # decoder levels from the coarsest: upsample, gate the skip, merge
+            self.ups, self.gates, self.merges = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+            for wide, narrow in ((16, 8), (8, 4)):
+                self.ups.append(up_then_conv(wide, narrow))
+                self.gates.append(SkipGate(narrow, narrow, narrow // 2))
+                self.merges.append(conv_bn_relu(wide, narrow))
+            self.head = nn.Conv2d(4, cout, 1, 1, 0)
 
         def forward(self, x):
-            x1 = self.Conv1(x)
-            x2 = self.Conv2(self.Maxpool(x1))
-            x3 = self.Conv3(self.Maxpool(x2))
-            d3 = self.Up3(x3)
-            x2 = self.Att3(g=d3, x=x2)
-            d3 = self.Up_conv3(L.cat((x2, d3), dim=1))
-            d2 = self.Up2(d3)
-            x1 = self.Att2(g=d2, x=x1)
-            d2 = self.Up_conv2(L.cat((x1, d2), dim=1))
-            return self.Conv_1x1(d2)
+            skips = []
+            for i, stage in enumerate(self.enc):
+                x = stage(x if i == 0 else self.pool(x))
+                skips.append(x)
+            for up, gate, merge, skip in zip(self.ups, self.gates, self.merges, skips[-2::-1]):
+                d = up(x)
+                x = merge(L.cat((gate(coarse=d, skip=skip), d), dim=1))
+            return self.head(x)
 
-    class DiceBCELoss(nn.Module):
-        def forward(self, inputs, targets, smooth=1):
-            bce = F.binary_cross_entropy_with_logits(inputs, targets, reduction="mean")
-            inputs = L.sigmoid(inputs).view(-1)
-            targets = targets.view(-1)
-            intersection = (inputs * targets).sum()
-            dice_loss = 1 - (2. * intersection + smooth) / (inputs.sum() + targets.sum() + smooth)
-            return bce + dice_loss
+    class DiceAndBCE(nn.Module):
+        def forward(self, logits, targets, smooth=1):
+            bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="mean")
+            p, t = L.sigmoid(logits).view(-1), targets.view(-1)
+            dice = (2. * (p * t).sum() + smooth) / (p.sum() + t.sum() + smooth)
+            return bce + 1 - dice
 
     L.manual_seed(0)
-    net = AttU_Net().double()
+    net = GatedUNet().double()
     maps = {}
     handles = [m.psi.register_forward_hook(
         lambda mod, inp, out, name=name: maps.__setitem__(name, out.detach()))
-        for name, m in net.named_modules() if isinstance(m, Attention_block)]
+        for name, m in net.named_modules() if isinstance(m, SkipGate)]
     x = _x(L, 2, 3, 8, 8, seed=26)
     t = L.tensor((np.random.RandomState(27).rand(2, 1, 8, 8) > 0.5).astype(np.float64))
     opt = L.optim.Adam(net.parameters(), lr=1e-3)
-    crit = DiceBCELoss()
+    crit = DiceAndBCE()
     losses = []
     for _ in range(2):
         opt.zero_grad()
@@ -1693,78 +1602,77 @@ def attention_unet_gates_with_dice_bce(L):
         h.remove()
     net(x)
     return dict(losses=losses, maps=maps, grads={k: v for k, v in _grads(net).items()
-                                                 if "Att" in k},
-                names=sorted(maps), hooks=len(net.Att2.psi._forward_hooks))
+                                                 if "gates" in k},
+                names=sorted(maps), hooks=len(net.gates[1].psi._forward_hooks))
 
 
 @program
 def non_local_block_embedded_gaussian_and_dot_product(L):
-    """The non-local neural network block (Wang et al.) as its popular PyTorch port writes
-    it: theta/phi/g 1x1 convs, a sub-sampling max-pool appended after phi and g, the
-    pairwise function as softmax of theta . phi (embedded Gaussian) or divided by N
-    (dot product), W as conv + BatchNorm whose weight and bias are zeroed by
-    nn.init.constant_ so the block starts as identity; 1-d, 2-d and 3-d versions."""
+    """The non-local neural network block (Wang et al.): query/key/value 1x1 convs, a
+    sub-sampling max-pool appended after phi and g, the pairwise function as softmax of theta .
+    phi (embedded Gaussian) or divided by N (dot product), W as conv + BatchNorm whose weight
+    and bias are zeroed by nn.init.constant_ so the block starts as identity; 1-d, 2-d and 3-d
+    versions."""
     nn, F = L.nn, L.nn.functional
+    by_dim = {1: (nn.Conv1d, nn.BatchNorm1d, lambda: nn.MaxPool1d(kernel_size=2)),
+              2: (nn.Conv2d, nn.BatchNorm2d, lambda: nn.MaxPool2d(kernel_size=(2, 2))),
+              3: (nn.Conv3d, nn.BatchNorm3d, lambda: nn.MaxPool3d(kernel_size=(1, 2, 2)))}
 
-    class _NonLocalBlockND(nn.Module):
-        def __init__(self, in_channels, inter_channels=None, dimension=3, sub_sample=True,
-                     bn_layer=True, mode="embedded"):
+    class NonLocalND(nn.Module):
+        """y_i = sum_j f(x_i, x_j) g(x_j) over every position j (pooled), projected back and
+        added to x; f = softmax of dot products ("embedded") or dot products / N ("dot")."""
+
+        def __init__(self, c, mid=None, dims=3, pool=True, norm=True, kind="embedded"):
             super().__init__()
-            assert dimension in [1, 2, 3]
-            self.dimension, self.sub_sample, self.mode = dimension, sub_sample, mode
-            self.in_channels = in_channels
-            self.inter_channels = inter_channels or max(in_channels // 2, 1)
-            conv_nd = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dimension]
-            max_pool_layer = {1: nn.MaxPool1d(kernel_size=2),
-                              2: nn.MaxPool2d(kernel_size=(2, 2)),
-                              3: nn.MaxPool3d(kernel_size=(1, 2, 2))}[dimension]
-            bn = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[dimension]
-            self.g = conv_nd(self.in_channels, self.inter_channels, 1, 1, 0)
-            if bn_layer:
-                self.W = nn.Sequential(conv_nd(self.inter_channels, self.in_channels, 1, 1, 0),
-                                       bn(self.in_channels))
-                nn.init.constant_(self.W[1].weight, 0)
-                nn.init.constant_(self.W[1].bias, 0)
-            else:
-                self.W = conv_nd(self.inter_channels, self.in_channels, 1, 1, 0)
-                nn.init.constant_(self.W.weight, 0)
-                nn.init.constant_(self.W.bias, 0)
-            self.theta = conv_nd(self.in_channels, self.inter_channels, 1, 1, 0)
-            self.phi = conv_nd(self.in_channels, self.inter_channels, 1, 1, 0)
-            if sub_sample:
-                self.g = nn.Sequential(self.g, max_pool_layer)
-                self.phi = nn.Sequential(self.phi, max_pool_layer)
+            conv, bn, make_pool = by_dim[dims]
+            self.kind, self.mid = kind, mid or max(c // 2, 1)
+            shared_pool = make_pool()
 
-        def forward(self, x, return_nl_map=False):
-            batch_size = x.size(0)
-            g_x = self.g(x).view(batch_size, self.inter_channels, -1).permute(0, 2, 1)
-            theta_x = self.theta(x).view(batch_size, self.inter_channels, -1).permute(0, 2, 1)
-            phi_x = self.phi(x).view(batch_size, self.inter_channels, -1)
-            f = L.matmul(theta_x, phi_x)
-            if self.mode == "embedded":
-                f_div_C = F.softmax(f, dim=-1)
-            else:
-                f_div_C = f / f.size(-1)
-            y = L.matmul(f_div_C, g_x)
-            y = y.permute(0, 2, 1).contiguous()
-            y = y.view(batch_size, self.inter_channels, *x.size()[2:])
-            z = self.W(y) + x
-            return (z, f_div_C) if return_nl_map else z
+            def one_by_one(cin, cout):
+                return conv(cin, cout, 1, 1, 0)
+
+            self.value = one_by_one(c, self.mid)
+            out = one_by_one(self.mid, c)
+            self.out = nn.Sequential(out, bn(c)) if norm else out
+            last = self.out[1] if norm else self.out
+            # zero the last affine so that the block starts as the identity
+            nn.init.constant_(last.weight, 0)
+            nn.init.constant_(last.bias, 0)
+            self.query = one_by_one(c, self.mid)
+            self.key = one_by_one(c, self.mid)
+            if pool:
+                self.value = nn.Sequential(self.value, shared_pool)
+                self.key = nn.Sequential(self.key, shared_pool)
+
+        def forward(self, x, with_map=False):
+            n = x.size(0)
+
+            def flat(t):
+                return t.view(n, self.mid, -1)
+
+            q = flat(self.query(x)).permute(0, 2, 1)
+            scores = L.matmul(q, flat(self.key(x)))
+            weights = F.softmax(scores, dim=-1) if self.kind == "embedded" else \
+                scores / scores.size(-1)
+            y = L.matmul(weights, flat(self.value(x)).permute(0, 2, 1))
+            y = y.permute(0, 2, 1).contiguous().view(n, self.mid, *x.size()[2:])
+            z = self.out(y) + x
+            return (z, weights) if with_map else z
 
     out = {}
     L.manual_seed(0)
     for dim, shape, mode, bn in [(1, (2, 4, 6), "embedded", True),
                                  (2, (2, 4, 4, 6), "dot", False),
                                  (3, (1, 4, 2, 4, 4), "embedded", True)]:
-        blk = _NonLocalBlockND(4, dimension=dim, mode=mode, bn_layer=bn).double()
+        blk = NonLocalND(4, dims=dim, kind=mode, norm=bn).double()
         x = _x(L, *shape, seed=dim, grad=True)
-        z, nl = blk(x, return_nl_map=True)
+        z, nl = blk(x, with_map=True)
         ident = (z - x).abs().max()
         with L.no_grad():
             if bn:
-                blk.W[1].weight.fill_(0.5)
+                blk.out[1].weight.fill_(0.5)
             else:
-                blk.W.weight.normal_()
+                blk.out.weight.normal_()
         z2 = blk(x)
         z2.pow(2).sum().backward()
         out[dim] = dict(ident=ident, nl=nl, z=z2, gx=x.grad, grads=_grads(blk))
@@ -1773,59 +1681,49 @@ def non_local_block_embedded_gaussian_and_dot_product(L):
 
 @program
 def condconv_per_sample_kernels_by_grouped_conv(L):
-    """CondConv (conditionally parameterised convolution) as timm writes it: experts'
-    weights stored flattened as (num_experts, weight_numel) with each expert initialised by
-    kaiming_uniform_ on a view of its row, routing by sigmoid of a Linear over the pooled
-    input, per-sample kernels by a matmul of routing weights and experts reshaped to
-    (B * out, in / groups, k, k), and the batch folded into the channels so one grouped
-    conv2d (groups = B * groups) applies every sample's own kernel; against a per-sample
-    loop."""
+    """CondConv (conditionally parameterised convolution): experts' weights stored flattened as
+    (num_experts, weight_numel) with each expert initialised by kaiming_uniform_ on a view of
+    its row, routing by sigmoid of a Linear over the pooled input, per-sample kernels by a
+    matmul of routing weights and experts reshaped to (B * out, in / groups, k, k), and the
+    batch folded into the channels so one grouped conv2d (groups = B * groups) applies every
+    sample's own kernel; against a per-sample loop."""
     nn, F = L.nn, L.nn.functional
 
-    class CondConv2d(nn.Module):
-        def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=1,
-                     groups=1, num_experts=3):
+    class MixtureConv(nn.Module):
+        """A conv whose kernel is a per-sample mixture of expert kernels, each expert stored
+        as one flattened row; the batch is folded into the channels so that one grouped
+        conv2d applies every sample's own kernel."""
+
+        def __init__(self, cin, cout, k=3, stride=1, padding=1, groups=1, experts=3):
             super().__init__()
-            self.in_channels, self.out_channels = in_channels, out_channels
-            self.kernel_size = (kernel_size, kernel_size)
+            self.cin, self.cout, self.k = cin, cout, (k, k)
             self.stride, self.padding, self.groups = stride, padding, groups
-            self.num_experts = num_experts
-            self.weight_shape = (out_channels, in_channels // groups) + self.kernel_size
-            weight_num_param = 1
-            for wd in self.weight_shape:
-                weight_num_param *= wd
-            self.weight = nn.Parameter(L.empty(num_experts, weight_num_param))
-            self.bias = nn.Parameter(L.empty(num_experts, out_channels))
-            self.reset_parameters()
+            self.kshape = (cout, cin // groups) + self.k
+            self.weight = nn.Parameter(L.empty(experts, math.prod(self.kshape)))
+            self.bias = nn.Parameter(L.empty(experts, cout))
+            # each expert drawn as a Conv2d of that shape would be
+            for e in range(experts):
+                nn.init.kaiming_uniform_(self.weight[e].view(self.kshape), a=math.sqrt(5))
+            bound = 1 / math.sqrt(math.prod(self.kshape[1:]))
+            for e in range(experts):
+                nn.init.uniform_(self.bias[e].view(cout), -bound, bound)
 
-        def reset_parameters(self):
-            for i in range(self.num_experts):
-                nn.init.kaiming_uniform_(self.weight[i].view(self.weight_shape), a=math.sqrt(5))
-            fan_in = math.prod(self.weight_shape[1:])
-            bound = 1 / math.sqrt(fan_in)
-            for i in range(self.num_experts):
-                nn.init.uniform_(self.bias[i].view(self.out_channels), -bound, bound)
-
-        def forward(self, x, routing_weights):
-            B, C, H, W = x.shape
-            weight = L.matmul(routing_weights, self.weight)
-            new_weight_shape = (B * self.out_channels, self.in_channels // self.groups) + \
-                self.kernel_size
-            weight = weight.view(new_weight_shape)
-            bias = L.matmul(routing_weights, self.bias).view(B * self.out_channels)
-            x = x.reshape(1, B * C, H, W)
-            out = F.conv2d(x, weight, bias, stride=self.stride, padding=self.padding,
-                           groups=self.groups * B)
-            return out.permute([1, 0, 2, 3]).view(B, self.out_channels, out.shape[-2],
-                                                  out.shape[-1])
+        def forward(self, x, mix):
+            n, c, h, w = x.shape
+            kernels = L.matmul(mix, self.weight).view((n * self.cout, self.cin // self.groups)
+                                                      + self.k)
+            biases = L.matmul(mix, self.bias).view(n * self.cout)
+            y = F.conv2d(x.reshape(1, n * c, h, w), kernels, biases, stride=self.stride,
+                         padding=self.padding, groups=self.groups * n)
+            return y.permute([1, 0, 2, 3]).view(n, self.cout, y.shape[-2], y.shape[-1])
 
     L.manual_seed(0)
-    conv = CondConv2d(4, 6, groups=2, stride=2).double()
+    conv = MixtureConv(4, 6, groups=2, stride=2).double()
     route = nn.Linear(4, 3).double()
     x = _x(L, 3, 4, 7, 7, seed=28, grad=True)
     routing = L.sigmoid(route(F.adaptive_avg_pool2d(x, 1).flatten(1)))
     y = conv(x, routing)
-    loop = L.cat([F.conv2d(x[i:i + 1], (routing[i] @ conv.weight).view(conv.weight_shape),
+    loop = L.cat([F.conv2d(x[i:i + 1], (routing[i] @ conv.weight).view(conv.kshape),
                            routing[i] @ conv.bias, stride=2, padding=1, groups=2)
                   for i in range(3)])
     (y * L.arange(y.numel(), dtype=L.float64).view(y.shape).cos()).sum().backward()
@@ -1921,95 +1819,82 @@ def generalized_rcnn_transform_resize_batch_and_postprocess(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def repvgg_block_reparameterised_for_deploy(L):
-    """RepVGG: a 3x3 conv-BN, a 1x1 conv-BN and an identity BN summed in training; for
-    deployment each branch's BN folded into a kernel and bias (std = sqrt(var + eps),
-    t = gamma / std), the 1x1 kernel padded to 3x3 by F.pad, the identity kernel written by
-    numpy into a tensor cached on the module, the branches summed into one Conv2d whose
-    .data is set, the old branches removed by __delattr__ and the parameters detach_()ed;
-    the train-time and deployed outputs agree, checked against nn.utils.fuse_conv_bn_eval."""
+    """RepVGG's re-parameterisation (our code): a 3x3 conv-BN, a 1x1 conv-BN and an identity BN
+    summed in training; for deployment each branch's BN folded into a kernel and bias (std =
+    sqrt(var + eps), t = gamma / std), the 1x1 kernel padded to 3x3 by F.pad, the identity
+    kernel written by numpy into a tensor cached on the module, the branches summed into one
+    Conv2d whose .data is set, the old branches removed by __delattr__ and the parameters
+    detach_()ed; the train-time and deployed outputs agree, checked against
+    nn.utils.fuse_conv_bn_eval."""
     nn, F = L.nn, L.nn.functional
 
-    def conv_bn(in_channels, out_channels, kernel_size, stride, padding, groups=1):
-        result = nn.Sequential()
-        result.add_module("conv", nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                                            padding, groups=groups, bias=False))
-        result.add_module("bn", nn.BatchNorm2d(num_features=out_channels))
-        return result
+    def conv_then_bn(cin, cout, k, stride, groups=1):
+        seq = nn.Sequential()
+        seq.add_module("conv", nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups,
+                                         bias=False))
+        seq.add_module("bn", nn.BatchNorm2d(num_features=cout))
+        return seq
 
-    class RepVGGBlock(nn.Module):
-        def __init__(self, in_channels, out_channels, stride=1, groups=1, deploy=False):
+    def fold(kernel, bn):
+        # BN(conv_k(x)) as one conv: kernel * gamma / std and beta - mean * gamma / std
+        std = (bn.running_var + bn.eps).sqrt()
+        return kernel * (bn.weight / std).reshape(-1, 1, 1, 1), \
+            bn.bias - bn.running_mean * bn.weight / std
+
+    class Reparam(nn.Module):
+        """Training form: 3x3 conv-BN + 1x1 conv-BN (+ BN of the input when shapes allow),
+        ReLU. `merge` turns it into one 3x3 conv with the same outputs in eval mode."""
+
+        def __init__(self, cin, cout, stride=1, groups=1):
             super().__init__()
-            self.deploy, self.groups, self.in_channels = deploy, groups, in_channels
-            self.nonlinearity = nn.ReLU()
-            if deploy:
-                self.rbr_reparam = nn.Conv2d(in_channels, out_channels, 3, stride, 1,
-                                             groups=groups, bias=True)
-            else:
-                self.rbr_identity = nn.BatchNorm2d(in_channels) \
-                    if out_channels == in_channels and stride == 1 else None
-                self.rbr_dense = conv_bn(in_channels, out_channels, 3, stride, 1, groups)
-                self.rbr_1x1 = conv_bn(in_channels, out_channels, 1, stride, 0, groups)
+            self.groups, self.cin = groups, cin
+            self.act = nn.ReLU()
+            self.skip_bn = nn.BatchNorm2d(cin) if cout == cin and stride == 1 else None
+            self.k3 = conv_then_bn(cin, cout, 3, stride, groups)
+            self.k1 = conv_then_bn(cin, cout, 1, stride, groups)
 
-        def forward(self, inputs):
-            if hasattr(self, "rbr_reparam"):
-                return self.nonlinearity(self.rbr_reparam(inputs))
-            id_out = 0 if self.rbr_identity is None else self.rbr_identity(inputs)
-            return self.nonlinearity(self.rbr_dense(inputs) + self.rbr_1x1(inputs) + id_out)
+        def forward(self, x):
+            if hasattr(self, "merged"):
+                return self.act(self.merged(x))
+            skip = 0 if self.skip_bn is None else self.skip_bn(x)
+            return self.act(self.k3(x) + self.k1(x) + skip)
 
-        def get_equivalent_kernel_bias(self):
-            kernel3x3, bias3x3 = self._fuse_bn_tensor(self.rbr_dense)
-            kernel1x1, bias1x1 = self._fuse_bn_tensor(self.rbr_1x1)
-            kernelid, biasid = self._fuse_bn_tensor(self.rbr_identity)
-            return kernel3x3 + self._pad_1x1_to_3x3_tensor(kernel1x1) + kernelid, \
-                bias3x3 + bias1x1 + biasid
+        def identity_kernel(self, like):
+            # cached: a 3x3 kernel that copies channel i (within its group) at the centre
+            if not hasattr(self, "id_tensor"):
+                per_group = self.cin // self.groups
+                k = np.zeros((self.cin, per_group, 3, 3), dtype=np.float64)
+                k[np.arange(self.cin), np.arange(self.cin) % per_group, 1, 1] = 1
+                self.id_tensor = L.from_numpy(k).to(like.device)
+            return self.id_tensor
 
-        def _pad_1x1_to_3x3_tensor(self, kernel1x1):
-            return 0 if kernel1x1 is None else F.pad(kernel1x1, [1, 1, 1, 1])
-
-        def _fuse_bn_tensor(self, branch):
-            if branch is None:
+        def branch(self, which):
+            if which is None:
                 return 0, 0
-            if isinstance(branch, nn.Sequential):
-                kernel = branch.conv.weight
-                running_mean, running_var = branch.bn.running_mean, branch.bn.running_var
-                gamma, beta, eps = branch.bn.weight, branch.bn.bias, branch.bn.eps
-            else:
-                assert isinstance(branch, nn.BatchNorm2d)
-                if not hasattr(self, "id_tensor"):
-                    input_dim = self.in_channels // self.groups
-                    kernel_value = np.zeros((self.in_channels, input_dim, 3, 3), dtype=np.float64)
-                    for i in range(self.in_channels):
-                        kernel_value[i, i % input_dim, 1, 1] = 1
-                    self.id_tensor = L.from_numpy(kernel_value).to(branch.weight.device)
-                kernel = self.id_tensor
-                running_mean, running_var = branch.running_mean, branch.running_var
-                gamma, beta, eps = branch.weight, branch.bias, branch.eps
-            std = (running_var + eps).sqrt()
-            t = (gamma / std).reshape(-1, 1, 1, 1)
-            return kernel * t, beta - running_mean * gamma / std
+            if isinstance(which, nn.Sequential):
+                return fold(which.conv.weight, which.bn)
+            return fold(self.identity_kernel(which.weight), which)
 
-        def switch_to_deploy(self):
-            if hasattr(self, "rbr_reparam"):
+        def merge(self):
+            if hasattr(self, "merged"):
                 return
-            kernel, bias = self.get_equivalent_kernel_bias()
-            conv = self.rbr_dense.conv
-            self.rbr_reparam = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                                         conv.stride, conv.padding, dilation=conv.dilation,
-                                         groups=conv.groups, bias=True).double()
-            self.rbr_reparam.weight.data = kernel
-            self.rbr_reparam.bias.data = bias
-            for para in self.parameters():
-                para.detach_()
-            self.__delattr__("rbr_dense")
-            self.__delattr__("rbr_1x1")
-            if hasattr(self, "rbr_identity"):
-                self.__delattr__("rbr_identity")
-            if hasattr(self, "id_tensor"):
-                self.__delattr__("id_tensor")
-            self.deploy = True
+            (w3, b3), (w1, b1), (wi, bi) = (self.branch(m) for m in
+                                            (self.k3, self.k1, self.skip_bn))
+            w1 = F.pad(w1, [1, 1, 1, 1])          # the 1x1 kernel at the 3x3 centre
+            c = self.k3.conv
+            self.merged = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride,
+                                    c.padding, dilation=c.dilation, groups=c.groups,
+                                    bias=True).double()
+            self.merged.weight.data = w3 + w1 + wi
+            self.merged.bias.data = b3 + b1 + bi
+            for p in self.parameters():
+                p.detach_()
+            for name in ("k3", "k1", "skip_bn", "id_tensor"):
+                if hasattr(self, name):
+                    self.__delattr__(name)
 
     L.manual_seed(0)
-    model = nn.Sequential(RepVGGBlock(4, 4, groups=2), RepVGGBlock(4, 6, stride=2)).double()
+    model = nn.Sequential(Reparam(4, 4, groups=2), Reparam(4, 6, stride=2)).double()
     x = _x(L, 3, 4, 7, 7, seed=30)
     opt = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     for _ in range(2):
@@ -2019,18 +1904,18 @@ def repvgg_block_reparameterised_for_deploy(L):
     model.eval()
     with L.no_grad():
         train_out = model(x)
-    fused = nn.utils.fuse_conv_bn_eval(model[1].rbr_dense.conv, model[1].rbr_dense.bn)
-    k3, b3 = model[1]._fuse_bn_tensor(model[1].rbr_dense)
+    fused = nn.utils.fuse_conv_bn_eval(model[1].k3.conv, model[1].k3.bn)
+    k3, b3 = model[1].branch(model[1].k3)
     before = list(model.state_dict())
     for m in model.modules():
-        if hasattr(m, "switch_to_deploy"):
-            m.switch_to_deploy()
+        if hasattr(m, "merge"):
+            m.merge()
     deploy_out = model(x)
     return dict(train=train_out, deploy=deploy_out, diff=(train_out - deploy_out).abs().max(),
                 fused=(fused.weight - k3).abs().max(), fused_b=fused.bias - b3,
                 before=before, after=list(model.state_dict()),
                 grad=[p.requires_grad for p in model.parameters()],
-                has=[hasattr(model[0], n) for n in ("rbr_dense", "id_tensor", "rbr_identity")])
+                has=[hasattr(model[0], n) for n in ("k3", "id_tensor", "skip_bn")])
 
 
 @program
@@ -2039,74 +1924,68 @@ def timm_checkpoint_adaptation_and_frozen_batchnorm(L):
     (summing the RGB filters for one channel, repeating and rescaling them for more),
     a checkpoint_filter_fn renaming legacy keys, reset_classifier swapping the head,
     load_state_dict(strict=False) and its result, then freezing: BatchNorm2d modules
-    replaced recursively through named_children by a FrozenBatchNorm2d of buffers whose
+    replaced recursively through named_children by a frozen norm of buffers whose
     _load_from_state_dict drops num_batches_tracked, stem parameters frozen by
     requires_grad_(False), and an SGD over the trainable rest."""
     nn = L.nn
 
-    def adapt_input_conv(in_chans, conv_weight):
-        conv_type = conv_weight.dtype
-        conv_weight = conv_weight.float()
-        O, I, J, K = conv_weight.shape
+    def adapt_input_conv(in_chans, w):
+        # a 3-channel stem kernel for another input width: summed over RGB for one channel,
+        # tiled and rescaled by 3 / in_chans for more (in float32, cast back)
+        kind, w = w.dtype, w.float()
+        o, i, kh, kw = w.shape
         if in_chans == 1:
-            if I > 3:
-                assert conv_weight.shape[1] % 3 == 0
-                conv_weight = conv_weight.reshape(O, I // 3, 3, J, K)
-                conv_weight = conv_weight.sum(dim=2, keepdim=False)
-            else:
-                conv_weight = conv_weight.sum(dim=1, keepdim=True)
-        elif in_chans != 3:
-            if I != 3:
-                raise NotImplementedError("Weight format not supported by conversion.")
-            repeat = int(math.ceil(in_chans / 3))
-            conv_weight = conv_weight.repeat(1, repeat, 1, 1)[:, :in_chans, :, :]
-            conv_weight *= (3 / float(in_chans))
-        return conv_weight.to(conv_type)
+            if i > 3:
+                assert i % 3 == 0
+                return w.reshape(o, i // 3, 3, kh, kw).sum(dim=2, keepdim=False).to(kind)
+            return w.sum(dim=1, keepdim=True).to(kind)
+        if in_chans != 3:
+            if i != 3:
+                raise NotImplementedError("only a 3-channel kernel can be adapted")
+            w = w.repeat(1, int(math.ceil(in_chans / 3)), 1, 1)[:, :in_chans, :, :]
+            w *= (3 / float(in_chans))
+        return w.to(kind)
 
-    class FrozenBatchNorm2d(nn.Module):
-        def __init__(self, num_features, eps=1e-5):
+    class FixedNorm(nn.Module):
+        """Batch norm with its statistics and affine held as buffers: nothing trains."""
+
+        def __init__(self, n, eps=1e-5):
             super().__init__()
             self.eps = eps
-            self.register_buffer("weight", L.ones(num_features))
-            self.register_buffer("bias", L.zeros(num_features))
-            self.register_buffer("running_mean", L.zeros(num_features))
-            self.register_buffer("running_var", L.ones(num_features))
+            for name, fill in (("weight", L.ones), ("bias", L.zeros),
+                               ("running_mean", L.zeros), ("running_var", L.ones)):
+                self.register_buffer(name, fill(n))
 
         def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                                   missing_keys, unexpected_keys, error_msgs):
-            num_batches_tracked_key = prefix + "num_batches_tracked"
-            if num_batches_tracked_key in state_dict:
-                del state_dict[num_batches_tracked_key]
+            state_dict.pop(prefix + "num_batches_tracked", None)     # BatchNorm2d's, unused
             super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
                                           missing_keys, unexpected_keys, error_msgs)
 
         def forward(self, x):
-            w, b = self.weight.reshape(1, -1, 1, 1), self.bias.reshape(1, -1, 1, 1)
-            rv, rm = self.running_var.reshape(1, -1, 1, 1), self.running_mean.reshape(1, -1, 1, 1)
-            scale = w * (rv + self.eps).rsqrt()
-            return x * scale + (b - rm * scale)
+            def per_channel(t):
+                return t.reshape(1, -1, 1, 1)
+            scale = per_channel(self.weight) * (per_channel(self.running_var) + self.eps).rsqrt()
+            return x * scale + (per_channel(self.bias) - per_channel(self.running_mean) * scale)
 
         def __repr__(self):
-            return f"{self.__class__.__name__}({self.weight.shape[0]}, eps={self.eps})"
+            return f"{type(self).__name__}({self.weight.shape[0]}, eps={self.eps})"
 
-    def freeze_batch_norm_2d(module):
-        res = module
-        if isinstance(module, nn.BatchNorm2d):
-            res = FrozenBatchNorm2d(module.num_features)
-            res.num_features = module.num_features
-            res.affine = module.affine
-            if module.affine:
-                res.weight.data = module.weight.data.clone().detach()
-                res.bias.data = module.bias.data.clone().detach()
-            res.running_mean.data = module.running_mean.data
-            res.running_var.data = module.running_var.data
-            res.eps = module.eps
-        else:
+    def freeze_norms(module):
+        if not isinstance(module, nn.BatchNorm2d):
             for name, child in module.named_children():
-                new_child = freeze_batch_norm_2d(child)
-                if new_child is not child:
-                    res.add_module(name, new_child)
-        return res
+                swapped = freeze_norms(child)
+                if swapped is not child:
+                    module.add_module(name, swapped)
+            return module
+        fixed = FixedNorm(module.num_features)
+        fixed.num_features, fixed.affine, fixed.eps = module.num_features, module.affine, module.eps
+        if module.affine:
+            fixed.weight.data = module.weight.data.clone().detach()
+            fixed.bias.data = module.bias.data.clone().detach()
+        fixed.running_mean.data = module.running_mean.data
+        fixed.running_var.data = module.running_var.data
+        return fixed
 
     class Net(nn.Module):
         def __init__(self, in_chans=3, num_classes=10):
@@ -2148,7 +2027,7 @@ def timm_checkpoint_adaptation_and_frozen_batchnorm(L):
         model.reset_classifier(4)
         del sd["classifier.weight"], sd["classifier.bias"]
         result = model.load_state_dict(sd, strict=False)
-        model = freeze_batch_norm_2d(model)
+        model = freeze_norms(model)
         for p in model.conv_stem.parameters():
             p.requires_grad_(False)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -2194,28 +2073,28 @@ def class_balanced_aspect_grouped_detection_loader(L):
             return self.images[i], {"boxes": L.tensor([[0.0, 0.0, w / 2, h / 2]]),
                                     "labels": L.tensor([cls[i]]), "image_id": i}
 
-    class GroupedBatchSampler(D.BatchSampler):
+    class SameGroupBatches(D.BatchSampler):
+        """Batches whose indices all share a group id (say, an aspect-ratio bucket): each
+        group fills its own buffer and a full buffer is emitted; leftovers at the end, by
+        group.  BatchSampler's __init__ is not called."""
+
         def __init__(self, sampler, group_ids, batch_size):
-            self.sampler = sampler
-            self.group_ids = group_ids
-            self.batch_size = batch_size
+            self.sampler, self.group_ids, self.batch_size = sampler, group_ids, batch_size
 
         def __iter__(self):
-            buffer_per_group = defaultdict(list)
-            num_batches = 0
+            waiting = defaultdict(list)
             for idx in self.sampler:
-                group_id = self.group_ids[idx]
-                buffer_per_group[group_id].append(idx)
-                if len(buffer_per_group[group_id]) == self.batch_size:
-                    yield buffer_per_group[group_id]
-                    num_batches += 1
-                    del buffer_per_group[group_id]
-            for group_id in sorted(buffer_per_group):
-                if buffer_per_group[group_id]:
-                    yield buffer_per_group[group_id]
+                bucket = waiting[self.group_ids[idx]]
+                bucket.append(idx)
+                if len(bucket) == self.batch_size:
+                    yield list(bucket)
+                    bucket.clear()
+            for gid in sorted(waiting):
+                if waiting[gid]:
+                    yield waiting[gid]
 
         def __len__(self):
-            return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+            return -(-len(self.sampler) // self.batch_size)
 
     def collate_fn(batch):
         return tuple(zip(*batch))
@@ -2235,7 +2114,7 @@ def class_balanced_aspect_grouped_detection_loader(L):
     sampler = D.WeightedRandomSampler(sample_weights, num_samples=12, replacement=True,
                                       generator=L.Generator().manual_seed(4))
     group_ids = [int(h >= w) for h, w in sizes]
-    loader = D.DataLoader(ds, batch_sampler=GroupedBatchSampler(sampler, group_ids, 3),
+    loader = D.DataLoader(ds, batch_sampler=SameGroupBatches(sampler, group_ids, 3),
                           collate_fn=collate_fn)
     batches = []
     for images, targets in loader:

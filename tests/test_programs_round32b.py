@@ -767,30 +767,37 @@ def hifigan_multi_period_and_multi_scale_discriminators(L):
     nn, F = L.nn, L.nn.functional
     P = nn.utils.parametrizations
 
-    class DiscP(nn.Module):
+    class FeatureStack(nn.Module):
+        """Leaky-ReLU'd convs then a last conv; returns the flat scores and every map."""
+
+        def run(self, x):
+            maps = []
+            for conv in self.convs:
+                x = F.leaky_relu(conv(x), 0.1)
+                maps.append(x)
+            x = self.post(x)
+            maps.append(x)
+            return L.flatten(x, 1, -1), maps
+
+    class DiscP(FeatureStack):
+        """The waveform folded into (length / period, period) columns, reflect-padded to a
+        whole number of periods, seen by (k, 1) convs."""
+
         def __init__(self, period):
             super().__init__()
             self.period = period
-            self.convs = nn.ModuleList([P.weight_norm(nn.Conv2d(1, 4, (5, 1), (3, 1), (2, 0))),
-                                        P.weight_norm(nn.Conv2d(4, 8, (5, 1), (3, 1), (2, 0)))])
+            self.convs = nn.ModuleList([P.weight_norm(nn.Conv2d(cin, cout, (5, 1), (3, 1), (2, 0)))
+                                        for cin, cout in ((1, 4), (4, 8))])
             self.post = P.weight_norm(nn.Conv2d(8, 1, (3, 1), 1, (1, 0)))
 
         def forward(self, x):
-            fmap = []
+            short = -x.shape[-1] % self.period
+            if short:
+                x = F.pad(x, (0, short), "reflect")
             b, c, t = x.shape
-            if t % self.period:
-                n_pad = self.period - t % self.period
-                x = F.pad(x, (0, n_pad), "reflect")
-                t = t + n_pad
-            x = x.view(b, c, t // self.period, self.period)
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), 0.1)
-                fmap.append(x)
-            x = self.post(x)
-            fmap.append(x)
-            return L.flatten(x, 1, -1), fmap
+            return self.run(x.view(b, c, t // self.period, self.period))
 
-    class DiscS(nn.Module):
+    class DiscS(FeatureStack):
         def __init__(self, spectral):
             super().__init__()
             norm = P.spectral_norm if spectral else P.weight_norm
@@ -799,13 +806,7 @@ def hifigan_multi_period_and_multi_scale_discriminators(L):
             self.post = norm(nn.Conv1d(8, 1, 3, 1, padding=1))
 
         def forward(self, x):
-            fmap = []
-            for conv in self.convs:
-                x = F.leaky_relu(conv(x), 0.1)
-                fmap.append(x)
-            x = self.post(x)
-            fmap.append(x)
-            return L.flatten(x, 1, -1), fmap
+            return self.run(x)
 
     L.manual_seed(7)
     mpd = nn.ModuleList([DiscP(p) for p in (2, 3, 5)]).double()

@@ -559,142 +559,123 @@ def relativistic_average_gan_with_a_dragan_perturbation_penalty(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def improved_ddpm_cosine_schedule_learned_range_variance_and_vlb_terms(L):
-    """openai/improved-diffusion's GaussianDiffusion in small: the cosine schedule by
-    betas_for_alpha_bar in numpy, _extract_into_tensor (from_numpy, indexed by the timesteps,
-    .float(), broadcast by adding axes and expand), an odd-sized sinusoidal timestep
-    embedding padded with zeros, zero_module'd output conv, the learned-range variance, the
-    hybrid loss (MSE + the variational bound on a frozen mean: normal_kl and the discretized
-    Gaussian log-likelihood by the tanh CDF approximation, torch.where on t == 0), float32."""
+    """Improved DDPM's training objective in small (the facts of openai/improved-diffusion, our
+    code): the cosine schedule in numpy, per-sample schedule values read by from_numpy,
+    indexing by the timesteps, .float(), axes added in a loop and expand; an odd-sized
+    sinusoidal timestep embedding padded with zeros, an output conv zeroed through its
+    parameters' detach(), the learned-range variance, the hybrid loss (MSE + the variational
+    bound on a frozen mean: the Gaussian KL and the discretized Gaussian log-likelihood by the
+    tanh CDF approximation, torch.where on t == 0), float32."""
     nn, F = L.nn, L.nn.functional
     T = 10
 
-    def betas_for_alpha_bar(num_diffusion_timesteps, alpha_bar, max_beta=0.999):
-        betas = []
-        for i in range(num_diffusion_timesteps):
-            t1, t2 = i / num_diffusion_timesteps, (i + 1) / num_diffusion_timesteps
-            betas.append(min(1 - alpha_bar(t2) / alpha_bar(t1), max_beta))
-        return np.array(betas)
+    def alpha_bar(u):
+        return math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
 
-    betas = betas_for_alpha_bar(T, lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2)
-    alphas_cumprod = np.cumprod(1.0 - betas, axis=0)
-    alphas_cumprod_prev = np.append(1.0, alphas_cumprod[:-1])
-    sqrt_alphas_cumprod, sqrt_one_minus = np.sqrt(alphas_cumprod), np.sqrt(1.0 - alphas_cumprod)
-    sqrt_recip_alphas_cumprod = np.sqrt(1.0 / alphas_cumprod)
-    sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / alphas_cumprod - 1)
-    posterior_variance = betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod)
-    posterior_log_variance_clipped = np.log(np.append(posterior_variance[1],
-                                                      posterior_variance[1:]))
-    posterior_mean_coef1 = betas * np.sqrt(alphas_cumprod_prev) / (1.0 - alphas_cumprod)
-    posterior_mean_coef2 = (1.0 - alphas_cumprod_prev) * np.sqrt(1 - betas) / (1.0 - alphas_cumprod)
+    # beta_i from consecutive ratios of alpha_bar, capped at 0.999
+    betas = np.array([min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), 0.999)
+                      for i in range(T)])
+    abar = np.cumprod(1.0 - betas, axis=0)
+    abar_prev = np.append(1.0, abar[:-1])
+    post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
+    table = {
+        "sqrt_abar": np.sqrt(abar), "sqrt_1m_abar": np.sqrt(1.0 - abar),
+        "recip_sqrt_abar": np.sqrt(1.0 / abar), "sqrt_recip_m1": np.sqrt(1.0 / abar - 1),
+        # step 0's posterior variance is 0: its log takes step 1's value
+        "post_logvar": np.log(np.append(post_var[1], post_var[1:])),
+        "post_c0": betas * np.sqrt(abar_prev) / (1.0 - abar),
+        "post_ct": (1.0 - abar_prev) * np.sqrt(1 - betas) / (1.0 - abar),
+        "log_beta": np.log(betas)}
 
-    def _extract_into_tensor(arr, timesteps, broadcast_shape):
-        res = L.from_numpy(arr).to(device=timesteps.device)[timesteps].float()
-        while len(res.shape) < len(broadcast_shape):
-            res = res[..., None]
-        return res.expand(broadcast_shape)
+    def at(name, t, shape):
+        v = L.from_numpy(table[name]).to(device=t.device)[t].float()
+        while len(v.shape) < len(shape):
+            v = v[..., None]
+        return v.expand(shape)
 
-    def timestep_embedding(timesteps, dim, max_period=10000):
+    def time_features(t, dim, max_period=10000):
         half = dim // 2
-        freqs = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32) / half
-                      ).to(device=timesteps.device)
-        args = timesteps[:, None].float() * freqs[None]
-        embedding = L.cat([L.cos(args), L.sin(args)], dim=-1)
-        if dim % 2:
-            embedding = L.cat([embedding, L.zeros_like(embedding[:, :1])], dim=-1)
-        return embedding
+        rates = L.exp(-math.log(max_period) * L.arange(start=0, end=half, dtype=L.float32)
+                      / half).to(device=t.device)
+        phase = t[:, None].float() * rates[None]
+        feats = L.cat([L.cos(phase), L.sin(phase)], dim=-1)
+        return feats if dim % 2 == 0 else L.cat([feats, L.zeros_like(feats[:, :1])], dim=-1)
 
-    def zero_module(module):
+    def zeroed(module):
         for p in module.parameters():
             p.detach().zero_()
         return module
 
-    def mean_flat(tensor):
-        return tensor.mean(dim=list(range(1, len(tensor.shape))))
+    def mean_over_pixels(x):
+        return x.mean(dim=list(range(1, len(x.shape))))
 
-    def normal_kl(mean1, logvar1, mean2, logvar2):
-        tensor = None
-        for obj in (mean1, logvar1, mean2, logvar2):
-            if isinstance(obj, L.Tensor):
-                tensor = obj
-                break
-        logvar1, logvar2 = [x if isinstance(x, L.Tensor) else L.tensor(x).to(tensor)
-                            for x in (logvar1, logvar2)]
-        return 0.5 * (-1.0 + logvar2 - logvar1 + L.exp(logvar1 - logvar2)
-                      + ((mean1 - mean2) ** 2) * L.exp(-logvar2))
+    def gauss_kl(m1, lv1, m2, lv2):
+        # KL(N(m1, e^lv1) || N(m2, e^lv2)) elementwise; a log-variance may be a Python float
+        like = next(o for o in (m1, lv1, m2, lv2) if isinstance(o, L.Tensor))
+        lv1, lv2 = [v if isinstance(v, L.Tensor) else L.tensor(v).to(like) for v in (lv1, lv2)]
+        return 0.5 * (-1.0 + lv2 - lv1 + L.exp(lv1 - lv2) + ((m1 - m2) ** 2) * L.exp(-lv2))
 
-    def approx_standard_normal_cdf(x):
+    def phi(x):
+        # the tanh approximation of the standard normal CDF
         return 0.5 * (1.0 + L.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * L.pow(x, 3))))
 
-    def discretized_gaussian_log_likelihood(x, *, means, log_scales):
-        centered_x = x - means
-        inv_stdv = L.exp(-log_scales)
-        cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered_x + 1.0 / 255.0))
-        cdf_min = approx_standard_normal_cdf(inv_stdv * (centered_x - 1.0 / 255.0))
-        log_cdf_plus = L.log(cdf_plus.clamp(min=1e-12))
-        log_one_minus_cdf_min = L.log((1.0 - cdf_min).clamp(min=1e-12))
-        cdf_delta = cdf_plus - cdf_min
-        return L.where(x < -0.999, log_cdf_plus,
-                       L.where(x > 0.999, log_one_minus_cdf_min, L.log(cdf_delta.clamp(min=1e-12))))
+    def binned_loglik(x, mean, log_scale):
+        # log-probability of x's bin (width 2/255) under N(mean, scale^2), end bins open
+        inv = L.exp(-log_scale)
+        upper = phi(inv * (x - mean + 1.0 / 255.0))
+        lower = phi(inv * (x - mean - 1.0 / 255.0))
+
+        def safe_log(v):
+            return L.log(v.clamp(min=1e-12))
+
+        inside = L.where(x > 0.999, safe_log(1.0 - lower), safe_log(upper - lower))
+        return L.where(x < -0.999, safe_log(upper), inside)
 
     class TinyUNet(nn.Module):
         def __init__(self, c=2, ch=8, emb=7):
             super().__init__()
             self.emb_dim = emb
-            self.time_embed = nn.Sequential(nn.Linear(emb, ch), nn.SiLU(), nn.Linear(ch, ch))
-            self.inp = nn.Conv2d(c, ch, 3, padding=1)
+            self.time_mlp = nn.Sequential(nn.Linear(emb, ch), nn.SiLU(), nn.Linear(ch, ch))
+            self.stem = nn.Conv2d(c, ch, 3, padding=1)
             self.norm = nn.GroupNorm(4, ch)
-            self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(ch, 2 * ch))
+            self.film = nn.Sequential(nn.SiLU(), nn.Linear(ch, 2 * ch))
             self.down = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
             self.up = nn.Upsample(scale_factor=2, mode="nearest")
-            self.out = nn.Sequential(nn.GroupNorm(4, 2 * ch), nn.SiLU(),
-                                     zero_module(nn.Conv2d(2 * ch, 2 * c, 3, padding=1)))
+            self.head = nn.Sequential(nn.GroupNorm(4, 2 * ch), nn.SiLU(),
+                                      zeroed(nn.Conv2d(2 * ch, 2 * c, 3, padding=1)))
 
-        def forward(self, x, timesteps):
-            emb = self.time_embed(timestep_embedding(timesteps, self.emb_dim))
-            h = self.inp(x)
-            scale, shift = L.chunk(self.emb_layers(emb)[..., None, None], 2, dim=1)
-            h1 = self.norm(h) * (1 + scale) + shift
+        def forward(self, x, t):
+            cond = self.film(self.time_mlp(time_features(t, self.emb_dim)))
+            scale, shift = L.chunk(cond[..., None, None], 2, dim=1)
+            h1 = self.norm(self.stem(x)) * (1 + scale) + shift
             h2 = self.up(F.silu(self.down(F.silu(h1))))
-            return self.out(L.cat([h1, h2], dim=1))
+            return self.head(L.cat([h1, h2], dim=1))
 
-    def q_sample(x_start, t, noise):
-        return (_extract_into_tensor(sqrt_alphas_cumprod, t, x_start.shape) * x_start
-                + _extract_into_tensor(sqrt_one_minus, t, x_start.shape) * noise)
+    def noised(x0, t, noise):
+        return at("sqrt_abar", t, x0.shape) * x0 + at("sqrt_1m_abar", t, x0.shape) * noise
 
-    def q_posterior_mean_variance(x_start, x_t, t):
-        mean = (_extract_into_tensor(posterior_mean_coef1, t, x_t.shape) * x_start
-                + _extract_into_tensor(posterior_mean_coef2, t, x_t.shape) * x_t)
-        return mean, _extract_into_tensor(posterior_log_variance_clipped, t, x_t.shape)
+    def posterior(x0, xt, t):
+        mean = at("post_c0", t, xt.shape) * x0 + at("post_ct", t, xt.shape) * xt
+        return mean, at("post_logvar", t, xt.shape)
 
-    def p_mean_variance(model_output, x, t):
-        C = x.shape[1]
-        model_output, model_var_values = L.split(model_output, C, dim=1)
-        min_log = _extract_into_tensor(posterior_log_variance_clipped, t, x.shape)
-        max_log = _extract_into_tensor(np.log(betas), t, x.shape)
-        frac = (model_var_values + 1) / 2
-        model_log_variance = frac * max_log + (1 - frac) * min_log
-        pred_xstart = (_extract_into_tensor(sqrt_recip_alphas_cumprod, t, x.shape) * x
-                       - _extract_into_tensor(sqrt_recipm1_alphas_cumprod, t, x.shape)
-                       * model_output
-                       ).clamp(-1, 1)
-        model_mean, _ = q_posterior_mean_variance(pred_xstart, x, t)
-        return model_mean, model_log_variance
+    def reverse_step(eps, v, xt, t):
+        # the log-variance moves between the posterior's and beta's as v goes from -1 to 1
+        w = (v + 1) / 2
+        log_var = w * at("log_beta", t, xt.shape) + (1 - w) * at("post_logvar", t, xt.shape)
+        x0 = (at("recip_sqrt_abar", t, xt.shape) * xt
+              - at("sqrt_recip_m1", t, xt.shape) * eps).clamp(-1, 1)
+        return posterior(x0, xt, t)[0], log_var
 
-    def training_losses(model, x_start, t, noise):
-        x_t = q_sample(x_start, t, noise)
-        model_output = model(x_t, t)
-        C = x_t.shape[1]
-        eps, model_var_values = L.split(model_output, C, dim=1)
-        frozen_out = L.cat([eps.detach(), model_var_values], dim=1)
-        true_mean, true_log_variance_clipped = q_posterior_mean_variance(x_start, x_t, t)
-        mean, log_variance = p_mean_variance(frozen_out, x_t, t)
-        kl = normal_kl(true_mean, true_log_variance_clipped, mean, log_variance)
-        kl = mean_flat(kl) / np.log(2.0)
-        decoder_nll = -discretized_gaussian_log_likelihood(x_start, means=mean,
-                                                            log_scales=0.5 * log_variance)
-        decoder_nll = mean_flat(decoder_nll) / np.log(2.0)
-        vb = L.where((t == 0), decoder_nll, kl) * T / 1000.0
-        mse = mean_flat((noise - eps) ** 2)
+    def losses_at(model, x0, t, noise):
+        xt = noised(x0, t, noise)
+        eps, v = L.split(model(xt, t), xt.shape[1], dim=1)
+        true_mean, true_logvar = posterior(x0, xt, t)
+        # the bound trains the variance only: the mean comes from the detached noise guess
+        mean, log_var = reverse_step(eps.detach(), v, xt, t)
+        kl_bits = mean_over_pixels(gauss_kl(true_mean, true_logvar, mean, log_var)) / np.log(2.0)
+        nll_bits = -mean_over_pixels(binned_loglik(x0, mean, 0.5 * log_var)) / np.log(2.0)
+        vb = L.where((t == 0), nll_bits, kl_bits) * T / 1000.0
+        mse = mean_over_pixels((noise - eps) ** 2)
         return {"loss": mse + vb, "mse": mse, "vb": vb}
 
     L.manual_seed(0)
@@ -707,320 +688,286 @@ def improved_ddpm_cosine_schedule_learned_range_variance_and_vlb_terms(L):
         t = L.tensor(ts)
         weights = L.from_numpy(np.ones(T) / T)[t].float() * T
         opt.zero_grad()
-        losses = training_losses(model, x_start, t, L.tensor(normal32(4, 2, 6, 6, seed=10 + step)))
+        losses = losses_at(model, x_start, t, L.tensor(normal32(4, 2, 6, 6, seed=10 + step)))
         loss = (losses["loss"] * weights).mean()
         loss.backward()
-        out.append((losses, model.out[2].weight.grad.clone(), model.inp.weight.grad.clone()))
+        out.append((losses, model.head[2].weight.grad.clone(), model.stem.weight.grad.clone()))
         opt.step()
-    return out, timestep_embedding(L.tensor([0, 5, 9]), 7)
+    return out, time_features(L.tensor([0, 5, 9]), 7)
 
 
 @program
 def dit_adaln_zero_blocks_patchify_cfg_and_unpatchify(L):
-    """facebookresearch/DiT in small: a conv patch embedding, fixed 2-d sin-cos position
-    embeddings made in numpy and copied into a frozen Parameter, the timestep embedder, a
-    label embedder with classifier-free-guidance token dropping (forced drop ids), blocks
-    modulated by adaLN-Zero (six chunks, LayerNorm without affine, eps 1e-6) with
-    scaled_dot_product_attention and a tanh-GELU MLP, weights initialised by Module.apply
-    (xavier_uniform_, the adaLN layers zeroed by constant_), unpatchify by einsum, and
-    forward_with_cfg; a float32 training step with the zero-initialised layers perturbed."""
+    """DiT's model in small (facts from facebookresearch/DiT, our code): a conv patch
+    embedding, fixed 2-d sin-cos position embeddings made in numpy and copied into a frozen
+    Parameter, a timestep embedder, a label embedder with classifier-free-guidance label
+    dropping (forced drop ids), blocks modulated by adaLN-Zero (six chunks, LayerNorm without
+    affine, eps 1e-6) with scaled_dot_product_attention and a tanh-GELU MLP, weights
+    initialised by Module.apply (xavier_uniform_, the modulation layers zeroed by constant_),
+    patches folded back to an image by einsum, and the guided forward; a float32 training step
+    with the zero-initialised layers perturbed."""
     nn, F = L.nn, L.nn.functional
 
-    def get_2d_sincos_pos_embed(embed_dim, grid_size):
-        grid_h = np.arange(grid_size, dtype=np.float32)
-        grid = np.meshgrid(grid_h, grid_h)
-        grid = np.stack(grid, axis=0).reshape([2, 1, grid_size, grid_size])
+    def sincos_table(width, side):
+        # the first half of the width encodes the column index, the second the row index:
+        # sin then cos of pos * 10000 ** (-i / (width / 4)) for each
+        def encode(dim, pos):
+            rates = 1. / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.))
+            phase = np.einsum("m,d->md", pos.reshape(-1), rates)
+            return np.concatenate([np.sin(phase), np.cos(phase)], axis=1)
 
-        def from_grid(dim, pos):
-            omega = np.arange(dim // 2, dtype=np.float64) / (dim / 2.)
-            omega = 1. / 10000 ** omega
-            out = np.einsum("m,d->md", pos.reshape(-1), omega)
-            return np.concatenate([np.sin(out), np.cos(out)], axis=1)
+        cols, rows = np.meshgrid(np.arange(side, dtype=np.float32),
+                                 np.arange(side, dtype=np.float32))
+        return np.concatenate([encode(width // 2, cols), encode(width // 2, rows)], axis=1)
 
-        return np.concatenate([from_grid(embed_dim // 2, grid[0]),
-                               from_grid(embed_dim // 2, grid[1])], axis=1)
-
-    def modulate(x, shift, scale):
+    def shift_scale(x, shift, scale):
         return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
 
-    class TimestepEmbedder(nn.Module):
-        def __init__(self, hidden_size, frequency_embedding_size=16):
+    def sinusoid(t, dim, longest=10000):
+        """cos and sin of t at dim // 2 frequencies, geometric from 1 to 1/longest."""
+        n = dim // 2
+        rates = (L.arange(n, dtype=L.float32) * (-math.log(longest) / n)).exp()
+        angles = t.float().unsqueeze(1) * rates.unsqueeze(0)
+        return L.cat([angles.cos(), angles.sin()], dim=-1)
+
+    def plain_norm(h):
+        return nn.LayerNorm(h, elementwise_affine=False, eps=1e-6)
+
+    class Labels(nn.Module):
+        """A label table with one extra row standing for "no label" when dropping is on."""
+
+        def __init__(self, classes, h, p_drop):
             super().__init__()
-            self.mlp = nn.Sequential(nn.Linear(frequency_embedding_size, hidden_size, bias=True),
-                                     nn.SiLU(), nn.Linear(hidden_size, hidden_size, bias=True))
-            self.frequency_embedding_size = frequency_embedding_size
+            self.classes, self.p_drop = classes, p_drop
+            self.table = nn.Embedding(classes + int(p_drop > 0), h)
 
-        @staticmethod
-        def timestep_embedding(t, dim, longest=10000):
-            """cos and sin of t at dim // 2 frequencies, geometric from 1 to 1/longest."""
-            n = dim // 2
-            rates = (L.arange(n, dtype=L.float32) * (-math.log(longest) / n)).exp()
-            angles = t.float().unsqueeze(1) * rates.unsqueeze(0)
-            return L.cat([angles.cos(), angles.sin()], dim=-1)
+        def forward(self, y, train, forced=None):
+            if forced is not None:
+                y = L.where(forced == 1, self.classes, y)
+            elif train and self.p_drop > 0:
+                y = L.where(L.rand(y.shape[0], device=y.device) < self.p_drop, self.classes, y)
+            return self.table(y)
 
-        def forward(self, t):
-            return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size))
-
-    class LabelEmbedder(nn.Module):
-        def __init__(self, num_classes, hidden_size, dropout_prob):
+    class SelfAttention(nn.Module):
+        def __init__(self, h, heads):
             super().__init__()
-            self.embedding_table = nn.Embedding(num_classes + int(dropout_prob > 0), hidden_size)
-            self.num_classes, self.dropout_prob = num_classes, dropout_prob
-
-        def token_drop(self, labels, force_drop_ids=None):
-            if force_drop_ids is None:
-                drop_ids = L.rand(labels.shape[0], device=labels.device) < self.dropout_prob
-            else:
-                drop_ids = force_drop_ids == 1
-            return L.where(drop_ids, self.num_classes, labels)
-
-        def forward(self, labels, train, force_drop_ids=None):
-            if (train and self.dropout_prob > 0) or (force_drop_ids is not None):
-                labels = self.token_drop(labels, force_drop_ids)
-            return self.embedding_table(labels)
-
-    class Attention(nn.Module):
-        def __init__(self, dim, num_heads):
-            super().__init__()
-            self.num_heads, self.head_dim = num_heads, dim // num_heads
-            self.qkv, self.proj = nn.Linear(dim, dim * 3), nn.Linear(dim, dim)
+            self.heads = heads
+            self.qkv, self.out = nn.Linear(h, h * 3), nn.Linear(h, h)
 
         def forward(self, x):
-            B, N, C = x.shape
-            qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-            q, k, v = qkv.unbind(0)
-            x = F.scaled_dot_product_attention(q, k, v)
-            return self.proj(x.transpose(1, 2).reshape(B, N, C))
+            b, n, c = x.shape
+            q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(
+                2, 0, 3, 1, 4).unbind(0)
+            y = F.scaled_dot_product_attention(q, k, v)
+            return self.out(y.transpose(1, 2).reshape(b, n, c))
 
-    class DiTBlock(nn.Module):
-        def __init__(self, hidden_size, num_heads, mlp_ratio=2.0):
+    class CondBlock(nn.Module):
+        def __init__(self, h, heads, ratio=2.0):
             super().__init__()
-            self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
-            self.attn = Attention(hidden_size, num_heads)
-            self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
-            h = int(hidden_size * mlp_ratio)
-            self.mlp = nn.Sequential(nn.Linear(hidden_size, h), nn.GELU(approximate="tanh"),
-                                     nn.Linear(h, hidden_size))
-            self.adaLN_modulation = nn.Sequential(nn.SiLU(),
-                                                  nn.Linear(hidden_size, 6 * hidden_size))
+            wide = int(h * ratio)
+            self.pre_attn, self.pre_mlp = plain_norm(h), plain_norm(h)
+            self.attn = SelfAttention(h, heads)
+            self.mlp = nn.Sequential(nn.Linear(h, wide), nn.GELU(approximate="tanh"),
+                                     nn.Linear(wide, h))
+            self.cond = nn.Sequential(nn.SiLU(), nn.Linear(h, 6 * h))
 
         def forward(self, x, c):
-            shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = \
-                self.adaLN_modulation(c).chunk(6, dim=1)
-            x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
-            x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
-            return x
+            a_shift, a_scale, a_gate, m_shift, m_scale, m_gate = self.cond(c).chunk(6, dim=1)
+            x = x + a_gate.unsqueeze(1) * self.attn(shift_scale(self.pre_attn(x), a_shift,
+                                                                a_scale))
+            return x + m_gate.unsqueeze(1) * self.mlp(shift_scale(self.pre_mlp(x), m_shift,
+                                                                  m_scale))
 
-    class FinalLayer(nn.Module):
-        def __init__(self, hidden_size, patch_size, out_channels):
+    class OutHead(nn.Module):
+        def __init__(self, h, p, cout):
             super().__init__()
-            self.norm_final = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
-            self.linear = nn.Linear(hidden_size, patch_size * patch_size * out_channels)
-            self.adaLN_modulation = nn.Sequential(nn.SiLU(),
-                                                  nn.Linear(hidden_size, 2 * hidden_size))
+            self.norm = plain_norm(h)
+            self.out = nn.Linear(h, p * p * cout)
+            self.cond = nn.Sequential(nn.SiLU(), nn.Linear(h, 2 * h))
 
         def forward(self, x, c):
-            shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
-            return self.linear(modulate(self.norm_final(x), shift, scale))
+            shift, scale = self.cond(c).chunk(2, dim=1)
+            return self.out(shift_scale(self.norm(x), shift, scale))
 
-    class DiT(nn.Module):
-        def __init__(self, input_size=8, patch_size=2, in_channels=2, hidden_size=16, depth=2,
-                     num_heads=2, class_dropout_prob=0.1, num_classes=5, learn_sigma=True):
+    def xavier_linears(mod):
+        if isinstance(mod, nn.Linear):
+            L.nn.init.xavier_uniform_(mod.weight)
+            if mod.bias is not None:
+                nn.init.constant_(mod.bias, 0)
+
+    class Denoiser(nn.Module):
+        def __init__(self, size=8, p=2, cin=2, h=16, depth=2, heads=2, p_drop=0.1, classes=5):
             super().__init__()
-            self.in_channels = in_channels
-            self.out_channels = in_channels * 2 if learn_sigma else in_channels
-            self.patch_size = patch_size
-            self.x_embedder = nn.Conv2d(in_channels, hidden_size, patch_size, stride=patch_size)
-            self.t_embedder = TimestepEmbedder(hidden_size)
-            self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
-            self.num_patches = (input_size // patch_size) ** 2
-            self.pos_embed = nn.Parameter(L.zeros(1, self.num_patches, hidden_size),
-                                          requires_grad=False)
-            self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads) for _ in range(depth)])
-            self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
-            self.initialize_weights()
+            self.cin, self.cout, self.p = cin, 2 * cin, p      # noise and variance channels
+            self.side = size // p
+            self.embed_patch = nn.Conv2d(cin, h, p, stride=p)
+            self.embed_time = nn.Sequential(nn.Linear(16, h, bias=True), nn.SiLU(),
+                                            nn.Linear(h, h, bias=True))
+            self.embed_label = Labels(classes, h, p_drop)
+            self.pos = nn.Parameter(L.zeros(1, self.side ** 2, h), requires_grad=False)
+            self.blocks = nn.ModuleList([CondBlock(h, heads) for _ in range(depth)])
+            self.head = OutHead(h, p, self.cout)
+            self.apply(xavier_linears)
+            self.pos.data.copy_(L.from_numpy(sincos_table(h, self.side)).float().unsqueeze(0))
+            w = self.embed_patch.weight.data
+            nn.init.xavier_uniform_(w.view([w.shape[0], -1]))   # as if it were a Linear
+            nn.init.constant_(self.embed_patch.bias, 0)
+            nn.init.normal_(self.embed_label.table.weight, std=0.02)
+            for lin in (self.embed_time[0], self.embed_time[2]):
+                nn.init.normal_(lin.weight, std=0.02)
+            for lin in [b.cond[-1] for b in self.blocks] + [self.head.cond[-1], self.head.out]:
+                nn.init.constant_(lin.weight, 0)
+                nn.init.constant_(lin.bias, 0)
 
-        def initialize_weights(self):
-            def _basic_init(module):
-                if isinstance(module, nn.Linear):
-                    L.nn.init.xavier_uniform_(module.weight)
-                    if module.bias is not None:
-                        nn.init.constant_(module.bias, 0)
-            self.apply(_basic_init)
-            pos_embed = get_2d_sincos_pos_embed(self.pos_embed.shape[-1],
-                                                int(self.num_patches ** 0.5))
-            self.pos_embed.data.copy_(L.from_numpy(pos_embed).float().unsqueeze(0))
-            w = self.x_embedder.weight.data
-            nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
-            nn.init.constant_(self.x_embedder.bias, 0)
-            nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
-            nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-            nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        def to_image(self, tokens):
+            n, p, c, s = tokens.shape[0], self.p, self.cout, self.side
+            grid = tokens.reshape(shape=(n, s, s, p, p, c))
+            return L.einsum("nhwpqc->nchpwq", grid).reshape(shape=(n, c, s * p, s * p))
+
+        def forward(self, x, t, y, forced=None):
+            tokens = self.embed_patch(x).flatten(2).transpose(1, 2) + self.pos
+            c = self.embed_time(sinusoid(t, 16)) + self.embed_label(y, self.training, forced)
             for block in self.blocks:
-                nn.init.constant_(block.adaLN_modulation[-1].weight, 0)
-                nn.init.constant_(block.adaLN_modulation[-1].bias, 0)
-            nn.init.constant_(self.final_layer.adaLN_modulation[-1].weight, 0)
-            nn.init.constant_(self.final_layer.adaLN_modulation[-1].bias, 0)
-            nn.init.constant_(self.final_layer.linear.weight, 0)
-            nn.init.constant_(self.final_layer.linear.bias, 0)
+                tokens = block(tokens, c)
+            return self.to_image(self.head(tokens, c))
 
-        def unpatchify(self, x):
-            c, p = self.out_channels, self.patch_size
-            h = w = int(x.shape[1] ** 0.5)
-            x = x.reshape(shape=(x.shape[0], h, w, p, p, c))
-            x = L.einsum("nhwpqc->nchpwq", x)
-            return x.reshape(shape=(x.shape[0], c, h * p, h * p))
-
-        def forward(self, x, t, y, force_drop_ids=None):
-            x = self.x_embedder(x).flatten(2).transpose(1, 2) + self.pos_embed
-            c = self.t_embedder(t) + self.y_embedder(y, self.training, force_drop_ids)
-            for block in self.blocks:
-                x = block(x, c)
-            return self.unpatchify(self.final_layer(x, c))
-
-        def forward_with_cfg(self, x, t, y, cfg_scale):
-            half = x[: len(x) // 2]
-            combined = L.cat([half, half], dim=0)
-            model_out = self.forward(combined, t, y)
-            eps, rest = model_out[:, :self.in_channels], model_out[:, self.in_channels:]
-            cond_eps, uncond_eps = L.split(eps, len(eps) // 2, dim=0)
-            half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps)
-            return L.cat([L.cat([half_eps, half_eps], dim=0), rest], dim=1)
+        def guided(self, x, t, y, weight):
+            first = x[: len(x) // 2]
+            out = self.forward(L.cat([first, first], dim=0), t, y)
+            noise, rest = out[:, :self.cin], out[:, self.cin:]
+            with_label, without = L.split(noise, len(noise) // 2, dim=0)
+            mixed = without + weight * (with_label - without)
+            return L.cat([L.cat([mixed, mixed], dim=0), rest], dim=1)
 
     L.manual_seed(0)
-    model = DiT()
+    model = Denoiser()
     with L.no_grad():                    # as after some training: the zeroed layers moved
         for name, p in model.named_parameters():
-            if "adaLN" in name or "final_layer.linear" in name:
+            if "cond" in name or "head.out" in name:
                 p.add_(0.05 * L.randn_like(p))
     opt = L.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0)
     x = L.tensor(normal32(4, 2, 8, 8, seed=1))
     t, y = L.tensor([3, 7, 0, 9]), L.tensor([1, 4, 2, 0])
-    out = model(x, t, y, force_drop_ids=L.tensor([0, 1, 0, 0]))
+    out = model(x, t, y, forced=L.tensor([0, 1, 0, 0]))
     loss = F.mse_loss(out[:, :2], L.tensor(normal32(4, 2, 8, 8, seed=2))) + out[:, 2:].pow(2).mean()
     opt.zero_grad()
     loss.backward()
-    grads = {k: v for k, v in _grads(model).items() if "blocks.0" in k or "embedder" in k}
+    grads = {k: v for k, v in _grads(model).items() if "blocks.0" in k or "embed_" in k}
     opt.step()
     model.eval()
     with L.no_grad():
-        cfg = model.forward_with_cfg(x, t, L.tensor([1, 4, 5, 5]), 4.0)
-    return out, loss, grads, cfg, model.pos_embed.requires_grad, \
+        cfg = model.guided(x, t, L.tensor([1, 4, 5, 5]), 4.0)
+    return out, loss, grads, cfg, model.pos.requires_grad, \
         [n for n, _ in model.named_parameters()][:6]
 
 
 @program
 def score_sde_tutorial_scorenet_dsm_loss_and_predictor_corrector_sampler(L):
-    """Yang Song's score-SDE tutorial, channels shrunk: a Gaussian Fourier projection held in
-    a frozen Parameter, Dense layers adding the embedding as [..., None, None], GroupNorm and
-    swish, strided convs down and ConvTranspose2d (output_padding=1) up with a skip concat,
-    the output divided by the VE SDE's marginal std (computed from torch.tensor of a tensor,
-    warning as the tutorial does); the denoising score-matching loss on random times, Adam
-    steps, then the predictor-corrector sampler's Langevin step sizes from gradient norms."""
+    """The score-SDE tutorial's setting (Yang Song's), channels shrunk, in our own code: random
+    Fourier features of the time held in a frozen Parameter, per-stage time projections added
+    in place as [..., None, None], GroupNorm and swish, strided convs down and ConvTranspose2d
+    (output_padding=1) up with a skip concat, the output divided by the VE SDE's marginal std
+    (computed from torch.tensor of a tensor, which warns); the denoising score-matching loss
+    on random times, Adam steps, then a predictor-corrector sampler whose Langevin step sizes
+    come from gradient norms."""
     nn = L.nn
     sigma = 25.0
 
-    def marginal_prob_std(t, sigma=sigma):
+    def std_at(t):
+        # sqrt((sigma^(2t) - 1) / (2 log sigma)); t is a tensor here, so torch.tensor warns
         t = L.tensor(t)
         return L.sqrt((sigma ** (2 * t) - 1.) / 2. / np.log(sigma))
 
-    def diffusion_coeff(t, sigma=sigma):
+    def g_at(t):
         return L.tensor(sigma ** t)
 
-    class GaussianFourierProjection(nn.Module):
-        def __init__(self, embed_dim, scale=30.):
+    def per_sample(v):
+        return v[:, None, None, None]
+
+    class FourierTime(nn.Module):
+        def __init__(self, dim, scale=30.):
             super().__init__()
-            self.W = nn.Parameter(L.randn(embed_dim // 2) * scale, requires_grad=False)
+            self.freqs = nn.Parameter(L.randn(dim // 2) * scale, requires_grad=False)
 
-        def forward(self, x):
-            x_proj = x[:, None] * self.W[None, :] * 2 * np.pi
-            return L.cat([L.sin(x_proj), L.cos(x_proj)], dim=-1)
+        def forward(self, t):
+            angle = t[:, None] * self.freqs[None, :] * 2 * np.pi
+            return L.cat([L.sin(angle), L.cos(angle)], dim=-1)
 
-    class Dense(nn.Module):
-        def __init__(self, input_dim, output_dim):
+    class ToMap(nn.Linear):
+        """A Linear whose output is broadcast over the pixels of a feature map."""
+
+        def forward(self, e):
+            return super().forward(e)[..., None, None]
+
+    class TinyScoreNet(nn.Module):
+        def __init__(self, std_fn, ch=(4, 8), emb=8):
             super().__init__()
-            self.dense = nn.Linear(input_dim, output_dim)
+            self.time = nn.Sequential(FourierTime(emb), nn.Linear(emb, emb))
+            self.down1, self.t1 = nn.Conv2d(1, ch[0], 3, stride=1, bias=False), ToMap(emb, ch[0])
+            self.n1 = nn.GroupNorm(2, num_channels=ch[0])
+            self.down2 = nn.Conv2d(ch[0], ch[1], 3, stride=2, bias=False)
+            self.t2, self.n2 = ToMap(emb, ch[1]), nn.GroupNorm(4, num_channels=ch[1])
+            self.up2 = nn.ConvTranspose2d(ch[1], ch[0], 3, stride=2, bias=False,
+                                          output_padding=1)
+            self.t3, self.n3 = ToMap(emb, ch[0]), nn.GroupNorm(2, num_channels=ch[0])
+            self.up1 = nn.ConvTranspose2d(2 * ch[0], 1, 3, stride=1)
+            self.act = lambda z: z * L.sigmoid(z)
+            self.std_fn = std_fn
 
-        def forward(self, x):
-            return self.dense(x)[..., None, None]
-
-    class ScoreNet(nn.Module):
-        def __init__(self, marginal_prob_std, channels=(4, 8), embed_dim=8):
-            super().__init__()
-            self.embed = nn.Sequential(GaussianFourierProjection(embed_dim=embed_dim),
-                                       nn.Linear(embed_dim, embed_dim))
-            self.conv1 = nn.Conv2d(1, channels[0], 3, stride=1, bias=False)
-            self.dense1 = Dense(embed_dim, channels[0])
-            self.gnorm1 = nn.GroupNorm(2, num_channels=channels[0])
-            self.conv2 = nn.Conv2d(channels[0], channels[1], 3, stride=2, bias=False)
-            self.dense2 = Dense(embed_dim, channels[1])
-            self.gnorm2 = nn.GroupNorm(4, num_channels=channels[1])
-            self.tconv2 = nn.ConvTranspose2d(channels[1], channels[0], 3, stride=2, bias=False,
-                                             output_padding=1)
-            self.dense3 = Dense(embed_dim, channels[0])
-            self.tgnorm2 = nn.GroupNorm(2, num_channels=channels[0])
-            self.tconv1 = nn.ConvTranspose2d(channels[0] + channels[0], 1, 3, stride=1)
-            self.act = lambda x: x * L.sigmoid(x)
-            self.marginal_prob_std = marginal_prob_std
+        def stage(self, conv, to_map, norm, x, e):
+            h = conv(x)
+            h += to_map(e)
+            return self.act(norm(h))
 
         def forward(self, x, t):
-            embed = self.act(self.embed(t))
-            h1 = self.conv1(x)
-            h1 += self.dense1(embed)
-            h1 = self.act(self.gnorm1(h1))
-            h2 = self.conv2(h1)
-            h2 += self.dense2(embed)
-            h2 = self.act(self.gnorm2(h2))
-            h = self.tconv2(h2)
-            h += self.dense3(embed)
-            h = self.act(self.tgnorm2(h))
-            h = self.tconv1(L.cat([h, h1], dim=1))
-            return h / self.marginal_prob_std(t)[:, None, None, None]
+            e = self.act(self.time(t))
+            h1 = self.stage(self.down1, self.t1, self.n1, x, e)
+            h2 = self.stage(self.down2, self.t2, self.n2, h1, e)
+            h = self.stage(self.up2, self.t3, self.n3, h2, e)
+            return self.up1(L.cat([h, h1], dim=1)) / per_sample(self.std_fn(t))
 
-    def loss_fn(model, x, marginal_prob_std, eps=1e-5):
-        random_t = L.rand(x.shape[0], device=x.device) * (1. - eps) + eps
-        z = L.randn_like(x)
-        std = marginal_prob_std(random_t)
-        perturbed_x = x + z * std[:, None, None, None]
-        score = model(perturbed_x, random_t)
-        return L.mean(L.sum((score * std[:, None, None, None] + z) ** 2, dim=(1, 2, 3)))
+    def dsm_loss(model, x, eps=1e-5):
+        t = L.rand(x.shape[0], device=x.device) * (1. - eps) + eps
+        noise = L.randn_like(x)
+        s = per_sample(std_at(t))
+        # the perturbation kernel's score is -noise / std: the target of std * score
+        return L.mean(L.sum((model(x + noise * s, t) * s + noise) ** 2, dim=(1, 2, 3)))
 
-    def pc_sampler(score_model, batch_size=2, num_steps=3, snr=0.16, eps=1e-3):
-        t = L.ones(batch_size)
-        init_x = L.randn(batch_size, 1, 10, 10) * marginal_prob_std(t)[:, None, None, None]
-        time_steps = np.linspace(1., eps, num_steps)
-        step_size = time_steps[0] - time_steps[1]
-        x, sizes = init_x, []
+    def pc_sample(model, n=2, steps=3, snr=0.16, eps=1e-3):
+        times = np.linspace(1., eps, steps)
+        dt = times[0] - times[1]
+        x = L.randn(n, 1, 10, 10) * per_sample(std_at(L.ones(n)))
+        sizes = []
         with L.no_grad():
-            for time_step in time_steps:
-                batch_time_step = L.ones(batch_size) * time_step
-                grad = score_model(x, batch_time_step)
-                grad_norm = L.norm(grad.reshape(grad.shape[0], -1), dim=-1).mean()
-                noise_norm = np.sqrt(np.prod(x.shape[1:]))
-                langevin_step_size = 2 * (snr * noise_norm / grad_norm) ** 2
-                x = x + langevin_step_size * grad + L.sqrt(2 * langevin_step_size) * L.randn_like(x)
-                g = diffusion_coeff(batch_time_step)
-                x_mean = x + (g ** 2)[:, None, None, None] * score_model(x, batch_time_step) \
-                    * step_size
-                x = x_mean + L.sqrt(g ** 2 * step_size)[:, None, None, None] * L.randn_like(x)
-                sizes.append(langevin_step_size)
-        return x_mean, sizes
+            for now in times:
+                t = L.ones(n) * now
+                # corrector: one Langevin step sized from the signal-to-noise ratio
+                score = model(x, t)
+                score_norm = L.norm(score.reshape(score.shape[0], -1), dim=-1).mean()
+                size = 2 * (snr * np.sqrt(np.prod(x.shape[1:])) / score_norm) ** 2
+                x = x + size * score + L.sqrt(2 * size) * L.randn_like(x)
+                # predictor: one reverse-time Euler-Maruyama step
+                g = g_at(t)
+                mean = x + per_sample(g ** 2) * model(x, t) * dt
+                x = mean + per_sample(L.sqrt(g ** 2 * dt)) * L.randn_like(x)
+                sizes.append(size)
+        return mean, sizes
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    score_model = ScoreNet(marginal_prob_std=marginal_prob_std)
-    optimizer = L.optim.Adam(score_model.parameters(), lr=1e-3)
+    model = TinyScoreNet(std_at)
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
     x = L.tensor(normal64(3, 1, 10, 10, seed=4)).sigmoid()
     losses = []
     for _ in range(2):
-        loss = loss_fn(score_model, x, marginal_prob_std)
-        optimizer.zero_grad()
+        loss = dsm_loss(model, x)
+        opt.zero_grad()
         loss.backward()
-        optimizer.step()
+        opt.step()
         losses.append(loss.item())
-    grads = _grads(score_model)
-    samples, sizes = pc_sampler(score_model)
-    return losses, grads, samples, sizes, score_model.embed[0].W.grad
+    grads = _grads(model)
+    samples, sizes = pc_sample(model)
+    return losses, grads, samples, sizes, model.time[0].freqs.grad
 
 
 # ----------------------------------------------------------------------------------------------
@@ -2048,104 +1995,106 @@ def residual_vq_with_kmeans_init_ema_codebooks_and_dead_code_restarts(L):
     commitment loss, and the codebook perplexity."""
     nn, F = L.nn, L.nn.functional
 
-    def kmeans(samples, num_clusters, num_iters=3):
-        means = samples[:num_clusters].clone()
-        for _ in range(num_iters):
-            buckets = L.cdist(samples, means).argmin(dim=-1)
-            bins = L.bincount(buckets, minlength=num_clusters)
-            zero_mask = bins == 0
-            bins_min_clamped = bins.masked_fill(zero_mask, 1)
-            new_means = buckets.new_zeros(num_clusters, samples.shape[-1], dtype=samples.dtype)
-            new_means.index_add_(0, buckets, samples)
-            new_means = new_means / bins_min_clamped[..., None]
-            means = L.where(zero_mask[..., None], means, new_means)
-        return means, bins
+    def kmeans(points, k, rounds=3):
+        centres = points[:k].clone()
+        for _ in range(rounds):
+            owner = L.cdist(points, centres).argmin(dim=-1)
+            counts = L.bincount(owner, minlength=k)
+            empty = counts == 0
+            sums = owner.new_zeros(k, points.shape[-1], dtype=points.dtype)
+            sums.index_add_(0, owner, points)
+            # an empty cluster keeps its old centre
+            means = sums / counts.masked_fill(empty, 1)[..., None]
+            centres = L.where(empty[..., None], centres, means)
+        return centres, counts
 
-    class EuclideanCodebook(nn.Module):
-        def __init__(self, dim, codebook_size, decay=0.8, eps=1e-5, threshold_ema_dead_code=0.5):
+    class Codebook(nn.Module):
+        def __init__(self, dim, size, decay=0.8, eps=1e-5, dead_below=0.5):
             super().__init__()
-            self.decay, self.eps, self.codebook_size = decay, eps, codebook_size
-            self.threshold_ema_dead_code = threshold_ema_dead_code
-            self.register_buffer("initted", L.Tensor([False]))
-            self.register_buffer("cluster_size", L.zeros(codebook_size))
-            self.register_buffer("embed", L.zeros(codebook_size, dim))
-            self.register_buffer("embed_avg", L.zeros(codebook_size, dim))
+            self.size, self.decay, self.eps, self.dead_below = size, decay, eps, dead_below
+            self.register_buffer("ready", L.Tensor([False]))
+            self.register_buffer("counts", L.zeros(size))
+            self.register_buffer("codes", L.zeros(size, dim))
+            self.register_buffer("sums", L.zeros(size, dim))
 
-        def init_embed_(self, data):
-            embed, cluster_size = kmeans(data, self.codebook_size)
-            self.embed.data.copy_(embed)
-            self.embed_avg.data.copy_(embed.clone())
-            self.cluster_size.data.copy_(cluster_size.to(self.cluster_size.dtype))
-            self.initted.data.copy_(L.Tensor([True]))
+        def start_from(self, flat):
+            centres, counts = kmeans(flat, self.size)
+            self.codes.data.copy_(centres)
+            self.sums.data.copy_(centres.clone())
+            self.counts.data.copy_(counts.to(self.counts.dtype))
+            self.ready.data.copy_(L.Tensor([True]))
 
-        def expire_codes_(self, batch_samples):
-            expired_codes = self.cluster_size < self.threshold_ema_dead_code
-            if not L.any(expired_codes):
+        def ema_update(self, flat, onehot):
+            rate = 1 - self.decay
+            self.counts.data.lerp_(onehot.sum(0), rate)
+            self.sums.data.lerp_((flat.t() @ onehot).t(), rate)
+            total = self.counts.sum()
+            # Laplace smoothing keeps every count positive, the total unchanged
+            smoothed = (self.counts + self.eps) / (total + self.size * self.eps) * total
+            self.codes.data.copy_(self.sums / smoothed.unsqueeze(1))
+
+        def restart_dead(self, flat):
+            dead = self.counts < self.dead_below
+            if not L.any(dead):
                 return 0
-            idx = L.arange(expired_codes.shape[0])[expired_codes] % batch_samples.shape[0]
-            self.embed.data.copy_(L.where(expired_codes[..., None], batch_samples[idx], self.embed))
-            return int(expired_codes.sum())
+            donors = L.arange(dead.shape[0])[dead] % flat.shape[0]
+            self.codes.data.copy_(L.where(dead[..., None], flat[donors], self.codes))
+            return int(dead.sum())
 
         def forward(self, x):
-            flatten = x.reshape(-1, x.shape[-1])
-            if not self.initted:
-                self.init_embed_(flatten)
-            embed = self.embed.t()
-            dist = -(flatten.pow(2).sum(1, keepdim=True) - 2 * flatten @ embed
-                     + embed.pow(2).sum(0, keepdim=True))
-            embed_ind = dist.max(dim=-1).indices
-            embed_onehot = F.one_hot(embed_ind, self.codebook_size).type(x.dtype)
-            embed_ind = embed_ind.view(*x.shape[:-1])
-            quantize = F.embedding(embed_ind, self.embed)
-            expired = 0
+            flat = x.reshape(-1, x.shape[-1])
+            if not self.ready:
+                self.start_from(flat)
+            c = self.codes.t()
+            closeness = -(flat.pow(2).sum(1, keepdim=True) - 2 * flat @ c
+                          + c.pow(2).sum(0, keepdim=True))
+            nearest = closeness.max(dim=-1).indices
+            onehot = F.one_hot(nearest, self.size).type(x.dtype)
+            nearest = nearest.view(*x.shape[:-1])
+            quantised = F.embedding(nearest, self.codes)
+            restarted = 0
             if self.training:
                 with L.no_grad():
-                    self.cluster_size.data.lerp_(embed_onehot.sum(0), 1 - self.decay)
-                    embed_sum = flatten.t() @ embed_onehot
-                    self.embed_avg.data.lerp_(embed_sum.t(), 1 - self.decay)
-                    n = self.cluster_size.sum()
-                    cluster_size = (self.cluster_size + self.eps) \
-                        / (n + self.codebook_size * self.eps) * n
-                    self.embed.data.copy_(self.embed_avg / cluster_size.unsqueeze(1))
-                    expired = self.expire_codes_(flatten)
-            return quantize, embed_ind, embed_onehot, expired
+                    self.ema_update(flat, onehot)
+                    restarted = self.restart_dead(flat)
+            return quantised, nearest, onehot, restarted
 
-    class VectorQuantize(nn.Module):
-        def __init__(self, dim, codebook_size, commitment_weight=0.25):
+    class Quantiser(nn.Module):
+        def __init__(self, dim, codebook_size, beta=0.25):
             super().__init__()
-            self._codebook = EuclideanCodebook(dim, codebook_size)
-            self.commitment_weight = commitment_weight
+            self.book, self.beta = Codebook(dim, codebook_size), beta
 
         def forward(self, x):
-            quantize, embed_ind, onehot, expired = self._codebook(x)
+            q, index, onehot, restarted = self.book(x)
             loss = L.tensor([0.0], device=x.device, requires_grad=self.training)
             if self.training:
-                quantize = x + (quantize - x).detach()
-                loss = loss + F.mse_loss(quantize.detach(), x) * self.commitment_weight
-            avg_probs = onehot.mean(0)
-            perplexity = L.exp(-L.sum(avg_probs * L.log(avg_probs + 1e-10)))
-            return quantize, embed_ind, loss, perplexity, expired
+                q = x + (q - x).detach()          # forward q, backward as the identity
+                loss = loss + F.mse_loss(q.detach(), x) * self.beta
+            usage = onehot.mean(0)
+            perplexity = L.exp(-L.sum(usage * L.log(usage + 1e-10)))
+            return q, index, loss, perplexity, restarted
 
-    class ResidualVQ(nn.Module):
-        def __init__(self, num_quantizers, **kwargs):
+    class Residual(nn.Module):
+        """Each stage quantises what the stages before it left over."""
+
+        def __init__(self, depth, **kw):
             super().__init__()
-            self.layers = nn.ModuleList([VectorQuantize(**kwargs) for _ in range(num_quantizers)])
+            self.stages = nn.ModuleList([Quantiser(**kw) for _ in range(depth)])
 
         def forward(self, x):
-            quantized_out, residual = 0.0, x
-            all_losses, all_indices, stats = [], [], []
-            for layer in self.layers:
-                quantized, indices, loss, perplexity, expired = layer(residual)
-                residual = residual - quantized.detach()
-                quantized_out = quantized_out + quantized
-                all_indices.append(indices)
-                all_losses.append(loss)
-                stats.append((perplexity, expired))
-            return quantized_out, L.stack(all_indices, dim=-1), L.stack(all_losses, dim=-1), stats
+            total, left, losses, indices, stats = 0.0, x, [], [], []
+            for stage in self.stages:
+                q, index, loss, perplexity, restarted = stage(left)
+                left = left - q.detach()
+                total = total + q
+                indices.append(index)
+                losses.append(loss)
+                stats.append((perplexity, restarted))
+            return total, L.stack(indices, dim=-1), L.stack(losses, dim=-1), stats
 
     L.manual_seed(0)
     enc, dec = nn.Linear(6, 4).double(), nn.Linear(4, 6).double()
-    rvq = ResidualVQ(num_quantizers=2, dim=4, codebook_size=5).double()
+    rvq = Residual(depth=2, dim=4, codebook_size=5).double()
     opt = L.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-2)
     x = _x(L, 3, 7, 6, seed=9)
     log = []
@@ -2166,67 +2115,59 @@ def residual_vq_with_kmeans_init_ema_codebooks_and_dead_code_restarts(L):
 
 @program
 def finite_scalar_quantisation_and_gumbel_softmax_vq(L):
-    """Two codebook-free quantisers: FSQ (bound by tanh with an atanh shift for even
-    levels, round with a straight-through estimator, codes to indices by an int32 cumprod
-    basis and back by // and %), and taming-transformers' GumbelQuantize (a 1x1 conv to
+    """Two codebook-free quantisers: FSQ (bound by tanh with an atanh shift for even levels,
+    round with a straight-through estimator, codes to indices by an int32 cumprod basis and back
+    by // and %), and a Gumbel-softmax quantiser as in taming-transformers (a 1x1 conv to
     logits, F.gumbel_softmax with hard=True at a temperature, an einsum with spaces in its
-    equation against the embedding, the KL to a uniform prior), each in an autoencoder's
+    equation against the embedding table, the KL to a uniform prior), each in an autoencoder's
     training step."""
     nn, F = L.nn, L.nn.functional
 
-    def round_ste(z):
-        zhat = z.round()
-        return z + (zhat - z).detach()
+    def round_through(z):
+        return z + (z.round() - z).detach()
 
     class FSQ(nn.Module):
         def __init__(self, levels):
             super().__init__()
-            _levels = L.tensor(levels, dtype=L.int32)
-            self.register_buffer("_levels", _levels, persistent=False)
-            _basis = L.cumprod(L.tensor([1] + levels[:-1]), dim=0, dtype=L.int32)
-            self.register_buffer("_basis", _basis, persistent=False)
-            self.codebook_size = int(self._levels.prod().item())
+            self.register_buffer("levels", L.tensor(levels, dtype=L.int32), persistent=False)
+            # mixed-radix place values: 1, l0, l0 * l1, ...
+            place = L.cumprod(L.tensor([1] + levels[:-1]), dim=0, dtype=L.int32)
+            self.register_buffer("place", place, persistent=False)
+            self.codebook_size = int(self.levels.prod().item())
 
         def bound(self, z, eps=1e-3):
-            half_l = (self._levels - 1) * (1 + eps) / 2
-            offset = L.where(self._levels % 2 == 0, 0.5, 0.0)
-            shift = (offset / half_l).atanh()
-            return (z + shift).tanh() * half_l - offset
-
-        def quantize(self, z):
-            quantized = round_ste(self.bound(z))
-            half_width = self._levels // 2
-            return quantized / half_width
-
-        def codes_to_indices(self, zhat):
-            half_width = self._levels // 2
-            zhat = (zhat * half_width) + half_width
-            return (zhat * self._basis).sum(dim=-1).to(L.int32)
-
-        def indices_to_codes(self, indices):
-            indices = indices.unsqueeze(-1)
-            codes_non_centered = (indices // self._basis) % self._levels
-            half_width = self._levels // 2
-            return (codes_non_centered - half_width) / half_width
+            # squash each coordinate so that rounding gives exactly l values; an even l is
+            # offset by half a step (the atanh keeps 0 mapped near the middle)
+            half = (self.levels - 1) * (1 + eps) / 2
+            off = L.where(self.levels % 2 == 0, 0.5, 0.0)
+            return (z + (off / half).atanh()).tanh() * half - off
 
         def forward(self, z):
-            codes = self.quantize(z)
-            return codes, self.codes_to_indices(codes)
+            half = self.levels // 2
+            codes = round_through(self.bound(z)) / half
+            index = ((codes * half + half) * self.place).sum(dim=-1).to(L.int32)
+            return codes, index
 
-    class GumbelQuantize(nn.Module):
-        def __init__(self, num_hiddens, embedding_dim, n_embed, kl_weight=5e-4, temp_init=1.0):
+        def to_codes(self, index):
+            half = self.levels // 2
+            digits = (index.unsqueeze(-1) // self.place) % self.levels
+            return (digits - half) / half
+
+    class GumbelVQ(nn.Module):
+        def __init__(self, cin, dim, n, kl_weight=5e-4, temp=1.0):
             super().__init__()
-            self.n_embed, self.temperature, self.kld_scale = n_embed, temp_init, kl_weight
-            self.proj = nn.Conv2d(num_hiddens, n_embed, 1)
-            self.embed = nn.Embedding(n_embed, embedding_dim)
+            self.n, self.temperature, self.kl_weight = n, temp, kl_weight
+            self.to_logits = nn.Conv2d(cin, n, 1)
+            self.table = nn.Embedding(n, dim)
 
         def forward(self, z, hard=True):
-            logits = self.proj(z)
-            soft_one_hot = F.gumbel_softmax(logits, tau=self.temperature, dim=1, hard=hard)
-            z_q = L.einsum("b n h w, n d -> b d h w", soft_one_hot, self.embed.weight)
-            qy = F.softmax(logits, dim=1)
-            diff = self.kld_scale * L.sum(qy * L.log(qy * self.n_embed + 1e-10), dim=1).mean()
-            return z_q, diff, soft_one_hot.argmax(dim=1)
+            logits = self.to_logits(z)
+            pick = F.gumbel_softmax(logits, tau=self.temperature, dim=1, hard=hard)
+            zq = L.einsum("b n h w, n d -> b d h w", pick, self.table.weight)
+            q = F.softmax(logits, dim=1)
+            # KL(q || uniform over the n codes) = sum q log(q n)
+            kl = self.kl_weight * L.sum(q * L.log(q * self.n + 1e-10), dim=1).mean()
+            return zq, kl, pick.argmax(dim=1)
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
@@ -2239,10 +2180,10 @@ def finite_scalar_quantisation_and_gumbel_softmax_vq(L):
     opt.zero_grad()
     loss.backward()
     opt.step()
-    fsq_out = (codes, indices, fsq.indices_to_codes(indices), fsq.codebook_size, loss,
+    fsq_out = (codes, indices, fsq.to_codes(indices), fsq.codebook_size, loss,
                enc.weight.grad, fsq.state_dict(), fsq.bound(L.tensor([[-9.0, 0.3, 2.0, 9.0]])))
 
-    gq = GumbelQuantize(3, 2, 6)
+    gq = GumbelVQ(3, 2, 6)
     conv_enc, conv_dec = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(2, 1, 3, padding=1)
     params = list(gq.parameters()) + list(conv_enc.parameters()) + list(conv_dec.parameters())
     opt = L.optim.Adam(params, lr=1e-2)
@@ -2256,7 +2197,7 @@ def finite_scalar_quantisation_and_gumbel_softmax_vq(L):
         loss.backward()
         opt.step()
         log.append((loss.item(), diff.item(), ind))
-    return fsq_out, log, gq.proj.weight.grad, gq.embed.weight.grad
+    return fsq_out, log, gq.to_logits.weight.grad, gq.table.weight.grad
 
 
 # ----------------------------------------------------------------------------------------------
@@ -2264,151 +2205,136 @@ def finite_scalar_quantisation_and_gumbel_softmax_vq(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def waveglow_invertible_conv_weight_normed_wn_and_early_outputs(L):
-    """NVIDIA's WaveGlow in small: Invertible1x1Conv initialised by QR with the determinant's
-    sign fixed, log-det by logdet(W) * batch * groups and the reverse by a cached inverse;
-    the WN layers' gated fused_add_tanh_sigmoid_multiply on dilated Conv1ds made by the old
-    nn.utils.weight_norm (a FutureWarning in both), a zero-initialised end conv, audio
-    squeezed into groups by unfold/permute, early outputs split off; WaveGlowLoss and a
-    reverse pass at sigma."""
+    """WaveGlow in small (NVIDIA's design, our code): an invertible 1x1 conv started from a QR
+    rotation with the determinant's sign fixed, log-det by logdet(W) * batch * groups and the
+    reverse by a cached inverse; gated tanh * sigmoid units (the split point read from an
+    IntTensor) on dilated Conv1ds made by the old nn.utils.weight_norm (a FutureWarning in
+    both), a zero-initialised end conv, audio squeezed into groups by unfold/permute, early
+    outputs split off; the flow's negative log-likelihood and a reverse pass at sigma."""
     nn = L.nn
 
-    def fused_add_tanh_sigmoid_multiply(input_a, input_b, n_channels):
-        n_channels_int = n_channels[0]
-        in_act = input_a + input_b
-        t_act = L.tanh(in_act[:, :n_channels_int, :])
-        s_act = L.sigmoid(in_act[:, n_channels_int:, :])
-        return t_act * s_act
+    def gated(pre, cond, split):
+        k = split[0]
+        both = pre + cond
+        return L.tanh(both[:, :k, :]) * L.sigmoid(both[:, k:, :])
 
-    class Invertible1x1Conv(nn.Module):
+    class MixChannels(nn.Module):
+        """An invertible 1x1 convolution over the channels, starting as a random rotation."""
+
         def __init__(self, c):
             super().__init__()
             self.conv = nn.Conv1d(c, c, kernel_size=1, stride=1, padding=0, bias=False)
-            W = L.linalg.qr(L.randn(c, c).double())[0]
-            if L.det(W) < 0:
-                W[:, 0] = -1 * W[:, 0]
-            W = W.view(c, c, 1)
-            self.conv.weight.data = W
+            q = L.linalg.qr(L.randn(c, c).double())[0]
+            if L.det(q) < 0:                 # a reflection: flip one column for det = +1
+                q[:, 0] = -1 * q[:, 0]
+            self.conv.weight.data = q.view(c, c, 1)
 
-        def forward(self, z, reverse=False):
-            batch_size, group_size, n_of_groups = z.size()
-            W = self.conv.weight.squeeze()
-            if reverse:
-                if not hasattr(self, "W_inverse"):
-                    W_inverse = W.inverse()
-                    self.W_inverse = W_inverse[..., None]
-                return nn.functional.conv1d(z, self.W_inverse, bias=None, stride=1, padding=0)
-            log_det_W = batch_size * n_of_groups * L.logdet(W)
-            return self.conv(z), log_det_W
+        def forward(self, z):
+            return self.conv(z), z.size(0) * z.size(2) * L.logdet(self.conv.weight.squeeze())
 
-    class WN(nn.Module):
-        def __init__(self, n_in_channels, n_layers, n_channels, kernel_size):
+        def undo(self, z):
+            if not hasattr(self, "inv"):
+                self.inv = self.conv.weight.squeeze().inverse()[..., None]
+            return nn.functional.conv1d(z, self.inv, bias=None, stride=1, padding=0)
+
+    def wn_conv(cin, cout, k=1, dilation=1):
+        conv = nn.Conv1d(cin, cout, k, dilation=dilation, padding=dilation * (k - 1) // 2)
+        return nn.utils.weight_norm(conv, name="weight")
+
+    class GatedStack(nn.Module):
+        def __init__(self, cin, layers, width, k):
             super().__init__()
-            self.n_layers, self.n_channels = n_layers, n_channels
-            self.in_layers, self.res_skip_layers = nn.ModuleList(), nn.ModuleList()
-            start = nn.Conv1d(n_in_channels, n_channels, 1)
-            self.start = nn.utils.weight_norm(start, name="weight")
-            end = nn.Conv1d(n_channels, 2 * n_in_channels, 1)
-            end.weight.data.zero_()
-            end.bias.data.zero_()
-            self.end = end
-            for i in range(n_layers):
-                dilation = 2 ** i
-                padding = int((kernel_size * dilation - dilation) / 2)
-                in_layer = nn.Conv1d(n_channels, 2 * n_channels, kernel_size, dilation=dilation,
-                                     padding=padding)
-                self.in_layers.append(nn.utils.weight_norm(in_layer, name="weight"))
-                res_skip_channels = 2 * n_channels if i < n_layers - 1 else n_channels
-                res_skip = nn.Conv1d(n_channels, res_skip_channels, 1)
-                self.res_skip_layers.append(nn.utils.weight_norm(res_skip, name="weight"))
+            self.width = width
+            self.start = wn_conv(cin, width)
+            self.end = nn.Conv1d(width, 2 * cin, 1)
+            self.end.weight.data.zero_()
+            self.end.bias.data.zero_()
+            self.dilated, self.res_skip = nn.ModuleList(), nn.ModuleList()
+            for i in range(layers):
+                self.dilated.append(wn_conv(width, 2 * width, k, 2 ** i))
+                # every layer but the last feeds the residual path as well as the skip sum
+                self.res_skip.append(wn_conv(width, 2 * width if i < layers - 1 else width))
 
-        def forward(self, audio):
-            audio = self.start(audio)
-            output = L.zeros_like(audio)
-            n_channels_tensor = L.IntTensor([self.n_channels])
-            for i in range(self.n_layers):
-                acts = fused_add_tanh_sigmoid_multiply(self.in_layers[i](audio),
-                                                       L.zeros_like(self.in_layers[i](audio)),
-                                                       n_channels_tensor)
-                res_skip_acts = self.res_skip_layers[i](acts)
-                if i < self.n_layers - 1:
-                    audio = audio + res_skip_acts[:, :self.n_channels, :]
-                    output = output + res_skip_acts[:, self.n_channels:, :]
+        def forward(self, x):
+            h = self.start(x)
+            split = L.IntTensor([self.width])
+            skips = L.zeros_like(h)
+            for i, (dil, rs) in enumerate(zip(self.dilated, self.res_skip)):
+                pre = dil(h)
+                out = rs(gated(pre, L.zeros_like(pre), split))
+                if i + 1 < len(self.dilated):
+                    h = h + out[:, :self.width, :]
+                    skips = skips + out[:, self.width:, :]
                 else:
-                    output = output + res_skip_acts
-            return self.end(output)
+                    skips = skips + out
+            return self.end(skips)
 
-    class WaveGlow(nn.Module):
-        def __init__(self, n_flows=3, n_group=4, n_early_every=2, n_early_size=2):
+    class TinyWaveGlow(nn.Module):
+        def __init__(self, flows=3, group=4, early_every=2, early_size=2):
             super().__init__()
-            self.n_flows, self.n_group = n_flows, n_group
-            self.n_early_every, self.n_early_size = n_early_every, n_early_size
-            self.WN, self.convinv = nn.ModuleList(), nn.ModuleList()
-            n_half, n_remaining = n_group // 2, n_group
-            for k in range(n_flows):
-                if k % n_early_every == 0 and k > 0:
-                    n_half = n_half - n_early_size // 2
-                    n_remaining = n_remaining - n_early_size
-                self.convinv.append(Invertible1x1Conv(n_remaining))
-                self.WN.append(WN(n_half, n_layers=2, n_channels=4, kernel_size=3))
-            self.n_remaining_channels = n_remaining
+            self.flows, self.group = flows, group
+            self.early_every, self.early_size = early_every, early_size
+            self.mixers, self.nets = nn.ModuleList(), nn.ModuleList()
+            c = group
+            for k in range(flows):
+                if self.emits_early(k):
+                    c -= early_size
+                self.mixers.append(MixChannels(c))
+                self.nets.append(GatedStack(c // 2, layers=2, width=4, k=3))
+            self.final_c = c
+
+        def emits_early(self, k):
+            return k > 0 and k % self.early_every == 0
+
+        def couple(self, net, x, inverse=False):
+            half = int(x.size(1) / 2)
+            a, b = x[:, :half, :], x[:, half:, :]
+            out = net(a)
+            shift, log_s = out[:, :half, :], out[:, half:, :]
+            b = (b - shift) / L.exp(log_s) if inverse else L.exp(log_s) * b + shift
+            return L.cat([a, b], 1), log_s
 
         def forward(self, audio):
-            audio = audio.unfold(1, self.n_group, self.n_group).permute(0, 2, 1)
-            output_audio, log_s_list, log_det_W_list = [], [], []
-            for k in range(self.n_flows):
-                if k % self.n_early_every == 0 and k > 0:
-                    output_audio.append(audio[:, :self.n_early_size, :])
-                    audio = audio[:, self.n_early_size:, :]
-                audio, log_det_W = self.convinv[k](audio)
-                log_det_W_list.append(log_det_W)
-                n_half = int(audio.size(1) / 2)
-                audio_0, audio_1 = audio[:, :n_half, :], audio[:, n_half:, :]
-                output = self.WN[k](audio_0)
-                log_s, b = output[:, n_half:, :], output[:, :n_half, :]
-                audio_1 = L.exp(log_s) * audio_1 + b
-                log_s_list.append(log_s)
-                audio = L.cat([audio_0, audio_1], 1)
-            output_audio.append(audio)
-            return L.cat(output_audio, 1), log_s_list, log_det_W_list
+            x = audio.unfold(1, self.group, self.group).permute(0, 2, 1)
+            emitted, log_s_all, logdets = [], [], []
+            for k in range(self.flows):
+                if self.emits_early(k):
+                    emitted.append(x[:, :self.early_size, :])
+                    x = x[:, self.early_size:, :]
+                x, logdet = self.mixers[k](x)
+                x, log_s = self.couple(self.nets[k], x)
+                logdets.append(logdet)
+                log_s_all.append(log_s)
+            return L.cat(emitted + [x], 1), log_s_all, logdets
 
         def infer(self, z, sigma=1.0):
-            audio = z[:, -self.n_remaining_channels:] * sigma
-            kept = z[:, :-self.n_remaining_channels]
-            for k in reversed(range(self.n_flows)):
-                n_half = int(audio.size(1) / 2)
-                audio_0, audio_1 = audio[:, :n_half, :], audio[:, n_half:, :]
-                output = self.WN[k](audio_0)
-                s, b = output[:, n_half:, :], output[:, :n_half, :]
-                audio_1 = (audio_1 - b) / L.exp(s)
-                audio = self.convinv[k](L.cat([audio_0, audio_1], 1), reverse=True)
-                if k % self.n_early_every == 0 and k > 0:
-                    audio = L.cat((kept[:, -self.n_early_size:] * sigma, audio), 1)
-                    kept = kept[:, :-self.n_early_size]
-            return audio.permute(0, 2, 1).contiguous().view(audio.size(0), -1)
+            x = z[:, -self.final_c:] * sigma
+            rest = z[:, :-self.final_c]
+            for k in reversed(range(self.flows)):
+                x = self.mixers[k].undo(self.couple(self.nets[k], x, inverse=True)[0])
+                if self.emits_early(k):
+                    x = L.cat((rest[:, -self.early_size:] * sigma, x), 1)
+                    rest = rest[:, :-self.early_size]
+            return x.permute(0, 2, 1).contiguous().view(x.size(0), -1)
 
-    class WaveGlowLoss(nn.Module):
+    class FlowNLL(nn.Module):
         def __init__(self, sigma=1.0):
             super().__init__()
             self.sigma = sigma
 
-        def forward(self, model_output):
-            z, log_s_list, log_det_W_list = model_output
-            for i, log_s in enumerate(log_s_list):
-                if i == 0:
-                    log_s_total, log_det_W_total = L.sum(log_s), log_det_W_list[i]
-                else:
-                    log_s_total = log_s_total + L.sum(log_s)
-                    log_det_W_total += log_det_W_list[i]
-            loss = L.sum(z * z) / (2 * self.sigma * self.sigma) - log_s_total - log_det_W_total
-            return loss / (z.size(0) * z.size(1) * z.size(2))
+        def forward(self, outputs):
+            z, log_s_all, logdets = outputs
+            log_s_total = sum(L.sum(s) for s in log_s_all)
+            nll = L.sum(z * z) / (2 * self.sigma * self.sigma) - log_s_total - sum(logdets)
+            return nll / (z.size(0) * z.size(1) * z.size(2))
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    model = WaveGlow()
+    model = TinyWaveGlow()
     with L.no_grad():
-        for wn in model.WN:
-            wn.end.weight.normal_(0, 0.05)
-    criterion = WaveGlowLoss(sigma=1.0)
+        for net in model.nets:
+            net.end.weight.normal_(0, 0.05)
+    criterion = FlowNLL(sigma=1.0)
     opt = L.optim.Adam(model.parameters(), lr=1e-3)
     audio = 0.3 * _x(L, 2, 16, seed=3)
     losses = []
@@ -2422,8 +2348,8 @@ def waveglow_invertible_conv_weight_normed_wn_and_early_outputs(L):
         z, _, _ = model(audio)
         back = model.infer(z)
     return (losses, (back - audio).abs().max() < 1e-10, z,
-            {k: v.grad for k, v in model.WN[0].named_parameters() if "start" in k},
-            sorted(model.WN[0].start.state_dict().keys()))
+            {k: v.grad for k, v in model.nets[0].named_parameters() if "start" in k},
+            sorted(model.nets[0].start.state_dict().keys()))
 
 
 @program
@@ -2574,149 +2500,146 @@ def stick_breaking_vae_with_kumaraswamy_posteriors_and_a_beta_prior(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def pixelcnn_pp_discretized_logistic_mixture_loss_and_sampler(L):
-    """PixelCNN++ as its 2018 PyTorch port writes it, in small and in float32: down-shifted
-    and down-right-shifted convs (ZeroPad2d then weight_norm'd Conv2d, a FutureWarning), a
-    gated resnet on concat_elu, the discretized logistic mixture loss over RGB with the
-    channel-coupling coefficients (float masks instead of where, a Variable of zeros to
-    broadcast, log-sum-exp by max), Adam with a step decay; the sampler: Gumbel-max choice
-    of a component from legacy FloatTensor.uniform_ noise, one-hot by scatter_, logistic
-    draws clamped twice."""
+    """PixelCNN++ in small and in float32, with the legacy API its 2018 PyTorch port uses (our
+    own code): causal convs that see only rows above, or rows above and columns to the left
+    (ZeroPad2d then a weight_norm'd Conv2d, a FutureWarning), a gated residual unit on the ELU
+    of [x, -x], the discretized logistic mixture loss over RGB with the channel-coupling
+    coefficients (float masks instead of where, a Variable of zeros to broadcast, log-sum-exp
+    by max), Adam with a step decay; the sampler: Gumbel-max choice of a component from legacy
+    FloatTensor.uniform_ noise, one-hot by scatter_, logistic draws clamped twice."""
     nn, F = L.nn, L.nn.functional
     Variable = L.autograd.Variable
 
-    def concat_elu(x):
+    def elu_both_signs(x):
         return F.elu(L.cat([x, -x], dim=len(x.size()) - 3))
 
-    def log_sum_exp(x):
-        axis = len(x.size()) - 1
-        m, _ = L.max(x, dim=axis)
-        m2, _ = L.max(x, dim=axis, keepdim=True)
-        return m + L.log(L.sum(L.exp(x - m2), dim=axis))
+    def lse_last(x):
+        d = len(x.size()) - 1
+        top, _ = L.max(x, dim=d)
+        top_kept, _ = L.max(x, dim=d, keepdim=True)
+        return top + L.log(L.sum(L.exp(x - top_kept), dim=d))
 
-    def log_prob_from_logits(x):
-        axis = len(x.size()) - 1
-        m, _ = L.max(x, dim=axis, keepdim=True)
-        return x - m - L.log(L.sum(L.exp(x - m), dim=axis, keepdim=True))
+    def log_softmax_last(x):
+        d = len(x.size()) - 1
+        top, _ = L.max(x, dim=d, keepdim=True)
+        return x - top - L.log(L.sum(L.exp(x - top), dim=d, keepdim=True))
 
-    class down_shifted_conv2d(nn.Module):
-        def __init__(self, cin, cout, filter_size=(2, 3), shift_output_down=False):
+    def shift_down(x):           # drop the last row, a zero row on top
+        return nn.ZeroPad2d((0, 0, 1, 0))(x[:, :, :x.size(2) - 1, :])
+
+    def shift_right(x):          # drop the last column, a zero column on the left
+        return nn.ZeroPad2d((1, 0, 0, 0))(x[:, :, :, :x.size(3) - 1])
+
+    class CausalConv(nn.Module):
+        """kind 'down': sees the rows above (centred columns); 'down_right': the rows above and
+        the columns to the left; the output optionally shifted once more the same way."""
+
+        def __init__(self, cin, cout, size, kind, shift=False):
             super().__init__()
-            self.conv = nn.utils.weight_norm(nn.Conv2d(cin, cout, filter_size))
-            self.pad = nn.ZeroPad2d((int((filter_size[1] - 1) / 2), int((filter_size[1] - 1) / 2),
-                                     filter_size[0] - 1, 0))
-            self.shift_output_down = shift_output_down
-            self.down_shift = lambda x: nn.ZeroPad2d((0, 0, 1, 0))(x[:, :, :x.size(2) - 1, :])
+            kh, kw = size
+            pad = ((kw - 1) // 2, (kw - 1) // 2, kh - 1, 0) if kind == "down" else \
+                (kw - 1, 0, kh - 1, 0)
+            self.pad = nn.ZeroPad2d(pad)
+            self.conv = nn.utils.weight_norm(nn.Conv2d(cin, cout, size))
+            self.after = (shift_down if kind == "down" else shift_right) if shift else None
 
         def forward(self, x):
-            x = self.conv(self.pad(x))
-            return self.down_shift(x) if self.shift_output_down else x
+            y = self.conv(self.pad(x))
+            return y if self.after is None else self.after(y)
 
-    class down_right_shifted_conv2d(nn.Module):
-        def __init__(self, cin, cout, filter_size=(2, 2), shift_output_right=False):
+    class GatedRes(nn.Module):
+        def __init__(self, nf, kind, size):
             super().__init__()
-            self.pad = nn.ZeroPad2d((filter_size[1] - 1, 0, filter_size[0] - 1, 0))
-            self.conv = nn.utils.weight_norm(nn.Conv2d(cin, cout, filter_size))
-            self.shift_output_right = shift_output_right
-            self.right_shift = lambda x: nn.ZeroPad2d((1, 0, 0, 0))(x[:, :, :, :x.size(3) - 1])
+            self.first = CausalConv(2 * nf, nf, size, kind)
+            self.second = CausalConv(2 * nf, 2 * nf, size, kind)
 
         def forward(self, x):
-            x = self.conv(self.pad(x))
-            return self.right_shift(x) if self.shift_output_right else x
-
-    class gated_resnet(nn.Module):
-        def __init__(self, nf, conv_op):
-            super().__init__()
-            self.conv_input = conv_op(2 * nf, nf)
-            self.conv_out = conv_op(2 * nf, 2 * nf)
-
-        def forward(self, og_x):
-            x = self.conv_input(concat_elu(og_x))
-            x = self.conv_out(concat_elu(x))
-            a, b = L.chunk(x, 2, dim=1)
-            return og_x + a * L.sigmoid(b)
+            a, b = L.chunk(self.second(elu_both_signs(self.first(elu_both_signs(x)))), 2, dim=1)
+            return x + a * L.sigmoid(b)
 
     class TinyPixelCNNpp(nn.Module):
         def __init__(self, nf=4, nr_mix=2):
             super().__init__()
-            self.u_init = down_shifted_conv2d(4, nf, filter_size=(2, 3), shift_output_down=True)
-            self.ul_init = nn.ModuleList([
-                down_shifted_conv2d(4, nf, filter_size=(1, 3), shift_output_down=True),
-                down_right_shifted_conv2d(4, nf, filter_size=(2, 1), shift_output_right=True)])
-            self.u_stream = gated_resnet(nf, down_shifted_conv2d)
-            self.ul_stream = gated_resnet(nf, down_right_shifted_conv2d)
-            self.nin_out = nn.utils.weight_norm(nn.Linear(nf, 10 * nr_mix))
+            self.up_in = CausalConv(4, nf, (2, 3), "down", shift=True)
+            self.left_in = nn.ModuleList([CausalConv(4, nf, (1, 3), "down", shift=True),
+                                          CausalConv(4, nf, (2, 1), "down_right", shift=True)])
+            self.up = GatedRes(nf, "down", (2, 3))
+            self.left = GatedRes(nf, "down_right", (2, 2))
+            self.head = nn.utils.weight_norm(nn.Linear(nf, 10 * nr_mix))
 
         def forward(self, x):
-            xs = [int(y) for y in x.size()]
-            padding = Variable(L.ones(xs[0], 1, xs[2], xs[3]), requires_grad=False)
-            x = L.cat((x, padding), 1)
-            u = self.u_stream(self.u_init(x))
-            ul = self.ul_stream(self.ul_init[0](x) + self.ul_init[1](x) + u)
-            out = self.nin_out(F.elu(ul).permute(0, 2, 3, 1))
-            return out.permute(0, 3, 1, 2)
+            n, _, h, w = [int(v) for v in x.size()]
+            # a channel of ones: after zero padding it tells the convs where the image ends
+            x = L.cat((x, Variable(L.ones(n, 1, h, w), requires_grad=False)), 1)
+            u = self.up(self.up_in(x))
+            ul = self.left(self.left_in[0](x) + self.left_in[1](x) + u)
+            return self.head(F.elu(ul).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
-    def discretized_mix_logistic_loss(x, l):
-        x, l = x.permute(0, 2, 3, 1), l.permute(0, 2, 3, 1)
-        xs, ls = [int(y) for y in x.size()], [int(y) for y in l.size()]
-        nr_mix = int(ls[-1] / 10)
-        logit_probs = l[:, :, :, :nr_mix]
-        l = l[:, :, :, nr_mix:].contiguous().view(xs + [nr_mix * 3])
-        means = l[:, :, :, :, :nr_mix]
-        log_scales = L.clamp(l[:, :, :, :, nr_mix:2 * nr_mix], min=-7.)
-        coeffs = F.tanh(l[:, :, :, :, 2 * nr_mix:3 * nr_mix])
-        x = x.contiguous().unsqueeze(-1) + Variable(L.zeros(xs + [nr_mix]), requires_grad=False)
-        m2 = (means[:, :, :, 1, :] + coeffs[:, :, :, 0, :] * x[:, :, :, 0, :]).view(
-            xs[0], xs[1], xs[2], 1, nr_mix)
-        m3 = (means[:, :, :, 2, :] + coeffs[:, :, :, 1, :] * x[:, :, :, 0, :]
-              + coeffs[:, :, :, 2, :] * x[:, :, :, 1, :]).view(xs[0], xs[1], xs[2], 1, nr_mix)
-        means = L.cat((means[:, :, :, 0, :].unsqueeze(3), m2, m3), dim=3)
-        centered_x = x - means
-        inv_stdv = L.exp(-log_scales)
-        plus_in = inv_stdv * (centered_x + 1. / 255.)
-        min_in = inv_stdv * (centered_x - 1. / 255.)
-        cdf_delta = F.sigmoid(plus_in) - F.sigmoid(min_in)
-        log_cdf_plus = plus_in - F.softplus(plus_in)
-        log_one_minus_cdf_min = -F.softplus(min_in)
-        mid_in = inv_stdv * centered_x
-        log_pdf_mid = mid_in - log_scales - 2. * F.softplus(mid_in)
-        small = (cdf_delta > 1e-5).float()
-        body = small * L.log(L.clamp(cdf_delta, min=1e-12)) \
-            + (1. - small) * (log_pdf_mid - np.log(127.5))
-        top = (x > 0.999).float()
-        inner = top * log_one_minus_cdf_min + (1. - top) * body
-        bottom = (x < -0.999).float()
-        log_probs = bottom * log_cdf_plus + (1. - bottom) * inner
-        log_probs = L.sum(log_probs, dim=3) + log_prob_from_logits(logit_probs)
-        return -L.sum(log_sum_exp(log_probs))
+    def mixture_nll(x, params):
+        # params per pixel: k mixture logits, then per channel k means, k log-scales and k
+        # coupling coefficients; x in [-1, 1] on 256 levels
+        x, params = x.permute(0, 2, 3, 1), params.permute(0, 2, 3, 1)
+        shape = [int(v) for v in x.size()]
+        k = int(int(params.size(-1)) / 10)
+        logits = params[:, :, :, :k]
+        per_ch = params[:, :, :, k:].contiguous().view(shape + [3 * k])
+        mu = per_ch[:, :, :, :, :k]
+        log_s = L.clamp(per_ch[:, :, :, :, k:2 * k], min=-7.)
+        coef = F.tanh(per_ch[:, :, :, :, 2 * k:3 * k])
+        x = x.contiguous().unsqueeze(-1) + Variable(L.zeros(shape + [k]), requires_grad=False)
 
-    def to_one_hot(tensor, n, fill_with=1.):
-        one_hot = L.FloatTensor(tensor.size() + (n,)).zero_()
-        one_hot.scatter_(len(tensor.size()), tensor.unsqueeze(-1), fill_with)
-        return Variable(one_hot)
+        def as_channel(t):
+            return t.view(shape[0], shape[1], shape[2], 1, k)
 
-    def sample_from_discretized_mix_logistic(l, nr_mix):
-        l = l.permute(0, 2, 3, 1)
-        ls = [int(y) for y in l.size()]
-        xs = ls[:-1] + [3]
-        logit_probs = l[:, :, :, :nr_mix]
-        l = l[:, :, :, nr_mix:].contiguous().view(xs + [nr_mix * 3])
-        temp = L.FloatTensor(logit_probs.size())
-        temp.uniform_(1e-5, 1. - 1e-5)
-        temp = logit_probs.data - L.log(- L.log(temp))
-        _, argmax = temp.max(dim=3)
-        sel = to_one_hot(argmax, nr_mix).view(xs[:-1] + [1, nr_mix])
-        means = L.sum(l[:, :, :, :, :nr_mix] * sel, dim=4)
-        log_scales = L.clamp(L.sum(l[:, :, :, :, nr_mix:2 * nr_mix] * sel, dim=4), min=-7.)
-        coeffs = L.sum(F.tanh(l[:, :, :, :, 2 * nr_mix:3 * nr_mix]) * sel, dim=4)
-        u = L.FloatTensor(means.size())
+        # green's mean reads red; blue's reads red and green
+        g_mu = mu[:, :, :, 1, :] + coef[:, :, :, 0, :] * x[:, :, :, 0, :]
+        b_mu = (mu[:, :, :, 2, :] + coef[:, :, :, 1, :] * x[:, :, :, 0, :]
+                + coef[:, :, :, 2, :] * x[:, :, :, 1, :])
+        mu = L.cat((mu[:, :, :, 0, :].unsqueeze(3), as_channel(g_mu), as_channel(b_mu)), dim=3)
+        d = x - mu
+        inv_s = L.exp(-log_s)
+        hi, lo = inv_s * (d + 1. / 255.), inv_s * (d - 1. / 255.)
+        bin_mass = F.sigmoid(hi) - F.sigmoid(lo)
+        log_below_hi = hi - F.softplus(hi)        # the lowest bin takes all mass below it
+        log_above_lo = -F.softplus(lo)            # the highest bin takes all mass above it
+        mid = inv_s * d
+        log_density = mid - log_s - 2. * F.softplus(mid)
+        ok = (bin_mass > 1e-5).float()
+        interior = ok * L.log(L.clamp(bin_mass, min=1e-12)) \
+            + (1. - ok) * (log_density - np.log(127.5))
+        top, bottom = (x > 0.999).float(), (x < -0.999).float()
+        edge_or_interior = top * log_above_lo + (1. - top) * interior
+        per_pixel = bottom * log_below_hi + (1. - bottom) * edge_or_interior
+        return -L.sum(lse_last(L.sum(per_pixel, dim=3) + log_softmax_last(logits)))
+
+    def legacy_one_hot(idx, n, value=1.):
+        out = L.FloatTensor(idx.size() + (n,)).zero_()
+        out.scatter_(len(idx.size()), idx.unsqueeze(-1), value)
+        return Variable(out)
+
+    def draw(params, k):
+        params = params.permute(0, 2, 3, 1)
+        lead = [int(v) for v in params.size()][:-1]
+        logits = params[:, :, :, :k]
+        per_ch = params[:, :, :, k:].contiguous().view(lead + [3, 3 * k])
+        gumbel = L.FloatTensor(logits.size())
+        gumbel.uniform_(1e-5, 1. - 1e-5)
+        _, pick = (logits.data - L.log(- L.log(gumbel))).max(dim=3)
+        sel = legacy_one_hot(pick, k).view(lead + [1, k])
+        mu = L.sum(per_ch[:, :, :, :, :k] * sel, dim=4)
+        log_s = L.clamp(L.sum(per_ch[:, :, :, :, k:2 * k] * sel, dim=4), min=-7.)
+        coef = L.sum(F.tanh(per_ch[:, :, :, :, 2 * k:3 * k]) * sel, dim=4)
+        u = L.FloatTensor(mu.size())
         u.uniform_(1e-5, 1. - 1e-5)
-        x = means + L.exp(log_scales) * (L.log(u) - L.log(1. - u))
-        x0 = L.clamp(L.clamp(x[:, :, :, 0], min=-1.), max=1.)
-        x1 = L.clamp(L.clamp(x[:, :, :, 1] + coeffs[:, :, :, 0] * x0, min=-1.), max=1.)
-        x2 = L.clamp(L.clamp(x[:, :, :, 2] + coeffs[:, :, :, 1] * x0 + coeffs[:, :, :, 2] * x1,
-                             min=-1.), max=1.)
-        out = L.cat([x0.view(xs[:-1] + [1]), x1.view(xs[:-1] + [1]), x2.view(xs[:-1] + [1])], dim=3)
-        return out.permute(0, 3, 1, 2), argmax
+        x = mu + L.exp(log_s) * (L.log(u) - L.log(1. - u))        # logistic noise
+
+        def clip(t):
+            return L.clamp(L.clamp(t, min=-1.), max=1.)
+
+        r = clip(x[:, :, :, 0])
+        g = clip(x[:, :, :, 1] + coef[:, :, :, 0] * r)
+        b = clip(x[:, :, :, 2] + coef[:, :, :, 1] * r + coef[:, :, :, 2] * g)
+        return L.cat([c.view(lead + [1]) for c in (r, g, b)], dim=3).permute(0, 3, 1, 2), pick
 
     L.manual_seed(0)
     model = TinyPixelCNNpp()
@@ -2727,10 +2650,10 @@ def pixelcnn_pp_discretized_logistic_mixture_loss_and_sampler(L):
     x[0, :, 0, 0] = L.tensor([-1.0, 1.0, 0.0])
     losses, grad_norms = [], []
     for _ in range(2):
-        loss = discretized_mix_logistic_loss(x, model(x))
+        loss = mixture_nll(x, model(x))
         optimizer.zero_grad()
         loss.backward()
-        # (the gradients' own entries carry float32 rounding amplified by cdf_delta's
+        # (the gradients' own entries carry float32 rounding amplified by the bin mass's
         # cancellation: their norms are compared, and the float64 program agrees to 1e-13)
         grad_norms.append(nn.utils.clip_grad_norm_(model.parameters(), 1e6))
         optimizer.step()
@@ -2741,9 +2664,9 @@ def pixelcnn_pp_discretized_logistic_mixture_loss_and_sampler(L):
         data = L.zeros(1, 3, 4, 4)
         for i in range(2):
             for j in range(2):
-                sample, _ = sample_from_discretized_mix_logistic(model(data), 2)
+                sample, _ = draw(model(data), 2)
                 data[:, :, i, j] = sample.data[:, :, i, j]
-    return losses, data, grad_norms, sorted(model.nin_out.state_dict())
+    return losses, data, grad_norms, sorted(model.head.state_dict())
 
 
 # ==============================================================================================

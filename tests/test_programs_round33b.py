@@ -252,76 +252,65 @@ def beam_search_batched_gru_decoder_with_gnmt_length_penalty(L):
 
 @program(rtol=1e-5, atol=1e-6)
 def translation_tutorial_seq2seq_transformer_seq_first_with_greedy_decode(L):
-    """PyTorch's "Language Translation with nn.Transformer" tutorial: TokenEmbedding scaled by
-    sqrt(emb_size), a PositionalEncoding buffer of shape (maxlen, 1, emb) with dropout,
-    create_mask (an all-False bool source mask, a float causal target mask from
-    generate_square_subsequent_mask, padding masks from (x == PAD).transpose(0, 1)), the
-    sequence-first nn.Transformer, CrossEntropyLoss(ignore_index=PAD), Adam with betas
-    (0.9, 0.98) and eps 1e-9, then greedy_decode through model.encode / model.decode."""
+    """The setting of PyTorch's "Language Translation with nn.Transformer" tutorial, in our
+    code: token vectors scaled by sqrt(width), a sinusoid position buffer of shape
+    (maxlen, 1, width) with dropout, the masks (an all-False bool source mask, a float causal
+    target mask from generate_square_subsequent_mask, padding masks from
+    (x == PAD).transpose(0, 1)), the sequence-first nn.Transformer, CrossEntropyLoss(
+    ignore_index=PAD), Adam with betas (0.9, 0.98) and eps 1e-9, then greedy decoding through
+    the transformer's encoder and decoder called apart."""
     nn = L.nn
     PAD, BOS, V, D = 0, 1, 11, 8
 
-    class PositionalEncoding(nn.Module):
-        def __init__(self, emb_size, dropout, maxlen=20):
-            super().__init__()
-            den = L.exp(-L.arange(0, emb_size, 2) * math.log(10000) / emb_size)
-            pos = L.arange(0, maxlen).reshape(maxlen, 1)
-            pe = L.zeros((maxlen, emb_size))
-            pe[:, 0::2] = L.sin(pos * den)
-            pe[:, 1::2] = L.cos(pos * den)
-            self.dropout = nn.Dropout(dropout)
-            self.register_buffer("pos_embedding", pe.unsqueeze(-2))
+    def sinusoid_table(width, length=20):
+        # row p: sin(p r_i) in the even columns, cos(p r_i) in the odd, r_i = 10000^(-2i/width)
+        rates = L.exp(-L.arange(0, width, 2) * math.log(10000) / width)
+        pos = L.arange(0, length).reshape(length, 1)
+        table = L.zeros((length, width))
+        table[:, 0::2] = L.sin(pos * rates)
+        table[:, 1::2] = L.cos(pos * rates)
+        return table.unsqueeze(-2)            # (length, 1, width): sequence-first batches
 
-        def forward(self, token_embedding):
-            return self.dropout(token_embedding + self.pos_embedding[:token_embedding.size(0), :])
-
-    class TokenEmbedding(nn.Module):
-        def __init__(self, vocab_size, emb_size):
+    class Embed(nn.Module):
+        def __init__(self, vocab, width, p):
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, emb_size)
-            self.emb_size = emb_size
+            self.table, self.width = nn.Embedding(vocab, width), width
+            self.drop = nn.Dropout(p)
+            self.register_buffer("positions", sinusoid_table(width))
 
         def forward(self, tokens):
-            return self.embedding(tokens.long()) * math.sqrt(self.emb_size)
+            x = self.table(tokens.long()) * math.sqrt(self.width)
+            return self.drop(x + self.positions[:x.size(0), :])
 
-    class Seq2SeqTransformer(nn.Module):
+    class Translator(nn.Module):
         def __init__(self):
             super().__init__()
-            self.transformer = nn.Transformer(d_model=D, nhead=2, num_encoder_layers=2,
-                                              num_decoder_layers=1, dim_feedforward=16,
-                                              dropout=0.1)
-            self.generator = nn.Linear(D, V)
-            self.src_tok_emb = TokenEmbedding(V, D)
-            self.tgt_tok_emb = TokenEmbedding(V, D)
-            self.positional_encoding = PositionalEncoding(D, dropout=0.1)
+            self.core = nn.Transformer(d_model=D, nhead=2, num_encoder_layers=2,
+                                       num_decoder_layers=1, dim_feedforward=16, dropout=0.1)
+            self.to_vocab = nn.Linear(D, V)
+            self.src_embed, self.tgt_embed = Embed(V, D, 0.1), Embed(V, D, 0.1)
 
-        def forward(self, src, trg, src_mask, tgt_mask, src_padding_mask, tgt_padding_mask,
-                    memory_key_padding_mask):
-            src_emb = self.positional_encoding(self.src_tok_emb(src))
-            tgt_emb = self.positional_encoding(self.tgt_tok_emb(trg))
-            outs = self.transformer(src_emb, tgt_emb, src_mask, tgt_mask, None,
-                                    src_padding_mask, tgt_padding_mask, memory_key_padding_mask)
-            return self.generator(outs)
+        def forward(self, src, tgt, src_mask, tgt_mask, src_pad, tgt_pad, memory_pad):
+            out = self.core(self.src_embed(src), self.tgt_embed(tgt), src_mask, tgt_mask, None,
+                            src_pad, tgt_pad, memory_pad)
+            return self.to_vocab(out)
 
         def encode(self, src, src_mask):
-            return self.transformer.encoder(self.positional_encoding(self.src_tok_emb(src)),
-                                            src_mask)
+            return self.core.encoder(self.src_embed(src), src_mask)
 
         def decode(self, tgt, memory, tgt_mask):
-            return self.transformer.decoder(self.positional_encoding(self.tgt_tok_emb(tgt)),
-                                            memory, tgt_mask)
+            return self.core.decoder(self.tgt_embed(tgt), memory, tgt_mask)
 
-    def create_mask(src, tgt):
-        src_seq_len, tgt_seq_len = src.shape[0], tgt.shape[0]
-        tgt_mask = nn.Transformer.generate_square_subsequent_mask(tgt_seq_len)
-        src_mask = L.zeros((src_seq_len, src_seq_len)).type(L.bool)
-        return src_mask, tgt_mask, (src == PAD).transpose(0, 1), (tgt == PAD).transpose(0, 1)
+    def masks_for(src, tgt):
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[0])
+        see_all = L.zeros((src.shape[0], src.shape[0])).type(L.bool)
+        return see_all, causal, (src == PAD).transpose(0, 1), (tgt == PAD).transpose(0, 1)
 
     src = _tokens(L, [6, 4, 5], V, seed=7, low=3).t()
     tgt = _tokens(L, [5, 5, 3], V, seed=8, low=3).t()
     tgt = L.cat([L.full((1, 3), BOS), tgt], 0)
     L.manual_seed(3)
-    model = Seq2SeqTransformer()
+    model = Translator()
     for p in model.parameters():
         if p.dim() > 1:
             nn.init.xavier_uniform_(p)
@@ -330,12 +319,11 @@ def translation_tutorial_seq2seq_transformer_seq_first_with_greedy_decode(L):
     losses = []
     model.train()
     for _ in range(2):
-        tgt_input = tgt[:-1, :]
-        src_mask, tgt_mask, src_pad, tgt_pad = create_mask(src, tgt_input)
-        logits = model(src, tgt_input, src_mask, tgt_mask, src_pad, tgt_pad, src_pad)
+        given, wanted = tgt[:-1, :], tgt[1:, :]
+        src_mask, tgt_mask, src_pad, tgt_pad = masks_for(src, given)
+        logits = model(src, given, src_mask, tgt_mask, src_pad, tgt_pad, src_pad)
         opt.zero_grad()
-        tgt_out = tgt[1:, :]
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1))
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), wanted.reshape(-1))
         loss.backward()
         opt.step()
         losses.append(loss.item())
@@ -346,13 +334,12 @@ def translation_tutorial_seq2seq_transformer_seq_first_with_greedy_decode(L):
         memory = model.encode(one, mask1)
         ys = L.ones(1, 1).fill_(BOS).type(L.long)
         for _ in range(5):
-            tm = nn.Transformer.generate_square_subsequent_mask(ys.size(0)).type(L.bool)
-            out = model.decode(ys, memory, tm).transpose(0, 1)
-            prob = model.generator(out[:, -1])
-            _, next_word = L.max(prob, dim=1)
-            ys = L.cat([ys, L.ones(1, 1).type_as(src.data).fill_(next_word.item())], dim=0)
+            causal = nn.Transformer.generate_square_subsequent_mask(ys.size(0)).type(L.bool)
+            last = model.decode(ys, memory, causal).transpose(0, 1)[:, -1]
+            _, best = L.max(model.to_vocab(last), dim=1)
+            ys = L.cat([ys, L.ones(1, 1).type_as(src.data).fill_(best.item())], dim=0)
     return dict(losses=losses, ys=ys, memory=memory, tgt_mask=tgt_mask,
-                g=model.src_tok_emb.embedding.weight.grad)
+                g=model.src_embed.table.weight.grad)
 
 
 @program(rtol=1e-5, atol=1e-6)
@@ -388,75 +375,65 @@ def transformer_encoder_classifier_eval_fast_path_zeroes_padding(L):
 
 @program(rtol=1e-5, atol=1e-6)
 def text_classification_tutorial_embedding_bag_with_offsets(L):
-    """The "Text classification with the torchtext library" tutorial's model and loop without
-    torchtext: TextClassificationModel (EmbeddingBag(vocab, dim, sparse=False) and a Linear,
-    init_weights by uniform_(-0.5, 0.5) and bias.zero_()), collate_batch building one flat
-    text tensor and offsets by cumsum of the lengths, SGD at lr 5 with StepLR(1, gamma=0.1),
-    clip_grad_norm_(0.1) before each step, accuracy by (argmax == label).sum().item(), and
-    scheduler.step() when the validation accuracy stops improving."""
+    """The setting of the "Text classification with the torchtext library" tutorial without
+    torchtext, in our code: an EmbeddingBag(vocab, dim, sparse=False) and a Linear, both
+    weights drawn by .data.uniform_(-0.5, 0.5) and the bias zeroed, a collate building one
+    flat token tensor and bag offsets by cumsum of the lengths, SGD at lr 5 with StepLR(1,
+    gamma=0.1), clip_grad_norm_(0.1) before each step, accuracy by (argmax ==
+    label).sum().item(), and scheduler.step() when the validation accuracy drops."""
     nn = L.nn
     VOCAB, DIM, CLASSES = 20, 6, 3
 
-    class TextClassificationModel(nn.Module):
-        def __init__(self, vocab_size, embed_dim, num_class):
+    class BagClassifier(nn.Module):
+        def __init__(self, vocab, dim, classes, spread=0.5):
             super().__init__()
-            self.embedding = nn.EmbeddingBag(vocab_size, embed_dim, sparse=False)
-            self.fc = nn.Linear(embed_dim, num_class)
-            self.init_weights()
-
-        def init_weights(self):
-            initrange = 0.5
-            self.embedding.weight.data.uniform_(-initrange, initrange)
-            self.fc.weight.data.uniform_(-initrange, initrange)
+            self.bag = nn.EmbeddingBag(vocab, dim, sparse=False)
+            self.fc = nn.Linear(dim, classes)
+            for w in (self.bag.weight, self.fc.weight):
+                w.data.uniform_(-spread, spread)
             self.fc.bias.data.zero_()
 
-        def forward(self, text, offsets):
-            return self.fc(self.embedding(text, offsets))
+        def forward(self, flat, offsets):
+            return self.fc(self.bag(flat, offsets))
 
     rng = np.random.RandomState(10)
     data = [(int(rng.randint(CLASSES)), list(rng.randint(0, VOCAB, rng.randint(1, 6))))
             for _ in range(12)]
 
-    def collate_batch(batch):
-        label_list, text_list, offsets = [], [], [0]
-        for _label, _text in batch:
-            label_list.append(_label)
-            processed_text = L.tensor(_text, dtype=L.int64)
-            text_list.append(processed_text)
-            offsets.append(processed_text.size(0))
-        label_list = L.tensor(label_list, dtype=L.int64)
-        offsets = L.tensor(offsets[:-1]).cumsum(dim=0)
-        text_list = L.cat(text_list)
-        return label_list, text_list, offsets
+    def collate(batch):
+        labels = L.tensor([y for y, _ in batch], dtype=L.int64)
+        texts = [L.tensor(t, dtype=L.int64) for _, t in batch]
+        # each bag starts where the lengths before it add up to
+        starts = L.tensor([0] + [t.size(0) for t in texts[:-1]]).cumsum(dim=0)
+        return labels, L.cat(texts), starts
 
     L.manual_seed(5)
-    model = TextClassificationModel(VOCAB, DIM, CLASSES)
+    model = BagClassifier(VOCAB, DIM, CLASSES)
     criterion = nn.CrossEntropyLoss()
     optimizer = L.optim.SGD(model.parameters(), lr=5)
     scheduler = L.optim.lr_scheduler.StepLR(optimizer, 1.0, gamma=0.1)
     train, valid = data[:8], data[8:]
-    total_accu, log = None, []
+    best, log = None, []
     for epoch in range(3):
         model.train()
         for i in range(0, len(train), 4):
-            label, text, offsets = collate_batch(train[i:i + 4])
+            labels, flat, offsets = collate(train[i:i + 4])
             optimizer.zero_grad()
-            predicted_label = model(text, offsets)
-            loss = criterion(predicted_label, label)
+            loss = criterion(model(flat, offsets), labels)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 0.1)
             optimizer.step()
             log.append(loss.item())
         model.eval()
         with L.no_grad():
-            label, text, offsets = collate_batch(valid)
-            acc = (model(text, offsets).argmax(1) == label).sum().item() / label.size(0)
-        if total_accu is not None and total_accu > acc:
+            labels, flat, offsets = collate(valid)
+            acc = (model(flat, offsets).argmax(1) == labels).sum().item() / labels.size(0)
+        if best is not None and best > acc:
             scheduler.step()
         else:
-            total_accu = acc
+            best = acc
         log.append((acc, scheduler.get_last_lr()))
-    return dict(log=log, weight=model.embedding.weight, offsets=offsets)
+    return dict(log=log, weight=model.bag.weight, offsets=offsets)
 
 
 @program

@@ -614,7 +614,10 @@ def lion_and_adafactor_written_as_optimizer_subclasses(L):
 
         @L.no_grad()
         def step(self, closure=None):
-            loss = closure() if closure is not None else None
+            loss = None
+            if closure is not None:             # the closure's backward needs a graph
+                with L.enable_grad():
+                    loss = closure()
             for g in self.param_groups:
                 for p in g["params"]:
                     st = self.state[p]

@@ -677,7 +677,8 @@ def switch_routing_with_capacity_and_load_balancing_loss(L):
     onehot = F.one_hot(idx, E).double()
     position = (L.cumsum(onehot, 0) - 1) * onehot
     keep = (position < capacity).double() * onehot
-    pos_1h = F.one_hot(position.sum(-1).long(), capacity).double()
+    # a dropped token's slot reads 0 (its row of keep is zero anyway)
+    pos_1h = F.one_hot((position * keep).sum(-1).long(), capacity).double()
     dispatch = L.einsum("te,tc->tec", keep, pos_1h)
     combine = dispatch * gate.view(T, 1, 1)
     expert_in = L.einsum("tec,td->ecd", dispatch, x)
