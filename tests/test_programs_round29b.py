@@ -1,34 +1,33 @@
-"""Whole programs of round 29, part b: deep learning built "from the foundations", as the
-courses and books that teach it write their code.  fast.ai's 2022 part 2 and its miniai
-library: the matrix multiply taken from three loops to broadcasting, einsum and matmul; an
-MLP's forward and backward written by hand into ``.g`` attributes and checked against
-autograd (as functions, then as classes); a Module registering children by ``__setattr__``
-beside ``add_module``/``register_module`` and an OrderedDict Sequential; Dataset, Sampler,
-BatchSampler, collate and DataLoader from scratch against torch's own; the Learner with
-callbacks ordered by ``order`` and Cancel{Fit,Epoch,Batch}Exception control flow, a
-MomentumLearner; ActivationStats by forward hooks with ``histc`` histograms; LSUV and
-Kaiming init with GeneralRelu; BatchNorm and LayerNorm from scratch against nn's; SGD,
-Momentum, RMSProp and Adam as hand-written optimizers against torch.optim (and a
-torch.optim.Optimizer subclass); OneCycleLR with momentum cycling, a cosine schedule and the
-LR finder; random erasing and random copy in tensor ops; MixUp by ``lerp`` with Beta draws
-and test-time augmentation; ResNet blocks with a hook-built summary; DDPM training with
-DDPM and DDIM sampling through a small attention UNet with sinusoidal timestep embeddings;
-a convolutional autoencoder and a VAE.  "Deep Learning with PyTorch" (Stevens et al.):
-storage offsets, strides and views; the thermometer model trained by hand-derived
-gradients, by autograd and by optimizers, then by nn.Linear and an OrderedDict Sequential;
-the birds-versus-airplanes nets (dropout, batchnorm, depth, shared residual blocks, an L2
-penalty); the LUNA classifier's 3-d blocks, fan-out init, ratio-balanced sampling and 3-d
-augmentation by ``affine_grid``/``grid_sample``; the segmentation UNet with its 2-d
-augmentation and Dice losses.  Stanford CS231n's assignments in torch: SVM and softmax
-losses naive and vectorised with numeric gradient checks; the two-layer net's hand
-backward; batchnorm (both backward formulas), layernorm and inverted dropout against
-autograd; naive convolution and max pooling against F.conv2d/max_pool2d and
-unfold/fold; RNN/LSTM captioning with a masked temporal softmax loss against
-RNNCell/LSTMCell; saliency maps, fooling images and class visualisation; style transfer's
-content, Gram-matrix style and total-variation losses.
+"""Whole programs of round 29, part b: deep learning built up from tensor ops, on the
+topics of three well-known teaching courses (fast.ai's 2022 part 2, the book "Deep Learning
+with PyTorch", Stanford CS231n's assignments), each program written here in our own words.
+
+From the foundations: one matrix product by loops, broadcasting, einsum and matmul; an
+MLP's gradients derived by hand (stored as ad-hoc tensor attributes, then returned by layer
+objects) against autograd; sublayers held by ``__setattr__``, ``add_module``,
+``register_module`` and an OrderedDict Sequential; a data pipeline from Python pieces beside
+torch.utils.data's; an event-driven trainer whose hooks cut stages short by exceptions and a
+gradient-decaying variant; activation statistics and ``histc`` pictures by forward hooks;
+layer-sequential unit-variance and He init; batch and sample norms from tensor ops against
+nn's; hand optimizers (momentum, RMSProp, Adam) against torch.optim, and an Optimizer
+subclass; OneCycleLR with cycled momentum, a cosine schedule and a rate sweep; random
+erasing and pasting, crops and flips in tensor ops; pairwise image mixing by ``lerp`` with
+Beta weights and flip-averaged prediction; a residual CNN with a hook-built layer table;
+diffusion training with ancestral and DDIM sampling through a small attention U-Net with
+frequency time features; a conv autoencoder and a variational one.  Tensors and small
+nets: storage offsets, strides and views; a line fitted by hand gradients, autograd,
+optimizers and modules; two-class CNNs with dropout, batchnorm and a shared residual block
+under an L2 penalty; a 3-d candidate classifier with fan-out init, interleaved sampling and
+``affine_grid``/``grid_sample`` augmentation; a 2-d U-shaped segmenter with joint
+image/mask warps and soft Dice losses.  Assignments: hinge and softmax losses by loops and
+vectorised with finite-difference checks; a two-layer net's hand backward; batch norm (two
+backward derivations), per-row norm and inverted dropout against autograd; loop
+convolution and pooling against F.conv2d/max_pool2d and unfold/fold; an LSTM caption
+decoder with a masked loss against LSTMCell/RNNCell; saliency, adversarial and class
+images; style transfer's content, Gram-matrix and smoothness losses.
 
 What they found, fixed in minigrad (2 programs of 27 failed before: the from-scratch
-BatchNorm's refusals, and the tensor chapter's; two more fixes came from side-by-side
+batch norm's refusals, and the tensor program's; two more fixes came from side-by-side
 probes of the APIs the programs use, and are exercised by programs now):
 ``var``/``std`` (methods and functions) and ``var_mean``/``std_mean`` took ``unbiased``
 and ``correction`` together, which belong to different signatures in PyTorch (refused with
@@ -40,12 +39,11 @@ PyTorch's parser unpacks into its one list argument; and ``nn.init.trunc_normal_
 ``a > b`` returned numbers where PyTorch's uniform proposals refuse the reversed range.
 The focused tests at the end check each.
 
-Not fixed, torch's behaviour rather than minigrad's: the course's random copy pastes a
-patch read from the same image, and where the two rectangles overlap PyTorch's copy reads
-entries it has already written (a smeared patch; numpy, so minigrad, reads the source
-first), so the program clones the patch.  The float32 programs compare to 1e-5: their
-losses differ from PyTorch's in the last bit or two where a mean or sum is rounded in
-another order.
+Not fixed, torch's behaviour rather than minigrad's: pasting a square read from the same
+image, where the two squares overlap PyTorch's copy reads entries it has already written
+(a smeared patch; numpy, so minigrad, reads the source first), so the program clones the
+source.  The float32 programs compare to 1e-5: their losses differ from PyTorch's in the
+last bit or two where a mean or sum is rounded in another order.
 
 The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
 on the same numpy inputs and seeded weights and must agree in values, dtypes, shapes and
@@ -75,278 +73,248 @@ def _f(L, *shape, scale=1.0, seed=0, grad=False):
 
 
 # ----------------------------------------------------------------------------------------------
-# fast.ai part 2 (2022) and its miniai library
+# On the topics of fast.ai's 2022 part 2 course
 # ----------------------------------------------------------------------------------------------
 @program
 def matmul_from_loops_to_broadcasting_to_einsum(L):
-    """The course's matrix multiply, made faster step by step: three Python loops over
-    scalars, the inner loop replaced by an elementwise product summed, the middle one by
-    broadcasting a row against the whole matrix with ``[:, None]``, then einsum, then
-    ``torch.matmul`` and ``@``; the results compared by hand-written ``near`` and
-    ``torch.allclose``; batched and 1-d matmul forms and einsum's implicit output and
-    ellipsis forms; the shape refusals."""
-    a, b = _t(L, 3, 4, seed=1), _t(L, 4, 2, seed=2)
-    ar, ac = a.shape
-    br, bc = b.shape
-    c1 = L.zeros(ar, bc, dtype=L.float64)
-    for i in range(ar):
-        for j in range(bc):
-            for k in range(ac):
-                c1[i, j] += a[i, k] * b[k, j]
-    c2 = L.zeros(ar, bc, dtype=L.float64)
-    for i in range(ar):
-        for j in range(bc):
-            c2[i, j] = (a[i, :] * b[:, j]).sum()
-    c3 = L.zeros(ar, bc, dtype=L.float64)
-    for i in range(ar):
-        c3[i] = (a[i, :, None] * b).sum(dim=0)
-    c4 = (a[..., None] * b[None]).sum(1)
-    c5 = L.einsum("ik,kj->ij", a, b)
-    c6 = L.einsum("ik,kj", a, b)            # implicit output: the free indices sorted
-    c7 = L.einsum("...k,kj->...j", a, b)
-    near = partial(L.allclose, rtol=1e-3, atol=1e-5)
-    xb = _t(L, 2, 3, 4, seed=3)
-    return dict(c=[c1, c2, c3, c4, c5, c6, c7, a.matmul(b), a @ b],
-                near=[near(c1, c) for c in (c2, c3, c5)],
-                batched=[L.matmul(xb, b), xb @ b[:, 0], b[:, 0] @ b[:, 1:].expand(4, 3),
-                         L.einsum("bik,kj->bji", xb, b), L.einsum("bik->b", xb),
-                         L.einsum("ii", a[:, :3]), L.einsum("i,j->ij", b[:, 0], b[:, 1])],
-                errors=[err(lambda: a @ a), err(lambda: L.einsum("ik,kj->ij", a, a)),
-                        err(lambda: a[0] @ a[:, 0]), err(lambda: L.matmul(a, L.tensor(1.0)))])
+    """One matrix product computed many ways: scalar triple loops accumulating into a
+    zeros result, a loop over cells summing a row-times-column product, a loop over rows
+    broadcasting ``row[:, None] * B`` and summing dim 0, a single broadcast
+    ``A[..., None] * B[None]`` summed over the shared dim, einsum with an explicit output,
+    an implicit output and an ellipsis, ``matmul`` and ``@``; the loop versions compared
+    with ``allclose`` through a ``partial``; batched, vector-matrix, trace, sum and outer
+    forms of matmul and einsum; the shape refusals."""
+    lhs, rhs = _t(L, 3, 4, seed=1), _t(L, 4, 2, seed=2)
+    (rows, inner), cols = lhs.shape, rhs.shape[1]
+
+    def fresh():
+        return L.zeros(rows, cols, dtype=L.float64)
+
+    by_scalars = fresh()
+    for i, j, k in itertools.product(range(rows), range(cols), range(inner)):
+        by_scalars[i, j] += lhs[i, k] * rhs[k, j]
+    by_dots = fresh()
+    for i, j in itertools.product(range(rows), range(cols)):
+        by_dots[i, j] = (lhs[i, :] * rhs[:, j]).sum()
+    by_rows = fresh()
+    for i in range(rows):
+        by_rows[i] = (lhs[i, :, None] * rhs).sum(dim=0)
+    by_broadcast = (lhs[..., None] * rhs[None]).sum(1)
+    explicit = L.einsum("ik,kj->ij", lhs, rhs)
+    implicit = L.einsum("ik,kj", lhs, rhs)       # the output: the free indices, sorted
+    ellipsis = L.einsum("...k,kj->...j", lhs, rhs)
+    close = partial(L.allclose, rtol=1e-3, atol=1e-5)
+    stack3 = _t(L, 2, 3, 4, seed=3)
+    return dict(c=[by_scalars, by_dots, by_rows, by_broadcast, explicit, implicit, ellipsis,
+                   lhs.matmul(rhs), lhs @ rhs],
+                near=[close(by_scalars, other) for other in (by_dots, by_rows, explicit)],
+                batched=[L.matmul(stack3, rhs), stack3 @ rhs[:, 0],
+                         rhs[:, 0] @ rhs[:, 1:].expand(4, 3),
+                         L.einsum("bik,kj->bji", stack3, rhs), L.einsum("bik->b", stack3),
+                         L.einsum("ii", lhs[:, :3]), L.einsum("i,j->ij", rhs[:, 0], rhs[:, 1])],
+                errors=[err(lambda: lhs @ lhs), err(lambda: L.einsum("ik,kj->ij", lhs, lhs)),
+                        err(lambda: lhs[0] @ lhs[:, 0]),
+                        err(lambda: L.matmul(lhs, L.tensor(1.0)))])
 
 
 @program
 def forward_and_backward_passes_by_hand_checked_against_autograd(L):
-    """The course's MLP trained without autograd: lin, relu and mse forward, then their
-    gradients written by hand into ``.g`` attributes (``inp.g = out.g @ w.t()``, the weight
-    gradient summed over the batch by ``(inp.unsqueeze(-1) * out.g.unsqueeze(1)).sum(0)``),
-    checked against the same net's autograd gradients; then the refactor into classes with
-    ``__call__`` storing inputs and outputs, and into Function-like objects with
-    ``forward``/``bwd``."""
+    """A two-layer regression net whose gradients are derived by hand and compared with
+    autograd's.  First as functions, the gradients stored as ad-hoc attributes on the
+    tensors themselves (``t.dgrad = ...``), the weight gradient as a batch sum of outer
+    products ``(inp.unsqueeze(-1) * dout.unsqueeze(1)).sum(0)`` and the ReLU's by a
+    ``(pre > 0).float()`` mask; then as layer objects that remember their input in the
+    forward and return the input gradient from ``backprop(dout)`` (the weight gradient as
+    ``inp.t() @ dout``), chained in reverse."""
     x, y = _t(L, 6, 5, seed=1), _t(L, 6, seed=2)
     w1, b1 = _t(L, 5, 4, seed=3) * math.sqrt(2 / 5), L.zeros(4, dtype=L.float64)
     w2, b2 = _t(L, 4, 1, seed=4), L.zeros(1, dtype=L.float64)
 
-    def lin(x, w, b):
-        return x @ w + b
+    def affine(inp, w, b):
+        return inp @ w + b
 
-    def mse(out, targ):
-        return (out.squeeze(-1) - targ).pow(2).mean()
+    def sq_error(pred, target):
+        return (pred.squeeze(-1) - target).pow(2).mean()
 
-    def lin_grad(inp, out, w, b):
-        inp.g = out.g @ w.t()
-        w.g = (inp.unsqueeze(-1) * out.g.unsqueeze(1)).sum(0)
-        b.g = out.g.sum(0)
+    def affine_back(inp, out, w, b):
+        inp.dgrad = out.dgrad @ w.t()
+        w.dgrad = (inp.unsqueeze(-1) * out.dgrad.unsqueeze(1)).sum(0)
+        b.dgrad = out.dgrad.sum(0)
 
-    def forward_and_backward(inp, targ):
-        l1 = lin(inp, w1, b1)
-        l2 = l1.clamp_min(0.)
-        out = lin(l2, w2, b2)
-        diff = out[:, 0] - targ
-        loss = diff.pow(2).mean()
-        out.g = 2. * diff[:, None] / inp.shape[0]
-        lin_grad(l2, out, w2, b2)
-        l1.g = (l1 > 0).float() * l2.g
-        lin_grad(inp, l1, w1, b1)
-        return loss
+    pre = affine(x, w1, b1)
+    act = pre.clamp_min(0.)
+    pred = affine(act, w2, b2)
+    resid = pred[:, 0] - y
+    loss = resid.pow(2).mean()
+    pred.dgrad = 2. * resid[:, None] / x.shape[0]
+    affine_back(act, pred, w2, b2)
+    pre.dgrad = (pre > 0).float() * act.dgrad
+    affine_back(x, pre, w1, b1)
+    hand = [w1.dgrad, b1.dgrad, w2.dgrad, b2.dgrad, x.dgrad]
 
-    loss = forward_and_backward(x, y)
-    hand = [w1.g, b1.g, w2.g, b2.g, x.g]
-    ptgs = [p.clone().requires_grad_(True) for p in (w1, b1, w2, b2, x)]
-    xt, wt1, bt1, wt2, bt2 = ptgs[4], *ptgs[:4]
-    lt = mse(lin(lin(xt, wt1, bt1).relu(), wt2, bt2), y)
+    wl1, bl1, wl2, bl2, xl = (t.clone().requires_grad_(True) for t in (w1, b1, w2, b2, x))
+    lt = sq_error(affine(affine(xl, wl1, bl1).relu(), wl2, bl2), y)
     lt.backward()
-    auto = [wt1.grad, bt1.grad, wt2.grad, bt2.grad, xt.grad]
+    auto = [wl1.grad, bl1.grad, wl2.grad, bl2.grad, xl.grad]
 
-    class Relu:
-        def __call__(self, inp):
-            self.inp = inp
-            self.out = inp.clamp_min(0.)
-            return self.out
-
-        def backward(self):
-            self.inp.g = (self.inp > 0).float() * self.out.g
-
-    class Lin:
+    class Affine:
         def __init__(self, w, b):
             self.w, self.b = w, b
 
         def __call__(self, inp):
             self.inp = inp
-            self.out = lin(inp, self.w, self.b)
-            return self.out
+            return affine(inp, self.w, self.b)
 
-        def backward(self):
-            self.inp.g = self.out.g @ self.w.t()
-            self.w.g = self.inp.t() @ self.out.g
-            self.b.g = self.out.g.sum(0)
+        def backprop(self, dout):
+            self.dw, self.db = self.inp.t() @ dout, dout.sum(0)
+            return dout @ self.w.t()
 
-    class Mse:
-        def __call__(self, inp, targ):
-            self.inp, self.targ = inp, targ
-            self.out = mse(inp, targ)
-            return self.out
+    class Rectify:
+        def __call__(self, inp):
+            self.inp = inp
+            return inp.clamp_min(0.)
 
-        def backward(self):
-            self.inp.g = 2. * (self.inp.squeeze() - self.targ).unsqueeze(-1) / self.targ.shape[0]
+        def backprop(self, dout):
+            return (self.inp > 0).float() * dout
 
-    layers = [Lin(w1.clone(), b1.clone()), Relu(), Lin(w2.clone(), b2.clone())]
-    mse_c = Mse()
+    chain = [Affine(w1.clone(), b1.clone()), Rectify(), Affine(w2.clone(), b2.clone())]
     h = x.clone()
-    for layer in layers:
+    for layer in chain:
         h = layer(h)
-    loss_c = mse_c(h, y)
-    mse_c.backward()
-    for layer in reversed(layers):
-        layer.backward()
-    near = [L.allclose(a, b) for a, b in zip(hand, auto)]
-    return dict(loss=loss, lt=lt, hand=hand, auto=auto, near=near, loss_c=loss_c,
-                cls=[layers[0].w.g, layers[0].b.g, layers[2].w.g, layers[0].inp.g])
+    loss_c = sq_error(h, y)
+    dout = 2. * (h.squeeze() - y).unsqueeze(-1) / y.shape[0]
+    for layer in reversed(chain):
+        dout = layer.backprop(dout)
+    return dict(loss=loss, lt=lt, hand=hand, auto=auto,
+                near=[L.allclose(a, b) for a, b in zip(hand, auto)], loss_c=loss_c,
+                cls=[chain[0].dw, chain[0].db, chain[2].dw, dout])
 
 
 @program
-def a_module_class_registering_children_by_setattr(L):
-    """miniai's own Module: ``__setattr__`` records every attribute not starting with '_' in
-    a ``_modules`` dict; ``parameters`` walks it; then the same model as an nn.Module,
-    ``add_module``/``register_module`` in a loop, a Sequential from an OrderedDict,
-    ``named_children``, ``named_parameters`` with prefixes, ``__repr__`` and a hand SGD
-    loop with ``p -= p.grad * lr`` under no_grad."""
+def sublayers_held_by_setattr_add_module_and_register_module(L):
+    """Ways to hold sublayers: a plain class whose ``__setattr__`` files every public
+    attribute into a dict and whose ``parameters`` chains theirs; an nn.Module keeping a
+    Python list of layers but registering each through ``add_module``; one registering by
+    ``register_module`` and running its ``children()`` in order; a Sequential built from
+    an OrderedDict; ``named_children``, ``named_parameters`` with a prefix, ``repr``; plain
+    gradient descent ``p -= p.grad * lr`` under ``no_grad`` with ``zero_grad``."""
     nn, F = L.nn, L.nn.functional
 
-    class MyModule:
-        def __init__(self, n_in, nh, n_out):
-            self._modules = {}
-            self.l1 = nn.Linear(n_in, nh)
-            self.l2 = nn.Linear(nh, n_out)
+    class Holder:
+        def __init__(self, n_in, n_hidden, n_out):
+            self._owned = {}
+            self.first = nn.Linear(n_in, n_hidden)
+            self.second = nn.Linear(n_hidden, n_out)
 
-        def __setattr__(self, k, v):
-            if not k.startswith("_"):
-                self._modules[k] = v
-            super().__setattr__(k, v)
-
-        def __repr__(self):
-            return f"{self._modules}"
+        def __setattr__(self, name, value):
+            if not name.startswith("_"):
+                self._owned[name] = value
+            super().__setattr__(name, value)
 
         def parameters(self):
-            for layer in self._modules.values():
-                yield from layer.parameters()
+            for part in self._owned.values():
+                yield from part.parameters()
 
         def __call__(self, x):
-            return self.l2(F.relu(self.l1(x)))
+            return self.second(F.relu(self.first(x)))
 
-    class Model(nn.Module):
-        def __init__(self, layers):
+    class ListedLayers(nn.Module):
+        def __init__(self, parts):
             super().__init__()
-            self.layers = layers
-            for i, layer in enumerate(layers):
-                self.add_module(f"layer_{i}", layer)
+            self.parts = parts
+            for pos, part in enumerate(parts):
+                self.add_module(f"part{pos}", part)
 
         def forward(self, x):
-            for layer in self.layers:
-                x = layer(x)
+            for part in self.parts:
+                x = part(x)
             return x
 
-    class SequentialModel(nn.Module):
-        def __init__(self, *layers):
+    class RegisteredLayers(nn.Module):
+        def __init__(self, *parts):
             super().__init__()
-            for i, layer in enumerate(layers):
-                self.register_module(str(i), layer)
+            for pos, part in enumerate(parts):
+                self.register_module(f"p{pos}", part)
 
         def forward(self, x):
-            for layer in self.children():
-                x = layer(x)
+            for part in self.children():
+                x = part(x)
             return x
+
+    def mlp_parts():
+        return [nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)]
 
     L.manual_seed(0)
-    m = MyModule(5, 4, 3)
-    model = Model([nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)]).double()
-    seqm = SequentialModel(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).double()
-    od = nn.Sequential(OrderedDict([("lin", nn.Linear(5, 4)), ("act", nn.ReLU()),
-                                    ("out", nn.Linear(4, 3))])).double()
+    holder = Holder(5, 4, 3)
+    listed = ListedLayers(mlp_parts()).double()
+    registered = RegisteredLayers(*mlp_parts()).double()
+    named_seq = nn.Sequential(OrderedDict(zip(("hid", "relu", "head"), mlp_parts()))).double()
     x, y = _t(L, 8, 5, seed=1), L.tensor(_labels(8, 3, seed=2))
     losses = []
-    for mod in (model, seqm, od):
+    for net in (listed, registered, named_seq):
         for _ in range(2):
-            loss = F.cross_entropy(mod(x), y)
+            loss = F.cross_entropy(net(x), y)
             loss.backward()
             with L.no_grad():
-                for p in mod.parameters():
+                for p in net.parameters():
                     p -= p.grad * 0.5
-                mod.zero_grad()
+                net.zero_grad()
             losses.append(loss.item())
-    return dict(mine=[p.shape for p in m.parameters()], keys=list(m._modules),
-                out=m(x.float()), losses=losses,
-                children=[n for n, _ in model.named_children()],
-                named=[n for n, _ in od.named_parameters(prefix="net")],
-                seq_named=[n for n, _ in seqm.named_parameters()],
-                reprs=[repr(model), repr(od), repr(seqm)],
-                grads=[p.grad for p in od.parameters()], od_lin=od.lin.weight)
+    return dict(mine=[p.shape for p in holder.parameters()], keys=list(holder._owned),
+                out=holder(x.float()), losses=losses,
+                children=[n for n, _ in listed.named_children()],
+                named=[n for n, _ in named_seq.named_parameters(prefix="net")],
+                seq_named=[n for n, _ in registered.named_parameters()],
+                reprs=[repr(listed), repr(named_seq), repr(registered)],
+                grads=[p.grad for p in named_seq.parameters()], od_lin=named_seq.hid.weight)
 
 
 @program
-def dataset_sampler_and_collate_written_from_scratch(L):
-    """miniai's data pipeline: a Dataset of (x, y) pairs, a Sampler shuffling by randperm,
-    a BatchSampler chunking with itertools.islice, a collate stacking ``zip(*b)``, and a
-    DataLoader iterating them, against torch's own DataLoader with the same seed
-    (RandomSampler under a Generator, BatchSampler with drop_last, default_collate of dicts,
-    tuples and numbers); the sampler's and loader's refusals."""
+def data_pipeline_from_python_pieces_beside_torch_utils_data(L):
+    """A data pipeline from Python pieces beside torch.utils.data's: an indexable pair
+    dataset, an index order (shuffled by ``randperm(...).tolist()`` or not), batches of
+    indices cut by ``itertools.islice`` (a short tail dropped on request), batches put
+    together by stacking the ``zip(*pairs)`` columns, and a loader joining them; then
+    DataLoader with a seeded Generator and ``drop_last``, BatchSampler over a
+    SequentialSampler, ``default_collate`` of dicts holding tensors, tuples and lists, a
+    RandomSampler with replacement; the samplers' and loader's refusals."""
     data = L.utils.data
     xs, ys = _t(L, 10, 3, seed=1), L.arange(10)
 
-    class Dataset:
-        def __init__(self, x, y):
-            self.x, self.y = x, y
+    class Pairs:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
 
         def __len__(self):
-            return len(self.x)
+            return len(self.a)
 
         def __getitem__(self, i):
-            return self.x[i], self.y[i]
+            return self.a[i], self.b[i]
 
-    class Sampler:
-        def __init__(self, ds, shuffle=False):
-            self.n, self.shuffle = len(ds), shuffle
+    def index_order(n, shuffle):
+        return L.randperm(n).tolist() if shuffle else list(range(n))
 
-        def __iter__(self):
-            res = list(range(self.n))
-            if self.shuffle:
-                res = L.randperm(self.n).tolist()
-            return iter(res)
+    def index_batches(order, size, drop_last=False):
+        it = iter(order)
+        while chunk := list(itertools.islice(it, size)):
+            if len(chunk) == size or not drop_last:
+                yield chunk
 
-    def chunked(it, chunk_sz=None, drop_last=False):
-        it = iter(it)
-        while True:
-            res = list(itertools.islice(it, chunk_sz))
-            if res and (len(res) == chunk_sz or not drop_last):
-                yield res
-            if len(res) < chunk_sz:
-                return
+    def stack_pairs(pairs):
+        firsts, seconds = zip(*pairs)
+        return L.stack(firsts), L.stack(seconds)
 
-    class BatchSampler:
-        def __init__(self, sampler, bs, drop_last=False):
-            self.sampler, self.bs, self.drop_last = sampler, bs, drop_last
+    def load(ds, size, shuffle=False, drop_last=False):
+        batches = index_batches(index_order(len(ds), shuffle), size, drop_last)
+        return [stack_pairs(ds[i] for i in idx) for idx in batches]
 
-        def __iter__(self):
-            yield from chunked(iter(self.sampler), self.bs, drop_last=self.drop_last)
-
-    def collate(b):
-        xs, ys = zip(*b)
-        return L.stack(xs), L.stack(ys)
-
-    class DataLoader:
-        def __init__(self, ds, batchs, collate_fn=collate):
-            self.ds, self.batchs, self.collate_fn = ds, batchs, collate_fn
-
-        def __iter__(self):
-            yield from (self.collate_fn(self.ds[i] for i in b) for b in self.batchs)
-
-    ds = Dataset(xs, ys)
+    ds = Pairs(xs, ys)
     L.manual_seed(4)
-    mine = list(DataLoader(ds, BatchSampler(Sampler(ds, shuffle=True), 4)))
-    mine_dl = list(DataLoader(ds, BatchSampler(Sampler(ds), 3, drop_last=True)))
-    g = L.Generator().manual_seed(7)
+    mine = load(ds, 4, shuffle=True)
+    mine_dl = load(ds, 3, drop_last=True)
+    gen = L.Generator().manual_seed(7)
     theirs = list(data.DataLoader(data.TensorDataset(xs, ys), batch_size=4, shuffle=True,
-                                  generator=g, drop_last=True))
+                                  generator=gen, drop_last=True))
     bs = list(data.BatchSampler(data.SequentialSampler(range(7)), batch_size=3,
                                 drop_last=False))
     dicts = data.default_collate([{"a": xs[i], "b": (i, float(i)), "c": [ys[i]]}
@@ -361,279 +329,236 @@ def dataset_sampler_and_collate_written_from_scratch(L):
                         err(lambda: data.DataLoader(ds, batch_sampler=bs, batch_size=2))])
 
 
-class CancelFitException(Exception):
-    pass
+class StopTraining(Exception):
+    """Raised by a hook to end a whole run early."""
 
 
-class CancelBatchException(Exception):
-    pass
+class SkipEpoch(Exception):
+    """Raised by a hook to abandon the rest of one pass over the data."""
 
 
-class CancelEpochException(Exception):
-    pass
+class SkipBatch(Exception):
+    """Raised by a hook to drop one minibatch."""
 
 
 @program(rtol=1e-6, atol=1e-7)
-def learner_with_callbacks_and_cancel_exceptions(L):
-    """miniai's Learner: ``fit`` runs ``_fit`` / ``_one_epoch`` / ``_one_batch`` through a
-    ``with_cbs`` decorator that calls before_/after_ callbacks sorted by their ``order`` and
-    turns CancelFit/CancelEpoch/CancelBatch exceptions into control flow; a TrainCB, a
-    metrics callback accumulating weighted means, a MomentumLearner that scales the gradients
-    by ``p.grad *= mom`` instead of zeroing them, a callback that stops after a few batches,
-    one that skips a batch, and the eval phase under ``torch.no_grad``."""
+def trainer_with_event_hooks_and_stop_exceptions(L):
+    """A small event-driven trainer: each stage (run, pass, minibatch) announces
+    ``before_``/``after_``/``cleanup_`` events to hook objects taken in ``priority`` order,
+    and a hook may raise StopTraining, SkipEpoch or SkipBatch to cut its stage short.  A
+    hook keeps a weighted running loss and accuracy per pass; a subclass decays the
+    gradients by ``p.grad *= decay`` under ``no_grad`` instead of clearing them; one hook
+    drops the third training minibatch, another stops the run after seven training steps;
+    evaluation passes run under ``no_grad`` with the model in eval mode."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(3)
-    xs, ys = _t(L, 24, 4, seed=1).float(), L.tensor(_labels(24, 3, seed=2))
-    dl = L.utils.data.DataLoader(L.utils.data.TensorDataset(xs, ys), batch_size=5,
-                                 shuffle=True)
-    vdl = L.utils.data.DataLoader(L.utils.data.TensorDataset(xs[:10], ys[:10]), batch_size=4)
+    inputs, targets = _t(L, 24, 4, seed=1).float(), L.tensor(_labels(24, 3, seed=2))
+    TD, DL = L.utils.data.TensorDataset, L.utils.data.DataLoader
+    train_loader = DL(TD(inputs, targets), batch_size=5, shuffle=True)
+    eval_loader = DL(TD(inputs[:10], targets[:10]), batch_size=4)
+    escapes = {"run": StopTraining, "pass": SkipEpoch, "step": SkipBatch}
 
-    class with_cbs:
-        def __init__(self, nm):
-            self.nm = nm
+    class Trainer:
+        def __init__(self, net, loaders, criterion, lr, hooks):
+            self.net, self.loaders, self.criterion, self.lr = net, loaders, criterion, lr
+            self.hooks = sorted(hooks, key=lambda hk: hk.priority)
+            self.record = []
 
-        def __call__(self, f):
-            def _f(o, *args, **kwargs):
-                try:
-                    o.callback(f"before_{self.nm}")
-                    f(o, *args, **kwargs)
-                    o.callback(f"after_{self.nm}")
-                except globals()[f"Cancel{self.nm.title()}Exception"]:
-                    pass
-                finally:
-                    o.callback(f"cleanup_{self.nm}")
-            return _f
+        def announce(self, event):
+            for hk in self.hooks:
+                handler = getattr(hk, event, None)
+                if handler:
+                    handler(self)
 
-    class Callback:
-        order = 0
+        def stage(self, name, body):
+            try:
+                self.announce("before_" + name)
+                body()
+                self.announce("after_" + name)
+            except escapes[name]:
+                pass
+            finally:
+                self.announce("cleanup_" + name)
 
-    class TrainCB(Callback):
-        def predict(self, learn):
-            learn.preds = learn.model(learn.batch[0])
+        def release_grads(self):
+            self.optimizer.zero_grad()
 
-        def get_loss(self, learn):
-            learn.loss = learn.loss_func(learn.preds, learn.batch[1])
+        def step_body(self):
+            xb, yb = self.batch
+            self.out = self.net(xb)
+            self.loss = self.criterion(self.out, yb)
+            if self.is_training:
+                self.loss.backward()
+                self.optimizer.step()
+                self.release_grads()
 
-        def backward(self, learn):
-            learn.loss.backward()
+        def pass_body(self):
+            for self.step_no, self.batch in enumerate(self.loader):
+                self.stage("step", self.step_body)
 
-        def step(self, learn):
-            learn.opt.step()
+        def one_pass(self, is_training):
+            self.is_training = is_training
+            self.net.train(is_training)
+            self.loader = self.loaders[0 if is_training else 1]
+            self.stage("pass", self.pass_body)
 
-        def zero_grad(self, learn):
-            learn.opt.zero_grad()
+        def run_body(self):
+            for self.epoch in range(self.n_epochs):
+                self.one_pass(True)
+                with L.no_grad():
+                    self.one_pass(False)
 
-    class MetricsCB(Callback):
-        order = 1
+        def fit(self, n_epochs):
+            self.n_epochs = n_epochs
+            self.optimizer = L.optim.SGD(self.net.parameters(), self.lr)
+            self.stage("run", self.run_body)
 
-        def before_epoch(self, learn):
-            self.tot, self.n, self.correct = 0., 0, 0
+    class DecayingTrainer(Trainer):
+        decay = 0.85
 
-        def after_batch(self, learn):
-            n = len(learn.batch[0])
-            self.tot += learn.loss.item() * n
-            self.n += n
-            self.correct += (learn.preds.argmax(dim=1) == learn.batch[1]).sum().item()
-
-        def after_epoch(self, learn):
-            learn.log.append((learn.epoch, learn.training, self.tot / self.n,
-                              self.correct / self.n))
-
-    class SkipBatchCB(Callback):
-        order = -1
-
-        def before_batch(self, learn):
-            if learn.training and learn.iter == 2:
-                raise CancelBatchException()
-
-    class StopAfterCB(Callback):
-        order = 5
-
-        def __init__(self, n):
-            self.n, self.count = n, 0
-
-        def after_batch(self, learn):
-            self.count += learn.training
-            if self.count >= self.n:
-                raise CancelFitException()
-
-        def cleanup_fit(self, learn):
-            learn.log.append("cleanup")
-
-    class Learner:
-        def __init__(self, model, dls, loss_func, lr, cbs, opt_func=L.optim.SGD):
-            self.model, self.dls, self.loss_func = model, dls, loss_func
-            self.lr, self.cbs, self.opt_func, self.log = lr, cbs, opt_func, []
-
-        @with_cbs("batch")
-        def _one_batch(self):
-            self.predict()
-            self.callback("after_predict")
-            self.get_loss()
-            self.callback("after_loss")
-            if self.training:
-                self.backward()
-                self.step()
-                self.zero_grad()
-
-        @with_cbs("epoch")
-        def _one_epoch(self):
-            for self.iter, self.batch in enumerate(self.dl):
-                self._one_batch()
-
-        def one_epoch(self, training):
-            self.model.train(training)
-            self.dl = self.dls[0] if training else self.dls[1]
-            self.training = training
-            self._one_epoch()
-
-        @with_cbs("fit")
-        def _fit(self, train, valid):
-            for self.epoch in self.epochs:
-                if train:
-                    self.one_epoch(True)
-                if valid:
-                    with L.no_grad():
-                        self.one_epoch(False)
-
-        def fit(self, n_epochs=1, train=True, valid=True):
-            self.epochs = range(n_epochs)
-            self.opt = self.opt_func(self.model.parameters(), self.lr)
-            self._fit(train, valid)
-
-        def __getattr__(self, name):
-            if name in ("predict", "get_loss", "backward", "step", "zero_grad"):
-                return partial(self.callback, name)
-            raise AttributeError(name)
-
-        def callback(self, method_nm):
-            for cb in sorted(self.cbs, key=lambda c: c.order):
-                method = getattr(cb, method_nm, None)
-                if method is not None:
-                    method(self)
-
-    class MomentumLearner(Learner):
-        def __init__(self, *args, mom=0.85, **kwargs):
-            self.mom = mom
-            super().__init__(*args, **kwargs)
-
-        def zero_grad(self):
+        def release_grads(self):
             with L.no_grad():
-                for p in self.model.parameters():
-                    p.grad *= self.mom
+                for p in self.net.parameters():
+                    p.grad *= self.decay
 
-    def get_model():
+    class Tally:
+        priority = 1
+
+        def before_pass(self, tr):
+            self.loss_sum, self.seen, self.hits = 0., 0, 0
+
+        def after_step(self, tr):
+            bs = len(tr.batch[0])
+            self.loss_sum += tr.loss.item() * bs
+            self.seen += bs
+            self.hits += (tr.out.argmax(dim=1) == tr.batch[1]).sum().item()
+
+        def after_pass(self, tr):
+            tr.record.append((tr.epoch, tr.is_training, self.loss_sum / self.seen,
+                              self.hits / self.seen))
+
+    class DropThirdStep:
+        priority = -1
+
+        def before_step(self, tr):
+            if tr.is_training and tr.step_no == 2:
+                raise SkipBatch()
+
+    class HaltAfter:
+        priority = 5
+
+        def __init__(self, limit):
+            self.limit, self.done = limit, 0
+
+        def after_step(self, tr):
+            self.done += tr.is_training
+            if self.done >= self.limit:
+                raise StopTraining()
+
+        def cleanup_run(self, tr):
+            tr.record.append("cleanup")
+
+    def three_class_mlp():
         return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 
-    learn = Learner(get_model(), (dl, vdl), F.cross_entropy, 0.2,
-                    [TrainCB(), MetricsCB(), SkipBatchCB()])
-    learn.fit(2)
-    cbs = [TrainCB(), MetricsCB(), StopAfterCB(7)]
-    mlearn = MomentumLearner(get_model(), (dl, vdl), F.cross_entropy, 0.1, cbs)
-    mlearn.zero_grad = MomentumLearner.zero_grad.__get__(mlearn)
-    cbs[0].zero_grad = lambda learn: learn.zero_grad()
-    mlearn.fit(3)
-    return dict(log=learn.log, mlog=mlearn.log, params=list(learn.model.parameters()),
-                mparams=list(mlearn.model.parameters()),
-                mgrads=[p.grad for p in mlearn.model.parameters()])
+    plain = Trainer(three_class_mlp(), (train_loader, eval_loader), F.cross_entropy, 0.2,
+                    [Tally(), DropThirdStep()])
+    plain.fit(2)
+    decaying = DecayingTrainer(three_class_mlp(), (train_loader, eval_loader),
+                               F.cross_entropy, 0.1, [HaltAfter(7), Tally()])
+    decaying.fit(3)
+    return dict(log=plain.record, mlog=decaying.record, params=list(plain.net.parameters()),
+                mparams=list(decaying.net.parameters()),
+                mgrads=[p.grad for p in decaying.net.parameters()])
 
 
 @program
 def activation_stats_by_forward_hooks_with_histc(L):
-    """miniai's ActivationStats: a Hook class wrapping ``register_forward_hook`` with a
-    ``partial`` of the stats function, a Hooks context manager removing them all on exit,
-    per-layer means and stds, ``histc(40, 0, 10)`` of the absolute activations stacked into
-    a colour-dim picture (``torch.stack(h).t().float().log1p()``), the fraction of
-    activations in the lowest bins, and hooks on a CNN with GeneralRelu; a hook removed
-    mid-run no longer fires."""
+    """Watching activations while training: a recorder object per layer attaches a forward
+    hook (a bound method) and keeps each call's mean, std and ``histc(40, 0, 10)`` of the
+    absolute output; a context manager owns the recorders and detaches them on exit.  The
+    per-call histograms are stacked into a bins-by-calls picture (``stack(...).t().float()``,
+    then ``log1p``) and the share of activations in the lowest bin is read off it.  The
+    net is a strided CNN whose activation is a shifted, capped leaky ReLU written in place
+    (``x -= shift``, ``clamp_max_``); a recorder detached mid-run stops counting, and a bare
+    hook's handle removes it."""
     nn, F = L.nn, L.nn.functional
 
-    class GeneralRelu(nn.Module):
-        def __init__(self, leak=None, sub=None, maxv=None):
+    class ShiftedLeaky(nn.Module):
+        """leaky_relu (or relu without a slope), then optionally minus a shift and capped."""
+
+        def __init__(self, slope=None, shift=None, cap=None):
             super().__init__()
-            self.leak, self.sub, self.maxv = leak, sub, maxv
+            self.slope, self.shift, self.cap = slope, shift, cap
 
         def forward(self, x):
-            x = F.leaky_relu(x, self.leak) if self.leak is not None else F.relu(x)
-            if self.sub is not None:
-                x -= self.sub
-            if self.maxv is not None:
-                x.clamp_max_(self.maxv)
-            return x
+            y = F.relu(x) if self.slope is None else F.leaky_relu(x, self.slope)
+            if self.shift is not None:
+                y -= self.shift
+            if self.cap is not None:
+                y.clamp_max_(self.cap)
+            return y
 
-    def conv(ni, nf, ks=3, stride=2, act=True):
-        res = nn.Conv2d(ni, nf, kernel_size=ks, stride=stride, padding=ks // 2)
-        if act:
-            res = nn.Sequential(res, GeneralRelu(leak=0.1, sub=0.4, maxv=6.))
-        return res
+    def down(cin, cout, activated=True):
+        c = nn.Conv2d(cin, cout, kernel_size=3, stride=2, padding=1)
+        return nn.Sequential(c, ShiftedLeaky(0.1, 0.4, 6.)) if activated else c
 
-    class Hook:
-        def __init__(self, m, f):
-            self.hook = m.register_forward_hook(partial(f, self))
+    class Recorder:
+        def __init__(self, layer):
+            self.means, self.stds, self.hists = [], [], []
+            self.handle = layer.register_forward_hook(self.on_forward)
 
-        def remove(self):
-            self.hook.remove()
+        def on_forward(self, layer, args, out):
+            a = out.detach()
+            self.means.append(a.mean())
+            self.stds.append(a.std())
+            self.hists.append(a.abs().histc(40, 0, 10))
 
-        def __del__(self):
-            self.remove()
+        def detach(self):
+            self.handle.remove()
 
-    class Hooks(list):
-        def __init__(self, ms, f):
-            super().__init__([Hook(m, f) for m in ms])
+        def picture(self):
+            return L.stack(self.hists).t().float()
 
-        def __enter__(self, *args):
-            return self
+    class Recording:
+        def __init__(self, layers):
+            self.recorders = [Recorder(layer) for layer in layers]
 
-        def __exit__(self, *args):
-            self.remove()
+        def __enter__(self):
+            return self.recorders
 
-        def remove(self):
-            for h in self:
-                h.remove()
-
-    def append_stats(hook, mod, inp, outp):
-        if not hasattr(hook, "stats"):
-            hook.stats = ([], [], [])
-        acts = outp.detach()
-        hook.stats[0].append(acts.mean())
-        hook.stats[1].append(acts.std())
-        hook.stats[2].append(acts.abs().histc(40, 0, 10))
-
-    def get_hist(h):
-        return L.stack(h.stats[2]).t().float().log1p()
-
-    def get_min(h):
-        h1 = L.stack(h.stats[2]).t().float()
-        return h1[0] / h1.sum(0)
+        def __exit__(self, *exc):
+            for r in self.recorders:
+                r.detach()
 
     L.manual_seed(1)
-    model = nn.Sequential(conv(1, 4), conv(4, 8), conv(8, 8), conv(8, 3, act=False),
-                          nn.Flatten())
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, a=0.1)
-            m.bias.data.zero_()
+    net = nn.Sequential(down(1, 4), down(4, 8), down(8, 8), down(8, 3, activated=False),
+                        nn.Flatten())
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    for c in convs:
+        nn.init.kaiming_normal_(c.weight, a=0.1)
+        c.bias.data.zero_()
     x = _f(L, 6, 1, 8, 8, seed=1)
-    opt = L.optim.SGD(model.parameters(), lr=0.05)
-    with Hooks(list(model)[:3], append_stats) as hooks:
-        for i in range(3):
-            loss = F.cross_entropy(model(x * (i + 1)), L.tensor([0, 1, 2, 0, 1, 2]))
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        hooks[2].remove()
-        model(x)
-        counts = [len(h.stats[0]) for h in hooks]
-    calls = []
-    model(x)
-    h = model[0].register_forward_hook(lambda m, i, o: calls.append(o.shape))
-    model(x)
-    h.remove()
-    model(x)
-    return dict(means=[L.stack(h.stats[0]) for h in hooks],
-                stds=[L.stack(h.stats[1]) for h in hooks],
-                hists=[get_hist(h) for h in hooks], mins=[get_min(h) for h in hooks],
-                counts=counts, calls=calls,
+    target = L.tensor([0, 1, 2, 0, 1, 2])
+    sgd = L.optim.SGD(net.parameters(), lr=0.05)
+    with Recording(list(net)[:3]) as recs:
+        for scale in (1, 2, 3):
+            F.cross_entropy(net(x * scale), target).backward()
+            sgd.step()
+            sgd.zero_grad()
+        recs[2].detach()
+        net(x)
+        counts = [len(r.means) for r in recs]
+    shapes_seen = []
+    net(x)
+    handle = net[0].register_forward_hook(lambda m, a, o: shapes_seen.append(o.shape))
+    net(x)
+    handle.remove()
+    net(x)
+    pictures = [r.picture() for r in recs]
+    return dict(means=[L.stack(r.means) for r in recs], stds=[L.stack(r.stds) for r in recs],
+                hists=[p.log1p() for p in pictures], mins=[p[0] / p.sum(0) for p in pictures],
+                counts=counts, calls=shapes_seen,
                 histc_forms=[L.histc(x, bins=5), x.histc(3, min=-1, max=1),
                              L.tensor([1., 1., 2.]).histc(bins=2, min=1, max=1)],
                 errors=[err(lambda: x.histc(-1)), err(lambda: x.histc(4, 2, 1)),
@@ -641,64 +566,64 @@ def activation_stats_by_forward_hooks_with_histc(L):
 
 
 @program
-def lsuv_and_kaiming_init_with_general_relu(L):
-    """LSUV as the course writes it: for each conv/act pair, a forward hook records the
-    activation's mean and std, and the loop ``while abs(h.std - 1) > 1e-3 or abs(h.mean) >
-    1e-3`` divides the weight by the std and subtracts the mean from the bias; Kaiming init
-    by ``init.kaiming_normal_(w, a=leak)`` and by hand from ``calculate_gain`` and the fan
-    computed by ``_calculate_fan_in_and_fan_out``; the fan and gain refusals."""
+def unit_variance_init_by_hooks_and_kaiming_init(L):
+    """Layer-sequential unit-variance init: layer by layer, a hook on the activation after a
+    conv reports its output's mean and std, and the conv is corrected (bias minus the mean,
+    weight divided by the std, under ``no_grad``) until both are within 1e-3 of 0 and 1 (at
+    most 20 rounds).  Then He init three ways: ``kaiming_normal_`` in fan-out mode, the
+    same draws rebuilt from ``calculate_gain`` and ``_calculate_fan_in_and_fan_out``, and
+    ``kaiming_uniform_``; the gain table and the fan and gain refusals."""
     nn, F = L.nn, L.nn.functional
     init = nn.init
 
-    class GeneralRelu(nn.Module):
-        def __init__(self, leak=None, sub=None):
+    class LeakyMinus(nn.Module):
+        def __init__(self, slope, shift):
             super().__init__()
-            self.leak, self.sub = leak, sub
+            self.slope, self.shift = slope, shift
 
         def forward(self, x):
-            x = F.leaky_relu(x, self.leak) if self.leak is not None else F.relu(x)
-            return x - self.sub if self.sub is not None else x
+            return F.leaky_relu(x, self.slope) - self.shift
 
     L.manual_seed(2)
-    convs = [nn.Conv2d(1, 4, 3, 2, 1), nn.Conv2d(4, 8, 3, 2, 1), nn.Conv2d(8, 8, 3, 2, 1)]
-    acts = [GeneralRelu(0.1, 0.4) for _ in convs]
-    model = nn.Sequential(*itertools.chain.from_iterable(zip(convs, acts))).double()
+    convs = [nn.Conv2d(cin, cout, 3, 2, 1) for cin, cout in ((1, 4), (4, 8), (8, 8))]
+    acts = [LeakyMinus(0.1, 0.4) for _ in convs]
+    layers = []
+    for c, a in zip(convs, acts):
+        layers += [c, a]
+    net = nn.Sequential(*layers).double()
     x = _t(L, 16, 1, 8, 8, seed=3)
 
-    def stats(hook, mod, inp, outp):
-        d = outp.detach()
-        hook.mean, hook.std = d.mean().item(), d.std().item()
+    def settle(conv, act):
+        seen = {}
 
-    class H:
-        pass
+        def look(mod, args, out):
+            seen["mean"], seen["std"] = out.detach().mean().item(), out.detach().std().item()
 
-    trace = []
-    for m_in, m_out in zip(convs, acts):
-        h = H()
-        hk = m_out.register_forward_hook(partial(stats, h))
+        handle = act.register_forward_hook(look)
+        rounds = 0
         with L.no_grad():
-            model(x)
-            n = 0
-            while (abs(h.std - 1) > 1e-3 or abs(h.mean) > 1e-3) and n < 20:
-                m_in.bias -= h.mean
-                m_in.weight.data /= h.std
-                model(x)
-                n += 1
-        hk.remove()
-        trace.append((n, h.mean, h.std))
-    w = L.empty(8, 4, 3, 3, dtype=L.float64)
+            net(x)
+            while rounds < 20 and (abs(seen["mean"]) > 1e-3 or abs(seen["std"] - 1) > 1e-3):
+                conv.bias -= seen["mean"]
+                conv.weight.data /= seen["std"]
+                net(x)
+                rounds += 1
+        handle.remove()
+        return rounds, seen["mean"], seen["std"]
+
+    trace = [settle(c, a) for c, a in zip(convs, acts)]
     L.manual_seed(4)
-    init.kaiming_normal_(w, a=0.1, mode="fan_out", nonlinearity="leaky_relu")
-    fan_in, fan_out = init._calculate_fan_in_and_fan_out(w)
-    gain = init.calculate_gain("leaky_relu", 0.1)
+    w = init.kaiming_normal_(L.empty(8, 4, 3, 3, dtype=L.float64), a=0.1, mode="fan_out",
+                             nonlinearity="leaky_relu")
+    fans = init._calculate_fan_in_and_fan_out(w)
+    slope_gain = init.calculate_gain("leaky_relu", 0.1)
     L.manual_seed(4)
-    w2 = L.randn(8, 4, 3, 3, dtype=L.float64) * (gain / math.sqrt(fan_out))
+    by_hand = L.randn(8, 4, 3, 3, dtype=L.float64) * (slope_gain / math.sqrt(fans[1]))
     u = L.empty(5, 3, dtype=L.float64)
     init.kaiming_uniform_(u, a=math.sqrt(5))
-    return dict(trace=trace, weights=[c.weight for c in convs], w=w, w2=w2, u=u,
-                fans=(fan_in, fan_out),
-                gains=[init.calculate_gain(n) for n in ("relu", "tanh", "selu", "sigmoid",
-                                                        "conv2d", "linear")] + [gain],
+    named = ["relu", "tanh", "selu", "sigmoid", "conv2d", "linear"]
+    return dict(trace=trace, weights=[c.weight for c in convs], w=w, w2=by_hand, u=u,
+                fans=fans, gains=[init.calculate_gain(n) for n in named] + [slope_gain],
                 errors=[err(lambda: init._calculate_fan_in_and_fan_out(L.ones(3))),
                         err(lambda: init.calculate_gain("gelu")),
                         err(lambda: init.calculate_gain("leaky_relu", "x")),
@@ -708,321 +633,317 @@ def lsuv_and_kaiming_init_with_general_relu(L):
 
 @program
 def batchnorm_and_layernorm_written_from_scratch(L):
-    """The course's BatchNorm: ``mults``/``adds`` parameters, ``vars``/``means`` buffers
-    updated with ``lerp_(m, mom)``, training statistics over (0, 2, 3) with keepdim,
-    ``(x - m) / (v + eps).sqrt()``; its LayerNorm over (1, 2, 3); both checked against
-    nn.BatchNorm2d (momentum 1 - mom, biased in the forward, unbiased in the buffers) and
-    F.layer_norm over the last three dims; a couple of training steps, then eval."""
+    """Normalisation layers built from tensor ops and checked against nn's: a batch norm
+    with (C, 1, 1) scale and shift parameters and (1, C, 1, 1) running buffers moved toward
+    each batch by ``lerp_`` (the unbiased variance, as nn.BatchNorm2d keeps) while the batch
+    itself is normalised by its biased variance (``correction=0``) over dims (0, 2, 3) with
+    keepdim; a per-sample norm over dims (1, 2, 3) with scalar scale and shift, against
+    ``F.layer_norm`` over the trailing three dims.  Two training steps with input gradients
+    by ``autograd.grad``, then eval mode on the running statistics; the state_dict keys and
+    the var/lerp_ refusals."""
     nn, F = L.nn, L.nn.functional
+    over_batch, over_sample = (0, 2, 3), (1, 2, 3)
 
-    class BatchNorm(nn.Module):
-        def __init__(self, nf, mom=0.1, eps=1e-5):
+    class ScratchBatchNorm(nn.Module):
+        def __init__(self, channels, rate=0.1, eps=1e-5):
             super().__init__()
-            self.mom, self.eps = mom, eps
-            self.mults = nn.Parameter(L.ones(nf, 1, 1))
-            self.adds = nn.Parameter(L.zeros(nf, 1, 1))
-            self.register_buffer("vars", L.ones(1, nf, 1, 1))
-            self.register_buffer("means", L.zeros(1, nf, 1, 1))
+            self.rate, self.eps = rate, eps
+            self.scale = nn.Parameter(L.ones(channels, 1, 1))
+            self.shift = nn.Parameter(L.zeros(channels, 1, 1))
+            self.register_buffer("run_var", L.ones(1, channels, 1, 1))
+            self.register_buffer("run_mean", L.zeros(1, channels, 1, 1))
 
-        def update_stats(self, x):
-            m = x.mean((0, 2, 3), keepdim=True)
-            v = x.var((0, 2, 3), keepdim=True)
-            self.means.lerp_(m, self.mom)
-            self.vars.lerp_(v, self.mom)
-            return m, x.var((0, 2, 3), keepdim=True, unbiased=False)
+        @L.no_grad()
+        def track(self, x):
+            self.run_mean.lerp_(x.mean(over_batch, keepdim=True), self.rate)
+            self.run_var.lerp_(x.var(over_batch, keepdim=True), self.rate)
+            self.last_batch_var = x.var(over_batch, keepdim=True, unbiased=False)
 
         def forward(self, x):
-            if self.training:
-                with L.no_grad():
-                    self.update_stats(x)
-                m = x.mean((0, 2, 3), keepdim=True)
-                v = x.var((0, 2, 3), keepdim=True, correction=0)
+            if not self.training:
+                mu, var = self.run_mean, self.run_var
             else:
-                m, v = self.means, self.vars
-            x = (x - m) / (v + self.eps).sqrt()
-            return x * self.mults + self.adds
+                self.track(x)
+                mu = x.mean(over_batch, keepdim=True)
+                var = x.var(over_batch, keepdim=True, correction=0)
+            return (x - mu) / (var + self.eps).sqrt() * self.scale + self.shift
 
-    class LayerNorm(nn.Module):
-        def __init__(self, dummy, eps=1e-5):
+    class ScratchSampleNorm(nn.Module):
+        def __init__(self, eps=1e-5):
             super().__init__()
             self.eps = eps
-            self.mult = nn.Parameter(L.tensor(1.))
-            self.add = nn.Parameter(L.tensor(0.))
+            self.scale, self.shift = nn.Parameter(L.tensor(1.)), nn.Parameter(L.tensor(0.))
 
         def forward(self, x):
-            m = x.mean((1, 2, 3), keepdim=True)
-            v = x.var((1, 2, 3), keepdim=True, unbiased=False)
-            x = (x - m) / ((v + self.eps).sqrt())
-            return x * self.mult + self.add
+            mu = x.mean(over_sample, keepdim=True)
+            var = x.var(over_sample, keepdim=True, unbiased=False)
+            return (x - mu) / ((var + self.eps).sqrt()) * self.scale + self.shift
 
-    mine, ref = BatchNorm(3).double(), nn.BatchNorm2d(3).double()
-    ln = LayerNorm(3).double()
+    ours, theirs = ScratchBatchNorm(3).double(), nn.BatchNorm2d(3).double()
+    sample_norm = ScratchSampleNorm().double()
     x = _t(L, 4, 3, 5, 5, seed=1, scale=2.0) + 1.0
+
+    def input_grad(out, inp):
+        return L.autograd.grad((out * out.detach().flip(0)).sum(), inp)[0]
+
     outs = []
-    for step in range(2):
-        xi = (x * (step + 1)).requires_grad_()
-        a, b = mine(xi), ref(xi)
-        ga, = L.autograd.grad((a * a.detach().flip(0)).sum(), xi)
-        gb, = L.autograd.grad((b * b.detach().flip(0)).sum(), xi)
-        outs += [a, b, ga, gb]
-    mine.eval()
-    ref.eval()
-    y = ln(x)
-    ref_ln = F.layer_norm(x, x.shape[1:], eps=1e-5)
-    return dict(outs=outs, eval=[mine(x), ref(x)], buffers=[mine.means.flatten(),
-                                                             ref.running_mean,
-                                                             mine.vars.flatten(),
-                                                             ref.running_var],
-                ln=[y, ref_ln], sd=list(mine.state_dict()),
+    for k in (1, 2):
+        xk = (x * k).requires_grad_()
+        a, b = ours(xk), theirs(xk)
+        outs += [a, b, input_grad(a, xk), input_grad(b, xk)]
+    ours.eval()
+    theirs.eval()
+    return dict(outs=outs, eval=[ours(x), theirs(x)],
+                buffers=[ours.run_mean.flatten(), theirs.running_mean,
+                         ours.run_var.flatten(), theirs.running_var],
+                ln=[sample_norm(x), F.layer_norm(x, x.shape[1:], eps=1e-5)],
+                sd=list(ours.state_dict()),
                 errors=[err(lambda: x.var((0, 2), unbiased=False, correction=1)),
-                        err(lambda: mine.means.lerp_(L.ones(2, 3), 0.1))])
+                        err(lambda: ours.run_mean.lerp_(L.ones(2, 3), 0.1))])
 
 
 @program
-def momentum_rmsprop_and_adam_as_optimizer_subclasses(L):
-    """miniai's optimizers: a base SGD with ``step``/``zero_grad`` over a list of params
-    (weight decay as ``p *= 1 - lr * wd``, the gradient zeroed by ``p.grad.data.zero_()``),
-    Momentum keeping ``p.grad_avg`` on the parameter, RMSProp keeping ``p.sqr_avg`` with a
-    debiased first step, Adam with the step count in ``self.i`` and bias corrections; each
-    checked against torch.optim's SGD(momentum, dampening), RMSprop and Adam(decoupled decay
-    written as AdamW) over the same model, and a torch.optim.Optimizer subclass keeping its
-    state in ``self.state[p]``."""
+def hand_written_momentum_rmsprop_adam_and_an_optimizer_subclass(L):
+    """Optimizers written by hand and checked against torch.optim on the same model: a base
+    class applying decoupled weight decay (``p *= 1 - lr * wd``) then an update to each
+    parameter under ``no_grad`` and clearing by ``p.grad.data.zero_()``; subclasses keeping
+    their running averages as attributes set on the parameters themselves: momentum with a
+    (1 - beta) weighted average (torch's SGD with dampening 0.1 and a tenth of the rate),
+    RMSProp seeded by the first squared gradient, and Adam with bias corrections by the step
+    count (torch's AdamW); then a torch.optim.Optimizer subclass (defaults dict,
+    ``@no_grad()`` step, state in ``self.state[p]``) stepping by the sign of a running
+    gradient average, its state_dict and refusals."""
     nn, F = L.nn, L.nn.functional
 
-    class SGD:
+    class HandOptimizer:
         def __init__(self, params, lr, wd=0.):
-            self.params, self.lr, self.wd, self.i = list(params), lr, wd, 0
+            self.params, self.lr, self.wd, self.t = list(params), lr, wd, 0
+
+        def shrink(self, p):
+            if self.wd:
+                p *= 1 - self.lr * self.wd
+
+        def update(self, p):
+            p -= p.grad * self.lr
 
         def step(self):
             with L.no_grad():
                 for p in self.params:
-                    self.reg_step(p)
-                    self.opt_step(p)
-            self.i += 1
-
-        def opt_step(self, p):
-            p -= p.grad * self.lr
-
-        def reg_step(self, p):
-            if self.wd != 0:
-                p *= 1 - self.lr * self.wd
+                    self.shrink(p)
+                    self.update(p)
+            self.t += 1
 
         def zero_grad(self):
             for p in self.params:
                 p.grad.data.zero_()
 
-    class Momentum(SGD):
-        def __init__(self, params, lr, wd=0., mom=0.9):
-            super().__init__(params, lr=lr, wd=wd)
-            self.mom = mom
+    class AveragedMomentum(HandOptimizer):
+        beta = 0.9
 
-        def opt_step(self, p):
-            if not hasattr(p, "grad_avg"):
-                p.grad_avg = L.zeros_like(p.grad)
-            p.grad_avg = p.grad_avg * self.mom + p.grad * (1 - self.mom)
-            p -= self.lr * p.grad_avg
+        def update(self, p):
+            if not hasattr(p, "velocity"):
+                p.velocity = L.zeros_like(p.grad)
+            p.velocity = p.velocity * self.beta + p.grad * (1 - self.beta)
+            p -= self.lr * p.velocity
 
-    class RMSProp(SGD):
-        def __init__(self, params, lr, wd=0., sqr_mom=0.99, eps=1e-5):
-            super().__init__(params, lr=lr, wd=wd)
-            self.sqr_mom, self.eps = sqr_mom, eps
+    class ScaledBySquares(HandOptimizer):
+        beta, eps = 0.99, 1e-5
 
-        def opt_step(self, p):
-            if not hasattr(p, "sqr_avg"):
-                p.sqr_avg = p.grad ** 2
-            p.sqr_avg = p.sqr_avg * self.sqr_mom + p.grad ** 2 * (1 - self.sqr_mom)
-            p -= self.lr * p.grad / (p.sqr_avg.sqrt() + self.eps)
+        def update(self, p):
+            if not hasattr(p, "sq_mean"):
+                p.sq_mean = p.grad ** 2
+            p.sq_mean = p.sq_mean * self.beta + p.grad ** 2 * (1 - self.beta)
+            p -= self.lr * p.grad / (p.sq_mean.sqrt() + self.eps)
 
-    class Adam(SGD):
-        def __init__(self, params, lr, wd=0., beta1=0.9, beta2=0.99, eps=1e-5):
-            super().__init__(params, lr=lr, wd=wd)
-            self.beta1, self.beta2, self.eps = beta1, beta2, eps
+    class BiasCorrectedAdam(HandOptimizer):
+        b1, b2, eps = 0.9, 0.99, 1e-5
 
-        def opt_step(self, p):
-            if not hasattr(p, "avg"):
-                p.avg = L.zeros_like(p.grad.data)
-                p.sqr_avg = L.zeros_like(p.grad.data)
-            p.avg = self.beta1 * p.avg + (1 - self.beta1) * p.grad
-            unbias_avg = p.avg / (1 - (self.beta1 ** (self.i + 1)))
-            p.sqr_avg = self.beta2 * p.sqr_avg + (1 - self.beta2) * (p.grad ** 2)
-            unbias_sqr_avg = p.sqr_avg / (1 - (self.beta2 ** (self.i + 1)))
-            p -= self.lr * unbias_avg / (unbias_sqr_avg + self.eps).sqrt()
+        def update(self, p):
+            if not hasattr(p, "m1"):
+                p.m1, p.m2 = L.zeros_like(p.grad.data), L.zeros_like(p.grad.data)
+            n = self.t + 1
+            p.m1 = self.b1 * p.m1 + (1 - self.b1) * p.grad
+            m1_hat = p.m1 / (1 - (self.b1 ** n))
+            p.m2 = self.b2 * p.m2 + (1 - self.b2) * (p.grad ** 2)
+            m2_hat = p.m2 / (1 - (self.b2 ** n))
+            p -= self.lr * m1_hat / (m2_hat + self.eps).sqrt()
 
-    class SignSGD(L.optim.Optimizer):
+    class SignMomentum(L.optim.Optimizer):
         def __init__(self, params, lr=0.01, mom=0.5):
             super().__init__(params, dict(lr=lr, mom=mom))
 
         @L.no_grad()
         def step(self, closure=None):
             for group in self.param_groups:
+                lr, mom = group["lr"], group["mom"]
                 for p in group["params"]:
-                    st = self.state[p]
-                    if "buf" not in st:
-                        st["buf"] = p.grad.clone()
+                    state = self.state[p]
+                    if "trace" in state:
+                        state["trace"].mul_(mom).add_(p.grad, alpha=1 - mom)
                     else:
-                        st["buf"].mul_(group["mom"]).add_(p.grad, alpha=1 - group["mom"])
-                    p.add_(st["buf"].sign(), alpha=-group["lr"])
+                        state["trace"] = p.grad.clone()
+                    p.add_(state["trace"].sign(), alpha=-lr)
 
     x, y = _t(L, 8, 4, seed=1), _t(L, 8, 2, seed=2)
 
-    def run(make_opt):
+    def train_with(make_opt):
         L.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2)).double()
-        opt = make_opt(model.parameters())
-        losses = []
+        net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+        opt = make_opt(net.parameters())
+        costs = []
         for _ in range(4):
-            loss = F.mse_loss(model(x), y)
-            loss.backward()
+            cost = F.mse_loss(net(x), y)
+            cost.backward()
             opt.step()
             opt.zero_grad()
-            losses.append(loss.item())
-        return losses, [p.detach().clone() for p in model.parameters()], opt
+            costs.append(cost.item())
+        return costs, [p.detach().clone() for p in net.parameters()], opt
 
-    res = {}
-    res["sgd"] = run(lambda p: SGD(p, 0.1, wd=0.01))[:2]
-    res["sgd_ref"] = run(lambda p: L.optim.SGD(p, 0.1, weight_decay=0.01))[:2]
-    res["mom"] = run(lambda p: Momentum(p, 0.1))[:2]
-    res["mom_ref"] = run(lambda p: L.optim.SGD(p, 0.01, momentum=0.9, dampening=0.1))[:2]
-    res["rms"] = run(lambda p: RMSProp(p, 0.01))[:2]
-    res["rms_ref"] = run(lambda p: L.optim.RMSprop(p, 0.01, alpha=0.99, eps=1e-5))[:2]
-    res["adam"] = run(lambda p: Adam(p, 0.01, wd=0.1))[:2]
-    res["adamw_ref"] = run(lambda p: L.optim.AdamW(p, 0.01, betas=(0.9, 0.99), eps=1e-5,
-                                                 weight_decay=0.1))[:2]
-    losses, params, opt = run(lambda p: SignSGD(p, lr=0.05))
-    res["sign"] = (losses, params, opt.state_dict()["state"][0]["buf"],
+    pairs = {"sgd": lambda p: HandOptimizer(p, 0.1, wd=0.01),
+             "sgd_ref": lambda p: L.optim.SGD(p, 0.1, weight_decay=0.01),
+             "mom": lambda p: AveragedMomentum(p, 0.1),
+             "mom_ref": lambda p: L.optim.SGD(p, 0.01, momentum=0.9, dampening=0.1),
+             "rms": lambda p: ScaledBySquares(p, 0.01),
+             "rms_ref": lambda p: L.optim.RMSprop(p, 0.01, alpha=0.99, eps=1e-5),
+             "adam": lambda p: BiasCorrectedAdam(p, 0.01, wd=0.1),
+             "adamw_ref": lambda p: L.optim.AdamW(p, 0.01, betas=(0.9, 0.99), eps=1e-5,
+                                                  weight_decay=0.1)}
+    res = {name: train_with(make)[:2] for name, make in pairs.items()}
+    costs, params, opt = train_with(lambda p: SignMomentum(p, lr=0.05))
+    res["sign"] = (costs, params, opt.state_dict()["state"][0]["trace"],
                    opt.param_groups[0]["mom"], sorted(opt.defaults))
-    res["errors"] = [err(lambda: SignSGD([], lr=0.1)), err(lambda: SignSGD(L.ones(2)))]
+    res["errors"] = [err(lambda: SignMomentum([], lr=0.1)), err(lambda: SignMomentum(L.ones(2)))]
     return res
 
 
 @program
-def one_cycle_schedule_and_lr_finder_callbacks(L):
-    """The course's schedulers: a BaseSchedCB stepping ``lr_scheduler.OneCycleLR`` (max_lr,
-    total_steps from epochs times batches, cycling momentum as Adam's beta1 and recording
-    both per batch), a cosine schedule from ``partial(CosineAnnealingLR, T_max=...)``; the
-    LR finder multiplying the rate by ``ExponentialLR(gamma)`` each batch, keeping the
-    smallest loss and stopping (a CancelFit-style exception) when the loss passes three
-    times it or goes NaN; the schedule refusals."""
+def one_cycle_and_cosine_schedules_and_a_rate_sweep(L):
+    """Learning-rate schedules driven per minibatch: OneCycleLR over 2 epochs of 4 batches
+    (warm-up share 0.3, divisors 10 and 100) on Adam, recording the rate and the cycled
+    beta1 after each step; a CosineAnnealingLR built through ``partial``; a rate sweep that
+    multiplies the rate by 2.5 per batch with ExponentialLR, remembers the lowest loss and
+    bails out by an exception once the loss triples it or is NaN; OneCycleLR's argument
+    refusals."""
     nn, F = L.nn, L.nn.functional
     sched = L.optim.lr_scheduler
     x, y = _t(L, 12, 3, seed=1), _t(L, 12, 1, seed=2)
 
-    def model():
+    def fresh_net():
         L.manual_seed(0)
         return nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 1)).double()
 
-    m = model()
-    opt = L.optim.Adam(m.parameters(), lr=0.01, betas=(0.9, 0.99))
-    oc = sched.OneCycleLR(opt, max_lr=0.1, total_steps=2 * 4, pct_start=0.3,
-                          div_factor=10, final_div_factor=100, three_phase=False)
-    lrs, moms, losses = [], [], []
-    for epoch in range(2):
-        for i in range(4):
-            xb, yb = x[i * 3:(i + 1) * 3], y[i * 3:(i + 1) * 3]
-            loss = F.mse_loss(m(xb), yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            lrs.append(opt.param_groups[0]["lr"])
-            moms.append(opt.param_groups[0]["betas"][0])
-            losses.append(loss.item())
-            oc.step()
-    m2 = model()
-    opt2 = L.optim.SGD(m2.parameters(), lr=0.05, momentum=0.9)
-    cos = partial(sched.CosineAnnealingLR, T_max=5, eta_min=0.001)(opt2)
-    cos_lrs = []
+    def chunk(k):
+        return x[3 * k:3 * k + 3], y[3 * k:3 * k + 3]
+
+    def sgd_step(net, opt, k):
+        xb, yb = chunk(k)
+        cost = F.mse_loss(net(xb), yb)
+        cost.backward()
+        opt.step()
+        opt.zero_grad()
+        return cost.item()
+
+    net = fresh_net()
+    adam = L.optim.Adam(net.parameters(), lr=0.01, betas=(0.9, 0.99))
+    cycle = sched.OneCycleLR(adam, max_lr=0.1, total_steps=2 * 4, pct_start=0.3,
+                             div_factor=10, final_div_factor=100, three_phase=False)
+    rates, betas, costs = [], [], []
+    for _ in range(2):
+        for k in range(4):
+            cost = sgd_step(net, adam, k)
+            rates.append(adam.param_groups[0]["lr"])
+            betas.append(adam.param_groups[0]["betas"][0])
+            costs.append(cost)
+            cycle.step()
+
+    net2 = fresh_net()
+    sgd2 = L.optim.SGD(net2.parameters(), lr=0.05, momentum=0.9)
+    cosine = partial(sched.CosineAnnealingLR, T_max=5, eta_min=0.001)(sgd2)
+    cos_rates = []
     for _ in range(7):
-        opt2.step()
-        cos.step()
-        cos_lrs.append(cos.get_last_lr()[0])
+        sgd2.step()
+        cosine.step()
+        cos_rates.append(cosine.get_last_lr()[0])
 
-    class CancelFit(Exception):
+    class Diverged(Exception):
         pass
 
-    m3 = model()
-    opt3 = L.optim.SGD(m3.parameters(), lr=1e-4)
-    ex = sched.ExponentialLR(opt3, gamma=2.5)
-    found, min_loss = [], math.inf
+    net3 = fresh_net()
+    sgd3 = L.optim.SGD(net3.parameters(), lr=1e-4)
+    growth = sched.ExponentialLR(sgd3, gamma=2.5)
+    sweep, best = [], math.inf
     try:
-        for step in range(40):
-            i = step % 4
-            loss = F.mse_loss(m3(x[i * 3:(i + 1) * 3]), y[i * 3:(i + 1) * 3])
-            loss.backward()
-            opt3.step()
-            opt3.zero_grad()
-            found.append((ex.get_last_lr()[0], loss.item()))
-            min_loss = min(min_loss, loss.item())
-            if math.isnan(loss.item()) or loss.item() > min_loss * 3:
-                raise CancelFit()
-            ex.step()
-    except CancelFit:
+        for n in range(40):
+            cost = sgd_step(net3, sgd3, n % 4)
+            sweep.append((growth.get_last_lr()[0], cost))
+            best = min(best, cost)
+            if cost > 3 * best or math.isnan(cost):
+                raise Diverged()
+            growth.step()
+    except Diverged:
         pass
-    return dict(lrs=lrs, moms=moms, losses=losses, oc_state=oc.state_dict()["_step_count"],
-                cos=cos_lrs, found=found, min_loss=min_loss,
-                errors=[err(lambda: sched.OneCycleLR(opt, max_lr=0.1)),
-                        err(lambda: sched.OneCycleLR(opt, max_lr=0.1, total_steps=0)),
-                        err(lambda: sched.OneCycleLR(opt, max_lr=0.1, epochs=2,
+    return dict(lrs=rates, moms=betas, losses=costs,
+                oc_state=cycle.state_dict()["_step_count"], cos=cos_rates, found=sweep,
+                min_loss=best,
+                errors=[err(lambda: sched.OneCycleLR(adam, max_lr=0.1)),
+                        err(lambda: sched.OneCycleLR(adam, max_lr=0.1, total_steps=0)),
+                        err(lambda: sched.OneCycleLR(adam, max_lr=0.1, epochs=2,
                                                      steps_per_epoch=-1)),
-                        err(lambda: sched.OneCycleLR(opt, max_lr=0.1, total_steps=4,
+                        err(lambda: sched.OneCycleLR(adam, max_lr=0.1, total_steps=4,
                                                      pct_start=1.5)),
-                        err(lambda: sched.OneCycleLR(opt, max_lr=0.1, total_steps=4,
-                                                     anneal_strategy="step"))]
-                )
+                        err(lambda: sched.OneCycleLR(adam, max_lr=0.1, total_steps=4,
+                                                     anneal_strategy="step"))])
 
 
 @program
 def random_erase_and_random_copy_augmentations_in_tensor_ops(L):
-    """The course's augmentations written in tensor ops: random erasing filling a random
-    rectangle (as fractions of the image) with normal noise matched to the batch's mean and
-    std and clamped to its range, repeated ``max_num`` times with ``random.randint``-like
-    draws from torch; random copy pasting one patch over another; a batch transform applied
-    in a callback only in training; random crops by padding then slicing at a random offset
-    drawn by ``torch.randint``; a horizontal flip of half the batch by ``torch.where``."""
+    """Image augmentations from tensor ops alone, all drawing from torch's generator:
+    blanking up to n random squares (side a fraction of the image) with ``normal_`` noise
+    of the batch's mean and std, then ``clamp_`` to the batch's range, the square's corner
+    from ``rand(1).item()``; overwriting random squares with other squares of the same
+    image (the count by ``randint(..., (1,))``, corners from float32 ``rand(1)`` products);
+    a reflect-padded random crop with its offset from ``randint(...).tolist()``; flipping a
+    random half of the batch by ``torch.where``; the refusals of ``normal_``, ``clamp_`` and
+    reflect padding."""
     xb = _f(L, 4, 1, 8, 8, seed=1)
 
-    def _rand_erase1(x, pct, xm, xs, mn, mx):
-        szx = int(pct * x.shape[-2])
-        szy = int(pct * x.shape[-1])
-        stx = int(L.rand(1).item() * (1 - pct) * x.shape[-2])
-        sty = int(L.rand(1).item() * (1 - pct) * x.shape[-1])
-        x[:, :, stx:stx + szx, sty:sty + szy].normal_(xm, xs).clamp_(mn, mx)
+    def corner(frac, size):
+        return int(L.rand(1).item() * (1 - frac) * size)
 
-    def rand_erase(x, pct=0.25, max_num=4):
-        xm, xs, mn, mx = x.mean(), x.std(), x.min(), x.max()
-        num = L.randint(0, max_num, ()).item()
-        for i in range(num):
-            _rand_erase1(x, pct, xm, xs, mn, mx)
-        return x, num
+    def blank_squares(img, frac=0.25, most=4):
+        mu, sd, lo, hi = img.mean(), img.std(), img.min(), img.max()
+        h, w = img.shape[-2:]
+        dh, dw = int(frac * h), int(frac * w)
+        count = L.randint(0, most, ()).item()
+        for _ in range(count):
+            r, c = corner(frac, h), corner(frac, w)
+            img[:, :, r:r + dh, c:c + dw].normal_(mu, sd).clamp_(lo, hi)
+        return img, count
 
-    def _rand_copy1(x, pct):
-        szx, szy = int(pct * x.shape[-2]), int(pct * x.shape[-1])
-        stx1 = int(L.rand(1) * (1 - pct) * x.shape[-2])
-        sty1 = int(L.rand(1) * (1 - pct) * x.shape[-1])
-        stx2 = int(L.rand(1) * (1 - pct) * x.shape[-2])
-        sty2 = int(L.rand(1) * (1 - pct) * x.shape[-1])
-        # (the patch cloned: where the two rectangles overlap, PyTorch's copy reads
-        # entries it has already written)
-        x[:, :, stx1:stx1 + szx, sty1:sty1 + szy] = \
-            x[:, :, stx2:stx2 + szx, sty2:sty2 + szy].clone()
+    def paste_squares(img, frac=0.25, most=4):
+        h, w = img.shape[-2:]
+        dh, dw = int(frac * h), int(frac * w)
+        for _ in range(int(L.randint(0, most, (1,)))):
+            r_to, c_to, r_from, c_from = (int(L.rand(1) * (1 - frac) * size)
+                                          for size in (h, w, h, w))
+            # the source is cloned first: where source and target overlap, PyTorch's
+            # copy would read entries it has already overwritten
+            img[:, :, r_to:r_to + dh, c_to:c_to + dw] = \
+                img[:, :, r_from:r_from + dh, c_from:c_from + dw].clone()
+        return img
 
-    def rand_copy(x, pct=0.25, max_num=4):
-        num = int(L.randint(0, max_num, (1,)))
-        for i in range(num):
-            _rand_copy1(x, pct)
-        return x
-
-    def random_crop(x, pad=2):
-        xp = L.nn.functional.pad(x, (pad,) * 4, mode="reflect")
-        i, j = L.randint(0, 2 * pad + 1, (2,)).tolist()
-        return xp[..., i:i + x.shape[-2], j:j + x.shape[-1]]
+    def shifted_crop(img, pad=2):
+        padded = L.nn.functional.pad(img, (pad,) * 4, mode="reflect")
+        top, left = L.randint(0, 2 * pad + 1, (2,)).tolist()
+        return padded[..., top:top + img.shape[-2], left:left + img.shape[-1]]
 
     L.manual_seed(11)
-    erased, num = rand_erase(xb.clone())
-    erased2, num2 = rand_erase(xb.clone(), pct=0.5, max_num=6)
-    copied = rand_copy(xb.clone(), pct=0.375)
-    crop = random_crop(xb)
-    flip = L.rand(4) < 0.5
-    flipped = L.where(flip[:, None, None, None], xb.flip(-1), xb)
+    erased, num = blank_squares(xb.clone())
+    erased2, num2 = blank_squares(xb.clone(), frac=0.5, most=6)
+    copied = paste_squares(xb.clone(), frac=0.375)
+    crop = shifted_crop(xb)
+    pick = L.rand(4) < 0.5
+    flipped = L.where(pick[:, None, None, None], xb.flip(-1), xb)
     return dict(erased=erased, num=num, erased2=erased2, num2=num2, copied=copied, crop=crop,
                 flipped=flipped, changed=(erased != xb).sum(), fliplr=L.fliplr(xb[0, 0]),
                 errors=[err(lambda: xb[:, :, 0:2, 0:2].normal_(0., -1.)),
@@ -1031,693 +952,618 @@ def random_erase_and_random_copy_augmentations_in_tensor_ops(L):
 
 
 @program
-def mixup_callback_and_test_time_augmentation(L):
-    """The course's MixUp callback: lam drawn per sample from ``distributions.Beta(a, a)``,
-    ``torch.stack([lam, 1 - lam], 1).max(1)[0]`` so the original dominates, a shuffled
-    partner by randperm, inputs mixed by ``torch.lerp`` and the loss mixed as
-    ``lerp(loss(pred, yb1), loss(pred, yb), lam)`` with reduction 'none' then mean; the
-    loss function swapped out and back in ``after_fit``; test-time augmentation averaging
-    the model's predictions on the batch and its flipped copy, scored by accuracy."""
+def mixed_image_pairs_and_flip_averaged_prediction(L):
+    """Mixing pairs of training images: per-sample weights from a Beta(0.4, 0.4)
+    distribution, folded above one half by ``stack([w, 1 - w], 1).max(1)[0]``, partners by
+    ``randperm``, images blended by ``torch.lerp`` with the weight broadcast over C, H, W and
+    the unreduced cross-entropies of both label sets blended by the same weights; two SGD
+    steps.  Then predictions averaged over the image and its mirror image under ``no_grad``
+    and scored; lerp's and ``sample``'s refusals."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(6)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).double()
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(4, 3)).double()
     xb, yb = _t(L, 6, 1, 6, 6, seed=1), L.tensor(_labels(6, 3, seed=2))
-    distrib = L.distributions.beta.Beta(L.tensor([0.4]), L.tensor([0.4]))
-    opt = L.optim.SGD(model.parameters(), lr=0.1)
+    beta = L.distributions.beta.Beta(L.tensor([0.4]), L.tensor([0.4]))
+    sgd = L.optim.SGD(net.parameters(), lr=0.1)
+    n = xb.size(0)
     out = []
-    for step in range(2):
-        lam = distrib.sample((xb.size(0),)).squeeze().to(L.float64)
-        lam = L.stack([lam, 1 - lam], 1)
-        lam = lam.max(1)[0]
-        shuffle = L.randperm(xb.size(0))
-        xb1, yb1 = xb[shuffle], yb[shuffle]
-        mixed = L.lerp(xb1, xb, lam[:, None, None, None])
-        pred = model(mixed)
-        loss = L.lerp(F.cross_entropy(pred, yb1, reduction="none"),
-                      F.cross_entropy(pred, yb, reduction="none"), lam).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        out.append((lam, shuffle, loss))
-    model.eval()
+    for _ in range(2):
+        w = beta.sample((n,)).squeeze().to(L.float64)
+        w = L.stack([w, 1 - w], 1).max(1)[0]
+        partner = L.randperm(n)
+        logits = net(L.lerp(xb[partner], xb, w[:, None, None, None]))
+        ce_partner = F.cross_entropy(logits, yb[partner], reduction="none")
+        ce_own = F.cross_entropy(logits, yb, reduction="none")
+        cost = L.lerp(ce_partner, ce_own, w).mean()
+        cost.backward()
+        sgd.step()
+        sgd.zero_grad()
+        out.append((w, partner, cost))
+    net.eval()
     with L.no_grad():
-        p1 = F.softmax(model(xb), dim=1)
-        p2 = F.softmax(model(L.flip(xb, dims=(3,))), dim=1)
-        tta = L.stack([p1, p2]).mean(0)
-    acc = (tta.argmax(dim=1) == yb).float().mean()
-    return dict(out=out, tta=tta, acc=acc, grads=grads_of(model),
+        views = [xb, L.flip(xb, dims=(3,))]
+        avg = L.stack([F.softmax(net(v), dim=1) for v in views]).mean(0)
+    hit_rate = (avg.argmax(dim=1) == yb).float().mean()
+    return dict(out=out, tta=avg, acc=hit_rate, grads=grads_of(net),
                 errors=[err(lambda: L.lerp(xb, xb.float(), 0.5)),
                         err(lambda: L.lerp(xb, xb, L.ones(2, dtype=L.float64))),
-                        err(lambda: distrib.sample(3))])
+                        err(lambda: beta.sample(3))])
 
 
 @program
-def resnet_blocks_with_general_relu_and_summary_by_hooks(L):
-    """miniai's ResNet: ``conv`` returning a Sequential of Conv2d, optional BatchNorm2d and an
-    activation made by ``partial(GeneralRelu, leak=0.1, sub=0.4)``; ResBlock's two convs, an
-    ``idconv`` (1x1) when channels change and ``AvgPool2d(2, ceil_mode=True)`` when
-    strided; a final BatchNorm's weight zeroed by init; the stem, global average pooling by
-    ``x.mean((-2, -1))``; the model summary of output shapes and parameter counts gathered
-    by forward hooks; a few SGD steps with weight decay."""
+def residual_cnn_with_a_layer_table_from_hooks(L):
+    """A small residual CNN: each block is (conv, BatchNorm2d, shifted leaky ReLU, strided
+    conv, BatchNorm2d) beside a shortcut of 1x1 conv when the width changes and
+    ``AvgPool2d(2, ceil_mode=True)`` when the block strides, the sum passed through the
+    activation; the last BatchNorm of each block starts at zero weight and the convs are
+    re-drawn by ``kaiming_normal_(a=0.1)``; the head averages over ``(-2, -1)``.  A table of
+    input/output shapes and parameter counts per top-level layer is collected by forward
+    hooks over two Nesterov SGD steps with weight decay."""
     nn, F = L.nn, L.nn.functional
 
-    class GeneralRelu(nn.Module):
-        def __init__(self, leak=None, sub=None):
+    class LeakyShifted(nn.Module):
+        def forward(self, x):
+            return F.leaky_relu(x, 0.1) - 0.4
+
+    class Residual(nn.Module):
+        def __init__(self, cin, cout, stride=1):
             super().__init__()
-            self.leak, self.sub = leak, sub
+            self.main = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1),
+                                      nn.BatchNorm2d(cout), LeakyShifted(),
+                                      nn.Conv2d(cout, cout, 3, stride=stride, padding=1),
+                                      nn.BatchNorm2d(cout))
+            self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+            self.pool = nn.AvgPool2d(2, ceil_mode=True) if stride != 1 else nn.Identity()
+            self.out_act = LeakyShifted()
 
         def forward(self, x):
-            x = F.leaky_relu(x, self.leak) if self.leak is not None else F.relu(x)
-            return x - self.sub if self.sub is not None else x
-
-    act_gr = partial(GeneralRelu, leak=0.1, sub=0.4)
-
-    def conv(ni, nf, ks=3, stride=2, act=nn.ReLU, norm=None, bias=None):
-        if bias is None:
-            bias = not isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))
-        layers = [nn.Conv2d(ni, nf, stride=stride, kernel_size=ks, padding=ks // 2, bias=bias)]
-        if norm:
-            layers.append(norm(nf))
-        if act:
-            layers.append(act())
-        return nn.Sequential(*layers)
-
-    def _conv_block(ni, nf, stride, act, norm, ks):
-        return nn.Sequential(conv(ni, nf, stride=1, act=act, norm=norm, ks=ks),
-                             conv(nf, nf, stride=stride, act=None, norm=norm, ks=ks))
-
-    class ResBlock(nn.Module):
-        def __init__(self, ni, nf, stride=1, ks=3, act=act_gr, norm=nn.BatchNorm2d):
-            super().__init__()
-            self.convs = _conv_block(ni, nf, stride, act=act, ks=ks, norm=norm)
-            self.idconv = nn.Identity() if ni == nf else conv(ni, nf, ks=1, stride=1,
-                                                              act=None)
-            self.pool = nn.Identity() if stride == 1 else nn.AvgPool2d(2, ceil_mode=True)
-            self.act = act()
-
-        def forward(self, x):
-            return self.act(self.convs(x) + self.idconv(self.pool(x)))
+            return self.out_act(self.main(x) + self.skip(self.pool(x)))
 
     L.manual_seed(8)
-    model = nn.Sequential(ResBlock(1, 4), ResBlock(4, 8, stride=2), ResBlock(8, 8, stride=2),
-                          nn.Flatten(1, -1) if False else nn.Identity())
+    body = nn.Sequential(Residual(1, 4), Residual(4, 8, stride=2), Residual(8, 8, stride=2),
+                         nn.Identity())
     head = nn.Linear(8, 3, bias=False)
-    for m in model.modules():
-        if isinstance(m, ResBlock):
-            nn.init.zeros_(m.convs[1][1].weight)
-        if isinstance(m, nn.Conv2d):
+    for m in body.modules():
+        if isinstance(m, Residual):
+            nn.init.zeros_(m.main[4].weight)
+        elif isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, a=0.1)
-    model.double()
+    body.double()
     head.double()
-    summary = []
+    table = []
 
-    def _f(hook_name, mod, inp, outp):
-        nparms = sum(o.numel() for o in mod.parameters())
-        summary.append((hook_name, type(mod).__name__, tuple(inp[0].shape), tuple(outp.shape),
-                        nparms))
+    def describe(pos, mod, args, out):
+        table.append((pos, type(mod).__name__, tuple(args[0].shape), tuple(out.shape),
+                      sum(p.numel() for p in mod.parameters())))
 
-    hs = [m.register_forward_hook(partial(_f, i)) for i, m in enumerate(model)]
+    handles = [layer.register_forward_hook(partial(describe, pos))
+               for pos, layer in enumerate(body)]
     xb, yb = _t(L, 4, 1, 7, 7, seed=1), L.tensor(_labels(4, 3, seed=2))
-    opt = L.optim.SGD(list(model.parameters()) + list(head.parameters()), lr=0.1,
+    sgd = L.optim.SGD(list(body.parameters()) + list(head.parameters()), lr=0.1,
                       weight_decay=1e-4, momentum=0.9, nesterov=True)
-    losses = []
+    costs = []
     for _ in range(2):
-        loss = F.cross_entropy(head(model(xb).mean((-2, -1))), yb)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-    for h in hs:
-        h.remove()
-    return dict(summary=summary, losses=losses, out=model(xb),
-                bn=[model[1].convs[0][1].running_mean, model[2].convs[1][1].running_var],
+        cost = F.cross_entropy(head(body(xb).mean((-2, -1))), yb)
+        cost.backward()
+        sgd.step()
+        sgd.zero_grad()
+        costs.append(cost.item())
+    for hd in handles:
+        hd.remove()
+    return dict(summary=table, losses=costs, out=body(xb),
+                bn=[body[1].main[1].running_mean, body[2].main[4].running_var],
                 pooled=nn.AvgPool2d(2, ceil_mode=True)(xb), head=head.weight)
 
 
 @program
 def ddpm_and_ddim_sampling_with_a_small_unet_and_timestep_embeddings(L):
-    """The course's diffusion lessons: a linear beta schedule by ``linspace``, ``alphabar``
-    by cumprod, ``noisify`` drawing t by randint and noise by randn; sinusoidal timestep
-    embeddings ``exp(-log(max_period) * linspace(0, 1, n // 2))`` with sin and cos
-    concatenated (and an odd width padded); a small UNet of residual blocks taking the
-    embedding, a self-attention block, down by stride-2 conv and up by nearest upsample
-    with skip connections saved in a list; one training step; then the DDPM sampling loop
-    (``torch.where`` on t > 0 for the noise) and DDIM's deterministic steps over a skipped
-    schedule, both under no_grad with seeded noise."""
+    """Denoising diffusion at toy size: a 10-step linear noise schedule from ``linspace``
+    with cumulative products of (1 - beta); a training pair made by picking steps with
+    ``randint`` and noise with ``randn`` and mixing by the schedule; time fed through a
+    sin/cos frequency embedding (frequencies ``exp`` of a scaled ``linspace``, zero-padded
+    by ``F.pad`` when the width is odd) and an MLP into residual blocks of a small U-Net
+    (stride-2 conv down, attention in the middle, nearest ``interpolate`` up, skips joined
+    by ``cat``); one AdamW step with ``clip_grad_norm_``.  Then ancestral sampling over every
+    step (fresh noise except at step 0, the predicted clean image clamped) and the
+    deterministic DDIM update over every third step, both under ``no_grad``."""
     nn, F = L.nn, L.nn.functional
     ResBlock, Attn = _ddpm_blocks(L)
 
-    def timestep_embedding(tsteps, emb_dim, max_period=10000):
-        exponent = -math.log(max_period) * L.linspace(0, 1, emb_dim // 2,
-                                                       device=tsteps.device)
-        emb = tsteps[:, None].float() * exponent.exp()[None, :]
-        emb = L.cat([emb.sin(), emb.cos()], dim=-1)
-        return F.pad(emb, (0, 1, 0, 0)) if emb_dim % 2 == 1 else emb
+    def time_features(steps, width, period=10000):
+        freqs = (-math.log(period) * L.linspace(0, 1, width // 2, device=steps.device)).exp()
+        angles = steps[:, None].float() * freqs[None, :]
+        feats = L.cat([angles.sin(), angles.cos()], dim=-1)
+        if width % 2:
+            feats = F.pad(feats, (0, 1, 0, 0))
+        return feats
 
-    class UNet(nn.Module):
-        def __init__(self, c=4, tdim=8):
+    class TinyUNet(nn.Module):
+        def __init__(self, ch=4, tdim=8):
             super().__init__()
             self.tdim = tdim
-            self.emb_mlp = nn.Sequential(nn.Linear(tdim, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
-            self.conv_in = nn.Conv2d(1, c, 3, padding=1)
-            self.down = nn.ModuleList([ResBlock(c, c, tdim), ResBlock(c, 2 * c, tdim)])
-            self.downsample = nn.Conv2d(c, c, 3, stride=2, padding=1)
-            self.mid = ResBlock(2 * c, 2 * c, tdim)
-            self.attn = Attn(2 * c)
-            self.up = nn.ModuleList([ResBlock(4 * c, c, tdim), ResBlock(2 * c, c, tdim)])
-            self.conv_out = nn.Conv2d(c, 1, 3, padding=1)
+            self.time_mlp = nn.Sequential(nn.Linear(tdim, tdim), nn.SiLU(),
+                                          nn.Linear(tdim, tdim))
+            self.stem = nn.Conv2d(1, ch, 3, padding=1)
+            self.enc_hi = ResBlock(ch, ch, tdim)
+            self.enc_lo = ResBlock(ch, 2 * ch, tdim)
+            self.shrink = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+            self.middle = ResBlock(2 * ch, 2 * ch, tdim)
+            self.attend = Attn(2 * ch)
+            self.dec_lo = ResBlock(4 * ch, ch, tdim)
+            self.dec_hi = ResBlock(2 * ch, ch, tdim)
+            self.to_noise = nn.Conv2d(ch, 1, 3, padding=1)
 
-        def forward(self, x, t):
-            emb = self.emb_mlp(timestep_embedding(t, self.tdim))
-            x = self.conv_in(x)
-            saved = [x]
-            x = self.down[0](x, emb)
-            x = self.downsample(x)
-            x = self.down[1](x, emb)
-            saved.append(x)
-            x = self.attn(self.mid(x, emb))
-            x = self.up[0](L.cat([x, saved.pop()], dim=1), emb)
-            x = F.interpolate(x, scale_factor=2., mode="nearest")
-            x = self.up[1](L.cat([x, saved.pop()], dim=1), emb)
-            return self.conv_out(x)
+        def forward(self, x, steps):
+            temb = self.time_mlp(time_features(steps, self.tdim))
+            hi = self.stem(x)
+            lo = self.enc_lo(self.shrink(self.enc_hi(hi, temb)), temb)
+            h = self.attend(self.middle(lo, temb))
+            h = self.dec_lo(L.cat([h, lo], dim=1), temb)
+            h = F.interpolate(h, scale_factor=2., mode="nearest")
+            return self.to_noise(self.dec_hi(L.cat([h, hi], dim=1), temb))
 
-    n_steps = 10
-    beta = L.linspace(0.0001, 0.02, n_steps)
-    alpha = 1. - beta
-    alphabar = alpha.cumprod(dim=0)
-    sigma = beta.sqrt()
+    T = 10
+    betas = L.linspace(0.0001, 0.02, T)
+    keep = 1. - betas
+    keep_bar = keep.cumprod(dim=0)
+    noise_sd = betas.sqrt()
 
-    def noisify(x0, ᾱ):
-        device = x0.device
-        n = len(x0)
-        t = L.randint(0, n_steps, (n,), dtype=L.long)
-        ε = L.randn(x0.shape, device=device)
-        ᾱ_t = ᾱ[t].reshape(-1, 1, 1, 1).to(device)
-        xt = ᾱ_t.sqrt() * x0 + (1 - ᾱ_t).sqrt() * ε
-        return (xt, t.to(device)), ε
+    def corrupt(clean):
+        steps = L.randint(0, T, (len(clean),), dtype=L.long)
+        noise = L.randn(clean.shape, device=clean.device)
+        kb = keep_bar[steps].reshape(-1, 1, 1, 1).to(clean.device)
+        return kb.sqrt() * clean + (1 - kb).sqrt() * noise, steps.to(clean.device), noise
 
     L.manual_seed(3)
-    model = UNet()
-    x0 = _f(L, 3, 1, 8, 8, seed=1)
-    (xt, t), eps = noisify(x0, alphabar)
-    opt = L.optim.AdamW(model.parameters(), lr=1e-3, eps=1e-5)
-    loss = F.mse_loss(model(xt, t), eps)
-    loss.backward()
-    gnorm = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+    net = TinyUNet()
+    clean = _f(L, 3, 1, 8, 8, seed=1)
+    noisy, steps, noise = corrupt(clean)
+    adamw = L.optim.AdamW(net.parameters(), lr=1e-3, eps=1e-5)
+    cost = F.mse_loss(net(noisy, steps), noise)
+    cost.backward()
+    gnorm = nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    adamw.step()
+    adamw.zero_grad(set_to_none=True)
     with L.no_grad():
-        x_t = L.randn(2, 1, 8, 8)
-        preds = []
-        for i in reversed(range(n_steps)):
-            t_batch = L.full((x_t.shape[0],), i, dtype=L.long)
-            z = L.randn(x_t.shape) if i > 0 else L.zeros(x_t.shape)
-            ᾱ_t1 = alphabar[i - 1] if i > 0 else L.tensor(1)
-            b̄_t, b̄_t1 = 1 - alphabar[i], 1 - ᾱ_t1
-            noise = model(x_t, t_batch)
-            x_0_hat = ((x_t - b̄_t.sqrt() * noise) / alphabar[i].sqrt()).clamp(-1, 1)
-            x0_coeff = ᾱ_t1.sqrt() * (1 - alpha[i]) / b̄_t
-            xt_coeff = alpha[i].sqrt() * b̄_t1 / b̄_t
-            x_t = x_0_hat * x0_coeff + x_t * xt_coeff + sigma[i] * z
-            preds.append(x_t)
         x = L.randn(2, 1, 8, 8)
-        steps = list(range(n_steps - 1, -1, -3))
-        for i, tc in enumerate(steps):
-            tp = steps[i + 1] if i + 1 < len(steps) else -1
-            abar_t = alphabar[tc]
-            abar_p = alphabar[tp] if tp >= 0 else L.tensor(1.)
-            eps_hat = model(x, L.tensor([tc] * 2))
-            x0_hat = (x - (1 - abar_t).sqrt() * eps_hat) / abar_t.sqrt()
-            x = abar_p.sqrt() * x0_hat + (1 - abar_p).sqrt() * eps_hat
-    return dict(beta=beta, alphabar=alphabar, xt=xt, t=t, loss=loss, gnorm=gnorm,
-                emb=[timestep_embedding(L.tensor([0, 3, 9]), 7),
-                     timestep_embedding(L.arange(4), 6, max_period=100)],
-                params=list(model.parameters())[:4], preds=preds[-2:], ddim=x)
+        trail = []
+        for i in range(T - 1, -1, -1):
+            fresh = L.randn(x.shape) if i > 0 else L.zeros(x.shape)
+            kb_prev = keep_bar[i - 1] if i > 0 else L.tensor(1)
+            rest, rest_prev = 1 - keep_bar[i], 1 - kb_prev
+            eps_hat = net(x, L.full((x.shape[0],), i, dtype=L.long))
+            clean_hat = ((x - rest.sqrt() * eps_hat) / keep_bar[i].sqrt()).clamp(-1, 1)
+            w_clean = kb_prev.sqrt() * (1 - keep[i]) / rest
+            w_x = keep[i].sqrt() * rest_prev / rest
+            x = clean_hat * w_clean + x * w_x + noise_sd[i] * fresh
+            trail.append(x)
+        y = L.randn(2, 1, 8, 8)
+        visit = list(range(T - 1, -1, -3))
+        for now, nxt in zip(visit, visit[1:] + [-1]):
+            kb_now = keep_bar[now]
+            kb_next = keep_bar[nxt] if nxt >= 0 else L.tensor(1.)
+            eps_hat = net(y, L.tensor([now] * 2))
+            clean_hat = (y - (1 - kb_now).sqrt() * eps_hat) / kb_now.sqrt()
+            y = kb_next.sqrt() * clean_hat + (1 - kb_next).sqrt() * eps_hat
+    return dict(beta=betas, alphabar=keep_bar, xt=noisy, t=steps, loss=cost, gnorm=gnorm,
+                emb=[time_features(L.tensor([0, 3, 9]), 7),
+                     time_features(L.arange(4), 6, period=100)],
+                params=list(net.parameters())[:4], preds=trail[-2:], ddim=y)
 
 
 @program
 def convolutional_autoencoder_and_vae_with_kl(L):
-    """The course's autoencoders: a conv encoder (stride-2 convs) and a deconv decoder
-    (``nn.Upsample`` then conv, and ConvTranspose2d with ``output_padding``), a Sigmoid
-    output trained by MSE; the VAE's linear encoder to mu and log-variance, the
-    reparameterisation ``mu + (0.5 * lv).exp() * randn_like``, a KL term
-    ``-0.5 * (1 + lv - mu.pow(2) - lv.exp()).sum(-1).mean()``, the reconstruction by
-    binary_cross_entropy_with_logits summed then averaged per image; two Adam steps; sampling
-    from the prior."""
+    """Autoencoders at toy size: a conv encoder (ZeroPad2d, two stride-2 convs) and a
+    decoder (``nn.Upsample``, conv, ConvTranspose2d with ``output_padding``, a negative
+    ZeroPad2d crop, Sigmoid) trained on MSE by Adam; a variational one over flattened pixels
+    (Linear, SiLU, BatchNorm1d to two heads for the mean and log-variance, a sample
+    ``mean + exp(logvar / 2) * randn_like``), its loss the summed
+    binary_cross_entropy_with_logits per image plus the Gaussian KL divergence
+    ``-0.5 * sum(1 + logvar - mean^2 - exp(logvar))``, both batch-averaged; decoding prior
+    draws in eval mode; shape checks and refusals."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(4)
-    enc = nn.Sequential(nn.ZeroPad2d(2), nn.Conv2d(1, 4, 3, 2, 1), nn.ReLU(),
-                        nn.Conv2d(4, 8, 3, 2, 1), nn.ReLU())
-    dec = nn.Sequential(nn.Upsample(scale_factor=2.), nn.Conv2d(8, 4, 3, 1, 1), nn.ReLU(),
-                        nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1),
-                        nn.ZeroPad2d(-2), nn.Sigmoid())
-    ae = nn.Sequential(enc, dec).double()
+    encoder = nn.Sequential(nn.ZeroPad2d(2), nn.Conv2d(1, 4, 3, 2, 1), nn.ReLU(),
+                            nn.Conv2d(4, 8, 3, 2, 1), nn.ReLU())
+    decoder = nn.Sequential(nn.Upsample(scale_factor=2.), nn.Conv2d(8, 4, 3, 1, 1), nn.ReLU(),
+                            nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1),
+                            nn.ZeroPad2d(-2), nn.Sigmoid())
+    autoenc = nn.Sequential(encoder, decoder).double()
     x = L.sigmoid(_t(L, 3, 1, 8, 8, seed=1))
-    opt = L.optim.Adam(ae.parameters(), lr=1e-2)
-    ae_losses = []
-    for _ in range(2):
-        loss = F.mse_loss(ae(x), x)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        ae_losses.append(loss.item())
 
-    class VAE(nn.Module):
-        def __init__(self, ni=16, nh=8, nl=2):
+    def adam_steps(model, cost_of, lr, **kw):
+        adam = L.optim.Adam(model.parameters(), lr=lr, **kw)
+        trace = []
+        for _ in range(2):
+            cost, extra = cost_of()
+            cost.backward()
+            adam.step()
+            adam.zero_grad()
+            trace.append(cost.item() if extra is None else (cost.item(), extra.item()))
+        return trace
+
+    ae_costs = adam_steps(autoenc, lambda: (F.mse_loss(autoenc(x), x), None), 1e-2)
+
+    class Variational(nn.Module):
+        def __init__(self, n_in=16, n_hid=8, n_lat=2):
             super().__init__()
-            self.enc = nn.Sequential(nn.Linear(ni, nh), nn.SiLU(), nn.BatchNorm1d(nh))
-            self.mu, self.lv = nn.Linear(nh, nl), nn.Linear(nh, nl)
-            self.dec = nn.Sequential(nn.Linear(nl, nh), nn.SiLU(), nn.Linear(nh, ni))
+            self.body = nn.Sequential(nn.Linear(n_in, n_hid), nn.SiLU(), nn.BatchNorm1d(n_hid))
+            self.to_mean, self.to_logvar = nn.Linear(n_hid, n_lat), nn.Linear(n_hid, n_lat)
+            self.decode = nn.Sequential(nn.Linear(n_lat, n_hid), nn.SiLU(),
+                                        nn.Linear(n_hid, n_in))
 
-        def forward(self, x):
-            x = self.enc(x)
-            mu, lv = self.mu(x), self.lv(x)
-            z = mu + (0.5 * lv).exp() * L.randn_like(lv)
-            return self.dec(z), mu, lv
+        def forward(self, v):
+            h = self.body(v)
+            mean, logvar = self.to_mean(h), self.to_logvar(h)
+            code = mean + (0.5 * logvar).exp() * L.randn_like(logvar)
+            return self.decode(code), mean, logvar
 
-    def kld_loss(inp, x):
-        x_hat, mu, lv = inp
-        return -0.5 * (1 + lv - mu.pow(2) - lv.exp()).sum(-1).mean()
+    def kl_term(mean, logvar):
+        return -0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).sum(-1).mean()
 
-    def bce_loss(inp, x):
-        return F.binary_cross_entropy_with_logits(inp[0], x, reduction="none").sum(-1).mean()
+    vae = Variational().double()
+    pixels = x.flatten(1)[:, :16]
 
-    def vae_loss(inp, x):
-        return kld_loss(inp, x) + bce_loss(inp, x)
+    def vae_cost():
+        logits, mean, logvar = vae(pixels)
+        kl = kl_term(mean, logvar)
+        recon = F.binary_cross_entropy_with_logits(logits, pixels, reduction="none")
+        return kl + recon.sum(-1).mean(), kl_term(mean, logvar)
 
-    vae = VAE().double()
-    xf = x.flatten(1)[:, :16]
-    opt = L.optim.Adam(vae.parameters(), lr=3e-3, eps=1e-5)
-    vl = []
-    for _ in range(2):
-        out = vae(xf)
-        loss = vae_loss(out, xf)
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        vl.append((loss.item(), kld_loss(out, xf).item()))
+    vae_costs = adam_steps(vae, vae_cost, 3e-3, eps=1e-5)
     vae.eval()
     with L.no_grad():
-        samples = vae.dec(L.randn(3, 2, dtype=L.float64)).sigmoid()
-    return dict(ae_losses=ae_losses, recon=ae(x), vl=vl, samples=samples,
-                bn=vae.enc[2].running_var, shapes=[enc(x).shape, ae[1][:4](enc(x)).shape],
+        drawn = vae.decode(L.randn(3, 2, dtype=L.float64)).sigmoid()
+    return dict(ae_losses=ae_costs, recon=autoenc(x), vl=vae_costs, samples=drawn,
+                bn=vae.body[2].running_var,
+                shapes=[encoder(x).shape, autoenc[1][:4](encoder(x)).shape],
                 errors=[err(lambda: nn.ConvTranspose2d(4, 1, 3, stride=2, output_padding=2)(
                     L.ones(1, 4, 3, 3))),
-                        err(lambda: F.binary_cross_entropy_with_logits(xf, xf[:, :3]))])
+                        err(lambda: F.binary_cross_entropy_with_logits(pixels, pixels[:, :3]))])
 
 
 # ----------------------------------------------------------------------------------------------
-# "Deep Learning with PyTorch" (Stevens, Antiga, Viehmann)
+# On the topics of "Deep Learning with PyTorch" (Stevens, Antiga, Viehmann)
 # ----------------------------------------------------------------------------------------------
 @program
 def tensors_storage_offsets_strides_and_views(L):
-    """The book's tensor chapter: points as a 2-d tensor, a row's ``storage_offset`` and
-    ``stride``, a transpose sharing storage (``untyped_storage().data_ptr()`` the same, not
-    contiguous, its strides swapped), a write through a view changing the original, the
-    clone that does not, ``contiguous()``; ``transpose(0, 2)`` of a 3-d tensor; the image
-    batch's ``unsqueeze``/``permute`` and weighted grayscale by ``weights[:, None, None]``
-    and ``(img * weights).sum(-3)``; ``einsum('...chw,c->...hw')``; dtype conversion by
-    ``.double()``, ``.to(dtype=)``, ``type`` and mixed-dtype promotion; the view refusals."""
-    points = L.tensor([[4.0, 1.0], [5.0, 3.0], [2.0, 1.0]])
-    second = points[1]
-    second_clone = points[1].clone()
-    second_clone[0] = 10.0
-    pt = points.t()
-    same = pt.untyped_storage().data_ptr() == points.untyped_storage().data_ptr()
-    info = [second.storage_offset(), second.size(), second.shape, points.stride(),
-            pt.stride(), pt.is_contiguous(), points.is_contiguous(), same,
-            len(points.untyped_storage()), points[1:, 1:].storage_offset()]
-    second[0] = 10.0
-    ptc = pt.contiguous()
-    some_t = L.ones(3, 4, 5)
-    tt = some_t.transpose(0, 2)
-    img_t = L.tensor(normal32(3, 5, 5, seed=2))
-    batch_t = L.tensor(normal32(2, 3, 5, 5, seed=3))
-    weights = L.tensor([0.2126, 0.7152, 0.0722])
-    unsqueezed_weights = weights.unsqueeze(-1).unsqueeze_(-1)
-    img_weights = img_t * unsqueezed_weights
-    batch_weights = batch_t * unsqueezed_weights
-    img_gray_weighted = img_weights.sum(-3)
-    batch_gray_weighted = batch_weights.sum(-3)
-    fancy = L.einsum("...chw,c->...hw", batch_t, weights)
-    double_points = L.ones(10, 2, dtype=L.double)
-    short_points = L.tensor([[1, 2], [3, 4]], dtype=L.short)
-    rand_points = L.randn(10, 2) if False else L.ones(10, 2)
-    mixed = rand_points.to(dtype=L.short) * double_points
-    return dict(info=info, points=points, second_clone=second_clone, ptc=ptc,
-                ptc_stride=ptc.stride(), tt=(tt.shape, tt.stride(), tt.is_contiguous()),
-                gray=[img_gray_weighted, batch_gray_weighted, fancy,
-                      img_t.mean(-3), batch_t.mean(-3)],
-                dtypes=[double_points.dtype, short_points.dtype, mixed.dtype,
-                        short_points.double().dtype, short_points.type(L.float16).dtype,
-                        (short_points + 1.5).dtype, (short_points * L.tensor(2.)).dtype],
-                permuted=batch_t.permute(0, 2, 3, 1).stride(),
-                view_of_t=pt.reshape(6), numel=[points.numel(), pt.nelement()],
-                squeezed=[batch_t[:1, :1].squeeze(0, 1).shape,
-                          img_t[None, None].squeeze_(1, 0).shape],
-                errors=[err(lambda: pt.view(6)), err(lambda: points.view(4)),
-                        err(lambda: points.squeeze(0, 1.0)),
-                        err(lambda: points.transpose(0, 2))])
+    """Storage and views: a 3x2 table's row view has a storage offset and the table's
+    strides; its transpose shares the storage (the same ``untyped_storage().data_ptr()``),
+    is not contiguous and has the strides swapped, while a clone is independent; writing
+    through the row view changes the table; ``contiguous()`` copies; ``transpose(0, 2)`` of a
+    3-d block; luminance of an RGB image and of a batch by a weight vector made (3, 1, 1)
+    with ``unsqueeze`` then ``unsqueeze_``, summed over dim -3, and by
+    ``einsum('...chw,c->...hw')``; ``permute`` strides; dtypes from ``.double()``,
+    ``.to(dtype=)``, ``.type`` and promotion; the view, squeeze and transpose refusals."""
+    table = L.tensor([[4.0, 1.0], [5.0, 3.0], [2.0, 1.0]])
+    row = table[1]
+    row_copy = table[1].clone()
+    row_copy[0] = 10.0
+    flipped = table.t()
+    shares = flipped.untyped_storage().data_ptr() == table.untyped_storage().data_ptr()
+    layout = [row.storage_offset(), row.size(), row.shape, table.stride(), flipped.stride(),
+              flipped.is_contiguous(), table.is_contiguous(), shares,
+              len(table.untyped_storage()), table[1:, 1:].storage_offset()]
+    row[0] = 10.0
+    packed = flipped.contiguous()
+    swapped = L.ones(3, 4, 5).transpose(0, 2)
+    rgb = L.tensor(normal32(3, 5, 5, seed=2))
+    rgb_batch = L.tensor(normal32(2, 3, 5, 5, seed=3))
+    lum = L.tensor([0.2126, 0.7152, 0.0722])
+    lum_col = lum.unsqueeze(-1).unsqueeze_(-1)
+    grey = (rgb * lum_col).sum(-3)
+    grey_batch = (rgb_batch * lum_col).sum(-3)
+    grey_einsum = L.einsum("...chw,c->...hw", rgb_batch, lum)
+    f64 = L.ones(10, 2, dtype=L.double)
+    i16 = L.tensor([[1, 2], [3, 4]], dtype=L.short)
+    promoted = L.ones(10, 2).to(dtype=L.short) * f64
+    return dict(info=layout, points=table, second_clone=row_copy, ptc=packed,
+                ptc_stride=packed.stride(),
+                tt=(swapped.shape, swapped.stride(), swapped.is_contiguous()),
+                gray=[grey, grey_batch, grey_einsum, rgb.mean(-3), rgb_batch.mean(-3)],
+                dtypes=[f64.dtype, i16.dtype, promoted.dtype, i16.double().dtype,
+                        i16.type(L.float16).dtype, (i16 + 1.5).dtype,
+                        (i16 * L.tensor(2.)).dtype],
+                permuted=rgb_batch.permute(0, 2, 3, 1).stride(),
+                view_of_t=flipped.reshape(6), numel=[table.numel(), flipped.nelement()],
+                squeezed=[rgb_batch[:1, :1].squeeze(0, 1).shape,
+                          rgb[None, None].squeeze_(1, 0).shape],
+                errors=[err(lambda: flipped.view(6)), err(lambda: table.view(4)),
+                        err(lambda: table.squeeze(0, 1.0)),
+                        err(lambda: table.transpose(0, 2))])
 
 
 @program(rtol=1e-5, atol=1e-6)
-def temperature_model_trained_three_ways(L):
-    """The book's thermometer calibration: t_c = w * t_u + b fitted first by hand-written
-    ``dloss_fn``/``dmodel_dw``/``dmodel_db`` gradients, then by autograd with
-    ``params.grad.zero_()`` and an in-place update under no_grad, then by optim.SGD and Adam
-    over a ``requires_grad`` params tensor, with inputs normalised by 0.1; a train/val split
-    by randperm, the validation loss under ``torch.no_grad`` and ``requires_grad`` checked;
-    then nn.Linear with ``unsqueeze(1)`` inputs, an OrderedDict Sequential with a Tanh
-    hidden layer, ``named_parameters`` and the training loop over both."""
+def line_fit_by_hand_gradients_autograd_optimizers_and_modules(L):
+    """Fitting a line y = a * x + c to eleven paired readings (x scaled by 0.1), several
+    ways: plain gradient descent with the gradient derived by hand (d mean-square / d
+    prediction times x, and times 1, summed and stacked), then autograd on a two-element
+    parameter tensor (``grad.zero_()``, an in-place step under ``no_grad``), then optim.SGD
+    and Adam on a hold-out split drawn by ``randperm`` with the held-out loss under
+    ``no_grad`` (its ``requires_grad`` checked); then an nn.Linear on ``unsqueeze(1)``
+    columns and a Tanh MLP built from an OrderedDict, trained by MSELoss;
+    ``named_parameters`` and a named child's grad."""
     nn = L.nn
-    t_c = L.tensor([0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0])
-    t_u = L.tensor([35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4])
+    ys = L.tensor([0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0])
+    raw = L.tensor([35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4])
+    xs = 0.1 * raw
 
-    def model(t_u, w, b):
-        return w * t_u + b
+    def line(x, a, c):
+        return a * x + c
 
-    def loss_fn(t_p, t_c):
-        squared_diffs = (t_p - t_c) ** 2
-        return squared_diffs.mean()
+    def mean_sq(pred, y):
+        return ((pred - y) ** 2).mean()
 
-    def dloss_fn(t_p, t_c):
-        return 2 * (t_p - t_c) / t_p.size(0)
+    def hand_gradient(x, y, pred):
+        d_pred = 2 * (pred - y) / pred.size(0)
+        return L.stack([(d_pred * x).sum(), (d_pred * 1.0).sum()])
 
-    def grad_fn(t_u, t_c, t_p, w, b):
-        dloss_dtp = dloss_fn(t_p, t_c)
-        dloss_dw = dloss_dtp * t_u
-        dloss_db = dloss_dtp * 1.0
-        return L.stack([dloss_dw.sum(), dloss_db.sum()])
+    theta = L.tensor([1.0, 0.0])
+    by_hand = []
+    for _ in range(50):
+        a, c = theta
+        pred = line(xs, a, c)
+        cost = mean_sq(pred, ys)
+        theta = theta - 1e-2 * hand_gradient(xs, ys, pred)
+        by_hand.append(float(cost))
 
-    t_un = 0.1 * t_u
-    params = L.tensor([1.0, 0.0])
-    hand = []
-    for epoch in range(1, 51):
-        w, b = params
-        t_p = model(t_un, w, b)
-        loss = loss_fn(t_p, t_c)
-        grad = grad_fn(t_un, t_c, t_p, w, b)
-        params = params - 1e-2 * grad
-        hand.append(float(loss))
-
-    params = L.tensor([1.0, 0.0], requires_grad=True)
-    auto = []
-    for epoch in range(1, 51):
-        if params.grad is not None:
-            params.grad.zero_()
-        t_p = model(t_un, *params)
-        loss = loss_fn(t_p, t_c)
-        loss.backward()
+    coef = L.tensor([1.0, 0.0], requires_grad=True)
+    by_autograd = []
+    for _ in range(50):
+        if coef.grad is not None:
+            coef.grad.zero_()
+        cost = mean_sq(line(xs, *coef), ys)
+        cost.backward()
         with L.no_grad():
-            params -= 1e-2 * params.grad
-        auto.append(loss.item())
+            coef -= 1e-2 * coef.grad
+        by_autograd.append(cost.item())
 
-    n_samples = t_u.shape[0]
-    n_val = int(0.2 * n_samples)
     L.manual_seed(1)
-    shuffled = L.randperm(n_samples)
-    train_idx, val_idx = shuffled[:-n_val], shuffled[-n_val:]
-    results = {}
-    for name, opt_cls, lr in (("sgd", L.optim.SGD, 1e-2), ("adam", L.optim.Adam, 1e-1)):
-        p = L.tensor([1.0, 0.0], requires_grad=True)
-        opt = opt_cls([p], lr=lr)
-        hist = []
-        for epoch in range(30):
-            train_loss = loss_fn(model(t_un[train_idx], *p), t_c[train_idx])
+    perm = L.randperm(raw.shape[0])
+    held = int(0.2 * raw.shape[0])
+    fit_rows, check_rows = perm[:-held], perm[-held:]
+
+    def with_optimizer(make_opt, lr):
+        q = L.tensor([1.0, 0.0], requires_grad=True)
+        opt = make_opt([q], lr=lr)
+        trace = []
+        for _ in range(30):
+            fit_cost = mean_sq(line(xs[fit_rows], *q), ys[fit_rows])
             with L.no_grad():
-                val_loss = loss_fn(model(t_un[val_idx], *p), t_c[val_idx])
-                assert val_loss.requires_grad is False
+                check_cost = mean_sq(line(xs[check_rows], *q), ys[check_rows])
+                assert check_cost.requires_grad is False
             opt.zero_grad()
-            train_loss.backward()
+            fit_cost.backward()
             opt.step()
-            hist.append((train_loss.item(), val_loss.item()))
-        results[name] = (p, hist)
+            trace.append((fit_cost.item(), check_cost.item()))
+        return q, trace
+
+    by_optim = {"sgd": with_optimizer(L.optim.SGD, 1e-2),
+                "adam": with_optimizer(L.optim.Adam, 1e-1)}
 
     L.manual_seed(2)
-    linear_model = nn.Linear(1, 1)
-    seq_model = nn.Sequential(OrderedDict([("hidden_linear", nn.Linear(1, 8)),
-                                           ("hidden_activation", nn.Tanh()),
-                                           ("output_linear", nn.Linear(8, 1))]))
-    x_tr, y_tr = t_un[train_idx].unsqueeze(1), t_c[train_idx].unsqueeze(1)
-    nn_hist = []
-    for mdl in (linear_model, seq_model):
-        opt = L.optim.SGD(mdl.parameters(), lr=1e-3)
-        for epoch in range(20):
-            loss = nn.MSELoss()(mdl(x_tr), y_tr)
+    single = nn.Linear(1, 1)
+    mlp = nn.Sequential(OrderedDict(inner=nn.Linear(1, 8), squash=nn.Tanh(),
+                                    outer=nn.Linear(8, 1)))
+    col_x, col_y = xs[fit_rows].unsqueeze(1), ys[fit_rows].unsqueeze(1)
+    module_costs = []
+    for net in (single, mlp):
+        opt = L.optim.SGD(net.parameters(), lr=1e-3)
+        for _ in range(20):
+            cost = nn.MSELoss()(net(col_x), col_y)
             opt.zero_grad()
-            loss.backward()
+            cost.backward()
             opt.step()
-            nn_hist.append(loss.item())
-    return dict(hand=hand, final=params, auto=auto, results=results, nn_hist=nn_hist,
-                named=[(n, p.shape) for n, p in seq_model.named_parameters()],
-                hidden_grad=seq_model.hidden_linear.weight.grad,
-                lin=[linear_model.weight, linear_model.bias],
-                errors=[err(lambda: params.grad.zero_().backward()),
-                        err(lambda: nn.MSELoss()(linear_model(t_un), t_c))])
+            module_costs.append(cost.item())
+    return dict(hand=by_hand, final=coef, auto=by_autograd, results=by_optim,
+                nn_hist=module_costs,
+                named=[(n, p.shape) for n, p in mlp.named_parameters()],
+                hidden_grad=mlp.inner.weight.grad, lin=[single.weight, single.bias],
+                errors=[err(lambda: coef.grad.zero_().backward()),
+                        err(lambda: nn.MSELoss()(single(xs), ys))])
 
 
 @program(rtol=1e-5, atol=1e-6)
-def birds_versus_airplanes_convnets_from_the_book(L):
-    """The book's CIFAR-2 chapter at small size: per-channel mean and std over
-    ``imgs.view(3, -1)``, normalisation by ``(x - mean[:, None, None]) / std[:, None,
-    None]``; Net with conv, tanh and ``max_pool2d``, ``view(-1, ...)``; NetDropout with
-    Dropout2d; NetBatchNorm; NetDepth with ReLU; NetRes whose ResBlock is initialised by
-    ``kaiming_normal_(nonlinearity='relu')``, ``constant_(bn.weight, 0.5)`` and
-    ``zeros_(bn.bias)`` and repeated by ``nn.Sequential(*(n_blocks * [ResBlock(...)]))``
-    (the same block shared); training with an L2 penalty summed over parameters and
-    accuracy by ``torch.max(outputs, dim=1)``; eval mode validation."""
+def two_class_cnns_with_dropout_batchnorm_and_a_shared_residual_block(L):
+    """Two-class image nets at small size: channel statistics over ``view(3, -1)`` and
+    normalisation by ``[:, None, None, None]`` broadcasting; a tanh CNN (conv, max_pool2d,
+    conv, max_pool2d, ``view(-1, n)``, two Linears) alone, with Dropout2d after the first
+    stage, and with BatchNorm2d after the first conv; a ReLU net whose middle is one residual
+    block (bias-free conv, BatchNorm2d set by ``kaiming_normal_``, ``constant_(0.5)`` and
+    ``zeros_``) repeated three times by listing the same object, so sharing its weights.
+    Each trains with an L2 penalty summed over its parameters and is scored in eval mode by
+    ``torch.max(logits, dim=1)``."""
     nn, F = L.nn, L.nn.functional
-    imgs = L.tensor(np.random.RandomState(1).rand(3, 10, 8, 8).astype(np.float32))
-    mean, std = imgs.view(3, -1).mean(dim=1), imgs.view(3, -1).std(dim=1)
-    data = ((imgs - mean[:, None, None, None]) / std[:, None, None, None]).permute(1, 0, 2, 3)
-    labels = L.tensor(_labels(10, 2, seed=3))
-    nch = 4
+    planes = L.tensor(np.random.RandomState(1).rand(3, 10, 8, 8).astype(np.float32))
+    flat = planes.view(3, -1)
+    mu, sd = flat.mean(dim=1), flat.std(dim=1)
+    x = ((planes - mu[:, None, None, None]) / sd[:, None, None, None]).permute(1, 0, 2, 3)
+    y = L.tensor(_labels(10, 2, seed=3))
+    width = 4
 
-    class Net(nn.Module):
-        def __init__(self, n_chans1=nch):
+    class TanhNet(nn.Module):
+        def __init__(self, extra=None):
             super().__init__()
-            self.n_chans1 = n_chans1
-            self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
-            self.conv2 = nn.Conv2d(n_chans1, n_chans1 // 2, kernel_size=3, padding=1)
-            self.fc1 = nn.Linear(2 * 2 * n_chans1 // 2, 6)
-            self.fc2 = nn.Linear(6, 2)
+            self.c1 = nn.Conv2d(3, width, kernel_size=3, padding=1)
+            self.c2 = nn.Conv2d(width, width // 2, kernel_size=3, padding=1)
+            self.f1, self.f2 = nn.Linear(2 * width, 6), nn.Linear(6, 2)
+            self.extra = extra
+            if extra == "dropout":
+                self.drop = nn.Dropout2d(p=0.4)
+            elif extra == "batchnorm":
+                self.norm = nn.BatchNorm2d(num_features=width)
 
-        def forward(self, x):
-            out = F.max_pool2d(L.tanh(self.conv1(x)), 2)
-            out = F.max_pool2d(L.tanh(self.conv2(out)), 2)
-            out = out.view(-1, 2 * 2 * self.n_chans1 // 2)
-            return self.fc2(L.tanh(self.fc1(out)))
+        def forward(self, img):
+            h = self.c1(img)
+            if self.extra == "batchnorm":
+                h = self.norm(h)
+            h = F.max_pool2d(L.tanh(h), 2)
+            if self.extra == "dropout":
+                h = self.drop(h)
+            h = F.max_pool2d(L.tanh(self.c2(h)), 2)
+            return self.f2(L.tanh(self.f1(h.view(-1, 2 * width))))
 
-    class NetDropout(Net):
-        def __init__(self):
+    class Residual(nn.Module):
+        def __init__(self, ch):
             super().__init__()
-            self.conv1_dropout = nn.Dropout2d(p=0.4)
-
-        def forward(self, x):
-            out = F.max_pool2d(L.tanh(self.conv1(x)), 2)
-            out = self.conv1_dropout(out)
-            out = F.max_pool2d(L.tanh(self.conv2(out)), 2)
-            return self.fc2(L.tanh(self.fc1(out.view(-1, 2 * 2 * self.n_chans1 // 2))))
-
-    class NetBatchNorm(Net):
-        def __init__(self):
-            super().__init__()
-            self.conv1_batchnorm = nn.BatchNorm2d(num_features=nch)
-
-        def forward(self, x):
-            out = F.max_pool2d(L.tanh(self.conv1_batchnorm(self.conv1(x))), 2)
-            out = F.max_pool2d(L.tanh(self.conv2(out)), 2)
-            return self.fc2(L.tanh(self.fc1(out.view(-1, 2 * 2 * self.n_chans1 // 2))))
-
-    class ResBlock(nn.Module):
-        def __init__(self, n_chans):
-            super().__init__()
-            self.conv = nn.Conv2d(n_chans, n_chans, kernel_size=3, padding=1, bias=False)
-            self.batch_norm = nn.BatchNorm2d(num_features=n_chans)
+            self.conv = nn.Conv2d(ch, ch, kernel_size=3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(num_features=ch)
             nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")
-            nn.init.constant_(self.batch_norm.weight, 0.5)
-            nn.init.zeros_(self.batch_norm.bias)
+            nn.init.constant_(self.bn.weight, 0.5)
+            nn.init.zeros_(self.bn.bias)
 
-        def forward(self, x):
-            return L.relu(self.batch_norm(self.conv(x))) + x
+        def forward(self, h):
+            return L.relu(self.bn(self.conv(h))) + h
 
-    class NetRes(nn.Module):
-        def __init__(self, n_chans1=nch, n_blocks=3):
+    class SharedResNet(nn.Module):
+        def __init__(self, repeats=3):
             super().__init__()
-            self.n_chans1 = n_chans1
-            self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
-            self.resblocks = nn.Sequential(*(n_blocks * [ResBlock(n_chans=n_chans1)]))
-            self.fc1 = nn.Linear(4 * 4 * n_chans1, 6)
-            self.fc2 = nn.Linear(6, 2)
+            self.stem = nn.Conv2d(3, width, kernel_size=3, padding=1)
+            block = Residual(width)
+            self.body = nn.Sequential(*[block] * repeats)
+            self.f1, self.f2 = nn.Linear(16 * width, 6), nn.Linear(6, 2)
 
-        def forward(self, x):
-            out = F.max_pool2d(L.relu(self.conv1(x)), 2)
-            out = self.resblocks(out)
-            out = out.view(-1, 4 * 4 * self.n_chans1)
-            return self.fc2(L.relu(self.fc1(out)))
+        def forward(self, img):
+            h = self.body(F.max_pool2d(L.relu(self.stem(img)), 2))
+            return self.f2(L.relu(self.f1(h.view(-1, 16 * width))))
 
-    def training_loop(n_epochs, optimizer, model, loss_fn, l2_lambda=0.001):
-        hist = []
-        for epoch in range(n_epochs):
-            model.train()
-            outputs = model(data)
-            loss = loss_fn(outputs, labels)
-            l2_norm = sum(p.pow(2.0).sum() for p in model.parameters())
-            loss = loss + l2_lambda * l2_norm
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            model.eval()
+    def train(net, epochs=3, decay=0.001):
+        sgd = L.optim.SGD(net.parameters(), lr=1e-2)
+        criterion = nn.CrossEntropyLoss()
+        trace = []
+        for _ in range(epochs):
+            net.train()
+            fit = criterion(net(x), y)
+            cost = fit + decay * sum(p.pow(2.0).sum() for p in net.parameters())
+            sgd.zero_grad()
+            cost.backward()
+            sgd.step()
+            net.eval()
             with L.no_grad():
-                _, predicted = L.max(model(data), dim=1)
-                correct = int((predicted == labels).sum())
-            hist.append((loss.item(), correct))
-        return hist
+                _, guess = L.max(net(x), dim=1)
+                right = int((guess == y).sum())
+            trace.append((cost.item(), right))
+        return trace
 
     out = {}
-    for cls in (Net, NetDropout, NetBatchNorm, NetRes):
+    makers = {"plain": TanhNet, "dropout": partial(TanhNet, "dropout"),
+              "batchnorm": partial(TanhNet, "batchnorm"), "residual": SharedResNet}
+    for name, make in makers.items():
         L.manual_seed(0)
-        model = cls()
-        opt = L.optim.SGD(model.parameters(), lr=1e-2)
-        out[cls.__name__] = training_loop(3, opt, model, nn.CrossEntropyLoss())
-        out[cls.__name__ + "_n"] = sum(p.numel() for p in model.parameters())
-    out["shared"] = len(list(model.resblocks.parameters()))
-    out["stats"] = (mean, std)
-    out["grad"] = model.resblocks[0].conv.weight.grad
+        net = make()
+        out[name] = train(net)
+        out[name + "_n"] = sum(p.numel() for p in net.parameters())
+    out["shared"] = len(list(net.body.parameters()))
+    out["stats"] = (mu, sd)
+    out["grad"] = net.body[0].conv.weight.grad
     return out
 
 
 @program(rtol=1e-5, atol=1e-6)
-def luna_candidate_classifier_with_3d_augmentation_and_balanced_sampling(L):
-    """The book's LUNA nodule classifier at tiny size: LunaBlock (two Conv3d + ReLU then
-    MaxPool3d(2, 2)), a BatchNorm3d tail over the input, a Linear head and softmax; init over
-    ``modules()`` by ``kaiming_normal_(a=0, mode='fan_out', nonlinearity='relu')`` with the
-    bias drawn by ``normal_(-bound, bound)`` from ``_calculate_fan_in_and_fan_out``; the
-    augmentation building a 4x4 transform from ``torch.eye(4)`` (flips, offsets, scales, a
-    rotation about z by ``@``), ``affine_grid`` over ``transform_t[:3].unsqueeze(0)`` with
-    a 5-d size and ``grid_sample(padding_mode='border', align_corners=False)``, plus noise;
-    the balanced ratio sampler alternating positives and negatives; the per-sample loss
-    kept for metrics by ``CrossEntropyLoss(reduction='none')`` and the metrics tensor of
-    labels, predictions and losses written by index."""
+def volume_classifier_with_3d_affine_augmentation_and_interleaved_sampling(L):
+    """A tiny 3-d nodule classifier: input BatchNorm3d, two stages of (Conv3d, in-place
+    ReLU) x 2 and MaxPool3d(2, 2), a Linear to two logits and a Softmax beside them.  Conv
+    and Linear weights re-drawn with ``kaiming_normal_`` (fan-out, relu) and biases by
+    ``normal_`` around minus 1/sqrt(fan_out), the fan from ``_calculate_fan_in_and_fan_out``.
+    Each crop is augmented by a random 4x4 pose (axis flips, shifts and stretches set in an
+    ``eye(4)``, then a turn about z applied by ``@=``) sampled through ``affine_grid`` of its
+    top three rows and ``grid_sample`` with border padding, plus scaled ``randn_like`` noise.
+    Positives and negatives are interleaved one to two by index arithmetic; the loss is kept
+    per sample (``reduction='none'``) and labels, positive-class probabilities and losses are
+    written into slices of a metrics tensor, then counted by masks."""
     nn, F = L.nn, L.nn.functional
 
-    class LunaBlock(nn.Module):
-        def __init__(self, in_channels, conv_channels):
+    def stage(cin, cout):
+        return nn.Sequential(nn.Conv3d(cin, cout, kernel_size=3, padding=1),
+                             nn.ReLU(inplace=True),
+                             nn.Conv3d(cout, cout, kernel_size=3, padding=1),
+                             nn.ReLU(inplace=True), nn.MaxPool3d(2, 2))
+
+    class NoduleNet(nn.Module):
+        def __init__(self, width=2):
             super().__init__()
-            self.conv1 = nn.Conv3d(in_channels, conv_channels, kernel_size=3, padding=1,
-                                   bias=True)
-            self.relu1 = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv3d(conv_channels, conv_channels, kernel_size=3, padding=1,
-                                   bias=True)
-            self.relu2 = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool3d(2, 2)
-
-        def forward(self, input_batch):
-            block_out = self.relu1(self.conv1(input_batch))
-            block_out = self.relu2(self.conv2(block_out))
-            return self.maxpool(block_out)
-
-    class LunaModel(nn.Module):
-        def __init__(self, in_channels=1, conv_channels=2):
-            super().__init__()
-            self.tail_batchnorm = nn.BatchNorm3d(1)
-            self.block1 = LunaBlock(in_channels, conv_channels)
-            self.block2 = LunaBlock(conv_channels, conv_channels * 2)
-            self.head_linear = nn.Linear(conv_channels * 2 * 1 * 2 * 2, 2)
-            self.head_softmax = nn.Softmax(dim=1)
-            self._init_weights()
-
-        def _init_weights(self):
+            self.norm_in = nn.BatchNorm3d(1)
+            self.stage1, self.stage2 = stage(1, width), stage(width, 2 * width)
+            self.logits = nn.Linear(2 * width * 1 * 2 * 2, 2)
+            self.probs = nn.Softmax(dim=1)
             for m in self.modules():
-                if type(m) in {nn.Linear, nn.Conv3d, nn.Conv2d, nn.ConvTranspose2d,
-                               nn.ConvTranspose3d}:
-                    nn.init.kaiming_normal_(m.weight.data, a=0, mode="fan_out",
-                                            nonlinearity="relu")
-                    if m.bias is not None:
-                        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight.data)
-                        bound = 1 / math.sqrt(fan_out)
-                        nn.init.normal_(m.bias, -bound, bound)
+                if isinstance(m, (nn.Conv3d, nn.Linear)):
+                    self.redraw(m)
 
-        def forward(self, input_batch):
-            bn_output = self.tail_batchnorm(input_batch)
-            block_out = self.block2(self.block1(bn_output))
-            conv_flat = block_out.view(block_out.size(0), -1)
-            linear_output = self.head_linear(conv_flat)
-            return linear_output, self.head_softmax(linear_output)
+        @staticmethod
+        def redraw(m):
+            nn.init.kaiming_normal_(m.weight.data, a=0, mode="fan_out", nonlinearity="relu")
+            fan_out = nn.init._calculate_fan_in_and_fan_out(m.weight.data)[1]
+            spread = 1 / math.sqrt(fan_out)
+            nn.init.normal_(m.bias, -spread, spread)
 
-    def augment(candidate_t, flip=True, offset=0.1, scale=0.2, rotate=True, noise=25.0):
-        transform_t = L.eye(4)
-        for i in range(3):
-            if flip and L.rand(1).item() > 0.5:
-                transform_t[i, i] *= -1
-            if offset:
-                random_float = (L.rand(1).item() * 2 - 1)
-                transform_t[i, 3] = offset * random_float
-            if scale:
-                random_float = (L.rand(1).item() * 2 - 1)
-                transform_t[i, i] *= 1.0 + scale * random_float
-        if rotate:
-            angle_rad = L.rand(1).item() * math.pi * 2
-            s, c = math.sin(angle_rad), math.cos(angle_rad)
-            rotation_t = L.tensor([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
-            transform_t @= rotation_t
-        affine_t = F.affine_grid(transform_t[:3].unsqueeze(0).to(L.float32),
-                                 candidate_t.unsqueeze(0).size(), align_corners=False)
-        augmented = F.grid_sample(candidate_t.unsqueeze(0), affine_t,
-                                  padding_mode="border", align_corners=False).to("cpu")
-        if noise:
-            noise_t = L.randn_like(augmented)
-            noise_t *= noise
-            augmented += noise_t
-        return augmented[0], transform_t
+        def forward(self, vol):
+            feats = self.stage2(self.stage1(self.norm_in(vol)))
+            z = self.logits(feats.view(feats.size(0), -1))
+            return z, self.probs(z)
 
-    pos_list, neg_list = [3, 7], [0, 1, 2, 4, 5, 6, 8, 9]
-    ratio_int = 2
+    def uniform_pm1():
+        return L.rand(1).item() * 2 - 1
 
-    def balanced_index(ndx):
-        pos_ndx = ndx // (ratio_int + 1)
-        if ndx % (ratio_int + 1):
-            neg_ndx = ndx - 1 - pos_ndx
-            neg_ndx %= len(neg_list)
-            return neg_list[neg_ndx], 0
-        pos_ndx %= len(pos_list)
-        return pos_list[pos_ndx], 1
+    def random_pose(shift=0.1, stretch=0.2):
+        pose = L.eye(4)
+        for axis in range(3):
+            if L.rand(1).item() > 0.5:
+                pose[axis, axis] *= -1
+            pose[axis, 3] = shift * uniform_pm1()
+            pose[axis, axis] *= 1.0 + stretch * uniform_pm1()
+        theta = L.rand(1).item() * math.pi * 2
+        cos, sin = math.cos(theta), math.sin(theta)
+        pose @= L.tensor([[cos, -sin, 0, 0], [sin, cos, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+        return pose
 
-    order = [balanced_index(i) for i in range(9)]
+    def warp(crop, noise_scale):
+        pose = random_pose()
+        vol = crop.unsqueeze(0)
+        grid = F.affine_grid(pose[:3].unsqueeze(0).to(L.float32), vol.size(),
+                             align_corners=False)
+        moved = F.grid_sample(vol, grid, padding_mode="border", align_corners=False).to("cpu")
+        jitter = L.randn_like(moved)
+        jitter *= noise_scale
+        moved += jitter
+        return moved[0], pose
+
+    positives, negatives, negs_per_pos = [3, 7], [0, 1, 2, 4, 5, 6, 8, 9], 2
+
+    def interleaved(i):
+        group, slot = divmod(i, negs_per_pos + 1)
+        if slot == 0:
+            return positives[group % len(positives)], 1
+        return negatives[(group * negs_per_pos + slot - 1) % len(negatives)], 0
+
+    order = [interleaved(i) for i in range(9)]
     L.manual_seed(12)
     ct = L.tensor(np.random.RandomState(2).rand(10, 1, 4, 8, 8).astype(np.float32) * 100 - 50)
-    batch, trs = [], []
-    for idx, _ in order[:4]:
-        a, tr = augment(ct[idx], noise=5.0)
-        batch.append(a)
-        trs.append(tr)
-    batch = L.stack(batch)
-    label_t = L.tensor([lab for _, lab in order[:4]])
-    model = LunaModel()
-    opt = L.optim.SGD(model.parameters(), lr=0.001, momentum=0.99)
-    loss_func = nn.CrossEntropyLoss(reduction="none")
-    metrics = L.zeros(3, 8)
-    losses = []
-    for i in range(2):
-        logits_g, probability_g = model(batch)
-        loss_g = loss_func(logits_g, label_t)
-        start_ndx = i * 4
-        end_ndx = start_ndx + label_t.size(0)
-        metrics[0, start_ndx:end_ndx] = label_t.detach()
-        metrics[1, start_ndx:end_ndx] = probability_g[:, 1].detach()
-        metrics[2, start_ndx:end_ndx] = loss_g.detach()
-        opt.zero_grad()
-        loss_g.mean().backward()
-        opt.step()
-        losses.append(loss_g.mean().item())
-    neg_label_mask = metrics[0] <= 0.5
-    neg_pred_mask = metrics[1] <= 0.5
-    return dict(order=order, trs=trs, batch=batch, losses=losses, metrics=metrics,
-                counts=[int((neg_label_mask & neg_pred_mask).sum()),
-                        int(neg_label_mask.sum()), int((~neg_pred_mask).sum())],
-                bias=[model.block1.conv1.bias, model.head_linear.bias],
-                bn=model.tail_batchnorm.running_var,
+    warped = [warp(ct[idx], 5.0) for idx, _ in order[:4]]
+    batch, poses = L.stack([v for v, _ in warped]), [p for _, p in warped]
+    target = L.tensor([lab for _, lab in order[:4]])
+    net = NoduleNet()
+    sgd = L.optim.SGD(net.parameters(), lr=0.001, momentum=0.99)
+    per_sample = nn.CrossEntropyLoss(reduction="none")
+    board = L.zeros(3, 8)
+    means = []
+    for step in range(2):
+        z, p = net(batch)
+        losses = per_sample(z, target)
+        cols = slice(4 * step, 4 * step + target.size(0))
+        board[0, cols] = target.detach()
+        board[1, cols] = p[:, 1].detach()
+        board[2, cols] = losses.detach()
+        sgd.zero_grad()
+        losses.mean().backward()
+        sgd.step()
+        means.append(losses.mean().item())
+    truly_neg, called_neg = board[0] <= 0.5, board[1] <= 0.5
+    return dict(order=order, trs=poses, batch=batch, losses=means, metrics=board,
+                counts=[int((truly_neg & called_neg).sum()), int(truly_neg.sum()),
+                        int((~called_neg).sum())],
+                bias=[net.stage1[0].bias, net.logits.bias], bn=net.norm_in.running_var,
                 errors=[err(lambda: F.affine_grid(L.eye(4)[:3].unsqueeze(0), (1, 1, 4, 4))),
                         err(lambda: F.grid_sample(ct[:1], L.zeros(1, 2, 2, 2),
                                                   align_corners=False)),
@@ -1727,568 +1573,509 @@ def luna_candidate_classifier_with_3d_augmentation_and_balanced_sampling(L):
 
 
 @program(rtol=1e-5, atol=1e-6)
-def segmentation_unet_with_dice_loss_and_2d_augmentation(L):
-    """The book's nodule segmentation at tiny size: a UNet with BatchNorm'd conv blocks
-    (padding=1), max-pool down, ConvTranspose2d up, the bridge centre-cropped to the
-    upsampled size and concatenated, a final 1x1 conv and Sigmoid; the wrapper's input
-    BatchNorm2d; SegmentationAugmentation's 2-d affine (flip, offset, scale, rotation
-    through ``torch.eye(3)`` and ``expand``) applied to image and mask by ``grid_sample``
-    (the mask compared ``> 0.5``); the Dice loss summed over (1, 2, 3), the total loss
-    ``dice(pred, label).mean() + dice(pred * label, label).mean() * 8`` weighting false
-    negatives; Adam steps; the true/false positive counts with ``~``."""
+def two_level_segmenter_with_dice_losses_and_joint_2d_warps(L):
+    """A two-level U-shaped segmenter at tiny size: input BatchNorm2d, encoder stages of
+    (3x3 conv, ReLU, BatchNorm2d) twice, a 2x2 max-pool, a stride-2 ConvTranspose2d back up,
+    the skip tensor trimmed to the upsampled size by slicing and joined by ``cat``, a 1x1
+    conv and a Sigmoid; weights re-drawn by ``kaiming_normal_`` (fan-out).  Image and mask
+    share one random 2-d affine (flips, stretches, a turn, built in ``eye(3)``, turned by
+    ``@=`` and ``expand``-ed over the batch) applied by ``grid_sample`` with border padding,
+    the mask resampled as float and thresholded ``> 0.5``.  The soft Dice loss sums over
+    dims ``[1, 2, 3]``; the objective adds eight times the Dice of the prediction masked to
+    the foreground, to punish missed pixels; Adam steps; pixel counts of hits, misses and
+    false alarms, the last through ``~mask``."""
     nn, F = L.nn, L.nn.functional
 
-    class UNetConvBlock(nn.Module):
-        def __init__(self, in_size, out_size):
-            super().__init__()
-            self.block = nn.Sequential(nn.Conv2d(in_size, out_size, 3, padding=1), nn.ReLU(),
-                                       nn.BatchNorm2d(out_size),
-                                       nn.Conv2d(out_size, out_size, 3, padding=1), nn.ReLU(),
-                                       nn.BatchNorm2d(out_size))
+    def conv_pair(cin, cout):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(cout),
+                             nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(),
+                             nn.BatchNorm2d(cout))
 
-        def forward(self, x):
-            return self.block(x)
+    def trim_to(skip, hw):
+        h, w = skip.shape[-2:]
+        top, left = (h - hw[0]) // 2, (w - hw[1]) // 2
+        return skip[:, :, top:top + hw[0], left:left + hw[1]]
 
-    class UNetUpBlock(nn.Module):
-        def __init__(self, in_size, out_size):
-            super().__init__()
-            self.up = nn.ConvTranspose2d(in_size, out_size, kernel_size=2, stride=2)
-            self.conv_block = UNetConvBlock(in_size, out_size)
-
-        def center_crop(self, layer, target_size):
-            _, _, layer_height, layer_width = layer.size()
-            diff_y = (layer_height - target_size[0]) // 2
-            diff_x = (layer_width - target_size[1]) // 2
-            return layer[:, :, diff_y:(diff_y + target_size[0]),
-                         diff_x:(diff_x + target_size[1])]
-
-        def forward(self, x, bridge):
-            up = self.up(x)
-            crop1 = self.center_crop(bridge, up.shape[2:])
-            return self.conv_block(L.cat([up, crop1], 1))
-
-    class UNet(nn.Module):
-        def __init__(self, in_channels=1, n_classes=1, depth=2, wf=2):
-            super().__init__()
-            prev = in_channels
-            self.down_path = nn.ModuleList()
-            for i in range(depth):
-                self.down_path.append(UNetConvBlock(prev, 2 ** (wf + i)))
-                prev = 2 ** (wf + i)
-            self.up_path = nn.ModuleList()
-            for i in reversed(range(depth - 1)):
-                self.up_path.append(UNetUpBlock(prev, 2 ** (wf + i)))
-                prev = 2 ** (wf + i)
-            self.last = nn.Conv2d(prev, n_classes, kernel_size=1)
-
-        def forward(self, x):
-            blocks = []
-            for i, down in enumerate(self.down_path):
-                x = down(x)
-                if i != len(self.down_path) - 1:
-                    blocks.append(x)
-                    x = F.max_pool2d(x, 2)
-            for i, up in enumerate(self.up_path):
-                x = up(x, blocks[-i - 1])
-            return self.last(x)
-
-    class UNetWrapper(nn.Module):
+    class Segmenter(nn.Module):
         def __init__(self):
             super().__init__()
-            self.input_batchnorm = nn.BatchNorm2d(1)
-            self.unet = UNet()
-            self.final = nn.Sigmoid()
+            self.norm_in = nn.BatchNorm2d(1)
+            self.enc1, self.enc2 = conv_pair(1, 4), conv_pair(4, 8)
+            self.up = nn.ConvTranspose2d(8, 4, kernel_size=2, stride=2)
+            self.dec = conv_pair(8, 4)
+            self.head = nn.Conv2d(4, 1, kernel_size=1)
+            self.squash = nn.Sigmoid()
             for m in self.modules():
-                if type(m) in {nn.Conv2d, nn.ConvTranspose2d}:
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                     nn.init.kaiming_normal_(m.weight.data, mode="fan_out",
                                             nonlinearity="relu", a=0)
 
-        def forward(self, input_batch):
-            return self.final(self.unet(self.input_batchnorm(input_batch)))
+        def forward(self, img):
+            skip = self.enc1(self.norm_in(img))
+            deep = self.enc2(F.max_pool2d(skip, 2))
+            upsampled = self.up(deep)
+            joined = L.cat([upsampled, trim_to(skip, upsampled.shape[2:])], 1)
+            return self.squash(self.head(self.dec(joined)))
 
-    class SegmentationAugmentation(nn.Module):
-        def __init__(self, flip=True, offset=0.03, scale=0.2, rotate=True, noise=0.05):
-            super().__init__()
-            self.flip, self.offset, self.scale = flip, offset, scale
-            self.rotate, self.noise = rotate, noise
+    def random_plane_pose(shift=0.03, stretch=0.2):
+        pose = L.eye(3)
+        for axis in range(2):
+            if L.rand(1) > 0.5:
+                pose[axis, axis] *= -1
+            pose[2, axis] = shift * (L.rand(1).item() * 2 - 1)
+            pose[axis, axis] *= 1.0 + stretch * (L.rand(1).item() * 2 - 1)
+        theta = L.rand(1).item() * math.pi * 2
+        cos, sin = math.cos(theta), math.sin(theta)
+        pose @= L.tensor([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]])
+        return pose
 
-        def _build2dTransformMatrix(self):
-            transform_t = L.eye(3)
-            for i in range(2):
-                if self.flip and L.rand(1) > 0.5:
-                    transform_t[i, i] *= -1
-                if self.offset:
-                    transform_t[2, i] = self.offset * (L.rand(1).item() * 2 - 1)
-                if self.scale:
-                    transform_t[i, i] *= 1.0 + self.scale * (L.rand(1).item() * 2 - 1)
-            if self.rotate:
-                angle_rad = L.rand(1).item() * math.pi * 2
-                s, c = math.sin(angle_rad), math.cos(angle_rad)
-                rotation_t = L.tensor([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-                transform_t @= rotation_t
-            return transform_t
+    def jointly_warp(img, mask, noise_scale=0.05):
+        poses = random_plane_pose().expand(img.shape[0], -1, -1).to(img.device, L.float32)
+        grid = F.affine_grid(poses[:, :2], img.size(), align_corners=False)
+        img_w = F.grid_sample(img, grid, padding_mode="border", align_corners=False)
+        mask_w = F.grid_sample(mask.to(L.float32), grid, padding_mode="border",
+                               align_corners=False)
+        jitter = L.randn_like(img_w)
+        jitter *= noise_scale
+        img_w += jitter
+        return img_w, mask_w > 0.5
 
-        def forward(self, input_g, label_g):
-            transform_t = self._build2dTransformMatrix()
-            transform_t = transform_t.expand(input_g.shape[0], -1, -1)
-            transform_t = transform_t.to(input_g.device, L.float32)
-            affine_t = F.affine_grid(transform_t[:, :2], input_g.size(), align_corners=False)
-            augmented_input_g = F.grid_sample(input_g, affine_t, padding_mode="border",
-                                              align_corners=False)
-            augmented_label_g = F.grid_sample(label_g.to(L.float32), affine_t,
-                                              padding_mode="border", align_corners=False)
-            if self.noise:
-                noise_t = L.randn_like(augmented_input_g)
-                noise_t *= self.noise
-                augmented_input_g += noise_t
-            return augmented_input_g, augmented_label_g > 0.5
-
-    def diceLoss(prediction_g, label_g, epsilon=1):
-        diceLabel_g = label_g.sum(dim=[1, 2, 3])
-        dicePrediction_g = prediction_g.sum(dim=[1, 2, 3])
-        diceCorrect_g = (prediction_g * label_g).sum(dim=[1, 2, 3])
-        diceRatio_g = (2 * diceCorrect_g + epsilon) / (dicePrediction_g + diceLabel_g + epsilon)
-        return 1 - diceRatio_g
+    def soft_dice_loss(pred, mask, smooth=1):
+        dims = [1, 2, 3]
+        mask_area, pred_area = mask.sum(dim=dims), pred.sum(dim=dims)
+        overlap = (pred * mask).sum(dim=dims)
+        return 1 - (2 * overlap + smooth) / (pred_area + mask_area + smooth)
 
     L.manual_seed(21)
-    model, aug = UNetWrapper(), SegmentationAugmentation()
-    x = _f(L, 3, 1, 8, 8, seed=1)
-    label = L.zeros(3, 1, 8, 8, dtype=L.bool)
-    label[:, :, 2:5, 3:6] = True
-    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    net = Segmenter()
+    img = _f(L, 3, 1, 8, 8, seed=1)
+    mask = L.zeros(3, 1, 8, 8, dtype=L.bool)
+    mask[:, :, 2:5, 3:6] = True
+    adam = L.optim.Adam(net.parameters(), lr=1e-3)
     out = []
     for _ in range(2):
-        xa, la = aug(x, label)
-        prediction_g = model(xa)
-        dice_loss_g = diceLoss(prediction_g, la)
-        fnLoss_g = diceLoss(prediction_g * la, la)
-        loss = dice_loss_g.mean() + fnLoss_g.mean() * 8
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        img_w, mask_w = jointly_warp(img, mask)
+        pred = net(img_w)
+        dice = soft_dice_loss(pred, mask_w)
+        miss_dice = soft_dice_loss(pred * mask_w, mask_w)
+        total = dice.mean() + miss_dice.mean() * 8
+        adam.zero_grad()
+        total.backward()
+        adam.step()
         with L.no_grad():
-            predictionBool_g = (prediction_g[:, 0:1] > 0.5).to(L.float32)
-            tp = (predictionBool_g * la).sum(dim=[1, 2, 3])
-            fn = ((1 - predictionBool_g) * la).sum(dim=[1, 2, 3])
-            fp = (predictionBool_g * (~la)).sum(dim=[1, 2, 3])
-        out.append((la, dice_loss_g, fnLoss_g, loss, tp, fn, fp))
-    return dict(out=out, pred=prediction_g, grads=grads_of(model.unet.up_path[0].up),
-                errors=[err(lambda: diceLoss(x, label[:, :, :4])),
-                        err(lambda: (~x).sum())])
+            called = (pred[:, 0:1] > 0.5).to(L.float32)
+            hits = (called * mask_w).sum(dim=[1, 2, 3])
+            misses = ((1 - called) * mask_w).sum(dim=[1, 2, 3])
+            false_alarms = (called * (~mask_w)).sum(dim=[1, 2, 3])
+        out.append((mask_w, dice, miss_dice, total, hits, misses, false_alarms))
+    return dict(out=out, pred=pred, grads=grads_of(net.up),
+                errors=[err(lambda: soft_dice_loss(img, mask[:, :, :4])),
+                        err(lambda: (~img).sum())])
 
 
 # ----------------------------------------------------------------------------------------------
-# Stanford CS231n's assignments, written in torch
+# On the topics of Stanford CS231n's assignments
 # ----------------------------------------------------------------------------------------------
 def _rel_error(L, x, y):
-    """CS231n's relative error: max |x - y| / max(1e-8, |x| + |y|)."""
+    """Largest elementwise |x - y| / (|x| + |y|), the denominator floored at 1e-8."""
     return (x - y).abs().div((x.abs() + y.abs()).clamp(min=1e-8)).max()
 
 
 @program
 def numeric_gradient_checks_of_svm_and_softmax_losses(L):
-    """The first assignment's linear classifiers: the multiclass SVM loss written with
-    loops (margins accumulated, dW built column by column) and vectorised (correct scores
-    gathered by ``scores[arange(N), y]``, margins clamped, the correct class zeroed by an
-    index assignment), the softmax loss likewise with the max shift; their hand gradients
-    checked against ``eval_numerical_gradient`` (a centred difference walking each entry by
-    ``x.view(-1)[i]`` in place) and against autograd, with the relative error."""
-    N, D, C = 5, 4, 3
-    W = _t(L, D, C, seed=1, scale=0.1)
-    X = _t(L, N, D, seed=2)
-    y = L.tensor(_labels(N, C, seed=3))
-    reg = 0.1
+    """Linear classifiers with hand gradients: the multiclass hinge loss by Python loops
+    (margins added up, the gradient built by column updates) and by tensor ops (true-class
+    scores picked by ``scores[arange(N), y]``, margins clamped at 0, the true class zeroed by
+    an index assignment), the softmax loss with the max subtracted; the hand gradients
+    compared with a centred finite difference that perturbs entries in place through
+    ``view(-1)[i]`` and with autograd (also through F.cross_entropy), by relative error."""
+    n, d, k = 5, 4, 3
+    weights = _t(L, d, k, seed=1, scale=0.1)
+    feats = _t(L, n, d, seed=2)
+    y = L.tensor(_labels(n, k, seed=3))
+    lam = 0.1
+    rows = L.arange(n)
 
-    def svm_loss_naive(W, X, y, reg):
-        dW = L.zeros_like(W)
-        loss = 0.0
-        for i in range(N):
-            scores = X[i] @ W
-            correct = scores[y[i]]
-            for j in range(C):
-                if j == y[i]:
-                    continue
-                margin = scores[j] - correct + 1
-                if margin > 0:
-                    loss += margin
-                    dW[:, j] += X[i]
-                    dW[:, y[i]] -= X[i]
-        loss = loss / N + reg * (W * W).sum()
-        return loss, dW / N + 2 * reg * W
+    def hinge_by_loops(w):
+        grad = L.zeros_like(w)
+        total = 0.0
+        for i in range(n):
+            s = feats[i] @ w
+            target = s[y[i]]
+            for j in range(k):
+                if j != y[i]:
+                    gap = s[j] - target + 1
+                    if gap > 0:
+                        total += gap
+                        grad[:, j] += feats[i]
+                        grad[:, y[i]] -= feats[i]
+        return total / n + lam * (w * w).sum(), grad / n + 2 * lam * w
 
-    def svm_loss_vectorized(W, X, y, reg):
-        scores = X.mm(W)
-        correct = scores[L.arange(N), y].view(-1, 1)
-        margins = (scores - correct + 1).clamp(min=0)
-        margins[L.arange(N), y] = 0
-        loss = margins.sum() / N + reg * L.sum(W * W)
-        binary = (margins > 0).to(X.dtype)
-        binary[L.arange(N), y] = -binary.sum(dim=1)
-        return loss, X.t().mm(binary) / N + 2 * reg * W
+    def hinge(w):
+        s = feats.mm(w)
+        gaps = (s - s[rows, y].view(-1, 1) + 1).clamp(min=0)
+        gaps[rows, y] = 0
+        cost = gaps.sum() / n + lam * L.sum(w * w)
+        active = (gaps > 0).to(feats.dtype)
+        active[rows, y] = -active.sum(dim=1)
+        return cost, feats.t().mm(active) / n + 2 * lam * w
 
-    def softmax_loss_vectorized(W, X, y, reg):
-        scores = X @ W
-        scores = scores - scores.max(dim=1, keepdim=True).values
-        probs = scores.exp() / scores.exp().sum(dim=1, keepdim=True)
-        loss = -probs[range(N), y].log().mean() + reg * (W ** 2).sum()
-        dscores = probs.clone()
-        dscores[range(N), y] -= 1
-        return loss, X.T @ dscores / N + 2 * reg * W
+    def softmax_xent(w):
+        s = feats @ w
+        s = s - s.max(dim=1, keepdim=True).values
+        p = s.exp() / s.exp().sum(dim=1, keepdim=True)
+        cost = -p[range(n), y].log().mean() + lam * (w ** 2).sum()
+        dlogits = p.clone()
+        dlogits[range(n), y] -= 1
+        return cost, feats.T @ dlogits / n + 2 * lam * w
 
-    def eval_numerical_gradient(f, x, h=1e-6):
-        grad = L.zeros_like(x)
-        flat, gflat = x.view(-1), grad.view(-1)
-        for i in range(x.numel()):
-            oldval = flat[i].item()
-            flat[i] = oldval + h
-            fxph = f(x).item()
-            flat[i] = oldval - h
-            fxmh = f(x).item()
-            flat[i] = oldval
-            gflat[i] = (fxph - fxmh) / (2 * h)
-        return grad
+    def centred_difference(f, at, step=1e-6):
+        out = L.zeros_like(at)
+        at_flat, out_flat = at.view(-1), out.view(-1)
+        for i in range(at.numel()):
+            keep = at_flat[i].item()
+            at_flat[i] = keep + step
+            up = f(at).item()
+            at_flat[i] = keep - step
+            down = f(at).item()
+            at_flat[i] = keep
+            out_flat[i] = (up - down) / (2 * step)
+        return out
 
-    ln, gn = svm_loss_naive(W, X, y, reg)
-    lv, gv = svm_loss_vectorized(W, X, y, reg)
-    ls, gs = softmax_loss_vectorized(W, X, y, reg)
-    num_svm = eval_numerical_gradient(lambda w: svm_loss_vectorized(w, X, y, reg)[0], W.clone())
-    num_sm = eval_numerical_gradient(lambda w: softmax_loss_vectorized(w, X, y, reg)[0],
-                                     W.clone())
-    Wg = W.clone().requires_grad_()
-    auto_sm, = L.autograd.grad(softmax_loss_vectorized(Wg, X, y, reg)[0], Wg)
-    auto_ce, = L.autograd.grad(L.nn.functional.cross_entropy(X @ Wg, y) +
-                               reg * Wg.pow(2).sum(), Wg)
-    return dict(losses=[ln, lv, ls], grads=[gn, gv, gs, auto_sm, auto_ce],
-                close=[bool(_rel_error(L, num_svm, gv) < 1e-5),
-                       bool(_rel_error(L, num_sm, gs) < 1e-5),
-                       bool(_rel_error(L, auto_ce, gs) < 1e-9)],
-                errors=[err(lambda: W.view(-1)[W.numel()]),
-                        err(lambda: X.mm(W.t())),
-                        err(lambda: X.t().view(-1))])
+    loop_cost, loop_grad = hinge_by_loops(weights)
+    vec_cost, vec_grad = hinge(weights)
+    sm_cost, sm_grad = softmax_xent(weights)
+    fd_hinge = centred_difference(lambda w: hinge(w)[0], weights.clone())
+    fd_softmax = centred_difference(lambda w: softmax_xent(w)[0], weights.clone())
+    wl = weights.clone().requires_grad_()
+    ag_softmax, = L.autograd.grad(softmax_xent(wl)[0], wl)
+    ag_xent, = L.autograd.grad(L.nn.functional.cross_entropy(feats @ wl, y) +
+                               lam * wl.pow(2).sum(), wl)
+    return dict(losses=[loop_cost, vec_cost, sm_cost],
+                grads=[loop_grad, vec_grad, sm_grad, ag_softmax, ag_xent],
+                close=[bool(_rel_error(L, fd_hinge, vec_grad) < 1e-5),
+                       bool(_rel_error(L, fd_softmax, sm_grad) < 1e-5),
+                       bool(_rel_error(L, ag_xent, sm_grad) < 1e-9)],
+                errors=[err(lambda: weights.view(-1)[weights.numel()]),
+                        err(lambda: feats.mm(weights.t())),
+                        err(lambda: feats.t().view(-1))])
 
 
 @program
 def two_layer_net_with_hand_backward_and_sgd_with_decay(L):
-    """The two-layer net of assignment one: ``affine_relu_forward`` caching its inputs, a
-    softmax loss and its hand backward (``dscores[range(N), y] -= 1``), the L2 term
-    ``0.5 * reg * sum(W ** 2)`` and its gradient, the backward through ReLU by
-    ``dh[h <= 0] = 0``, all checked against autograd; training by SGD with a learning-rate
-    decay per epoch over minibatches chosen by ``torch.randint`` and prediction by argmax;
-    the loss history and train accuracy."""
-    N, D, H, C = 12, 5, 6, 3
-    X = _t(L, N, D, seed=1)
-    y = L.tensor(_labels(N, C, seed=2))
+    """A one-hidden-layer ReLU classifier with its backward pass written out: log-softmax by
+    a max shift, the negative log-likelihood of the picked classes plus half-lambda times
+    the squared weights (added in place), the logit gradient from the probabilities with 1
+    taken off the true classes, the ReLU's gradient zeroed where the pre-activation is not
+    positive by a boolean-mask assignment; checked against ``autograd.grad`` by relative
+    error.  Then minibatch SGD on batches drawn by ``torch.randint``, the rate cut by 5%
+    every third step, and the training accuracy from argmax."""
+    n, d, hidden, k = 12, 5, 6, 3
+    feats = _t(L, n, d, seed=1)
+    y = L.tensor(_labels(n, k, seed=2))
     L.manual_seed(0)
-    params = {"W1": 1e-1 * L.randn(D, H, dtype=L.float64), "b1": L.zeros(H, dtype=L.float64),
-              "W2": 1e-1 * L.randn(H, C, dtype=L.float64), "b2": L.zeros(C, dtype=L.float64)}
-    reg = 0.05
+    w_in = 1e-1 * L.randn(d, hidden, dtype=L.float64)
+    w_out = 1e-1 * L.randn(hidden, k, dtype=L.float64)
+    net = {"w_in": w_in, "b_in": L.zeros(hidden, dtype=L.float64),
+           "w_out": w_out, "b_out": L.zeros(k, dtype=L.float64)}
+    lam = 0.05
 
-    def loss_fn(params, X, y=None):
-        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
-        h = X.mm(W1) + b1
-        hr = h.clamp(min=0)
-        scores = hr.mm(W2) + b2
-        if y is None:
-            return scores
-        shifted = scores - scores.max(dim=1, keepdim=True)[0]
-        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
-        n = X.shape[0]
-        loss = -log_probs[range(n), y].sum() / n
-        loss += 0.5 * reg * ((W1 ** 2).sum() + (W2 ** 2).sum())
-        dscores = log_probs.exp()
-        dscores[range(n), y] -= 1
-        dscores /= n
-        grads = {"W2": hr.t().mm(dscores) + reg * W2, "b2": dscores.sum(dim=0)}
-        dh = dscores.mm(W2.t())
-        dh[h <= 0] = 0
-        grads["W1"] = X.t().mm(dh) + reg * W1
-        grads["b1"] = dh.sum(dim=0)
-        return loss, grads
+    def logits_of(p, xb):
+        pre = xb.mm(p["w_in"]) + p["b_in"]
+        post = pre.clamp(min=0)
+        return pre, post, post.mm(p["w_out"]) + p["b_out"]
 
-    loss, grads = loss_fn(params, X, y)
-    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    auto_loss, _ = loss_fn(leaves, X, y)
-    auto = dict(zip(leaves, L.autograd.grad(auto_loss, list(leaves.values()))))
-    errs = {k: _rel_error(L, grads[k], auto[k]) < 1e-8 for k in grads}
-    history, lr = [], 0.5
-    for it in range(6):
-        idx = L.randint(N, (4,))
-        loss_b, grads_b = loss_fn(params, X[idx], y[idx])
-        for k in params:
-            params[k] -= lr * grads_b[k]
-        history.append(loss_b.item())
-        if it % 3 == 2:
-            lr *= 0.95
-    train_acc = (loss_fn(params, X).argmax(dim=1) == y).double().mean().item()
-    return dict(loss=loss, grads=grads, auto=auto, errs=errs, history=history,
-                train_acc=train_acc, params=params)
+    def cost_and_grads(p, xb, yb):
+        pre, post, z = logits_of(p, xb)
+        m = xb.shape[0]
+        z = z - z.max(dim=1, keepdim=True)[0]
+        logp = z - z.exp().sum(dim=1, keepdim=True).log()
+        cost = -logp[range(m), yb].sum() / m
+        cost += 0.5 * lam * ((p["w_in"] ** 2).sum() + (p["w_out"] ** 2).sum())
+        dz = logp.exp()
+        dz[range(m), yb] -= 1
+        dz /= m
+        grads = {"w_out": post.t().mm(dz) + lam * p["w_out"], "b_out": dz.sum(dim=0)}
+        dpre = dz.mm(p["w_out"].t())
+        dpre[pre <= 0] = 0
+        grads["w_in"] = xb.t().mm(dpre) + lam * p["w_in"]
+        grads["b_in"] = dpre.sum(dim=0)
+        return cost, grads
+
+    cost, grads = cost_and_grads(net, feats, y)
+    leaves = {name: t.clone().requires_grad_(True) for name, t in net.items()}
+    leaf_cost, _ = cost_and_grads(leaves, feats, y)
+    auto = dict(zip(leaves, L.autograd.grad(leaf_cost, list(leaves.values()))))
+    agree = {name: _rel_error(L, grads[name], auto[name]) < 1e-8 for name in grads}
+    costs, rate = [], 0.5
+    for step in range(6):
+        pick = L.randint(n, (4,))
+        c, g = cost_and_grads(net, feats[pick], y[pick])
+        for name in net:
+            net[name] -= rate * g[name]
+        costs.append(c.item())
+        if step % 3 == 2:
+            rate *= 0.95
+    acc = (logits_of(net, feats)[2].argmax(dim=1) == y).double().mean().item()
+    return dict(loss=cost, grads=grads, auto=auto, errs=agree, history=costs, train_acc=acc,
+                params=net)
 
 
 @program
 def batchnorm_dropout_and_layernorm_backward_by_hand(L):
-    """Assignment two's normalisation layers: batchnorm_forward in train mode keeping a
-    cache and updating running averages with momentum, the backward by the computational
-    graph and by the simplified formula ``(1/N) gamma istd (N dout - sum(dout) - xhat
-    sum(dout xhat))``, layernorm as batchnorm of the transpose, inverted dropout with a mask
-    ``(rand(*x.shape) < p) / p`` drawn under a seed; each backward checked against autograd
-    through the same forward (F.batch_norm/F.layer_norm/F.dropout's too), and the spatial
-    batchnorm as a reshape of (N, H, W, C)."""
+    """Normalisation and dropout with their gradients derived by hand: a batch norm over
+    rows (biased variance, inverse std, running averages with momentum 0.9) whose backward
+    is written step by step through the mean and variance and again as the one-line closed
+    form; a per-row norm as the batch norm of the transpose; inverted dropout by a mask
+    ``(rand(*shape) < p) / p`` under a seed beside F.dropout under the same seed; each
+    checked against ``autograd.grad`` through F.batch_norm and F.layer_norm with the same
+    upstream gradient; a per-channel norm of a 4-d tensor by ``permute``/``reshape``."""
     F = L.nn.functional
-    N, D = 6, 4
-    x = _t(L, N, D, seed=1, scale=2.0) + 3
-    gamma, beta = _t(L, D, seed=2) + 1, _t(L, D, seed=3)
-    dout = _t(L, N, D, seed=4)
+    n, d = 6, 4
+    x = _t(L, n, d, seed=1, scale=2.0) + 3
+    gain, shift = _t(L, d, seed=2) + 1, _t(L, d, seed=3)
+    up = _t(L, n, d, seed=4)
     eps = 1e-5
-    bn_param = {"mode": "train", "running_mean": L.zeros(D, dtype=L.float64),
-                "running_var": L.zeros(D, dtype=L.float64), "momentum": 0.9}
+    avg = {"mean": L.zeros(d, dtype=L.float64), "var": L.zeros(d, dtype=L.float64)}
 
-    def batchnorm_forward(x, gamma, beta, bn_param):
-        mom = bn_param["momentum"]
-        mu = x.mean(dim=0)
-        var = x.var(dim=0, unbiased=False)
-        istd = 1.0 / L.sqrt(var + eps)
-        xhat = (x - mu) * istd
-        bn_param["running_mean"] = mom * bn_param["running_mean"] + (1 - mom) * mu
-        bn_param["running_var"] = mom * bn_param["running_var"] + (1 - mom) * var
-        return gamma * xhat + beta, (xhat, gamma, istd, x - mu)
+    def norm_rows(v, g, b, running=None, mom=0.9):
+        mu, var = v.mean(dim=0), v.var(dim=0, unbiased=False)
+        inv = 1.0 / L.sqrt(var + eps)
+        centred = v - mu
+        vhat = centred * inv
+        if running is not None:
+            running["mean"] = mom * running["mean"] + (1 - mom) * mu
+            running["var"] = mom * running["var"] + (1 - mom) * var
+        return g * vhat + b, (vhat, g, inv, centred)
 
-    def batchnorm_backward(dout, cache):
-        xhat, gamma, istd, xmu = cache
-        n = dout.shape[0]
-        dbeta, dgamma = dout.sum(0), (dout * xhat).sum(0)
-        dxhat = dout * gamma
-        divar = (dxhat * xmu).sum(0)
-        dsqrtvar = -divar * istd ** 2
-        dvar = 0.5 * istd * dsqrtvar
-        dsq = L.ones_like(dout) / n * dvar
-        dxmu = dxhat * istd + 2 * xmu * dsq
-        dmu = -dxmu.sum(0)
-        return dxmu + dmu / n, dgamma, dbeta
+    def back_stepwise(dy, saved):
+        vhat, g, inv, centred = saved
+        m = dy.shape[0]
+        dg, db = (dy * vhat).sum(0), dy.sum(0)
+        dvhat = dy * g
+        d_inv = (dvhat * centred).sum(0)
+        d_std = -d_inv * inv ** 2
+        d_var = 0.5 * inv * d_std
+        d_sq = L.ones_like(dy) / m * d_var
+        d_centred = dvhat * inv + 2 * centred * d_sq
+        d_mu = -d_centred.sum(0)
+        return d_centred + d_mu / m, dg, db
 
-    def batchnorm_backward_alt(dout, cache):
-        xhat, gamma, istd, _ = cache
-        n = dout.shape[0]
-        dx = (1. / n) * gamma * istd * (n * dout - dout.sum(0) - xhat * (dout * xhat).sum(0))
-        return dx, (dout * xhat).sum(0), dout.sum(0)
+    def back_closed_form(dy, saved):
+        vhat, g, inv, _ = saved
+        m = dy.shape[0]
+        dv = (1. / m) * g * inv * (m * dy - dy.sum(0) - vhat * (dy * vhat).sum(0))
+        return dv, (dy * vhat).sum(0), dy.sum(0)
 
-    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
-    hand1, hand2 = batchnorm_backward(dout, cache), batchnorm_backward_alt(dout, cache)
-    xs, gs, bs = (t.clone().requires_grad_() for t in (x, gamma, beta))
-    ref = F.batch_norm(xs, None, None, gs, bs, training=True, eps=eps)
-    auto = L.autograd.grad(ref, (xs, gs, bs), dout)
-    rm, rv = L.zeros(D, dtype=L.float64), L.ones(D, dtype=L.float64)
+    out, saved = norm_rows(x, gain, shift, avg)
+    hand1, hand2 = back_stepwise(up, saved), back_closed_form(up, saved)
+    xl, gl, bl = (t.clone().requires_grad_() for t in (x, gain, shift))
+    ref = F.batch_norm(xl, None, None, gl, bl, training=True, eps=eps)
+    auto = L.autograd.grad(ref, (xl, gl, bl), up)
+    rm, rv = L.zeros(d, dtype=L.float64), L.ones(d, dtype=L.float64)
     F.batch_norm(x, rm, rv, training=True, momentum=0.1, eps=eps)
 
-    def layernorm_forward(x, gamma, beta):
-        n = x.shape[0]
-        out_t, cache = batchnorm_forward(x.t(), L.ones(n, dtype=x.dtype),
-                                         L.zeros(n, dtype=x.dtype),
-                                         dict(bn_param, running_mean=L.zeros(n).double(),
-                                              running_var=L.zeros(n).double()))
-        xhat = out_t.t()
-        return gamma * xhat + beta, (xhat, cache)
+    cols_out, cols_saved = norm_rows(x.t(), L.ones(n, dtype=x.dtype), L.zeros(n, dtype=x.dtype))
+    xhat = cols_out.t()
+    lout = gain * xhat + shift
+    dx_t = back_closed_form((up * gain).t(), cols_saved)[0]
+    lhand = (dx_t.t(), (up * xhat).sum(0), up.sum(0))
+    lref = F.layer_norm(xl, (d,), gl, bl, eps=eps)
+    lauto = L.autograd.grad(lref, (xl, gl, bl), up)
 
-    def layernorm_backward(dout, lcache):
-        xhat, cache = lcache
-        dgamma, dbeta = (dout * xhat).sum(0), dout.sum(0)
-        dx_t, _, _ = batchnorm_backward_alt((dout * gamma).t(), cache)
-        return dx_t.t(), dgamma, dbeta
-
-    lout, lcache = layernorm_forward(x, gamma, beta)
-    lhand = layernorm_backward(dout, lcache)
-    lref = F.layer_norm(xs, (D,), gs, bs, eps=eps)
-    lauto = L.autograd.grad(lref, (xs, gs, bs), dout)
-
-    p = 0.6
+    keep_p = 0.6
     L.manual_seed(5)
-    mask = (L.rand(*x.shape) < p) / p
-    dout_drop = dout * mask
+    mask = (L.rand(*x.shape) < keep_p) / keep_p
+    up_dropped = up * mask
     xd = x.clone().requires_grad_()
-    gd, = L.autograd.grad(xd * mask, xd, dout)
+    gd, = L.autograd.grad(xd * mask, xd, up)
     L.manual_seed(5)
-    fdrop = F.dropout(x, p=1 - p, training=True)
+    fdrop = F.dropout(x, p=1 - keep_p, training=True)
 
-    Ns, C, H, W = 2, 3, 2, 2
-    xsp = _t(L, Ns, C, H, W, seed=7) * 4 + 10
-    sp_out, _ = batchnorm_forward(xsp.permute(0, 2, 3, 1).reshape(-1, C), L.ones(C).double(),
-                                  L.zeros(C).double(),
-                                  dict(bn_param, running_mean=L.zeros(C).double(),
-                                       running_var=L.zeros(C).double()))
-    sp_out = sp_out.reshape(Ns, H, W, C).permute(0, 3, 1, 2)
+    b4, ch, h4, w4 = 2, 3, 2, 2
+    img = _t(L, b4, ch, h4, w4, seed=7) * 4 + 10
+    per_pixel = img.permute(0, 2, 3, 1).reshape(-1, ch)
+    sp_rows, _ = norm_rows(per_pixel, L.ones(ch).double(), L.zeros(ch).double())
+    sp_out = sp_rows.reshape(b4, h4, w4, ch).permute(0, 3, 1, 2)
     return dict(out=out, ref=ref, hand1=hand1, hand2=hand2, auto=auto,
-                running=(bn_param["running_mean"], bn_param["running_var"], rm, rv),
+                running=(avg["mean"], avg["var"], rm, rv),
                 lout=lout, lref=lref, lhand=lhand, lauto=lauto,
-                drop=(mask, dout_drop, gd, (fdrop != 0).sum(), mask.mean()),
-                sp=(sp_out, F.batch_norm(xsp, None, None, training=True, eps=eps)),
+                drop=(mask, up_dropped, gd, (fdrop != 0).sum(), mask.mean()),
+                sp=(sp_out, F.batch_norm(img, None, None, training=True, eps=eps)),
                 errors=[err(lambda: F.batch_norm(x, None, None, training=False)),
-                        err(lambda: F.layer_norm(x, (D + 1,))),
+                        err(lambda: F.layer_norm(x, (d + 1,))),
                         err(lambda: F.dropout(x, p=1.5))])
 
 
 @program
 def naive_convolution_and_pooling_against_the_fast_layers(L):
-    """Assignment two's conv layers: ``conv_forward_naive`` padding with F.pad and looping
-    over images, filters and output positions (a window times the filter, summed), its
-    naive backward accumulating into ``dx_pad``, checked against ``F.conv2d`` with
-    stride/padding and autograd; ``max_pool_forward_naive`` with its backward routing the
-    gradient to the argmax by a mask ``window == window.max()``; the im2col version by
-    ``F.unfold`` and the col2im of the gradient by ``F.fold``; the refusals of bad
-    strides and sizes."""
+    """Convolution and max pooling by explicit loops against the library's layers: the
+    forward as window-times-filter sums over a zero-padded input (F.pad) for every image,
+    filter and output cell, its backward adding each cell's upstream gradient back into
+    the filter and a padded input gradient, both checked against ``F.conv2d`` (stride 2,
+    padding 1) and autograd; the same forward as a matmul with ``F.unfold``'s columns and
+    the input gradient folded back by ``F.fold``; 2x2 max pooling by window maxima with
+    the gradient routed through ``window == max`` masks, against ``F.max_pool2d``; the
+    refusals of a zero stride, mismatched channels, an oversized kernel, fold without
+    padding and an oversized pooling pad."""
     F = L.nn.functional
     x = _t(L, 2, 2, 5, 5, seed=1)
     w = _t(L, 3, 2, 3, 3, seed=2)
     b = _t(L, 3, seed=3)
-    stride, pad = 2, 1
-    N, C, H, W = x.shape
-    Fn, _, HH, WW = w.shape
-    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
-    x_pad = F.pad(x, (pad, pad, pad, pad), mode="constant", value=0)
-    out = L.zeros(N, Fn, Ho, Wo, dtype=L.float64)
-    for n in range(N):
-        for f in range(Fn):
-            for i in range(Ho):
-                for j in range(Wo):
-                    win = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
-                    out[n, f, i, j] = (win * w[f]).sum() + b[f]
-    dout = _t(L, N, Fn, Ho, Wo, seed=4)
-    dx_pad, dw, db = L.zeros_like(x_pad), L.zeros_like(w), dout.sum(dim=(0, 2, 3))
-    for n in range(N):
-        for f in range(Fn):
-            for i in range(Ho):
-                for j in range(Wo):
-                    hs, ws = i * stride, j * stride
-                    dw[f] += x_pad[n, :, hs:hs + HH, ws:ws + WW] * dout[n, f, i, j]
-                    dx_pad[n, :, hs:hs + HH, ws:ws + WW] += w[f] * dout[n, f, i, j]
-    dx = dx_pad[:, :, pad:-pad, pad:-pad]
-    xs, ws_, bs = (t.clone().requires_grad_() for t in (x, w, b))
-    fast = F.conv2d(xs, ws_, bs, stride=stride, padding=pad)
-    auto = L.autograd.grad(fast, (xs, ws_, bs), dout)
+    s, p = 2, 1
+    batch, cin, h, wd = x.shape
+    cout, _, kh, kw = w.shape
+    oh, ow = (h + 2 * p - kh) // s + 1, (wd + 2 * p - kw) // s + 1
+    padded = F.pad(x, (p, p, p, p), mode="constant", value=0)
+    cells = list(itertools.product(range(batch), range(cout), range(oh), range(ow)))
 
-    cols = F.unfold(x, kernel_size=(HH, WW), padding=pad, stride=stride)
-    im2col = (w.view(Fn, -1) @ cols).view(N, Fn, Ho, Wo) + b.view(1, -1, 1, 1)
-    dcols = w.view(Fn, -1).t() @ dout.view(N, Fn, -1)
-    col2im = F.fold(dcols, (H, W), kernel_size=(HH, WW), padding=pad, stride=stride)
+    def window(img, i, r, c):
+        return img[i, :, r * s:r * s + kh, c * s:c * s + kw]
 
-    ph = pw = ps = 2
-    Hp, Wp = 1 + (H - ph) // ps, 1 + (W - pw) // ps
-    pool = L.zeros(N, C, Hp, Wp, dtype=L.float64)
-    dpool_out = _t(L, N, C, Hp, Wp, seed=5)
+    out = L.zeros(batch, cout, oh, ow, dtype=L.float64)
+    for i, f, r, c in cells:
+        out[i, f, r, c] = (window(padded, i, r, c) * w[f]).sum() + b[f]
+    up = _t(L, batch, cout, oh, ow, seed=4)
+    grad_padded, dw, db = L.zeros_like(padded), L.zeros_like(w), up.sum(dim=(0, 2, 3))
+    for i, f, r, c in cells:
+        dw[f] += window(padded, i, r, c) * up[i, f, r, c]
+        grad_padded[i, :, r * s:r * s + kh, c * s:c * s + kw] += w[f] * up[i, f, r, c]
+    dx = grad_padded[:, :, p:-p, p:-p]
+    xl, wl, bl = (t.clone().requires_grad_() for t in (x, w, b))
+    fast = F.conv2d(xl, wl, bl, stride=s, padding=p)
+    auto = L.autograd.grad(fast, (xl, wl, bl), up)
+
+    cols = F.unfold(x, kernel_size=(kh, kw), padding=p, stride=s)
+    flat_w = w.view(cout, -1)
+    by_cols = (flat_w @ cols).view(batch, cout, oh, ow) + b.view(1, -1, 1, 1)
+    dcols = flat_w.t() @ up.view(batch, cout, -1)
+    folded = F.fold(dcols, (h, wd), kernel_size=(kh, kw), padding=p, stride=s)
+
+    k = 2
+    ph, pw = (h - k) // k + 1, (wd - k) // k + 1
+    pooled = L.zeros(batch, cin, ph, pw, dtype=L.float64)
+    up_pool = _t(L, batch, cin, ph, pw, seed=5)
     dpool = L.zeros_like(x)
-    for i in range(Hp):
-        for j in range(Wp):
-            win = x[:, :, i * ps:i * ps + ph, j * ps:j * ps + pw]
-            m = win.amax(dim=(2, 3))
-            pool[:, :, i, j] = m
-            mask = win == m[:, :, None, None]
-            dpool[:, :, i * ps:i * ps + ph, j * ps:j * ps + pw] += \
-                mask * dpool_out[:, :, i, j][:, :, None, None]
+    for r, c in itertools.product(range(ph), range(pw)):
+        rs, cs = slice(r * k, r * k + k), slice(c * k, c * k + k)
+        patch = x[:, :, rs, cs]
+        top = patch.amax(dim=(2, 3))
+        pooled[:, :, r, c] = top
+        dpool[:, :, rs, cs] += (patch == top[:, :, None, None]) * up_pool[:, :, r, c][:, :, None,
+                                                                                       None]
     xp = x.clone().requires_grad_()
-    fast_pool = F.max_pool2d(xp, kernel_size=(ph, pw), stride=ps)
-    auto_pool, = L.autograd.grad(fast_pool, xp, dpool_out)
-    return dict(out=out, fast=fast, dx=dx, dw=dw, db=db, auto=auto, im2col=im2col,
-                col2im=col2im, pool=pool, fast_pool=fast_pool, dpool=dpool,
+    fast_pool = F.max_pool2d(xp, kernel_size=(k, k), stride=k)
+    auto_pool, = L.autograd.grad(fast_pool, xp, up_pool)
+    return dict(out=out, fast=fast, dx=dx, dw=dw, db=db, auto=auto, im2col=by_cols,
+                col2im=folded, pool=pooled, fast_pool=fast_pool, dpool=dpool,
                 auto_pool=auto_pool, rel=_rel_error(L, out, fast.detach()) < 1e-9,
                 errors=[err(lambda: F.conv2d(x, w, stride=0)),
                         err(lambda: F.conv2d(x, w[:, :1])),
                         err(lambda: F.unfold(x, kernel_size=6)),
-                        err(lambda: F.fold(dcols, (H, W), kernel_size=(HH, WW))),
+                        err(lambda: F.fold(dcols, (h, wd), kernel_size=(kh, kw))),
                         err(lambda: F.max_pool2d(x, kernel_size=2, stride=2, padding=2))])
 
 
 @program
 def rnn_and_lstm_captioning_with_temporal_softmax_loss(L):
-    """Assignment three's captioning model: ``word_embedding_forward`` as ``W_embed[x]``,
-    ``rnn_step_forward`` tanh(x Wx + h Wh + b) unrolled over time and stacked, the LSTM step
-    with the gates split from one matmul by ``chunk``-free slicing, the projection of image
-    features to h0, ``temporal_affine_forward`` by reshape, and ``temporal_softmax_loss``
-    over (N*T, V) with a mask of non-NULL tokens (captions_in / captions_out shifted by
-    one); the RNN step checked against nn.RNNCell and the LSTM step against nn.LSTMCell
-    given the same weights; gradients by autograd; greedy sampling by argmax."""
+    """An image-captioning decoder from raw tensors: image features projected to the first
+    hidden state, word vectors looked up by indexing an embedding matrix with the (N, T)
+    token ids, an LSTM step whose four gates come from one pair of matmuls and are sliced
+    apart (input, forget, output, candidate), the hidden states stacked over time and
+    projected to the vocabulary through a reshape to (N*T, H); the loss is the summed
+    log-likelihood of the next tokens with padding masked out, per caption, beside
+    F.cross_entropy with ``ignore_index``.  One step is checked against nn.LSTMCell given
+    the same weights with the gate blocks reordered, and a tanh step against nn.RNNCell;
+    gradients by autograd; greedy decoding by argmax from the start token."""
     nn, F = L.nn, L.nn.functional
-    N, T, V, Dw, H, Df = 3, 5, 7, 4, 5, 6
-    NULL, START = 0, 1
+    n, steps, vocab, wdim, hdim, fdim = 3, 5, 7, 4, 5, 6
+    PAD, BEGIN = 0, 1
     L.manual_seed(2)
-    W_embed = (L.randn(V, Dw, dtype=L.float64) / 10).requires_grad_()
-    W_proj = (L.randn(Df, H, dtype=L.float64) / math.sqrt(Df)).requires_grad_()
-    b_proj = L.zeros(H, dtype=L.float64, requires_grad=True)
-    Wx = (L.randn(Dw, 4 * H, dtype=L.float64) / math.sqrt(Dw)).requires_grad_()
-    Wh = (L.randn(H, 4 * H, dtype=L.float64) / math.sqrt(H)).requires_grad_()
-    b = L.zeros(4 * H, dtype=L.float64, requires_grad=True)
-    W_vocab = (L.randn(H, V, dtype=L.float64) / math.sqrt(H)).requires_grad_()
-    b_vocab = L.zeros(V, dtype=L.float64, requires_grad=True)
-    features = _t(L, N, Df, seed=1)
-    captions = L.tensor([[1, 4, 5, 2, 0, 0], [1, 3, 3, 6, 2, 0], [1, 5, 2, 0, 0, 0]])
-    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
-    mask = captions_out != NULL
 
-    def rnn_step(x, prev_h, Wx, Wh, b):
-        return L.tanh(x @ Wx + prev_h @ Wh + b)
+    def scaled_randn(rows, cols, div):
+        return (L.randn(rows, cols, dtype=L.float64) / div).requires_grad_()
 
-    def lstm_step(x, prev_h, prev_c, Wx, Wh, b):
-        a = x.mm(Wx) + prev_h.mm(Wh) + b
-        i, f = L.sigmoid(a[:, :H]), L.sigmoid(a[:, H:2 * H])
-        o, g = L.sigmoid(a[:, 2 * H:3 * H]), L.tanh(a[:, 3 * H:])
-        next_c = f * prev_c + i * g
-        return o * L.tanh(next_c), next_c
+    def zeros_leaf(size):
+        return L.zeros(size, dtype=L.float64, requires_grad=True)
 
-    def temporal_affine_forward(x, w, b):
-        n, t, d = x.shape
-        return (x.reshape(n * t, d) @ w).reshape(n, t, -1) + b
+    emb = scaled_randn(vocab, wdim, 10)
+    feat_w, feat_b = scaled_randn(fdim, hdim, math.sqrt(fdim)), zeros_leaf(hdim)
+    in_w = scaled_randn(wdim, 4 * hdim, math.sqrt(wdim))
+    rec_w = scaled_randn(hdim, 4 * hdim, math.sqrt(hdim))
+    gate_b = zeros_leaf(4 * hdim)
+    voc_w, voc_b = scaled_randn(hdim, vocab, math.sqrt(hdim)), zeros_leaf(vocab)
+    image_feats = _t(L, n, fdim, seed=1)
+    tokens = L.tensor([[1, 4, 5, 2, 0, 0], [1, 3, 3, 6, 2, 0], [1, 5, 2, 0, 0, 0]])
+    given, expected = tokens[:, :-1], tokens[:, 1:]
+    real = expected != PAD
 
-    def temporal_softmax_loss(x, y, mask):
-        n, t, v = x.shape
-        x_flat, y_flat, mask_flat = x.reshape(n * t, v), y.reshape(n * t), mask.reshape(n * t)
-        probs = L.exp(x_flat - x_flat.max(dim=1, keepdim=True).values)
-        probs = probs / probs.sum(dim=1, keepdim=True)
-        return -(mask_flat * L.log(probs[L.arange(n * t), y_flat])).sum() / n
+    def tanh_step(inp, h, wx, wh, bias):
+        return L.tanh(inp @ wx + h @ wh + bias)
 
-    h0 = features @ W_proj + b_proj
-    x = W_embed[captions_in]
-    hs, h, c = [], h0, L.zeros_like(h0)
-    for t in range(T):
-        h, c = lstm_step(x[:, t], h, c, Wx, Wh, b)
-        hs.append(h)
-    hseq = L.stack(hs, dim=1)
-    scores = temporal_affine_forward(hseq, W_vocab, b_vocab)
-    loss = temporal_softmax_loss(scores, captions_out, mask)
-    ce = F.cross_entropy(scores.reshape(-1, V), captions_out.reshape(-1), ignore_index=NULL,
-                         reduction="sum") / N
-    grads = L.autograd.grad(loss, (W_embed, W_proj, Wx, Wh, b, W_vocab))
+    def gated_step(inp, h, cell_state, wx, wh, bias):
+        z = inp.mm(wx) + h.mm(wh) + bias
+        ig, fg = L.sigmoid(z[:, :hdim]), L.sigmoid(z[:, hdim:2 * hdim])
+        og, cand = L.sigmoid(z[:, 2 * hdim:3 * hdim]), L.tanh(z[:, 3 * hdim:])
+        cell_state = fg * cell_state + ig * cand
+        return og * L.tanh(cell_state), cell_state
 
-    cell = nn.LSTMCell(Dw, H).double()
-    rcell = nn.RNNCell(Dw, H).double()
+    def masked_caption_nll(logits, target, keep):
+        rows = logits.shape[0] * logits.shape[1]
+        flat = logits.reshape(rows, -1)
+        p = L.exp(flat - flat.max(dim=1, keepdim=True).values)
+        p = p / p.sum(dim=1, keepdim=True)
+        picked = L.log(p[L.arange(rows), target.reshape(rows)])
+        return -(keep.reshape(rows) * picked).sum() / logits.shape[0]
+
+    h0 = image_feats @ feat_w + feat_b
+    words = emb[given]
+    h, c, states = h0, L.zeros_like(h0), []
+    for t in range(steps):
+        h, c = gated_step(words[:, t], h, c, in_w, rec_w, gate_b)
+        states.append(h)
+    hs = L.stack(states, dim=1)
+    logits = (hs.reshape(n * steps, hdim) @ voc_w).reshape(n, steps, -1) + voc_b
+    loss = masked_caption_nll(logits, expected, real)
+    ce = F.cross_entropy(logits.reshape(-1, vocab), expected.reshape(-1), ignore_index=PAD,
+                         reduction="sum") / n
+    grads = L.autograd.grad(loss, (emb, feat_w, in_w, rec_w, gate_b, voc_w))
+
+    cell = nn.LSTMCell(wdim, hdim).double()
+    rcell = nn.RNNCell(wdim, hdim).double()
     with L.no_grad():
-        # PyTorch's gate order is (i, f, g, o); ours is (i, f, o, g)
-        perm = L.cat([L.arange(0, 2 * H), L.arange(3 * H, 4 * H), L.arange(2 * H, 3 * H)])
-        cell.weight_ih.copy_(Wx.t()[perm])
-        cell.weight_hh.copy_(Wh.t()[perm])
+        # the library's gate blocks run (input, forget, candidate, output); ours put the
+        # output gate third
+        order = L.cat([L.arange(0, 2 * hdim), L.arange(3 * hdim, 4 * hdim),
+                       L.arange(2 * hdim, 3 * hdim)])
+        cell.weight_ih.copy_(in_w.t()[order])
+        cell.weight_hh.copy_(rec_w.t()[order])
         cell.bias_ih.zero_()
-        cell.bias_hh.copy_(b[perm])
-        rcell.weight_ih.copy_(Wx[:, :H].t())
-        rcell.weight_hh.copy_(Wh[:, :H].t())
+        cell.bias_hh.copy_(gate_b[order])
+        rcell.weight_ih.copy_(in_w[:, :hdim].t())
+        rcell.weight_hh.copy_(rec_w[:, :hdim].t())
         rcell.bias_ih.fill_(0.)
         rcell.bias_hh.zero_()
-    ref_h, ref_c = cell(x[:, 0], (h0, L.zeros_like(h0)))
-    mine_h, mine_c = lstm_step(x[:, 0], h0, L.zeros_like(h0), Wx, Wh, b)
-    r_mine = rnn_step(x[:, 0], h0, Wx[:, :H], Wh[:, :H], b[:H])
+    ref_h, ref_c = cell(words[:, 0], (h0, L.zeros_like(h0)))
+    our_h, our_c = gated_step(words[:, 0], h0, L.zeros_like(h0), in_w, rec_w, gate_b)
+    our_tanh = tanh_step(words[:, 0], h0, in_w[:, :hdim], rec_w[:, :hdim], gate_b[:hdim])
     with L.no_grad():
-        word = L.full((N,), START, dtype=L.long)
+        word = L.full((n,), BEGIN, dtype=L.long)
         h, c = h0, L.zeros_like(h0)
-        sampled = L.full((N, 4), NULL, dtype=L.long)
+        decoded = L.full((n, 4), PAD, dtype=L.long)
         for t in range(4):
-            h, c = lstm_step(W_embed[word], h, c, Wx, Wh, b)
-            word = (h @ W_vocab + b_vocab).argmax(dim=1)
-            sampled[:, t] = word
-    return dict(loss=loss, ce=ce, grads=grads, lstm=(ref_h, ref_c, mine_h, mine_c),
-                rnn=(rcell(x[:, 0], h0), r_mine), sampled=sampled, mask=mask,
-                errors=[err(lambda: W_embed[L.tensor([[V]])]),
-                        err(lambda: cell(x[:, 0], (h0,))),
-                        err(lambda: rcell(x[:, 0, :3]))])
+            h, c = gated_step(emb[word], h, c, in_w, rec_w, gate_b)
+            word = (h @ voc_w + voc_b).argmax(dim=1)
+            decoded[:, t] = word
+    return dict(loss=loss, ce=ce, grads=grads, lstm=(ref_h, ref_c, our_h, our_c),
+                rnn=(rcell(words[:, 0], h0), our_tanh), sampled=decoded, mask=real,
+                errors=[err(lambda: emb[L.tensor([[vocab]])]),
+                        err(lambda: cell(words[:, 0], (h0,))),
+                        err(lambda: rcell(words[:, 0, :3]))])
 
 
 def _tiny_cnn(L, seed):
-    """A small pretrained-looking CNN (conv, ReLU, pool, conv, linear) in eval mode with
-    its parameters frozen, as the visualisation notebooks use SqueezeNet."""
+    """A small frozen CNN in eval mode (conv, ReLU, pool, conv, ReLU, global pool, linear),
+    standing in for a pretrained classifier."""
     nn = L.nn
     L.manual_seed(seed)
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -2301,136 +2088,134 @@ def _tiny_cnn(L, seed):
 
 @program
 def saliency_maps_fooling_images_and_class_visualization(L):
-    """Assignment three's network visualisation: saliency as the max over channels of
-    ``|dscore_y / dX|`` with the correct scores picked by ``gather(1, y.view(-1, 1))``;
-    a fooling image made by normalised gradient ascent on the target score
-    (``dX = lr * g / g.norm()``, updating ``X.data``) until the model predicts the target;
-    class visualisation by gradient ascent with L2 regularisation, jitter by ``torch.roll``
-    on both spatial dims, a blur every few steps, and per-channel clamping of ``X.data``."""
-    model = _tiny_cnn(L, 4)
-    X = _t(L, 3, 3, 8, 8, seed=1)
+    """Looking inside a frozen classifier through input gradients: a saliency map as the
+    channel-wise max of the absolute gradient of each image's true-class score (scores
+    picked by ``gather(1, y.view(-1, 1))``, backward with a ones gradient); an adversarial
+    image pushed by unit-norm gradient steps on a target class through ``.data`` until the
+    prediction flips; a class image grown from zeros by gradient ascent on a score minus an
+    L2 penalty, shaken by ``torch.roll`` on both spatial dims and shaken back, clamped per
+    channel through ``.data`` and blurred every second step by a depthwise conv assigned to
+    ``.data``."""
+    net = _tiny_cnn(L, 4)
+    imgs = _t(L, 3, 3, 8, 8, seed=1)
     y = L.tensor([0, 3, 1])
-    Xs = X.clone().requires_grad_()
-    scores = model(Xs)
-    correct = scores.gather(1, y.view(-1, 1)).squeeze()
-    correct.backward(L.ones_like(correct))
-    saliency, _ = Xs.grad.abs().max(dim=1)
+    probe = imgs.clone().requires_grad_()
+    true_scores = net(probe).gather(1, y.view(-1, 1)).squeeze()
+    true_scores.backward(L.ones_like(true_scores))
+    saliency = probe.grad.abs().max(dim=1)[0]
 
-    X_fooling = X[0:1].clone().requires_grad_()
-    target_y = 2
+    goal = 2
+    adv = imgs[0:1].clone().requires_grad_()
     trace = []
-    for it in range(8):
-        scores = model(X_fooling)
-        pred = scores.argmax(dim=1).item()
-        trace.append((pred, scores[0, target_y].item()))
-        if pred == target_y:
+    for _ in range(8):
+        logits = net(adv)
+        guess = logits.argmax(dim=1).item()
+        trace.append((guess, logits[0, goal].item()))
+        if guess == goal:
             break
-        scores[0, target_y].backward()
-        g = X_fooling.grad
-        X_fooling.data += 2.0 * g / g.norm()
-        X_fooling.grad.zero_()
+        logits[0, goal].backward()
+        adv.data += 2.0 * adv.grad / adv.grad.norm()
+        adv.grad.zero_()
 
-    img = L.zeros(1, 3, 8, 8, dtype=L.float64).requires_grad_()
-    lo = -X.amin(dim=(0, 2, 3))
-    hi = 1.0 - X.amin(dim=(0, 2, 3))
-    blur_k = L.tensor([0.25, 0.5, 0.25], dtype=L.float64)
-    blur = (blur_k[:, None] * blur_k[None, :]).expand(3, 1, 3, 3)
+    def shake(t, dx, dy):
+        return L.roll(L.roll(t, dx, 3), dy, 2)
+
+    dream = L.zeros(1, 3, 8, 8, dtype=L.float64).requires_grad_()
+    floor = imgs.amin(dim=(0, 2, 3))
+    lo, hi = -floor, 1.0 - floor
+    taps = L.tensor([0.25, 0.5, 0.25], dtype=L.float64)
+    blur = (taps[:, None] * taps[None, :]).expand(3, 1, 3, 3)
     L.manual_seed(9)
-    for t in range(4):
-        ox, oy = L.randint(-2, 3, (2,)).tolist()
-        img.data.copy_(L.roll(L.roll(img.data, ox, 3), oy, 2))
-        score = model(img)[0, 1] - 0.01 * (img * img).sum()
-        score.backward()
+    for step in range(4):
+        dx, dy = L.randint(-2, 3, (2,)).tolist()
+        dream.data.copy_(shake(dream.data, dx, dy))
+        objective = net(dream)[0, 1] - 0.01 * (dream * dream).sum()
+        objective.backward()
         with L.no_grad():
-            img += 5.0 * img.grad / img.grad.norm()
-            img.grad.zero_()
-        img.data.copy_(L.roll(L.roll(img.data, -ox, 3), -oy, 2))
-        for c in range(3):
-            img.data[:, c].clamp_(min=lo[c].item(), max=hi[c].item())
-        if t % 2 == 1:
-            img.data = L.nn.functional.conv2d(img.data, blur, padding=1, groups=3)
-    return dict(saliency=saliency, trace=trace, fooling=X_fooling.detach(),
-                diff=(X_fooling - X[0:1]).abs().max(), img=img.detach(),
-                frozen=[p.requires_grad for p in model.parameters()],
-                errors=[err(lambda: model(X).gather(1, y)),
-                        err(lambda: L.roll(X, (1, 2), (3,))),
-                        err(lambda: model(X).sum().backward())])
+            dream += 5.0 * dream.grad / dream.grad.norm()
+            dream.grad.zero_()
+        dream.data.copy_(L.roll(L.roll(dream.data, -dx, 3), -dy, 2))
+        for ch in range(3):
+            dream.data[:, ch].clamp_(min=lo[ch].item(), max=hi[ch].item())
+        if step % 2:
+            dream.data = L.nn.functional.conv2d(dream.data, blur, padding=1, groups=3)
+    return dict(saliency=saliency, trace=trace, fooling=adv.detach(),
+                diff=(adv - imgs[0:1]).abs().max(), img=dream.detach(),
+                frozen=[p.requires_grad for p in net.parameters()],
+                errors=[err(lambda: net(imgs).gather(1, y)),
+                        err(lambda: L.roll(imgs, (1, 2), (3,))),
+                        err(lambda: net(imgs).sum().backward())])
 
 
 @program
 def style_transfer_gram_matrix_and_total_variation_losses(L):
-    """Assignment three's style transfer: features of every layer collected by iterating
-    ``model._modules.values()``; the content loss ``w * sum((c - c0)^2)``; the Gram matrix
-    from ``features.view(N, C, H * W)`` by ``bmm`` with its transpose, normalised by
-    ``H * W * C``; the style loss over chosen layers with per-layer weights; the total
-    variation loss from shifted slices; the image optimised by Adam with the learning rate
-    decayed by writing ``param_groups[0]['lr']`` and clamped by ``img.data.clamp_``."""
-    model = _tiny_cnn(L, 6)
-    feats_model = list(model._modules.values())[:5]
+    """Neural style transfer at toy size: every layer's output of a frozen CNN's first five
+    layers (taken from ``model._modules.values()``); a content term, the weighted squared
+    distance of one layer's features; a style term over three layers comparing Gram
+    matrices (``view(N, C, H * W)`` times its ``permute(0, 2, 1)`` by ``bmm``, divided in
+    place by C*H*W), accumulated by ``+=``; a smoothness term from squared differences of
+    neighbouring pixels; the image optimised by Adam, clamped through ``.data.clamp_`` for
+    the first steps, with the rate lowered by writing ``param_groups[0]['lr']``."""
+    net = _tiny_cnn(L, 6)
+    trunk = list(net._modules.values())[:5]
 
-    def extract_features(x):
-        features, prev = [], x
-        for module in feats_model:
-            nxt = module(prev)
-            features.append(nxt)
-            prev = nxt
-        return features
+    def activations(x):
+        acts = []
+        for layer in trunk:
+            x = layer(x)
+            acts.append(x)
+        return acts
 
-    def content_loss(content_weight, content_current, content_original):
-        return content_weight * ((content_current - content_original) ** 2).sum()
-
-    def gram_matrix(features, normalize=True):
-        N, C, H, W = features.size()
-        f = features.view(N, C, H * W)
-        gram = f.bmm(f.permute(0, 2, 1))
+    def gram(fm, normalize=True):
+        b, ch, hh, ww = fm.size()
+        flat = fm.view(b, ch, hh * ww)
+        g = flat.bmm(flat.permute(0, 2, 1))
         if normalize:
-            gram /= float(H * W * C)
-        return gram
+            g /= float(hh * ww * ch)
+        return g
 
-    def style_loss(feats, style_layers, style_targets, style_weights):
-        loss = 0
-        for i, layer in enumerate(style_layers):
-            loss += style_weights[i] * ((gram_matrix(feats[layer]) -
-                                         style_targets[i]) ** 2).sum()
-        return loss
+    def style_term(acts, targets):
+        total = 0
+        for (layer, weight), target in zip(style_at.items(), targets):
+            total += weight * ((gram(acts[layer]) - target) ** 2).sum()
+        return total
 
-    def tv_loss(img, tv_weight):
-        h = ((img[:, :, 1:, :] - img[:, :, :-1, :]) ** 2).sum()
-        w = ((img[:, :, :, 1:] - img[:, :, :, :-1]) ** 2).sum()
-        return tv_weight * (h + w)
+    def smoothness(img, weight):
+        down = ((img[:, :, 1:, :] - img[:, :, :-1, :]) ** 2).sum()
+        across = ((img[:, :, :, 1:] - img[:, :, :, :-1]) ** 2).sum()
+        return weight * (down + across)
 
-    content_img, style_img = _t(L, 1, 3, 8, 8, seed=1), _t(L, 1, 3, 8, 8, seed=2)
-    content_layer, style_layers, style_weights = 3, [0, 2, 4], [300., 10., 1.]
-    content_target = extract_features(content_img)[content_layer].clone()
-    style_feats = extract_features(style_img)
-    style_targets = [gram_matrix(style_feats[i].clone()) for i in style_layers]
-    img = content_img.clone().requires_grad_(True)
-    opt = L.optim.Adam([img], lr=0.5)
+    photo, painting = _t(L, 1, 3, 8, 8, seed=1), _t(L, 1, 3, 8, 8, seed=2)
+    content_at, style_at = 3, {0: 300., 2: 10., 4: 1.}
+    content_ref = activations(photo)[content_at].clone()
+    painting_acts = activations(painting)
+    style_refs = [gram(painting_acts[i].clone()) for i in style_at]
+    canvas = photo.clone().requires_grad_(True)
+    adam = L.optim.Adam([canvas], lr=0.5)
     hist = []
-    for t in range(4):
-        if t < 3:
-            img.data.clamp_(-1.5, 1.5)
-        opt.zero_grad()
-        feats = extract_features(img)
-        c_loss = content_loss(0.05, feats[content_layer], content_target)
-        s_loss = style_loss(feats, style_layers, style_targets, style_weights)
-        t_loss = tv_loss(img, 0.01)
-        loss = c_loss + s_loss + t_loss
-        loss.backward()
-        if t == 2:
-            opt.param_groups[0]["lr"] = 0.1
-        opt.step()
-        hist.append((c_loss.item(), s_loss.item(), t_loss.item()))
-    return dict(hist=hist, img=img.detach(), grams=style_targets,
-                unnorm=gram_matrix(style_feats[0], normalize=False),
-                state=opt.state_dict()["state"][0]["exp_avg_sq"],
-                errors=[err(lambda: gram_matrix(style_img[0])),
-                        err(lambda: content_img.view(3, 8, 8).bmm(content_img.view(3, 8, 8)
-                                                                  .permute(0, 2)))])
+    for step in range(4):
+        if step < 3:
+            canvas.data.clamp_(-1.5, 1.5)
+        adam.zero_grad()
+        acts = activations(canvas)
+        c_term = 0.05 * ((acts[content_at] - content_ref) ** 2).sum()
+        s_term = style_term(acts, style_refs)
+        tv_term = smoothness(canvas, 0.01)
+        (c_term + s_term + tv_term).backward()
+        if step == 2:
+            adam.param_groups[0]["lr"] = 0.1
+        adam.step()
+        hist.append((c_term.item(), s_term.item(), tv_term.item()))
+    return dict(hist=hist, img=canvas.detach(), grams=style_refs,
+                unnorm=gram(painting_acts[0], normalize=False),
+                state=adam.state_dict()["state"][0]["exp_avg_sq"],
+                errors=[err(lambda: gram(painting[0])),
+                        err(lambda: photo.view(3, 8, 8).bmm(photo.view(3, 8, 8)
+                                                            .permute(0, 2)))])
 
 
 # (1.5-2 s each: run with --runslow, to keep the default suite short)
-_SLOW = {"birds_versus_airplanes_convnets_from_the_book",
+_SLOW = {"two_class_cnns_with_dropout_batchnorm_and_a_shared_residual_block",
          "ddpm_and_ddim_sampling_with_a_small_unet_and_timestep_embeddings"}
 
 

@@ -1,60 +1,46 @@
-"""Whole programs of round 31, part a: the official PyTorch tutorials, as their pages write the
-code, in the parts earlier rounds left out.
+"""Whole programs of round 31, part a: end-to-end training and autograd programs covering
+the features the official PyTorch tutorials teach, in the areas earlier rounds left out,
+each written here from scratch.
 
-"Learning PyTorch with examples" (a cubic fitted to sin by hand-derived gradients, by
-autograd, through the LegendrePolynomial3 Function, by nn.Sequential with Flatten(0, 1),
-by RMSprop, as a Polynomial3 module and as the DynamicNet drawing its depth from Python's
-random); the 60-minute blitz (tensor creation and the numpy bridge, out= forms, in-place
-ops, Q = 3a^3 - b^2 with an external gradient, the DAG exclusion rule, LeNet's
-grad_fn.next_functions chain and its manual update, the CIFAR-10 classifier's loop with
-per-class accuracy); "What is torch.nn really?"'s fit/get_data/loss_batch with a
-validation loss weighted by batch sizes through numpy and a WrappedDataLoader; transfer
-learning (a frozen backbone with a new head, train/val phases under set_grad_enabled,
-StepLR, the best weights kept, fine-tuning with parameter groups); the DCGAN tutorial
-(weights_init by class name, BCELoss with label.fill_, D and G steps on a detached fake,
-Adam with beta1 = 0.5); seq2seq translation (a Lang vocabulary, a RandomSampler over a
-TensorDataset of LongTensors, a GRU encoder, Bahdanau attention in the decoder, teacher
-forcing, greedy evaluation until EOS); the char-RNN name classifier (one-hot lines, a
-hand RNN cell, updates through p.data.add_, a normalised confusion matrix) and generator
-(category input, dropout, a loss summed from torch.Tensor([0]), sampling by topk); the
-spatial transformer network (identity-initialised fc_loc, affine_grid and grid_sample, a
-test loop with the deprecated size_average); neural style transfer (a Normalization made
-from torch.tensor of a tensor, Content and Style loss modules inserted in a rebuilt
-Sequential that is then trimmed, LBFGS on the input image with clamping in the closure);
-FGSM (denorm, sign of the input gradient, clamp, re-normalisation, accuracy per epsilon);
-model ensembling by stack_module_state over a base model moved to the meta device; the
-autograd mechanics note (saved tensors and their hooks, hook order, non-differentiable
-points, inference mode and its refusals); the custom Function and forward-mode AD
-tutorials (a Function with a jvp through save_for_forward checked by gradcheck, a
-MulConstant with a non-tensor argument); the Jacobians tutorial's batch Jacobian by the
-sum-and-movedim trick and jacfwd(jacrev) Hessians; and the parametrizations tutorial's
-chained Skew -> CayleyMap -> matrix_exp and initialisation through right_inverse.
+Covered: fitting a cubic to sin (hand-derived gradients, autograd, a custom Function,
+Sequential with Flatten(0, 1), RMSprop, scalar-Parameter modules, a depth chosen by Python's
+random); tensor basics (creation, numpy sharing, out= forms, in-place ops, a vector backward
+with an explicit gradient, which results require grad); a LeNet-style net whose loss graph
+is walked through grad_fn.next_functions and updated by hand; a small image classifier with
+per-class counts; reusable fit/validate helpers with a batch-size-weighted validation loss
+and a reshaping loader wrapper; a frozen then fine-tuned residual backbone with StepLR and
+the best weights restored; a GAN with weights initialised by class name and alternating
+steps on a detached fake; a GRU encoder-decoder with additive attention, teacher forcing
+and greedy decoding; a hand-written recurrent cell classifying names (with a confusion
+matrix) and a conditioned one generating them; a classifier that warps its input by
+affine_grid/grid_sample; image optimisation by LBFGS through loss-recording probe modules;
+a sign-of-gradient attack per epsilon; ensembles by stack_module_state over a meta-device
+skeleton; Jacobians and Hessians by torch.func and autograd.functional; saved-tensor hooks,
+hook order, gradients at kinks and inference mode; custom Functions with jvp, constants and
+once_differentiable; chained parametrizations with right inverses.
 
-What they found, fixed in minigrad (1 program of 18 failed as first written, the blitz's,
-beside one that needed a change, below): mse_loss recorded its MseLossBackward0 node as the
-last of several (a product of two subtractions, then the renamed mean), so
-``loss.grad_fn.next_functions``, which the blitz walks, named MulBackward0 where PyTorch names
-the input's node, and listed no target; smooth_l1_loss, huber_loss, binary_cross_entropy and
-binary_cross_entropy_with_logits did the same (their elementwise node under the reduction's).
-Each is now one node over (input, target) with PyTorch's ``_saved_self``, ``_saved_target``
-and ``_saved_reduction`` (``_saved_beta``, ``_saved_delta``), its backward rounded as
-PyTorch's kernel (mse: 2/N (x - y) g) and differentiable again; the focused test below checks
-each loss, reduction, dtype and second derivative.
+Fixed in minigrad by these programs (one of 18 failed at first, the LeNet walk; one more
+needed a change, the spatial transformer):
+- mse_loss built its graph as several nodes (a product of differences, then the mean
+  renamed MseLossBackward0), so ``loss.grad_fn.next_functions`` led to MulBackward0 instead
+  of the input's node and left the target out; smooth_l1_loss, huber_loss,
+  binary_cross_entropy and binary_cross_entropy_with_logits likewise hid an elementwise node
+  under the reduction.  Each is now a single node over (input, target) exposing
+  ``_saved_self``, ``_saved_target``, ``_saved_reduction`` (and ``_saved_beta`` /
+  ``_saved_delta``), with a backward rounded like PyTorch's kernel (for mse, 2/N (x - y) g)
+  that can itself be differentiated; test_pointwise_loss_is_one_node_over_its_input_and_target
+  covers every loss, reduction, dtype and the second derivative.
+- grid_sample on CPU in PyTorch maps a normalised coordinate to pixels with one fused
+  multiply-add, fma(x + 1, W / 2, -0.5); rounded once, some pixel centres of an identity
+  affine_grid land one ulp below an integer, where minigrad's ((x + 1) W - 1) / 2 landed on
+  it.  Bilinear sampling has a kink exactly there, so the first gradient of the identity-
+  initialised regressor took the slope of the other side.  minigrad now rounds the same way.
+- minigrad's fused linear node reports its inputs in the order of PyTorch's addmm (bias,
+  input, TBackward0 of the weight) when its graph is read; checked below as well.
 
-PyTorch's CPU grid_sample unnormalises a coordinate by a fused multiply-add, fma(x + 1,
-W / 2, -0.5), whose single rounding puts some pixel centres of an identity affine_grid 1 ulp
-below an integer where minigrad's ((x + 1) W - 1) / 2 gave the integer: the
-spatial-transformer tutorial starts at exactly that grid, where bilinear sampling has a kink,
-and the first step's gradient of fc_loc took the other side's slope; minigrad now rounds as
-PyTorch does.
-
-The blitz's walk one step further down (minigrad's fused linear node shows PyTorch's
-addmm inputs, bias, input and TBackward0 of the weight, once its graph is read) is checked
-too.
-
-The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
-on the same numpy inputs and seeded draws and must agree in values, dtypes, shapes and
-requires_grad, or raise the same exception type with torch's words, and warn alike.
+Harness: tests/side_by_side.py.  Each program runs under both libraries on identical numpy
+inputs and seeded draws; values, dtypes, shapes and requires_grad must agree, or both must
+raise the same exception type with torch's message, and warn alike.
 """
 import copy
 import importlib
@@ -81,225 +67,208 @@ torch.set_num_threads(1)   # tiny problems: threads only add overhead (and stall
 
 
 # ----------------------------------------------------------------------------------------------
-# Learning PyTorch with examples
+# regression warm-ups
 # ----------------------------------------------------------------------------------------------
 @program
-def learning_with_examples_cubic_fits_to_sin(L):
-    """The page's ladder: the third-order polynomial fitted to sin(x) on [-pi, pi] by
-    hand-derived gradients, by autograd under no_grad updates, through the
-    LegendrePolynomial3 Function, by nn.Sequential(Linear(3, 1), Flatten(0, 1)) with
-    MSELoss(reduction='sum'), by RMSprop, as the Polynomial3 module with its string(), and
-    the DynamicNet whose depth comes from Python's random."""
+def cubic_fits_to_sin_from_manual_gradients_to_modules(L):
+    """One regression, sin on [-pi, pi] by a cubic in float64, solved seven ways: gradients
+    derived by hand, autograd with parameters updated under no_grad (grads reset to None),
+    a custom Function for the degree-3 Legendre polynomial, Sequential(Linear(3, 1),
+    Flatten(0, 1)) over powers made by unsqueeze/pow with MSELoss(reduction='sum'), the same
+    net under RMSprop, a Module holding four scalar Parameters (with a text summary), and a
+    Module whose extra terms vary in number by Python's random."""
     nn = L.nn
-    dtype = L.float64
-    x = L.linspace(-math.pi, math.pi, 400, dtype=dtype)
-    y = L.sin(x)
-    out = {}
+    f64 = L.float64
+    grid = L.linspace(-math.pi, math.pi, 400, dtype=f64)
+    wave = L.sin(grid)
+    res = {}
+
+    def poly(cs, t):
+        c0, c1, c2, c3 = cs
+        return c0 + c1 * t + c2 * t ** 2 + c3 * t ** 3
+
+    # (1) every derivative written out
     L.manual_seed(0)
-    a, b, c, d = (L.randn((), dtype=dtype) for _ in range(4))
-    lr = 1e-6
-    for t in range(40):
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
-        loss = (y_pred - y).pow(2).sum().item()
-        grad_y_pred = 2.0 * (y_pred - y)
-        grad_a = grad_y_pred.sum()
-        grad_b = (grad_y_pred * x).sum()
-        grad_c = (grad_y_pred * x ** 2).sum()
-        grad_d = (grad_y_pred * x ** 3).sum()
-        a -= lr * grad_a
-        b -= lr * grad_b
-        c -= lr * grad_c
-        d -= lr * grad_d
-    out["hand"] = (loss, a, b, c, d, f"y = {a.item():.8f} + {b.item():.8f} x")
+    coef = [L.randn((), dtype=f64) for _ in range(4)]
+    step = 1e-6
+    for _ in range(40):
+        fit = poly(coef, grid)
+        sq_err = (fit - wave).pow(2).sum().item()
+        dfit = 2.0 * (fit - wave)
+        grads = [dfit.sum(), (dfit * grid).sum(), (dfit * grid ** 2).sum(),
+                 (dfit * grid ** 3).sum()]
+        for k in range(4):
+            coef[k] -= step * grads[k]
+    res["hand"] = (sq_err, *coef, f"y = {coef[0].item():.8f} + {coef[1].item():.8f} x")
 
-    a, b, c, d = (L.randn((), dtype=dtype, requires_grad=True) for _ in range(4))
-    for t in range(40):
-        y_pred = a + b * x + c * x ** 2 + d * x ** 3
-        loss = (y_pred - y).pow(2).sum()
-        loss.backward()
+    # (2) autograd, plain descent
+    coef = [L.randn((), dtype=f64, requires_grad=True) for _ in range(4)]
+    for _ in range(40):
+        sq = (poly(coef, grid) - wave).pow(2).sum()
+        sq.backward()
         with L.no_grad():
-            for p in (a, b, c, d):
-                p -= lr * p.grad
-            a.grad = None
-            b.grad = None
-            c.grad = None
-            d.grad = None
-    out["autograd"] = (loss, a, b, c, d, a.grad)
+            for c in coef:
+                c -= step * c.grad
+            for c in coef:
+                c.grad = None
+    res["autograd"] = (sq, *coef, coef[0].grad)
 
-    class LegendrePolynomial3(L.autograd.Function):
+    # (3) the cubic through P3(u) = (5u^3 - 3u) / 2, derivative 3/2 (5u^2 - 1)
+    class Legendre3(L.autograd.Function):
         @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return 0.5 * (5 * input ** 3 - 3 * input)
+        def forward(ctx, u):
+            ctx.save_for_backward(u)
+            return 0.5 * (5 * u ** 3 - 3 * u)
 
         @staticmethod
-        def backward(ctx, grad_output):
-            input, = ctx.saved_tensors
-            return grad_output * 1.5 * (5 * input ** 2 - 1)
+        def backward(ctx, g):
+            u, = ctx.saved_tensors
+            return g * 1.5 * (5 * u ** 2 - 1)
 
-    a = L.full((), 0.0, dtype=dtype, requires_grad=True)
-    b = L.full((), -1.0, dtype=dtype, requires_grad=True)
-    c = L.full((), 0.0, dtype=dtype, requires_grad=True)
-    d = L.full((), 0.3, dtype=dtype, requires_grad=True)
-    for t in range(40):
-        P3 = LegendrePolynomial3.apply
-        y_pred = a + b * P3(c + d * x)
-        loss = (y_pred - y).pow(2).sum()
-        loss.backward()
+    shift, scale, inner, slope = (L.full((), v, dtype=f64, requires_grad=True)
+                                  for v in (0.0, -1.0, 0.0, 0.3))
+    coef = (shift, scale, inner, slope)
+    for _ in range(40):
+        fit = shift + scale * Legendre3.apply(inner + slope * grid)
+        sq = (fit - wave).pow(2).sum()
+        sq.backward()
         with L.no_grad():
-            for p in (a, b, c, d):
-                p -= 5e-6 * p.grad
-                p.grad = None
-    out["legendre"] = (loss, a, b, c, d, type(y_pred.grad_fn).__name__,
-                       type(P3(c + d * x).grad_fn).__name__)
+            for c in coef:
+                c -= 5e-6 * c.grad
+                c.grad = None
+    res["legendre"] = (sq, *coef, type(fit.grad_fn).__name__,
+                       type(Legendre3.apply(inner + slope * grid).grad_fn).__name__)
 
-    p = L.tensor([1, 2, 3])
-    xx = x.unsqueeze(-1).pow(p)
-    out["xx"] = xx[:3]
+    # (4) a linear layer over the powers 1, 2, 3
+    powers = grid.unsqueeze(-1).pow(L.tensor([1, 2, 3]))
+    res["xx"] = powers[:3]
+    sum_sq = nn.MSELoss(reduction="sum")
     L.manual_seed(1)
-    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1)).to(dtype)
-    loss_fn = nn.MSELoss(reduction="sum")
-    for t in range(30):
-        y_pred = model(xx)
-        loss = loss_fn(y_pred, y)
-        model.zero_grad()
-        loss.backward()
+    seq = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1)).to(f64)
+    for _ in range(30):
+        sq = sum_sq(seq(powers), wave)
+        seq.zero_grad()
+        sq.backward()
         with L.no_grad():
-            for param in model.parameters():
-                param -= 1e-6 * param.grad
-    linear_layer = model[0]
-    out["nn"] = (loss, linear_layer.bias.item(), linear_layer.weight[:, 0].item(),
-                 linear_layer.weight[:, 2].item(), str(model))
+            for w in seq.parameters():
+                w -= 1e-6 * w.grad
+    head = seq[0]
+    res["nn"] = (sq, head.bias.item(), head.weight[:, 0].item(), head.weight[:, 2].item(),
+                 str(seq))
 
+    def run_optimizer(model, opt, inputs, steps=30):
+        for _ in range(steps):
+            sq = sum_sq(model(inputs), wave)
+            opt.zero_grad()
+            sq.backward()
+            opt.step()
+        return sq
+
+    # (5) the same layer under RMSprop
     L.manual_seed(2)
-    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1)).double()
-    optimizer = L.optim.RMSprop(model.parameters(), lr=1e-3)
-    for t in range(30):
-        loss = loss_fn(model(xx), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    out["rmsprop"] = (loss, model[0].weight, model[0].bias)
+    seq = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1)).double()
+    sq = run_optimizer(seq, L.optim.RMSprop(seq.parameters(), lr=1e-3), powers)
+    res["rmsprop"] = (sq, seq[0].weight, seq[0].bias)
 
-    class Polynomial3(nn.Module):
-        def __init__(self):
+    # (6) and (7) scalar parameters on a module, fixed and random depth
+    class ScalarPoly(nn.Module):
+        def __init__(self, names):
             super().__init__()
-            self.a = nn.Parameter(L.randn(()))
-            self.b = nn.Parameter(L.randn(()))
-            self.c = nn.Parameter(L.randn(()))
-            self.d = nn.Parameter(L.randn(()))
+            for name in names:
+                setattr(self, name, nn.Parameter(L.randn(())))
 
-        def forward(self, x):
-            return self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
+        def forward(self, t):
+            return poly((self.a, self.b, self.c, self.d), t)
 
-        def string(self):
-            return (f"y = {self.a.item():.6f} + {self.b.item():.6f} x + "
-                    f"{self.c.item():.6f} x^2 + {self.d.item():.6f} x^3")
+        def summary(self):
+            return " ".join(f"{k}={v.item():.6f}" for k, v in self.named_parameters())
+
+    class RandomDepthPoly(ScalarPoly):
+        def __init__(self, rng):
+            super().__init__("abcde")
+            self.rng = rng
+
+        def forward(self, t):
+            out = super().forward(t)
+            for power in range(4, self.rng.randint(4, 6)):
+                out = out + self.e * t ** power
+            return out
 
     L.manual_seed(3)
-    model = Polynomial3().double()
-    criterion = nn.MSELoss(reduction="sum")
-    optimizer = L.optim.SGD(model.parameters(), lr=1e-6)
-    for t in range(30):
-        loss = criterion(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    out["module"] = (loss, model.string(), [n for n, _ in model.named_parameters()])
-
-    class DynamicNet(nn.Module):
-        def __init__(self, rng):
-            super().__init__()
-            self.rng = rng
-            self.a = nn.Parameter(L.randn(()))
-            self.b = nn.Parameter(L.randn(()))
-            self.c = nn.Parameter(L.randn(()))
-            self.d = nn.Parameter(L.randn(()))
-            self.e = nn.Parameter(L.randn(()))
-
-        def forward(self, x):
-            y = self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
-            for exp in range(4, self.rng.randint(4, 6)):
-                y = y + self.e * x ** exp
-            return y
-
+    sp = ScalarPoly("abcd").double()
+    sq = run_optimizer(sp, L.optim.SGD(sp.parameters(), lr=1e-6), grid)
+    res["module"] = (sq, sp.summary(), [k for k, _ in sp.named_parameters()])
     L.manual_seed(4)
-    model = DynamicNet(random.Random(0)).double()
-    optimizer = L.optim.SGD(model.parameters(), lr=1e-8, momentum=0.9)
-    for t in range(30):
-        loss = criterion(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    out["dynamic"] = (loss, dict(model.named_parameters()))
-    return out
+    rp = RandomDepthPoly(random.Random(0)).double()
+    sq = run_optimizer(rp, L.optim.SGD(rp.parameters(), lr=1e-8, momentum=0.9), grid)
+    res["dynamic"] = (sq, dict(rp.named_parameters()))
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# the 60-minute blitz
+# tensors, a graph walk, a first classifier
 # ----------------------------------------------------------------------------------------------
 @program
-def blitz_tensors_numpy_bridge_and_autograd(L):
-    """The blitz's tensor and autograd pages: creation from data, numpy and other tensors,
-    attributes, slicing writes, cat, three spellings of matmul and mul (one into out=),
-    sum().item(), add_, the numpy bridge both ways sharing memory, Q = 3a^3 - b^2 with an
-    external gradient, and the rule of which results join the DAG."""
-    data = [[1, 2], [3, 4]]
-    x_data = L.tensor(data)
-    np_array = np.array(data)
-    x_np = L.from_numpy(np_array)
-    x_ones = L.ones_like(x_data)
+def tensor_basics_numpy_bridge_and_autograd(L):
+    """Tensor basics: tensors from a list, from numpy, like another (ones, seeded rand with
+    a dtype), from a shape tuple; shape, dtype and device; row, column and ellipsis
+    indexing, assignment into a column, cat; matmul three ways (operator, method, out=) and
+    product three ways; sum().item(); add_; memory shared with numpy in both directions;
+    backward of a vector with an explicit gradient for f(u, v) = 3u^3 - v^2; requires_grad
+    propagating only from a leaf that asks for it; a non-scalar backward refused."""
+    grid = [[1, 2], [3, 4]]
+    from_list = L.tensor(grid)
+    arr = np.array(grid)
+    from_np = L.from_numpy(arr)
+    like_ones = L.ones_like(from_list)
     L.manual_seed(0)
-    x_rand = L.rand_like(x_data, dtype=L.float)
-    shape = (2, 3,)
-    rand_tensor, ones_tensor, zeros_tensor = L.rand(shape), L.ones(shape), L.zeros(shape)
-    tensor = L.rand(3, 4)
-    attrs = (tuple(tensor.shape), str(tensor.dtype), str(tensor.device))
-    tensor = L.ones(4, 4)
-    first = (tensor[0], tensor[:, 0], tensor[..., -1])
-    tensor[:, 1] = 0
-    t1 = L.cat([tensor, tensor, tensor], dim=1)
-    y1 = tensor @ tensor.T
-    y2 = tensor.matmul(tensor.T)
-    y3 = L.rand_like(y1)
-    L.matmul(tensor, tensor.T, out=y3)
-    z1 = tensor * tensor
-    z2 = tensor.mul(tensor)
-    z3 = L.rand_like(tensor)
-    L.mul(tensor, tensor, out=z3)
-    agg = tensor.sum()
-    agg_item = agg.item()
-    tensor.add_(5)
-    t = L.ones(5)
-    n = t.numpy()
-    t.add_(1)
-    n_after = n.copy()
-    n2 = np.ones(5)
-    t2 = L.from_numpy(n2)
-    np.add(n2, 1, out=n2)
-    out = {"create": (x_data, x_np, x_ones, x_rand, rand_tensor, ones_tensor, zeros_tensor),
-           "attrs": attrs, "first": first, "cat": t1, "mm": (y1, y2, y3), "mul": (z1, z2, z3),
-           "agg": (agg_item, type(agg_item).__name__), "add_": tensor,
-           "bridge": (n_after, t2, t2.dtype)}
+    like_rand = L.rand_like(from_list, dtype=L.float)
+    dims = (2, 3)
+    made = (L.rand(dims), L.ones(dims), L.zeros(dims))
+    probe = L.rand(3, 4)
+    meta = (tuple(probe.shape), str(probe.dtype), str(probe.device))
+    m = L.ones(4, 4)
+    picked = (m[0], m[:, 0], m[..., -1])
+    m[:, 1] = 0
+    wide = L.cat([m] * 3, dim=1)
+    mm_op, mm_method = m @ m.T, m.matmul(m.T)
+    mm_out = L.rand_like(mm_op)
+    L.matmul(m, m.T, out=mm_out)
+    mul_op, mul_method = m * m, m.mul(m)
+    mul_out = L.rand_like(m)
+    L.mul(m, m, out=mul_out)
+    total = m.sum().item()
+    m.add_(5)
+    shared = L.ones(5)
+    view = shared.numpy()
+    shared.add_(1)
+    seen_in_numpy = view.copy()
+    source = np.ones(5)
+    wrapped = L.from_numpy(source)
+    np.add(source, 1, out=source)
+    res = {"create": (from_list, from_np, like_ones, like_rand, *made), "attrs": meta,
+           "first": picked, "cat": wide, "mm": (mm_op, mm_method, mm_out),
+           "mul": (mul_op, mul_method, mul_out), "agg": (total, type(total).__name__),
+           "add_": m, "bridge": (seen_in_numpy, wrapped, wrapped.dtype)}
 
-    a = L.tensor([2., 3.], requires_grad=True)
-    b = L.tensor([6., 4.], requires_grad=True)
-    Q = 3 * a ** 3 - b ** 2
-    external_grad = L.tensor([1., 1.])
-    Q.backward(gradient=external_grad)
-    out["Q"] = (Q, a.grad, b.grad, 9 * a ** 2 == a.grad, -2 * b == b.grad)
-    x = L.rand(5, 5)
-    y = L.rand(5, 5)
-    z = L.rand((5, 5), requires_grad=True)
-    out["dag"] = ((x + y).requires_grad, (x + z).requires_grad)
-    out["nonscalar"] = err(lambda: (3 * a ** 3).backward())
-    return out
+    u = L.tensor([2., 3.], requires_grad=True)
+    v = L.tensor([6., 4.], requires_grad=True)
+    f = 3 * u ** 3 - v ** 2
+    f.backward(gradient=L.tensor([1., 1.]))
+    res["Q"] = (f, u.grad, v.grad, 9 * u ** 2 == u.grad, -2 * v == v.grad)
+    p, q = L.rand(5, 5), L.rand(5, 5)
+    leaf = L.rand((5, 5), requires_grad=True)
+    res["dag"] = ((p + q).requires_grad, (p + leaf).requires_grad)
+    res["nonscalar"] = err(lambda: (3 * u ** 3).backward())
+    return res
 
 
 def _lenet(L, in_ch=1, fc_in=16 * 5 * 5):
+    """Two 5x5 convolutions (6 and 16 maps), each followed by ReLU and a 2x2 max pool, then
+    three linear layers 120 -> 84 -> 10."""
     nn, F = L.nn, L.nn.functional
 
-    class Net(nn.Module):
+    class ConvPoolMLP(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(in_ch, 6, 5)
@@ -308,132 +277,123 @@ def _lenet(L, in_ch=1, fc_in=16 * 5 * 5):
             self.fc2 = nn.Linear(120, 84)
             self.fc3 = nn.Linear(84, 10)
 
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
-            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-            x = L.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
+        def forward(self, img):
+            h = F.max_pool2d(F.relu(self.conv1(img)), (2, 2))
+            h = L.flatten(F.max_pool2d(F.relu(self.conv2(h)), 2), 1)
+            for fc in (self.fc1, self.fc2):
+                h = F.relu(fc(h))
+            return self.fc3(h)
 
-    return Net()
+    return ConvPoolMLP()
 
 
 @program
-def blitz_lenet_grad_fn_chain_and_manual_update(L):
-    """The blitz's neural-network page: LeNet on a 32x32 input, its parameter list, a
-    backward of random gradients, MSELoss's grad_fn and the next_functions chain back to
-    the parameters, conv1.bias.grad before and after backward, the update written as
-    f.data.sub_(f.grad.data * lr), then optim.SGD."""
-    nn = L.nn
+def lenet_grad_fn_chain_and_manual_update(L):
+    """A LeNet-style net in float64 on a 1x1x32x32 input: its repr, parameter count and
+    first shape; backward of an arbitrary output gradient; the grad_fn of an MSELoss and its
+    next_functions (the loss node over input and target, _saved_reduction); a bias gradient
+    before (None) and after backward; one step written with .data.sub_ and two steps of
+    optim.SGD."""
     L.manual_seed(0)
     net = _lenet(L).double()
-    params = list(net.parameters())
-    out = {"repr": str(net), "n": len(params), "size0": params[0].size()}
-    input = L.randn(1, 1, 32, 32, dtype=L.float64)
-    o = net(input)
+    plist = list(net.parameters())
+    res = {"repr": str(net), "n": len(plist), "size0": plist[0].size()}
+    img = L.randn(1, 1, 32, 32, dtype=L.float64)
+    pred = net(img)
     net.zero_grad()
-    o.backward(L.randn(1, 10, dtype=L.float64))
-    out["random_backward"] = net.conv1.weight.grad
-    output = net(input)
-    target = L.randn(10, dtype=L.float64).view(1, -1)
-    criterion = nn.MSELoss()
-    loss = criterion(output, target)
-    fn = loss.grad_fn
-    # (one step further, the addmm node's own next_functions, is left out: minigrad's
-    # fused linear node lists (input, weight, bias), PyTorch's addmm (bias, input,
-    # TBackward0 of the weight); see test_linear_node_lists_its_inputs_in_addmm_order)
-    out["chain"] = (type(fn).__name__, type(fn.next_functions[0][0]).__name__,
-                    [(type(f).__name__ if f is not None else None, i)
-                     for f, i in fn.next_functions], fn._saved_reduction)
+    pred.backward(L.randn(1, 10, dtype=L.float64))
+    res["random_backward"] = net.conv1.weight.grad
+    goal = L.randn(10, dtype=L.float64).view(1, -1)
+    mse = L.nn.MSELoss()
+    cost = mse(net(img), goal)
+    node = cost.grad_fn
+    # one level deeper (the addmm node's next_functions) is checked by
+    # test_linear_node_lists_its_inputs_in_addmm_order below
+    res["chain"] = (type(node).__name__, type(node.next_functions[0][0]).__name__,
+                    [(None if f is None else type(f).__name__, k)
+                     for f, k in node.next_functions], node._saved_reduction)
     net.zero_grad()
-    before = net.conv1.bias.grad
-    loss.backward()
-    out["bias_grad"] = (before, net.conv1.bias.grad)
-    learning_rate = 0.01
-    for f in net.parameters():
-        f.data.sub_(f.grad.data * learning_rate)
-    optimizer = L.optim.SGD(net.parameters(), lr=0.01)
+    no_grad_yet = net.conv1.bias.grad
+    cost.backward()
+    res["bias_grad"] = (no_grad_yet, net.conv1.bias.grad)
+    for w in net.parameters():
+        w.data.sub_(w.grad.data * 0.01)
+    sgd = L.optim.SGD(net.parameters(), lr=0.01)
     for _ in range(2):
-        optimizer.zero_grad()
-        loss = criterion(net(input), target)
-        loss.backward()
-        optimizer.step()
-    out["after"] = (loss, net.fc3.weight)
-    return out
+        sgd.zero_grad()
+        cost = mse(net(img), goal)
+        cost.backward()
+        sgd.step()
+    res["after"] = (cost, net.fc3.weight)
+    return res
 
 
 @program
-def blitz_cifar10_classifier_loop_and_per_class_accuracy(L):
-    """The blitz's CIFAR-10 classifier (float32, as the tutorial): LeNet on 3x32x32,
-    CrossEntropyLoss, SGD(lr=0.001, momentum=0.9), a shuffled DataLoader of batch 4, the
-    running loss printed every few minibatches, and the test pass under no_grad with
-    torch.max(outputs.data, 1), overall and per-class accuracy by a dict of counts."""
-    nn = L.nn
-    classes = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-    X = L.tensor(normal32(24, 3, 32, 32, seed=3))
-    Y = L.tensor(labels(24, 10, seed=4))
+def small_image_classifier_loop_and_per_class_accuracy(L):
+    """Ten-class classification of 3x32x32 float32 images by the same conv net:
+    CrossEntropyLoss, SGD(lr=1e-3, momentum=0.9), a shuffled DataLoader of 4, the mean loss
+    of every two batches kept; evaluation under no_grad by max over .data along dim 1, the
+    overall hit count and hits per class counted in dicts keyed by class names."""
+    names = tuple(f"class{k}" for k in range(10))
+    imgs = L.tensor(normal32(24, 3, 32, 32, seed=3))
+    tags = L.tensor(labels(24, 10, seed=4))
     L.manual_seed(0)
-    trainloader = L.utils.data.DataLoader(L.utils.data.TensorDataset(X[:16], Y[:16]),
-                                          batch_size=4, shuffle=True, num_workers=0)
-    testloader = L.utils.data.DataLoader(L.utils.data.TensorDataset(X[16:], Y[16:]),
-                                         batch_size=4, shuffle=False)
+    loader = L.utils.data.DataLoader(L.utils.data.TensorDataset(imgs[:16], tags[:16]),
+                                     batch_size=4, shuffle=True, num_workers=0)
+    held_out = L.utils.data.DataLoader(L.utils.data.TensorDataset(imgs[16:], tags[16:]),
+                                       batch_size=4, shuffle=False)
     net = _lenet(L, 3)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = L.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
-    printed = []
-    for epoch in range(2):
-        running_loss = 0.0
-        for i, data in enumerate(trainloader, 0):
-            inputs, labels_ = data
-            optimizer.zero_grad()
-            outputs = net(inputs)
-            loss = criterion(outputs, labels_)
-            loss.backward()
-            optimizer.step()
-            running_loss += loss.item()
-            if i % 2 == 1:
-                printed.append(running_loss / 2)
-                running_loss = 0.0
-    correct = 0
-    total = 0
-    correct_pred = {classname: 0 for classname in classes}
-    total_pred = {classname: 0 for classname in classes}
+    xent = L.nn.CrossEntropyLoss()
+    sgd = L.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    pair_means = []
+    for _ in range(2):
+        acc = 0.0
+        for k, (xb, yb) in enumerate(loader):
+            sgd.zero_grad()
+            batch_loss = xent(net(xb), yb)
+            batch_loss.backward()
+            sgd.step()
+            acc += batch_loss.item()
+            if k % 2 == 1:
+                pair_means.append(acc / 2)
+                acc = 0.0
+    hits, seen = 0, 0
+    hits_by = dict.fromkeys(names, 0)
+    seen_by = dict.fromkeys(names, 0)
     with L.no_grad():
-        for data in testloader:
-            images, labels_ = data
-            outputs = net(images)
-            _, predicted = L.max(outputs.data, 1)
-            total += labels_.size(0)
-            correct += (predicted == labels_).sum().item()
-            for label, prediction in zip(labels_, predicted):
-                if label == prediction:
-                    correct_pred[classes[label]] += 1
-                total_pred[classes[label]] += 1
-    return {"losses": L.tensor(printed), "acc": (correct, total), "per_class": correct_pred,
-            "totals": total_pred, "w": net.conv1.weight, "grad": net.fc3.bias.grad}
+        for xb, yb in held_out:
+            _, guess = L.max(net(xb).data, 1)
+            seen += yb.size(0)
+            hits += (guess == yb).sum().item()
+            for truth, g in zip(yb, guess):
+                if truth == g:
+                    hits_by[names[truth]] += 1
+                seen_by[names[truth]] += 1
+    return {"losses": L.tensor(pair_means), "acc": (hits, seen), "per_class": hits_by,
+            "totals": seen_by, "w": net.conv1.weight, "grad": net.fc3.bias.grad}
 
 
 # ----------------------------------------------------------------------------------------------
-# What is torch.nn really?
+# training helpers
 # ----------------------------------------------------------------------------------------------
 @program
-def nn_really_fit_get_data_loss_batch_and_wrapped_loader(L):
-    """The refactor's last stage: map(torch.tensor, numpy arrays), Mnist_Logistic with
-    nn.Parameter weights, get_data with a shuffled train DataLoader and a double-size
-    validation one, loss_batch returning (loss.item(), len(xb)), fit with train()/eval()
-    and a validation loss weighted through np.multiply of the zipped results; then the
-    WrappedDataLoader that reshapes batches for a Sequential CNN."""
-    nn, F, optim = L.nn, L.nn.functional, L.optim
+def training_helpers_validation_by_batch_size_and_a_reshaping_loader(L):
+    """Generic training helpers over float64 data converted by map(torch.tensor, arrays):
+    a logistic model with Parameters for weight and bias, loaders built as (shuffled train,
+    validation with twice the batch), a per-batch function that optionally steps an
+    optimiser and returns (loss.item(), len(xb)), an epoch loop toggling train()/eval() whose
+    validation loss is a batch-size-weighted mean via np.multiply over the zipped pairs;
+    then a loader wrapper (with __len__ and a generator __iter__) that reshapes every batch
+    into images for a Sequential CNN ending in Flatten."""
+    nn, F = L.nn, L.nn.functional
     tud = importlib.import_module(L.__name__ + ".utils.data")
-    x_train, y_train, x_valid, y_valid = map(
-        L.tensor, (normal64(40, 64, seed=1), labels(40, 10, seed=2),
-                   normal64(12, 64, seed=3), labels(12, 10, seed=4)))
-    n, c = x_train.shape
-    out = {"shapes": (n, c, x_train.dtype, y_train.dtype, y_train.min(), y_train.max())}
+    xs, ys, xv, yv = map(L.tensor, (normal64(40, 64, seed=1), labels(40, 10, seed=2),
+                                    normal64(12, 64, seed=3), labels(12, 10, seed=4)))
+    rows, cols = xs.shape
+    res = {"shapes": (rows, cols, xs.dtype, ys.dtype, ys.min(), ys.max())}
     L.set_default_dtype(L.float64)
 
-    class Mnist_Logistic(nn.Module):
+    class Logistic(nn.Module):
         def __init__(self):
             super().__init__()
             self.weights = nn.Parameter(L.randn(64, 10) / math.sqrt(64))
@@ -442,302 +402,290 @@ def nn_really_fit_get_data_loss_batch_and_wrapped_loader(L):
         def forward(self, xb):
             return xb @ self.weights + self.bias
 
-    def get_data(train_ds, valid_ds, bs):
-        return (tud.DataLoader(train_ds, batch_size=bs, shuffle=True),
-                tud.DataLoader(valid_ds, batch_size=bs * 2))
+    def loaders(train_set, val_set, bs):
+        return (tud.DataLoader(train_set, batch_size=bs, shuffle=True),
+                tud.DataLoader(val_set, batch_size=bs * 2))
 
-    def loss_batch(model, loss_func, xb, yb, opt=None):
-        loss = loss_func(model(xb), yb)
+    def one_batch(model, crit, xb, yb, opt=None):
+        loss = crit(model(xb), yb)
         if opt is not None:
             loss.backward()
             opt.step()
             opt.zero_grad()
         return loss.item(), len(xb)
 
-    history = []
+    val_curve = []
 
-    def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
-        for epoch in range(epochs):
+    def run_epochs(n, model, crit, opt, train_it, val_it):
+        for ep in range(n):
             model.train()
-            for xb, yb in train_dl:
-                loss_batch(model, loss_func, xb, yb, opt)
+            for xb, yb in train_it:
+                one_batch(model, crit, xb, yb, opt)
             model.eval()
             with L.no_grad():
-                losses, nums = zip(*[loss_batch(model, loss_func, xb, yb)
-                                     for xb, yb in valid_dl])
-            val_loss = np.sum(np.multiply(losses, nums)) / np.sum(nums)
-            history.append((epoch, val_loss))
+                per_batch = [one_batch(model, crit, xb, yb) for xb, yb in val_it]
+            values, sizes = zip(*per_batch)
+            val_curve.append((ep, np.sum(np.multiply(values, sizes)) / np.sum(sizes)))
 
-    L.manual_seed(0)
-    train_ds = tud.TensorDataset(x_train, y_train)
-    valid_ds = tud.TensorDataset(x_valid, y_valid)
-    train_dl, valid_dl = get_data(train_ds, valid_ds, 8)
-    model = Mnist_Logistic()
-    opt = optim.SGD(model.parameters(), lr=0.5)
-    fit(3, model, F.cross_entropy, opt, train_dl, valid_dl)
-    out["logistic"] = (list(history), model.weights, model.bias.grad)
-
-    class WrappedDataLoader:
-        def __init__(self, dl, func):
-            self.dl = dl
-            self.func = func
+    class Mapped:
+        def __init__(self, loader, fn):
+            self.loader, self.fn = loader, fn
 
         def __len__(self):
-            return len(self.dl)
+            return len(self.loader)
 
         def __iter__(self):
-            for b in self.dl:
-                yield (self.func(*b))
+            return (self.fn(*batch) for batch in self.loader)
 
-    def preprocess(x, y):
-        return x.view(-1, 1, 8, 8), y
+    L.manual_seed(0)
+    train_set = tud.TensorDataset(xs, ys)
+    val_set = tud.TensorDataset(xv, yv)
+    train_it, val_it = loaders(train_set, val_set, 8)
+    logistic = Logistic()
+    run_epochs(3, logistic, F.cross_entropy, L.optim.SGD(logistic.parameters(), lr=0.5),
+               train_it, val_it)
+    res["logistic"] = (list(val_curve), logistic.weights, logistic.bias.grad)
 
-    train_dl, valid_dl = get_data(train_ds, valid_ds, 8)
-    train_dl = WrappedDataLoader(train_dl, preprocess)
-    valid_dl = WrappedDataLoader(valid_dl, preprocess)
-    model = nn.Sequential(
+    def as_images(xb, yb):
+        return xb.view(-1, 1, 8, 8), yb
+
+    train_it, val_it = (Mapped(it, as_images) for it in loaders(train_set, val_set, 8))
+    cnn = nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, stride=2, padding=1), nn.ReLU(),
         nn.Conv2d(8, 10, kernel_size=3, stride=2, padding=1), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    history.clear()
-    fit(2, model, F.cross_entropy, opt, train_dl, valid_dl)
-    out["cnn"] = (list(history), len(train_dl), model[2].weight, str(model))
-    return out
-
+    val_curve.clear()
+    run_epochs(2, cnn, F.cross_entropy, L.optim.SGD(cnn.parameters(), lr=0.1, momentum=0.9),
+               train_it, val_it)
+    res["cnn"] = (list(val_curve), len(train_it), cnn[2].weight, str(cnn))
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# transfer learning
+# reusing a backbone
 # ----------------------------------------------------------------------------------------------
 def _tiny_resnet(L):
-    """A ResNet-18 in miniature (stem, one BasicBlock, global pool, fc of 1000 classes)."""
+    """A residual classifier small enough for a test, with the attribute layout of
+    torchvision's ResNets (conv1/bn1 stem, layer1 of one residual block, fc of 1000 outputs)
+    so that code replacing ``fc`` or reaching into ``layer1[0]`` runs unchanged."""
     nn = L.nn
 
-    class BasicBlock(nn.Module):
-        def __init__(self, c):
+    def conv3(cin, cout, stride=1):
+        return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+
+    class Residual(nn.Module):
+        def __init__(self, width):
             super().__init__()
-            self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            self.bn1 = nn.BatchNorm2d(c)
+            self.conv1, self.bn1 = conv3(width, width), nn.BatchNorm2d(width)
             self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(c)
+            self.conv2, self.bn2 = conv3(width, width), nn.BatchNorm2d(width)
 
         def forward(self, x):
-            identity = x
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out += identity
-            return self.relu(out)
+            branch = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            branch += x
+            return self.relu(branch)
 
-    class ResNet(nn.Module):
+    class TinyResidualNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
-            self.bn1 = nn.BatchNorm2d(8)
+            self.conv1, self.bn1 = conv3(3, 8, stride=2), nn.BatchNorm2d(8)
             self.relu = nn.ReLU(inplace=True)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-            self.layer1 = nn.Sequential(BasicBlock(8))
+            self.layer1 = nn.Sequential(Residual(8))
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.fc = nn.Linear(8, 1000)
 
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.avgpool(self.layer1(x))
-            return self.fc(L.flatten(x, 1))
+        def forward(self, img):
+            h = self.maxpool(self.relu(self.bn1(self.conv1(img))))
+            return self.fc(L.flatten(self.avgpool(self.layer1(h)), 1))
 
-    return ResNet()
+    return TinyResidualNet()
 
 
 @program
-def transfer_learning_frozen_backbone_step_lr_and_best_weights(L):
-    """The transfer-learning tutorial: train_model over 'train' and 'val' phases (train()/
-    eval(), set_grad_enabled(phase == 'train'), torch.max for predictions, running loss and
-    corrects by torch.sum(preds == labels.data), scheduler.step() after the training phase,
-    the best weights saved and loaded back); ConvNet as fixed feature extractor (every
-    parameter frozen, the fc replaced by a new Linear(num_ftrs, 2), SGD over fc only,
-    StepLR(step_size=7, gamma=0.1)); then fine-tuning everything with a smaller rate for the
-    backbone in its own parameter group."""
-    nn, optim = L.nn, L.optim
-    lr_scheduler = L.optim.lr_scheduler
+def pretrained_backbone_frozen_then_finetuned_with_step_lr(L):
+    """Reusing a seeded residual net for a two-class problem: a routine alternating a
+    training and a validation pass per epoch (train()/eval(), set_grad_enabled(True only in
+    training), predictions by torch.max over dim 1, loss weighted by inputs.size(0), hits by
+    torch.sum(preds == labels.data), the scheduler stepped after the training pass, the best
+    validation state_dict kept in a BytesIO and loaded back at the end); first every
+    parameter frozen and the head replaced by a fresh Linear, SGD on the head only with
+    StepLR; then everything trained, the backbone in its own parameter group with a smaller
+    rate."""
+    nn = L.nn
+    StepLR = L.optim.lr_scheduler.StepLR
     L.set_default_dtype(L.float64)
-    X = L.tensor(normal64(20, 3, 16, 16, seed=5))
-    Y = L.tensor(labels(20, 2, seed=6))
+    imgs = L.tensor(normal64(20, 3, 16, 16, seed=5))
+    tags = L.tensor(labels(20, 2, seed=6))
     L.manual_seed(0)
-    image_datasets = {"train": L.utils.data.TensorDataset(X[:12], Y[:12]),
-                      "val": L.utils.data.TensorDataset(X[12:], Y[12:])}
-    dataloaders = {x: L.utils.data.DataLoader(image_datasets[x], batch_size=4, shuffle=True)
-                   for x in ["train", "val"]}
-    dataset_sizes = {x: len(image_datasets[x]) for x in ["train", "val"]}
-    log = []
+    splits = {"train": L.utils.data.TensorDataset(imgs[:12], tags[:12]),
+              "val": L.utils.data.TensorDataset(imgs[12:], tags[12:])}
+    loaders = {k: L.utils.data.DataLoader(ds, batch_size=4, shuffle=True)
+               for k, ds in splits.items()}
+    history = []
 
-    def train_model(model, criterion, optimizer, scheduler, num_epochs=3):
+    def snapshot(model):
         buf = io.BytesIO()
         L.save(model.state_dict(), buf)
-        best_acc = 0.0
-        for epoch in range(num_epochs):
-            for phase in ["train", "val"]:
-                if phase == "train":
+        return buf
+
+    def fit(model, crit, opt, sched, epochs=3):
+        best_buf, best = snapshot(model), 0.0
+        for _ in range(epochs):
+            for phase in ("train", "val"):
+                training = phase == "train"
+                if training:
                     model.train()
                 else:
                     model.eval()
-                running_loss = 0.0
-                running_corrects = 0
-                for inputs, labels_ in dataloaders[phase]:
-                    optimizer.zero_grad()
-                    with L.set_grad_enabled(phase == "train"):
-                        outputs = model(inputs)
-                        _, preds = L.max(outputs, 1)
-                        loss = criterion(outputs, labels_)
-                        if phase == "train":
+                loss_sum, hits = 0.0, 0
+                for xb, yb in loaders[phase]:
+                    opt.zero_grad()
+                    with L.set_grad_enabled(training):
+                        scores = model(xb)
+                        _, guess = L.max(scores, 1)
+                        loss = crit(scores, yb)
+                        if training:
                             loss.backward()
-                            optimizer.step()
-                    running_loss += loss.item() * inputs.size(0)
-                    running_corrects += L.sum(preds == labels_.data)
-                if phase == "train":
-                    scheduler.step()
-                epoch_loss = running_loss / dataset_sizes[phase]
-                epoch_acc = running_corrects.double() / dataset_sizes[phase]
-                log.append((phase, epoch_loss, epoch_acc, scheduler.get_last_lr()))
-                if phase == "val" and epoch_acc > best_acc:
-                    best_acc = epoch_acc
-                    buf = io.BytesIO()
-                    L.save(model.state_dict(), buf)
-        buf.seek(0)
-        model.load_state_dict(L.load(buf, weights_only=True))
-        return model, best_acc
+                            opt.step()
+                    loss_sum += loss.item() * xb.size(0)
+                    hits += L.sum(guess == yb.data)
+                if training:
+                    sched.step()
+                size = len(splits[phase])
+                acc = hits.double() / size
+                history.append((phase, loss_sum / size, acc, sched.get_last_lr()))
+                if not training and acc > best:
+                    best, best_buf = acc, snapshot(model)
+        best_buf.seek(0)
+        model.load_state_dict(L.load(best_buf, weights_only=True))
+        return model, best
 
-    model_conv = load_seeded(L, _tiny_resnet(L), seed=7)
-    for param in model_conv.parameters():
-        param.requires_grad = False
-    num_ftrs = model_conv.fc.in_features
+    xent = nn.CrossEntropyLoss()
+    frozen = load_seeded(L, _tiny_resnet(L), seed=7)
+    for p in frozen.parameters():
+        p.requires_grad = False
     L.manual_seed(1)
-    model_conv.fc = nn.Linear(num_ftrs, 2)
-    criterion = nn.CrossEntropyLoss()
-    optimizer_conv = optim.SGD(model_conv.fc.parameters(), lr=0.05, momentum=0.9)
-    exp_lr_scheduler = lr_scheduler.StepLR(optimizer_conv, step_size=2, gamma=0.1)
-    model_conv, best = train_model(model_conv, criterion, optimizer_conv, exp_lr_scheduler)
-    out = {"frozen": (list(log), best, model_conv.fc.weight, model_conv.bn1.running_mean,
-                      model_conv.conv1.weight.grad,
-                      sum(p.numel() for p in model_conv.parameters() if p.requires_grad))}
-    log.clear()
-    model_ft = load_seeded(L, _tiny_resnet(L), seed=8)
+    frozen.fc = nn.Linear(frozen.fc.in_features, 2)
+    opt = L.optim.SGD(frozen.fc.parameters(), lr=0.05, momentum=0.9)
+    frozen, best = fit(frozen, xent, opt, StepLR(opt, step_size=2, gamma=0.1))
+    res = {"frozen": (list(history), best, frozen.fc.weight, frozen.bn1.running_mean,
+                      frozen.conv1.weight.grad,
+                      sum(p.numel() for p in frozen.parameters() if p.requires_grad))}
+    history.clear()
+    tuned = load_seeded(L, _tiny_resnet(L), seed=8)
     L.manual_seed(2)
-    model_ft.fc = nn.Linear(model_ft.fc.in_features, 2)
-    backbone = [p for n, p in model_ft.named_parameters() if not n.startswith("fc.")]
-    optimizer_ft = optim.SGD([{"params": backbone, "lr": 1e-3},
-                              {"params": model_ft.fc.parameters()}], lr=0.05, momentum=0.9)
-    scheduler = lr_scheduler.StepLR(optimizer_ft, step_size=1, gamma=0.5)
-    model_ft, best = train_model(model_ft, criterion, optimizer_ft, scheduler, 2)
-    out["finetune"] = (list(log), best, model_ft.layer1[0].conv2.weight,
-                       model_ft.layer1[0].bn2.running_var, optimizer_ft.state_dict()["param_groups"])
-    return out
+    tuned.fc = nn.Linear(tuned.fc.in_features, 2)
+    body = [p for k, p in tuned.named_parameters() if not k.startswith("fc.")]
+    opt = L.optim.SGD([{"params": body, "lr": 1e-3}, {"params": tuned.fc.parameters()}],
+                      lr=0.05, momentum=0.9)
+    tuned, best = fit(tuned, xent, opt, StepLR(opt, step_size=1, gamma=0.5), 2)
+    res["finetune"] = (list(history), best, tuned.layer1[0].conv2.weight,
+                       tuned.layer1[0].bn2.running_var, opt.state_dict()["param_groups"])
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# DCGAN
+# adversarial training
 # ----------------------------------------------------------------------------------------------
 @program
-def dcgan_tutorial_weights_init_and_alternating_steps(L):
-    """The DCGAN tutorial scaled to 16x16 single-channel images (float32): a generator of
-    ConvTranspose2d/BatchNorm2d/ReLU ending in Tanh, a discriminator of strided convolutions
-    with LeakyReLU(0.2, inplace=True) ending in Sigmoid, weights_init by class name
-    (normal_(0, 0.02) for convolutions, normal_(1, 0.02) and a zero bias for BatchNorm),
-    BCELoss against labels made by torch.full and refilled with fill_, the discriminator's
-    real and fake (detached) halves, then the generator's step, Adam(lr=2e-4,
-    betas=(0.5, 0.999)), D(x) and D(G(z)) means by .item(), fixed-noise samples under no_grad."""
-    nn, optim = L.nn, L.optim
-    nz, ngf, ndf, nc = 8, 4, 4, 1
+def gan_on_small_images_init_by_class_name_and_alternating_steps(L):
+    """An adversarial pair on 1x16x16 float32 images: a generator of transposed convolutions
+    with BatchNorm2d and ReLU(True), ending in Tanh; a critic of strided convolutions with
+    in-place LeakyReLU(0.2) and BatchNorm2d, ending in Sigmoid; weights drawn by matching
+    the class name (N(0, 0.02) for any conv, N(1, 0.02) and zero bias for batch norm,
+    through .data); BCELoss with a label tensor from torch.full refilled by fill_; per
+    batch the critic steps on real then detached fake, then the generator on the same fake;
+    Adam(lr=2e-4, betas=(0.5, 0.999)) for both; output means via .item(); samples from a
+    fixed code under no_grad."""
+    nn = L.nn
+    z_dim, g_width, d_width, chans = 8, 4, 4, 1
 
-    class Generator(nn.Module):
-        def __init__(self, ngpu):
+    def up(cin, cout, stride, pad):
+        return nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False)
+
+    def down(cin, cout, stride, pad):
+        return nn.Conv2d(cin, cout, 4, stride, pad, bias=False)
+
+    class Maker(nn.Module):
+        def __init__(self):
             super().__init__()
-            self.ngpu = ngpu
-            self.main = nn.Sequential(
-                nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False),
-                nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-                nn.ConvTranspose2d(ngf * 2, nc, 4, 2, 1, bias=False),
-                nn.Tanh())
+            self.body = nn.Sequential(
+                up(z_dim, g_width * 4, 1, 0), nn.BatchNorm2d(g_width * 4), nn.ReLU(True),
+                up(g_width * 4, g_width * 2, 2, 1), nn.BatchNorm2d(g_width * 2),
+                nn.ReLU(True), up(g_width * 2, chans, 2, 1), nn.Tanh())
 
-        def forward(self, input):
-            return self.main(input)
+        def forward(self, code):
+            return self.body(code)
 
-    class Discriminator(nn.Module):
-        def __init__(self, ngpu):
+    class Judge(nn.Module):
+        def __init__(self):
             super().__init__()
-            self.ngpu = ngpu
-            self.main = nn.Sequential(
-                nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
-                nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False),
-                nn.Sigmoid())
+            self.body = nn.Sequential(
+                down(chans, d_width, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                down(d_width, d_width * 2, 2, 1), nn.BatchNorm2d(d_width * 2),
+                nn.LeakyReLU(0.2, inplace=True), down(d_width * 2, 1, 1, 0), nn.Sigmoid())
 
-        def forward(self, input):
-            return self.main(input)
+        def forward(self, img):
+            return self.body(img)
 
-    def weights_init(m):
-        classname = m.__class__.__name__
-        if classname.find("Conv") != -1:
-            nn.init.normal_(m.weight.data, 0.0, 0.02)
-        elif classname.find("BatchNorm") != -1:
-            nn.init.normal_(m.weight.data, 1.0, 0.02)
-            nn.init.constant_(m.bias.data, 0)
+    def init_by_kind(mod):
+        kind = type(mod).__name__
+        if kind.find("Conv") != -1:
+            nn.init.normal_(mod.weight.data, 0.0, 0.02)
+        elif kind.find("BatchNorm") != -1:
+            nn.init.normal_(mod.weight.data, 1.0, 0.02)
+            nn.init.constant_(mod.bias.data, 0)
 
     L.manual_seed(999)
-    netG = Generator(0)
-    netG.apply(weights_init)
-    netD = Discriminator(0)
-    netD.apply(weights_init)
-    criterion = nn.BCELoss()
-    fixed_noise = L.randn(6, nz, 1, 1)
-    real_label, fake_label = 1., 0.
-    optimizerD = optim.Adam(netD.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    optimizerG = optim.Adam(netG.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    real = L.tanh(L.tensor(normal32(12, nc, 16, 16, seed=9)))
-    dataloader = L.utils.data.DataLoader(L.utils.data.TensorDataset(real), batch_size=4)
-    G_losses, D_losses, stats = [], [], []
-    for epoch in range(2):
-        for i, data in enumerate(dataloader, 0):
-            netD.zero_grad()
-            real_cpu = data[0]
-            b_size = real_cpu.size(0)
-            label = L.full((b_size,), real_label, dtype=L.float)
-            output = netD(real_cpu).view(-1)
-            errD_real = criterion(output, label)
-            errD_real.backward()
-            D_x = output.mean().item()
-            noise = L.randn(b_size, nz, 1, 1)
-            fake = netG(noise)
-            label.fill_(fake_label)
-            output = netD(fake.detach()).view(-1)
-            errD_fake = criterion(output, label)
-            errD_fake.backward()
-            D_G_z1 = output.mean().item()
-            errD = errD_real + errD_fake
-            optimizerD.step()
-            netG.zero_grad()
-            label.fill_(real_label)
-            output = netD(fake).view(-1)
-            errG = criterion(output, label)
-            errG.backward()
-            D_G_z2 = output.mean().item()
-            optimizerG.step()
-            G_losses.append(errG.item())
-            D_losses.append(errD.item())
-            stats.append((D_x, D_G_z1, D_G_z2))
+    gen = Maker()
+    gen.apply(init_by_kind)
+    judge = Judge()
+    judge.apply(init_by_kind)
+    bce = nn.BCELoss()
+    probe_code = L.randn(6, z_dim, 1, 1)
+    REAL, FAKE = 1., 0.
+    opt_j = L.optim.Adam(judge.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    opt_g = L.optim.Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999))
+    pictures = L.tanh(L.tensor(normal32(12, chans, 16, 16, seed=9)))
+    loader = L.utils.data.DataLoader(L.utils.data.TensorDataset(pictures), batch_size=4)
+    g_hist, j_hist, means = [], [], []
+    for _ in range(2):
+        for (batch,) in loader:
+            judge.zero_grad()
+            n = batch.size(0)
+            target = L.full((n,), REAL, dtype=L.float)
+            score = judge(batch).view(-1)
+            j_real = bce(score, target)
+            j_real.backward()
+            m_real = score.mean().item()
+            made = gen(L.randn(n, z_dim, 1, 1))
+            target.fill_(FAKE)
+            score = judge(made.detach()).view(-1)
+            j_fake = bce(score, target)
+            j_fake.backward()
+            m_fake_before = score.mean().item()
+            j_total = j_real + j_fake
+            opt_j.step()
+            gen.zero_grad()
+            target.fill_(REAL)
+            score = judge(made).view(-1)
+            g_loss = bce(score, target)
+            g_loss.backward()
+            m_fake_after = score.mean().item()
+            opt_g.step()
+            g_hist.append(g_loss.item())
+            j_hist.append(j_total.item())
+            means.append((m_real, m_fake_before, m_fake_after))
     with L.no_grad():
-        fake = netG(fixed_noise).detach().cpu()
-    return {"G": L.tensor(G_losses), "D": L.tensor(D_losses), "stats": L.tensor(stats),
-            "fake": fake, "bn": netD.main[3].running_var, "w": netG.main[0].weight,
-            "types": [type(m).__name__ for m in netD.modules()]}
+        samples = gen(probe_code).detach().cpu()
+    return {"G": L.tensor(g_hist), "D": L.tensor(j_hist), "stats": L.tensor(means),
+            "fake": samples, "bn": judge.body[3].running_var, "w": gen.body[0].weight,
+            "types": [type(m).__name__ for m in judge.modules()]}
 
 
 # ----------------------------------------------------------------------------------------------
-# seq2seq translation with attention
+# sequence to sequence with attention
 # ----------------------------------------------------------------------------------------------
 _PAIRS = [("je suis froid .", "i am cold ."), ("elle est grande .", "she is tall ."),
           ("il est triste .", "he is sad ."), ("je suis fatigue !", "i am tired !"),
@@ -746,190 +694,156 @@ _PAIRS = [("je suis froid .", "i am cold ."), ("elle est grande .", "she is tall
 
 
 @program
-def seq2seq_translation_gru_bahdanau_teacher_forcing(L):
-    """The seq2seq translation tutorial: unicodeToAscii/normalizeString, a Lang of
-    word2index/word2count/index2word with SOS and EOS, index arrays padded in numpy and made
-    LongTensors, a RandomSampler DataLoader, EncoderRNN (Embedding, Dropout, batch_first
-    GRU), BahdanauAttention (Wa, Ua, Va; bmm of the weights and keys), AttnDecoderRNN
-    teaching with the target's next column or feeding back topk(1) detached, NLLLoss over
-    log_softmax flattened by view, Adam on each half; evaluation decoding greedily to EOS."""
-    nn, F, optim = L.nn, L.nn.functional, L.optim
-    SOS_token, EOS_token, MAX_LENGTH = 0, 1, 6
+def seq2seq_gru_with_additive_attention_and_teacher_forcing(L):
+    """A sentence-pair translator: text folded to ASCII and tokenised by regular
+    expressions, a vocabulary per side with two reserved ids (start, end) and word counts,
+    id rows padded in numpy then wrapped by LongTensor, a DataLoader with a RandomSampler;
+    the encoder embeds, drops out and runs a batch_first GRU; the decoder scores the keys by
+    additive attention (three Linears, tanh, softmax, bmm), concatenates the context with
+    its embedded token for its GRU, and is fed the true previous token in training or its own
+    detached topk(1) guess otherwise; NLLLoss on log_softmax flattened by view, one Adam per
+    half; greedy decoding of one sentence under no_grad until the end id."""
+    nn, F = L.nn, L.nn.functional
+    START, END, STEPS = 0, 1, 6
 
-    class Lang:
-        def __init__(self, name):
-            self.name = name
-            self.word2index = {}
-            self.word2count = {}
-            self.index2word = {0: "SOS", 1: "EOS"}
-            self.n_words = 2
+    class Vocab:
+        def __init__(self):
+            self.ids, self.counts = {}, {}
+            self.words = {START: "SOS", END: "EOS"}
 
-        def addSentence(self, sentence):
-            for word in sentence.split(" "):
-                self.addWord(word)
+        @property
+        def size(self):
+            return len(self.words)
 
-        def addWord(self, word):
-            if word not in self.word2index:
-                self.word2index[word] = self.n_words
-                self.word2count[word] = 1
-                self.index2word[self.n_words] = word
-                self.n_words += 1
-            else:
-                self.word2count[word] += 1
+        def add(self, sentence):
+            for w in sentence.split(" "):
+                if w in self.ids:
+                    self.counts[w] += 1
+                    continue
+                self.ids[w] = self.size
+                self.counts[w] = 1
+                self.words[self.ids[w]] = w
 
-    def unicodeToAscii(s):
-        return "".join(c for c in unicodedata.normalize("NFD", s)
-                       if unicodedata.category(c) != "Mn")
+        def encode(self, sentence):
+            return [self.ids[w] for w in sentence.split(" ")] + [END]
 
-    def normalizeString(s):
-        s = unicodeToAscii(s.lower().strip())
-        s = re.sub(r"([.!?])", r" \1", s)
-        s = re.sub(r"[^a-zA-Z!?]+", r" ", s)
-        return s.strip()
+    def clean(text):
+        folded = "".join(ch for ch in unicodedata.normalize("NFD", text.lower().strip())
+                         if unicodedata.category(ch) != "Mn")
+        spaced = re.sub(r"([.!?])", r" \1", folded)
+        return re.sub(r"[^a-zA-Z!?]+", r" ", spaced).strip()
 
-    input_lang, output_lang = Lang("fra"), Lang("eng")
-    pairs = [[normalizeString(a), normalizeString(b)] for a, b in _PAIRS]
-    for pair in pairs:
-        input_lang.addSentence(pair[0])
-        output_lang.addSentence(pair[1])
+    src_vocab, tgt_vocab = Vocab(), Vocab()
+    pairs = [(clean(a), clean(b)) for a, b in _PAIRS]
+    for src, tgt in pairs:
+        src_vocab.add(src)
+        tgt_vocab.add(tgt)
+    src_rows = np.zeros((len(pairs), STEPS), dtype=np.int32)
+    tgt_rows = np.zeros((len(pairs), STEPS), dtype=np.int32)
+    for k, (src, tgt) in enumerate(pairs):
+        for rows, ids in ((src_rows, src_vocab.encode(src)), (tgt_rows, tgt_vocab.encode(tgt))):
+            rows[k, :len(ids)] = ids
+    dataset = L.utils.data.TensorDataset(L.LongTensor(src_rows), L.LongTensor(tgt_rows))
 
-    def indexesFromSentence(lang, sentence):
-        return [lang.word2index[word] for word in sentence.split(" ")]
-
-    def tensorFromSentence(lang, sentence):
-        indexes = indexesFromSentence(lang, sentence)
-        indexes.append(EOS_token)
-        return L.tensor(indexes, dtype=L.long).view(1, -1)
-
-    n = len(pairs)
-    input_ids = np.zeros((n, MAX_LENGTH), dtype=np.int32)
-    target_ids = np.zeros((n, MAX_LENGTH), dtype=np.int32)
-    for idx, (inp, tgt) in enumerate(pairs):
-        inp_ids = indexesFromSentence(input_lang, inp) + [EOS_token]
-        tgt_ids = indexesFromSentence(output_lang, tgt) + [EOS_token]
-        input_ids[idx, :len(inp_ids)] = inp_ids
-        target_ids[idx, :len(tgt_ids)] = tgt_ids
-    train_data = L.utils.data.TensorDataset(L.LongTensor(input_ids), L.LongTensor(target_ids))
-
-    class EncoderRNN(nn.Module):
-        def __init__(self, input_size, hidden_size, dropout_p=0.1):
+    class Encoder(nn.Module):
+        def __init__(self, vocab, width, p=0.1):
             super().__init__()
-            self.hidden_size = hidden_size
-            self.embedding = nn.Embedding(input_size, hidden_size)
-            self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
-            self.dropout = nn.Dropout(dropout_p)
+            self.embedding = nn.Embedding(vocab, width)
+            self.gru = nn.GRU(width, width, batch_first=True)
+            self.dropout = nn.Dropout(p)
 
-        def forward(self, input):
-            embedded = self.dropout(self.embedding(input))
-            output, hidden = self.gru(embedded)
-            return output, hidden
+        def forward(self, ids):
+            return self.gru(self.dropout(self.embedding(ids)))
 
-    class BahdanauAttention(nn.Module):
-        def __init__(self, hidden_size):
+    class Additive(nn.Module):
+        def __init__(self, width):
             super().__init__()
-            self.Wa = nn.Linear(hidden_size, hidden_size)
-            self.Ua = nn.Linear(hidden_size, hidden_size)
-            self.Va = nn.Linear(hidden_size, 1)
+            self.Wa = nn.Linear(width, width)
+            self.Ua = nn.Linear(width, width)
+            self.Va = nn.Linear(width, 1)
 
         def forward(self, query, keys):
-            scores = self.Va(L.tanh(self.Wa(query) + self.Ua(keys)))
-            scores = scores.squeeze(2).unsqueeze(1)
-            weights = F.softmax(scores, dim=-1)
-            context = L.bmm(weights, keys)
-            return context, weights
+            energy = self.Va(L.tanh(self.Wa(query) + self.Ua(keys)))
+            weights = F.softmax(energy.squeeze(2).unsqueeze(1), dim=-1)
+            return L.bmm(weights, keys), weights
 
-    class AttnDecoderRNN(nn.Module):
-        def __init__(self, hidden_size, output_size, dropout_p=0.1):
+    class Decoder(nn.Module):
+        def __init__(self, width, vocab, p=0.1):
             super().__init__()
-            self.embedding = nn.Embedding(output_size, hidden_size)
-            self.attention = BahdanauAttention(hidden_size)
-            self.gru = nn.GRU(2 * hidden_size, hidden_size, batch_first=True)
-            self.out = nn.Linear(hidden_size, output_size)
-            self.dropout = nn.Dropout(dropout_p)
+            self.embedding = nn.Embedding(vocab, width)
+            self.attention = Additive(width)
+            self.gru = nn.GRU(2 * width, width, batch_first=True)
+            self.out = nn.Linear(width, vocab)
+            self.dropout = nn.Dropout(p)
 
-        def forward(self, encoder_outputs, encoder_hidden, target_tensor=None):
-            batch_size = encoder_outputs.size(0)
-            decoder_input = L.empty(batch_size, 1, dtype=L.long).fill_(SOS_token)
-            decoder_hidden = encoder_hidden
-            decoder_outputs, attentions = [], []
-            for i in range(MAX_LENGTH):
-                decoder_output, decoder_hidden, attn_weights = self.forward_step(
-                    decoder_input, decoder_hidden, encoder_outputs)
-                decoder_outputs.append(decoder_output)
-                attentions.append(attn_weights)
-                if target_tensor is not None:
-                    decoder_input = target_tensor[:, i].unsqueeze(1)
+        def step(self, token, state, keys):
+            emb = self.dropout(self.embedding(token))
+            ctx, w = self.attention(state.permute(1, 0, 2), keys)
+            y, state = self.gru(L.cat((emb, ctx), dim=2), state)
+            return self.out(y), state, w
+
+        def forward(self, keys, state, teacher=None):
+            token = L.empty(keys.size(0), 1, dtype=L.long).fill_(START)
+            logits, maps = [], []
+            for t in range(STEPS):
+                y, state, w = self.step(token, state, keys)
+                logits.append(y)
+                maps.append(w)
+                if teacher is None:
+                    token = y.topk(1)[1].squeeze(-1).detach()
                 else:
-                    _, topi = decoder_output.topk(1)
-                    decoder_input = topi.squeeze(-1).detach()
-            decoder_outputs = L.cat(decoder_outputs, dim=1)
-            decoder_outputs = F.log_softmax(decoder_outputs, dim=-1)
-            attentions = L.cat(attentions, dim=1)
-            return decoder_outputs, decoder_hidden, attentions
-
-        def forward_step(self, input, hidden, encoder_outputs):
-            embedded = self.dropout(self.embedding(input))
-            query = hidden.permute(1, 0, 2)
-            context, attn_weights = self.attention(query, encoder_outputs)
-            input_gru = L.cat((embedded, context), dim=2)
-            output, hidden = self.gru(input_gru, hidden)
-            output = self.out(output)
-            return output, hidden, attn_weights
+                    token = teacher[:, t].unsqueeze(1)
+            return (F.log_softmax(L.cat(logits, dim=1), dim=-1), state,
+                    L.cat(maps, dim=1))
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    hidden_size = 12
-    encoder = EncoderRNN(input_lang.n_words, hidden_size)
-    decoder = AttnDecoderRNN(hidden_size, output_lang.n_words)
-    train_dataloader = L.utils.data.DataLoader(
-        train_data, sampler=L.utils.data.RandomSampler(train_data), batch_size=4)
-    encoder_optimizer = optim.Adam(encoder.parameters(), lr=0.01)
-    decoder_optimizer = optim.Adam(decoder.parameters(), lr=0.01)
-    criterion = nn.NLLLoss()
-    epoch_losses = []
-    for epoch in range(3):
-        total_loss = 0
-        for data in train_dataloader:
-            input_tensor, target_tensor = data
-            encoder_optimizer.zero_grad()
-            decoder_optimizer.zero_grad()
-            encoder_outputs, encoder_hidden = encoder(input_tensor)
-            decoder_outputs, _, _ = decoder(encoder_outputs, encoder_hidden, target_tensor)
-            loss = criterion(decoder_outputs.view(-1, decoder_outputs.size(-1)),
-                             target_tensor.view(-1))
+    width = 12
+    enc = Encoder(src_vocab.size, width)
+    dec = Decoder(width, tgt_vocab.size)
+    loader = L.utils.data.DataLoader(
+        dataset, sampler=L.utils.data.RandomSampler(dataset), batch_size=4)
+    opt_enc = L.optim.Adam(enc.parameters(), lr=0.01)
+    opt_dec = L.optim.Adam(dec.parameters(), lr=0.01)
+    nll = nn.NLLLoss()
+    per_epoch = []
+    for _ in range(3):
+        running = 0
+        for src, tgt in loader:
+            opt_enc.zero_grad()
+            opt_dec.zero_grad()
+            keys, state = enc(src)
+            logp, _, _ = dec(keys, state, tgt)
+            loss = nll(logp.view(-1, logp.size(-1)), tgt.view(-1))
             loss.backward()
-            encoder_optimizer.step()
-            decoder_optimizer.step()
-            total_loss += loss.item()
-        epoch_losses.append(total_loss / len(train_dataloader))
+            opt_enc.step()
+            opt_dec.step()
+            running += loss.item()
+        per_epoch.append(running / len(loader))
 
-    def evaluate(encoder, decoder, sentence, input_lang, output_lang):
+    def translate(sentence):
         with L.no_grad():
-            input_tensor = tensorFromSentence(input_lang, sentence)
-            encoder_outputs, encoder_hidden = encoder(input_tensor)
-            decoder_outputs, decoder_hidden, decoder_attn = decoder(encoder_outputs,
-                                                                    encoder_hidden)
-            _, topi = decoder_outputs.topk(1)
-            decoded_ids = topi.squeeze()
-            decoded_words = []
-            for idx in decoded_ids:
-                if idx.item() == EOS_token:
-                    decoded_words.append("<EOS>")
+            ids = L.tensor(src_vocab.encode(sentence), dtype=L.long).view(1, -1)
+            logp, _, maps = dec(*enc(ids))
+            words = []
+            for tok in logp.topk(1)[1].squeeze():
+                if tok.item() == END:
+                    words.append("<EOS>")
                     break
-                decoded_words.append(output_lang.index2word[idx.item()])
-        return decoded_words, decoder_attn
+                words.append(tgt_vocab.words[tok.item()])
+        return words, maps
 
-    encoder.eval()
-    decoder.eval()
-    words, attn = evaluate(encoder, decoder, pairs[0][0], input_lang, output_lang)
-    return {"vocab": (input_lang.n_words, output_lang.n_words, dict(output_lang.word2count)),
-            "ids": L.LongTensor(input_ids), "losses": epoch_losses, "words": words,
-            "attn": attn, "enc_grad": encoder.gru.weight_hh_l0.grad,
-            "dec": decoder.attention.Va.weight}
+    enc.eval()
+    dec.eval()
+    words, maps = translate(pairs[0][0])
+    return {"vocab": (src_vocab.size, tgt_vocab.size, dict(tgt_vocab.counts)),
+            "ids": L.LongTensor(src_rows), "losses": per_epoch, "words": words,
+            "attn": maps, "enc_grad": enc.gru.weight_hh_l0.grad,
+            "dec": dec.attention.Va.weight}
 
 
 # ----------------------------------------------------------------------------------------------
-# char-RNN classification and generation
+# character-level recurrent cells
 # ----------------------------------------------------------------------------------------------
 _NAMES = {"English": ["Abbott", "Baker", "Carter", "Dawson", "Ellis"],
           "French": ["Allard", "Bélanger", "Chevalier", "Dubois", "Lefèvre"],
@@ -938,247 +852,212 @@ _NAMES = {"English": ["Abbott", "Baker", "Carter", "Dawson", "Ellis"],
 
 @program
 def char_rnn_name_classifier_hand_cell_and_confusion(L):
-    """The name-classification tutorial: all_letters from string.ascii_letters, names made
-    ASCII by unicodedata, letterToTensor/lineToTensor one-hot (line_length x 1 x
-    n_letters), the hand RNN cell (i2h and h2o over cat((input, hidden), 1), LogSoftmax),
-    categoryFromOutput by topk, random examples by Python's random, training steps that
-    update by p.data.add_(p.grad.data, alpha=-lr), and the row-normalised confusion matrix."""
+    """Classifying surnames by origin with a recurrent cell written by hand: an alphabet of
+    ASCII letters and a little punctuation, accents stripped by unicodedata, one-hot
+    encodings of a letter (1 x alphabet) and of a word (length x 1 x alphabet) written by
+    chained indexing, a cell of two Linears over cat((x, h), 1) with LogSoftmax, the class
+    read by topk, examples drawn with Python's random, gradient steps written as
+    p.data.add_(p.grad.data, alpha=-lr), a confusion matrix with rows normalised, and the
+    top two guesses for a new word."""
     nn = L.nn
-    all_letters = string.ascii_letters + " .,;'"
-    n_letters = len(all_letters)
+    alphabet = string.ascii_letters + " .,;'"
+    A = len(alphabet)
 
-    def unicodeToAscii(s):
-        return "".join(c for c in unicodedata.normalize("NFD", s)
-                       if unicodedata.category(c) != "Mn" and c in all_letters)
+    def to_ascii(word):
+        return "".join(ch for ch in unicodedata.normalize("NFD", word)
+                       if unicodedata.category(ch) != "Mn" and ch in alphabet)
 
-    category_lines = {k: [unicodeToAscii(n) for n in v] for k, v in _NAMES.items()}
-    all_categories = list(category_lines)
-    n_categories = len(all_categories)
+    by_origin = {k: [to_ascii(w) for w in ws] for k, ws in _NAMES.items()}
+    origins = list(by_origin)
 
-    def letterToIndex(letter):
-        return all_letters.find(letter)
+    def one_hot_letter(ch):
+        t = L.zeros(1, A)
+        t[0][alphabet.find(ch)] = 1
+        return t
 
-    def letterToTensor(letter):
-        tensor = L.zeros(1, n_letters)
-        tensor[0][letterToIndex(letter)] = 1
-        return tensor
+    def one_hot_word(word):
+        t = L.zeros(len(word), 1, A)
+        for pos, ch in enumerate(word):
+            t[pos][0][alphabet.find(ch)] = 1
+        return t
 
-    def lineToTensor(line):
-        tensor = L.zeros(len(line), 1, n_letters)
-        for li, letter in enumerate(line):
-            tensor[li][0][letterToIndex(letter)] = 1
-        return tensor
-
-    class RNN(nn.Module):
-        def __init__(self, input_size, hidden_size, output_size):
+    class Cell(nn.Module):
+        def __init__(self, n_in, n_hidden, n_out):
             super().__init__()
-            self.hidden_size = hidden_size
-            self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
-            self.h2o = nn.Linear(hidden_size, output_size)
+            self.n_hidden = n_hidden
+            self.i2h = nn.Linear(n_in + n_hidden, n_hidden)
+            self.h2o = nn.Linear(n_hidden, n_out)
             self.softmax = nn.LogSoftmax(dim=1)
 
-        def forward(self, input, hidden):
-            combined = L.cat((input, hidden), 1)
-            hidden = self.i2h(combined)
-            output = self.h2o(hidden)
-            output = self.softmax(output)
-            return output, hidden
+        def forward(self, x, h):
+            h = self.i2h(L.cat((x, h), 1))
+            return self.softmax(self.h2o(h)), h
 
-        def initHidden(self):
-            return L.zeros(1, self.hidden_size)
+        def blank(self):
+            return L.zeros(1, self.n_hidden)
+
+    def run(word_t):
+        h = cell.blank()
+        for pos in range(word_t.size()[0]):
+            y, h = cell(word_t[pos], h)
+        return y
+
+    def top_origin(y):
+        k = y.topk(1)[1][0].item()
+        return origins[k], k
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    n_hidden = 16
-    rnn = RNN(n_letters, n_hidden, n_categories)
-    out = {"J": letterToTensor("J"), "shape": lineToTensor("Jones").size(),
-           "ascii": unicodeToAscii("Ślusàrski")}
-    output, next_hidden = rnn(lineToTensor("Albert")[0], L.zeros(1, n_hidden))
-
-    def categoryFromOutput(output):
-        top_n, top_i = output.topk(1)
-        category_i = top_i[0].item()
-        return all_categories[category_i], category_i
-
-    out["first"] = (output, categoryFromOutput(output))
+    hidden = 16
+    cell = Cell(A, hidden, len(origins))
+    res = {"J": one_hot_letter("J"), "shape": one_hot_word("Jones").size(),
+           "ascii": to_ascii("Ślusàrski")}
+    y0, _ = cell(one_hot_word("Albert")[0], L.zeros(1, hidden))
+    res["first"] = (y0, top_origin(y0))
     rng = random.Random(1)
 
-    def randomChoice(lst):
-        return lst[rng.randint(0, len(lst) - 1)]
+    def draw():
+        origin = origins[rng.randint(0, len(origins) - 1)]
+        ws = by_origin[origin]
+        word = ws[rng.randint(0, len(ws) - 1)]
+        return origin, L.tensor([origins.index(origin)], dtype=L.long), one_hot_word(word)
 
-    def randomTrainingExample():
-        category = randomChoice(all_categories)
-        line = randomChoice(category_lines[category])
-        category_tensor = L.tensor([all_categories.index(category)], dtype=L.long)
-        return category, line, category_tensor, lineToTensor(line)
-
-    criterion = nn.NLLLoss()
-    learning_rate = 0.05
-
-    def train(category_tensor, line_tensor):
-        hidden = rnn.initHidden()
-        rnn.zero_grad()
-        for i in range(line_tensor.size()[0]):
-            output, hidden = rnn(line_tensor[i], hidden)
-        loss = criterion(output, category_tensor)
+    nll = nn.NLLLoss()
+    lr = 0.05
+    trace = []
+    for _ in range(40):
+        _, cls, word_t = draw()
+        cell.zero_grad()
+        loss = nll(run(word_t), cls)
         loss.backward()
-        for p in rnn.parameters():
-            p.data.add_(p.grad.data, alpha=-learning_rate)
-        return output, loss.item()
-
-    losses = []
-    for it in range(40):
-        category, line, category_tensor, line_tensor = randomTrainingExample()
-        output, loss = train(category_tensor, line_tensor)
-        losses.append(loss)
-    out["losses"] = losses
-    confusion = L.zeros(n_categories, n_categories)
-
-    def evaluate(line_tensor):
-        hidden = rnn.initHidden()
-        for i in range(line_tensor.size()[0]):
-            output, hidden = rnn(line_tensor[i], hidden)
-        return output
-
+        for p in cell.parameters():
+            p.data.add_(p.grad.data, alpha=-lr)
+        trace.append(loss.item())
+    res["losses"] = trace
+    conf = L.zeros(len(origins), len(origins))
     for _ in range(30):
-        category, line, category_tensor, line_tensor = randomTrainingExample()
-        output = evaluate(line_tensor)
-        guess, guess_i = categoryFromOutput(output)
-        category_i = all_categories.index(category)
-        confusion[category_i][guess_i] += 1
-    for i in range(n_categories):
-        confusion[i] = confusion[i] / confusion[i].sum()
-    out["confusion"] = confusion
+        origin, _, word_t = draw()
+        conf[origins.index(origin)][top_origin(run(word_t))[1]] += 1
+    for r in range(len(origins)):
+        conf[r] = conf[r] / conf[r].sum()
+    res["confusion"] = conf
     with L.no_grad():
-        output = evaluate(lineToTensor("Dovesky"))
-        topv, topi = output.topk(2, 1, True)
-        out["predict"] = [(topv[0][i].item(), all_categories[topi[0][i].item()])
-                          for i in range(2)]
-    return out
+        vals, idx = run(one_hot_word("Dovesky")).topk(2, 1, True)
+        res["predict"] = [(vals[0][k].item(), origins[idx[0][k].item()]) for k in range(2)]
+    return res
 
 
 @program
 def char_rnn_name_generator_category_input_and_sampling(L):
-    """The name-generation tutorial: an RNN taking (category, input, hidden) through i2h,
-    i2o and o2o with Dropout(0.1) and LogSoftmax, inputTensor/targetTensor with the EOS
-    index n_letters - 1, the target unsqueezed in place, the loss summed into
-    torch.Tensor([0]) over the letters and divided by the length, manual updates, and
-    sampling: a starting letter fed back through topk until EOS, under no_grad."""
+    """Generating surnames letter by letter, conditioned on the origin: a cell fed
+    cat((origin one-hot, letter one-hot, h), 1) through two Linears, a third Linear over
+    cat((h, y), 1), Dropout(0.1) and LogSoftmax; targets are the next letters then an end id
+    (alphabet size - 1) as a LongTensor, unsqueezed in place; the loss accumulated in place
+    into torch.Tensor([0]) over positions and divided by the length; steps through
+    p.data.add_; sampling under no_grad from a first letter, feeding back the topk(1) letter
+    until the end id or a length cap."""
     nn = L.nn
-    all_letters = string.ascii_letters + " .,;'-"
-    n_letters = len(all_letters) + 1
-    all_categories = list(_NAMES)
-    n_categories = len(all_categories)
-    category_lines = {k: [unicodedata.normalize("NFD", n).encode("ascii", "ignore").decode()
-                          for n in v] for k, v in _NAMES.items()}
+    alphabet = string.ascii_letters + " .,;'-"
+    A = len(alphabet) + 1
+    EOS = A - 1
+    origins = list(_NAMES)
+    K = len(origins)
+    by_origin = {k: [unicodedata.normalize("NFD", w).encode("ascii", "ignore").decode()
+                     for w in ws] for k, ws in _NAMES.items()}
 
-    class RNN(nn.Module):
-        def __init__(self, input_size, hidden_size, output_size):
+    class CondCell(nn.Module):
+        def __init__(self, n_in, n_hidden, n_out):
             super().__init__()
-            self.hidden_size = hidden_size
-            self.i2h = nn.Linear(n_categories + input_size + hidden_size, hidden_size)
-            self.i2o = nn.Linear(n_categories + input_size + hidden_size, output_size)
-            self.o2o = nn.Linear(hidden_size + output_size, output_size)
+            self.n_hidden = n_hidden
+            self.i2h = nn.Linear(K + n_in + n_hidden, n_hidden)
+            self.i2o = nn.Linear(K + n_in + n_hidden, n_out)
+            self.o2o = nn.Linear(n_hidden + n_out, n_out)
             self.dropout = nn.Dropout(0.1)
             self.softmax = nn.LogSoftmax(dim=1)
 
-        def forward(self, category, input, hidden):
-            input_combined = L.cat((category, input, hidden), 1)
-            hidden = self.i2h(input_combined)
-            output = self.i2o(input_combined)
-            output_combined = L.cat((hidden, output), 1)
-            output = self.o2o(output_combined)
-            output = self.dropout(output)
-            output = self.softmax(output)
-            return output, hidden
+        def forward(self, origin, x, h):
+            joint = L.cat((origin, x, h), 1)
+            h, y = self.i2h(joint), self.i2o(joint)
+            y = self.o2o(L.cat((h, y), 1))
+            return self.softmax(self.dropout(y)), h
 
-        def initHidden(self):
-            return L.zeros(1, self.hidden_size)
+        def blank(self):
+            return L.zeros(1, self.n_hidden)
 
-    def categoryTensor(category):
-        li = all_categories.index(category)
-        tensor = L.zeros(1, n_categories)
-        tensor[0][li] = 1
-        return tensor
+    def origin_vec(origin):
+        t = L.zeros(1, K)
+        t[0][origins.index(origin)] = 1
+        return t
 
-    def inputTensor(line):
-        tensor = L.zeros(len(line), 1, n_letters)
-        for li in range(len(line)):
-            tensor[li][0][all_letters.find(line[li])] = 1
-        return tensor
+    def letters_vec(word):
+        t = L.zeros(len(word), 1, A)
+        for pos, ch in enumerate(word):
+            t[pos][0][alphabet.find(ch)] = 1
+        return t
 
-    def targetTensor(line):
-        letter_indexes = [all_letters.find(line[li]) for li in range(1, len(line))]
-        letter_indexes.append(n_letters - 1)
-        return L.LongTensor(letter_indexes)
+    def next_letters(word):
+        return L.LongTensor([alphabet.find(ch) for ch in word[1:]] + [EOS])
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    rnn = RNN(n_letters, 16, n_letters)
-    criterion = nn.NLLLoss()
-    learning_rate = 0.005
+    cell = CondCell(A, 16, A)
+    nll = nn.NLLLoss()
+    lr = 0.005
     rng = random.Random(2)
 
-    def train(category_tensor, input_line_tensor, target_line_tensor):
-        target_line_tensor.unsqueeze_(-1)
-        hidden = rnn.initHidden()
-        rnn.zero_grad()
-        loss = L.Tensor([0])
-        for i in range(input_line_tensor.size(0)):
-            output, hidden = rnn(category_tensor, input_line_tensor[i], hidden)
-            l = criterion(output, target_line_tensor[i])
-            loss += l
-        loss.backward()
-        for p in rnn.parameters():
-            p.data.add_(p.grad.data, alpha=-learning_rate)
-        return output, loss.item() / input_line_tensor.size(0)
+    def train_on(origin_t, inputs, targets):
+        targets.unsqueeze_(-1)
+        h = cell.blank()
+        cell.zero_grad()
+        total = L.Tensor([0])
+        for pos in range(inputs.size(0)):
+            y, h = cell(origin_t, inputs[pos], h)
+            total += nll(y, targets[pos])
+        total.backward()
+        for p in cell.parameters():
+            p.data.add_(p.grad.data, alpha=-lr)
+        return total.item() / inputs.size(0)
 
-    losses = []
-    for it in range(25):
-        category = all_categories[rng.randint(0, n_categories - 1)]
-        line = rng.choice(category_lines[category])
-        _, loss = train(categoryTensor(category), inputTensor(line), targetTensor(line))
-        losses.append(loss)
-    max_length = 6
+    trace = []
+    for _ in range(25):
+        origin = origins[rng.randint(0, K - 1)]
+        word = rng.choice(by_origin[origin])
+        trace.append(train_on(origin_vec(origin), letters_vec(word), next_letters(word)))
 
-    def sample(category, start_letter="A"):
+    def generate(origin, first="A", cap=6):
         with L.no_grad():
-            category_tensor = categoryTensor(category)
-            input = inputTensor(start_letter)
-            hidden = rnn.initHidden()
-            output_name = start_letter
-            for i in range(max_length):
-                output, hidden = rnn(category_tensor, input[0], hidden)
-                topv, topi = output.topk(1)
-                topi = topi[0][0]
-                if topi == n_letters - 1:
+            cond, x, h = origin_vec(origin), letters_vec(first), cell.blank()
+            name = first
+            for _ in range(cap):
+                y, h = cell(cond, x[0], h)
+                pick = y.topk(1)[1][0][0]
+                if pick == EOS:
                     break
-                else:
-                    letter = all_letters[topi]
-                    output_name += letter
-                input = inputTensor(letter)
-            return output_name
+                name += alphabet[pick]
+                x = letters_vec(alphabet[pick])
+            return name
 
-    return {"losses": losses, "target": targetTensor("Kato"),
-            "samples": [sample(c, s) for c in all_categories for s in "ABK"],
-            "w": rnn.o2o.weight}
+    return {"losses": trace, "target": next_letters("Kato"),
+            "samples": [generate(o, s) for o in origins for s in "ABK"],
+            "w": cell.o2o.weight}
 
 
 # ----------------------------------------------------------------------------------------------
-# spatial transformer networks
+# learned input warping
 # ----------------------------------------------------------------------------------------------
 @program
-def spatial_transformer_tutorial_train_and_test(L):
-    """The spatial-transformer tutorial on 28x28 digits: the localisation net (Conv 7,
-    pool, ReLU(True), Conv 5, pool, ReLU(True)), fc_loc with its last layer's weight zeroed
-    and bias copied to the identity transform, affine_grid on x.size() and grid_sample (the
-    defaults), the classifier with Dropout2d and F.dropout(training=self.training), SGD
-    steps on nll_loss, the test loop summing F.nll_loss(size_average=False) (the deprecated
-    argument's warning) and counting pred.eq(target.view_as(pred)), and the transformed
-    batch turned into a numpy image by transpose, de-normalisation and clip."""
-    nn, F, optim = L.nn, L.nn.functional, L.optim
+def spatial_transformer_classifier_train_and_test(L):
+    """A classifier of 28x28 digits that first resamples its input: a localisation stack
+    (7x7 conv, 2x2 pool, ReLU(True), 5x5 conv, pool, ReLU(True)) and a regressor of six
+    affine parameters whose last Linear starts at zero weight and the identity as bias
+    (through .data); affine_grid over x.size() and grid_sample with default arguments;
+    then two convolutions (Dropout2d on the second), F.dropout gated by self.training;
+    SGD on nll_loss; an evaluation summing nll_loss(size_average=False) (which warns) and
+    counting pred.eq(target.view_as(pred)); the warped batch made into an HWC numpy image,
+    de-normalised per channel and clipped."""
+    nn, F = L.nn, L.nn.functional
 
-    class Net(nn.Module):
+    class WarpThenClassify(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
@@ -1189,113 +1068,101 @@ def spatial_transformer_tutorial_train_and_test(L):
             self.localization = nn.Sequential(
                 nn.Conv2d(1, 8, kernel_size=7), nn.MaxPool2d(2, stride=2), nn.ReLU(True),
                 nn.Conv2d(8, 10, kernel_size=5), nn.MaxPool2d(2, stride=2), nn.ReLU(True))
-            self.fc_loc = nn.Sequential(nn.Linear(10 * 3 * 3, 32), nn.ReLU(True),
-                                        nn.Linear(32, 3 * 2))
-            self.fc_loc[2].weight.data.zero_()
-            self.fc_loc[2].bias.data.copy_(L.tensor([1, 0, 0, 0, 1, 0], dtype=L.float))
+            self.fc_loc = nn.Sequential(nn.Linear(90, 32), nn.ReLU(True), nn.Linear(32, 6))
+            last = self.fc_loc[2]
+            last.weight.data.zero_()
+            last.bias.data.copy_(L.tensor([1, 0, 0, 0, 1, 0], dtype=L.float))
 
-        def stn(self, x):
-            xs = self.localization(x)
-            xs = xs.view(-1, 10 * 3 * 3)
-            theta = self.fc_loc(xs)
-            theta = theta.view(-1, 2, 3)
-            grid = F.affine_grid(theta, x.size())
-            return F.grid_sample(x, grid)
+        def warp(self, img):
+            theta = self.fc_loc(self.localization(img).view(-1, 90)).view(-1, 2, 3)
+            return F.grid_sample(img, F.affine_grid(theta, img.size()))
 
-        def forward(self, x):
-            x = self.stn(x)
-            x = F.relu(F.max_pool2d(self.conv1(x), 2))
-            x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-            x = x.view(-1, 320)
-            x = F.relu(self.fc1(x))
-            x = F.dropout(x, training=self.training)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
+        def forward(self, img):
+            h = F.relu(F.max_pool2d(self.conv1(self.warp(img)), 2))
+            h = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(h)), 2)).view(-1, 320)
+            h = F.dropout(F.relu(self.fc1(h)), training=self.training)
+            return F.log_softmax(self.fc2(h), dim=1)
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    model = Net()
-    X = (L.tensor(normal64(16, 1, 28, 28, seed=11)) - 0.1307) / 0.3081
-    Y = L.tensor(labels(16, 10, seed=12))
-    train_loader = L.utils.data.DataLoader(L.utils.data.TensorDataset(X[:12], Y[:12]),
-                                           batch_size=4, shuffle=True)
-    test_loader = L.utils.data.DataLoader(L.utils.data.TensorDataset(X[12:], Y[12:]),
-                                          batch_size=4)
-    optimizer = optim.SGD(model.parameters(), lr=0.01)
-    model.train()
-    for batch_idx, (data, target) in enumerate(train_loader):
-        optimizer.zero_grad()
-        output = model(data)
-        loss = F.nll_loss(output, target)
-        loss.backward()
-        optimizer.step()
+    net = WarpThenClassify()
+    digits = (L.tensor(normal64(16, 1, 28, 28, seed=11)) - 0.1307) / 0.3081
+    tags = L.tensor(labels(16, 10, seed=12))
+    train = L.utils.data.DataLoader(L.utils.data.TensorDataset(digits[:12], tags[:12]),
+                                    batch_size=4, shuffle=True)
+    test = L.utils.data.DataLoader(L.utils.data.TensorDataset(digits[12:], tags[12:]),
+                                   batch_size=4)
+    sgd = L.optim.SGD(net.parameters(), lr=0.01)
+    net.train()
+    for xb, yb in train:
+        sgd.zero_grad()
+        step_loss = F.nll_loss(net(xb), yb)
+        step_loss.backward()
+        sgd.step()
     with L.no_grad():
-        model.eval()
-        test_loss = 0
-        correct = 0
-        for data, target in test_loader:
-            output = model(data)
-            test_loss += F.nll_loss(output, target, size_average=False).item()
-            pred = output.max(1, keepdim=True)[1]
-            correct += pred.eq(target.view_as(pred)).sum().item()
-        test_loss /= len(test_loader.dataset)
+        net.eval()
+        summed, hits = 0, 0
+        for xb, yb in test:
+            logp = net(xb)
+            summed += F.nll_loss(logp, yb, size_average=False).item()
+            guess = logp.max(1, keepdim=True)[1]
+            hits += guess.eq(yb.view_as(guess)).sum().item()
+        summed /= len(test.dataset)
 
-    def convert_image_np(inp):
-        inp = inp.numpy().transpose((1, 2, 0))
-        mean = np.array([0.485, 0.456, 0.406])
-        std = np.array([0.229, 0.224, 0.225])
-        inp = std * inp + mean
-        return np.clip(inp, 0, 1)
+    def as_picture(chw):
+        hwc = chw.numpy().transpose((1, 2, 0))
+        return np.clip(np.array([0.229, 0.224, 0.225]) * hwc
+                       + np.array([0.485, 0.456, 0.406]), 0, 1)
 
     with L.no_grad():
-        data = next(iter(test_loader))[0]
-        transformed = model.stn(data).cpu()
-    return {"loss": loss, "test": (test_loss, correct), "image": convert_image_np(
-        transformed[0].expand(3, 28, 28).clone()), "theta_b": model.fc_loc[2].bias,
-        "transformed": transformed, "grad": model.localization[0].weight.grad}
+        warped = net.warp(next(iter(test))[0]).cpu()
+    return {"loss": step_loss, "test": (summed, hits),
+            "image": as_picture(warped[0].expand(3, 28, 28).clone()),
+            "theta_b": net.fc_loc[2].bias, "transformed": warped,
+            "grad": net.localization[0].weight.grad}
 
 
 # ----------------------------------------------------------------------------------------------
-# neural style transfer
+# optimising an image
 # ----------------------------------------------------------------------------------------------
 @program
-def neural_style_transfer_loss_modules_and_lbfgs_on_the_image(L):
-    """The neural-style tutorial with a small random 'VGG': ContentLoss and StyleLoss
-    modules that store self.loss and pass their input through, gram_matrix by view/mm/div,
-    a Normalization module built by torch.tensor(mean).view(-1, 1, 1) from tensors (with
-    PyTorch's copy-construct warning), the Sequential rebuilt layer by layer with names
-    conv_i/relu_i/pool_i (ReLU replaced by a non-in-place one) and the loss modules
-    added after the chosen layers, then trimmed after the last loss; LBFGS on the input
-    image (requires_grad_, model.eval() and requires_grad_(False)) with a closure that
-    clamps under no_grad and counts its runs in a list."""
-    nn, F, optim = L.nn, L.nn.functional, L.optim
+def style_transfer_probe_modules_and_lbfgs_on_the_image(L):
+    """Optimising an image to match one image's features and another's feature correlations
+    through a small random conv stack: probe modules that record an mse_loss on self.loss
+    and return their input unchanged (one against fixed features, one against a Gram matrix
+    made by view, mm and div), a normalising module that builds its mean and std by
+    torch.tensor of a tensor (PyTorch warns about the copy) viewed (-1, 1, 1); a new
+    Sequential assembled child by child under generated names (ReLUs swapped for
+    non-in-place ones, probes inserted after chosen convolutions, an unknown layer type
+    refused with a RuntimeError) and cut after its last probe; LBFGS over the image with
+    the network in eval mode and frozen, the closure clamping the image under no_grad and
+    logging each evaluation."""
+    nn, F = L.nn, L.nn.functional
 
-    class ContentLoss(nn.Module):
-        def __init__(self, target):
+    def gram(feats):
+        n, c, h, w = feats.size()
+        flat = feats.view(n * c, h * w)
+        return L.mm(flat, flat.t()).div(n * c * h * w)
+
+    class MatchFeatures(nn.Module):
+        def __init__(self, reference):
             super().__init__()
-            self.target = target.detach()
+            self.target = reference.detach()
 
-        def forward(self, input):
-            self.loss = F.mse_loss(input, self.target)
-            return input
+        def forward(self, feats):
+            self.loss = F.mse_loss(feats, self.target)
+            return feats
 
-    def gram_matrix(input):
-        a, b, c, d = input.size()
-        features = input.view(a * b, c * d)
-        G = L.mm(features, features.t())
-        return G.div(a * b * c * d)
-
-    class StyleLoss(nn.Module):
-        def __init__(self, target_feature):
+    class MatchGram(nn.Module):
+        def __init__(self, reference):
             super().__init__()
-            self.target = gram_matrix(target_feature).detach()
+            self.target = gram(reference).detach()
 
-        def forward(self, input):
-            G = gram_matrix(input)
-            self.loss = F.mse_loss(G, self.target)
-            return input
+        def forward(self, feats):
+            self.loss = F.mse_loss(gram(feats), self.target)
+            return feats
 
-    class Normalization(nn.Module):
+    class Standardise(nn.Module):
         def __init__(self, mean, std):
             super().__init__()
             self.mean = L.tensor(mean).view(-1, 1, 1)
@@ -1304,123 +1171,108 @@ def neural_style_transfer_loss_modules_and_lbfgs_on_the_image(L):
         def forward(self, img):
             return (img - self.mean) / self.std
 
+    def conv(cin, cout):
+        return nn.Conv2d(cin, cout, 3, padding=1)
+
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    cnn = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(inplace=True),
-                        nn.Conv2d(6, 6, 3, padding=1), nn.ReLU(inplace=True),
-                        nn.MaxPool2d(2, 2),
-                        nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(inplace=True),
-                        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(inplace=True),
-                        nn.MaxPool2d(2, 2),
-                        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(inplace=True),
-                        nn.Conv2d(8, 8, 3, padding=1)).eval()
-    cnn_normalization_mean = L.tensor([0.485, 0.456, 0.406])
-    cnn_normalization_std = L.tensor([0.229, 0.224, 0.225])
-    style_img = L.rand(1, 3, 16, 16)
-    content_img = L.rand(1, 3, 16, 16)
-    content_layers_default = ["conv_4"]
-    style_layers_default = ["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"]
+    features = nn.Sequential(conv(3, 6), nn.ReLU(inplace=True), conv(6, 6),
+                             nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
+                             conv(6, 8), nn.ReLU(inplace=True), conv(8, 8),
+                             nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
+                             conv(8, 8), nn.ReLU(inplace=True), conv(8, 8)).eval()
+    mean = L.tensor([0.485, 0.456, 0.406])
+    std = L.tensor([0.229, 0.224, 0.225])
+    look = L.rand(1, 3, 16, 16)
+    subject = L.rand(1, 3, 16, 16)
+    prefixes = ((nn.Conv2d, "conv"), (nn.ReLU, "relu"), (nn.MaxPool2d, "pool"),
+                (nn.BatchNorm2d, "bn"))
 
-    def get_style_model_and_losses(cnn, normalization_mean, normalization_std, style_img,
-                                   content_img, content_layers=content_layers_default,
-                                   style_layers=style_layers_default):
-        normalization = Normalization(normalization_mean, normalization_std)
-        content_losses = []
-        style_losses = []
-        model = nn.Sequential(normalization)
-        i = 0
-        for layer in cnn.children():
-            if isinstance(layer, nn.Conv2d):
-                i += 1
-                name = "conv_{}".format(i)
-            elif isinstance(layer, nn.ReLU):
-                name = "relu_{}".format(i)
-                layer = nn.ReLU(inplace=False)
-            elif isinstance(layer, nn.MaxPool2d):
-                name = "pool_{}".format(i)
-            elif isinstance(layer, nn.BatchNorm2d):
-                name = "bn_{}".format(i)
-            else:
-                raise RuntimeError("Unrecognized layer: {}".format(layer.__class__.__name__))
-            model.add_module(name, layer)
-            if name in content_layers:
-                target = model(content_img).detach()
-                content_loss = ContentLoss(target)
-                model.add_module("content_loss_{}".format(i), content_loss)
-                content_losses.append(content_loss)
-            if name in style_layers:
-                target_feature = model(style_img).detach()
-                style_loss = StyleLoss(target_feature)
-                model.add_module("style_loss_{}".format(i), style_loss)
-                style_losses.append(style_loss)
-        for i in range(len(model) - 1, -1, -1):
-            if isinstance(model[i], ContentLoss) or isinstance(model[i], StyleLoss):
-                break
-        model = model[:(i + 1)]
-        return model, style_losses, content_losses
+    def assemble(source, at_content=("conv_4",),
+                 at_style=("conv_1", "conv_2", "conv_3", "conv_4", "conv_5")):
+        net = nn.Sequential(Standardise(mean, std))
+        content_probes, style_probes = [], []
+        n_conv = 0
+        for child in source.children():
+            prefix = next((p for kind, p in prefixes if isinstance(child, kind)), None)
+            if prefix is None:
+                raise RuntimeError(f"Unrecognized layer: {type(child).__name__}")
+            if prefix == "conv":
+                n_conv += 1
+            if prefix == "relu":
+                child = nn.ReLU(inplace=False)
+            tag = f"{prefix}_{n_conv}"
+            net.add_module(tag, child)
+            if tag in at_content:
+                probe = MatchFeatures(net(subject).detach())
+                net.add_module(f"content_loss_{n_conv}", probe)
+                content_probes.append(probe)
+            if tag in at_style:
+                probe = MatchGram(net(look).detach())
+                net.add_module(f"style_loss_{n_conv}", probe)
+                style_probes.append(probe)
+        last = max(k for k in range(len(net))
+                   if isinstance(net[k], (MatchFeatures, MatchGram)))
+        return net[:last + 1], style_probes, content_probes
 
-    input_img = content_img.clone()
-    runs = []
+    canvas = subject.clone()
+    log = []
 
-    def run_style_transfer(cnn, normalization_mean, normalization_std, content_img,
-                           style_img, input_img, num_steps=12, style_weight=1000,
-                           content_weight=1):
-        model, style_losses, content_losses = get_style_model_and_losses(
-            cnn, normalization_mean, normalization_std, style_img, content_img)
-        input_img.requires_grad_(True)
-        model.eval()
-        model.requires_grad_(False)
-        optimizer = optim.LBFGS([input_img])
-        run = [0]
-        while run[0] <= num_steps:
-            def closure():
-                with L.no_grad():
-                    input_img.clamp_(0, 1)
-                optimizer.zero_grad()
-                model(input_img)
-                style_score = 0
-                content_score = 0
-                for sl in style_losses:
-                    style_score += sl.loss
-                for cl in content_losses:
-                    content_score += cl.loss
-                style_score *= style_weight
-                content_score *= content_weight
-                loss = style_score + content_score
-                loss.backward()
-                run[0] += 1
-                runs.append((style_score.item(), content_score.item()))
-                return style_score + content_score
-            optimizer.step(closure)
+    def paint(image, max_evals=12, style_weight=1000, content_weight=1):
+        net, style_probes, content_probes = assemble(features)
+        image.requires_grad_(True)
+        net.eval()
+        net.requires_grad_(False)
+        lbfgs = L.optim.LBFGS([image])
+        evals = [0]
+
+        def closure():
+            with L.no_grad():
+                image.clamp_(0, 1)
+            lbfgs.zero_grad()
+            net(image)
+            s_score, c_score = 0, 0
+            for probe in style_probes:
+                s_score += probe.loss
+            for probe in content_probes:
+                c_score += probe.loss
+            s_score *= style_weight
+            c_score *= content_weight
+            (s_score + c_score).backward()
+            evals[0] += 1
+            log.append((s_score.item(), c_score.item()))
+            return s_score + c_score
+
+        while evals[0] <= max_evals:
+            lbfgs.step(closure)
         with L.no_grad():
-            input_img.clamp_(0, 1)
-        return input_img, model
+            image.clamp_(0, 1)
+        return image, net
 
-    output, model = run_style_transfer(cnn, cnn_normalization_mean, cnn_normalization_std,
-                                       content_img, style_img, input_img)
-    return {"names": [n for n, _ in model.named_children()], "runs": runs,
-            "output": output, "grad": output.grad,
-            "frozen": [p.requires_grad for p in model.parameters()],
-            "unknown": err(lambda: get_style_model_and_losses(
-                nn.Sequential(nn.Conv2d(3, 3, 1), nn.Tanh()), cnn_normalization_mean,
-                cnn_normalization_std, style_img, content_img))}
+    painted, net = paint(canvas)
+    return {"names": [k for k, _ in net.named_children()], "runs": log,
+            "output": painted, "grad": painted.grad,
+            "frozen": [p.requires_grad for p in net.parameters()],
+            "unknown": err(lambda: assemble(nn.Sequential(nn.Conv2d(3, 3, 1), nn.Tanh())))}
 
 
 # ----------------------------------------------------------------------------------------------
-# FGSM
+# adversarial examples
 # ----------------------------------------------------------------------------------------------
 @program
-def fgsm_tutorial_attack_per_epsilon(L):
-    """The FGSM tutorial (float32): the MNIST LeNet with dropout in eval mode, a test loop
-    of batch size 1 that skips misclassified inputs (init_pred.item() != target.item()),
-    data.requires_grad = True, model.zero_grad(), data.grad.data, denorm with mean/std made
-    by torch.tensor(list).to(device) and viewed (1, -1, 1, 1), fgsm_attack (sign, epsilon
-    step, clamp to [0, 1]), re-normalisation, and the accuracy and adversarial examples
-    (squeeze().detach().cpu().numpy()) per epsilon."""
+def sign_gradient_attack_accuracy_per_epsilon(L):
+    """A fast gradient-sign attack (float32) on a small conv classifier with two Dropouts,
+    in eval mode: one example at a time, already-wrong predictions skipped (comparing
+    .item()s), the input made a leaf by requires_grad = True, model.zero_grad(), the input
+    gradient read through .data; the input mapped back to [0, 1] with mean and std tensors
+    built from lists, moved with .to(device) and viewed (1, -1, 1, 1); a step of epsilon
+    times the sign, clamp, normalise again and re-classify; accuracy and up to three kept
+    examples (squeeze().detach().cpu().numpy()) for each epsilon."""
     nn, F = L.nn, L.nn.functional
-    device = L.device("cpu")
+    dev = L.device("cpu")
+    MEAN, STD = 0.1307, 0.3081
 
-    class Net(nn.Module):
+    class SmallConv(nn.Module):
         def __init__(self):
             super().__init__()
             self.conv1 = nn.Conv2d(1, 4, 3, 1)
@@ -1430,468 +1282,426 @@ def fgsm_tutorial_attack_per_epsilon(L):
             self.fc1 = nn.Linear(8 * 12 * 12, 32)
             self.fc2 = nn.Linear(32, 10)
 
-        def forward(self, x):
-            x = F.relu(self.conv1(x))
-            x = self.conv2(x)
-            x = F.relu(x)
-            x = F.max_pool2d(x, 2)
-            x = self.dropout1(x)
-            x = L.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = self.dropout2(x)
-            x = self.fc2(x)
-            return F.log_softmax(x, dim=1)
+        def forward(self, img):
+            h = F.relu(self.conv2(F.relu(self.conv1(img))))
+            h = L.flatten(self.dropout1(F.max_pool2d(h, 2)), 1)
+            h = self.dropout2(F.relu(self.fc1(h)))
+            return F.log_softmax(self.fc2(h), dim=1)
 
-    model = load_seeded(L, Net(), seed=13, scale=0.2).to(device)
-    model.eval()
-    images = L.tensor(np.random.RandomState(14).rand(12, 1, 28, 28).astype(np.float32))
+    net = load_seeded(L, SmallConv(), seed=13, scale=0.2).to(dev)
+    net.eval()
+    raw = L.tensor(np.random.RandomState(14).rand(12, 1, 28, 28).astype(np.float32))
     with L.no_grad():
-        Y = model((images - 0.1307) / 0.3081).argmax(1)
-    Y = L.where(L.arange(12) % 3 == 2, (Y + 1) % 10, Y)
-    test_loader = L.utils.data.DataLoader(
-        L.utils.data.TensorDataset((images - 0.1307) / 0.3081, Y), batch_size=1)
+        tags = net((raw - MEAN) / STD).argmax(1)
+    tags = L.where(L.arange(12) % 3 == 2, (tags + 1) % 10, tags)   # every third made wrong
+    loader = L.utils.data.DataLoader(
+        L.utils.data.TensorDataset((raw - MEAN) / STD, tags), batch_size=1)
 
-    def fgsm_attack(image, epsilon, data_grad):
-        sign_data_grad = data_grad.sign()
-        perturbed_image = image + epsilon * sign_data_grad
-        perturbed_image = L.clamp(perturbed_image, 0, 1)
-        return perturbed_image
-
-    def denorm(batch, mean=[0.1307], std=[0.3081]):
-        if isinstance(mean, list):
-            mean = L.tensor(mean).to(device)
-        if isinstance(std, list):
-            std = L.tensor(std).to(device)
+    def unnormalise(batch, mean=[MEAN], std=[STD]):
+        mean, std = L.tensor(mean).to(dev), L.tensor(std).to(dev)
         return batch * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)
 
-    def test(model, device, test_loader, epsilon):
-        correct = 0
-        adv_examples = []
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            data.requires_grad = True
-            output = model(data)
-            init_pred = output.max(1, keepdim=True)[1]
-            if init_pred.item() != target.item():
+    def evaluate_at(eps):
+        kept_right = 0
+        kept = []
+        for img, tag in loader:
+            img, tag = img.to(dev), tag.to(dev)
+            img.requires_grad = True
+            logp = net(img)
+            before = logp.max(1, keepdim=True)[1]
+            if before.item() != tag.item():
                 continue
-            loss = F.nll_loss(output, target)
-            model.zero_grad()
+            loss = F.nll_loss(logp, tag)
+            net.zero_grad()
             loss.backward()
-            data_grad = data.grad.data
-            data_denorm = denorm(data)
-            perturbed_data = fgsm_attack(data_denorm, epsilon, data_grad)
-            perturbed_data_normalized = (perturbed_data - 0.1307) / 0.3081
-            output = model(perturbed_data_normalized)
-            final_pred = output.max(1, keepdim=True)[1]
-            if final_pred.item() == target.item():
-                correct += 1
-                if epsilon == 0 and len(adv_examples) < 3:
-                    adv_ex = perturbed_data.squeeze().detach().cpu().numpy()
-                    adv_examples.append((init_pred.item(), final_pred.item(), adv_ex))
-            else:
-                if len(adv_examples) < 3:
-                    adv_ex = perturbed_data.squeeze().detach().cpu().numpy()
-                    adv_examples.append((init_pred.item(), final_pred.item(), adv_ex))
-        final_acc = correct / float(len(test_loader))
-        return final_acc, adv_examples
+            g = img.grad.data
+            moved = L.clamp(unnormalise(img) + eps * g.sign(), 0, 1)
+            after = net((moved - MEAN) / STD).max(1, keepdim=True)[1]
+            survived = after.item() == tag.item()
+            kept_right += survived
+            if len(kept) < 3 and (eps == 0 or not survived):
+                kept.append((before.item(), after.item(),
+                             moved.squeeze().detach().cpu().numpy()))
+        return kept_right / float(len(loader)), kept
 
-    accuracies, examples = [], []
-    for eps in [0, .05, .1, .2, .3]:
-        acc, ex = test(model, device, test_loader, eps)
-        accuracies.append(acc)
-        examples.append(ex)
-    return {"acc": accuracies, "examples": examples, "fc1_grad": model.fc1.weight.grad}
-
+    per_eps = [evaluate_at(eps) for eps in [0, .05, .1, .2, .3]]
+    return {"acc": [a for a, _ in per_eps], "examples": [e for _, e in per_eps],
+            "fc1_grad": net.fc1.weight.grad}
 
 
 # ----------------------------------------------------------------------------------------------
-# torch.func: model ensembling, Jacobians
+# torch.func: ensembles, Jacobians
 # ----------------------------------------------------------------------------------------------
 @program
-def model_ensembling_stack_module_state_on_a_meta_base(L):
-    """The model-ensembling tutorial: a list of MLPs, predictions by a loop, their stacked
-    parameters and buffers by stack_module_state, a base copy moved to the meta device and
-    called through functional_call under vmap, the same minibatch for every model
-    (in_dims=(0, 0, None)) and one minibatch each, then the same against a Python loop."""
+def ensemble_by_stack_module_state_on_a_meta_base(L):
+    """Running several copies of an MLP as one: outputs from a Python loop (a different
+    batch per model, then a shared batch), parameters and buffers stacked by
+    stack_module_state, a deep copy moved to the meta device as the stateless skeleton for
+    functional_call under vmap (per-model batches, then in_dims=(0, 0, None)), a backward
+    into the stacked leaves, not the original models."""
     nn, F = L.nn, L.nn.functional
     func = L.func
 
-    class SimpleMLP(nn.Module):
+    class ThreeLayer(nn.Module):
         def __init__(self):
             super().__init__()
             self.fc1 = nn.Linear(16, 32)
             self.fc2 = nn.Linear(32, 24)
             self.fc3 = nn.Linear(24, 10)
 
-        def forward(self, x):
-            x = x.flatten(1)
-            x = F.relu(self.fc1(x))
-            x = F.relu(self.fc2(x))
-            return self.fc3(x)
+        def forward(self, img):
+            h = img.flatten(1)
+            for fc in (self.fc1, self.fc2):
+                h = F.relu(fc(h))
+            return self.fc3(h)
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    num_models = 4
-    data = L.randn(20, 1, 4, 4)
-    minibatches = data[:num_models * 5].reshape(num_models, 5, 1, 4, 4)
-    minibatch = data[:5]
-    models = [SimpleMLP() for _ in range(num_models)]
-    predictions_diff_minibatch_loop = [model(mb) for model, mb in zip(models, minibatches)]
-    predictions2 = [model(minibatch) for model in models]
-    params, buffers = func.stack_module_state(models)
-    base_model = copy.deepcopy(models[0])
-    base_model = base_model.to("meta")
+    k = 4
+    pool = L.randn(20, 1, 4, 4)
+    per_model = pool[:k * 5].reshape(k, 5, 1, 4, 4)
+    shared = pool[:5]
+    members = [ThreeLayer() for _ in range(k)]
+    looped = L.stack([m(b) for m, b in zip(members, per_model)])
+    looped_shared = L.stack([m(shared) for m in members])
+    weights, bufs = func.stack_module_state(members)
+    skeleton = copy.deepcopy(members[0]).to("meta")
 
-    def fmodel(params, buffers, x):
-        return func.functional_call(base_model, (params, buffers), (x,))
+    def call_one(w, b, x):
+        return func.functional_call(skeleton, (w, b), (x,))
 
-    predictions1_vmap = L.vmap(fmodel)(params, buffers, minibatches)
-    predictions2_vmap = L.vmap(fmodel, in_dims=(0, 0, None))(params, buffers, minibatch)
-    loss = predictions1_vmap.logsumexp(-1).sum()
-    loss.backward()
-    return {"loop": L.stack(predictions_diff_minibatch_loop), "vmap1": predictions1_vmap,
-            "same": L.stack(predictions2), "vmap2": predictions2_vmap,
-            "keys": list(params), "stacked": (params["fc1.weight"].shape,
-                                              params["fc1.weight"].requires_grad,
-                                              params["fc1.weight"].is_leaf),
-            "meta": (str(base_model.fc1.weight.device), base_model.fc1.weight.is_meta),
-            "grad": params["fc3.bias"].grad, "model_grad": models[0].fc3.bias.grad,
-            "close": L.allclose(predictions1_vmap, L.stack(predictions_diff_minibatch_loop),
-                                atol=1e-3, rtol=1e-5)}
+    batched = L.vmap(call_one)(weights, bufs, per_model)
+    batched_shared = L.vmap(call_one, in_dims=(0, 0, None))(weights, bufs, shared)
+    batched.logsumexp(-1).sum().backward()
+    w1 = weights["fc1.weight"]
+    return {"loop": looped, "vmap1": batched, "same": looped_shared, "vmap2": batched_shared,
+            "keys": list(weights), "stacked": (w1.shape, w1.requires_grad, w1.is_leaf),
+            "meta": (str(skeleton.fc1.weight.device), skeleton.fc1.weight.is_meta),
+            "grad": weights["fc3.bias"].grad, "model_grad": members[0].fc3.bias.grad,
+            "close": L.allclose(batched, looped, atol=1e-3, rtol=1e-5)}
 
 
 @program
-def jacobians_tutorial_batch_trick_jacfwd_of_jacrev_and_functional(L):
-    """The Jacobians and Hessians tutorial: jacrev of predict against
-    torch.autograd.functional.jacobian and a row-by-row vjp, jacfwd, argnums=(0, 2),
-    the batch Jacobian by vmap(jacrev) and by the sum-over-batch trick undone by movedim,
-    hessian as jacfwd(jacrev), torch.autograd.functional.hessian, and has_aux."""
+def jacobians_batch_trick_jacfwd_of_jacrev_and_functional(L):
+    """Jacobians of v -> tanh(W v + b) in float64 computed every way: one vjp per unit
+    vector by autograd.grad, jacrev, autograd.functional.jacobian, jacfwd, jacrev over
+    (W, b); for a batch, vmap of jacrev and the trick of summing over the batch first
+    (then movedim); Hessians by hessian, by jacfwd of jacrev and by
+    autograd.functional.hessian; has_aux; chunk_size=1."""
     F = L.nn.functional
     func = L.func
     L.manual_seed(0)
-    D = 4
+    n = 4
 
-    def predict(weight, bias, x):
-        return F.linear(x, weight, bias).tanh()
+    def layer(W, b, v):
+        return F.linear(v, W, b).tanh()
 
-    weight = L.randn(D, D, dtype=L.float64)
-    bias = L.randn(D, dtype=L.float64)
-    x = L.randn(D, dtype=L.float64)
-    xp = x.clone().requires_grad_()
-    unit_vectors = L.eye(D, dtype=L.float64)
+    W = L.randn(n, n, dtype=L.float64)
+    b = L.randn(n, dtype=L.float64)
+    v = L.randn(n, dtype=L.float64)
+    v_leaf = v.clone().requires_grad_()
+    rows = L.stack([L.autograd.grad(layer(W, b, v_leaf), v_leaf, e)[0]
+                    for e in L.eye(n, dtype=L.float64)])
+    res = {"rows": rows, "jacrev": func.jacrev(layer, argnums=2)(W, b, v),
+           "autograd": L.autograd.functional.jacobian(lambda t: layer(W, b, t), v),
+           "jacfwd": func.jacfwd(layer, argnums=2)(W, b, v)}
+    res["wb"] = tuple(func.jacrev(layer, argnums=(0, 1))(W, b, v))
+    vs = L.randn(3, n, dtype=L.float64)
+    res["batch_vmap"] = L.vmap(func.jacrev(layer, argnums=2), in_dims=(None, None, 0))(W, b, vs)
+    # rows of a batch do not interact, so d(sum over the batch)/d(batch) holds every
+    # per-row Jacobian; movedim puts the batch first
+    res["batch_trick"] = func.jacrev(lambda W_, b_, x: layer(W_, b_, x).sum(0), argnums=2)(
+        W, b, vs).movedim(1, 0)
+    res["hess0"] = func.hessian(layer, argnums=2)(W, b, v)
+    res["hess1"] = func.jacfwd(func.jacrev(layer, argnums=2), argnums=2)(W, b, v)
+    res["hess_autograd"] = L.autograd.functional.hessian(lambda t: layer(W, b, t).sum(), v)
 
-    def compute_jac(xp):
-        jacobian_rows = [L.autograd.grad(predict(weight, bias, xp), xp, vec)[0]
-                         for vec in unit_vectors]
-        return L.stack(jacobian_rows)
+    def with_extra(t):
+        out = layer(W, b, t)
+        return out, out.detach().abs().max()
 
-    out = {"rows": compute_jac(xp), "jacrev": func.jacrev(predict, argnums=2)(weight, bias, x),
-           "autograd": L.autograd.functional.jacobian(lambda t: predict(weight, bias, t), x),
-           "jacfwd": func.jacfwd(predict, argnums=2)(weight, bias, x)}
-    ft_jac_weight, ft_jac_bias = func.jacrev(predict, argnums=(0, 1))(weight, bias, x)
-    out["wb"] = (ft_jac_weight, ft_jac_bias)
-    batch_size = 3
-    xb = L.randn(batch_size, D, dtype=L.float64)
-    compute_batch_jacobian = L.vmap(func.jacrev(predict, argnums=2), in_dims=(None, None, 0))
-    out["batch_vmap"] = compute_batch_jacobian(weight, bias, xb)
-
-    def predict_with_output_summed(weight, bias, x):
-        return predict(weight, bias, x).sum(0)
-
-    out["batch_trick"] = func.jacrev(predict_with_output_summed, argnums=2)(
-        weight, bias, xb).movedim(1, 0)
-    out["hess0"] = func.hessian(predict, argnums=2)(weight, bias, x)
-    out["hess1"] = func.jacfwd(func.jacrev(predict, argnums=2), argnums=2)(weight, bias, x)
-    out["hess_autograd"] = L.autograd.functional.hessian(
-        lambda t: predict(weight, bias, t).sum(), x)
-
-    def with_aux(x):
-        y = predict(weight, bias, x)
-        return y, y.detach().abs().max()
-
-    jac, aux = func.jacrev(with_aux, has_aux=True)(x)
-    out["aux"] = (jac, aux)
-    out["chunks"] = func.jacrev(predict, argnums=2, chunk_size=1)(weight, bias, x)
-    return out
+    res["aux"] = tuple(func.jacrev(with_extra, has_aux=True)(v))
+    res["chunks"] = func.jacrev(layer, argnums=2, chunk_size=1)(W, b, v)
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# the autograd mechanics note
+# autograd internals
 # ----------------------------------------------------------------------------------------------
 @program
-def autograd_mechanics_saved_tensors_hooks_and_order(L):
-    """The autograd mechanics note: a saved input is the same object (pow's _saved_self) and
-    a saved output a new one (exp's _saved_result); pack/unpack hooks on one saved tensor
-    (_raw_saved_self.register_hooks) and for a region (saved_tensors_hooks), the order of a
-    tensor hook, a grad_fn pre-hook, a grad_fn hook and a post-accumulate-grad hook; the
-    gradients at non-differentiable points (relu, abs, sqrt at 0, max and amax over ties,
-    norm at 0); set_grad_enabled and inference mode and the refusals these meet."""
+def autograd_saved_tensors_hooks_order_and_kinks(L):
+    """Autograd internals: what a node saves (pow keeps its input itself as _saved_self, exp
+    a fresh tensor as _saved_result); pack/unpack hooks on a single saved tensor through
+    _raw_saved_self.register_hooks and over a region through saved_tensors_hooks; the
+    firing order of a tensor hook, a node pre-hook, a node hook and a post-accumulate-grad
+    hook; gradients where functions have kinks (relu, abs, sqrt and norms at zero, max and
+    amax over tied values, max over a dim); grad disabled, inference mode and what each
+    refuses (saving an inference tensor, updating one in place, a saved tensor changed in
+    place, a leaf updated in place)."""
     x = L.tensor([0.5, -1.0, 2.0], requires_grad=True)
-    y = x.pow(2)
-    out = {"saved_self": (x.equal(y.grad_fn._saved_self), x is y.grad_fn._saved_self)}
-    y = x.exp()
-    out["saved_result"] = (y.equal(y.grad_fn._saved_result), y is y.grad_fn._saved_result)
-    packed = []
+    sq = x.pow(2)
+    res = {"saved_self": (x.equal(sq.grad_fn._saved_self), x is sq.grad_fn._saved_self)}
+    ex = x.exp()
+    res["saved_result"] = (ex.equal(ex.grad_fn._saved_result), ex is ex.grad_fn._saved_result)
+    shapes = []
 
-    def pack_hook(t):
-        packed.append(tuple(t.shape))
+    def on_save(t):
+        shapes.append(tuple(t.shape))
         return t * 1
 
-    def unpack_hook(t):
-        return t * 2
+    def on_load(t):
+        return t * 2   # doubled on the way back, so the effect shows in the gradient
 
-    y = x.pow(2)
-    y.grad_fn._raw_saved_self.register_hooks(pack_hook, unpack_hook)
-    y.sum().backward()
-    out["one_saved"] = (packed[:], x.grad)
+    sq = x.pow(2)
+    sq.grad_fn._raw_saved_self.register_hooks(on_save, on_load)
+    sq.sum().backward()
+    res["one_saved"] = (shapes[:], x.grad)
     x.grad = None
-    with L.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook):
+    with L.autograd.graph.saved_tensors_hooks(on_save, on_load):
         z = (x * x).sin()
     z.sum().backward()
-    out["region"] = (packed[:], x.grad)
-    order = []
-    a = L.tensor([1.0, 2.0], requires_grad=True)
-    b = a * 3
-    b.register_hook(lambda g: order.append("tensor hook"))
-    b.grad_fn.register_prehook(lambda gO: order.append("prehook"))
-    b.grad_fn.register_hook(lambda gI, gO: order.append("post hook"))
-    a.register_post_accumulate_grad_hook(lambda p: order.append(("acc", p.grad.tolist())))
-    b.sum().backward()
-    out["order"] = order
-    grads = []
-    for f in (lambda t: t.relu(), lambda t: t.abs(), lambda t: t.sqrt(),
-              lambda t: t.norm(), lambda t: L.linalg.vector_norm(t)):
+    res["region"] = (shapes[:], x.grad)
+    fired = []
+    leaf = L.tensor([1.0, 2.0], requires_grad=True)
+    tripled = leaf * 3
+    tripled.register_hook(lambda g: fired.append("tensor hook"))
+    tripled.grad_fn.register_prehook(lambda g_out: fired.append("prehook"))
+    tripled.grad_fn.register_hook(lambda g_in, g_out: fired.append("post hook"))
+    leaf.register_post_accumulate_grad_hook(lambda p: fired.append(("acc", p.grad.tolist())))
+    tripled.sum().backward()
+    res["order"] = fired
+
+    def grad_at_zero(fn):
         t = L.zeros(3, requires_grad=True)
-        f(t).sum().backward()
-        grads.append(t.grad)
-    t = L.tensor([1.0, 3.0, 3.0], requires_grad=True)
-    t.max().backward()
-    grads.append(t.grad.clone())
-    t.grad = None
-    t.amax().backward()
-    grads.append(t.grad.clone())
-    t.grad = None
-    t.max(dim=0).values.backward()
-    grads.append(t.grad)
-    out["kinks"] = grads
+        fn(t).sum().backward()
+        return t.grad
+
+    kinks = [grad_at_zero(fn) for fn in (lambda t: t.relu(), lambda t: t.abs(),
+                                         lambda t: t.sqrt(), lambda t: t.norm(),
+                                         lambda t: L.linalg.vector_norm(t))]
+    tied = L.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    for reduce in (lambda t: t.max(), lambda t: t.amax()):
+        reduce(tied).backward()
+        kinks.append(tied.grad.clone())
+        tied.grad = None
+    tied.max(dim=0).values.backward()
+    kinks.append(tied.grad)
+    res["kinks"] = kinks
     with L.set_grad_enabled(False):
-        out["disabled"] = (x * 2).requires_grad
+        res["disabled"] = (x * 2).requires_grad
     with L.inference_mode():
-        inf = x * 2
-    out["inference"] = (inf.requires_grad, inf.is_inference(), x.is_inference())
-    w = L.ones(3, requires_grad=True)
-    out["inference_save"] = err(lambda: (w * inf).sum().backward())
-    out["inference_inplace"] = err(lambda: inf.add_(1))
-    c = L.tensor([1.0, 2.0], requires_grad=True)
-    d = c.sigmoid()
-    d.mul_(2)
-    out["modified"] = err(lambda: d.sum().backward())
-    out["leaf_inplace"] = err(lambda: c.add_(1))
-    return out
+        frozen = x * 2
+    res["inference"] = (frozen.requires_grad, frozen.is_inference(), x.is_inference())
+    ones = L.ones(3, requires_grad=True)
+    res["inference_save"] = err(lambda: (ones * frozen).sum().backward())
+    res["inference_inplace"] = err(lambda: frozen.add_(1))
+    src = L.tensor([1.0, 2.0], requires_grad=True)
+    sig = src.sigmoid()
+    sig.mul_(2)
+    res["modified"] = err(lambda: sig.sum().backward())
+    res["leaf_inplace"] = err(lambda: src.add_(1))
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# custom Functions, forward-mode AD
+# custom Functions
 # ----------------------------------------------------------------------------------------------
 @program
-def custom_function_tutorials_jvp_save_for_forward_and_constants(L):
-    """The forward-mode AD tutorial's Function with backward and jvp (save_for_forward of
-    the input, the tangent read in jvp), used under dual_level and checked by gradcheck
-    with check_forward_ad; the extending page's MulConstant taking a Python number (None
-    as its gradient), a LinearFunction written with setup_context and needs_input_grad
-    under gradcheck, and the double backward refused through once_differentiable."""
+def custom_functions_jvp_with_backward_constants_and_linear(L):
+    """Custom autograd Functions: an exponential with both backward (from its saved output)
+    and jvp (from the output kept on ctx; the input also given to save_for_forward), its
+    tangent under dual_level and gradcheck of forward AD, then its gradient; a scaling by a
+    Python float whose gradient slot is None; an affine map (x W^T + b, the bias expanded)
+    in the setup_context style whose backward consults needs_input_grad, under gradcheck;
+    a cube whose backward is wrapped by once_differentiable, so that differentiating its
+    gradient again is refused."""
     fwAD = L.autograd.forward_ad
     once_differentiable = importlib.import_module(
         L.__name__ + ".autograd.function").once_differentiable
 
-    class Fn(L.autograd.Function):
+    class ExpBoth(L.autograd.Function):
         @staticmethod
-        def forward(ctx, foo):
-            result = L.exp(foo)
-            ctx.result = result
-            ctx.save_for_forward(foo)
-            ctx.save_for_backward(result)
-            return result
+        def forward(ctx, z):
+            e = L.exp(z)
+            ctx.e = e
+            ctx.save_for_forward(z)
+            ctx.save_for_backward(e)
+            return e
 
         @staticmethod
-        def backward(ctx, gO):
-            result, = ctx.saved_tensors
-            return gO * result
+        def backward(ctx, g):
+            e, = ctx.saved_tensors
+            return g * e
 
         @staticmethod
-        def jvp(ctx, gI):
-            gO = gI * ctx.result
-            del ctx.result
-            return gO
+        def jvp(ctx, dz):
+            de = dz * ctx.e
+            del ctx.e
+            return de
 
-    fn = Fn.apply
     L.manual_seed(0)
-    primal = L.randn(6, 6, dtype=L.double, requires_grad=True)
-    tangent = L.randn(6, 6, dtype=L.double)
+    point = L.randn(6, 6, dtype=L.double, requires_grad=True)
+    direction = L.randn(6, 6, dtype=L.double)
     with fwAD.dual_level():
-        dual_input = fwAD.make_dual(primal, tangent)
-        dual_output = fn(dual_input)
-        jvp = fwAD.unpack_dual(dual_output).tangent
-    out = {"jvp": jvp.detach(), "check": L.autograd.gradcheck(
-        Fn.apply, (primal,), check_forward_ad=True, check_backward_ad=False,
+        tangent = fwAD.unpack_dual(ExpBoth.apply(fwAD.make_dual(point, direction))).tangent
+    res = {"jvp": tangent.detach(), "check": L.autograd.gradcheck(
+        ExpBoth.apply, (point,), check_forward_ad=True, check_backward_ad=False,
         check_undefined_grad=False, check_batched_grad=False)}
-    fn(primal).sum().backward()
-    out["grad"] = primal.grad
+    ExpBoth.apply(point).sum().backward()
+    res["grad"] = point.grad
 
-    class MulConstant(L.autograd.Function):
+    class ScaleBy(L.autograd.Function):
         @staticmethod
-        def forward(tensor, constant):
-            return tensor * constant
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            tensor, constant = inputs
-            ctx.constant = constant
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output * ctx.constant, None
-
-    a = L.randn(3, dtype=L.double, requires_grad=True)
-    r = MulConstant.apply(a, 2.5)
-    r.sum().backward()
-    out["mulconst"] = (r, a.grad, type(r.grad_fn).__name__)
-
-    class LinearFunction(L.autograd.Function):
-        @staticmethod
-        def forward(input, weight, bias):
-            output = input.mm(weight.t())
-            if bias is not None:
-                output += bias.unsqueeze(0).expand_as(output)
-            return output
+        def forward(t, k):
+            return t * k
 
         @staticmethod
         def setup_context(ctx, inputs, output):
-            input, weight, bias = inputs
-            ctx.save_for_backward(input, weight, bias)
+            ctx.k = inputs[1]
 
         @staticmethod
-        def backward(ctx, grad_output):
-            input, weight, bias = ctx.saved_tensors
-            grad_input = grad_weight = grad_bias = None
-            if ctx.needs_input_grad[0]:
-                grad_input = grad_output.mm(weight)
-            if ctx.needs_input_grad[1]:
-                grad_weight = grad_output.t().mm(input)
-            if bias is not None and ctx.needs_input_grad[2]:
-                grad_bias = grad_output.sum(0)
-            return grad_input, grad_weight, grad_bias
+        def backward(ctx, g):
+            return g * ctx.k, None
 
-    inp = (L.randn(5, 4, dtype=L.double, requires_grad=True),
-           L.randn(3, 4, dtype=L.double, requires_grad=True),
-           L.randn(3, dtype=L.double, requires_grad=False))
-    out["linear_check"] = L.autograd.gradcheck(LinearFunction.apply, inp, eps=1e-6, atol=1e-4)
-    y = LinearFunction.apply(*inp)
+    v = L.randn(3, dtype=L.double, requires_grad=True)
+    scaled = ScaleBy.apply(v, 2.5)
+    scaled.sum().backward()
+    res["mulconst"] = (scaled, v.grad, type(scaled.grad_fn).__name__)
+
+    class Affine(L.autograd.Function):
+        @staticmethod
+        def forward(x, W, b):
+            y = x.mm(W.t())
+            if b is not None:
+                y += b.unsqueeze(0).expand_as(y)
+            return y
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*inputs)
+
+        @staticmethod
+        def backward(ctx, gy):
+            x, W, b = ctx.saved_tensors
+            want_x, want_W, want_b = ctx.needs_input_grad
+            gx = gy.mm(W) if want_x else None
+            gW = gy.t().mm(x) if want_W else None
+            gb = gy.sum(0) if b is not None and want_b else None
+            return gx, gW, gb
+
+    args = (L.randn(5, 4, dtype=L.double, requires_grad=True),
+            L.randn(3, 4, dtype=L.double, requires_grad=True),
+            L.randn(3, dtype=L.double, requires_grad=False))
+    res["linear_check"] = L.autograd.gradcheck(Affine.apply, args, eps=1e-6, atol=1e-4)
+    y = Affine.apply(*args)
     y.pow(2).sum().backward()
-    out["linear"] = (y, inp[0].grad, inp[1].grad, inp[2].grad)
+    res["linear"] = (y, *(a.grad for a in args))
 
-    class Cube(L.autograd.Function):
+    class CubeOnce(L.autograd.Function):
         @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t ** 3
 
         @staticmethod
         @once_differentiable
         def backward(ctx, g):
-            x, = ctx.saved_tensors
-            return g * 3 * x ** 2
+            t, = ctx.saved_tensors
+            return g * 3 * t ** 2
 
     c = L.tensor([1.0, 2.0], dtype=L.double, requires_grad=True)
-    g, = L.autograd.grad(Cube.apply(c).sum(), c, create_graph=True)
-    out["once"] = (g, g.requires_grad, err(lambda: g.sum().backward()))
-    return out
+    gc, = L.autograd.grad(CubeOnce.apply(c).sum(), c, create_graph=True)
+    res["once"] = (gc, gc.requires_grad, err(lambda: gc.sum().backward()))
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
-# parametrizations
+# chained parametrizations
 # ----------------------------------------------------------------------------------------------
 @program
-def parametrizations_tutorial_chained_and_right_inverse(L):
-    """The parametrizations tutorial beyond its first example: Skew then CayleyMap on one
-    weight (an orthogonal matrix; the ModuleList of parametrizations and original), a
-    MatrixExponential on another layer, the weight assigned through the chain's
-    right_inverse, caching under parametrize.cached(), a parametrization on a bias, the
-    state_dict keys, and removal leaving the parametrized value or the original."""
+def parametrize_chains_right_inverse_caching_and_removal(L):
+    """Chained parametrizations: antisymmetric part then a Cayley transform with inverses
+    for both (an orthogonal weight; the chain's modules, the class renamed
+    Parametrized..., state_dict keys), antisymmetric part then matrix_exp without an
+    inverse on a second layer (assigning its weight is refused), gradients reaching the
+    originals, a weight assigned through the inverses under no_grad, a parametrization on a
+    bias evaluated once per cached() region, and removal keeping either the computed value
+    or the original."""
     nn = L.nn
-    parametrize = importlib.import_module(L.__name__ + ".nn.utils.parametrize")
+    P = importlib.import_module(L.__name__ + ".nn.utils.parametrize")
 
-    class Skew(nn.Module):
-        def forward(self, X):
-            A = X.triu(1)
-            return A - A.transpose(-1, -2)
+    class Antisym(nn.Module):
+        def forward(self, W):
+            upper = W.triu(1)
+            return upper - upper.transpose(-1, -2)
 
-        def right_inverse(self, A):
-            return A.triu(1)
+        def right_inverse(self, S):
+            return S.triu(1)
 
-    class CayleyMap(nn.Module):
-        def __init__(self, n):
+    class Cayley(nn.Module):
+        def __init__(self, size):
             super().__init__()
-            self.register_buffer("Id", L.eye(n))
+            self.register_buffer("Id", L.eye(size))
 
-        def forward(self, X):
-            return L.linalg.solve(self.Id - X, self.Id + X)
+        def forward(self, S):
+            return L.linalg.solve(self.Id - S, self.Id + S)
 
-        def right_inverse(self, A):
-            return L.linalg.solve(A + self.Id, A - self.Id)
+        def right_inverse(self, Q):
+            # solving (Q + I) S = Q - I recovers S from Q = (I - S)^-1 (I + S)
+            return L.linalg.solve(Q + self.Id, Q - self.Id)
 
-    class MatrixExponential(nn.Module):
-        def forward(self, X):
-            return L.matrix_exp(X)
+    class Expm(nn.Module):
+        def forward(self, S):
+            return L.matrix_exp(S)
+
+    def chained(lin, name, *steps):
+        for step in steps:
+            P.register_parametrization(lin, name, step)
+        return lin
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    layer = nn.Linear(3, 3)
-    parametrize.register_parametrization(layer, "weight", Skew())
-    parametrize.register_parametrization(layer, "weight", CayleyMap(3))
-    X = layer.weight
-    out = {"orth": X.T @ X, "repr": str(layer), "type": type(layer).__name__,
-           "keys": list(layer.state_dict()),
-           "chain": [type(m).__name__ for m in layer.parametrizations.weight],
-           "is_param": parametrize.is_parametrized(layer, "weight")}
-    layer_e = nn.Linear(3, 3)
-    parametrize.register_parametrization(layer_e, "weight", Skew())
-    parametrize.register_parametrization(layer_e, "weight", MatrixExponential())
-    out["expm"] = (layer_e.weight, L.linalg.det(layer_e.weight))
-    loss = layer(L.randn(4, 3)).pow(2).sum() + layer_e(L.randn(4, 3)).sum()
-    loss.backward()
-    out["grads"] = (layer.parametrizations.weight.original.grad,
-                    layer_e.parametrizations.weight.original.grad)
-    S = L.randn(3, 3)
-    Q = L.matrix_exp(S.triu(1) - S.triu(1).T)
+    rot = chained(nn.Linear(3, 3), "weight", Antisym(), Cayley(3))
+    Wr = rot.weight
+    res = {"orth": Wr.T @ Wr, "repr": str(rot), "type": type(rot).__name__,
+           "keys": list(rot.state_dict()),
+           "chain": [type(m).__name__ for m in rot.parametrizations.weight],
+           "is_param": P.is_parametrized(rot, "weight")}
+    ex = chained(nn.Linear(3, 3), "weight", Antisym(), Expm())
+    res["expm"] = (ex.weight, L.linalg.det(ex.weight))
+    total = rot(L.randn(4, 3)).pow(2).sum() + ex(L.randn(4, 3)).sum()
+    total.backward()
+    res["grads"] = (rot.parametrizations.weight.original.grad,
+                    ex.parametrizations.weight.original.grad)
+    A = L.randn(3, 3)
+    target = L.matrix_exp(A.triu(1) - A.triu(1).T)
 
-    def assign_expm():
-        layer_e.weight = Q
+    def set_without_inverse():
+        ex.weight = target
 
-    out["no_inverse"] = err(assign_expm)
+    res["no_inverse"] = err(set_without_inverse)
     with L.no_grad():
-        layer.weight = Q
-    out["assigned"] = (layer.parametrizations.weight.original, layer.weight)
-    calls = []
+        rot.weight = target
+    res["assigned"] = (rot.parametrizations.weight.original, rot.weight)
+    evaluations = []
 
-    class Counted(nn.Module):
-        def forward(self, X):
-            calls.append(1)
-            return X * 2
+    class Doubled(nn.Module):
+        def forward(self, b):
+            evaluations.append(1)
+            return b * 2
 
-    lin = nn.Linear(3, 2)
-    parametrize.register_parametrization(lin, "bias", Counted())
-    with parametrize.cached():
-        y = lin(L.randn(2, 3)) + lin.bias.sum() + lin.bias.sum()
-    n_cached = len(calls)
-    lin.bias.sum()
-    lin.bias.sum()
-    out["cached"] = (n_cached, len(calls), y)
-    parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
-    out["removed_kept"] = (layer.weight, type(layer).__name__, list(layer.state_dict()))
-    parametrize.remove_parametrizations(lin, "bias", leave_parametrized=False)
-    out["removed_orig"] = (lin.bias, type(lin).__name__)
-    return out
+    small = chained(nn.Linear(3, 2), "bias", Doubled())
+    with P.cached():
+        y = small(L.randn(2, 3)) + small.bias.sum() + small.bias.sum()
+    inside = len(evaluations)
+    for _ in range(2):
+        small.bias.sum()
+    res["cached"] = (inside, len(evaluations), y)
+    P.remove_parametrizations(rot, "weight", leave_parametrized=True)
+    res["removed_kept"] = (rot.weight, type(rot).__name__, list(rot.state_dict()))
+    P.remove_parametrizations(small, "bias", leave_parametrized=False)
+    res["removed_orig"] = (small.bias, type(small).__name__)
+    return res
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1929,8 +1739,8 @@ def test_pointwise_loss_is_one_node_over_its_input_and_target(loss_name, reducti
     its _saved_ fields, as PyTorch's; first and second derivatives (through create_graph,
     points on the band's edge included) and an empty batch agree with PyTorch's.
     minigrad's node listed its inner steps (MulBackward0 of SubBackward0s,
-    SmoothL1Backward0, the elementwise BCE node under the reduction's), so the blitz's walk
-    of loss.grad_fn.next_functions named the wrong nodes."""
+    SmoothL1Backward0, the elementwise BCE node under the reduction's), so walking
+    loss.grad_fn.next_functions named the wrong nodes."""
     loss_of = _POINTWISE_LOSSES[loss_name]
 
     def call(L):
@@ -1957,8 +1767,9 @@ def test_pointwise_loss_is_one_node_over_its_input_and_target(loss_name, reducti
 
 
 def test_linear_node_lists_its_inputs_in_addmm_order():
-    """The blitz walks loss.grad_fn.next_functions[0][0].next_functions[0][0] and PyTorch
-    gives the bias's AccumulateGrad (addmm's first input); minigrad gives the input's node."""
+    """Two levels down from a loss over a Linear (next_functions[0][0] twice), PyTorch
+    reaches the bias's AccumulateGrad, addmm's first input; minigrad reached the input's
+    node."""
     def call(L):
         x = L.tensor(normal64(2, 5, seed=1), requires_grad=True).relu()
         y = L.nn.Linear(5, 3).double()(x)
@@ -1967,7 +1778,7 @@ def test_linear_node_lists_its_inputs_in_addmm_order():
 
 
 def test_grid_gradient_at_pixel_centres_follows_fused_rounding():
-    """At the identity affine_grid (the spatial-transformer tutorial's start) every sample
+    """At the identity affine_grid (where an identity-initialised warp starts) every sample
     falls on a pixel centre, where bilinear interpolation has a kink: which side's slope the
     grid gradient takes follows the rounding of the source index, which PyTorch's CPU
     kernel computes as fma(x + 1, size / 2, -0.5) (align_corners=False), one rounding;
