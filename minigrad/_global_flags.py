@@ -40,8 +40,11 @@ _flags = _Flags()
 
 
 def _require_bool(value, fn, arg, position=1):
+    """torch's argument parser's refusal of a non-bool; ``position`` None for an argument
+    given by keyword (the parser then names no position)."""
     if not isinstance(value, bool):
-        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be bool, not "
+        where = "" if position is None else f" (position {position})"
+        raise TypeError(f"{fn}(): argument '{arg}'{where} must be bool, not "
                         f"{type(value).__name__}")
 
 
@@ -51,8 +54,10 @@ def _require_bool(value, fn, arg, position=1):
 def use_deterministic_algorithms(mode, *, warn_only=False):
     """Ask for deterministic algorithms (``warn_only``: warn instead of raising where one has
     none).  minigrad's kernels are all deterministic, so this records the request only."""
-    _require_bool(mode, "use_deterministic_algorithms", "mode")
-    _require_bool(warn_only, "use_deterministic_algorithms", "warn_only", 2)
+    # torch's Python function hands both to torch._C._set_deterministic_algorithms, mode by
+    # position and warn_only by keyword: its parser's words name that function
+    _require_bool(mode, "_set_deterministic_algorithms", "mode")
+    _require_bool(warn_only, "_set_deterministic_algorithms", "warn_only", None)
     _flags.deterministic, _flags.deterministic_warn_only = mode, warn_only
 
 
@@ -149,22 +154,48 @@ def warn_once(message, stacklevel=3):
     _warn_once.warn_once(message, UserWarning, stacklevel=stacklevel)
 
 
-def set_flush_denormal(mode) -> bool:
-    """Returns False: flushing denormals means changing the CPU's floating-point mode for the
-    whole process, which minigrad does not do (denormals stay exact)."""
-    _require_bool(mode, "set_flush_denormal", "mode")
-    return False
+def set_flush_denormal(*args, **kwargs) -> bool:
+    """set_flush_denormal(mode): whether the asked mode is in effect.  Flushing denormals
+    means changing the CPU's floating-point mode for the whole process, which minigrad does
+    not do: True asks for what it cannot give (False back); False asks for what it does
+    (denormals kept exact: True back, as torch says on a CPU that supports the switch).
+    Like torch's C function it takes exactly one positional bool."""
+    if kwargs:
+        raise TypeError("torch.set_flush_denormal() takes no keyword arguments")
+    if len(args) != 1:
+        raise TypeError(f"torch.set_flush_denormal() takes exactly one argument "
+                        f"({len(args)} given)")
+    if not isinstance(args[0], bool):
+        raise RuntimeError(f"flush_denormal expects a bool, but got {type(args[0]).__name__}")
+    return not args[0]
 
 
 # ----------------------------------------------------------------------------------------------
 # anomaly mode and inference mode (minigrad.autograd's state)
 # ----------------------------------------------------------------------------------------------
-def set_anomaly_enabled(enabled, check_nan=True) -> None:
-    """Switch anomaly mode on or off for the rest of the program (``detect_anomaly`` is the
-    scoped form): forward records each op's call site, and with ``check_nan`` a backward that
-    produces NaN/inf raises naming the op."""
-    _require_bool(enabled, "_set_anomaly_enabled", "enabled")
-    _require_bool(check_nan, "_set_anomaly_enabled", "check_nan", 2)
+def set_anomaly_enabled(*args, **kwargs) -> None:
+    """set_anomaly_enabled(enabled, check_nan=True): switch anomaly mode on or off for the
+    rest of the program (``detect_anomaly`` is the scoped form): forward records each op's
+    call site, and with ``check_nan`` a backward that produces NaN/inf raises naming the op.
+    Arguments are checked as torch's parser does (a keyword one's refusal names no
+    position)."""
+    names = ("enabled", "check_nan")
+    if len(args) > 2:
+        raise TypeError(f"set_anomaly_enabled() takes from 1 to 2 positional arguments but "
+                        f"{len(args)} were given")
+    for k in kwargs:
+        if k not in names or names.index(k) < len(args):
+            raise TypeError(f"set_anomaly_enabled() got an unexpected keyword argument '{k}'"
+                            if k not in names else
+                            f"set_anomaly_enabled() got multiple values for argument '{k}'")
+    given = dict(zip(names, args), **kwargs)
+    if "enabled" not in given:
+        raise TypeError('set_anomaly_enabled() missing 1 required positional arguments: '
+                        '"enabled"')
+    given.setdefault("check_nan", True)
+    for i, name in enumerate(names):
+        _require_bool(given[name], "set_anomaly_enabled", name, i + 1 if i < len(args) else None)
+    enabled, check_nan = given["enabled"], given["check_nan"]
     _grad_state.anomaly, _grad_state.anomaly_check_nan = enabled, check_nan
 
 

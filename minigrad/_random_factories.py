@@ -57,6 +57,8 @@ class Generator:
 
     def __init__(self, device="cpu"):
         self.device = backend.device(device)    # (draws happen on the CPU whatever it says)
+        if self.device.type == "meta":          # (PyTorch has no generator of that device)
+            raise RuntimeError("META device type not an accelerator.")
         self._seed = DEFAULT_SEED
         self.stream = CPUStream(DEFAULT_SEED)
         self.rng = self.stream.numpy_generator()

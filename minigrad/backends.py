@@ -12,7 +12,7 @@ import sys
 import types
 import warnings
 
-from . import _sdp_state, backend
+from . import _global_flags, _sdp_state, backend
 
 __all__ = ["cudnn", "cuda", "mps", "mkldnn", "openmp", "mkl", "mha"]
 
@@ -68,8 +68,25 @@ def _cudnn_flags(enabled=False, benchmark=False, benchmark_limit=10, determinist
 
 cudnn.flags = _cudnn_flags
 cuda = _Flags("cuda", backend.is_cuda_available)
-cuda.matmul = _Flags("cuda.matmul", backend.is_cuda_available, allow_tf32=False,
-                     allow_fp16_reduced_precision_reduction=True)
+
+
+class _MatmulFlags(_Flags):
+    """``cuda.matmul``: its ``allow_tf32`` is another face of set_float32_matmul_precision,
+    as torch's is: True while the precision is not "highest"; setting it True moves
+    "highest" to "high", False moves any precision back to "highest"."""
+
+    @property
+    def allow_tf32(self):
+        return _global_flags.get_float32_matmul_precision() != "highest"
+
+    @allow_tf32.setter
+    def allow_tf32(self, value):
+        if bool(value) != self.allow_tf32:
+            _global_flags.set_float32_matmul_precision("high" if value else "highest")
+
+
+cuda.matmul = _MatmulFlags("cuda.matmul", backend.is_cuda_available,
+                           allow_fp16_reduced_precision_reduction=True)
 mps = _Flags("mps", False)
 mkldnn = _Flags("mkldnn", False, enabled=False, deterministic=False, allow_tf32=True)
 

@@ -19,7 +19,8 @@ from ._tensor_factories import from_numpy
 
 __all__ = ["compile", "is_compiling", "is_dynamo_compiling", "is_exporting", "disable",
            "reset", "allow_in_graph", "assume_constant_result", "substitute_in_graph",
-           "nested_compile_region", "cudagraph_mark_step_begin", "set_stance", "wrap_numpy"]
+           "nested_compile_region", "cudagraph_mark_step_begin", "set_stance", "wrap_numpy",
+           "list_backends"]
 
 
 class OptimizedModule(Module):
@@ -40,18 +41,72 @@ class OptimizedModule(Module):
             return getattr(self._modules["_orig_mod"], name)
 
 
+class TorchDynamoException(RuntimeError):
+    """The base of the compiler front end's errors (``torch._dynamo.exc``)."""
+    __module__ = "minigrad._dynamo.exc"      # where code reaches it, as torch's
+
+
+class InvalidBackend(TorchDynamoException):
+    """``compile``'s refusal of a backend name no compiler is registered under."""
+    __module__ = "minigrad._dynamo.exc"
+
+    def __init__(self, name):
+        super().__init__(f"Invalid backend: {name!r}, see `torch._dynamo.list_backends()` "
+                         f"for available backends.")
+
+
+# the backends PyTorch registers, each with its tags (list_backends leaves out those tagged
+# for debugging or as experimental by default); compile accepts any of them (a callable
+# backend too), and runs eagerly whatever it is given
+_BACKEND_TAGS = dict(
+    {name: () for name in ("cudagraphs", "inductor", "openxla", "tvm")},
+    openxla_eval=("experimental",),
+    **{name: ("debug",) for name in (
+        "aot_eager", "aot_eager_decomp_partition", "aot_eager_decomp_partition_crossref",
+        "aot_eager_decomp_partition_with_mode", "aot_eager_default_partitioner", "aot_ts",
+        "dynamo_accuracy_minifier_backend", "dynamo_minifier_backend", "eager", "eager_debug",
+        "eager_noexcept", "invoke_subgraph", "non_leaf_compile_error_TESTING_ONLY",
+        "pre_dispatch_eager", "relu_accuracy_error_TESTING_ONLY",
+        "relu_compile_error_TESTING_ONLY", "relu_runtime_error_TESTING_ONLY", "ts")})
+_INDUCTOR_MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs",
+                   "max-autotune")
+
+
+def list_backends(exclude_tags=("debug", "experimental")):
+    """The names of the registered compiler backends, those with a tag in ``exclude_tags``
+    left out."""
+    exclude = set(exclude_tags or ())
+    return sorted(n for n, tags in _BACKEND_TAGS.items() if not exclude.intersection(tags))
+
+
+def _check_compile_options(backend, mode, options):
+    """torch.compile's checks of its settings, in its order: mode beside options, the
+    inductor's modes, the backend's name."""
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be "
+                           "specified at the same time.")
+    if backend == "inductor" and mode is not None and mode not in _INDUCTOR_MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: "
+                           f"{', '.join(_INDUCTOR_MODES)}")
+    if isinstance(backend, str) and backend not in _BACKEND_TAGS:
+        raise InvalidBackend(backend)
+
+
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
             options=None, disable=False, **kwargs):
     """``torch.compile`` without a compiler: a function comes back as it is, a Module wrapped
     in an ``OptimizedModule``. Works as ``compile(model)``, ``@compile`` and
-    ``@compile(mode=...)``; the options are accepted and ignored."""
+    ``@compile(mode=...)``; the settings are checked as PyTorch checks them (a mode beside
+    options, an unknown inductor mode or backend name are refused with its words) and
+    otherwise ignored."""
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic,
                                  backend=backend, mode=mode, options=options, disable=disable,
                                  **kwargs)
+    _check_compile_options(backend, mode, options)
     if not callable(model):
-        raise RuntimeError("compile: model must be callable (a Module or a function), got "
-                           f"{type(model).__name__}")
+        raise AssertionError(f"A callable function is expected, but {type(model)} is "
+                             f"provided.")
     return OptimizedModule(model) if isinstance(model, Module) else model
 
 

@@ -97,8 +97,16 @@ def test_autograd_grad_and_second_order_match_torch(use_reentrant):
         (g * g).sum().backward()
         out.append([g.detach().numpy()] + _grads(net, x))
     _assert_close(out[0], out[1], 1e-11)
-    # gradients with respect to parameters through autograd.grad (no .grad touched)
-    model, _ = _mlps()
+    # gradients with respect to parameters through autograd.grad (no .grad touched); a
+    # reentrant checkpoint refuses it, as PyTorch's ("not compatible with .grad()")
+    model, tmodel = _mlps()
+    if use_reentrant:
+        for lib, net, ckpt in ((minigrad, model, checkpoint), (torch, tmodel, torch_checkpoint)):
+            x = lib.tensor(X, requires_grad=True)
+            y = ckpt(net, x, use_reentrant=True)
+            with pytest.raises(RuntimeError, match=r"compatible with \.grad\(\)"):
+                lib.autograd.grad(y.sum(), [x] + list(net.parameters()))
+        return
     x = minigrad.tensor(X, requires_grad=True)
     y = checkpoint(model, x, use_reentrant=use_reentrant)
     grads = minigrad.autograd.grad(y.sum(), [x] + list(model.parameters()))

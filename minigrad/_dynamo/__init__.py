@@ -2,21 +2,21 @@
 
 minigrad has no compiler (``minigrad/compiler.py``): code always runs eagerly. The names here
 are ``minigrad.compiler``'s own (``reset``, ``disable``, ``is_compiling``, ``allow_in_graph``,
-``OptimizedModule``...), plus ``config`` (settings kept, read by nothing), ``optimize`` (as
-``compile``), and the shape markers ``mark_dynamic``/``mark_static``, which have nothing to
-mark when every shape is concrete. ``explain`` is left out: with no graph to capture there
-is nothing true it could report.
+``OptimizedModule``, ``list_backends``...), plus ``config`` (settings kept, read by nothing),
+``exc`` (the exception classes), ``optimize`` (as ``compile``), and the shape markers
+``mark_dynamic``/``mark_static``, which have nothing to mark when every shape is concrete.
+``explain`` is left out: with no graph to capture there is nothing true it could report.
 """
 from .. import compiler as _compiler
 from ..compiler import (  # noqa: F401
-    OptimizedModule, allow_in_graph, assume_constant_result, disable, is_compiling, reset,
-    set_stance, substitute_in_graph)
-from . import config  # noqa: F401
+    OptimizedModule, allow_in_graph, assume_constant_result, disable, is_compiling,
+    list_backends, reset, set_stance, substitute_in_graph)
+from . import config, exc  # noqa: F401
 
 __all__ = ["OptimizedModule", "allow_in_graph", "assume_constant_result", "config", "disable",
-           "graph_break", "is_compiling", "mark_dynamic", "mark_static", "mark_static_address",
-           "maybe_mark_dynamic", "optimize", "reset", "run", "set_stance",
-           "substitute_in_graph"]
+           "exc", "graph_break", "is_compiling", "list_backends", "mark_dynamic", "mark_static",
+           "mark_static_address", "maybe_mark_dynamic", "optimize", "reset", "run",
+           "set_stance", "substitute_in_graph"]
 
 
 def optimize(backend="inductor", *, nopython=False, guard_export_fn=None,

@@ -15,7 +15,7 @@ from .grad_mode import (  # noqa: F401
     is_inference_mode_enabled, detect_anomaly, set_detect_anomaly, is_anomaly_enabled,
     is_anomaly_check_nan_enabled, enforce_grad_layout_policy)
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
-from .engine import backward, grad  # noqa: F401
+from .engine import _is_checkpoint_valid, backward, grad  # noqa: F401
 from . import graph  # noqa: F401  (saved_tensors_hooks, Node, ...)
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401  (the functions shadow the module)
 from .variable import Variable  # noqa: F401  (old tutorials' wrapper of a Tensor)

@@ -26,6 +26,7 @@ and hooks' results checked in ``_engine_checks.py``.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import warnings
@@ -225,6 +226,21 @@ def frees_saved_values():
     return getattr(_pass, "frees", False)
 
 
+def _is_checkpoint_valid():
+    """False in a pass for chosen inputs (grad, backward(inputs=)): no reentrant checkpoint."""
+    return not getattr(_pass, "partial", False)
+
+
+@contextlib.contextmanager
+def _nested_pass(partial):
+    """The next pass in this thread (a checkpoint's ``grad``) counts as ``partial`` says."""
+    outer, _pass.nested = getattr(_pass, "nested", None), partial
+    try:
+        yield
+    finally:
+        _pass.nested = outer
+
+
 def queue_callback(callback):
     """Call ``callback()`` (no arguments) once the backward pass running now has computed and
     accumulated every gradient (``Variable._execution_engine.queue_callback``, as PyTorch's);
@@ -329,6 +345,9 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
     outer, _pass.frees = frees_saved_values(), not retain_graph
     outer_callbacks, _pass.callbacks = getattr(_pass, "callbacks", None), []
+    outer_partial = getattr(_pass, "partial", False)
+    outer_nested, _pass.nested = getattr(_pass, "nested", None), None
+    _pass.partial = targets is not None if outer_nested is None else outer_nested
     try:
         with set_grad_enabled(create_graph):
             while heap:
@@ -452,6 +471,7 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
     finally:
         _pass.frees = outer
         _pass.callbacks = outer_callbacks
+        _pass.partial, _pass.nested = outer_partial, outer_nested
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

@@ -247,11 +247,24 @@ def _show(block, like):
     return repr(Tensor._wrap(block.astype(like._array.dtype)))
 
 
-def _random_like(rng, a):
-    v = rng.standard_normal(a.shape)
-    if a.dtype.kind == "c":
-        v = v + 1j * rng.standard_normal(a.shape)
-    return v.astype(a.dtype)
+def _random_grad_output(o, noncontiguous):
+    """torch's random vector for output ``o`` (``testing.make_tensor`` in [-1, 1)): uniform_
+    draws from the default generator in ``o``'s dtype (float64 for a non-floating one), a
+    complex one's real and imaginary parts interleaved; ``noncontiguous``: every other entry
+    of one twice as wide in the last dimension, from the second.  Requires grad."""
+    dtype = o._array.dtype if o._array.dtype.kind in "fc" else np.dtype(np.float64)
+    shape = tuple(o.shape)
+    wide = noncontiguous and int(np.prod(shape)) > 1
+    drawn = shape[:-1] + (2 * shape[-1],) if wide else shape
+    part = Tensor._wrap(np.empty(drawn + ((2,) if dtype.kind == "c" else ()),
+                                 dtype=np.finfo(dtype).dtype))
+    values = np.array(backend.as_numpy(part.uniform_(-1.0, 1.0)._array))
+    if dtype.kind == "c":
+        values = (values[..., 0] + 1j * values[..., 1]).astype(dtype)
+    v = Tensor._wrap(backend.to_device(values, o.device))
+    if wide:
+        v = v[..., 1::2]
+    return v.requires_grad_(True)
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rtol=0.001,
@@ -262,8 +275,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rto
     """Check second derivatives: ``gradcheck`` of ``(inputs, v) -> v^T J(inputs)``, the
     first derivatives computed with ``create_graph=True``.
 
-    ``grad_outputs``: the vectors ``v`` (one per differentiable output); random float64
-    tensors (seeded, requiring grad) when None. Returns True or raises ``GradcheckError``.
+    ``grad_outputs``: the vectors ``v`` (one per differentiable output); when None, random
+    tensors requiring grad drawn as torch draws them (from the default generator, so a seed
+    gives torch's vectors and leaves the generator where torch's leaves it). Returns True or raises ``GradcheckError``.
     """
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -271,10 +285,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-06, atol=1e-05, rto
         with enable_grad():
             result = _as_tuple(func(*_private_copies(inputs)))
         outputs = [result[p] for p in _differentiable(result)]
-        rng = np.random.default_rng(0)
-        grad_outputs = tuple(
-            Tensor._wrap(backend.to_device(_random_like(rng, o._array), o.device)
-                         ).requires_grad_(True) for o in outputs)
+        grad_outputs = tuple(_random_grad_output(o, gen_non_contig_grad_outputs)
+                             for o in outputs)
     grad_outputs = _as_tuple(grad_outputs)
     n_in = len(inputs)
 

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes
-from .._random_factories import default_generator
+from .._random_factories import randint
 from ..tensor import Tensor
 from .._data_conversion import _to_array
 
@@ -277,15 +277,20 @@ def _low_high(low, high, lowest, highest, default_low, default_high):
     return low, high
 
 
+def _array_of(t):
+    """A writable numpy copy of tensor ``t``'s values."""
+    return np.array(backend.as_numpy(t._array))
+
+
 def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
                 noncontiguous=False, exclude_zero=False, memory_format=None):
     """A tensor of ``shape`` filled with random values of ``dtype`` in [low, high).
 
     Defaults: floats in [-9, 9), integers in [-9, 10) (clamped to the dtype: uint8 [0, 10)),
     bools either value.  ``exclude_zero`` replaces zeros by 1 (integers) or the smallest
-    normal number (floats); ``noncontiguous`` returns a strided view of a larger array with
-    the same values; ``requires_grad`` is for floating dtypes only.  Values come from
-    minigrad's default generator (seed it with ``minigrad.manual_seed``).
+    normal number (floats); ``noncontiguous`` returns every other entry of a tensor twice as
+    wide, from its second; ``requires_grad`` is for floating dtypes only.  Values are drawn from the default
+    generator as torch's are (randint, uniform_), so a seed gives torch's tensor.
     """
     size = _shape(shape)
     dt = dtypes.to_dtype(dtype)
@@ -294,28 +299,39 @@ def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
     if requires_grad and kind in "biu":
         raise ValueError(f"`requires_grad=True` is not supported for boolean and integral "
                          f"dtypes, but got dtype={dt!r}")
-    rng = default_generator.rng
+    # torch's draws, in its order, from the default generator: a noncontiguous tensor is
+    # every other entry of one twice as wide in its last dimension
+    wide = noncontiguous and int(np.prod(size)) > 1
+    drawn = size[:-1] + (2 * size[-1],) if wide else size
     if kind == "b":
-        values = rng.integers(0, 2, size=size).astype(bool)
+        values = _array_of(randint(0, 2, drawn, dtype=dt))
     elif kind in "iu":
         info = np.iinfo(dt.np)
         lo, hi = _low_high(low, high, info.min, info.max, max(-9, info.min), min(10, info.max))
         lo, hi = int(np.ceil(lo)), int(np.ceil(hi))
         if lo >= hi:
             raise ValueError(f"`low` must be less than `high`, but got {lo} >= {hi}")
-        values = rng.integers(lo, hi, size=size).astype(dt.np)
+        values = _array_of(randint(lo, hi, drawn, dtype=dt))
     else:
         info = dtypes.np_finfo(dt.np)
         lo, hi = _low_high(low, high, float(info.min), float(info.max), -9, 9)
         if lo > hi:
             raise ValueError(f"`low` must be less than `high`, but got {lo} >= {hi}")
-        values = rng.uniform(lo, hi, size=size).astype(dt.np)
-    if exclude_zero and kind != "b":
-        values[values == 0] = 1 if kind in "iu" else dtypes.np_finfo(dt.np).tiny
-    if noncontiguous and values.size > 1:
-        wide = np.repeat(values[..., None], 2, axis=-1).reshape(size[:-1] + (2 * size[-1],))
-        values = wide[..., ::2]
+        real = np.empty(drawn + ((2,) if kind == "c" else ()), dtype=info.dtype)
+        part = Tensor._wrap(real)
+        if hi - lo >= float(info.max):   # (uniform_ takes a range of at most the dtype's max)
+            part.uniform_(lo / 2, hi / 2).mul_(2)
+        else:
+            part.uniform_(lo, hi)
+        values = _array_of(part)
+        if kind == "c":
+            values = (values[..., 0] + 1j * values[..., 1]).astype(dt.np)
+    if exclude_zero:
+        kept = values[..., 1::2] if wide else values
+        kept[kept == 0] = 1 if kind in "biu" else dtypes.np_finfo(dt.np).tiny
     t = Tensor._wrap(backend.to_device(values, dev))
+    if wide:                             # (from entry 1: an offset view, as torch's)
+        t = t[..., 1::2]
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -5,8 +5,9 @@ activations inside it are kept; only its inputs are. When the backward pass reac
 runs ``function`` again with gradients on (restoring the random-number state first, so a
 dropout draws the same mask) and backpropagates through that fresh graph.  The recomputation
 is an ordinary minigrad ``Function`` whose backward uses ``autograd.grad``: gradients reach the
-inputs and the parameters ``function`` uses, through ``backward()`` and ``autograd.grad``
-alike, and under ``create_graph=True`` the result can be differentiated again.
+inputs and the parameters ``function`` uses, through ``backward()`` and (with
+use_reentrant=False, PyTorch's rule) ``autograd.grad`` alike, and under ``create_graph=True``
+the result can be differentiated again.
 
 Which parameters does ``function`` use?  They are found without running it: a Module's
 parameters (``function`` itself, the Module of a bound method, Modules and tensors in a
@@ -23,6 +24,7 @@ import warnings
 
 from .._random_factories import get_rng_state, set_rng_state
 from ..autograd import Function, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad
+from ..autograd.engine import _is_checkpoint_valid, _nested_pass
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 
@@ -127,8 +129,9 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
 
     ``preserve_rng_state=True`` (a keyword): the recomputation sees the random state of the
     first run.  ``use_reentrant``: PyTorch's two implementations; both are the same one here
-    (one difference kept: with True, no input requiring grad means no gradient at all, and a
-    warning).  Not given: a warning, then True, as PyTorch.  ``context_fn``, ``debug``,
+    (differences kept: with True, no input requiring grad means no gradient at all, and a
+    warning; and a backward pass that wants chosen inputs' gradients only -- ``grad``,
+    ``backward(inputs=...)`` -- is refused, as PyTorch's reentrant form refuses it).  Not given: a warning, then True, as PyTorch.  ``context_fn``, ``debug``,
     ``determinism_check`` and ``early_stop`` are accepted; ``kwargs`` go to ``function``
     (only with use_reentrant=False).
     """
@@ -159,6 +162,7 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
             return function(*args)
     forward_context, recompute_context = context_fn()
     run = _Run(function, args, kwargs, preserve, recompute_context)
+    run.reentrant = use_reentrant
     with forward_context:
         return run.start(_used_tensors(function, args, kwargs))
 
@@ -276,6 +280,7 @@ class _Run:
         self.arg_slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         self.kwarg_slots = [k for k, v in kwargs.items() if isinstance(v, Tensor)]
         self.as_list = False
+        self.reentrant = False
 
     def start(self, used):
         tensors = ([self.args[i] for i in self.arg_slots] +
@@ -329,6 +334,12 @@ class CheckpointFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        if ctx.run.reentrant and not _is_checkpoint_valid():
+            raise RuntimeError(
+                "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() "
+                "or passing an `inputs` parameter to .backward(). To resolve this error, you "
+                "can either set use_reentrant=False, or call .backward() without passing the "
+                "`inputs` argument.")
         outs, tensors = ctx.run.recompute(list(ctx.saved_tensors))
         outs = outs if isinstance(outs, tuple) else (outs,)
         pairs = [(o, g) for o, g in zip(outs, grads)
@@ -339,8 +350,12 @@ class CheckpointFunction(Function):
             return (None,) * (len(tensors) + 1)
         others = _other_leaves(pairs, wanted)
         create_graph = is_grad_enabled()
-        results = autograd_grad([o for o, _ in pairs], wanted + others, [g for _, g in pairs],
-                                allow_unused=True, create_graph=create_graph)
+        # (PyTorch's reentrant form runs a whole backward here, its other form recomputes
+        # inside the pass under way)
+        with _nested_pass(False if ctx.run.reentrant else not _is_checkpoint_valid()):
+            results = autograd_grad([o for o, _ in pairs], wanted + others,
+                                    [g for _, g in pairs], allow_unused=True,
+                                    create_graph=create_graph)
         for leaf, g in zip(others, results[len(wanted):]):
             if g is not None:                # PyTorch's reentrant way: straight into .grad
                 leaf.grad = g if leaf.grad is None else leaf.grad + g
