@@ -1,40 +1,41 @@
-"""Whole programs of round 29, part a: the from-scratch code of the Dive into Deep Learning
-book (d2l.ai, PyTorch edition), written anew in its manner.
+"""Whole programs of round 29, part a: the topics of a from-scratch deep-learning course (the
+chapter list of the d2l.ai textbook: the techniques, sizes and experiments, in our own code).
 
-Preliminaries and linear networks: the ndarray, linear-algebra and probability sections
-(storage kept by Z[:] =, from_numpy sharing memory, sums over axis lists with keepdims,
-Multinomial counts), the autograd section (detach, control flow, the errors a reader meets),
-linear regression by synthetic_data, Python-shuffled batches and sgd under no_grad, its
-concise form through TensorDataset/DataLoader, softmax regression with the Accumulator,
-accuracy and evaluate_accuracy utilities, the log-sum-exp aside.  Multilayer perceptrons:
-relu by max, dropout masks by rand > p, weight decay by an L2 penalty and by parameter
-groups, the sigmoid's vanishing gradient and Xavier inits applied by net.apply.  The
-builders' guide: MySequential by add_module, FixedHiddenMLP, parameter access and custom
-init, tied layers, lazy layers, custom layers, save/load through a buffer, printed nets.
-Convolutions: corr2d and pool2d by loops against the modules, an edge kernel learned by
-hand, multi-channel and 1x1 forms; LeNet's shape table and a training step; AlexNet, VGG
-and NiN blocks; Inception, Residual and DenseNet blocks; batch norm from scratch with its
-is_grad_enabled branch and moving averages.  Recurrent networks: a character Vocab,
-random and sequential minibatches, RNN/GRU/LSTM from scratch with one-hot inputs, hand
-clipping, detach_ of the state and greedy prediction; the concise RNNModel over nn.RNN,
-nn.GRU and a bidirectional nn.LSTM; seq2seq with MaskedSoftmaxCELoss, xavier init through
-_flat_weights_names, Bahdanau attention and BLEU.  Attention: masked_softmax with
-repeat_interleave, additive and scaled dot-product attention, Nadaraya-Watson regression,
-multi-head attention by transpose_qkv checked against nn.MultiheadAttention, positional
-encoding, Transformer encoder and decoder blocks with key caches and LazyLinear FFNs.
-Optimisation: momentum, AdaGrad, RMSProp, Adadelta, Adam and Yogi from scratch, each
-beside the torch.optim class, gradient descent and Newton's method.  Computer vision:
-anchor boxes, box_iou, assign_anchor_to_bbox, multibox_target, nms, multibox_detection,
-a tiny SSD with its losses, transposed convolution from scratch and FCN's bilinear
-upsampling, style transfer with gram matrices, augmentation by tensor ops and fine-tuning
-parameter groups.  NLP: skip-gram with negative sampling (a Dataset, a batchify collate
-and SigmoidBCELoss with masks), BERT's inputs, masked-LM and next-sentence heads, TextCNN
-and a BiRNN over frozen pretrained embeddings.  Recommenders (MF, AutoRec, NeuMF with BPR
-and hinge losses, FM), a GAN on a Gaussian and DCGAN blocks, Gaussian-process regression
-with its marginal likelihood learned by Adam.
+Basics and linear models: a tour of tensor creation, slicing, storage sharing (Z[:] =,
+from_numpy), reductions over axis lists with keepdims and Multinomial sampling; autograd
+(detach, data-dependent control flow, the usual refusals); linear regression by hand with
+Python-shuffled index batches and steps under no_grad, and with TensorDataset/DataLoader;
+multiclass logistic regression by hand with running totals and an accuracy helper, and the
+log-sum-exp stability check.  Perceptrons: ReLU by max, inverted dropout by rand > p,
+weight decay as a penalty and as a parameter-group option, vanishing sigmoid gradients and
+Glorot inits applied by apply.  Building models: children registered by add_module, a frozen
+matrix and a data-dependent loop, parameter access, custom and shared parameters, lazy
+layers, save/load through an in-memory buffer, printed models.  Convolutions: loop
+cross-correlation and pooling beside the modules, an edge kernel learned by hand,
+multi-channel and 1x1 forms; LeNet-, AlexNet-, VGG- and NiN-shaped nets; parallel-branch,
+residual and densely connected blocks; batch normalisation by hand with its grad-mode
+branch and running averages.  Sequences: a token table, random and sequential windows,
+plain, gated and memory-cell recurrent cells by hand with one-hot inputs, clipping, detach_
+of the state and greedy generation; the library's RNN/GRU/bidirectional LSTM behind one
+wrapper; GRU encoder-decoders (fixed context, and additive attention per step) with a
+length-masked loss, Glorot init through _flat_weights_names and BLEU.  Attention: a
+length-masked softmax through repeat_interleave, additive and scaled dot-product scoring,
+kernel regression with a learned width, multi-head attention checked against
+nn.MultiheadAttention, sinusoidal positions, an encoder-decoder Transformer with step
+caches and LazyLinear feed-forward parts.  Optimisers by hand (momentum, AdaGrad, RMSProp,
+Adadelta, Adam, Yogi) beside torch.optim, gradient descent and Newton's method.  Vision:
+anchors per pixel, IoU, anchor matching, training targets, non-maximum suppression and
+detections; a toy single-shot detector and its losses; transposed convolution by hand and
+bilinear upsampling; style transfer with Gram matrices; augmentation by tensor ops and
+fine-tuning with parameter groups.  Language: skip-gram with negative sampling (a Dataset,
+a padding collate_fn, a masked logistic loss), a BERT-style encoder with masked-token and
+next-sentence heads, convolutional and recurrent sentence classifiers over frozen vectors.
+Recommenders (factorisation, an autoencoder, a two-tower model with ranking and margin
+losses, a factorisation machine), a GAN on a Gaussian and convolutional GAN blocks,
+Gaussian-process regression with its marginal likelihood learned by Adam.
 
 What they found, fixed in minigrad (4 programs of 36 failed before: every program as first
-written from the book agreed, and the four failed once their refusals and spellings took
+first written agreed, and the four failed once their refusals and spellings took
 in what side-by-side probes of the same APIs turned up):
 PyTorch's parser reads numpy's ``axis=`` / ``keepdims=`` for ``dim=`` / ``keepdim=`` on every
 op, and minigrad took them only on the reductions and the ops its ``_torch_args`` wraps:
@@ -55,7 +56,7 @@ Not matched: meshgrid's refusal of a 2-d tensor prints the tensor in ATen's lega
 ("got:  0  0 ... [ torch.FloatTensor{2,2} ]"), which minigrad words as "got: 2D"; no
 program compares it.  ``torch.normal(mean_tensor, std, size=...)``'s list of signatures
 differs in minigrad (its file is another helper's this round; reported).  Python floats
-are compared to float32's tolerance, as the book computes in float32.
+are compared to float32's tolerance, as these programs compute in float32.
 
 The harness is the programs rounds' (tests/side_by_side.py): both libraries run each program
 on the same numpy inputs and seeded weights and must agree in values, dtypes, shapes and
@@ -63,8 +64,11 @@ requires_grad, or raise the same exception type with torch's words, and warn ali
 """
 import collections
 import io
+import itertools
 import math
+import operator
 import random
+import types
 
 import numpy as np
 import pytest
@@ -75,84 +79,88 @@ from side_by_side import (  # noqa: E402
 
 
 HARNESS = program_harness()
-# the book computes in float32 and reads losses and accuracies off by .item()/float(): Python
+# the programs compute in float32 and read losses and accuracies off by .item()/float(): Python
 # floats are compared to float32's tolerance, not float64's
 HARNESS.scalar_tol = (1e-5, 1e-6)
 PROGRAMS, program = registry()
 
 
 # ----------------------------------------------------------------------------------------------
-# the book's small utilities, written for library L
+# helpers shared by the programs, written for library L
 # ----------------------------------------------------------------------------------------------
-def synthetic_data(L, w, b, num_examples):
-    """y = Xw + b + noise, the linear-regression chapter's generator."""
-    X = L.normal(0, 1, (num_examples, len(w)))
-    y = L.matmul(X, w) + b
-    y += L.normal(0, 0.01, y.shape)
-    return X, y.reshape((-1, 1))
+def make_linear_data(L, w, b, n):
+    """n rows of N(0, 1) features and their targets X @ w + b plus N(0, 0.01) noise, as a
+    column."""
+    feats = L.normal(0, 1, (n, len(w)))
+    target = L.matmul(feats, w) + b
+    target += L.normal(0, 0.01, target.shape)
+    return feats, target.reshape((-1, 1))
 
 
-def data_iter(L, batch_size, features, labels, seed):
-    """Minibatches in an order shuffled by Python's random (seeded)."""
-    num_examples = len(features)
-    indices = list(range(num_examples))
-    random.Random(seed).shuffle(indices)
-    for i in range(0, num_examples, batch_size):
-        batch_indices = L.tensor(indices[i: min(i + batch_size, num_examples)])
-        yield features[batch_indices], labels[batch_indices]
+def shuffled_batches(L, size, feats, target, seed):
+    """Batches of ``size`` rows in an order random.Random(seed) shuffles, picked by an index
+    tensor."""
+    order = list(range(len(feats)))
+    random.Random(seed).shuffle(order)
+    for start in range(0, len(order), size):
+        rows = L.tensor(order[start: start + size])
+        yield feats[rows], target[rows]
 
 
-def sgd(L, params, lr, batch_size):
-    """Minibatch SGD by hand under no_grad, the gradients zeroed after."""
+def step_by_hand(L, params, lr, batch_size):
+    """A plain gradient step on each tensor under no_grad, its .grad zeroed afterwards."""
     with L.no_grad():
-        for param in params:
-            param -= lr * param.grad / batch_size
-            param.grad.zero_()
+        for p in params:
+            p -= lr * p.grad / batch_size
+            p.grad.zero_()
 
 
-class Accumulator:
-    """Sums over n variables."""
+class Tally:
+    """Running float totals of a fixed number of quantities."""
 
-    def __init__(self, n):
-        self.data = [0.0] * n
+    def __init__(self, count):
+        self.totals = [0.0 for _ in range(count)]
 
-    def add(self, *args):
-        self.data = [a + float(b) for a, b in zip(self.data, args)]
+    def add(self, *values):
+        for i, v in enumerate(values):
+            self.totals[i] += float(v)
 
-    def __getitem__(self, idx):
-        return self.data[idx]
-
-
-def accuracy(L, y_hat, y):
-    """The number of right predictions."""
-    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
-        y_hat = y_hat.argmax(axis=1)
-    cmp = y_hat.type(y.dtype) == y
-    return float(cmp.type(y.dtype).sum())
+    def __getitem__(self, i):
+        return self.totals[i]
 
 
-def evaluate_accuracy(L, net, data):
-    """Accuracy over batches, the module put in eval mode, no graph recorded."""
-    if isinstance(net, L.nn.Module):
-        net.eval()
-    metric = Accumulator(2)
+def count_correct(L, scores, labels):
+    """How many predictions (the argmax over classes when ``scores`` has several columns)
+    equal the labels, as a float."""
+    picked = scores.argmax(axis=1) if len(scores.shape) > 1 and scores.shape[1] > 1 else scores
+    hits = picked.type(labels.dtype) == labels
+    return float(hits.type(labels.dtype).sum())
+
+
+def accuracy_over(L, model, batches):
+    """The share of right predictions over all batches; a Module is put in eval mode and
+    nothing is recorded for autograd."""
+    if isinstance(model, L.nn.Module):
+        model.eval()
+    sums = Tally(2)
     with L.no_grad():
-        for X, y in data:
-            metric.add(accuracy(L, net(X), y), y.numel())
-    return metric[0] / metric[1]
+        for feats, labels in batches:
+            sums.add(count_correct(L, model(feats), labels), labels.numel())
+    return sums[0] / sums[1]
 
 
-def grad_clipping(L, net, theta):
-    """Clip the gradients' global norm to theta by hand."""
-    if isinstance(net, L.nn.Module):
-        params = [p for p in net.parameters() if p.requires_grad]
+def clip_global_norm(L, model, limit):
+    """Scales every gradient in place by limit / norm when their joint L2 norm is above
+    ``limit``; returns that norm."""
+    if isinstance(model, L.nn.Module):
+        tensors = [p for p in model.parameters() if p.requires_grad]
     else:
-        params = net.params
-    norm = L.sqrt(sum(L.sum((p.grad ** 2)) for p in params))
-    if norm > theta:
-        for param in params:
-            param.grad[:] *= theta / norm
-    return norm
+        tensors = model.params
+    total = L.sqrt(sum(L.sum((t.grad ** 2)) for t in tensors))
+    if total > limit:
+        for t in tensors:
+            t.grad[:] *= limit / total
+    return total
 
 
 def _f32(*shape, seed=0, scale=1.0):
@@ -163,47 +171,41 @@ def _f32(*shape, seed=0, scale=1.0):
 # preliminaries, linear networks
 # ----------------------------------------------------------------------------------------------
 @program
-def autograd_chapter_gradients_detach_and_control_flow(L):
-    """The automatic-differentiation section: y = 2 x.x backward, grad.zero_() and a second
-    backward of a sum, a non-scalar backward with ones as gradient, detach to hold a partial
-    product constant, a Python while/if over a tensor's norm, and the errors a reader meets:
-    a non-scalar backward without gradient, backward twice, an in-place change of a leaf."""
+def autograd_gradients_detach_and_control_flow(L):
+    """Autograd basics: the gradient of 2 x.x, grad.zero_() between backward passes, a
+    vector output given backward(gradient=ones), detach holding one factor of a product
+    constant, a function whose Python while/if depends on tensor values (its gradient is
+    still d / a), and the refusals: backward of a non-scalar without gradient, a second
+    backward through a freed graph, an in-place change of a leaf that requires grad."""
     x = L.arange(4.0)
     x.requires_grad_(True)
-    y = 2 * L.dot(x, x)
-    y.backward()
-    g1 = x.grad.clone()
+
+    def grad_after(run):
+        run()
+        g = x.grad.clone()
+        x.grad.zero_()
+        return g
+
+    g1 = grad_after(lambda: (2 * L.dot(x, x)).backward())
+    g2 = grad_after(lambda: x.sum().backward())
+    g3 = grad_after(lambda: (x * x).backward(gradient=L.ones(len(x))))
+    sq = x * x
+    frozen = sq.detach()
+    (frozen * x).sum().backward()
+    g4 = (x.grad == frozen)
     x.grad.zero_()
-    y = x.sum()
-    y.backward()
-    g2 = x.grad.clone()
-    x.grad.zero_()
-    y = x * x
-    y.backward(gradient=L.ones(len(y)))
-    g3 = x.grad.clone()
-    x.grad.zero_()
-    y = x * x
-    u = y.detach()
-    z = u * x
-    z.sum().backward()
-    g4 = (x.grad == u)
-    x.grad.zero_()
-    y.sum().backward()
+    sq.sum().backward()
     g5 = x.grad == 2 * x
 
-    def f(a):
+    def doubled_until_large(a):
         b = a * 2
         while b.norm() < 1000:
             b = b * 2
-        if b.sum() > 0:
-            c = b
-        else:
-            c = 100 * b
-        return c
+        return b if b.sum() > 0 else 100 * b
 
     L.manual_seed(3)
     a = L.randn(size=(), requires_grad=True)
-    d = f(a)
+    d = doubled_until_large(a)
     d.backward()
     errors = [err(lambda: (x * x).backward()),
               err(lambda: x.add_(1)),
@@ -213,154 +215,144 @@ def autograd_chapter_gradients_detach_and_control_flow(L):
 
 @program
 def linear_regression_from_scratch_with_python_shuffled_batches(L):
-    """Linear regression as the book first writes it: synthetic_data under a seed, batches by
-    a shuffled index list turned into a tensor, w by normal(0, 0.01, requires_grad), b zeros,
-    squared_loss with y reshaped to y_hat's shape, sgd in place under no_grad, the epoch's
-    loss under no_grad; then the errors of w and b."""
+    """Linear regression by hand: generated data under a seed, batches chosen through a
+    shuffled index list made a tensor, w from normal(0, 0.01, requires_grad=True) and a zero
+    b, half squared error with the target reshaped to the prediction's shape, steps in place
+    under no_grad, the full-data loss after each epoch under no_grad; the parameter
+    errors."""
     L.manual_seed(0)
-    true_w = L.tensor([2, -3.4])
-    true_b = 4.2
-    features, labels = synthetic_data(L, true_w, true_b, 60)
+    w_true, b_true = L.tensor([2, -3.4]), 4.2
+    feats, target = make_linear_data(L, w_true, b_true, 60)
     w = L.normal(0, 0.01, size=(2, 1), requires_grad=True)
     b = L.zeros(1, requires_grad=True)
 
-    def linreg(X):
+    def predict(X):
         return L.matmul(X, w) + b
 
-    def squared_loss(y_hat, y):
-        return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+    def half_sq(pred, y):
+        return (pred - y.reshape(pred.shape)) ** 2 / 2
 
-    lr, batch_size = 0.1, 8
-    losses = []
+    curve = []
     for epoch in range(3):
-        for X, y in data_iter(L, batch_size, features, labels, seed=epoch):
-            l = squared_loss(linreg(X), y)
-            l.sum().backward()
-            sgd(L, [w, b], lr, batch_size)
+        for Xb, yb in shuffled_batches(L, 8, feats, target, seed=epoch):
+            half_sq(predict(Xb), yb).sum().backward()
+            step_by_hand(L, [w, b], 0.1, 8)
         with L.no_grad():
-            train_l = squared_loss(linreg(features), labels)
-            losses.append(float(train_l.mean()))
-    return dict(losses=losses, w=w, b=b, w_err=true_w - w.reshape(true_w.shape),
-                b_err=true_b - b, first=features[0], label=labels[:3])
+            curve.append(float(half_sq(predict(feats), target).mean()))
+    return dict(losses=curve, w=w, b=b, w_err=w_true - w.reshape(w_true.shape),
+                b_err=b_true - b, first=feats[0], label=target[:3])
 
 
 @program
 def linear_regression_concise_with_tensor_dataset_and_dataloader(L):
-    """The concise version: load_array by TensorDataset and DataLoader (shuffle with the
-    global seed), nn.Sequential(nn.Linear(2, 1)) with weight.data.normal_(0, 0.01) and
-    bias.data.fill_(0), MSELoss, optim.SGD; then Huber loss and weight decay by the
-    optimizer, and the parameters read back by .weight.data and .bias.data."""
+    """The same fit with library parts: TensorDataset and a shuffling DataLoader (global
+    seed), Sequential(Linear(2, 1)) initialised by weight.data.normal_(0, 0.01) and
+    bias.data.fill_(0), MSELoss and optim.SGD; then HuberLoss with weight decay on the
+    weight's parameter group only; parameters read back through .data."""
     nn, data = L.nn, L.utils.data
     L.manual_seed(1)
-    true_w = L.tensor([2, -3.4])
-    features, labels = synthetic_data(L, true_w, 4.2, 40)
-    loader = data.DataLoader(data.TensorDataset(features, labels), 10, shuffle=True)
-    net = nn.Sequential(nn.Linear(2, 1))
-    net[0].weight.data.normal_(0, 0.01)
-    net[0].bias.data.fill_(0)
-    loss = nn.MSELoss()
-    trainer = L.optim.SGD(net.parameters(), lr=0.03)
-    out = []
-    for epoch in range(3):
-        for X, y in loader:
-            l = loss(net(X), y)
-            trainer.zero_grad()
-            l.backward()
-            trainer.step()
-        out.append(loss(net(features), labels).item())
+    feats, target = make_linear_data(L, L.tensor([2, -3.4]), 4.2, 40)
+    loader = data.DataLoader(data.TensorDataset(feats, target), 10, shuffle=True)
+    model = nn.Sequential(nn.Linear(2, 1))
+    model[0].weight.data.normal_(0, 0.01)
+    model[0].bias.data.fill_(0)
+    mse = nn.MSELoss()
+    opt = L.optim.SGD(model.parameters(), lr=0.03)
+    curve = []
+    for _ in range(3):
+        for Xb, yb in loader:
+            loss = mse(model(Xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        curve.append(mse(model(feats), target).item())
     huber = nn.HuberLoss(delta=0.5)
-    net2 = nn.Linear(2, 1)
-    trainer2 = L.optim.SGD([{"params": net2.weight, "weight_decay": 0.1},
-                            {"params": net2.bias}], lr=0.05)
-    for X, y in loader:
-        trainer2.zero_grad()
-        h = huber(net2(X), y)
+    other = nn.Linear(2, 1)
+    opt2 = L.optim.SGD([{"params": other.weight, "weight_decay": 0.1},
+                        {"params": other.bias}], lr=0.05)
+    for Xb, yb in loader:
+        opt2.zero_grad()
+        h = huber(other(Xb), yb)
         h.backward()
-        trainer2.step()
-    batches = [tuple(t.shape) for t, _ in loader]
-    return dict(out=out, w=net[0].weight.data, b=net[0].bias.data, huber=h,
-                w2=net2.weight.data, batches=batches, lens=len(loader))
+        opt2.step()
+    sizes = [tuple(t.shape) for t, _ in loader]
+    return dict(out=curve, w=model[0].weight.data, b=model[0].bias.data, huber=h,
+                w2=other.weight.data, batches=sizes, lens=len(loader))
 
 
 @program
-def softmax_regression_from_scratch_with_accumulator_and_updater(L):
-    """Softmax regression from scratch: softmax by exp over a keepdim sum, the net reshaping
-    X to (-1, W.shape[0]), cross-entropy by picking y_hat[range(len(y_hat)), y], accuracy by
-    argmax and .type, evaluate_accuracy over batches under no_grad, an epoch loop with an
-    Accumulator and sgd as the updater; then predictions on the first batch."""
+def softmax_regression_by_hand_with_running_totals(L):
+    """Multiclass logistic regression by hand: softmax as exp over a keepdim sum, inputs
+    flattened by reshape((-1, W.shape[0])), the loss by picking probs[range(n), y], the
+    count of right answers by argmax and .type, accuracy over batches under no_grad, running
+    totals per epoch, steps by hand; the predictions on the first batch."""
     L.manual_seed(2)
-    num_inputs, num_outputs = 16, 4
-    W = L.normal(0, 0.01, size=(num_inputs, num_outputs), requires_grad=True)
-    b = L.zeros(num_outputs, requires_grad=True)
-    Xall = L.tensor(_f32(48, 1, 4, 4, seed=4))
-    proto = L.tensor(_f32(4, 16, seed=5))
-    yall = (Xall.reshape(48, 16) @ proto.T).argmax(dim=1)
-    batches = [(Xall[i:i + 12], yall[i:i + 12]) for i in range(0, 48, 12)]
+    n_in, n_out = 16, 4
+    W = L.normal(0, 0.01, size=(n_in, n_out), requires_grad=True)
+    b = L.zeros(n_out, requires_grad=True)
+    images = L.tensor(_f32(48, 1, 4, 4, seed=4))
+    centres = L.tensor(_f32(4, 16, seed=5))
+    classes = (images.reshape(48, 16) @ centres.T).argmax(dim=1)
+    batches = [(images[i:i + 12], classes[i:i + 12]) for i in range(0, 48, 12)]
 
-    def softmax(X):
-        X_exp = L.exp(X)
-        partition = X_exp.sum(1, keepdim=True)
-        return X_exp / partition
+    def normalised_exp(Z):
+        E = L.exp(Z)
+        return E / E.sum(1, keepdim=True)
 
-    def net(X):
-        return softmax(L.matmul(X.reshape((-1, W.shape[0])), W) + b)
+    def model(X):
+        return normalised_exp(L.matmul(X.reshape((-1, W.shape[0])), W) + b)
 
-    def cross_entropy(y_hat, y):
-        return -L.log(y_hat[range(len(y_hat)), y])
+    def neg_log_picked(probs, y):
+        return -L.log(probs[range(len(probs)), y])
 
     y_demo = L.tensor([0, 2])
-    y_hat_demo = L.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
-    demo = (y_hat_demo[[0, 1], y_demo], cross_entropy(y_hat_demo, y_demo),
-            accuracy(L, y_hat_demo, y_demo) / len(y_demo))
+    p_demo = L.tensor([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+    demo = (p_demo[[0, 1], y_demo], neg_log_picked(p_demo, y_demo),
+            count_correct(L, p_demo, y_demo) / len(y_demo))
     history = []
-    for epoch in range(4):
-        metric = Accumulator(3)
+    for _ in range(4):
+        sums = Tally(3)
         for X, y in batches:
-            y_hat = net(X)
-            l = cross_entropy(y_hat, y)
-            l.sum().backward()
-            sgd(L, [W, b], 0.5, X.shape[0])
-            metric.add(float(l.sum()), accuracy(L, y_hat, y), y.numel())
-        history.append((metric[0] / metric[2], metric[1] / metric[2],
-                        evaluate_accuracy(L, net, batches)))
-    preds = net(batches[0][0]).argmax(axis=1)
+            probs = model(X)
+            loss = neg_log_picked(probs, y)
+            loss.sum().backward()
+            step_by_hand(L, [W, b], 0.5, X.shape[0])
+            sums.add(float(loss.sum()), count_correct(L, probs, y), y.numel())
+        history.append((sums[0] / sums[2], sums[1] / sums[2], accuracy_over(L, model, batches)))
+    preds = model(batches[0][0]).argmax(axis=1)
     return dict(demo=demo, history=history, W=W, b=b, preds=preds,
-                rows=softmax(L.tensor(_f32(2, 5, seed=6))).sum(1))
+                rows=normalised_exp(L.tensor(_f32(2, 5, seed=6))).sum(1))
 
 
 @program
 def softmax_concise_with_logsumexp_stability_and_reduction_none(L):
-    """The concise softmax: nn.Flatten then Linear, init_weights applied when type(m) ==
-    nn.Linear, CrossEntropyLoss(reduction='none') summed or averaged by hand, SGD; the
-    numerical-stability aside: naive softmax of large logits gives nan where log_softmax and
+    """The library form: Flatten then Linear, weights redrawn by apply when type(m) is
+    Linear, CrossEntropyLoss(reduction='none') averaged or summed by hand, SGD; large
+    logits: exp over its sum gives nan/inf where shifting by the max, log_softmax and
     logsumexp stay finite."""
     nn = L.nn
     L.manual_seed(3)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
-
-    def init_weights(m):
-        if type(m) == nn.Linear:
-            nn.init.normal_(m.weight, std=0.01)
-
-    net.apply(init_weights)
-    loss = nn.CrossEntropyLoss(reduction="none")
-    trainer = L.optim.SGD(net.parameters(), lr=0.1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    model.apply(lambda m: nn.init.normal_(m.weight, std=0.01) if type(m) == nn.Linear else None)
+    per_item = nn.CrossEntropyLoss(reduction="none")
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
     X = L.tensor(_f32(10, 3, 2, 2, seed=7))
     y = L.tensor(np.random.RandomState(8).randint(0, 3, 10))
-    ls = []
+    losses = []
     for _ in range(4):
-        trainer.zero_grad()
-        l = loss(net(X), y)
-        l.mean().backward()
-        trainer.step()
-        ls.append(l.sum().item())
+        opt.zero_grad()
+        loss = per_item(model(X), y)
+        loss.mean().backward()
+        opt.step()
+        losses.append(loss.sum().item())
     big = L.tensor([[1000.0, 1001.0, 999.0], [-5.0, 0.0, 5.0]])
     naive = L.exp(big) / L.exp(big).sum(1, keepdim=True)
-    stable = L.exp(big - big.max(dim=1, keepdim=True).values)
-    stable = stable / stable.sum(1, keepdim=True)
-    return dict(ls=ls, naive=naive, stable=stable, log_softmax=L.log_softmax(big, dim=1),
-                lse=L.logsumexp(big, dim=1), ce=nn.functional.cross_entropy(big, L.tensor([1, 2])),
-                acc=accuracy(L, net(X), y))
+    shifted = L.exp(big - big.max(dim=1, keepdim=True).values)
+    shifted = shifted / shifted.sum(1, keepdim=True)
+    return dict(ls=losses, naive=naive, stable=shifted, log_softmax=L.log_softmax(big, dim=1),
+                lse=L.logsumexp(big, dim=1),
+                ce=nn.functional.cross_entropy(big, L.tensor([1, 2])),
+                acc=count_correct(L, model(X), y))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,136 +360,127 @@ def softmax_concise_with_logsumexp_stability_and_reduction_none(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def mlp_from_scratch_with_dropout_masks_and_activation_gradients(L):
-    """The MLP chapter: relu as torch.max(X, zeros_like(X)), parameters as nn.Parameter of
-    scaled randn, dropout_layer by (rand(X.shape) > p).float() with the p == 1 and p == 0
-    branches, a Net class with is_training switching dropout; the activation plots' gradients
-    of relu, sigmoid and tanh over arange with backward(ones_like, retain_graph)."""
+    """A one-hidden-layer perceptron by hand: ReLU as the elementwise max with zeros_like,
+    weights as nn.Parameter of scaled randn, inverted dropout by (rand(shape) > p).float()
+    with the p == 0 and p == 1 cases, dropout only in training; the gradients of relu,
+    sigmoid and tanh over an arange by backward(ones_like, retain_graph=True)."""
     nn = L.nn
     L.manual_seed(4)
-    num_inputs, num_outputs, num_hiddens = 8, 3, 16
-    W1 = nn.Parameter(L.randn(num_inputs, num_hiddens) * 0.01)
-    b1 = nn.Parameter(L.zeros(num_hiddens))
-    W2 = nn.Parameter(L.randn(num_hiddens, num_outputs) * 0.01)
-    b2 = nn.Parameter(L.zeros(num_outputs))
+    n_in, n_out, n_hid = 8, 3, 16
+    W1 = nn.Parameter(L.randn(n_in, n_hid) * 0.01)
+    b1 = nn.Parameter(L.zeros(n_hid))
+    W2 = nn.Parameter(L.randn(n_hid, n_out) * 0.01)
+    b2 = nn.Parameter(L.zeros(n_out))
     params = [W1, b1, W2, b2]
 
-    def relu(X):
-        a = L.zeros_like(X)
-        return L.max(X, a)
+    def rectify(X):
+        return L.max(X, L.zeros_like(X))
 
-    def dropout_layer(X, dropout):
-        assert 0 <= dropout <= 1
-        if dropout == 1:
+    def drop_units(X, p):
+        assert 0 <= p <= 1
+        if p == 1:
             return L.zeros_like(X)
-        if dropout == 0:
+        if p == 0:
             return X
-        mask = (L.rand(X.shape) > dropout).float()
-        return mask * X / (1.0 - dropout)
+        keep = (L.rand(X.shape) > p).float()
+        return keep * X / (1.0 - p)
 
-    def net(X, is_training=True):
-        X = X.reshape((-1, num_inputs))
-        H = relu(X @ W1 + b1)
-        if is_training:
-            H = dropout_layer(H, 0.5)
-        return H @ W2 + b2
+    def model(X, training=True):
+        H = rectify(X.reshape((-1, n_in)) @ W1 + b1)
+        return (drop_units(H, 0.5) if training else H) @ W2 + b2
 
     X = L.tensor(_f32(12, 8, seed=9))
     y = L.tensor(np.random.RandomState(10).randint(0, 3, 12))
-    loss = nn.CrossEntropyLoss(reduction="none")
-    updater = L.optim.SGD(params, lr=0.5)
-    ls = []
+    per_item = nn.CrossEntropyLoss(reduction="none")
+    opt = L.optim.SGD(params, lr=0.5)
+    losses = []
     for _ in range(3):
-        updater.zero_grad()
-        l = loss(net(X), y)
-        l.mean().backward()
-        updater.step()
-        ls.append(l.mean().item())
-    Xd = L.arange(16, dtype=L.float32).reshape((2, 8))
-    drops = [dropout_layer(Xd, 0.), dropout_layer(Xd, 0.5), dropout_layer(Xd, 1.)]
+        opt.zero_grad()
+        loss = per_item(model(X), y)
+        loss.mean().backward()
+        opt.step()
+        losses.append(loss.mean().item())
+    grid = L.arange(16, dtype=L.float32).reshape((2, 8))
+    drops = [drop_units(grid, 0.), drop_units(grid, 0.5), drop_units(grid, 1.)]
     x = L.arange(-4.0, 4.0, 0.5, requires_grad=True)
     grads = []
-    for fn in (L.relu, L.sigmoid, L.tanh):
-        y_act = fn(x)
-        y_act.backward(L.ones_like(x), retain_graph=True)
+    for act in (L.relu, L.sigmoid, L.tanh):
+        act(x).backward(L.ones_like(x), retain_graph=True)
         grads.append(x.grad.clone())
         x.grad.data.zero_()
-    return dict(ls=ls, drops=drops, grads=grads, eval=net(X, False), params=params)
+    return dict(ls=losses, drops=drops, grads=grads, eval=model(X, False), params=params)
 
 
 @program
 def weight_decay_from_scratch_and_by_parameter_groups(L):
-    """Weight decay: a high-dimensional linear problem with 20 examples, init_params with
-    requires_grad, l2_penalty as sum(w.pow(2)) / 2 added to the loss times lambd, manual sgd;
-    then the concise form, weight_decay on the weight's group only, the bias undecayed, and
-    the norm of w after each."""
+    """Weight decay on an over-parameterised linear problem (30 inputs, 20 examples): a
+    penalty sum(w.pow(2)) / 2 times lambda added to the loss, steps by hand, for lambda 0
+    and 3; then the library form with weight_decay on the weight's group only, the bias
+    undecayed; the norm of w after each."""
     nn = L.nn
     L.manual_seed(5)
-    num_inputs = 30
-    true_w, true_b = L.ones((num_inputs, 1)) * 0.01, 0.05
-    X, y = synthetic_data(L, true_w.reshape(-1), true_b, 20)
-
-    def l2_penalty(w):
-        return L.sum(w.pow(2)) / 2
-
+    dim = 30
+    w_true, b_true = L.ones((dim, 1)) * 0.01, 0.05
+    X, y = make_linear_data(L, w_true.reshape(-1), b_true, 20)
     norms = []
-    for lambd in (0, 3):
-        w = L.normal(0, 1, size=(num_inputs, 1), requires_grad=True)
+    for lam in (0, 3):
+        w = L.normal(0, 1, size=(dim, 1), requires_grad=True)
         b = L.zeros(1, requires_grad=True)
         for epoch in range(5):
-            for Xb, yb in data_iter(L, 5, X, y, seed=epoch):
-                l = (Xb @ w + b - yb) ** 2 / 2 + lambd * l2_penalty(w)
-                l.sum().backward()
-                sgd(L, [w, b], 0.003, 5)
+            for Xb, yb in shuffled_batches(L, 5, X, y, seed=epoch):
+                penalty = L.sum(w.pow(2)) / 2
+                ((Xb @ w + b - yb) ** 2 / 2 + lam * penalty).sum().backward()
+                step_by_hand(L, [w, b], 0.003, 5)
         norms.append(L.norm(w).item())
-    net = nn.Sequential(nn.Linear(num_inputs, 1))
-    for param in net.parameters():
-        param.data.normal_()
-    trainer = L.optim.SGD([{"params": net[0].weight, "weight_decay": 3},
-                           {"params": net[0].bias}], lr=0.003)
-    loss = nn.MSELoss(reduction="none")
+    model = nn.Sequential(nn.Linear(dim, 1))
+    for p in model.parameters():
+        p.data.normal_()
+    opt = L.optim.SGD([{"params": model[0].weight, "weight_decay": 3},
+                       {"params": model[0].bias}], lr=0.003)
+    per_item = nn.MSELoss(reduction="none")
     for epoch in range(5):
-        for Xb, yb in data_iter(L, 5, X, y, seed=10 + epoch):
-            trainer.zero_grad()
-            l = loss(net(Xb), yb)
-            l.mean().backward()
-            trainer.step()
-    return dict(norms=norms, concise=net[0].weight.norm().item(), bias=net[0].bias,
-                groups=[g["weight_decay"] for g in trainer.param_groups])
+        for Xb, yb in shuffled_batches(L, 5, X, y, seed=10 + epoch):
+            opt.zero_grad()
+            per_item(model(Xb), yb).mean().backward()
+            opt.step()
+    return dict(norms=norms, concise=model[0].weight.norm().item(), bias=model[0].bias,
+                groups=[g["weight_decay"] for g in opt.param_groups])
 
 
 @program
 def initialisation_and_numerical_stability_experiments(L):
-    """Numerical stability: the sigmoid's vanishing gradient over arange(-8, 8, 0.1), the
-    product of 20 random 4x4 matrices blowing up, Xavier uniform and normal inits by
-    nn.init on Linear layers applied by net.apply, constant_ and zeros_, the variance of the
-    outputs compared with fan-in/out, and the init functions' errors on a 1-d tensor."""
+    """Numerical stability: the sigmoid's gradient vanishing away from 0 over
+    arange(-8, 8, 0.1), products of 20 random 4x4 matrices growing without bound, Glorot
+    uniform and normal, constant_ and zeros_ inits on Linear layers applied by apply, the
+    uniform bound sqrt(6 / (fan_in + fan_out)) checked, a Linear used twice sharing its
+    weight, and the init functions' refusals of a 1-d tensor."""
     nn = L.nn
     L.manual_seed(6)
     x = L.arange(-8.0, 8.0, 0.1, requires_grad=True)
-    y = L.sigmoid(x)
-    y.backward(L.ones_like(x))
+    L.sigmoid(x).backward(L.ones_like(x))
     M = L.normal(0, 1, size=(4, 4))
     prods = [M]
     for _ in range(20):
         M = L.mm(M, L.normal(0, 1, size=(4, 4)))
         prods.append(M.abs().max())
-    net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.Tanh(),
-                        nn.Linear(64, 2))
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.Tanh(),
+                          nn.Linear(64, 2))
 
-    def init_xavier(m):
-        if type(m) == nn.Linear:
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+    def only_linear(init):
+        def visit(m):
+            if type(m) == nn.Linear:
+                init(m)
+        return visit
 
-    def init_42(m):
-        if type(m) == nn.Linear:
-            nn.init.constant_(m.weight, 42)
+    def glorot_zero_bias(m):
+        nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
 
-    net[0].apply(init_xavier)
-    net[2].apply(lambda m: nn.init.xavier_normal_(m.weight) if type(m) == nn.Linear else None)
-    net[4].apply(init_42)
+    model[0].apply(only_linear(glorot_zero_bias))
+    model[2].apply(only_linear(lambda m: nn.init.xavier_normal_(m.weight)))
+    model[4].apply(only_linear(lambda m: nn.init.constant_(m.weight, 42)))
     X = L.tensor(_f32(256, 20, seed=11))
-    h = net[1](net[0](X))
+    hidden = model[1](model[0](X))
     bound = math.sqrt(6 / (20 + 64))
     shared = nn.Linear(8, 8)
     tied = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(),
@@ -505,9 +488,9 @@ def initialisation_and_numerical_stability_experiments(L):
     tied[2].weight.data[0, 0] = 100
     errs = [err(lambda: nn.init.xavier_uniform_(L.zeros(5))),
             err(lambda: nn.init.kaiming_normal_(L.zeros(3), mode="fan_out"))]
-    return dict(sig_grad=x.grad[::10], prods=prods, inside=bool((net[0].weight.abs() <=
+    return dict(sig_grad=x.grad[::10], prods=prods, inside=bool((model[0].weight.abs() <=
                                                                   bound).all()),
-                var=h.var().item(), w4=net[4].weight[:, :3], out=net(X)[:2],
+                var=hidden.var().item(), w4=model[4].weight[:, :3], out=model(X)[:2],
                 same=bool(tied[2].weight.data[0, 0] == tied[4].weight.data[0, 0]),
                 nparams=len(list(tied.parameters())), errs=errs)
 
@@ -515,192 +498,183 @@ def initialisation_and_numerical_stability_experiments(L):
 # ----------------------------------------------------------------------------------------------
 # convolutions
 # ----------------------------------------------------------------------------------------------
-def corr2d(L, X, K):
-    """Cross-correlation by a loop over output positions."""
+def slide_dot(L, X, K):
+    """Valid cross-correlation of the 2-d X with the 2-d K, one output entry at a time."""
     kh, kw = K.shape
-    out = L.zeros((X.shape[0] - kh + 1, X.shape[1] - kw + 1))
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = (K * X[r:r + kh, c:c + kw]).sum()
+    rows, cols = X.shape[0] - kh + 1, X.shape[1] - kw + 1
+    out = L.zeros((rows, cols))
+    for r, c in itertools.product(range(rows), range(cols)):
+        out[r, c] = (K * X[r:r + kh, c:c + kw]).sum()
     return out
 
 
 @program
 def corr2d_edge_detector_learned_by_hand_and_multi_channel_forms(L):
-    """The convolution chapter: corr2d by loops, a Conv2D module holding weight and bias as
-    Parameters, the vertical-edge image X[:, 2:6] = 0 and kernel [[1, -1]], a bias-free
-    nn.Conv2d(1, 1, (1, 2)) learning that kernel by weight.data[:] -= lr * weight.grad,
-    multi-input corr2d as a sum over zip, multi-output by stack, 1x1 conv as matmul, and
-    padding/stride output shapes (comp_conv2d)."""
+    """Convolution by hand: a loop cross-correlation, a module with weight and bias
+    Parameters around it, an image with a dark vertical band (img[:, 2:6] = 0) and the
+    kernel [[1, -1]] finding its edges, a bias-free nn.Conv2d(1, 1, (1, 2)) learning that
+    kernel through weight.data[:] -= lr * weight.grad, several input channels summed over
+    zip, several outputs by stack, a 1x1 convolution as a matmul, and output shapes for
+    padding and stride; channel and size refusals."""
     nn = L.nn
 
-    class Conv2D(nn.Module):
-        def __init__(self, kernel_size):
+    class LoopConv(nn.Module):
+        def __init__(self, shape):
             super().__init__()
-            self.weight = nn.Parameter(L.rand(kernel_size))
+            self.weight = nn.Parameter(L.rand(shape))
             self.bias = nn.Parameter(L.zeros(1))
 
         def forward(self, x):
-            return corr2d(L, x, self.weight) + self.bias
+            return slide_dot(L, x, self.weight) + self.bias
 
     L.manual_seed(7)
     X = L.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
     K = L.tensor([[0.0, 1.0], [2.0, 3.0]])
-    basic = corr2d(L, X, K)
+    basic = slide_dot(L, X, K)
     img = L.ones((6, 8))
     img[:, 2:6] = 0
     edge = L.tensor([[1.0, -1.0]])
-    Y = corr2d(L, img, edge)
-    flipped = corr2d(L, img.t(), edge)
-    scratch = Conv2D((1, 2))
-    ys = scratch(img)
-    ys.sum().backward()
-    conv2d = nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False)
-    Xb, Yb = img.reshape((1, 1, 6, 8)), Y.reshape((1, 1, 6, 7))
-    lr, ls = 3e-2, []
-    for i in range(10):
-        Y_hat = conv2d(Xb)
-        l = (Y_hat - Yb) ** 2
-        conv2d.zero_grad()
-        l.sum().backward()
-        step = lr * conv2d.weight.grad
-        conv2d.weight.data[:] -= step
-        ls.append(l.sum().item())
+    edges = slide_dot(L, img, edge)
+    across = slide_dot(L, img.t(), edge)
+    loop_conv = LoopConv((1, 2))
+    loop_conv(img).sum().backward()
+    learner = nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False)
+    src, want = img.reshape((1, 1, 6, 8)), edges.reshape((1, 1, 6, 7))
+    losses = []
+    for _ in range(10):
+        sq = (learner(src) - want) ** 2
+        learner.zero_grad()
+        sq.sum().backward()
+        learner.weight.data[:] -= 3e-2 * learner.weight.grad
+        losses.append(sq.sum().item())
 
-    def corr2d_multi_in(X, K):
-        return sum(corr2d(L, x, k) for x, k in zip(X, K))
+    def over_inputs(X, K):
+        return sum(slide_dot(L, x, k) for x, k in zip(X, K))
 
-    def corr2d_multi_in_out(X, K):
-        return L.stack([corr2d_multi_in(X, k) for k in K], 0)
+    def per_output(X, K):
+        return L.stack([over_inputs(X, k) for k in K], 0)
 
-    def corr2d_multi_in_out_1x1(X, K):
-        c_i, h, w = X.shape
-        c_o = K.shape[0]
-        X = X.reshape((c_i, h * w))
-        K = K.reshape((c_o, c_i))
-        return L.matmul(K, X).reshape((c_o, h, w))
+    def pointwise(X, K):
+        c_in, h, w = X.shape
+        flat = X.reshape((c_in, h * w))
+        return L.matmul(K.reshape((K.shape[0], c_in)), flat).reshape((K.shape[0], h, w))
 
-    Xm = L.stack((X, X + 1), 0)
-    Km = L.stack((K, K + 1), 0)
-    Kmo = L.stack((Km, Km + 1, Km + 2), 0)
+    two_in = L.stack((X, X + 1), 0)
+    two_k = L.stack((K, K + 1), 0)
+    three_out = L.stack((two_k, two_k + 1, two_k + 2), 0)
     X1 = L.normal(0, 1, (3, 3, 3))
     K1 = L.normal(0, 1, (2, 3, 1, 1))
-    Y1, Y2 = corr2d_multi_in_out_1x1(X1, K1), corr2d_multi_in_out(X1, K1)
+    by_matmul, by_loops = pointwise(X1, K1), per_output(X1, K1)
 
-    def comp_conv2d(conv2d, X):
-        X = X.reshape((1, 1) + X.shape)
-        Y = conv2d(X)
-        return Y.reshape(Y.shape[2:])
+    def map_shape(conv, X):
+        Y = conv(X.reshape((1, 1) + X.shape))
+        return tuple(Y.reshape(Y.shape[2:]).shape)
 
     Xs = L.rand(size=(8, 8))
-    shapes = [tuple(comp_conv2d(nn.Conv2d(1, 1, kernel_size=3, padding=1), Xs).shape),
-              tuple(comp_conv2d(nn.Conv2d(1, 1, kernel_size=(5, 3), padding=(2, 1)), Xs).shape),
-              tuple(comp_conv2d(nn.Conv2d(1, 1, kernel_size=3, padding=1, stride=2), Xs).shape),
-              tuple(comp_conv2d(nn.Conv2d(1, 1, kernel_size=(3, 5), padding=(0, 1),
-                                          stride=(3, 4)), Xs).shape)]
-    errs = [err(lambda: conv2d(L.ones(1, 2, 4, 4))),
+    shapes = [map_shape(nn.Conv2d(1, 1, kernel_size=3, padding=1), Xs),
+              map_shape(nn.Conv2d(1, 1, kernel_size=(5, 3), padding=(2, 1)), Xs),
+              map_shape(nn.Conv2d(1, 1, kernel_size=3, padding=1, stride=2), Xs),
+              map_shape(nn.Conv2d(1, 1, kernel_size=(3, 5), padding=(0, 1), stride=(3, 4)),
+                        Xs)]
+    errs = [err(lambda: learner(L.ones(1, 2, 4, 4))),
             err(lambda: nn.Conv2d(1, 1, kernel_size=5)(L.ones(1, 1, 3, 3)))]
-    return dict(basic=basic, Y=Y, flipped=flipped, scratch_grad=scratch.weight.grad,
-                bias_grad=scratch.bias.grad, ls=ls, learned=conv2d.weight.data.reshape((1, 2)),
-                multi_in=corr2d_multi_in(Xm, Km), multi_out=corr2d_multi_in_out(Xm, Kmo),
-                one_by_one=float(L.abs(Y1 - Y2).sum()) < 1e-5, shapes=shapes, errs=errs)
+    return dict(basic=basic, Y=edges, flipped=across, scratch_grad=loop_conv.weight.grad,
+                bias_grad=loop_conv.bias.grad, ls=losses,
+                learned=learner.weight.data.reshape((1, 2)),
+                multi_in=over_inputs(two_in, two_k), multi_out=per_output(two_in, three_out),
+                one_by_one=float(L.abs(by_matmul - by_loops).sum()) < 1e-5, shapes=shapes,
+                errs=errs)
 
 
 @program
 def pooling_from_scratch_against_max_and_avg_pool_modules(L):
-    """pool2d by loops in 'max' and 'avg' modes, checked against nn.MaxPool2d/AvgPool2d with
-    the default stride (the window), padding and stride given, a tuple window with tuple
-    padding, and two channels made by cat((X, X + 1), 1); the gradient of a max-pool picks
-    the window's maxima."""
+    """Pooling by loops (max and mean of every 2x2 window) beside nn.MaxPool2d/AvgPool2d:
+    the default stride (the window), padding with stride, a tuple window with tuple padding,
+    two channels made by cat((X, X + 1), 1), count_include_pad=False; a max-pool's gradient
+    lands on each window's maximum; padding and size refusals."""
     nn = L.nn
 
-    def pool2d(X, pool_size, mode="max"):
-        p_h, p_w = pool_size
-        Y = L.zeros((X.shape[0] - p_h + 1, X.shape[1] - p_w + 1))
-        for i in range(Y.shape[0]):
-            for j in range(Y.shape[1]):
-                if mode == "max":
-                    Y[i, j] = X[i: i + p_h, j: j + p_w].max()
-                elif mode == "avg":
-                    Y[i, j] = X[i: i + p_h, j: j + p_w].mean()
-        return Y
+    def loop_pool(X, window, reduce):
+        ph, pw = window
+        out = L.zeros((X.shape[0] - ph + 1, X.shape[1] - pw + 1))
+        for r, c in itertools.product(range(out.shape[0]), range(out.shape[1])):
+            out[r, c] = getattr(X[r: r + ph, c: c + pw], reduce)()
+        return out
 
     X = L.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
     X4 = L.arange(16, dtype=L.float32).reshape((1, 1, 4, 4))
     X8 = L.cat((X4, X4 + 1), 1)
     Xg = L.tensor(_f32(1, 2, 5, 5, seed=12), requires_grad=True)
-    mp = nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))
-    out = mp(Xg)
-    out.sum().backward()
-    return dict(mx=pool2d(X, (2, 2)), avg=pool2d(X, (2, 2), "avg"),
+    pooled = nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))(Xg)
+    pooled.sum().backward()
+    return dict(mx=loop_pool(X, (2, 2), "max"), avg=loop_pool(X, (2, 2), "mean"),
                 p3=nn.MaxPool2d(3)(X4), p3s=nn.MaxPool2d(3, padding=1, stride=2)(X4),
                 pt=nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))(X4),
                 two=nn.MaxPool2d(3, padding=1, stride=2)(X8),
                 avg2=nn.AvgPool2d(3, padding=1, stride=2)(X8),
                 avg_nopad=nn.AvgPool2d(3, padding=1, stride=2, count_include_pad=False)(X8),
-                out=out, grad=Xg.grad,
+                out=pooled, grad=Xg.grad,
                 errs=[err(lambda: nn.MaxPool2d(3, padding=2)(X4)),
                       err(lambda: nn.AvgPool2d(5)(X4))])
 
 
 @program
 def lenet_with_sigmoid_and_avg_pool_shapes_and_a_training_step(L):
-    """LeNet as the book lays it out: Conv2d(1, 6, 5, padding=2), Sigmoid, AvgPool2d(2, 2),
-    Conv2d(6, 16, 5), Flatten, three Linear layers; the layer-by-layer shape table by
-    iterating the Sequential (class name and output shape), xavier_uniform_ init applied to
-    Linear and Conv2d, one epoch of SGD with CrossEntropyLoss, and evaluate_accuracy on the
-    device read from next(iter(net.parameters())).device."""
+    """A LeNet-5 shaped net (sigmoid activations, 2x2 average pools, a padded first 5x5
+    conv, three Linear layers): the class name and output shape of each layer by iterating
+    the Sequential, Glorot-uniform init of Linear and Conv2d weights by apply, an epoch of
+    SGD on CrossEntropyLoss with the batches moved to the device of the first parameter,
+    then the accuracy in eval mode."""
     nn = L.nn
     L.manual_seed(8)
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, 10))
-    X = L.rand(size=(1, 1, 28, 28), dtype=L.float32)
-    table = []
-    for layer in net:
-        X = layer(X)
-        table.append((layer.__class__.__name__, tuple(X.shape)))
 
-    def init_weights(m):
+    def squash_pool():
+        return [nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2)]
+
+    model = nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), *squash_pool(),
+                          nn.Conv2d(6, 16, kernel_size=5), *squash_pool(), nn.Flatten(),
+                          nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+                          nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
+    probe = L.rand(size=(1, 1, 28, 28), dtype=L.float32)
+    table = []
+    for layer in model:
+        probe = layer(probe)
+        table.append((layer.__class__.__name__, tuple(probe.shape)))
+
+    def glorot(m):
         if type(m) == nn.Linear or type(m) == nn.Conv2d:
             nn.init.xavier_uniform_(m.weight)
 
-    net.apply(init_weights)
-    device = next(iter(net.parameters())).device
-    optimizer = L.optim.SGD(net.parameters(), lr=0.9)
-    loss = nn.CrossEntropyLoss()
+    model.apply(glorot)
+    device = next(iter(model.parameters())).device
+    opt = L.optim.SGD(model.parameters(), lr=0.9)
+    criterion = nn.CrossEntropyLoss()
     imgs = L.tensor(_f32(12, 1, 28, 28, seed=13))
-    ys = L.tensor(np.random.RandomState(14).randint(0, 10, 12))
-    batches = [(imgs[:6], ys[:6]), (imgs[6:], ys[6:])]
-    net.train()
-    ls = []
-    for X, y in batches:
-        optimizer.zero_grad()
-        X, y = X.to(device), y.to(device)
-        y_hat = net(X)
-        l = loss(y_hat, y)
-        l.backward()
-        optimizer.step()
+    labels = L.tensor(np.random.RandomState(14).randint(0, 10, 12))
+    batches = [(imgs[:6], labels[:6]), (imgs[6:], labels[6:])]
+    model.train()
+    losses = []
+    for xb, yb in batches:
+        opt.zero_grad()
+        xb, yb = xb.to(device), yb.to(device)
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        opt.step()
         with L.no_grad():
-            ls.append((l * X.shape[0]).item())
-    acc = evaluate_accuracy(L, net, batches)
-    return dict(table=table, ls=ls, acc=acc, training=net.training, device=str(device),
-                grads=grads_of(net)["0.weight"][:2, 0, :2])
+            losses.append((loss * xb.shape[0]).item())
+    acc = accuracy_over(L, model, batches)
+    return dict(table=table, ls=losses, acc=acc, training=model.training, device=str(device),
+                grads=grads_of(model)["0.weight"][:2, 0, :2])
 
 
 @program
 def alexnet_vgg_and_nin_blocks_at_tiny_sizes(L):
-    """Deep CNNs at toy width: AlexNet's head (large stride conv, MaxPool2d(3, 2), Dropout in
-    the classifier), vgg_block built by a loop appending Conv2d/ReLU then MaxPool, the VGG
-    net assembled from a conv_arch of (num_convs, out_channels) pairs, NiN blocks of a conv
-    and two 1x1 convs ending in AdaptiveAvgPool2d((1, 1)) and Flatten; forward shapes in
-    train and eval, the dropout outputs differing by mode, one backward."""
+    """Deeper CNNs at toy width: an AlexNet-shaped stack (11x11 stride-4 conv,
+    MaxPool2d(3, 2), dropout in the classifier), VGG-style stages of 3x3 conv/ReLU pairs
+    closed by a 2x2 max-pool and built from (convs, channels) pairs, network-in-network
+    stages (a conv and two 1x1 convs) ending in AdaptiveAvgPool2d((1, 1)) and Flatten;
+    the shape after each stage, outputs in eval and train mode (dropout differs), one
+    backward."""
     nn = L.nn
     L.manual_seed(9)
     alex = nn.Sequential(
@@ -713,272 +687,251 @@ def alexnet_vgg_and_nin_blocks_at_tiny_sizes(L):
         nn.Linear(8 * 1 * 1, 16), nn.ReLU(), nn.Dropout(p=0.5),
         nn.Linear(16, 10))
 
-    def vgg_block(num_convs, in_channels, out_channels):
+    def conv_stage(c_in, c_out, n):
         layers = []
-        for _ in range(num_convs):
-            layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
-            layers.append(nn.ReLU())
-            in_channels = out_channels
-        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        for c in [c_in] + [c_out] * (n - 1):
+            layers += [nn.Conv2d(c, c_out, kernel_size=3, padding=1), nn.ReLU()]
+        return nn.Sequential(*layers, nn.MaxPool2d(kernel_size=2, stride=2))
+
+    def from_spec(spec):
+        stages, c = [], 1
+        for n, c_out in spec:
+            stages.append(conv_stage(c, c_out, n))
+            c = c_out
+        return nn.Sequential(*stages, nn.Flatten(), nn.Linear(c * 2 * 2, 12), nn.ReLU(),
+                             nn.Dropout(0.5), nn.Linear(12, 10))
+
+    def mlpconv(c_in, c_out, k, stride, pad):
+        layers = [nn.Conv2d(c_in, c_out, k, stride, pad), nn.ReLU()]
+        for _ in range(2):
+            layers += [nn.Conv2d(c_out, c_out, kernel_size=1), nn.ReLU()]
         return nn.Sequential(*layers)
 
-    def vgg(conv_arch):
-        conv_blks = []
-        in_channels = 1
-        for (num_convs, out_channels) in conv_arch:
-            conv_blks.append(vgg_block(num_convs, in_channels, out_channels))
-            in_channels = out_channels
-        return nn.Sequential(*conv_blks, nn.Flatten(),
-                             nn.Linear(out_channels * 2 * 2, 12), nn.ReLU(), nn.Dropout(0.5),
-                             nn.Linear(12, 10))
-
-    def nin_block(in_channels, out_channels, kernel_size, strides, padding):
-        return nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding), nn.ReLU(),
-            nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-            nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU())
-
-    vggnet = vgg(((1, 4), (1, 8), (2, 8)))
-    nin = nn.Sequential(
-        nin_block(1, 4, kernel_size=5, strides=2, padding=0),
-        nn.MaxPool2d(3, stride=2),
-        nin_block(4, 10, kernel_size=3, strides=1, padding=1),
-        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
-    Xa = L.tensor(_f32(2, 1, 96, 96, seed=15))
-    Xv = L.tensor(_f32(2, 1, 16, 16, seed=16))
+    vgg_like = from_spec(((1, 4), (1, 8), (2, 8)))
+    nin_like = nn.Sequential(mlpconv(1, 4, k=5, stride=2, pad=0), nn.MaxPool2d(3, stride=2),
+                             mlpconv(4, 10, k=3, stride=1, pad=1),
+                             nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    big = L.tensor(_f32(2, 1, 96, 96, seed=15))
+    small = L.tensor(_f32(2, 1, 16, 16, seed=16))
     shapes = []
-    X = Xv
-    for blk in vggnet:
-        X = blk(X)
-        shapes.append((blk.__class__.__name__, tuple(X.shape)))
+    h = small
+    for stage in vgg_like:
+        h = stage(h)
+        shapes.append((stage.__class__.__name__, tuple(h.shape)))
     outs = {}
-    for name, net, x in (("alex", alex, Xa), ("vgg", vggnet, Xv), ("nin", nin, Xa[:, :, :20,
-                                                                               :20])):
-        net.eval()
-        e = net(x)
-        net.train()
+    for name, model, x in (("alex", alex, big), ("vgg", vgg_like, small),
+                           ("nin", nin_like, big[:, :, :20, :20])):
+        model.eval()
+        in_eval = model(x)
+        model.train()
         L.manual_seed(1)
-        t = net(x)
-        t.sum().backward()
-        outs[name] = (e, t, net[0].weight.grad.sum() if name == "alex" else
-                      next(net.parameters()).grad.sum())
+        in_train = model(x)
+        in_train.sum().backward()
+        outs[name] = (in_eval, in_train, model[0].weight.grad.sum() if name == "alex" else
+                      next(model.parameters()).grad.sum())
     return dict(shapes=shapes, outs=outs)
 
 
 @program
-def googlenet_inception_resnet_residual_and_densenet_blocks(L):
-    """Modern CNN blocks: the Inception block's four paths (1x1; 1x1 then 3x3; 1x1 then 5x5;
-    3x3 max-pool then 1x1) concatenated on dim 1, ResNet's Residual with use_1x1conv and
-    strides and its resnet_block builder (first_block), DenseNet's conv_block (BN, ReLU,
-    conv), DenseBlock concatenating each output to its input and transition_block halving
-    the map; a tiny net from each in train mode, its output, BN running stats and gradients."""
+def parallel_branch_residual_and_dense_blocks(L):
+    """Blocks of modern CNNs: four parallel branches (1x1; 1x1 then 3x3; 1x1 then 5x5; 3x3
+    max-pool then 1x1) joined on dim 1; residual units (a strided 1x1 projection on the
+    shortcut when the shape changes, Y += shortcut in place) stacked in stages; densely
+    connected layers (BN, ReLU, conv) each appending its output to its input, and a
+    transition layer halving the map; a tiny classifier from each trained two SGD steps
+    with momentum, its eval-mode output and BN running variances, and the shapes."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(10)
 
-    class Inception(nn.Module):
-        def __init__(self, in_channels, c1, c2, c3, c4):
+    class FourWay(nn.Module):
+        def __init__(self, c_in, c1, c2, c3, c4):
             super().__init__()
-            self.p1_1 = nn.Conv2d(in_channels, c1, kernel_size=1)
-            self.p2_1 = nn.Conv2d(in_channels, c2[0], kernel_size=1)
-            self.p2_2 = nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)
-            self.p3_1 = nn.Conv2d(in_channels, c3[0], kernel_size=1)
-            self.p3_2 = nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2)
-            self.p4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
-            self.p4_2 = nn.Conv2d(in_channels, c4, kernel_size=1)
+            self.b1 = nn.ModuleList([nn.Conv2d(c_in, c1, kernel_size=1)])
+            self.b2 = nn.ModuleList([nn.Conv2d(c_in, c2[0], kernel_size=1),
+                                     nn.Conv2d(c2[0], c2[1], kernel_size=3, padding=1)])
+            self.b3 = nn.ModuleList([nn.Conv2d(c_in, c3[0], kernel_size=1),
+                                     nn.Conv2d(c3[0], c3[1], kernel_size=5, padding=2)])
+            self.pool = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
+            self.b4 = nn.ModuleList([nn.Conv2d(c_in, c4, kernel_size=1)])
 
         def forward(self, x):
-            p1 = F.relu(self.p1_1(x))
-            p2 = F.relu(self.p2_2(F.relu(self.p2_1(x))))
-            p3 = F.relu(self.p3_2(F.relu(self.p3_1(x))))
-            p4 = F.relu(self.p4_2(self.p4_1(x)))
-            return L.cat((p1, p2, p3, p4), dim=1)
+            def chain(convs, y):
+                for conv in convs:
+                    y = F.relu(conv(y))
+                return y
+            return L.cat((chain(self.b1, x), chain(self.b2, x), chain(self.b3, x),
+                          chain(self.b4, self.pool(x))), dim=1)
 
-    class Residual(nn.Module):
-        def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+    class ResUnit(nn.Module):
+        def __init__(self, c_in, c_out, project=False, stride=1):
             super().__init__()
-            self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1,
-                                   stride=strides)
-            self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
-            self.conv3 = nn.Conv2d(input_channels, num_channels, kernel_size=1,
-                                   stride=strides) if use_1x1conv else None
-            self.bn1 = nn.BatchNorm2d(num_channels)
-            self.bn2 = nn.BatchNorm2d(num_channels)
+            self.conv1 = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, stride=stride)
+            self.conv2 = nn.Conv2d(c_out, c_out, kernel_size=3, padding=1)
+            self.shortcut = (nn.Conv2d(c_in, c_out, kernel_size=1, stride=stride)
+                             if project else None)
+            self.bn1, self.bn2 = nn.BatchNorm2d(c_out), nn.BatchNorm2d(c_out)
 
         def forward(self, X):
-            Y = F.relu(self.bn1(self.conv1(X)))
-            Y = self.bn2(self.conv2(Y))
-            if self.conv3:
-                X = self.conv3(X)
-            Y += X
+            Y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X)))))
+            Y += X if self.shortcut is None else self.shortcut(X)
             return F.relu(Y)
 
-    def resnet_block(input_channels, num_channels, num_residuals, first_block=False):
-        blk = []
-        for i in range(num_residuals):
-            if i == 0 and not first_block:
-                blk.append(Residual(input_channels, num_channels, use_1x1conv=True, strides=2))
-            else:
-                blk.append(Residual(num_channels, num_channels))
-        return blk
+    def res_stage(c_in, c_out, n_units, first=False):
+        """n_units residual units; unless first, the opening one halves the map."""
+        return [ResUnit(c_in, c_out, project=True, stride=2) if k == 0 and not first
+                else ResUnit(c_out, c_out) for k in range(n_units)]
 
-    def conv_block(input_channels, num_channels):
-        return nn.Sequential(nn.BatchNorm2d(input_channels), nn.ReLU(),
-                             nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1))
+    def bn_relu_conv(c_in, c_out, k=3):
+        return [nn.BatchNorm2d(c_in), nn.ReLU(),
+                nn.Conv2d(c_in, c_out, kernel_size=k, padding=k // 2)]
 
-    class DenseBlock(nn.Module):
-        def __init__(self, num_convs, input_channels, num_channels):
+    class Growing(nn.Module):
+        def __init__(self, n_layers, c_in, growth):
             super().__init__()
-            self.net = nn.Sequential(*[conv_block(num_channels * i + input_channels,
-                                                  num_channels) for i in range(num_convs)])
+            self.net = nn.Sequential(*[nn.Sequential(*bn_relu_conv(c_in + k * growth, growth))
+                                       for k in range(n_layers)])
 
         def forward(self, X):
-            for blk in self.net:
-                Y = blk(X)
-                X = L.cat((X, Y), dim=1)
+            for layer in self.net:
+                X = L.cat((X, layer(X)), dim=1)
             return X
 
-    def transition_block(input_channels, num_channels):
-        return nn.Sequential(nn.BatchNorm2d(input_channels), nn.ReLU(),
-                             nn.Conv2d(input_channels, num_channels, kernel_size=1),
+    def transition(c_in, c_out):
+        return nn.Sequential(*bn_relu_conv(c_in, c_out, k=1),
                              nn.AvgPool2d(kernel_size=2, stride=2))
 
     X = L.tensor(_f32(2, 3, 8, 8, seed=17))
-    inc = nn.Sequential(Inception(3, 2, (2, 3), (1, 2), 2), nn.AdaptiveAvgPool2d((1, 1)),
-                        nn.Flatten(), nn.Linear(9, 4))
-    b1 = nn.Sequential(nn.Conv2d(3, 4, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(4),
-                       nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-    res = nn.Sequential(b1, nn.Sequential(*resnet_block(4, 4, 2, first_block=True)),
-                        nn.Sequential(*resnet_block(4, 6, 2)),
-                        nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(6, 4))
-    dense = nn.Sequential(DenseBlock(2, 3, 2), transition_block(7, 3), DenseBlock(1, 3, 2),
+    four_way = nn.Sequential(FourWay(3, 2, (2, 3), (1, 2), 2), nn.AdaptiveAvgPool2d((1, 1)),
+                             nn.Flatten(), nn.Linear(9, 4))
+    stem = nn.Sequential(nn.Conv2d(3, 4, kernel_size=3, stride=1, padding=1),
+                         nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    residual = nn.Sequential(stem, nn.Sequential(*res_stage(4, 4, 2, first=True)),
+                             nn.Sequential(*res_stage(4, 6, 2)),
+                             nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(6, 4))
+    dense = nn.Sequential(Growing(2, 3, 2), transition(7, 3), Growing(1, 3, 2),
                           nn.BatchNorm2d(5), nn.ReLU(), nn.AdaptiveMaxPool2d((1, 1)),
                           nn.Flatten(), nn.Linear(5, 4))
     y = L.tensor([0, 3])
     outs = {}
-    for name, net in (("inception", inc), ("resnet", res), ("densenet", dense)):
-        opt = L.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-        ls = []
+    for name, model in (("inception", four_way), ("resnet", residual), ("densenet", dense)):
+        opt = L.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        losses = []
         for _ in range(2):
             opt.zero_grad()
-            l = F.cross_entropy(net(X), y)
-            l.backward()
+            loss = F.cross_entropy(model(X), y)
+            loss.backward()
             opt.step()
-            ls.append(l.item())
-        net.eval()
-        outs[name] = (ls, net(X), [b.running_var for b in net.modules()
-                                   if isinstance(b, nn.BatchNorm2d)])
-    blk = Residual(3, 6, use_1x1conv=True, strides=2)
-    return dict(outs=outs, rshape=tuple(blk(X).shape),
-                dshape=tuple(DenseBlock(2, 3, 10)(X).shape),
-                tshape=tuple(transition_block(23, 10)(L.zeros(1, 23, 8, 8)).shape))
+            losses.append(loss.item())
+        model.eval()
+        outs[name] = (losses, model(X), [m.running_var for m in model.modules()
+                                         if isinstance(m, nn.BatchNorm2d)])
+    unit = ResUnit(3, 6, project=True, stride=2)
+    return dict(outs=outs, rshape=tuple(unit(X).shape),
+                dshape=tuple(Growing(2, 3, 10)(X).shape),
+                tshape=tuple(transition(23, 10)(L.zeros(1, 23, 8, 8)).shape))
 
 
 @program
 def batch_norm_from_scratch_with_moving_averages_and_grad_mode_branch(L):
-    """batch_norm written by hand: the torch.is_grad_enabled() test choosing the moving
-    statistics in prediction, mean/var over dim 0 for a fully connected input and over
-    (0, 2, 3) with keepdim for a conv one, moving averages updated with momentum 0.1 (the
-    book's 1 - 0.9) and returned as .data; a BatchNorm module holding gamma/beta Parameters
-    and moving buffers; compared with nn.BatchNorm2d's biased/unbiased running variance."""
+    """Batch normalisation by hand: L.is_grad_enabled() picks the running statistics for
+    inference, batch statistics are taken over dim 0 (2-d input) or over (0, 2, 3) with
+    keepdim (4-d input), running averages move by momentum 0.1 and come back as .data; a
+    module holding scale/shift Parameters and running tensors, trained inside a small
+    conv net; nn.BatchNorm2d fed the same conv outputs for its running mean and (unbiased)
+    variance."""
     nn = L.nn
 
-    def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+    def normalise(X, scale, shift, run_mean, run_var, eps, momentum):
         if not L.is_grad_enabled():
-            X_hat = (X - moving_mean) / L.sqrt(moving_var + eps)
-        else:
-            assert len(X.shape) in (2, 4)
-            if len(X.shape) == 2:
-                mean = X.mean(dim=0)
-                var = ((X - mean) ** 2).mean(dim=0)
-            else:
-                mean = X.mean(dim=(0, 2, 3), keepdim=True)
-                var = ((X - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
-            X_hat = (X - mean) / L.sqrt(var + eps)
-            moving_mean = (1.0 - momentum) * moving_mean + momentum * mean
-            moving_var = (1.0 - momentum) * moving_var + momentum * var
-        Y = gamma * X_hat + beta
-        return Y, moving_mean.data, moving_var.data
+            X_hat = (X - run_mean) / L.sqrt(run_var + eps)
+            return scale * X_hat + shift, run_mean.data, run_var.data
+        assert len(X.shape) in (2, 4)
+        over = dict(dim=0) if len(X.shape) == 2 else dict(dim=(0, 2, 3), keepdim=True)
+        mu = X.mean(**over)
+        var = ((X - mu) ** 2).mean(**over)
+        X_hat = (X - mu) / L.sqrt(var + eps)
+        run_mean = (1.0 - momentum) * run_mean + momentum * mu
+        run_var = (1.0 - momentum) * run_var + momentum * var
+        return scale * X_hat + shift, run_mean.data, run_var.data
 
-    class BatchNorm(nn.Module):
-        def __init__(self, num_features, num_dims):
+    class HandNorm(nn.Module):
+        def __init__(self, n, dims):
             super().__init__()
-            shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
-            self.gamma = nn.Parameter(L.ones(shape))
-            self.beta = nn.Parameter(L.zeros(shape))
-            self.moving_mean = L.zeros(shape)
-            self.moving_var = L.ones(shape)
+            shape = (1, n) if dims == 2 else (1, n, 1, 1)
+            self.scale = nn.Parameter(L.ones(shape))
+            self.shift = nn.Parameter(L.zeros(shape))
+            self.run_mean, self.run_var = L.zeros(shape), L.ones(shape)
 
         def forward(self, X):
-            if self.moving_mean.device != X.device:
-                self.moving_mean = self.moving_mean.to(X.device)
-                self.moving_var = self.moving_var.to(X.device)
-            Y, self.moving_mean, self.moving_var = batch_norm(
-                X, self.gamma, self.beta, self.moving_mean, self.moving_var, eps=1e-5,
+            if self.run_mean.device != X.device:
+                self.run_mean = self.run_mean.to(X.device)
+                self.run_var = self.run_var.to(X.device)
+            Y, self.run_mean, self.run_var = normalise(
+                X, self.scale, self.shift, self.run_mean, self.run_var, eps=1e-5,
                 momentum=0.1)
             return Y
 
     L.manual_seed(11)
-    net = nn.Sequential(nn.Conv2d(1, 3, kernel_size=3), BatchNorm(3, num_dims=4), nn.Sigmoid(),
-                        nn.AvgPool2d(2, 2), nn.Flatten(), nn.Linear(12, 5),
-                        BatchNorm(5, num_dims=2), nn.Sigmoid(), nn.Linear(5, 3))
-    ref = nn.BatchNorm2d(3)
+    model = nn.Sequential(nn.Conv2d(1, 3, kernel_size=3), HandNorm(3, dims=4), nn.Sigmoid(),
+                          nn.AvgPool2d(2, 2), nn.Flatten(), nn.Linear(12, 5),
+                          HandNorm(5, dims=2), nn.Sigmoid(), nn.Linear(5, 3))
+    library_bn = nn.BatchNorm2d(3)
     X = L.tensor(_f32(4, 1, 6, 6, seed=18))
     y = L.tensor([0, 1, 2, 1])
-    opt = L.optim.SGD(net.parameters(), lr=0.5)
-    ls = []
+    opt = L.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
     for _ in range(3):
         opt.zero_grad()
-        l = nn.functional.cross_entropy(net(X), y)
-        l.backward()
+        loss = nn.functional.cross_entropy(model(X), y)
+        loss.backward()
         opt.step()
-        ls.append(l.item())
-        ref(net[0](X).detach())
+        losses.append(loss.item())
+        library_bn(model[0](X).detach())
     with L.no_grad():
-        pred = net(X)
-    return dict(ls=ls, pred=pred, mm=net[1].moving_mean.reshape(-1), mv=net[1].moving_var,
-                ref_mean=ref.running_mean, ref_var=ref.running_var,
-                fc=(net[6].moving_mean, net[6].moving_var), gamma=net[1].gamma.reshape((-1,)),
-                beta=net[6].beta.reshape((-1,)), tracked=ref.num_batches_tracked,
+        pred = model(X)
+    conv_norm, fc_norm = model[1], model[6]
+    return dict(ls=losses, pred=pred, mm=conv_norm.run_mean.reshape(-1), mv=conv_norm.run_var,
+                ref_mean=library_bn.running_mean, ref_var=library_bn.running_var,
+                fc=(fc_norm.run_mean, fc_norm.run_var), gamma=conv_norm.scale.reshape((-1,)),
+                beta=fc_norm.shift.reshape((-1,)), tracked=library_bn.num_batches_tracked,
                 grad_mode=L.is_grad_enabled())
 
 
 # ----------------------------------------------------------------------------------------------
 # recurrent networks
 # ----------------------------------------------------------------------------------------------
-class Vocab:
-    """The text chapter's vocabulary: tokens sorted by frequency, <unk> first, reserved
-    tokens after it, rare ones dropped."""
+class TokenTable:
+    """Maps tokens to indices and back.  Index 0 is "<unk>", which every unknown token looks
+    up to; the reserved tokens come next, then the tokens seen, most frequent first (ties
+    keep the order of first sight), less frequent than min_freq left out."""
 
-    def __init__(self, tokens=None, min_freq=0, reserved_tokens=None):
-        tokens = tokens or []
-        reserved_tokens = reserved_tokens or []
+    def __init__(self, tokens=(), min_freq=0, reserved=()):
+        tokens = list(tokens)
         if tokens and isinstance(tokens[0], list):
-            tokens = [token for line in tokens for token in line]
-        counter = collections.Counter(tokens)
-        self.token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
-        self.idx_to_token = ["<unk>"] + reserved_tokens
-        self.token_to_idx = {token: idx for idx, token in enumerate(self.idx_to_token)}
-        for token, freq in self.token_freqs:
-            if freq < min_freq:
-                break
-            if token not in self.token_to_idx:
-                self.idx_to_token.append(token)
-                self.token_to_idx[token] = len(self.idx_to_token) - 1
+            tokens = [tok for row in tokens for tok in row]
+        self.counts = sorted(collections.Counter(tokens).items(), key=lambda kv: -kv[1])
+        self.tokens = ["<unk>", *reserved]
+        self.tokens += [tok for tok, n in self.counts
+                        if n >= min_freq and tok not in self.tokens]
+        self.index = {tok: i for i, tok in enumerate(self.tokens)}
 
     def __len__(self):
-        return len(self.idx_to_token)
+        return len(self.tokens)
 
-    def __getitem__(self, tokens):
-        if not isinstance(tokens, (list, tuple)):
-            return self.token_to_idx.get(tokens, 0)
-        return [self.__getitem__(token) for token in tokens]
+    def __getitem__(self, key):
+        if isinstance(key, (list, tuple)):
+            return [self[k] for k in key]
+        return self.index.get(key, 0)
 
-    def to_tokens(self, indices):
-        if hasattr(indices, "__len__") and len(indices) > 1:
-            return [self.idx_to_token[int(index)] for index in indices]
-        return self.idx_to_token[indices]
+    def names(self, ids):
+        """The token of one index, or the list of tokens of several."""
+        if hasattr(ids, "__len__") and len(ids) > 1:
+            return [self.tokens[int(i)] for i in ids]
+        return self.tokens[ids]
 
 
+# a sentence of H. G. Wells's The Time Machine (public domain), the character corpus
 _TEXT = ("the time traveller for so it will be convenient to speak of him was expounding a "
          "recondite matter to us his grey eyes shone and twinkled and his usually pale face "
          "was flushed and animated the fire burned brightly and the soft radiance of the "
@@ -986,777 +939,741 @@ _TEXT = ("the time traveller for so it will be convenient to speak of him was ex
          "passed in our glasses")
 
 
-def _corpus():
-    tokens = list(_TEXT)
-    vocab = Vocab(tokens)
-    return [vocab[t] for t in tokens], vocab
+def _char_stream():
+    """The corpus as character ids, with its table."""
+    chars = list(_TEXT)
+    table = TokenTable(chars)
+    return table[chars], table
 
 
-def seq_data_iter_sequential(L, corpus, batch_size, num_steps, offset):
-    """Sequential partitioning: adjacent minibatches continue each other."""
-    num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    Xs = L.tensor(corpus[offset: offset + num_tokens])
-    Ys = L.tensor(corpus[offset + 1: offset + 1 + num_tokens])
-    Xs, Ys = Xs.reshape(batch_size, -1), Ys.reshape(batch_size, -1)
-    num_batches = Xs.shape[1] // num_steps
-    for i in range(0, num_steps * num_batches, num_steps):
-        yield Xs[:, i: i + num_steps], Ys[:, i: i + num_steps]
+def sequential_windows(L, ids, rows, width, skip):
+    """Batches that continue each other row by row: the stream, ``skip`` ids dropped, is cut
+    into ``rows`` equal rows (the tail that does not fit dropped) and read ``width`` columns
+    at a time; the targets are the same windows one id later."""
+    usable = (len(ids) - skip - 1) // rows * rows
+    inputs = L.tensor(ids[skip: skip + usable]).reshape(rows, -1)
+    targets = L.tensor(ids[skip + 1: skip + 1 + usable]).reshape(rows, -1)
+    for col in range(0, inputs.shape[1] // width * width, width):
+        yield inputs[:, col: col + width], targets[:, col: col + width]
 
 
 @program
-def text_preprocessing_vocab_and_random_and_sequential_minibatches(L):
-    """The text chapters' data side: a character Vocab by Counter (frequencies, to_tokens),
-    random sampling of subsequences from a random offset (Python's random seeded),
-    sequential partitioning by reshape of a long tensor, truncate_pad and build_array_nmt's
-    valid lengths by (array != pad).type(int32).sum(1); the unigram/bigram frequency
-    table by zip of the corpus with itself."""
-    corpus, vocab = _corpus()
+def text_token_table_and_random_and_sequential_windows(L):
+    """Text pipelines: a character table built from Counter (frequencies, ids back to
+    tokens), windows read from a random offset in shuffled order (Python's random, seeded),
+    windows read row by row from a reshaped stream, sentences cut or padded to a fixed
+    length and their true lengths by (array != pad).type(int32).sum(1), and the most common
+    pairs of neighbouring characters."""
+    ids, table = _char_stream()
     rng = random.Random(3)
 
-    def seq_data_iter_random(corpus, batch_size, num_steps):
-        corpus = corpus[rng.randint(0, num_steps - 1):]
-        num_subseqs = (len(corpus) - 1) // num_steps
-        initial_indices = list(range(0, num_subseqs * num_steps, num_steps))
-        rng.shuffle(initial_indices)
+    def random_windows(seq, rows, width):
+        seq = seq[rng.randint(0, width - 1):]
+        n_windows = (len(seq) - 1) // width
+        starts = [k * width for k in range(n_windows)]
+        rng.shuffle(starts)
+        for b in range(n_windows // rows):
+            chosen = starts[b * rows: (b + 1) * rows]
+            yield (L.tensor([seq[s: s + width] for s in chosen]),
+                   L.tensor([seq[s + 1: s + 1 + width] for s in chosen]))
 
-        def data(pos):
-            return corpus[pos: pos + num_steps]
+    def fit(row, length, pad):
+        return (row + [pad] * length)[:length]
 
-        num_batches = num_subseqs // batch_size
-        for i in range(0, batch_size * num_batches, batch_size):
-            initial_indices_per_batch = initial_indices[i: i + batch_size]
-            X = [data(j) for j in initial_indices_per_batch]
-            Y = [data(j + 1) for j in initial_indices_per_batch]
-            yield L.tensor(X), L.tensor(Y)
-
-    def truncate_pad(line, num_steps, padding_token):
-        if len(line) > num_steps:
-            return line[:num_steps]
-        return line + [padding_token] * (num_steps - len(line))
-
-    lines = [["go", "."], ["i", "lost", "."], ["he", "is", "calm", ".", "really", "."]]
-    tv = Vocab(lines, min_freq=1, reserved_tokens=["<pad>", "<bos>", "<eos>"])
-    lines_idx = [tv[l] + [tv["<eos>"]] for l in lines]
-    array = L.tensor([truncate_pad(l, 5, tv["<pad>"]) for l in lines_idx])
-    valid_len = (array != tv["<pad>"]).type(L.int32).sum(1)
-    rand = [(X, Y) for X, Y in seq_data_iter_random(list(range(35)), 2, 5)]
-    seq = [(X, Y) for X, Y in seq_data_iter_sequential(L, list(range(35)), 2, 5, offset=3)]
-    bigrams = collections.Counter(zip(corpus[:-1], corpus[1:]))
-    top = L.tensor([f for _, f in bigrams.most_common(5)])
-    return dict(n=len(vocab), first=vocab.to_tokens(list(range(6))), one=vocab.to_tokens(3),
-                freqs=vocab.token_freqs[:4], rand=rand, seq=seq, array=array,
-                valid_len=valid_len, top=top, unk=tv["never"],
-                freq_log=L.log(top.float() / len(corpus)))
+    sentences = [["go", "."], ["i", "lost", "."], ["he", "is", "calm", ".", "really", "."]]
+    words = TokenTable(sentences, min_freq=1, reserved=["<pad>", "<bos>", "<eos>"])
+    pad, eos = words["<pad>"], words["<eos>"]
+    padded = L.tensor([fit(words[s] + [eos], 5, pad) for s in sentences])
+    lengths = (padded != pad).type(L.int32).sum(1)
+    shuffled = list(random_windows(list(range(35)), 2, 5))
+    in_order = list(sequential_windows(L, list(range(35)), 2, 5, skip=3))
+    pairs = collections.Counter(zip(ids[:-1], ids[1:]))
+    top = L.tensor([n for _, n in pairs.most_common(5)])
+    return dict(n=len(table), first=table.names(list(range(6))), one=table.names(3),
+                freqs=table.counts[:4], rand=shuffled, seq=in_order, array=padded,
+                valid_len=lengths, top=top, unk=words["never"],
+                freq_log=L.log(top.float() / len(ids)))
 
 
-def _rnn_params(L, vocab_size, num_hiddens, gates):
-    """The scratch recurrent nets' parameters: per gate (W_x, W_h, b), then W_hq, b_q."""
-    num_inputs = num_outputs = vocab_size
-
-    def normal(shape):
+def _scratch_weights(L, n_tok, width, n_gates):
+    """A hand-written cell's weights over one-hot inputs: per gate an input matrix, a
+    recurrent matrix and a bias, then the read-out matrix and bias; matrices are normal
+    draws scaled by 0.01, biases zero, all leaves requiring grad."""
+    def small(*shape):
         return L.randn(size=shape) * 0.01
 
-    params = []
-    for _ in range(gates):
-        params += [normal((num_inputs, num_hiddens)), normal((num_hiddens, num_hiddens)),
-                   L.zeros(num_hiddens)]
-    params += [normal((num_hiddens, num_outputs)), L.zeros(num_outputs)]
-    for param in params:
-        param.requires_grad_(True)
-    return params
+    flat = []
+    for _ in range(n_gates):
+        flat.extend((small(n_tok, width), small(width, width), L.zeros(width)))
+    flat.extend((small(width, n_tok), L.zeros(n_tok)))
+    for t in flat:
+        t.requires_grad_(True)
+    return flat
 
 
-def _rnn_step(L, inputs, state, params):
-    W_xh, W_hh, b_h, W_hq, b_q = params
-    H, = state
-    outputs = []
-    for X in inputs:
-        H = L.tanh(L.mm(X, W_xh) + L.mm(H, W_hh) + b_h)
-        Y = L.mm(H, W_hq) + b_q
-        outputs.append(Y)
-    return L.cat(outputs, dim=0), (H,)
+def _pre(x, h, w_in, w_rec, bias):
+    """A gate's pre-activation from the input and the previous hidden state."""
+    return (x @ w_in) + (h @ w_rec) + bias
 
 
-def _gru_step(L, inputs, state, params):
-    W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h, W_hq, b_q = params
-    H, = state
-    outputs = []
-    for X in inputs:
-        Z = L.sigmoid((X @ W_xz) + (H @ W_hz) + b_z)
-        R = L.sigmoid((X @ W_xr) + (H @ W_hr) + b_r)
-        H_tilda = L.tanh((X @ W_xh) + ((R * H) @ W_hh) + b_h)
-        H = Z * H + (1 - Z) * H_tilda
-        outputs.append(H @ W_hq + b_q)
-    return L.cat(outputs, dim=0), (H,)
+def _plain_cell(L, xs, state, w):
+    w_in, w_rec, bias, w_out, b_out = w
+    (h,) = state
+    logits = []
+    for x in xs:
+        h = L.tanh(L.mm(x, w_in) + L.mm(h, w_rec) + bias)
+        logits.append(L.mm(h, w_out) + b_out)
+    return L.cat(logits, dim=0), (h,)
 
 
-def _lstm_step(L, inputs, state, params):
-    [W_xi, W_hi, b_i, W_xf, W_hf, b_f, W_xo, W_ho, b_o, W_xc, W_hc, b_c, W_hq, b_q] = params
-    (H, C) = state
-    outputs = []
-    for X in inputs:
-        I = L.sigmoid((X @ W_xi) + (H @ W_hi) + b_i)
-        F_ = L.sigmoid((X @ W_xf) + (H @ W_hf) + b_f)
-        O = L.sigmoid((X @ W_xo) + (H @ W_ho) + b_o)
-        C_tilda = L.tanh((X @ W_xc) + (H @ W_hc) + b_c)
-        C = F_ * C + I * C_tilda
-        H = O * L.tanh(C)
-        outputs.append((H @ W_hq) + b_q)
-    return L.cat(outputs, dim=0), (H, C)
+def _gated_cell(L, xs, state, w):
+    update, reset, cand, (w_out, b_out) = w[0:3], w[3:6], w[6:9], w[9:]
+    (h,) = state
+    logits = []
+    for x in xs:
+        z = L.sigmoid(_pre(x, h, *update))
+        r = L.sigmoid(_pre(x, h, *reset))
+        proposal = L.tanh(_pre(x, r * h, *cand))
+        h = z * h + (1 - z) * proposal
+        logits.append(h @ w_out + b_out)
+    return L.cat(logits, dim=0), (h,)
 
 
-class RNNModelScratch:
-    """A recurrent net from scratch: one-hot of X.T, the step function, a zero state."""
-
-    def __init__(self, L, vocab_size, num_hiddens, gates, forward_fn, n_state):
-        self.L, self.vocab_size, self.num_hiddens = L, vocab_size, num_hiddens
-        self.params = _rnn_params(L, vocab_size, num_hiddens, gates)
-        self.forward_fn, self.n_state = forward_fn, n_state
-
-    def __call__(self, X, state):
-        X = self.L.nn.functional.one_hot(X.T, self.vocab_size).type(self.L.float32)
-        return self.forward_fn(self.L, X, state, self.params)
-
-    def begin_state(self, batch_size):
-        return tuple(self.L.zeros((batch_size, self.num_hiddens)) for _ in range(self.n_state))
+def _memory_cell(L, xs, state, w):
+    gates, (w_out, b_out) = [w[k: k + 3] for k in range(0, 12, 3)], w[12:]
+    h, c = state
+    logits = []
+    for x in xs:
+        keep_in, keep_old, show = (L.sigmoid(_pre(x, h, *g)) for g in gates[:3])
+        fresh = L.tanh(_pre(x, h, *gates[3]))
+        c = keep_old * c + keep_in * fresh
+        h = show * L.tanh(c)
+        logits.append((h @ w_out) + b_out)
+    return L.cat(logits, dim=0), (h, c)
 
 
-def _train_epoch(L, net, batches, lr, use_random_iter, updater=None):
-    """The RNN chapter's epoch: state begun or detached, the loss on Y.T flattened, clipping
-    by hand to 1, sgd by hand (or an optimizer); the perplexity."""
-    state, total, count = None, 0.0, 0
-    loss = L.nn.CrossEntropyLoss()
-    norms = []
+class HandRNN:
+    """A character model over a hand-written cell: ids one-hot encoded time-major (X.T)
+    as float32, the cell run over the steps, zero initial states."""
+
+    def __init__(self, L, n_tok, width, n_gates, cell, n_state):
+        self.L, self.n_tok, self.width = L, n_tok, width
+        self.params = _scratch_weights(L, n_tok, width, n_gates)
+        self.cell, self.n_state = cell, n_state
+
+    def __call__(self, ids, state):
+        onehot = self.L.nn.functional.one_hot(ids.T, self.n_tok).type(self.L.float32)
+        return self.cell(self.L, onehot, state, self.params)
+
+    def zero_state(self, rows):
+        return tuple(self.L.zeros((rows, self.width)) for _ in range(self.n_state))
+
+
+def _one_epoch(L, model, batches, lr, opt=None):
+    """One pass over sequential batches: the state begun on the first and cut from the
+    graph in place (detach_) on the next ones, cross-entropy against the time-major
+    targets, the gradients clipped to norm 1, a step by hand (or by ``opt``).  Returns the
+    perplexity and the norms before clipping."""
+    criterion = L.nn.CrossEntropyLoss()
+    state, loss_sum, n_tok, norms = None, 0.0, 0, []
     for X, Y in batches:
-        if state is None or use_random_iter:
-            state = net.begin_state(batch_size=X.shape[0])
+        if state is None:
+            state = model.zero_state(X.shape[0])
+        elif isinstance(model, L.nn.Module) and not isinstance(state, tuple):
+            state.detach_()
         else:
-            if isinstance(net, L.nn.Module) and not isinstance(state, tuple):
-                state.detach_()
-            else:
-                for s in state:
-                    s.detach_()
-        y = Y.T.reshape(-1)
-        y_hat, state = net(X, state)
-        l = loss(y_hat, y.long()).mean()
-        if updater is None:
-            l.backward()
-            norms.append(grad_clipping(L, net, 1))
-            sgd(L, net.params, lr, batch_size=1)
+            for part in state:
+                part.detach_()
+        target = Y.T.reshape(-1)
+        logits, state = model(X, state)
+        loss = criterion(logits, target.long()).mean()
+        if opt is not None:
+            opt.zero_grad()
+        loss.backward()
+        norms.append(clip_global_norm(L, model, 1))
+        if opt is None:
+            step_by_hand(L, model.params, lr, 1)
         else:
-            updater.zero_grad()
-            l.backward()
-            norms.append(grad_clipping(L, net, 1))
-            updater.step()
-        total += l.item() * y.numel()
-        count += y.numel()
-    return math.exp(total / count), norms
+            opt.step()
+        loss_sum += loss.item() * target.numel()
+        n_tok += target.numel()
+    return math.exp(loss_sum / n_tok), norms
 
 
-def _predict(L, prefix, num_preds, net, vocab):
-    """Warm up on the prefix, then greedy characters from the argmax."""
-    state = net.begin_state(batch_size=1)
-    outputs = [vocab[prefix[0]]]
-
-    def get_input():
-        return L.tensor([outputs[-1]]).reshape((1, 1))
-
-    for y in prefix[1:]:
-        _, state = net(get_input(), state)
-        outputs.append(vocab[y])
-    for _ in range(num_preds):
-        y, state = net(get_input(), state)
-        outputs.append(int(y.argmax(dim=1).reshape(1)))
-    return "".join([vocab.idx_to_token[i] for i in outputs])
+def _greedy_text(L, prefix, n_new, model, table):
+    """Feeds the prefix one character at a time, then appends n_new argmax characters."""
+    state = model.zero_state(1)
+    ids = [table[prefix[0]]]
+    for ch in prefix[1:]:
+        _, state = model(L.tensor([ids[-1]]).reshape((1, 1)), state)
+        ids.append(table[ch])
+    for _ in range(n_new):
+        logits, state = model(L.tensor([ids[-1]]).reshape((1, 1)), state)
+        ids.append(int(logits.argmax(dim=1).reshape(1)))
+    return "".join(table.tokens[i] for i in ids)
 
 
 @program
-def rnn_gru_lstm_from_scratch_with_clipping_detach_and_prediction(L):
-    """The RNN, GRU and LSTM from scratch: one_hot(X.T) as float32, parameters by randn *
-    0.01 with requires_grad_, the step loops with mm/@, sigmoid gates, cat of the outputs,
-    the hidden state (and memory cell) carried across sequential minibatches by detach_,
-    gradients clipped by hand through param.grad[:] *= theta / norm, sgd, perplexity by
-    exp, and greedy prediction of characters from a prefix."""
-    corpus, vocab = _corpus()
-    batches = list(seq_data_iter_sequential(L, corpus, 4, 6, offset=2))[:4]
+def recurrent_cells_by_hand_with_clipping_detach_and_generation(L):
+    """Three hand-written recurrent cells (plain tanh, gated, with a memory cell) trained
+    two epochs on sequential character batches: one_hot(X.T) cast to float32, weights from
+    randn(size=...) * 0.01 made leaves by requires_grad_, loops of mm and @ with sigmoid
+    gates, outputs joined by cat, the state carried across batches through detach_,
+    gradients clipped in place (param.grad[:] *= ...), steps under no_grad, perplexity by
+    exp, then greedy text from a prefix."""
+    ids, table = _char_stream()
+    batches = list(sequential_windows(L, ids, 4, 6, skip=2))[:4]
     out = {}
-    for name, gates, fn, n_state in (("rnn", 1, _rnn_step, 1), ("gru", 3, _gru_step, 1),
-                                     ("lstm", 4, _lstm_step, 2)):
+    for name, n_gates, cell, n_state in (("rnn", 1, _plain_cell, 1),
+                                         ("gru", 3, _gated_cell, 1),
+                                         ("lstm", 4, _memory_cell, 2)):
         L.manual_seed(12)
-        net = RNNModelScratch(L, len(vocab), 16, gates, fn, n_state)
+        model = HandRNN(L, len(table), 16, n_gates, cell, n_state)
         ppls = []
-        for epoch in range(2):
-            ppl, norms = _train_epoch(L, net, batches, lr=1.0, use_random_iter=False)
+        for _ in range(2):
+            ppl, norms = _one_epoch(L, model, batches, lr=1.0)
             ppls.append(ppl)
-        out[name] = (ppls, [float(n) for n in norms], _predict(L, "the ", 6, net, vocab),
-                     net.params[-2].grad.abs().sum().item())
-    X = L.arange(10).reshape((2, 5))
-    net = RNNModelScratch(L, 28, 5, 1, _rnn_step, 1)
-    Y, new_state = net(X.to(L.device("cpu")), net.begin_state(X.shape[0]))
+        out[name] = (ppls, [float(n) for n in norms], _greedy_text(L, "the ", 6, model, table),
+                     model.params[-2].grad.abs().sum().item())
+    grid = L.arange(10).reshape((2, 5))
+    small = HandRNN(L, 28, 5, 1, _plain_cell, 1)
+    Y, new_state = small(grid.to(L.device("cpu")), small.zero_state(grid.shape[0]))
     return dict(out=out, shapes=(tuple(Y.shape), len(new_state), tuple(new_state[0].shape)),
                 onehot=L.nn.functional.one_hot(L.tensor([0, 2]), 5))
 
 
 @program
-def concise_rnn_lstm_and_deep_bidirectional_models_with_rnnmodel_wrapper(L):
-    """The concise recurrent nets: an RNNModel wrapping nn.RNN / nn.GRU / nn.LSTM (two layers,
-    bidirectional with twice the output features), one-hot of inputs.T, the Linear head on
-    Y.reshape((-1, Y.shape[-1])), begin_state giving zeros or an (h, c) tuple of
-    num_directions * num_layers rows; trained a few steps with SGD and hand clipping, the
-    state detached between steps."""
+def library_rnn_gru_and_bidirectional_lstm_behind_one_wrapper(L):
+    """The library's recurrent layers (nn.RNN, a two-layer nn.GRU, a two-layer bidirectional
+    nn.LSTM, whose read-out takes twice the features) behind one character model: one-hot of
+    inputs.T, a Linear over out.reshape((-1, out.shape[-1])), zero states of
+    directions * layers rows (an (h, c) pair for the LSTM); an epoch with SGD and clipping by
+    hand, the state detached in place between batches."""
     nn, F = L.nn, L.nn.functional
 
-    class RNNModel(nn.Module):
-        def __init__(self, rnn_layer, vocab_size):
+    class CharModel(nn.Module):
+        def __init__(self, layer, n_tok):
             super().__init__()
-            self.rnn = rnn_layer
-            self.vocab_size = vocab_size
-            self.num_hiddens = self.rnn.hidden_size
-            if not self.rnn.bidirectional:
-                self.num_directions = 1
-                self.linear = nn.Linear(self.num_hiddens, self.vocab_size)
-            else:
-                self.num_directions = 2
-                self.linear = nn.Linear(self.num_hiddens * 2, self.vocab_size)
+            self.rnn, self.n_tok = layer, n_tok
+            self.dirs = 2 if layer.bidirectional else 1
+            self.linear = nn.Linear(self.dirs * layer.hidden_size, n_tok)
 
-        def forward(self, inputs, state):
-            X = F.one_hot(inputs.T.long(), self.vocab_size)
-            X = X.to(L.float32)
-            Y, state = self.rnn(X, state)
-            output = self.linear(Y.reshape((-1, Y.shape[-1])))
-            return output, state
+        def forward(self, ids, state):
+            onehot = F.one_hot(ids.T.long(), self.n_tok).to(L.float32)
+            out, state = self.rnn(onehot, state)
+            return self.linear(out.reshape((-1, out.shape[-1]))), state
 
-        def begin_state(self, batch_size=1):
-            shape = (self.num_directions * self.rnn.num_layers, batch_size, self.num_hiddens)
-            if not isinstance(self.rnn, nn.LSTM):
-                return L.zeros(shape)
-            return (L.zeros(shape), L.zeros(shape))
+        def zero_state(self, rows=1):
+            shape = (self.dirs * self.rnn.num_layers, rows, self.rnn.hidden_size)
+            if isinstance(self.rnn, nn.LSTM):
+                return (L.zeros(shape), L.zeros(shape))
+            return L.zeros(shape)
 
-    corpus, vocab = _corpus()
-    V = len(vocab)
-    batches = list(seq_data_iter_sequential(L, corpus, 3, 5, offset=1))[:3]
+    ids, table = _char_stream()
+    V = len(table)
+    batches = list(sequential_windows(L, ids, 3, 5, skip=1))[:3]
     out = {}
     for name, make in (("rnn", lambda: nn.RNN(V, 8)),
                        ("gru2", lambda: nn.GRU(V, 8, num_layers=2)),
                        ("lstm_bi", lambda: nn.LSTM(V, 8, num_layers=2, bidirectional=True))):
         L.manual_seed(13)
-        net = RNNModel(make(), V)
-        opt = L.optim.SGD(net.parameters(), lr=1.0)
-        ppl, norms = _train_epoch(L, net, batches, 1.0, use_random_iter=False, updater=opt)
-        state = net.begin_state(2)
-        y, state = net(L.tensor([[1, 2, 3], [4, 5, 6]]), state)
+        model = CharModel(make(), V)
+        opt = L.optim.SGD(model.parameters(), lr=1.0)
+        ppl, norms = _one_epoch(L, model, batches, 1.0, opt=opt)
+        y, state = model(L.tensor([[1, 2, 3], [4, 5, 6]]), model.zero_state(2))
         out[name] = (ppl, [float(n) for n in norms], y, state,
-                     _predict(L, "the", 4, net, vocab))
+                     _greedy_text(L, "the", 4, model, table))
     return out
 
 
 # ----------------------------------------------------------------------------------------------
 # sequence to sequence, attention, transformers
 # ----------------------------------------------------------------------------------------------
-def sequence_mask(L, X, valid_len, value=0):
-    """Entries past each row's valid length set to value."""
-    maxlen = X.size(1)
-    mask = L.arange((maxlen), dtype=L.float32, device=X.device)[None, :] < valid_len[:, None]
-    X[~mask] = value
+def pad_out(L, X, lengths, value=0):
+    """Writes ``value`` in place into the entries of each row of the 2-d X that lie past the
+    row's length; returns X."""
+    positions = L.arange((X.size(1)), dtype=L.float32, device=X.device)
+    keep = positions[None, :] < lengths[:, None]
+    X[~keep] = value
     return X
 
 
-def masked_softmax(L, X, valid_lens):
-    """Softmax over the last axis with the positions past valid_lens masked to -1e6."""
-    if valid_lens is None:
-        return L.nn.functional.softmax(X, dim=-1)
-    shape = X.shape
-    if valid_lens.dim() == 1:
-        valid_lens = L.repeat_interleave(valid_lens, shape[1])
-    else:
-        valid_lens = valid_lens.reshape(-1)
-    X = sequence_mask(L, X.reshape(-1, shape[-1]), valid_lens, value=-1e6)
-    return L.nn.functional.softmax(X.reshape(shape), dim=-1)
+def softmax_within(L, scores, lengths):
+    """Softmax over the last dim that leaves (almost) no weight past each row's length: a
+    1-d ``lengths`` gives one length per batch item (repeated over its query rows by
+    repeat_interleave), a 2-d one a length per query row, None no mask at all."""
+    F = L.nn.functional
+    if lengths is None:
+        return F.softmax(scores, dim=-1)
+    shape = scores.shape
+    per_row = (L.repeat_interleave(lengths, shape[1]) if lengths.dim() == 1
+               else lengths.reshape(-1))
+    flat = pad_out(L, scores.reshape(-1, shape[-1]), per_row, value=-1e6)
+    return F.softmax(flat.reshape(shape), dim=-1)
 
 
-def _attention_classes(L):
+def _attention_kit(L):
+    """The attention modules of library L, in a namespace."""
     nn = L.nn
 
-    class AdditiveAttention(nn.Module):
-        def __init__(self, key_size, query_size, num_hiddens, dropout):
+    class ScaledDot(nn.Module):
+        """softmax(q k^T / sqrt(d)) v under a length mask; the weights last used are kept
+        in .weights."""
+
+        def __init__(self, p_drop):
             super().__init__()
-            self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
-            self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
-            self.w_v = nn.Linear(num_hiddens, 1, bias=False)
-            self.dropout = nn.Dropout(dropout)
+            self.drop = nn.Dropout(p_drop)
 
-        def forward(self, queries, keys, values, valid_lens):
-            queries, keys = self.W_q(queries), self.W_k(keys)
-            features = queries.unsqueeze(2) + keys.unsqueeze(1)
-            features = L.tanh(features)
-            scores = self.w_v(features).squeeze(-1)
-            self.attention_weights = masked_softmax(L, scores, valid_lens)
-            return L.bmm(self.dropout(self.attention_weights), values)
+        def forward(self, q, k, v, lengths=None):
+            scores = L.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])
+            self.weights = softmax_within(L, scores, lengths)
+            return L.bmm(self.drop(self.weights), v)
 
-    class DotProductAttention(nn.Module):
-        def __init__(self, dropout):
+    class Additive(nn.Module):
+        """Scores u . tanh(A q + B k) for every query-key pair, by broadcasting the two
+        projections against each other."""
+
+        def __init__(self, key_dim, query_dim, width, p_drop):
             super().__init__()
-            self.dropout = nn.Dropout(dropout)
+            self.key_proj = nn.Linear(key_dim, width, bias=False)
+            self.query_proj = nn.Linear(query_dim, width, bias=False)
+            self.score = nn.Linear(width, 1, bias=False)
+            self.drop = nn.Dropout(p_drop)
 
-        def forward(self, queries, keys, values, valid_lens=None):
-            d = queries.shape[-1]
-            scores = L.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)
-            self.attention_weights = masked_softmax(L, scores, valid_lens)
-            return L.bmm(self.dropout(self.attention_weights), values)
+        def forward(self, q, k, v, lengths):
+            q, k = self.query_proj(q), self.key_proj(k)
+            hidden = L.tanh(q.unsqueeze(2) + k.unsqueeze(1))
+            self.weights = softmax_within(L, self.score(hidden).squeeze(-1), lengths)
+            return L.bmm(self.drop(self.weights), v)
 
-    def transpose_qkv(X, num_heads):
-        X = X.reshape(X.shape[0], X.shape[1], num_heads, -1)
-        X = X.permute(0, 2, 1, 3)
+    def split_heads(X, heads):
+        """(batch, steps, heads * d) -> (batch * heads, steps, d)."""
+        X = X.reshape(X.shape[0], X.shape[1], heads, -1).permute(0, 2, 1, 3)
         return X.reshape(-1, X.shape[2], X.shape[3])
 
-    def transpose_output(X, num_heads):
-        X = X.reshape(-1, num_heads, X.shape[1], X.shape[2])
-        X = X.permute(0, 2, 1, 3)
+    def merge_heads(X, heads):
+        """(batch * heads, steps, d) -> (batch, steps, heads * d)."""
+        X = X.reshape(-1, heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)
         return X.reshape(X.shape[0], X.shape[1], -1)
 
-    class MultiHeadAttention(nn.Module):
-        def __init__(self, key_size, query_size, value_size, num_hiddens, num_heads, dropout,
-                     bias=False):
-            super().__init__()
-            self.num_heads = num_heads
-            self.attention = DotProductAttention(dropout)
-            self.W_q = nn.Linear(query_size, num_hiddens, bias=bias)
-            self.W_k = nn.Linear(key_size, num_hiddens, bias=bias)
-            self.W_v = nn.Linear(value_size, num_hiddens, bias=bias)
-            self.W_o = nn.Linear(num_hiddens, num_hiddens, bias=bias)
+    class MultiHead(nn.Module):
+        """Scaled dot-product attention run per head on slices of the projected queries,
+        keys and values, the heads joined again and projected."""
 
-        def forward(self, queries, keys, values, valid_lens):
-            queries = transpose_qkv(self.W_q(queries), self.num_heads)
-            keys = transpose_qkv(self.W_k(keys), self.num_heads)
-            values = transpose_qkv(self.W_v(values), self.num_heads)
-            if valid_lens is not None:
-                valid_lens = L.repeat_interleave(valid_lens, repeats=self.num_heads, dim=0,
-                                                 output_size=self.num_heads * len(valid_lens))
-            output = self.attention(queries, keys, values, valid_lens)
-            return self.W_o(transpose_output(output, self.num_heads))
-
-    class PositionalEncoding(nn.Module):
-        def __init__(self, num_hiddens, dropout, max_len=1000):
+        def __init__(self, k_dim, q_dim, v_dim, width, heads, p_drop, bias=False):
             super().__init__()
-            self.dropout = nn.Dropout(dropout)
-            self.P = L.zeros((1, max_len, num_hiddens))
-            X = L.arange(max_len, dtype=L.float32).reshape(-1, 1) / L.pow(
-                10000, L.arange(0, num_hiddens, 2, dtype=L.float32) / num_hiddens)
-            self.P[:, :, 0::2] = L.sin(X)
-            self.P[:, :, 1::2] = L.cos(X)
+            self.heads = heads
+            self.inner = ScaledDot(p_drop)
+            self.q_proj = nn.Linear(q_dim, width, bias=bias)
+            self.k_proj = nn.Linear(k_dim, width, bias=bias)
+            self.v_proj = nn.Linear(v_dim, width, bias=bias)
+            self.out_proj = nn.Linear(width, width, bias=bias)
+
+        def forward(self, q, k, v, lengths):
+            q, k, v = (split_heads(proj(t), self.heads) for proj, t in
+                       ((self.q_proj, q), (self.k_proj, k), (self.v_proj, v)))
+            if lengths is not None:
+                lengths = L.repeat_interleave(lengths, repeats=self.heads, dim=0,
+                                              output_size=self.heads * len(lengths))
+            return self.out_proj(merge_heads(self.inner(q, k, v, lengths), self.heads))
+
+    class Sinusoids(nn.Module):
+        """Adds fixed position signals, sines on the even features and cosines on the odd
+        ones, at frequencies 10000 ** (-2i / width); then dropout."""
+
+        def __init__(self, width, p_drop, longest=1000):
+            super().__init__()
+            self.drop = nn.Dropout(p_drop)
+            steps = L.arange(longest, dtype=L.float32).reshape(-1, 1)
+            angle = steps / L.pow(10000, L.arange(0, width, 2, dtype=L.float32) / width)
+            self.P = L.zeros((1, longest, width))
+            self.P[:, :, 0::2] = L.sin(angle)
+            self.P[:, :, 1::2] = L.cos(angle)
 
         def forward(self, X):
-            X = X + self.P[:, :X.shape[1], :].to(X.device)
-            return self.dropout(X)
+            return self.drop(X + self.P[:, :X.shape[1], :].to(X.device))
 
-    return AdditiveAttention, DotProductAttention, MultiHeadAttention, PositionalEncoding
+    return types.SimpleNamespace(ScaledDot=ScaledDot, Additive=Additive, MultiHead=MultiHead,
+                                 Sinusoids=Sinusoids)
 
 
 @program
-def masked_softmax_additive_and_scaled_dot_product_attention(L):
-    """The attention-scoring section: masked_softmax with 1-d valid lengths expanded by
-    repeat_interleave and 2-d ones reshaped, sequence_mask writing -1e6 through a boolean
-    ~mask, additive attention broadcasting queries.unsqueeze(2) + keys.unsqueeze(1) through
-    tanh, scaled dot-product attention by bmm over keys.transpose(1, 2), values from
-    arange(40).reshape(1, 10, 4).repeat(2, 1, 1), the weights' gradients; Nadaraya-Watson
-    kernel regression with a learnable width by repeat_interleave and a bmm."""
+def length_masked_softmax_additive_and_scaled_dot_product_attention(L):
+    """Attention scoring: a length-masked softmax given 1-d lengths (spread over the query
+    rows by repeat_interleave) and 2-d ones (reshaped), -1e6 written through a boolean ~mask,
+    additive scores broadcasting unsqueeze(2) against unsqueeze(1) through tanh, scaled
+    dot products by bmm with keys.transpose(1, 2) over values arange(40).reshape(1, 10, 4)
+    .repeat(2, 1, 1), and the gradients of both; kernel regression whose Gaussian width is
+    learned, the leave-one-out keys picked by a (1 - eye).type(bool) mask."""
     nn = L.nn
-    Additive, Dot, _, _ = _attention_classes(L)
+    kit = _attention_kit(L)
     L.manual_seed(14)
     X = L.rand(2, 2, 4)
-    m1 = masked_softmax(L, X, L.tensor([2, 3]))
-    m2 = masked_softmax(L, X, L.tensor([[1, 3], [2, 4]]))
+    by_item = softmax_within(L, X, L.tensor([2, 3]))
+    by_row = softmax_within(L, X, L.tensor([[1, 3], [2, 4]]))
     queries, keys = L.normal(0, 1, (2, 1, 20)), L.ones((2, 10, 2))
     values = L.arange(40, dtype=L.float32).reshape(1, 10, 4).repeat(2, 1, 1)
-    valid_lens = L.tensor([2, 6])
-    add = Additive(key_size=2, query_size=20, num_hiddens=8, dropout=0.1)
-    add.eval()
-    a_out = add(queries, keys, values, valid_lens)
+    lengths = L.tensor([2, 6])
+    additive = kit.Additive(key_dim=2, query_dim=20, width=8, p_drop=0.1)
+    additive.eval()
+    a_out = additive(queries, keys, values, lengths)
     a_out.sum().backward()
-    dot = Dot(dropout=0.5)
-    dot.eval()
+    scaled = kit.ScaledDot(p_drop=0.5)
+    scaled.eval()
     q2 = L.normal(0, 1, (2, 1, 2), requires_grad=True)
-    d_out = dot(q2, keys, values, valid_lens)
+    d_out = scaled(q2, keys, values, lengths)
     d_out.pow(2).sum().backward()
-    seq = sequence_mask(L, L.tensor([[1, 2, 3], [4, 5, 6]]), L.tensor([1, 2]))
-    x_train, _ = L.sort(L.rand(12) * 5)
-    y_train = 2 * L.sin(x_train) + x_train ** 0.8 + L.normal(0.0, 0.5, (12,))
-    x_test = L.arange(0, 5, 0.5)
-    w = nn.Parameter(L.rand((1,)))
-    X_tile = x_train.repeat((12, 1))
-    Y_tile = y_train.repeat((12, 1))
-    keys_nw = X_tile[(1 - L.eye(12)).type(L.bool)].reshape((12, -1))
-    values_nw = Y_tile[(1 - L.eye(12)).type(L.bool)].reshape((12, -1))
-    opt = L.optim.SGD([w], lr=0.5)
-    nw = []
+    padded = pad_out(L, L.tensor([[1, 2, 3], [4, 5, 6]]), L.tensor([1, 2]))
+
+    # kernel regression: 12 noisy samples of 2 sin x + x^0.8, each predicted from the others
+    xs, _ = L.sort(L.rand(12) * 5)
+    ys = 2 * L.sin(xs) + xs ** 0.8 + L.normal(0.0, 0.5, (12,))
+    grid = L.arange(0, 5, 0.5)
+    width = nn.Parameter(L.rand((1,)))
+    others = (1 - L.eye(12)).type(L.bool)
+    ref_x = xs.repeat((12, 1))[others].reshape((12, -1))
+    ref_y = ys.repeat((12, 1))[others].reshape((12, -1))
+    opt = L.optim.SGD([width], lr=0.5)
+    losses = []
     for _ in range(3):
         opt.zero_grad()
-        q = x_train.repeat_interleave(keys_nw.shape[1]).reshape((-1, keys_nw.shape[1]))
-        attn = nn.functional.softmax(-((q - keys_nw) * w) ** 2 / 2, dim=1)
-        y_hat = L.bmm(attn.unsqueeze(1), values_nw.unsqueeze(-1)).reshape(-1)
-        l = ((y_hat - y_train) ** 2 / 2).sum()
-        l.backward()
+        at = xs.repeat_interleave(ref_x.shape[1]).reshape((-1, ref_x.shape[1]))
+        kernel = nn.functional.softmax(-((at - ref_x) * width) ** 2 / 2, dim=1)
+        fit = L.bmm(kernel.unsqueeze(1), ref_y.unsqueeze(-1)).reshape(-1)
+        loss = ((fit - ys) ** 2 / 2).sum()
+        loss.backward()
         opt.step()
-        nw.append(l.item())
-    qt = x_test.repeat_interleave(12).reshape((-1, 12))
-    pred = L.softmax(-((qt - x_train) * w.detach()) ** 2 / 2, dim=1) @ y_train
+        losses.append(loss.item())
+    at_grid = grid.repeat_interleave(12).reshape((-1, 12))
+    pred = L.softmax(-((at_grid - xs) * width.detach()) ** 2 / 2, dim=1) @ ys
     errs = [err(lambda: L.repeat_interleave(L.tensor([2, 3]), L.tensor([1, 2, 3]))),
-            err(lambda: L.repeat_interleave(valid_lens, 2, output_size=3)),
-            err(lambda: L.repeat_interleave(valid_lens, L.tensor([2, 1]), output_size=4)),
-            err(lambda: L.repeat_interleave(valid_lens, L.tensor([[2, 2]]))),
+            err(lambda: L.repeat_interleave(lengths, 2, output_size=3)),
+            err(lambda: L.repeat_interleave(lengths, L.tensor([2, 1]), output_size=4)),
+            err(lambda: L.repeat_interleave(lengths, L.tensor([[2, 2]]))),
             err(lambda: L.bmm(queries, keys)),
-            err(lambda: masked_softmax(L, X, L.tensor([[1, 3, 2], [2, 4, 1]])))]
-    return dict(m1=m1, m2=m2, a_out=a_out, add_w=add.attention_weights,
-                add_grads=grads_of(add), d_out=d_out, q_grad=q2.grad,
-                dot_w=dot.attention_weights, seq=seq, nw=nw, w=w, pred=pred, errs=errs,
+            err(lambda: softmax_within(L, X, L.tensor([[1, 3, 2], [2, 4, 1]])))]
+    return dict(m1=by_item, m2=by_row, a_out=a_out, add_w=additive.weights,
+                add_grads=grads_of(additive), d_out=d_out, q_grad=q2.grad,
+                dot_w=scaled.weights, seq=padded, nw=losses, w=width, pred=pred, errs=errs,
                 ri=(L.repeat_interleave(L.tensor([[1, 2], [3, 4]]), 2, output_size=8),
-                    L.repeat_interleave(valid_lens, L.tensor([2, 1]), output_size=3),
+                    L.repeat_interleave(lengths, L.tensor([2, 1]), output_size=3),
                     L.repeat_interleave(L.tensor([[1, 2], [3, 4]]), L.tensor([1, 2]), dim=0),
                     L.repeat_interleave(L.tensor([2, 0, 1]))))
 
 
 @program
-def multi_head_attention_with_transpose_qkv_and_positional_encoding(L):
-    """Multi-head attention as the book builds it: W_q/W_k/W_v/W_o Linear layers,
-    transpose_qkv reshaping to (batch * heads, steps, d / heads) through permute and its
-    inverse transpose_output, valid_lens repeated per head by repeat_interleave(dim=0),
-    self-attention over a batch; the sinusoidal PositionalEncoding written into P[:, :, 0::2]
-    and P[:, :, 1::2]; compared with nn.MultiheadAttention given the same projections and a
-    key_padding_mask from the valid lengths."""
+def multi_head_attention_by_head_splitting_and_sinusoidal_positions(L):
+    """Multi-head attention from Linear projections, heads split to (batch * heads, steps,
+    d / heads) by reshape and permute and merged back, lengths repeated per head with
+    repeat_interleave(dim=0, output_size=...), cross- and self-attention; fixed sinusoidal
+    position signals written into strided slices P[:, :, 0::2] and P[:, :, 1::2]; checked
+    against nn.MultiheadAttention loaded with the same projection weights and a
+    key_padding_mask built from the lengths."""
     nn = L.nn
-    _, _, MHA, PosEnc = _attention_classes(L)
+    kit = _attention_kit(L)
     L.manual_seed(15)
-    num_hiddens, num_heads = 8, 2
-    attention = MHA(num_hiddens, num_hiddens, num_hiddens, num_hiddens, num_heads, 0.5)
-    attention.eval()
-    batch_size, num_queries = 2, 4
-    num_kvpairs, valid_lens = 6, L.tensor([3, 2])
-    X = L.tensor(_f32(batch_size, num_queries, num_hiddens, seed=19), requires_grad=True)
-    Y = L.tensor(_f32(batch_size, num_kvpairs, num_hiddens, seed=20))
-    out = attention(X, Y, Y, valid_lens)
+    width, heads, rows, n_q, n_kv = 8, 2, 2, 4, 6
+    mha = kit.MultiHead(width, width, width, width, heads, 0.5)
+    mha.eval()
+    lengths = L.tensor([3, 2])
+    X = L.tensor(_f32(rows, n_q, width, seed=19), requires_grad=True)
+    Y = L.tensor(_f32(rows, n_kv, width, seed=20))
+    out = mha(X, Y, Y, lengths)
     out.sum().backward()
-    ref = nn.MultiheadAttention(num_hiddens, num_heads, bias=False, batch_first=True)
+    ref = nn.MultiheadAttention(width, heads, bias=False, batch_first=True)
     with L.no_grad():
-        ref.in_proj_weight.copy_(L.cat([attention.W_q.weight, attention.W_k.weight,
-                                        attention.W_v.weight]))
-        ref.out_proj.weight.copy_(attention.W_o.weight)
-    pad = L.arange(num_kvpairs)[None, :] >= valid_lens[:, None]
-    ref_out, ref_w = ref(X, Y, Y, key_padding_mask=pad)
-    pos = PosEnc(num_hiddens, 0)
-    pos.eval()
-    Xp = pos(L.zeros((1, 10, num_hiddens)))
-    P = pos.P[:, :Xp.shape[1], :]
-    self_att = attention(Y, Y, Y, L.tensor([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]))
+        ref.in_proj_weight.copy_(L.cat([mha.q_proj.weight, mha.k_proj.weight,
+                                        mha.v_proj.weight]))
+        ref.out_proj.weight.copy_(mha.out_proj.weight)
+    ignored = L.arange(n_kv)[None, :] >= lengths[:, None]
+    ref_out, ref_w = ref(X, Y, Y, key_padding_mask=ignored)
+    signals = kit.Sinusoids(width, 0)
+    signals.eval()
+    shifted = signals(L.zeros((1, 10, width)))
+    table = signals.P[:, :shifted.shape[1], :]
+    self_att = mha(Y, Y, Y, L.tensor([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]))
     return dict(out=out, xgrad=X.grad, close=float((out - ref_out).abs().max()) < 1e-5,
-                ref_w=ref_w, P=P[0, :, 4:8], self_att=self_att,
+                ref_w=ref_w, P=table[0, :, 4:8], self_att=self_att,
                 binary=[format(i, ">03b") for i in range(4)],
-                wgrads=grads_of(attention))
+                wgrads=grads_of(mha))
 
 
 @program
 def transformer_encoder_decoder_blocks_with_state_caches(L):
-    """The Transformer chapter: PositionWiseFFN, AddNorm (dropout then LayerNorm of the sum),
-    EncoderBlock and TransformerEncoder scaling embeddings by sqrt(num_hiddens) and keeping
-    each block's attention weights, DecoderBlock whose state[2][i] caches the keys seen so far
-    (cat on dim 1 at prediction), dec_valid_lens by arange(1, steps + 1).repeat(batch, 1) in
-    training; a teacher-forced loss with the masked cross-entropy, a step of Adam, and
-    greedy decoding step by step in eval mode."""
+    """An encoder-decoder Transformer: feed-forward parts whose first layer is a LazyLinear,
+    residual sums normalised by LayerNorm after dropout, embeddings scaled by sqrt(width)
+    plus position signals, each encoder layer's attention weights kept, decoder layers that
+    cache the steps seen so far (cat on dim 1 while decoding one step at a time) and in
+    training mask the future by lengths arange(1, steps + 1).repeat(batch, 1); two Adam
+    steps on a teacher-forced, length-masked cross-entropy, then greedy decoding in eval
+    mode."""
     nn = L.nn
-    _, _, MHA, PosEnc = _attention_classes(L)
+    kit = _attention_kit(L)
 
-    class PositionWiseFFN(nn.Module):
-        def __init__(self, ffn_num_hiddens, ffn_num_outputs):
+    def feed_forward(hidden, out):
+        return nn.Sequential(nn.LazyLinear(hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+    class SumNorm(nn.Module):
+        def __init__(self, width, p_drop):
             super().__init__()
-            self.dense1 = nn.LazyLinear(ffn_num_hiddens)
-            self.relu = nn.ReLU()
-            self.dense2 = nn.Linear(ffn_num_hiddens, ffn_num_outputs)
+            self.drop = nn.Dropout(p_drop)
+            self.norm = nn.LayerNorm(width)
 
-        def forward(self, X):
-            return self.dense2(self.relu(self.dense1(X)))
+        def forward(self, X, update):
+            return self.norm(self.drop(update) + X)
 
-    class AddNorm(nn.Module):
-        def __init__(self, norm_shape, dropout):
+    def mha(width, heads, p_drop):
+        return kit.MultiHead(width, width, width, width, heads, p_drop)
+
+    class EncoderLayer(nn.Module):
+        def __init__(self, width, ffn_width, heads, p_drop):
             super().__init__()
-            self.dropout = nn.Dropout(dropout)
-            self.ln = nn.LayerNorm(norm_shape)
+            self.attn = mha(width, heads, p_drop)
+            self.norm1 = SumNorm(width, p_drop)
+            self.ffn = feed_forward(ffn_width, width)
+            self.norm2 = SumNorm(width, p_drop)
 
-        def forward(self, X, Y):
-            return self.ln(self.dropout(Y) + X)
+        def forward(self, X, lengths):
+            X = self.norm1(X, self.attn(X, X, X, lengths))
+            return self.norm2(X, self.ffn(X))
 
-    class EncoderBlock(nn.Module):
-        def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout):
+    class DecoderLayer(nn.Module):
+        def __init__(self, width, ffn_width, heads, p_drop, slot):
             super().__init__()
-            self.attention = MHA(num_hiddens, num_hiddens, num_hiddens, num_hiddens, num_heads,
-                                 dropout)
-            self.addnorm1 = AddNorm(num_hiddens, dropout)
-            self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens)
-            self.addnorm2 = AddNorm(num_hiddens, dropout)
+            self.slot = slot
+            self.self_attn = mha(width, heads, p_drop)
+            self.norm1 = SumNorm(width, p_drop)
+            self.cross_attn = mha(width, heads, p_drop)
+            self.norm2 = SumNorm(width, p_drop)
+            self.ffn = feed_forward(ffn_width, width)
+            self.norm3 = SumNorm(width, p_drop)
 
-        def forward(self, X, valid_lens):
-            Y = self.addnorm1(X, self.attention(X, X, X, valid_lens))
-            return self.addnorm2(Y, self.ffn(Y))
+        def forward(self, X, memory):
+            enc_out, enc_lengths, seen = memory
+            before = seen[self.slot]
+            seen[self.slot] = X if before is None else L.cat((before, X), dim=1)
+            context = seen[self.slot]
+            if self.training:
+                rows, steps, _ = X.shape
+                causal = L.arange(1, steps + 1, device=X.device).repeat(rows, 1)
+            else:
+                causal = None
+            X = self.norm1(X, self.self_attn(X, context, context, causal))
+            X = self.norm2(X, self.cross_attn(X, enc_out, enc_out, enc_lengths))
+            return self.norm3(X, self.ffn(X)), memory
 
-    class TransformerEncoder(nn.Module):
-        def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
-                     dropout):
+    class Stack(nn.Module):
+        """Embedding, position signals and a stack of ``make(k)`` layers."""
+
+        def __init__(self, n_tok, width, p_drop, n_layers, make):
             super().__init__()
-            self.num_hiddens = num_hiddens
-            self.embedding = nn.Embedding(vocab_size, num_hiddens)
-            self.pos_encoding = PosEnc(num_hiddens, dropout)
-            self.blks = nn.Sequential()
-            for i in range(num_blks):
-                self.blks.add_module("block" + str(i), EncoderBlock(
-                    num_hiddens, ffn_num_hiddens, num_heads, dropout))
+            self.width = width
+            self.embed = nn.Embedding(n_tok, width)
+            self.pos = kit.Sinusoids(width, p_drop)
+            self.layers = nn.Sequential()
+            for k in range(n_layers):
+                self.layers.add_module(f"layer{k}", make(k))
 
-        def forward(self, X, valid_lens):
-            X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))
-            self.attention_weights = [None] * len(self.blks)
-            for i, blk in enumerate(self.blks):
-                X = blk(X, valid_lens)
-                self.attention_weights[i] = blk.attention.attention.attention_weights
+        def embedded(self, ids):
+            return self.pos(self.embed(ids) * math.sqrt(self.width))
+
+    class Encoder(Stack):
+        def __init__(self, n_tok, width, ffn_width, heads, n_layers, p_drop):
+            super().__init__(n_tok, width, p_drop, n_layers,
+                             lambda k: EncoderLayer(width, ffn_width, heads, p_drop))
+
+        def forward(self, ids, lengths):
+            X = self.embedded(ids)
+            self.maps = []
+            for layer in self.layers:
+                X = layer(X, lengths)
+                self.maps.append(layer.attn.inner.weights)
             return X
 
-    class DecoderBlock(nn.Module):
-        def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout, i):
-            super().__init__()
-            self.i = i
-            self.attention1 = MHA(num_hiddens, num_hiddens, num_hiddens, num_hiddens,
-                                  num_heads, dropout)
-            self.addnorm1 = AddNorm(num_hiddens, dropout)
-            self.attention2 = MHA(num_hiddens, num_hiddens, num_hiddens, num_hiddens,
-                                  num_heads, dropout)
-            self.addnorm2 = AddNorm(num_hiddens, dropout)
-            self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens)
-            self.addnorm3 = AddNorm(num_hiddens, dropout)
+    class Decoder(Stack):
+        def __init__(self, n_tok, width, ffn_width, heads, n_layers, p_drop):
+            super().__init__(n_tok, width, p_drop, n_layers,
+                             lambda k: DecoderLayer(width, ffn_width, heads, p_drop, k))
+            self.n_layers = n_layers
+            self.head = nn.Linear(width, n_tok)
 
-        def forward(self, X, state):
-            enc_outputs, enc_valid_lens = state[0], state[1]
-            if state[2][self.i] is None:
-                key_values = X
-            else:
-                key_values = L.cat((state[2][self.i], X), dim=1)
-            state[2][self.i] = key_values
-            if self.training:
-                batch_size, num_steps, _ = X.shape
-                dec_valid_lens = L.arange(1, num_steps + 1, device=X.device).repeat(
-                    batch_size, 1)
-            else:
-                dec_valid_lens = None
-            X2 = self.attention1(X, key_values, key_values, dec_valid_lens)
-            Y = self.addnorm1(X, X2)
-            Y2 = self.attention2(Y, enc_outputs, enc_outputs, enc_valid_lens)
-            Z = self.addnorm2(Y, Y2)
-            return self.addnorm3(Z, self.ffn(Z)), state
+        def start(self, enc_out, enc_lengths):
+            return [enc_out, enc_lengths, [None] * self.n_layers]
 
-    class TransformerDecoder(nn.Module):
-        def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
-                     dropout):
-            super().__init__()
-            self.num_hiddens, self.num_blks = num_hiddens, num_blks
-            self.embedding = nn.Embedding(vocab_size, num_hiddens)
-            self.pos_encoding = PosEnc(num_hiddens, dropout)
-            self.blks = nn.Sequential()
-            for i in range(num_blks):
-                self.blks.add_module("block" + str(i), DecoderBlock(
-                    num_hiddens, ffn_num_hiddens, num_heads, dropout, i))
-            self.dense = nn.Linear(num_hiddens, vocab_size)
-
-        def init_state(self, enc_outputs, enc_valid_lens):
-            return [enc_outputs, enc_valid_lens, [None] * self.num_blks]
-
-        def forward(self, X, state):
-            X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))
-            for blk in self.blks:
-                X, state = blk(X, state)
-            return self.dense(X), state
+        def forward(self, ids, memory):
+            X = self.embedded(ids)
+            for layer in self.layers:
+                X, memory = layer(X, memory)
+            return self.head(X), memory
 
     L.manual_seed(16)
     V, H = 12, 8
-    enc = TransformerEncoder(V, H, 16, 2, 2, 0.0)
-    dec = TransformerDecoder(V, H, 16, 2, 2, 0.0)
-    src = L.tensor([[3, 4, 5, 1, 1], [6, 7, 8, 9, 2]])
-    src_len = L.tensor([3, 5])
-    tgt = L.tensor([[2, 5, 6, 7], [2, 8, 9, 3]])
-    label = L.tensor([[5, 6, 7, 3], [8, 9, 3, 1]])
-    label_len = L.tensor([4, 3])
-    lazy = [type(enc.blks[0].ffn.dense1.weight).__name__]
+    enc = Encoder(V, H, 16, 2, 2, 0.0)
+    dec = Decoder(V, H, 16, 2, 2, 0.0)
+    src, src_len = L.tensor([[3, 4, 5, 1, 1], [6, 7, 8, 9, 2]]), L.tensor([3, 5])
+    tgt_in = L.tensor([[2, 5, 6, 7], [2, 8, 9, 3]])
+    tgt_out, tgt_len = L.tensor([[5, 6, 7, 3], [8, 9, 3, 1]]), L.tensor([4, 3])
+    lazy = [type(enc.layers[0].ffn[0].weight).__name__]
     with L.no_grad():
-        dec(tgt, dec.init_state(enc(src, src_len), src_len))
-    lazy += [type(enc.blks[0].ffn.dense1).__name__, tuple(dec.blks[1].ffn.dense1.weight.shape)]
+        dec(tgt_in, dec.start(enc(src, src_len), src_len))
+    lazy += [type(enc.layers[0].ffn[0]).__name__, tuple(dec.layers[1].ffn[0].weight.shape)]
     opt = L.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=0.01)
-    ls = []
+    losses = []
     for _ in range(2):
         enc.train(), dec.train()
-        enc_out = enc(src, src_len)
-        Y_hat, _ = dec(tgt, dec.init_state(enc_out, src_len))
-        l = nn.functional.cross_entropy(Y_hat.permute(0, 2, 1), label, reduction="none")
-        weights = sequence_mask(L, L.ones_like(label, dtype=L.float32), label_len)
-        l = (l * weights).sum() / weights.sum()
+        logits, _ = dec(tgt_in, dec.start(enc(src, src_len), src_len))
+        per_tok = nn.functional.cross_entropy(logits.permute(0, 2, 1), tgt_out,
+                                              reduction="none")
+        keep = pad_out(L, L.ones_like(tgt_out, dtype=L.float32), tgt_len)
+        loss = (per_tok * keep).sum() / keep.sum()
         opt.zero_grad()
-        l.backward()
+        loss.backward()
         opt.step()
-        ls.append(l.item())
+        losses.append(loss.item())
     enc.eval(), dec.eval()
     with L.no_grad():
         enc_out = enc(src[:1], src_len[:1])
-        state = dec.init_state(enc_out, src_len[:1])
-        dec_X = L.tensor([[2]])
-        outs = []
+        memory = dec.start(enc_out, src_len[:1])
+        token = L.tensor([[2]])
+        said = []
         for _ in range(4):
-            Y, state = dec(dec_X, state)
-            dec_X = Y.argmax(dim=2)
-            outs.append(dec_X.squeeze(dim=0).type(L.int32).item())
-    return dict(ls=ls, outs=outs, cache=tuple(state[2][0].shape),
-                attn=enc.attention_weights[1], enc_out=enc_out, lazy=lazy)
+            logits, memory = dec(token, memory)
+            token = logits.argmax(dim=2)
+            said.append(token.squeeze(dim=0).type(L.int32).item())
+    return dict(ls=losses, outs=said, cache=tuple(memory[2][0].shape),
+                attn=enc.maps[1], enc_out=enc_out, lazy=lazy)
 
 
 @program
-def seq2seq_gru_with_masked_softmax_ce_loss_bahdanau_attention_and_bleu(L):
-    """Seq2seq by the book: a GRU encoder over the embedding permuted to time-major, a GRU
-    decoder fed the context (the encoder's last top-layer state repeated over steps) cat
-    with its embeddings, MaskedSoftmaxCELoss subclassing nn.CrossEntropyLoss with reduction
-    set to 'none' in forward and the logits permuted to (batch, vocab, steps), GRU weights
-    initialised by xavier_uniform_ through _flat_weights_names, teacher forcing with <bos>
-    cat in front, hand clipping; Bahdanau's attention decoder; greedy prediction stopping at
-    <eos> and BLEU by n-gram counts."""
+def gru_encoder_decoders_with_length_masked_loss_attention_and_bleu(L):
+    """Sequence to sequence with GRUs: the encoder runs over its embeddings turned
+    time-major by permute; one decoder joins each target embedding with a fixed context (the
+    encoder's final top-layer state repeated over the steps), the other asks additive
+    attention over the encoder outputs at every step; a loss class deriving from
+    nn.CrossEntropyLoss that sets reduction to 'none' inside forward and weights the steps
+    by length; Glorot-uniform init of Linear weights and of GRU weights found through
+    _flat_weights_names; teacher forcing with <bos> prepended by cat, clipping by hand,
+    Adam; greedy decoding that stops at <eos>; BLEU from clipped n-gram counts."""
     nn = L.nn
-    Additive, _, _, _ = _attention_classes(L)
+    kit = _attention_kit(L)
 
-    class Seq2SeqEncoder(nn.Module):
-        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0):
+    class Encoder(nn.Module):
+        def __init__(self, n_tok, emb, width, depth, dropout=0):
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_size)
-            self.rnn = nn.GRU(embed_size, num_hiddens, num_layers, dropout=dropout)
+            self.embed = nn.Embedding(n_tok, emb)
+            self.rnn = nn.GRU(emb, width, depth, dropout=dropout)
 
-        def forward(self, X, *args):
-            X = self.embedding(X)
-            X = X.permute(1, 0, 2)
-            output, state = self.rnn(X)
-            return output, state
+        def forward(self, ids, *_):
+            return self.rnn(self.embed(ids).permute(1, 0, 2))
 
-    class Seq2SeqDecoder(nn.Module):
-        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0):
+    class ContextDecoder(nn.Module):
+        def __init__(self, n_tok, emb, width, depth, dropout=0):
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_size)
-            self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers,
-                              dropout=dropout)
-            self.dense = nn.Linear(num_hiddens, vocab_size)
+            self.embed = nn.Embedding(n_tok, emb)
+            self.rnn = nn.GRU(emb + width, width, depth, dropout=dropout)
+            self.head = nn.Linear(width, n_tok)
 
-        def init_state(self, enc_outputs, *args):
-            return enc_outputs[1]
+        def start(self, enc_result, *_):
+            return enc_result[1]
 
-        def forward(self, X, state):
-            X = self.embedding(X).permute(1, 0, 2)
-            context = state[-1].repeat(X.shape[0], 1, 1)
-            X_and_context = L.cat((X, context), 2)
-            output, state = self.rnn(X_and_context, state)
-            output = self.dense(output).permute(1, 0, 2)
-            return output, state
+        def forward(self, ids, h):
+            steps = self.embed(ids).permute(1, 0, 2)
+            context = h[-1].repeat(steps.shape[0], 1, 1)
+            out, h = self.rnn(L.cat((steps, context), 2), h)
+            return self.head(out).permute(1, 0, 2), h
 
-    class AttentionDecoder(nn.Module):
-        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers):
+    class AttendingDecoder(nn.Module):
+        def __init__(self, n_tok, emb, width, depth):
             super().__init__()
-            self.attention = Additive(num_hiddens, num_hiddens, num_hiddens, 0)
-            self.embedding = nn.Embedding(vocab_size, embed_size)
-            self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers)
-            self.dense = nn.Linear(num_hiddens, vocab_size)
+            self.attend = kit.Additive(width, width, width, 0)
+            self.embed = nn.Embedding(n_tok, emb)
+            self.rnn = nn.GRU(emb + width, width, depth)
+            self.head = nn.Linear(width, n_tok)
 
-        def init_state(self, enc_outputs, enc_valid_lens):
-            outputs, hidden_state = enc_outputs
-            return (outputs.permute(1, 0, 2), hidden_state, enc_valid_lens)
+        def start(self, enc_result, lengths):
+            memory, h = enc_result
+            return (memory.permute(1, 0, 2), h, lengths)
 
-        def forward(self, X, state):
-            enc_outputs, hidden_state, enc_valid_lens = state
-            X = self.embedding(X).permute(1, 0, 2)
-            outputs, self._attention_weights = [], []
-            for x in X:
-                query = L.unsqueeze(hidden_state[-1], dim=1)
-                context = self.attention(query, enc_outputs, enc_outputs, enc_valid_lens)
-                x = L.cat((context, L.unsqueeze(x, dim=1)), dim=-1)
-                out, hidden_state = self.rnn(x.permute(1, 0, 2), hidden_state)
-                outputs.append(out)
-                self._attention_weights.append(self.attention.attention_weights)
-            outputs = self.dense(L.cat(outputs, dim=0))
-            return outputs.permute(1, 0, 2), [enc_outputs, hidden_state, enc_valid_lens]
+        def forward(self, ids, state):
+            memory, h, lengths = state
+            outs, self.maps = [], []
+            for x in self.embed(ids).permute(1, 0, 2):
+                context = self.attend(L.unsqueeze(h[-1], dim=1), memory, memory, lengths)
+                joined = L.cat((context, L.unsqueeze(x, dim=1)), dim=-1)
+                out, h = self.rnn(joined.permute(1, 0, 2), h)
+                outs.append(out)
+                self.maps.append(self.attend.weights)
+            return self.head(L.cat(outs, dim=0)).permute(1, 0, 2), [memory, h, lengths]
 
-    class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
-        def forward(self, pred, label, valid_len):
-            weights = L.ones_like(label)
-            weights = sequence_mask(L, weights, valid_len)
+    class LengthMaskedCE(nn.CrossEntropyLoss):
+        """Per-sequence mean of the token losses, the steps past each length weighted 0."""
+
+        def forward(self, logits, target, lengths):
+            keep = pad_out(L, L.ones_like(target), lengths)
             self.reduction = "none"
-            unweighted_loss = super().forward(pred.permute(0, 2, 1), label)
-            return (unweighted_loss * weights).mean(dim=1)
+            per_tok = super().forward(logits.permute(0, 2, 1), target)
+            return (per_tok * keep).mean(dim=1)
 
-    def xavier_init_weights(m):
+    def glorot(m):
         if type(m) == nn.Linear:
             nn.init.xavier_uniform_(m.weight)
-        if type(m) == nn.GRU:
-            for param in m._flat_weights_names:
-                if "weight" in param:
-                    nn.init.xavier_uniform_(m._parameters[param])
+        elif type(m) == nn.GRU:
+            for pname in m._flat_weights_names:
+                if "weight" in pname:
+                    nn.init.xavier_uniform_(m._parameters[pname])
 
-    def bleu(pred_seq, label_seq, k):
-        pred_tokens, label_tokens = pred_seq.split(" "), label_seq.split(" ")
-        len_pred, len_label = len(pred_tokens), len(label_tokens)
-        score = math.exp(min(0, 1 - len_label / len_pred))
+    def bleu(candidate, reference, k):
+        """exp(min(0, 1 - len(ref) / len(cand))) times the clipped n-gram precisions
+        (n = 1..k), each raised to 0.5 ** n."""
+        cand, ref = candidate.split(" "), reference.split(" ")
+        score = math.exp(min(0, 1 - len(ref) / len(cand)))
         for n in range(1, k + 1):
-            num_matches, label_subs = 0, collections.defaultdict(int)
-            for i in range(len_label - n + 1):
-                label_subs[" ".join(label_tokens[i: i + n])] += 1
-            for i in range(len_pred - n + 1):
-                if label_subs[" ".join(pred_tokens[i: i + n])] > 0:
-                    num_matches += 1
-                    label_subs[" ".join(pred_tokens[i: i + n])] -= 1
-            score *= math.pow(num_matches / max(len_pred - n + 1, 1), math.pow(0.5, n))
+            def grams(words):
+                return collections.Counter(tuple(words[i: i + n])
+                                           for i in range(len(words) - n + 1))
+            hits = sum((grams(cand) & grams(ref)).values())
+            score *= math.pow(hits / max(len(cand) - n + 1, 1), math.pow(0.5, n))
         return score
 
     V, bos, eos = 10, 1, 2
-    src = L.tensor([[3, 4, 5, 2, 0], [6, 7, 2, 0, 0], [8, 9, 3, 4, 2]])
-    src_len = L.tensor([4, 3, 5])
-    Y = L.tensor([[4, 5, 3, 2, 0], [7, 6, 2, 0, 0], [9, 8, 4, 3, 2]])
-    Y_len = L.tensor([4, 3, 5])
-    loss = MaskedSoftmaxCELoss()
+    src, src_len = L.tensor([[3, 4, 5, 2, 0], [6, 7, 2, 0, 0], [8, 9, 3, 4, 2]]), \
+        L.tensor([4, 3, 5])
+    tgt, tgt_len = L.tensor([[4, 5, 3, 2, 0], [7, 6, 2, 0, 0], [9, 8, 4, 3, 2]]), \
+        L.tensor([4, 3, 5])
+    criterion = LengthMaskedCE()
     results = {}
-    for name in ("plain", "attention"):
+    for name, make_decoder in (("plain", ContextDecoder), ("attention", AttendingDecoder)):
         L.manual_seed(17)
-        encoder = Seq2SeqEncoder(V, 6, 8, 2)
-        decoder = (Seq2SeqDecoder(V, 6, 8, 2) if name == "plain" else
-                   AttentionDecoder(V, 6, 8, 2))
-        encoder.apply(xavier_init_weights)
-        decoder.apply(xavier_init_weights)
-        optimizer = L.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()),
-                                 lr=0.02)
-        ls = []
+        encoder, decoder = Encoder(V, 6, 8, 2), make_decoder(V, 6, 8, 2)
+        encoder.apply(glorot)
+        decoder.apply(glorot)
+        both = types.SimpleNamespace(params=list(encoder.parameters()) +
+                                     list(decoder.parameters()))
+        opt = L.optim.Adam(list(encoder.parameters()) + list(decoder.parameters()), lr=0.02)
+        losses = []
         for _ in range(3):
-            optimizer.zero_grad()
-            bos_col = L.tensor([bos] * Y.shape[0]).reshape(-1, 1)
-            dec_input = L.cat([bos_col, Y[:, :-1]], 1)
-            enc_outputs = encoder(src, src_len)
-            Y_hat, _ = decoder(dec_input, decoder.init_state(enc_outputs, src_len))
-            l = loss(Y_hat, Y, Y_len)
-            l.sum().backward()
-            params = list(encoder.parameters()) + list(decoder.parameters())
-            norm = L.sqrt(sum(L.sum(p.grad ** 2) for p in params))
-            if norm > 1:
-                for p in params:
-                    p.grad[:] *= 1 / norm
-            optimizer.step()
-            ls.append(l.sum().item())
+            opt.zero_grad()
+            starts = L.tensor([bos] * tgt.shape[0]).reshape(-1, 1)
+            shifted = L.cat([starts, tgt[:, :-1]], 1)
+            logits, _ = decoder(shifted, decoder.start(encoder(src, src_len), src_len))
+            loss = criterion(logits, tgt, tgt_len)
+            loss.sum().backward()
+            clip_global_norm(L, both, 1)
+            opt.step()
+            losses.append(loss.sum().item())
         encoder.eval(), decoder.eval()
-        enc_X = L.unsqueeze(src[0], dim=0)
-        enc_outputs = encoder(enc_X, src_len[:1])
-        dec_state = decoder.init_state(enc_outputs, src_len[:1])
-        dec_X = L.unsqueeze(L.tensor([bos], dtype=L.long), dim=0)
-        output_seq = []
+        state = decoder.start(encoder(L.unsqueeze(src[0], dim=0), src_len[:1]), src_len[:1])
+        token = L.unsqueeze(L.tensor([bos], dtype=L.long), dim=0)
+        said = []
         for _ in range(6):
-            Yp, dec_state = decoder(dec_X, dec_state)
-            dec_X = Yp.argmax(dim=2)
-            pred = dec_X.squeeze(dim=0).type(L.int32).item()
-            if pred == eos:
+            logits, state = decoder(token, state)
+            token = logits.argmax(dim=2)
+            word = token.squeeze(dim=0).type(L.int32).item()
+            if word == eos:
                 break
-            output_seq.append(pred)
-        results[name] = (ls, output_seq, Yp, len(list(encoder.rnn._flat_weights_names)))
-    demo = loss(L.ones(3, 4, 10), L.ones((3, 4), dtype=L.long), L.tensor([4, 2, 0]))
+            said.append(word)
+        results[name] = (losses, said, logits, len(list(encoder.rnn._flat_weights_names)))
+    demo = criterion(L.ones(3, 4, 10), L.ones((3, 4), dtype=L.long), L.tensor([4, 2, 0]))
     return dict(results=results, demo=demo,
                 bleu=[bleu("a b c d", "a b c d", 2), bleu("a b x d e", "a b c d", 2),
                       bleu("a", "a b c", 1)])
@@ -1766,527 +1683,475 @@ def seq2seq_gru_with_masked_softmax_ce_loss_bahdanau_attention_and_bleu(L):
 # optimisation algorithms
 # ----------------------------------------------------------------------------------------------
 @program
-def optimisation_chapter_algorithms_from_scratch_against_torch_optim(L):
-    """The optimisation chapter: gradient descent and Newton's method on f(x) = cosh(cx) by
-    autograd; then momentum, AdaGrad, RMSProp, Adadelta, Adam and Yogi written as
-    (init_states, update) pairs over [w, b] with states in tuples and a hyperparams dict
-    (Adam's t counter), training linear regression by minibatch; each compared with the
-    torch.optim class given matching settings (SGD momentum with dampening 0, Adagrad with
-    eps 1e-6, RMSprop alpha = gamma, Adadelta rho, Adam with zero weight decay)."""
+def optimisers_by_hand_against_torch_optim(L):
+    """Optimisers by hand: gradient descent and Newton's method on cosh(cx) through
+    autograd.grad(create_graph=True); then heavy-ball momentum, AdaGrad, RMSProp, Adadelta,
+    Adam and Yogi as update rules over per-parameter slot tensors written in place under
+    no_grad (a step counter for the bias corrections), fitting a linear regression by
+    minibatches, each beside the torch.optim class with matching settings (SGD momentum,
+    Adagrad eps 1e-6, RMSprop alpha = gamma, Adadelta rho, Adam)."""
     L.manual_seed(18)
-    X, y = synthetic_data(L, L.tensor([1.5, -2.0, 0.5]), 0.3, 40)
+    X, y = make_linear_data(L, L.tensor([1.5, -2.0, 0.5]), 0.3, 40)
     batches = [(X[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10)]
 
-    def loss_of(w, b, Xb, yb):
-        return ((Xb @ w + b - yb) ** 2 / 2).mean()
+    class HandOpt:
+        """``rule(p, slots, t)`` run under no_grad for each of [w, b], with ``n_slots``
+        zero tensors of the parameter's shape as its memory and t counting steps from 1;
+        the gradients are zeroed by step itself."""
 
-    def init_momentum_states(feature_dim):
-        return (L.zeros((feature_dim, 1)), L.zeros(1))
+        def __init__(self, params, n_slots, rule):
+            self.params, self.rule, self.t = params, rule, 1
+            self.slots = [tuple(L.zeros(shape) for _ in range(n_slots))
+                          for shape in ((3, 1), 1)]
 
-    def sgd_momentum(params, states, hp):
-        for p, v in zip(params, states):
-            with L.no_grad():
-                v[:] = hp["momentum"] * v + p.grad
-                p[:] -= hp["lr"] * v
-            p.grad.data.zero_()
+        def zero_grad(self):
+            pass
 
-    def init_adagrad_states(feature_dim):
-        return (L.zeros((feature_dim, 1)), L.zeros(1))
+        def step(self):
+            for p, slots in zip(self.params, self.slots):
+                with L.no_grad():
+                    self.rule(p, slots, self.t)
+                p.grad.data.zero_()
+            self.t += 1
 
-    def adagrad(params, states, hp):
-        eps = 1e-6
-        for p, s in zip(params, states):
-            with L.no_grad():
-                s[:] += L.square(p.grad)
-                p[:] -= hp["lr"] * p.grad / L.sqrt(s + eps)
-            p.grad.data.zero_()
+    def heavy_ball(p, slots, t, lr=0.05, mu=0.9):
+        (v,) = slots
+        v[:] = mu * v + p.grad
+        p[:] -= lr * v
 
-    def rmsprop(params, states, hp):
-        gamma, eps = hp["gamma"], 1e-6
-        for p, s in zip(params, states):
-            with L.no_grad():
-                s[:] = gamma * s + (1 - gamma) * L.square(p.grad)
-                p[:] -= hp["lr"] * p.grad / L.sqrt(s + eps)
-            p.grad.data.zero_()
+    def adagrad(p, slots, t, lr=0.1, eps=1e-6):
+        (s,) = slots
+        s[:] += L.square(p.grad)
+        p[:] -= lr * p.grad / L.sqrt(s + eps)
 
-    def init_adadelta_states(feature_dim):
-        return ((L.zeros((feature_dim, 1)), L.zeros((feature_dim, 1))),
-                (L.zeros(1), L.zeros(1)))
+    def rmsprop(p, slots, t, lr=0.01, gamma=0.9, eps=1e-6):
+        (s,) = slots
+        s[:] = gamma * s + (1 - gamma) * L.square(p.grad)
+        p[:] -= lr * p.grad / L.sqrt(s + eps)
 
-    def adadelta(params, states, hp):
-        rho, eps = hp["rho"], 1e-5
-        for p, (s, delta) in zip(params, states):
-            with L.no_grad():
-                s[:] = rho * s + (1 - rho) * L.square(p.grad)
-                g = (L.sqrt(delta + eps) / L.sqrt(s + eps)) * p.grad
-                p[:] -= hp["lr"] * g
-                delta[:] = rho * delta + (1 - rho) * g * g
-            p.grad.data.zero_()
+    def adadelta(p, slots, t, lr=1.0, rho=0.9, eps=1e-5):
+        s, moved = slots
+        s[:] = rho * s + (1 - rho) * L.square(p.grad)
+        change = (L.sqrt(moved + eps) / L.sqrt(s + eps)) * p.grad
+        p[:] -= lr * change
+        moved[:] = rho * moved + (1 - rho) * change * change
 
-    def adam(params, states, hp):
-        beta1, beta2, eps = 0.9, 0.999, 1e-6
-        for p, (v, s) in zip(params, states):
-            with L.no_grad():
-                v[:] = beta1 * v + (1 - beta1) * p.grad
-                s[:] = beta2 * s + (1 - beta2) * L.square(p.grad)
-                v_bias_corr = v / (1 - beta1 ** hp["t"])
-                s_bias_corr = s / (1 - beta2 ** hp["t"])
-                p[:] -= hp["lr"] * v_bias_corr / (L.sqrt(s_bias_corr) + eps)
-            p.grad.data.zero_()
-        hp["t"] += 1
+    def adam(p, slots, t, lr=0.01, b1=0.9, b2=0.999, eps=1e-6):
+        m, s = slots
+        m[:] = b1 * m + (1 - b1) * p.grad
+        s[:] = b2 * s + (1 - b2) * L.square(p.grad)
+        p[:] -= lr * (m / (1 - b1 ** t)) / (L.sqrt(s / (1 - b2 ** t)) + eps)
 
-    def yogi(params, states, hp):
-        beta1, beta2, eps = 0.9, 0.999, 1e-3
-        for p, (v, s) in zip(params, states):
-            with L.no_grad():
-                v[:] = beta1 * v + (1 - beta1) * p.grad
-                s[:] = s + (1 - beta2) * L.sign(L.square(p.grad) - s) * L.square(p.grad)
-                v_bias_corr = v / (1 - beta1 ** hp["t"])
-                s_bias_corr = s / (1 - beta2 ** hp["t"])
-                p[:] -= hp["lr"] * v_bias_corr / (L.sqrt(s_bias_corr) + eps)
-            p.grad.data.zero_()
-        hp["t"] += 1
+    def yogi(p, slots, t, lr=0.01, b1=0.9, b2=0.999, eps=1e-3):
+        m, s = slots
+        g2 = L.square(p.grad)
+        m[:] = b1 * m + (1 - b1) * p.grad
+        s[:] = s + (1 - b2) * L.sign(g2 - s) * g2
+        p[:] -= lr * (m / (1 - b1 ** t)) / (L.sqrt(s / (1 - b2 ** t)) + eps)
 
-    def fresh():
+    def fit(make_opt):
+        L.manual_seed(19)
         w = L.normal(mean=0.0, std=0.01, size=(3, 1), requires_grad=True)
         b = L.zeros((1), requires_grad=True)
-        return w, b
-
-    def train_scratch(update, states, hp):
-        L.manual_seed(19)
-        w, b = fresh()
-        ls = []
-        for Xb, yb in batches * 2:
-            l = loss_of(w, b, Xb, yb)
-            l.backward()
-            update([w, b], states, hp)
-            ls.append(l.item())
-        return ls, w.detach().clone()
-
-    def train_torch(make):
-        L.manual_seed(19)
-        w, b = fresh()
-        opt = make([w, b])
-        ls = []
+        opt = make_opt([w, b])
+        losses = []
         for Xb, yb in batches * 2:
             opt.zero_grad()
-            l = loss_of(w, b, Xb, yb)
-            l.backward()
+            loss = ((Xb @ w + b - yb) ** 2 / 2).mean()
+            loss.backward()
             opt.step()
-            ls.append(l.item())
-        return ls, w.detach().clone()
+            losses.append(loss.item())
+        return losses, w.detach().clone()
+
+    def by_hand(n_slots, rule):
+        return fit(lambda params: HandOpt(params, n_slots, rule))
 
     opt = L.optim
     runs = {
-        "momentum": (train_scratch(sgd_momentum, init_momentum_states(3),
-                                   {"lr": 0.05, "momentum": 0.9}),
-                     train_torch(lambda p: opt.SGD(p, lr=0.05, momentum=0.9))),
-        "adagrad": (train_scratch(adagrad, init_adagrad_states(3), {"lr": 0.1}),
-                    train_torch(lambda p: opt.Adagrad(p, lr=0.1, eps=1e-6))),
-        "rmsprop": (train_scratch(rmsprop, init_adagrad_states(3), {"lr": 0.01, "gamma": 0.9}),
-                    train_torch(lambda p: opt.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6))),
-        "adadelta": (train_scratch(adadelta, init_adadelta_states(3), {"rho": 0.9, "lr": 1.0}),
-                     train_torch(lambda p: opt.Adadelta(p, lr=1.0, rho=0.9, eps=1e-5))),
-        "adam": (train_scratch(adam, init_adadelta_states(3), {"lr": 0.01, "t": 1}),
-                 train_torch(lambda p: opt.Adam(p, lr=0.01, eps=1e-6))),
-        "yogi": (train_scratch(yogi, init_adadelta_states(3), {"lr": 0.01, "t": 1}), None),
+        "momentum": (by_hand(1, heavy_ball),
+                     fit(lambda p: opt.SGD(p, lr=0.05, momentum=0.9))),
+        "adagrad": (by_hand(1, adagrad), fit(lambda p: opt.Adagrad(p, lr=0.1, eps=1e-6))),
+        "rmsprop": (by_hand(1, rmsprop),
+                    fit(lambda p: opt.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6))),
+        "adadelta": (by_hand(2, adadelta),
+                     fit(lambda p: opt.Adadelta(p, lr=1.0, rho=0.9, eps=1e-5))),
+        "adam": (by_hand(2, adam), fit(lambda p: opt.Adam(p, lr=0.01, eps=1e-6))),
+        "yogi": (by_hand(2, yogi), None),
     }
     c = L.tensor(0.5)
     x = L.tensor([10.0], requires_grad=True)
     newton = []
     for _ in range(5):
-        f = L.cosh(c * x)
-        g, = L.autograd.grad(f, x, create_graph=True)
-        h, = L.autograd.grad(g, x)
+        slope, = L.autograd.grad(L.cosh(c * x), x, create_graph=True)
+        curve, = L.autograd.grad(slope, x)
         with L.no_grad():
-            x -= g / h
+            x -= slope / curve
         newton.append(x.item())
     xg = L.tensor([10.0], requires_grad=True)
-    gd = []
+    descent = []
     for _ in range(10):
-        fx = xg ** 2
-        fx.backward()
+        (xg ** 2).backward()
         with L.no_grad():
             xg -= 0.2 * xg.grad
         xg.grad = None
-        gd.append(xg.item())
-    return dict(runs=runs, newton=newton, gd=gd)
+        descent.append(xg.item())
+    return dict(runs=runs, newton=newton, gd=descent)
 
 
 # ----------------------------------------------------------------------------------------------
 # computer vision: anchor boxes and detection
 # ----------------------------------------------------------------------------------------------
-def box_corner_to_center(L, boxes):
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    w, h = x2 - x1, y2 - y1
-    return L.stack((cx, cy, w, h), axis=-1)
+def corners_to_centres(L, b):
+    """(x0, y0, x1, y1) rows -> (cx, cy, w, h) rows."""
+    x0, y0, x1, y1 = (b[:, k] for k in range(4))
+    return L.stack(((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0), axis=-1)
 
 
-def box_center_to_corner(L, boxes):
-    cx, cy, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    x1, y1 = cx - 0.5 * w, cy - 0.5 * h
-    x2, y2 = cx + 0.5 * w, cy + 0.5 * h
-    return L.stack((x1, y1, x2, y2), axis=-1)
+def centres_to_corners(L, b):
+    """(cx, cy, w, h) rows -> (x0, y0, x1, y1) rows."""
+    cx, cy, w, h = (b[:, k] for k in range(4))
+    return L.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), axis=-1)
 
 
-def multibox_prior(L, data, sizes, ratios):
-    """Anchors centred on every pixel: n sizes with the first ratio, then the first size with
-    the other ratios, as (1, h * w * (n + m - 1), 4) corner boxes scaled to [0, 1]."""
-    in_height, in_width = data.shape[-2:]
-    device, num_sizes, num_ratios = data.device, len(sizes), len(ratios)
-    boxes_per_pixel = (num_sizes + num_ratios - 1)
-    size_tensor = L.tensor(sizes, device=device)
-    ratio_tensor = L.tensor(ratios, device=device)
-    offset_h, offset_w = 0.5, 0.5
-    steps_h = 1.0 / in_height
-    steps_w = 1.0 / in_width
-    center_h = (L.arange(in_height, device=device) + offset_h) * steps_h
-    center_w = (L.arange(in_width, device=device) + offset_w) * steps_w
-    shift_y, shift_x = L.meshgrid(center_h, center_w, indexing="ij")
-    shift_y, shift_x = shift_y.reshape(-1), shift_x.reshape(-1)
-    w = L.cat((size_tensor * L.sqrt(ratio_tensor[0]),
-               sizes[0] * L.sqrt(ratio_tensor[1:]))) * in_height / in_width
-    h = L.cat((size_tensor / L.sqrt(ratio_tensor[0]), sizes[0] / L.sqrt(ratio_tensor[1:])))
-    anchor_manipulations = L.stack((-w, -h, w, h)).T.repeat(in_height * in_width, 1) / 2
-    out_grid = L.stack([shift_x, shift_y, shift_x, shift_y], dim=1).repeat_interleave(
-        boxes_per_pixel, dim=0)
-    output = out_grid + anchor_manipulations
-    return output.unsqueeze(0)
+def pixel_anchors(L, fmap, sizes, ratios):
+    """Boxes centred on every pixel of fmap's last two dims, as [0, 1] corner boxes shaped
+    (1, rows * cols * k, 4), k = len(sizes) + len(ratios) - 1: each size at the first ratio,
+    then the first size at each further ratio.  Widths are scaled by rows / cols, so that
+    ratio 1 is square in pixels."""
+    rows, cols = fmap.shape[-2:]
+    dev = fmap.device
+    s, r = L.tensor(sizes, device=dev), L.tensor(ratios, device=dev)
+    k = len(sizes) + len(ratios) - 1
+    ys = (L.arange(rows, device=dev) + 0.5) * (1.0 / rows)
+    xs = (L.arange(cols, device=dev) + 0.5) * (1.0 / cols)
+    cy, cx = L.meshgrid(ys, xs, indexing="ij")
+    cy, cx = cy.reshape(-1), cx.reshape(-1)
+    wide = L.cat((s * L.sqrt(r[0]), sizes[0] * L.sqrt(r[1:]))) * rows / cols
+    tall = L.cat((s / L.sqrt(r[0]), sizes[0] / L.sqrt(r[1:])))
+    spans = L.stack((-wide, -tall, wide, tall)).T.repeat(rows * cols, 1) / 2
+    centres = L.stack([cx, cy, cx, cy], dim=1).repeat_interleave(k, dim=0)
+    return (centres + spans).unsqueeze(0)
 
 
-def box_iou(L, boxes1, boxes2):
-    """Pairwise IoU of corner boxes by broadcasting."""
-    def box_area(boxes):
-        return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+def pairwise_iou(L, a, b):
+    """IoU of every corner box of a with every one of b, by broadcasting."""
+    def area(x):
+        return (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
 
-    areas1, areas2 = box_area(boxes1), box_area(boxes2)
-    inter_upperlefts = L.max(boxes1[:, None, :2], boxes2[:, :2])
-    inter_lowerrights = L.min(boxes1[:, None, 2:], boxes2[:, 2:])
-    inters = (inter_lowerrights - inter_upperlefts).clamp(min=0)
-    inter_areas = inters[:, :, 0] * inters[:, :, 1]
-    union_areas = areas1[:, None] + areas2 - inter_areas
-    return inter_areas / union_areas
+    lo = L.max(a[:, None, :2], b[:, :2])
+    hi = L.min(a[:, None, 2:], b[:, 2:])
+    overlap = (hi - lo).clamp(min=0)
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    return inter / (area(a)[:, None] + area(b) - inter)
 
 
-def assign_anchor_to_bbox(L, ground_truth, anchors, device, iou_threshold=0.5):
-    """Each anchor's ground-truth box: the best above the threshold, then for each box in
-    turn the globally best pair, its row and column discarded."""
-    num_anchors, num_gt_boxes = anchors.shape[0], ground_truth.shape[0]
-    jaccard = box_iou(L, anchors, ground_truth)
-    anchors_bbox_map = L.full((num_anchors,), -1, dtype=L.long, device=device)
-    max_ious, indices = L.max(jaccard, dim=1)
-    anc_i = L.nonzero(max_ious >= iou_threshold).reshape(-1)
-    box_j = indices[max_ious >= iou_threshold]
-    anchors_bbox_map[anc_i] = box_j
-    col_discard = L.full((num_anchors,), -1)
-    row_discard = L.full((num_gt_boxes,), -1)
-    for _ in range(num_gt_boxes):
-        max_idx = L.argmax(jaccard)
-        box_idx = (max_idx % num_gt_boxes).long()
-        anc_idx = (max_idx / num_gt_boxes).long()
-        anchors_bbox_map[anc_idx] = box_idx
-        jaccard[:, box_idx] = col_discard
-        jaccard[anc_idx, :] = row_discard
-    return anchors_bbox_map
+def match_anchors(L, truth, anchors, device, threshold=0.5):
+    """The ground-truth box matched to each anchor (-1: none).  Every anchor whose best IoU
+    reaches ``threshold`` takes that box; then once per box the largest entry left in the
+    IoU table fixes a pair, and that anchor's row and box's column are struck out with -1."""
+    n_anc, n_box = anchors.shape[0], truth.shape[0]
+    table = pairwise_iou(L, anchors, truth)
+    match = L.full((n_anc,), -1, dtype=L.long, device=device)
+    best, which = L.max(table, dim=1)
+    good = best >= threshold
+    match[L.nonzero(good).reshape(-1)] = which[good]
+    struck_col, struck_row = L.full((n_anc,), -1), L.full((n_box,), -1)
+    for _ in range(n_box):
+        flat = L.argmax(table)
+        box, anc = (flat % n_box).long(), (flat / n_box).long()
+        match[anc] = box
+        table[:, box] = struck_col
+        table[anc, :] = struck_row
+    return match
 
 
-def offset_boxes(L, anchors, assigned_bb, eps=1e-6):
-    c_anc = box_corner_to_center(L, anchors)
-    c_assigned_bb = box_corner_to_center(L, assigned_bb)
-    offset_xy = 10 * (c_assigned_bb[:, :2] - c_anc[:, :2]) / c_anc[:, 2:]
-    offset_wh = 5 * L.log(eps + c_assigned_bb[:, 2:] / c_anc[:, 2:])
-    return L.cat([offset_xy, offset_wh], axis=1)
+def encode_offsets(L, anchors, boxes, eps=1e-6):
+    """Boxes relative to anchors: centre shifts in anchor sizes times 10, log size ratios
+    times 5."""
+    a, b = corners_to_centres(L, anchors), corners_to_centres(L, boxes)
+    shift = 10 * (b[:, :2] - a[:, :2]) / a[:, 2:]
+    scale = 5 * L.log(eps + b[:, 2:] / a[:, 2:])
+    return L.cat([shift, scale], axis=1)
 
 
-def offset_inverse(L, anchors, offset_preds):
-    anc = box_corner_to_center(L, anchors)
-    pred_bbox_xy = (offset_preds[:, :2] * anc[:, 2:] / 10) + anc[:, :2]
-    pred_bbox_wh = L.exp(offset_preds[:, 2:] / 5) * anc[:, 2:]
-    pred_bbox = L.cat((pred_bbox_xy, pred_bbox_wh), axis=1)
-    return box_center_to_corner(L, pred_bbox)
+def decode_offsets(L, anchors, offsets):
+    """The inverse of encode_offsets (eps aside), back to corner boxes."""
+    a = corners_to_centres(L, anchors)
+    centre = (offsets[:, :2] * a[:, 2:] / 10) + a[:, :2]
+    size = L.exp(offsets[:, 2:] / 5) * a[:, 2:]
+    return centres_to_corners(L, L.cat((centre, size), axis=1))
 
 
-def nms(L, boxes, scores, iou_threshold):
-    """Greedy non-maximum suppression by argsort and a loop."""
-    B = L.argsort(scores, dim=-1, descending=True)
-    keep = []
-    while B.numel() > 0:
-        i = B[0]
-        keep.append(i)
-        if B.numel() == 1:
+def suppress(L, boxes, scores, threshold):
+    """Greedy non-maximum suppression: indices of the kept boxes, best score first."""
+    order = L.argsort(scores, dim=-1, descending=True)
+    kept = []
+    while order.numel() > 0:
+        top = order[0]
+        kept.append(top)
+        if order.numel() == 1:
             break
-        iou = box_iou(L, boxes[i, :].reshape(-1, 4), boxes[B[1:], :].reshape(-1, 4)).reshape(-1)
-        inds = L.nonzero(iou <= iou_threshold).reshape(-1)
-        B = B[inds + 1]
-    return L.tensor(keep, device=boxes.device)
+        overlap = pairwise_iou(L, boxes[top, :].reshape(-1, 4),
+                               boxes[order[1:], :].reshape(-1, 4)).reshape(-1)
+        survivors = L.nonzero(overlap <= threshold).reshape(-1)
+        order = order[survivors + 1]
+    return L.tensor(kept, device=boxes.device)
 
 
 @program
-def anchor_boxes_iou_assignment_and_multibox_target(L):
-    """The object-detection sections: multibox_prior by meshgrid(indexing='ij'), stack,
-    .T.repeat and repeat_interleave; corner/center conversions round-tripping; box_iou by
-    broadcast max/min and clamp(min=0); assign_anchor_to_bbox with nonzero, boolean
-    indexing, argmax over the flattened IoU, % and / then long(), whole rows and columns
-    overwritten by full(-1); multibox_target's offsets (log of ratios), the bbox mask by
-    unsqueeze(-1).repeat(1, 4) and class labels shifted by one; the anchor count per
-    pixel."""
-    img = L.zeros((1, 3, 5, 6))
-    Y = multibox_prior(L, img, sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
-    boxes = Y.reshape(5, 6, 5, 4)
-    ground_truth = L.tensor([[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]])
+def anchor_boxes_iou_matching_and_training_targets(L):
+    """Anchors and their training targets: anchors per pixel by meshgrid(indexing='ij'),
+    stack, .T.repeat and repeat_interleave; corner/centre conversions round-tripping; IoU
+    by broadcast max/min and clamp(min=0); anchor matching with nonzero, boolean indexing,
+    argmax of the whole table, % and / then long(), rows and columns overwritten by
+    full(-1); targets: log-ratio offsets, the mask by unsqueeze(-1).repeat(1, 4), class ids
+    shifted by one; meshgrid's refusals."""
+    fmap = L.zeros((1, 3, 5, 6))
+    Y = pixel_anchors(L, fmap, sizes=[0.75, 0.5, 0.25], ratios=[1, 2, 0.5])
+    by_pixel = Y.reshape(5, 6, 5, 4)
+    truth = L.tensor([[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]])
     anchors = L.tensor([[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98],
                         [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]])
 
-    def multibox_target(anchors, labels):
-        batch_size, anchors = labels.shape[0], anchors.squeeze(0)
-        batch_offset, batch_mask, batch_class_labels = [], [], []
-        device, num_anchors = anchors.device, anchors.shape[0]
-        for i in range(batch_size):
-            label = labels[i, :, :]
-            anchors_bbox_map = assign_anchor_to_bbox(L, label[:, 1:], anchors, device)
-            bbox_mask = ((anchors_bbox_map >= 0).float().unsqueeze(-1)).repeat(1, 4)
-            class_labels = L.zeros(num_anchors, dtype=L.long, device=device)
-            assigned_bb = L.zeros((num_anchors, 4), dtype=L.float32, device=device)
-            indices_true = L.nonzero(anchors_bbox_map >= 0)
-            bb_idx = anchors_bbox_map[indices_true]
-            class_labels[indices_true] = label[bb_idx, 0].long() + 1
-            assigned_bb[indices_true] = label[bb_idx, 1:]
-            offset = offset_boxes(L, anchors, assigned_bb) * bbox_mask
-            batch_offset.append(offset.reshape(-1))
-            batch_mask.append(bbox_mask.reshape(-1))
-            batch_class_labels.append(class_labels)
-        return (L.stack(batch_offset), L.stack(batch_mask), L.stack(batch_class_labels))
+    def training_targets(anchors, labels):
+        anchors = anchors.squeeze(0)
+        dev, n = anchors.device, anchors.shape[0]
+        offsets, masks, classes = [], [], []
+        for i in range(labels.shape[0]):
+            lab = labels[i, :, :]
+            match = match_anchors(L, lab[:, 1:], anchors, dev)
+            mask = ((match >= 0).float().unsqueeze(-1)).repeat(1, 4)
+            cls = L.zeros(n, dtype=L.long, device=dev)
+            target = L.zeros((n, 4), dtype=L.float32, device=dev)
+            hit = L.nonzero(match >= 0)
+            box_of = match[hit]
+            cls[hit] = lab[box_of, 0].long() + 1
+            target[hit] = lab[box_of, 1:]
+            offsets.append((encode_offsets(L, anchors, target) * mask).reshape(-1))
+            masks.append(mask.reshape(-1))
+            classes.append(cls)
+        return L.stack(offsets), L.stack(masks), L.stack(classes)
 
-    labels = multibox_target(anchors.unsqueeze(dim=0), ground_truth.unsqueeze(dim=0))
-    round_trip = box_center_to_corner(L, box_corner_to_center(L, anchors))
-    iou = box_iou(L, anchors, ground_truth[:, 1:])
-    inv = offset_inverse(L, anchors, offset_boxes(L, anchors, anchors.flip(0)))
-    center = L.arange(5)
-    mesh_errs = [err(lambda: L.meshgrid(center, (center + 0.5) / 5, indexing="ij")),
-                 err(lambda: L.meshgrid(center[:, None], center.float(), indexing="ji")),
+    targets = training_targets(anchors.unsqueeze(dim=0), truth.unsqueeze(dim=0))
+    round_trip = centres_to_corners(L, corners_to_centres(L, anchors))
+    iou = pairwise_iou(L, anchors, truth[:, 1:])
+    inv = decode_offsets(L, anchors, encode_offsets(L, anchors, anchors.flip(0)))
+    ticks = L.arange(5)
+    mesh_errs = [err(lambda: L.meshgrid(ticks, (ticks + 0.5) / 5, indexing="ij")),
+                 err(lambda: L.meshgrid(ticks[:, None], ticks.float(), indexing="ji")),
                  err(lambda: L.meshgrid(L.zeros(2, 2), L.zeros(3), indexing="ji"))]
-    return dict(shape=tuple(Y.shape), first=boxes[2, 3, 0, :], last=Y[0, -3:],
+    return dict(shape=tuple(Y.shape), first=by_pixel[2, 3, 0, :], last=Y[0, -3:],
                 mesh_errs=mesh_errs,
-                labels=labels, iou=iou, rt=round_trip, inv=inv,
+                labels=targets, iou=iou, rt=round_trip, inv=inv,
                 per_pixel=Y.shape[1] // (5 * 6),
-                assigned=assign_anchor_to_bbox(L, ground_truth[:, 1:], anchors, "cpu", 0.3))
+                assigned=match_anchors(L, truth[:, 1:], anchors, "cpu", 0.3))
 
 
 @program
-def nms_and_multibox_detection_with_background_threshold(L):
-    """Prediction with anchors: nms by argsort(descending) and a while loop over the kept
-    order (nonzero of iou <= threshold shifted by one), multibox_detection taking the
-    softmax-like class probabilities, max over classes from row 1, offset_inverse, the
-    non-kept indices found by cat and unique(return_counts=True), the class set to -1 there
-    and below a positive threshold, the scores of the background flipped; its output stacked
-    as (class, score, box) rows."""
+def non_maximum_suppression_and_detections_with_a_score_threshold(L):
+    """Detections from anchors: suppression by argsort(descending) and a while loop over the
+    remaining order (nonzero of iou <= threshold, shifted by one), the best non-background
+    class by max over rows 1:, offsets decoded, the suppressed indices found by cat and
+    unique(return_counts=True) and given class -1 like the scores under a threshold (stored
+    as 1 - score); rows of (class, score, box) stacked per image."""
     anchors = L.tensor([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95],
                         [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]])
-    offset_preds = L.tensor([0] * anchors.numel(), dtype=L.float32)
-    cls_probs = L.tensor([[0] * 4, [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]])
+    offsets = L.tensor([0] * anchors.numel(), dtype=L.float32)
+    probs = L.tensor([[0] * 4, [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]])
 
-    def multibox_detection(cls_probs, offset_preds, anchors, nms_threshold=0.5,
-                           pos_threshold=0.009999999):
-        device, batch_size = cls_probs.device, cls_probs.shape[0]
+    def detect(probs, offsets, anchors, nms_threshold=0.5, pos_threshold=0.009999999):
         anchors = anchors.squeeze(0)
-        num_anchors = cls_probs.shape[2]
-        out = []
-        for i in range(batch_size):
-            cls_prob, offset_pred = cls_probs[i], offset_preds[i].reshape(-1, 4)
-            conf, class_id = L.max(cls_prob[1:], 0)
-            predicted_bb = offset_inverse(L, anchors, offset_pred)
-            keep = nms(L, predicted_bb, conf, nms_threshold)
-            all_idx = L.arange(num_anchors, dtype=L.long, device=device)
-            combined = L.cat((keep, all_idx))
-            uniques, counts = combined.unique(return_counts=True)
-            non_keep = uniques[counts == 1]
-            all_id_sorted = L.cat((keep, non_keep))
-            class_id[non_keep] = -1
-            class_id = class_id[all_id_sorted]
-            conf, predicted_bb = conf[all_id_sorted], predicted_bb[all_id_sorted]
-            below_min_idx = (conf < pos_threshold)
-            class_id[below_min_idx] = -1
-            conf[below_min_idx] = 1 - conf[below_min_idx]
-            pred_info = L.cat((class_id.unsqueeze(1), conf.unsqueeze(1), predicted_bb), dim=1)
-            out.append(pred_info)
-        return L.stack(out)
+        dev, n = probs.device, probs.shape[2]
+        per_image = []
+        for i in range(probs.shape[0]):
+            score, cls = L.max(probs[i][1:], 0)
+            boxes = decode_offsets(L, anchors, offsets[i].reshape(-1, 4))
+            kept = suppress(L, boxes, score, nms_threshold)
+            ids, seen = L.cat((kept, L.arange(n, dtype=L.long, device=dev))).unique(
+                return_counts=True)
+            dropped = ids[seen == 1]
+            order = L.cat((kept, dropped))
+            cls[dropped] = -1
+            cls, score, boxes = cls[order], score[order], boxes[order]
+            low = (score < pos_threshold)
+            cls[low] = -1
+            score[low] = 1 - score[low]
+            per_image.append(L.cat((cls.unsqueeze(1), score.unsqueeze(1), boxes), dim=1))
+        return L.stack(per_image)
 
-    output = multibox_detection(cls_probs.unsqueeze(dim=0), offset_preds.unsqueeze(dim=0),
-                                anchors.unsqueeze(dim=0), nms_threshold=0.5)
+    output = detect(probs.unsqueeze(dim=0), offsets.unsqueeze(dim=0), anchors.unsqueeze(dim=0),
+                    nms_threshold=0.5)
     kept = [row for row in output[0].detach().numpy().tolist() if row[0] != -1]
     rng = np.random.RandomState(21)
     xy = rng.rand(12, 2).astype(np.float32) * 0.6
     boxes = L.tensor(np.concatenate([xy, xy + 0.2 + rng.rand(12, 2).astype(np.float32) * 0.2],
                                     1))
     scores = L.tensor(rng.rand(12).astype(np.float32))
-    return dict(output=output, kept=kept, keep=nms(L, boxes, scores, 0.3),
-                keep_all=nms(L, boxes, scores, 1.0), single=nms(L, boxes[:1], scores[:1], 0.5))
+    return dict(output=output, kept=kept, keep=suppress(L, boxes, scores, 0.3),
+                keep_all=suppress(L, boxes, scores, 1.0),
+                single=suppress(L, boxes[:1], scores[:1], 0.5))
 
 
 # ----------------------------------------------------------------------------------------------
 # builders' guide
 # ----------------------------------------------------------------------------------------------
 @program
-def builders_guide_blocks_parameters_custom_layers_and_file_io(L):
-    """The builders' guide: MLP as a Module subclass and as Sequential, a MySequential
-    registering children by add_module(str(idx)), FixedHiddenMLP with a constant weight and
-    a while loop halving the output, nested blocks named f'block {i}'; parameter access
-    (state_dict()['2.bias'], net[2].bias.data, named_parameters listed, rgnet[0][1][0].bias),
-    init by apply with normal_/constant_/uniform_ and a custom init by a mask, shared
-    parameters; CenteredLayer and MyLinear; lazy layers sized by a first batch; save/load
-    of a tensor, a list, a dict and a state_dict through an in-memory buffer; the printed
-    net."""
+def building_models_parameters_custom_layers_and_file_io(L):
+    """Building models: a two-layer Module subclass and the same as a Sequential, a chain
+    registering its children by add_module(str(k)) and running children(), a model with a
+    frozen random matrix, one Linear used twice and a while loop on the output, Sequentials
+    nested under names with spaces; reading parameters (state_dict()['2.bias'], .bias.data,
+    named_parameters, nested indexing), initialising by apply with normal_/zeros_/uniform_
+    and an in-place mask, a Linear shared by two places, a layer with no parameters and one
+    with Parameters of its own, lazy layers sized by the first batch; save/load of tensors,
+    a list, a dict and a state_dict through an in-memory buffer; printed models."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(20)
 
-    class MLP(nn.Module):
+    class TwoLayer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.hidden = nn.Linear(20, 16)
-            self.out = nn.Linear(16, 10)
+            self.inner = nn.Linear(20, 16)
+            self.readout = nn.Linear(16, 10)
 
         def forward(self, X):
-            return self.out(F.relu(self.hidden(X)))
+            return self.readout(F.relu(self.inner(X)))
 
-    class MySequential(nn.Module):
-        def __init__(self, *args):
+    class Chain(nn.Module):
+        def __init__(self, *parts):
             super().__init__()
-            for idx, module in enumerate(args):
-                self.add_module(str(idx), module)
+            for k, part in enumerate(parts):
+                self.add_module(str(k), part)
 
         def forward(self, X):
-            for module in self.children():
-                X = module(X)
+            for part in self.children():
+                X = part(X)
             return X
 
-    class FixedHiddenMLP(nn.Module):
+    class ConstantMix(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rand_weight = L.rand((20, 20), requires_grad=False)
+            self.frozen = L.rand((20, 20), requires_grad=False)
             self.linear = nn.Linear(20, 20)
 
         def forward(self, X):
-            X = self.linear(X)
-            X = F.relu(L.mm(X, self.rand_weight) + 1)
-            X = self.linear(X)
-            while X.abs().sum() > 1:
-                X /= 2
-            return X.sum()
+            H = F.relu(L.mm(self.linear(X), self.frozen) + 1)
+            H = self.linear(H)
+            while H.abs().sum() > 1:
+                H /= 2
+            return H.sum()
 
-    class CenteredLayer(nn.Module):
+    class MinusMean(nn.Module):
         def forward(self, X):
             return X - X.mean()
 
-    class MyLinear(nn.Module):
-        def __init__(self, in_units, units):
+    class DenseReLU(nn.Module):
+        def __init__(self, n_in, n_out):
             super().__init__()
-            self.weight = nn.Parameter(L.randn(in_units, units))
-            self.bias = nn.Parameter(L.randn(units,))
+            self.weight = nn.Parameter(L.randn(n_in, n_out))
+            self.bias = nn.Parameter(L.randn(n_out,))
 
         def forward(self, X):
-            linear = L.matmul(X, self.weight.data) + self.bias.data
-            return F.relu(linear)
+            return F.relu(L.matmul(X, self.weight.data) + self.bias.data)
 
-    def block1():
+    def small_block():
         return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4), nn.ReLU())
 
-    def block2():
-        net = nn.Sequential()
-        for i in range(2):
-            net.add_module(f"block {i}", block1())
-        return net
+    def nested():
+        outer = nn.Sequential()
+        for k in range(2):
+            outer.add_module(f"part {k}", small_block())
+        return outer
 
     X = L.rand(2, 20)
-    mlp, myseq = MLP(), MySequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 10))
-    fixed = FixedHiddenMLP()
-    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    two, chain = TwoLayer(), Chain(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 10))
+    mix = ConstantMix()
+    seq = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
     Xs = L.rand(size=(2, 4))
-    rgnet = nn.Sequential(block2(), nn.Linear(4, 1))
-    access = [net[2].state_dict(), type(net[2].bias).__name__, net[2].bias.data,
-              net[2].weight.grad is None, [(name, param.shape) for name, param in
-                                           net.named_parameters()],
-              net.state_dict()["2.bias"].data, rgnet[0][1][0].bias.data, str(rgnet)]
+    deep = nn.Sequential(nested(), nn.Linear(4, 1))
+    access = [seq[2].state_dict(), type(seq[2].bias).__name__, seq[2].bias.data,
+              seq[2].weight.grad is None, [(n, p.shape) for n, p in seq.named_parameters()],
+              seq.state_dict()["2.bias"].data, deep[0][1][0].bias.data, str(deep)]
 
-    def init_normal(m):
+    def tiny_normal(m):
         if type(m) == nn.Linear:
             nn.init.normal_(m.weight, mean=0, std=0.01)
             nn.init.zeros_(m.bias)
 
-    def my_init(m):
+    def spread_and_prune(m):
         if type(m) == nn.Linear:
             nn.init.uniform_(m.weight, -10, 10)
             m.weight.data *= m.weight.data.abs() >= 5
 
-    net.apply(init_normal)
-    a = (net[0].weight.data[0], net[0].bias.data[0])
-    net.apply(my_init)
-    net[0].weight.data[:] += 1
-    net[0].weight.data[0, 0] = 42
-    shared = nn.Linear(8, 8)
-    snet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(),
-                         nn.Linear(8, 1))
-    snet(Xs).sum().backward()
+    seq.apply(tiny_normal)
+    first_row = (seq[0].weight.data[0], seq[0].bias.data[0])
+    seq.apply(spread_and_prune)
+    seq[0].weight.data[:] += 1
+    seq[0].weight.data[0, 0] = 42
+    tied = nn.Linear(8, 8)
+    tied_net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), tied, nn.ReLU(), tied, nn.ReLU(),
+                             nn.Linear(8, 1))
+    tied_net(Xs).sum().backward()
     lazy = nn.Sequential(nn.LazyLinear(6), nn.ReLU(), nn.LazyLinear(3))
     before = [type(p).__name__ for p in lazy.parameters()]
     lazy(Xs)
     after = [tuple(p.shape) for p in lazy.parameters()]
-    layer = CenteredLayer()
-    cnet = nn.Sequential(nn.Linear(8, 12), CenteredLayer())
-    linear = MyLinear(5, 3)
+    centre = MinusMean()
+    centred_net = nn.Sequential(nn.Linear(8, 12), MinusMean())
+    own = DenseReLU(5, 3)
     buf = io.BytesIO()
-    x = L.arange(4)
-    y = L.zeros(4)
-    L.save([x, y, {"x": x, "y": y}], buf)
+    ints, zeros = L.arange(4), L.zeros(4)
+    L.save([ints, zeros, {"x": ints, "y": zeros}], buf)
     buf.seek(0)
-    x2, y2, mydict = L.load(buf)
-    buf2 = io.BytesIO()
-    L.save(mlp.state_dict(), buf2)
-    buf2.seek(0)
-    clone = MLP()
-    clone.load_state_dict(L.load(buf2))
-    clone.eval()
-    return dict(mlp=mlp(X), myseq=myseq(X), fixed=fixed(X), access=access, a=a,
-                w=net[0].weight.data, shared=shared.weight.grad is not None,
-                nshared=len(list(snet.parameters())), before=before, after=after,
-                centered=layer(L.tensor([1.0, 2, 3, 4, 5])),
-                cmean=cnet(L.rand(4, 8)).mean().abs().item() < 1e-6,
-                mylinear=(tuple(linear.weight.shape), linear(L.rand(2, 5))),
-                loaded=(x2, y2, mydict), same=bool((clone(X) == mlp(X)).all()),
-                text=(str(net), str(linear), str(lazy), str(myseq), repr(x), repr(y2)))
+    ints2, zeros2, as_dict = L.load(buf)
+    weights_buf = io.BytesIO()
+    L.save(two.state_dict(), weights_buf)
+    weights_buf.seek(0)
+    copy_ = TwoLayer()
+    copy_.load_state_dict(L.load(weights_buf))
+    copy_.eval()
+    return dict(mlp=two(X), myseq=chain(X), fixed=mix(X), access=access, a=first_row,
+                w=seq[0].weight.data, shared=tied.weight.grad is not None,
+                nshared=len(list(tied_net.parameters())), before=before, after=after,
+                centered=centre(L.tensor([1.0, 2, 3, 4, 5])),
+                cmean=centred_net(L.rand(4, 8)).mean().abs().item() < 1e-6,
+                mylinear=(tuple(own.weight.shape), own(L.rand(2, 5))),
+                loaded=(ints2, zeros2, as_dict), same=bool((copy_(X) == two(X)).all()),
+                text=(str(seq), str(own), str(lazy), str(chain), repr(ints), repr(zeros2)))
 
 
 @program
 def preliminaries_ndarray_linear_algebra_and_probability(L):
-    """The preliminaries: arange/reshape(-1, 4)/zeros/ones/randn/tensor, elementwise ops and
-    exp, cat on both dims, X == Y, broadcasting (3, 1) + (1, 2), slices read and written,
-    Z[:] = X + Y keeping the storage (id and data_ptr), X += Y in place, numpy round trip
-    with from_numpy sharing memory, item/float/int; linear algebra: A.T, sum over axis
-    lists and keepdims, cumsum(axis=0), mean, dot/mv/mm, Frobenius norm, the L1 norm;
-    probability: Multinomial(1, probs).sample(), counts over draws, cumulative estimates
-    normalised by sum(dim=1, keepdims=True); the errors of mismatched shapes."""
+    """A tour of tensor basics: creation (arange, reshape(-1, 4), zeros, ones, randn,
+    tensor), elementwise arithmetic and exp, cat along either dim, comparisons, broadcasting
+    a column against a row, slice reads and writes, a slice assignment Z[:] = ... that keeps
+    the storage (data_ptr) and += that keeps the object (id), numpy interchange with
+    from_numpy sharing memory, item/float/int; reductions over lists of axes with keepdims,
+    cumsum(axis=0), means, dot/mv/mm, L2, L1 and Frobenius norms; a fair die sampled through
+    Multinomial and running frequency estimates normalised by sum(dim=1, keepdims=True);
+    numpy's axis=/keepdims= names on view, split and scan ops; shape refusals."""
     L.manual_seed(21)
     x = L.arange(12, dtype=L.float32)
     X = x.reshape(3, 4)
     created = [L.zeros((2, 3, 4)).shape, L.ones((2, 3, 4)).sum(), L.randn(3, 4),
                L.tensor([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]]), x.numel(),
                x.reshape(-1, 4).shape]
-    a = L.tensor([1.0, 2, 4, 8])
-    b = L.tensor([2, 2, 2, 2])
-    ops = [a + b, a - b, a * b, a / b, a ** b, L.exp(a)]
-    Y = L.tensor([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
-    cats = (L.cat((X, Y), dim=0), L.cat((X, Y), dim=1), X == Y, X.sum())
+    u, v = L.tensor([1.0, 2, 4, 8]), L.tensor([2, 2, 2, 2])
+    ops = [op(u, v) for op in (operator.add, operator.sub, operator.mul, operator.truediv,
+                               operator.pow)] + [L.exp(u)]
+    W = L.tensor([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
+    cats = (L.cat((X, W), dim=0), L.cat((X, W), dim=1), X == W, X.sum())
     ab = L.arange(3).reshape((3, 1)) + L.arange(2).reshape((1, 2))
-    X2 = X.clone()
-    X2[1, 2] = 17
-    X2[:2, :] = 12
-    Z = L.zeros_like(Y)
-    ptr = Z.data_ptr()
-    Z[:] = X + Y
-    same_storage = Z.data_ptr() == ptr
-    before = id(X2)
-    X2 += Y
-    inplace = id(X2) == before
+    edited = X.clone()
+    edited[1, 2] = 17
+    edited[:2, :] = 12
+    out = L.zeros_like(W)
+    storage = out.data_ptr()
+    out[:] = X + W
+    same_storage = out.data_ptr() == storage
+    identity = id(edited)
+    edited += W
+    inplace = id(edited) == identity
     A = X.numpy()
     B = L.from_numpy(A)
     A[0, 0] = -1.0
@@ -2298,12 +2163,11 @@ def preliminaries_ndarray_linear_algebra_and_probability(L):
           L.mv(A2, L.arange(3.0)), L.mm(A2, L.ones(3, 4)), L.norm(L.tensor([3.0, -4.0])),
           L.abs(L.tensor([3.0, -4.0])).sum(), L.norm(L.ones((4, 9))),
           A2.sum(dim=0, keepdim=True).shape, (A2.T == A2.t()).all()]
-    fair = L.ones([6]) / 6
-    one = L.distributions.multinomial.Multinomial(1, fair).sample()
-    ten = L.distributions.multinomial.Multinomial(10, fair).sample()
-    counts = L.distributions.multinomial.Multinomial(10, fair).sample((20,))
-    cum_counts = counts.cumsum(dim=0)
-    estimates = cum_counts / cum_counts.sum(dim=1, keepdims=True)
+    Die = L.distributions.multinomial.Multinomial
+    faces = L.ones([6]) / 6
+    one, ten = Die(1, faces).sample(), Die(10, faces).sample()
+    running = Die(10, faces).sample((20,)).cumsum(dim=0)
+    estimates = running / running.sum(dim=1, keepdims=True)
     numpy_names = [A2.unsqueeze(axis=0).shape, A2.unsqueeze(axis=0).squeeze(axis=0).shape,
                    L.unbind(A2, axis=1), A2.chunk(2, axis=1), L.tensor_split(A2, 2, axis=1),
                    A2.diff(axis=1), L.take_along_dim(A2, A2.argsort(axis=1), axis=1),
@@ -2312,8 +2176,9 @@ def preliminaries_ndarray_linear_algebra_and_probability(L):
     errs = [err(lambda: X + L.ones(2, 4)), err(lambda: L.mv(A2, L.ones(2))),
             err(lambda: L.mm(A2, A2)), err(lambda: L.dot(L.ones(3), L.ones(3, dtype=L.long))),
             err(lambda: x.reshape(5, -1))]
-    return dict(created=created, ops=ops, cats=cats, ab=ab, X2=X2, Z=Z, same=same_storage,
-                inplace=inplace, np=shared_np, la=la, numpy_names=numpy_names, one=one, ten=ten, est=estimates[-1],
+    return dict(created=created, ops=ops, cats=cats, ab=ab, X2=edited, Z=out, same=same_storage,
+                inplace=inplace, np=shared_np, la=la, numpy_names=numpy_names, one=one, ten=ten,
+                est=estimates[-1],
                 errs=errs)
 
 
@@ -2322,292 +2187,263 @@ def preliminaries_ndarray_linear_algebra_and_probability(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def skip_gram_negative_sampling_with_masked_sigmoid_bce_and_similar_tokens(L):
-    """word2vec pretraining: subsampling by 1 - sqrt(t / f) with Python's random, contexts
-    and negatives padded to one length by a batchify collate function fed to a DataLoader
-    over a Dataset subclass, masks and labels as tensors; skip_gram by two Embeddings and
-    bmm with permute(0, 2, 1); SigmoidBCELoss as a Module calling
-    binary_cross_entropy_with_logits(weight=mask, reduction='none').mean(dim=1), the loss
-    rescaled by mask.shape[1] / mask.sum(axis=1); Adam; nearest tokens by cosine
-    similarity and topk."""
+    """Word vectors by skip-gram with negative sampling: frequent tokens dropped with
+    probability 1 - sqrt(t / f) (Python's random, seeded), random context windows and noise
+    ids, a Dataset subclass read by a DataLoader whose collate_fn pads context + noise to
+    one length with masks and labels; scores of centre and candidate embeddings by bmm
+    with permute(0, 2, 1); a Module loss calling binary_cross_entropy_with_logits(weight=
+    mask, reduction='none').mean(dim=1), rescaled by mask.shape[1] / mask.sum(axis=1);
+    Adam; the tokens nearest by cosine similarity via topk."""
     nn, F = L.nn, L.nn.functional
     data = L.utils.data
     rng = random.Random(5)
     sentences = [["a", "b", "c", "d", "e"], ["b", "c", "f"], ["a", "e", "f", "g", "b"],
                  ["c", "d", "g", "a"]]
-    vocab = Vocab(sentences)
-    counter = collections.Counter(t for line in sentences for t in line)
-    num_tokens = sum(counter.values())
+    table = TokenTable(sentences)
+    freq = collections.Counter(itertools.chain.from_iterable(sentences))
+    total = sum(freq.values())
 
-    def keep(token):
-        return rng.uniform(0, 1) < math.sqrt(1e-1 / counter[token] * num_tokens)
+    def kept(tok):
+        return rng.uniform(0, 1) < math.sqrt(1e-1 / freq[tok] * total)
 
-    subsampled = [[t for t in line if keep(t)] for line in sentences]
-    corpus = [vocab[line] for line in sentences]
-    centers, contexts = [], []
-    for line in corpus:
-        for i in range(len(line)):
-            window_size = rng.randint(1, 2)
-            indices = list(range(max(0, i - window_size), min(len(line), i + 1 + window_size)))
-            indices.remove(i)
-            centers.append(line[i])
-            contexts.append([line[idx] for idx in indices])
-    negatives = [[rng.randint(1, len(vocab) - 1) for _ in range(2 * len(c))]
-                 for c in contexts]
+    thinned = [[tok for tok in s if kept(tok)] for s in sentences]
+    centres, windows = [], []
+    for ids in [table[s] for s in sentences]:
+        for pos, centre in enumerate(ids):
+            half = rng.randint(1, 2)
+            lo, hi = max(0, pos - half), min(len(ids), pos + 1 + half)
+            centres.append(centre)
+            windows.append(ids[lo:pos] + ids[pos + 1:hi])
+    noise = [[rng.randint(1, len(table) - 1) for _ in range(2 * len(w))] for w in windows]
 
-    def batchify(batch):
-        max_len = max(len(c) + len(n) for _, c, n in batch)
-        centers, contexts_negatives, masks, labels = [], [], [], []
-        for center, context, negative in batch:
-            cur_len = len(context) + len(negative)
-            centers += [center]
-            contexts_negatives += [context + negative + [0] * (max_len - cur_len)]
-            masks += [[1] * cur_len + [0] * (max_len - cur_len)]
-            labels += [[1] * len(context) + [0] * (max_len - len(context))]
-        return (L.tensor(centers).reshape((-1, 1)), L.tensor(contexts_negatives),
+    def collate(items):
+        width = max(len(ctx) + len(neg) for _, ctx, neg in items)
+        rows = [(ctx + neg, len(ctx)) for _, ctx, neg in items]
+        cands = [r + [0] * (width - len(r)) for r, _ in rows]
+        masks = [[1] * len(r) + [0] * (width - len(r)) for r, _ in rows]
+        labels = [[1] * n + [0] * (width - n) for _, n in rows]
+        return (L.tensor([c for c, _, _ in items]).reshape((-1, 1)), L.tensor(cands),
                 L.tensor(masks), L.tensor(labels))
 
-    class PTBDataset(data.Dataset):
-        def __init__(self, centers, contexts, negatives):
-            assert len(centers) == len(contexts) == len(negatives)
-            self.centers, self.contexts, self.negatives = centers, contexts, negatives
+    class Columns(data.Dataset):
+        def __init__(self, *columns):
+            assert len({len(c) for c in columns}) == 1
+            self.columns = columns
 
-        def __getitem__(self, index):
-            return (self.centers[index], self.contexts[index], self.negatives[index])
+        def __getitem__(self, i):
+            return tuple(c[i] for c in self.columns)
 
         def __len__(self):
-            return len(self.centers)
+            return len(self.columns[0])
 
-    loader = data.DataLoader(PTBDataset(centers, contexts, negatives), batch_size=5,
-                             shuffle=False, collate_fn=batchify)
+    loader = data.DataLoader(Columns(centres, windows, noise), batch_size=5, shuffle=False,
+                             collate_fn=collate)
 
-    def skip_gram(center, contexts_and_negatives, embed_v, embed_u):
-        v = embed_v(center)
-        u = embed_u(contexts_and_negatives)
-        return L.bmm(v, u.permute(0, 2, 1))
+    def pair_scores(centre, cands, centre_emb, ctx_emb):
+        return L.bmm(centre_emb(centre), ctx_emb(cands).permute(0, 2, 1))
 
-    class SigmoidBCELoss(nn.Module):
-        def forward(self, inputs, target, mask=None):
-            out = F.binary_cross_entropy_with_logits(inputs, target, weight=mask,
-                                                     reduction="none")
-            return out.mean(dim=1)
+    class MaskedLogistic(nn.Module):
+        def forward(self, logits, target, mask=None):
+            return F.binary_cross_entropy_with_logits(logits, target, weight=mask,
+                                                      reduction="none").mean(dim=1)
 
-    loss = SigmoidBCELoss()
+    criterion = MaskedLogistic()
     L.manual_seed(22)
-    net = nn.Sequential(nn.Embedding(num_embeddings=len(vocab), embedding_dim=6),
-                        nn.Embedding(num_embeddings=len(vocab), embedding_dim=6))
-    optimizer = L.optim.Adam(net.parameters(), lr=0.01)
-    ls, shapes = [], []
-    for epoch in range(2):
-        for batch in loader:
-            optimizer.zero_grad()
-            center, context_negative, mask, label = batch
-            pred = skip_gram(center, context_negative, net[0], net[1])
-            l = (loss(pred.reshape(label.shape).float(), label.float(), mask)
-                 / mask.sum(axis=1) * mask.shape[1])
-            l.sum().backward()
-            optimizer.step()
-            ls.append(l.sum().item())
-            shapes.append(tuple(context_negative.shape))
-    W = net[0].weight.data
-    x = W[vocab["a"]]
-    cos = L.mv(W, x) / L.sqrt(L.sum(W * W, dim=1) * L.sum(x * x) + 1e-9)
-    topk = L.topk(cos, k=3)[1].cpu().numpy().astype("int32")
-    demo = loss(L.tensor([[1.1, -2.2, 3.3, -4.4]] * 2), L.tensor([[1.0, 0.0, 0.0, 0.0]] * 2),
-                L.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]))
-    return dict(ls=ls, shapes=shapes, topk=topk, cos=cos, demo=demo,
-                sub=subsampled, emb=tuple(skip_gram(L.ones((2, 1), dtype=L.long),
-                                                    L.ones((2, 4), dtype=L.long),
-                                                    net[0], net[1]).shape))
+    embs = nn.Sequential(nn.Embedding(num_embeddings=len(table), embedding_dim=6),
+                         nn.Embedding(num_embeddings=len(table), embedding_dim=6))
+    opt = L.optim.Adam(embs.parameters(), lr=0.01)
+    losses, shapes = [], []
+    for _ in range(2):
+        for centre, cands, mask, label in loader:
+            opt.zero_grad()
+            scores = pair_scores(centre, cands, embs[0], embs[1])
+            loss = (criterion(scores.reshape(label.shape).float(), label.float(), mask)
+                    / mask.sum(axis=1) * mask.shape[1])
+            loss.sum().backward()
+            opt.step()
+            losses.append(loss.sum().item())
+            shapes.append(tuple(cands.shape))
+    W = embs[0].weight.data
+    q = W[table["a"]]
+    cos = L.mv(W, q) / L.sqrt(L.sum(W * W, dim=1) * L.sum(q * q) + 1e-9)
+    nearest = L.topk(cos, k=3)[1].cpu().numpy().astype("int32")
+    demo = criterion(L.tensor([[1.1, -2.2, 3.3, -4.4]] * 2),
+                     L.tensor([[1.0, 0.0, 0.0, 0.0]] * 2),
+                     L.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]))
+    return dict(ls=losses, shapes=shapes, topk=nearest, cos=cos, demo=demo,
+                sub=thinned, emb=tuple(pair_scores(L.ones((2, 1), dtype=L.long),
+                                                   L.ones((2, 4), dtype=L.long),
+                                                   embs[0], embs[1]).shape))
 
 
 @program
 def bert_inputs_encoder_masked_lm_and_next_sentence_heads(L):
-    """BERT from the book: get_tokens_and_segments adding <cls>/<sep> and 0/1 segments, an
-    encoder of token + segment embeddings plus a learnable position Parameter of shape
-    (1, max_len, H) and nn.TransformerEncoderLayer blocks with a key padding mask from
-    valid_lens; MaskLM gathering pred_positions by batch_idx from arange().repeat_interleave
-    and the flattened positions, an MLP of Linear/ReLU/LayerNorm/Linear; NextSentencePred on
-    the <cls> state through a Tanh hidden layer; the pretraining loss with mlm weights
-    reshaped to (-1, 1) and summed over weights plus 1e-8."""
+    """A BERT-style model at toy size: sentence pairs wrapped in <cls>/<sep> with segment ids
+    0/1, token + segment embeddings plus a learned position Parameter (1, max_len, H) and
+    nn.TransformerEncoderLayer layers masked by a key padding mask from the lengths; a
+    masked-token head picking the states at given positions with a batch index from
+    arange().repeat_interleave (Linear/ReLU/LayerNorm/Linear), a next-sentence head on the
+    <cls> state through a Tanh layer; the pretraining loss with per-position weights
+    reshaped to (-1, 1) and divided by their sum plus 1e-8; two Adam steps."""
     nn = L.nn
 
-    def get_tokens_and_segments(tokens_a, tokens_b=None):
-        tokens = ["<cls>"] + tokens_a + ["<sep>"]
-        segments = [0] * (len(tokens_a) + 2)
-        if tokens_b is not None:
-            tokens += tokens_b + ["<sep>"]
-            segments += [1] * (len(tokens_b) + 1)
-        return tokens, segments
+    def with_markers(first, second=None):
+        toks, segs = ["<cls>", *first, "<sep>"], [0] * (len(first) + 2)
+        if second is not None:
+            toks += [*second, "<sep>"]
+            segs += [1] * (len(second) + 1)
+        return toks, segs
 
-    class BERTEncoder(nn.Module):
-        def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks,
-                     dropout, max_len=32):
+    class Encoder(nn.Module):
+        def __init__(self, n_tok, width, ffn_width, heads, n_layers, p_drop, longest=32):
             super().__init__()
-            self.token_embedding = nn.Embedding(vocab_size, num_hiddens)
-            self.segment_embedding = nn.Embedding(2, num_hiddens)
-            self.blks = nn.Sequential()
-            for i in range(num_blks):
-                self.blks.add_module(f"{i}", nn.TransformerEncoderLayer(
-                    num_hiddens, num_heads, ffn_num_hiddens, dropout, batch_first=True))
-            self.pos_embedding = nn.Parameter(L.randn(1, max_len, num_hiddens))
+            self.tok = nn.Embedding(n_tok, width)
+            self.seg = nn.Embedding(2, width)
+            self.layers = nn.Sequential()
+            for k in range(n_layers):
+                self.layers.add_module(f"{k}", nn.TransformerEncoderLayer(
+                    width, heads, ffn_width, p_drop, batch_first=True))
+            self.pos = nn.Parameter(L.randn(1, longest, width))
 
-        def forward(self, tokens, segments, valid_lens):
-            X = self.token_embedding(tokens) + self.segment_embedding(segments)
-            X = X + self.pos_embedding[:, :X.shape[1], :]
-            pad = L.arange(X.shape[1])[None, :] >= valid_lens[:, None]
-            for blk in self.blks:
-                X = blk(X, src_key_padding_mask=pad)
+        def forward(self, ids, segs, lengths):
+            X = self.tok(ids) + self.seg(segs)
+            X = X + self.pos[:, :X.shape[1], :]
+            ignored = L.arange(X.shape[1])[None, :] >= lengths[:, None]
+            for layer in self.layers:
+                X = layer(X, src_key_padding_mask=ignored)
             return X
 
-    class MaskLM(nn.Module):
-        def __init__(self, vocab_size, num_hiddens):
+    class MaskedTokenHead(nn.Module):
+        def __init__(self, n_tok, width):
             super().__init__()
-            self.mlp = nn.Sequential(nn.Linear(num_hiddens, num_hiddens), nn.ReLU(),
-                                     nn.LayerNorm(num_hiddens), nn.Linear(num_hiddens,
-                                                                          vocab_size))
+            self.mlp = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.LayerNorm(width),
+                                     nn.Linear(width, n_tok))
 
-        def forward(self, X, pred_positions):
-            num_pred_positions = pred_positions.shape[1]
-            pred_positions = pred_positions.reshape(-1)
-            batch_size = X.shape[0]
-            batch_idx = L.arange(0, batch_size)
-            batch_idx = L.repeat_interleave(batch_idx, num_pred_positions)
-            masked_X = X[batch_idx, pred_positions]
-            masked_X = masked_X.reshape((batch_size, num_pred_positions, -1))
-            return self.mlp(masked_X)
+        def forward(self, X, positions):
+            rows, per_row = X.shape[0], positions.shape[1]
+            which = L.repeat_interleave(L.arange(0, rows), per_row)
+            picked = X[which, positions.reshape(-1)]
+            return self.mlp(picked.reshape((rows, per_row, -1)))
 
-    class NextSentencePred(nn.Module):
-        def __init__(self, num_hiddens):
-            super().__init__()
-            self.output = nn.Linear(num_hiddens, 2)
-
-        def forward(self, X):
-            return self.output(X)
-
-    tokens_a = ["this", "movie", "is", "great"]
-    tokens_b = ["i", "like", "it"]
-    toks, segs = get_tokens_and_segments(tokens_a, tokens_b)
-    vocab = Vocab([toks, ["other", "words"]], reserved_tokens=["<pad>", "<mask>", "<cls>",
-                                                               "<sep>"])
+    first, second = ["this", "movie", "is", "great"], ["i", "like", "it"]
+    toks, segs = with_markers(first, second)
+    table = TokenTable([toks, ["other", "words"]],
+                       reserved=["<pad>", "<mask>", "<cls>", "<sep>"])
     L.manual_seed(23)
     H = 8
-    encoder = BERTEncoder(len(vocab), H, 16, 2, 2, 0.0)
-    hidden = nn.Sequential(nn.Linear(H, H), nn.Tanh())
-    mlm, nsp = MaskLM(len(vocab), H), NextSentencePred(H)
-    pad_id = vocab["<pad>"]
-    ids = [vocab[toks], vocab[get_tokens_and_segments(tokens_b)[0]]]
-    max_len = 12
-    tokens = L.tensor([i + [pad_id] * (max_len - len(i)) for i in ids])
-    segments = L.tensor([segs + [0] * (max_len - len(segs)),
-                         [0] * max_len])
-    valid_lens = L.tensor([len(i) for i in ids], dtype=L.float32)
-    pred_positions = L.tensor([[1, 5, 2], [6, 1, 5]])
-    mlm_weights = L.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
-    mlm_Y = L.tensor([[7, 8, 9], [0, 10, 11]])
-    nsp_y = L.tensor([1, 0])
-    loss = nn.CrossEntropyLoss(reduction="none")
-    params = (list(encoder.parameters()) + list(hidden.parameters()) +
-              list(mlm.parameters()) + list(nsp.parameters()))
+    encoder = Encoder(len(table), H, 16, 2, 2, 0.0)
+    pooler = nn.Sequential(nn.Linear(H, H), nn.Tanh())
+    token_head, pair_head = MaskedTokenHead(len(table), H), nn.Linear(H, 2)
+    pad = table["<pad>"]
+    seqs = [table[toks], table[with_markers(second)[0]]]
+    longest = 12
+    ids = L.tensor([s + [pad] * (longest - len(s)) for s in seqs])
+    seg_ids = L.tensor([segs + [0] * (longest - len(segs)), [0] * longest])
+    lengths = L.tensor([len(s) for s in seqs], dtype=L.float32)
+    positions = L.tensor([[1, 5, 2], [6, 1, 5]])
+    weights = L.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
+    masked_true = L.tensor([[7, 8, 9], [0, 10, 11]])
+    pair_true = L.tensor([1, 0])
+    ce = nn.CrossEntropyLoss(reduction="none")
+    params = (list(encoder.parameters()) + list(pooler.parameters()) +
+              list(token_head.parameters()) + list(pair_head.parameters()))
     opt = L.optim.Adam(params, lr=0.01)
-    ls = []
+    losses = []
     for _ in range(2):
         opt.zero_grad()
-        enc = encoder(tokens, segments, valid_lens)
-        mlm_Y_hat = mlm(enc, pred_positions)
-        nsp_Y_hat = nsp(hidden(enc[:, 0, :]))
-        mlm_l = loss(mlm_Y_hat.reshape(-1, len(vocab)), mlm_Y.reshape(-1)) * \
-            mlm_weights.reshape(-1, 1)
-        mlm_l = mlm_l.sum() / (mlm_weights.sum() + 1e-8)
-        nsp_l = loss(nsp_Y_hat, nsp_y).mean()
-        l = mlm_l + nsp_l
-        l.backward()
+        states = encoder(ids, seg_ids, lengths)
+        token_logits = token_head(states, positions)
+        pair_logits = pair_head(pooler(states[:, 0, :]))
+        token_loss = ce(token_logits.reshape(-1, len(table)), masked_true.reshape(-1)) * \
+            weights.reshape(-1, 1)
+        token_loss = token_loss.sum() / (weights.sum() + 1e-8)
+        pair_loss = ce(pair_logits, pair_true).mean()
+        (token_loss + pair_loss).backward()
         opt.step()
-        ls.append((mlm_l.item(), nsp_l.item()))
+        losses.append((token_loss.item(), pair_loss.item()))
     encoder.eval()
     with L.no_grad():
-        enc = encoder(tokens, segments, valid_lens)
-    return dict(toks=toks, segs=segs, ls=ls, cls=enc[:, 0, :], mlm_shape=tuple(mlm_Y_hat.shape),
-                nsp=nsp_Y_hat.shape, pos_grad=encoder.pos_embedding.grad[0, :3, :3])
+        states = encoder(ids, seg_ids, lengths)
+    return dict(toks=toks, segs=segs, ls=losses, cls=states[:, 0, :],
+                mlm_shape=tuple(token_logits.shape), nsp=pair_logits.shape,
+                pos_grad=encoder.pos.grad[0, :3, :3])
 
 
 @program
-def text_cnn_and_birnn_sentiment_with_frozen_pretrained_embeddings(L):
-    """Sentiment analysis: embeddings copied in by weight.data.copy_ and frozen by
-    requires_grad = False (a second, trainable constant embedding as TextCNN has), Conv1d
-    channels after permute(0, 2, 1), AdaptiveAvgPool1d(1) squeezed, cat of each width's
-    pooled features, dropout; a BiRNN over inputs.T with its first and last step's states
-    cat into the decoder; the optimizer given only parameters that require grad (filter)."""
+def conv_and_birnn_sentence_classifiers_over_frozen_embeddings(L):
+    """Sentence classifiers over pretrained vectors: embeddings filled by weight.data.copy_
+    and frozen with requires_grad = False (the convolutional model also keeping a second,
+    trainable copy), Conv1d over channels after permute(0, 2, 1), AdaptiveAvgPool1d(1)
+    squeezed, each kernel width's features joined by cat, dropout; a bidirectional LSTM
+    over inputs.T whose first and last steps are joined for the classifier; Adam given only
+    the parameters that require grad (filter)."""
     nn = L.nn
     L.manual_seed(24)
     V, E = 10, 6
     pretrained = L.tensor(_f32(V, E, seed=25))
 
-    class TextCNN(nn.Module):
-        def __init__(self, vocab_size, embed_size, kernel_sizes, num_channels):
+    class ConvReader(nn.Module):
+        def __init__(self, n_tok, dim, widths, channels):
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_size)
-            self.constant_embedding = nn.Embedding(vocab_size, embed_size)
-            self.dropout = nn.Dropout(0.5)
-            self.decoder = nn.Linear(sum(num_channels), 2)
+            self.emb = nn.Embedding(n_tok, dim)
+            self.fixed_emb = nn.Embedding(n_tok, dim)
+            self.drop = nn.Dropout(0.5)
+            self.out = nn.Linear(sum(channels), 2)
             self.pool = nn.AdaptiveAvgPool1d(1)
             self.relu = nn.ReLU()
             self.convs = nn.ModuleList()
-            for c, k in zip(num_channels, kernel_sizes):
-                self.convs.append(nn.Conv1d(2 * embed_size, c, k))
+            for c, k in zip(channels, widths):
+                self.convs.append(nn.Conv1d(2 * dim, c, k))
 
-        def forward(self, inputs):
-            embeddings = L.cat((self.embedding(inputs), self.constant_embedding(inputs)),
-                               dim=2)
-            embeddings = embeddings.permute(0, 2, 1)
-            encoding = L.cat([L.squeeze(self.relu(self.pool(conv(embeddings))), dim=-1)
-                              for conv in self.convs], dim=1)
-            return self.decoder(self.dropout(encoding))
+        def forward(self, ids):
+            both = L.cat((self.emb(ids), self.fixed_emb(ids)), dim=2).permute(0, 2, 1)
+            feats = [L.squeeze(self.relu(self.pool(conv(both))), dim=-1) for conv in self.convs]
+            return self.out(self.drop(L.cat(feats, dim=1)))
 
-    class BiRNN(nn.Module):
-        def __init__(self, vocab_size, embed_size, num_hiddens, num_layers):
+    class RecurrentReader(nn.Module):
+        def __init__(self, n_tok, dim, width, depth):
             super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_size)
-            self.encoder = nn.LSTM(embed_size, num_hiddens, num_layers=num_layers,
-                                   bidirectional=True)
-            self.decoder = nn.Linear(4 * num_hiddens, 2)
+            self.emb = nn.Embedding(n_tok, dim)
+            self.lstm = nn.LSTM(dim, width, num_layers=depth, bidirectional=True)
+            self.out = nn.Linear(4 * width, 2)
 
-        def forward(self, inputs):
-            embeddings = self.embedding(inputs.T)
-            self.encoder.flatten_parameters()
-            outputs, _ = self.encoder(embeddings)
-            encoding = L.cat((outputs[0], outputs[-1]), dim=1)
-            return self.decoder(encoding)
+        def forward(self, ids):
+            steps = self.emb(ids.T)
+            self.lstm.flatten_parameters()
+            steps, _ = self.lstm(steps)
+            return self.out(L.cat((steps[0], steps[-1]), dim=1))
+
+    def glorot(m):
+        if type(m) in (nn.Linear, nn.Conv1d):
+            nn.init.xavier_uniform_(m.weight)
+        elif type(m) == nn.LSTM:
+            for pname in m._flat_weights_names:
+                if "weight" in pname:
+                    nn.init.xavier_uniform_(m._parameters[pname])
 
     X = L.tensor(np.random.RandomState(26).randint(0, V, (4, 7)))
     y = L.tensor([0, 1, 1, 0])
     out = {}
-    for name, net in (("cnn", TextCNN(V, E, [2, 3], [3, 4])), ("rnn", BiRNN(V, E, 5, 2))):
-        def init_weights(m):
-            if type(m) in (nn.Linear, nn.Conv1d):
-                nn.init.xavier_uniform_(m.weight)
-            if type(m) == nn.LSTM:
-                for param in m._flat_weights_names:
-                    if "weight" in param:
-                        nn.init.xavier_uniform_(m._parameters[param])
-
-        net.apply(init_weights)
-        net.embedding.weight.data.copy_(pretrained)
-        net.embedding.weight.requires_grad = False
+    models = (("cnn", ConvReader(V, E, [2, 3], [3, 4])), ("rnn", RecurrentReader(V, E, 5, 2)))
+    for name, model in models:
+        model.apply(glorot)
+        model.emb.weight.data.copy_(pretrained)
+        model.emb.weight.requires_grad = False
         if name == "cnn":
-            net.constant_embedding.weight.data.copy_(pretrained)
-        trainer = L.optim.Adam(filter(lambda p: p.requires_grad, net.parameters()), lr=0.01)
-        ls = []
+            model.fixed_emb.weight.data.copy_(pretrained)
+        opt = L.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=0.01)
+        losses = []
         for _ in range(3):
-            net.train()
-            trainer.zero_grad()
+            model.train()
+            opt.zero_grad()
             L.manual_seed(3)
-            l = nn.functional.cross_entropy(net(X), y, reduction="none")
-            l.sum().backward()
-            trainer.step()
-            ls.append(l.sum().item())
-        net.eval()
-        out[name] = (ls, net(X).argmax(dim=1), net.embedding.weight.grad,
-                     len(trainer.param_groups[0]["params"]))
+            loss = nn.functional.cross_entropy(model(X), y, reduction="none")
+            loss.sum().backward()
+            opt.step()
+            losses.append(loss.sum().item())
+        model.eval()
+        out[name] = (losses, model(X).argmax(dim=1), model.emb.weight.grad,
+                     len(opt.param_groups[0]["params"]))
     return out
 
 
@@ -2616,258 +2452,229 @@ def text_cnn_and_birnn_sentiment_with_frozen_pretrained_embeddings(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def recommender_mf_autorec_neumf_fm_with_bpr_and_hinge_losses(L):
-    """The recommender chapter: matrix factorisation with user/item embeddings and biases
-    (flatten, sum over axis 1, RMSE by sqrt of MSE); AutoRec over an interaction matrix with
-    the reconstruction masked by sign(input) in training; NeuMF's GMF product cat with an
-    MLP tower and a sigmoid output trained with BPR loss -sum(log(sigmoid(pos - neg))) and
-    the hinge loss max(margin - pos + neg, 0); an FM with field offsets and the
-    0.5 * (square_of_sum - sum_of_square) term under BCE; hit rate and AUC by rank."""
+    """Recommenders: ratings as a dot product of user and item embeddings plus per-user
+    and per-item offsets (flatten, sum over axis 1, RMSE as sqrt of the MSE); an
+    autoencoder over the item-by-user rating matrix whose reconstruction counts only the
+    observed entries (sign of the input) in training; an elementwise-product tower beside an
+    MLP tower joined by cat under a sigmoid, trained on the pairwise ranking loss
+    -sum(log(sigmoid(pos - neg))) plus a margin loss max(1 - pos + neg, 0); a second-order
+    factorisation machine with per-field offsets (0.5 * ((sum v)^2 - sum v^2)) under BCE;
+    hit rate and an AUC from the rank."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(27)
-    num_users, num_items = 6, 8
+    n_users, n_items = 6, 8
     rng = np.random.RandomState(28)
-    users = L.tensor(rng.randint(0, num_users, 16))
-    items = L.tensor(rng.randint(0, num_items, 16))
-    scores = L.tensor(rng.randint(1, 6, 16).astype(np.float32))
+    users = L.tensor(rng.randint(0, n_users, 16))
+    items = L.tensor(rng.randint(0, n_items, 16))
+    ratings = L.tensor(rng.randint(1, 6, 16).astype(np.float32))
 
-    class MF(nn.Module):
-        def __init__(self, num_factors, num_users, num_items):
+    class Factorised(nn.Module):
+        def __init__(self, k, n_users, n_items):
             super().__init__()
-            self.P = nn.Embedding(num_users, num_factors)
-            self.Q = nn.Embedding(num_items, num_factors)
-            self.user_bias = nn.Embedding(num_users, 1)
-            self.item_bias = nn.Embedding(num_items, 1)
+            self.user_vec, self.item_vec = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
+            self.user_off, self.item_off = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
 
-        def forward(self, user_id, item_id):
-            P_u, Q_i = self.P(user_id), self.Q(item_id)
-            b_u, b_i = self.user_bias(user_id), self.item_bias(item_id)
-            outputs = (P_u * Q_i).sum(axis=1) + L.squeeze(b_u) + L.squeeze(b_i)
-            return outputs.flatten()
+        def forward(self, u, i):
+            dot = (self.user_vec(u) * self.item_vec(i)).sum(axis=1)
+            return (dot + L.squeeze(self.user_off(u)) + L.squeeze(self.item_off(i))).flatten()
 
-    class AutoRec(nn.Module):
-        def __init__(self, num_hidden, num_users, dropout=0.05):
+    class Reconstructor(nn.Module):
+        def __init__(self, width, n_users, p_drop=0.05):
             super().__init__()
-            self.encoder = nn.Linear(num_users, num_hidden)
-            self.decoder = nn.Linear(num_hidden, num_users)
-            self.dropout = nn.Dropout(dropout)
+            self.enc = nn.Linear(n_users, width)
+            self.dec = nn.Linear(width, n_users)
+            self.drop = nn.Dropout(p_drop)
 
-        def forward(self, input):
-            hidden = self.dropout(L.sigmoid(self.encoder(input)))
-            pred = self.decoder(hidden)
-            if self.training:
-                return pred * L.sign(input)
-            return pred
+        def forward(self, ratings):
+            rebuilt = self.dec(self.drop(L.sigmoid(self.enc(ratings))))
+            return rebuilt * L.sign(ratings) if self.training else rebuilt
 
-    class NeuMF(nn.Module):
-        def __init__(self, num_factors, num_users, num_items, nums_hiddens):
+    class TwoTower(nn.Module):
+        def __init__(self, k, n_users, n_items, widths):
             super().__init__()
-            self.P = nn.Embedding(num_users, num_factors)
-            self.Q = nn.Embedding(num_items, num_factors)
-            self.U = nn.Embedding(num_users, num_factors)
-            self.V = nn.Embedding(num_items, num_factors)
-            layers, d = [], 2 * num_factors
-            for h in nums_hiddens:
-                layers += [nn.Linear(d, h), nn.ReLU()]
-                d = h
-            self.mlp = nn.Sequential(*layers)
-            self.prediction_layer = nn.Linear(num_factors + d, 1, bias=False)
+            self.prod_user, self.prod_item = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
+            self.mlp_user, self.mlp_item = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
+            dims = [2 * k, *widths]
+            self.mlp = nn.Sequential(*[m for a, b in zip(dims, dims[1:])
+                                       for m in (nn.Linear(a, b), nn.ReLU())])
+            self.readout = nn.Linear(k + dims[-1], 1, bias=False)
 
-        def forward(self, user_id, item_id):
-            gmf = self.P(user_id) * self.Q(item_id)
-            mlp = self.mlp(L.cat([self.U(user_id), self.V(item_id)], dim=1))
-            con_res = L.cat([gmf, mlp], dim=1)
-            return L.sigmoid(self.prediction_layer(con_res))
+        def forward(self, u, i):
+            towers = [self.prod_user(u) * self.prod_item(i),
+                      self.mlp(L.cat([self.mlp_user(u), self.mlp_item(i)], dim=1))]
+            return L.sigmoid(self.readout(L.cat(towers, dim=1)))
 
-    mf = MF(3, num_users, num_items)
-    opt = L.optim.Adam(mf.parameters(), lr=0.05, weight_decay=1e-5)
-    rmse = []
-    for _ in range(4):
-        opt.zero_grad()
-        l = F.mse_loss(mf(users, items), scores)
-        l.backward()
-        opt.step()
-        rmse.append(math.sqrt(l.item()))
-    inter = L.zeros((num_items, num_users))
-    inter[items, users] = scores
-    ar = AutoRec(4, num_users)
-    opt = L.optim.SGD(ar.parameters(), lr=0.1, weight_decay=1e-4)
-    ar_ls = []
-    for _ in range(3):
-        ar.train()
-        opt.zero_grad()
-        L.manual_seed(1)
-        l = ((ar(inter) - inter) ** 2).sum() / 2
-        l.backward()
-        opt.step()
-        ar_ls.append(l.item())
-    ar.eval()
-    recon = ar(inter)
-    rmse_ar = L.sqrt(L.sum((recon * L.sign(inter) - inter) ** 2) / L.sign(inter).sum())
-    neumf = NeuMF(3, num_users, num_items, [6, 4])
-    opt = L.optim.Adam(neumf.parameters(), lr=0.01)
-    neg = (items + 3) % num_items
-    bpr, hinge = [], []
+    def fit(model, opt, loss_of, steps, reseed=False):
+        model.train()
+        values = []
+        for _ in range(steps):
+            opt.zero_grad()
+            if reseed:
+                L.manual_seed(1)
+            loss = loss_of()
+            loss.backward()
+            opt.step()
+            values.append(loss.item())
+        return values
+
+    factorised = Factorised(3, n_users, n_items)
+    rmse = [math.sqrt(v) for v in fit(
+        factorised, L.optim.Adam(factorised.parameters(), lr=0.05, weight_decay=1e-5),
+        lambda: F.mse_loss(factorised(users, items), ratings), 4)]
+    matrix = L.zeros((n_items, n_users))
+    matrix[items, users] = ratings
+    auto = Reconstructor(4, n_users)
+    auto_ls = fit(auto, L.optim.SGD(auto.parameters(), lr=0.1, weight_decay=1e-4),
+                  lambda: ((auto(matrix) - matrix) ** 2).sum() / 2, 3, reseed=True)
+    auto.eval()
+    seen = L.sign(matrix)
+    rmse_auto = L.sqrt(L.sum((auto(matrix) * seen - matrix) ** 2) / seen.sum())
+    towers = TwoTower(3, n_users, n_items, [6, 4])
+    opt = L.optim.Adam(towers.parameters(), lr=0.01)
+    other = (items + 3) % n_items
+    ranking, margin = [], []
     for _ in range(3):
         opt.zero_grad()
-        p_pos, p_neg = neumf(users, items), neumf(users, neg)
-        l = -L.sum(L.log(L.sigmoid(p_pos - p_neg)))
-        h = L.sum(L.maximum(-p_pos + p_neg + 1.0, L.zeros_like(p_pos)))
-        (l + h).backward()
+        pos, neg = towers(users, items), towers(users, other)
+        rank_loss = -L.sum(L.log(L.sigmoid(pos - neg)))
+        margin_loss = L.sum(L.maximum(-pos + neg + 1.0, L.zeros_like(pos)))
+        (rank_loss + margin_loss).backward()
         opt.step()
-        bpr.append(l.item())
-        hinge.append(h.item())
+        ranking.append(rank_loss.item())
+        margin.append(margin_loss.item())
     with L.no_grad():
-        all_scores = neumf(L.zeros(num_items, dtype=L.long), L.arange(num_items)).reshape(-1)
-    ranked = L.argsort(all_scores, descending=True)
-    hit = int(items[0] in ranked[:3].tolist())
-    rank_of = (ranked == items[0]).nonzero()[0, 0].item()
-    auc = (num_items - 1 - rank_of) / (num_items - 1)
-    field_dims = [num_users, num_items]
-    offsets = L.tensor((0, *np.cumsum(field_dims)[:-1]), dtype=L.long)
-    embedding = nn.Embedding(sum(field_dims), 3)
-    fc = nn.Embedding(sum(field_dims), 1)
-    linear_bias = nn.Parameter(L.zeros((1,)))
-    x = L.stack([users, items], dim=1) + offsets
-    square_of_sum = L.sum(embedding(x), dim=1) ** 2
-    sum_of_square = L.sum(embedding(x) ** 2, dim=1)
-    fm = linear_bias + fc(x).sum(1) + 0.5 * (square_of_sum - sum_of_square).sum(1,
-                                                                                 keepdim=True)
-    fm_l = F.binary_cross_entropy(L.sigmoid(fm).squeeze(1), (scores > 3).float())
-    fm_l.backward()
-    return dict(rmse=rmse, ar=ar_ls, rmse_ar=rmse_ar, bpr=bpr, hinge=hinge, hit=hit, auc=auc,
-                inter=inter, fm=fm_l, fm_grad=embedding.weight.grad, mf=mf(users, items)[:4])
+        for_user0 = towers(L.zeros(n_items, dtype=L.long), L.arange(n_items)).reshape(-1)
+    order = L.argsort(for_user0, descending=True)
+    hit = int(items[0] in order[:3].tolist())
+    place = (order == items[0]).nonzero()[0, 0].item()
+    auc = (n_items - 1 - place) / (n_items - 1)
+    fields = [n_users, n_items]
+    starts = L.tensor((0, *np.cumsum(fields)[:-1]), dtype=L.long)
+    factors = nn.Embedding(sum(fields), 3)
+    weights = nn.Embedding(sum(fields), 1)
+    bias = nn.Parameter(L.zeros((1,)))
+    ids = L.stack([users, items], dim=1) + starts
+    pairwise = 0.5 * (L.sum(factors(ids), dim=1) ** 2 -
+                      L.sum(factors(ids) ** 2, dim=1)).sum(1, keepdim=True)
+    logit = bias + weights(ids).sum(1) + pairwise
+    fm_loss = F.binary_cross_entropy(L.sigmoid(logit).squeeze(1), (ratings > 3).float())
+    fm_loss.backward()
+    return dict(rmse=rmse, ar=auto_ls, rmse_ar=rmse_auto, bpr=ranking, hinge=margin, hit=hit,
+                auc=auc, inter=matrix, fm=fm_loss, fm_grad=factors.weight.grad,
+                mf=factorised(users, items)[:4])
 
 
 @program
 def gan_on_a_gaussian_and_dcgan_blocks(L):
-    """Generative adversarial networks: real data from a linear transform of normals
-    (matmul(X, A) + b), a Linear generator and a Tanh MLP discriminator, update_D with
-    BCEWithLogitsLoss(reduction='sum') against ones/zeros made by ones(batch) and
-    zeros(batch), the fake batch detached, update_G through the discriminator, Adam for
-    both, the weights init by normal_(0, 0.02); then DCGAN's G_block (ConvTranspose2d,
-    BatchNorm2d, ReLU) and D_block (Conv2d, BatchNorm2d, LeakyReLU(0.2)) shapes and a
-    backward."""
+    """Adversarial training on a 2-d Gaussian made by matmul(X, A) + b: a Linear generator
+    and a Tanh MLP critic, all weights redrawn by normal_(0, 0.02); the critic's step on
+    BCEWithLogitsLoss(reduction='sum') against targets of ones(batch) / zeros(batch) with
+    the fake batch detached, the generator's step through the critic, Adam for both; then
+    convolutional generator and critic blocks (ConvTranspose2d or Conv2d, BatchNorm2d, ReLU
+    or LeakyReLU(0.2, inplace=True)) with their shapes and a backward."""
     nn = L.nn
     L.manual_seed(29)
     X = L.normal(0.0, 1, (40, 2))
     A = L.tensor([[1, 2], [-0.1, 0.5]])
     b = L.tensor([1, 2])
-    data = L.matmul(X, A) + b
-    net_G = nn.Sequential(nn.Linear(2, 2))
-    net_D = nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 3), nn.Tanh(),
-                          nn.Linear(3, 1))
-    for w in net_D.parameters():
-        nn.init.normal_(w, 0, 0.02)
-    for w in net_G.parameters():
-        nn.init.normal_(w, 0, 0.02)
-    loss = nn.BCEWithLogitsLoss(reduction="sum")
-    trainer_D = L.optim.Adam(net_D.parameters(), lr=0.05)
-    trainer_G = L.optim.Adam(net_G.parameters(), lr=0.005)
+    real_data = L.matmul(X, A) + b
+    maker = nn.Sequential(nn.Linear(2, 2))
+    critic = nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 3), nn.Tanh(),
+                           nn.Linear(3, 1))
+    for model in (critic, maker):
+        for w in model.parameters():
+            nn.init.normal_(w, 0, 0.02)
+    bce = nn.BCEWithLogitsLoss(reduction="sum")
+    opt_c = L.optim.Adam(critic.parameters(), lr=0.05)
+    opt_m = L.optim.Adam(maker.parameters(), lr=0.005)
 
-    def update_D(X, Z):
-        batch_size = X.shape[0]
-        ones = L.ones((batch_size,), device=X.device)
-        zeros = L.zeros((batch_size,), device=X.device)
-        trainer_D.zero_grad()
-        real_Y = net_D(X)
-        fake_X = net_G(Z)
-        fake_Y = net_D(fake_X.detach())
-        loss_D = (loss(real_Y, ones.reshape(real_Y.shape)) +
-                  loss(fake_Y, zeros.reshape(fake_Y.shape))) / 2
-        loss_D.backward()
-        trainer_D.step()
-        return loss_D
+    def targets(scores, fill, like):
+        return fill((like.shape[0],), device=like.device).reshape(scores.shape)
 
-    def update_G(Z):
-        batch_size = Z.shape[0]
-        ones = L.ones((batch_size,), device=Z.device)
-        trainer_G.zero_grad()
-        fake_X = net_G(Z)
-        fake_Y = net_D(fake_X)
-        loss_G = loss(fake_Y, ones.reshape(fake_Y.shape))
-        loss_G.backward()
-        trainer_G.step()
-        return loss_G
+    def critic_step(real, z):
+        opt_c.zero_grad()
+        on_real = critic(real)
+        on_fake = critic(maker(z).detach())
+        loss = (bce(on_real, targets(on_real, L.ones, real)) +
+                bce(on_fake, targets(on_fake, L.zeros, real))) / 2
+        loss.backward()
+        opt_c.step()
+        return loss
+
+    def maker_step(z):
+        opt_m.zero_grad()
+        on_fake = critic(maker(z))
+        loss = bce(on_fake, targets(on_fake, L.ones, z))
+        loss.backward()
+        opt_m.step()
+        return loss
 
     hist = []
-    for epoch in range(3):
-        for i in range(0, 40, 10):
-            Xb = data[i:i + 10]
-            Z = L.normal(0, 1, size=(10, 2))
-            hist.append((update_D(Xb, Z).item(), update_G(Z).item()))
-    fake = net_G(L.normal(0, 1, size=(5, 2))).detach()
+    for _ in range(3):
+        for start in range(0, 40, 10):
+            z = L.normal(0, 1, size=(10, 2))
+            hist.append((critic_step(real_data[start:start + 10], z).item(),
+                         maker_step(z).item()))
+    fake = maker(L.normal(0, 1, size=(5, 2))).detach()
 
-    class G_block(nn.Module):
-        def __init__(self, out_channels, in_channels=3, kernel_size=4, strides=2, padding=1):
-            super().__init__()
-            self.conv2d_trans = nn.ConvTranspose2d(in_channels, out_channels, kernel_size,
-                                                   strides, padding, bias=False)
-            self.batch_norm = nn.BatchNorm2d(out_channels)
-            self.activation = nn.ReLU()
+    def up_block(c_out, c_in=3, k=4, stride=2, pad=1):
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, k, stride, pad, bias=False),
+                             nn.BatchNorm2d(c_out), nn.ReLU())
 
-        def forward(self, X):
-            return self.activation(self.batch_norm(self.conv2d_trans(X)))
-
-    class D_block(nn.Module):
-        def __init__(self, out_channels, in_channels=3, kernel_size=4, strides=2, padding=1,
-                     alpha=0.2):
-            super().__init__()
-            self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, strides, padding,
-                                    bias=False)
-            self.batch_norm = nn.BatchNorm2d(out_channels)
-            self.activation = nn.LeakyReLU(alpha, inplace=True)
-
-        def forward(self, X):
-            return self.activation(self.batch_norm(self.conv2d(X)))
+    def down_block(c_out, c_in=3, k=4, stride=2, pad=1, slope=0.2):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, pad, bias=False),
+                             nn.BatchNorm2d(c_out), nn.LeakyReLU(slope, inplace=True))
 
     x = L.zeros((2, 3, 4, 4))
-    g = G_block(5)
-    g1 = G_block(4, in_channels=3, strides=1, padding=0)
-    dblk = D_block(5)
+    up = up_block(5)
+    up1 = up_block(4, c_in=3, stride=1, pad=0)
+    down = down_block(5)
     Zc = L.tensor(_f32(2, 3, 1, 1, seed=30))
-    gen = nn.Sequential(G_block(4, in_channels=3, strides=1, padding=0), G_block(2, 4),
+    gen = nn.Sequential(up_block(4, c_in=3, stride=1, pad=0), up_block(2, 4),
                         nn.ConvTranspose2d(2, 3, 4, 2, 1, bias=False), nn.Tanh())
-    disc = nn.Sequential(D_block(4), D_block(6, 4), nn.Conv2d(6, 1, 4, bias=False))
+    disc = nn.Sequential(down_block(4), down_block(6, 4), nn.Conv2d(6, 1, 4, bias=False))
     img = gen(Zc)
     score = disc(img)
     score.sum().backward()
-    return dict(hist=hist, fake=fake, G=net_G[0].weight, shapes=(tuple(g(x).shape),
-                tuple(g1(L.zeros((2, 3, 1, 1))).shape), tuple(dblk(L.zeros(2, 3, 16, 16)).shape)),
-                img=img, score=score, ggrad=gen[0].conv2d_trans.weight.grad.sum(),
+    return dict(hist=hist, fake=fake, G=maker[0].weight, shapes=(tuple(up(x).shape),
+                tuple(up1(L.zeros((2, 3, 1, 1))).shape),
+                tuple(down(L.zeros(2, 3, 16, 16)).shape)),
+                img=img, score=score, ggrad=gen[0][0].weight.grad.sum(),
                 lrelu=nn.LeakyReLU(0.2)(L.tensor([-2.0, 3.0])))
 
 
 @program
 def gaussian_process_regression_with_rbf_kernel_and_marginal_likelihood(L):
-    """Gaussian-process regression from scratch (float64): an RBF kernel by squared distances
-    from cdist and exp, the posterior mean and covariance through Cholesky (cholesky,
-    cholesky_solve, linalg.solve_triangular), standard deviations by sqrt of the diagonal
-    clamped at 0, samples from the prior by L @ normal; the log marginal likelihood with
-    logdet/log of the Cholesky diagonal, its hyperparameters (log length scale, log
-    amplitude, log noise) learned by Adam through autograd."""
+    """Gaussian-process regression in float64: a squared-exponential kernel from cdist
+    distances, the predictive mean and covariance through a Cholesky factor (cholesky,
+    cholesky_solve, linalg.solve_triangular), standard deviations from the clamped
+    diagonal, prior draws as factor @ normal; the negative log marginal likelihood (half the
+    data fit plus the log of the factor's diagonal) minimised by Adam over log length
+    scale, log amplitude and log noise; logdet against twice the log-diagonal sum, a
+    MultivariateNormal log_prob, and solve_triangular's argument refusals."""
     L.manual_seed(31)
-    x_train = L.linspace(0, 5, 12, dtype=L.float64)
-    y_train = L.sin(x_train) + 0.2 * L.sin(4 * x_train) + L.normal(0, 0.1, (12,),
+    xs = L.linspace(0, 5, 12, dtype=L.float64)
+    ys = L.sin(xs) + 0.2 * L.sin(4 * xs) + L.normal(0, 0.1, (12,),
                                                                       dtype=L.float64)
-    x_test = L.linspace(0, 5, 7, dtype=L.float64)
+    grid = L.linspace(0, 5, 7, dtype=L.float64)
 
-    def rbfkernel(x1, x2, ls=1.0, amp=1.0):
+    def sq_exp(x1, x2, ls=1.0, amp=1.0):
         dist = L.cdist(x1.reshape(-1, 1), x2.reshape(-1, 1)) ** 2
         return amp ** 2 * L.exp(-dist / (2 * ls ** 2))
 
-    def posterior(ls, amp, noise):
-        K = rbfkernel(x_train, x_train, ls, amp) + noise * L.eye(12, dtype=L.float64)
-        Lc = L.linalg.cholesky(K)
-        alpha = L.cholesky_solve(y_train.reshape(-1, 1), Lc)
-        K_s = rbfkernel(x_train, x_test, ls, amp)
-        mean = (K_s.T @ alpha).reshape(-1)
-        v = L.linalg.solve_triangular(Lc, K_s, upper=False)
-        cov = rbfkernel(x_test, x_test, ls, amp) - v.T @ v
-        return mean, cov, Lc, alpha
+    def predictive(ls, amp, noise):
+        K = sq_exp(xs, xs, ls, amp) + noise * L.eye(12, dtype=L.float64)
+        chol = L.linalg.cholesky(K)
+        weights = L.cholesky_solve(ys.reshape(-1, 1), chol)
+        K_s = sq_exp(xs, grid, ls, amp)
+        mean = (K_s.T @ weights).reshape(-1)
+        v = L.linalg.solve_triangular(chol, K_s, upper=False)
+        cov = sq_exp(grid, grid, ls, amp) - v.T @ v
+        return mean, cov, chol, weights
 
-    mean, cov, Lc, alpha = posterior(1.0, 1.0, 0.01)
+    mean, cov, chol, weights = predictive(1.0, 1.0, 0.01)
     std = L.sqrt(L.clamp(L.diag(cov), min=0))
-    prior_K = rbfkernel(x_test, x_test, 0.5, 1.0) + 1e-6 * L.eye(7, dtype=L.float64)
+    prior_K = sq_exp(grid, grid, 0.5, 1.0) + 1e-6 * L.eye(7, dtype=L.float64)
     prior_samples = L.linalg.cholesky(prior_K) @ L.normal(0, 1, (7, 3), dtype=L.float64)
     log_ls = L.tensor(0.0, dtype=L.float64, requires_grad=True)
     log_amp = L.tensor(0.0, dtype=L.float64, requires_grad=True)
@@ -2876,22 +2683,22 @@ def gaussian_process_regression_with_rbf_kernel_and_marginal_likelihood(L):
     nlls = []
     for _ in range(5):
         opt.zero_grad()
-        K = rbfkernel(x_train, x_train, log_ls.exp(), log_amp.exp()) + \
+        K = sq_exp(xs, xs, log_ls.exp(), log_amp.exp()) + \
             log_noise.exp() * L.eye(12, dtype=L.float64)
-        Lk = L.linalg.cholesky(K)
-        a = L.cholesky_solve(y_train.reshape(-1, 1), Lk)
-        nll = 0.5 * (y_train.reshape(1, -1) @ a).squeeze() + L.log(L.diagonal(Lk)).sum() + \
+        chol_k = L.linalg.cholesky(K)
+        a = L.cholesky_solve(ys.reshape(-1, 1), chol_k)
+        nll = 0.5 * (ys.reshape(1, -1) @ a).squeeze() + L.log(L.diagonal(chol_k)).sum() + \
             6 * math.log(2 * math.pi)
         nll.backward()
         opt.step()
         nlls.append(nll.item())
-    K = rbfkernel(x_train, x_train, 1.0, 1.0) + 0.01 * L.eye(12, dtype=L.float64)
-    y2 = y_train.reshape(-1, 1)
-    tri_errs = [err(lambda: L.linalg.solve_triangular(Lc, y2)),
-                err(lambda: L.linalg.solve_triangular(Lc, y2, False)),
-                err(lambda: L.linalg.solve_triangular(Lc, y2, upper=0)),
-                err(lambda: L.linalg.solve_triangular(Lc, y2, upper=False, left=None)),
-                err(lambda: L.linalg.solve_triangular(Lc, upper=False))]
+    K = sq_exp(xs, xs, 1.0, 1.0) + 0.01 * L.eye(12, dtype=L.float64)
+    y2 = ys.reshape(-1, 1)
+    tri_errs = [err(lambda: L.linalg.solve_triangular(chol, y2)),
+                err(lambda: L.linalg.solve_triangular(chol, y2, False)),
+                err(lambda: L.linalg.solve_triangular(chol, y2, upper=0)),
+                err(lambda: L.linalg.solve_triangular(chol, y2, upper=False, left=None)),
+                err(lambda: L.linalg.solve_triangular(chol, upper=False))]
     return dict(mean=mean, tri_errs=tri_errs, std=std, prior=prior_samples, nlls=nlls,
                 hyper=(log_ls, log_amp, log_noise),
                 logdet=(L.logdet(K), 2 * L.log(L.diagonal(L.linalg.cholesky(K))).sum()),
@@ -2904,339 +2711,317 @@ def gaussian_process_regression_with_rbf_kernel_and_marginal_likelihood(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def transposed_convolution_from_scratch_and_fcn_bilinear_upsampling(L):
-    """Transposed convolution by a loop scattering X[i, j] * K into Y, checked against
-    nn.ConvTranspose2d with the kernel written into weight.data (padding, stride, several
-    channels, its shape inverse to Conv2d's); the matrix view of convolution (kernel2matrix
-    and matmul, the transpose undoing its shape); FCN's bilinear_kernel by arange/reshape
-    with og[0]/og[1] copied into a ConvTranspose2d(kernel 64 -> 16 here, stride 8) that
-    upsamples an image 8x; the label of each pixel by argmax(dim=1)."""
+    """Transposed convolution by hand (every input entry adds a scaled copy of the kernel
+    to the output) checked against nn.ConvTranspose2d given the kernel through weight.data
+    (plain, padded, strided; several channels undoing a Conv2d's shape); convolution as a
+    (4, 9) matrix on the flattened input and its transpose as the transposed convolution;
+    bilinear-upsampling weights (a tent filter on the channel diagonal, set by indexing
+    with two ranges) copied into a ConvTranspose2d(kernel 16, stride 8) that enlarges an
+    image 8x, a 1x1 conv in front for a per-pixel classifier, argmax(dim=1) labels."""
     nn = L.nn
 
-    def trans_conv(X, K):
-        h, w = K.shape
-        Y = L.zeros((X.shape[0] + h - 1, X.shape[1] + w - 1))
-        for i in range(X.shape[0]):
-            for j in range(X.shape[1]):
-                Y[i: i + h, j: j + w] += X[i, j] * K
-        return Y
+    def scatter_conv(X, K):
+        kh, kw = K.shape
+        out = L.zeros((X.shape[0] + kh - 1, X.shape[1] + kw - 1))
+        for r, c in itertools.product(range(X.shape[0]), range(X.shape[1])):
+            out[r: r + kh, c: c + kw] += X[r, c] * K
+        return out
 
     X = L.tensor([[0.0, 1.0], [2.0, 3.0]])
     K = L.tensor([[0.0, 1.0], [2.0, 3.0]])
-    scratch = trans_conv(X, K)
+    by_hand = scatter_conv(X, K)
     Xb, Kb = X.reshape(1, 1, 2, 2), K.reshape(1, 1, 2, 2)
-    tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, bias=False)
-    tconv.weight.data = Kb
-    t1 = tconv(Xb)
-    tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, padding=1, bias=False)
-    tconv.weight.data = Kb
-    t2 = tconv(Xb)
-    tconv = nn.ConvTranspose2d(1, 1, kernel_size=2, stride=2, bias=False)
-    tconv.weight.data = Kb
-    t3 = tconv(Xb)
+
+    def with_kernel(**options):
+        layer = nn.ConvTranspose2d(1, 1, kernel_size=2, bias=False, **options)
+        layer.weight.data = Kb
+        return layer(Xb)
+
+    plain, padded, strided = with_kernel(), with_kernel(padding=1), with_kernel(stride=2)
     L.manual_seed(32)
     X4 = L.rand(size=(1, 4, 8, 8))
-    conv = nn.Conv2d(4, 6, kernel_size=5, padding=2, stride=3)
-    tconv = nn.ConvTranspose2d(6, 4, kernel_size=5, padding=2, stride=3)
-    inverse_shape = tuple(tconv(conv(X4)).shape)
+    down = nn.Conv2d(4, 6, kernel_size=5, padding=2, stride=3)
+    back = nn.ConvTranspose2d(6, 4, kernel_size=5, padding=2, stride=3)
+    inverse_shape = tuple(back(down(X4)).shape)
 
-    def kernel2matrix(K):
-        k, W = L.zeros(5), L.zeros((4, 9))
-        k[:2], k[3:5] = K[0, :], K[1, :]
-        W[0, :5], W[1, 1:6], W[2, 3:8], W[3, 4:] = k, k, k, k
+    def as_matrix(K):
+        row, W = L.zeros(5), L.zeros((4, 9))
+        row[:2], row[3:5] = K[0, :], K[1, :]
+        for r, start in enumerate((0, 1, 3, 4)):
+            W[r, start:start + 5] = row
         return W
 
     X3 = L.arange(9.0).reshape(3, 3)
-    W = kernel2matrix(K)
-    Y = corr2d(L, X3, K)
+    W = as_matrix(K)
+    Y = slide_dot(L, X3, K)
     mat = (Y == L.matmul(W, X3.reshape(-1)).reshape(2, 2)).all()
-    Z = trans_conv(Y, K)
-    mat_t = (Z == L.matmul(W.T, Y.reshape(-1)).reshape(3, 3)).all()
+    mat_t = (scatter_conv(Y, K) == L.matmul(W.T, Y.reshape(-1)).reshape(3, 3)).all()
 
-    def bilinear_kernel(in_channels, out_channels, kernel_size):
-        factor = (kernel_size + 1) // 2
-        if kernel_size % 2 == 1:
-            center = factor - 1
-        else:
-            center = factor - 0.5
-        og = (L.arange(kernel_size).reshape(-1, 1), L.arange(kernel_size).reshape(1, -1))
-        filt = (1 - L.abs(og[0] - center) / factor) * (1 - L.abs(og[1] - center) / factor)
-        weight = L.zeros((in_channels, out_channels, kernel_size, kernel_size))
-        weight[range(in_channels), range(out_channels), :, :] = filt
+    def bilinear(c_in, c_out, size):
+        half = (size + 1) // 2
+        mid = half - 1 if size % 2 == 1 else half - 0.5
+        ramp = L.arange(size)
+        tent = ((1 - L.abs(ramp.reshape(-1, 1) - mid) / half) *
+                (1 - L.abs(ramp.reshape(1, -1) - mid) / half))
+        weight = L.zeros((c_in, c_out, size, size))
+        weight[range(c_in), range(c_out), :, :] = tent
         return weight
 
     up = nn.ConvTranspose2d(3, 3, kernel_size=16, padding=4, stride=8, bias=False)
-    up.weight.data.copy_(bilinear_kernel(3, 3, 16))
+    up.weight.data.copy_(bilinear(3, 3, 16))
     img = L.tensor(_f32(1, 3, 4, 5, seed=33))
     big = up(img)
     head = nn.Sequential(nn.Conv2d(3, 5, kernel_size=1), nn.ConvTranspose2d(
         5, 5, kernel_size=16, padding=4, stride=8))
-    head[1].weight.data.copy_(bilinear_kernel(5, 5, 16))
+    head[1].weight.data.copy_(bilinear(5, 5, 16))
     logits = head(img)
-    seg_loss = nn.functional.cross_entropy(logits, L.tensor(np.random.RandomState(34).randint(
-        0, 5, (1, 32, 40))), reduction="none").mean(1).mean(1)
+    pixel_labels = L.tensor(np.random.RandomState(34).randint(0, 5, (1, 32, 40)))
+    seg_loss = nn.functional.cross_entropy(logits, pixel_labels,
+                                           reduction="none").mean(1).mean(1)
     seg_loss.sum().backward()
-    return dict(scratch=scratch, t1=t1, t2=t2, t3=t3, inverse=inverse_shape, mat=mat,
-                mat_t=mat_t, kernel=bilinear_kernel(1, 1, 4), big=big[0, :, 10:14, 10:14],
+    return dict(scratch=by_hand, t1=plain, t2=padded, t3=strided, inverse=inverse_shape,
+                mat=mat, mat_t=mat_t, kernel=bilinear(1, 1, 4), big=big[0, :, 10:14, 10:14],
                 big_shape=tuple(big.shape), pred=logits.argmax(dim=1)[0, ::8, ::8],
                 seg_loss=seg_loss, grad=head[0].weight.grad.reshape(-1))
 
 
 @program
 def neural_style_transfer_with_gram_matrices_and_tv_loss(L):
-    """Style transfer: features picked at chosen layers by a loop over a small conv net in
-    eval, the content target detached, gram matrices X X^T / (c * hw) of reshaped maps, the
-    content (squared error mean), style and total-variation (abs of shifted differences)
-    losses weighted and summed, the synthesized image a Module holding a Parameter of the
-    image's shape initialised by copy_, Adam with a StepLR decaying its rate; the image
-    normalised and denormalised with per-channel mean/std and clamp(0, 1)."""
+    """Style transfer at toy size: activations of chosen layers of a frozen conv net (eval,
+    requires_grad_(False)) collected by a loop, Gram matrices X X^T / (c * hw) of the
+    reshaped maps, a content loss (mean squared error to a detached target), a style loss
+    between Gram matrices and a total-variation loss (mean absolute neighbour differences),
+    weighted and summed; the image being optimised a Module holding one Parameter filled by
+    copy_, Adam with StepLR; per-channel normalisation and its inverse with clamp(0, 1)."""
     nn = L.nn
     L.manual_seed(35)
-    rgb_mean = L.tensor([0.485, 0.456, 0.406])
-    rgb_std = L.tensor([0.229, 0.224, 0.225])
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
-                        nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU())
-    net.eval()
-    for p in net.parameters():
+    mean = L.tensor([0.485, 0.456, 0.406])
+    std = L.tensor([0.229, 0.224, 0.225])
+    features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(4, 6, 3, padding=1), nn.ReLU())
+    features.eval()
+    for p in features.parameters():
         p.requires_grad_(False)
-    style_layers, content_layers = [0, 3], [5]
+    style_at, content_at = [0, 3], [5]
 
-    def preprocess(img):
-        return ((img - rgb_mean.reshape(3, 1, 1)) / rgb_std.reshape(3, 1, 1)).unsqueeze(0)
+    def to_input(img):
+        return ((img - mean.reshape(3, 1, 1)) / std.reshape(3, 1, 1)).unsqueeze(0)
 
-    def postprocess(img):
-        img = img[0]
-        img = L.clamp(img.permute(1, 2, 0) * rgb_std + rgb_mean, 0, 1)
-        return img.permute(2, 0, 1)
+    def to_image(batch):
+        return L.clamp(batch[0].permute(1, 2, 0) * std + mean, 0, 1).permute(2, 0, 1)
 
-    def extract_features(X):
-        contents, styles = [], []
-        for i in range(len(net)):
-            X = net[i](X)
-            if i in style_layers:
-                styles.append(X)
-            if i in content_layers:
-                contents.append(X)
-        return contents, styles
+    def taps(X):
+        """The activations after the content layers and after the style layers."""
+        content, style = [], []
+        for k, layer in enumerate(features):
+            X = layer(X)
+            if k in style_at:
+                style.append(X)
+            if k in content_at:
+                content.append(X)
+        return content, style
 
     def gram(X):
-        num_channels, n = X.shape[1], X.numel() // X.shape[1]
-        X = X.reshape((num_channels, n))
-        return L.matmul(X, X.T) / (num_channels * n)
+        c = X.shape[1]
+        flat = X.reshape((c, X.numel() // c))
+        return L.matmul(flat, flat.T) / (c * flat.shape[1])
 
-    def content_loss(Y_hat, Y):
-        return L.square(Y_hat - Y.detach()).mean()
+    def variation(img):
+        return 0.5 * (L.abs(img[:, :, 1:, :] - img[:, :, :-1, :]).mean() +
+                      L.abs(img[:, :, :, 1:] - img[:, :, :, :-1]).mean())
 
-    def style_loss(Y_hat, gram_Y):
-        return L.square(gram(Y_hat) - gram_Y.detach()).mean()
-
-    def tv_loss(Y_hat):
-        return 0.5 * (L.abs(Y_hat[:, :, 1:, :] - Y_hat[:, :, :-1, :]).mean() +
-                      L.abs(Y_hat[:, :, :, 1:] - Y_hat[:, :, :, :-1]).mean())
-
-    class SynthesizedImage(nn.Module):
-        def __init__(self, img_shape):
+    class Canvas(nn.Module):
+        def __init__(self, shape):
             super().__init__()
-            self.weight = nn.Parameter(L.rand(*img_shape))
+            self.weight = nn.Parameter(L.rand(*shape))
 
         def forward(self):
             return self.weight
 
     content_img = L.tensor(np.random.RandomState(36).rand(3, 8, 8).astype(np.float32))
     style_img = L.tensor(np.random.RandomState(37).rand(3, 8, 8).astype(np.float32))
-    content_X = preprocess(content_img)
-    contents_Y, _ = extract_features(content_X)
-    _, styles_Y = extract_features(preprocess(style_img))
-    gen_img = SynthesizedImage(content_X.shape)
-    gen_img.weight.data.copy_(content_X.data)
-    trainer = L.optim.Adam(gen_img.parameters(), lr=0.3)
-    scheduler = L.optim.lr_scheduler.StepLR(trainer, 2, 0.8)
-    styles_Y_gram = [gram(Y) for Y in styles_Y]
+    start = to_input(content_img)
+    content_target, _ = taps(start)
+    _, style_maps = taps(to_input(style_img))
+    canvas = Canvas(start.shape)
+    canvas.weight.data.copy_(start.data)
+    opt = L.optim.Adam(canvas.parameters(), lr=0.3)
+    sched = L.optim.lr_scheduler.StepLR(opt, 2, 0.8)
+    style_target = [gram(Y) for Y in style_maps]
     hist = []
-    for epoch in range(4):
-        trainer.zero_grad()
-        X = gen_img()
-        contents_Y_hat, styles_Y_hat = extract_features(X)
-        contents_l = [content_loss(Y_hat, Y) * 1 for Y_hat, Y in zip(contents_Y_hat,
-                                                                    contents_Y)]
-        styles_l = [style_loss(Y_hat, Y) * 1e3 for Y_hat, Y in zip(styles_Y_hat,
-                                                                   styles_Y_gram)]
-        tv_l = tv_loss(X) * 10
-        l = sum(10 * styles_l + contents_l + [tv_l])
-        l.backward()
-        trainer.step()
-        scheduler.step()
-        hist.append((float(sum(contents_l)), float(sum(styles_l)), float(tv_l),
-                     scheduler.get_last_lr()[0]))
-    return dict(hist=hist, img=postprocess(gen_img.weight.detach())[:, :2, :2],
-                grams=styles_Y_gram[1], frozen=net[0].weight.grad is None)
+    for _ in range(4):
+        opt.zero_grad()
+        X = canvas()
+        content_now, style_now = taps(X)
+        content_l = [L.square(a - b.detach()).mean() * 1
+                     for a, b in zip(content_now, content_target)]
+        style_l = [L.square(gram(a) - g.detach()).mean() * 1e3
+                   for a, g in zip(style_now, style_target)]
+        tv_l = variation(X) * 10
+        total = sum(10 * style_l + content_l + [tv_l])
+        total.backward()
+        opt.step()
+        sched.step()
+        hist.append((float(sum(content_l)), float(sum(style_l)), float(tv_l),
+                     sched.get_last_lr()[0]))
+    return dict(hist=hist, img=to_image(canvas.weight.detach())[:, :2, :2],
+                grams=style_target[1], frozen=features[0].weight.grad is None)
 
 
 @program
-def ssd_prediction_heads_down_sampling_and_concatenated_predictions(L):
-    """SSD at toy size: cls_predictor and bbox_predictor as 3x3 convs, flatten_pred by
-    permute(0, 2, 3, 1) and flatten(start_dim=1), concat_preds over scales, down_sample_blk
-    (two conv/BN/ReLU then MaxPool2d(2)), the base net and AdaptiveMaxPool2d((1, 1)) last
-    stage, anchors per scale by multibox_prior; calc_loss with CrossEntropyLoss(reduction=
-    'none') reshaped per image plus L1Loss on masked offsets, the class error and the bbox
-    MAE as the book evaluates them."""
+def single_shot_detector_heads_down_sampling_and_joined_predictions(L):
+    """A single-shot detector at toy size: per scale a body (two conv/BN/ReLU layers and
+    MaxPool2d(2), or AdaptiveMaxPool2d((1, 1)) last) and 3x3 conv heads for classes and box
+    offsets, each head's map turned to per-pixel rows by permute(0, 2, 3, 1) and
+    flatten(start_dim=1) and the scales joined by cat, anchors per scale; the loss is
+    CrossEntropyLoss(reduction='none') averaged per image plus L1Loss on masked offsets,
+    SGD with weight decay; the count of right classes and the masked absolute box error."""
     nn = L.nn
-
-    def cls_predictor(num_inputs, num_anchors, num_classes):
-        return nn.Conv2d(num_inputs, num_anchors * (num_classes + 1), kernel_size=3, padding=1)
-
-    def bbox_predictor(num_inputs, num_anchors):
-        return nn.Conv2d(num_inputs, num_anchors * 4, kernel_size=3, padding=1)
-
-    def flatten_pred(pred):
-        return L.flatten(pred.permute(0, 2, 3, 1), start_dim=1)
-
-    def concat_preds(preds):
-        return L.cat([flatten_pred(p) for p in preds], dim=1)
-
-    def down_sample_blk(in_channels, out_channels):
-        blk = []
-        for _ in range(2):
-            blk.append(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
-            blk.append(nn.BatchNorm2d(out_channels))
-            blk.append(nn.ReLU())
-            in_channels = out_channels
-        blk.append(nn.MaxPool2d(2))
-        return nn.Sequential(*blk)
-
     sizes = [[0.2, 0.272], [0.37, 0.447], [0.54, 0.619]]
     ratios = [[1, 2, 0.5]] * 3
-    num_anchors = len(sizes[0]) + len(ratios[0]) - 1
+    per_px = len(sizes[0]) + len(ratios[0]) - 1
 
-    class TinySSD(nn.Module):
-        def __init__(self, num_classes):
+    def per_pixel_rows(fmap):
+        return L.flatten(fmap.permute(0, 2, 3, 1), start_dim=1)
+
+    def join(fmaps):
+        return L.cat([per_pixel_rows(f) for f in fmaps], dim=1)
+
+    def halving(c_in, c_out):
+        layers = []
+        for c in (c_in, c_out):
+            layers += [nn.Conv2d(c, c_out, kernel_size=3, padding=1), nn.BatchNorm2d(c_out),
+                       nn.ReLU()]
+        return nn.Sequential(*layers, nn.MaxPool2d(2))
+
+    class Scale(nn.Module):
+        def __init__(self, body, ch, n_cls):
             super().__init__()
-            self.num_classes = num_classes
-            idx_to_in_channels = [4, 6, 6]
-            for i in range(3):
-                setattr(self, f"blk_{i}", down_sample_blk(3, 4) if i == 0 else
-                        nn.AdaptiveMaxPool2d((1, 1)) if i == 2 else down_sample_blk(4, 6))
-                setattr(self, f"cls_{i}", cls_predictor(idx_to_in_channels[i], num_anchors,
-                                                        num_classes))
-                setattr(self, f"bbox_{i}", bbox_predictor(idx_to_in_channels[i], num_anchors))
+            self.body = body
+            self.cls_head = nn.Conv2d(ch, per_px * (n_cls + 1), kernel_size=3, padding=1)
+            self.box_head = nn.Conv2d(ch, per_px * 4, kernel_size=3, padding=1)
+
+    class Detector(nn.Module):
+        def __init__(self, n_cls):
+            super().__init__()
+            self.n_cls = n_cls
+            self.scales = nn.ModuleList()
+            self.scales.append(Scale(halving(3, 4), 4, n_cls))
+            self.scales.append(Scale(halving(4, 6), 6, n_cls))
+            self.scales.append(Scale(nn.AdaptiveMaxPool2d((1, 1)), 6, n_cls))
 
         def forward(self, X):
-            anchors, cls_preds, bbox_preds = [None] * 3, [None] * 3, [None] * 3
-            for i in range(3):
-                X = getattr(self, f"blk_{i}")(X)
-                anchors[i] = multibox_prior(L, X, sizes=sizes[i], ratios=ratios[i])
-                cls_preds[i] = getattr(self, f"cls_{i}")(X)
-                bbox_preds[i] = getattr(self, f"bbox_{i}")(X)
-            anchors = L.cat(anchors, dim=1)
-            cls_preds = concat_preds(cls_preds)
-            cls_preds = cls_preds.reshape(cls_preds.shape[0], -1, self.num_classes + 1)
-            bbox_preds = concat_preds(bbox_preds)
-            return anchors, cls_preds, bbox_preds
+            anchors, cls_maps, box_maps = [], [], []
+            for scale, s, r in zip(self.scales, sizes, ratios):
+                X = scale.body(X)
+                anchors.append(pixel_anchors(L, X, sizes=s, ratios=r))
+                cls_maps.append(scale.cls_head(X))
+                box_maps.append(scale.box_head(X))
+            cls = join(cls_maps)
+            return (L.cat(anchors, dim=1), cls.reshape(cls.shape[0], -1, self.n_cls + 1),
+                    join(box_maps))
 
     L.manual_seed(38)
-    net = TinySSD(num_classes=1)
+    model = Detector(n_cls=1)
     X = L.tensor(_f32(2, 3, 8, 8, seed=39))
-    anchors, cls_preds, bbox_preds = net(X)
+    anchors, cls_out, box_out = model(X)
     n = anchors.shape[1]
     rng = np.random.RandomState(40)
-    cls_labels = L.tensor(rng.randint(0, 2, (2, n)))
-    bbox_masks = (cls_labels > 0).float().unsqueeze(-1).repeat(1, 1, 4).reshape(2, -1)
-    bbox_labels = L.tensor(rng.randn(2, n * 4).astype(np.float32)) * bbox_masks
-    cls_loss = nn.CrossEntropyLoss(reduction="none")
-    bbox_loss = nn.L1Loss(reduction="none")
+    cls_true = L.tensor(rng.randint(0, 2, (2, n)))
+    box_mask = (cls_true > 0).float().unsqueeze(-1).repeat(1, 1, 4).reshape(2, -1)
+    box_true = L.tensor(rng.randn(2, n * 4).astype(np.float32)) * box_mask
+    ce = nn.CrossEntropyLoss(reduction="none")
+    l1 = nn.L1Loss(reduction="none")
 
-    def calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks):
-        batch_size, num_classes = cls_preds.shape[0], cls_preds.shape[2]
-        cls = cls_loss(cls_preds.reshape(-1, num_classes),
-                       cls_labels.reshape(-1)).reshape(batch_size, -1).mean(dim=1)
-        bbox = bbox_loss(bbox_preds * bbox_masks, bbox_labels * bbox_masks).mean(dim=1)
-        return cls + bbox
+    def detection_loss(cls_out, box_out):
+        rows, n_cls = cls_out.shape[0], cls_out.shape[2]
+        per_anchor = ce(cls_out.reshape(-1, n_cls), cls_true.reshape(-1)).reshape(rows, -1)
+        return per_anchor.mean(dim=1) + l1(box_out * box_mask, box_true * box_mask).mean(dim=1)
 
-    trainer = L.optim.SGD(net.parameters(), lr=0.2, weight_decay=5e-4)
-    ls = []
+    opt = L.optim.SGD(model.parameters(), lr=0.2, weight_decay=5e-4)
+    losses = []
     for _ in range(2):
-        net.train()
-        trainer.zero_grad()
-        anchors, cls_preds, bbox_preds = net(X)
-        l = calc_loss(cls_preds, cls_labels, bbox_preds, bbox_labels, bbox_masks)
-        l.mean().backward()
-        trainer.step()
-        ls.append(l.detach())
-    cls_eval = float((cls_preds.argmax(dim=-1).type(cls_labels.dtype) == cls_labels).sum())
-    bbox_eval = float((L.abs((bbox_labels - bbox_preds) * bbox_masks)).sum())
-    flat = flatten_pred(L.zeros((2, 8, 20, 20)))
-    return dict(shapes=(tuple(anchors.shape), tuple(cls_preds.shape), tuple(bbox_preds.shape)),
-                ls=ls, cls_eval=cls_eval, bbox_eval=bbox_eval, flat=tuple(flat.shape),
-                cat=tuple(concat_preds([L.zeros((2, 8, 20, 20)), L.zeros((2, 16, 10, 10))]).shape),
+        model.train()
+        opt.zero_grad()
+        anchors, cls_out, box_out = model(X)
+        loss = detection_loss(cls_out, box_out)
+        loss.mean().backward()
+        opt.step()
+        losses.append(loss.detach())
+    right = float((cls_out.argmax(dim=-1).type(cls_true.dtype) == cls_true).sum())
+    box_err = float((L.abs((box_true - box_out) * box_mask)).sum())
+    flat = per_pixel_rows(L.zeros((2, 8, 20, 20)))
+    return dict(shapes=(tuple(anchors.shape), tuple(cls_out.shape), tuple(box_out.shape)),
+                ls=losses, cls_eval=right, bbox_eval=box_err, flat=tuple(flat.shape),
+                cat=tuple(join([L.zeros((2, 8, 20, 20)), L.zeros((2, 16, 10, 10))]).shape),
                 anchors=anchors[0, -4:])
 
 
 @program
 def image_augmentation_by_tensor_ops_and_fine_tuning_parameter_groups(L):
-    """Augmentation written with tensor ops (flips by flip on the width or height dim, a
-    random crop by randint offsets and slicing, brightness/contrast jitter by uniform
-    factors, normalisation by per-channel mean/std broadcasting), applied per image and
-    stacked; then fine-tuning: a pretrained body whose output layer is replaced and
-    xavier-initialised, parameters split into groups by name (the new layer's lr 10x),
-    the body frozen in a variant by requires_grad_(False), SGD with weight decay."""
+    """Augmentation with tensor ops only (flips along width or height, a crop at randint
+    offsets, brightness and contrast factors from uniform_, per-channel normalisation by
+    broadcasting), image by image and stacked; then fine-tuning: a "pretrained" body whose
+    last Linear is replaced by a new one initialised by xavier_uniform_, parameter groups
+    split by name with 10x the rate on the new layer, SGD with weight decay, then the body
+    frozen by requires_grad_(False) and the remaining parameters trained alone."""
     nn = L.nn
     L.manual_seed(41)
 
-    def augment(img):
-        if L.rand(1).item() < 0.5:
+    def coin():
+        return L.rand(1).item() < 0.5
+
+    def jitter(img):
+        if coin():
             img = L.flip(img, dims=[2])
-        if L.rand(1).item() < 0.5:
+        if coin():
             img = img.flip(1)
-        i, j = L.randint(0, 3, (2,)).tolist()
-        img = img[:, i:i + 6, j:j + 6]
-        bright = L.empty(1).uniform_(0.5, 1.5)
-        contrast = L.empty(1).uniform_(0.5, 1.5)
-        mean = img.mean()
-        img = ((img - mean) * contrast + mean) * bright
-        return img.clamp(0, 1)
+        top, left = L.randint(0, 3, (2,)).tolist()
+        img = img[:, top:top + 6, left:left + 6]
+        gain, spread = L.empty(1).uniform_(0.5, 1.5), L.empty(1).uniform_(0.5, 1.5)
+        centre = img.mean()
+        return (((img - centre) * spread + centre) * gain).clamp(0, 1)
 
     imgs = L.tensor(np.random.RandomState(42).rand(4, 3, 8, 8).astype(np.float32))
-    aug = L.stack([augment(im) for im in imgs])
-    normalize_mean = L.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
-    normalize_std = L.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
-    X = (aug - normalize_mean) / normalize_std
-    pretrained = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                               nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    pretrained.add_module("fc", nn.Linear(4, 10))
-    finetune = pretrained
-    finetune.fc = nn.Linear(finetune.fc.in_features, 2)
-    nn.init.xavier_uniform_(finetune.fc.weight)
-    params_1x = [param for name, param in finetune.named_parameters()
-                 if name not in ["fc.weight", "fc.bias"]]
-    trainer = L.optim.SGD([{"params": params_1x},
-                           {"params": finetune.fc.parameters(), "lr": 0.05 * 10}],
-                          lr=0.05, weight_decay=0.001)
+    jittered = L.stack([jitter(im) for im in imgs])
+    X = ((jittered - L.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)) /
+         L.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1))
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model.add_module("fc", nn.Linear(4, 10))
+    model.fc = nn.Linear(model.fc.in_features, 2)
+    nn.init.xavier_uniform_(model.fc.weight)
+    body = [p for n, p in model.named_parameters() if n not in ["fc.weight", "fc.bias"]]
+    opt = L.optim.SGD([{"params": body}, {"params": model.fc.parameters(), "lr": 0.05 * 10}],
+                      lr=0.05, weight_decay=0.001)
     y = L.tensor([0, 1, 1, 0])
-    loss = nn.CrossEntropyLoss(reduction="none")
-    ls = []
+    ce = nn.CrossEntropyLoss(reduction="none")
+    losses = []
     for _ in range(2):
-        trainer.zero_grad()
-        l = loss(finetune(X), y)
-        l.sum().backward()
-        trainer.step()
-        ls.append(l.sum().item())
-    for p in params_1x:
+        opt.zero_grad()
+        loss = ce(model(X), y)
+        loss.sum().backward()
+        opt.step()
+        losses.append(loss.sum().item())
+    for p in body:
         p.requires_grad_(False)
-    trainer2 = L.optim.SGD(filter(lambda p: p.requires_grad, finetune.parameters()), lr=0.1)
-    trainer2.zero_grad()
-    l2 = loss(finetune(X), y).sum()
-    l2.backward()
-    trainer2.step()
-    return dict(aug=aug[:, 0, :2, :2], X=X.mean(dim=(0, 2, 3)), ls=ls, l2=l2,
-                lrs=[g["lr"] for g in trainer.param_groups],
-                frozen=[p.grad is None or bool((p.grad == 0).all()) for p in params_1x],
-                fc=finetune.fc.weight, names=[n for n, _ in finetune.named_children()])
+    head_opt = L.optim.SGD(filter(lambda p: p.requires_grad, model.parameters()), lr=0.1)
+    head_opt.zero_grad()
+    head_loss = ce(model(X), y).sum()
+    head_loss.backward()
+    head_opt.step()
+    return dict(aug=jittered[:, 0, :2, :2], X=X.mean(dim=(0, 2, 3)), ls=losses, l2=head_loss,
+                lrs=[g["lr"] for g in opt.param_groups],
+                frozen=[p.grad is None or bool((p.grad == 0).all()) for p in body],
+                fc=model.fc.weight, names=[n for n, _ in model.named_children()])
 
 
 # ----------------------------------------------------------------------------------------------
 # (about 1.4-3 s each: run with --runslow, to keep the default suite short)
-_SLOW = {"googlenet_inception_resnet_residual_and_densenet_blocks",
-         "text_cnn_and_birnn_sentiment_with_frozen_pretrained_embeddings",
-         "ssd_prediction_heads_down_sampling_and_concatenated_predictions"}
+_SLOW = {"parallel_branch_residual_and_dense_blocks",
+         "conv_and_birnn_sentence_classifiers_over_frozen_embeddings",
+         "single_shot_detector_heads_down_sampling_and_joined_predictions"}
 
 
 @pytest.mark.parametrize("fn", [pytest.param(f, marks=pytest.mark.slow) if f.__name__ in _SLOW
@@ -3274,7 +3059,7 @@ def _x(L):
         "gradient", "unsafe_chunk", "unsafe_split", "slice_scatter"])
 def test_numpy_axis_and_keepdims_names(call):
     """PyTorch's parser reads numpy's axis= / keepdims= for dim= / keepdim= on every op:
-    the view, split and scan ops take them too (the book's d2l aliases pass axis=)."""
+    the view, split and scan ops take them too (code written for numpy's names passes axis=)."""
     HARNESS.check(call)
 
 
