@@ -94,3 +94,10 @@ def check_history(view, version, kind, head=None):
     view.__dict__["_made_at"] = (version, kind, head)
     if type(view) is Tensor:
         view.__class__ = _CheckedView
+
+
+def uncheck(view):
+    """Undo ``check_history``: ``view``'s history may be read whatever is written later (the
+    pieces of ``unsafe_split``, which PyTorch does not track)."""
+    if view.__dict__.pop("_made_at", None) is not None and type(view) is _CheckedView:
+        view.__class__ = Tensor

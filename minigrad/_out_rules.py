@@ -152,6 +152,7 @@ OUT_EXACT.update(dict.fromkeys((
 OUT_EXACT.update(dict.fromkeys(("cummax", "cummin", "logcumsumexp"), _scalar_type))
 OUT_EXACT.update(dict.fromkeys(("dot", "vdot"), _same_as_input))
 OUT_EXACT.update(dict.fromkeys(("nansum", "nanmean"), _nansum_kernel))
+OUT_EXACT["nansum.empty"] = _fixed(None)
 OUT_EXACT["logsumexp"] = _floating_result("logsumexp")
 OUT_EXACT.update(dict.fromkeys(("complex", "polar"), _scalar_object))
 OUT_EXACT.update(dict.fromkeys(("quantile", "nanquantile"), _fixed(
@@ -246,6 +247,22 @@ def _variance_out(have, want):
 
 
 OUT_EXACT["var"] = OUT_EXACT["std"] = _variance_out
+
+
+def _variance_all_out(have, want):
+    """var/std reducing a real tensor to one element: PyTorch's whole-tensor kernel, whose
+    result is cast to any floating or complex out (a 16-bit input into a 32- or 64-bit out
+    is refused before, by ``_out_writes.check_out_first``)."""
+    return None if want.startswith("Complex") else _variance_out(have, want)
+
+
+def _variance_empty_out(have, want):
+    """var/std of no element: no kernel runs, the NaNs go into any floating or complex out."""
+    return None if want.startswith("Complex") else _variance_out(have, want)
+
+
+OUT_EXACT["var.all"] = OUT_EXACT["std.all"] = _variance_all_out
+OUT_EXACT["var.empty"] = OUT_EXACT["std.empty"] = _variance_empty_out
 OUT_EXACT["amin"] = OUT_EXACT["amax"]
 OUT_EXACT["inner"] = OUT_EXACT["tensordot"]
 OUT_EXACT["matrix_norm"] = OUT_EXACT["nuclear_norm"]
@@ -287,7 +304,8 @@ SELF_OVERLAP_OK = frozenset((
     "sum", "prod", "amax", "amin", "argmax", "argmin", "all", "any", "norm", "nansum",
     "count_nonzero", "cummax", "cummin", "tril", "triu", "var", "std", "histc", "narrow_copy",
     "matmul", "bmm", "mv", "dot", "vdot", "matrix_rank", "linear", "avg_pool3d", "vector_norm",
-    "var.complex", "std.complex"))
+    "var.complex", "std.complex", "nansum.empty", "var.all", "std.all", "var.empty",
+    "std.empty"))
 
 # the ops that resize their out before they check it for overlap with itself (an expanded
 # out of another shape is then new memory); the others (PyTorch's elementwise kernels) check

@@ -55,6 +55,78 @@ def _check_out_cast(name, args, kwargs, out):
                            f"output type {scalar_type_name(want)}")
 
 
+def _dims_readable(args, kwargs):
+    """The dim argument is missing, None, an int or a sequence of ints (so PyTorch's parser
+    takes it and the kernel's own checks come next)."""
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if isinstance(dim, (list, tuple)):
+        return all(isinstance(d, (int, np.integer)) for d in dim)
+    return dim is None or isinstance(dim, (int, np.integer))
+
+
+def check_out_first(name, args, kwargs, out):
+    """The ``out=`` checks PyTorch makes before it reads the dims: amax / amin compare the
+    input's and out's dtypes, logsumexp wants a floating (or complex) out, and nansum refuses
+    a complex input before anything else."""
+    if not (isinstance(out, Tensor) and args and isinstance(args[0], Tensor)) or \
+            not _dims_readable(args, kwargs):
+        return
+    have, want = args[0]._array.dtype, out._array.dtype
+    if name in ("amax", "amin") and have != want:
+        raise RuntimeError(OR.OUT_EXACT["amax"](scalar_type_name(have), scalar_type_name(want)))
+    if name == "logsumexp":
+        words = OR.OUT_EXACT["logsumexp"](None, scalar_type_name(want))
+        if words is not None:
+            raise RuntimeError(words)
+    if name == "nansum" and have.kind == "c":
+        raise RuntimeError("nansum on CPU does not support complex inputs")
+    if name in ("var", "std") and want.kind in "fc" and want.itemsize >= 4 and \
+            dtypes.reduced_float(have) and \
+            args[0].numel() and _reduces_to_one(args[0], args[1] if len(args) > 1 else
+                                                kwargs.get("dim")):
+        # (PyTorch's whole-tensor kernel into a 32- or 64-bit out reads no 16-bit input)
+        raise RuntimeError(f"std_var_all: Unsupported dtype {scalar_type_name(have)}")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if name in ("cummax", "cummin", "logcumsumexp") and not isinstance(dim, (int, np.integer)):
+        return                          # (the parser's refusal of the dim comes first)
+    if name in ("cummax", "cummin"):
+        raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not Tensor")
+    if name == "logcumsumexp" and have != want:
+        raise RuntimeError(f"expected scalar_type {scalar_type_name(have)} but found "
+                           f"{scalar_type_name(want)}")
+
+
+def logsumexp_for_out(args, kwargs, result, out):
+    """``logsumexp(x, dim, keepdim)`` (already computed as ``result``, its arguments checked)
+    recomputed for an ``out`` of another floating dtype as PyTorch's out= kernel does:
+    exp(x - max) in x's dtype (the default float for an integer x), summed into out's dtype,
+    the log taken there and the max added back (a float16 sum kept in float32, then
+    rounded).  ``result`` itself where nothing differs."""
+    x = args[0]
+    a, want = x._array, out._array.dtype
+    if type(a) is not np.ndarray or a.dtype.kind not in "fViub" or want.kind not in "fV" or \
+            a.size == 0:
+        return result
+    if a.dtype.kind not in "fV":
+        a = a.astype(dtypes.default_float().np)
+    if a.dtype == want:
+        return result
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+    axes = tuple(int(d) % max(a.ndim, 1) for d in dims) if dims and a.ndim else \
+        tuple(range(a.ndim))
+    wide = np.float32 if want.itemsize < 4 else want
+    with np.errstate(all="ignore"):
+        m = a.max(axis=axes, keepdims=True)
+        m = np.where(np.isinf(m), 0, m).astype(a.dtype)
+        # (each term in out's dtype first, as the sum's kernel reads it)
+        terms = np.exp((a - m).astype(np.float32) if a.dtype.kind == "V" else a - m)
+        total = terms.astype(a.dtype).astype(want).astype(wide).sum(
+            axis=axes, keepdims=True).astype(want)
+        value = (np.log(total.astype(wide)).astype(want) + m.astype(wide)).astype(want)
+    return Tensor._wrap(np.array(value).reshape(tuple(result.shape)))   # (row-major, 0-d too)
+
+
 # the reductions whose every overload with ``keepdim`` takes ``dim`` too: PyTorch's parser
 # refuses ``sum(x, keepdim=True)`` (std and var: with ``unbiased``, not with ``correction``)
 _KEEPDIM_NEEDS_DIM = {
@@ -123,7 +195,28 @@ def _out_rule(name, args, kwargs):
     if name in ("var", "std") and args and isinstance(args[0], Tensor) and \
             args[0]._array.dtype.kind == "c":
         return name + ".complex"        # (a real result that any floating or complex out takes)
+    if name in ("var", "std") and args and isinstance(args[0], Tensor) and \
+            args[0].numel() == 0:
+        return name + ".empty"          # (no kernel runs: any floating or complex out)
+    if name in ("var", "std") and args and isinstance(args[0], Tensor) and \
+            _reduces_to_one(args[0], args[1] if len(args) > 1 else kwargs.get("dim")):
+        return name + ".all"            # (PyTorch's whole-tensor kernel: a complex out too)
+    if name == "nansum" and args and isinstance(args[0], Tensor) and args[0].numel() == 0 and \
+            kwargs.get("dtype") is None:
+        return "nansum.empty"           # (no kernel runs: any out dtype takes the zeros)
     return name
+
+
+def _reduces_to_one(t, dim):
+    """Does a reduction of ``t`` over ``dim`` (None: all) leave one element?"""
+    if dim is None or isinstance(dim, (list, tuple)) and not dim:
+        return True
+    dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+    if not all(isinstance(d, (int, np.integer)) and -t.ndim <= d < max(t.ndim, 1)
+               for d in dims):
+        return False                    # (the op's own refusal of the dims)
+    kept = {i for i in range(t.ndim)} - {int(d) % max(t.ndim, 1) for d in dims}
+    return all(t.shape[i] == 1 for i in kept)
 
 
 def _tensor_arguments(args, kwargs):

@@ -27,7 +27,7 @@ from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, s
                                 uniform_draws)
 from .ops._util import broadcast_shape, float_arg, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
-from .ops.inplace import copy_, named_write
+from .ops.inplace import copy_, named_write, refuse_self_overlap
 from .tensor import Tensor
 
 __all__ = ["normal", "normal_", "uniform_", "exponential_", "geometric_",
@@ -104,6 +104,7 @@ _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64"
 def _fill(t, draws, node_name):
     """Write the numpy ``draws`` (t's shape) into t, cast to its dtype; returns t, whose node
     (when t requires grad) is named as PyTorch's fill of that distribution ('UniformBackward0')."""
+    refuse_self_overlap(t)          # (elements sharing memory: PyTorch's fills refuse them)
     draws = np.asarray(draws).astype(t._array.dtype)
     # (a view keeps its own node: the write is recorded on its base, as PyTorch's CopySlices)
     return named_write(t, node_name, copy_, t, Tensor._wrap(backend.to_device(draws, t.device)))

@@ -30,7 +30,7 @@ from ._sparse_coo_ops import function_form
 from ._tensor_input import _combination
 from ._out_writes import (_KEEPDIM_NEEDS_DIM, _PROMOTED_RESULT, _check_out_cast, _keyword_only,
                           _out_rule, _params, _refuse_keepdim_without_dim, _tensor_arguments,
-                          _write_out)
+                          _write_out, check_out_first, logsumexp_for_out)
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._torch_function import NOT_OFFERED, offer_refused
@@ -172,6 +172,7 @@ def _torch_args(fn, method=False, name=None):
             name = OR.BINARY_FORMS[name]    # max(a, b) is torch's maximum, by that name
         rule = _out_rule(name, args, kwargs)
         OR.check_overlap(out, _tensor_arguments(args, kwargs), rule)
+        check_out_first(name, args, kwargs, out)
         if name in _PROMOTED_RESULT and isinstance(out, Tensor) and len(args) == 2:
             _check_out_cast(name, args, kwargs, out)
         if (isinstance(out, Tensor) and fn.__name__ in OR.OUT_CASTS
@@ -192,6 +193,8 @@ def _torch_args(fn, method=False, name=None):
             # dtype (a float64 out gets float64 draws)
             kwargs["dtype"] = out.dtype
         result = fn(*args, **kwargs)
+        if name == "logsumexp" and isinstance(out, Tensor) and isinstance(result, Tensor):
+            result = logsumexp_for_out(args, kwargs, result, out)   # (PyTorch's steps)
         OR.check_self_overlap(out, result, rule)
         return _write_out(out, result, name, rule)
     return call
@@ -361,7 +364,7 @@ Tensor.clamp_max_ = lambda self, max: I.clamp_(self, max=max)
 Tensor.relu_ = I.relu_
 Tensor.zero_ = I.zero_
 Tensor.fill_ = I.fill_
-Tensor.copy_ = I.copy_
+Tensor.copy_ = I.copy_refusing_overlap      # (an overlapping self refused first)
 Tensor.resize_ = I.resize_
 Tensor.resize_as_ = I.resize_as_
 

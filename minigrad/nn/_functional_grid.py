@@ -76,9 +76,6 @@ def affine_grid(theta, size, align_corners=None):
     if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1):
         raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} for "
                          f"size {given}. Got {theta.shape}.")
-    if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
     if align_corners and min(size[2:]) == 1:
         # a unit-size axis has no span to align corners over (PyTorch warns, then goes on)
         warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
@@ -87,6 +84,9 @@ def affine_grid(theta, size, align_corners=None):
                       UserWarning, stacklevel=2)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {given}")
+    if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
     xp = backend.xp_of(theta._array)
     dtype = theta._array.dtype
     spatial = size[2:]

@@ -84,6 +84,7 @@ from ._functional_margin import (  # noqa: F401
     multi_margin_loss, multilabel_margin_loss, ctc_loss)
 from ._functional_embedding_bag import embedding_bag, _renorm_rows  # noqa: F401
 from ._functional_embedding_bag import check_index_dtype as _check_index_dtype
+from ..ops.matrix_round7 import check_renorm_arguments as _check_renorm_arguments
 from ._functional_linear_ce import linear_cross_entropy  # noqa: F401
 from ._functional_round7 import (  # noqa: F401
     upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
@@ -238,15 +239,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None:                 # PyTorch's embedding_renorm_ reads these first
         max_norm = _float_arg("embedding_renorm_", "max_norm", max_norm, 3)
         norm_type = _float_arg("embedding_renorm_", "norm_type", norm_type, 4)
+        if isinstance(input, Tensor):       # (PyTorch renorms first, with its own checks)
+            _check_renorm_arguments(weight, input)
     if padding_idx is not None:              # (checked after the range, as PyTorch)
         padding_idx = _int_arg("embedding", "padding_idx", padding_idx, 3)
     _bool_arg("embedding", "scale_grad_by_freq", scale_grad_by_freq, 4)
     _bool_arg("embedding", "sparse", sparse, 5)
     idx = input._array if isinstance(input, Tensor) else input
-    _check_index_dtype(idx.dtype, "embedding")
-    if weight.ndim != 2:
+    if weight.ndim != 2:                     # (before the indices' dtype, as PyTorch)
         raise RuntimeError(f"'weight' must be 2-D (num_embeddings, embedding_dim), got shape "
                            f"{list(weight.shape)}")
+    _check_index_dtype(idx.dtype, "embedding")
     if weight._array.dtype.kind == "c" and weight.requires_grad and _is_grad_enabled():
         raise RuntimeError("embedding does not support automatic differentiation for outputs "
                            "with complex dtype.")

@@ -20,7 +20,7 @@ from .compare import isnan
 from .elementary_functions import exp, log
 from .elementwise import add, cast, sub
 from .pointwise_select import where
-from .movement import clone
+from .movement import clone, contiguous
 from .plumbing import expand_to, reshape_to
 from .extrema import MaxResult, amax
 from .reduce import sum as sum_
@@ -100,7 +100,7 @@ def _complex_logcumsumexp(input, dim):
     terms = where(lower, exp(sub(rows, running)), 0.0)
     out = add(log(sum_(terms, -1)), reshape_to(running, lead + (n,)))
     out = add(out, Tensor._wrap(1j * _scan_branch(xp, x._array, out._array)))
-    return movedim(out, -1, d)
+    return contiguous(movedim(out, -1, d))          # (row-major, as PyTorch's result)
 
 
 def _scan_branch(xp, x, principal):
@@ -136,20 +136,21 @@ def _cum_extreme(input, dim, largest, name):
     if input.ndim and input._array.size and not (isinstance(dim, int) and
                                                  -input.ndim <= dim < input.ndim):
         normalize_dim(dim, input.ndim)          # (a bad dim is refused before the dtype)
-    if input._array.size and (input._array.dtype.kind == "c" or
-                              input._array.dtype in BAREBONES_UNSIGNED):
-        # (complex: no order; an empty tensor runs no kernel, as PyTorch)
-        raise not_implemented_for(f"{name}_cpu", input._array.dtype)
     if input.ndim == 0 or input._array.size == 0:
-        # PyTorch takes any dim for an empty tensor and names its own for a 0-d one
+        # PyTorch takes any dim for an empty tensor and names its own for a 0-d one; neither
+        # runs a kernel (a 0-d complex one is copied)
         if not isinstance(dim, int) or isinstance(dim, bool):
             normalize_dim(dim, input.ndim)                  # the TypeError of a bad dim
         elif input.ndim == 0 and dim not in (-1, 0):
             raise IndexError(f"{name}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
         none = Tensor._wrap(backend.xp_of(input._array).zeros(input.shape, "int64"))
         return MaxResult(clone(input), none, name)          # a copy, as PyTorch
+    if input._array.dtype.kind == "c" or input._array.dtype in BAREBONES_UNSIGNED:
+        raise not_implemented_for(f"{name}_cpu", input._array.dtype)     # (complex: no order)
     d = normalize_dim(dim, input.ndim)
-    idx = Tensor._wrap(_running_arg(backend.xp_of(input._array), input._array, d, largest))
+    xp = backend.xp_of(input._array)
+    # (the indices row-major, as PyTorch's result, whatever the input's layout)
+    idx = Tensor._wrap(xp.ascontiguousarray(_running_arg(xp, input._array, d, largest)))
     return MaxResult(rename_node(gather(input, d, idx), f"{name.capitalize()}Backward0"), idx,
                      name)
 

@@ -154,6 +154,9 @@ def _indexed_shape(input, index):
 def _check_index_dims(index, ndim):
     """PyTorch's IndexError for indices covering more dims than ``input`` has: a mask's dims
     are looked up one by one ("Dimension out of range"); integer tensors alone are counted."""
+    if ndim == 0 and index:
+        # a 0-d tensor: each index tensor, a mask too, counts one
+        raise IndexError(f"too many indices for tensor of dimension 0 (got {len(index)})")
     count = sum(i.ndim if i.dtype.kind == "b" else 1 for i in index)
     if count <= ndim or ndim == 0:
         return

@@ -186,6 +186,10 @@ def _picks_each_once(index):
     return all(getattr(i, "dtype", None) is None or i.dtype.kind == "b" for i in index)
 
 
+# a 0-d tensor's refusal of an index item that is no integer, slice, None or Ellipsis
+_ZERO_DIM_TOO_MANY = "too many indices for tensor of dimension 0"
+
+
 def _array_index(index, a):
     """Turn Tensors and sequences inside an index into arrays; report whether it is basic."""
     out, basic = [], True
@@ -214,6 +218,8 @@ def _array_index(index, a):
             item = int(item)                      # a numpy integer is an integer, not an array
         elif type(item) is int:
             _refuse_long_ints((item,))
+        elif isinstance(item, (np.floating, np.complexfloating)) and a.ndim == 0:
+            raise IndexError(_ZERO_DIM_TOO_MANY)      # (PyTorch counts first for a 0-d tensor)
         elif isinstance(item, (np.bool_, np.floating, np.complexfloating)):
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {python_type_name(item)})")
@@ -226,6 +232,8 @@ def _array_index(index, a):
             if hasattr(item, "shape"):
                 basic = False
         elif not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral))):
+            if a.ndim == 0:
+                raise IndexError(_ZERO_DIM_TOO_MANY)
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
         if isinstance(item, slice) and item.step is not None and item.step <= 0:

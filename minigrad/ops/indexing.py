@@ -8,6 +8,7 @@ layout of what it reads in ``_index_layout.py``; their names stay importable fro
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -152,6 +153,23 @@ def _lone_mask(idx):
     return len(arrays) == 1 and arrays[0].dtype.kind == "b" and arrays[0].ndim > 0
 
 
+def _writes_nothing(a, idx, value):
+    """An advanced index into a tensor of no element that selects none, with a value that
+    broadcasts to that empty region: PyTorch's index_put runs no kernel, so it checks no
+    index against its dim (``x[:, [5]] = v`` of a (0, 3) ``x`` passes; an index into the dim
+    of size 0 itself is still refused, by the probe below)."""
+    xp = backend.xp_of(a._array)
+    probe = xp.broadcast_to(xp.zeros((), dtype=bool), a._array.shape)
+    zeros = tuple(xp.zeros_like(i) if getattr(i, "dtype", None) is not None and
+                  i.dtype.kind in "iu" else i for i in idx)
+    try:
+        region = probe[zeros].shape
+        return np.broadcast_shapes(tuple(value.shape), region) == region and \
+            not math.prod(region)
+    except (IndexError, ValueError):
+        return False
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -247,6 +265,8 @@ def setitem(a, index, value):
         lead += 1
     if lead:        # as PyTorch: the value's leading size-1 dimensions are dropped (x[0] = [[5]])
         value = reshape_to(value, tuple(value.shape[lead:]))
+    if not basic and a._array.size == 0 and _writes_nothing(a, idx, value):
+        return a        # (no element written: PyTorch's kernel checks no index's bounds)
     try:
         value = _value_in_numpy_order(a, idx, value)
         if not (is_grad_enabled() and (a.requires_grad or value.requires_grad)):

@@ -314,6 +314,19 @@ def copy_(t, src):
     return _write_all(t, src, "torch::autograd::CopyBackwards")
 
 
+def copy_refusing_overlap(t, src):
+    """``Tensor.copy_``: ``copy_``, but a ``t`` whose elements share memory (an expanded or
+    ``as_strided`` view with a zero stride) refused first, before the source's shape, as
+    PyTorch's copy checks it.  (The in-place ops that write their result through ``copy_``,
+    index_fill_ among them, take such a tensor as PyTorch does.)"""
+    if not isinstance(src, (list, tuple, np.ndarray)):
+        refuse_self_overlap(t)
+    return copy_(t, src)
+
+
+copy_refusing_overlap.__name__ = copy_refusing_overlap.__qualname__ = "copy_"
+
+
 def check_broadcasts_into(have, src, where=""):
     """PyTorch's errors for a source of shape ``src`` that does not broadcast to the
     destination shape ``have`` (``copy_``, ``pad_sequence``'s slots); ``where`` ends them."""

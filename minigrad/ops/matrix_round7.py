@@ -148,17 +148,36 @@ def nuclear_norm(input, dim=None, keepdim=False):
     return matrix_norm(input, "nuc", tuple(dim), keepdim)
 
 
+def check_renorm_arguments(weight, indices):
+    """PyTorch's checks of ``embedding_renorm_``'s tensors, in its order: a 2-d weight, int64
+    or int32 indices, and each index a row of the weight (a negative one counting from the
+    end; the first refused in increasing order is named, as its loop over the sorted
+    indices selects them)."""
+    if weight.ndim != 2:
+        raise RuntimeError(f"Expected 2-dimensional tensor, but got {weight.ndim}-dimensional "
+                           f"tensor for argument #1 'self' (while checking arguments for "
+                           f"embedding_renorm_)")
+    kind = indices._array.dtype
+    if kind.name not in ("int64", "int32"):
+        what = dtypes.tensor_type_string(kind) if kind.kind == "b" else \
+            dtypes.legacy_type_name(kind)
+        raise RuntimeError(f"Expected tensor for argument #2 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {what} instead (while "
+                           f"checking arguments for embedding_renorm_)")
+    xp = backend.xp_of(indices._array)
+    rows = xp.unique(indices._array.reshape(-1))
+    n = weight.shape[0]
+    bad = rows[(rows < -n) | (rows >= n)]
+    if bad.size:
+        raise IndexError(f"select(): index {int(bad[0])} out of range for tensor of size "
+                         f"{list(weight.shape)} at dimension 0")
+
+
 def embedding_renorm_(input, indices, max_norm, norm_type):
     """Rescale, in place and outside the graph, each row ``input[i]`` (``i`` in ``indices``)
     whose ``norm_type``-norm exceeds ``max_norm`` to norm ``max_norm`` (times
     max_norm / (norm + 1e-7), as PyTorch).  Returns ``input``."""
-    if input.ndim != 2:
-        raise RuntimeError(f"embedding_renorm_(): expected 2-d weight, but got "
-                           f"{input.ndim}-d")
-    if indices._array.dtype.kind not in "iu":
-        raise RuntimeError(f"embedding_renorm_(): Expected tensor for argument #2 'indices' to "
-                           f"have one of the following scalar types: Long, Int; but got "
-                           f"{indices.dtype} instead")
+    check_renorm_arguments(input, indices)
     xp = backend.xp_of(input._array)
     with no_grad():
         rows = xp.unique(indices._array.reshape(-1))

@@ -474,16 +474,14 @@ def expand(a, *shape, **kwargs):
                            f"provided ({len(shape)}) must be greater or equal to the number of "
                            f"dimensions in the tensor ({a.ndim})")
     in_shape = a._array.shape      # the array's own tuple: read per dim, a Size costs more
+    if not in_shape and any(s < 0 for s in shape):
+        # (a 0-d tensor takes the sizes as they are: a negative one overflows its count)
+        raise _negative_size(shape, a, next(i for i, s in enumerate(shape) if s < 0))
     lead = len(shape) - len(in_shape)
     out = []
     for i in range(len(shape) - 1, -1, -1):      # last dim first, as PyTorch checks them
         s = shape[i]
         own = in_shape[i - lead] if i >= lead else None
-        if s < -1:
-            raise RuntimeError(f"expand: the expanded size of the tensor ({s}) isn't allowed at "
-                               f"dimension {i} (sizes must be >= 0, or -1 to keep the existing "
-                               f"size). Target sizes: {list(shape)}.  Tensor sizes: "
-                               f"{list(a.shape)}")
         if s == -1:
             if own is None:
                 raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a "
@@ -494,7 +492,21 @@ def expand(a, *shape, **kwargs):
                                f"size ({own}) at non-singleton dimension {i}.  Target sizes: "
                                f"{list(shape)}.  Tensor sizes: {list(a.shape)}")
         out.append(s)
+    if any(s < 0 for s in out):
+        # a negative size below -1, new or over a dim of size 1, is kept by PyTorch's size
+        # inference; counting the elements then overflows
+        raise _negative_size(shape, a, len(out) - 1 - max(
+            k for k, s in enumerate(out) if s < 0))
     return Expand.apply(a, shape=tuple(out[::-1]))
+
+
+def _negative_size(shape, a, i):
+    """PyTorch's refusal of a negative expanded size (its element count overflows), with
+    the size and dim named after it."""
+    return RuntimeError(f"numel: integer multiplication overflow (the expanded size of the "
+                        f"tensor ({shape[i]}) isn't allowed at dimension {i}: sizes must be "
+                        f">= 0, or -1 to keep the existing size. Target sizes: {list(shape)}.  "
+                        f"Tensor sizes: {list(a.shape)})")
 
 
 def expand_as(a, other):

@@ -55,7 +55,7 @@ def _check_norm_dtype(x, dtype, name):
         kind = "complex" if x._array.dtype.kind == "c" else "real"
         raise RuntimeError(f"{name}: dtype should be {kind} for {kind} inputs, but got "
                            f"{scalar_type_name(dt.np)}")
-    if dt.np.itemsize < x._array.dtype.itemsize:
+    if dtypes._promote(x._array.dtype, dt.np) != dt.np:     # (bfloat16 to float16 narrows)
         raise RuntimeError(f"{name}: the dtype of the input ({scalar_type_name(x._array.dtype)})"
                            f" should be convertible without narrowing to the specified dtype "
                            f"({scalar_type_name(dt.np)})")
@@ -79,8 +79,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if dim is not None:
         try:
             normalize_dims(dim, x.ndim, "linalg_vector_norm", 3)
-        except IndexError as exc:           # (a dim out of range: after the dtypes' checks)
-            out_of_range = exc
+        except (IndexError, RuntimeError) as exc:
+            out_of_range = exc              # (out of range or repeated: after the dtypes')
     if not isinstance(keepdim, (bool, np.bool_)):    # (the 2-norm's node takes it as it is)
         raise argument_error("linalg_vector_norm", "keepdim", "bool", keepdim, 4)
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
@@ -287,7 +287,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
                            "dimensions.")
     given = A._array.dtype
-    A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")
+    _check_norm_dtype(A, None, "linalg.matrix_norm")      # (the input's kind: dims next)
     if dtypes.reduced_float(given) and (ord == "nuc" or ord in (2, -2)):
         # PyTorch has no half-precision SVD (whatever dtype= asks for)
         raise RuntimeError(f"linalg.matrix_norm: Low precision dtypes not supported. Got "
@@ -299,6 +299,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     d0, d1 = (normalize_dim(d, A.ndim) for d in dims)
     if d0 == d1:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
+    A = _check_norm_dtype(A, dtype, "linalg.matrix_norm")  # (dtype=: after the dims)
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2):

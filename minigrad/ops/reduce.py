@@ -250,6 +250,12 @@ class Var(Function):
             # no values: NaN, whatever the correction (PyTorch's mean of nothing is NaN)
             divisor = builtins.max(n - correction, 0) if n else float("nan")
             out = squares / divisor
+            if divisor == 0 and c.dtype.kind == "c":
+                # PyTorch adds the real and imaginary parts' variances: with no degrees of
+                # freedom a part whose squares sum to 0 is 0 / 0, NaN, whatever the other's
+                zero = ((c.real * c.real).sum(axis=axes, keepdims=keepdim) == 0) | \
+                    ((c.imag * c.imag).sum(axis=axes, keepdims=keepdim) == 0)
+                out = backend.xp_of(out).where(zero, float("nan"), out)
             if root:                     # std: the root taken before the cast, as PyTorch
                 out = backend.xp_of(out).sqrt(out)
             return c_order(out, c)

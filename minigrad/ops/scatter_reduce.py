@@ -34,6 +34,7 @@ from ._util import check_fill_value as _check_fill_value
 from .elementwise import cast, div, mul
 from ._expanded_writes import write_expanded
 from .inplace import copy_, named_write
+from .writes import overlaps_itself
 from .pointwise_select import where
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _scatter_prepare,
@@ -320,7 +321,9 @@ def index_fill_(input, dim, index, value):
     """In place: ``index_fill``'s result written into ``input`` (element by element into an
     expanded one, as PyTorch, which warns)."""
     out = index_fill(input, dim, index, value)
-    if not input._array.flags.writeable and input.ndim and input._array.size:
+    shared = input._array.flags.writeable and overlaps_itself(input._array) and \
+        not (is_grad_enabled() and input.requires_grad)
+    if (not input._array.flags.writeable or shared) and input.ndim and input._array.size:
         d = normalize_dim(dim, input.ndim)
         size = input.shape[d]
         xp = backend.xp_of(input._array)
@@ -328,6 +331,13 @@ def index_fill_(input, dim, index, value):
         hit[_index_array(index).reshape(-1) % size] = True
         hit = xp.broadcast_to(hit.reshape((size,) + (1,) * (input.ndim - d - 1)),
                               tuple(input.shape))
+        if shared:
+            # elements sharing memory (as_strided with a zero stride): only the filled ones
+            # written, as PyTorch's kernel writes them (a copy of the whole result would
+            # write the old values of the others over them)
+            input._array[hit] = out._array[hit]
+            input._vcounter.value += 1
+            return input
         number = value._array if isinstance(value, Tensor) else value
         if write_expanded(input, hit, number, op="index_fill_"):
             return input

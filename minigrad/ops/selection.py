@@ -338,11 +338,13 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
         if dim is not None:                 # (PyTorch checks the dims first)
             normalize_dims(dim, a.ndim, "nansum")
         raise RuntimeError("nansum on CPU does not support complex inputs")
+    if dim is not None:
+        normalize_dims(dim, a.ndim, "nansum")       # (the dims before the dtype, as PyTorch)
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)
         check_grad_dtype(a, dtype)
         dtypes.refuse_unsigned("sum_cpu", dtype)        # (no uint16/32/64 sum kernel)
-        if dtype.is_complex and a._array.dtype.kind in "fV":
+        if dtype.is_complex and a._array.dtype.kind in "fV" and a._array.size:
             # PyTorch's NaN-skipping kernel has no complex version (a bool or integer input
             # goes through the plain sum, which has)
             raise not_implemented_for("nansum_cpu", dtype.np)
@@ -359,17 +361,17 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     """mean over ``dim`` of the elements that are not NaN: nansum / their count (NaN where
     there is none)."""
-    if input._array.dtype.kind == "c":       # PyTorch's nanmean is a nansum, which refuses
-        if dim is not None:                 # (after it checks the dims)
-            normalize_dims(dim, input.ndim, "nanmean")
-        raise RuntimeError("nansum on CPU does not support complex inputs")
-    if input._array.dtype.kind not in "fV":
+    if input._array.dtype.kind not in "fcV":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {scalar_type_name(input._array.dtype)}")
     if dtype is not None and dtypes.to_dtype(dtype).np.kind not in "fcV":
         raise RuntimeError("nanmean(): could not infer output dtype. Optional dtype must be "
                            "either a floating point or complex dtype. Got: "
                            f"{scalar_type_name(dtypes.to_dtype(dtype).np)}")
+    if input._array.dtype.kind == "c":       # PyTorch's nanmean is a nansum, which refuses
+        if dim is not None:                 # (after it checks the dims)
+            normalize_dims(dim, input.ndim, "nanmean")
+        raise RuntimeError("nansum on CPU does not support complex inputs")
     total = nansum(input, dim, keepdim, dtype=dtype)
     xp = backend.xp_of(input._array)
     count = (~xp.isnan(input._array)).sum(axis=_reduced_axes(input, dim), keepdims=keepdim)

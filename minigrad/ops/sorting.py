@@ -26,7 +26,7 @@ from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, norma
                     not_implemented_for, sort_keys)
 from .elementwise import cast, div, mul
 from .pointwise_select import where
-from .plumbing import conj_of, expand_to, reshape_to
+from .plumbing import conj_of, expand_to, reshape_to, written_as_real
 from .movement import clone
 from .shaping import movedim
 from .extrema import MaxResult
@@ -348,15 +348,19 @@ def _cumprod_grad_graph(a, g, dim):
 
 def _running(input, dim, dtype, name):
     check_tensor(name, input)
+    d = _check_dim(input, dim)                  # (PyTorch reads the dim before the dtype)
     if dtype is not None:
         target = dtypes.to_dtype(dtype)
         if target.np.kind != "b" or input.ndim == 0 or input._array.size == 0:
             # a bool scan of elements is refused by its missing kernel first, below
             check_grad_dtype(input, target)
+        if input._array.dtype.kind == "c" and target.np.kind != "c":
+            # a complex input converted as .to(dtype) does: its real part (with PyTorch's
+            # warning), or for bool whether either part is nonzero
+            input = written_as_real(input, target.np.kind)
         input = cast(input, target)
     elif input._array.dtype.kind in "bui":        # integers and bools accumulate in int64
         input = cast(input, dtypes.int64)
-    d = _check_dim(input, dim)
     return input, d
 
 

@@ -24,6 +24,7 @@ import numbers
 
 import numpy as np
 
+from .._checked_view import check_history
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
 from ._join_split_nodes import Cat, Split, SplitWithSizes, Stack, Unbind, pieces
@@ -187,7 +188,7 @@ def split(a, split_size_or_sections, dim=0):
                                f"entries, but got split_sizes={sizes}")
         if sum(sizes) != size:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
-                               f"(input tensor's size at dimension {d}), but got "
+                               f"(input tensor's size at dimension {int(dim)}), but got "
                                f"split_sizes={sizes}")
     bounds, start = [], 0
     for s in sizes:
@@ -205,6 +206,12 @@ def _several_views(out, name):
     if is_grad_enabled():
         for j, o in enumerate(out):
             o.__dict__["_view_meta"] = (name, j)
+            if o._requires_grad:
+                # and, as PyTorch, once their memory is written in place after now, in any
+                # mode and by any route (``for row in w: init.uniform_(row.view(2, 2))``
+                # writes w's first row, then reads the second's history), their history may
+                # no longer be read (``_checked_view``: the version counter tells)
+                check_history(o, o._vcounter.value, "several", f"Output {j} of {name}")
     return tuple(out)
 
 

@@ -19,6 +19,7 @@ import numbers
 
 from .. import backend
 from .. import _memory_format as mf
+from .._checked_view import uncheck
 from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -98,6 +99,7 @@ def _untracked(pieces, input, node_name):
     nodes under PyTorch's ``node_name`` (a piece that is ``input`` itself left alone)."""
     for p in pieces:
         p.__dict__.pop("_view_meta", None)
+        uncheck(p)
         if p.grad_fn is not None and p.grad_fn is not input.grad_fn:
             rename_node(p, node_name)
     return pieces
