@@ -314,59 +314,67 @@ def continuous_normalising_flow_with_exact_divergence_by_autograd(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def realnvp_alternating_masks_over_a_multivariate_normal_prior(L):
-    """The RealNVP notebook: coupling layers with a registered mask buffer, s by tanh-MLP and
-    t by relu-MLP, f(x) forward accumulating log_det_J -= s.sum(dim=1) in the z direction,
-    log_prob by prior.log_prob(z) + logdet; the prior a MultivariateNormal(zeros(2), eye(2));
+    """RealNVP on 2-d data: affine couplings with their masks in a Parameter that does not
+    require grad, the scale by a tanh-ended MLP and the shift by a leaky-ReLU one, the
+    x -> z direction subtracting s.sum(dim=1) from the log-determinant in place, log_prob by
+    prior.log_prob(z) + logdet; the prior a MultivariateNormal(zeros(2), eye(2));
     sampling by prior.sample((n,)) under a seed and the inverse g(z); Adam on -log_prob."""
     nn = L.nn
     dist = L.distributions
 
-    class RealNVP(nn.Module):
-        def __init__(self, nets, nett, mask, prior):
+    class MaskedAffineFlow(nn.Module):
+        """x -> z through couplings that each keep the masked coordinates and scale and shift
+        the others by functions of the kept ones; z ~ prior.  The masks sit in a Parameter
+        that does not require grad."""
+
+        def __init__(self, make_scale, make_shift, masks, prior):
             super().__init__()
             self.prior = prior
-            self.mask = nn.Parameter(mask, requires_grad=False)
-            self.t = nn.ModuleList([nett() for _ in range(len(mask))])
-            self.s = nn.ModuleList([nets() for _ in range(len(mask))])
+            self.masks = nn.Parameter(masks, requires_grad=False)
+            self.shift = nn.ModuleList([make_shift() for _ in range(len(masks))])
+            self.scale = nn.ModuleList([make_scale() for _ in range(len(masks))])
 
-        def g(self, z):
+        def _scale_shift(self, i, kept):
+            free = 1 - self.masks[i]
+            return self.scale[i](kept) * free, self.shift[i](kept) * free, free
+
+        def generate(self, z):
+            """z -> x, the couplings in order."""
             x = z
-            for i in range(len(self.t)):
-                x_ = x * self.mask[i]
-                s = self.s[i](x_) * (1 - self.mask[i])
-                t = self.t[i](x_) * (1 - self.mask[i])
-                x = x_ + (1 - self.mask[i]) * (x * L.exp(s) + t)
+            for i in range(len(self.masks)):
+                kept = x * self.masks[i]
+                s, t, free = self._scale_shift(i, kept)
+                x = kept + free * (x * L.exp(s) + t)
             return x
 
-        def f(self, x):
-            log_det_J, z = x.new_zeros(x.shape[0]), x
-            for i in reversed(range(len(self.t))):
-                z_ = self.mask[i] * z
-                s = self.s[i](z_) * (1 - self.mask[i])
-                t = self.t[i](z_) * (1 - self.mask[i])
-                z = (1 - self.mask[i]) * (z - t) * L.exp(-s) + z_
-                log_det_J -= s.sum(dim=1)
-            return z, log_det_J
+        def encode(self, x):
+            """x -> z, the couplings in reverse, with log|det dz/dx|."""
+            z, logdet = x, x.new_zeros(x.shape[0])
+            for i in reversed(range(len(self.masks))):
+                kept = self.masks[i] * z
+                s, t, free = self._scale_shift(i, kept)
+                z = free * (z - t) * L.exp(-s) + kept
+                logdet -= s.sum(dim=1)
+            return z, logdet
 
         def log_prob(self, x):
-            z, logp = self.f(x)
-            return self.prior.log_prob(z) + logp
+            z, logdet = self.encode(x)
+            return self.prior.log_prob(z) + logdet
 
-        def sample(self, batch_size):
-            z = self.prior.sample((batch_size,))
-            return self.g(z)
+        def sample(self, n):
+            return self.generate(self.prior.sample((n,)))
 
-    def nets():
+    def make_scale():
         return nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(), nn.Linear(16, 2), nn.Tanh())
 
-    def nett():
+    def make_shift():
         return nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(), nn.Linear(16, 2))
 
     L.set_default_dtype(L.float64)
     masks = L.from_numpy(np.array([[0, 1], [1, 0]] * 2).astype(np.float64))
     prior = dist.MultivariateNormal(L.zeros(2), L.eye(2))
     L.manual_seed(4)
-    flow = RealNVP(nets, nett, masks, prior)
+    flow = MaskedAffineFlow(make_scale, make_shift, masks, prior)
     x = _t(L, 32, 2, seed=8) * L.tensor([1.0, 0.4]) + L.tensor([0.5, -0.2])
     opt = L.optim.Adam([p for p in flow.parameters() if p.requires_grad], lr=1e-3)
     losses = []
@@ -376,13 +384,13 @@ def realnvp_alternating_masks_over_a_multivariate_normal_prior(L):
         loss.backward(retain_graph=True)
         opt.step()
         losses.append(loss.item())
-    z, ld = flow.f(x)
-    back = flow.g(z)
+    z, ld = flow.encode(x)
+    back = flow.generate(z)
     L.manual_seed(5)
     samples = flow.sample(6)
     ind = dist.Independent(dist.Normal(L.zeros(2), L.ones(2)), 1)
     return dict(losses=losses, back_err=(back - x).abs().max(), ld=ld, samples=samples,
-                mask_grad=flow.mask.grad, n_params=len(list(flow.parameters())),
+                mask_grad=flow.masks.grad, n_params=len(list(flow.parameters())),
                 same=L.allclose(ind.log_prob(z), prior.log_prob(z)),
                 keys=[k for k in flow.state_dict()], g=grads_of(flow))
 
@@ -398,74 +406,74 @@ def nice_additive_coupling_with_scaling_and_a_logistic_prior(L):
     dist = L.distributions
     T = dist.transforms
 
-    class Coupling(nn.Module):
-        def __init__(self, in_out_dim, mid_dim, hidden, mask_config):
+    class AdditiveCoupling(nn.Module):
+        """The features taken as interleaved pairs (a reshape to (B, D/2, 2)): one member of
+        every pair passes unchanged and shifts the other by an MLP of it; ``parity`` picks
+        which member moves."""
+
+        def __init__(self, dim, width, depth, parity):
             super().__init__()
-            self.mask_config = mask_config
-            self.in_block = nn.Sequential(nn.Linear(in_out_dim // 2, mid_dim), nn.ReLU())
-            self.mid_block = nn.ModuleList([nn.Sequential(nn.Linear(mid_dim, mid_dim),
-                                                          nn.ReLU()) for _ in range(hidden - 1)])
-            self.out_block = nn.Linear(mid_dim, in_out_dim // 2)
+            self.parity = parity
+            self.first = nn.Sequential(nn.Linear(dim // 2, width), nn.ReLU())
+            self.middle = nn.ModuleList([nn.Sequential(nn.Linear(width, width), nn.ReLU())
+                                         for _ in range(depth - 1)])
+            self.last = nn.Linear(width, dim // 2)
 
-        def forward(self, x, reverse=False):
-            B, W = x.size()
-            x = x.reshape((B, W // 2, 2))
-            if self.mask_config:
-                on, off = x[:, :, 0], x[:, :, 1]
-            else:
-                off, on = x[:, :, 0], x[:, :, 1]
-            off_ = self.in_block(off)
-            for i in range(len(self.mid_block)):
-                off_ = self.mid_block[i](off_)
-            shift = self.out_block(off_)
-            on = on - shift if reverse else on + shift
-            if self.mask_config:
-                x = L.stack((on, off), dim=2)
-            else:
-                x = L.stack((off, on), dim=2)
-            return x.reshape((B, W))
+        def shift_of(self, fixed):
+            h = self.first(fixed)
+            for layer in self.middle:
+                h = layer(h)
+            return self.last(h)
 
-    class Scaling(nn.Module):
+        def forward(self, x, inverse=False):
+            n, d = x.size()
+            pairs = x.reshape((n, d // 2, 2))
+            col = 0 if self.parity else 1
+            moved, fixed = pairs[:, :, col], pairs[:, :, 1 - col]
+            shift = self.shift_of(fixed)
+            moved = moved - shift if inverse else moved + shift
+            cols = (moved, fixed) if self.parity else (fixed, moved)
+            return L.stack(cols, dim=2).reshape((n, d))
+
+    class DiagonalScale(nn.Module):
         def __init__(self, dim):
             super().__init__()
-            self.scale = nn.Parameter(L.zeros((1, dim)), requires_grad=True)
+            self.log_scale = nn.Parameter(L.zeros((1, dim)), requires_grad=True)
 
-        def forward(self, x, reverse=False):
-            log_det_J = L.sum(self.scale)
-            x = x * L.exp(-self.scale) if reverse else x * L.exp(self.scale)
-            return x, log_det_J
+        def forward(self, x, inverse=False):
+            factor = L.exp(-self.log_scale) if inverse else L.exp(self.log_scale)
+            return x * factor, L.sum(self.log_scale)
 
-    class NICE(nn.Module):
-        def __init__(self, prior, coupling, in_out_dim, mid_dim, hidden, mask_config):
+    class AdditiveFlow(nn.Module):
+        def __init__(self, prior, n_layers, dim, width, depth, first_parity):
             super().__init__()
             self.prior = prior
-            self.coupling = nn.ModuleList([
-                Coupling(in_out_dim, mid_dim, hidden, (mask_config + i) % 2)
-                for i in range(coupling)])
-            self.scaling = Scaling(in_out_dim)
+            self.layers = nn.ModuleList([AdditiveCoupling(dim, width, depth,
+                                                          (first_parity + i) % 2)
+                                         for i in range(n_layers)])
+            self.scale = DiagonalScale(dim)
 
-        def g(self, z):
-            x, _ = self.scaling(z, reverse=True)
-            for i in reversed(range(len(self.coupling))):
-                x = self.coupling[i](x, reverse=True)
+        def to_latent(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return self.scale(x)
+
+        def to_data(self, z):
+            x = self.scale(z, inverse=True)[0]
+            for layer in reversed(self.layers):
+                x = layer(x, inverse=True)
             return x
 
-        def f(self, x):
-            for i in range(len(self.coupling)):
-                x = self.coupling[i](x)
-            return self.scaling(x)
-
         def log_prob(self, x):
-            z, log_det_J = self.f(x)
-            log_ll = L.sum(self.prior.log_prob(z), dim=1)
-            return log_ll + log_det_J
+            z, logdet = self.to_latent(x)
+            return L.sum(self.prior.log_prob(z), dim=1) + logdet
 
     L.set_default_dtype(L.float64)
     prior = dist.TransformedDistribution(
         dist.Uniform(L.tensor(0.0), L.tensor(1.0)),
         [T.SigmoidTransform().inv, T.AffineTransform(loc=0.0, scale=1.0)])
     L.manual_seed(6)
-    flow = NICE(prior, coupling=4, in_out_dim=6, mid_dim=10, hidden=2, mask_config=1)
+    flow = AdditiveFlow(prior, n_layers=4, dim=6, width=10, depth=2, first_parity=1)
     x = _t(L, 12, 6, scale=0.5, seed=9)
     opt = L.optim.Adam(flow.parameters(), lr=1e-3, betas=(0.9, 0.01), eps=1e-4)
     losses = []
@@ -475,8 +483,8 @@ def nice_additive_coupling_with_scaling_and_a_logistic_prior(L):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    z, ld = flow.f(x)
-    return dict(losses=losses, inv_err=(flow.g(z) - x).abs().max(), ld=ld,
+    z, ld = flow.to_latent(x)
+    return dict(losses=losses, inv_err=(flow.to_data(z) - x).abs().max(), ld=ld,
                 lp=prior.log_prob(L.tensor([[-1.0, 0.0, 2.5]])), g=grads_of(flow))
 
 
@@ -647,18 +655,18 @@ def graphsage_mean_aggregation_and_link_prediction_with_negative_sampling(L):
     for _ in range(3):
         opt.zero_grad()
         z = model(x, ei)
-        neg = L.randint(0, n, (2, ei.size(1)), dtype=L.long)
-        edge_label_index = L.cat([ei, neg], dim=-1)
-        edge_label = L.cat([L.ones(ei.size(1)), L.zeros(neg.size(1))]).double()
-        out = (z[edge_label_index[0]] * z[edge_label_index[1]]).sum(dim=-1)
-        loss = F.binary_cross_entropy_with_logits(out, edge_label)
+        neg = L.randint(0, n, (2, ei.size(1)), dtype=L.long)       # random non-edges
+        pairs = L.cat([ei, neg], dim=-1)
+        is_edge = L.cat([L.ones(ei.size(1)), L.zeros(neg.size(1))]).double()
+        score = (z[pairs[0]] * z[pairs[1]]).sum(dim=-1)
+        loss = F.binary_cross_entropy_with_logits(score, is_edge)
         loss.backward()
         opt.step()
         losses.append(loss.item())
     model.eval()
     with L.no_grad():
         z = model(x, ei)
-        scores = (z[edge_label_index[0]] * z[edge_label_index[1]]).sum(-1).sigmoid()
+        scores = (z[pairs[0]] * z[pairs[1]]).sum(-1).sigmoid()
         order = scores.argsort(descending=True, stable=True)
     return dict(losses=losses, neg=neg, z=z, order=order, g=grads_of(model))
 
@@ -733,85 +741,84 @@ def gatv2_segment_softmax_by_gather_of_scatter_amax(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def pointnet2_farthest_point_sampling_ball_query_and_grouping(L):
-    """PointNet++'s utilities as the pytorch repos write them: farthest_point_sample by a
-    loop keeping a distance tensor and argmax with a seeded randint start,
-    square_distance by -2 matmul plus sums, query_ball_point by sorting group indices with
-    N where the radius is exceeded and replacing by the first, index_points by batch-index
-    views; a set-abstraction MLP of Conv2d-BatchNorm-ReLU and a max over the neighbours,
-    then a kNN interpolation by cdist and topk(largest=False) with inverse-distance
-    weights."""
+    """PointNet++'s sampling and grouping in plain tensor code: farthest-point sampling by a
+    loop keeping each point's distance to the chosen set (masked writes, argmax through
+    max, a seeded randint start), squared distances by -2 matmul plus the squared norms,
+    ball query by setting the out-of-radius indices to N, sorting and replacing the N's by
+    the first neighbour, batched gathers through an arange index view-and-repeated to the
+    index's shape; a set-abstraction MLP of Conv2d-BatchNorm-ReLU and a max over the
+    neighbours, then a kNN interpolation by cdist and topk(largest=False) with
+    inverse-distance weights."""
     nn, F = L.nn, L.nn.functional
 
-    def square_distance(src, dst):
-        B, N, _ = src.shape
-        _, M, _ = dst.shape
-        dist = -2 * L.matmul(src, dst.permute(0, 2, 1))
-        dist += L.sum(src ** 2, -1).view(B, N, 1)
-        dist += L.sum(dst ** 2, -1).view(B, 1, M)
-        return dist
+    def pairwise_sq_dist(a, b):
+        """|a_i - b_j|^2 for (B, N, 3) and (B, M, 3) point sets."""
+        nb, n, m = a.shape[0], a.shape[1], b.shape[1]
+        out = -2 * L.matmul(a, b.permute(0, 2, 1))
+        out += L.sum(a ** 2, -1).view(nb, n, 1)
+        out += L.sum(b ** 2, -1).view(nb, 1, m)
+        return out
 
-    def index_points(points, idx):
-        B = points.shape[0]
-        view_shape = list(idx.shape)
-        view_shape[1:] = [1] * (len(view_shape) - 1)
-        repeat_shape = list(idx.shape)
-        repeat_shape[0] = 1
-        batch_indices = L.arange(B, dtype=L.long).view(view_shape).repeat(repeat_shape)
-        return points[batch_indices, idx, :]
+    def gather_points(pts, idx):
+        """pts[b, idx[b, ...], :] for every cloud b of the batch."""
+        shape = [idx.shape[0]] + [1] * (idx.dim() - 1)
+        reps = [1] + list(idx.shape[1:])
+        rows = L.arange(pts.shape[0], dtype=L.long).view(shape).repeat(reps)
+        return pts[rows, idx, :]
 
-    def farthest_point_sample(xyz, npoint):
-        B, N, C = xyz.shape
-        centroids = L.zeros(B, npoint, dtype=L.long)
-        distance = L.ones(B, N, dtype=xyz.dtype) * 1e10
-        farthest = L.randint(0, N, (B,), dtype=L.long)
-        batch_indices = L.arange(B, dtype=L.long)
-        for i in range(npoint):
-            centroids[:, i] = farthest
-            centroid = xyz[batch_indices, farthest, :].view(B, 1, 3)
-            dist = L.sum((xyz - centroid) ** 2, -1)
-            mask = dist < distance
-            distance[mask] = dist[mask]
-            farthest = L.max(distance, -1)[1]
-        return centroids
+    def farthest_points(xyz, k):
+        """k indices per cloud: a random start, then each time the point farthest from all
+        those chosen so far."""
+        nb, n, _ = xyz.shape
+        chosen = L.zeros(nb, k, dtype=L.long)
+        to_set = L.ones(nb, n, dtype=xyz.dtype) * 1e10
+        current = L.randint(0, n, (nb,), dtype=L.long)
+        rows = L.arange(nb, dtype=L.long)
+        for j in range(k):
+            chosen[:, j] = current
+            d = L.sum((xyz - xyz[rows, current, :].view(nb, 1, 3)) ** 2, -1)
+            closer = d < to_set
+            to_set[closer] = d[closer]
+            current = L.max(to_set, -1)[1]
+        return chosen
 
-    def query_ball_point(radius, nsample, xyz, new_xyz):
-        B, N, C = xyz.shape
-        _, S, _ = new_xyz.shape
-        group_idx = L.arange(N, dtype=L.long).view(1, 1, N).repeat([B, S, 1])
-        sqrdists = square_distance(new_xyz, xyz)
-        group_idx[sqrdists > radius ** 2] = N
-        group_idx = group_idx.sort(dim=-1)[0][:, :, :nsample]
-        group_first = group_idx[:, :, 0].view(B, S, 1).repeat([1, 1, nsample])
-        mask = group_idx == N
-        group_idx[mask] = group_first[mask]
-        return group_idx
+    def ball_neighbours(radius, k, xyz, centres):
+        """k point indices per centre within ``radius``, lowest first; when there are fewer,
+        the first one fills the rest."""
+        nb, n, _ = xyz.shape
+        n_centres = centres.shape[1]
+        idx = L.arange(n, dtype=L.long).view(1, 1, n).repeat([nb, n_centres, 1])
+        idx[pairwise_sq_dist(centres, xyz) > radius ** 2] = n       # n sorts after all
+        idx = idx.sort(dim=-1)[0][:, :, :k]
+        first = idx[:, :, 0].view(nb, n_centres, 1).repeat([1, 1, k])
+        missing = idx == n
+        idx[missing] = first[missing]
+        return idx
 
-    class SetAbstraction(nn.Module):
-        def __init__(self, npoint, radius, nsample, in_channel, mlp):
+    class SampleGroupEncode(nn.Module):
+        def __init__(self, n_centres, radius, k, c_in, widths):
             super().__init__()
-            self.npoint, self.radius, self.nsample = npoint, radius, nsample
-            self.mlp_convs, self.mlp_bns = nn.ModuleList(), nn.ModuleList()
-            last = in_channel
-            for out_channel in mlp:
-                self.mlp_convs.append(nn.Conv2d(last, out_channel, 1))
-                self.mlp_bns.append(nn.BatchNorm2d(out_channel))
-                last = out_channel
+            self.n_centres, self.radius, self.k = n_centres, radius, k
+            self.convs, self.norms = nn.ModuleList(), nn.ModuleList()
+            for c_out in widths:
+                self.convs.append(nn.Conv2d(c_in, c_out, 1))
+                self.norms.append(nn.BatchNorm2d(c_out))
+                c_in = c_out
 
-        def forward(self, xyz, points):
-            fps_idx = farthest_point_sample(xyz, self.npoint)
-            new_xyz = index_points(xyz, fps_idx)
-            idx = query_ball_point(self.radius, self.nsample, xyz, new_xyz)
-            grouped_xyz = index_points(xyz, idx) - new_xyz.unsqueeze(2)
-            new_points = L.cat([grouped_xyz, index_points(points, idx)], dim=-1)
-            new_points = new_points.permute(0, 3, 2, 1)
-            for conv, bn in zip(self.mlp_convs, self.mlp_bns):
-                new_points = F.relu(bn(conv(new_points)))
-            return new_xyz, L.max(new_points, 2)[0], fps_idx, idx
+        def forward(self, xyz, feats):
+            centre_idx = farthest_points(xyz, self.n_centres)
+            centres = gather_points(xyz, centre_idx)
+            nbr = ball_neighbours(self.radius, self.k, xyz, centres)
+            offsets = gather_points(xyz, nbr) - centres.unsqueeze(2)
+            h = L.cat([offsets, gather_points(feats, nbr)], dim=-1).permute(0, 3, 2, 1)
+            for conv, norm in zip(self.convs, self.norms):
+                h = F.relu(norm(conv(h)))
+            return centres, L.max(h, 2)[0], centre_idx, nbr
 
     xyz = _t(L, 2, 20, 3, seed=18)
     feats = _t(L, 2, 20, 2, seed=19)
     L.manual_seed(10)
-    sa = SetAbstraction(6, 1.2, 4, 5, [8, 8]).double()
+    sa = SampleGroupEncode(6, 1.2, 4, 5, [8, 8]).double()
     head = nn.Linear(8 + 2, 3).double()
     opt = L.optim.SGD(list(sa.parameters()) + list(head.parameters()), lr=0.05, momentum=0.9)
     target = L.from_numpy(_labels(40, 3, 20)).view(2, 20)
@@ -823,14 +830,14 @@ def pointnet2_farthest_point_sampling_ball_query_and_grouping(L):
         dists, knn = d.topk(3, dim=-1, largest=False)
         w = 1.0 / (dists + 1e-8)
         w = w / w.sum(-1, keepdim=True)
-        interp = L.sum(index_points(new_pts.transpose(1, 2), knn) * w.unsqueeze(-1), dim=2)
+        interp = L.sum(gather_points(new_pts.transpose(1, 2), knn) * w.unsqueeze(-1), dim=2)
         logits = head(L.cat([interp, feats], -1))
         loss = F.cross_entropy(logits.transpose(1, 2), target)
         loss.backward()
         opt.step()
         losses.append(loss.item())
     return dict(losses=losses, fps=fps_idx, idx=idx, knn=knn, interp=interp,
-                g=grads_of(sa), rv=sa.mlp_bns[1].running_var)
+                g=grads_of(sa), rv=sa.norms[1].running_var)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -838,73 +845,71 @@ def pointnet2_farthest_point_sampling_ball_query_and_grouping(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def wavenet_mu_law_one_hot_causal_dilations_and_skip_sum(L):
-    """A WaveNet in the style of the vincentherrmann/golbin repos: mu-law companding by
-    sign * log1p(mu |x|) / log1p(mu) and quantisation to 16 classes, one_hot input permuted
-    to (N, C, T), residual blocks of dilated causal conv1d padded on the left by F.pad,
-    gated tanh * sigmoid, residual and skip 1x1 convolutions, the skip sum cropped to the
-    output length, cross_entropy over (N, C, T) logits against the next samples; decoding
-    back by the inverse companding of argmax."""
+    """A small WaveNet: mu-law companding sign(x) log1p(mu |x|) / log1p(mu) quantised to 16
+    classes, the one_hot input moved to (N, C, T), dilated causal conv1d layers made causal
+    by left padding with F.pad, the tanh * sigmoid gate, a 1x1 convolution back into the
+    residual stream and another to the skip path, the skips cropped to the output length
+    and summed, cross_entropy over (N, C, T) logits against the next samples; decoding by
+    the inverse companding of the argmax."""
     nn, F = L.nn, L.nn.functional
     mu = 15
 
-    def mu_law_encode(x):
-        fx = L.sign(x) * L.log1p(mu * L.abs(x)) / math.log1p(mu)
-        return ((fx + 1) / 2 * mu + 0.5).long()
+    def compand(x):
+        y = L.sign(x) * L.log1p(mu * L.abs(x)) / math.log1p(mu)     # in [-1, 1]
+        return ((y + 1) / 2 * mu + 0.5).long()
 
-    def mu_law_decode(q):
+    def expand(q):
         y = 2 * (q.double() / mu) - 1
         return L.sign(y) * (1.0 / mu) * ((1 + mu) ** L.abs(y) - 1)
 
-    class CausalConv1d(nn.Conv1d):
-        def __init__(self, cin, cout, kernel_size, dilation=1):
-            super().__init__(cin, cout, kernel_size, dilation=dilation, bias=False)
-            self.left = (kernel_size - 1) * dilation
+    class LeftPaddedConv(nn.Conv1d):
+        """A bias-free conv1d that sees only the present and the past."""
+
+        def __init__(self, cin, cout, k, dilation=1):
+            super().__init__(cin, cout, k, dilation=dilation, bias=False)
+            self.history = (k - 1) * dilation
 
         def forward(self, x):
-            return super().forward(F.pad(x, (self.left, 0)))
+            return super().forward(F.pad(x, (self.history, 0)))
 
-    class ResidualBlock(nn.Module):
-        def __init__(self, res, skip, dilation):
+    class GatedLayer(nn.Module):
+        def __init__(self, width, skip_width, dilation):
             super().__init__()
-            self.dilated = CausalConv1d(res, 2 * res, 2, dilation)
-            self.conv_res = nn.Conv1d(res, res, 1)
-            self.conv_skip = nn.Conv1d(res, skip, 1)
+            self.conv = LeftPaddedConv(width, 2 * width, 2, dilation)
+            self.back = nn.Conv1d(width, width, 1)
+            self.to_skip = nn.Conv1d(width, skip_width, 1)
 
-        def forward(self, x, skip_size):
-            out = self.dilated(x)
-            tanh, sig = out.chunk(2, dim=1)
-            gated = L.tanh(tanh) * L.sigmoid(sig)
-            output = self.conv_res(gated) + x
-            skip = self.conv_skip(gated)[:, :, -skip_size:]
-            return output, skip
+        def forward(self, x, keep):
+            filt, gate = self.conv(x).chunk(2, dim=1)
+            h = L.tanh(filt) * L.sigmoid(gate)
+            return x + self.back(h), self.to_skip(h)[:, :, -keep:]
 
-    class WaveNet(nn.Module):
-        def __init__(self, layer_size=3, stack_size=2, in_channels=16, res_channels=6):
+    class SmallWaveNet(nn.Module):
+        def __init__(self, depth=3, repeats=2, classes=16, width=6):
             super().__init__()
-            self.causal = CausalConv1d(in_channels, res_channels, 2)
-            self.blocks = nn.ModuleList([ResidualBlock(res_channels, in_channels, 2 ** d)
-                                         for _ in range(stack_size)
-                                         for d in range(layer_size)])
-            self.dense = nn.Sequential(nn.ReLU(), nn.Conv1d(in_channels, in_channels, 1),
-                                       nn.ReLU(), nn.Conv1d(in_channels, in_channels, 1))
-            self.receptive = sum(2 ** d for d in range(layer_size)) * stack_size
+            self.first = LeftPaddedConv(classes, width, 2)
+            self.layers = nn.ModuleList([GatedLayer(width, classes, 2 ** k)
+                                         for _ in range(repeats) for k in range(depth)])
+            self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(classes, classes, 1),
+                                      nn.ReLU(), nn.Conv1d(classes, classes, 1))
+            self.receptive = sum(2 ** k for k in range(depth)) * repeats
 
         def forward(self, x):
-            out = self.causal(x.transpose(1, 2))
-            skip_size = out.size(2) - self.receptive
+            h = self.first(x.transpose(1, 2))
+            keep = h.size(2) - self.receptive
             skips = []
-            for b in self.blocks:
-                out, s = b(out, skip_size)
+            for layer in self.layers:
+                h, s = layer(h, keep)
                 skips.append(s)
-            return self.dense(L.stack(skips).sum(dim=0))
+            return self.head(L.stack(skips).sum(dim=0))
 
     t = np.linspace(0, 1, 40)
     wav = L.tensor(0.6 * np.sin(2 * np.pi * 5 * t)[None] * np.array([[1.0], [0.5]]) +
                    0.05 * _arr(2, 40, seed=21))
-    q = mu_law_encode(wav)
+    q = compand(wav)
     x = F.one_hot(q, 16).double()
     L.manual_seed(11)
-    net = WaveNet().double()
+    net = SmallWaveNet().double()
     opt = L.optim.Adam(net.parameters(), lr=1e-3)
     losses = []
     for _ in range(2):
@@ -915,7 +920,7 @@ def wavenet_mu_law_one_hot_causal_dilations_and_skip_sum(L):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    decoded = mu_law_decode(logits.argmax(1))
+    decoded = expand(logits.argmax(1))
     return dict(losses=losses, q=q, logits=logits, decoded=decoded, g=grads_of(net))
 
 

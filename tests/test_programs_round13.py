@@ -45,7 +45,7 @@ def _timestep_embedding(L, t, dim):
 
 @program
 def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
-    """A DDPM training loop as the popular single-file repos write it: betas by linspace,
+    """A DDPM training loop: betas by linspace,
     alphas_cumprod by cumprod, sqrt tables gathered at random timesteps and reshaped to
     (B, 1, 1, 1); a tiny UNet of GroupNorm/SiLU residual blocks taking a sinusoidal time
     embedding through an MLP, a self-attention block over the flattened feature map, a
@@ -60,8 +60,10 @@ def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
     sqrt_ab, sqrt_1mab = abar.sqrt(), (1 - abar).sqrt()
     post_var = betas * (1 - abar_prev) / (1 - abar)
 
-    def extract(a, t, shape):
-        return a.gather(-1, t).reshape(t.shape[0], *((1,) * (len(shape) - 1)))
+    def at_steps(table, t, like):
+        """table[t] per sample, shaped (B, 1, ..., 1) to broadcast against ``like``."""
+        per_sample = table.gather(-1, t)
+        return per_sample.reshape(t.shape[0], *([1] * (len(like) - 1)))
 
     ResBlock, Attn = ddpm_blocks(L)
 
@@ -97,7 +99,7 @@ def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
     for step in range(3):
         t = L.randint(0, T, (x0.shape[0],))
         noise = L.randn_like(x0)
-        xt = extract(sqrt_ab, t, x0.shape) * x0 + extract(sqrt_1mab, t, x0.shape) * noise
+        xt = at_steps(sqrt_ab, t, x0.shape) * x0 + at_steps(sqrt_1mab, t, x0.shape) * noise
         loss = F.mse_loss(model(xt, t), noise)
         opt.zero_grad()
         loss.backward()
@@ -110,9 +112,9 @@ def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
         x = L.randn(2, 1, 8, 8, dtype=L.float64)
         t = L.full((2,), T - 1, dtype=L.long)
         eps = ema(x, t)
-        coef = extract(betas, t, x.shape) / extract(sqrt_1mab, t, x.shape)
-        mean = (x - coef * eps) / extract(alphas, t, x.shape).sqrt()
-        x_prev = mean + extract(post_var, t, x.shape).sqrt() * L.randn_like(x)
+        coef = at_steps(betas, t, x.shape) / at_steps(sqrt_1mab, t, x.shape)
+        mean = (x - coef * eps) / at_steps(alphas, t, x.shape).sqrt()
+        x_prev = mean + at_steps(post_var, t, x.shape).sqrt() * L.randn_like(x)
     return dict(losses=losses, x_prev=x_prev, ema=ema.state_dict(), g=grads_of(model),
                 t=t, post=post_var[:4])
 
@@ -358,28 +360,31 @@ def clip_symmetric_loss_with_learned_clamped_logit_scale(L):
     ids with offsets, mean mode), both projected without bias and L2-normalised by
     x / x.norm(dim=-1, keepdim=True); logit_scale a Parameter initialised to log(1/0.07),
     exponentiated and clamped to 100; logits_per_image and its transpose; the mean of the
-    two cross entropies; the scale clamped in place after each step as the repo does."""
+    two cross entropies; the log-scale clamped in place after each step."""
     nn, F = L.nn, L.nn.functional
 
-    class CLIP(nn.Module):
+    class TwoTowers(nn.Module):
+        """Image and text embeddings on the unit sphere, compared by a learned temperature
+        (stored as its log, starting at 1 / 0.07)."""
+
         def __init__(self, d=6):
             super().__init__()
             self.visual = nn.Sequential(nn.Linear(12, 16), nn.GELU(), nn.Linear(16, d, bias=False))
             self.tok = nn.EmbeddingBag(20, 16, mode="mean")
             self.text_proj = nn.Parameter(L.randn(16, d) * 16 ** -0.5)
-            self.logit_scale = nn.Parameter(L.ones([]) * math.log(1 / 0.07))
+            self.log_temp = nn.Parameter(L.ones([]) * math.log(1 / 0.07))
 
         def forward(self, img, ids, offsets):
-            i = self.visual(img)
-            t = self.tok(ids, offsets) @ self.text_proj
-            i = i / i.norm(dim=-1, keepdim=True)
-            t = t / t.norm(dim=-1, keepdim=True)
-            s = self.logit_scale.exp().clamp(max=100)
-            li = s * i @ t.t()
-            return li, li.t()
+            def unit(v):
+                return v / v.norm(dim=-1, keepdim=True)
+
+            img_e = unit(self.visual(img))
+            txt_e = unit(self.tok(ids, offsets) @ self.text_proj)
+            sim = self.log_temp.exp().clamp(max=100) * img_e @ txt_e.t()    # [image, text]
+            return sim, sim.t()
 
     L.manual_seed(17)
-    model = CLIP()
+    model = TwoTowers()
     img = L.tensor(np.random.RandomState(6).randn(4, 12).astype(np.float32))
     ids = L.tensor(np.random.RandomState(7).randint(0, 20, 11))
     offsets = L.tensor([0, 3, 5, 9])
@@ -394,9 +399,9 @@ def clip_symmetric_loss_with_learned_clamped_logit_scale(L):
         loss.backward()
         opt.step()
         with L.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
+            model.log_temp.clamp_(0, math.log(100))
         hist.append(loss.item())
-    return dict(hist=hist, li=li, g=grads_of(model), scale=model.logit_scale)
+    return dict(hist=hist, li=li, g=grads_of(model), scale=model.log_temp)
 
 
 @program(**F32)
@@ -575,106 +580,106 @@ class _ChainEnv:
 
 @program(**F32)
 def ppo_with_gae_clipped_ratio_value_loss_and_entropy_bonus(L):
-    """CleanRL-style PPO: an actor-critic with orthogonal init (layer_init by
-    nn.init.orthogonal_ with gain sqrt(2) and constant_ biases), rollouts sampled from
-    Categorical(logits=...) under the seed, GAE computed backwards with nextnonterminal
-    masks, advantages normalised, minibatches by a seeded permutation, the clipped surrogate
-    with ratio = (newlogprob - oldlogprob).exp(), approx_kl, clipfracs, a clipped value loss,
-    the entropy bonus, clip_grad_norm_ with max_norm 0.5."""
+    """PPO with a discrete policy: an actor-critic with orthogonal init (nn.init.orthogonal_
+    with gain sqrt(2), 1 or 0.01, constant_ biases), rollouts sampled from
+    Categorical(logits=...) under the seed, generalised advantage estimates computed
+    backwards with episode-continuation masks, advantages normalised per minibatch,
+    minibatches from a seeded permutation, the clipped surrogate on exp(new - old
+    log-prob), the k3 KL estimate, the clipped fraction, a clipped value loss, an entropy
+    bonus, clip_grad_norm_ with max_norm 0.5."""
     nn = L.nn
     D = L.distributions
 
-    def layer_init(layer, std=math.sqrt(2), bias_const=0.0):
-        nn.init.orthogonal_(layer.weight, std)
-        nn.init.constant_(layer.bias, bias_const)
+    def ortho(layer, gain=math.sqrt(2), bias=0.0):
+        nn.init.orthogonal_(layer.weight, gain)
+        nn.init.constant_(layer.bias, bias)
         return layer
 
-    class Agent(nn.Module):
+    class ActorCritic(nn.Module):
         def __init__(self):
             super().__init__()
-            self.critic = nn.Sequential(layer_init(nn.Linear(2, 16)), nn.Tanh(),
-                                        layer_init(nn.Linear(16, 1), std=1.0))
-            self.actor = nn.Sequential(layer_init(nn.Linear(2, 16)), nn.Tanh(),
-                                       layer_init(nn.Linear(16, 3), std=0.01))
+            self.value_net = nn.Sequential(ortho(nn.Linear(2, 16)), nn.Tanh(),
+                                           ortho(nn.Linear(16, 1), gain=1.0))
+            self.policy_net = nn.Sequential(ortho(nn.Linear(2, 16)), nn.Tanh(),
+                                            ortho(nn.Linear(16, 3), gain=0.01))
 
-        def get_value(self, x):
-            return self.critic(x)
-
-        def get_action_and_value(self, x, action=None):
-            probs = D.Categorical(logits=self.actor(x))
-            if action is None:
-                action = probs.sample()
-            return action, probs.log_prob(action), probs.entropy(), self.critic(x)
+        def act(self, obs, chosen=None):
+            """(action, its log-prob, the policy's entropy, the value); samples an action
+            when none is given."""
+            pi = D.Categorical(logits=self.policy_net(obs))
+            if chosen is None:
+                chosen = pi.sample()
+            return chosen, pi.log_prob(chosen), pi.entropy(), self.value_net(obs)
 
     L.manual_seed(31)
-    agent = Agent()
+    agent = ActorCritic()
     opt = L.optim.Adam(agent.parameters(), lr=2.5e-4, eps=1e-5)
     env = _ChainEnv(0)
     N = 16
-    obs = L.zeros(N, 2)
-    actions, logprobs = L.zeros(N), L.zeros(N)
-    rewards, dones, values = L.zeros(N), L.zeros(N), L.zeros(N)
-    next_obs, next_done = L.tensor(env.reset()), L.zeros(())
-    for step in range(N):
-        obs[step] = next_obs
-        dones[step] = next_done
+    obs_buf = L.zeros(N, 2)
+    act_buf, logp_buf = L.zeros(N), L.zeros(N)
+    rew_buf, done_buf, val_buf = L.zeros(N), L.zeros(N), L.zeros(N)
+    cur_obs, cur_done = L.tensor(env.reset()), L.zeros(())
+    for k in range(N):
+        obs_buf[k] = cur_obs
+        done_buf[k] = cur_done
         with L.no_grad():
-            action, logprob, _, value = agent.get_action_and_value(next_obs)
-            values[step] = value.flatten()
-        actions[step], logprobs[step] = action, logprob
-        o, r, d = env.step(action.item())
+            a, lp, _, v = agent.act(cur_obs)
+            val_buf[k] = v.flatten()
+        act_buf[k], logp_buf[k] = a, lp
+        o, r, d = env.step(a.item())
         if d:
             o = env.reset()
-        rewards[step] = L.tensor(r).view(-1)
-        next_obs, next_done = L.tensor(o), L.tensor(float(d))
+        rew_buf[k] = L.tensor(r).view(-1)
+        cur_obs, cur_done = L.tensor(o), L.tensor(float(d))
     gamma, lam = 0.99, 0.95
     with L.no_grad():
-        next_value = agent.get_value(next_obs).reshape(1, -1)
-        advantages = L.zeros_like(rewards)
-        lastgaelam = 0
-        for t in reversed(range(N)):
-            if t == N - 1:
-                nextnonterminal, nextvalues = 1.0 - next_done, next_value
+        bootstrap = agent.value_net(cur_obs).reshape(1, -1)
+        adv = L.zeros_like(rew_buf)
+        running = 0
+        for k in range(N - 1, -1, -1):
+            # the step after k: whether the episode went on into it, and its value
+            if k == N - 1:
+                alive, v_next = 1.0 - cur_done, bootstrap
             else:
-                nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
-            delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
-            advantages[t] = lastgaelam = delta + gamma * lam * nextnonterminal * lastgaelam
-        returns = advantages + values
+                alive, v_next = 1.0 - done_buf[k + 1], val_buf[k + 1]
+            td = rew_buf[k] + gamma * v_next * alive - val_buf[k]
+            running = td + gamma * lam * alive * running
+            adv[k] = running
+        ret = adv + val_buf
     g = L.Generator().manual_seed(1)
     stats = []
     for epoch in range(2):
-        inds = L.randperm(N, generator=g)
-        for start in range(0, N, 8):
-            mb = inds[start:start + 8]
-            _, newlogprob, entropy, newvalue = agent.get_action_and_value(obs[mb],
-                                                                          actions.long()[mb])
-            logratio = newlogprob - logprobs[mb]
-            ratio = logratio.exp()
+        order = L.randperm(N, generator=g)
+        for lo in range(0, N, 8):
+            mb = order[lo:lo + 8]
+            _, logp, ent, v = agent.act(obs_buf[mb], act_buf.long()[mb])
+            log_ratio = logp - logp_buf[mb]
+            ratio = log_ratio.exp()
             with L.no_grad():
-                approx_kl = ((ratio - 1) - logratio).mean()
-                clipfrac = ((ratio - 1.0).abs() > 0.2).float().mean().item()
-            mb_adv = advantages[mb]
-            mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-            pg_loss = L.max(-mb_adv * ratio, -mb_adv * L.clamp(ratio, 0.8, 1.2)).mean()
-            newvalue = newvalue.view(-1)
-            v_unclipped = (newvalue - returns[mb]) ** 2
-            v_clipped = values[mb] + L.clamp(newvalue - values[mb], -0.2, 0.2)
-            v_loss = 0.5 * L.max(v_unclipped, (v_clipped - returns[mb]) ** 2).mean()
-            loss = pg_loss - 0.01 * entropy.mean() + v_loss * 0.5
+                kl_est = ((ratio - 1) - log_ratio).mean()
+                clipped_share = ((ratio - 1.0).abs() > 0.2).float().mean().item()
+            a_mb = adv[mb]
+            a_mb = (a_mb - a_mb.mean()) / (a_mb.std() + 1e-8)
+            policy_loss = L.max(-a_mb * ratio, -a_mb * L.clamp(ratio, 0.8, 1.2)).mean()
+            v = v.view(-1)
+            v_clip = val_buf[mb] + L.clamp(v - val_buf[mb], -0.2, 0.2)
+            value_loss = 0.5 * L.max((v - ret[mb]) ** 2, (v_clip - ret[mb]) ** 2).mean()
+            loss = policy_loss - 0.01 * ent.mean() + value_loss * 0.5
             opt.zero_grad()
             loss.backward()
             norm = nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
             opt.step()
-            stats.append((loss.item(), approx_kl.item(), clipfrac, norm.item()))
-    var_y = returns.var()
-    explained = float("nan") if var_y == 0 else 1 - (returns - values).var() / var_y
-    return dict(stats=stats, adv=advantages, actions=actions, explained=explained,
+            stats.append((loss.item(), kl_est.item(), clipped_share, norm.item()))
+    var_ret = ret.var()
+    explained = float("nan") if var_ret == 0 else 1 - (ret - val_buf).var() / var_ret
+    return dict(stats=stats, adv=adv, actions=act_buf, explained=explained,
                 sd=agent.state_dict())
 
 
 @program(**F32)
 def dqn_replay_buffer_gather_huber_and_target_network_sync(L):
-    """A DQN tutorial's loop: epsilon-greedy by Python's seeded random, a deque replay
+    """A DQN loop: epsilon-greedy by Python's seeded random, a deque replay
     buffer sampled by random.sample, the batch stacked by torch.tensor(np.array(...)),
     Q(s, a) by gather(1, a.unsqueeze(1)), targets from the target net's max(1)[0] masked
     by done, SmoothL1Loss, clip_grad_value_, and the target network synced by
@@ -699,7 +704,8 @@ def dqn_replay_buffer_gather_huber_and_target_network_sync(L):
         eps = 0.05 + 0.9 * math.exp(-step / 20)
         if rnd.random() > eps:
             with L.no_grad():
-                action = policy(L.tensor(state).unsqueeze(0)).max(1).indices.view(1, 1).item()
+                q_now = policy(L.tensor(state).unsqueeze(0))
+                action = q_now.max(1).indices.view(1, 1).item()         # greedy
         else:
             action = rnd.randrange(3)
         nxt, r, done = env.step(action)
@@ -729,10 +735,11 @@ def dqn_replay_buffer_gather_huber_and_target_network_sync(L):
         if step % 10 == 0:
             target.load_state_dict(policy.state_dict())
         else:
-            tsd, psd = target.state_dict(), policy.state_dict()
-            for k in psd:
-                tsd[k] = psd[k] * 0.005 + tsd[k] * (1 - 0.005)
-            target.load_state_dict(tsd)
+            tau = 0.005                                  # Polyak averaging otherwise
+            online = policy.state_dict()
+            mixed = {name: w * tau + old * (1 - tau)
+                     for (name, w), old in zip(online.items(), target.state_dict().values())}
+            target.load_state_dict(mixed)
     return dict(losses=losses, qs=qs, t=target.state_dict())
 
 
@@ -747,29 +754,34 @@ def sac_tanh_squashed_normal_with_log_prob_correction_and_twin_critics(L):
     D = L.distributions
     L.manual_seed(41)
 
-    class Actor(nn.Module):
+    class SquashedGaussianActor(nn.Module):
+        """Actions in [-scale, scale]: a Normal draw squashed by tanh and scaled, its
+        log-density corrected by the log-Jacobian of that map; the log-std bounded to
+        [-5, 2] by an affine map of a tanh."""
+
         def __init__(self):
             super().__init__()
-            self.fc = nn.Sequential(nn.Linear(3, 16), nn.ReLU())
-            self.mean, self.log_std = nn.Linear(16, 2), nn.Linear(16, 2)
+            self.trunk = nn.Sequential(nn.Linear(3, 16), nn.ReLU())
+            self.mu_head, self.log_sd_head = nn.Linear(16, 2), nn.Linear(16, 2)
             self.register_buffer("scale", L.tensor([1.0, 2.0], dtype=L.float64))
 
         def forward(self, x):
-            h = self.fc(x)
-            log_std = L.tanh(self.log_std(h))
-            log_std = -5 + 0.5 * (2 - -5) * (log_std + 1)
-            return self.mean(h), log_std
+            h = self.trunk(x)
+            lo, hi = -5, 2
+            unit = L.tanh(self.log_sd_head(h))
+            return self.mu_head(h), lo + 0.5 * (hi - lo) * (unit + 1)
 
-        def get_action(self, x):
-            mean, log_std = self(x)
-            normal = D.Normal(mean, log_std.exp())
-            x_t = normal.rsample()
-            y_t = L.tanh(x_t)
-            action = y_t * self.scale
-            logp = normal.log_prob(x_t) - L.log(self.scale * (1 - y_t.pow(2)) + 1e-6)
-            return action, logp.sum(1, keepdim=True), L.tanh(mean) * self.scale
+        def sample(self, x):
+            """(action, log-density summed over the action dims, deterministic action)."""
+            mu, log_sd = self(x)
+            base = D.Normal(mu, log_sd.exp())
+            u = base.rsample()
+            squashed = L.tanh(u)
+            log_jac = L.log(self.scale * (1 - squashed.pow(2)) + 1e-6)
+            logp = (base.log_prob(u) - log_jac).sum(1, keepdim=True)
+            return squashed * self.scale, logp, L.tanh(mu) * self.scale
 
-    class Q(nn.Module):
+    class Critic(nn.Module):
         def __init__(self):
             super().__init__()
             self.net = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 1))
@@ -777,7 +789,7 @@ def sac_tanh_squashed_normal_with_log_prob_correction_and_twin_critics(L):
         def forward(self, s, a):
             return self.net(L.cat([s, a], 1))
 
-    actor, q1, q2 = Actor().double(), Q().double(), Q().double()
+    actor, q1, q2 = SquashedGaussianActor().double(), Critic().double(), Critic().double()
     q1_t, q2_t = copy.deepcopy(q1), copy.deepcopy(q2)
     log_alpha = L.zeros(1, requires_grad=True, dtype=L.float64)
     q_opt = L.optim.Adam(list(q1.parameters()) + list(q2.parameters()), lr=1e-3)
@@ -786,29 +798,30 @@ def sac_tanh_squashed_normal_with_log_prob_correction_and_twin_critics(L):
     s, s2 = _t(L, 6, 3, seed=12), _t(L, 6, 3, seed=13)
     a, r = _t(L, 6, 2, seed=14).clamp(-1, 1), _t(L, 6, seed=15)
     done = L.tensor([0.0, 0, 1, 0, 0, 1], dtype=L.float64)
+    target_entropy = -2.0
     hist = []
     for _ in range(2):
         alpha = log_alpha.exp().item()
         with L.no_grad():
-            na, nlogp, _ = actor.get_action(s2)
-            minq = L.min(q1_t(s2, na), q2_t(s2, na)) - alpha * nlogp
-            y = r + (1 - done) * 0.99 * minq.view(-1)
-        qf_loss = F.mse_loss(q1(s, a).view(-1), y) + F.mse_loss(q2(s, a).view(-1), y)
+            a2, logp2, _ = actor.sample(s2)
+            soft_v = L.min(q1_t(s2, a2), q2_t(s2, a2)) - alpha * logp2
+            y = r + (1 - done) * 0.99 * soft_v.view(-1)
+        critic_loss = F.mse_loss(q1(s, a).view(-1), y) + F.mse_loss(q2(s, a).view(-1), y)
         q_opt.zero_grad()
-        qf_loss.backward()
+        critic_loss.backward()
         q_opt.step()
-        pi, logp, _ = actor.get_action(s)
-        actor_loss = ((alpha * logp) - L.min(q1(s, pi), q2(s, pi))).mean()
+        a_new, logp, _ = actor.sample(s)
+        actor_loss = ((alpha * logp) - L.min(q1(s, a_new), q2(s, a_new))).mean()
         a_opt.zero_grad()
         actor_loss.backward()
         a_opt.step()
         with L.no_grad():
-            _, logp, _ = actor.get_action(s)
-        alpha_loss = (-log_alpha.exp() * (logp + -2.0)).mean()
+            _, logp, _ = actor.sample(s)
+        alpha_loss = (-log_alpha.exp() * (logp + target_entropy)).mean()
         al_opt.zero_grad()
         alpha_loss.backward()
         al_opt.step()
-        hist.append((qf_loss.item(), actor_loss.item(), alpha_loss.item()))
+        hist.append((critic_loss.item(), actor_loss.item(), alpha_loss.item()))
     return dict(hist=hist, alpha=log_alpha, actor=grads_of(actor), q=grads_of(q1))
 
 
@@ -1036,27 +1049,31 @@ def dlrm_embedding_bags_with_offsets_and_pairwise_dot_interactions(L):
     BCEWithLogitsLoss; sparse gradients and SGD."""
     nn = L.nn
 
-    class DLRM(nn.Module):
+    class DotInteractionModel(nn.Module):
+        """Dense features through an MLP to one d-vector, each sparse feature pooled to
+        another; the dot products of every pair of these vectors (once each) joined to the
+        dense vector feed the top MLP."""
+
         def __init__(self, tables=(10, 7, 5), d=4):
             super().__init__()
             self.emb = nn.ModuleList([nn.EmbeddingBag(n, d, mode="sum", sparse=True)
                                       for n in tables])
             self.bot = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, d), nn.ReLU())
-            n = len(tables) + 1
-            self.li, self.lj = L.triu_indices(n, n, offset=1)
-            self.top = nn.Sequential(nn.Linear(d + n * (n - 1) // 2, 8), nn.ReLU(),
+            n_vec = len(tables) + 1
+            self.rows, self.cols = L.triu_indices(n_vec, n_vec, offset=1)
+            self.top = nn.Sequential(nn.Linear(d + n_vec * (n_vec - 1) // 2, 8), nn.ReLU(),
                                      nn.Linear(8, 1))
 
         def forward(self, dense, idx, offs):
-            x = self.bot(dense)
-            ly = [e(i, o) for e, i, o in zip(self.emb, idx, offs)]
-            T = L.cat([x] + ly, dim=1).view(x.shape[0], -1, x.shape[1])
-            Z = L.bmm(T, L.transpose(T, 1, 2))
-            Zflat = Z[:, self.li, self.lj]
-            return self.top(L.cat([x, Zflat], dim=1))
+            dense_vec = self.bot(dense)
+            pooled = [bag(i, o) for bag, i, o in zip(self.emb, idx, offs)]
+            vecs = L.cat([dense_vec] + pooled, dim=1).view(dense_vec.shape[0], -1,
+                                                           dense_vec.shape[1])
+            gram = L.bmm(vecs, L.transpose(vecs, 1, 2))
+            return self.top(L.cat([dense_vec, gram[:, self.rows, self.cols]], dim=1))
 
     L.manual_seed(59)
-    model = DLRM().double()
+    model = DotInteractionModel().double()
     rng = np.random.RandomState(25)
     dense = _t(L, 4, 3, seed=26)
     idx = [L.tensor(rng.randint(0, n, 9)) for n in (10, 7, 5)]
@@ -1088,33 +1105,38 @@ def deepfm_and_fm_second_order_by_square_of_sum_minus_sum_of_squares(L):
     decay only on embeddings by two parameter groups; roc-auc by ranks from argsort."""
     nn = L.nn
 
-    class DeepFM(nn.Module):
+    class FieldFactorisationNet(nn.Module):
+        """One table for all fields (field j's ids shifted past the earlier fields'), a
+        per-id weight, the pairwise term 0.5 ((sum v)^2 - sum v^2) and an MLP over the
+        concatenated field vectors, all added before the sigmoid."""
+
         def __init__(self, field_dims=(4, 6, 3), d=4):
             super().__init__()
-            self.register_buffer("offsets", L.tensor((0, *np.cumsum(field_dims)[:-1])))
-            n = sum(field_dims)
-            self.linear = nn.Embedding(n, 1)
+            starts = [0] + list(np.cumsum(field_dims)[:-1])
+            self.register_buffer("field_start", L.tensor(tuple(starts)))
+            n_ids = sum(field_dims)
+            self.per_id = nn.Embedding(n_ids, 1)
             self.bias = nn.Parameter(L.zeros((1,)))
-            self.embedding = nn.Embedding(n, d)
-            nn.init.xavier_uniform_(self.embedding.weight.data)
+            self.vectors = nn.Embedding(n_ids, d)
+            nn.init.xavier_uniform_(self.vectors.weight.data)
             self.mlp = nn.Sequential(nn.Linear(len(field_dims) * d, 16), nn.BatchNorm1d(16),
                                      nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
 
         def forward(self, x):
-            x = x + self.offsets.unsqueeze(0)
-            e = self.embedding(x)
-            fm = 0.5 * (e.sum(1) ** 2 - (e ** 2).sum(1)).sum(1, keepdim=True)
-            lin = self.linear(x).sum(1) + self.bias
-            deep = self.mlp(e.view(-1, e.shape[1] * e.shape[2]))
-            return L.sigmoid((lin + fm + deep).squeeze(1))
+            ids = x + self.field_start.unsqueeze(0)
+            v = self.vectors(ids)                                    # (B, fields, d)
+            pairwise = 0.5 * (v.sum(1) ** 2 - (v ** 2).sum(1)).sum(1, keepdim=True)
+            first_order = self.per_id(ids).sum(1) + self.bias
+            deep = self.mlp(v.view(-1, v.shape[1] * v.shape[2]))
+            return L.sigmoid((first_order + pairwise + deep).squeeze(1))
 
     L.manual_seed(61)
-    model = DeepFM().double()
+    model = FieldFactorisationNet().double()
     rng = np.random.RandomState(27)
     x = L.tensor(np.stack([rng.randint(0, n, 12) for n in (4, 6, 3)], 1))
     y = L.tensor(rng.randint(0, 2, 12).astype(np.float64))
-    emb = [p for n, p in model.named_parameters() if "embedding" in n]
-    rest = [p for n, p in model.named_parameters() if "embedding" not in n]
+    emb = [p for n, p in model.named_parameters() if "vectors" in n]
+    rest = [p for n, p in model.named_parameters() if "vectors" not in n]
     opt = L.optim.Adam([{"params": emb, "weight_decay": 1e-3}, {"params": rest}], lr=1e-2)
     crit = nn.BCELoss()
     hist = []

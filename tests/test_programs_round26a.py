@@ -58,66 +58,78 @@ def progan_pixel_norm_minibatch_std_equalized_lr_fade_in_and_r1(L):
     create_graph; Adam with betas (0, 0.99)."""
     nn, F = L.nn, L.nn.functional
 
-    class EqualLinear(nn.Module):
+    class RuntimeScaledLinear(nn.Module):
+        """Equalised learning rate: the weight is stored as N(0, 1) / lr_mul and scaled by
+        lr_mul / sqrt(fan_in) on every call; the bias is scaled by lr_mul."""
+
         def __init__(self, cin, cout, lr_mul=1.0):
             super().__init__()
             self.weight = nn.Parameter(L.randn(cout, cin, dtype=L.float64).div_(lr_mul))
             self.bias = nn.Parameter(L.zeros(cout, dtype=L.float64))
-            self.scale, self.lr_mul = (1 / math.sqrt(cin)) * lr_mul, lr_mul
+            self.lr_mul = lr_mul
+            self.gain = lr_mul * (1 / math.sqrt(cin))
 
         def forward(self, x):
-            return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+            return F.linear(x, self.weight * self.gain, self.bias * self.lr_mul)
 
-    class EqualConv2d(nn.Module):
+    class RuntimeScaledConv(nn.Module):
+        """The same for a k x k convolution, with He's gain sqrt(2 / fan_in)."""
+
         def __init__(self, cin, cout, k, padding=0):
             super().__init__()
             self.weight = nn.Parameter(L.empty(cout, cin, k, k, dtype=L.float64))
             nn.init.normal_(self.weight)
             self.bias = nn.Parameter(L.zeros(cout, dtype=L.float64))
-            self.scale, self.padding = math.sqrt(2 / (cin * k * k)), padding
+            self.gain = math.sqrt(2 / (cin * k * k))
+            self.padding = padding
 
         def forward(self, x):
-            return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+            return F.conv2d(x, self.weight * self.gain, self.bias, padding=self.padding)
 
-    class PixelNorm(nn.Module):
+    class ChannelRMSNorm(nn.Module):
+        """Each pixel's feature vector divided by its root mean square over channels."""
+
         def forward(self, x):
-            return x * L.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+            mean_sq = x.pow(2).mean(dim=1, keepdim=True)
+            return x * L.rsqrt(mean_sq + 1e-8)
 
-    def minibatch_std(x, group=2):
-        B, C, H, W = x.shape
-        y = x.reshape(group, -1, C, H, W)
-        y = (y - y.mean(0)).pow(2).mean(0)
-        y = (y + 1e-8).sqrt().mean(dim=[1, 2, 3])
-        y = y.reshape(-1, 1, 1, 1).repeat(group, 1, H, W)
-        return L.cat([x, y], 1)
+    def append_batch_spread(x, group=2):
+        """One more channel: the standard deviation across groups of ``group`` samples
+        (sample i with i + n/group, ...), averaged over channels and pixels, then broadcast."""
+        n, c, h, w = x.shape
+        grouped = x.reshape(group, -1, c, h, w)
+        var = (grouped - grouped.mean(0)).pow(2).mean(0)
+        spread = (var + 1e-8).sqrt().mean(dim=[1, 2, 3])
+        return L.cat([x, spread.reshape(-1, 1, 1, 1).repeat(group, 1, h, w)], 1)
 
     L.manual_seed(1)
-    mapping = nn.Sequential(PixelNorm(), EqualLinear(4, 4, lr_mul=0.01), nn.LeakyReLU(0.2),
-                            EqualLinear(4, 8, lr_mul=0.01), nn.LeakyReLU(0.2))
-    block4 = EqualConv2d(2, 3, 3, padding=1)
-    block8 = EqualConv2d(3, 3, 3, padding=1)
-    rgb4, rgb8 = EqualConv2d(3, 3, 1), EqualConv2d(3, 3, 1)
-    d_from, d_conv = EqualConv2d(3, 3, 1), EqualConv2d(4, 3, 3, padding=1)
-    d_head = EqualLinear(3 * 4 * 4, 1)
+    mapping = nn.Sequential(ChannelRMSNorm(), RuntimeScaledLinear(4, 4, lr_mul=0.01),
+                            nn.LeakyReLU(0.2), RuntimeScaledLinear(4, 8, lr_mul=0.01),
+                            nn.LeakyReLU(0.2))
+    block4 = RuntimeScaledConv(2, 3, 3, padding=1)
+    block8 = RuntimeScaledConv(3, 3, 3, padding=1)
+    rgb4, rgb8 = RuntimeScaledConv(3, 3, 1), RuntimeScaledConv(3, 3, 1)
+    d_from, d_conv = RuntimeScaledConv(3, 3, 1), RuntimeScaledConv(4, 3, 3, padding=1)
+    d_head = RuntimeScaledLinear(3 * 4 * 4, 1)
     G = nn.ModuleList([mapping, block4, block8, rgb4, rgb8])
     D = nn.ModuleList([d_from, d_conv, d_head])
     opt_g = L.optim.Adam(G.parameters(), lr=1e-3, betas=(0.0, 0.99))
     opt_d = L.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.99))
-    pn = PixelNorm()
+    rms = ChannelRMSNorm()
 
     def generate(z, alpha):
         w = mapping(z)
         h = w.view(-1, 2, 2, 2)
         h = F.interpolate(h, scale_factor=2, mode="nearest")
-        h = pn(F.leaky_relu(block4(h), 0.2))
+        h = rms(F.leaky_relu(block4(h), 0.2))
         up = F.interpolate(h, scale_factor=2)
-        h8 = pn(F.leaky_relu(block8(up), 0.2))
+        h8 = rms(F.leaky_relu(block8(up), 0.2))
         return (1 - alpha) * rgb4(up) + alpha * rgb8(h8)
 
     def discriminate(img):
         h = F.leaky_relu(d_from(img), 0.2)
         h = F.avg_pool2d(h, 2)
-        h = F.leaky_relu(d_conv(minibatch_std(h)), 0.2)
+        h = F.leaky_relu(d_conv(append_batch_spread(h)), 0.2)
         return d_head(h.flatten(1))
 
     real = _t(L, 4, 3, 8, 8, seed=2)
@@ -1027,54 +1039,63 @@ def siren_fitting_an_image_gradient_by_double_backward(L):
 
 @program
 def bifpn_fast_normalized_fusion_with_separable_convs(L):
-    """EfficientDet's BiFPN layer over three levels: fusion weights as Parameters of ones,
-    relu'd and normalised by their sum + 1e-4, a top-down path by nearest upsampling
-    (F.interpolate scale_factor=2) and a bottom-up path by max_pool2d(3, 2, padding=1),
-    depthwise-separable convs followed by BatchNorm2d(momentum=0.01, eps=1e-3) and a
-    MemoryEfficientSwish-like x * sigmoid(x); training-mode forward, backward and an SGD step."""
+    """A BiFPN-style layer (EfficientDet's design) over three levels: merge weights as float32
+    Parameters of ones, relu'd and normalised by their sum + 1e-4, a coarse-to-fine path by
+    nearest upsampling (F.interpolate scale_factor=2) and a fine-to-coarse one by
+    max_pool2d(3, 2, padding=1), depthwise-separable convs followed by
+    BatchNorm2d(momentum=0.01, eps=1e-3) after x * sigmoid(x); training-mode forward,
+    backward and a Nesterov SGD step."""
     nn, F = L.nn, L.nn.functional
 
-    class SeparableConv(nn.Module):
+    class DepthwiseThenPointwise(nn.Module):
         def __init__(self, c):
             super().__init__()
-            self.depthwise = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
-            self.pointwise = nn.Conv2d(c, c, 1)
-            self.bn = nn.BatchNorm2d(c, momentum=0.01, eps=1e-3)
+            self.per_channel = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
+            self.mix = nn.Conv2d(c, c, 1)
+            self.norm = nn.BatchNorm2d(c, momentum=0.01, eps=1e-3)
 
         def forward(self, x):
-            return self.bn(self.pointwise(self.depthwise(x)))
+            return self.norm(self.mix(self.per_channel(x)))
 
-    class BiFPN(nn.Module):
+    class TwoWayPyramid(nn.Module):
+        """Levels 3-5 (finest first): a coarse-to-fine pass refining level 4 and then 3, a
+        fine-to-coarse pass refining 4 and then 5; every merge is a weighted sum whose
+        weights are relu'd and divided by their total (plus 1e-4), then x * sigmoid(x) and a
+        separable convolution."""
+
         def __init__(self, c):
             super().__init__()
-            self.conv4_up, self.conv3_up = SeparableConv(c), SeparableConv(c)
-            self.conv4_down, self.conv5_down = SeparableConv(c), SeparableConv(c)
-            self.p4_w1 = nn.Parameter(L.ones(2, dtype=L.float32))
-            self.p3_w1 = nn.Parameter(L.ones(2, dtype=L.float32))
-            self.p4_w2 = nn.Parameter(L.ones(3, dtype=L.float32))
-            self.p5_w2 = nn.Parameter(L.ones(2, dtype=L.float32))
-            self.relu, self.eps = nn.ReLU(), 1e-4
+            self.td4, self.td3 = DepthwiseThenPointwise(c), DepthwiseThenPointwise(c)
+            self.bu4, self.bu5 = DepthwiseThenPointwise(c), DepthwiseThenPointwise(c)
+            self.mix_td4 = nn.Parameter(L.ones(2, dtype=L.float32))
+            self.mix_td3 = nn.Parameter(L.ones(2, dtype=L.float32))
+            self.mix_bu4 = nn.Parameter(L.ones(3, dtype=L.float32))
+            self.mix_bu5 = nn.Parameter(L.ones(2, dtype=L.float32))
+            self.relu = nn.ReLU()
 
-        def swish(self, x):
-            return x * L.sigmoid(x)
+        def merge(self, conv, raw, *maps):
+            w = self.relu(raw)
+            w = w / (L.sum(w, dim=0) + 1e-4)
+            total = sum(w[i] * m for i, m in enumerate(maps))
+            return conv(total * L.sigmoid(total))
 
-        def fuse(self, w, *xs):
-            w = self.relu(w)
-            w = w / (L.sum(w, dim=0) + self.eps)
-            return sum(w[i] * x for i, x in enumerate(xs))
+        def forward(self, levels):
+            c3, c4, c5 = levels
 
-        def forward(self, inputs):
-            p3, p4, p5 = inputs
-            up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
-            p4_up = self.conv4_up(self.swish(self.fuse(self.p4_w1, p4, up(p5))))
-            p3_out = self.conv3_up(self.swish(self.fuse(self.p3_w1, p3, up(p4_up))))
-            down = lambda t: F.max_pool2d(t, 3, 2, padding=1)  # noqa: E731
-            p4_out = self.conv4_down(self.swish(self.fuse(self.p4_w2, p4, p4_up, down(p3_out))))
-            p5_out = self.conv5_down(self.swish(self.fuse(self.p5_w2, p5, down(p4_out))))
-            return p3_out, p4_out, p5_out
+            def finer(t):
+                return F.interpolate(t, scale_factor=2, mode="nearest")
+
+            def coarser(t):
+                return F.max_pool2d(t, 3, 2, padding=1)
+
+            mid4 = self.merge(self.td4, self.mix_td4, c4, finer(c5))
+            out3 = self.merge(self.td3, self.mix_td3, c3, finer(mid4))
+            out4 = self.merge(self.bu4, self.mix_bu4, c4, mid4, coarser(out3))
+            out5 = self.merge(self.bu5, self.mix_bu5, c5, coarser(out4))
+            return out3, out4, out5
 
     L.manual_seed(51)
-    fpn = BiFPN(3).double()
+    fpn = TwoWayPyramid(3).double()
     feats = [_t(L, 2, 3, 8 // 2 ** i, 8 // 2 ** i, seed=52 + i) for i in range(3)]
     outs = fpn(feats)
     loss = sum(o.square().mean() for o in outs)
@@ -1083,8 +1104,8 @@ def bifpn_fast_normalized_fusion_with_separable_convs(L):
     loss.backward()
     grads = grads_of(fpn)
     opt.step()
-    return dict(outs=list(outs), loss=loss, grads=grads, w=fpn.p4_w2,
-                rm=fpn.conv4_down.bn.running_mean)
+    return dict(outs=list(outs), loss=loss, grads=grads, w=fpn.mix_bu4,
+                rm=fpn.bu4.norm.running_mean)
 
 
 @program

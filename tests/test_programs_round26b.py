@@ -512,27 +512,34 @@ def text_classification_embedding_bag_offsets_tfidf_weights_and_step_lr(L):
 
 @program
 def speech_commands_m5_with_sinc_resampling_and_batchnorm_running_stats(L):
-    """The audio-classification tutorial's M5 network after a resampler written as
-    torchaudio's: a bank of Hann-windowed sinc kernels built by broadcasting (the t == 0
+    """An M5-style audio classifier after a polyphase sinc resampler (torchaudio's method):
+    a bank of Hann-windowed sinc kernels built by broadcasting (the t == 0
     case by where), applied by conv1d with stride = the original rate's factor, output
     frames reshaped and trimmed; then strided Conv1d, BatchNorm1d, MaxPool1d, a global
     avg_pool1d over the remaining length, log_softmax and nll_loss; Adam with weight decay
     over two steps, the BatchNorm running statistics, eval predictions."""
     nn, F = L.nn, L.nn.functional
-    orig, new, width, rolloff = 4, 3, 4, 0.95
-    base = min(orig, new) * rolloff
-    idx = L.arange(-width, width + orig, dtype=L.double)[None, None] / orig
-    t = L.arange(0, -new, -1, dtype=L.double)[:, None, None] / new + idx
-    t = t * base
-    t = t.clamp_(-width, width)
-    window = L.cos(t * math.pi / width / 2) ** 2
-    t = t * math.pi
-    scale = base / orig
-    kernels = L.where(t == 0, L.tensor(1.0, dtype=L.double), t.sin() / t) * window * scale
-    wav = _t(L, 4, 1, 96, scale=0.5, seed=140)
-    x = F.pad(wav.view(-1, 96), (width, width + orig))
-    res = F.conv1d(x[:, None], kernels, stride=orig)
-    res = res.transpose(1, 2).reshape(4, -1)[:, :math.ceil(new * 96 / orig)][:, None]
+    orig, new, half_span, rolloff = 4, 3, 4, 0.95
+    cutoff = min(orig, new) * rolloff            # a fraction of the lower rate's Nyquist band
+
+    def sinc_bank():
+        """(new, 1, taps): for each output phase, a Hann-windowed sinc over the input
+        samples from -half_span to half_span + orig around a block of orig inputs."""
+        taps = L.arange(-half_span, half_span + orig, dtype=L.double)[None, None] / orig
+        phase = L.arange(0, -new, -1, dtype=L.double)[:, None, None] / new
+        x = ((phase + taps) * cutoff).clamp_(-half_span, half_span)
+        hann = L.cos(x * math.pi / half_span / 2) ** 2
+        x = x * math.pi
+        sinc = L.where(x == 0, L.tensor(1.0, dtype=L.double), x.sin() / x)
+        return sinc * hann * (cutoff / orig)
+
+    kernels = sinc_bank()
+    n_in = 96
+    wav = _t(L, 4, 1, n_in, scale=0.5, seed=140)
+    padded = F.pad(wav.view(-1, n_in), (half_span, half_span + orig))
+    phases = F.conv1d(padded[:, None], kernels, stride=orig)        # (N, new, blocks)
+    n_out = math.ceil(new * n_in / orig)
+    res = phases.transpose(1, 2).reshape(4, -1)[:, :n_out][:, None]  # phases interleaved
     L.manual_seed(59)
     model = nn.Sequential(
         nn.Conv1d(1, 8, 8, stride=4), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
@@ -540,9 +547,9 @@ def speech_commands_m5_with_sinc_resampling_and_batchnorm_running_stats(L):
     fc = nn.Linear(8, 3).double()
 
     def forward(inp):
-        h = model(inp)
-        h = F.avg_pool1d(h, h.shape[-1]).permute(0, 2, 1)
-        return F.log_softmax(fc(h), dim=2).squeeze(1)
+        feats = model(inp)
+        pooled = F.avg_pool1d(feats, feats.shape[-1])          # (N, C, 1): a global mean
+        return F.log_softmax(fc(pooled.permute(0, 2, 1)), dim=2).squeeze(1)
 
     y = L.tensor([0, 2, 1, 2])
     opt = L.optim.Adam([*model.parameters(), *fc.parameters()], lr=0.01, weight_decay=1e-4)

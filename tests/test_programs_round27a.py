@@ -328,32 +328,39 @@ def learning_to_learn_coordinatewise_lstm_optimizer_with_truncated_unrolls(L):
     nn = L.nn
     L.manual_seed(7)
 
-    class Optimizer(nn.Module):
-        def __init__(self, hidden=6, preproc_factor=10.0):
-            super().__init__()
-            self.recurs = nn.LSTMCell(2, hidden)
-            self.recurs2 = nn.LSTMCell(hidden, hidden)
-            self.output = nn.Linear(hidden, 1)
-            self.preproc_factor = preproc_factor
-            self.preproc_threshold = math.exp(-preproc_factor)
+    class CoordinatewiseLSTM(nn.Module):
+        """The same small LSTM for every coordinate of the optimisee (coordinates are the
+        batch), reading each gradient as two features: (log|g| / p, sign g) when |g| is at
+        least e^-p, else (-1, e^p g)."""
 
-        def forward(self, inp, hidden, cell):
-            inp2 = L.zeros(inp.size(0), 2, dtype=inp.dtype)
-            keep = (inp.abs() >= self.preproc_threshold).squeeze()
-            inp2[:, 0][keep] = (L.log(inp.abs()[keep] + 1e-8) / self.preproc_factor).squeeze()
-            inp2[:, 1][keep] = L.sign(inp[keep]).squeeze()
-            inp2[:, 0][~keep] = -1
-            inp2[:, 1][~keep] = (math.exp(self.preproc_factor) * inp[~keep]).squeeze()
-            h0, c0 = self.recurs(inp2, (hidden[0], cell[0]))
-            h1, c1 = self.recurs2(h0, (hidden[1], cell[1]))
-            return self.output(h1), (h0, h1), (c0, c1)
+        def __init__(self, hidden=6, p=10.0):
+            super().__init__()
+            self.cell1 = nn.LSTMCell(2, hidden)
+            self.cell2 = nn.LSTMCell(hidden, hidden)
+            self.head = nn.Linear(hidden, 1)
+            self.p = p
+            self.small = math.exp(-p)
+
+        def features(self, g):
+            out = L.zeros(g.size(0), 2, dtype=g.dtype)
+            big = (g.abs() >= self.small).squeeze()
+            out[:, 0][big] = (L.log(g.abs()[big] + 1e-8) / self.p).squeeze()
+            out[:, 1][big] = L.sign(g[big]).squeeze()
+            out[:, 0][~big] = -1
+            out[:, 1][~big] = (math.exp(self.p) * g[~big]).squeeze()
+            return out
+
+        def forward(self, g, hs, cs):
+            h1, c1 = self.cell1(self.features(g), (hs[0], cs[0]))
+            h2, c2 = self.cell2(h1, (hs[1], cs[1]))
+            return self.head(h2), (h1, h2), (c1, c2)
 
     A, B = _t(L, 5, 5, seed=11), _t(L, 5, seed=12)
 
     def quad(theta):
         return ((A @ theta - B) ** 2).sum()
 
-    opt_net = Optimizer().double()
+    opt_net = CoordinatewiseLSTM().double()
     meta_opt = L.optim.Adam(opt_net.parameters(), lr=1e-2)
     meta_losses = []
     for epoch in range(2):
@@ -698,28 +705,37 @@ def jem_energy_from_classifier_logits_sgld_replay_buffer(L):
     opt = L.optim.Adam(f.parameters(), lr=1e-3, betas=(0.0, 0.999))
     buffer = L.rand(20, 4, dtype=L.double) * 2 - 1
     x, y = _t(L, 8, 4, seed=3), L.tensor(_labels(8, 3, 4))
+    def start_points(slots):
+        """Buffer entries, each replaced by fresh uniform noise with probability 0.05."""
+        kept = buffer[slots]
+        fresh = L.rand_like(kept) * 2 - 1
+        renew = (L.rand(8) < 0.05).double()[:, None]
+        return renew * fresh + (1 - renew) * kept
+
+    def langevin(x0, steps=5, step=1.0, noise=0.01):
+        """Ascend -E(x) = logsumexp(f(x)) with noise, by writes into .data of one leaf."""
+        walker = x0.clone().requires_grad_(True)
+        for _ in range(steps):
+            energy = -L.logsumexp(f(walker), 1)
+            up = L.autograd.grad(-energy.sum(), [walker], retain_graph=True)[0]
+            walker.data += step * up + noise * L.randn_like(walker)
+        return walker.detach()
+
     out = []
     for _ in range(2):
-        inds = L.randint(0, 20, (8,))
-        buf = buffer[inds]
-        rand = L.rand_like(buf) * 2 - 1
-        choose = (L.rand(8) < 0.05).double()[:, None]
-        x_k = (choose * rand + (1 - choose) * buf).clone().requires_grad_(True)
-        f.eval()
-        for _ in range(5):
-            energy = -L.logsumexp(f(x_k), 1)
-            g = L.autograd.grad(-energy.sum(), [x_k], retain_graph=True)[0]
-            x_k.data += 1.0 * g + 0.01 * L.randn_like(x_k)
+        slots = L.randint(0, 20, (8,))
+        x0 = start_points(slots)
+        f.eval()                                   # no dropout while sampling
+        samples = langevin(x0)
         f.train()
-        x_q = x_k.detach()
-        buffer[inds] = x_q
+        buffer[slots] = samples
         logits = f(x)
-        fp, fq = logits.logsumexp(1).mean(), f(x_q).logsumexp(1).mean()
-        loss = F.cross_entropy(logits, y) + (fq - fp)
+        data_term, model_term = logits.logsumexp(1).mean(), f(samples).logsumexp(1).mean()
+        loss = F.cross_entropy(logits, y) + (model_term - data_term)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        out.append((loss.item(), fp.item(), fq.item()))
+        out.append((loss.item(), data_term.item(), model_term.item()))
     return dict(out=out, buffer=buffer, grads=grads_of(f))
 
 
@@ -868,7 +884,7 @@ def log_domain_sinkhorn_divergence_gradient_flow_of_a_point_cloud(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def pgd_linf_attack_with_random_start_cw_margin_and_trades_training(L):
-    """Madry et al.'s PGD as the robustness repositories write it: a uniform random start
+    """Madry et al.'s PGD attack: a uniform random start
     delta.uniform_(-eps, eps), the input kept in [0, 1] by clamp, steps of alpha * sign(grad)
     with delta.data projected by clamp(-eps, eps), delta.grad.zero_(); the CW margin loss
     from a one-hot mask; then TRADES: x_adv found by maximising KLDivLoss(reduction='sum')
@@ -881,53 +897,57 @@ def pgd_linf_attack_with_random_start_cw_margin_and_trades_training(L):
     y = L.tensor(_labels(5, 4, 2))
     eps, alpha = 0.1, 0.03
 
-    delta = L.zeros_like(X).uniform_(-eps, eps)
-    delta.data = L.clamp(X + delta.data, min=0, max=1) - X
-    delta.requires_grad = True
-    for _ in range(4):
-        loss = F.cross_entropy(model(X + delta), y)
-        loss.backward()
-        delta.data = (delta + alpha * delta.grad.detach().sign()).clamp(-eps, eps)
-        delta.data = L.clamp(X + delta.data, 0, 1) - X
-        delta.grad.zero_()
-    pgd = delta.detach()
+    def into_box(x_new):
+        """Back into the eps-ball around X (by min/max) and then into [0, 1]."""
+        return L.min(L.max(x_new, X - eps), X + eps)
 
-    def cw_loss(logits, target, kappa=0.0):
-        onehot = F.one_hot(target, 4).double()
-        real = (onehot * logits).sum(1)
-        other = ((1.0 - onehot) * logits - onehot * 10000.0).max(1)[0]
-        return L.clamp(real - other + kappa, min=0.0).sum()
+    # PGD on the cross-entropy: a perturbation leaf updated through .data, random start
+    pert = L.zeros_like(X).uniform_(-eps, eps)
+    pert.data = L.clamp(X + pert.data, min=0, max=1) - X          # the image stays in [0, 1]
+    pert.requires_grad = True
+    for _ in range(4):
+        F.cross_entropy(model(X + pert), y).backward()
+        ascent = pert + alpha * pert.grad.detach().sign()
+        pert.data = ascent.clamp(-eps, eps)
+        pert.data = L.clamp(X + pert.data, 0, 1) - X
+        pert.grad.zero_()
+    pgd = pert.detach()
+
+    def margin_loss(logits, target, kappa=0.0):
+        """Carlini-Wagner: the true logit's lead over the best other one, floored at 0."""
+        is_true = F.one_hot(target, 4).double()
+        true_logit = (is_true * logits).sum(1)
+        best_other = ((1.0 - is_true) * logits - is_true * 10000.0).max(1)[0]
+        return L.clamp(true_logit - best_other + kappa, min=0.0).sum()
 
     x_cw = X.clone().detach().requires_grad_(True)
     for _ in range(3):
-        g, = L.autograd.grad(-cw_loss(model(x_cw), y), [x_cw])
-        x_cw = x_cw.detach() + alpha * g.sign()
-        x_cw = L.min(L.max(x_cw, X - eps), X + eps).clamp_(0.0, 1.0).requires_grad_(True)
+        g, = L.autograd.grad(-margin_loss(model(x_cw), y), [x_cw])
+        x_cw = into_box(x_cw.detach() + alpha * g.sign()).clamp_(0.0, 1.0).requires_grad_(True)
     model.zero_grad()
 
+    # TRADES: the adversary pushes the prediction away from the clean one (a KL), then the
+    # model is trained on the clean loss plus that KL
     opt = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    criterion_kl = nn.KLDivLoss(reduction="sum")
+    kl_sum = nn.KLDivLoss(reduction="sum")
     model.eval()
     x_adv = X.detach() + 0.001 * L.randn(X.shape, dtype=L.double)
     for _ in range(3):
         x_adv.requires_grad_()
         with L.enable_grad():
-            loss_kl = criterion_kl(F.log_softmax(model(x_adv), dim=1), F.softmax(model(X), dim=1))
-        grad = L.autograd.grad(loss_kl, [x_adv])[0]
-        x_adv = x_adv.detach() + alpha * L.sign(grad.detach())
-        x_adv = L.min(L.max(x_adv, X - eps), X + eps)
-        x_adv = L.clamp(x_adv, 0.0, 1.0)
+            away = kl_sum(F.log_softmax(model(x_adv), dim=1), F.softmax(model(X), dim=1))
+        step = L.autograd.grad(away, [x_adv])[0]
+        x_adv = L.clamp(into_box(x_adv.detach() + alpha * L.sign(step.detach())), 0.0, 1.0)
     model.train()
     x_adv = L.autograd.Variable(L.clamp(x_adv, 0.0, 1.0), requires_grad=False)
     opt.zero_grad()
-    logits = model(X)
-    loss_natural = F.cross_entropy(logits, y)
-    loss_robust = (1.0 / 5) * nn.KLDivLoss(reduction="batchmean")(
+    clean = F.cross_entropy(model(X), y)
+    robust = (1.0 / 5) * nn.KLDivLoss(reduction="batchmean")(
         F.log_softmax(model(x_adv), dim=1), F.softmax(model(X), dim=1))
-    loss = loss_natural + 6.0 * loss_robust
+    loss = clean + 6.0 * robust
     loss.backward()
     opt.step()
-    return dict(pgd=pgd, x_cw=x_cw.detach(), cw=cw_loss(model(x_cw), y), x_adv=x_adv,
+    return dict(pgd=pgd, x_cw=x_cw.detach(), cw=margin_loss(model(x_cw), y), x_adv=x_adv,
                 loss=loss, grads=grads_of(model), state=opt.state_dict()["state"])
 
 
@@ -1152,8 +1172,8 @@ def maml_plus_plus_per_step_learning_rates_and_multi_step_loss(L):
 
 @program
 def anderson_accelerated_equilibrium_solver_batched_least_squares(L):
-    """The implicit-layers tutorial's Anderson acceleration: histories X and F kept in
-    preallocated (bsz, m, n) buffers written by index (X[:, k % m] = ...), the bordered
+    """Anderson acceleration for a deep-equilibrium layer: iterates and their images kept
+    in preallocated (batch, memory, n) ring buffers written by index, the bordered
     system H[:, 1:n+1, 1:n+1] = G G^T + lam I built by bmm and solved per batch by
     torch.linalg.solve, the mixing step beta * (alpha F) + (1 - beta) * (alpha X), the
     residual history; then the equilibrium's implicit backward via the same solver on
@@ -1161,32 +1181,41 @@ def anderson_accelerated_equilibrium_solver_batched_least_squares(L):
     nn = L.nn
     L.manual_seed(16)
 
-    def anderson(f, x0, m=4, lam=1e-4, max_iter=25, tol=1e-10, beta=1.0):
-        bsz, d = x0.shape
-        X = L.zeros(bsz, m, d, dtype=x0.dtype)
-        Fh = L.zeros(bsz, m, d, dtype=x0.dtype)
-        X[:, 0], Fh[:, 0] = x0, f(x0)
-        X[:, 1], Fh[:, 1] = Fh[:, 0], f(Fh[:, 0])
-        H = L.zeros(bsz, m + 1, m + 1, dtype=x0.dtype)
-        H[:, 0, 1:] = H[:, 1:, 0] = 1
-        y = L.zeros(bsz, m + 1, 1, dtype=x0.dtype)
-        y[:, 0] = 1
-        res = []
-        k = 2
+    def anderson_fixed_point(f, x0, memory=4, reg=1e-4, max_iter=25, tol=1e-10, mix=1.0):
+        """x = f(x) for a batch by Anderson acceleration.  The last ``memory`` iterates and
+        their images sit in ring buffers; the next iterate combines the images (and, by
+        1 - mix, the iterates) with weights a that minimise |sum a_i (f(x_i) - x_i)|^2 +
+        reg |a|^2 under sum a_i = 1: the bordered system [[0, 1^T], [1, R R^T + reg I]]
+        [mu; a] = [1; 0].  Returns the last iterate and the relative residuals."""
+        nb, d = x0.shape
+        xs = L.zeros(nb, memory, d, dtype=x0.dtype)
+        fs = L.zeros(nb, memory, d, dtype=x0.dtype)
+        xs[:, 0], fs[:, 0] = x0, f(x0)
+        xs[:, 1], fs[:, 1] = fs[:, 0], f(fs[:, 0])
+        bordered = L.zeros(nb, memory + 1, memory + 1, dtype=x0.dtype)
+        bordered[:, 0, 1:] = bordered[:, 1:, 0] = 1
+        rhs = L.zeros(nb, memory + 1, 1, dtype=x0.dtype)
+        rhs[:, 0] = 1
+
+        def weights(used):
+            r = fs[:, :used] - xs[:, :used]
+            bordered[:, 1:used + 1, 1:used + 1] = L.bmm(r, r.transpose(1, 2)) + \
+                reg * L.eye(used, dtype=x0.dtype)[None]
+            sol = L.linalg.solve(bordered[:, :used + 1, :used + 1], rhs[:, :used + 1])
+            return sol[:, 1:used + 1, 0]
+
+        rel = []
+        slot = 2 % memory
         for k in range(2, max_iter):
-            n = min(k, m)
-            G = Fh[:, :n] - X[:, :n]
-            H[:, 1:n + 1, 1:n + 1] = L.bmm(G, G.transpose(1, 2)) + \
-                lam * L.eye(n, dtype=x0.dtype)[None]
-            alpha = L.linalg.solve(H[:, :n + 1, :n + 1], y[:, :n + 1])[:, 1:n + 1, 0]
-            X[:, k % m] = beta * (alpha[:, None] @ Fh[:, :n])[:, 0] + \
-                (1 - beta) * (alpha[:, None] @ X[:, :n])[:, 0]
-            Fh[:, k % m] = f(X[:, k % m])
-            res.append((Fh[:, k % m] - X[:, k % m]).norm().item() /
-                       (1e-5 + Fh[:, k % m].norm().item()))
-            if res[-1] < tol:
+            used, slot = min(k, memory), k % memory
+            a = weights(used)[:, None]
+            xs[:, slot] = mix * (a @ fs[:, :used])[:, 0] + (1 - mix) * (a @ xs[:, :used])[:, 0]
+            fs[:, slot] = f(xs[:, slot])
+            rel.append((fs[:, slot] - xs[:, slot]).norm().item() /
+                       (1e-5 + fs[:, slot].norm().item()))
+            if rel[-1] < tol:
                 break
-        return X[:, k % m], res
+        return xs[:, slot], rel
 
     lin_z, lin_x = nn.Linear(6, 6, bias=False).double(), nn.Linear(3, 6).double()
     with L.no_grad():
@@ -1200,19 +1229,23 @@ def anderson_accelerated_equilibrium_solver_batched_least_squares(L):
 
     inj = lin_x(x)
     with L.no_grad():
-        z_star, fres = anderson(lambda z: f(z, inj), L.zeros(5, 6, dtype=L.double))
-    z = f(z_star, inj)
-    z0 = z.clone().detach().requires_grad_()
-    f0 = f(z0, inj)
+        z_star, fres = anderson_fixed_point(lambda z: f(z, inj), L.zeros(5, 6, dtype=L.double))
+    z = f(z_star, inj)                       # one step with a graph, to reach the weights
+    z_leaf = z.clone().detach().requires_grad_()
+    f_at = f(z_leaf, inj)
     stored = {}
 
-    def hook(grad):
-        g, bres = anderson(lambda y: L.autograd.grad(f0, z0, y, retain_graph=True)[0] + grad,
-                           grad)
-        stored["bres"] = len(bres)
+    def implicit_backward(grad):
+        # the gradient g solves g = J^T g + grad, J = df/dz at the fixed point: the same
+        # solver on the map v -> J^T v + grad, J^T v by autograd.grad
+        def step(v):
+            return L.autograd.grad(f_at, z_leaf, v, retain_graph=True)[0] + grad
+
+        g, hist = anderson_fixed_point(step, grad)
+        stored["bres"] = len(hist)
         return g
 
-    z.register_hook(hook)
+    z.register_hook(implicit_backward)
     loss = ((head(z) - target) ** 2).mean()
     loss.backward()
     return dict(z=z, fres=len(fres), bres=stored["bres"], loss=loss,

@@ -590,98 +590,92 @@ def torchvision_box_ops_diou_ciou_losses_with_box_convert_and_empty_inputs(L):
 
 @program
 def torchvision_roi_align_reference_by_advanced_indexing_and_multiscale_levels(L):
-    """torchvision's pure-python roi_align: per-RoI sampling grids from arange, the aligned
-    half-pixel offset, an adaptive sampling ratio, bilinear interpolation by clamped floor
-    indices and advanced indexing input[roi_batch_ind[:, None, None, None, None, None],
-    c[None, :, None, None, None, None], y, x] with validity masks, the average over
-    samples; MultiScaleRoIAlign's level mapper (floor(4 + log2(sqrt(area) / 224 + eps)),
-    clamp) dispatching each RoI to its feature map by torch.where and index writes into
+    """RoIAlign in plain tensor code (the semantics of torchvision.ops.roi_align): for every
+    RoI a grid of sample points per output bin from arange, the half-pixel shift when
+    aligned, an adaptive number of samples (ceil of the bin size) handled by masks over a
+    fixed-size grid, bilinear interpolation from clamped int() corner indices gathered by
+    one 6-d advanced index (RoI, channel, bin row, bin column, sample row, sample column),
+    the mean over valid samples; the multi-scale level rule floor(4 + log2(sqrt(area) / 224
+    + eps)) clamped to the two maps, each RoI dispatched by torch.where and index writes into
     a zeros result; gradients to the feature maps."""
-    def bilinear(inp, roi_batch_ind, y, x, ymask, xmask):
-        _, channels, height, width = inp.size()
-        y = y.clamp(min=0)
-        x = x.clamp(min=0)
-        y_low = y.int()
-        x_low = x.int()
-        y_high = L.where(y_low >= height - 1, height - 1, y_low + 1)
-        y_low = L.where(y_low >= height - 1, height - 1, y_low)
-        y = L.where(y_low >= height - 1, y.to(inp.dtype), y)
-        x_high = L.where(x_low >= width - 1, width - 1, x_low + 1)
-        x_low = L.where(x_low >= width - 1, width - 1, x_low)
-        x = L.where(x_low >= width - 1, x.to(inp.dtype), x)
-        ly, lx = y - y_low, x - x_low
-        hy, hx = 1.0 - ly, 1.0 - lx
+    def sample_bilinear(fmap, batch_of, ys, xs, y_ok, x_ok):
+        """(R, C, bins_y, bins_x, samples_y, samples_x) bilinear samples of ``fmap`` at the
+        RoI-wise coordinates ys (R, bins_y, samples_y) and xs; coordinates below 0 read
+        from 0, at or past the last row/column from it; masked-out samples read pixel 0."""
+        _, n_chan, rows, cols = fmap.size()
 
-        def masked_index(yy, xx):
-            yy = L.where(ymask[:, None, :], yy, 0)
-            xx = L.where(xmask[:, None, :], xx, 0)
-            return inp[roi_batch_ind[:, None, None, None, None, None],
-                       L.arange(channels)[None, :, None, None, None, None],
-                       yy[:, None, :, None, :, None], xx[:, None, None, :, None, :]]
+        def corners(t, size):
+            t = t.clamp(min=0)
+            lo = t.int()
+            at_edge = lo >= size - 1
+            hi = L.where(at_edge, size - 1, lo + 1)
+            lo = L.where(at_edge, size - 1, lo)
+            t = L.where(at_edge, t.to(fmap.dtype), t)
+            frac = t - lo
+            return lo, hi, 1.0 - frac, frac
 
-        v1, v2 = masked_index(y_low, x_low), masked_index(y_low, x_high)
-        v3, v4 = masked_index(y_high, x_low), masked_index(y_high, x_high)
+        y0, y1, wy0, wy1 = corners(ys, rows)
+        x0, x1, wx0, wx1 = corners(xs, cols)
+        roi = batch_of[:, None, None, None, None, None]
+        chan = L.arange(n_chan)[None, :, None, None, None, None]
 
-        def outer_prod(a, b):
-            return a[:, None, :, None, :, None] * b[:, None, None, :, None, :]
+        def pick(iy, ix):
+            iy = L.where(y_ok[:, None, :], iy, 0)
+            ix = L.where(x_ok[:, None, :], ix, 0)
+            return fmap[roi, chan, iy[:, None, :, None, :, None], ix[:, None, None, :, None, :]]
 
-        return outer_prod(hy, hx) * v1 + outer_prod(hy, lx) * v2 + \
-            outer_prod(ly, hx) * v3 + outer_prod(ly, lx) * v4
+        def weight(wy, wx):
+            return wy[:, None, :, None, :, None] * wx[:, None, None, :, None, :]
 
-    def roi_align(inp, rois, spatial_scale, ph, pw, sampling_ratio, aligned):
-        roi_batch_ind = rois[:, 0].int()
-        offset = 0.5 if aligned else 0.0
-        roi_start_w = rois[:, 1] * spatial_scale - offset
-        roi_start_h = rois[:, 2] * spatial_scale - offset
-        roi_end_w = rois[:, 3] * spatial_scale - offset
-        roi_end_h = rois[:, 4] * spatial_scale - offset
-        roi_width, roi_height = roi_end_w - roi_start_w, roi_end_h - roi_start_h
-        if not aligned:
-            roi_width = L.clamp(roi_width, min=1.0)
-            roi_height = L.clamp(roi_height, min=1.0)
-        bin_h, bin_w = roi_height / ph, roi_width / pw
-        exact = sampling_ratio > 0
-        grid_h = sampling_ratio if exact else L.ceil(roi_height / ph)
-        grid_w = sampling_ratio if exact else L.ceil(roi_width / pw)
-        iy = L.arange(ph * 2 if not exact else sampling_ratio, dtype=inp.dtype)
-        ix = L.arange(pw * 2 if not exact else sampling_ratio, dtype=inp.dtype)
-        ymask = iy[None, :] < grid_h[:, None] if not exact else None
-        xmask = ix[None, :] < grid_w[:, None] if not exact else None
-        if exact:
-            ymask = L.ones(rois.size(0), sampling_ratio, dtype=L.bool)
-            xmask = L.ones(rois.size(0), sampling_ratio, dtype=L.bool)
-            grid_h = L.full((rois.size(0),), float(sampling_ratio), dtype=inp.dtype)
-            grid_w = grid_h
-        phs, pws = L.arange(ph, dtype=inp.dtype), L.arange(pw, dtype=inp.dtype)
+        return weight(wy0, wx0) * pick(y0, x0) + weight(wy0, wx1) * pick(y0, x1) + \
+            weight(wy1, wx0) * pick(y1, x0) + weight(wy1, wx1) * pick(y1, x1)
 
-        def from_K(t):
-            return t[:, None, None]
-
-        y = from_K(roi_start_h) + phs[None, :, None] * from_K(bin_h) + \
-            (iy[None, None, :] + 0.5) * from_K(bin_h / grid_h)
-        x = from_K(roi_start_w) + pws[None, :, None] * from_K(bin_w) + \
-            (ix[None, None, :] + 0.5) * from_K(bin_w / grid_w)
-        val = bilinear(inp, roi_batch_ind, y, x, ymask, xmask)
-        val = L.where(ymask[:, None, None, None, :, None], val, 0)
-        val = L.where(xmask[:, None, None, None, None, :], val, 0)
-        output = val.sum((-1, -2))
-        count = L.clamp(grid_h * grid_w, min=1)
-        return output / count[:, None, None, None]
+    def align(fmap, rois, scale, out_h, out_w, ratio, aligned):
+        """rois: (R, 5) rows of (batch index, x1, y1, x2, y2) in image coordinates."""
+        n = rois.size(0)
+        batch_of = rois[:, 0].int()
+        shift = 0.5 if aligned else 0.0
+        x1, y1, x2, y2 = (rois[:, k] * scale - shift for k in range(1, 5))
+        w, h = x2 - x1, y2 - y1
+        if not aligned:                                  # the legacy mode: at least a pixel
+            w, h = L.clamp(w, min=1.0), L.clamp(h, min=1.0)
+        step_y, step_x = h / out_h, w / out_w
+        if ratio > 0:                                    # a fixed ratio x ratio grid per bin
+            iy = L.arange(ratio, dtype=fmap.dtype)
+            ix = L.arange(ratio, dtype=fmap.dtype)
+            y_ok = L.ones(n, ratio, dtype=L.bool)
+            x_ok = L.ones(n, ratio, dtype=L.bool)
+            per_y = per_x = L.full((n,), float(ratio), dtype=fmap.dtype)
+        else:                                            # ceil(bin size) samples, at most 2
+            per_y, per_x = L.ceil(h / out_h), L.ceil(w / out_w)
+            iy = L.arange(out_h * 2, dtype=fmap.dtype)
+            ix = L.arange(out_w * 2, dtype=fmap.dtype)
+            y_ok = iy[None, :] < per_y[:, None]
+            x_ok = ix[None, :] < per_x[:, None]
+        bins_y, bins_x = L.arange(out_h, dtype=fmap.dtype), L.arange(out_w, dtype=fmap.dtype)
+        ys = y1[:, None, None] + bins_y[None, :, None] * step_y[:, None, None] + \
+            (iy[None, None, :] + 0.5) * (step_y / per_y)[:, None, None]
+        xs = x1[:, None, None] + bins_x[None, :, None] * step_x[:, None, None] + \
+            (ix[None, None, :] + 0.5) * (step_x / per_x)[:, None, None]
+        vals = sample_bilinear(fmap, batch_of, ys, xs, y_ok, x_ok)
+        vals = L.where(y_ok[:, None, None, None, :, None], vals, 0)
+        vals = L.where(x_ok[:, None, None, None, None, :], vals, 0)
+        return vals.sum((-1, -2)) / L.clamp(per_y * per_x, min=1)[:, None, None, None]
 
     feats = [_t(L, 2, 3, 16, 16, seed=12, grad=True), _t(L, 2, 3, 8, 8, seed=13, grad=True)]
     scales = [1 / 4, 1 / 8]
     boxes = L.tensor([[0, 2.0, 3.0, 30.0, 40.0], [1, 10.0, 5.0, 60.0, 62.0],
                       [0, 1.0, 1.0, 9.0, 7.0], [1, 0.0, 20.0, 50.0, 30.0]], dtype=L.float64)
     area = (boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])
-    lvl = L.floor(4 + L.log2(L.sqrt(area) / 224 + 1e-6))
-    lvl = L.clamp(lvl, min=2, max=3).to(L.int64) - 2
-    result = L.zeros((4, 3, 2, 2), dtype=L.float64)
-    for level, (f, s) in enumerate(zip(feats, scales)):
-        idx = L.where(lvl == level)[0]
-        result[idx] = roi_align(f, boxes[idx], s, 2, 2, -1, True).to(result.dtype)
-    exact = roi_align(feats[0], boxes, 0.25, 3, 2, 2, False)
-    (result.sum() + exact.pow(2).sum()).backward()
-    return dict(lvl=lvl, result=result, exact=exact, g0=feats[0].grad, g1=feats[1].grad)
+    level = L.floor(4 + L.log2(L.sqrt(area) / 224 + 1e-6))
+    level = L.clamp(level, min=2, max=3).to(L.int64) - 2        # 0: stride 4, 1: stride 8
+    pooled = L.zeros((4, 3, 2, 2), dtype=L.float64)
+    for k, (fmap, s) in enumerate(zip(feats, scales)):
+        mine = L.where(level == k)[0]
+        pooled[mine] = align(fmap, boxes[mine], s, 2, 2, -1, True).to(pooled.dtype)
+    fixed = align(feats[0], boxes, 0.25, 3, 2, 2, False)
+    (pooled.sum() + fixed.pow(2).sum()).backward()
+    return dict(lvl=level, result=pooled, exact=fixed, g0=feats[0].grad, g1=feats[1].grad)
 
 
 @program
@@ -1287,65 +1281,64 @@ def unet3d_piece_instance_norm_transposed_conv_and_deep_supervision(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def segmentation_losses_lovasz_softmax_ohem_cross_entropy_and_focal_tversky(L):
-    """Segmentation-repository losses: Berman's Lovasz-softmax (per-class errors sorted by
-    torch.sort(descending=True), the permuted ground truth's lovasz_grad by cumsum, the
-    Jaccard differences by slice assignment jaccard[1:] = jaccard[1:] - jaccard[:-1], a dot
-    with the sorted errors) over pixels flattened by permute(0, 2, 3, 1).contiguous().view,
-    ignore pixels dropped by boolean indexing, classes='present'; OHEM cross-entropy
+    """Segmentation losses: the Lovasz-softmax of Berman et al. (per-class errors sorted by
+    torch.sort(descending=True), the Jaccard curve of the permuted ground truth by cumsum,
+    its increments by slice assignment x[1:] = x[1:] - x[:-1], a dot with the sorted
+    errors) over pixels flattened by permute(0, 2, 3, 1).contiguous().view, ignored pixels
+    dropped by boolean indexing, absent classes skipped; OHEM cross-entropy
     (per-pixel cross_entropy(reduction='none', ignore_index=255), the prob of the target
     gathered, a kth-value threshold by sort, the kept pixels' mean); and the focal Tversky
     loss over one-hot targets built by F.one_hot and permute; gradients to the logits."""
     F = L.nn.functional
 
-    def lovasz_grad(gt_sorted):
-        p = len(gt_sorted)
-        gts = gt_sorted.sum()
-        intersection = gts - gt_sorted.float().cumsum(0)
-        union = gts + (1 - gt_sorted).float().cumsum(0)
-        jaccard = 1.0 - intersection / union
-        if p > 1:
-            jaccard[1:p] = jaccard[1:p] - jaccard[0:-1]
-        return jaccard
+    def jaccard_steps(fg_in_order):
+        """Weights of the Lovasz extension of the Jaccard loss at one ordering: with g the
+        foreground indicator in decreasing-error order and G its total, the loss once the
+        first k pixels are wrong is 1 - (G - sum g) / (G + sum (1 - g)) over those k; the
+        weights are its increments (the first kept as is)."""
+        total = fg_in_order.sum()
+        still_in = total - fg_in_order.float().cumsum(0)
+        joined = total + (1 - fg_in_order).float().cumsum(0)
+        curve = 1.0 - still_in / joined
+        if len(fg_in_order) > 1:
+            curve[1:] = curve[1:] - curve[:-1]
+        return curve
 
-    def flatten_probas(probas, labels, ignore=None):
-        B, C, H, W = probas.size()
-        probas = probas.permute(0, 2, 3, 1).contiguous().view(-1, C)
-        labels = labels.view(-1)
+    def pixel_rows(probs, labels, ignore=None):
+        """(pixels, classes) probabilities and (pixels,) labels, ignored pixels dropped."""
+        n_cls = probs.size(1)
+        rows = probs.permute(0, 2, 3, 1).contiguous().view(-1, n_cls)
+        flat = labels.view(-1)
         if ignore is None:
-            return probas, labels
-        valid = labels != ignore
-        return probas[valid.nonzero().squeeze()], labels[valid]
+            return rows, flat
+        keep = flat != ignore
+        return rows[keep.nonzero().squeeze()], flat[keep]
 
-    def lovasz_softmax_flat(probas, labels, classes="present"):
-        if probas.numel() == 0:
-            return probas * 0.0
-        C = probas.size(1)
-        losses = []
-        class_to_sum = list(range(C)) if classes in ["all", "present"] else classes
-        for c in class_to_sum:
+    def lovasz_softmax(rows, labels, classes="present"):
+        if rows.numel() == 0:
+            return rows * 0.0
+        per_class = []
+        for c in range(rows.size(1)):
             fg = (labels == c).float()
             if classes == "present" and fg.sum() == 0:
-                continue
-            class_pred = probas[:, c]
-            errors = (fg - class_pred).abs()
-            errors_sorted, perm = L.sort(errors, 0, descending=True)
-            fg_sorted = fg[perm]
-            losses.append(L.dot(errors_sorted, lovasz_grad(fg_sorted)))
-        return L.stack(losses).mean()
+                continue                         # a class absent from the labels is skipped
+            errs, order = L.sort((fg - rows[:, c]).abs(), 0, descending=True)
+            per_class.append(L.dot(errs, jaccard_steps(fg[order])))
+        return L.stack(per_class).mean()
 
-    def ohem_ce(logits, target, thresh=0.7, min_kept=6, ignore=255):
-        pixel_losses = F.cross_entropy(logits, target, ignore_index=ignore,
-                                       reduction="none").contiguous().view(-1)
-        mask = target.contiguous().view(-1) != ignore
-        tmp_target = target.clone()
-        tmp_target[tmp_target == ignore] = 0
-        pred = F.softmax(logits, dim=1).gather(1, tmp_target.unsqueeze(1))
-        pred, ind = pred.contiguous().view(-1)[mask].contiguous().sort()
-        min_value = pred[min(min_kept, pred.numel() - 1)]
-        threshold = max(min_value, thresh)
-        pixel_losses = pixel_losses[mask][ind]
-        pixel_losses = pixel_losses[pred < threshold]
-        return pixel_losses.mean(), threshold
+    def hard_pixel_ce(logits, target, thresh=0.7, min_kept=6, ignore=255):
+        """Cross-entropy over the hard pixels only: those whose probability of the true
+        class is below max(thresh, the min_kept-th smallest such probability)."""
+        per_pixel = F.cross_entropy(logits, target, ignore_index=ignore,
+                                    reduction="none").contiguous().view(-1)
+        valid = target.contiguous().view(-1) != ignore
+        safe = target.clone()
+        safe[safe == ignore] = 0                 # any class will do: dropped by ``valid``
+        p_true = F.softmax(logits, dim=1).gather(1, safe.unsqueeze(1))
+        p_sorted, order = p_true.contiguous().view(-1)[valid].contiguous().sort()
+        cut = max(p_sorted[min(min_kept, p_sorted.numel() - 1)], thresh)
+        hard = per_pixel[valid][order][p_sorted < cut]
+        return hard.mean(), cut
 
     def focal_tversky(logits, target, alpha=0.7, beta=0.3, gamma=0.75, smooth=1.0):
         probs = logits.softmax(dim=1)
@@ -1363,68 +1356,67 @@ def segmentation_losses_lovasz_softmax_ohem_cross_entropy_and_focal_tversky(L):
     lab_ign = lab.copy()
     lab_ign[0, :2, :3] = 255
     labels, labels_ign = L.tensor(lab), L.tensor(lab_ign)
-    probas = F.softmax(logits, dim=1)
-    lz = lovasz_softmax_flat(*flatten_probas(probas, labels_ign, ignore=255))
-    lz_all = lovasz_softmax_flat(*flatten_probas(probas, labels), classes="all")
-    ohem, thr = ohem_ce(logits, labels_ign)
+    probs = F.softmax(logits, dim=1)
+    lz = lovasz_softmax(*pixel_rows(probs, labels_ign, ignore=255))
+    lz_all = lovasz_softmax(*pixel_rows(probs, labels), classes="all")
+    ohem, thr = hard_pixel_ce(logits, labels_ign)
     ft = focal_tversky(logits, labels)
     (lz + lz_all + ohem + ft).backward()
     return dict(lz=lz, lz_all=lz_all, ohem=ohem, thr=thr, ft=ft, g=logits.grad,
-                lg=lovasz_grad(L.tensor([1, 0, 1, 1, 0])))
+                lg=jaccard_steps(L.tensor([1, 0, 1, 1, 0])))
 
 
 @program
 def ssd_multibox_hard_negative_mining_by_double_sort_and_smooth_l1(L):
-    """SSD's MultiBoxLoss: priors matched to ground truth by a jaccard overlap (the best
-    prior for each truth forced by index_fill_ and a loop of assignments), the matched boxes
-    encoded with variances (log of wh ratios), positives' smooth_l1 (reduction='sum'), and
-    hard-negative mining: the per-prior confidence loss (log_sum_exp minus the gathered
-    score) with positives zeroed, loss_idx from sort(1, descending=True), idx_rank from
-    sorting loss_idx, num_neg = clamp(3 * num_pos, max=P - 1), the negatives chosen by
-    idx_rank < num_neg.expand_as(idx_rank); cross_entropy on pos | neg, normalised by the
-    number of positives."""
+    """SSD's multibox loss: priors (cx, cy, w, h) matched to ground truth by IoU (each
+    truth's best prior forced in by index_fill_ and a loop of assignments), the matched
+    boxes encoded against their priors with variances (log of the size ratios), smooth_l1
+    over positives (reduction='sum'), and hard-negative mining: each prior's background
+    loss (a logsumexp shifted by the max through .data, minus the gathered score) with
+    positives zeroed, its rank within the image as the argsort of the descending argsort,
+    3 negatives per positive (clamped to P - 1) kept by comparing ranks with an expand_as;
+    cross_entropy over positives and kept negatives, both terms over the positives' count."""
     F = L.nn.functional
 
-    def point_form(b):
-        return L.cat((b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2), 1)
+    def corners(b):
+        half = b[:, 2:] / 2                      # (cx, cy, w, h) -> (x1, y1, x2, y2)
+        return L.cat((b[:, :2] - half, b[:, :2] + half), 1)
 
-    def jaccard(a, b):
-        A, B = a.size(0), b.size(0)
-        max_xy = L.min(a[:, 2:].unsqueeze(1).expand(A, B, 2), b[:, 2:].unsqueeze(0).expand(A, B, 2))
-        min_xy = L.max(a[:, :2].unsqueeze(1).expand(A, B, 2), b[:, :2].unsqueeze(0).expand(A, B, 2))
-        inter = L.clamp((max_xy - min_xy), min=0)
-        inter = inter[:, :, 0] * inter[:, :, 1]
-        area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).unsqueeze(1).expand_as(inter)
-        area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).unsqueeze(0).expand_as(inter)
-        return inter / (area_a + area_b - inter)
+    def iou(a, b):
+        n, m = a.size(0), b.size(0)
+        lo = L.max(a[:, :2].unsqueeze(1).expand(n, m, 2), b[:, :2].unsqueeze(0).expand(n, m, 2))
+        hi = L.min(a[:, 2:].unsqueeze(1).expand(n, m, 2), b[:, 2:].unsqueeze(0).expand(n, m, 2))
+        wh = L.clamp((hi - lo), min=0)
+        common = wh[:, :, 0] * wh[:, :, 1]
+        size_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).unsqueeze(1).expand_as(common)
+        size_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).unsqueeze(0).expand_as(common)
+        return common / (size_a + size_b - common)
 
-    def encode(matched, priors, variances):
-        g_cxcy = (matched[:, :2] + matched[:, 2:]) / 2 - priors[:, :2]
-        g_cxcy /= (variances[0] * priors[:, 2:])
-        g_wh = (matched[:, 2:] - matched[:, :2]) / priors[:, 2:]
-        g_wh = L.log(g_wh) / variances[1]
-        return L.cat([g_cxcy, g_wh], 1)
+    def regression_targets(boxes, priors, var):
+        shift = (boxes[:, :2] + boxes[:, 2:]) / 2 - priors[:, :2]
+        shift /= (var[0] * priors[:, 2:])
+        log_ratio = L.log((boxes[:, 2:] - boxes[:, :2]) / priors[:, 2:]) / var[1]
+        return L.cat([shift, log_ratio], 1)
 
-    def match(threshold, truths, priors, variances, labels, loc_t, conf_t, idx):
-        overlaps = jaccard(truths, point_form(priors))
-        best_prior_overlap, best_prior_idx = overlaps.max(1, keepdim=True)
-        best_truth_overlap, best_truth_idx = overlaps.max(0, keepdim=True)
-        best_truth_idx.squeeze_(0)
-        best_truth_overlap.squeeze_(0)
-        best_prior_idx.squeeze_(1)
-        best_prior_overlap.squeeze_(1)
-        best_truth_overlap.index_fill_(0, best_prior_idx, 2)
-        for j in range(best_prior_idx.size(0)):
-            best_truth_idx[best_prior_idx[j]] = j
-        matches = truths[best_truth_idx]
-        conf = labels[best_truth_idx] + 1
-        conf[best_truth_overlap < threshold] = 0
-        loc_t[idx] = encode(matches, priors, variances)
-        conf_t[idx] = conf
+    def assign(thresh, truth, priors, var, labels, loc_t, conf_t, i):
+        ov = iou(truth, corners(priors))                        # (truths, priors)
+        best_ov_of_truth, prior_of_truth = ov.max(1, keepdim=True)
+        ov_of_prior, truth_of_prior = ov.max(0, keepdim=True)
+        truth_of_prior.squeeze_(0)
+        ov_of_prior.squeeze_(0)
+        prior_of_truth.squeeze_(1)
+        best_ov_of_truth.squeeze_(1)
+        ov_of_prior.index_fill_(0, prior_of_truth, 2)           # kept whatever the threshold
+        for j in range(prior_of_truth.size(0)):
+            truth_of_prior[prior_of_truth[j]] = j
+        cls = labels[truth_of_prior] + 1
+        cls[ov_of_prior < thresh] = 0                           # background
+        loc_t[i] = regression_targets(truth[truth_of_prior], priors, var)
+        conf_t[i] = cls
 
-    def log_sum_exp(x):
-        x_max = x.data.max()
-        return L.log(L.sum(L.exp(x - x_max), 1, keepdim=True)) + x_max
+    def shifted_logsumexp(x):
+        top = x.data.max()
+        return L.log(L.sum(L.exp(x - top), 1, keepdim=True)) + top
 
     rng = np.random.RandomState(91)
     P, C, B = 12, 4, 2
@@ -1436,29 +1428,25 @@ def ssd_multibox_hard_negative_mining_by_double_sort_and_smooth_l1(L):
                L.tensor([[0.2, 0.3, 0.6, 0.7, 1]], dtype=L.float64)]
     loc_t = L.zeros(B, P, 4, dtype=L.float64)
     conf_t = L.zeros(B, P, dtype=L.long)
-    for idx in range(B):
-        match(0.3, targets[idx][:, :-1], priors, (0.1, 0.2), targets[idx][:, -1].long(),
-              loc_t, conf_t, idx)
+    for i in range(B):
+        assign(0.3, targets[i][:, :-1], priors, (0.1, 0.2), targets[i][:, -1].long(),
+               loc_t, conf_t, i)
     pos = conf_t > 0
-    num_pos = pos.sum(dim=1, keepdim=True)
-    pos_idx = pos.unsqueeze(pos.dim()).expand_as(loc_data)
-    loss_l = F.smooth_l1_loss(loc_data[pos_idx].view(-1, 4), loc_t[pos_idx].view(-1, 4),
+    n_pos = pos.sum(dim=1, keepdim=True)
+    pos_box = pos.unsqueeze(pos.dim()).expand_as(loc_data)
+    loss_l = F.smooth_l1_loss(loc_data[pos_box].view(-1, 4), loc_t[pos_box].view(-1, 4),
                               reduction="sum")
-    batch_conf = conf_data.view(-1, C)
-    loss_c = log_sum_exp(batch_conf) - batch_conf.gather(1, conf_t.view(-1, 1))
-    loss_c = loss_c.view(B, -1)
-    loss_c[pos] = 0
-    _, loss_idx = loss_c.sort(1, descending=True)
-    _, idx_rank = loss_idx.sort(1)
-    num_neg = L.clamp(3 * num_pos, max=pos.size(1) - 1)
-    neg = idx_rank < num_neg.expand_as(idx_rank)
-    pos_c = pos.unsqueeze(2).expand_as(conf_data)
-    neg_c = neg.unsqueeze(2).expand_as(conf_data)
-    conf_p = conf_data[(pos_c + neg_c).gt(0)].view(-1, C)
-    targets_weighted = conf_t[(pos + neg).gt(0)]
-    loss_cls = F.cross_entropy(conf_p, targets_weighted, reduction="sum")
-    N = num_pos.data.sum().double()
-    total = loss_l / N + loss_cls / N
+    flat = conf_data.view(-1, C)
+    bg = (shifted_logsumexp(flat) - flat.gather(1, conf_t.view(-1, 1))).view(B, -1)
+    bg[pos] = 0                                  # positives are never mined as negatives
+    rank = bg.sort(1, descending=True)[1].sort(1)[1]
+    num_neg = L.clamp(3 * n_pos, max=pos.size(1) - 1)
+    neg = rank < num_neg.expand_as(rank)
+    used = (pos.unsqueeze(2).expand_as(conf_data) + neg.unsqueeze(2).expand_as(conf_data)).gt(0)
+    loss_cls = F.cross_entropy(conf_data[used].view(-1, C), conf_t[(pos + neg).gt(0)],
+                               reduction="sum")
+    n = n_pos.data.sum().double()
+    total = loss_l / n + loss_cls / n
     total.backward()
     return dict(loc_t=loc_t, conf_t=conf_t, neg=neg, num_neg=num_neg, loss_l=loss_l,
                 loss_cls=loss_cls, total=total, gl=loc_data.grad, gc=conf_data.grad)
@@ -1598,68 +1586,69 @@ def clip_attention_pool2d_by_multi_head_attention_forward_with_separate_projecti
 
 @program
 def timm_weight_init_trunc_normal_lecun_named_apply_and_nn_init_variants(L):
-    """timm's init code under a seed: trunc_normal_(std=.02, a=-2, b=2) and its TF form
-    (mean 0, std 1 then mul_/add_), variance_scaling_ for lecun_normal (fan_in, a truncated
-    normal divided by .87962566103423978), named_apply walking modules depth-first with
-    dotted names and a head_bias, nn.init's kaiming_normal_(mode='fan_out',
+    """Weight initialisation as model zoos do it, under a seed: trunc_normal_ in its
+    standard form then mul_/add_ (bounds in stds), fan-based variance scaling for
+    lecun_normal (fan_in, a truncated normal divided by .87962566103423978), a recursive walk
+    over named_children with dotted names, children before parents, and a head_bias; nn.init's kaiming_normal_(mode='fan_out',
     nonlinearity='relu'), xavier_uniform_ with calculate_gain('tanh'), orthogonal_ on a
     conv weight, zeros_ and ones_, trunc_normal_ on a float64 tensor and the fan
     computations of a 5-d weight; the weights compared."""
     nn = L.nn
     init = nn.init
 
-    def trunc_normal_tf_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    def standard_truncated_then_scaled_(t, mean=0.0, std=1.0, lo=-2.0, hi=2.0):
+        """A standard normal cut to [lo, hi], then scaled: the bounds count in stds."""
         with L.no_grad():
-            init.trunc_normal_(tensor, 0, 1.0, a, b)
-            tensor.mul_(std).add_(mean)
-        return tensor
+            init.trunc_normal_(t, 0, 1.0, lo, hi)
+            t.mul_(std).add_(mean)
+        return t
 
-    def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="normal"):
-        fan_in, fan_out = init._calculate_fan_in_and_fan_out(tensor)
-        denom = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
-        variance = scale / denom
-        if distribution == "truncated_normal":
-            trunc_normal_tf_(tensor, std=math.sqrt(variance) / .87962566103423978)
-        elif distribution == "normal":
+    trunc_std = .87962566103423978               # the std of N(0, 1) cut to [-2, 2]
+
+    def by_fans_(t, scale=1.0, mode="fan_in", draw="normal"):
+        """Variance scale / fan (in, out or their mean): uniform, normal, or a truncated
+        normal widened so that the variance is the one asked for (lecun_normal)."""
+        fan_in, fan_out = init._calculate_fan_in_and_fan_out(t)
+        fan = dict(fan_in=fan_in, fan_out=fan_out, fan_avg=(fan_in + fan_out) / 2)[mode]
+        var = scale / fan
+        if draw == "uniform":
+            half_width = math.sqrt(3 * var)
             with L.no_grad():
-                tensor.normal_(std=math.sqrt(variance))
+                t.uniform_(-half_width, half_width)
+        elif draw == "normal":
+            with L.no_grad():
+                t.normal_(std=math.sqrt(var))
         else:
-            bound = math.sqrt(3 * variance)
-            with L.no_grad():
-                tensor.uniform_(-bound, bound)
+            standard_truncated_then_scaled_(t, std=math.sqrt(var) / trunc_std)
 
-    def named_apply(fn, module, name="", depth_first=True, include_root=False):
-        if not depth_first and include_root:
-            fn(module=module, name=name)
-        for child_name, child_module in module.named_children():
-            child_name = ".".join((name, child_name)) if name else child_name
-            named_apply(fn=fn, module=child_module, name=child_name, depth_first=depth_first,
-                        include_root=True)
-        if depth_first and include_root:
-            fn(module=module, name=name)
+    def each_submodule(fn, module, prefix=""):
+        """fn(module=, name=) on every submodule below ``module``, children before their
+        parent, with dotted names; ``module`` itself left out."""
+        for child, sub in module.named_children():
+            full = f"{prefix}.{child}" if prefix else child
+            each_submodule(fn, sub, full)
+            fn(module=sub, name=full)
         return module
 
     visited = []
 
-    def init_weights(module, name="", head_bias=0.0):
+    def init_layer(module, name="", head_bias=0.0):
         visited.append(name)
-        if isinstance(module, nn.Linear):
-            if name.startswith("head"):
-                init.zeros_(module.weight)
-                init.constant_(module.bias, head_bias)
-            elif "mlp" in name:
-                init.xavier_uniform_(module.weight, gain=init.calculate_gain("tanh"))
-                init.normal_(module.bias, std=1e-6)
-            else:
-                variance_scaling_(module.weight, mode="fan_avg",
-                                  distribution="truncated_normal")
-                init.zeros_(module.bias)
+        if isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, nn.Conv2d):
             init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(module, nn.Conv3d):
-            variance_scaling_(module.weight, distribution="uniform")
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
+            by_fans_(module.weight, draw="uniform")
+        elif isinstance(module, nn.Linear) and name.startswith("head"):
+            init.zeros_(module.weight)               # the classifier starts at the prior
+            init.constant_(module.bias, head_bias)
+        elif isinstance(module, nn.Linear) and "mlp" in name:
+            init.xavier_uniform_(module.weight, gain=init.calculate_gain("tanh"))
+            init.normal_(module.bias, std=1e-6)
+        elif isinstance(module, nn.Linear):
+            by_fans_(module.weight, mode="fan_avg", draw="truncated_normal")
             init.zeros_(module.bias)
 
     L.manual_seed(121)
@@ -1670,14 +1659,14 @@ def timm_weight_init_trunc_normal_lecun_named_apply_and_nn_init_variants(L):
             ("mlp", nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 4))),
             ("proj", nn.Linear(4, 4))]))),
         ("head", nn.Linear(4, 3))]))
-    named_apply(lambda module, name: init_weights(module, name, head_bias=-math.log(9)),
-                model)
+    each_submodule(lambda module, name: init_layer(module, name, head_bias=-math.log(9)),
+                   model)
     w = L.empty(3, 4, dtype=L.float64)
     init.trunc_normal_(w, mean=0.5, std=0.02, a=0.45, b=0.55)
     ortho = L.empty(4, 2, 3, 3)
     init.orthogonal_(ortho, gain=0.5)
     lecun = L.empty(5, 7)
-    variance_scaling_(lecun, distribution="truncated_normal")
+    by_fans_(lecun, draw="truncated_normal")
     fans = init._calculate_fan_in_and_fan_out(model.vid.weight)
     return dict(state=model.state_dict(), visited=visited, w=w, ortho=ortho, lecun=lecun,
                 fans=fans, gain=[init.calculate_gain(n, p) for n, p in
@@ -1975,9 +1964,10 @@ def swa_utils_ema_averaged_model_update_bn_and_batchnorm_checkpoint_versions(L):
 
 @program
 def matrix_nms_and_soft_nms_rescoring_of_detections(L):
-    """SOLOv2's Matrix NMS (an IoU matrix by mm of flattened masks, triu(diagonal=1),
-    compensate IoU by max(0) expanded and transposed, decay by the gaussian exp(-sigma (iou^2
-    - comp^2)).min(0) and the linear (1 - iou) / (1 - comp)) and the Soft-NMS loop of
+    """Matrix NMS as SOLOv2 defines it (an IoU matrix by mm of flattened masks,
+    triu(diagonal=1), each mask's own largest overlap by max(0) expanded and transposed, the
+    gaussian decay ratio exp(-sigma iou^2) / exp(-sigma own^2) and the linear (1 - iou) /
+    (1 - own), each reduced by min(0)) and the Soft-NMS loop of
     Bodla et al. (a gaussian re-weighting of the remaining scores after each argmax pick,
     the picks' original indices carried along with index_select and cat, a score floor),
     the survivors ranked by torch.argsort(descending=True, stable=True)."""
@@ -1989,25 +1979,26 @@ def matrix_nms_and_soft_nms_rescoring_of_detections(L):
     masks, labels, scores = masks[order], labels[order], scores[order]
     sum_masks = masks.sum((1, 2)).float()
 
-    def matrix_nms(seg_masks, cate_labels, cate_scores, kernel, sigma=2.0):
-        n = len(cate_labels)
-        seg_masks = seg_masks.reshape(n, -1).float()
-        inter = L.mm(seg_masks, seg_masks.transpose(1, 0))
-        sum_expand = sum_masks.expand(n, n)
-        iou = (inter / (sum_expand + sum_expand.transpose(1, 0) - inter)).triu(diagonal=1)
-        cl = cate_labels.expand(n, n)
-        label_matrix = (cl == cl.transpose(1, 0)).float().triu(diagonal=1)
-        compensate_iou, _ = (iou * label_matrix).max(0)
-        compensate_iou = compensate_iou.expand(n, n).transpose(1, 0)
-        decay_iou = iou * label_matrix
+    def matrix_nms(stack, classes, conf, kernel, sigma=2.0):
+        """Each score decayed by the mask's overlap with higher-ranked masks of its class,
+        the decay eased by how much those masks are overlapped themselves (the min over the
+        higher-ranked ones of a ratio of two decays)."""
+        n = len(classes)
+        flat = stack.reshape(n, -1).float()
+        inter = L.mm(flat, flat.transpose(1, 0))
+        area_rows = sum_masks.expand(n, n)
+        union = area_rows + area_rows.transpose(1, 0) - inter
+        above = (inter / union).triu(diagonal=1)      # [i, j]: i ranked above j
+        cls_rows = classes.expand(n, n)
+        same_cls = (cls_rows == cls_rows.transpose(1, 0)).float().triu(diagonal=1)
+        overlap = above * same_cls
+        # column j's entry in row i: the largest overlap of mask i with one ranked above it
+        own_worst = overlap.max(0)[0].expand(n, n).transpose(1, 0)
         if kernel == "gaussian":
-            decay_matrix = L.exp(-1 * sigma * (decay_iou ** 2))
-            compensate_matrix = L.exp(-1 * sigma * (compensate_iou ** 2))
-            decay_coefficient, _ = (decay_matrix / compensate_matrix).min(0)
+            ratio = L.exp(-1 * sigma * (overlap ** 2)) / L.exp(-1 * sigma * (own_worst ** 2))
         else:
-            decay_matrix = (1 - decay_iou) / (1 - compensate_iou)
-            decay_coefficient, _ = decay_matrix.min(0)
-        return cate_scores.float() * decay_coefficient
+            ratio = (1 - overlap) / (1 - own_worst)
+        return conf.float() * ratio.min(0)[0]
 
     def box_iou_one(box, boxes):
         lt = L.maximum(box[:2], boxes[:, :2])
@@ -2185,38 +2176,40 @@ def training_checkpoint_with_numpy_metrics_under_weights_only_loading(L):
 
 @program(rtol=2e-5, atol=1e-6)
 def timm_checkpoint_filter_adapting_pretrained_weights_to_a_new_model(L):
-    """timm's load_pretrained path: a checkpoint filter resizing a ViT's pos_embed from a 3x3
-    to a 4x5 grid (the class token split off, reshape/permute to NCHW,
-    F.interpolate(mode='bicubic', antialias=True, align_corners=False), back), adapt_input_conv
-    summing an RGB stem over its input channels for 1-channel input and repeating it for 5
+    """Adapting pretrained weights to a changed model: a checkpoint filter resizing a ViT's
+    pos_embed from a 3x3 to a 4x5 grid (the class token split off, reshape/permute to NCHW,
+    F.interpolate(mode='bicubic', antialias=True, align_corners=False), back), an RGB stem
+    summed over its input channels for 1-channel input and tiled for 5
     (scaled by 3 / in_chans), the classifier dropped when num_classes differs and loaded with
     strict=False; a load_state_dict pre-hook renaming legacy keys (with_module=True), a
     state_dict post-hook, tied embedding weights (named_parameters(remove_duplicate=False),
     state_dict(keep_vars=True)), and the result's forward."""
     nn, F = L.nn, L.nn.functional
 
-    def resample_abs_pos_embed(posemb, new_size, num_prefix_tokens=1):
-        prefix, posemb = posemb[:, :num_prefix_tokens], posemb[:, num_prefix_tokens:]
-        old = int(math.sqrt(posemb.shape[1]))
-        dim = posemb.shape[-1]
-        orig_dtype = posemb.dtype
-        posemb = posemb.float().reshape(1, old, old, -1).permute(0, 3, 1, 2)
-        posemb = F.interpolate(posemb, size=new_size, mode="bicubic", antialias=True,
-                               align_corners=False)
-        posemb = posemb.permute(0, 2, 3, 1).reshape(1, -1, dim).to(orig_dtype)
-        return L.cat([prefix, posemb], dim=1)
+    def regrid_positions(table, new_hw, n_special=1):
+        """A (1, special + h*w, d) position table whose square grid part is resized to
+        ``new_hw`` by antialiased bicubic interpolation in float32, the special rows kept."""
+        head, grid = table[:, :n_special], table[:, n_special:]
+        side = int(math.sqrt(grid.shape[1]))
+        width = grid.shape[-1]
+        kind = grid.dtype
+        img = grid.float().reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        img = F.interpolate(img, size=new_hw, mode="bicubic", antialias=True,
+                            align_corners=False)
+        return L.cat([head, img.permute(0, 2, 3, 1).reshape(1, -1, width).to(kind)], dim=1)
 
-    def adapt_input_conv(in_chans, conv_weight):
-        conv_type = conv_weight.dtype
-        conv_weight = conv_weight.float()
-        O, I, J, K = conv_weight.shape
-        if in_chans == 1:
-            conv_weight = conv_weight.sum(dim=1, keepdim=True)
-        elif in_chans != 3:
-            repeat = int(math.ceil(in_chans / 3))
-            conv_weight = conv_weight.repeat(1, repeat, 1, 1)[:, :in_chans, :, :]
-            conv_weight *= (3 / float(in_chans))
-        return conv_weight.to(conv_type)
+    def stem_for_channels(n_in, weight):
+        """An RGB stem's weight for n_in input channels: summed over RGB for one channel;
+        for another count, RGB tiled and cut to n_in, then scaled by 3 / n_in."""
+        kind = weight.dtype
+        w = weight.float()
+        if n_in == 1:
+            w = w.sum(dim=1, keepdim=True)
+        elif n_in != 3:
+            tiles = int(math.ceil(n_in / 3))
+            w = w.repeat(1, tiles, 1, 1)[:, :n_in, :, :]
+            w *= (3 / float(n_in))
+        return w.to(kind)
 
     class TinyViT(nn.Module):
         def __init__(self, in_chans=3, grid=(3, 3), num_classes=4, dim=6):
@@ -2249,9 +2242,9 @@ def timm_checkpoint_filter_adapting_pretrained_weights_to_a_new_model(L):
         out = {}
         for k, v in state_dict.items():
             if k == "pos_embed" and v.shape != model.pos_embed.shape:
-                v = resample_abs_pos_embed(v, (4, 5))
+                v = regrid_positions(v, (4, 5))
             elif k == "patch_embed.weight" and v.shape[1] != in_chans:
-                v = adapt_input_conv(in_chans, v)
+                v = stem_for_channels(in_chans, v)
             out[k] = v
         return out
 

@@ -1,6 +1,6 @@
 """Whole programs of round 28, part b: tabular, recommender, time-series, survival, metric and
-numerical code as its repositories write it.  Recommenders: DLRM's EmbeddingBags fed flat
-indices with offsets (per-sample weights, an empty bag, include_last_offset, mean with a
+numerical code after the models and methods named, written in our own words.  Recommenders:
+DLRM's EmbeddingBags fed flat indices with offsets (per-sample weights, an empty bag, include_last_offset, mean with a
 padding_idx, max) and its dot interaction read off triu_indices; DeepFM's FM term with a
 max_norm Embedding; DCN-V2's cross layers and DCN-Mix's low-rank experts; Wide & Deep with
 hashed integer crosses and padded max bags under Adagrad and Adam.  Tabular: entmax's
@@ -15,7 +15,7 @@ likelihood by logcumsumexp (Breslow and Efron ties), the C-index and Kaplan-Meie
 unique/bincount; DeepHit's discrete-time losses and Weibull / log-normal AFT likelihoods.
 Metrics in plain torch: AUROC and average precision by sort/cumsum with ties and weights,
 bincount confusion matrices with kappa and MCC, calibration error by histc, bucketize and
-searchsorted (with a sorter), the ImageNet example's top-k accuracy.  Numerics: lstsq with
+searchsorted (with a sorter), top-k accuracy as ImageNet scripts count it.  Numerics: lstsq with
 each driver, pinv, QR and Cholesky solves; PCA by eigh and svd, torch.cov with weights,
 cholesky_ex with a jitter loop; kNN by cdist/topk/mode and k-means++ under a Generator;
 segment reductions by scatter_reduce/index_reduce/index_add/bincount; categorical encodings
@@ -26,7 +26,7 @@ stable sort overload.
 What they found, fixed in minigrad (7 programs of 29 failed before: three once their
 refusals took in what side-by-side probes of the same APIs turned up -- DLRM's padding_idx,
 the calibration bins' sorter, the FFT periods' n -- and four written around such findings;
-every program as first written from its repository agreed):
+every program as first written agreed):
 bucketize and searchsorted took an ``out`` of any dtype, where PyTorch wants int64, or int32
 with ``out_int32``; searchsorted did not check its ``sorter`` (a float or int32 one failed in
 numpy's words, a short or out-of-range one gave numbers) where PyTorch wants int64 indices
@@ -103,12 +103,13 @@ def dlrm_embedding_bags_with_offsets_and_triu_dot_interaction(L):
                       list(top.parameters()), lr=0.1)
 
     def forward():
-        x = bot(dense)
-        ly = [bags[0](idx0, off0, per_sample_weights=psw), bags[1](idx1, off1), bags[2](idx2)]
-        T = L.cat([x] + ly, dim=1).view(4, -1, 3)
-        Z = L.bmm(T, T.transpose(1, 2))
-        Zflat = Z[:, li, lj]
-        return top(L.cat([x, Zflat], dim=1)).squeeze(1), ly
+        dense_vec = bot(dense)
+        pooled = [bags[0](idx0, off0, per_sample_weights=psw), bags[1](idx1, off1),
+                  bags[2](idx2)]
+        feats = L.cat([dense_vec] + pooled, dim=1).view(4, -1, 3)      # (batch, 4 vectors, 3)
+        gram = L.bmm(feats, feats.transpose(1, 2))
+        pairs = gram[:, li, lj]                  # each unordered pair of vectors once
+        return top(L.cat([dense_vec, pairs], dim=1)).squeeze(1), pooled
 
     losses = []
     for _ in range(2):
@@ -140,7 +141,8 @@ def deepfm_second_order_term_with_field_embeddings_and_max_norm(L):
     nn, F = L.nn, L.nn.functional
     L.manual_seed(2)
     field_dims = [3, 4, 5]
-    offsets = L.tensor(np.array((0, *np.cumsum(field_dims)[:-1])), dtype=L.long)
+    starts = np.concatenate([[0], np.cumsum(field_dims)[:-1]])    # field j's first row
+    offsets = L.tensor(starts, dtype=L.long)
     emb = nn.Embedding(sum(field_dims), 4, max_norm=1.0).double()
     lin = nn.Embedding(sum(field_dims), 1).double()
     bias = nn.Parameter(L.zeros((1,), dtype=L.double))
@@ -158,9 +160,9 @@ def deepfm_second_order_term_with_field_embeddings_and_max_norm(L):
         mlp.train(step < 2)
         xi = x + offsets.unsqueeze(0)
         e = emb(xi)
-        square_of_sum = e.sum(dim=1) ** 2
-        sum_of_square = (e ** 2).sum(dim=1)
-        fm = 0.5 * (square_of_sum - sum_of_square).sum(dim=1, keepdim=True)
+        # sum over pairs i < j of <v_i, v_j> = ((sum v)^2 - sum v^2) / 2, per latent dim
+        pair_sum = (e.sum(dim=1) ** 2 - (e ** 2).sum(dim=1)).sum(dim=1, keepdim=True)
+        fm = 0.5 * pair_sum
         first = lin(xi).sum(dim=1) + bias
         out = (first + fm + mlp(e.view(-1, 12))).squeeze(1)
         loss = F.binary_cross_entropy_with_logits(out, y, pos_weight=L.tensor(2.0,
@@ -290,50 +292,49 @@ def wide_and_deep_with_hashed_crosses_and_padded_max_bags(L):
 # tabular models
 # ----------------------------------------------------------------------------------------------
 def _sparsemax(L):
-    """entmax's sparsemax as a Function: the threshold by sort/cumsum/gather in forward, the
-    backward by the support's mean."""
+    """Sparsemax (Martins and Astudillo, 2016) as an autograd Function along ``dim``.
+
+    Forward: shift the scores so their largest is 0, sort them downwards and count the
+    leading entries k whose k-th score times k still beats the running sum less one; the
+    threshold is that running sum at the count, over the count.  Backward: zero the incoming
+    gradient off the support and take its mean over the support away from the rest."""
 
     class Sparsemax(L.autograd.Function):
         @staticmethod
-        def forward(ctx, X, dim=-1):
+        def forward(ctx, scores, dim=-1):
+            shifted = scores - scores.max(dim=dim, keepdim=True)[0]
+            ordered = L.sort(shifted, dim=dim, descending=True)[0]
+            running = ordered.cumsum(dim) - 1
+            along = [1] * shifted.dim()
+            along[0] = -1                   # 1..n laid along dim 0, then moved to ``dim``
+            ks = L.arange(1, shifted.size(dim) + 1, device=shifted.device,
+                          dtype=shifted.dtype).view(along).transpose(0, dim)
+            count = (ks * ordered > running).sum(dim=dim).unsqueeze(dim)
+            threshold = running.gather(dim, count - 1) / count.to(shifted.dtype)
+            probs = L.clamp(shifted - threshold, min=0)
             ctx.dim = dim
-            max_val, _ = X.max(dim=dim, keepdim=True)
-            X = X - max_val
-            Xsrt, _ = L.sort(X, dim=dim, descending=True)
-            cumsum = Xsrt.cumsum(dim) - 1
-            d = X.size(dim)
-            shape = [1] * X.dim()
-            shape[0] = -1
-            rhos = L.arange(1, d + 1, device=X.device, dtype=X.dtype).view(shape)
-            rhos = rhos.transpose(0, dim)
-            support = rhos * Xsrt > cumsum
-            support_size = support.sum(dim=dim).unsqueeze(dim)
-            tau = cumsum.gather(dim, support_size - 1) / support_size.to(X.dtype)
-            output = L.clamp(X - tau, min=0)
-            ctx.save_for_backward(support_size, output)
-            return output
+            ctx.save_for_backward(count, probs)
+            return probs
 
         @staticmethod
-        def backward(ctx, grad_output):
-            supp_size, output = ctx.saved_tensors
-            dim = ctx.dim
-            grad_input = grad_output.clone()
-            grad_input[output == 0] = 0
-            v_hat = grad_input.sum(dim=dim) / supp_size.to(output.dtype).squeeze(dim)
-            v_hat = v_hat.unsqueeze(dim)
-            grad_input = L.where(output != 0, grad_input - v_hat, grad_input)
-            return grad_input, None
+        def backward(ctx, upstream):
+            count, probs = ctx.saved_tensors
+            d = ctx.dim
+            g = upstream.clone()
+            g[probs == 0] = 0
+            mean_on_support = (g.sum(dim=d) / count.to(probs.dtype).squeeze(d)).unsqueeze(d)
+            return L.where(probs != 0, g - mean_on_support, g), None
 
     return Sparsemax
 
 
 @program
 def sparsemax_and_entmax15_by_sort_cumsum_gather_and_bisection(L):
-    """The entmax package's sparsemax (a Function, dims 1 and -1 of a 3-d input, a
-    non-contiguous input) checked against autograd through the same formula, entmax15 by its
-    sort-based threshold, and entmax-bisection's halving loop for alpha = 1.3 with the
-    threshold bracket from max - 1 and max - d^(1-alpha); a TabNet-style attentive mask
-    with prior scales relaxed by gamma."""
+    """Sparse probability maps: sparsemax as a custom Function (along the last dim of a 3-d
+    input and along dim 1 of a transposed, non-contiguous view) checked against plain autograd
+    through the same threshold formula; 1.5-entmax by its closed-form sort-based threshold;
+    alpha-entmax for alpha = 1.3 by halving the bracket [max - 1, max - n^(1-alpha)]; and
+    TabNet-like attentive masks whose prior is relaxed by 1.3 - mask after each step."""
     Sparsemax = _sparsemax(L)
     x = _t(L, 3, 4, 5, seed=11, grad=True)
     p_last = Sparsemax.apply(x, -1)
@@ -342,64 +343,66 @@ def sparsemax_and_entmax15_by_sort_cumsum_gather_and_bisection(L):
     g_fn = x.grad.clone()
     x.grad = None
 
-    def sparsemax_autograd(z):
-        zs, _ = z.sort(dim=-1, descending=True)
-        rng = L.arange(1, z.size(-1) + 1, dtype=z.dtype)
-        bound = 1 + rng * zs
-        cs = zs.cumsum(-1)
-        is_gt = (bound > cs).type(z.type())
-        k = (is_gt * rng).max(dim=-1, keepdim=True)[0]
-        tau = ((is_gt * zs).sum(-1, keepdim=True) - 1) / k
-        return L.clamp_min(z - tau, 0)
+    def sparsemax_by_autograd(z):
+        desc = z.sort(dim=-1, descending=True)[0]
+        ks = L.arange(1, z.size(-1) + 1, dtype=z.dtype)
+        # 1.0 at the sorted positions k where 1 + k z_(k) > z_(1) + ... + z_(k)
+        kept = (1 + ks * desc > desc.cumsum(-1)).type(z.type())
+        size = (kept * ks).max(dim=-1, keepdim=True)[0]
+        threshold = ((kept * desc).sum(-1, keepdim=True) - 1) / size
+        return L.clamp_min(z - threshold, 0)
 
-    p_ag = sparsemax_autograd(x)
+    p_ag = sparsemax_by_autograd(x)
     (p_ag * _t(L, 3, 4, 5, seed=12)).sum().backward()
 
     def entmax15(z, dim=-1):
-        z = z / 2
-        z = z - z.max(dim=dim, keepdim=True).values
-        zs, _ = L.sort(z, descending=True, dim=dim)
-        d = z.shape[dim]
-        rho = L.arange(1, d + 1, dtype=z.dtype)
-        mean = zs.cumsum(dim) / rho
-        mean_sq = (zs ** 2).cumsum(dim) / rho
-        ss = rho * (mean_sq - mean ** 2)
-        delta = (1 - ss) / rho
-        delta_nz = L.clamp(delta, 0)
-        tau = mean - L.sqrt(delta_nz)
-        support = (tau <= zs).sum(dim).unsqueeze(dim)
-        tau_star = tau.gather(dim, support - 1)
-        return L.clamp(z - tau_star, min=0) ** 2
+        # p = [z/2 - tau]^2_+ summing to one; for a support of the top k scores tau solves a
+        # quadratic whose smaller root is the running mean less sqrt((1 - k var_k) / k)
+        half = z / 2
+        half = half - half.max(dim=dim, keepdim=True).values
+        top = L.sort(half, descending=True, dim=dim)[0]
+        k = L.arange(1, half.shape[dim] + 1, dtype=half.dtype)
+        avg = top.cumsum(dim) / k
+        avg_sq = (top ** 2).cumsum(dim) / k
+        disc = L.clamp((1 - k * (avg_sq - avg ** 2)) / k, 0)
+        roots = avg - L.sqrt(disc)
+        size = (roots <= top).sum(dim).unsqueeze(dim)
+        return L.clamp(half - roots.gather(dim, size - 1), min=0) ** 2
 
-    def entmax_bisect(z, alpha=1.3, n_iter=30):
-        d = z.shape[-1]
-        z = z * (alpha - 1)
-        max_val, _ = z.max(dim=-1, keepdim=True)
-        tau_lo = max_val - 1
-        tau_hi = max_val - (1 / d) ** (alpha - 1)
-        f_lo = (L.clamp(z - tau_lo, min=0) ** (1 / (alpha - 1))).sum(-1) - 1
-        dm = tau_hi - tau_lo
-        for _ in range(n_iter):
-            dm = dm / 2
-            tau_m = tau_lo + dm
-            p_m = L.clamp(z - tau_m, min=0) ** (1 / (alpha - 1))
-            f_m = p_m.sum(-1) - 1
-            mask = (f_m * f_lo >= 0).unsqueeze(-1)
-            tau_lo = L.where(mask, tau_m, tau_lo)
-        return p_m / p_m.sum(dim=-1, keepdim=True)
+    def entmax_by_halving(z, alpha=1.3, steps=30):
+        # p = [(alpha - 1) z - tau]_+^(1/(alpha-1)): the mass is >= 1 at tau = max - 1 and
+        # <= 1 at tau = max - n^(1-alpha); keep the half of the bracket where it crosses 1
+        power = 1 / (alpha - 1)
+        s = z * (alpha - 1)
+        top = s.max(dim=-1, keepdim=True)[0]
+        lo = top - 1
+        width = (top - (1 / z.shape[-1]) ** (alpha - 1)) - lo
+
+        def excess(tau):
+            p = L.clamp(s - tau, min=0) ** power
+            return p, p.sum(-1) - 1
+
+        at_lo = excess(lo)[1]
+        for _ in range(steps):
+            width = width / 2
+            mid = lo + width
+            p, at_mid = excess(mid)
+            lo = L.where((at_mid * at_lo >= 0).unsqueeze(-1), mid, lo)
+        return p / p.sum(dim=-1, keepdim=True)
 
     z = _t(L, 4, 6, seed=13, scale=2.0, grad=True)
     e15 = entmax15(z)
-    eb = entmax_bisect(z)
+    eb = entmax_by_halving(z)
     (e15[:, 0].sum() + eb[:, 1].sum()).backward()
-    # TabNet's attentive transformer: mask = sparsemax(bn(fc(a)) * prior); prior *= gamma - mask
+    # attentive masks: each step's mask is sparse over the scaled scores, and features it
+    # used get a smaller prior for the next step
     prior = L.ones(4, 6, dtype=L.double)
     masks = []
     for step in range(3):
-        mask = Sparsemax.apply(z.detach() * prior * (step + 1), -1)
-        prior = (1.3 - mask) * prior
-        masks.append(mask)
-    m_loss = L.mean(L.sum(L.mul(masks[-1], L.log(masks[-1] + 1e-15)), dim=1))
+        masks.append(Sparsemax.apply(z.detach() * prior * (step + 1), -1))
+        prior = (1.3 - masks[-1]) * prior
+    plogp = L.mul(masks[-1], L.log(masks[-1] + 1e-15))
+    m_loss = L.mean(L.sum(plogp, dim=1))              # minus the mean entropy of the rows
     return dict(p_last=p_last, p_mid=p_mid, g_fn=g_fn, g_ag=x.grad, same=L.allclose(p_ag,
                 p_last), e15=e15, eb=eb, zgrad=z.grad, masks=masks, m_loss=m_loss,
                 rows=e15.sum(-1), support=(p_last > 0).sum(-1))
@@ -407,47 +410,47 @@ def sparsemax_and_entmax15_by_sort_cumsum_gather_and_bisection(L):
 
 @program
 def ft_transformer_numerical_tokenizer_cls_token_and_periodic_embeddings(L):
-    """rtdl's FT-Transformer front end: a numerical feature tokenizer (x[..., None] * W + b
-    with kaiming-uniform init by hand), categorical tokens by one Embedding with category
-    offsets kept as a buffer, a CLS token appended by expand/cat, PLR periodic embeddings
-    (cos and sin of 2 pi c x, then a Linear and ReLU), a pre-norm Transformer block reading
-    only the CLS token in its last layer (the rest sliced away), and gradients of an MSE."""
+    """An FT-Transformer-like front end (the rtdl paper's design): every feature becomes a
+    d-vector -- numeric ones as x_j * w_j + b_j (kaiming-uniform by hand, with a leading
+    all-ones column that has no bias), categorical ones as rows of a single Embedding whose
+    per-feature starting codes sit in a buffer -- plus periodic (PLR) embeddings of the
+    numeric features (a Linear and ReLU over cos and sin of 2 pi c x) and a CLS token put
+    last by expand/cat; one pre-norm block whose attention is queried by the CLS token only,
+    as a last layer can be, and the gradients of an MSE."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(21)
     n_num, cards, d = 3, [3, 5], 8
 
-    class Tokenizer(nn.Module):
+    class FeatureTokens(nn.Module):
         def __init__(self):
             super().__init__()
-            self.register_buffer("category_offsets",
-                                 L.tensor([0] + cards[:-1]).cumsum(0))
-            self.category_embeddings = nn.Embedding(sum(cards), d)
-            self.weight = nn.Parameter(L.empty(n_num + 1, d))
-            self.bias = nn.Parameter(L.empty(n_num, d))
-            for p in (self.weight, self.bias):
-                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+            self.register_buffer("first_code", L.tensor([0] + cards[:-1]).cumsum(0))
+            self.table = nn.Embedding(sum(cards), d)
+            self.scale = nn.Parameter(L.empty(n_num + 1, d))
+            self.shift = nn.Parameter(L.empty(n_num, d))
+            nn.init.kaiming_uniform_(self.scale, a=math.sqrt(5))
+            nn.init.kaiming_uniform_(self.shift, a=math.sqrt(5))
 
         def forward(self, x_num, x_cat):
-            x_num = L.cat([L.ones(len(x_num), 1, dtype=x_num.dtype), x_num], dim=1)
-            x = self.weight[None] * x_num[:, :, None]
-            x = L.cat([x, self.category_embeddings(x_cat + self.category_offsets[None])],
-                      dim=1)
-            z = self.bias.new_zeros
-            bias = L.cat([z(1, d), self.bias, z(len(cards), d)])
-            return x + bias[None]            # (only the numeric tokens have biases)
+            with_one = L.cat([L.ones(len(x_num), 1, dtype=x_num.dtype), x_num], dim=1)
+            numeric = self.scale[None] * with_one[:, :, None]
+            categorical = self.table(x_cat + self.first_code[None])
+            zeros = self.shift.new_zeros       # no shift for the ones column nor categories
+            shift = L.cat([zeros(1, d), self.shift, zeros(len(cards), d)])
+            return L.cat([numeric, categorical], dim=1) + shift[None]
 
-    class Periodic(nn.Module):
+    class PeriodicPLR(nn.Module):
         def __init__(self, k=3, sigma=0.5):
             super().__init__()
-            self.coefficients = nn.Parameter(L.normal(0.0, sigma, (n_num, k)))
-            self.linear = nn.Linear(2 * k, d)
+            self.freq = nn.Parameter(L.normal(0.0, sigma, (n_num, k)))
+            self.proj = nn.Linear(2 * k, d)
 
         def forward(self, x):
-            x = 2 * math.pi * self.coefficients[None] * x[..., None]
-            return F.relu(self.linear(L.cat([L.cos(x), L.sin(x)], -1)))
+            angle = 2 * math.pi * self.freq[None] * x[..., None]
+            return F.relu(self.proj(L.cat([L.cos(angle), L.sin(angle)], -1)))
 
-    tok = Tokenizer().double()
-    per = Periodic().double()
+    tokens = FeatureTokens().double()
+    plr = PeriodicPLR().double()
     block = nn.ModuleDict(dict(norm0=nn.LayerNorm(d), attn=nn.MultiheadAttention(
         d, 2, batch_first=True), norm1=nn.LayerNorm(d), ffn=nn.Sequential(
             nn.Linear(d, 2 * d), nn.GELU(approximate="tanh"),
@@ -457,18 +460,18 @@ def ft_transformer_numerical_tokenizer_cls_token_and_periodic_embeddings(L):
     x_cat = L.tensor(np.stack([np.random.RandomState(23).randint(0, c, 5) for c in cards],
                               1))
     y = _t(L, 5, seed=24)
-    t = tok(x_num, x_cat) + F.pad(per(x_num), (0, 0, 1, len(cards)))
-    t = L.cat([t, cls.view(1, 1, -1).expand(len(t), 1, -1)], dim=1)
-    h = block["norm0"](t)
-    q = h[:, -1:]                            # last layer: queries only of CLS
-    a, w = block["attn"](q, h, h, need_weights=True, average_attn_weights=False)
-    t = t[:, -1:] + a
-    t = t + block["ffn"](block["norm1"](t))
-    pred = t[:, 0].mean(-1)
-    loss = F.mse_loss(pred, y)
+    # the periodic part is padded with zero rows for the ones column and the categories
+    seq = tokens(x_num, x_cat) + F.pad(plr(x_num), (0, 0, 1, len(cards)))
+    seq = L.cat([seq, cls.view(1, 1, -1).expand(len(seq), 1, -1)], dim=1)
+    normed = block["norm0"](seq)
+    mixed, w = block["attn"](normed[:, -1:], normed, normed, need_weights=True,
+                             average_attn_weights=False)
+    out = seq[:, -1:] + mixed                  # every token but CLS dropped from here on
+    out = out + block["ffn"](block["norm1"](out))
+    loss = F.mse_loss(out[:, 0].mean(-1), y)
     loss.backward()
-    return dict(loss=loss, w=w, offs=tok.category_offsets, tg=grads_of(tok), pg=grads_of(per),
-                cls=cls.grad)
+    return dict(loss=loss, w=w, offs=tokens.first_code, tg=grads_of(tokens),
+                pg=grads_of(plr), cls=cls.grad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -476,80 +479,81 @@ def ft_transformer_numerical_tokenizer_cls_token_and_periodic_embeddings(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def nbeats_trend_and_seasonality_blocks_with_fixed_bases(L):
-    """N-BEATS' interpretable stack: a trend block whose basis is powers of a linspace grid
-    (registered buffers, polynomial degree 3) and a seasonality block of cos/sin harmonics
-    built with arange, outer products and cat; the backcast subtracted from the residual and
-    forecasts summed block by block, the input flipped as the repository does; an sMAPE and
-    MASE loss with a divide_no_nan written with where; Adam steps."""
+    """An interpretable N-BEATS stack: a trend block projecting onto powers (0..3) of a time
+    grid and a seasonality block onto a constant and two cos/sin harmonics (arange, outer
+    products by broadcasting, cat), the bases kept as buffers; each block's backcast taken
+    off the (time-reversed) lookback and its forecast added to a last-value forecast; the
+    sMAPE and MASE losses with a ratio that turns 0/0 and x/0 into 0 by where; Adam steps."""
     nn = L.nn
     L.manual_seed(31)
     back, fore, units = 8, 4, 10
+    grid = L.linspace(-back, fore, back + fore, dtype=L.double) / (back + fore)
+    past, future = grid[:back], grid[back:]
 
-    def linspace(b, f):
-        ls = L.linspace(-b, f, b + f, dtype=L.double) / (b + f)
-        return ls[:b], ls[b:]
+    class BasisBlock(nn.Module):
+        """A ReLU stack to expansion coefficients, projected on fixed past and future bases."""
 
-    bl, fl = linspace(back, fore)
-
-    class Block(nn.Module):
-        def __init__(self, theta_b, theta_f, basis_b, basis_f):
+        def __init__(self, n_past, n_future, past_basis, future_basis):
             super().__init__()
             self.fc = nn.Sequential(nn.Linear(back, units), nn.ReLU(),
                                     nn.Linear(units, units), nn.ReLU())
-            self.theta = nn.Linear(units, theta_b + theta_f, bias=False)
-            self.split = theta_b
-            self.register_buffer("basis_b", basis_b)
-            self.register_buffer("basis_f", basis_f)
+            self.coef = nn.Linear(units, n_past + n_future, bias=False)
+            self.n_past = n_past
+            self.register_buffer("past_basis", past_basis)
+            self.register_buffer("future_basis", future_basis)
 
         def forward(self, x):
-            th = self.theta(self.fc(x))
-            return th[:, :self.split] @ self.basis_b, th[:, self.split:] @ self.basis_f
+            c = self.coef(self.fc(x))
+            return c[:, :self.n_past] @ self.past_basis, c[:, self.n_past:] @ self.future_basis
 
     deg = 3
-    trend_b = L.stack([bl ** i for i in range(deg + 1)])
-    trend_f = L.stack([fl ** i for i in range(deg + 1)])
-    harm = L.arange(1, 3, dtype=L.double)
-    sb = 2 * math.pi * harm[:, None] * bl[None]
-    sf = 2 * math.pi * harm[:, None] * fl[None]
-    seas_b = L.cat([L.ones(1, back, dtype=L.double), L.cos(sb), L.sin(sb)])
-    seas_f = L.cat([L.ones(1, fore, dtype=L.double), L.cos(sf), L.sin(sf)])
-    blocks = nn.ModuleList([Block(deg + 1, deg + 1, trend_b, trend_f),
-                            Block(5, 5, seas_b, seas_f)]).double()
+    powers_past = L.stack([past ** i for i in range(deg + 1)])
+    powers_future = L.stack([future ** i for i in range(deg + 1)])
+    freqs = L.arange(1, 3, dtype=L.double)
+    ang_past = 2 * math.pi * freqs[:, None] * past[None]
+    ang_future = 2 * math.pi * freqs[:, None] * future[None]
+    waves_past = L.cat([L.ones(1, back, dtype=L.double), L.cos(ang_past), L.sin(ang_past)])
+    waves_future = L.cat([L.ones(1, fore, dtype=L.double), L.cos(ang_future),
+                          L.sin(ang_future)])
+    blocks = nn.ModuleList([BasisBlock(deg + 1, deg + 1, powers_past, powers_future),
+                            BasisBlock(5, 5, waves_past, waves_future)]).double()
     t = L.arange(60, dtype=L.double)
     series = 10 + 0.1 * t + L.sin(2 * math.pi * t / 6) + 0.1 * _t(L, 60, seed=32)
     windows = series.unfold(0, back + fore, 3)
     x, y = windows[:, :back], windows[:, back:]
 
-    def divide_no_nan(a, b):
-        r = a / b
-        r = L.where(r != r, L.zeros_like(r), r)
-        return L.where(r == float("inf"), L.zeros_like(r), r)
+    def ratio_or_zero(num, den):
+        q = num / den
+        q = L.where(q != q, L.zeros_like(q), q)                  # 0 / 0
+        return L.where(q == float("inf"), L.zeros_like(q), q)    # x / 0
 
-    def smape(f, tgt):
-        return 200 * L.mean(divide_no_nan(L.abs(f - tgt), L.abs(f.data) + L.abs(tgt.data)))
+    def smape(pred, truth):
+        denom = L.abs(pred.data) + L.abs(truth.data)              # no gradient through it
+        return 200 * L.mean(ratio_or_zero(L.abs(pred - truth), denom))
 
-    def mase(insample, f, tgt, freq=2):
-        scale = L.mean(L.abs(insample[:, freq:] - insample[:, :-freq]), dim=1)
-        return L.mean(L.abs(tgt - f) * divide_no_nan(L.ones_like(scale), scale)[:, None])
+    def mase(history, pred, truth, lag=2):
+        naive_err = L.mean(L.abs(history[:, lag:] - history[:, :-lag]), dim=1)
+        weight = ratio_or_zero(L.ones_like(naive_err), naive_err)[:, None]
+        return L.mean(L.abs(truth - pred) * weight)
 
     opt = L.optim.Adam(blocks.parameters(), lr=1e-3)
     hist = []
     for _ in range(3):
-        residuals = x.flip(dims=(1,))
-        forecast = x[:, -1:]
+        left = x.flip(dims=(1,))
+        total = x[:, -1:]
         parts = []
         for blk in blocks:
-            b, f = blk(residuals)
-            residuals = residuals - b
-            forecast = forecast + f
-            parts.append(f)
-        loss = smape(forecast, y) + mase(x, forecast, y)
+            fit_back, ahead = blk(left)
+            left = left - fit_back
+            total = total + ahead
+            parts.append(ahead)
+        loss = smape(total, y) + mase(x, total, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         hist.append(loss.item())
     return dict(hist=hist, parts=parts, windows=windows.shape, strides=windows.stride(),
-                zero=divide_no_nan(L.zeros(2, dtype=L.double), L.zeros(2, dtype=L.double)))
+                zero=ratio_or_zero(L.zeros(2, dtype=L.double), L.zeros(2, dtype=L.double)))
 
 
 @program
@@ -682,11 +686,13 @@ def sliding_windows_by_unfold_as_strided_roll_and_diff_features(L):
 
 @program
 def fft_period_detection_and_seasonal_decomposition(L):
-    """TimesNet's FFT_for_Period: rfft over time, amplitude averaged over batch and channels,
-    the DC term zeroed, topk frequencies turned into periods by integer division, and the
-    series folded into (period, length/period) grids after padding; Autoformer's moving-average
-    decomposition by replicate-padding and avg_pool1d; rfftfreq, irfft with n= of a low-pass
-    filtered spectrum, fftshift; gradients through the amplitude weights; an integer
+    """Periods from the spectrum, as TimesNet finds them: the rfft over time, its magnitude
+    (builtin abs) averaged over batch and channels, the DC bin set to zero in place, the two
+    strongest bins by topk turned into periods by integer division of the length, the series
+    zero-padded to a multiple of each period and folded into (length/period, period) grids,
+    then mixed by a softmax over the bins' amplitudes; a moving-average trend (Autoformer's
+    decomposition) from edge-repeated ends and avg_pool1d; rfftfreq, irfft with n= of a
+    low-passed spectrum, fftshift; gradients through the amplitude weights; an integer
     tensor for n and dim, and the refusals of a float n (by position and keyword), a float
     dim and a non-string norm."""
     F = L.nn.functional
@@ -694,40 +700,37 @@ def fft_period_detection_and_seasonal_decomposition(L):
     x = (L.sin(2 * math.pi * t / 8) + 0.5 * L.cos(2 * math.pi * t / 12)).view(1, 48, 1) + \
         0.1 * _t(L, 2, 48, 3, seed=71)
     x.requires_grad_()
-    xf = L.fft.rfft(x, dim=1)
-    frequency_list = abs(xf).mean(0).mean(-1)
-    frequency_list[0] = 0
-    _, top_list = L.topk(frequency_list, 2)
-    top_list = top_list.detach().cpu().numpy()
-    period = x.shape[1] // top_list
-    weights = abs(xf).mean(-1)[:, top_list]
+    spectrum = L.fft.rfft(x, dim=1)                       # (2, 25, 3)
+    strength = abs(spectrum).mean(0).mean(-1)
+    strength[0] = 0                                       # the mean is no period
+    bins = L.topk(strength, 2)[1].detach().cpu().numpy()
+    period = x.shape[1] // bins
+    weights = abs(spectrum).mean(-1)[:, bins]             # (batch, 2) per-sample amplitude
     folded = []
-    for p in period:
-        p = int(p)
-        length = ((48 + p - 1) // p) * p
-        pad = L.zeros(2, length - 48, 3, dtype=x.dtype)
-        out = L.cat([x, pad], dim=1).reshape(2, length // p, p, 3).permute(0, 3, 1, 2)
-        folded.append(out.contiguous().sum((2, 3)))
-    res = L.stack(folded, dim=-1)
-    agg = (res * F.softmax(weights, dim=1).unsqueeze(1)).sum(-1)
+    for p in (int(q) for q in period):
+        rows = (48 + p - 1) // p
+        tail = L.zeros(2, rows * p - 48, 3, dtype=x.dtype)
+        grid = L.cat([x, tail], dim=1).reshape(2, rows, p, 3).permute(0, 3, 1, 2)
+        folded.append(grid.contiguous().sum((2, 3)))
+    mix = (L.stack(folded, dim=-1) * F.softmax(weights, dim=1).unsqueeze(1)).sum(-1)
     k = 5
-    front = x[:, 0:1, :].repeat(1, (k - 1) // 2, 1)
-    end = x[:, -1:, :].repeat(1, (k - 1) // 2, 1)
-    xx = L.cat([front, x, end], dim=1)
-    trend = F.avg_pool1d(xx.permute(0, 2, 1), kernel_size=k, stride=1).permute(0, 2, 1)
+    half = (k - 1) // 2
+    padded = L.cat([x[:, 0:1, :].repeat(1, half, 1), x, x[:, -1:, :].repeat(1, half, 1)],
+                   dim=1)
+    trend = F.avg_pool1d(padded.permute(0, 2, 1), kernel_size=k, stride=1).permute(0, 2, 1)
     seasonal = x - trend
     spec = L.fft.rfft(seasonal, dim=1, norm="ortho")
     freqs = L.fft.rfftfreq(48, d=1.0 / 24)
     low = L.fft.irfft(spec * (freqs <= 4).to(spec.dtype)[None, :, None], n=48, dim=1,
                       norm="ortho")
-    (agg.sum() + low.pow(2).sum()).backward()
-    return dict(period=list(period), weights=weights, agg=agg, trend=trend, low=low,
+    (mix.sum() + low.pow(2).sum()).backward()
+    return dict(period=list(period), weights=weights, agg=mix, trend=trend, low=low,
                 freqs=freqs, shift=L.fft.fftshift(L.fft.fftfreq(6)), grad=x.grad,
                 odd=L.fft.irfft(L.fft.rfft(t[:7]), n=7),
                 tensor_n=L.fft.rfft(t, L.tensor(8), dim=L.tensor(0)),
                 bad=[err(lambda: L.fft.rfft(t, 48 * 1.5)), err(lambda: L.fft.irfft(spec, n=48.0)),
                      err(lambda: L.fft.rfft(t, None, 0.0)), err(lambda: L.fft.rfft2(x, norm=1)),
-                     err(lambda: L.fft.ifft(xf, 8, 1, 2))])
+                     err(lambda: L.fft.ifft(spectrum, 8, 1, 2))])
 
 
 @program
@@ -991,50 +994,51 @@ def deephit_discrete_time_pmf_loss_and_weibull_aft_likelihood(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def binary_auroc_average_precision_by_sort_cumsum_with_ties(L):
-    """torchmetrics' _binary_clf_curve: scores sorted descending (stable argsort), the
-    distinct-value indices by nonzero of diff, tps/fps by cumsum of a weighted target, the
-    ROC curve with a (0, 0) start by F.pad, AUROC by trapezoid with x= and by dx, average
-    precision as -sum(diff(recall) * precision[:-1]); an empty-positive case's nan by
-    division; the same with sample weights and int/bool targets; cumulative_trapezoid."""
+    """Binary ranking metrics without a loop: scores put in descending order by a stable
+    argsort, the last position of each run of equal scores found by where on the diff (the
+    final position added by F.pad), true and false positives counted there by cumsum of a
+    (weighted) 0/1 target; the ROC curve from (0, 0), its area by trapezoid with x= and by
+    trapz, average precision as the sum of recall steps times precision; with no positives
+    the rates divide by zero to nan; sample weights and bool/int targets; a
+    cumulative_trapezoid; trapezoid with dx= and of an int tensor."""
     F = L.nn.functional
     rng = np.random.RandomState(101)
     preds = L.tensor(np.round(rng.rand(30), 1))                  # many ties
     target = L.tensor(rng.rand(30) > 0.6)
     weights = L.tensor(rng.rand(30))
 
-    def clf_curve(preds, target, sample_weights=None):
-        desc = L.argsort(preds, descending=True, stable=True)
-        preds, target = preds[desc], target[desc]
-        weight = sample_weights[desc] if sample_weights is not None else 1.0
-        distinct = L.where(preds[1:] - preds[:-1])[0]
-        threshold_idxs = F.pad(distinct, [0, 1], value=target.size(0) - 1)
-        target = (target == 1).to(L.long)
-        tps = L.cumsum(target * weight, dim=0)[threshold_idxs]
-        if sample_weights is not None:
-            fps = L.cumsum((1 - target) * weight, dim=0)[threshold_idxs]
+    def counts_at_thresholds(scores, truth, w=None):
+        """(false positives, true positives, threshold) at each distinct score."""
+        order = L.argsort(scores, descending=True, stable=True)
+        s = scores[order]
+        pos = (truth[order] == 1).to(L.long)
+        ends = F.pad(L.where(s[1:] - s[:-1])[0], [0, 1], value=truth.size(0) - 1)
+        if w is None:
+            tp = L.cumsum(pos * 1.0, dim=0)[ends]
+            fp = 1 + ends - tp                       # everything above the cut not positive
         else:
-            fps = 1 + threshold_idxs - tps
-        return fps, tps, preds[threshold_idxs]
+            tp = L.cumsum(pos * w[order], dim=0)[ends]
+            fp = L.cumsum((1 - pos) * w[order], dim=0)[ends]
+        return fp, tp, s[ends]
 
-    def roc(fps, tps):
-        tps = L.cat([L.zeros(1, dtype=tps.dtype), tps])
-        fps = L.cat([L.zeros(1, dtype=fps.dtype), fps])
-        return fps / fps[-1], tps / tps[-1]
+    def rates(fp, tp):
+        start = L.zeros(1, dtype=tp.dtype)
+        fp, tp = L.cat([start.to(fp.dtype), fp]), L.cat([start, tp])
+        return fp / fp[-1], tp / tp[-1]
 
     out = {}
     for name, w in (("plain", None), ("weighted", weights)):
-        fps, tps, thr = clf_curve(preds, target, w)
-        fpr, tpr = roc(fps, tps)
-        precision = tps / (tps + fps)
-        recall = tps / tps[-1]
-        precision = L.cat([precision.flip(0), L.ones(1, dtype=precision.dtype)])
-        recall = L.cat([recall.flip(0), L.zeros(1, dtype=recall.dtype)])
-        ap = -L.sum((recall[1:] - recall[:-1]) * precision[:-1])
-        out[name] = dict(fps=fps, tps=tps, thr=thr, auc=L.trapezoid(tpr, x=fpr),
+        fp, tp, cut = counts_at_thresholds(preds, target, w)
+        fpr, tpr = rates(fp, tp)
+        # from the highest threshold down, ending at recall 0 with precision 1
+        prec = L.cat([(tp / (tp + fp)).flip(0), L.ones(1, dtype=tp.dtype)])
+        rec = L.cat([(tp / tp[-1]).flip(0), L.zeros(1, dtype=tp.dtype)])
+        ap = -L.sum((rec[1:] - rec[:-1]) * prec[:-1])
+        out[name] = dict(fps=fp, tps=tp, thr=cut, auc=L.trapezoid(tpr, x=fpr),
                          auc2=L.trapz(tpr, fpr), ap=ap,
                          ct=L.cumulative_trapezoid(tpr, x=fpr))
-    fps, tps, _ = clf_curve(preds, L.zeros(30, dtype=L.long))
-    out["no_pos"] = roc(fps, tps)[1]
+    fp, tp, _ = counts_at_thresholds(preds, L.zeros(30, dtype=L.long))
+    out["no_pos"] = rates(fp, tp)[1]
     out["dx"] = L.trapezoid(L.tensor([[1.0, 2.0, 4.0], [0, 1, 0]]), dx=0.5, dim=-1)
     out["int"] = L.trapezoid(L.tensor([1, 2, 4]))
     return out
@@ -1042,9 +1046,9 @@ def binary_auroc_average_precision_by_sort_cumsum_with_ties(L):
 
 @program
 def confusion_matrix_by_bincount_and_per_class_scores_with_nan_to_num(L):
-    """Multiclass metrics as torchmetrics writes them: the confusion matrix by bincount of
-    target * C + pred with minlength, reshaped; ignore_index dropped by a mask; per-class
-    precision/recall/F1 with 0/0 made 0 by nan_to_num and by _safe_divide; macro, weighted
+    """Multiclass metrics from a confusion matrix: the matrix by bincount of the pair code
+    target * C + pred with minlength, reshaped; ignored targets (-100) dropped by a mask;
+    per-class precision/recall/F1 with 0/0 made 0 by nan_to_num; macro, weighted
     and micro averages; Cohen's kappa (linear and quadratic weights) and Matthews'
     correlation from the matrix; a normalised matrix ('true', 'pred', 'all'); bincount's
     dtypes with int/float/bool weights and its refusals."""
@@ -1055,9 +1059,8 @@ def confusion_matrix_by_bincount_and_per_class_scores_with_nan_to_num(L):
     preds = L.tensor(rng.randint(0, C - 1, 40))           # class 3 never predicted
     keep = target != -100
     t, p = target[keep], preds[keep]
-    unique_mapping = (t * C + p).to(L.long)
-    bins = L.bincount(unique_mapping, minlength=C ** 2)
-    cm = bins.reshape(C, C)
+    pair_code = (t * C + p).to(L.long)                    # row = truth, column = guess
+    cm = L.bincount(pair_code, minlength=C ** 2).reshape(C, C)
     tp = cm.diag()
     fp = cm.sum(0) - tp
     fn = cm.sum(1) - tp
@@ -1077,10 +1080,13 @@ def confusion_matrix_by_bincount_and_per_class_scores_with_nan_to_num(L):
     quad_w = (w[:, None] - w[None, :]).pow(2)
     expected = L.outer(cm.sum(1), cm.sum(0)).double() / n
     kappas = [1 - (wt * cm).sum() / (wt * expected).sum() for wt in (lin_w, quad_w)]
-    cov_ytyp = (tp.sum() * n - L.dot(cm.sum(0), cm.sum(1))).double()
-    cov_ypyp = (n ** 2 - L.dot(cm.sum(0), cm.sum(0))).double()
-    cov_ytyt = (n ** 2 - L.dot(cm.sum(1), cm.sum(1))).double()
-    mcc = cov_ytyp / L.sqrt(cov_ytyt * cov_ypyp)
+    # Matthews: n * correct - <guess totals, truth totals> over the root of the product of
+    # n^2 - |guess totals|^2 and n^2 - |truth totals|^2
+    by_guess, by_truth = cm.sum(0), cm.sum(1)
+    numer = (tp.sum() * n - L.dot(by_guess, by_truth)).double()
+    spread_guess = (n ** 2 - L.dot(by_guess, by_guess)).double()
+    spread_truth = (n ** 2 - L.dot(by_truth, by_truth)).double()
+    mcc = numer / L.sqrt(spread_truth * spread_guess)
     norms = {"true": cm / cm.sum(dim=-1, keepdim=True), "pred": cm / cm.sum(dim=-2,
                                                                            keepdim=True),
              "all": cm / cm.sum()}
@@ -1152,53 +1158,51 @@ def calibration_error_by_histc_searchsorted_and_bucketize_bins(L):
 
 
 @program
-def topk_accuracy_as_the_imagenet_example_writes_it(L):
-    """pytorch/examples' accuracy(output, target, topk=(1, 5)): topk(maxk, 1, True, True),
-    pred.t(), eq against target.view(1, -1).expand_as(pred), correct[:k].reshape(-1)
-    .float().sum(0, keepdim=True).mul_(100.0 / batch_size); an AverageMeter; the same by
-    isin and by (topk indices == target).any(1); top-k with k larger than the classes'
-    refusal; topk with largest=False, sorted=True, and the values of ties (which of tied
-    indices PyTorch returns is not promised)."""
+def topk_accuracy_by_transposed_topk_and_a_running_mean(L):
+    """Top-1 and top-5 accuracy in percent the way ImageNet training scripts count it: the
+    top maxk class indices by topk(maxk, 1, True, True) (positional largest and sorted),
+    transposed to (k, batch), compared by eq with the targets expanded by expand_as, the
+    first k rows counted through reshape(-1).float().sum(0, keepdim=True) and scaled in place
+    by mul_; a running mean over batches of unequal size; the same count by isin and by
+    (indices == target).any(1); the refusal of a k larger than the classes; topk with
+    largest=False, sorted=True, and only the values of ties (which tied index comes first is
+    not promised by PyTorch)."""
     rng = np.random.RandomState(131)
     output = L.tensor(rng.randn(16, 10).astype(np.float32))
     target = L.tensor(rng.randint(0, 10, 16))
 
-    def accuracy(output, target, topk=(1,)):
+    def percent_in_top(scores, labels, ks=(1,)):
         with L.no_grad():
-            maxk = max(topk)
-            batch_size = target.size(0)
-            _, pred = output.topk(maxk, 1, True, True)
-            pred = pred.t()
-            correct = pred.eq(target.view(1, -1).expand_as(pred))
-            res = []
-            for k in topk:
-                correct_k = correct[:k].reshape(-1).float().sum(0, keepdim=True)
-                res.append(correct_k.mul_(100.0 / batch_size))
-            return res
+            n = labels.size(0)
+            ranked = scores.topk(max(ks), 1, True, True)[1].t()      # (k, n)
+            hit = ranked.eq(labels.view(1, -1).expand_as(ranked))
+            return [hit[:k].reshape(-1).float().sum(0, keepdim=True).mul_(100.0 / n)
+                    for k in ks]
 
-    class AverageMeter:
+    class RunningMean:
+        """Mean of per-batch values weighted by batch size."""
+
         def __init__(self):
-            self.val = self.avg = self.sum = self.count = 0
+            self.total, self.seen = 0, 0
 
-        def update(self, val, n=1):
-            self.val = val
-            self.sum += val * n
-            self.count += n
-            self.avg = self.sum / self.count
+        def add(self, value, weight):
+            self.total += value * weight
+            self.seen += weight
+            return self.total / self.seen
 
-    meter = AverageMeter()
-    for chunk_o, chunk_t in zip(output.split(5), target.split(5)):
-        a1, a5 = accuracy(chunk_o, chunk_t, topk=(1, 5))
-        meter.update(a1[0], chunk_o.size(0))
+    top1_mean = RunningMean()
+    for part_o, part_t in zip(output.split(5), target.split(5)):
+        first, _ = percent_in_top(part_o, part_t, ks=(1, 5))
+        avg = top1_mean.add(first[0], part_o.size(0))
     top3 = output.topk(3, dim=-1).indices
     by_any = (top3 == target[:, None]).any(1).float().mean()
     ties = L.tensor([[1.0, 3.0, 3.0, 2.0, 3.0]])
-    return dict(acc=accuracy(output, target, topk=(1, 5)), avg=meter.avg, by_any=by_any,
+    return dict(acc=percent_in_top(output, target, ks=(1, 5)), avg=avg, by_any=by_any,
                 isin=L.isin(target, top3[:, 0]),
                 small=L.topk(output[:3], 2, largest=False, sorted=True),
                 ties=ties.topk(2).values, neg=output[:2].topk(k=1, dim=-2),
                 zero=output.topk(0).values.shape,
-                bad=[err(lambda: accuracy(output[:, :4], target, topk=(1, 5))),
+                bad=[err(lambda: percent_in_top(output[:, :4], target, ks=(1, 5))),
                      err(lambda: output.topk(3, dim=2))])
 
 

@@ -297,13 +297,12 @@ def lagrangian_net_euler_lagrange_by_batched_hessians(L):
 # ----------------------------------------------------------------------------------------------
 @program(rtol=1e-5, atol=1e-6)
 def fourier_neural_operator_2d_cfloat_weights_trained_by_adam(L):
-    """A two-dimensional Fourier layer as the neural-operator repositories write it: complex
-    weights as cfloat Parameters (scale * rand(..., dtype=cfloat)), rfftn over the last two
-    dims, the low modes of both signs along the first axis mixed by einsum 'bixy,ioxy->boxy'
-    into a zeros(..., dtype=cfloat) spectrum, back by irfftn(s=...), plus a 1x1 convolution
-    path and GELU; trained by Adam (float32; an eps of 1e-6 keeps the steps of the modes whose gradients
-    round to ~1e-9 from turning on float32 rounding), the complex gradients and moments
-    compared."""
+    """A two-dimensional Fourier neural operator layer: complex weights as cfloat Parameters
+    (a scaled rand(..., dtype=cfloat)), rfftn over the last two dims, the low modes of both
+    signs along the first axis mixed across channels by einsum into a zeros(..., dtype=cfloat)
+    spectrum, back by irfftn(s=...), plus a 1x1 convolution path and GELU; trained by Adam
+    (float32; an eps of 1e-6 keeps the steps of the modes whose gradients round to ~1e-9
+    from turning on float32 rounding), the complex gradients and moments compared."""
     return _fno(L, L.cfloat, normal32, steps=3, eps=1e-6)
 
 
@@ -318,45 +317,49 @@ def fourier_neural_operator_2d_cdouble_weights_trained_by_adam(L):
 def _fno(L, cdt, draw, steps, eps):
     nn, F = L.nn, L.nn.functional
 
-    class Spectral(nn.Module):
-        def __init__(self, cin, cout, m1, m2):
+    class LowModeMix(nn.Module):
+        """Channel mixing mode by mode on the lowest k x k Fourier modes -- the two corners of
+        the half spectrum, for non-negative and for negative first-axis frequencies, each
+        with its own complex weights; all other modes are dropped."""
+
+        def __init__(self, width, k):
             super().__init__()
-            self.m1, self.m2, self.cout = m1, m2, cout
-            scale = 1 / (cin * cout)
-            self.w1 = nn.Parameter(scale * L.rand(cin, cout, m1, m2, dtype=cdt))
-            self.w2 = nn.Parameter(scale * L.rand(cin, cout, m1, m2, dtype=cdt))
+            self.k = k
+            init = 1 / (width * width)
+            self.pos = nn.Parameter(init * L.rand(width, width, k, k, dtype=cdt))
+            self.neg = nn.Parameter(init * L.rand(width, width, k, k, dtype=cdt))
 
         def forward(self, x):
-            B, _, H, W = x.shape
-            xf = L.fft.rfftn(x, dim=(-2, -1))
-            out = L.zeros(B, self.cout, H, W // 2 + 1, dtype=cdt)
-            out[:, :, :self.m1, :self.m2] = L.einsum(
-                "bixy,ioxy->boxy", xf[:, :, :self.m1, :self.m2], self.w1)
-            out[:, :, -self.m1:, :self.m2] = L.einsum(
-                "bixy,ioxy->boxy", xf[:, :, -self.m1:, :self.m2], self.w2)
-            return L.fft.irfftn(out, s=(H, W), dim=(-2, -1))
+            n, c, rows, cols = x.shape
+            k = self.k
+            spec = L.fft.rfftn(x, dim=(-2, -1))
+            kept = L.zeros(n, c, rows, cols // 2 + 1, dtype=cdt)
+            kept[:, :, :k, :k] = L.einsum("nchw,cdhw->ndhw", spec[:, :, :k, :k], self.pos)
+            kept[:, :, -k:, :k] = L.einsum("nchw,cdhw->ndhw", spec[:, :, -k:, :k], self.neg)
+            return L.fft.irfftn(kept, s=(rows, cols), dim=(-2, -1))
 
-    class FNO(nn.Module):
+    class Operator(nn.Module):
+        """Lift (a, x, y) to 6 channels, two Fourier layers each added to a 1x1 convolution
+        (GELU after the first), project to one channel."""
+
         def __init__(self, width=6):
             super().__init__()
             self.lift = nn.Linear(3, width)
-            self.spec = nn.ModuleList([Spectral(width, width, 3, 3) for _ in range(2)])
-            self.w = nn.ModuleList([nn.Conv2d(width, width, 1) for _ in range(2)])
+            self.spectral = nn.ModuleList([LowModeMix(width, 3) for _ in range(2)])
+            self.pointwise = nn.ModuleList([nn.Conv2d(width, width, 1) for _ in range(2)])
             self.proj = nn.Linear(width, 1)
 
         def forward(self, a):
-            B, H, W = a.shape
-            gx = L.linspace(0, 1, H).reshape(1, H, 1).expand(B, H, W)
-            gy = L.linspace(0, 1, W).reshape(1, 1, W).expand(B, H, W)
-            x = self.lift(L.stack([a, gx, gy], dim=-1)).permute(0, 3, 1, 2)
-            for i, (s, w) in enumerate(zip(self.spec, self.w)):
-                x = s(x) + w(x)
-                if i == 0:
-                    x = F.gelu(x)
-            return self.proj(x.permute(0, 2, 3, 1)).squeeze(-1)
+            n, rows, cols = a.shape
+            xs = L.linspace(0, 1, rows).reshape(1, rows, 1).expand(n, rows, cols)
+            ys = L.linspace(0, 1, cols).reshape(1, 1, cols).expand(n, rows, cols)
+            h = self.lift(L.stack([a, xs, ys], dim=-1)).permute(0, 3, 1, 2)
+            h = F.gelu(self.spectral[0](h) + self.pointwise[0](h))
+            h = self.spectral[1](h) + self.pointwise[1](h)
+            return self.proj(h.permute(0, 2, 3, 1)).squeeze(-1)
 
     L.manual_seed(0)
-    model = FNO()
+    model = Operator()
     a = L.tensor(draw(4, 10, 8, seed=5))
     u = L.tensor(draw(4, 10, 8, seed=6, scale=0.3))
     opt = L.optim.Adam(model.parameters(), lr=1e-2, eps=eps)
@@ -368,9 +371,10 @@ def _fno(L, cdt, draw, steps, eps):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    st = opt.state[model.spec[0].w1]
-    return dict(losses=losses, w1=model.spec[0].w1, g=model.spec[1].w2.grad,
-                m=st["exp_avg"], v=st["exp_avg_sq"], dtype=str(model.spec[0].w1.dtype),
+    first = model.spectral[0].pos
+    moments = opt.state[first]
+    return dict(losses=losses, w1=first, g=model.spectral[1].neg.grad,
+                m=moments["exp_avg"], v=moments["exp_avg_sq"], dtype=str(first.dtype),
                 lift=model.lift.weight.grad, pred=pred)
 
 
@@ -444,19 +448,20 @@ def sparse_gp_titsias_bound_with_inducing_points(L):
     n, m = X.shape[0], Z.shape[0]
 
     def bound():
-        Kuu = _rbf(L, Z, Z, log_ls, log_sf) + 1e-6 * L.eye(m, dtype=L.float64)
-        Kuf = _rbf(L, Z, X, log_ls, log_sf)
-        Lu, info = L.linalg.cholesky_ex(Kuu)
+        # with Kuu = R R^T and P = R^-1 Kuf / sigma, the Nystrom covariance over sigma^2 is
+        # P^T P and the bound needs only the m x m factor S of I + P P^T
         sn = log_sn.exp()
-        A = L.linalg.solve_triangular(Lu, Kuf, upper=False) / sn
-        B = L.eye(m, dtype=L.float64) + A @ A.T
-        LB = L.linalg.cholesky(B)
-        c = L.linalg.solve_triangular(LB, A @ y.unsqueeze(-1), upper=False) / sn
-        kdiag = (2 * log_sf).exp().expand(n)
-        val = (-0.5 * n * math.log(2 * math.pi) - LB.diagonal().log().sum()
-               - n * log_sn - 0.5 * y.pow(2).sum() / sn ** 2 + 0.5 * c.pow(2).sum()
-               - 0.5 * (kdiag.sum() / sn ** 2 - A.pow(2).sum()))
-        return val, info, Lu, LB, A, c
+        R, info = L.linalg.cholesky_ex(_rbf(L, Z, Z, log_ls, log_sf) +
+                                       1e-6 * L.eye(m, dtype=L.float64))
+        P = L.linalg.solve_triangular(R, _rbf(L, Z, X, log_ls, log_sf), upper=False) / sn
+        S = L.linalg.cholesky(L.eye(m, dtype=L.float64) + P @ P.T)
+        w = L.linalg.solve_triangular(S, P @ y.unsqueeze(-1), upper=False) / sn
+        fit = -0.5 * y.pow(2).sum() / sn ** 2 + 0.5 * w.pow(2).sum()
+        logdet = -S.diagonal().log().sum() - n * log_sn
+        prior_diag = (2 * log_sf).exp().expand(n)
+        trace = -0.5 * (prior_diag.sum() / sn ** 2 - P.pow(2).sum())
+        val = -0.5 * n * math.log(2 * math.pi) + logdet + fit + trace
+        return val, info, R, S, P, w
 
     bounds = []
     for _ in range(5):
@@ -466,20 +471,21 @@ def sparse_gp_titsias_bound_with_inducing_points(L):
         opt.step()
         bounds.append(val.item())
     with L.no_grad():
-        val, info, Lu, LB, A, c = bound()
+        val, info, R, S, P, w = bound()
         Xs = L.linspace(-3, 3, 7, dtype=L.float64).unsqueeze(-1).repeat(1, 2)
         Kus = _rbf(L, Z, Xs, log_ls, log_sf)
-        tmp1 = L.linalg.solve_triangular(Lu, Kus, upper=False)
-        tmp2 = L.linalg.solve_triangular(LB, tmp1, upper=False)
-        mean = tmp2.T @ c
-        var = ((2 * log_sf).exp() - tmp1.pow(2).sum(0) + tmp2.pow(2).sum(0))
+        # prior variance, less what the inducing points explain, plus their own uncertainty
+        through_R = L.linalg.solve_triangular(R, Kus, upper=False)
+        through_S = L.linalg.solve_triangular(S, through_R, upper=False)
+        mean = through_S.T @ w
+        var = ((2 * log_sf).exp() - through_R.pow(2).sum(0) + through_S.pow(2).sum(0))
         # the same mean by the dense Sigma = (Kuu + Kuf Kfu / s2)^-1 route
         s2 = (2 * log_sn).exp()
         Kuu = _rbf(L, Z, Z, log_ls, log_sf) + 1e-6 * L.eye(m, dtype=L.float64)
         Kuf = _rbf(L, Z, X, log_ls, log_sf)
         Ls = L.linalg.cholesky(Kuu + Kuf @ Kuf.T / s2)
         mean2 = Kus.T @ L.cholesky_solve((Kuf @ y / s2).unsqueeze(-1), Ls)
-        right = L.linalg.solve_triangular(Lu.T, Kus.T, upper=True, left=False)
+        right = L.linalg.solve_triangular(R.T, Kus.T, upper=True, left=False)
     return dict(bounds=bounds, info=info, Z=Z, log_ls=log_ls, log_sn=log_sn, mean=mean,
                 var=var, mean2=mean2, right=right)
 

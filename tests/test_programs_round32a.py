@@ -1298,13 +1298,13 @@ def center_loss_with_two_optimizers(L):
 
 @program
 def vit_layer_decay_param_groups_and_pos_embed_interpolation(L):
-    """MAE/BEiT fine-tuning: param_groups_lrd (a group per layer id and decay kind, the
-    layer taken from the parameter's name, 1-d weights and biases and the token and
-    position embeddings without weight decay, lr_scale = decay ** (depth + 1 - id)), an
-    adjust_learning_rate per iteration (linear warm-up, half-cycle cosine) writing
-    group['lr'] = lr * group['lr_scale'], AdamW; then interpolate_pos_embed resizing a
-    checkpoint's position embeddings by bicubic interpolation before load_state_dict with
-    strict=False, and its missing/unexpected keys."""
+    """ViT fine-tuning with layer-wise learning-rate decay (as in MAE/BEiT): a param group
+    per depth and decay kind, the depth read off the parameter's name, 1-d weights and
+    biases and the token and position embeddings without weight decay, lr_scale = decay **
+    (depth + 1 - id); the lr set per iteration (linear warm-up, half-cycle cosine) as
+    group['lr'] = lr * group['lr_scale'], AdamW; then a checkpoint's position embeddings
+    resized by bicubic interpolation before load_state_dict with strict=False, and its
+    missing/unexpected keys."""
     nn, F = L.nn, L.nn.functional
 
     class Block(nn.Module):
@@ -1344,73 +1344,70 @@ def vit_layer_decay_param_groups_and_pos_embed_interpolation(L):
                 x = blk(x)
             return self.head(self.fc_norm(x[:, 1:, :].mean(dim=1)))
 
-    def get_layer_id_for_vit(name, num_layers):
-        if name in ["cls_token", "pos_embed"]:
+    def depth_of(name, top):
+        """0 for the embeddings, i + 1 for block i, ``top`` for what follows the blocks."""
+        if name in ("cls_token", "pos_embed") or name.startswith("patch_embed"):
             return 0
-        elif name.startswith("patch_embed"):
-            return 0
-        elif name.startswith("blocks"):
+        if name.startswith("blocks"):
             return int(name.split(".")[1]) + 1
-        return num_layers
+        return top
 
-    def param_groups_lrd(model, weight_decay=0.05, no_weight_decay_list=(), layer_decay=.75):
-        param_group_names, param_groups = {}, {}
-        num_layers = len(model.blocks) + 1
-        layer_scales = list(layer_decay ** (num_layers - i) for i in range(num_layers + 1))
-        for n, p in model.named_parameters():
+    def groups_by_depth(model, wd=0.05, exempt=(), decay=.75):
+        """One group per (depth, decayed or not), its lr scaled by decay ** (top - depth);
+        no weight decay for 1-d tensors and the exempt names.  Also the groups by name."""
+        top = len(model.blocks) + 1
+        groups, named = {}, {}
+        for name, p in model.named_parameters():
             if not p.requires_grad:
                 continue
-            if p.ndim == 1 or n in no_weight_decay_list:
-                g_decay, this_decay = "no_decay", 0.
-            else:
-                g_decay, this_decay = "decay", weight_decay
-            layer_id = get_layer_id_for_vit(n, num_layers)
-            group_name = "layer_%d_%s" % (layer_id, g_decay)
-            if group_name not in param_group_names:
-                this_scale = layer_scales[layer_id]
-                param_group_names[group_name] = {"lr_scale": this_scale,
-                                                 "weight_decay": this_decay, "params": []}
-                param_groups[group_name] = {"lr_scale": this_scale,
-                                            "weight_decay": this_decay, "params": []}
-            param_group_names[group_name]["params"].append(n)
-            param_groups[group_name]["params"].append(p)
-        return list(param_groups.values()), param_group_names
+            plain = p.ndim == 1 or name in exempt
+            depth = depth_of(name, top)
+            key = "layer_%d_%s" % (depth, "no_decay" if plain else "decay")
+            if key not in groups:
+                settings = dict(lr_scale=decay ** (top - depth), weight_decay=0. if plain else wd)
+                groups[key] = dict(settings, params=[])
+                named[key] = dict(settings, params=[])
+            groups[key]["params"].append(p)
+            named[key]["params"].append(name)
+        return list(groups.values()), named
 
-    def adjust_learning_rate(optimizer, epoch, lr=1e-2, min_lr=1e-4, warmup=1, epochs=4):
-        if epoch < warmup:
-            lr = lr * epoch / warmup
-        else:
-            lr = min_lr + (lr - min_lr) * 0.5 * (
+    def set_lr(opt, epoch, peak=1e-2, floor=1e-4, warmup=1, epochs=4):
+        """A linear warm-up to ``peak``, then half a cosine down to ``floor``; every group
+        gets that times its lr_scale."""
+        if epoch >= warmup:
+            lr = floor + (peak - floor) * 0.5 * (
                 1. + math.cos(math.pi * (epoch - warmup) / (epochs - warmup)))
-        for param_group in optimizer.param_groups:
-            param_group["lr"] = lr * param_group.get("lr_scale", 1.0)
+        else:
+            lr = peak * epoch / warmup
+        for g in opt.param_groups:
+            g["lr"] = lr * g.get("lr_scale", 1.0)
         return lr
 
-    def interpolate_pos_embed(model, checkpoint_model):
-        pos_embed_checkpoint = checkpoint_model["pos_embed"]
-        embedding_size = pos_embed_checkpoint.shape[-1]
-        num_patches = model.patch_embed.weight.shape[0] and (model.pos_embed.shape[-2] - 1)
-        num_extra_tokens = model.pos_embed.shape[-2] - num_patches
-        orig_size = int((pos_embed_checkpoint.shape[-2] - num_extra_tokens) ** 0.5)
-        new_size = int(num_patches ** 0.5)
-        if orig_size != new_size:
-            extra_tokens = pos_embed_checkpoint[:, :num_extra_tokens]
-            pos_tokens = pos_embed_checkpoint[:, num_extra_tokens:]
-            pos_tokens = pos_tokens.reshape(-1, orig_size, orig_size, embedding_size) \
-                .permute(0, 3, 1, 2)
-            pos_tokens = F.interpolate(pos_tokens, size=(new_size, new_size), mode="bicubic",
-                                       align_corners=False)
-            pos_tokens = pos_tokens.permute(0, 2, 3, 1).flatten(1, 2)
-            checkpoint_model["pos_embed"] = L.cat((extra_tokens, pos_tokens), dim=1)
+    def resize_checkpoint_positions(model, ckpt):
+        """ckpt['pos_embed'] brought to the model's patch grid by bicubic interpolation (the
+        leading special tokens kept), replaced in the dict."""
+        old = ckpt["pos_embed"]
+        width = old.shape[-1]
+        n_grid = model.pos_embed.shape[-2] - 1
+        n_special = model.pos_embed.shape[-2] - n_grid
+        side_old = int((old.shape[-2] - n_special) ** 0.5)
+        side_new = int(n_grid ** 0.5)
+        if side_old == side_new:
+            return
+        grid = old[:, n_special:].reshape(-1, side_old, side_old, width).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, size=(side_new, side_new), mode="bicubic",
+                             align_corners=False)
+        ckpt["pos_embed"] = L.cat((old[:, :n_special], grid.permute(0, 2, 3, 1).flatten(1, 2)),
+                                  dim=1)
 
     L.manual_seed(0)
     model = ViT().double()
-    groups, names = param_groups_lrd(model, no_weight_decay_list={"pos_embed", "cls_token"})
+    groups, names = groups_by_depth(model, exempt={"pos_embed", "cls_token"})
     opt = L.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95))
     x, y = _x(L, 4, 3, 8, 8, seed=22), L.tensor(labels(4, 3, 23))
     lrs, losses = [], []
     for it in range(4):
-        lrs.append(adjust_learning_rate(opt, it / 2 + 0.25))
+        lrs.append(set_lr(opt, it / 2 + 0.25))
         loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
         opt.zero_grad()
         loss.backward()
@@ -1421,7 +1418,7 @@ def vit_layer_decay_param_groups_and_pos_embed_interpolation(L):
     del ckpt["head.weight"], ckpt["head.bias"]
     ckpt["extra"] = L.ones(1)
     big = ViT(img=12).double()
-    interpolate_pos_embed(big, ckpt)
+    resize_checkpoint_positions(big, ckpt)
     msg = big.load_state_dict(ckpt, strict=False)
     return dict(names=names, lrs=lrs, losses=losses,
                 group_lrs=[g["lr"] for g in opt.param_groups],

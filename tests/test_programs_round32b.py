@@ -353,20 +353,24 @@ def impala_vtrace_targets_with_clipped_importance_weights(L):
         tgt = D.Categorical(logits=logits)
         log_rhos = tgt.log_prob(actions) - D.Categorical(logits=beh_logits).log_prob(actions)
         with L.no_grad():
-            rhos = log_rhos.exp()
-            clipped_rhos = L.clamp(rhos, max=1.0)
-            cs = L.clamp(rhos, max=1.0)
+            ratio = log_rhos.exp()
+            rho_bar, c_bar = 1.0, 1.0
             v = values.detach()
-            next_v = L.cat([v[1:], bootstrap.detach().unsqueeze(0)], dim=0)
-            deltas = clipped_rhos * (rewards + discounts * next_v - v)
-            acc = L.zeros_like(bootstrap)
-            vs_minus_v = []
-            for t in reversed(range(T)):
-                acc = deltas[t] + discounts[t] * cs[t] * acc
-                vs_minus_v.append(acc)
-            vs = L.stack(vs_minus_v[::-1]) + v
-            vs_next = L.cat([vs[1:], bootstrap.detach().unsqueeze(0)], dim=0)
-            pg_adv = L.clamp(rhos, max=1.0) * (rewards + discounts * vs_next - v)
+            last = bootstrap.detach().unsqueeze(0)
+
+            def shifted(seq):                  # seq[t + 1], the bootstrap after the end
+                return L.cat([seq[1:], last], dim=0)
+
+            # corrections vs_t - V_t, accumulated backwards through the traces c_t
+            td = L.clamp(ratio, max=rho_bar) * (rewards + discounts * shifted(v) - v)
+            trace_c = L.clamp(ratio, max=c_bar)
+            corr = [None] * T
+            carry = L.zeros_like(bootstrap)
+            for t in range(T - 1, -1, -1):
+                carry = td[t] + discounts[t] * trace_c[t] * carry
+                corr[t] = carry
+            vs = L.stack(corr) + v
+            pg_adv = L.clamp(ratio, max=rho_bar) * (rewards + discounts * shifted(vs) - v)
         pg_loss = -(tgt.log_prob(actions) * pg_adv).sum()
         baseline_loss = 0.5 * ((vs - values) ** 2).sum()
         entropy_loss = -tgt.entropy().sum()
@@ -1453,30 +1457,27 @@ def informer_probsparse_self_attention_with_sampled_keys(L):
     K = L.randn(B, H, Lq, D, dtype=L.float64, requires_grad=True)
     V = L.randn(B, H, Lq, D, dtype=L.float64, requires_grad=True)
     factor = 2
-    u = min(factor * int(np.ceil(np.log(Lq))), Lq)
-    sample_k = u
+    n_full = min(factor * int(np.ceil(np.log(Lq))), Lq)     # queries that attend in full
+    n_probe = n_full                                         # keys sampled per query
+    bi, hi = L.arange(B)[:, None, None], L.arange(H)[None, :, None]
     out = {}
     for causal in (False, True):
-        K_expand = K.unsqueeze(-3).expand(B, H, Lq, Lq, D)
-        index_sample = L.randint(Lq, (Lq, sample_k))
-        K_sample = K_expand[:, :, L.arange(Lq).unsqueeze(1), index_sample, :]
-        QK_sample = L.matmul(Q.unsqueeze(-2), K_sample.transpose(-2, -1)).squeeze(-2)
-        M = QK_sample.max(-1)[0] - L.div(QK_sample.sum(-1), Lq)
-        M_top = M.topk(u, sorted=False)[1]
-        Q_reduce = Q[L.arange(B)[:, None, None], L.arange(H)[None, :, None], M_top, :]
-        scores = L.matmul(Q_reduce, K.transpose(-2, -1)) / math.sqrt(D)
+        probe_idx = L.randint(Lq, (Lq, n_probe))             # a key subset per query
+        every_key = K.unsqueeze(-3).expand(B, H, Lq, Lq, D)
+        probes = every_key[:, :, L.arange(Lq).unsqueeze(1), probe_idx, :]    # (B, H, Lq, n, D)
+        probe_scores = L.matmul(Q.unsqueeze(-2), probes.transpose(-2, -1)).squeeze(-2)
+        # max less mean of the sampled scores: large where a query's attention is peaked
+        peaked = probe_scores.max(-1)[0] - L.div(probe_scores.sum(-1), Lq)
+        chosen = peaked.topk(n_full, sorted=False)[1]
+        scores = L.matmul(Q[bi, hi, chosen, :], K.transpose(-2, -1)) / math.sqrt(D)
         if causal:
-            context = V.cumsum(dim=-2)
-            causal_mask = L.ones(Lq, Lq, dtype=L.bool).triu(1)
-            m = causal_mask[None, None].expand(B, H, Lq, Lq)
-            m = m[L.arange(B)[:, None, None], L.arange(H)[None, :, None], M_top, :]
-            scores = scores.masked_fill(m, -np.inf)
+            ctx = V.cumsum(dim=-2)          # the other queries: the values up to them
+            future = L.ones(Lq, Lq, dtype=L.bool).triu(1)[None, None].expand(B, H, Lq, Lq)
+            scores = scores.masked_fill(future[bi, hi, chosen, :], -np.inf)
         else:
-            context = V.mean(dim=-2).unsqueeze(-2).expand(B, H, Lq, D).clone()
-        attn = L.softmax(scores, dim=-1)
-        context[L.arange(B)[:, None, None], L.arange(H)[None, :, None], M_top, :] = \
-            L.matmul(attn, V).type_as(context)
-        out[causal] = context
+            ctx = V.mean(dim=-2).unsqueeze(-2).expand(B, H, Lq, D).clone()
+        ctx[bi, hi, chosen, :] = L.matmul(L.softmax(scores, dim=-1), V).type_as(ctx)
+        out[causal] = ctx
     L.manual_seed(12)
     distil = nn.Sequential(nn.Conv1d(H * D, H * D, 3, padding=1, padding_mode="circular"),
                            nn.BatchNorm1d(H * D), nn.ELU(),

@@ -62,6 +62,7 @@ requires_grad, or raise the same exception type with torch's words, and warn ali
 """
 import io
 import math
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -95,65 +96,66 @@ def _u(L, *shape, seed=0):
 # ----------------------------------------------------------------------------------------------
 @program
 def beta_tcvae_total_correlation_by_minibatch_stratified_sampling(L):
-    """beta-TCVAE (Chen et al.'s code): the log-density matrix of every z under every q(z|x)
-    of the batch, the stratified importance weights written into a strided view of a legacy
-    torch.Tensor(B, B), logsumexp over the batch, the ELBO split into index-code MI, total
-    correlation and dimension-wise KL; three Adam steps."""
+    """beta-TCVAE (Chen et al., 2018): the log-density of every z of the batch under every
+    q(z|x) of the batch, the minibatch-stratified importance weights written into strided
+    views of a legacy torch.Tensor(B, B), logsumexp over the batch, the ELBO's KL split into
+    index-code MI, total correlation and dimension-wise KL; three Adam steps."""
     nn, F = L.nn, L.nn.functional
-    dataset_size = 500
+    n_data = 500
 
-    def log_density_gaussian(x, mu, logvar):
-        norm = -0.5 * (math.log(2 * math.pi) + logvar)
-        inv_var = L.exp(-logvar)
-        return norm - 0.5 * ((x - mu) ** 2 * inv_var)
+    def gauss_logpdf(x, mu, logvar):
+        """Elementwise log N(x; mu, exp(logvar))."""
+        return -0.5 * (math.log(2 * math.pi) + logvar) - 0.5 * ((x - mu) ** 2 * L.exp(-logvar))
 
-    def log_importance_weight_matrix(batch_size, dataset_size):
-        N, M = dataset_size, batch_size - 1
-        strat_weight = (N - M) / (N * M)
-        W = L.Tensor(batch_size, batch_size).fill_(1 / M)
-        W.view(-1)[::M + 1] = 1 / N
-        W.view(-1)[1::M + 1] = strat_weight
-        W[M - 1, 0] = strat_weight
-        return W.log()
+    def stratified_log_weights(b, n):
+        """Log weights for estimating log q(z) from a batch of b drawn from n examples
+        (m = b - 1): 1/n on the diagonal, (n - m) / (n m) at every (m+1)-th flat entry from
+        1 and at [m - 1, 0], 1/m elsewhere."""
+        m = b - 1
+        w = L.Tensor(b, b).fill_(1 / m)
+        flat = w.view(-1)
+        flat[::m + 1] = 1 / n
+        flat[1::m + 1] = (n - m) / (n * m)
+        w[m - 1, 0] = (n - m) / (n * m)
+        return w.log()
 
-    class VAE(nn.Module):
+    class GaussianVAE(nn.Module):
         def __init__(self, d=6, z=3, h=16):
             super().__init__()
             self.enc = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, 2 * z))
             self.dec = nn.Sequential(nn.Linear(z, h), nn.ReLU(), nn.Linear(h, d))
 
-        def reparameterize(self, mu, logvar):
-            std = L.exp(0.5 * logvar)
-            return mu + std * L.randn_like(std)
-
         def forward(self, x):
             mu, logvar = self.enc(x).chunk(2, dim=-1)
-            z = self.reparameterize(mu, logvar)
+            sd = L.exp(0.5 * logvar)
+            z = mu + sd * L.randn_like(sd)
             return self.dec(z), mu, logvar, z
 
-    def loss_fn(x, recon, mu, logvar, z, alpha=1.0, beta=6.0, gamma=1.0):
-        B, D = z.shape
-        rec = F.binary_cross_entropy_with_logits(recon, x, reduction="sum") / B
-        log_pz = log_density_gaussian(z, L.zeros_like(z), L.zeros_like(z)).sum(1)
-        log_qz_x = log_density_gaussian(z, mu, logvar).sum(1)
-        mat = log_density_gaussian(z.view(B, 1, D), mu.view(1, B, D), logvar.view(1, B, D))
-        W = log_importance_weight_matrix(B, dataset_size).to(z.device)
-        log_qz = L.logsumexp(W + mat.sum(2), dim=1, keepdim=False)
-        log_qz_prod = L.logsumexp(W.view(B, B, 1) + mat, dim=1, keepdim=False).sum(1)
-        mi = (log_qz_x - log_qz).mean()
-        tc = (log_qz - log_qz_prod).mean()
-        dw_kl = (log_qz_prod - log_pz).mean()
-        return rec + alpha * mi + beta * tc + gamma * dw_kl, L.stack([mi, tc, dw_kl])
+    def decomposed_loss(x, logits, mu, logvar, z, w_mi=1.0, w_tc=6.0, w_dim=1.0):
+        n, d = z.shape
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+        zero = L.zeros_like(z)
+        log_prior = gauss_logpdf(z, zero, zero).sum(1)
+        log_post = gauss_logpdf(z, mu, logvar).sum(1)
+        # pair[i, j, k]: coordinate k of z_i under q(. | x_j)
+        pair = gauss_logpdf(z.view(n, 1, d), mu.view(1, n, d), logvar.view(1, n, d))
+        logw = stratified_log_weights(n, n_data).to(z.device)
+        log_agg = L.logsumexp(logw + pair.sum(2), dim=1, keepdim=False)
+        log_agg_per_dim = L.logsumexp(logw.view(n, n, 1) + pair, dim=1, keepdim=False).sum(1)
+        mi = (log_post - log_agg).mean()
+        tc = (log_agg - log_agg_per_dim).mean()
+        per_dim_kl = (log_agg_per_dim - log_prior).mean()
+        return rec + w_mi * mi + w_tc * tc + w_dim * per_dim_kl, L.stack([mi, tc, per_dim_kl])
 
     L.set_default_dtype(L.float64)
     L.manual_seed(0)
-    model = VAE()
+    model = GaussianVAE()
     opt = L.optim.Adam(model.parameters(), lr=1e-3)
     x = _u(L, 8, 6, seed=1).round()
-    out = {"W": log_importance_weight_matrix(5, dataset_size)}
+    out = {"W": stratified_log_weights(5, n_data)}
     for step in range(3):
         opt.zero_grad()
-        loss, parts = loss_fn(x, *model(x))
+        loss, parts = decomposed_loss(x, *model(x))
         loss.backward()
         if step == 0:
             out["grads"] = _grads(model)
@@ -164,75 +166,74 @@ def beta_tcvae_total_correlation_by_minibatch_stratified_sampling(L):
 
 @program
 def vampprior_vae_with_pseudo_inputs_and_a_logsumexp_prior(L):
-    """The VampPrior (Tomczak & Welling's code): pseudo-inputs made by a Linear on an identity
-    matrix clipped by Hardtanh(0, 1), the prior a mixture of the encoder's posteriors at them
-    (max-shifted log-sum-exp written by hand), a Bernoulli decoder with clamped probabilities,
-    KL warm-up over epochs; the model's state_dict through torch.save and back."""
+    """The VampPrior (Tomczak and Welling, 2018): pseudo-inputs made by a Linear on an
+    identity matrix clipped by Hardtanh(0, 1), the prior the mean of the encoder's posteriors
+    at them (its log-sum-exp max-shifted by hand), a Bernoulli decoder with clamped
+    probabilities, KL warm-up over epochs; the model's state_dict through torch.save and
+    back."""
     nn = L.nn
 
-    def log_normal_diag(x, mean, log_var, dim=None):
-        log_normal = -0.5 * (log_var + L.pow(x - mean, 2) / L.exp(log_var))
-        return L.sum(log_normal, dim)
+    def diag_normal_logpdf(x, mean, log_var, dim=None):
+        """log N(x; mean, exp(log_var)) summed over ``dim``, without the 2 pi constant."""
+        return L.sum(-0.5 * (log_var + L.pow(x - mean, 2) / L.exp(log_var)), dim)
 
-    def log_bernoulli(x, mean, dim=None):
-        probs = L.clamp(mean, min=1e-5, max=1.0 - 1e-5)
-        return L.sum(x * L.log(probs) + (1.0 - x) * L.log(1.0 - probs), dim)
+    def bernoulli_loglik(x, p, dim=None):
+        p = L.clamp(p, min=1e-5, max=1.0 - 1e-5)
+        return L.sum(x * L.log(p) + (1.0 - x) * L.log(1.0 - p), dim)
 
-    class VampVAE(nn.Module):
+    class PseudoInputVAE(nn.Module):
         def __init__(self, d=8, zdim=2, K=5):
             super().__init__()
             self.K = K
-            self.q_z = nn.Sequential(nn.Linear(d, 16), nn.Tanh())
-            self.q_z_mean = nn.Linear(16, zdim)
-            self.q_z_logvar = nn.Sequential(nn.Linear(16, zdim),
-                                            nn.Hardtanh(min_val=-6., max_val=2.))
-            self.p_x = nn.Sequential(nn.Linear(zdim, 16), nn.Tanh(), nn.Linear(16, d), nn.Sigmoid())
-            self.means = nn.Sequential(nn.Linear(K, d, bias=False),
-                                       nn.Hardtanh(min_val=0.0, max_val=1.0))
-            nn.init.normal_(self.means[0].weight, 0.4, 0.2)
-            self.idle_input = L.eye(K, K, dtype=L.float64, requires_grad=False)
+            self.trunk = nn.Sequential(nn.Linear(d, 16), nn.Tanh())
+            self.to_mean = nn.Linear(16, zdim)
+            self.to_logvar = nn.Sequential(nn.Linear(16, zdim),
+                                           nn.Hardtanh(min_val=-6., max_val=2.))
+            self.decoder = nn.Sequential(nn.Linear(zdim, 16), nn.Tanh(), nn.Linear(16, d),
+                                         nn.Sigmoid())
+            self.pseudo = nn.Sequential(nn.Linear(K, d, bias=False),
+                                        nn.Hardtanh(min_val=0.0, max_val=1.0))
+            nn.init.normal_(self.pseudo[0].weight, 0.4, 0.2)
+            self.one_hots = L.eye(K, K, dtype=L.float64, requires_grad=False)
 
-        def q(self, x):
-            h = self.q_z(x)
-            return self.q_z_mean(h), self.q_z_logvar(h)
+        def encode(self, x):
+            h = self.trunk(x)
+            return self.to_mean(h), self.to_logvar(h)
 
-        def log_p_z(self, z):
-            z_p_mean, z_p_logvar = self.q(self.means(self.idle_input))
-            a = log_normal_diag(z.unsqueeze(1), z_p_mean.unsqueeze(0), z_p_logvar.unsqueeze(0),
-                                dim=2) - math.log(self.K)
-            a_max, _ = L.max(a, 1)
-            return a_max + L.log(L.sum(L.exp(a - a_max.unsqueeze(1)), 1))
+        def log_prior(self, z):
+            mean_k, logvar_k = self.encode(self.pseudo(self.one_hots))
+            comp = diag_normal_logpdf(z.unsqueeze(1), mean_k.unsqueeze(0),
+                                      logvar_k.unsqueeze(0), dim=2) - math.log(self.K)
+            top = L.max(comp, 1)[0]
+            return top + L.log(L.sum(L.exp(comp - top.unsqueeze(1)), 1))
 
-        def calculate_loss(self, x, beta=1.0):
-            z_mu, z_lv = self.q(x)
-            z = z_mu + L.randn_like(z_mu) * z_lv.mul(0.5).exp()
-            x_mean = self.p_x(z)
-            RE = log_bernoulli(x, x_mean, dim=1)
-            KL = -(self.log_p_z(z) - log_normal_diag(z, z_mu, z_lv, dim=1))
-            loss = -RE + beta * KL
-            return L.mean(loss), L.mean(RE), L.mean(KL)
+        def losses(self, x, beta=1.0):
+            mu, lv = self.encode(x)
+            z = mu + L.randn_like(mu) * lv.mul(0.5).exp()
+            rec = bernoulli_loglik(x, self.decoder(z), dim=1)
+            kl = diag_normal_logpdf(z, mu, lv, dim=1) - self.log_prior(z)
+            return L.mean(-rec + beta * kl), L.mean(rec), L.mean(kl)
 
     L.manual_seed(3)
-    model = VampVAE().double()
+    model = PseudoInputVAE().double()
     opt = L.optim.Adam(model.parameters(), lr=5e-3)
     x = (_u(L, 10, 8, seed=4) > 0.5).double()
     hist = []
     for epoch in range(1, 4):
-        beta = min(1.0, epoch / 2)
         opt.zero_grad()
-        loss, RE, KL = model.calculate_loss(x, beta)
+        loss, rec, kl = model.losses(x, min(1.0, epoch / 2))
         loss.backward()
         opt.step()
-        hist.append((loss.item(), RE.item(), KL.item()))
+        hist.append((loss.item(), rec.item(), kl.item()))
     buf = io.BytesIO()
     L.save(model.state_dict(), buf)
     buf.seek(0)
     L.manual_seed(9)
-    again = VampVAE().double()
+    again = PseudoInputVAE().double()
     again.load_state_dict(L.load(buf))
     with L.no_grad():
-        pseudo = again.means(again.idle_input)
-    return hist, pseudo, _grads(model), again.log_p_z(_x(L, 4, 2, seed=5))
+        pseudo = again.pseudo(again.one_hots)
+    return hist, pseudo, _grads(model), again.log_prior(_x(L, 4, 2, seed=5))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1160,121 +1161,108 @@ def glow_multiscale_squeeze_split_prior_and_matrix_exp_invertible_conv(L):
 
 @program
 def sylvester_flows_with_householder_orthogonal_matrices_in_a_vae(L):
-    """Householder Sylvester flows (van den Berg et al.'s code in small): the encoder
-    amortises the triangular R1, R2 (a triu mask on the full matrix and its transpose, the
-    diagonals written through advanced indexing as tanh'd values) and the Householder vectors,
-    Q as a bmm product of I - 2 v v^T; each flow z + Q R1 h(R2 Q^T z + b) with log-det
+    """Householder Sylvester flows (van den Berg et al., 2018) in a small VAE: the encoder
+    amortises the triangular R1, R2 (a strict-triu mask on one full matrix and on its
+    transpose, the diagonals written through advanced indexing as tanh'd values, shapes made
+    by the legacy Tensor.resize) and the Householder vectors; Q a bmm product of the
+    reflections I - 2 v v^T; each flow z + Q R1 h(R2 Q^T z + b) with log-det
     log|1 + diag(R1) diag(R2) h'(.)|; the ELBO with a Bernoulli decoder; Adamax steps."""
     nn, F = L.nn, L.nn.functional
     z_size, num_flows, num_householder, d = 3, 2, 2, 6
 
-    class Sylvester(nn.Module):
+    class SylvesterStep(nn.Module):
+        """z' = z + Q R1 tanh(R2 Q^T z + b), Q, R1, R2, b given per sample; its log|det| is
+        the sum of log|1 + R1_ii R2_ii tanh'(.)_i|."""
+
         def __init__(self):
             super().__init__()
-            self.h = nn.Tanh()
-            self.register_buffer("diag_idx", L.arange(0, z_size).long())
+            self.act = nn.Tanh()
+            self.register_buffer("ii", L.arange(0, z_size).long())
 
-        def der_tanh(self, x):
-            return 1 - self.h(x) ** 2
+        def forward(self, z, r1, r2, q, b):
+            row = z.unsqueeze(1)                                  # (B, 1, z): z^T
+            pre = L.bmm(row, L.bmm(q, r2.transpose(2, 1))) + b    # (R2 Q^T z + b)^T
+            out = (L.bmm(self.act(pre), L.bmm(q, r1).transpose(2, 1)) + row).squeeze(1)
+            slope = 1 - self.act(pre) ** 2
+            jac_diag = slope.squeeze(1) * (r1[:, self.ii, self.ii] * r2[:, self.ii, self.ii])
+            jac_diag += 1.
+            return out, jac_diag.abs().log().sum(-1)
 
-        def forward(self, zk, r1, r2, q_ortho, b):
-            zk = zk.unsqueeze(1)
-            diag_r1 = r1[:, self.diag_idx, self.diag_idx]
-            diag_r2 = r2[:, self.diag_idx, self.diag_idx]
-            qr2 = L.bmm(q_ortho, r2.transpose(2, 1))
-            qr1 = L.bmm(q_ortho, r1)
-            r2qzb = L.bmm(zk, qr2) + b
-            z = L.bmm(self.h(r2qzb), qr1.transpose(2, 1)) + zk
-            z = z.squeeze(1)
-            diag_j = diag_r1 * diag_r2
-            diag_j = self.der_tanh(r2qzb).squeeze(1) * diag_j
-            diag_j += 1.
-            return z, diag_j.abs().log().sum(-1)
-
-    class HouseholderSylvesterVAE(nn.Module):
+    class SylvesterVAE(nn.Module):
         def __init__(self):
             super().__init__()
-            self.q_z_nn = nn.Sequential(nn.Linear(d, 16), nn.Softplus())
-            self.q_z_mean = nn.Linear(16, z_size)
-            self.q_z_var = nn.Sequential(nn.Linear(16, z_size), nn.Softplus())
-            self.p_x = nn.Sequential(nn.Linear(z_size, 16), nn.ReLU(), nn.Linear(16, d))
-            identity = L.eye(z_size, z_size)
-            self.register_buffer("_eye", identity.unsqueeze(0))
-            self.register_buffer("triu_mask", L.triu(L.ones(z_size, z_size), diagonal=1)
+            self.trunk = nn.Sequential(nn.Linear(d, 16), nn.Softplus())
+            self.to_mean = nn.Linear(16, z_size)
+            self.to_var = nn.Sequential(nn.Linear(16, z_size), nn.Softplus())
+            self.decoder = nn.Sequential(nn.Linear(z_size, 16), nn.ReLU(), nn.Linear(16, d))
+            self.register_buffer("eye", L.eye(z_size, z_size).unsqueeze(0))
+            self.register_buffer("strict_upper", L.triu(L.ones(z_size, z_size), diagonal=1)
                                  .unsqueeze(0).unsqueeze(3))
-            self.register_buffer("diag_idx", L.arange(0, z_size).long())
-            self.amor_d = nn.Linear(16, num_flows * z_size * z_size)
-            self.amor_diag1 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
-            self.amor_diag2 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
-            self.amor_q = nn.Linear(16, num_flows * z_size * num_householder)
-            self.amor_b = nn.Linear(16, num_flows * z_size)
-            self.flows = nn.ModuleList([Sylvester() for _ in range(num_flows)])
+            self.register_buffer("ii", L.arange(0, z_size).long())
+            self.to_full = nn.Linear(16, num_flows * z_size * z_size)
+            self.to_diag1 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
+            self.to_diag2 = nn.Sequential(nn.Linear(16, num_flows * z_size), nn.Tanh())
+            self.to_reflections = nn.Linear(16, num_flows * z_size * num_householder)
+            self.to_shift = nn.Linear(16, num_flows * z_size)
+            self.steps = nn.ModuleList([SylvesterStep() for _ in range(num_flows)])
 
-        def batch_construct_orthogonal(self, q):
-            q = q.view(-1, z_size)
-            norm = L.norm(q, p=2, dim=1, keepdim=True)
-            v = L.div(q, norm)
-            vvT = L.bmm(v.unsqueeze(2), v.unsqueeze(1))
-            amat = self._eye - 2 * vvT
-            amat = amat.view(-1, num_householder, z_size, z_size)
-            tmp = amat[:, 0]
+        def orthogonal(self, vecs):
+            """(flows, B, z, z): per flow and sample, the product of the reflections
+            I - 2 v v^T / |v|^2 of its num_householder vectors (the last applied last)."""
+            v = vecs.view(-1, z_size)
+            v = L.div(v, L.norm(v, p=2, dim=1, keepdim=True))
+            refl = (self.eye - 2 * L.bmm(v.unsqueeze(2), v.unsqueeze(1)))
+            refl = refl.view(-1, num_householder, z_size, z_size)
+            prod = refl[:, 0]
             for k in range(1, num_householder):
-                tmp = L.bmm(amat[:, k], tmp)
-            amat = tmp.view(-1, num_flows, z_size, z_size)
-            amat = amat.transpose(0, 1)
-            return amat
+                prod = L.bmm(refl[:, k], prod)
+            return prod.view(-1, num_flows, z_size, z_size).transpose(0, 1)
 
-        def encode(self, x):
-            batch_size = x.size(0)
-            h = self.q_z_nn(x)
-            mean_z, var_z = self.q_z_mean(h), self.q_z_var(h)
-            full_d = self.amor_d(h).resize(batch_size, z_size, z_size, num_flows)
-            diag1 = self.amor_diag1(h).resize(batch_size, z_size, num_flows)
-            diag2 = self.amor_diag2(h).resize(batch_size, z_size, num_flows)
-            r1 = full_d * self.triu_mask
-            r2 = full_d.transpose(2, 1) * self.triu_mask
-            r1[:, self.diag_idx, self.diag_idx, :] = diag1
-            r2[:, self.diag_idx, self.diag_idx, :] = diag2
-            q = self.amor_q(h)
-            b = self.amor_b(h).resize(batch_size, 1, z_size, num_flows)
-            return mean_z, var_z, r1, r2, q, b
+        def amortised(self, x):
+            n = x.size(0)
+            h = self.trunk(x)
+            full = self.to_full(h).resize(n, z_size, z_size, num_flows)
+            r1 = full * self.strict_upper
+            r2 = full.transpose(2, 1) * self.strict_upper
+            r1[:, self.ii, self.ii, :] = self.to_diag1(h).resize(n, z_size, num_flows)
+            r2[:, self.ii, self.ii, :] = self.to_diag2(h).resize(n, z_size, num_flows)
+            b = self.to_shift(h).resize(n, 1, z_size, num_flows)
+            return self.to_mean(h), self.to_var(h), r1, r2, self.to_reflections(h), b
 
         def forward(self, x):
-            z_mu, z_var, r1, r2, q, b = self.encode(x)
-            q_ortho = self.batch_construct_orthogonal(q)
-            z = [z_mu + L.randn_like(z_mu) * z_var.sqrt()]
-            log_det_j = 0.
-            for k in range(num_flows):
-                z_k, ldj = self.flows[k](z[k], r1[:, :, :, k], r2[:, :, :, k], q_ortho[k, :, :, :],
-                                         b[:, :, :, k])
-                z.append(z_k)
-                log_det_j = log_det_j + ldj
-            return self.p_x(z[-1]), z_mu, z_var, log_det_j, z[0], z[-1], q_ortho
+            mu, var, r1, r2, vecs, b = self.amortised(x)
+            qs = self.orthogonal(vecs)
+            z0 = mu + L.randn_like(mu) * var.sqrt()
+            z, log_det = z0, 0.
+            for k, step in enumerate(self.steps):
+                z, ld = step(z, r1[:, :, :, k], r2[:, :, :, k], qs[k, :, :, :], b[:, :, :, k])
+                log_det = log_det + ld
+            return self.decoder(z), mu, var, log_det, z0, z, qs
 
-    def log_normal_diag(x, mean, log_var, dim=None):
-        return L.sum(-0.5 * (log_var + (x - mean) * (x - mean) * log_var.exp().reciprocal()), dim)
+    def diag_gauss_logpdf(x, mean, log_var, dim=None):          # up to its constant
+        sq = (x - mean) * (x - mean)
+        return L.sum(-0.5 * (log_var + sq * log_var.exp().reciprocal()), dim)
 
-    def log_normal_standard(x, dim=None):
+    def std_gauss_logpdf(x, dim=None):
         return L.sum(-0.5 * x * x, dim)
 
     L.set_default_dtype(L.float64)
     L.manual_seed(2)
-    model = HouseholderSylvesterVAE()
+    model = SylvesterVAE()
     opt = L.optim.Adamax(model.parameters(), lr=2e-3)
     x = (_u(L, 5, d, seed=6) > 0.4).double()
     hist = []
     for _ in range(3):
-        logits, z_mu, z_var, ldj, z0, zk, q_ortho = model(x)
+        logits, mu, var, log_det, z0, zk, qs = model(x)
         bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-        log_q_z0 = log_normal_diag(z0, z_mu, z_var.log(), dim=1)
-        log_p_zk = log_normal_standard(zk, dim=1)
-        kl = (log_q_z0 - log_p_zk).sum() - ldj.sum()
+        kl = (diag_gauss_logpdf(z0, mu, var.log(), dim=1) -
+              std_gauss_logpdf(zk, dim=1)).sum() - log_det.sum()
         loss = (bce + kl) / x.size(0)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        hist.append((loss.item(), ldj.detach()))
-    orth = L.matmul(q_ortho, q_ortho.transpose(-1, -2)) - L.eye(z_size)
+        hist.append((loss.item(), log_det.detach()))
+    orth = L.matmul(qs, qs.transpose(-1, -2)) - L.eye(z_size)
     return hist, _grads(model), orth.abs().max() < 1e-12
 
 
@@ -1378,7 +1366,7 @@ def _odeint_rk4(func, y0, t, substeps=2):
 
 @program
 def latent_ode_with_an_ode_rnn_encoder_run_backwards_in_time(L):
-    """Rubanova et al.'s latent ODE in small: an ODE-RNN encoder that runs a GRUCell backwards
+    """A latent ODE (Rubanova et al., 2019) in small: an ODE-RNN encoder that runs a GRUCell backwards
     over irregular, partly masked observations, evolving its state by RK4 between them
     (negative steps); z0 from a softplus'd std, three trajectories sampled, decoded by
     solving another ODE on the time grid (RK4 through the solver, stacked), the masked
@@ -1388,68 +1376,70 @@ def latent_ode_with_an_ode_rnn_encoder_run_backwards_in_time(L):
     D = L.distributions
     latent, obs_dim, n_traj = 3, 2, 3
 
-    class ODEFunc(nn.Module):
+    class Field(nn.Module):
+        """An autonomous vector field: a tanh MLP started near zero (N(0, 0.1) weights)."""
+
         def __init__(self, dim, hidden=12):
             super().__init__()
-            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
-            for m in self.net.modules():
-                if isinstance(m, nn.Linear):
-                    nn.init.normal_(m.weight, mean=0, std=0.1)
-                    nn.init.constant_(m.bias, val=0)
+            self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+            for layer in (self.mlp[0], self.mlp[2]):
+                nn.init.normal_(layer.weight, mean=0, std=0.1)
+                nn.init.constant_(layer.bias, val=0)
 
         def forward(self, t, y):
-            return self.net(y)
+            return self.mlp(y)
 
-    class Encoder_z0_ODE_RNN(nn.Module):
+    class BackwardOdeRnn(nn.Module):
+        """Reads the series from its last observation to its first: the state flows by the
+        ODE back to the previous time, then a GRU cell takes the (values, mask) there, its
+        update kept only where something was observed; z0's mean and softplus'd std."""
+
         def __init__(self):
             super().__init__()
-            self.ode_func = ODEFunc(latent)
-            self.gru = nn.GRUCell(obs_dim * 2, latent)
-            self.transform_z0 = nn.Sequential(nn.Linear(latent, 12), nn.Tanh(),
-                                              nn.Linear(12, 2 * latent))
+            self.flow = Field(latent)
+            self.cell = nn.GRUCell(obs_dim * 2, latent)
+            self.to_z0 = nn.Sequential(nn.Linear(latent, 12), nn.Tanh(),
+                                       nn.Linear(12, 2 * latent))
 
-        def forward(self, data, mask, time_steps):
+        def forward(self, data, mask, times):
             h = L.zeros(data.size(0), latent, dtype=data.dtype)
-            T = len(time_steps)
-            for i in reversed(range(T)):
-                if i < T - 1:
-                    h = _odeint_rk4(self.ode_func, h, [time_steps[i + 1], time_steps[i]])[-1]
-                h_new = self.gru(L.cat([data[:, i], mask[:, i]], -1), h)
-                observed = (mask[:, i].sum(-1, keepdim=True) > 0).to(h.dtype)
-                h = observed * h_new + (1 - observed) * h
-            mean_z0, std_z0 = self.transform_z0(h).chunk(2, dim=-1)
-            return mean_z0, F.softplus(std_z0)
+            last = len(times) - 1
+            for i in range(last, -1, -1):
+                if i < last:
+                    h = _odeint_rk4(self.flow, h, [times[i + 1], times[i]])[-1]
+                seen = (mask[:, i].sum(-1, keepdim=True) > 0).to(h.dtype)
+                h = seen * self.cell(L.cat([data[:, i], mask[:, i]], -1), h) + (1 - seen) * h
+            mean, raw_std = self.to_z0(h).chunk(2, dim=-1)
+            return mean, F.softplus(raw_std)
 
-    class LatentODE(nn.Module):
+    class LatentOdeModel(nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = Encoder_z0_ODE_RNN()
-            self.diffeq = ODEFunc(latent)
-            self.decoder = nn.Linear(latent, obs_dim)
-            self.obsrv_std = L.tensor([0.1], dtype=L.float64)
+            self.encoder = BackwardOdeRnn()
+            self.dynamics = Field(latent)
+            self.readout = nn.Linear(latent, obs_dim)
+            self.noise_std = L.tensor([0.1], dtype=L.float64)
 
-        def compute_all_losses(self, data, mask, time_steps, kl_coef=1.0):
-            mean, std = self.encoder(data, mask, time_steps)
-            eps = L.randn(n_traj, *mean.shape, dtype=mean.dtype)
-            z0 = mean.unsqueeze(0) + std.unsqueeze(0) * eps
-            sol = L.stack(_odeint_rk4(self.diffeq, z0, time_steps), dim=2)   # (traj, B, T, latent)
-            pred = self.decoder(sol)
-            noise = D.Normal(pred, self.obsrv_std.repeat(pred.size()[-1]))
-            log_prob = noise.log_prob(data.unsqueeze(0))
-            rec = (log_prob * mask).sum((2, 3)) / mask.sum((1, 2))
+        def losses(self, data, mask, times, kl_weight=1.0):
+            mean, std = self.encoder(data, mask, times)
+            z0 = mean.unsqueeze(0) + std.unsqueeze(0) * L.randn(n_traj, *mean.shape,
+                                                                  dtype=mean.dtype)
+            paths = L.stack(_odeint_rk4(self.dynamics, z0, times), dim=2)  # (traj, B, T, z)
+            pred = self.readout(paths)
+            lik = D.Normal(pred, self.noise_std.repeat(pred.size()[-1]))
+            # per trajectory and series: the mean log-likelihood of the observed entries
+            rec = (lik.log_prob(data.unsqueeze(0)) * mask).sum((2, 3)) / mask.sum((1, 2))
             kl = D.kl_divergence(D.Normal(mean, std),
-                                 D.Normal(L.zeros_like(mean), L.ones_like(std)))
-            kl = kl.sum(-1)
-            loss = -L.logsumexp(rec - kl_coef * kl.unsqueeze(0), 0)
-            return L.mean(loss), rec.mean(), kl.mean(), pred
+                                 D.Normal(L.zeros_like(mean), L.ones_like(std))).sum(-1)
+            per_series = -L.logsumexp(rec - kl_weight * kl.unsqueeze(0), 0)
+            return L.mean(per_series), rec.mean(), kl.mean(), pred
 
-    def update_learning_rate(optimizer, decay_rate=0.999, lowest=1e-3):
-        for param_group in optimizer.param_groups:
-            lr = param_group["lr"]
-            param_group["lr"] = max(lr * decay_rate, lowest)
+    def decay_lr(opt, factor=0.999, floor=1e-3):
+        for g in opt.param_groups:
+            g["lr"] = max(g["lr"] * factor, floor)
 
     L.manual_seed(0)
-    model = LatentODE().double()
+    model = LatentOdeModel().double()
     optimizer = L.optim.Adamax(model.parameters(), lr=1e-2)
     time_steps = L.tensor([0.0, 0.3, 0.45, 0.9, 1.2], dtype=L.float64)
     tt = time_steps.numpy()
@@ -1460,9 +1450,8 @@ def latent_ode_with_an_ode_rnn_encoder_run_backwards_in_time(L):
     log = []
     for itr in range(2):
         optimizer.zero_grad()
-        update_learning_rate(optimizer, decay_rate=0.9, lowest=1e-3)
-        loss, rec, kl, pred = model.compute_all_losses(data, mask, time_steps,
-                                                       kl_coef=1 - 0.99 ** itr)
+        decay_lr(optimizer, factor=0.9, floor=1e-3)
+        loss, rec, kl, pred = model.losses(data, mask, time_steps, kl_weight=1 - 0.99 ** itr)
         loss.backward()
         optimizer.step()
         log.append((loss.item(), rec.item(), kl.item(), optimizer.param_groups[0]["lr"]))
@@ -1544,91 +1533,94 @@ def neural_ode_adjoint_by_func_vjp_over_a_functional_call(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def navier_stokes_inverse_pinn_stream_function_with_registered_lambdas(L):
-    """Raissi's Navier-Stokes inverse problem as its PyTorch ports write it: u = dpsi/dy and
-    v = -dpsi/dx by autograd.grad with grad_outputs=ones_like, every first and second
-    derivative by create_graph, the unknown lambda_1 and log-lambda_2 Parameters registered
-    on the inner network too (register_parameter, so parameters() sees them once); Adam,
-    then L-BFGS with a closure (no line search) counting its evaluations."""
+    """Raissi et al.'s Navier-Stokes inverse problem: the net gives a stream function psi
+    and a pressure p, u = dpsi/dy and v = -dpsi/dx by autograd.grad with
+    grad_outputs=ones_like, every first and second derivative with create_graph, the unknown
+    lambda_1 and log lambda_2 Parameters registered on the network too (register_parameter,
+    so parameters() yields them once); Adam, then L-BFGS with a closure (no line search)
+    counting its evaluations."""
     nn = L.nn
 
-    class DNN(nn.Module):
-        def __init__(self, layers):
+    class StreamAndPressure(nn.Module):
+        """(x, y, t) -> (psi, p): a tanh MLP whose layers are named in an OrderedDict."""
+
+        def __init__(self, widths):
             super().__init__()
-            layer_list = []
-            for i in range(len(layers) - 2):
-                layer_list.append((f"layer_{i}", nn.Linear(layers[i], layers[i + 1])))
-                layer_list.append((f"activation_{i}", nn.Tanh()))
-            layer_list.append((f"layer_{len(layers) - 2}", nn.Linear(layers[-2], layers[-1])))
-            from collections import OrderedDict
-            self.layers = nn.Sequential(OrderedDict(layer_list))
+            named = []
+            for k, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+                named.append((f"fc{k}", nn.Linear(w_in, w_out)))
+                if k < len(widths) - 2:
+                    named.append((f"tanh{k}", nn.Tanh()))
+            self.body = nn.Sequential(OrderedDict(named))
 
-        def forward(self, x):
-            return self.layers(x)
+        def forward(self, xyt):
+            return self.body(xyt)
 
-    class PhysicsInformedNN:
-        def __init__(self, x, y, t, u, v, layers):
-            self.lambda_1 = nn.Parameter(L.tensor([0.0], dtype=L.float64))
-            self.lambda_2 = nn.Parameter(L.tensor([-3.0], dtype=L.float64))
-            self.x = L.tensor(x, requires_grad=True)
-            self.y = L.tensor(y, requires_grad=True)
-            self.t = L.tensor(t, requires_grad=True)
-            self.u, self.v = L.tensor(u), L.tensor(v)
-            self.dnn = DNN(layers).double()
-            self.dnn.register_parameter("lambda_1", self.lambda_1)
-            self.dnn.register_parameter("lambda_2", self.lambda_2)
-            self.iter = 0
+    class InverseNavierStokes:
+        """The flow fitted to velocity samples while lambda_1 (convection) and lambda_2
+        (viscosity, through its log) are learned from the momentum residuals."""
 
-        def grad(self, out, wrt):
-            return L.autograd.grad(out, wrt, grad_outputs=L.ones_like(out),
-                                   retain_graph=True, create_graph=True)[0]
+        def __init__(self, x, y, t, u, v, widths):
+            self.lam1 = nn.Parameter(L.tensor([0.0], dtype=L.float64))
+            self.log_lam2 = nn.Parameter(L.tensor([-3.0], dtype=L.float64))
+            self.pts = [L.tensor(c, requires_grad=True) for c in (x, y, t)]
+            self.u_obs, self.v_obs = L.tensor(u), L.tensor(v)
+            self.net = StreamAndPressure(widths).double()
+            self.net.register_parameter("lam1", self.lam1)
+            self.net.register_parameter("log_lam2", self.log_lam2)
+            self.evals = 0
 
-        def net_NS(self, x, y, t):
-            lambda_1, lambda_2 = self.lambda_1, L.exp(self.lambda_2)
-            psi_and_p = self.dnn(L.cat([x, y, t], dim=1))
-            psi, p = psi_and_p[:, 0:1], psi_and_p[:, 1:2]
-            u, v = self.grad(psi, y), -self.grad(psi, x)
-            u_t, u_x, u_y = self.grad(u, t), self.grad(u, x), self.grad(u, y)
-            u_xx, u_yy = self.grad(u_x, x), self.grad(u_y, y)
-            v_t, v_x, v_y = self.grad(v, t), self.grad(v, x), self.grad(v, y)
-            v_xx, v_yy = self.grad(v_x, x), self.grad(v_y, y)
-            p_x, p_y = self.grad(p, x), self.grad(p, y)
-            f_u = u_t + lambda_1 * (u * u_x + v * u_y) + p_x - lambda_2 * (u_xx + u_yy)
-            f_v = v_t + lambda_1 * (u * v_x + v * v_y) + p_y - lambda_2 * (v_xx + v_yy)
-            return u, v, p, f_u, f_v
+        def residuals(self):
+            x, y, t = self.pts
+            out = self.net(L.cat([x, y, t], dim=1))
+            psi, p = out[:, 0:1], out[:, 1:2]
 
-        def loss_func(self):
-            u_pred, v_pred, p_pred, f_u_pred, f_v_pred = self.net_NS(self.x, self.y, self.t)
-            return (L.sum((self.u - u_pred) ** 2) + L.sum((self.v - v_pred) ** 2)
-                    + L.sum(f_u_pred ** 2) + L.sum(f_v_pred ** 2))
+            def d(f, wrt):
+                return L.autograd.grad(f, wrt, grad_outputs=L.ones_like(f), retain_graph=True,
+                                       create_graph=True)[0]
+
+            u, v = d(psi, y), -d(psi, x)             # divergence-free by construction
+            nu = L.exp(self.log_lam2)
+
+            def momentum(w, dp):
+                wx, wy = d(w, x), d(w, y)
+                return d(w, t) + self.lam1 * (u * wx + v * wy) + dp - nu * (d(wx, x) + d(wy, y))
+
+            return u, v, momentum(u, d(p, x)), momentum(v, d(p, y))
+
+        def loss(self):
+            u, v, ru, rv = self.residuals()
+            return (L.sum((self.u_obs - u) ** 2) + L.sum((self.v_obs - v) ** 2)
+                    + L.sum(ru ** 2) + L.sum(rv ** 2))
 
     rs = np.random.RandomState(3)
     x, y, t = rs.rand(12, 1), rs.rand(12, 1), rs.rand(12, 1)
     u = np.sin(np.pi * x) * np.cos(np.pi * y) * np.exp(-t)
     v = -np.cos(np.pi * x) * np.sin(np.pi * y) * np.exp(-t)
     L.manual_seed(0)
-    model = PhysicsInformedNN(x, y, t, u, v, [3, 12, 12, 2])
-    names = [n for n, _ in model.dnn.named_parameters()]
-    adam = L.optim.Adam(model.dnn.parameters(), lr=1e-2)
+    model = InverseNavierStokes(x, y, t, u, v, [3, 12, 12, 2])
+    names = [n for n, _ in model.net.named_parameters()]
+    adam = L.optim.Adam(model.net.parameters(), lr=1e-2)
     losses = []
     for _ in range(2):
         adam.zero_grad()
-        loss = model.loss_func()
+        loss = model.loss()
         loss.backward()
         adam.step()
         losses.append(loss.item())
-    lbfgs = L.optim.LBFGS(model.dnn.parameters(), lr=0.5, max_iter=4, max_eval=6, history_size=10,
+    lbfgs = L.optim.LBFGS(model.net.parameters(), lr=0.5, max_iter=4, max_eval=6, history_size=10,
                           tolerance_grad=1e-9, tolerance_change=1.0 * np.finfo(float).eps)
 
     def closure():
         lbfgs.zero_grad()
-        loss = model.loss_func()
-        loss.backward()
-        model.iter += 1
-        return loss
+        value = model.loss()
+        value.backward()
+        model.evals += 1
+        return value
 
     final = lbfgs.step(closure)
-    return (names, len(list(model.dnn.parameters())), losses, final, model.iter,
-            model.lambda_1.detach(), model.lambda_2.grad, lbfgs.state_dict()["state"][0]["n_iter"])
+    return (names, len(list(model.net.parameters())), losses, final, model.evals,
+            model.lam1.detach(), model.log_lam2.grad, lbfgs.state_dict()["state"][0]["n_iter"])
 
 
 @program
@@ -2438,19 +2430,21 @@ def stick_breaking_vae_with_kumaraswamy_posteriors_and_a_beta_prior(L):
     D = L.distributions
     K, alpha0 = 4, 2.0
 
-    def beta_fn(a, b):
+    def beta_function(a, b):
         return L.exp(L.lgamma(a) + L.lgamma(b) - L.lgamma(a + b))
 
-    def kl_kumaraswamy_beta(a, b, prior_alpha=1.0, prior_beta=alpha0, M=10):
-        kl = 1.0 / (1 + a * b) * beta_fn(1.0 / a, b)
-        for m in range(2, M + 1):
-            kl = kl + 1.0 / (m + a * b) * beta_fn(m / a, b)
-        kl = kl * (prior_beta - 1) * b
-        psi_b_taylor_approx = L.log(b) - 1.0 / (2 * b) - 1.0 / (12 * b ** 2)
-        kl = kl + (a - prior_alpha) / a * (-0.57721 - psi_b_taylor_approx - 1 / b)
-        kl = kl + L.log(a * b) + math.log(beta_fn(L.tensor(prior_alpha),
-                                                  L.tensor(prior_beta)).item())
-        return kl - (b - 1) / b
+    def kl_kuma_to_beta(a, b, p_a=1.0, p_b=alpha0, terms=10):
+        """KL(Kumaraswamy(a, b) || Beta(p_a, p_b)) in closed form (Nalisnick and Smyth,
+        2017): a series in B(m / a, b) cut after ``terms`` terms, digamma(b) by its
+        asymptotic expansion, Euler's constant to five places."""
+        series = sum(1.0 / (m + a * b) * beta_function(m / a, b) for m in range(1, terms + 1))
+        digamma_b = L.log(b) - 1.0 / (2 * b) - 1.0 / (12 * b ** 2)
+        euler = 0.57721
+        log_prior_norm = math.log(beta_function(L.tensor(p_a), L.tensor(p_b)).item())
+        out = series * (p_b - 1) * b
+        out = out + (a - p_a) / a * (-euler - digamma_b - 1 / b)
+        out = out + L.log(a * b) + log_prior_norm
+        return out - (b - 1) / b
 
     class SBVAE(nn.Module):
         def __init__(self, d=6):
@@ -2480,7 +2474,7 @@ def stick_breaking_vae_with_kumaraswamy_posteriors_and_a_beta_prior(L):
         u = _u(L, 8, K - 1, seed=10 + step).clamp(1e-4, 1 - 1e-4)
         logits, a, b, v, pi = model(x, u)
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-        kl = kl_kumaraswamy_beta(a, b).sum(-1)
+        kl = kl_kuma_to_beta(a, b).sum(-1)
         loss = (rec + kl).mean()
         opt.zero_grad()
         loss.backward()
@@ -2491,7 +2485,7 @@ def stick_breaking_vae_with_kumaraswamy_posteriors_and_a_beta_prior(L):
     L.manual_seed(4)
     s = kuma.rsample((64,)).clamp(1e-6, 1 - 1e-6)
     mc_kl = (kuma.log_prob(s) - prior.log_prob(s)).mean(0)
-    return (log, mc_kl, kl_kumaraswamy_beta(a, b).detach(), kuma.mean, kuma.entropy(),
+    return (log, mc_kl, kl_kuma_to_beta(a, b).detach(), kuma.mean, kuma.entropy(),
             L.digamma(b.detach()), _grads(model))
 
 

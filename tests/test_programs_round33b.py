@@ -684,7 +684,7 @@ def ensemble_training_of_stacked_parameters_with_vmap_grad_and_sgd(L):
 @program
 def dp_sgd_per_sample_clipping_with_vmap_grad_and_seeded_noise(L):
     """DP-SGD as Opacus computes it, by torch.func: per-sample gradients of a small CNN by
-    vmap(grad(compute_loss), in_dims=(None, None, 0, 0)) with the sample unsqueezed to a
+    vmap(grad(loss_of_one), in_dims=(None, None, 0, 0)) with the sample unsqueezed to a
     batch of one, the per-sample total norm over all parameters, clip factors
     clamp(max_norm / (norm + 1e-6), max=1), the clipped sum plus seeded Gaussian noise scaled
     by sigma * max_norm, averaged over the batch and written into p.grad for an SGD step."""
@@ -697,15 +697,16 @@ def dp_sgd_per_sample_clipping_with_vmap_grad_and_seeded_noise(L):
     y = L.tensor([0, 2, 1, 2])
     max_norm, sigma = 0.5, 0.3
 
-    def compute_loss(params, buffers, sample, target):
-        pred = func.functional_call(model, (params, buffers), (sample.unsqueeze(0),))
-        return F.cross_entropy(pred, target.unsqueeze(0))
+    def loss_of_one(p, b, xi, yi):
+        """The loss of a single example, made a batch of one for the model."""
+        return F.cross_entropy(func.functional_call(model, (p, b), (xi.unsqueeze(0),)),
+                               yi.unsqueeze(0))
 
     losses, factors = [], []
     for _ in range(2):
         params = {k: v.detach() for k, v in model.named_parameters()}
         buffers = {k: v.detach() for k, v in model.named_buffers()}
-        per = func.vmap(func.grad(compute_loss), in_dims=(None, None, 0, 0))(
+        per = func.vmap(func.grad(loss_of_one), in_dims=(None, None, 0, 0))(
             params, buffers, x, y)
         norms = L.stack([g.reshape(g.shape[0], -1).norm(2, dim=1) for g in per.values()],
                         dim=1).norm(2, dim=1)
@@ -764,11 +765,11 @@ def model_hessian_by_func_hessian_hvp_by_jvp_of_grad_and_functional_hvp(L):
 
 @program
 def neural_tangent_kernel_by_ntk_vector_products_and_trace(L):
-    """The NTK tutorial's second method, NTK-vector products: for each pair of inputs the
-    kernel's columns are vjp(fnet, params)(jvp(fnet, params, vjp-of-basis)), vmapped over
-    the identity basis of the output space; the result checked against the Jacobian
-    contraction of method one, computed with einsum in 'full', 'trace' and 'diagonal'
-    modes."""
+    """The empirical neural tangent kernel by kernel-vector products: for each pair of
+    inputs the kernel's columns are jvp at one input of the vjp at the other applied to the
+    identity basis of the output space, vmapped over the basis and over both inputs; checked
+    against per-example Jacobians (vmap of jacrev) contracted by einsum into the full
+    kernel, its trace and its diagonal."""
     nn, func = L.nn, L.func
     L.manual_seed(14)
     net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
@@ -776,44 +777,38 @@ def neural_tangent_kernel_by_ntk_vector_products_and_trace(L):
     x1 = _t(L, 4, 3, seed=38)
     x2 = _t(L, 3, 3, seed=39)
 
-    def fnet_single(params, x):
-        return func.functional_call(net, params, (x.unsqueeze(0),)).squeeze(0)
+    def f_single(p, x):
+        return func.functional_call(net, p, (x.unsqueeze(0),)).squeeze(0)
 
-    def ntk_vps(func_, params, x1, x2):
-        def get_ntk(x1, x2):
-            def f1(p):
-                return func_(p, x1)
+    names, values = tuple(params), tuple(params.values())
 
-            def f2(p):
-                return func_(p, x2)
+    def of_tensors(x):
+        """f_single at x as a function of the parameter tensors, in order."""
+        return lambda *ps: f_single(dict(zip(names, ps)), x)
 
-            p = tuple(params.values())
-            keys = tuple(params)
+    def kernel_block(xa, xb):
+        """K(xa, xb) = J(xa) J(xb)^T one column at a time: e -> J(xa) (J(xb)^T e)."""
+        out_b, pull_back = func.vjp(of_tensors(xb), *values)
 
-            def as_dict(f):
-                return lambda *ps: f(dict(zip(keys, ps)))
+        def column(e):
+            return func.jvp(of_tensors(xa), values, pull_back(e))[1]
 
-            out2, vjp_fn = func.vjp(as_dict(f2), *p)
+        basis = L.eye(out_b.numel(), dtype=out_b.dtype).view(out_b.numel(), -1)
+        return func.vmap(column)(basis)
 
-            def get_ntk_slice(vec):
-                vjps = vjp_fn(vec)
-                _, jvps = func.jvp(as_dict(f1), p, vjps)
-                return jvps
+    vps = func.vmap(func.vmap(kernel_block, (None, 0)), (0, None))(x1, x2)
+    # the same from per-example Jacobians, flattened per parameter and contracted
+    per_x1 = func.vmap(func.jacrev(f_single), (None, 0))(params, x1)
+    per_x2 = func.vmap(func.jacrev(f_single), (None, 0))(params, x2)
+    flat1 = [j.flatten(2) for j in per_x1.values()]
+    flat2 = [j.flatten(2) for j in per_x2.values()]
 
-            basis = L.eye(out2.numel(), dtype=out2.dtype).view(out2.numel(), -1)
-            return func.vmap(get_ntk_slice)(basis)
+    def contract(spec):
+        return L.stack([L.einsum(spec, a, b) for a, b in zip(flat1, flat2)]).sum(0)
 
-        result = func.vmap(func.vmap(get_ntk, (None, 0)), (0, None))(x1, x2)
-        return result.movedim(-1, -2) if False else result
-
-    vps = ntk_vps(fnet_single, params, x1, x2)
-    jac1 = func.vmap(func.jacrev(fnet_single), (None, 0))(params, x1)
-    jac2 = func.vmap(func.jacrev(fnet_single), (None, 0))(params, x2)
-    jac1 = [j.flatten(2) for j in jac1.values()]
-    jac2 = [j.flatten(2) for j in jac2.values()]
-    full = L.stack([L.einsum("Naf,Mbf->NMab", a, b) for a, b in zip(jac1, jac2)]).sum(0)
-    trace = L.stack([L.einsum("Naf,Maf->NM", a, b) for a, b in zip(jac1, jac2)]).sum(0)
-    diag = L.stack([L.einsum("Naf,Maf->NMa", a, b) for a, b in zip(jac1, jac2)]).sum(0)
+    full = contract("iop,jqp->ijoq")
+    trace = contract("iop,jop->ij")
+    diag = contract("iop,jop->ijo")
     return dict(vps=vps, full=full, trace=trace, diag=diag)
 
 
