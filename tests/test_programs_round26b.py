@@ -351,13 +351,14 @@ def ctc_acoustic_model_conv_bilstm_greedy_decode(L):
 
 @program
 def log_mel_spectrogram_deltas_spec_augment_and_griffin_lim_step(L):
-    """A torchaudio-style front-end written with tensor ops: pre-emphasis by a strided
-    slice, torch.stft with a periodic Hann window shorter than n_fft, reflect padding and
-    normalized=True, a power spectrogram, a mel filterbank built from hz<->mel formulas and
-    clamped triangles, amplitude_to_DB with top_db through amax, deltas by a replicate pad
-    and a grouped conv1d, SpecAugment masks from arange comparisons; then one Griffin-Lim
-    step (istft with length, stft again, phase from angle/polar); gradients reach the
-    waveform."""
+    """An audio front end assembled from tensor ops: pre-emphasis from shifted slices;
+    torch.stft with a periodic Hann window shorter than n_fft, reflect padding and
+    normalized=True; the power spectrogram projected on triangular mel filters whose edges
+    are equally spaced on the mel scale (elementwise max/min against zero); decibels with an
+    80 dB floor under each clip's peak (amax over two dims); regression deltas by a replicate
+    pad and a depthwise conv1d; time and band masks from arange comparisons; then one
+    Griffin-Lim round trip (istft with length, stft again, unit phase, polar/angle); every
+    term's gradient reaches the waveform."""
     F = L.nn.functional
     sr, n_fft, hop, n_mels = 800, 32, 8, 6
     wav = _t(L, 2, 120, scale=0.3, seed=40, grad=True)
@@ -373,21 +374,25 @@ def log_mel_spectrogram_deltas_spec_augment_and_griffin_lim_step(L):
     def mel_to_hz(m):
         return 700.0 * (10 ** (m / 2595.0) - 1.0)
 
-    freqs = L.linspace(0, sr // 2, n_fft // 2 + 1, dtype=L.double)
-    m_pts = L.linspace(hz_to_mel(L.tensor(0.0)).item(), hz_to_mel(L.tensor(sr / 2.0)).item(),
-                       n_mels + 2, dtype=L.double)
-    f_pts = mel_to_hz(m_pts)
-    f_diff = f_pts[1:] - f_pts[:-1]
-    slopes = f_pts.unsqueeze(0) - freqs.unsqueeze(1)
-    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    fb = L.max(L.zeros(1, dtype=L.double), L.min(down, up))
+    # triangular mel filters: filter k rises from edge k to edge k+1 and falls to edge k+2
+    bin_hz = L.linspace(0, sr // 2, n_fft // 2 + 1, dtype=L.double).unsqueeze(1)
+    top_mel = hz_to_mel(L.tensor(sr / 2.0)).item()
+    edges = mel_to_hz(L.linspace(hz_to_mel(L.tensor(0.0)).item(), top_mel, n_mels + 2,
+                                 dtype=L.double))
+    lo, centre, hi = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bin_hz - lo) / (centre - lo)
+    falling = (hi - bin_hz) / (hi - centre)
+    fb = L.max(L.zeros(1, dtype=L.double), L.min(rising, falling))   # (bins, n_mels)
     mel = L.matmul(power.transpose(-1, -2), fb).transpose(-1, -2)
+    # decibels, floored 80 dB under each clip's loudest cell
     db = 10.0 * L.log10(L.clamp(mel, min=1e-10))
-    db = L.max(db, (db.amax(dim=(-2, -1)) - 80.0).view(-1, 1, 1))
-    kernel = L.arange(-2, 3, dtype=L.double).repeat(n_mels, 1, 1)
-    padded = F.pad(db, (2, 2), mode="replicate")
-    deltas = F.conv1d(padded, kernel, groups=n_mels) / 10.0
+    loudest = db.amax(dim=(-2, -1))
+    db = L.max(db, (loudest - 80.0).view(-1, 1, 1))
+    # first-order regression deltas over +-2 frames, one depthwise filter per mel band
+    taps = L.arange(-2, 3, dtype=L.double)
+    norm = 2 * (1 ** 2 + 2 ** 2)
+    edge_held = F.pad(db, (2, 2), mode="replicate")
+    deltas = F.conv1d(edge_held, taps.repeat(n_mels, 1, 1), groups=n_mels) / float(norm)
     T = db.shape[-1]
     t = L.arange(T)
     time_mask = (t >= 3) & (t < 5)
@@ -451,63 +456,63 @@ def convs2s_glu_encoder_decoder_with_weight_normed_convs_and_attention(L):
 
 @program
 def text_classification_embedding_bag_offsets_tfidf_weights_and_step_lr(L):
-    """The text-classification tutorial's pipeline: a vocabulary from a Counter (most common
-    first, an <unk> default), a collate_batch producing the flat token tensor, offsets by
-    cumsum of lengths and the labels; an EmbeddingBag(mode='sum') with TF-IDF
-    per_sample_weights and a padding_idx, a Linear head initialised by uniform_, SGD with
-    StepLR(gamma=0.1) and clip_grad_norm_(0.1); accuracy under no_grad."""
+    """Bag-of-words classification of short headlines: the vocabulary ranked by frequency
+    (ties alphabetical) behind <pad> and <unk>, unknown words mapped to <unk> by a
+    defaultdict; a DataLoader whose collate_fn concatenates a batch's token ids into one flat
+    tensor, turns the texts' lengths into start offsets by an exclusive cumsum and attaches
+    TF-IDF weights per token; EmbeddingBag(mode='sum', padding_idx=0) fed those weights
+    through per_sample_weights, a Linear head, both re-initialised in place by uniform_ on
+    .data; SGD at lr 5 decayed tenfold per epoch by StepLR, gradients clipped to norm 0.1;
+    predictions and accuracy under no_grad, including a text of unseen words."""
     nn, F = L.nn, L.nn.functional
-    corpus = [(0, "the cat sat on the mat"), (1, "stocks fell on the news"),
-              (0, "a cat and a dog"), (1, "the market rallied on news"),
-              (2, "team wins the match"), (2, "the match ended in a draw")]
-    counter = collections.Counter(w for _, t in corpus for w in t.split())
-    itos = ["<pad>", "<unk>"] + [w for w, _ in sorted(counter.items(), key=lambda kv:
-                                                       (-kv[1], kv[0]))]
-    stoi = collections.defaultdict(lambda: 1, {w: i for i, w in enumerate(itos)})
-    df = collections.Counter(w for _, t in corpus for w in set(t.split()))
-    idf = {w: math.log(len(corpus) / (1 + df[w])) + 1.0 for w in counter}
+    headlines = [(0, "the cat sat on the mat"), (1, "stocks fell on the news"),
+                 (0, "a cat and a dog"), (1, "the market rallied on news"),
+                 (2, "team wins the match"), (2, "the match ended in a draw")]
+    freq = collections.Counter(w for _, text in headlines for w in text.split())
+    by_rank = sorted(freq, key=lambda w: (-freq[w], w))
+    vocab = ["<pad>", "<unk>"] + by_rank
+    index_of = collections.defaultdict(lambda: 1, zip(vocab, range(len(vocab))))
+    doc_freq = collections.Counter(w for _, text in headlines for w in set(text.split()))
+    idf = {w: math.log(len(headlines) / (1 + doc_freq[w])) + 1.0 for w in freq}
 
-    def collate_batch(batch):
-        labels, texts, offsets, weights = [], [], [0], []
-        for label, text in batch:
-            ids = [stoi[w] for w in text.split()]
-            labels.append(label)
-            texts.append(L.tensor(ids, dtype=L.int64))
-            weights.append(L.tensor([idf.get(w, 1.0) for w in text.split()],
-                                    dtype=L.double))
-            offsets.append(len(ids))
-        return (L.tensor(labels, dtype=L.int64), L.cat(texts),
-                L.tensor(offsets[:-1]).cumsum(dim=0), L.cat(weights))
+    def to_batch(items):
+        words = [text.split() for _, text in items]
+        flat_ids = L.cat([L.tensor([index_of[w] for w in ws], dtype=L.int64) for ws in words])
+        token_weights = L.cat([L.tensor([idf.get(w, 1.0) for w in ws], dtype=L.double)
+                               for ws in words])
+        starts = L.tensor([0] + [len(ws) for ws in words[:-1]]).cumsum(dim=0)
+        classes = L.tensor([c for c, _ in items], dtype=L.int64)
+        return classes, flat_ids, starts, token_weights
 
     L.manual_seed(53)
-    bag = nn.EmbeddingBag(len(itos), 5, mode="sum", padding_idx=0).double()
-    fc = nn.Linear(5, 3).double()
+    bag = nn.EmbeddingBag(len(vocab), 5, mode="sum", padding_idx=0).double()
+    head = nn.Linear(5, 3).double()
     bag.weight.data.uniform_(-0.5, 0.5)
-    fc.weight.data.uniform_(-0.5, 0.5)
-    fc.bias.data.zero_()
-    params = [*bag.parameters(), *fc.parameters()]
-    opt = L.optim.SGD(params, lr=5.0)
-    sched = L.optim.lr_scheduler.StepLR(opt, 1, gamma=0.1)
-    loader = L.utils.data.DataLoader(corpus, batch_size=3, shuffle=False,
-                                     collate_fn=collate_batch)
-    log = []
-    for epoch in range(2):
-        for label, text, offsets, w in loader:
+    head.weight.data.uniform_(-0.5, 0.5)
+    head.bias.data.zero_()
+    weights = list(bag.parameters()) + list(head.parameters())
+    opt = L.optim.SGD(weights, lr=5.0)
+    decay = L.optim.lr_scheduler.StepLR(opt, 1, gamma=0.1)
+    batches = L.utils.data.DataLoader(headlines, batch_size=3, shuffle=False,
+                                      collate_fn=to_batch)
+    losses = []
+    for _ in range(2):
+        for classes, flat_ids, starts, token_weights in batches:
             opt.zero_grad()
-            logits = fc(bag(text, offsets, per_sample_weights=w))
-            loss = F.cross_entropy(logits, label)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, 0.1)
+            scores = head(bag(flat_ids, starts, per_sample_weights=token_weights))
+            batch_loss = F.cross_entropy(scores, classes)
+            batch_loss.backward()
+            nn.utils.clip_grad_norm_(weights, 0.1)
             opt.step()
-            log.append(loss.item())
-        sched.step()
+            losses.append(batch_loss.item())
+        decay.step()
     with L.no_grad():
-        label, text, offsets, w = collate_batch(corpus + [(1, "unseen words here")])
-        pred = fc(bag(text, offsets, per_sample_weights=w)).argmax(1)
-        acc = (pred == label).sum().item() / label.size(0)
-    return dict(itos=itos, log=log, pred=pred, acc=acc, lr=sched.get_last_lr(),
-                offsets=offsets, w=bag.weight)
-
+        classes, flat_ids, starts, token_weights = to_batch(
+            headlines + [(1, "unseen words here")])
+        guess = head(bag(flat_ids, starts, per_sample_weights=token_weights)).argmax(1)
+        accuracy = (guess == classes).sum().item() / classes.size(0)
+    return dict(itos=vocab, log=losses, pred=guess, acc=accuracy, lr=decay.get_last_lr(),
+                offsets=starts, w=bag.weight)
 
 
 @program
@@ -571,7 +576,7 @@ def speech_commands_m5_with_sinc_resampling_and_batchnorm_running_stats(L):
 
 @program
 def skip_gram_negative_sampling_sparse_embeddings_and_sparse_adam(L):
-    """word2vec's skip-gram with negative sampling as the tutorials write it: input and
+    """Skip-gram with negative sampling (word2vec's objective), in plain tensor code: input and
     output Embeddings with sparse=True (scale_grad_by_freq refused with them, in torch's
     words), negatives drawn by multinomial from the unigram counts ** 0.75 after a seed,
     logsigmoid of the positive dot products and of the negated bmm with the negatives,
@@ -663,8 +668,8 @@ def gcn_by_sparse_coo_adjacency_and_gat_by_segment_softmax(L):
 
 @program
 def graphsage_sampled_neighbours_edge_dropout_and_link_prediction(L):
-    """GraphSAGE with sampled neighbourhoods and link prediction, as in the PyG examples
-    written without PyG: edges sorted by destination (a CSR rowptr by bincount and cumsum),
+    """GraphSAGE-style mean aggregation over sampled neighbourhoods, and link prediction,
+    without a graph library: edges sorted by destination (a CSR rowptr by bincount and cumsum),
     a fixed number of neighbours per node drawn by randint after a seed and offset into the
     rowptr, mean aggregation by scatter_reduce('mean', include_self=False), edge dropout by
     a rand mask, negative edges by randint filtered with isin on hashed pairs, dot-product
@@ -709,58 +714,60 @@ def graphsage_sampled_neighbours_edge_dropout_and_link_prediction(L):
 
 @program
 def pygcn_legacy_sparse_constructors_and_pygat_special_spmm_function(L):
-    """Two much-copied graph repositories' sparse code. pygcn: a row-normalised adjacency
-    from numpy turned into torch.sparse.FloatTensor(indices, values, shape) through
-    from_numpy and Size, features by FloatTensor, labels by LongTensor, a GraphConvolution
-    with a uniform_ init of stdv = 1/sqrt(out), torch.spmm(adj, mm(x, W)), log_softmax and
-    nll_loss.  pyGAT's sparse layer's technique: a custom Function that builds a
-    sparse_coo_tensor inside forward, saves it, and in backward reads a._indices() to
-    gather the dense gradient at the edges; edge attention by exp(-leakyrelu(.)), row sums
-    by the same Function against ones, ELU; and a Function whose sparse input requires grad
-    (its values), its backward giving a dense gradient for it."""
+    """Legacy sparse idioms that older graph code still carries.  A graph convolution built
+    the old way: a row-normalised float32 adjacency from numpy passed to
+    torch.sparse.FloatTensor(indices, values, Size) via from_numpy, features and labels by
+    the FloatTensor/LongTensor constructors, an uninitialised FloatTensor parameter filled by
+    uniform_ within 1/sqrt(fan_out), torch.spmm(adj, mm(x, W)), log_softmax and nll_loss.
+    Then sparse attention by a custom autograd Function that assembles a sparse_coo_tensor
+    from an edge list inside forward and saves it, and whose backward reads the saved
+    tensor's _indices() to pick the entries of the dense gradient that sit on edges;
+    attention weights exp(-leaky_relu(a . [h_src, h_dst])), normalised by the same Function
+    applied to a column of ones; and a second Function taking a sparse tensor with
+    differentiable values whose backward returns a dense gradient for it."""
     nn, F = L.nn, L.nn.functional
     rng = np.random.RandomState(190)
-    adj = (rng.rand(5, 5) > 0.6).astype(np.float32)
-    adj = adj + adj.T + np.eye(5, dtype=np.float32)
-    adj = adj / adj.sum(1, keepdims=True)
-    row, col = np.nonzero(adj)
-    indices = L.from_numpy(np.vstack((row, col)).astype(np.int64))
-    A = L.sparse.FloatTensor(indices, L.from_numpy(adj[row, col]), L.Size(adj.shape))
+    links = (rng.rand(5, 5) > 0.6).astype(np.float32)
+    links = links + links.T + np.eye(5, dtype=np.float32)
+    links = links / links.sum(1, keepdims=True)
+    r_np, c_np = np.nonzero(links)
+    A = L.sparse.FloatTensor(L.from_numpy(np.vstack((r_np, c_np)).astype(np.int64)),
+                             L.from_numpy(links[r_np, c_np]), L.Size(links.shape))
     feats = L.FloatTensor(rng.randn(5, 3).astype(np.float32))
     labels = L.LongTensor(np.array([0, 1, 0, 1, 1]))
     W = nn.Parameter(L.FloatTensor(3, 2))
-    stdv = 1. / math.sqrt(W.size(1))
+    bound = 1. / math.sqrt(W.size(1))
     L.manual_seed(83)
-    W.data.uniform_(-stdv, stdv)
+    W.data.uniform_(-bound, bound)
     out = L.spmm(A, L.mm(feats, W))
     gcn_loss = F.nll_loss(F.log_softmax(out, dim=1), labels)
     gcn_loss.backward()
 
-    class EdgeValueSpmm(L.autograd.Function):
-        """(sparse matrix given by edge list and values) @ dense b; the gradient of the values
-        is the dense gradient of the product read at the edges only."""
+    class EdgeListTimesDense(L.autograd.Function):
+        """S @ b where S has the given edge list and values; d(values) is the dense
+        gradient g b^T read only at the edges (flat position row * n + col)."""
 
         @staticmethod
         def forward(ctx, edges, values, shape, b):
             assert not edges.requires_grad
-            adj = L.sparse_coo_tensor(edges, values, shape)
-            ctx.save_for_backward(adj, b)
-            ctx.rows = shape[0]
-            return L.matmul(adj, b)
+            S = L.sparse_coo_tensor(edges, values, shape)
+            ctx.save_for_backward(S, b)
+            ctx.n = shape[0]
+            return L.matmul(S, b)
 
         @staticmethod
         def backward(ctx, g):
-            adj, b = ctx.saved_tensors
-            want_values, want_b = ctx.needs_input_grad[1], ctx.needs_input_grad[3]
-            d_values = d_b = None
-            if want_values:
-                r, c = adj._indices()[0, :], adj._indices()[1, :]
-                d_values = g.matmul(b.t()).view(-1)[r * ctx.rows + c]
-            if want_b:
-                d_b = adj.t().matmul(g)
-            return None, d_values, None, d_b
+            S, b = ctx.saved_tensors
+            grads = [None, None, None, None]
+            if ctx.needs_input_grad[1]:
+                at = S._indices()
+                flat = at[0, :] * ctx.n + at[1, :]
+                grads[1] = g.matmul(b.t()).view(-1)[flat]
+            if ctx.needs_input_grad[3]:
+                grads[3] = S.t().matmul(g)
+            return tuple(grads)
 
-    class DenseGradSpmm(L.autograd.Function):
+    class SparseTimesDense(L.autograd.Function):
         @staticmethod
         def forward(ctx, a, b):
             ctx.save_for_backward(a, b)
@@ -773,101 +780,102 @@ def pygcn_legacy_sparse_constructors_and_pygat_special_spmm_function(L):
 
     edge = L.tensor([[0, 1, 2, 2, 3, 3], [1, 2, 0, 3, 3, 1]])
     h = _t(L, 4, 3, seed=191, grad=True)
-    a_vec = _t(L, 6, scale=0.5, seed=192, grad=True)
-    src, dst = edge[0, :], edge[1, :]
-    pairs = L.cat((h[src, :], h[dst, :]), dim=1).t()          # (2 * features, edges)
-    weight = L.exp(-F.leaky_relu(a_vec.matmul(pairs).squeeze(), 0.2))
-    shape = L.Size([4, 4])
-    row_total = EdgeValueSpmm.apply(edge, weight, shape, L.ones(size=(4, 1), dtype=L.double))
-    h_prime = F.elu(EdgeValueSpmm.apply(edge, weight, shape, h).div(row_total))
+    att = _t(L, 6, scale=0.5, seed=192, grad=True)
+
+    def edge_weights(nodes):
+        both_ends = L.cat((nodes[edge[0, :], :], nodes[edge[1, :], :]), dim=1)   # (E, 2F)
+        return L.exp(-F.leaky_relu(att.matmul(both_ends.t()).squeeze(), 0.2))
+
+    weight = edge_weights(h)
+    size = L.Size([4, 4])
+    ones = L.ones(size=(4, 1), dtype=L.double)
+    mass = EdgeListTimesDense.apply(edge, weight, size, ones)
+    h_prime = F.elu(EdgeListTimesDense.apply(edge, weight, size, h).div(mass))
     vals = _t(L, 6, seed=193, grad=True)
-    S = L.sparse_coo_tensor(edge, vals, (4, 4))
-    mixed = DenseGradSpmm.apply(S, h)
+    mixed = SparseTimesDense.apply(L.sparse_coo_tensor(edge, vals, (4, 4)), h)
     (h_prime.pow(2).sum() + mixed.sum()).backward()
     return dict(out=out, gcn_loss=gcn_loss, gW=W.grad, idx=A._indices(), vals=A._values(),
                 nnz=A._nnz(), type=A.type(), layout=str(A.layout), h_prime=h_prime,
-                gh=h.grad, ga=a_vec.grad, gvals=vals.grad, mixed=mixed)
-
+                gh=h.grad, ga=att.grad, gvals=vals.grad, mixed=mixed)
 
 
 @program
 def lightgcn_ngcf_sparse_graph_dropout_propagation_and_bpr(L):
-    """The recommender GNNs' sparse code (LightGCN, NGCF): the user-item bipartite
-    adjacency [[0, R], [R^T, 0]] symmetrically normalised in numpy and converted by
-    torch.sparse.FloatTensor(index, data, shape).coalesce(), edge dropout on the graph
-    (rand + keep_prob cast to int then bool, indices().t() and values() masked, values
-    rescaled; NGCF's floor-based mask through _indices()/_values() and the graph times
-    1 / (1 - rate)), K rounds of torch.sparse.mm propagation averaged by stack/mean, a BPR
-    loss on sampled triples with an L2 term on the ego embeddings; gradients and an Adam
-    step."""
+    """Recommender-style propagation on a sparse bipartite graph: the adjacency
+    [[0, R], [R^T, 0]] normalised by D^-1/2 A D^-1/2 in numpy and handed to the legacy
+    constructor torch.sparse.FloatTensor(index, data, shape).coalesce(); two ways of
+    dropping edges that such code uses -- keep an edge when int(rand + keep) is 1
+    (indices().t() and values() masked, the kept values divided by keep), or when
+    floor(1 - rate + rand) is 1 (through _indices()/_values(), the whole sparse graph then
+    multiplied by 1 / (1 - rate)); the layer outputs of repeated torch.sparse.mm averaged
+    by stack and mean; a Bayesian personalised ranking loss (softplus of the score margin)
+    on fixed (user, liked, other) triples with a small L2 term on the looked-up embeddings;
+    gradients, Adam, and top-2 unseen items per user."""
     nn, F = L.nn, L.nn.functional
     n_users, n_items, d = 3, 4, 4
-    R = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1]], dtype=np.float32)
-    A = np.zeros((7, 7), dtype=np.float32)
-    A[:n_users, n_users:], A[n_users:, :n_users] = R, R.T
-    deg = A.sum(1)
-    dinv = np.power(deg, -0.5, where=deg > 0, out=np.zeros_like(deg))
-    norm = dinv[:, None] * A * dinv[None, :]
-    row, col = np.nonzero(norm)
-    index = L.stack([L.LongTensor(row), L.LongTensor(col)])
-    data = L.FloatTensor(norm[row, col])
-    graph = L.sparse.FloatTensor(index, data, L.Size([7, 7])).coalesce()
+    interactions = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1]], dtype=np.float32)
+    n_nodes = n_users + n_items
+    bipartite = np.zeros((n_nodes, n_nodes), dtype=np.float32)
+    bipartite[:n_users, n_users:] = interactions
+    bipartite[n_users:, :n_users] = interactions.T
+    degree = bipartite.sum(1)
+    inv_sqrt = np.power(degree, -0.5, where=degree > 0, out=np.zeros_like(degree))
+    normalised = inv_sqrt[:, None] * bipartite * inv_sqrt[None, :]
+    nz_r, nz_c = np.nonzero(normalised)
+    graph = L.sparse.FloatTensor(L.stack([L.LongTensor(nz_r), L.LongTensor(nz_c)]),
+                                 L.FloatTensor(normalised[nz_r, nz_c]),
+                                 L.Size([n_nodes, n_nodes])).coalesce()
     L.manual_seed(97)
-    user_emb, item_emb = nn.Embedding(n_users, d), nn.Embedding(n_items, d)
-    nn.init.normal_(user_emb.weight, std=0.1)
-    nn.init.normal_(item_emb.weight, std=0.1)
+    user_table, item_table = nn.Embedding(n_users, d), nn.Embedding(n_items, d)
+    nn.init.normal_(user_table.weight, std=0.1)
+    nn.init.normal_(item_table.weight, std=0.1)
 
-    def dropout_x(x, keep_prob):
-        size = x.size()
-        idx = x.indices().t()
-        values = x.values()
-        random_index = L.rand(len(values)) + keep_prob
-        random_index = random_index.int().bool()
-        idx = idx[random_index]
-        values = values[random_index] / keep_prob
-        return L.sparse.FloatTensor(idx.t(), values, size)
+    def keep_by_truncation(adj, keep):
+        # rand + keep lies in [keep, 1 + keep): its integer part is 1 with probability keep
+        coords, weights = adj.indices().t(), adj.values()
+        kept = (L.rand(len(weights)) + keep).int().bool()
+        return L.sparse.FloatTensor(coords[kept].t(), weights[kept] / keep, adj.size())
 
-    def ngcf_dropout(x, rate, noise_shape):
-        random_tensor = 1 - rate
-        random_tensor += L.rand(noise_shape)
-        mask = L.floor(random_tensor).type(L.bool)
-        i, v = x._indices(), x._values()
-        out = L.sparse.FloatTensor(i[:, mask], v[mask], x.shape)
-        return out * (1. / (1 - rate))
+    def keep_by_floor(adj, rate, n_draws):
+        survives = L.floor((1 - rate) + L.rand(n_draws)).type(L.bool)
+        thinned = L.sparse.FloatTensor(adj._indices()[:, survives], adj._values()[survives],
+                                       adj.shape)
+        return thinned * (1. / (1 - rate))
 
-    def computer(g):
-        all_emb = L.cat([user_emb.weight, item_emb.weight])
-        embs = [all_emb]
+    def propagate(adj):
+        layers = [L.cat([user_table.weight, item_table.weight])]
         for _ in range(2):
-            all_emb = L.sparse.mm(g, all_emb)
-            embs.append(all_emb)
-        light_out = L.mean(L.stack(embs, dim=1), dim=1)
-        return L.split(light_out, [n_users, n_items])
+            layers.append(L.sparse.mm(adj, layers[-1]))
+        averaged = L.mean(L.stack(layers, dim=1), dim=1)
+        return L.split(averaged, [n_users, n_items])
 
-    users, pos, neg = L.tensor([0, 1, 2, 0]), L.tensor([0, 1, 3, 2]), L.tensor([1, 3, 2, 3])
-    opt = L.optim.Adam([user_emb.weight, item_emb.weight], lr=0.01)
-    log = []
+    who = L.tensor([0, 1, 2, 0])
+    liked, other = L.tensor([0, 1, 3, 2]), L.tensor([1, 3, 2, 3])
+    opt = L.optim.Adam([user_table.weight, item_table.weight], lr=0.01)
+    history = []
     for step in range(2):
         L.manual_seed(100 + step)
-        g = dropout_x(graph, 0.8) if step == 0 else ngcf_dropout(graph, 0.2, graph._nnz())
-        u_all, i_all = computer(g)
-        u, p_, n_ = u_all[users], i_all[pos], i_all[neg]
-        pos_scores = L.mul(u, p_).sum(dim=1)
-        neg_scores = L.mul(u, n_).sum(dim=1)
-        reg = (1 / 2) * (user_emb(users).norm(2).pow(2) + item_emb(pos).norm(2).pow(2) +
-                         item_emb(neg).norm(2).pow(2)) / float(len(users))
-        loss = L.mean(F.softplus(neg_scores - pos_scores)) + 1e-4 * reg
+        if step == 0:
+            thinned = keep_by_truncation(graph, 0.8)
+        else:
+            thinned = keep_by_floor(graph, 0.2, graph._nnz())
+        users_final, items_final = propagate(thinned)
+        u = users_final[who]
+        margin = L.mul(u, items_final[other]).sum(dim=1) - L.mul(u, items_final[liked]).sum(dim=1)
+        looked_up = (user_table(who), item_table(liked), item_table(other))
+        l2 = 0.5 * sum(t.norm(2).pow(2) for t in looked_up) / float(len(who))
+        loss = L.mean(F.softplus(margin)) + 1e-4 * l2
         opt.zero_grad()
         loss.backward()
         opt.step()
-        log.append((loss.detach(), g._nnz()))
+        history.append((loss.detach(), thinned._nnz()))
     with L.no_grad():
-        u_all, i_all = computer(graph)
-        rating = F.sigmoid(u_all @ i_all.t())
-        top = rating.masked_fill(L.from_numpy(R) > 0, -1.0).topk(2, dim=1).indices
-    return dict(graph=graph.to_dense(), log=log, rating=rating, top=top,
-                gu=user_emb.weight.grad, w=item_emb.weight)
-
+        users_final, items_final = propagate(graph)
+        affinity = F.sigmoid(users_final @ items_final.t())
+        seen = L.from_numpy(interactions) > 0
+        suggest = affinity.masked_fill(seen, -1.0).topk(2, dim=1).indices
+    return dict(graph=graph.to_dense(), log=history, rating=affinity, top=suggest,
+                gu=user_table.weight.grad, w=item_table.weight)
 
 
 @program
@@ -1051,51 +1059,61 @@ def dreamer_style_discrete_latents_straight_through_symlog_two_hot(L):
 
 @program
 def decision_transformer_interleaved_tokens_timestep_embedding_and_action_loss(L):
-    """A Decision Transformer: returns-to-go by a reversed cumsum of rewards, embeddings of
-    return, state and action plus a timestep embedding, the three token streams interleaved
-    by stack(dim=1).permute.reshape, an embedding LayerNorm, a causal TransformerEncoder
-    (is_causal with the square mask) over 3T tokens, actions predicted from the state tokens
-    (x[:, 1] after reshaping back) through tanh, an MSE on a padded-attention mask, AdamW
-    with a LambdaLR warmup and clip_grad_norm_."""
+    """Return-conditioned sequence modelling in the manner of the Decision Transformer:
+    returns-to-go from a reversed cumsum of the rewards; one linear embedding each for
+    return, state and action, all plus an embedding of the timestep; the three streams
+    woven into the order (R1, s1, a1, R2, ...) by stack(dim=1), permute and reshape, and the
+    key-padding mask woven the same way; LayerNorm, then a causal TransformerEncoder (square
+    mask with is_causal=True) over the 3T tokens; the tokens unwoven by reshape/permute,
+    each action predicted from its state's token through tanh; MSE over unpadded steps,
+    AdamW with a linear LambdaLR warm-up and clip_grad_norm_."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(71)
     B, T, S, A, d = 2, 4, 3, 2, 8
     rewards = _t(L, B, T, seed=160)
-    rtg = rewards.flip(1).cumsum(1).flip(1).unsqueeze(-1)
+    to_go = rewards.flip(1).cumsum(1).flip(1).unsqueeze(-1)
     states = _t(L, B, T, S, seed=161)
     actions = _t(L, B, T, A, scale=0.5, seed=162).tanh()
-    timesteps = L.arange(T).expand(B, T)
-    mask = L.tensor([[1, 1, 1, 1], [0, 1, 1, 1]])
-    emb_t, emb_r = nn.Embedding(10, d).double(), nn.Linear(1, d).double()
-    emb_s, emb_a = nn.Linear(S, d).double(), nn.Linear(A, d).double()
-    ln = nn.LayerNorm(d).double()
-    layer = nn.TransformerEncoderLayer(d, 2, 16, dropout=0.0, batch_first=True,
+    steps = L.arange(T).expand(B, T)
+    present = L.tensor([[1, 1, 1, 1], [0, 1, 1, 1]])
+    step_table, from_return = nn.Embedding(10, d).double(), nn.Linear(1, d).double()
+    from_state, from_action = nn.Linear(S, d).double(), nn.Linear(A, d).double()
+    token_norm = nn.LayerNorm(d).double()
+    block = nn.TransformerEncoderLayer(d, 2, 16, dropout=0.0, batch_first=True,
                                        activation="gelu")
-    gpt = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False).double()
-    head = nn.Linear(d, A).double()
-    params = [p for m in (emb_t, emb_r, emb_s, emb_a, ln, gpt, head) for p in m.parameters()]
-    opt = L.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
-    sched = L.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / 2, 1))
+    trunk = nn.TransformerEncoder(block, 1, enable_nested_tensor=False).double()
+    to_action = nn.Linear(d, A).double()
+    modules = (step_table, from_return, from_state, from_action, token_norm, trunk, to_action)
+    weights = [w for m in modules for w in m.parameters()]
+    opt = L.optim.AdamW(weights, lr=1e-3, weight_decay=1e-4)
+    warmup = L.optim.lr_scheduler.LambdaLR(opt, lambda k: min((k + 1) / 2, 1))
     causal = nn.Transformer.generate_square_subsequent_mask(3 * T, dtype=L.double)
+
+    def weave(per_kind):
+        # (B, 3, T, ...) -> (B, 3T, ...) with the three kinds alternating in time
+        stacked = L.stack(per_kind, dim=1)
+        order = (0, 2, 1) + tuple(range(3, stacked.dim()))
+        return stacked.permute(*order).reshape(B, 3 * T, *stacked.shape[3:])
+
     log = []
     for _ in range(2):
-        te = emb_t(timesteps)
-        tokens = L.stack([emb_r(rtg) + te, emb_s(states) + te, emb_a(actions) + te], dim=1)
-        tokens = tokens.permute(0, 2, 1, 3).reshape(B, 3 * T, d)
-        pad = ~L.stack([mask, mask, mask], dim=1).permute(0, 2, 1).reshape(B, 3 * T).bool()
-        x = gpt(ln(tokens), mask=causal, src_key_padding_mask=pad, is_causal=True)
-        x = x.reshape(B, T, 3, d).permute(0, 2, 1, 3)
-        pred = head(x[:, 1]).tanh()
-        valid = mask.reshape(-1) > 0
-        loss = F.mse_loss(pred.reshape(-1, A)[valid], actions.reshape(-1, A)[valid])
+        when = step_table(steps)
+        tokens = weave([from_return(to_go) + when, from_state(states) + when,
+                        from_action(actions) + when])
+        ignore = ~weave([present, present, present]).bool()
+        hidden = trunk(token_norm(tokens), mask=causal, src_key_padding_mask=ignore,
+                       is_causal=True)
+        by_kind = hidden.reshape(B, T, 3, d).permute(0, 2, 1, 3)
+        guess = to_action(by_kind[:, 1]).tanh()
+        keep = present.reshape(-1) > 0
+        loss = F.mse_loss(guess.reshape(-1, A)[keep], actions.reshape(-1, A)[keep])
         opt.zero_grad()
         loss.backward()
-        norm = nn.utils.clip_grad_norm_(params, 0.25)
+        total = nn.utils.clip_grad_norm_(weights, 0.25)
         opt.step()
-        sched.step()
-        log.append((loss.item(), norm.item(), sched.get_last_lr()[0]))
-    return dict(rtg=rtg, pred=pred, log=log, w=head.weight, g=emb_t.weight.grad)
-
+        warmup.step()
+        log.append((loss.item(), total.item(), warmup.get_last_lr()[0]))
+    return dict(rtg=to_go, pred=guess, log=log, w=to_action.weight, g=step_table.weight.grad)
 
 
 @program
@@ -1164,48 +1182,51 @@ def pointer_network_sorting_with_masked_attention_reinforce_and_a2c_rmsprop(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def hamiltonian_neural_network_symplectic_field_and_leapfrog_rollout(L):
-    """greydanus/hamiltonian-nn: a network outputs H(q, p), its gradient by autograd.grad
-    with create_graph gives the symplectic field (dH/dp, -dH/dq) through a permutation
-    matrix cut from an identity (cat of its halves, negated), trained against true
-    derivatives of a spring with Adam (the loss's graph goes through the first gradient);
-    then a leapfrog rollout under enable_grad inside no_grad, and the energy drift."""
+    """A Hamiltonian neural network (Greydanus et al.): a scalar net H(q, p) whose input
+    gradient, taken by autograd.grad with create_graph, is turned into the flow
+    (dq/dt, dp/dt) = (dH/dp, -dH/dq) by a fixed 2x2 rotation assembled from rows of an
+    identity with one row negated; fitted to a unit spring's true flow by Adam (the loss
+    differentiates through the first gradient), then integrated by leapfrog under no_grad
+    with enable_grad around each field evaluation, the learned energy read along the way."""
     nn = L.nn
     L.manual_seed(23)
-    net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)).double()
-    M = L.eye(2, dtype=L.double)
-    M = L.cat([M[1:], -M[:1]])
+    energy_net = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    eye = L.eye(2, dtype=L.double)
+    rotate = L.cat([eye[1:], -eye[:1]])          # rows (0, 1) and (-1, 0)
 
-    def field(x):
-        x = x if x.requires_grad else x.requires_grad_(True)
-        H = net(x)
-        dH, = L.autograd.grad(H.sum(), x, create_graph=True)
-        return dH @ M.t()
+    def flow(state):
+        if not state.requires_grad:
+            state = state.requires_grad_(True)
+        (grad_h,) = L.autograd.grad(energy_net(state).sum(), state, create_graph=True)
+        return grad_h @ rotate.t()
 
     x = _t(L, 6, 2, seed=80)
-    dx = L.stack([x[:, 1], -x[:, 0]], 1)
-    opt = L.optim.Adam(net.parameters(), lr=1e-2)
+    true_flow = L.stack([x[:, 1], -x[:, 0]], 1)
+    opt = L.optim.Adam(energy_net.parameters(), lr=1e-2)
     losses = []
     for _ in range(3):
         opt.zero_grad()
-        loss = (field(x.clone()) - dx).pow(2).mean()
-        loss.backward()
+        mismatch = (flow(x.clone()) - true_flow).pow(2).mean()
+        mismatch.backward()
         opt.step()
-        losses.append(loss.item())
+        losses.append(mismatch.item())
+
+    def momentum_rate(q, p):
+        with L.enable_grad():
+            return flow(L.cat([q, p], 1))[:, 1:]
+
+    dt = 0.1
     with L.no_grad():
-        q, p_ = x[:2, :1].clone(), x[:2, 1:].clone()
-        traj = []
+        q, p = x[:2, :1].clone(), x[:2, 1:].clone()
+        path = []
         for _ in range(4):
-            with L.enable_grad():
-                f = field(L.cat([q, p_], 1))
-            p_half = p_ + 0.05 * f[:, 1:]
-            q = q + 0.1 * p_half
-            with L.enable_grad():
-                f = field(L.cat([q, p_half], 1))
-            p_ = p_half + 0.05 * f[:, 1:]
-            traj.append(L.cat([q, p_], 1))
-        energy = [net(s).squeeze(-1) for s in traj]
-    return dict(losses=losses, traj=L.stack(traj), energy=L.stack(energy),
-                grad_mode=L.is_grad_enabled(), w=net[0].weight)
+            p_mid = p + dt / 2 * momentum_rate(q, p)
+            q = q + dt * p_mid
+            p = p_mid + dt / 2 * momentum_rate(q, p_mid)
+            path.append(L.cat([q, p], 1))
+        energy = [energy_net(s).squeeze(-1) for s in path]
+    return dict(losses=losses, traj=L.stack(path), energy=L.stack(energy),
+                grad_mode=L.is_grad_enabled(), w=energy_net[0].weight)
 
 
 @program
@@ -1268,61 +1289,62 @@ def physics_informed_burgers_residual_by_func_transforms_and_autograd(L):
 
 @program
 def neural_ode_rk4_fixed_grid_with_augmented_state_and_parameter_sensitivity(L):
-    """A neural ODE (torchdiffeq's fixed-grid rk4 with the 3/8 rule) on an augmented state
-    (zeros concatenated to the input, ANODE), the vector field conditioned on time, the
-    solution at chosen times collected by torch.stack, a classification head on the final
-    state, and the parameter gradient checked against a forward-mode JVP of the loss along
-    a direction (torch.func.jvp with functional_call)."""
+    """A neural ODE classifier on an augmented state (two zero channels appended to the
+    input, as in augmented neural ODEs), integrated over a fixed time grid by Kutta's 3/8
+    variant of RK4 with a time-conditioned softplus field; the states at the grid times
+    stacked by torch.stack, a linear head on the last one, cross-entropy; and the
+    parameter gradient checked against a forward-mode derivative of the same loss along a
+    constant direction (torch.func.jvp through functional_call)."""
     nn, F = L.nn, L.nn.functional
     fn = L.func
     L.manual_seed(31)
 
-    class ODEFunc(nn.Module):
+    class TimedField(nn.Module):
         def __init__(self):
             super().__init__()
             self.l1, self.l2 = nn.Linear(5, 10), nn.Linear(10, 4)
 
         def forward(self, t, y):
-            tt = L.ones_like(y[:, :1]) * t
-            return self.l2(F.softplus(self.l1(L.cat([tt, y], 1))))
+            clock = L.ones_like(y[:, :1]) * t
+            return self.l2(F.softplus(self.l1(L.cat([clock, y], 1))))
 
-    class Model(nn.Module):
+    def three_eighths_step(field, t_a, t_b, y):
+        # Kutta's 3/8 rule: stages at t, t + h/3, t + 2h/3, t + h, weights (1, 3, 3, 1) / 8
+        h = t_b - t_a
+        s1 = field(t_a, y)
+        s2 = field(t_a + h / 3, y + h * s1 / 3)
+        s3 = field(t_a + h * 2 / 3, y + h * (s2 - s1 / 3))
+        s4 = field(t_b, y + h * (s1 - s2 + s3))
+        return y + (s1 + 3 * (s2 + s3) + s4) * h / 8
+
+    class AugmentedODEClassifier(nn.Module):
         def __init__(self):
             super().__init__()
-            self.f, self.head = ODEFunc(), nn.Linear(4, 2)
+            self.f, self.head = TimedField(), nn.Linear(4, 2)
 
         def forward(self, x, ts):
-            y = L.cat([x, x.new_zeros(x.shape[0], 2)], 1)
-            ys = [y]
-            for t0, t1 in zip(ts[:-1], ts[1:]):
-                h = t1 - t0
-                k1 = self.f(t0, y)
-                k2 = self.f(t0 + h / 3, y + h * k1 / 3)
-                k3 = self.f(t0 + h * 2 / 3, y + h * (k2 - k1 / 3))
-                k4 = self.f(t1, y + h * (k1 - k2 + k3))
-                y = y + (k1 + 3 * (k2 + k3) + k4) * h * 0.125
-                ys.append(y)
-            return L.stack(ys), self.head(y)
+            states = [L.cat([x, x.new_zeros(x.shape[0], 2)], 1)]
+            for t_a, t_b in zip(ts[:-1], ts[1:]):
+                states.append(three_eighths_step(self.f, t_a, t_b, states[-1]))
+            return L.stack(states), self.head(states[-1])
 
-    model = Model().double()
+    model = AugmentedODEClassifier().double()
     x = _t(L, 3, 2, seed=95)
     y = L.tensor([0, 1, 1])
     ts = L.linspace(0, 1, 5, dtype=L.double)
     traj, logits = model(x, ts)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    tangent = {k: L.ones_like(v) * 0.01 for k, v in params.items()}
+    frozen = {k: w.detach() for k, w in model.named_parameters()}
+    direction = {k: L.ones_like(w) * 0.01 for k, w in frozen.items()}
 
-    def loss_of(p):
-        return F.cross_entropy(fn.functional_call(model, p, (x, ts))[1], y)
+    def loss_at(weights):
+        return F.cross_entropy(fn.functional_call(model, weights, (x, ts))[1], y)
 
-    val, jvp = fn.jvp(loss_of, (params,), (tangent,))
-    by_grad = sum((p.grad * 0.01).sum() for p in model.parameters())
-    return dict(traj=traj, logits=logits, loss=loss, val=val, jvp=jvp, by_grad=by_grad,
-                g=grads_of(model))
-
-
+    val, directional = fn.jvp(loss_at, (frozen,), (direction,))
+    by_grad = sum((w.grad * 0.01).sum() for w in model.parameters())
+    return dict(traj=traj, logits=logits, loss=loss, val=val, jvp=directional,
+                by_grad=by_grad, g=grads_of(model))
 
 
 @program
@@ -1432,15 +1454,18 @@ def parametrizations_orthogonal_symmetric_cached_and_pruning_round_trip(L):
     prune = importlib.import_module(L.__name__ + ".nn.utils.prune")
     L.manual_seed(37)
 
-    class Symmetric(nn.Module):
-        def forward(self, X):
-            return X.triu() + X.triu(1).transpose(0, 1)
+    class MirrorUpperTriangle(nn.Module):
+        """Stores only the upper triangle; the weight is that triangle reflected across
+        the diagonal."""
 
-        def right_inverse(self, A):
-            return A.triu()
+        def forward(self, stored):
+            return stored.triu(1).transpose(0, 1) + stored.triu()
+
+        def right_inverse(self, full):
+            return full.triu()      # what to store so that forward gives back `full`
 
     lin = nn.Linear(3, 3).double()
-    P.register_parametrization(lin, "weight", Symmetric())
+    P.register_parametrization(lin, "weight", MirrorUpperTriangle())
     S = _t(L, 3, 3, seed=100)
     lin.weight = S + S.T
     keys = list(lin.state_dict().keys())
@@ -1559,7 +1584,7 @@ def custom_functions_needs_input_grad_materialize_and_once_differentiable(L):
 
 @program
 def checkpointed_blocks_dropout_rng_kwargs_and_sequential_segments(L):
-    """Activation checkpointing as memory-saving training scripts write it: non-reentrant
+    """Activation checkpointing with the cases that bite: the non-reentrant
     checkpoint of a block with dropout (the RNG state preserved so the recomputation draws
     the same mask) and a keyword argument, checkpoint_sequential over a Sequential in two
     segments, and the reentrant form with an input that does not require grad (torch's
@@ -1721,16 +1746,21 @@ def bucket_batch_sampler_by_length_and_lora_injection_with_merge(L):
                              collate_fn=lambda b: nn.utils.rnn.pad_sequence(b, True))
     shapes = [tuple(b.shape) for b in loader]
 
-    class LoRALinear(nn.Module):
-        def __init__(self, base, r=2, alpha=4):
+    class WithLowRankUpdate(nn.Module):
+        """base(x) + (alpha / rank) * B A x; B starts at zero, so the wrapped layer first
+        computes exactly what the base did (A gets a Linear-style random init)."""
+
+        def __init__(self, base, rank=2, alpha=4):
             super().__init__()
-            self.base, self.scale = base, alpha / r
-            self.lora_A = nn.Parameter(L.zeros(r, base.in_features, dtype=L.double))
-            self.lora_B = nn.Parameter(L.zeros(base.out_features, r, dtype=L.double))
-            nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+            self.base = base
+            self.scale = alpha / rank
+            down = L.zeros(rank, base.in_features, dtype=L.double)
+            self.lora_A = nn.Parameter(nn.init.kaiming_uniform_(down, a=math.sqrt(5)))
+            self.lora_B = nn.Parameter(L.zeros(base.out_features, rank, dtype=L.double))
 
         def forward(self, x):
-            return self.base(x) + F.linear(F.linear(x, self.lora_A), self.lora_B) * self.scale
+            update = F.linear(F.linear(x, self.lora_A), self.lora_B)
+            return self.base(x) + self.scale * update
 
     class Attn(nn.Module):
         def __init__(self):
@@ -1746,7 +1776,7 @@ def bucket_batch_sampler_by_length_and_lora_injection_with_merge(L):
             if isinstance(mod, nn.Linear) and name.split(".")[-1] in ("q", "v"):
                 parent_name, _, child = name.rpartition(".")
                 parent = model.get_submodule(parent_name)
-                setattr(parent, child, LoRALinear(mod))
+                setattr(parent, child, WithLowRankUpdate(mod))
         for n, p in model.named_parameters():
             p.requires_grad_("lora_" in n)
         return model
@@ -1768,7 +1798,7 @@ def bucket_batch_sampler_by_length_and_lora_injection_with_merge(L):
     with L.no_grad():
         before = fresh(x)
         for mod in fresh.modules():
-            if isinstance(mod, LoRALinear):
+            if isinstance(mod, WithLowRankUpdate):
                 mod.base.weight += mod.lora_B @ mod.lora_A * mod.scale
                 mod.lora_B.zero_()
         after = fresh(x)

@@ -553,7 +553,10 @@ def transformed_distributions_planar_flow_and_normal_kl_in_a_vae_step(L):
                ladj=tr.log_abs_det_jacobian(L.zeros(3, dtype=L.double) + 0.1,
                                             tr(L.zeros(3, dtype=L.double) + 0.1)))
 
-    class Planar(nn.Module):
+    class TanhRankOneFlow(nn.Module):
+        """z + u' tanh(w.z + b), with u' = u moved along w until w.u' = softplus(w.u) - 1,
+        which keeps the map invertible; log|det| = log|1 + tanh'(w.z + b) w.u'|."""
+
         def __init__(self, d):
             super().__init__()
             self.u = nn.Parameter(L.randn(1, d) * 0.1)
@@ -561,27 +564,29 @@ def transformed_distributions_planar_flow_and_normal_kl_in_a_vae_step(L):
             self.b = nn.Parameter(L.zeros(1))
 
         def forward(self, z):
-            wu = self.w @ self.u.t()
-            u_hat = self.u + (-1 + F.softplus(wu) - wu) * self.w / (self.w.norm() ** 2)
-            lin = z @ self.w.t() + self.b
-            f = z + u_hat * L.tanh(lin)
-            psi = (1 - L.tanh(lin) ** 2) * self.w
-            logdet = L.log((1 + psi @ u_hat.t()).abs() + 1e-8).squeeze(-1)
-            return f, logdet
+            dot = self.w @ self.u.t()
+            shift = (F.softplus(dot) - 1 - dot) / (self.w.norm() ** 2)
+            u_inv = self.u + shift * self.w
+            pre = z @ self.w.t() + self.b
+            act = L.tanh(pre)
+            slope = (1 - act ** 2) * self.w
+            log_det = L.log((1 + slope @ u_inv.t()).abs() + 1e-8).squeeze(-1)
+            return z + u_inv * act, log_det
 
-    flows = nn.ModuleList([Planar(2) for _ in range(3)]).double()
+    flows = nn.ModuleList([TanhRankOneFlow(2) for _ in range(3)]).double()
     target = D.MultivariateNormal(L.tensor([1.0, -1.0], dtype=L.double),
                                   L.tensor([[1.0, 0.5], [0.5, 1.0]], dtype=L.double))
     opt = L.optim.Adam(flows.parameters(), lr=0.05)
-    q0 = D.Independent(D.Normal(L.zeros(2, dtype=L.double), L.ones(2, dtype=L.double)), 1)
+    base_q = D.Independent(D.Normal(L.zeros(2, dtype=L.double), L.ones(2, dtype=L.double)), 1)
     kls = []
     for _ in range(3):
-        z0 = q0.sample((16,))
-        z, sld = z0, 0
-        for f in flows:
-            z, ld = f(z)
-            sld = sld + ld
-        kl = (q0.log_prob(z0) - sld - target.log_prob(z)).mean()
+        start = base_q.sample((16,))
+        moved, total_log_det = start, 0
+        for layer in flows:
+            moved, log_det = layer(moved)
+            total_log_det = total_log_det + log_det
+        # reverse KL up to a constant: E_q0[log q0(z0) - sum log|det| - log p(z_K)]
+        kl = (base_q.log_prob(start) - total_log_det - target.log_prob(moved)).mean()
         opt.zero_grad()
         kl.backward()
         opt.step()
@@ -741,51 +746,60 @@ def jem_energy_from_classifier_logits_sgld_replay_buffer(L):
 
 @program
 def sliced_and_denoising_score_matching_with_hutchinson_traces(L):
-    """Song et al.'s sliced score matching: v ~ Rademacher/Gaussian projections, grad of
-    (v . s(x)) w.r.t. x with create_graph gives v^T J v, loss 0.5 (v.s)^2 + v^T J v; the
-    variance-reduced form with |s|^2; the exact trace of the score's Jacobian by a loop over
-    dimensions for comparison; denoising score matching with sigma-scaled targets; the
-    Hutchinson estimate again by torch.func.jvp and vjp; a few Adam steps."""
+    """Score matching without the score's full Jacobian.  The sliced objective projects the
+    learned score s(x) on random sign vectors p: one backward of p.s(x) with create_graph
+    gives p^T (ds/dx) p, which plus half of (p.s)^2 (or half of |s|^2 in the lower-variance
+    form) is the per-sample loss; both forms train a softplus net by Adam.  For comparison the
+    Jacobian's trace is also summed exactly, one input coordinate per backward; the
+    denoising objective regresses s on -noise/sigma; and the same p^T J p is read once more
+    through torch.func.jvp and torch.func.vjp."""
     nn = L.nn
     L.manual_seed(10)
     score = nn.Sequential(nn.Linear(3, 16), nn.Softplus(), nn.Linear(16, 16), nn.Softplus(),
                           nn.Linear(16, 3)).double()
     opt = L.optim.Adam(score.parameters(), lr=1e-3)
     data = _t(L, 10, 3, seed=5)
-    vs = L.tensor(np.sign(np.random.RandomState(6).randn(2, 10, 3)))
-    losses = []
-    for step in range(2):
-        x = data.clone().requires_grad_(True)
-        v = vs[step]
-        s = score(x)
-        sv = (s * v).sum()
-        gradv = L.autograd.grad(sv, x, create_graph=True)[0]
-        loss1 = (s * v).sum(-1) ** 2 * 0.5
-        loss2 = (v * gradv).sum(-1)
-        ssm = (loss1 + loss2).mean()
-        ssm_vr = (0.5 * (s ** 2).sum(-1) + loss2).mean()
+    probes = L.tensor(np.sign(np.random.RandomState(6).randn(2, 10, 3)))
+
+    def projected_terms(points, p):
+        # (p . s) per sample, and p^T J p per sample by one double-backward
+        s_val = score(points)
+        along = (s_val * p).sum(-1)
+        (jac_t_p,) = L.autograd.grad(along.sum(), points, create_graph=True)
+        return s_val, along, (jac_t_p * p).sum(-1)
+
+    history = []
+    for probe in probes:
+        pts = data.clone().requires_grad_(True)
+        s_val, along, quad = projected_terms(pts, probe)
+        sliced = (0.5 * along ** 2 + quad).mean()
+        sliced_lowvar = (quad + 0.5 * s_val.pow(2).sum(-1)).mean()
         opt.zero_grad()
-        (ssm + ssm_vr).backward()
+        (sliced + sliced_lowvar).backward()
         opt.step()
-        losses.append((ssm.item(), ssm_vr.item()))
-    x = data.clone().requires_grad_(True)
-    s = score(x)
-    tr = L.zeros(10, dtype=L.double)
-    for i in range(3):
-        tr = tr + L.autograd.grad(s[:, i].sum(), x, create_graph=True)[0][:, i]
-    exact = (0.5 * (s ** 2).sum(-1) + tr).mean()
+        history.append((sliced.item(), sliced_lowvar.item()))
+
+    pts = data.clone().requires_grad_(True)
+    s_val = score(pts)
+    trace = L.zeros(10, dtype=L.double)
+    for k in range(3):
+        (row,) = L.autograd.grad(s_val[:, k].sum(), pts, create_graph=True)
+        trace = trace + row[:, k]
+    exact = (trace + 0.5 * s_val.pow(2).sum(-1)).mean()
     exact.backward()
-    g_exact = score[0].weight.grad.clone()
+    first_layer_grad = score[0].weight.grad.clone()
+
     sigma = 0.3
-    noise = _t(L, 10, 3, seed=7)
-    xt = data + sigma * noise
-    dsm = 0.5 * ((score(xt) + noise / sigma) ** 2).sum(-1).mean() * sigma ** 2
-    v = vs[0]
-    _, jv = L.func.jvp(score, (data,), (v,))
-    _, vjp_fn = L.func.vjp(score, data)
-    (vj,) = vjp_fn(v)
-    return dict(losses=losses, tr=tr, exact=exact, g_exact=g_exact, dsm=dsm,
-                hutch_jvp=(v * jv).sum(-1), hutch_vjp=(vj * v).sum(-1))
+    eps = _t(L, 10, 3, seed=7)
+    residual = score(data + sigma * eps) + eps / sigma
+    denoising = sigma ** 2 * (0.5 * residual.pow(2).sum(-1).mean())
+    probe = probes[0]
+    _, forward_jp = L.func.jvp(score, (data,), (probe,))
+    _, pull = L.func.vjp(score, data)
+    (backward_pj,) = pull(probe)
+    return dict(losses=history, tr=trace, exact=exact, g_exact=first_layer_grad,
+                dsm=denoising, hutch_jvp=(probe * forward_jp).sum(-1),
+                hutch_vjp=(backward_pj * probe).sum(-1))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -793,12 +807,13 @@ def sliced_and_denoising_score_matching_with_hutchinson_traces(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def gaussian_process_marginal_likelihood_by_cholesky_and_lbfgs(L):
-    """Exact GP regression as a from-scratch repository writes it: an RBF kernel by cdist
-    with softplus-constrained lengthscale, outputscale and noise, the Cholesky factor with
-    jitter, alpha by cholesky_solve, the negative log marginal likelihood (log-det from the
-    factor's diagonal), hyperparameters fitted by LBFGS with strong Wolfe line search, then
-    the predictive mean and variance by solve_triangular; the MultivariateNormal with
-    scale_tril gives the same likelihood."""
+    """Exact Gaussian-process regression coded directly: an RBF kernel through cdist whose
+    lengthscale, outputscale and noise are softplus of raw values; the jittered kernel's
+    Cholesky factor; cholesky_solve for K^-1 y; the negative log marginal likelihood with
+    the log-determinant read off the factor's diagonal; LBFGS with a strong-Wolfe line search
+    fitting the raw values; the posterior mean and variance at test inputs by
+    solve_triangular; and the same likelihood again from a MultivariateNormal built with
+    scale_tril."""
     F, D = L.nn.functional, L.distributions
     rng = np.random.RandomState(3)
     X = L.tensor(np.sort(rng.uniform(-3, 3, (12, 1)), 0))
@@ -845,11 +860,12 @@ def gaussian_process_marginal_likelihood_by_cholesky_and_lbfgs(L):
 
 @program
 def log_domain_sinkhorn_divergence_gradient_flow_of_a_point_cloud(L):
-    """Entropic optimal transport as the POT/geomloss tutorials write it: a squared-distance
-    cost by cdist, the log-domain Sinkhorn iterations with logsumexp on f and g potentials
-    (epsilon annealing), the transport plan from the potentials, the debiased Sinkhorn
-    divergence S(a,b) - (S(a,a) + S(b,b))/2, and a gradient flow moving the source points by
-    their gradient (x.data -= lr * len(x) * x.grad; x.grad.zero_())."""
+    """Entropic optimal transport between uniform point clouds: half squared distances from
+    cdist as the cost; dual potentials f and g updated alternately by logsumexp in the log
+    domain while the temperature is lowered geometrically to its floor; the coupling
+    rebuilt from the potentials; the debiased divergence OT(x,y) - (OT(x,x) + OT(y,y))/2; and
+    three steps of a particle flow that moves x along its gradient, scaled by the number of
+    points, through .data with the gradient zeroed in place after each step."""
     x = _t(L, 6, 2, seed=1).requires_grad_(True)
     yb = _t(L, 7, 2, seed=2) + L.tensor([2.0, 0.0], dtype=L.double)
 
@@ -1005,67 +1021,78 @@ def integrated_gradients_smoothgrad_and_input_jacobian_regularisation(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def bayes_by_backprop_scale_mixture_prior_and_local_reparameterisation(L):
-    """Blundell et al.'s Bayes by Backprop: weight posteriors N(mu, log1p(exp(rho))) sampled
-    by mu + sigma * normal_(), a scale-mixture prior's log-probability via logsumexp of two
-    Normal log_probs (torch.distributions), the variational posterior's log_prob, the ELBO
-    averaged over samples with a minibatch weight; then a local-reparameterisation layer
-    sampling pre-activations from N(x mu, x^2 sigma^2) with the closed-form KL; Adam."""
+    """Bayes by Backprop (Blundell et al.): each weight has a Gaussian posterior with mean m
+    and scale softplus(r) written log1p(exp(r)), sampled as m + scale * eps with eps from
+    normal_(); the prior is a two-component scale mixture whose log-density is a logsumexp
+    over the components' Normal log_probs; the posterior's own log_prob enters the ELBO,
+    which averages two samples and weighs the complexity term for a minibatch.  A second
+    layer uses the local reparameterisation: it samples its pre-activations from
+    N(x m, x^2 var) and carries the closed-form Gaussian KL.  Trained by Adam."""
     nn, F, D = L.nn, L.nn.functional, L.distributions
     L.manual_seed(13)
+    mix_weight, wide, narrow = 0.5, math.exp(-0), math.exp(-6)   # the paper's prior settings
 
-    class BayesianLinear(nn.Module):
-        def __init__(self, i, o):
+    def mixture_log_prior(sample):
+        per_component = L.stack([
+            D.Normal(0, wide).log_prob(sample) + math.log(mix_weight),
+            D.Normal(0, narrow).log_prob(sample) + math.log(1 - mix_weight)])
+        return L.logsumexp(per_component, 0).sum()
+
+    def gaussian_draw(mean, raw_scale):
+        scale = L.log1p(L.exp(raw_scale))
+        return mean + scale * L.empty_like(scale).normal_(), scale
+
+    class SampledWeightsLinear(nn.Module):
+        def __init__(self, n_in, n_out):
             super().__init__()
-            self.w_mu = nn.Parameter(L.empty(o, i).uniform_(-0.2, 0.2))
-            self.w_rho = nn.Parameter(L.empty(o, i).uniform_(-5, -4))
-            self.b_mu = nn.Parameter(L.empty(o).uniform_(-0.2, 0.2))
-            self.b_rho = nn.Parameter(L.empty(o).uniform_(-5, -4))
-            self.pi, self.s1, self.s2 = 0.5, math.exp(-0), math.exp(-6)
-
-        def prior_log(self, w):
-            n1 = D.Normal(0, self.s1).log_prob(w)
-            n2 = D.Normal(0, self.s2).log_prob(w)
-            stack = L.stack([n1 + math.log(self.pi), n2 + math.log(1 - self.pi)])
-            return L.logsumexp(stack, 0).sum()
+            self.weight_mean = nn.Parameter(L.empty(n_out, n_in).uniform_(-0.2, 0.2))
+            self.weight_raw_scale = nn.Parameter(L.empty(n_out, n_in).uniform_(-5, -4))
+            self.bias_mean = nn.Parameter(L.empty(n_out).uniform_(-0.2, 0.2))
+            self.bias_raw_scale = nn.Parameter(L.empty(n_out).uniform_(-5, -4))
 
         def forward(self, x):
-            w_sigma = L.log1p(L.exp(self.w_rho))
-            b_sigma = L.log1p(L.exp(self.b_rho))
-            w = self.w_mu + w_sigma * L.empty_like(w_sigma).normal_()
-            b = self.b_mu + b_sigma * L.empty_like(b_sigma).normal_()
-            self.log_prior = self.prior_log(w) + self.prior_log(b)
-            self.log_post = D.Normal(self.w_mu, w_sigma).log_prob(w).sum() + \
-                D.Normal(self.b_mu, b_sigma).log_prob(b).sum()
-            return F.linear(x, w, b)
+            weight, weight_scale = gaussian_draw(self.weight_mean, self.weight_raw_scale)
+            bias, bias_scale = gaussian_draw(self.bias_mean, self.bias_raw_scale)
+            self.log_prior = mixture_log_prior(weight) + mixture_log_prior(bias)
+            self.log_posterior = (
+                D.Normal(self.weight_mean, weight_scale).log_prob(weight).sum()
+                + D.Normal(self.bias_mean, bias_scale).log_prob(bias).sum())
+            return F.linear(x, weight, bias)
 
-    class LRTLinear(nn.Module):
-        def __init__(self, i, o):
+    class SampledActivationsLinear(nn.Module):
+        def __init__(self, n_in, n_out):
             super().__init__()
-            self.mu = nn.Parameter(L.randn(o, i) * 0.1)
-            self.logvar = nn.Parameter(L.full((o, i), -6.0))
+            self.mean = nn.Parameter(L.randn(n_out, n_in) * 0.1)
+            self.log_var = nn.Parameter(L.full((n_out, n_in), -6.0))
 
         def forward(self, x):
-            m = F.linear(x, self.mu)
-            v = F.linear(x.pow(2), self.logvar.exp())
-            self.kl = 0.5 * (self.logvar.exp() + self.mu.pow(2) - 1 - self.logvar).sum()
-            return m + v.sqrt() * L.randn_like(m)
+            var = self.log_var.exp()
+            act_mean = F.linear(x, self.mean)
+            act_var = F.linear(x.pow(2), var)
+            self.kl = 0.5 * (var + self.mean.pow(2) - 1 - self.log_var).sum()
+            return act_mean + act_var.sqrt() * L.randn_like(act_mean)
 
-    net = nn.ModuleList([BayesianLinear(3, 8), LRTLinear(8, 2)]).double()
-    opt = L.optim.Adam(net.parameters(), lr=1e-2)
+    layers = nn.ModuleList([SampledWeightsLinear(3, 8), SampledActivationsLinear(8, 2)])
+    layers = layers.double()
+    opt = L.optim.Adam(layers.parameters(), lr=1e-2)
     x, y = _t(L, 10, 3, seed=1), _t(L, 10, 2, scale=0.5, seed=2)
-    out = []
+    n_samples, n_batches = 2, 4
+    trace = []
     for _ in range(2):
         opt.zero_grad()
-        nll, lp, lq, kl = 0, 0, 0, 0
-        for _ in range(2):
-            pred = net[1](F.relu(net[0](x)))
-            nll = nll + F.mse_loss(pred, y, reduction="sum") / 2
-            lp, lq, kl = lp + net[0].log_prior, lq + net[0].log_post, kl + net[1].kl
-        loss = ((lq - lp + kl) / 4 + nll) / 2
-        loss.backward()
+        fit, prior_sum, post_sum, kl_sum = 0, 0, 0, 0
+        for _ in range(n_samples):
+            pred = layers[1](F.relu(layers[0](x)))
+            fit = fit + F.mse_loss(pred, y, reduction="sum") / 2
+            prior_sum = prior_sum + layers[0].log_prior
+            post_sum = post_sum + layers[0].log_posterior
+            kl_sum = kl_sum + layers[1].kl
+        elbo_loss = ((post_sum - prior_sum + kl_sum) / n_batches + fit) / n_samples
+        elbo_loss.backward()
         opt.step()
-        out.append((loss.item(), (lp / 2).item(), (lq / 2).item()))
-    return dict(out=out, grads=grads_of(net), state=net.state_dict())
+        trace.append((elbo_loss.item(), (prior_sum / n_samples).item(),
+                      (post_sum / n_samples).item()))
+    return dict(out=trace, grads=grads_of(layers), state=layers.state_dict())
 
 
 @program
@@ -1254,12 +1281,14 @@ def anderson_accelerated_equilibrium_solver_batched_least_squares(L):
 
 @program
 def forward_mode_jacobian_penalty_ntk_and_model_ensembles(L):
-    """Forward-mode and functorch idioms from the regularisation papers' repositories: a
-    Jacobian-vector product by forward_ad dual numbers through a GELU/Softplus net, its
-    squared norm used as a penalty (the same JVP by the double-backward trick, trained by
-    Adam); the empirical NTK of a functional_call model by jacrev + vmap over einsum; an
-    ensemble stacked by stack_module_state run under vmap with per-model and shared
-    minibatches; per-sample gradients by vmap(grad) against a loop of backward calls."""
+    """Forward-mode and torch.func work on small nets.  A Jacobian-vector product is read
+    from forward_ad dual numbers through a GELU/Softplus net; the same product, obtained by
+    differentiating a vector-Jacobian product with respect to its dummy cotangent, becomes a
+    squared-norm penalty trained by Adam.  Then the empirical tangent kernel between two
+    halves of a batch, from per-example Jacobians (jacrev under vmap) contracted by einsum;
+    three small nets merged by stack_module_state and run under vmap on one shared batch
+    and on a batch split per model; and per-example weight gradients by vmap(grad) set
+    against one backward per example."""
     nn, F = L.nn, L.nn.functional
     fw = L.autograd.forward_ad
     L.manual_seed(17)
@@ -1268,58 +1297,66 @@ def forward_mode_jacobian_penalty_ntk_and_model_ensembles(L):
     net = nn.Sequential(nn.Linear(3, 8), nn.GELU(), nn.Linear(8, 8), nn.Softplus(),
                         nn.Linear(8, 2)).double()
     x = _t(L, 6, 3, seed=1)
-    v = _t(L, 6, 3, seed=2)
+    tangent = _t(L, 6, 3, seed=2)
     with fw.dual_level():
-        out = net(fw.make_dual(x, v))
-        primal, jvp_fwd = fw.unpack_dual(out)
+        primal, dual_jvp = fw.unpack_dual(net(fw.make_dual(x, tangent)))
+
+    def jvp_by_two_backwards(inp):
+        # y = f(inp); g(c) = J^T c is linear in the cotangent c, so d<g(c), t>/dc = J t
+        outp = net(inp)
+        cot = L.zeros_like(outp, requires_grad=True)
+        (jt_c,) = L.autograd.grad(outp, inp, cot, create_graph=True)
+        (j_t,) = L.autograd.grad(jt_c, cot, tangent, create_graph=True)
+        return outp, j_t
+
     opt = L.optim.Adam(net.parameters(), lr=1e-2)
-    pens = []
+    penalties = []
     for _ in range(2):
-        xr = x.clone().requires_grad_(True)
-        y = net(xr)
-        u = L.zeros_like(y, requires_grad=True)
-        g = L.autograd.grad(y, xr, u, create_graph=True)[0]
-        jv = L.autograd.grad(g, u, v, create_graph=True)[0]
-        pen = jv.pow(2).sum(1).mean()
-        loss = y.pow(2).mean() + 0.1 * pen
+        outp, j_t = jvp_by_two_backwards(x.clone().requires_grad_(True))
+        penalty = j_t.pow(2).sum(1).mean()
         opt.zero_grad()
-        loss.backward()
+        (outp.pow(2).mean() + 0.1 * penalty).backward()
         opt.step()
-        pens.append((pen.item(), jv.detach()))
-    params = {k: p.detach() for k, p in net.named_parameters()}
+        penalties.append((penalty.item(), j_t.detach()))
 
-    def fnet_single(p, x1):
-        return L.func.functional_call(net, p, (x1.unsqueeze(0),)).squeeze(0)
+    frozen = {name: w.detach() for name, w in net.named_parameters()}
 
-    j1 = L.func.vmap(L.func.jacrev(fnet_single), (None, 0))(params, x[:3])
-    j2 = L.func.vmap(L.func.jacrev(fnet_single), (None, 0))(params, x[3:])
-    ntk = sum(L.einsum("Naf,Mbf->NMab", a.flatten(2), b.flatten(2))
-              for a, b in zip(j1.values(), j2.values()))
-    models = [nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)).double()
-              for _ in range(3)]
-    ps, bs = L.func.stack_module_state(models)
-    base = models[0]
+    def one_example(weights, row):
+        return L.func.functional_call(net, weights, (row[None],))[0]
 
-    def fmodel(p, b, xx):
-        return L.func.functional_call(base, (p, b), (xx,))
+    per_example_jac = L.func.vmap(L.func.jacrev(one_example), (None, 0))
+    left, right = per_example_jac(frozen, x[:3]), per_example_jac(frozen, x[3:])
+    kernel = sum(L.einsum("iop,jqp->ijoq", left[k].flatten(2), right[k].flatten(2))
+                 for k in left)
 
-    shared = L.vmap(fmodel, in_dims=(0, 0, None))(ps, bs, x)
-    own = L.vmap(fmodel)(ps, bs, x.view(3, 2, 3))
-    loop = L.stack([m(x) for m in models])
+    members = [nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)).double()
+               for _ in range(3)]
+    stacked_w, stacked_b = L.func.stack_module_state(members)
+    template = members[0]
 
-    def sample_loss(p, x1, y1):
-        return F.mse_loss(L.func.functional_call(models[0], p, (x1[None],)), y1[None])
+    def run_member(w, b, batch):
+        return L.func.functional_call(template, (w, b), (batch,))
 
-    ys = _t(L, 6, 1, seed=4)
-    p0 = {k: q.detach() for k, q in models[0].named_parameters()}
-    psg = L.vmap(L.func.grad(sample_loss), in_dims=(None, 0, 0))(p0, x, ys)
-    looped = []
+    on_shared = L.vmap(run_member, in_dims=(0, 0, None))(stacked_w, stacked_b, x)
+    on_split = L.vmap(run_member)(stacked_w, stacked_b, x.view(3, 2, 3))
+    one_by_one = L.stack([m(x) for m in members])
+
+    first = members[0]
+    targets = _t(L, 6, 1, seed=4)
+
+    def example_loss(weights, row, tgt):
+        return F.mse_loss(L.func.functional_call(first, weights, (row[None],)), tgt[None])
+
+    weights0 = {name: w.detach() for name, w in first.named_parameters()}
+    vmapped = L.vmap(L.func.grad(example_loss), in_dims=(None, 0, 0))(weights0, x, targets)
+    by_backward = []
     for i in range(6):
-        models[0].zero_grad()
-        F.mse_loss(models[0](x[i:i + 1]), ys[i:i + 1]).backward()
-        looped.append(models[0][0].weight.grad.clone())
-    return dict(primal=primal, jvp_fwd=jvp_fwd, pens=pens, ntk=ntk, shared=shared, own=own,
-                loop=loop, psg=psg, looped=L.stack(looped))
+        first.zero_grad()
+        F.mse_loss(first(x[i:i + 1]), targets[i:i + 1]).backward()
+        by_backward.append(first[0].weight.grad.clone())
+    return dict(primal=primal, jvp_fwd=dual_jvp, pens=penalties, ntk=kernel,
+                shared=on_shared, own=on_split, loop=one_by_one, psg=vmapped,
+                looped=L.stack(by_backward))
 
 
 @program
@@ -1349,7 +1386,7 @@ def mixture_density_network_with_mixture_same_family_and_reptile(L):
     model = MDN().double()
     losses = []
     for it in range(2):
-        w0 = copy.deepcopy(model.state_dict())
+        start_weights = copy.deepcopy(model.state_dict())
         inner = L.optim.SGD(model.parameters(), lr=0.05)
         phase = 0.5 * it
         xs = _t(L, 10, 1, seed=it + 1)
@@ -1360,8 +1397,11 @@ def mixture_density_network_with_mixture_same_family_and_reptile(L):
             loss.backward()
             inner.step()
             losses.append(loss.item())
-        wt = model.state_dict()
-        model.load_state_dict({k: w0[k] + 0.5 * (wt[k] - w0[k]) for k in w0})
+        adapted = model.state_dict()
+        # Reptile's outer step: move halfway from the start towards the adapted weights
+        model.load_state_dict({name: start_weights[name] + 0.5 * (adapted[name] -
+                                                                  start_weights[name])
+                               for name in start_weights})
     xq = L.linspace(-1, 1, 4, dtype=L.double).unsqueeze(-1)
     mix = model(xq)
     samples = mix.sample((2,))
@@ -1570,16 +1610,16 @@ def invertible_resnet_spectral_norm_power_series_log_det(L):
 
 @program
 def neural_ode_adjoint_method_by_hand_with_rk4(L):
-    """The adjoint sensitivity method as the neural-ODE tutorials write it by hand: an RK4
-    integrator over a fixed grid, the forward solve under no_grad, then the augmented state
-    (z, a, a_theta) integrated backwards where each step takes
-    autograd.grad(f(z, t), (z, *params), grad_outputs=a, allow_unused=True) (unused
-    parameters given zeros), the parameter gradients flattened by torch.cat and written into
-    .grad; checked against backpropagation through the solver."""
+    """The adjoint sensitivity method written out by hand: a fixed-grid RK4 integrator over
+    lists of tensors, the forward solve under no_grad, then a backward solve of the joint
+    state (z, dL/dz, dL/dtheta), whose right-hand side takes one vector-Jacobian product
+    autograd.grad(f(z, t), (z, *params), grad_outputs=adjoint, allow_unused=True) and
+    fills an unused layer's gradients with zeros; the parameter gradients are set as .grad,
+    and flattened by torch.cat they are compared with backpropagation through the solver."""
     nn = L.nn
     L.manual_seed(21)
 
-    class ODEF(nn.Module):
+    class TimeConditionedField(nn.Module):
         def __init__(self):
             super().__init__()
             self.l1 = nn.Linear(3, 8)
@@ -1587,60 +1627,67 @@ def neural_ode_adjoint_method_by_hand_with_rk4(L):
             self.unused = nn.Linear(2, 2)
 
         def forward(self, z, t):
-            zt = L.cat([z, t.expand(z.shape[0], 1)], 1)
-            return self.l2(L.tanh(self.l1(zt)))
+            with_time = L.cat([z, t.expand(z.shape[0], 1)], 1)
+            return self.l2(L.tanh(self.l1(with_time)))
 
-    f = ODEF().double()
-    params = list(f.parameters())
-    ts = L.linspace(0, 1, 6, dtype=L.double)
+    field = TimeConditionedField().double()
+    params = list(field.parameters())
+    grid = L.linspace(0, 1, 6, dtype=L.double)
 
-    def rk4(func, y, t0, t1, n=2):
-        h = (t1 - t0) / n
-        t = t0
-        for _ in range(n):
-            k1 = func(y, t)
-            k2 = func([a + h / 2 * b for a, b in zip(y, k1)], t + h / 2)
-            k3 = func([a + h / 2 * b for a, b in zip(y, k2)], t + h / 2)
-            k4 = func([a + h * b for a, b in zip(y, k3)], t + h)
-            y = [a + h / 6 * (b1 + 2 * b2 + 2 * b3 + b4)
-                 for a, b1, b2, b3, b4 in zip(y, k1, k2, k3, k4)]
+    def axpy(state, slope, step):
+        return [s + step * d for s, d in zip(state, slope)]
+
+    def rk4_span(rhs, state, t_from, t_to, substeps=2):
+        h = (t_to - t_from) / substeps
+        t = t_from
+        for _ in range(substeps):
+            s1 = rhs(state, t)
+            s2 = rhs(axpy(state, s1, h / 2), t + h / 2)
+            s3 = rhs(axpy(state, s2, h / 2), t + h / 2)
+            s4 = rhs(axpy(state, s3, h), t + h)
+            state = [s + h / 6 * (a + 2 * b + 2 * c + d)
+                     for s, a, b, c, d in zip(state, s1, s2, s3, s4)]
             t = t + h
-        return y
+        return state
+
+    def plain_rhs(state, t):
+        return [field(state[0], t)]
 
     z0 = _t(L, 4, 2, seed=1)
     target = _t(L, 4, 2, seed=2)
-    # backprop through the solver
+    # reference: differentiate through every RK4 stage
     z = [z0]
-    for i in range(5):
-        z = rk4(lambda y, t: [f(y[0], t)], z, ts[i], ts[i + 1])
+    for k in range(5):
+        z = rk4_span(plain_rhs, z, grid[k], grid[k + 1])
     direct = ((z[0] - target) ** 2).sum()
     direct_grads = L.autograd.grad(direct, params, allow_unused=True, materialize_grads=True)
-    # adjoint
+    # adjoint: solve forward without a graph, then integrate the joint state back in time
     with L.no_grad():
-        zs = [z0]
-        for i in range(5):
-            zs.append(rk4(lambda y, t: [f(y[0], t)], [zs[-1]], ts[i], ts[i + 1])[0])
-    zT = zs[-1]
-    a = 2 * (zT - target)
+        trajectory = [z0]
+        for k in range(5):
+            trajectory.append(rk4_span(plain_rhs, [trajectory[-1]], grid[k], grid[k + 1])[0])
+    z_end = trajectory[-1]
+    adjoint_end = 2 * (z_end - target)
 
-    def aug_dynamics(y, t):
-        zz, aa = y[0], y[1]
+    def joint_rhs(state, t):
+        z_now, adjoint = state[0], state[1]
         with L.enable_grad():
-            zz = zz.detach().requires_grad_(True)
-            fz = f(zz, t)
-            grads = L.autograd.grad(fz, (zz, *params), grad_outputs=aa, allow_unused=True)
-        grads = [L.zeros_like(p) if g is None else g for p, g in zip((zz, *params), grads)]
-        return [fz.detach(), -grads[0]] + [-g for g in grads[1:]]
+            z_now = z_now.detach().requires_grad_(True)
+            dz = field(z_now, t)
+            vjps = L.autograd.grad(dz, (z_now, *params), grad_outputs=adjoint,
+                                   allow_unused=True)
+        vjps = [L.zeros_like(w) if v is None else v for w, v in zip((z_now, *params), vjps)]
+        return [dz.detach()] + [-v for v in vjps]
 
     with L.no_grad():
-        state = [zT, a] + [L.zeros_like(p) for p in params]
-        for i in range(5, 0, -1):
-            state = rk4(aug_dynamics, state, ts[i], ts[i - 1])
-    for p, g in zip(params, state[2:]):
-        p.grad = g.clone()
-    flat_adj = L.cat([p.grad.flatten() for p in params])
+        joint = [z_end, adjoint_end] + [L.zeros_like(w) for w in params]
+        for k in range(5, 0, -1):
+            joint = rk4_span(joint_rhs, joint, grid[k], grid[k - 1])
+    for w, g in zip(params, joint[2:]):
+        w.grad = g.clone()
+    flat_adj = L.cat([w.grad.flatten() for w in params])
     flat_direct = L.cat([g.flatten() for g in direct_grads])
-    return dict(zT=zT, z0_back=state[0], a0=state[1], direct=direct, flat_adj=flat_adj,
+    return dict(zT=z_end, z0_back=joint[0], a0=joint[1], direct=direct, flat_adj=flat_adj,
                 flat_direct=flat_direct, gap=(flat_adj - flat_direct).abs().max())
 
 

@@ -1,6 +1,6 @@
 """Whole programs of round 32, part b: graph learning, reinforcement learning, audio and
 signal processing, classic machine learning, metric learning and time series, written in plain
-torch as third-party code writes them, the parts earlier rounds left out.  Graphormer's
+torch in our own code, the parts earlier rounds left out.  Graphormer's
 spatial encoding by a Floyd-Warshall min-plus closure and padded dense batches; Graph U-Net
 top-k pooling per graph with a Set2Set readout; a variational graph autoencoder on a sparse
 normalised adjacency (sparse_mask of the logits) with an AUC by ranks; node2vec's biased
@@ -74,13 +74,13 @@ def _random_graphs(L, sizes, p, seed):
 # ----------------------------------------------------------------------------------------------
 @program
 def graphormer_spatial_encoding_by_floyd_warshall_and_dense_batches(L):
-    """Graphormer's inputs as its reference code builds them: a dense padded batch of node
-    features made by scatter through per-graph offsets (cumsum of bincount), shortest-path
-    distances by a Floyd-Warshall min-plus closure over the padded adjacency (inf where there
-    is no edge), a learnable bias per head looked up from the clamped distances, degree
-    centrality embeddings from bincount, a virtual node with its own bias, and a
-    MultiheadAttention with a float (B*H, N, N) mask holding the biases and -inf at padding;
-    one Adam step on a graph-regression loss."""
+    """The inputs of a Graphormer-like graph transformer, computed with tensor ops: a dense
+    padded batch of node features made by scatter through per-graph offsets (cumsum of
+    bincount), shortest-path distances by a Floyd-Warshall min-plus closure over the padded
+    adjacency (inf where there is no edge), a learnable bias per head looked up from the
+    clamped distances, degree-centrality embeddings from bincount, a virtual node with its
+    own bias, and a MultiheadAttention with a float (B*H, N, N) mask holding the biases and
+    -inf at padding; one Adam step on a graph-regression loss."""
     nn, F = L.nn, L.nn.functional
     sizes = [5, 3, 6]
     ei, batch = _random_graphs(L, sizes, 0.3, seed=1)
@@ -205,11 +205,12 @@ def graph_unet_topk_pool_per_graph_and_set2set_readout(L):
 
 @program
 def variational_graph_autoencoder_on_sparse_adjacency_with_auc_by_ranks(L):
-    """Kipf and Welling's VGAE: the symmetric normalised adjacency D^-1/2 (A + I) D^-1/2 as a
-    sparse COO tensor (coalesced, then torch.sparse.mm), a two-layer GCN encoder giving mu and
-    log sigma, the reparameterised latents with randn_like after a seed, an inner-product
-    decoder, the reconstruction loss weighted by pos_weight and norm as the reference script,
-    the KL term, a small bonus on the logits at the adjacency's pattern (Tensor.sparse_mask of
+    """A variational graph autoencoder (Kipf and Welling): the symmetric normalised
+    adjacency D^-1/2 (A + I) D^-1/2 as a sparse COO tensor (coalesced, then
+    torch.sparse.mm), a two-layer GCN encoder giving mu and log sigma, the reparameterised
+    latents with randn_like after a seed, an inner-product decoder, a class-balanced
+    reconstruction loss (pos_weight for the rare ones, rescaled to a plain mean's size), the
+    KL term, a small bonus on the logits at the adjacency's pattern (Tensor.sparse_mask of
     the dense logits by the sparse matrix), an Adam step, and the link-prediction AUC of
     held-out edges against sampled non-edges by the rank statistic (argsort of argsort)."""
     nn, F = L.nn, L.nn.functional
@@ -228,18 +229,28 @@ def variational_graph_autoencoder_on_sparse_adjacency_with_auc_by_ranks(L):
     W_mu = nn.Parameter(nn.init.xavier_uniform_(L.empty(hdim, zdim)))
     W_sig = nn.Parameter(nn.init.xavier_uniform_(L.empty(hdim, zdim)))
     opt = L.optim.Adam([W0, W_mu, W_sig], lr=0.01)
-    pos_weight = L.tensor(float(n * n - A.sum()) / A.sum())
-    norm = n * n / float((n * n - A.sum()) * 2)
+    # class balance: the few ones of the dense target are up-weighted by #zeros / #ones,
+    # and the mean is rescaled so that the weighted sum keeps the scale of a plain mean
+    n_ones = A.sum()
+    n_zeros = float(n * n - n_ones)
+    pos_weight = L.tensor(n_zeros / n_ones)
+    rescale = n * n / float((n * n - n_ones) * 2)
+
+    def propagate(h, W):
+        return L.sparse.mm(A_norm, h @ W)
+
     losses = []
     for _ in range(3):
-        hidden = F.relu(L.sparse.mm(A_norm, feats @ W0))
-        mu = L.sparse.mm(A_norm, hidden @ W_mu)
-        logstd = L.sparse.mm(A_norm, hidden @ W_sig)
+        hidden = F.relu(propagate(feats, W0))
+        mu, logstd = propagate(hidden, W_mu), propagate(hidden, W_sig)
         z = mu + L.randn_like(mu) * logstd.exp()
         logits = z @ z.t()
-        recon = norm * F.binary_cross_entropy_with_logits(logits.view(-1), A_loop.view(-1),
-                                                          pos_weight=pos_weight)
-        kl = -0.5 / n * (1 + 2 * logstd - mu ** 2 - logstd.exp() ** 2).sum(1).mean()
+        bce = F.binary_cross_entropy_with_logits(logits.view(-1), A_loop.view(-1),
+                                                 pos_weight=pos_weight)
+        recon = rescale * bce
+        # KL(N(mu, e^logstd) || N(0, 1)) summed over latent dims, averaged, over n nodes
+        neg_kl_terms = 1 + 2 * logstd - mu ** 2 - logstd.exp() ** 2
+        kl = -0.5 / n * neg_kl_terms.sum(1).mean()
         on_edges = logits.sparse_mask(A_norm).values()      # the logits at the pattern only
         loss = recon + kl - 1e-2 * F.logsigmoid(on_edges).mean()
         opt.zero_grad()
@@ -464,14 +475,17 @@ def conservative_q_learning_and_advantage_weighted_actor(L):
     a_data = L.tanh(_t(L, B, A_dim, seed=16))
     y = _t(L, B, 1, seed=17)
 
+    def log_one_minus_tanh_sq(pre):
+        # log(1 - tanh(x)^2) = log(4 e^-2x / (1 + e^-2x)^2), written without cancellation
+        return 2 * (math.log(2) - pre - nn.functional.softplus(-2 * pre))
+
     def policy(states):
-        mu, log_std = actor(states).chunk(2, -1)
-        dist = D.Normal(mu, log_std.clamp(-5, 2).exp())
-        u = dist.rsample()
-        act = L.tanh(u)
-        correction = 2 * (math.log(2) - u - nn.functional.softplus(-2 * u))
-        logp = dist.log_prob(u).sum(-1) - correction.sum(-1)
-        return act, logp, dist
+        centre, raw_log_scale = actor(states).chunk(2, -1)
+        gauss = D.Normal(centre, raw_log_scale.clamp(-5, 2).exp())
+        pre = gauss.rsample()
+        # density of tanh(pre): the Gaussian's, divided by |d tanh / d pre|
+        log_density = gauss.log_prob(pre).sum(-1) - log_one_minus_tanh_sq(pre).sum(-1)
+        return L.tanh(pre), log_density, gauss
 
     def q(net, states, acts):
         return net(L.cat([states, acts], dim=-1))
@@ -718,25 +732,26 @@ def spectral_shape_features_and_a_hand_built_chroma_filterbank(L):
 
 @program
 def analytic_signal_by_hilbert_mask_and_instantaneous_frequency(L):
-    """scipy.signal.hilbert in torch: the FFT of a real batch, the mask h (1 at DC and Nyquist,
-    2 on the positive frequencies, 0 on the negative) built for an even and an odd length,
-    ifft back to the analytic signal; the amplitude envelope (abs), the instantaneous phase
-    (angle) unwrapped by hand (diff wrapped into [-pi, pi) by remainder, cumulative sum), the
-    instantaneous frequency; fftshift/fftfreq of a spectrum; an envelope-matching loss whose
-    gradient runs through abs of a complex tensor and fft/ifft."""
+    """The analytic signal computed in the frequency domain: the FFT of a real batch
+    weighted 1 at DC (and at Nyquist for an even length), 2 on the positive frequencies and
+    0 on the negative ones, for an even and an odd length, and the inverse FFT; the
+    amplitude envelope (abs); the instantaneous phase (angle) unwrapped by hand (diff
+    wrapped into [-pi, pi) by remainder, cumulative sum) and the instantaneous frequency;
+    fftshift/fftfreq of a spectrum; an envelope-matching loss whose gradient runs through
+    abs of a complex tensor and fft/ifft."""
     sr = 1000.0
 
-    def hilbert(x):
-        n = x.shape[-1]
-        Xf = L.fft.fft(x, dim=-1)
-        h = L.zeros(n, dtype=x.dtype)
+    def analytic(sig):
+        # keep DC (and Nyquist for an even length), double the positive frequencies, drop
+        # the negative ones: the inverse FFT is then sig + i * (its Hilbert transform)
+        n = sig.shape[-1]
+        n_pos = (n - 1) // 2                 # positive bins strictly below Nyquist
+        weight = L.zeros(n, dtype=sig.dtype)
+        weight[0] = 1.0
+        weight[1:1 + n_pos] = 2.0
         if n % 2 == 0:
-            h[0] = h[n // 2] = 1.0
-            h[1:n // 2] = 2.0
-        else:
-            h[0] = 1.0
-            h[1:(n + 1) // 2] = 2.0
-        return L.fft.ifft(Xf * h, dim=-1)
+            weight[n // 2] = 1.0
+        return L.fft.ifft(L.fft.fft(sig, dim=-1) * weight, dim=-1)
 
     results = {}
     for n in (256, 255):
@@ -744,7 +759,7 @@ def analytic_signal_by_hilbert_mask_and_instantaneous_frequency(L):
         mod = 1 + 0.5 * L.sin(2 * math.pi * 3 * t)
         base = _t(L, 2, 1, scale=0.1, seed=22)
         x = (mod * L.cos(2 * math.pi * (50 + 40 * t) * t + base)).requires_grad_()
-        z = hilbert(x)
+        z = analytic(x)
         env = z.abs()
         phase = z.angle()
         d = phase.diff(dim=-1)
@@ -885,7 +900,7 @@ def mdct_with_sine_window_and_time_domain_alias_cancellation(L):
 
 @program
 def multilevel_wavelet_transform_and_soft_threshold_denoising(L):
-    """A multilevel discrete wavelet transform as pytorch_wavelets-style code writes it: the
+    """A three-level discrete wavelet transform built from convolutions: the
     Daubechies-2 analysis filters (low-pass from the closed form, high-pass by the quadrature
     mirror), conv1d with stride 2 after reflect padding for each level, the synthesis by
     conv_transpose1d of the flipped filters; the universal threshold sigma sqrt(2 log n) with
@@ -1130,9 +1145,9 @@ def nmf_by_multiplicative_updates_frobenius_and_kl(L):
     out = {}
     for beta in ("fro", "kl"):
         L.manual_seed(8)
-        avg = (V.mean() / k).sqrt()
-        W = L.rand(V.shape[0], k, dtype=L.float64) * avg
-        H = L.rand(k, V.shape[1], dtype=L.float64) * avg
+        init_scale = (V.mean() / k).sqrt()      # so that W @ H starts near V's mean
+        W = L.rand(V.shape[0], k, dtype=L.float64) * init_scale
+        H = L.rand(k, V.shape[1], dtype=L.float64) * init_scale
         objs = []
         for _ in range(15):
             if beta == "fro":
@@ -1153,12 +1168,13 @@ def nmf_by_multiplicative_updates_frobenius_and_kl(L):
 
 @program
 def fastica_with_whitening_and_symmetric_decorrelation(L):
-    """FastICA as scikit-learn's parallel algorithm, in torch: centred mixtures whitened by
-    eigh of the covariance (torch.cov), the logcosh contrast g(u) = tanh(u) and its mean
-    derivative, the fixed-point update W <- E[g(WX) X^T] - diag(E[g'(WX)]) W, symmetric
-    decorrelation W <- (W W^T)^{-1/2} W through eigh, the convergence measure
-    max |abs(diag(W_new W^T)) - 1|; the recovered sources matched to the true ones by the
-    absolute correlation matrix (torch.corrcoef) and its row argmax."""
+    """Independent component analysis by the symmetric (all-components-at-once) fixed-point
+    iteration of Hyvarinen's FastICA: centred mixtures whitened by eigh of torch.cov; the
+    log-cosh contrast, whose derivative is tanh and second derivative 1 - tanh^2; each
+    sweep replaces the unmixing matrix B by E[tanh(BZ) Z^T] - diag(E[1 - tanh^2(BZ)]) B and
+    re-orthonormalises it as (B B^T)^(-1/2) B through eigh; it stops when every row's
+    |cos| with its previous value is within 1e-10 of one; the recovered sources are matched
+    to the true ones by the absolute correlation matrix (torch.corrcoef) and its row argmax."""
     n = 400
     t = L.linspace(0, 8, n, dtype=L.float64)
     S = L.stack([L.sin(2 * t), L.sign(L.sin(3 * t)), L.remainder(t, 1.0) - 0.5])
@@ -1170,25 +1186,26 @@ def fastica_with_whitening_and_symmetric_decorrelation(L):
     K = E @ L.diag(d.rsqrt()) @ E.t()
     Z = K @ Xc
 
-    def sym_decorrelation(W):
-        s, u = L.linalg.eigh(W @ W.t())
-        return u @ L.diag(s.rsqrt()) @ u.t() @ W
+    def orthonormalise_rows(M):
+        evals, evecs = L.linalg.eigh(M @ M.t())
+        inv_root = evecs @ L.diag(evals.rsqrt()) @ evecs.t()
+        return inv_root @ M
 
-    W = sym_decorrelation(_t(L, 3, 3, seed=32))
-    lims = []
+    B = orthonormalise_rows(_t(L, 3, 3, seed=32))
+    changes = []
     for _ in range(30):
-        WX = W @ Z
-        gwx = L.tanh(WX)
-        g_wx = (1 - gwx ** 2).mean(-1)
-        W1 = sym_decorrelation(gwx @ Z.t() / n - g_wx.unsqueeze(1) * W)
-        lim = ((W1 * W).sum(1).abs() - 1).abs().max()
-        lims.append(lim.item())
-        W = W1
-        if lim < 1e-10:
+        act = L.tanh(B @ Z)
+        slope = (1 - act ** 2).mean(-1)
+        updated = orthonormalise_rows(act @ Z.t() / n - slope.unsqueeze(1) * B)
+        change = ((updated * B).sum(1).abs() - 1).abs().max()
+        changes.append(change.item())
+        B = updated
+        if change < 1e-10:
             break
+    W = B
     Y = W @ Z
     C = L.corrcoef(L.cat([Y, S]))[:3, 3:].abs()
-    return dict(K=K, W=W.abs(), lims=len(lims), match=C.argmax(1), best=C.amax(1))
+    return dict(K=K, W=W.abs(), lims=len(changes), match=C.argmax(1), best=C.amax(1))
 
 
 @program
@@ -1377,14 +1394,17 @@ def gradient_boosted_stumps_by_sorted_cumulative_gain(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def circle_multi_similarity_proxy_anchor_and_lifted_structure_losses(L):
-    """Four pair-based metric-learning losses on one batch of normalised embeddings, as the
-    pytorch-metric-learning formulas write them: Circle loss (optimal-margin weights
-    clamp_min(O - s, 0), softplus of two logsumexps with masks turned into -inf), the
-    Multi-Similarity loss (hard-pair mining against the hardest opposite pair per anchor by
-    masked amax/amin, then log1p of sums of exps), Proxy-Anchor (learned proxies, positive and
-    negative proxy masks by one_hot, mean over proxies with positives), and the lifted
-    structured loss (log-sum-exp of margin minus negative distances, relu squared); an
-    AdamW step on the embedder and proxies."""
+    """Four pair-based metric-learning losses from their papers' formulas, on one batch of
+    unit-normalised embeddings.  Circle loss: each similarity gets a self-paced weight,
+    the distance past its optimum clamped at zero (clamp_min on detached similarities), and
+    the loss is softplus of the positives' plus the negatives' logsumexp, with excluded
+    pairs set to -inf.  Multi-Similarity: pairs mined against each anchor's hardest pair of
+    the other kind (masked amin/amax), then soft maxima by log1p of sums of exps.
+    Proxy-Anchor: one learned proxy per class, cosine to the proxies by F.linear, the
+    membership of each sample by one_hot and its complement, terms chosen by torch.where,
+    the positive part averaged over proxies that have samples (nonzero).  Lifted structure:
+    a logsumexp over every anchor's negatives of (margin - distance), paired up for each
+    positive pair, relu squared.  An AdamW step on the embedder and the proxies."""
     nn, F = L.nn, L.nn.functional
     n, d, C = 12, 6, 4
     L.manual_seed(10)
@@ -1394,51 +1414,55 @@ def circle_multi_similarity_proxy_anchor_and_lifted_structure_losses(L):
     x = _t(L, n, 5, seed=38)
     y = L.tensor([0, 1, 2, 3] * 3)
     opt = L.optim.AdamW([*embed.parameters(), proxies], lr=1e-3, weight_decay=1e-2)
-    pos_mask = (y.unsqueeze(0) == y.unsqueeze(1)) & ~L.eye(n, dtype=L.bool)
-    neg_mask = y.unsqueeze(0) != y.unsqueeze(1)
+    same = y.unsqueeze(0) == y.unsqueeze(1)
+    is_pos = same & ~L.eye(n, dtype=L.bool)
+    is_neg = ~same
+    NEG_INF, POS_INF = float("-inf"), float("inf")
+
+    def circle_loss(sim, margin=0.25, scale=32.0):
+        fixed = sim.detach()
+        w_pos = L.clamp_min(1 + margin - fixed, 0.0)       # optimum 1 + m for positives
+        w_neg = L.clamp_min(fixed + margin, 0.0)           # optimum -m for negatives
+        pos_logit = (scale * -w_pos * (sim - (1 - margin))).masked_fill(~is_pos, NEG_INF)
+        neg_logit = (scale * w_neg * (sim - margin)).masked_fill(~is_neg, NEG_INF)
+        return F.softplus(L.logsumexp(neg_logit, 1) + L.logsumexp(pos_logit, 1)).mean()
+
+    def multi_similarity_loss(sim, a_pos=2.0, b_neg=50.0, centre=0.5, slack=0.1):
+        weakest_pos = sim.masked_fill(~is_pos, POS_INF).amin(1, keepdim=True)
+        strongest_neg = sim.masked_fill(~is_neg, NEG_INF).amax(1, keepdim=True)
+        hard_neg = is_neg & (sim + slack > weakest_pos)
+        hard_pos = is_pos & (sim - slack < strongest_neg)
+        soft_pos = L.log1p((hard_pos * L.exp(-a_pos * (sim - centre))).sum(1)) / a_pos
+        soft_neg = L.log1p((hard_neg * L.exp(b_neg * (sim - centre))).sum(1)) / b_neg
+        return (soft_pos + soft_neg).mean()
+
+    def proxy_anchor_loss(emb, scale=32.0, margin=0.1):
+        cos = F.linear(emb, F.normalize(proxies, dim=1))          # (n, C)
+        member = F.one_hot(y, C).double()
+        outsider = 1 - member
+        zero = L.zeros_like(cos)
+        pull = L.where(member == 1, L.exp(-scale * (cos - margin)), zero).sum(0)
+        push = L.where(outsider == 1, L.exp(scale * (cos + margin)), zero).sum(0)
+        n_used = len(L.nonzero(member.sum(0) != 0).squeeze(1))
+        return L.log(1 + pull).sum() / n_used + L.log(1 + push).sum() / C
+
+    def lifted_structure_loss(emb, margin=1.0):
+        dist = L.cdist(emb, emb).clamp(min=1e-12)
+        per_anchor = L.logsumexp((margin - dist).masked_fill(~is_neg, NEG_INF), dim=1)
+        pair_term = per_anchor.unsqueeze(1) + per_anchor.unsqueeze(0) + dist
+        return (F.relu(pair_term[is_pos]) ** 2).sum() / (2 * is_pos.sum())
+
     out = {}
     for step in range(2):
         e = F.normalize(embed(x), dim=1)
         sim = e @ e.t()
-        m, gamma = 0.25, 32.0
-        ap = L.clamp_min(-sim.detach() + 1 + m, 0.0)
-        an = L.clamp_min(sim.detach() + m, 0.0)
-        logit_p = -ap * (sim - (1 - m)) * gamma
-        logit_n = an * (sim - m) * gamma
-        logit_p = logit_p.masked_fill(~pos_mask, float("-inf"))
-        logit_n = logit_n.masked_fill(~neg_mask, float("-inf"))
-        circle = F.softplus(L.logsumexp(logit_n, 1) + L.logsumexp(logit_p, 1)).mean()
-
-        alpha, beta, base, eps = 2.0, 50.0, 0.5, 0.1
-        min_pos = sim.masked_fill(~pos_mask, float("inf")).amin(1, keepdim=True)
-        max_neg = sim.masked_fill(~neg_mask, float("-inf")).amax(1, keepdim=True)
-        keep_neg = neg_mask & (sim + eps > min_pos)
-        keep_pos = pos_mask & (sim - eps < max_neg)
-        pos_term = L.log1p((L.exp(-alpha * (sim - base)) * keep_pos).sum(1)) / alpha
-        neg_term = L.log1p((L.exp(beta * (sim - base)) * keep_neg).sum(1)) / beta
-        ms = (pos_term + neg_term).mean()
-
-        P = F.normalize(proxies, dim=1)
-        cos = F.linear(e, P)
-        P_one_hot = F.one_hot(y, C).double()
-        N_one_hot = 1 - P_one_hot
-        pos_exp = L.exp(-32 * (cos - 0.1))
-        neg_exp = L.exp(32 * (cos + 0.1))
-        with_pos = L.nonzero(P_one_hot.sum(0) != 0).squeeze(1)
-        P_sim_sum = L.where(P_one_hot == 1, pos_exp, L.zeros_like(pos_exp)).sum(0)
-        N_sim_sum = L.where(N_one_hot == 1, neg_exp, L.zeros_like(neg_exp)).sum(0)
-        proxy_anchor = L.log(1 + P_sim_sum).sum() / len(with_pos) + L.log(1 + N_sim_sum).sum() / C
-
-        dist = L.cdist(e, e).clamp(min=1e-12)
-        neg_lse = L.logsumexp((1.0 - dist).masked_fill(~neg_mask, float("-inf")), dim=1)
-        J = neg_lse.unsqueeze(1) + neg_lse.unsqueeze(0) + dist
-        lifted = (F.relu(J[pos_mask]) ** 2).sum() / (2 * pos_mask.sum())
-
-        loss = circle + ms + proxy_anchor + lifted
+        parts = [circle_loss(sim), multi_similarity_loss(sim), proxy_anchor_loss(e),
+                 lifted_structure_loss(e)]
+        total = parts[0] + parts[1] + parts[2] + parts[3]
         opt.zero_grad()
-        loss.backward()
+        total.backward()
         opt.step()
-        out[step] = [circle.item(), ms.item(), proxy_anchor.item(), lifted.item()]
+        out[step] = [p.item() for p in parts]
     return dict(out=out, proxies=proxies, g=embed[2].weight.grad)
 
 
