@@ -798,7 +798,6 @@ def half_model_float_input(lib):
 
 @program
 def deepcopy_module(lib):
-    nn = lib.nn
     model = _mlp(lib)
     model.register_buffer("step", lib.tensor(3))
     model[0].weight.requires_grad_(False)
@@ -874,13 +873,16 @@ def deepcopy_tensor_attributes(lib):
 # parametrizations, pruning, fusion, flat vectors
 # ----------------------------------------------------------------------------------------------
 def _symmetric(lib):
-    class Symmetric(lib.nn.Module):
-        def forward(self, X):
-            return X.triu() + X.triu(1).transpose(-1, -2)
+    class UpperMirrored(lib.nn.Module):
+        """The free matrix's upper triangle (diagonal included) reflected below the
+        diagonal; assignment keeps the upper triangle of the given matrix."""
 
-        def right_inverse(self, A):
-            return A.triu()
-    return Symmetric()
+        def forward(self, free):
+            return free.triu() + free.triu(diagonal=1).transpose(-2, -1)
+
+        def right_inverse(self, target):
+            return target.triu(diagonal=0)
+    return UpperMirrored()
 
 
 @program

@@ -243,11 +243,12 @@ def rnn_errors_people_hit(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def seq2seq_nn_transformer_with_padding_masks_and_greedy_decode(L):
-    """The PyTorch translation tutorial: token embeddings scaled by sqrt(d) plus a
-    sinusoidal positional buffer, nn.Transformer (batch_first=False, dropout 0), the target
-    mask from generate_square_subsequent_mask, key-padding masks for source and target and
-    the memory key-padding mask, CrossEntropyLoss(ignore_index=PAD); greedy decoding with
-    encode/decode pieces under no_grad."""
+    """A sequence-first nn.Transformer translator (the setting of PyTorch's translation
+    tutorial, dropout 0): embeddings times sqrt(d) plus a fixed sine/cosine position table
+    filled by strided slice assignment, the causal target mask from
+    generate_square_subsequent_mask, padding masks for source, target and memory, and
+    CrossEntropyLoss ignoring padding; then, without grad, the encoder run once and the
+    decoder re-run on the growing output, each new token its last position's argmax."""
     nn = L.nn
     PAD, BOS, V, d = 0, 1, 9, 8
     L.manual_seed(20)
@@ -257,15 +258,15 @@ def seq2seq_nn_transformer_with_padding_masks_and_greedy_decode(L):
     gen = nn.Linear(d, V).double()
     load_seeded(L, emb_s, 21)
     load_seeded(L, emb_t, 22)
-    pos = L.arange(0, 12, dtype=L.float64).reshape(12, 1)
-    den = L.exp(-L.arange(0, d, 2, dtype=L.float64) * np.log(10000) / d)
-    pe = L.zeros(12, d, dtype=L.float64)
-    pe[:, 0::2] = L.sin(pos * den)
-    pe[:, 1::2] = L.cos(pos * den)
-    pe = pe.unsqueeze(-2)
+    # feature pair (2i, 2i + 1) of position p holds sin and cos of p / 10000^(2i / d)
+    rates = L.exp(-L.arange(0, d, 2, dtype=L.float64) * np.log(10000) / d)
+    angle = L.arange(0, 12, dtype=L.float64).unsqueeze(1) * rates          # (12, d / 2)
+    table = L.zeros(12, d, dtype=L.float64)
+    table[:, 0::2], table[:, 1::2] = L.sin(angle), L.cos(angle)
+    table = table.unsqueeze(-2)         # (position, 1, d): broadcast over the batch column
 
     def embed(e, tok):
-        return e(tok) * np.sqrt(d) + pe[:tok.size(0)]
+        return e(tok) * np.sqrt(d) + table[:tok.size(0)]
 
     src = L.tensor([[2, 3], [4, 5], [6, PAD], [7, PAD]])
     tgt = L.tensor([[BOS, BOS], [3, 4], [5, PAD], [2, PAD]])
@@ -279,13 +280,12 @@ def seq2seq_nn_transformer_with_padding_masks_and_greedy_decode(L):
     loss = nn.CrossEntropyLoss(ignore_index=PAD)(logits.reshape(-1, V), tgt_out.reshape(-1))
     loss.backward()
     with L.no_grad():
-        memory = model.encoder(embed(emb_s, src[:, :1]))
+        encoded = model.encoder(embed(emb_s, src[:, :1]))     # first sentence only
         ys = L.full((1, 1), BOS, dtype=L.long)
-        for _ in range(3):
-            m = nn.Transformer.generate_square_subsequent_mask(ys.size(0)).bool()
-            o = model.decoder(embed(emb_t, ys), memory, m)
-            nxt = gen(o[-1]).argmax(-1)
-            ys = L.cat([ys, nxt.view(1, 1)], 0)
+        while ys.size(0) < 4:
+            causal = nn.Transformer.generate_square_subsequent_mask(ys.size(0)).bool()
+            states = model.decoder(embed(emb_t, ys), encoded, causal)
+            ys = L.cat([ys, gen(states[-1]).argmax(-1).view(1, 1)], 0)
     return dict(mask=tgt_mask, logits=logits, loss=loss, ys=ys, ge=emb_s.weight.grad,
                 g=grads_of(model.decoder.layers[0].multihead_attn))
 
@@ -317,17 +317,19 @@ def transformer_encoder_layer_norm_first_gelu_and_src_mask(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def label_smoothing_cross_entropy_three_ways(L):
-    """Label smoothing as F.cross_entropy(label_smoothing=0.1), as timm's
-    LabelSmoothingCrossEntropy (confidence * nll + smoothing * mean of -log_softmax), and
-    with class weights, ignore_index and soft (probability) targets."""
+    """Label smoothing three ways: cross_entropy's own label_smoothing=0.1; the same loss
+    spelled out on the non-ignored rows (0.9 of the gold class's negative log-probability,
+    by gather, plus 0.1 of the average negative log-probability over all classes); and the
+    built-in with class weights, ignore_index and soft (probability) targets."""
     F = L.nn.functional
     logits = _t(L, 6, 5, seed=30, grad=True)
     y = L.tensor([0, 3, 4, 1, -100, 2])
     a = F.cross_entropy(logits, y, label_smoothing=0.1)
-    ok = y != -100
-    lp = F.log_softmax(logits[ok], dim=-1)
-    nll = -lp.gather(dim=-1, index=y[ok].unsqueeze(1)).squeeze(1)
-    b = (0.9 * nll + 0.1 * -lp.mean(dim=-1)).mean()
+    kept = y != -100
+    log_q = F.log_softmax(logits[kept], dim=-1)
+    gold_term = -log_q.gather(dim=-1, index=y[kept].unsqueeze(1)).squeeze(1)
+    uniform_term = -log_q.mean(dim=-1)       # cross entropy against the uniform distribution
+    b = (0.9 * gold_term + 0.1 * uniform_term).mean()
     w = L.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=L.float64)
     c = F.cross_entropy(logits, y, weight=w, label_smoothing=0.2, reduction="sum")
     cm = F.cross_entropy(logits, y, weight=w, label_smoothing=0.2)
@@ -366,10 +368,11 @@ def knowledge_distillation_kl_with_temperature(L):
 
 @program
 def model_ema_with_warmup_decay_and_buffers(L):
-    """timm's ModelEmaV2: a deepcopy of the model in eval with requires_grad_(False), the
-    decay warmed up as min(decay, (1 + n) / (10 + n)), parameters and buffers updated
-    together over state_dict().values() by lerp-style mul_/add_ under no_grad (integer
-    buffers copied), the EMA model's outputs."""
+    """An exponential moving average of a whole model, weights and BatchNorm statistics
+    alike: a frozen deepcopy in eval mode; after each optimizer step every floating entry of
+    its state_dict moves towards the live model's (mul_ then add_ with alpha, under no_grad)
+    with a decay that starts small, min(0.9, (1 + n) / (10 + n)), while integer entries
+    (num_batches_tracked) are copied; the averaged model's outputs compared at the end."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(35)
     model = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)).double()
@@ -556,11 +559,12 @@ def scheduler_chains_sequential_chained_and_plateau(L):
 
 @program
 def mixup_and_cutmix_batches_with_soft_targets(L):
-    """mixup and CutMix as training scripts write them: lam from numpy's beta under a seed,
-    a permutation by torch.randperm, images mixed by lam * x + (1 - lam) * x[perm], a CutMix
-    box from lam (clipped to the image) pasted by slice assignment and lam re-computed from
-    the box area, the loss as a lam-weighted pair of cross entropies and as soft one-hot
-    targets."""
+    """Two batch-mixing augmentations with soft labels. mixup: each image blended with a
+    partner given by randperm, the weight drawn from numpy's Beta(0.4, 0.4) under a seed,
+    scored as the weighted pair of cross entropies and as one cross entropy against blended
+    one-hot targets. CutMix: a square of the partner image, its side scaled by
+    sqrt(1 - lam) around a random pixel and cut off at the borders by np.clip, pasted in by
+    slice assignment, the labels then weighted by the area actually pasted."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(46)
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
@@ -570,23 +574,26 @@ def mixup_and_cutmix_batches_with_soft_targets(L):
     lam = float(rng.beta(0.4, 0.4))
     L.manual_seed(50)
     perm = L.randperm(6)
-    mixed = lam * x + (1 - lam) * x[perm, :]
-    out = net(mixed)
-    l_mix = lam * F.cross_entropy(out, y) + (1 - lam) * F.cross_entropy(out, y[perm])
-    soft = lam * F.one_hot(y, 4).double() + (1 - lam) * F.one_hot(y[perm], 4).double()
+    y_partner = y[perm]
+    out = net(lam * x + (1 - lam) * x[perm, :])
+    l_mix = lam * F.cross_entropy(out, y) + (1 - lam) * F.cross_entropy(out, y_partner)
+    soft = lam * F.one_hot(y, 4).double() + (1 - lam) * F.one_hot(y_partner, 4).double()
     l_soft = F.cross_entropy(out, soft)
-    lam2 = float(rng.beta(1.0, 1.0))
-    W = H = 8
-    cut = np.sqrt(1.0 - lam2)
-    cw, ch = int(W * cut), int(H * cut)
-    cx, cy = rng.randint(W), rng.randint(H)
-    x1, x2 = np.clip(cx - cw // 2, 0, W), np.clip(cx + cw // 2, 0, W)
-    y1, y2 = np.clip(cy - ch // 2, 0, H), np.clip(cy + ch // 2, 0, H)
+
+    def patch_bounds(share, side=8):
+        """Rows r0:r1 and columns c0:c1 of a square covering about 1 - share of the image."""
+        half = int(side * np.sqrt(1.0 - share)) // 2
+        col, row = rng.randint(side), rng.randint(side)
+        c0, c1 = np.clip(col - half, 0, side), np.clip(col + half, 0, side)
+        r0, r1 = np.clip(row - half, 0, side), np.clip(row + half, 0, side)
+        return r0, r1, c0, c1
+
+    r0, r1, c0, c1 = patch_bounds(float(rng.beta(1.0, 1.0)))
     xc = x.clone()
-    xc[:, :, y1:y2, x1:x2] = x[perm, :, y1:y2, x1:x2]
-    lam_adj = 1 - ((x2 - x1) * (y2 - y1) / (W * H))
+    xc[:, :, r0:r1, c0:c1] = x[perm, :, r0:r1, c0:c1]
+    lam_adj = 1 - ((c1 - c0) * (r1 - r0) / (8 * 8))      # the share left unpasted
     out2 = net(xc)
-    l_cut = lam_adj * F.cross_entropy(out2, y) + (1 - lam_adj) * F.cross_entropy(out2, y[perm])
+    l_cut = lam_adj * F.cross_entropy(out2, y) + (1 - lam_adj) * F.cross_entropy(out2, y_partner)
     (l_mix + l_soft + l_cut).backward()
     return dict(perm=perm, l_mix=l_mix, l_soft=l_soft, l_cut=l_cut, lam_adj=float(lam_adj),
                 xc=xc, g=grads_of(net))

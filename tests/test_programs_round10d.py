@@ -116,34 +116,39 @@ def lstm_init_by_parameter_name_and_data_writes(L):
 
 @program
 def lstm_language_model_with_tied_weights_and_detached_hidden(L):
-    """The word_language_model example: Embedding -> 2-layer LSTM (dropout, train mode
-    under a seed) -> Linear tied to the embedding, init_hidden by weight.new_zeros,
-    repackage_hidden detaching the state between BPTT segments, clip_grad_norm_ 0.25 and
-    manual SGD p.data.add_(p.grad, alpha=-lr)."""
+    """A word-level LSTM language model trained in segments: Embedding, a two-layer LSTM
+    with inter-layer dropout (train mode, seeded), and an output Linear sharing the
+    embedding's weight; the zero initial state made by new_zeros on a parameter, the state
+    cut off from the previous segment's graph by detach, gradients clipped to norm 0.25 and
+    applied by hand with p.data.add_(p.grad, alpha=-lr)."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(14)
     V, d = 9, 4
     enc, rnn = nn.Embedding(V, d), nn.LSTM(d, d, 2, dropout=0.2)
     dec = nn.Linear(d, V)
-    dec.weight = enc.weight
+    dec.weight = enc.weight                  # one matrix for input and output words
     model = nn.ModuleList([enc, rnn, dec]).double()
     load_seeded(L, enc, 15, scale=0.1)
-    data = L.tensor(_labels(26, V, 16).reshape(13, 2))
-    weight = next(model.parameters())
-    hidden = (weight.new_zeros(2, 2, d), weight.new_zeros(2, 2, d))
+    stream = L.tensor(_labels(26, V, 16).reshape(13, 2))     # (time, 2 columns)
+    first = next(model.parameters())
+    hidden = tuple(first.new_zeros(2, 2, d) for _ in "hc")
     L.manual_seed(17)
-    losses = []
-    for i in range(0, 12, 4):
-        src, tgt = data[i:i + 4], data[i + 1:i + 5]
-        hidden = tuple(h.detach() for h in hidden)
+
+    def segment(lo, carry):
+        """One truncated-BPTT update on rows lo..lo+3 predicting rows lo+1..lo+4."""
         model.zero_grad()
-        out, hidden = rnn(F.dropout(enc(src), 0.2, True), hidden)
-        loss = F.cross_entropy(dec(out).view(-1, V), tgt.reshape(-1))
+        feats, carry = rnn(F.dropout(enc(stream[lo:lo + 4]), 0.2, True), carry)
+        loss = F.cross_entropy(dec(feats).view(-1, V), stream[lo + 1:lo + 5].reshape(-1))
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-        for p in model.parameters():
-            p.data.add_(p.grad, alpha=-1.0)
-        losses.append(loss.item())
+        for w in model.parameters():
+            w.data.add_(w.grad, alpha=-1.0)
+        return loss.item(), carry
+
+    losses = []
+    for lo in (0, 4, 8):
+        loss, hidden = segment(lo, tuple(h.detach() for h in hidden))
+        losses.append(loss)
     return dict(losses=losses, w=enc.weight, h=hidden[0], rg=hidden[1].requires_grad,
                 n=len(list(model.parameters())))
 
@@ -239,58 +244,66 @@ def gaussian_mixture_density_network_by_mixture_same_family(L):
 
 @program
 def glow_actnorm_data_init_and_invertible_1x1_conv_by_lu(L):
-    """Glow's layers: ActNorm initialised from the first batch's per-channel mean and std
-    (an initialized buffer flipped by fill_), logdet = H*W*sum(log|s|); the invertible 1x1
-    convolution in LU form (P fixed buffer, L lower with unit diagonal by tril(-1) + eye,
-    U upper with sign(s)*exp(log|s|) on the diagonal) applied by F.conv2d and its logdet by
-    H*W*sum(log|s|), checked against slogdet of the assembled weight; the inverse."""
+    """Two invertible layers of a Glow-type flow. A per-channel affine normalisation whose
+    shift and log-scale are set from the first batch it sees (mean and std of each channel
+    via permute / contiguous / view, written with .data.copy_, a uint8 flag buffer switched
+    by fill_), log-determinant H * W * sum of log-scales. A 1x1 convolution whose weight is
+    kept factorised as P @ L @ U (P fixed, L unit lower triangular by a tril(-1) mask plus
+    eye, U's diagonal stored as sign and log-magnitude), applied by F.conv2d, its
+    log-determinant H * W * sum(log|diag U|) checked against slogdet; the inverse by
+    inverse()."""
     nn, F = L.nn, L.nn.functional
     C = 3
 
-    class ActNorm(nn.Module):
+    class DataInitAffine(nn.Module):
         def __init__(self):
             super().__init__()
-            self.loc = nn.Parameter(L.zeros(1, C, 1, 1, dtype=L.float64))
-            self.logs = nn.Parameter(L.zeros(1, C, 1, 1, dtype=L.float64))
-            self.register_buffer("initialized", L.tensor(0, dtype=L.uint8))
+            self.shift = nn.Parameter(L.zeros(1, C, 1, 1, dtype=L.float64))
+            self.log_scale = nn.Parameter(L.zeros(1, C, 1, 1, dtype=L.float64))
+            self.register_buffer("ready", L.tensor(0, dtype=L.uint8))
+
+        def _fit(self, x):
+            per_channel = x.permute(1, 0, 2, 3).contiguous().view(C, -1)
+            self.shift.data.copy_(-per_channel.mean(1).view(1, C, 1, 1))
+            inv_std = 1 / (per_channel.std(1) + 1e-6)
+            self.log_scale.data.copy_(L.log(inv_std).view(1, C, 1, 1))
 
         def forward(self, x):
-            if self.initialized.item() == 0:
+            if self.ready.item() == 0:          # first call: output zero mean, unit std
                 with L.no_grad():
-                    flat = x.permute(1, 0, 2, 3).contiguous().view(C, -1)
-                    self.loc.data.copy_(-flat.mean(1).view(1, C, 1, 1))
-                    self.logs.data.copy_(L.log(1 / (flat.std(1) + 1e-6)).view(1, C, 1, 1))
-                    self.initialized.fill_(1)
-            return L.exp(self.logs) * (x + self.loc), x.shape[2] * x.shape[3] * self.logs.sum()
+                    self._fit(x)
+                    self.ready.fill_(1)
+            pixels = x.shape[2] * x.shape[3]
+            return L.exp(self.log_scale) * (x + self.shift), pixels * self.log_scale.sum()
 
     w0 = np.linalg.qr(np.random.RandomState(24).randn(C, C))[0]
-    P_np, L_np, U_np = [np.asarray(a) for a in _lu_numpy(w0)]
-    P = L.tensor(P_np)
-    lower = nn.Parameter(L.tensor(L_np))
-    s = L.tensor(np.diag(U_np).copy())
-    sign_s = L.sign(s)
-    log_s = nn.Parameter(L.log(L.abs(s)))
-    upper = nn.Parameter(L.triu(L.tensor(U_np), 1))
-    l_mask = L.tril(L.ones(C, C, dtype=L.float64), -1)
+    P_np, L_np, U_np = [np.asarray(m) for m in _lu_numpy(w0)]
+    perm = L.tensor(P_np)
+    below = nn.Parameter(L.tensor(L_np))
+    diag_u = L.tensor(np.diag(U_np).copy())
+    diag_sign = L.sign(diag_u)
+    log_s = nn.Parameter(L.log(L.abs(diag_u)))
+    above = nn.Parameter(L.triu(L.tensor(U_np), 1))
+    strictly_lower = L.tril(L.ones(C, C, dtype=L.float64), -1)
 
-    def weight():
-        low = lower * l_mask + L.eye(C, dtype=L.float64)
-        up = upper * l_mask.T + L.diag(sign_s * L.exp(log_s))
-        return P @ low @ up
+    def assembled():
+        unit_lower = below * strictly_lower + L.eye(C, dtype=L.float64)
+        upper = above * strictly_lower.T + L.diag(diag_sign * L.exp(log_s))
+        return perm @ unit_lower @ upper
 
-    an = ActNorm()
+    an = DataInitAffine()
     x = _t(L, 2, C, 3, 3, seed=25, grad=True)
     y, ld1 = an(x)
-    w = weight()
+    w = assembled()
     z = F.conv2d(y, w.unsqueeze(2).unsqueeze(3))
-    ld2 = 9 * log_s.sum()
+    ld2 = 9 * log_s.sum()                      # 3 x 3 pixels
     sd = L.linalg.slogdet(w)
     back = F.conv2d(z, L.inverse(w).unsqueeze(2).unsqueeze(3))
     (z.pow(2).sum() - ld1 - ld2).backward()
     y2, _ = an(x)
     return dict(z=z, ld1=ld1, ld2=ld2, slog=sd.logabsdet * 9, sign=sd.sign,
-                back=float((back - y).abs().max()) < 1e-10, init=an.initialized,
-                g=[lower.grad, upper.grad, log_s.grad, an.logs.grad, x.grad], y2=y2)
+                back=float((back - y).abs().max()) < 1e-10, init=an.ready,
+                g=[below.grad, above.grad, log_s.grad, an.log_scale.grad, x.grad], y2=y2)
 
 
 def _lu_numpy(a):
@@ -310,21 +323,22 @@ def _lu_numpy(a):
 
 @program
 def gradient_reversal_layer_for_domain_adversarial_training(L):
-    """DANN's gradient reversal: an autograd.Function with a staticmethod forward saving a
-    lambda on ctx (view_as(x) out) and a backward returning grad.neg() * lambda, None; the
-    feature extractor receives the label gradient minus the scaled domain gradient; the
-    schedule lambda = 2/(1+exp(-10p)) - 1."""
+    """Domain-adversarial training through a gradient-flipping layer: a custom
+    autograd.Function that returns its input as a view (view_as) and, going back, negates
+    and scales the incoming gradient (neg), giving None for its float argument; the shared
+    features thus get the label loss's gradient minus the scaled domain loss's; the
+    strength follows 2 / (1 + exp(-10 p)) - 1 over training progress p."""
     nn, F = L.nn, L.nn.functional
 
-    class GradReverse(L.autograd.Function):
+    class FlipGradient(L.autograd.Function):
         @staticmethod
-        def forward(ctx, x, lambd):
-            ctx.lambd = lambd
-            return x.view_as(x)
+        def forward(ctx, feats, strength):
+            ctx.strength = strength
+            return feats.view_as(feats)         # a view, so the Function owns the output
 
         @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output.neg() * ctx.lambd, None
+        def backward(ctx, upstream):
+            return upstream.neg() * ctx.strength, None
 
     L.manual_seed(26)
     feat = nn.Sequential(nn.Linear(4, 6), nn.ReLU()).double()
@@ -336,7 +350,7 @@ def gradient_reversal_layer_for_domain_adversarial_training(L):
         lam = 2.0 / (1.0 + math.exp(-10 * p)) - 1
         fs, ft = feat(xs), feat(xt)
         cl = F.cross_entropy(cls(fs), ys)
-        f_all = GradReverse.apply(L.cat([fs, ft]), lam)
+        f_all = FlipGradient.apply(L.cat([fs, ft]), lam)
         dl = F.cross_entropy(dom(f_all), L.cat([L.zeros(5), L.ones(5)]).long())
         feat.zero_grad()
         dom.zero_grad()
@@ -379,21 +393,25 @@ def maml_inner_loop_by_functional_call_and_create_graph(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def sigmoid_focal_loss_and_generalised_dice(L):
-    """torchvision.ops.sigmoid_focal_loss written out (BCE-with-logits reduction none,
-    p_t, (1 - p_t)^gamma, alpha_t) with mean and sum reductions; a softmax focal loss by
-    gather of log-probabilities; a multi-class soft dice over one_hot(...).permute(0, 3, 1, 2)
-    with an ignore mask."""
+    """The sigmoid focal loss of RetinaNet (what torchvision.ops.sigmoid_focal_loss computes)
+    by hand: unreduced BCE-with-logits damped by (1 - probability of the true label)^2 and
+    weighted 0.25 / 0.75 for positives / negatives, reduced by mean and by sum; the softmax
+    focal loss from gathered log-probabilities; a soft multi-class dice over
+    one_hot(...).permute(0, 3, 1, 2) with one class's pixels left out."""
     F = L.nn.functional
     logits = _t(L, 2, 3, 4, 4, seed=40, grad=True)
     tgt = L.tensor(_labels(32, 3, 41).reshape(2, 4, 4))
     onehot = F.one_hot(tgt, 3).permute(0, 3, 1, 2).double()
-    p = L.sigmoid(logits)
-    ce = F.binary_cross_entropy_with_logits(logits, onehot, reduction="none")
-    p_t = p * onehot + (1 - p) * (1 - onehot)
-    loss = ce * ((1 - p_t) ** 2)
-    alpha_t = 0.25 * onehot + 0.75 * (1 - onehot)
-    fl = (alpha_t * loss).mean()
-    fls = (alpha_t * loss).sum()
+    def focal_terms(z, is_pos, gamma=2, pos_weight=0.25):
+        prob = L.sigmoid(z)
+        right = prob * is_pos + (1 - prob) * (1 - is_pos)   # probability given to the truth
+        damped = F.binary_cross_entropy_with_logits(z, is_pos, reduction="none") * \
+            ((1 - right) ** gamma)
+        weight = pos_weight * is_pos + (1 - pos_weight) * (1 - is_pos)
+        return weight * damped
+
+    per_elem = focal_terms(logits, onehot)
+    fl, fls = per_elem.mean(), per_elem.sum()
     logp = F.log_softmax(logits, 1).gather(1, tgt.unsqueeze(1)).squeeze(1)
     sfl = (-(1 - logp.exp()) ** 2 * logp).mean()
     valid = (tgt != 2).unsqueeze(1)
@@ -454,7 +472,7 @@ def sinkhorn_optimal_transport_in_log_space(L):
 
 @program
 def beam_search_over_flattened_scores_with_backpointers(L):
-    """Beam search as fairseq-style loops write it: log-probs plus running beam scores,
+    """Beam search over a GRUCell decoder, three beams: log-probs plus running beam scores,
     topk over the flattened (beam * vocab) scores, beam index by floor division
     (torch.div rounding_mode='floor') and token by remainder, histories re-ordered by
     index_select and extended by cat, finished hypotheses scored with a length penalty."""
@@ -645,11 +663,12 @@ def one_cycle_cyclic_polynomial_and_a_group_added_mid_training(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def ppo_gae_reversed_loop_clipped_objective_and_value_clipping(L):
-    """CleanRL's PPO update: GAE computed by a reversed Python loop with next-non-terminal
-    masks, returns = advantages + values, minibatch indices from a seeded randperm,
-    advantages normalised per minibatch, Categorical log_prob/entropy, the clipped
-    surrogate (max of two negatives), the clipped value loss, approx_kl under no_grad,
-    clip_grad_norm_ and Adam with eps=1e-5."""
+    """One PPO update on a small rollout, in the shape single-file PPO implementations give
+    it: generalised advantage estimates accumulated backwards in time (episode ends cutting
+    the bootstrap, the value of the state after the rollout closing it), returns as
+    advantage plus value, minibatches from a seeded randperm with advantages standardised
+    in each, the clipped policy surrogate, a clipped value loss, an entropy bonus, the
+    (r - 1) - log r estimate of KL logged under no_grad, clip_grad_norm_, Adam(eps=1e-5)."""
     nn, D = L.nn, L.distributions
     L.manual_seed(50)
     steps, envs, obs_dim, n_act = 5, 2, 3, 3
@@ -661,44 +680,42 @@ def ppo_gae_reversed_loop_clipped_objective_and_value_clipping(L):
     rewards = L.tensor(_arr(steps, envs, seed=52))
     dones = L.tensor([[0, 0], [0, 1], [0, 0], [1, 0], [0, 0]], dtype=L.float64)
     with L.no_grad():
-        dist = D.Categorical(logits=actor(obs))
+        behaviour = D.Categorical(logits=actor(obs))
         L.manual_seed(53)
-        actions = dist.sample()
-        logprobs = dist.log_prob(actions)
+        actions = behaviour.sample()
+        old_lp = behaviour.log_prob(actions)
         values = critic(obs).squeeze(-1)
-        next_value = critic(_t(L, envs, obs_dim, seed=54)).reshape(1, -1)
-        next_done = L.tensor([0.0, 1.0], dtype=L.float64)
+        after_value = critic(_t(L, envs, obs_dim, seed=54)).reshape(1, -1)
+        after_done = L.tensor([0.0, 1.0], dtype=L.float64)
+    gamma, lam = 0.99, 0.95
+    # what follows step t: its value and whether the episode goes on into it
+    follow_value = [values[t + 1] for t in range(steps - 1)] + [after_value]
+    goes_on = [1.0 - dones[t + 1] for t in range(steps - 1)] + [1.0 - after_done]
     advantages = L.zeros_like(rewards)
-    lastgaelam, gamma, lam = 0, 0.99, 0.95
-    for t in reversed(range(steps)):
-        if t == steps - 1:
-            nextnonterminal, nextvalues = 1.0 - next_done, next_value
-        else:
-            nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
-        delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
-        advantages[t] = lastgaelam = delta + gamma * lam * nextnonterminal * lastgaelam
+    running = 0
+    for t in range(steps - 1, -1, -1):
+        td_error = rewards[t] + gamma * follow_value[t] * goes_on[t] - values[t]
+        running = td_error + gamma * lam * goes_on[t] * running
+        advantages[t] = running
     returns = advantages + values
-    b_obs, b_act = obs.reshape(-1, obs_dim), actions.reshape(-1)
-    b_lp, b_adv, b_ret, b_val = (logprobs.reshape(-1), advantages.reshape(-1),
-                                 returns.reshape(-1), values.reshape(-1))
+    flat = dict(obs=obs.reshape(-1, obs_dim), act=actions.reshape(-1), lp=old_lp.reshape(-1),
+                adv=advantages.reshape(-1), ret=returns.reshape(-1), val=values.reshape(-1))
     L.manual_seed(55)
     inds = L.randperm(steps * envs)
     kls, losses = [], []
     for mb in inds.split(5):
-        d = D.Categorical(logits=actor(b_obs[mb]))
-        newlp, ent = d.log_prob(b_act[mb]), d.entropy()
-        logratio = newlp - b_lp[mb]
-        ratio = logratio.exp()
+        pi = D.Categorical(logits=actor(flat["obs"][mb]))
+        log_ratio = pi.log_prob(flat["act"][mb]) - flat["lp"][mb]
+        ratio = log_ratio.exp()
         with L.no_grad():
-            kls.append(((ratio - 1) - logratio).mean().item())
-        adv = b_adv[mb]
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        pg = L.max(-adv * ratio, -adv * L.clamp(ratio, 0.8, 1.2)).mean()
-        newv = critic(b_obs[mb]).view(-1)
-        v_unclipped = (newv - b_ret[mb]) ** 2
-        v_clipped = b_val[mb] + L.clamp(newv - b_val[mb], -0.2, 0.2)
-        v_loss = 0.5 * L.max(v_unclipped, (v_clipped - b_ret[mb]) ** 2).mean()
-        loss = pg - 0.01 * ent.mean() + v_loss * 0.5
+            kls.append(((ratio - 1) - log_ratio).mean().item())
+        a = flat["adv"][mb]
+        a = (a - a.mean()) / (a.std() + 1e-8)
+        policy_loss = L.max(-a * ratio, -a * L.clamp(ratio, 0.8, 1.2)).mean()
+        v_new, v_old, target = critic(flat["obs"][mb]).view(-1), flat["val"][mb], flat["ret"][mb]
+        v_kept_close = v_old + L.clamp(v_new - v_old, -0.2, 0.2)
+        value_loss = 0.5 * L.max((v_new - target) ** 2, (v_kept_close - target) ** 2).mean()
+        loss = policy_loss - 0.01 * pi.entropy().mean() + value_loss * 0.5
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, 0.5)

@@ -134,21 +134,23 @@ def distillation_by_kldiv_log_target_with_temperature_and_frozen_teacher(L):
 @program
 def label_smoothing_with_class_weights_and_ignore_index_three_ways(L):
     """Label smoothing as F.cross_entropy(label_smoothing=0.1, weight=w, ignore_index=-100),
-    as a hand-written LabelSmoothingCrossEntropy (confidence * nll + smoothing * mean of
-    -log_softmax) without weights, and as a soft-target cross_entropy with class
+    as a hand-written module ((1 - eps) * nll + eps * mean of -log_softmax) without
+    weights, and as a soft-target cross_entropy with class
     probabilities; on (N, C, d) segmentation-shaped logits too; gradients of all."""
     F = L.nn.functional
 
-    class LabelSmoothingCrossEntropy(L.nn.Module):
-        def __init__(self, smoothing=0.1):
-            super().__init__()
-            self.smoothing, self.confidence = smoothing, 1.0 - smoothing
+    class SmoothedNLL(L.nn.Module):
+        """Cross entropy against a target with 1 - eps on the labelled class and eps spread
+        evenly over all classes: a mix of the picked log-probability and their average."""
 
-        def forward(self, x, target):
-            logprobs = F.log_softmax(x, dim=-1)
-            nll_loss = -logprobs.gather(dim=-1, index=target.unsqueeze(1)).squeeze(1)
-            smooth_loss = -logprobs.mean(dim=-1)
-            return (self.confidence * nll_loss + self.smoothing * smooth_loss).mean()
+        def __init__(self, eps=0.1):
+            super().__init__()
+            self.eps = eps
+
+        def forward(self, scores, labels):
+            logp = F.log_softmax(scores, dim=-1)
+            picked = logp.gather(dim=-1, index=labels.unsqueeze(-1)).squeeze(-1)
+            return -((1.0 - self.eps) * picked + self.eps * logp.mean(dim=-1)).mean()
 
     logits = _t(L, 8, 5, seed=34, grad=True)
     y = L.tensor([0, 3, -100, 4, 1, 1, -100, 2])
@@ -158,7 +160,7 @@ def label_smoothing_with_class_weights_and_ignore_index_three_ways(L):
     ga = logits.grad.clone()
     logits.grad = None
     y2 = y.clamp(min=0)
-    b = LabelSmoothingCrossEntropy(0.1)(logits, y2)
+    b = SmoothedNLL(0.1)(logits, y2)
     c = F.cross_entropy(logits, y2, label_smoothing=0.1)
     soft = F.one_hot(y2, 5).double() * 0.9 + 0.1 / 5
     d = F.cross_entropy(logits, soft)
@@ -173,7 +175,7 @@ def label_smoothing_with_class_weights_and_ignore_index_three_ways(L):
 
 @program
 def multiclass_focal_loss_and_soft_dice_on_segmentation_logits(L):
-    """Segmentation losses from the smp/kornia style: a multi-class focal loss from
+    """Segmentation losses: a multi-class focal loss from
     log_softmax gathered at the target with (1 - pt)**gamma and per-class alpha gathered
     the same way, ignoring a void label by masking; a soft Dice loss over one_hot targets
     permuted to (N, C, H, W) with dims=(0, 2, 3) and smooth terms; a small conv net trained
@@ -181,29 +183,31 @@ def multiclass_focal_loss_and_soft_dice_on_segmentation_logits(L):
     nn, F = L.nn, L.nn.functional
 
     class FocalLoss(nn.Module):
-        def __init__(self, alpha, gamma=2.0, ignore_index=255):
+        """-alpha_c (1 - p_c)**gamma log p_c at each pixel's labelled class c, averaged over
+        the pixels whose label is not the void one."""
+
+        def __init__(self, alpha, gamma=2.0, void=255):
             super().__init__()
             self.register_buffer("alpha", alpha)
-            self.gamma, self.ignore_index = gamma, ignore_index
+            self.gamma, self.void = gamma, void
 
         def forward(self, logits, target):
-            valid = target != self.ignore_index
-            t = target.clone()
-            t[~valid] = 0
-            logp = F.log_softmax(logits, dim=1).gather(1, t.unsqueeze(1)).squeeze(1)
-            pt = logp.exp()
-            at = self.alpha.gather(0, t.view(-1)).view_as(t)
-            loss = -at * (1 - pt) ** self.gamma * logp
-            return loss[valid].mean()
+            keep = target.ne(self.void)
+            cls = target.clone()
+            cls[~keep] = 0                      # any class will do; those pixels are dropped
+            logp = F.log_softmax(logits, dim=1).gather(1, cls.unsqueeze(1)).squeeze(1)
+            per_class = self.alpha.gather(0, cls.view(-1)).view_as(cls)
+            return -(per_class * (1 - logp.exp()) ** self.gamma * logp)[keep].mean()
 
-    def dice_loss(logits, target, num_classes, smooth=1.0, eps=1e-7):
-        probs = logits.softmax(dim=1)
-        oh = F.one_hot(target, num_classes).permute(0, 3, 1, 2).type(logits.dtype)
-        dims = (0, 2, 3)
-        inter = L.sum(probs * oh, dims)
-        card = L.sum(probs + oh, dims)
-        dice = (2.0 * inter + smooth) / (card + smooth).clamp_min(eps)
-        return (1 - dice).mean(), dice
+    def soft_dice(logits, target, k, smooth=1.0, eps=1e-7):
+        """Dice of the softmax probabilities with the one-hot labels per class, pooled over
+        the batch and the pixels; 1 - the mean score is the loss."""
+        p = logits.softmax(dim=1)
+        onehot = F.one_hot(target, k).permute(0, 3, 1, 2).type(logits.dtype)
+        overlap = L.sum(p * onehot, (0, 2, 3))
+        total = L.sum(p + onehot, (0, 2, 3))
+        score = (overlap * 2.0 + smooth) / (total + smooth).clamp_min(eps)
+        return (1 - score).mean(), score
 
     L.manual_seed(22)
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
@@ -218,7 +222,7 @@ def multiclass_focal_loss_and_soft_dice_on_segmentation_logits(L):
     for _ in range(3):
         opt.zero_grad()
         logits = net(x)
-        dl, dice = dice_loss(logits, target, 4)
+        dl, dice = soft_dice(logits, target, 4)
         loss = focal(logits, seg_t) + dl
         loss.backward()
         opt.step()
@@ -243,25 +247,34 @@ def mixup_and_cutmix_with_beta_lam_and_randperm_under_a_seed(L):
     y = L.from_numpy(_labels(6, 3, 40))
     beta = D.Beta(L.tensor([0.4]), L.tensor([0.4]))
     opt = L.optim.SGD(net.parameters(), lr=0.05)
+
+    def paste_box(images, order, lam):
+        """Copy into each image a box of the image order[i]; the box covers about 1 - lam
+        of the area, its centre a random pixel, clipped at the borders.  Returns the pasted
+        images and the share of each image left untouched."""
+        n2, n3 = images.size(2), images.size(3)
+        side = math.sqrt(1.0 - lam)
+        half2, half3 = int(n2 * side) // 2, int(n3 * side) // 2
+        c2 = L.randint(n2, (1,)).item()
+        c3 = L.randint(n3, (1,)).item()
+
+        def clip(v, n):
+            return int(L.clamp(L.tensor(v), 0, n))
+
+        a2, b2 = clip(c2 - half2, n2), clip(c2 + half2, n2)
+        a3, b3 = clip(c3 - half3, n3), clip(c3 + half3, n3)
+        pasted = images.clone()
+        pasted[:, :, a2:b2, a3:b3] = images[order, :, a2:b2, a3:b3]
+        return pasted, 1 - ((b2 - a2) * (b3 - a3) / (n2 * n3))
+
     out = []
     for step in range(4):
         lam = beta.sample().item()
         index = L.randperm(x.size(0))
-        if step % 2 == 0:
+        if step % 2 == 0:                       # mixup: a convex blend with a shuffled batch
             mixed = lam * x + (1 - lam) * x[index, :]
-        else:
-            W, H = x.size(2), x.size(3)
-            cut_rat = math.sqrt(1.0 - lam)
-            cut_w, cut_h = int(W * cut_rat), int(H * cut_rat)
-            cx = L.randint(W, (1,)).item()
-            cy = L.randint(H, (1,)).item()
-            bbx1 = int(L.clamp(L.tensor(cx - cut_w // 2), 0, W))
-            bby1 = int(L.clamp(L.tensor(cy - cut_h // 2), 0, H))
-            bbx2 = int(L.clamp(L.tensor(cx + cut_w // 2), 0, W))
-            bby2 = int(L.clamp(L.tensor(cy + cut_h // 2), 0, H))
-            mixed = x.clone()
-            mixed[:, :, bbx1:bbx2, bby1:bby2] = x[index, :, bbx1:bbx2, bby1:bby2]
-            lam = 1 - ((bbx2 - bbx1) * (bby2 - bby1) / (W * H))
+        else:                                   # CutMix: a pasted box, lam from its area
+            mixed, lam = paste_box(x, index, lam)
         logits = net(mixed)
         loss = lam * F.cross_entropy(logits, y) + (1 - lam) * F.cross_entropy(logits, y[index])
         soft = lam * F.one_hot(y, 3) + (1 - lam) * F.one_hot(y[index], 3)
@@ -275,22 +288,25 @@ def mixup_and_cutmix_with_beta_lam_and_randperm_under_a_seed(L):
 
 @program
 def gradient_reversal_function_with_a_scheduled_coefficient(L):
-    """DANN's GradReverse: an autograd.Function whose forward returns x.view_as(x) and keeps
-    the coefficient on ctx, backward returning grad.neg() * ctx.alpha, None; the coefficient
+    """Gradient reversal for domain adaptation: an autograd.Function whose forward returns
+    x.view_as(x) and keeps the coefficient on ctx, backward returning the negated gradient
+    times it and None; the coefficient
     2 / (1 + exp(-10 p)) - 1 over training progress; a feature extractor shared by a label
     classifier (source only) and a domain classifier (both domains) with BCE on domain
     labels; the gradient reaching the features checked to be reversed."""
     nn, F = L.nn, L.nn.functional
 
     class GradReverse(L.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, alpha):
-            ctx.alpha = alpha
-            return x.view_as(x)
+        """Identity going forward; going back, the gradient times -coefficient."""
 
         @staticmethod
-        def backward(ctx, grad_output):
-            return grad_output.neg() * ctx.alpha, None
+        def forward(ctx, features, coeff):
+            ctx.coeff = coeff
+            return features.view_as(features)
+
+        @staticmethod
+        def backward(ctx, upstream):
+            return upstream.neg() * ctx.coeff, None
 
     L.manual_seed(24)
     feat = nn.Sequential(nn.Linear(5, 8), nn.ReLU()).double()
@@ -377,8 +393,8 @@ def maml_second_order_inner_loop_by_functional_call_over_a_task_batch(L):
 
 @program
 def torch_func_per_sample_grads_jacrev_jacfwd_and_hessian(L):
-    """The torch.func tutorial's per-sample gradients: params and buffers detached into
-    dicts, a compute_loss calling functional_call on a unsqueezed sample, vmap(grad(...),
+    """Per-sample gradients by torch.func: params and buffers detached into dicts, a
+    one-example loss calling functional_call on an unsqueezed sample, vmap(grad(...),
     in_dims=(None, None, 0, 0)) checked against a loop of backward; then jacrev and jacfwd of
     a model's output with respect to its input (vmapped over a batch), and hessian of a
     scalar function of a vector, with its symmetry."""
@@ -386,18 +402,18 @@ def torch_func_per_sample_grads_jacrev_jacfwd_and_hessian(L):
     fn = L.func
     L.manual_seed(26)
     model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    weights = {name: t.detach() for name, t in model.named_parameters()}
+    bufs = {name: t.detach() for name, t in model.named_buffers()}
     data = _t(L, 5, 4, seed=45)
     targets = L.from_numpy(_labels(5, 3, 46))
 
-    def compute_loss(params, buffers, sample, target):
-        batch = sample.unsqueeze(0)
-        predictions = fn.functional_call(model, (params, buffers), (batch,))
-        return F.cross_entropy(predictions, target.unsqueeze(0))
+    def one_example_loss(weights, bufs, x1, y1):
+        """The loss of a single example, run through the model as a batch of one."""
+        logits = fn.functional_call(model, (weights, bufs), (x1.unsqueeze(0),))
+        return F.cross_entropy(logits, y1.unsqueeze(0))
 
-    ft_compute_sample_grad = fn.vmap(fn.grad(compute_loss), in_dims=(None, None, 0, 0))
-    per_sample = ft_compute_sample_grad(params, buffers, data, targets)
+    per_example = fn.vmap(fn.grad(one_example_loss), in_dims=(None, None, 0, 0))
+    per_sample = per_example(weights, bufs, data, targets)
     loop = []
     for i in range(5):
         model.zero_grad()
@@ -588,34 +604,35 @@ def evaluation_loop_switches_dropout_and_batchnorm_and_counts_accuracy(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def hamiltonian_neural_network_symplectic_gradient_loss(L):
-    """Greydanus' HNN: an MLP giving (F1, F2) whose F2 is the Hamiltonian, the symplectic
-    gradient from autograd.grad(F2.sum(), x, create_graph=True) with the permutation matrix
-    M = [[0, 1], [-1, 0]] applied by matmul, MSE to the true time derivatives of a
+    """A Hamiltonian neural network: an MLP with two outputs, the second the Hamiltonian H;
+    the symplectic gradient from autograd.grad(H.sum(), x, create_graph=True) with the
+    matrix J = [[0, 1], [-1, 0]] applied by matmul, MSE to the true time derivatives of a
     spring's (q, p), Adam with weight decay; then a leapfrog-free rollout by RK4 of the
     learned field under enable_grad inside no_grad."""
     nn, F = L.nn, L.nn.functional
 
-    class HNN(nn.Module):
+    class EnergyNet(nn.Module):
+        """Two outputs, the second read as the energy H(q, p); the predicted motion is its
+        symplectic gradient (dH/dp, -dH/dq), the gradient times J^T."""
+
         def __init__(self):
             super().__init__()
             self.mlp = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16),
                                      nn.Tanh(), nn.Linear(16, 2, bias=False))
-            M = L.eye(2)
-            M = L.cat([M[1:], -M[:1]])
-            self.register_buffer("M", M)
+            rows = L.eye(2)
+            self.register_buffer("J", L.cat([rows[1:], -rows[:1]]))   # [[0, 1], [-1, 0]]
 
         def forward(self, x):
-            y = self.mlp(x)
-            return y.split(1, 1)
+            return self.mlp(x).split(1, 1)
 
         def time_derivative(self, x):
-            _, F2 = self.forward(x)
-            dF2 = L.autograd.grad(F2.sum(), x, create_graph=True)[0]
-            return dF2 @ self.M.t()
+            energy = self.forward(x)[1]
+            slope = L.autograd.grad(energy.sum(), x, create_graph=True)[0]
+            return slope @ self.J.t()
 
     L.set_default_dtype(L.float64)
     L.manual_seed(30)
-    model = HNN()
+    model = EnergyNet()
     x = _t(L, 16, 2, seed=53).requires_grad_()
     dxdt = L.cat([x[:, 1:], -x[:, :1]], 1).detach()
     opt = L.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -638,7 +655,7 @@ def hamiltonian_neural_network_symplectic_gradient_loss(L):
                 k4 = model.time_derivative(s + 0.1 * k3)
             state = state + 0.1 * (k1 + 2 * k2 + 2 * k3 + k4).detach() / 6
             traj.append(state.clone())
-    return dict(losses=losses, traj=L.cat(traj), M=model.M, xg=x.grad, g=grads_of(model))
+    return dict(losses=losses, traj=L.cat(traj), M=model.J, xg=x.grad, g=grads_of(model))
 
 
 @program

@@ -121,11 +121,12 @@ def ddpm_training_step_with_gathered_schedule_groupnorm_unet_and_ema(L):
 
 @program(**F32)
 def ddim_sampler_with_classifier_free_guidance_and_a_generator(L):
-    """DDIM sampling as the diffusers-style loops write it: timesteps by
-    torch.arange(0, T, T // steps).flip(0), a conditional MLP denoiser run on a doubled batch
-    (the class embedding and a null embedding), the guided eps = uncond + w (cond - uncond),
-    x0 predicted and clamped to [-1, 1], eta = 0 deterministic steps; the initial noise from
-    a torch.Generator seeded apart from the global seed."""
+    """Deterministic DDIM sampling (eta = 0) with classifier-free guidance: ten timesteps
+    counted down (arange with a stride, then flip), the class-conditioned MLP denoiser
+    evaluated once on the batch stacked with itself under a null class, the two noise
+    estimates extrapolated by a guidance weight of 2.5, the clean sample estimated and
+    clamped to [-1, 1] before stepping; starting noise drawn from its own seeded
+    torch.Generator, everything under inference_mode."""
     nn = L.nn
     T = 100
     betas = L.linspace(1e-4, 0.02, T, dtype=L.float32)
@@ -166,55 +167,59 @@ def ddim_sampler_with_classifier_free_guidance_and_a_generator(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def conv_vae_reparameterisation_bce_and_closed_form_kl_with_beta_warmup(L):
-    """The classic VAE example: a conv encoder to mu/logvar, z = mu + eps * exp(0.5 logvar)
-    with eps from randn_like, a ConvTranspose decoder to logits, BCE-with-logits summed
-    plus the closed form -0.5 sum(1 + logvar - mu^2 - exp(logvar)) weighted by a linearly
-    warmed beta; Adam steps; reconstructions and samples from the prior under no_grad."""
+    """A convolutional VAE on 8x8 binary images: two stride-2 convs give a 32-vector that two
+    Linear heads turn into the posterior's mean and log-variance; the code is the mean plus
+    randn_like noise times exp(log-variance / 2); a Linear and two ConvTranspose2d layers map
+    it back to pixel logits. The loss is summed BCE-with-logits plus beta times the Gaussian
+    KL to N(0, I) in closed form, beta ramping linearly to 1 over four Adam steps; then, in
+    eval mode and without grad, sigmoid reconstructions and two decodes of prior draws."""
     nn, F = L.nn, L.nn.functional
 
-    class VAE(nn.Module):
-        def __init__(self, z=3):
+    class ConvGaussianVAE(nn.Module):
+        def __init__(self, latent=3):
             super().__init__()
-            self.enc = nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.LeakyReLU(0.2),
-                                     nn.Conv2d(4, 8, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
-            self.mu, self.logvar = nn.Linear(32, z), nn.Linear(32, z)
-            self.fc = nn.Linear(z, 32)
-            self.dec = nn.Sequential(nn.Unflatten(1, (8, 2, 2)),
-                                     nn.ConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(),
-                                     nn.ConvTranspose2d(4, 1, 4, 2, 1))
+            self.features = nn.Sequential(
+                nn.Conv2d(1, 4, 3, 2, 1), nn.LeakyReLU(0.2),
+                nn.Conv2d(4, 8, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten())
+            self.to_mean, self.to_log_var = nn.Linear(32, latent), nn.Linear(32, latent)
+            self.expand = nn.Linear(latent, 32)
+            self.upsample = nn.Sequential(nn.Unflatten(1, (8, 2, 2)),
+                                          nn.ConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(),
+                                          nn.ConvTranspose2d(4, 1, 4, 2, 1))
 
-        def encode(self, x):
-            h = self.enc(x)
-            return self.mu(h), self.logvar(h)
+        def decode(self, code):
+            return self.upsample(self.expand(code))
 
-        def reparameterize(self, mu, logvar):
-            std = L.exp(0.5 * logvar)
-            return mu + L.randn_like(std) * std
+        def forward(self, images):
+            f = self.features(images)
+            mean, log_var = self.to_mean(f), self.to_log_var(f)
+            spread = L.exp(0.5 * log_var)
+            code = mean + L.randn_like(spread) * spread    # differentiable in mean and spread
+            return self.decode(code), mean, log_var
 
-        def forward(self, x):
-            mu, logvar = self.encode(x)
-            return self.dec(self.fc(self.reparameterize(mu, logvar))), mu, logvar
+    def kl_to_standard_normal(mean, log_var):
+        # KL(N(m, s^2) || N(0, 1)) per coordinate is (m^2 + s^2 - 1 - log s^2) / 2
+        return -0.5 * L.sum(1 + log_var - mean.pow(2) - log_var.exp())
 
     L.manual_seed(5)
-    vae = VAE().double()
-    x = L.tensor((np.random.RandomState(2).rand(6, 1, 8, 8) > 0.6).astype(np.float64))
-    opt = L.optim.Adam(vae.parameters(), lr=1e-2)
-    hist = []
-    for step in range(4):
-        beta = min(1.0, (step + 1) / 4)
-        logits, mu, logvar = vae(x)
-        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
-        kld = -0.5 * L.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        loss = (rec + beta * kld) / x.size(0)
+    model = ConvGaussianVAE().double()
+    images = L.tensor((np.random.RandomState(2).rand(6, 1, 8, 8) > 0.6).astype(np.float64))
+    opt = L.optim.Adam(model.parameters(), lr=1e-2)
+    hist, n_steps = [], 4
+    for k in range(1, n_steps + 1):
+        logits, mean, log_var = model(images)
+        recon_term = F.binary_cross_entropy_with_logits(logits, images, reduction="sum")
+        kl_term = kl_to_standard_normal(mean, log_var)
+        loss = (recon_term + min(1.0, k / n_steps) * kl_term) / images.size(0)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        hist.append((rec.item(), kld.item()))
-    vae.eval()
+        hist.append((recon_term.item(), kl_term.item()))
+    model.eval()
     with L.no_grad():
-        recon = L.sigmoid(vae(x)[0])
-        samples = L.sigmoid(vae.dec(vae.fc(L.randn(2, 3, dtype=L.float64))))
-    return dict(hist=hist, recon=recon, samples=samples, g=grads_of(vae))
+        recon = L.sigmoid(model(images)[0])
+        samples = L.sigmoid(model.decode(L.randn(2, 3, dtype=L.float64)))
+    return dict(hist=hist, recon=recon, samples=samples, g=grads_of(model))
 
 
 @program(**F32)
@@ -470,11 +475,13 @@ def moco_momentum_encoder_with_a_queue_of_negatives(L):
 
 @program
 def byol_predictor_with_ema_target_and_barlow_twins_cross_correlation(L):
-    """BYOL's loss 2 - 2 cos(p, z') symmetrised, the target network an EMA of the online one
-    by torch._foreach_mul_/_foreach_add_ over parameter lists, and Barlow Twins' loss on the
-    same projections: the batch-normalised cross-correlation, on-diagonal (1 - c)^2 and
-    off-diagonal c^2 weighted by lambda, the off-diagonal taken by flatten()[:-1].view(n-1,
-    n+1)[:, 1:]."""
+    """Two self-supervised objectives on one pair of augmented views. BYOL: a predictor on the
+    online network must match the other view's output of a target network (2 - 2 cos, both
+    orders summed), the target following the online weights as a moving average done with
+    torch._foreach_mul_ and _foreach_add_. Barlow Twins on the online outputs: the
+    cross-correlation of the two views' batch-standardised features pushed to the identity,
+    the diagonal through an in-place diagonal view and the off-diagonal entries picked by a
+    flatten / view / slice trick, their squares down-weighted."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(23)
 
@@ -489,18 +496,20 @@ def byol_predictor_with_ema_target_and_barlow_twins_cross_correlation(L):
         p.requires_grad_(False)
     x = _t(L, 6, 8, seed=8)
 
-    def byol(p, z):
-        return 2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1).mean()
+    def prediction_gap(pred, aim):
+        # squared distance of unit vectors, |a - b|^2 = 2 - 2 cos(a, b); no gradient to aim
+        return 2 - 2 * F.cosine_similarity(pred, aim.detach(), dim=-1).mean()
 
-    def off_diagonal(m):
-        n = m.shape[0]
-        return m.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
-
-    def barlow(z1, z2, lam=5e-3):
-        bn = nn.BatchNorm1d(z1.shape[1], affine=False).double()
-        c = bn(z1).T @ bn(z2) / z1.shape[0]
-        on = L.diagonal(c).add_(-1).pow_(2).sum()
-        return on + lam * off_diagonal(c).pow_(2).sum()
+    def redundancy_penalty(za, zb, weight=5e-3):
+        standardise = nn.BatchNorm1d(za.shape[1], affine=False).double()
+        corr = standardise(za).T @ standardise(zb) / za.shape[0]      # (d, d)
+        d = corr.shape[0]
+        # the diagonal (a view of corr, changed in place) should be 1 ...
+        invariance = L.diagonal(corr).add_(-1).pow_(2).sum()
+        # ... the rest 0: without the last entry, the d*d - 1 values read d + 1 to a row
+        # start each row with a diagonal entry, so columns 1: are the off-diagonal ones
+        cross = corr.flatten()[:-1].view(d - 1, d + 1)[:, 1:].flatten()
+        return invariance + weight * cross.pow_(2).sum()
 
     opt = L.optim.Adam(list(online.parameters()) + list(predictor.parameters()), lr=3e-3)
     hist = []
@@ -509,7 +518,8 @@ def byol_predictor_with_ema_target_and_barlow_twins_cross_correlation(L):
         o1, o2 = online(v1), online(v2)
         with L.no_grad():
             t1, t2 = target(v1), target(v2)
-        loss = byol(predictor(o1), t2) + byol(predictor(o2), t1) + 0.01 * barlow(o1, o2)
+        loss = (prediction_gap(predictor(o1), t2) + prediction_gap(predictor(o2), t1)
+                + 0.01 * redundancy_penalty(o1, o2))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -523,12 +533,12 @@ def byol_predictor_with_ema_target_and_barlow_twins_cross_correlation(L):
 
 @program
 def triplet_mining_and_arcface_margin_for_metric_learning(L):
-    """Metric learning: batch-hard triplet mining from torch.cdist distances with masks
-    from labels (hardest positive by max over masked, hardest negative by min after adding
-    the max to the positives), F.relu(d_ap - d_an + margin); an ArcFace head, cos(theta + m)
-    by cos*cos_m - sin*sin_m with sin from sqrt((1 - cos^2).clamp(0, 1)), the one-hot
-    mixing by torch.where, scaled logits to cross_entropy; TripletMarginLoss on chosen
-    triplets beside."""
+    """Metric learning three ways on one embedding net: batch-hard triplets mined from a cdist
+    matrix (the farthest same-label point by a masked max, the nearest other-label point by a
+    min once same-label distances are pushed up by the largest distance) under a hinge; an
+    angular-margin softmax head on normalised embeddings and class weights (sin from cos by
+    sqrt of a clamp, a where for the wrap-round case, a scatter_ one-hot choosing which class
+    gets the margin); and TripletMarginLoss with swap on hand-picked triplets."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(29)
     emb_net = nn.Sequential(nn.Linear(5, 12), nn.PReLU(), nn.Linear(12, 4))
@@ -542,15 +552,17 @@ def triplet_mining_and_arcface_margin_for_metric_learning(L):
     d_ap = (d * same.float()).max(dim=1).values
     d_an = (d + d.max() * same.double()).min(dim=1).values
     tri = F.relu(d_ap - d_an + 0.3).mean()
-    en, wn = F.normalize(e), F.normalize(W)
-    cos = F.linear(en, wn)
-    sin = L.sqrt((1.0 - cos.pow(2)).clamp(0, 1))
-    m = 0.2
-    phi = cos * math.cos(m) - sin * math.sin(m)
-    phi = L.where(cos > math.cos(math.pi - m), phi, cos - math.sin(math.pi - m) * m)
-    one_hot = L.zeros_like(cos).scatter_(1, y.view(-1, 1), 1.0)
-    logits = 16.0 * (one_hot * phi + (1.0 - one_hot) * cos)
-    arc = F.cross_entropy(logits, y)
+    # additive angular margin: the true class scores cos(theta + m) = cos cos(m) - sin sin(m)
+    # instead of cos(theta); beyond theta = pi - m, where theta + m would wrap round, it
+    # scores cos(theta) - m sin(m) so the logit keeps falling as theta grows
+    margin, scale = 0.2, 16.0
+    cos_t = F.linear(F.normalize(e), F.normalize(W))
+    sin_t = L.sqrt((1.0 - cos_t.pow(2)).clamp(0, 1))
+    shifted = L.where(cos_t > math.cos(math.pi - margin),
+                      cos_t * math.cos(margin) - sin_t * math.sin(margin),
+                      cos_t - math.sin(math.pi - margin) * margin)
+    is_label = L.zeros_like(cos_t).scatter_(1, y.view(-1, 1), 1.0)
+    arc = F.cross_entropy(scale * (is_label * shifted + (1.0 - is_label) * cos_t), y)
     tml = nn.TripletMarginLoss(margin=0.5, p=2, swap=True)(e[[0, 3, 6]], e[[1, 4, 7]],
                                                            e[[3, 6, 0]])
     (tri + arc + tml).backward()
@@ -827,11 +839,12 @@ def sac_tanh_squashed_normal_with_log_prob_correction_and_twin_critics(L):
 
 @program(**F32)
 def reinforce_with_baseline_discounted_returns_and_normal_policy(L):
-    """REINFORCE on a continuous action: a Normal policy with a state-independent log_std
-    Parameter, actions sampled under the seed, discounted returns by a reversed Python
-    loop with insert(0, R), returns standardised by (r - mean) / (std + eps) over
-    torch.tensor(returns), the policy loss by torch.stack of -log_prob * advantage and a
-    baseline value net trained by F.smooth_l1_loss; Independent over the action dims."""
+    """Policy gradient with a learned baseline on a continuous action: the mean of a Normal
+    policy comes from an MLP, its log standard deviation is one free Parameter, and the two
+    action dims form one event by Independent; eight sampled steps per episode, rewards-to-go
+    discounted by 0.95 and then standardised (mean and std of the tensor, 1e-9 added), the
+    score-function loss -log_prob times the baseline-corrected return summed over a stack,
+    plus a smooth_l1_loss regression of the value net onto the returns; two episodes."""
     nn, F = L.nn, L.nn.functional
     D = L.distributions
     L.manual_seed(43)
@@ -852,11 +865,11 @@ def reinforce_with_baseline_discounted_returns_and_normal_policy(L):
             vals.append(vnet(x).squeeze())
             o, r, _ = env.step(float(a[0].clamp(-1, 3)))
             rewards.append(r)
-        R, returns = 0.0, []
-        for r in rewards[::-1]:
-            R = r + 0.95 * R
-            returns.insert(0, R)
-        returns = L.tensor(returns)
+        to_go, backwards = 0.0, []
+        for r in reversed(rewards):      # accumulate from the last step, then flip
+            to_go = r + 0.95 * to_go
+            backwards.append(to_go)
+        returns = L.tensor(backwards[::-1])
         returns = (returns - returns.mean()) / (returns.std() + 1e-9)
         vals = L.stack(vals)
         adv = returns - vals.detach()
@@ -873,30 +886,32 @@ def reinforce_with_baseline_discounted_returns_and_normal_policy(L):
 # speech
 # ----------------------------------------------------------------------------------------------
 def _hz_to_mel(f):
+    """The HTK mel scale of a frequency in Hz."""
     return 2595.0 * np.log10(1.0 + f / 700.0)
 
 
 def _mel_fbank(L, n_freqs, n_mels, sr, dtype):
-    all_freqs = L.linspace(0, sr // 2, n_freqs, dtype=dtype)
-    m_pts = L.linspace(float(_hz_to_mel(0.0)), float(_hz_to_mel(sr / 2)), n_mels + 2,
-                       dtype=dtype)
-    f_pts = 700.0 * (10 ** (m_pts / 2595.0) - 1.0)
-    f_diff = f_pts[1:] - f_pts[:-1]
-    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
-    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
-    up = slopes[:, 2:] / f_diff[1:]
-    fb = L.max(L.zeros(1, dtype=dtype), L.min(down, up))
-    enorm = 2.0 / (f_pts[2:n_mels + 2] - f_pts[:n_mels])
-    return fb * enorm.unsqueeze(0)
+    """An (n_freqs, n_mels) bank of triangles spaced evenly in mel from 0 to sr / 2, each
+    divided by half its base width so that all have the same area (Slaney's scaling)."""
+    bin_hz = L.linspace(0, sr // 2, n_freqs, dtype=dtype).unsqueeze(1)        # (n_freqs, 1)
+    mel_edges = L.linspace(float(_hz_to_mel(0.0)), float(_hz_to_mel(sr / 2)), n_mels + 2,
+                           dtype=dtype)
+    hz_edges = 700.0 * (10 ** (mel_edges / 2595.0) - 1.0)      # back from mel to Hz
+    left, peak, right = hz_edges[:-2], hz_edges[1:-1], hz_edges[2:]
+    rising = (bin_hz - left) / (peak - left)
+    falling = (right - bin_hz) / (right - peak)
+    triangles = L.max(L.zeros(1, dtype=dtype), L.min(rising, falling))
+    return triangles * (2.0 / (right - left)).unsqueeze(0)
 
 
 @program
 def log_mel_and_mfcc_by_a_hand_built_filterbank_and_dct_matrix(L):
-    """A torchaudio-free front end: torch.stft with a periodic hann_window, center=True and
-    reflect padding, power spectrogram by .abs().pow(2), a Slaney-normalised triangular mel
-    filterbank built from linspace/min/max, log(clamp(min=1e-10)) scaled to dB with a top_db
-    floor by amax over the last two dims, an orthonormal DCT-II matrix by cos over an outer
-    product, MFCCs by matmul; per-utterance CMVN; gradients back to the waveform."""
+    """Speech features computed with core ops only: a centred, reflect-padded stft under a
+    periodic Hann window, its squared magnitude, a triangular mel filterbank of our own
+    (linspace, min, max), decibels of the clamped mel energies with everything more than 80
+    dB below each utterance's peak (amax over two dims) raised to that floor, cepstra by an
+    orthonormal DCT-II matrix built from cos of an outer product and in-place scaling, and
+    per-utterance mean and variance normalisation; the gradient reaches the waveform."""
     sr, n_fft, hop = 8000, 64, 16
     rng = np.random.RandomState(21)
     tt = np.arange(400) / sr
@@ -911,12 +926,15 @@ def log_mel_and_mfcc_by_a_hand_built_filterbank_and_dct_matrix(L):
     mel = (power.transpose(-1, -2) @ fb).transpose(-1, -2)
     db = 10.0 * L.log10(L.clamp(mel, min=1e-10))
     db = L.max(db, db.amax(dim=(-2, -1), keepdim=True) - 80.0)
-    n = L.arange(12, dtype=L.float64)
-    k = L.arange(8, dtype=L.float64).unsqueeze(1)
-    dct = L.cos(math.pi / 12 * (n + 0.5) * k)
-    dct[0] *= 1.0 / math.sqrt(2.0)
-    dct *= math.sqrt(2.0 / 12)
-    mfcc = L.matmul(db.transpose(-1, -2), dct.t()).transpose(-1, -2)
+    n_mels, n_ceps = 12, 8
+    # DCT-II basis, row q: cos(pi q (j + 1/2) / n_mels) over mel bands j; made orthonormal by
+    # sqrt(2 / n_mels) overall and a further 1/sqrt(2) on the constant row
+    band_mid = L.arange(n_mels, dtype=L.float64) + 0.5
+    order = L.arange(n_ceps, dtype=L.float64).unsqueeze(1)
+    basis = L.cos(order * band_mid * (math.pi / n_mels))
+    basis[0] *= 1.0 / math.sqrt(2.0)
+    basis *= math.sqrt(2.0 / n_mels)
+    mfcc = L.matmul(db.transpose(-1, -2), basis.t()).transpose(-1, -2)
     cmvn = (mfcc - mfcc.mean(-1, keepdim=True)) / (mfcc.std(-1, keepdim=True) + 1e-5)
     cmvn.pow(2).mean().backward()
     return dict(spec_shape=tuple(spec.shape), fb=fb, db=db, mfcc=mfcc, g=x.grad)

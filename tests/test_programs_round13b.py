@@ -338,7 +338,7 @@ def grad_scaler_skips_steps_with_inf_grads_and_backs_off(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def custom_functions_with_needs_input_grad_non_differentiable_outputs_and_once_differentiable(L):
-    """Custom autograd.Functions as extension code writes them: a linear Function that
+    """Custom autograd.Functions: a linear Function that
     checks ctx.needs_input_grad before each matmul (bias optional, None grads returned),
     a sort-like Function returning values and indices with mark_non_differentiable on the
     indices, a Function with @once_differentiable backward, and one with
@@ -346,26 +346,24 @@ def custom_functions_with_needs_input_grad_non_differentiable_outputs_and_once_d
     Function = L.autograd.Function
     once = L.autograd.function.once_differentiable
 
-    class LinearFn(Function):
-        @staticmethod
-        def forward(ctx, inp, weight, bias=None):
-            ctx.save_for_backward(inp, weight, bias)
-            out = inp.mm(weight.t())
-            if bias is not None:
-                out += bias.unsqueeze(0).expand_as(out)
-            return out
+    class AffineFn(Function):
+        """x W^T + b whose backward computes only the gradients autograd asks for."""
 
         @staticmethod
-        def backward(ctx, grad_output):
-            inp, weight, bias = ctx.saved_tensors
-            gi = gw = gb = None
-            if ctx.needs_input_grad[0]:
-                gi = grad_output.mm(weight)
-            if ctx.needs_input_grad[1]:
-                gw = grad_output.t().mm(inp)
-            if bias is not None and ctx.needs_input_grad[2]:
-                gb = grad_output.sum(0)
-            return gi, gw, gb
+        def forward(ctx, x, w, b=None):
+            ctx.save_for_backward(x, w, b)
+            y = x.mm(w.t())
+            if b is not None:
+                y += b.unsqueeze(0).expand_as(y)          # in place on the fresh product
+            return y
+
+        @staticmethod
+        def backward(ctx, gy):
+            x, w, b = ctx.saved_tensors
+            need_x, need_w, need_b = ctx.needs_input_grad
+            return (gy.mm(w) if need_x else None,
+                    gy.t().mm(x) if need_w else None,
+                    gy.sum(0) if b is not None and need_b else None)
 
     class TopValues(Function):
         @staticmethod
@@ -412,7 +410,7 @@ def custom_functions_with_needs_input_grad_non_differentiable_outputs_and_once_d
     x = _t(L, 4, 3, seed=12, grad=True)
     w = _t(L, 2, 3, seed=13, grad=True)
     b = _t(L, 2, seed=14)
-    y = LinearFn.apply(x, w, b)
+    y = AffineFn.apply(x, w, b)
     v, i = TopValues.apply(y, 1)
     c = Cube.apply(v)
     s1, s2 = Split.apply(c)
@@ -496,26 +494,30 @@ def parametrizations_weight_norm_spectral_norm_orthogonal_and_a_symmetric_one(L)
     spectral_norm's power iteration in train mode (u, v buffers updated each forward,
     seeded) and frozen in eval, orthogonal on a square Linear (the weight's W^T W = I and
     its gradient through the matrix exponential default), and a user parametrization
-    registered by parametrize.register_parametrization (Symmetric: triu + triu^T), with
+    registered by parametrize.register_parametrization (symmetric from triu), with
     right_inverse on assignment; cached() around two forwards; remove_parametrizations
     leaving the current weight."""
     nn = L.nn
     P = nn.utils.parametrizations
     par = nn.utils.parametrize
 
-    class Symmetric(nn.Module):
-        def forward(self, X):
-            return X.triu() + X.triu(1).transpose(-1, -2)
+    class MirrorUpper(nn.Module):
+        """A symmetric matrix from the upper triangle (diagonal included) of the free one;
+        assigning a symmetric matrix stores its upper triangle."""
 
-        def right_inverse(self, A):
-            return A.triu()
+        def forward(self, free):
+            above = free.triu(diagonal=1)
+            return free.triu() + above.transpose(-2, -1)
+
+        def right_inverse(self, sym):
+            return sym.triu(diagonal=0)
 
     L.manual_seed(19)
     wn = P.weight_norm(nn.Linear(4, 3).double())
     sn = P.spectral_norm(nn.Linear(4, 4).double(), n_power_iterations=2)
     orth = P.orthogonal(nn.Linear(3, 3).double())
     sym = nn.Linear(3, 3).double()
-    par.register_parametrization(sym, "weight", Symmetric())
+    par.register_parametrization(sym, "weight", MirrorUpper())
     x = _t(L, 5, 4, seed=16)
     x3 = _t(L, 5, 3, seed=17)
     with par.cached():
@@ -1315,7 +1317,7 @@ def forward_hooks_with_kwargs_always_call_prepend_and_state_dict_post_hooks(L):
 @program
 def conv_bn_fusion_for_inference_and_vmapped_model_ensembles(L):
     """Deployment and ensembling utilities: nn.utils.fusion.fuse_conv_bn_eval and
-    fuse_linear_bn_eval against the unfused eval pair; the model-ensembling tutorial's
+    fuse_linear_bn_eval against the unfused eval pair; a model ensemble by
     torch.func.stack_module_state over four Linears, a 'meta' copy as the base, and
     torch.vmap of functional_call over the stacked parameters."""
     nn = L.nn
@@ -1332,13 +1334,14 @@ def conv_bn_fusion_for_inference_and_vmapped_model_ensembles(L):
     func = L.func
     models = [nn.Linear(3, 2).double() for _ in range(4)]
     params, buffers = func.stack_module_state(models)
-    base = copy.deepcopy(models[0]).to("meta")
+    skeleton = copy.deepcopy(models[0]).to("meta")     # shapes only, no storage
 
-    def f(p, b, xx):
-        return func.functional_call(base, (p, b), (xx,))
+    def run_member(weights, bufs, batch):
+        return func.functional_call(skeleton, (weights, bufs), (batch,))
 
     xs = _t(L, 5, 3, seed=41)
-    out = L.vmap(f, in_dims=(0, 0, None))(params, buffers, xs)
+    # members along dim 0 of the stacked state, the same batch for every member
+    out = L.vmap(run_member, in_dims=(0, 0, None))(params, buffers, xs)
     x2 = _t(L, 2, 3, seed=42)
     return dict(d=(fused(x) - bn(conv(x))).abs().max() < 1e-12, fw=fused.weight, fl=fl(x2),
                 ref=bn1(lin(x2)), out=out, ref2=L.stack([m(xs) for m in models]),

@@ -187,30 +187,38 @@ def beam_search_over_log_probs_with_topk_gather_and_length_penalty(L):
 
 @program
 def top_k_top_p_sampling_with_temperature_and_repetition_penalty(L):
-    """Sampling-based decoding as generation scripts write it: logits divided by a
+    """Sampling-based decoding: logits divided by a
     temperature, a repetition penalty applied by gather/scatter on the tokens already
     produced (divide positive, multiply negative), top-k by the k-th largest value and
     where(-inf), nucleus filtering by sort, softmax cumsum, the mask shifted right by one and
     scattered back to vocabulary order, then multinomial under manual_seed; Categorical's
     log_prob and entropy of the filtered distribution."""
     F = L.nn.functional
+
+    def penalise_repeats(scores, seen, factor):
+        """Tokens already produced made less likely: their positive scores divided by the
+        factor, their negative ones multiplied by it."""
+        old = scores.gather(1, seen)
+        return scores.scatter(1, seen, L.where(old > 0, old / factor, old * factor))
+
+    def outside_nucleus(scores, p):
+        """True at the tokens outside the smallest best-first set whose probability mass
+        passes p (the token that passes p stays in)."""
+        ranked, order = scores.sort(descending=True, dim=-1)
+        passed = F.softmax(ranked, -1).cumsum(-1) > p
+        drop = L.zeros_like(passed)
+        drop[..., 1:] = passed[..., :-1].clone()
+        return drop.scatter(1, order, drop)
+
     L.manual_seed(40)
     logits = _t(L, 2, 9, seed=40)
     prev = L.tensor([[1, 3, 3], [0, 8, 2]])
     out, lps = [], []
     for step in range(4):
-        lg = logits / 0.7
-        sc = lg.gather(1, prev)
-        sc = L.where(sc > 0, sc / 1.3, sc * 1.3)
-        lg = lg.scatter(1, prev, sc)
-        kth = L.topk(lg, 5)[0][..., -1, None]
-        lg = lg.masked_fill(lg < kth, float("-inf"))
-        sl, si = lg.sort(descending=True, dim=-1)
-        cum = F.softmax(sl, -1).cumsum(-1)
-        rm = cum > 0.85
-        rm[..., 1:] = rm[..., :-1].clone()
-        rm[..., 0] = False
-        lg = lg.masked_fill(rm.scatter(1, si, rm), float("-inf"))
+        lg = penalise_repeats(logits / 0.7, prev, 1.3)
+        fifth = L.topk(lg, 5)[0][..., -1:]
+        lg = lg.masked_fill(lg < fifth, float("-inf"))
+        lg = lg.masked_fill(outside_nucleus(lg, 0.85), float("-inf"))
         tok = L.multinomial(F.softmax(lg, -1), 1)
         d = L.distributions.Categorical(logits=lg)
         lps.append((d.log_prob(tok.squeeze(1)), d.entropy()))
@@ -234,23 +242,25 @@ def nn_transformer_seq2seq_with_causal_and_padding_masks_and_label_smoothing(L):
     nn = L.nn
     V, D = 10, 8
 
-    class PosEnc(nn.Module):
-        def __init__(self, d, n=20):
-            super().__init__()
-            pos = L.arange(n, dtype=L.float64).unsqueeze(1)
-            div = L.exp(L.arange(0, d, 2, dtype=L.float64) * (-math.log(10000.0) / d))
-            pe = L.zeros(n, d, dtype=L.float64)
-            pe[:, 0::2] = L.sin(pos * div)
-            pe[:, 1::2] = L.cos(pos * div)
-            self.register_buffer("pe", pe, persistent=False)
+    class SinusoidTable(nn.Module):
+        """Adds a fixed table of sines (even columns) and cosines (odd columns) whose
+        frequencies fall geometrically from 1 to 1/10000; kept out of the state_dict."""
 
-        def forward(self, x):
-            return x + self.pe[: x.shape[1]]
+        def __init__(self, width, longest=20):
+            super().__init__()
+            freqs = L.exp(-math.log(10000.0) / width * L.arange(0, width, 2, dtype=L.float64))
+            angles = L.arange(longest, dtype=L.float64)[:, None] * freqs
+            table = L.zeros(longest, width, dtype=L.float64)
+            table[:, ::2], table[:, 1::2] = angles.sin(), angles.cos()
+            self.register_buffer("table", table, persistent=False)
+
+        def forward(self, tokens):
+            return tokens + self.table[: tokens.size(1)]
 
     class Model(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb, self.pos = nn.Embedding(V, D, padding_idx=0), PosEnc(D)
+            self.emb, self.pos = nn.Embedding(V, D, padding_idx=0), SinusoidTable(D)
             self.tf = nn.Transformer(D, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
                                      dim_feedforward=16, dropout=0.1, batch_first=True)
             self.out = nn.Linear(D, V)
@@ -342,7 +352,7 @@ def multihead_attention_weights_averaged_or_per_head_with_float_and_bool_masks(L
 
 @program
 def word_level_language_model_with_tied_weights_and_bptt_batches(L):
-    """The word-language-model example: a corpus tokenised by split, a dictionary built with
+    """A word-level language model: a corpus tokenised by split, a dictionary built with
     setdefault, the id stream batchified (narrow to a multiple, view(bsz, -1).t()),
     get_batch slices of bptt length, an LSTM with weights tied to the embedding, the hidden
     state detached between batches (repackage), clip_grad_norm_ and a manual SGD update
@@ -354,12 +364,15 @@ def word_level_language_model_with_tied_weights_and_bptt_batches(L):
         vocab.setdefault(w, len(vocab))
     ids = L.tensor([vocab[w] for w in text], dtype=L.long)
     bsz, bptt = 2, 4
-    nb = ids.size(0) // bsz
-    data = ids.narrow(0, 0, nb * bsz).view(bsz, -1).t().contiguous()
+    # bsz parallel streams, one per column: the tail that does not fill a row is dropped
+    rows = ids.size(0) // bsz
+    data = ids.narrow(0, 0, rows * bsz).view(bsz, -1).t().contiguous()
     V, D = len(vocab), 6
     L.manual_seed(8)
 
-    class RNNLM(nn.Module):
+    class TiedLSTM(nn.Module):
+        """Embedding -> 2-layer LSTM -> Linear, the output matrix being the embedding's."""
+
         def __init__(self):
             super().__init__()
             self.enc, self.rnn, self.dec = nn.Embedding(V, D), nn.LSTM(D, D, 2), nn.Linear(D, V)
@@ -367,24 +380,25 @@ def word_level_language_model_with_tied_weights_and_bptt_batches(L):
             nn.init.uniform_(self.enc.weight, -0.1, 0.1)
             nn.init.zeros_(self.dec.bias)
 
-        def forward(self, x, hid):
-            o, hid = self.rnn(self.enc(x), hid)
-            return self.dec(o), hid
+        def forward(self, x, state):
+            seq, state = self.rnn(self.enc(x), state)
+            return self.dec(seq), state
 
-    m = RNNLM().double()
-    hid = (L.zeros(2, bsz, D, dtype=L.float64), L.zeros(2, bsz, D, dtype=L.float64))
+    m = TiedLSTM().double()
+    state = (L.zeros(2, bsz, D, dtype=L.float64), L.zeros(2, bsz, D, dtype=L.float64))
     losses = []
-    for i in range(0, data.size(0) - 1, bptt):
-        n = min(bptt, data.size(0) - 1 - i)
-        x, y = data[i:i + n], data[i + 1:i + 1 + n].reshape(-1)
-        hid = tuple(h.detach() for h in hid)
+    for start in range(0, data.size(0) - 1, bptt):
+        span = min(bptt, data.size(0) - 1 - start)
+        inp = data[start:start + span]
+        nxt = data[start + 1:start + 1 + span].reshape(-1)     # the next word at each step
+        state = tuple(t.detach() for t in state)   # carry the state, not its history
         m.zero_grad()
-        out, hid = m(x, hid)
-        loss = F.cross_entropy(out.view(-1, V), y)
+        out, state = m(inp, state)
+        loss = F.cross_entropy(out.view(-1, V), nxt)
         loss.backward()
         nn.utils.clip_grad_norm_(m.parameters(), 0.25)
-        for p in m.parameters():
-            p.data.add_(p.grad, alpha=-5.0)
+        for w in m.parameters():                   # plain SGD by hand, lr 5
+            w.data.add_(w.grad, alpha=-5.0)
         losses.append(loss.item())
     return dict(data=data, losses=losses, ppl=math.exp(sum(losses) / len(losses)),
                 tied=m.dec.weight is m.enc.weight, n=len(list(m.parameters())),
@@ -446,16 +460,19 @@ def vit_patch_embedding_by_unfold_equals_the_strided_conv_and_trains(L):
                 conv=conv.weight, pos=pos, big=big, g=grads_of(blk))
 
 
-def _window_partition(x, ws):
-    B, H, W, C = x.shape
-    x = x.view(B, H // ws, ws, W // ws, ws, C)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws, ws, C)
+def _to_windows(img, side):
+    """(B, H, W, C) -> (B * H/side * W/side, side * side, C): non-overlapping square tiles,
+    row of tiles by row of tiles, each tile's pixels in row-major order."""
+    b, h, w, c = img.shape
+    tiles = img.view(b, h // side, side, w // side, side, c).permute(0, 1, 3, 2, 4, 5)
+    return tiles.reshape(-1, side * side, c)
 
 
-def _window_reverse(w, ws, H, W):
-    B = w.shape[0] // (H * W // ws // ws)
-    x = w.view(B, H // ws, W // ws, ws, ws, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(B, H, W, -1)
+def _from_windows(tiles, side, h, w):
+    """The inverse of ``_to_windows``: tiles back to (B, H, W, C)."""
+    c = tiles.shape[-1]
+    grid = tiles.view(-1, h // side, w // side, side, side, c).transpose(2, 3)
+    return grid.contiguous().view(-1, h, w, c)
 
 
 @program
@@ -468,40 +485,43 @@ def swin_shifted_window_attention_with_relative_position_bias_and_mask(L):
     roll back and a backward."""
     nn, F = L.nn, L.nn.functional
     ws, shift, C, heads, H, W = 2, 1, 4, 2, 4, 4
+    hd = C // heads
     L.manual_seed(11)
-    coords = L.stack(L.meshgrid(L.arange(ws), L.arange(ws), indexing="ij"))
-    flat = L.flatten(coords, 1)
-    rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
-    rel[:, :, 0] += ws - 1
-    rel[:, :, 1] += ws - 1
-    rel[:, :, 0] *= 2 * ws - 1
-    index = rel.sum(-1)
+    # index of (dy, dx) between two pixels of a window: both offsets moved to >= 0, then
+    # read as the digits of a base-(2ws-1) number
+    rows, cols = L.meshgrid(L.arange(ws), L.arange(ws), indexing="ij")
+    pix = L.flatten(L.stack([rows, cols]), 1)                       # (2, ws*ws)
+    offs = pix.unsqueeze(2) - pix.unsqueeze(1) + (ws - 1)           # (2, N, N)
+    offs[0] *= 2 * ws - 1
+    index = offs.sum(0)
     table = nn.Parameter(L.zeros((2 * ws - 1) ** 2, heads, dtype=L.float64))
     nn.init.trunc_normal_(table, std=0.02)
     qkv, proj = nn.Linear(C, 3 * C).double(), nn.Linear(C, C).double()
-    img_mask = L.zeros(1, H, W, 1)
-    cnt = 0
-    for hs in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-        for wsl in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
-            img_mask[:, hs, wsl, :] = cnt
-            cnt += 1
-    mw = _window_partition(img_mask, ws).view(-1, ws * ws)
-    attn_mask = mw.unsqueeze(1) - mw.unsqueeze(2)
-    attn_mask = attn_mask.masked_fill(attn_mask != 0, -100.0).masked_fill(attn_mask == 0, 0.0)
-    x = _t(L, 2, H, W, C, seed=11, grad=True)
-    sx = L.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-    win = _window_partition(sx, ws).view(-1, ws * ws, C)
-    Bw, N, _ = win.shape
-    q, k, v = qkv(win).reshape(Bw, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-    att = (q * (C // heads) ** -0.5) @ k.transpose(-2, -1)
-    bias = table[index.view(-1)].view(N, N, -1).permute(2, 0, 1).contiguous()
-    att = att + bias.unsqueeze(0)
+
+    # after the cyclic shift, pixels of one window may come from three bands of rows and
+    # three of columns; pairs from different (row band, column band) regions are masked
+    def bands(n):
+        band = L.zeros(n)
+        band[n - ws:] = 1
+        band[n - shift:] = 2
+        return band
+
+    region = (3 * bands(H)[:, None] + bands(W)[None, :]).view(1, H, W, 1)
+    reg = _to_windows(region, ws).squeeze(-1)                       # (nW, N)
+    apart = reg[:, None, :] - reg[:, :, None]
+    attn_mask = L.zeros_like(apart).masked_fill(apart != 0, -100.0)
     nW = attn_mask.shape[0]
-    att = att.view(Bw // nW, nW, heads, N, N) + attn_mask.unsqueeze(1).unsqueeze(0).double()
-    att = F.softmax(att.view(-1, heads, N, N), dim=-1)
-    o = proj((att @ v).transpose(1, 2).reshape(Bw, N, C))
-    y = L.roll(_window_reverse(o.view(-1, ws, ws, C), ws, H, W), shifts=(shift, shift),
-               dims=(1, 2))
+
+    x = _t(L, 2, H, W, C, seed=11, grad=True)
+    win = _to_windows(L.roll(x, shifts=(-shift, -shift), dims=(1, 2)), ws)
+    Bw, N, _ = win.shape
+    q, k, v = (t.transpose(1, 2) for t in qkv(win).view(Bw, N, 3, heads, hd).unbind(2))
+    scores = L.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)
+    scores = scores + table[index].permute(2, 0, 1)                 # (heads, N, N) bias
+    scores = scores.unflatten(0, (-1, nW)) + attn_mask[None, :, None].double()
+    probs = F.softmax(scores.flatten(0, 1), dim=-1)
+    o = proj(L.matmul(probs, v).transpose(1, 2).flatten(2))
+    y = L.roll(_from_windows(o, ws, H, W), shifts=(shift, shift), dims=(1, 2))
     y.pow(2).sum().backward()
     return dict(index=index, mask=attn_mask, y=y, gx=x.grad, gt=table.grad, g=grads_of(qkv))
 
@@ -519,18 +539,18 @@ def patch_merging_and_drop_path_stochastic_depth_in_train_and_eval(L):
     x0, x1, x2, x3 = x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
     merged = red(norm(L.cat([x0, x1, x2, x3], -1)))
 
-    def drop_path(t, p, training):
-        if p == 0.0 or not training:
+    def stochastic_depth(t, rate, training):
+        """Each sample of the batch kept whole with probability 1 - rate and rescaled."""
+        if not training or rate == 0.0:
             return t
-        keep = 1 - p
-        shape = (t.shape[0],) + (1,) * (t.ndim - 1)
-        m = t.new_empty(shape).bernoulli_(keep)
-        return t * m.div_(keep)
+        survive = 1.0 - rate
+        coin = t.new_empty(t.shape[:1] + (1,) * (t.dim() - 1))
+        return coin.bernoulli_(survive).div_(survive) * t
 
     gamma = nn.Parameter(1e-1 * L.ones(8, dtype=L.float64))
     L.manual_seed(13)
-    tr = drop_path(merged * gamma, 0.4, True)
-    ev = drop_path(merged * gamma, 0.4, False)
+    tr = stochastic_depth(merged * gamma, 0.4, True)
+    ev = stochastic_depth(merged * gamma, 0.4, False)
     (tr.sum() + ev.mean()).backward()
     return dict(merged=merged, tr=tr, ev=ev, gx=x.grad, gg=gamma.grad, gn=grads_of(norm))
 
@@ -539,13 +559,15 @@ def patch_merging_and_drop_path_stochastic_depth_in_train_and_eval(L):
 # detection utilities
 # ----------------------------------------------------------------------------------------------
 def _box_iou(L, a, b):
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    lt = L.max(a[:, None, :2], b[None, :, :2])
-    rb = L.min(a[:, None, 2:], b[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    return inter / (area_a[:, None] + area_b[None] - inter)
+    """IoU of every box of a with every box of b, boxes as (x1, y1, x2, y2)."""
+    def area(bx):
+        return (bx[:, 2] - bx[:, 0]) * (bx[:, 3] - bx[:, 1])
+
+    near = L.max(a[:, None, :2], b[None, :, :2])         # overlap's top-left corner
+    far = L.min(a[:, None, 2:], b[None, :, 2:])          # and its bottom-right one
+    side = (far - near).clamp(min=0)
+    overlap = side[..., 0] * side[..., 1]
+    return overlap / (area(a)[:, None] + area(b)[None] - overlap)
 
 
 def _boxes(L, n, seed):
@@ -598,35 +620,40 @@ def anchor_generation_by_meshgrid_and_box_coding_with_matching(L):
     encoded with weights (10, 10, 5, 5) and decoded back with clamp of dw/dh."""
     scales, ratios = L.tensor([8.0, 16.0], dtype=L.float64), L.tensor([0.5, 1.0, 2.0],
                                                                        dtype=L.float64)
+    # one anchor per (ratio, scale), centred on 0, area scale**2, height/width = ratio
     hr = L.sqrt(ratios)
     wr = 1 / hr
-    ws = (wr[:, None] * scales[None, :]).view(-1)
-    hs = (hr[:, None] * scales[None, :]).view(-1)
-    base = (L.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
-    sy, sx = L.meshgrid(L.arange(0, 3, dtype=L.float64) * 8, L.arange(0, 4, dtype=L.float64) * 8,
+    half_w = (wr[:, None] * scales[None, :]).view(-1) / 2
+    half_h = (hr[:, None] * scales[None, :]).view(-1) / 2
+    base = L.stack([-half_w, -half_h, half_w, half_h], dim=1).round()
+    # every base anchor moved to every cell of a 3 x 4 grid of stride 8
+    cy, cx = L.meshgrid(L.arange(0, 3, dtype=L.float64) * 8, L.arange(0, 4, dtype=L.float64) * 8,
                         indexing="ij")
-    sx, sy = sx.reshape(-1), sy.reshape(-1)
-    shifts = L.stack((sx, sy, sx, sy), dim=1)
-    anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
+    corner = L.stack((cx.reshape(-1), cy.reshape(-1)) * 2, dim=1)     # (x, y, x, y)
+    anchors = (corner.unsqueeze(1) + base.unsqueeze(0)).reshape(-1, 4)
     gt = _boxes(L, 3, 4)
     iou = _box_iou(L, gt, anchors)
-    vals, matches = iou.max(dim=0)
-    best_per_gt, _ = iou.max(dim=1)
-    gt_i, pred_i = L.where(iou == best_per_gt[:, None])
+    vals, matches = iou.max(dim=0)              # the best ground truth of each anchor
+    # each ground truth also claims the anchors it overlaps most, however little
+    gt_i, pred_i = L.where(iou == iou.max(dim=1)[0][:, None])
     matches[vals < 0.3] = -1
     matches[pred_i] = gt_i
     m = gt[matches.clamp(min=0)]
-    wx, wy, ww, wh = 10.0, 10.0, 5.0, 5.0
-    aw, ah = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
-    ax, ay = anchors[:, 0] + 0.5 * aw, anchors[:, 1] + 0.5 * ah
-    gw, gh = m[:, 2] - m[:, 0], m[:, 3] - m[:, 1]
-    gx, gy = m[:, 0] + 0.5 * gw, m[:, 1] + 0.5 * gh
-    deltas = L.stack([wx * (gx - ax) / aw, wy * (gy - ay) / ah, ww * L.log(gw / aw),
-                      wh * L.log(gh / ah)], 1)
-    dw = (deltas[:, 2] / ww).clamp(max=math.log(1000.0 / 16))
-    dh = (deltas[:, 3] / wh).clamp(max=math.log(1000.0 / 16))
-    cx, cy = deltas[:, 0] / wx * aw + ax, deltas[:, 1] / wy * ah + ay
-    w, h = L.exp(dw) * aw, L.exp(dh) * ah
+
+    def centre_size(bx):
+        w, h = bx[:, 2] - bx[:, 0], bx[:, 3] - bx[:, 1]
+        return bx[:, 0] + 0.5 * w, bx[:, 1] + 0.5 * h, w, h
+
+    wts = (10.0, 10.0, 5.0, 5.0)
+    ax, ay, aw, ah = centre_size(anchors)
+    gx, gy, gw, gh = centre_size(m)
+    # offsets in anchor sizes, log size ratios, each scaled by its weight
+    deltas = L.stack([wts[0] * (gx - ax) / aw, wts[1] * (gy - ay) / ah,
+                      wts[2] * L.log(gw / aw), wts[3] * L.log(gh / ah)], 1)
+    dx, dy, dw, dh = (deltas / L.tensor(wts, dtype=L.float64)).unbind(1)
+    most = math.log(1000.0 / 16)                # no box grows more than 1000/16 times
+    w, h = L.exp(dw.clamp(max=most)) * aw, L.exp(dh.clamp(max=most)) * ah
+    cx, cy = dx * aw + ax, dy * ah + ay
     dec = L.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], 1)
     return dict(base=base, anchors=anchors, matches=matches, deltas=deltas,
                 err=(dec - m).abs().max(), gi=gt_i, pi=pred_i)
@@ -694,7 +721,14 @@ def pointnet_classifier_with_tnet_regulariser_and_max_over_points(L):
     nn, F = L.nn, L.nn.functional
     L.manual_seed(16)
 
+    def move(points, mat):
+        """(B, C, N) points times a (B, C, C) matrix, point by point."""
+        return L.bmm(points.transpose(1, 2), mat).transpose(1, 2)
+
     class TNet(nn.Module):
+        """Predicts a (B, k, k) alignment matrix from (B, k, N) points: per-point features,
+        a max over the points, a Linear to k*k numbers added to the flattened identity."""
+
         def __init__(self, k):
             super().__init__()
             self.k = k
@@ -702,11 +736,13 @@ def pointnet_classifier_with_tnet_regulariser_and_max_over_points(L):
             self.b1, self.b2 = nn.BatchNorm1d(8), nn.BatchNorm1d(16)
             self.fc = nn.Linear(16, k * k)
 
-        def forward(self, x):
-            h = F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))))
-            h = L.max(h, 2, keepdim=True)[0].view(-1, 16)
-            iden = L.eye(self.k, dtype=x.dtype).view(1, -1).repeat(x.shape[0], 1)
-            return (self.fc(h) + iden).view(-1, self.k, self.k)
+        def forward(self, points):
+            per_point = F.relu(self.b1(self.c1(points)))
+            per_point = F.relu(self.b2(self.c2(per_point)))
+            pooled = L.max(per_point, 2, keepdim=True).values.view(-1, 16)
+            start = L.eye(self.k, dtype=points.dtype).reshape(1, self.k * self.k)
+            flat = self.fc(pooled) + start.repeat(len(points), 1)
+            return flat.view(-1, self.k, self.k)
 
     class PointNet(nn.Module):
         def __init__(self):
@@ -717,14 +753,12 @@ def pointnet_classifier_with_tnet_regulariser_and_max_over_points(L):
             self.head = nn.Sequential(nn.Linear(32, 16), nn.BatchNorm1d(16), nn.ReLU(),
                                       nn.Dropout(0.3), nn.Linear(16, 4))
 
-        def forward(self, x):
-            x = L.bmm(x.transpose(2, 1), self.t3(x)).transpose(2, 1)
-            x = F.relu(self.b1(self.c1(x)))
-            A = self.tf(x)
-            x = L.bmm(x.transpose(2, 1), A).transpose(2, 1)
-            x = self.b2(self.c2(x))
-            g, idx = L.max(x, 2)
-            return F.log_softmax(self.head(g), dim=1), A, idx
+        def forward(self, points):
+            feats = F.relu(self.b1(self.c1(move(points, self.t3(points)))))
+            align = self.tf(feats)
+            feats = self.b2(self.c2(move(feats, align)))
+            top, where = L.max(feats, 2)
+            return F.log_softmax(self.head(top), dim=1), align, where
 
     net = PointNet().double()
     opt = L.optim.Adam(net.parameters(), lr=1e-3)
@@ -732,8 +766,9 @@ def pointnet_classifier_with_tnet_regulariser_and_max_over_points(L):
     y = L.tensor([0, 3, 1, 2])
     L.manual_seed(17)
     logp, A, idx = net(pts)
-    I = L.eye(8, dtype=L.float64)[None]
-    reg = L.mean(L.norm(I - L.bmm(A, A.transpose(2, 1)), dim=(1, 2)))
+    # how far the feature transform is from orthogonal: ||A A^T - I||_F per cloud
+    gram = L.bmm(A, A.transpose(1, 2))
+    reg = L.mean(L.norm(gram - L.eye(8, dtype=L.float64).expand_as(gram), dim=(1, 2)))
     loss = F.nll_loss(logp, y) + 1e-3 * reg
     opt.zero_grad()
     loss.backward()
@@ -755,19 +790,25 @@ def dgcnn_edge_conv_knn_by_pairwise_distance_topk_and_gather(L):
     nn, F = L.nn, L.nn.functional
     B, C, N, k = 2, 3, 10, 4
     x = _t(L, B, C, N, seed=17, grad=True)
-    inner = -2 * L.matmul(x.transpose(2, 1), x)
-    xx = L.sum(x ** 2, dim=1, keepdim=True)
-    pd = -xx - inner - xx.transpose(2, 1)
-    idx = pd.topk(k=k, dim=-1)[1]
+    # minus the squared distance between points i and j: 2 x_i.x_j - |x_i|^2 - |x_j|^2
+    sq = L.sum(x ** 2, dim=1, keepdim=True)                          # (B, 1, N)
+    closeness = 2 * L.matmul(x.transpose(2, 1), x) - sq - sq.transpose(2, 1)
+    idx = closeness.topk(k=k, dim=-1)[1]
     pts = x.detach().transpose(1, 2)
     idx2 = L.cdist(pts, pts).topk(k, dim=-1, largest=False)[1]
     same = L.equal(idx.sort(-1)[0], idx2.sort(-1)[0])
-    base = L.arange(0, B).view(-1, 1, 1) * N
-    flat = (idx + base).view(-1)
-    xt = x.transpose(2, 1).contiguous()
-    feat = xt.view(B * N, -1)[flat, :].view(B, N, k, C)
-    xi = xt.view(B, N, 1, C).repeat(1, 1, k, 1)
-    edge = L.cat((feat - xi, xi), dim=3).permute(0, 3, 1, 2).contiguous()
+
+    def edge_features(points, nbr):
+        """(B, C, N) points and (B, N, k) neighbour ids -> (B, 2C, N, k): for every
+        neighbour j of i, the offset x_j - x_i stacked on x_i.  Neighbours are read from
+        one (B*N, C) table, so each cloud's ids are shifted by its first row."""
+        rows = points.transpose(2, 1).contiguous()                    # (B, N, C)
+        first_row = L.arange(0, B).view(-1, 1, 1) * N
+        nbrs = rows.view(B * N, -1)[(nbr + first_row).view(-1), :].view(B, N, k, C)
+        centre = rows.view(B, N, 1, C).repeat(1, 1, k, 1)
+        return L.cat((nbrs - centre, centre), dim=3).permute(0, 3, 1, 2).contiguous()
+
+    edge = edge_features(x, idx)
     L.manual_seed(18)
     conv = nn.Sequential(nn.Conv2d(2 * C, 8, 1, bias=False), nn.BatchNorm2d(8),
                          nn.LeakyReLU(0.2)).double()
@@ -787,18 +828,24 @@ def chamfer_distance_and_farthest_point_sampling_by_argmax_loop(L):
     d = ((a[:, :, None] - b[:, None]) ** 2).sum(-1)
     cd = d.min(2)[0].mean(1) + d.min(1)[0].mean(1)
     cd.mean().backward()
-    g = L.Generator().manual_seed(3)
-    B, N, S = 2, 9, 4
-    pts = a.detach()
-    cent = L.zeros(B, S, dtype=L.long)
-    dist = L.full((B, N), 1e10, dtype=L.float64)
-    far = L.randint(0, N, (B,), generator=g)
-    bidx = L.arange(B)
-    for i in range(S):
-        cent[:, i] = far
-        c = pts[bidx, far, :].view(B, 1, 3)
-        dist = L.minimum(dist, ((pts - c) ** 2).sum(-1))
-        far = L.max(dist, -1)[1]
+
+    def farthest_first(points, count, gen):
+        """Greedy farthest-point order: a random first point, then again and again the
+        point farthest from everything chosen so far, that distance kept as a running
+        minimum over the chosen points.  Returns the ids and the final distances."""
+        nb, npts = points.shape[:2]
+        picked = L.zeros(nb, count, dtype=L.long)
+        gap = L.full((nb, npts), 1e10, dtype=L.float64)
+        cur = L.randint(0, npts, (nb,), generator=gen)
+        rows = L.arange(nb)
+        for step in range(count):
+            picked[:, step] = cur
+            newest = points[rows, cur, :].view(nb, 1, 3)
+            gap = L.minimum(gap, ((points - newest) ** 2).sum(-1))
+            cur = L.max(gap, -1)[1]
+        return picked, gap
+
+    cent, dist = farthest_first(a.detach(), 4, L.Generator().manual_seed(3))
     return dict(cd=cd, ga=a.grad, cent=cent, dist=dist)
 
 

@@ -437,10 +437,17 @@ def fourier_neural_operator_spectral_conv_with_complex_weights(L):
     skip = nn.Conv2d(Ci, Co, 1).double()
     x = _t(L, 2, Ci, 8, 8, seed=19)
     B, H, W = 2, 8, 8
+
+    def mix_channels(spec, weight):
+        """At each kept frequency its own complex (in -> out) channel matrix."""
+        return L.einsum("nchw,cdhw->ndhw", spec, weight)
+
     xf = L.fft.rfft2(x)
+    # only the m1 lowest positive and m1 lowest negative row frequencies (times the m2
+    # lowest column ones) survive; every other coefficient of the output spectrum is zero
     out = L.zeros(B, Co, H, W // 2 + 1, dtype=L.cdouble)
-    out[:, :, :m1, :m2] = L.einsum("bixy,ioxy->boxy", xf[:, :, :m1, :m2], w1)
-    out[:, :, -m1:, :m2] = L.einsum("bixy,ioxy->boxy", xf[:, :, -m1:, :m2], w2)
+    for rows, weight in ((slice(0, m1), w1), (slice(-m1, None), w2)):
+        out[:, :, rows, :m2] = mix_channels(xf[:, :, rows, :m2], weight)
     y = F.gelu(L.fft.irfft2(out, s=(H, W)) + skip(x))
     loss = y.pow(2).mean()
     loss.backward()

@@ -31,19 +31,23 @@ PROGRAMS, program = registry()
 # ----------------------------------------------------------------------------------------------
 @program
 def kan_layer_b_spline_bases_by_cox_de_boor_and_silu_residual(L):
-    """A KAN layer as the efficient re-implementations write it: a uniform knot grid extended
+    """A Kolmogorov-Arnold layer: a uniform knot grid extended
     by the spline order and registered as a buffer, B-spline bases by the Cox-de Boor
     recursion on broadcast comparisons, the spline part by einsum and a SiLU 'base' branch by
     F.linear; an L1 penalty on the spline coefficients; three Adam steps; the bases of
     interior points sum to one."""
     nn, F = L.nn, L.nn.functional
 
-    class KANLinear(nn.Module):
+    class SplineEdges(nn.Module):
+        """out_j = sum_i w_ji silu(x_i) + sum_i sum_m c_jim B_m(x_i): a linear 'base' path
+        plus one learned spline per (input, output) pair, splines of the given order on
+        uniform knots over [-1, 1] padded by `order` knots at each end."""
+
         def __init__(self, nin, nout, grid_size=4, order=3):
             super().__init__()
-            h = 2.0 / grid_size
-            grid = L.arange(-order, grid_size + order + 1, dtype=L.float64) * h - 1.0
-            self.register_buffer("grid", grid.expand(nin, -1).contiguous())
+            step = 2.0 / grid_size
+            knots = L.arange(-order, grid_size + order + 1, dtype=L.float64) * step - 1.0
+            self.register_buffer("grid", knots.expand(nin, -1).contiguous())
             self.order = order
             self.base = nn.Parameter(L.empty(nout, nin, dtype=L.float64))
             self.spline = nn.Parameter(L.empty(nout, nin, grid_size + order,
@@ -52,19 +56,25 @@ def kan_layer_b_spline_bases_by_cox_de_boor_and_silu_residual(L):
             nn.init.trunc_normal_(self.spline, std=0.1)
 
         def bases(self, x):
-            g, x = self.grid, x.unsqueeze(-1)
-            b = ((x >= g[:, :-1]) & (x < g[:, 1:])).to(x.dtype)
+            """(batch, nin) -> (batch, nin, grid_size + order).  Cox-de Boor: order 0 is
+            the indicator of each knot interval; order k blends two neighbouring order k-1
+            bases, one by a ramp rising over [t_i, t_i+k], one falling over
+            [t_i+1, t_i+k+1]."""
+            t, u = self.grid, x[..., None]
+            n = t.shape[-1]
+            basis = ((u >= t[:, :-1]) & (u < t[:, 1:])).to(u.dtype)
             for k in range(1, self.order + 1):
-                b = (x - g[:, :-(k + 1)]) / (g[:, k:-1] - g[:, :-(k + 1)]) * b[..., :-1] + \
-                    (g[:, k + 1:] - x) / (g[:, k + 1:] - g[:, 1:-k]) * b[..., 1:]
-            return b.contiguous()
+                rise = (u - t[:, :n - k - 1]) / (t[:, k:n - 1] - t[:, :n - k - 1])
+                fall = (t[:, k + 1:] - u) / (t[:, k + 1:] - t[:, 1:n - k])
+                basis = rise * basis[..., :-1] + fall * basis[..., 1:]
+            return basis.contiguous()
 
         def forward(self, x):
-            return F.linear(F.silu(x), self.base) + \
-                L.einsum("bik,oik->bo", self.bases(x), self.spline)
+            spline_part = L.einsum("bik,oik->bo", self.bases(x), self.spline)
+            return F.linear(F.silu(x), self.base) + spline_part
 
     L.manual_seed(0)
-    net = nn.Sequential(KANLinear(3, 5), KANLinear(5, 1))
+    net = nn.Sequential(SplineEdges(3, 5), SplineEdges(5, 1))
     x = L.tanh(_t(L, 16, 3, seed=1))
     y = (x[:, :1] * x[:, 1:2]).sin() + x[:, 2:].pow(2)
     opt = L.optim.Adam(net.parameters(), lr=0.02)
@@ -108,7 +118,7 @@ def _sequence_logps(L, model, ids, mask):
 
 @program
 def dpo_and_ipo_losses_against_a_frozen_deepcopied_reference(L):
-    """Direct preference optimisation as the trainer libraries write it: the reference is a
+    """Direct preference optimisation: the reference is a
     deepcopy of the policy with requires_grad_(False) and eval(); chosen and rejected answers
     concatenated into one batch, per-token log-probabilities gathered and summed under a
     completion mask (the prompt and padding masked out), the DPO loss -logsigmoid(beta *
@@ -129,10 +139,13 @@ def dpo_and_ipo_losses_against_a_frozen_deepcopied_reference(L):
         pc, pr = _sequence_logps(L, policy, ids, mask).chunk(2)
         with L.no_grad():
             rc, rr = _sequence_logps(L, ref, ids, mask).chunk(2)
-        logits = (pc - rc) - (pr - rr)
-        dpo = (-F.logsigmoid(beta * logits) * (1 - eps) -
-               F.logsigmoid(-beta * logits) * eps).mean()
-        ipo = ((logits - 1 / (2 * beta)) ** 2).mean()
+        # how much more the policy prefers the chosen answer than the reference does
+        gap = (pc - rc) - (pr - rr)
+        # a Bradley-Terry likelihood of beta * gap whose label is flipped with chance eps
+        margin = beta * gap
+        dpo = -(F.logsigmoid(margin) * (1 - eps) + F.logsigmoid(-margin) * eps).mean()
+        ipo_target = 1 / (2 * beta)                 # IPO regresses the gap onto this
+        ipo = (gap - ipo_target).pow(2).mean()
         reward_c, reward_r = beta * (pc - rc).detach(), beta * (pr - rr).detach()
         opt.zero_grad()
         dpo.backward()
@@ -201,8 +214,9 @@ def grpo_group_normalised_advantages_clipped_ratio_and_k3_kl(L):
     done = (seq[:, 1:] == 0).long().cumsum(1)
     mask = ((done == 0) | ((done == 1) & (seq[:, 1:] == 0))).double()
     rewards = (seq[:, 1:] == 2).double().sum(1).view(B, G)
-    adv = ((rewards - rewards.mean(1, keepdim=True)) /
-           (rewards.std(1, keepdim=True) + 1e-4)).view(-1, 1)
+    # each completion scored against the other completions of its own prompt
+    spread = rewards.std(1, keepdim=True) + 1e-4
+    adv = ((rewards - rewards.mean(1, keepdim=True)) / spread).view(-1, 1)
 
     def token_logps(model):
         return model(seq[:, :-1]).log_softmax(-1).gather(-1, seq[:, 1:, None]).squeeze(-1)
@@ -215,9 +229,11 @@ def grpo_group_normalised_advantages_clipped_ratio_and_k3_kl(L):
         logp = token_logps(policy)
         ratio = L.exp(logp - old)
         surr = L.min(ratio * adv, L.clamp(ratio, 0.8, 1.2) * adv)
-        kl = L.exp(refl - logp) - (refl - logp) - 1
-        per_tok = -(surr - 0.04 * kl)
-        loss = ((per_tok * mask).sum(1) / mask.sum(1)).mean()
+        drift = refl - logp
+        kl = L.exp(drift) - drift - 1               # >= 0, unbiased for KL(policy || ref)
+        per_tok = 0.04 * kl - surr
+        per_seq = (per_tok * mask).sum(1) / mask.sum(1)
+        loss = per_seq.mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -290,11 +306,15 @@ def autoformer_series_decomposition_and_fft_auto_correlation(L):
     x = (L.sin(t * 0.9)[None, :, None] + 0.05 * t[None, :, None]) + \
         0.2 * _t(L, B, T, D, seed=14)
 
-    def decompose(x):
-        front = x[:, :1].expand(-1, (k - 1) // 2, -1)
-        end = x[:, -1:].expand(-1, (k - 1) // 2, -1)
-        trend = F.avg_pool1d(L.cat([front, x, end], 1).permute(0, 2, 1), k, 1).permute(0, 2, 1)
-        return x - trend, trend
+    def decompose(series):
+        """(seasonal, trend): the trend a centred k-step moving average along time, the
+        series extended at both ends by copies of its first and last steps so that the
+        average keeps the length."""
+        reach = (k - 1) // 2
+        padded = L.cat([series[:, :1].expand(-1, reach, -1), series,
+                        series[:, -1:].expand(-1, reach, -1)], 1)
+        trend = F.avg_pool1d(padded.permute(0, 2, 1), k, 1).permute(0, 2, 1)
+        return series - trend, trend
 
     def autocorr(q, kk, v, top=3):
         qf, kf = L.fft.rfft(q, dim=1), L.fft.rfft(kk, dim=1)
@@ -339,11 +359,19 @@ def nystromformer_landmarks_and_iterative_pseudo_inverse(L):
     k1 = L.softmax((q * s) @ kl.transpose(-1, -2), -1)
     k2 = L.softmax(ql @ kl.transpose(-1, -2), -1)
     k3 = L.softmax(ql @ (k * s).transpose(-1, -2), -1)
-    eye = L.eye(m, dtype=k2.dtype)
-    z = k2.transpose(-1, -2) / (k2.abs().sum(-2).amax() * k2.abs().sum(-1).amax())
-    for _ in range(6):
-        kz = k2 @ z
-        z = 0.25 * z @ (13 * eye - kz @ (15 * eye - kz @ (7 * eye - kz)))
+
+    def approx_pinv(a, rounds):
+        """Newton-Schulz style iteration for the pseudo-inverse, third order: started at a^T
+        over (largest column sum of |a|) * (largest row sum), which keeps it convergent;
+        each round z <- z (13 I - P (15 I - P (7 I - P))) / 4 with P = a z."""
+        one = L.eye(a.shape[-1], dtype=a.dtype)
+        z = a.transpose(-1, -2) / (a.abs().sum(-2).amax() * a.abs().sum(-1).amax())
+        for _ in range(rounds):
+            p = a @ z
+            z = 0.25 * z @ (13 * one - p @ (15 * one - p @ (7 * one - p)))
+        return z
+
+    z = approx_pinv(k2, 6)
     out = (k1 @ z) @ (k3 @ v)
     exact = L.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), -1) @ v
     out.pow(2).sum().backward()

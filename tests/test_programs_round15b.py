@@ -25,7 +25,7 @@ PROGRAMS, program = registry()
 # ----------------------------------------------------------------------------------------------
 @program
 def rwkv_token_shift_by_zero_pad_and_wkv_recurrence(L):
-    """An RWKV-4 block as the reference script writes it: the token shift by
+    """An RWKV-4 style block written from its equations: the token shift by
     nn.ZeroPad2d((0, 0, 1, -1)) (a negative pad crops the last step), time-mix lerps by
     learned vectors, the WKV recurrence over time with the running-max trick (aa, bb, pp),
     time_decay as -exp(w), the receptance gate, the channel mix with squared ReLU; two Adam
@@ -34,46 +34,54 @@ def rwkv_token_shift_by_zero_pad_and_wkv_recurrence(L):
     B, T, D = 2, 6, 4
     L.manual_seed(21)
 
+    def blend(cur, prev, weight):
+        return cur * weight + prev * (1 - weight)
+
+    def wkv(k, v, w, u):
+        """Each step's output: v averaged over the past with weights exp(k_i - (t-1-i)|w|),
+        the current step's weight being exp(u + k_t).  Numerator and denominator are carried
+        divided by exp(level), level the largest exponent met so far, so that exp never
+        overflows."""
+        num, den = L.zeros_like(k[:, 0]), L.zeros_like(k[:, 0])
+        level = L.full_like(num, -1e38)
+        out = []
+        for kt, vt in zip(k.unbind(1), v.unbind(1)):
+            now = u + kt
+            top = L.maximum(level, now)
+            w_past, w_now = L.exp(level - top), L.exp(now - top)
+            out.append((w_past * num + w_now * vt) / (w_past * den + w_now))
+            faded = level + w
+            top = L.maximum(faded, kt)
+            w_past, w_now = L.exp(faded - top), L.exp(kt - top)
+            num, den, level = w_past * num + w_now * vt, w_past * den + w_now, top
+        return L.stack(out, 1)
+
+    def const(shape, value):
+        return nn.Parameter(L.full(shape, value, dtype=L.float64))
+
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
+            # pad one step on top of the time axis, crop one at the bottom: x[t-1] at t
             self.shift = nn.ZeroPad2d((0, 0, 1, -1))
             self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
             self.decay = nn.Parameter(L.linspace(-1, 0.5, D, dtype=L.float64))
-            self.first = nn.Parameter(L.full((D,), 0.3, dtype=L.float64))
-            self.mix_k = nn.Parameter(L.full((1, 1, D), 0.5, dtype=L.float64))
-            self.mix_v = nn.Parameter(L.full((1, 1, D), 0.6, dtype=L.float64))
-            self.mix_r = nn.Parameter(L.full((1, 1, D), 0.4, dtype=L.float64))
+            self.first = const((D,), 0.3)
+            self.mix_k, self.mix_v, self.mix_r = (const((1, 1, D), f) for f in (0.5, 0.6, 0.4))
             self.key, self.value = nn.Linear(D, D, bias=False), nn.Linear(D, D, bias=False)
             self.recept, self.output = nn.Linear(D, D, bias=False), nn.Linear(D, D, bias=False)
             self.ffk, self.ffv = nn.Linear(D, 2 * D, bias=False), nn.Linear(2 * D, D, bias=False)
 
         def time_mix(self, x):
-            xx = self.shift(x)
-            k = self.key(x * self.mix_k + xx * (1 - self.mix_k))
-            v = self.value(x * self.mix_v + xx * (1 - self.mix_v))
-            r = L.sigmoid(self.recept(x * self.mix_r + xx * (1 - self.mix_r)))
-            w, u = -L.exp(self.decay), self.first
-            aa = L.zeros(B, D, dtype=x.dtype)
-            bb = L.zeros(B, D, dtype=x.dtype)
-            pp = L.full((B, D), -1e38, dtype=x.dtype)
-            outs = []
-            for t in range(T):
-                kt, vt = k[:, t], v[:, t]
-                ww = u + kt
-                p = L.maximum(pp, ww)
-                e1, e2 = L.exp(pp - p), L.exp(ww - p)
-                outs.append((e1 * aa + e2 * vt) / (e1 * bb + e2))
-                ww = pp + w
-                p = L.maximum(ww, kt)
-                e1, e2 = L.exp(ww - p), L.exp(kt - p)
-                aa, bb, pp = e1 * aa + e2 * vt, e1 * bb + e2, p
-            return self.output(r * L.stack(outs, 1))
+            prev = self.shift(x)
+            gate = L.sigmoid(self.recept(blend(x, prev, self.mix_r)))
+            mixed = wkv(self.key(blend(x, prev, self.mix_k)),
+                        self.value(blend(x, prev, self.mix_v)), -L.exp(self.decay), self.first)
+            return self.output(gate * mixed)
 
         def forward(self, x):
             x = x + self.time_mix(self.ln1(x))
-            h = self.ln2(x)
-            return x + self.ffv(L.relu(self.ffk(h)) ** 2)
+            return x + self.ffv(L.relu(self.ffk(self.ln2(x))) ** 2)
 
     blk = Block().double()
     x = _t(L, B, T, D, seed=22)
@@ -95,39 +103,36 @@ def rwkv_token_shift_by_zero_pad_and_wkv_recurrence(L):
 # ----------------------------------------------------------------------------------------------
 def _muon_class(L):
     class Muon(L.optim.Optimizer):
-        """Momentum whose update is orthogonalised by a quintic Newton-Schulz iteration."""
+        """Heavy-ball momentum (Nesterov by default) whose step direction is replaced by an
+        approximately orthogonal matrix of the same shape before it is applied."""
 
         def __init__(self, params, lr=0.02, momentum=0.95, nesterov=True, ns_steps=5):
-            super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov,
-                                          ns_steps=ns_steps))
+            defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps)
+            super().__init__(params, defaults)
 
         @staticmethod
-        def orthogonalise(g, steps):
-            a, b, c = 3.4445, -4.7750, 2.0315
-            x = g / (g.norm() + 1e-7)
-            tall = g.size(0) > g.size(1)
-            if tall:
-                x = x.T
-            for _ in range(steps):
-                A = x @ x.T
-                x = a * x + (b * A + c * A @ A) @ x
-            return x.T if tall else x
+        def polar_factor(m, iters):
+            """Drive the singular values of m towards one by an odd quintic polynomial
+            iteration (coefficients 3.4445, -4.7750, 2.0315), worked on the wide orientation
+            so that the Gram matrix is the smaller one."""
+            wide = m.size(0) <= m.size(1)
+            z = (m if wide else m.T) / (m.norm() + 1e-7)
+            for _ in range(iters):
+                gram = z @ z.T
+                z = 3.4445 * z + (-4.7750 * gram + 2.0315 * gram @ gram) @ z
+            return z if wide else z.T
 
         @L.no_grad()
         def step(self, closure=None):
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = L.zeros_like(p.grad)
-                    buf = state["momentum_buffer"]
-                    buf.mul_(group["momentum"]).add_(p.grad)
-                    g = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
-                    u = self.orthogonalise(g, group["ns_steps"])
-                    scale = max(1.0, p.size(0) / p.size(1)) ** 0.5
-                    p.add_(u, alpha=-group["lr"] * scale)
+                beta = group["momentum"]
+                for p in (q for q in group["params"] if q.grad is not None):
+                    buf = self.state[p].setdefault("momentum_buffer", L.zeros_like(p))
+                    buf.mul_(beta).add_(p.grad)
+                    direction = p.grad.add(buf, alpha=beta) if group["nesterov"] else buf
+                    aspect = max(1.0, p.size(0) / p.size(1)) ** 0.5
+                    p.add_(self.polar_factor(direction, group["ns_steps"]),
+                           alpha=-group["lr"] * aspect)
 
     return Muon
 
@@ -157,7 +162,7 @@ def muon_optimizer_subclass_for_matrices_and_adamw_for_the_rest(L):
         for o in opts:
             o.step()
         losses.append(loss.item())
-    u = Muon.orthogonalise(_t(L, 8, 5, seed=26), 5)
+    u = Muon.polar_factor(_t(L, 8, 5, seed=26), 5)
     sd = opts[0].state_dict()
     return dict(losses=losses, w=net.state_dict(), sv=L.linalg.svdvals(u),
                 state=sd["state"], groups=sd["param_groups"], n=len(hidden))
@@ -281,16 +286,22 @@ def slot_attention_iterations_with_gru_cell_and_spatial_broadcast_decoder(L):
     for step in range(2):
         L.manual_seed(100 + step)
         slots = mu + log_sigma.exp() * L.randn(B, S, D, dtype=L.float64)
-        inp = ln_in(feats)
-        kk, vv = k(inp), v(inp)
+        normed = ln_in(feats)
+        kk, vv = k(normed), v(normed)
+
+        def compete(state):
+            """One round: the slots compete for each input (softmax across slots), each
+            slot averages the values of what it won (weights renormalised over the inputs,
+            floored at 1e-8), and a GRU cell then a residual MLP give its next state."""
+            scores = L.einsum("bnd,bsd->bsn", kk, q(ln_s(state))) * D ** -0.5
+            won = L.softmax(scores, dim=1).add(1e-8)
+            won = won / won.sum(-1, keepdim=True)
+            gathered = L.einsum("bsn,bnd->bsd", won, vv)
+            nxt = gru(gathered.flatten(0, 1), state.flatten(0, 1)).view(B, S, D)
+            return nxt + mlp(ln_m(nxt)), won
+
         for _ in range(3):
-            prev = slots
-            logits = L.einsum("bnd,bsd->bsn", kk, q(ln_s(slots))) * D ** -0.5
-            attn = logits.softmax(dim=1) + 1e-8
-            attn = attn / attn.sum(-1, keepdim=True)
-            updates = L.einsum("bsn,bnd->bsd", attn, vv)
-            slots = gru(updates.reshape(-1, D), prev.reshape(-1, D)).reshape(B, S, D)
-            slots = slots + mlp(ln_m(slots))
+            slots, attn = compete(slots)
         out = decoder(slots.unsqueeze(2) + pos(grid))
         rgb, mask = out[..., :3], out[..., 3:].softmax(dim=1)
         recon = (rgb * mask).sum(1)

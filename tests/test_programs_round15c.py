@@ -43,19 +43,21 @@ def raft_all_pairs_correlation_pyramid_and_grid_sample_lookup(L):
     ys, xs = L.meshgrid(L.arange(H, dtype=L.float64), L.arange(W, dtype=L.float64),
                         indexing="ij")
     coords = L.stack([xs, ys], 0)[None] + flow
-    d = L.linspace(-r, r, 2 * r + 1, dtype=L.float64)
-    dy, dx = L.meshgrid(d, d, indexing="ij")
-    delta = L.stack([dx, dy], -1).view(1, 2 * r + 1, 2 * r + 1, 2)
-    centre = coords.permute(0, 2, 3, 1).reshape(B * H * W, 1, 1, 2)
-    out = []
-    for i, c in enumerate(pyramid):
-        pts = centre / 2 ** i + delta
-        h, w = c.shape[-2:]
-        gx = 2 * pts[..., 0] / (w - 1) - 1
-        gy = 2 * pts[..., 1] / (h - 1) - 1
-        s = F.grid_sample(c, L.stack([gx, gy], -1), align_corners=True)
-        out.append(s.view(B, H, W, -1))
-    feats = L.cat(out, -1).permute(0, 3, 1, 2)
+    # offsets of the (2r+1) x (2r+1) window, (x, y) last as grid_sample wants them
+    steps = L.linspace(-r, r, 2 * r + 1, dtype=L.float64)
+    oy, ox = L.meshgrid(steps, steps, indexing="ij")
+    window = L.stack([ox, oy], -1).view(1, 2 * r + 1, 2 * r + 1, 2)
+    # one row per source pixel: where it lands in the second image, in full-size pixels
+    targets = coords.permute(0, 2, 3, 1).reshape(B * H * W, 1, 1, 2)
+
+    def read_level(vol, level):
+        """The window around each pixel's target, read from one level of the pyramid."""
+        at = targets / 2 ** level + window
+        rows, cols = vol.shape[-2:]
+        unit = L.stack([2 * at[..., 0] / (cols - 1) - 1, 2 * at[..., 1] / (rows - 1) - 1], -1)
+        return F.grid_sample(vol, unit, align_corners=True).view(B, H, W, -1)
+
+    feats = L.cat([read_level(v, i) for i, v in enumerate(pyramid)], -1).permute(0, 3, 1, 2)
     feats.pow(2).mean().backward()
     return dict(feats=feats, g1=f1.grad, g2=f2.grad, gf=flow.grad,
                 shapes=[p.shape for p in pyramid])
@@ -152,7 +154,7 @@ def voxelmorph_style_registration_with_flow_warp_local_ncc_and_smoothness(L):
 @program
 def deep_svdd_centre_fixing_and_soft_boundary_radius_by_quantile(L):
     """Deep SVDD: a bias-free network, the centre as the mean of the initial embeddings
-    under no_grad with near-zero coordinates pushed to +-eps by boolean-mask writes, the
+    under no_grad with near-zero coordinates pushed to +-eps by a boolean-mask write, the
     soft-boundary objective R^2 + mean(relu(dist - R^2)) / nu, the radius updated after each
     step from the (1 - nu) quantile of the distances' square roots; anomaly scores of
     outliers."""
@@ -165,14 +167,16 @@ def deep_svdd_centre_fixing_and_soft_boundary_radius_by_quantile(L):
     eps, nu = 0.1, 0.2
     with L.no_grad():
         c = net(x).mean(0)
-        c[(c.abs() < eps) & (c < 0)] = -eps
-        c[(c.abs() < eps) & (c > 0)] = eps
+        # a coordinate near zero is easy for a bias-free net to hit: move it out to +-eps
+        tiny = c.abs() < eps
+        c[tiny] = eps * c[tiny].sign()
     R = L.tensor(0.0, dtype=L.float64)
     opt = L.optim.Adam(net.parameters(), lr=0.01, weight_decay=1e-6)
     logs = []
     for _ in range(3):
         dist = ((net(x) - c) ** 2).sum(1)
-        loss = R ** 2 + (1 / nu) * L.clamp(dist - R ** 2, min=0).mean()
+        outside = L.clamp(dist - R ** 2, min=0)      # how far each point is beyond the ball
+        loss = R ** 2 + (1 / nu) * outside.mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -185,7 +189,7 @@ def deep_svdd_centre_fixing_and_soft_boundary_radius_by_quantile(L):
 
 @program
 def transe_margin_ranking_with_corrupted_triples_and_rotate_by_polar(L):
-    """TransE as the tutorials write it: entity and relation embeddings initialised uniform
+    """TransE: entity and relation embeddings initialised uniform
     in +-6/sqrt(d), relations normalised once, entities renormalised in place each batch;
     negatives by corrupting the head or the tail chosen by a seeded bernoulli and randint;
     L1 distances and nn.MarginRankingLoss(margin=1) with target -1; SGD steps.  RotatE's
@@ -304,14 +308,16 @@ def sasrec_causal_self_attention_over_item_histories_with_bce_negatives(L):
     neg = L.tensor([[1, 1, 9, 2, 2], [5, 5, 3, 6, 8], [4, 7, 5, 5, 1]])
     causal = ~L.tril(L.ones(T, T, dtype=L.bool))
 
-    def encode(s):
-        keep = (s != 0).unsqueeze(-1)
-        h = (item(s) * D ** 0.5 + posn(L.arange(T))) * keep
-        q = ln_q(h)
-        a, _ = mha(q, h, h, attn_mask=causal, need_weights=False)
-        h = ln_f(q + a)
-        h = h + ff(h.transpose(1, 2)).transpose(1, 2)
-        return ln_o(h * keep)
+    def encode(hist):
+        """Item histories -> a state per position: padded steps zeroed on the way in and on
+        the way out, one causal attention block (layer-normed queries, raw keys and
+        values), a residual feed-forward of 1x1 convolutions over time."""
+        real = (hist != 0).unsqueeze(-1)
+        x = (item(hist) * D ** 0.5 + posn(L.arange(T))) * real
+        queries = ln_q(x)
+        y = ln_f(queries + mha(queries, x, x, attn_mask=causal, need_weights=False)[0])
+        y = y + ff(y.transpose(1, 2)).transpose(1, 2)
+        return ln_o(y * real)
 
     opt = L.optim.Adam(mods.parameters(), lr=0.01, betas=(0.9, 0.98))
     losses = []
@@ -396,9 +402,13 @@ def character_cnn_with_highway_layers_and_negative_gate_bias(L):
     nn, F = L.nn, L.nn.functional
 
     class Highway(nn.Module):
+        """Each layer mixes a ReLU transform of its input with the input itself; one Linear
+        gives both the transform (first half) and the gate logits (second half), and the
+        gate's bias starts at -2 so that a fresh layer mostly passes its input on."""
+
         def __init__(self, d, layers=2):
             super().__init__()
-            self.layers = nn.ModuleList([nn.Linear(d, 2 * d) for _ in range(layers)])
+            self.layers = nn.ModuleList(nn.Linear(d, 2 * d) for _ in range(layers))
             for lin in self.layers:
                 lin.bias[d:].data.fill_(-2.0)
             self.gates = []
@@ -406,10 +416,10 @@ def character_cnn_with_highway_layers_and_negative_gate_bias(L):
         def forward(self, x):
             self.gates = []
             for lin in self.layers:
-                h, g = lin(x).chunk(2, dim=-1)
-                g = L.sigmoid(g)
-                self.gates.append(g.detach())
-                x = g * F.relu(h) + (1 - g) * x
+                cand, logit = lin(x).chunk(2, dim=-1)
+                keep_new = L.sigmoid(logit)
+                self.gates.append(keep_new.detach())
+                x = keep_new * F.relu(cand) + (1 - keep_new) * x
             return x
 
     L.manual_seed(23)

@@ -69,7 +69,7 @@ def p4_group_convolution_lifting_by_rot90_filters_and_rotation_pooling(L):
 
 @program
 def edm_preconditioning_karras_sigmas_and_heun_sampler(L):
-    """The EDM recipe: a denoiser wrapped with c_skip, c_out, c_in and the noise conditioning
+    """EDM-style diffusion: a denoiser wrapped with c_skip, c_out, c_in and the noise conditioning
     log(sigma)/4, training sigmas from a log-normal draw after manual_seed, the loss weight
     (sigma^2 + sd^2) / (sigma sd)^2; then a Karras sigma schedule (rho = 7) with a trailing
     zero and Heun's second-order sampler (an Euler step corrected unless the next sigma is
@@ -80,11 +80,13 @@ def edm_preconditioning_karras_sigmas_and_heun_sampler(L):
     net = nn.Sequential(nn.Linear(3, 16), nn.SiLU(), nn.Linear(16, 2)).double()
 
     def denoise(x, sigma):
+        """D(x; sigma): the noisy input passed through in part and the network's output
+        added in part, both weighted by sigma so that the network's input and its regression
+        target have unit variance; the network also sees log(sigma) / 4."""
         s = sigma.view(-1, 1)
-        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
-        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
-        c_in = 1 / (sd ** 2 + s ** 2).sqrt()
-        return c_skip * x + c_out * net(L.cat([c_in * x, s.log() / 4], 1))
+        total = s ** 2 + sd ** 2                    # variance of the noisy input
+        inner = net(L.cat([(1 / total.sqrt()) * x, s.log() / 4], 1))
+        return (sd ** 2 / total) * x + (s * sd / total.sqrt()) * inner
 
     data = L.tensor([[1.0, 0.5], [-0.5, -1.0], [0.3, 0.2], [0.8, -0.7]], dtype=L.float64)
     opt = L.optim.Adam(net.parameters(), lr=0.01)
@@ -100,20 +102,24 @@ def edm_preconditioning_karras_sigmas_and_heun_sampler(L):
         opt.step()
         losses.append(loss.item())
     n, smin, smax, rho = 5, 0.002, 80.0, 7.0
-    ramp = L.linspace(0, 1, n, dtype=L.float64)
-    sigmas = (smax ** (1 / rho) + ramp * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
+    # n noise levels evenly spaced in sigma ** (1 / rho), largest first, then a final zero
+    hi, lo = smax ** (1 / rho), smin ** (1 / rho)
+    sigmas = (hi + L.linspace(0, 1, n, dtype=L.float64) * (lo - hi)) ** rho
     sigmas = L.cat([sigmas, sigmas.new_zeros(1)])
+
+    def slope(x, s):
+        """dx/dsigma of the probability-flow ODE at noise level s."""
+        return (x - denoise(x, s.expand(3))) / s
+
     L.manual_seed(70)
     x = L.randn(3, 2, dtype=L.float64) * sigmas[0]
     with L.no_grad():
         for i in range(n):
-            s, s_next = sigmas[i], sigmas[i + 1]
-            d = (x - denoise(x, s.expand(3))) / s
-            x_next = x + (s_next - s) * d
-            if s_next > 0:
-                d2 = (x_next - denoise(x_next, s_next.expand(3))) / s_next
-                x_next = x + (s_next - s) * (d + d2) / 2
-            x = x_next
+            here, there = sigmas[i], sigmas[i + 1]
+            d = slope(x, here)
+            euler = x + (there - here) * d
+            # trapezoid correction with the slope at the Euler point, except into sigma = 0
+            x = x + (there - here) * (d + slope(euler, there)) / 2 if there > 0 else euler
     return dict(losses=losses, sigmas=sigmas, x=x, w=net.state_dict())
 
 

@@ -79,13 +79,14 @@ def _tokens(L, rows, vocab, seed, low=1):
 # ----------------------------------------------------------------------------------------------
 @program
 def luong_seq2seq_input_feeding_packed_bilstm_and_scheduled_sampling(L):
-    """Luong et al.'s global attention ("general" score h_t^T W h_s) with input feeding, as
-    OpenNMT-style code writes it: a two-layer bidirectional LSTM encoder over a batch packed
-    with enforce_sorted=False, the directions' final states joined by view(layers, 2, B, H)
-    and cat, a masked softmax over the source (masked_fill of padding with -inf), the
-    attentional vector tanh(W_c [c; h]) fed into the next step's input, teacher forcing
-    decided per step by a seeded Python random, NLLLoss with ignore_index, clip_grad_norm_
-    (its returned total norm) and two Adam steps."""
+    """Attention-based translation in the manner of Luong et al. (bilinear score of the
+    decoder state against each encoder state, the attended summary fed back as part of the
+    next input): the source goes through a two-layer bidirectional LSTM as an unsorted packed
+    batch; its final (h, c) are reshaped to (layers, directions, B, H) and the two directions
+    concatenated to seed a decoder twice as wide; padded source positions get -inf before the
+    softmax; each step feeds either the gold token or the model's own argmax, chosen by a
+    seeded Python random; NLLLoss ignores padding, and two Adam steps follow clipping by
+    clip_grad_norm_ (whose returned norm is compared)."""
     nn, F = L.nn, L.nn.functional
     from_packed = L.nn.utils.rnn
     V, E, H, PAD, BOS = 9, 6, 5, 0, 1
@@ -157,12 +158,13 @@ def luong_seq2seq_input_feeding_packed_bilstm_and_scheduled_sampling(L):
 
 @program
 def ctc_recogniser_conv_subsampling_concatenated_targets_and_zero_infinity(L):
-    """A small speech recogniser's CTC step as ESPnet-like code writes it: a strided Conv1d
-    front end, the output lengths from the input lengths by floor division, a bidirectional
-    GRU over the packed frames, log_softmax in (T, B, C) order, CTCLoss on targets given as
-    one concatenated 1-d tensor with zero_infinity=True (one utterance's target is too long
-    for its frames and gives inf), reductions 'mean' and 'sum', the gradient, and greedy
-    decoding by argmax, unique_consecutive and dropping blanks."""
+    """Training and decoding a toy speech recogniser with CTC: a stride-2 Conv1d halves the
+    frame count (the new lengths worked out with floor division), a bidirectional GRU reads
+    the packed frames, log_softmax is taken over (time, batch, class) and CTCLoss gets all
+    targets joined in one 1-d tensor with zero_infinity=True, since the third utterance's
+    label is longer than its frames allow (its raw loss is inf); then the 'none' and 'sum'
+    reductions, the conv gradient, and a best-path decode (argmax per frame, repeats merged by
+    unique_consecutive, blanks removed)."""
     nn, F = L.nn, L.nn.functional
     B, T, C_in, H, V = 3, 12, 4, 5, 6
     feats = _t(L, B, T, C_in, seed=4)
@@ -466,61 +468,64 @@ def embedding_bag_weighted_sum_max_mode_2d_input_and_include_last_offset(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def char_lm_lstm_with_projection_tied_weights_and_truncated_bptt(L):
-    """A character language model whose LSTM projects its hidden state (proj_size) down to the
-    embedding size so the decoder can share the embedding's weight (weight tying), trained by
-    truncated BPTT: the text batchified into columns, get_batch slicing bptt steps, the
-    state detached between chunks (repackage), clip_grad_norm_, a manual SGD update through
-    p.data.add_(p.grad, alpha=-lr); then sampling with temperature by multinomial."""
+    """Characters predicted by an LSTM whose output is projected (proj_size) back to the
+    embedding width, which lets the output layer reuse the embedding table (tied weights).
+    The text is cut into four parallel streams (narrow, view, t, contiguous), trained three
+    windows at a time with the recurrent state detached at each window's start,
+    clip_grad_norm_ and a hand-written SGD step on p.data (add_ with alpha); afterwards eight
+    characters are drawn one by one from the temperature-scaled softmax by multinomial."""
     nn, F = L.nn, L.nn.functional
-    text = "the cat sat on the mat and the rat ran at the cat "
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    V, E, H = len(chars), 5, 9
-    data = L.tensor([stoi[c] for c in text])
-    nbatch = data.size(0) // 4
-    data = data.narrow(0, 0, nbatch * 4).view(4, -1).t().contiguous()
+    corpus = "the cat sat on the mat and the rat ran at the cat "
+    alphabet = sorted(set(corpus))
+    code = {ch: k for k, ch in enumerate(alphabet)}
+    V, E, H, streams = len(alphabet), 5, 9, 4
+    ids = L.tensor([code[ch] for ch in corpus])
+    usable = (ids.size(0) // streams) * streams
+    # rows are time steps, column j reads the j-th quarter of the text
+    grid = ids.narrow(0, 0, usable).view(streams, -1).t().contiguous()
 
-    class CharLM(nn.Module):
+    class ProjectedCharLSTM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.encoder = nn.Embedding(V, E)
-            self.rnn = nn.LSTM(E, H, proj_size=E)
-            self.decoder = nn.Linear(E, V)
-            self.decoder.weight = self.encoder.weight
+            self.table = nn.Embedding(V, E)
+            self.lstm = nn.LSTM(E, H, proj_size=E)      # h_t leaves the cell E wide ...
+            self.to_vocab = nn.Linear(E, V)
+            self.to_vocab.weight = self.table.weight    # ... so the table serves both ends
 
-        def forward(self, x, hidden):
-            out, hidden = self.rnn(self.encoder(x), hidden)
-            return self.decoder(out), hidden
+        def forward(self, tokens, state):
+            feats, state = self.lstm(self.table(tokens), state)
+            return self.to_vocab(feats), state
 
     L.manual_seed(6)
-    model = CharLM().double()
-    hidden = (L.zeros(1, 4, E, dtype=L.float64), L.zeros(1, 4, H, dtype=L.float64))
-    bptt, lr, losses = 5, 0.5, []
-    for i in range(0, 3 * bptt, bptt):
-        seq_len = min(bptt, data.size(0) - 1 - i)
-        x, y = data[i:i + seq_len], data[i + 1:i + 1 + seq_len].reshape(-1)
-        hidden = tuple(h.detach() for h in hidden)
-        model.zero_grad()
-        out, hidden = model(x, hidden)
-        loss = F.cross_entropy(out.view(-1, V), y)
+    lm = ProjectedCharLSTM().double()
+    state = (L.zeros(1, streams, E, dtype=L.float64), L.zeros(1, streams, H, dtype=L.float64))
+    window, step_size, losses = 5, 0.5, []
+    last_input_row = grid.size(0) - 1
+    for lo in (0, window, 2 * window):
+        hi = min(lo + window, last_input_row)
+        inputs, targets = grid[lo:hi], grid[lo + 1:hi + 1].reshape(-1)
+        state = tuple(s.detach() for s in state)    # no gradient into earlier windows
+        lm.zero_grad()
+        logits, state = lm(inputs, state)
+        loss = F.cross_entropy(logits.view(-1, V), targets)
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-        for p in model.parameters():
-            p.data.add_(p.grad, alpha=-lr)
+        nn.utils.clip_grad_norm_(lm.parameters(), 0.25)
+        for w in lm.parameters():
+            w.data.add_(w.grad, alpha=-step_size)
         losses.append(loss.item())
+
     L.manual_seed(7)
+    drawn, carry = "", None
+    current = L.tensor([[code["t"]]])
     with L.no_grad():
-        tok = L.tensor([[stoi["t"]]])
-        h = None
-        sampled = []
-        for _ in range(8):
-            out, h = model(tok, h)
-            probs = F.softmax(out[-1, 0] / 0.8, dim=-1)
-            tok = L.multinomial(probs, 1).view(1, 1)
-            sampled.append(chars[tok.item()])
-    return dict(losses=losses, tied=model.decoder.weight is model.encoder.weight,
-                n_params=len(list(model.parameters())), sampled="".join(sampled),
-                w=model.encoder.weight, hr=model.rnn.weight_hr_l0)
+        while len(drawn) < 8:
+            logits, carry = lm(current, carry)
+            p = F.softmax(logits[-1, 0] / 0.8, dim=-1)
+            current = L.multinomial(p, 1).view(1, 1)
+            drawn += alphabet[current.item()]
+    return dict(losses=losses, tied=lm.to_vocab.weight is lm.table.weight,
+                n_params=len(list(lm.parameters())), sampled=drawn,
+                w=lm.table.weight, hr=lm.lstm.weight_hr_l0)
 
 
 @program
@@ -723,8 +728,8 @@ def dp_sgd_per_sample_clipping_with_vmap_grad_and_seeded_noise(L):
 
 @program
 def model_hessian_by_func_hessian_hvp_by_jvp_of_grad_and_functional_hvp(L):
-    """Second-order quantities of a model's loss as the torch.func Jacobians/Hessians tutorial
-    computes them: the Hessian with respect to a dict of parameters by hessian (a nested dict
+    """Second-order quantities of a small regression network's loss, each computed more than
+    one way: the Hessian with respect to a dict of parameters by hessian (a nested dict
     of blocks), by jacfwd(jacrev) and by autograd.functional.hessian on a flat vector; a
     Hessian-vector product as jvp(grad(f)) (forward-over-reverse), by vjp of grad
     (reverse-over-reverse) and by autograd.functional.hvp/vhp, which must all agree; and the
@@ -1015,11 +1020,12 @@ def hooks_recipe_kwargs_pre_hooks_backward_pre_hooks_and_multi_grad_hooks(L):
 
 @program
 def optimizer_in_backward_by_post_accumulate_grad_hooks_with_param_groups(L):
-    """The "How to save memory by fusing the optimizer step into the backward pass" recipe: one
-    optimizer per parameter in a dict, register_post_accumulate_grad_hook stepping and zeroing
-    each as soon as its gradient lands (p.grad is None after backward), weight decay only for
-    matrices as param groups would give, an LR scheduler per optimizer stepped together; the
-    weights against the same model trained by one AdamW with two param groups."""
+    """Updating each weight inside backward (the memory-saving trick of PyTorch's recipe on
+    fusing the optimizer step into the backward pass): every parameter gets its own AdamW,
+    with weight decay for matrices only, and a post-accumulate-grad hook that steps it and
+    clears its grad the moment the grad is complete, so no .grad survives backward; one
+    ExponentialLR per small optimizer. It must train exactly like one AdamW with a decay
+    group and a no-decay group and a single ExponentialLR."""
     nn, F = L.nn, L.nn.functional
     x = _t(L, 8, 4, seed=49)
     y = L.tensor(labels(8, 3, seed=50))
@@ -1029,17 +1035,19 @@ def optimizer_in_backward_by_post_accumulate_grad_hooks_with_param_groups(L):
         return nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.ReLU(),
                              nn.Linear(6, 3)).double()
 
+    def attach_own_optimizer(weight):
+        """Give ``weight`` a private AdamW run from its post-accumulate-grad hook."""
+        own = L.optim.AdamW([weight], lr=0.05, weight_decay=0.1 if weight.dim() > 1 else 0.0)
+
+        def update_now(w):
+            own.step()
+            own.zero_grad()
+
+        weight.register_post_accumulate_grad_hook(update_now)
+        return L.optim.lr_scheduler.ExponentialLR(own, gamma=0.5)
+
     fused = make()
-    opts = {p: L.optim.AdamW([p], lr=0.05, weight_decay=0.1 if p.dim() > 1 else 0.0)
-            for p in fused.parameters()}
-    scheds = [L.optim.lr_scheduler.ExponentialLR(o, gamma=0.5) for o in opts.values()]
-
-    def hook(p):
-        opts[p].step()
-        opts[p].zero_grad()
-
-    for p in fused.parameters():
-        p.register_post_accumulate_grad_hook(hook)
+    scheds = [attach_own_optimizer(w) for w in fused.parameters()]
     ref = make()
     decay = [p for p in ref.parameters() if p.dim() > 1]
     no_decay = [p for p in ref.parameters() if p.dim() <= 1]
@@ -1155,12 +1163,13 @@ def pruning_with_importance_scores_state_dict_round_trip_and_masked_training(L):
 
 @program
 def checkpoint_resume_through_bytesio_with_sequential_lr_and_plateau(L):
-    """A training run stopped and resumed from a checkpoint as the "Saving and loading a general
-    checkpoint" recipe writes it: model, optimizer (SGD with nesterov momentum and two param
-    groups, one added by add_param_group) and scheduler (SequentialLR of LinearLR warm-up and
-    CosineAnnealingLR) state dicts with the epoch in one dict through torch.save to a BytesIO
-    and torch.load(weights_only=True), loaded into fresh objects; the resumed losses and
-    learning rates against the uninterrupted run, and a ReduceLROnPlateau's state round trip."""
+    """Interrupting a run and picking it up again from saved state: after three of six epochs
+    the network's, the optimizer's (nesterov SGD, its second param group added later by
+    add_param_group) and the scheduler's (LinearLR warm-up handed over to CosineAnnealingLR
+    by SequentialLR) state dicts go, with the epoch counter, into one dict written to an
+    in-memory buffer by save and read back by load(weights_only=True); freshly built objects
+    take them and finish the run, which must match the run that never stopped. A
+    ReduceLROnPlateau's state also makes the trip through a buffer."""
     nn, F = L.nn, L.nn.functional
     x = _t(L, 10, 3, seed=54)
     y = _t(L, 10, 1, seed=55)
@@ -1188,16 +1197,14 @@ def checkpoint_resume_through_bytesio_with_sequential_lr_and_plateau(L):
     model, opt, sched = build()
     first = [epoch(model, opt, sched) for _ in range(3)]
     buf = io.BytesIO()
-    L.save({"epoch": 3, "model_state_dict": model.state_dict(),
-            "optimizer_state_dict": opt.state_dict(),
-            "scheduler_state_dict": sched.state_dict()}, buf)
+    parts = {"net": model, "opt": opt, "sched": sched}
+    L.save(dict({name: obj.state_dict() for name, obj in parts.items()}, done=3), buf)
     buf.seek(0)
-    ckpt = L.load(buf, weights_only=True)
+    saved = L.load(buf, weights_only=True)
     model, opt, sched = build()
-    model.load_state_dict(ckpt["model_state_dict"])
-    opt.load_state_dict(ckpt["optimizer_state_dict"])
-    sched.load_state_dict(ckpt["scheduler_state_dict"])
-    rest = [epoch(model, opt, sched) for _ in range(ckpt["epoch"], 6)]
+    for name, obj in (("net", model), ("opt", opt), ("sched", sched)):
+        obj.load_state_dict(saved[name])
+    rest = [epoch(model, opt, sched) for _ in range(saved["done"], 6)]
     osd = opt.state_dict()
     plateau_opt = L.optim.SGD([L.zeros(1, requires_grad=True)], lr=1.0)
     plateau = L.optim.lr_scheduler.ReduceLROnPlateau(plateau_opt, factor=0.5, patience=1,
@@ -1210,7 +1217,7 @@ def checkpoint_resume_through_bytesio_with_sequential_lr_and_plateau(L):
     buf2.seek(0)
     again = L.optim.lr_scheduler.ReduceLROnPlateau(plateau_opt)
     again.load_state_dict(L.load(buf2))
-    return dict(straight=straight, resumed=first + rest, epoch=ckpt["epoch"],
+    return dict(straight=straight, resumed=first + rest, epoch=saved["done"],
                 groups=[sorted(g) for g in osd["param_groups"]],
                 state_keys=sorted(osd["state"]), mom=osd["state"][3]["momentum_buffer"],
                 plateau=(plateau_opt.param_groups[0]["lr"], again.num_bad_epochs,

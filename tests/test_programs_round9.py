@@ -45,10 +45,13 @@ def transformer_xl_relative_shift_by_pad_and_view(L):
     u = L.nn.Parameter(L.zeros(h, d // h, dtype=L.float64).normal_(0, 0.1))
     v = L.nn.Parameter(L.zeros(h, d // h, dtype=L.float64).normal_(0, 0.1))
 
-    def rel_shift(x):                                   # x: (B, h, T, K)
-        zero = x.new_zeros(x.size(0), x.size(1), x.size(2), 1)
-        padded = L.cat([zero, x], dim=-1).view(x.size(0), x.size(1), x.size(3) + 1, x.size(2))
-        return padded[:, :, 1:].view_as(x)
+    def align_by_distance(s):
+        """(B, h, T, K) scores against positions K-1..0 re-indexed so that entry (i, j)
+        uses the distance of query i to key j: prepend a zero column, reread the buffer
+        with one more row than columns, drop the first row."""
+        B_, h_, T_, K_ = s.shape
+        widened = L.cat([s.new_zeros(B_, h_, T_, 1), s], dim=-1)
+        return widened.view(B_, h_, K_ + 1, T_)[:, :, 1:].view_as(s)
 
     x = _t(L, 2, T, d, seed=1)
     mem = _t(L, 2, M, d, seed=2, grad=True)
@@ -61,13 +64,13 @@ def transformer_xl_relative_shift_by_pad_and_view(L):
     q, k, val = qkv(cat).chunk(3, dim=-1)
     q = q[:, -T:].reshape(2, T, h, d // h)
     k, val = k.reshape(2, K, h, d // h), val.reshape(2, K, h, d // h)
-    ac = L.einsum("bihd,bjhd->bhij", q + u, k)
-    bd = rel_shift(L.einsum("bihd,jhd->bhij", q + v, r))
-    mask = L.triu(L.ones(T, K, dtype=L.bool), diagonal=1 + M)
-    score = (ac + bd).masked_fill(mask, float("-inf")) / math.sqrt(d // h)
+    by_content = L.einsum("bihd,bjhd->bhij", q + u, k)
+    by_distance = align_by_distance(L.einsum("bihd,jhd->bhij", q + v, r))
+    future = L.triu(L.ones(T, K, dtype=L.bool), diagonal=1 + M)
+    score = (by_content + by_distance).masked_fill(future, float("-inf")) / math.sqrt(d // h)
     out = L.einsum("bhij,bjhd->bihd", F.softmax(score, -1), val).flatten(2)
     out.pow(2).mean().backward()
-    return dict(out=out, bd=bd, gu=u.grad, gv=v.grad, gr=r_net.weight.grad, mem=mem.grad)
+    return dict(out=out, bd=by_distance, gu=u.grad, gv=v.grad, gr=r_net.weight.grad, mem=mem.grad)
 
 
 @program
@@ -485,50 +488,50 @@ def _small_mlp(L, seed=11):
 
 @program
 def sam_sharpness_aware_two_step_update(L):
-    """Sharpness-aware minimisation as its repositories write it: an Optimizer subclass whose
-    first_step moves each weight by rho * g / ||g|| (saving the old weight in self.state),
-    a second forward and backward at the perturbed point, second_step restoring the weights
-    and stepping the base SGD optimizer built from self.param_groups."""
+    """Sharpness-aware minimisation as an Optimizer subclass wrapping SGD: the wrapper's
+    defaults hold rho beside the base optimizer's settings and both share one param_groups
+    list; the first call stores each weight in self.state and moves it up its gradient to
+    distance rho (by the global gradient norm, torch.norm of a stack), the model is
+    differentiated again there, and the second call puts the weights back by assigning .data
+    and lets the base optimizer step with the new gradient."""
     F = L.nn.functional
 
-    class SAM(L.optim.Optimizer):
-        def __init__(self, params, base, rho=0.05, **kw):
-            super().__init__(params, dict(rho=rho, **kw))
-            self.base = base(self.param_groups, **kw)
-            self.param_groups = self.base.param_groups
+    class SharpnessAware(L.optim.Optimizer):
+        def __init__(self, params, base_cls, rho=0.05, **base_kw):
+            super().__init__(params, {"rho": rho, **base_kw})
+            self.inner = base_cls(self.param_groups, **base_kw)
+            self.param_groups = self.inner.param_groups
+
+        def _with_grad(self):
+            return [(grp, w) for grp in self.param_groups for w in grp["params"]
+                    if w.grad is not None]
 
         @L.no_grad()
-        def first_step(self):
-            norm = L.norm(L.stack([p.grad.norm(p=2) for g in self.param_groups
-                                   for p in g["params"] if p.grad is not None]), p=2)
-            for g in self.param_groups:
-                scale = g["rho"] / (norm + 1e-12)
-                for p in g["params"]:
-                    if p.grad is None:
-                        continue
-                    self.state[p]["old_p"] = p.data.clone()
-                    p.add_(p.grad * scale.to(p))
+        def ascend(self):
+            pairs = self._with_grad()
+            total = L.norm(L.stack([w.grad.norm(p=2) for _, w in pairs]), p=2)
+            for grp, w in pairs:
+                self.state[w]["home"] = w.data.clone()
+                w.add_(w.grad * (grp["rho"] / (total + 1e-12)).to(w))
             self.zero_grad()
 
         @L.no_grad()
-        def second_step(self):
-            for g in self.param_groups:
-                for p in g["params"]:
-                    if p.grad is not None:
-                        p.data = self.state[p]["old_p"]
-            self.base.step()
+        def return_and_step(self):
+            for _, w in self._with_grad():
+                w.data = self.state[w]["home"]
+            self.inner.step()
             self.zero_grad()
 
     model = _small_mlp(L)
-    opt = SAM(model.parameters(), L.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
+    opt = SharpnessAware(model.parameters(), L.optim.SGD, rho=0.1, lr=0.1, momentum=0.9)
     x, y = _t(L, 6, 4, seed=25), L.tensor(_labels(6, 2, 26))
     losses = []
     for _ in range(3):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        opt.first_step()
+        opt.ascend()
         F.cross_entropy(model(x), y).backward()
-        opt.second_step()
+        opt.return_and_step()
         losses.append(loss.item())
     return dict(losses=losses, w=params_of(model), keys=sorted(opt.defaults))
 
@@ -590,23 +593,24 @@ def lion_and_adafactor_written_as_optimizer_subclasses(L):
 
         @L.no_grad()
         def step(self, closure=None):
-            loss = None
-            if closure is not None:
-                with L.enable_grad():
-                    loss = closure()
-            for g in self.param_groups:
-                b1, b2 = g["betas"]
-                for p in g["params"]:
-                    if p.grad is None:
-                        continue
-                    st = self.state[p]
-                    if not st:
-                        st["exp_avg"] = L.zeros_like(p)
-                    m = st["exp_avg"]
-                    p.mul_(1 - g["lr"] * g["weight_decay"])
-                    p.add_(L.sign(m * b1 + p.grad * (1 - b1)), alpha=-g["lr"])
-                    m.mul_(b2).add_(p.grad, alpha=1 - b2)
+            # the closure re-evaluates the loss and calls backward, so it needs grad mode
+            loss = self._reevaluate(closure)
+            for group in self.param_groups:
+                lr, (b_mix, b_track) = group["lr"], group["betas"]
+                for w in (w for w in group["params"] if w.grad is not None):
+                    track = self.state[w].setdefault("exp_avg", L.zeros_like(w))
+                    w.mul_(1 - lr * group["weight_decay"])           # decoupled decay
+                    direction = L.sign(track * b_mix + w.grad * (1 - b_mix))
+                    w.add_(direction, alpha=-lr)
+                    track.mul_(b_track).add_(w.grad, alpha=1 - b_track)
             return loss
+
+        @staticmethod
+        def _reevaluate(closure):
+            if closure is None:
+                return None
+            with L.enable_grad():
+                return closure()
 
     class Adafactor(L.optim.Optimizer):
         def __init__(self, params, eps=(1e-30, 1e-3), decay=-0.8):
@@ -727,20 +731,26 @@ def barlow_twins_and_vicreg_objectives(L):
     N, D = 8, 5
     z1, z2 = _t(L, N, D, seed=35, grad=True), _t(L, N, D, seed=36, grad=True)
 
-    def off_diagonal(x):
-        n = x.shape[0]
-        return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+    def outside_diagonal(sq):
+        # a (k, k) matrix minus its last entry, read k + 1 to a row, has the diagonal as
+        # column 0: the remaining columns are exactly the off-diagonal entries
+        k = sq.shape[0]
+        return sq.flatten()[:-1].view(k - 1, k + 1)[:, 1:].flatten()
 
-    bn = lambda z: (z - z.mean(0)) / z.std(0, unbiased=False)
-    c = bn(z1).T @ bn(z2) / N
-    barlow = (L.diagonal(c) - 1).pow(2).sum() + 5e-3 * off_diagonal(c).pow(2).sum()
-    inv = F.mse_loss(z1, z2)
-    std1, std2 = L.sqrt(z1.var(dim=0) + 1e-4), L.sqrt(z2.var(dim=0) + 1e-4)
-    var = L.mean(F.relu(1 - std1)) / 2 + L.mean(F.relu(1 - std2)) / 2
-    x, y = z1 - z1.mean(dim=0), z2 - z2.mean(dim=0)
-    cov = off_diagonal(x.T @ x / (N - 1)).pow(2).sum() / D + \
-        off_diagonal(y.T @ y / (N - 1)).pow(2).sum() / D
-    vicreg = 25 * inv + 25 * var + cov
+    def standardise(z):
+        return (z - z.mean(0)) / z.std(0, unbiased=False)
+
+    def spread_hinge(z):
+        return L.mean(F.relu(1 - L.sqrt(z.var(dim=0) + 1e-4)))
+
+    def decorrelation(z):
+        centred = z - z.mean(dim=0)
+        return outside_diagonal(centred.T @ centred / (N - 1)).pow(2).sum() / D
+
+    corr = standardise(z1).T @ standardise(z2) / N
+    barlow = (L.diagonal(corr) - 1).pow(2).sum() + 5e-3 * outside_diagonal(corr).pow(2).sum()
+    vicreg = (25 * F.mse_loss(z1, z2) + 25 * (spread_hinge(z1) / 2 + spread_hinge(z2) / 2)
+              + (decorrelation(z1) + decorrelation(z2)))
     g1, g2 = L.autograd.grad(barlow + vicreg, (z1, z2))
     return dict(barlow=barlow, vicreg=vicreg, g1=g1, g2=g2)
 
@@ -763,19 +773,20 @@ def moco_queue_and_momentum_encoder(L):
     for step in range(2):
         x = _t(L, 3, 6, seed=37 + step)
         xq, xk = x + 0.1 * _t(L, 3, 6, seed=40 + step), x + 0.1 * _t(L, 3, 6, seed=43 + step)
-        q = F.normalize(q_enc(xq), dim=1)
-        with L.no_grad():
-            for pk, pq in zip(k_enc.parameters(), q_enc.parameters()):
-                pk.data = pk.data * 0.9 + pq.data * 0.1
-            k = F.normalize(k_enc(xk), dim=1)
-        l_pos = L.einsum("nc,nc->n", [q, k]).unsqueeze(-1)
-        l_neg = L.einsum("nc,ck->nk", [q, queue.clone().detach()])
-        logits = L.cat([l_pos, l_neg], dim=1) / 0.2
+        query = F.normalize(q_enc(xq), dim=1)
+        with L.no_grad():                     # the key net trails the query net
+            for slow, fast in zip(k_enc.parameters(), q_enc.parameters()):
+                slow.data = slow.data * 0.9 + fast.data * 0.1
+            key = F.normalize(k_enc(xk), dim=1)
+        # column 0: each query against its own key; then against every queued key
+        own = L.einsum("nc,nc->n", [query, key]).unsqueeze(-1)
+        queued = L.einsum("nc,ck->nk", [query, queue.clone().detach()])
+        logits = L.cat([own, queued], dim=1) / 0.2
         loss = F.cross_entropy(logits, L.zeros(logits.shape[0], dtype=L.long))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        queue[:, ptr:ptr + 3] = k.T
+        queue[:, ptr:ptr + 3] = key.T
         ptr = (ptr + 3) % 6
         losses.append(loss.item())
     return dict(losses=losses, queue=queue, kw=params_of(k_enc), qw=params_of(q_enc))
@@ -783,27 +794,25 @@ def moco_queue_and_momentum_encoder(L):
 
 @program
 def dino_centering_sharpening_and_teacher_ema(L):
-    """DINO's loss: student and teacher over two global and two local crops, teacher outputs
-    centred (a running centre updated by EMA of the batch mean) and sharpened by a low
-    temperature, cross entropy between every teacher view and every other student view."""
+    """Self-distillation with a centred, sharpened teacher (the DINO objective): four crops
+    (two global, two local) through the student, the two global ones through a frozen
+    deepcopy; the teacher's outputs minus a running centre, divided by a low temperature and
+    softmaxed; the cross entropy of each teacher view against every student view but its
+    own, averaged; then the centre and the teacher's weights moved by EMA (mul_, add_)."""
     F = L.nn.functional
     L.manual_seed(16)
     student = L.nn.Sequential(L.nn.Linear(5, 8), L.nn.GELU(), L.nn.Linear(8, 6)).double()
     teacher = copy.deepcopy(student).requires_grad_(False)
     center = L.zeros(1, 6, dtype=L.float64)
     crops = [_t(L, 3, 5, seed=46 + i) for i in range(4)]
-    s_out = student(L.cat(crops)).chunk(4)
+    s_out = student(L.cat(crops)).chunk(4)           # views 0 and 1 global, 2 and 3 local
     with L.no_grad():
         t_raw = teacher(L.cat(crops[:2]))
     t_out = F.softmax((t_raw - center) / 0.04, dim=-1).detach().chunk(2)
-    total, n = 0, 0
-    for iq, q in enumerate(t_out):
-        for v in range(4):
-            if v == iq:
-                continue
-            total = total + L.sum(-q * F.log_softmax(s_out[v] / 0.1, dim=-1), dim=-1).mean()
-            n += 1
-    loss = total / n
+    pairs = [(ti, si) for ti in range(2) for si in range(4) if si != ti]
+    terms = [L.sum(-t_out[ti] * F.log_softmax(s_out[si] / 0.1, dim=-1), dim=-1).mean()
+             for ti, si in pairs]
+    loss = sum(terms) / len(pairs)
     loss.backward()
     center = center * 0.9 + t_raw.mean(dim=0, keepdim=True) * 0.1
     with L.no_grad():
@@ -814,32 +823,36 @@ def dino_centering_sharpening_and_teacher_ema(L):
 
 @program
 def mae_random_masking_by_argsort_and_unshuffle(L):
-    """MAE's masking: per-sample noise from a seeded generator, argsort to shuffle patches,
-    keep the first quarter by gather, a binary mask unshuffled by gather with the inverse
-    permutation (argsort of the argsort), mask tokens appended and unshuffled, the
-    reconstruction loss only on masked patches with a normalised-pixel target."""
-    N, Lp, D = 2, 8, 3
+    """Random patch masking as in masked autoencoders: one uniform score per patch from a
+    seeded generator, argsort of the scores a random order and argsort of that its inverse,
+    the first quarter of the order kept (gather), a 0/1 mask made in shuffled order and put
+    back in patch order by gather with the inverse, a learnable mask token filling the
+    dropped slots before un-shuffling, and the squared error to per-patch standardised
+    pixels averaged over the hidden patches only."""
+    N, P, D = 2, 8, 3
     gen = L.Generator().manual_seed(0)
-    x = _t(L, N, Lp, D, seed=50, grad=True)
+    x = _t(L, N, P, D, seed=50, grad=True)
     mask_token = L.zeros(1, 1, D, dtype=L.float64, requires_grad=True)
     enc = L.nn.Linear(D, D).double()
-    len_keep = int(Lp * 0.25)
-    noise = L.rand(N, Lp, generator=gen, dtype=L.float64)
-    ids_shuffle = L.argsort(noise, dim=1)
-    ids_restore = L.argsort(ids_shuffle, dim=1)
-    ids_keep = ids_shuffle[:, :len_keep]
-    kept = L.gather(x, 1, ids_keep.unsqueeze(-1).repeat(1, 1, D))
-    mask = L.ones([N, Lp], dtype=L.float64)
-    mask[:, :len_keep] = 0
-    mask = L.gather(mask, dim=1, index=ids_restore)
-    latent = enc(kept)
-    full = L.cat([latent, mask_token.repeat(N, Lp - len_keep, 1)], dim=1)
-    full = L.gather(full, 1, ids_restore.unsqueeze(-1).repeat(1, 1, D))
+    n_vis = int(P * 0.25)
+
+    def by_patch(t, order):
+        """The patches of t (N, P', D) listed in ``order`` (N, k)."""
+        return L.gather(t, 1, order.unsqueeze(-1).repeat(1, 1, D))
+
+    order = L.argsort(L.rand(N, P, generator=gen, dtype=L.float64), dim=1)
+    undo = L.argsort(order, dim=1)                  # the inverse permutation
+    visible = by_patch(x, order[:, :n_vis])
+    hidden = L.ones([N, P], dtype=L.float64)
+    hidden[:, :n_vis] = 0                           # shuffled order: the first n_vis are seen
+    hidden = L.gather(hidden, dim=1, index=undo)    # now in patch order
+    tokens = L.cat([enc(visible), mask_token.repeat(N, P - n_vis, 1)], dim=1)
+    tokens = by_patch(tokens, undo)
     target = (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + 1e-6) ** .5
-    loss = ((full - target.detach()) ** 2).mean(-1)
-    loss = (loss * mask).sum() / mask.sum()
+    per_patch = ((tokens - target.detach()) ** 2).mean(-1)
+    loss = (per_patch * hidden).sum() / hidden.sum()
     loss.backward()
-    return dict(ids=ids_restore, mask=mask, loss=loss, gx=x.grad, gm=mask_token.grad,
+    return dict(ids=undo, mask=hidden, loss=loss, gx=x.grad, gm=mask_token.grad,
                 g=grads_of(enc))
 
 

@@ -516,25 +516,31 @@ def deepar_negative_binomial_and_neural_process(L):
 
 @program
 def restricted_boltzmann_machine_contrastive_divergence(L):
-    """An RBM trained by CD-1 as tutorials write it: hidden and visible probabilities by
-    sigmoid, states by bernoulli after a manual seed, the free energy difference as the
-    loss whose gradient is the CD update, SGD steps; the reconstruction error."""
+    """A binary restricted Boltzmann machine trained by one-step contrastive divergence: one
+    Gibbs round trip from the data (hidden probabilities by sigmoid of F.linear, a bernoulli
+    draw under the seed, visible probabilities through the transposed weight, another draw,
+    detached), and as loss the mean free energy of the data minus that of the sample, whose
+    gradient is the CD-1 update; three SGD steps, each recording the reconstruction MSE."""
     nn, F = L.nn, L.nn.functional
     L.manual_seed(37)
-    W = nn.Parameter(L.randn(4, 6, dtype=L.float64) * 0.1)
+    W = nn.Parameter(L.randn(4, 6, dtype=L.float64) * 0.1)             # (hidden, visible)
     vb, hb = nn.Parameter(L.zeros(6, dtype=L.float64)), nn.Parameter(L.zeros(4, dtype=L.float64))
     opt = L.optim.SGD([W, vb, hb], lr=0.1)
     v = (L.rand(8, 6, dtype=L.float64) > 0.5).double()
 
-    def free_energy(x):
-        return -(x @ vb) - F.softplus(F.linear(x, W, hb)).sum(1)
+    def free_energy(vis):
+        # F(v) = -b.v - sum_j log(1 + exp(c_j + W_j.v)), the hidden units summed out
+        return -(vis @ vb) - F.softplus(F.linear(vis, W, hb)).sum(1)
+
+    def gibbs_round_trip(vis):
+        p_hid = L.sigmoid(F.linear(vis, W, hb))
+        hid = L.bernoulli(p_hid)
+        p_vis = L.sigmoid(F.linear(hid, W.t(), vb))
+        return hid, p_vis, L.bernoulli(p_vis).detach()
 
     errs = []
     for _ in range(3):
-        ph = L.sigmoid(F.linear(v, W, hb))
-        h = L.bernoulli(ph)
-        pv = L.sigmoid(F.linear(h, W.t(), vb))
-        v1 = L.bernoulli(pv).detach()
+        h, pv, v1 = gibbs_round_trip(v)
         loss = free_energy(v).mean() - free_energy(v1).mean()
         opt.zero_grad()
         loss.backward()
@@ -677,9 +683,10 @@ def esrgan_residual_in_residual_dense_block_and_pixel_shuffle(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def centernet_gaussian_heatmaps_focal_loss_and_peak_decoding(L):
-    """CenterNet: ground-truth heatmaps drawn as Gaussians by meshgrid and amax-merged, the
-    penalty-reduced focal loss (positives where gt == 1), peaks found by comparing with a
-    3x3 max_pool2d, top-k over the flattened map decoded by floor division and remainder."""
+    """Keypoint heatmaps in the CenterNet manner: targets as Gaussian bumps (meshgrid) merged by
+    amax, a focal loss with background near a centre penalised less (positives where the
+    target is exactly 1), peaks kept where a 3x3 max_pool2d leaves the value unchanged, the
+    top three over the flattened map turned into (row, column) by // and %."""
     F = L.nn.functional
     H = W = 8
     ys, xs = L.meshgrid(L.arange(H, dtype=L.float64), L.arange(W, dtype=L.float64),
@@ -690,25 +697,27 @@ def centernet_gaussian_heatmaps_focal_loss_and_peak_decoding(L):
     gt = g.amax(0)
     logits = _t(L, 1, 1, H, W, seed=43, grad=True)
     pred = L.sigmoid(logits).clamp(1e-4, 1 - 1e-4)[0, 0]
-    pos = gt.eq(1).double()
-    neg_w = L.pow(1 - gt, 4)
-    pos_loss = (L.log(pred) * L.pow(1 - pred, 2) * pos).sum()
-    neg_loss = (L.log(1 - pred) * L.pow(pred, 2) * neg_w * (1 - pos)).sum()
-    loss = -(pos_loss + neg_loss) / pos.sum().clamp(min=1)
+    at_centre = gt.eq(1).double()
+    # focal terms: (1 - p)^2 down-weights easy centres, p^2 easy background, and the
+    # background near a centre is further forgiven by (1 - gt)^4
+    centre_term = (L.log(pred) * L.pow(1 - pred, 2) * at_centre).sum()
+    elsewhere = (L.log(1 - pred) * L.pow(pred, 2) * L.pow(1 - gt, 4) * (1 - at_centre)).sum()
+    loss = -(centre_term + elsewhere) / at_centre.sum().clamp(min=1)
     loss.backward()
     heat = L.sigmoid(logits.detach())
     hmax = F.max_pool2d(heat, 3, stride=1, padding=1)
-    keep = heat * (hmax == heat).double()
-    scores, inds = keep.view(1, -1).topk(3)
+    is_peak = hmax == heat                      # a local maximum of its 3 x 3 window
+    scores, inds = (heat * is_peak.double()).view(1, -1).topk(3)
     return dict(gt=gt, loss=loss, grad=logits.grad, scores=scores,
-                yx=L.stack([inds // W, inds % W], -1), npeaks=int((hmax == heat).sum()))
+                yx=L.stack([inds // W, inds % W], -1), npeaks=int(is_peak.sum()))
 
 
 @program
 def yolo_grid_decoding_and_ciou_loss(L):
-    """A YOLO head decoded by hand: grid offsets by meshgrid (ij), sigmoid offsets plus the
-    cell, exp(wh) times anchors, boxes as corners; the CIoU loss against targets (IoU,
-    enclosing-box diagonal, centre distance, the aspect term by atan) and its gradients."""
+    """Anchor-based box decoding and a CIoU loss written out: cell indices from meshgrid (ij),
+    centres as sigmoid offsets plus the cell, sizes as exp of the raw output times the
+    anchors, corner boxes; 1 - CIoU against targets (IoU, centre distance over the enclosing
+    box's diagonal, an atan aspect term with a no_grad weight) and its gradients."""
     B, A, S = 1, 2, 3
     raw = _t(L, B, A, S, S, 4, scale=0.5, seed=44, grad=True)
     anchors = L.tensor([[1.0, 1.5], [2.0, 1.0]], dtype=L.float64)
@@ -720,22 +729,26 @@ def yolo_grid_decoding_and_ciou_loss(L):
     tgt = L.tensor(_arr(box.shape[0], 4, seed=45)).abs()
     tgt = L.cat([tgt[:, :2], tgt[:, :2] + tgt[:, 2:] + 0.5], 1)
 
-    def ciou(b1, b2, eps=1e-7):
-        w1, h1 = b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1] + eps
-        w2, h2 = b2[:, 2] - b2[:, 0], b2[:, 3] - b2[:, 1] + eps
-        inter = (L.min(b1[:, 2], b2[:, 2]) - L.max(b1[:, 0], b2[:, 0])).clamp(0) * \
-            (L.min(b1[:, 3], b2[:, 3]) - L.max(b1[:, 1], b2[:, 1])).clamp(0)
-        union = w1 * h1 + w2 * h2 - inter + eps
-        iou = inter / union
-        cw = L.max(b1[:, 2], b2[:, 2]) - L.min(b1[:, 0], b2[:, 0])
-        ch = L.max(b1[:, 3], b2[:, 3]) - L.min(b1[:, 1], b2[:, 1])
-        c2 = cw ** 2 + ch ** 2 + eps
-        rho2 = ((b2[:, 0] + b2[:, 2] - b1[:, 0] - b1[:, 2]) ** 2 +
-                (b2[:, 1] + b2[:, 3] - b1[:, 1] - b1[:, 3]) ** 2) / 4
-        v = (4 / math.pi ** 2) * L.pow(L.atan(w2 / h2) - L.atan(w1 / h1), 2)
+    def ciou(p, q, eps=1e-7):
+        """Complete IoU of corner boxes p, q (n, 4): IoU minus the squared centre distance
+        over the enclosing box's squared diagonal minus a weighted aspect-ratio gap (the
+        weight treated as a constant); eps keeps heights and denominators off zero."""
+        (px0, py0, px1, py1), (qx0, qy0, qx1, qy1) = p.unbind(1), q.unbind(1)
+        p_w, p_h = px1 - px0, py1 - py0 + eps
+        q_w, q_h = qx1 - qx0, qy1 - qy0 + eps
+        overlap_w = (L.min(px1, qx1) - L.max(px0, qx0)).clamp(0)
+        overlap_h = (L.min(py1, qy1) - L.max(py0, qy0)).clamp(0)
+        shared = overlap_w * overlap_h
+        iou = shared / (p_w * p_h + q_w * q_h - shared + eps)
+        hull_w = L.max(px1, qx1) - L.min(px0, qx0)
+        hull_h = L.max(py1, qy1) - L.min(py0, qy0)
+        diag_sq = hull_w ** 2 + hull_h ** 2 + eps
+        # sums of corners are twice the centres, hence the / 4
+        centre_sq = ((qx0 + qx1 - px0 - px1) ** 2 + (qy0 + qy1 - py0 - py1) ** 2) / 4
+        aspect_gap = (4 / math.pi ** 2) * L.pow(L.atan(q_w / q_h) - L.atan(p_w / p_h), 2)
         with L.no_grad():
-            alpha = v / (v - iou + (1 + eps))
-        return iou - (rho2 / c2 + v * alpha)
+            trade = aspect_gap / (aspect_gap - iou + (1 + eps))
+        return iou - (centre_sq / diag_sq + aspect_gap * trade)
 
     c = ciou(box, tgt)
     loss = (1.0 - c).mean()

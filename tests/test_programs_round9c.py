@@ -34,44 +34,51 @@ PROGRAMS, program = registry()
 # ----------------------------------------------------------------------------------------------
 @program
 def show_attend_tell_decoder_with_shrinking_batch(L):
-    """Show, Attend and Tell as its popular tutorial writes the decoder: captions sorted by
-    length, an LSTMCell unrolled with the batch shrinking at each step (batch_size_t from the
-    decode lengths), soft attention over an encoder grid with a sigmoid gate (f_beta),
-    predictions written into a preallocated tensor, the loss on pack_padded_sequence's data
-    and the doubly stochastic attention regulariser."""
+    """Captioning with soft attention over a grid of image features (after Xu et al.'s "Show,
+    Attend and Tell") where the decoding batch shrinks as captions end: the batch reordered
+    by sort(descending=True) on caption length so the rows still running at step t are a
+    prefix, the LSTMCell state initialised from the mean feature, additive attention with a
+    sigmoid gate on the attended feature, logits and attention weights written step by step
+    into preallocated zeros by slice assignment, the cross entropy over
+    pack_padded_sequence(...).data of logits and targets, and a penalty pushing each grid
+    cell's total attention towards one."""
     nn, F = L.nn, L.nn.functional
-    rnn_u = nn.utils.rnn
+    packing = nn.utils.rnn
     L.manual_seed(22)
     V, E, H, A, P, C = 9, 4, 6, 5, 4, 3
-    emb = load_seeded(L, nn.Embedding(V, E).double(), 22)
-    enc_att, dec_att, full_att = nn.Linear(C, A), nn.Linear(H, A), nn.Linear(A, 1)
-    f_beta, cell, fc = nn.Linear(H, C), nn.LSTMCell(E + C, H), nn.Linear(H, V)
-    init_h, init_c = nn.Linear(C, H), nn.Linear(C, H)
-    nn.ModuleList([enc_att, dec_att, full_att, f_beta, cell, fc, init_h, init_c]).double()
-    enc = _t(L, 3, P, C, seed=70)
-    caps = L.tensor(_labels(3 * 6, V, 71).reshape(3, 6))
-    cap_lens = L.tensor([4, 6, 3])
-    cap_lens, order = cap_lens.sort(dim=0, descending=True)
-    enc, caps = enc[order], caps[order]
-    decode_lengths = (cap_lens - 1).tolist()
-    h, c = init_h(enc.mean(1)), init_c(enc.mean(1))
-    T = max(decode_lengths)
-    preds = L.zeros(3, T, V, dtype=L.float64)
-    alphas = L.zeros(3, T, P, dtype=L.float64)
-    e = emb(caps)
-    for t in range(T):
-        bt = sum([n > t for n in decode_lengths])
-        att = full_att(F.relu(enc_att(enc[:bt]) + dec_att(h[:bt]).unsqueeze(1))).squeeze(2)
-        alpha = F.softmax(att, dim=1)
-        ctx = (enc[:bt] * alpha.unsqueeze(2)).sum(1) * L.sigmoid(f_beta(h[:bt]))
-        h, c = cell(L.cat([e[:bt, t], ctx], 1), (h[:bt], c[:bt]))
-        preds[:bt, t] = fc(h)
-        alphas[:bt, t] = alpha
-    scores = rnn_u.pack_padded_sequence(preds, decode_lengths, batch_first=True).data
-    targets = rnn_u.pack_padded_sequence(caps[:, 1:], decode_lengths, batch_first=True).data
-    loss = F.cross_entropy(scores, targets) + ((1.0 - alphas.sum(1)) ** 2).mean()
+    word_vec = load_seeded(L, nn.Embedding(V, E).double(), 22)
+    key_proj, query_proj, energy_proj = nn.Linear(C, A), nn.Linear(H, A), nn.Linear(A, 1)
+    gate_proj, step_cell, vocab_proj = nn.Linear(H, C), nn.LSTMCell(E + C, H), nn.Linear(H, V)
+    h0_proj, c0_proj = nn.Linear(C, H), nn.Linear(C, H)
+    nn.ModuleList([key_proj, query_proj, energy_proj, gate_proj, step_cell, vocab_proj,
+                   h0_proj, c0_proj]).double()
+    grid = _t(L, 3, P, C, seed=70)
+    words = L.tensor(_labels(3 * 6, V, 71).reshape(3, 6))
+    n_words, order = L.tensor([4, 6, 3]).sort(dim=0, descending=True)
+    grid, words = grid[order], words[order]
+    steps = (n_words - 1).tolist()        # every token but the first is predicted
+    mean_feat = grid.mean(1)
+    h, c = h0_proj(mean_feat), c0_proj(mean_feat)
+    n_steps = max(steps)
+    logits = L.zeros(3, n_steps, V, dtype=L.float64)
+    weights = L.zeros(3, n_steps, P, dtype=L.float64)
+    embedded = word_vec(words)
+    for t in range(n_steps):
+        live = sum(1 for n in steps if n > t)       # captions not yet finished
+        query, keys = h[:live], grid[:live]
+        energy = energy_proj(F.relu(key_proj(keys) + query_proj(query).unsqueeze(1)))
+        w = F.softmax(energy.squeeze(2), dim=1)
+        glimpse = (keys * w.unsqueeze(2)).sum(1) * L.sigmoid(gate_proj(query))
+        h, c = step_cell(L.cat([embedded[:live, t], glimpse], 1), (query, c[:live]))
+        logits[:live, t] = vocab_proj(h)
+        weights[:live, t] = w
+    flat_logits = packing.pack_padded_sequence(logits, steps, batch_first=True).data
+    flat_targets = packing.pack_padded_sequence(words[:, 1:], steps, batch_first=True).data
+    coverage = ((1.0 - weights.sum(1)) ** 2).mean()
+    loss = F.cross_entropy(flat_logits, flat_targets) + coverage
     loss.backward()
-    return dict(order=order, loss=loss, alphas=alphas, g=grads_of(cell), ge=emb.weight.grad)
+    return dict(order=order, loss=loss, alphas=weights, g=grads_of(step_cell),
+                ge=word_vec.weight.grad)
 
 
 @program
@@ -574,62 +581,69 @@ def sampling_inside_the_graph_normal_and_bernoulli_gradients(L):
 # ----------------------------------------------------------------------------------------------
 @program
 def mlm_data_collator_masking_80_10_10(L):
-    """Hugging Face's masked-language-model collator after a seed: probabilities 0.15 by
-    full, special tokens excluded by masked_fill_, masked positions by bernoulli, labels -100
-    elsewhere, 80% replaced by the mask id (bernoulli of full(0.8)), half of the rest by
-    random ids (randint of the labels' shape), the loss ignoring -100."""
+    """Masked-LM batch preparation in BERT's 80/10/10 manner, under a seed: a selection
+    probability of 0.15 everywhere but the start and end ids 1 and 2 (masked_fill_),
+    positions chosen by bernoulli, labels kept only there (-100 elsewhere); of the chosen, a
+    bernoulli(0.8) draw gets the mask id 0, a bernoulli(0.5) draw among the rest a random id
+    (randint over the whole shape, read where needed), the others stay; then a cross
+    entropy with ignore_index=-100 over made-up logits."""
     F = L.nn.functional
     L.manual_seed(60)
-    inputs = L.tensor(_labels(4 * 10, 20, 100).reshape(4, 10)) + 3
-    inputs[:, 0], inputs[:, -1] = 1, 2
-    labels = inputs.clone()
-    prob = L.full(labels.shape, 0.15)
-    special = (inputs == 1) | (inputs == 2)
-    prob.masked_fill_(special, value=0.0)
-    masked = L.bernoulli(prob).bool()
-    labels[~masked] = -100
-    replaced = L.bernoulli(L.full(labels.shape, 0.8)).bool() & masked
-    inputs[replaced] = 0
-    rand = L.bernoulli(L.full(labels.shape, 0.5)).bool() & masked & ~replaced
-    words = L.randint(23, labels.shape, dtype=L.long)
-    inputs[rand] = words[rand]
+    ids = L.tensor(_labels(4 * 10, 20, 100).reshape(4, 10)) + 3
+    ids[:, 0], ids[:, -1] = 1, 2            # start / end markers, never chosen
+    labels = ids.clone()
+    p_pick = L.full(labels.shape, 0.15)
+    p_pick.masked_fill_((ids == 1) | (ids == 2), value=0.0)
+    picked = L.bernoulli(p_pick).bool()
+    labels[~picked] = -100
+    to_mask = picked & L.bernoulli(L.full(labels.shape, 0.8)).bool()
+    ids[to_mask] = 0
+    to_random = picked & ~to_mask & L.bernoulli(L.full(labels.shape, 0.5)).bool()
+    random_ids = L.randint(23, labels.shape, dtype=L.long)
+    ids[to_random] = random_ids[to_random]
     logits = _t(L, 4, 10, 23, seed=101, grad=True)
     loss = F.cross_entropy(logits.view(-1, 23), labels.view(-1), ignore_index=-100)
     loss.backward()
-    return dict(inputs=inputs, labels=labels, n=int(masked.sum()), loss=loss,
+    return dict(inputs=ids, labels=labels, n=int(picked.sum()), loss=loss,
                 g=logits.grad.abs().sum((0, 2)))
 
 
 @program
 def annotated_transformer_label_smoothing_kl_and_noam_rate(L):
-    """The Annotated Transformer's LabelSmoothing: a true distribution filled with
-    smoothing / (size - 2), scatter_ of the confidence at the targets, the padding column
-    zeroed and padded rows cleared by index_fill_ over nonzero(), KLDivLoss(reduction='sum')
-    of log-probabilities; the Noam rate by LambdaLR over Adam(betas=(0.9, 0.98))."""
+    """A smoothed target for a KL-divergence loss and the Transformer's warm-up learning
+    rate: on a detached clone of the log-probabilities, fill_ gives every class
+    smoothing / (classes - 2), scatter_ puts 1 - smoothing on the gold class, the padding
+    class's column is set to 0 and rows whose gold class is padding are emptied by
+    index_fill_ at the rows nonzero() finds; KLDivLoss(reduction='sum'). The rate
+    d^-1/2 min(s^-1/2, s w^-3/2) (warm-up w = 3) runs as a LambdaLR over Adam with
+    betas (0.9, 0.98)."""
     nn = L.nn
-    size, pad, smoothing = 6, 0, 0.2
-    x = L.log_softmax(_t(L, 5, size, seed=102), -1).requires_grad_()
-    target = L.tensor([2, 1, 0, 3, 3])
-    true_dist = x.detach().clone()
-    true_dist.fill_(smoothing / (size - 2))
-    true_dist.scatter_(1, target.unsqueeze(1), 1.0 - smoothing)
-    true_dist[:, pad] = 0
-    mask = L.nonzero(target == pad)
-    if mask.dim() > 0:
-        true_dist.index_fill_(0, mask.squeeze(), 0.0)
-    loss = nn.KLDivLoss(reduction="sum")(x, true_dist)
+    n_cls, pad, eps_ls = 6, 0, 0.2
+    logp = L.log_softmax(_t(L, 5, n_cls, seed=102), -1).requires_grad_()
+    gold = L.tensor([2, 1, 0, 3, 3])
+    soft = logp.detach().clone()
+    soft.fill_(eps_ls / (n_cls - 2))        # shared by all but the gold and padding classes
+    soft.scatter_(1, gold.unsqueeze(1), 1.0 - eps_ls)
+    soft[:, pad] = 0
+    pad_rows = L.nonzero(gold == pad)       # (k, 1): rows to drop from the loss
+    if pad_rows.numel():
+        soft.index_fill_(0, pad_rows.squeeze(), 0.0)
+    loss = nn.KLDivLoss(reduction="sum")(logp, soft)
     loss.backward()
+
+    def warmup_then_decay(step, d_model=8, warmup=3):
+        s = max(step, 1)
+        return d_model ** -0.5 * min(s ** -0.5, s * warmup ** -1.5)
+
     w = nn.Parameter(L.zeros(2))
     opt = L.optim.Adam([w], lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    noam = lambda step: 8 ** -0.5 * min(max(step, 1) ** -0.5,  # noqa: E731
-                                        max(step, 1) * 3 ** -1.5)
-    sched = L.optim.lr_scheduler.LambdaLR(opt, noam)
+    sched = L.optim.lr_scheduler.LambdaLR(opt, warmup_then_decay)
     lrs = []
     for _ in range(6):
         opt.step()
         sched.step()
         lrs.append(sched.get_last_lr()[0])
-    return dict(true_dist=true_dist, loss=loss, g=x.grad, lrs=lrs)
+    return dict(true_dist=soft, loss=loss, g=logp.grad, lrs=lrs)
 
 
 @program

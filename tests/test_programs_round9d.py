@@ -56,9 +56,10 @@ def mfcc_by_mel_and_dct_matrices_with_specaugment_masks(L):
     upper = (hz[2:, None] - freqs.unsqueeze(0)) / (hz[2:] - hz[1:-1]).unsqueeze(1)
     fb = L.clamp(L.minimum(lower, upper), min=0)             # (n_mels, F)
     logmel = L.log(L.einsum("mf,bft->bmt", fb, power) + 1e-6)
-    n = L.arange(n_mels, dtype=L.float64)
-    k = L.arange(n_mfcc, dtype=L.float64).unsqueeze(1)
-    dct = L.cos(math.pi / n_mels * (n + 0.5) * k) * math.sqrt(2.0 / n_mels)
+    # orthonormal DCT-II: row q is sqrt(2 / M) cos(pi q (j + 1/2) / M), row 0 also / sqrt(2)
+    band_mid = L.arange(n_mels, dtype=L.float64) + 0.5
+    order = L.arange(n_mfcc, dtype=L.float64).unsqueeze(1)
+    dct = L.cos(order * band_mid * (math.pi / n_mels)) * math.sqrt(2.0 / n_mels)
     dct[0] /= math.sqrt(2.0)
     mfcc = dct @ logmel                                      # (B, n_mfcc, T)
     g = L.Generator().manual_seed(1)

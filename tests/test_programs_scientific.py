@@ -332,9 +332,9 @@ def ensemble_by_stack_module_state(L):
         models.append(m)
     params, buffers = L.func.stack_module_state(models)
 
-    def fmodel(p, b, x):
-        return L.func.functional_call(models[0], (p, b), (x,))
-    return dict(out=L.vmap(fmodel, in_dims=(0, 0, None))(params, buffers, L.tensor(BX)),
+    def one_member(weights, bufs, batch):     # models[0] only lends its structure
+        return L.func.functional_call(models[0], (weights, bufs), (batch,))
+    return dict(out=L.vmap(one_member, in_dims=(0, 0, None))(params, buffers, L.tensor(BX)),
                 keys=sorted(params))
 
 

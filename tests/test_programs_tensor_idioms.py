@@ -51,13 +51,16 @@ V1, V2, SQ = _rand(4, 3, seed=1), _rand(4, 3, seed=2), _rn(4, 4)
 def iou(lib):
     a = lib.tensor(_boxes(5, 0))
     b = lib.tensor(_boxes(7, 1))
-    lt = lib.max(a[:, None, :2], b[:, :2])
-    rb = lib.min(a[:, None, 2:], b[:, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[:, :, 0] * wh[:, :, 1]
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
-    iou = inter / (area(a)[:, None] + area(b) - inter)
-    inter2 = (rb - lt).clamp(min=0).prod(2)
+    # the overlap of box i of a with box j of b runs from the larger of the two top-left
+    # corners to the smaller of the two bottom-right ones (empty when they cross)
+    start = lib.max(a[:, None, :2], b[:, :2])
+    stop = lib.min(a[:, None, 2:], b[:, 2:])
+    extent = (stop - start).clamp(min=0)
+    inter = extent[:, :, 0] * extent[:, :, 1]
+    size_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    size_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / (size_a[:, None] + size_b - inter)
+    inter2 = (stop - start).clamp(min=0).prod(2)
     return dict(iou=iou, inter2=inter2, best=iou.max(dim=1), am=iou.argmax(0))
 
 
@@ -103,9 +106,9 @@ def anchors(lib):
     sy = lib.arange(0, 3, dtype=lib.float32) * 8
     yy, xx = lib.meshgrid(sy, sx, indexing="ij")
     xx2, yy2 = lib.meshgrid(sx, sy, indexing="xy")
-    shifts = lib.stack((xx, yy, xx, yy), dim=-1).reshape(-1, 4)
-    base = lib.tensor([[-4.0, -4, 4, 4], [-8, -4, 8, 4]])
-    anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)
+    shifts = lib.stack((xx, yy, xx, yy), dim=-1).reshape(-1, 4)      # one row per cell
+    base = lib.tensor([[-4.0, -4, 4, 4], [-8, -4, 8, 4]])            # one row per shape
+    anchors = (shifts.view(-1, 1, 4) + base.view(1, -1, 4)).reshape(-1, 4)   # cell-major
     g = lib.stack(lib.meshgrid(lib.arange(2), lib.arange(3), indexing="ij"), 0)
     return dict(s=shifts, a=anchors, xx2=xx2, yy2=yy2, g=g)
 
@@ -156,11 +159,13 @@ def dice_focal(lib):
     focal = ((1 - pt) ** 2 * ce).mean()
     bce_logits = lib.tensor(r.randn(6).astype(np.float32), requires_grad=True)
     bt = lib.tensor(r.randint(0, 2, 6).astype(np.float32))
-    pp = lib.sigmoid(bce_logits)
-    ce2 = F.binary_cross_entropy_with_logits(bce_logits, bt, reduction="none")
-    p_t = pp * bt + (1 - pp) * (1 - bt)
-    a_t = 0.25 * bt + 0.75 * (1 - bt)
-    fl = (a_t * ce2 * (1 - p_t) ** 2).sum()
+    # binary focal loss: the probability given to the true label, its per-label weight
+    # (0.25 for positives, 0.75 for negatives), and BCE scaled down where it is confident
+    prob = lib.sigmoid(bce_logits)
+    right = prob * bt + (1 - prob) * (1 - bt)
+    weight = 0.25 * bt + 0.75 * (1 - bt)
+    fl = (weight * F.binary_cross_entropy_with_logits(bce_logits, bt, reduction="none")
+          * (1 - right) ** 2).sum()
     loss = dice.mean() + focal + fl
     loss.backward()
     return dict(loss=loss, g=logits.grad, g2=bce_logits.grad)
