@@ -34,6 +34,7 @@ listed in docs/autograd.md.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 
 from ._torch_function_dispatch import (NOT_OFFERED, DisableTorchFunction,
@@ -390,9 +391,21 @@ def _tensor_twins():
         _TENSOR_OWN.update((name, vars(Tensor).get(name, _ABSENT)) for name in every)
         for name, twin in every.items():
             kept = name in _method_twins() and name not in _PROPERTIES and \
-                (not name.startswith("_") or name in _KEPT_DUNDERS)
+                (not name.startswith("_") or name in _KEPT_DUNDERS) and \
+                _takes_arguments(getattr(Tensor, name))
             (_TENSOR_TWINS[0] if kept else _TENSOR_TWINS[1])[name] = twin
     return _TENSOR_TWINS
+
+
+def _takes_arguments(method):
+    """Whether a Tensor method may be given anything beyond ``self`` (a subclass argument
+    can reach it then). One that may not (``storage()``, ``numpy()``) keeps no twin on plain
+    Tensors: a twin is one frame more between a warning and the line it names."""
+    code = getattr(inspect.unwrap(method), "__code__", None)
+    if code is None:
+        return True
+    varying = code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    return bool(varying or code.co_argcount > 1 or code.co_kwonlyargcount)
 
 
 _TENSOR_OWN = {}                # Tensor's own attributes that its twins replace (or _ABSENT)
