@@ -1593,12 +1593,13 @@ def nanogpt_train_loop(lib):
         return report
 
     def schedule(step):
-        if step < warm:
-            return (step + 1) / (warm + 1) * peak
-        if step > decay_end:
-            return floor
-        frac = (step - warm) / (decay_end - warm)
-        return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * frac))
+        # three phases: a linear ramp to the peak, half a cosine wave down to the floor
+        # (reached at decay_end), then the floor
+        in_ramp, in_decay = step < warm, warm <= step <= decay_end
+        if in_decay:
+            cosine = 0.5 * (1.0 + math.cos(math.pi * (step - warm) / (decay_end - warm)))
+            return floor + (peak - floor) * cosine
+        return (step + 1) / (warm + 1) * peak if in_ramp else floor
 
     net = _nanogpt(lib, block_size=ctx_len)
     _load(lib, net, 331, 0.3)

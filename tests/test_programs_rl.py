@@ -1517,7 +1517,9 @@ def spinningup_sac_logp(lib):
     noise = lib.as_tensor(_rand(5, 2, seed=98), dtype=lib.float32)
     raw = centre + scale * noise
     density = D.Normal(centre, scale).log_prob(raw).sum(axis=-1)
-    density -= (2 * (np.log(2) - raw - F.softplus(-2 * raw))).sum(axis=1)
+    # log of tanh's slope per dimension, with numpy's log(2) on the left of a tensor
+    log_slope = 2 * (np.log(2) - raw - F.softplus(-2 * raw))
+    density -= log_slope.sum(axis=1)
     bounded = 2.0 * lib.tanh(raw)
     (density.mean() - bounded.sum()).backward()
     return dict(logp=density, a=bounded, **_grads(net))
@@ -1614,32 +1616,39 @@ def per_dimension_action_bounds(lib):
 
 @program
 def c51_projection(lib):
-    # the categorical (C51) target: shift the fixed support by the Bellman update, clamp it,
-    # and split each atom's mass between its two neighbouring atoms with index_add_ on a
-    # flattened view; an atom landing exactly on the grid keeps its mass by moving one bound
+    # a distributional target on a fixed grid of atoms: each next-state atom is moved by the
+    # Bellman update and clipped to the grid's range; its mass then goes to the two grid
+    # points either side of it in proportion to closeness. Both halves land through
+    # index_add_ on a flat view of the (batch, atoms) table, row r owning slots
+    # [r * atoms, (r + 1) * atoms). When an atom falls exactly on a grid point, floor and
+    # ceil agree and both weights would be zero, so one of the two indices is nudged (the
+    # left one, except at grid point 0 where the right one moves)
     B, atoms = 4, 11
     lo, hi = -5.0, 5.0
     support = lib.linspace(lo, hi, atoms)
-    gap = (hi - lo) / (atoms - 1)
+    step = (hi - lo) / (atoms - 1)
     rng = np.random.RandomState(104)
-    nxt = lib.softmax(lib.tensor(rng.randn(B, atoms), dtype=lib.float32), 1)
+    next_mass = lib.softmax(lib.tensor(rng.randn(B, atoms), dtype=lib.float32), 1)
     rewards = lib.tensor([0.5, -1.0, 10.0, 0.0]).unsqueeze(1)
     done = lib.tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)
-    pos = ((rewards + 0.99 * (1 - done) * support[None, :]).clamp(min=lo, max=hi) - lo) / gap
-    below, above = pos.floor().long(), pos.ceil().long()
-    # an exact hit lowers its lower bound; only at atom 0 is the upper bound raised instead
-    below[(below == above) * (above > 0)] -= 1
-    above[(below == above) * (below < atoms - 1)] += 1
-    base = lib.linspace(0, (B - 1) * atoms, B).long().unsqueeze(1).expand(B, atoms)
-    proj = lib.zeros(nxt.size())
-    flat = proj.view(-1)
-    flat.index_add_(0, (below + base).view(-1), (nxt * (above.float() - pos)).view(-1))
-    flat.index_add_(0, (above + base).view(-1), (nxt * (pos - below.float())).view(-1))
+    moved = (rewards + 0.99 * (1 - done) * support[None, :]).clamp(min=lo, max=hi)
+    where_on_grid = (moved - lo) / step                 # fractional grid coordinate
+    left, right = where_on_grid.floor().long(), where_on_grid.ceil().long()
+    on_grid = left == right
+    left[on_grid * (right > 0)] -= 1
+    right[(left == right) * (left < atoms - 1)] += 1      # only grid point 0 is still tied
+    row_start = lib.linspace(0, (B - 1) * atoms, B).long().unsqueeze(1).expand(B, atoms)
+    to_left = next_mass * (right.float() - where_on_grid)
+    to_right = next_mass * (where_on_grid - left.float())
+    target = lib.zeros(next_mass.size())
+    slots = target.view(-1)
+    for idx, share in ((left, to_left), (right, to_right)):
+        slots.index_add_(0, (row_start + idx).view(-1), share.view(-1))
     logits = lib.tensor(rng.randn(B, atoms), dtype=lib.float32, requires_grad=True)
-    loss = (proj * lib.log_softmax(logits, 1)).sum(1).mean().neg()
-    loss.backward()
-    return dict(support=support, l=below, u=above, offset=base, proj=proj, sums=proj.sum(1),
-                loss=loss, g=logits.grad)
+    cross_entropy = (target * lib.log_softmax(logits, 1)).sum(1).mean().neg()
+    cross_entropy.backward()
+    return dict(support=support, l=left, u=right, offset=row_start, proj=target,
+                sums=target.sum(1), loss=cross_entropy, g=logits.grad)
 
 
 @program
@@ -3142,15 +3151,20 @@ def dreamer_lambda_returns_and_kl(lib):
     reward = lib.tensor(rng.randn(T, B))
     value = lib.tensor(rng.randn(T, B), requires_grad=True)
     pcont = lib.tensor(rng.rand(T, B) * 0.99)
-    bootstrap = value[-1]
-    next_values = lib.cat([value[1:], bootstrap[None]], 0)
-    inputs = reward + pcont * next_values * (1 - 0.95)
-    outputs, last = [], bootstrap
-    for t in reversed(range(T)):
-        last = inputs[t] + pcont[t] * 0.95 * last
-        outputs.append(last)
-    returns = lib.stack(list(reversed(outputs)), 0)
-    disc = lib.cumprod(lib.cat([lib.ones_like(pcont[:1]), pcont[:-1]], 0), 0).detach()
+    lam = 0.95
+    # lambda-returns in imagination: G_t = r_t + c_t ((1 - lam) v_{t+1} + lam G_{t+1}),
+    # with the last value as G_T; the non-recursive part is precomputed for all t
+    tail = value[-1]
+    v_after = lib.cat([value[1:], tail[None]], 0)
+    direct = reward + pcont * v_after * (1 - lam)
+    acc, backwards = tail, []
+    for t in range(T - 1, -1, -1):
+        acc = direct[t] + pcont[t] * lam * acc
+        backwards.append(acc)
+    returns = lib.stack(list(reversed(backwards)), 0)
+    # weight of step t: product of the continuation probabilities before it
+    before = lib.cat([lib.ones_like(pcont[:1]), pcont[:-1]], 0)
+    disc = lib.cumprod(before, 0).detach()
     mean = lib.tensor(rng.randn(B, 3), requires_grad=True)
     std = lib.nn.functional.softplus(lib.tensor(rng.randn(B, 3))) + 0.1
     post = D.Independent(D.Normal(mean, std), 1)
@@ -3170,25 +3184,30 @@ def dreamer_lambda_returns_and_kl(lib):
 
 @program
 def muzero_support_transforms(lib):
-    eps = 0.001
-    support = 5
-    x = lib.tensor([-7.3, -0.4, 0.0, 2.5, 40.0])
-    h = lib.sign(x) * (lib.sqrt(lib.abs(x) + 1) - 1) + eps * x
-    h = lib.clamp(h, -support, support)
-    floor = h.floor()
-    prob = h - floor
-    logits = lib.zeros(x.shape[0], 2 * support + 1)
-    logits.scatter_(1, (floor + support).long().unsqueeze(-1), (1 - prob).unsqueeze(-1))
-    idx = floor + support + 1
-    prob = prob.masked_fill_(2 * support < idx, 0.0)
-    idx = idx.masked_fill_(2 * support < idx, 0.0)
-    logits.scatter_(1, idx.long().unsqueeze(-1), prob.unsqueeze(-1))
-    probs = lib.softmax(lib.log(logits + 1e-9) * 50, dim=1)
-    sup = lib.tensor([v for v in range(-support, support + 1)]).expand(probs.shape).float()
-    y = lib.sum(sup * probs, dim=1, keepdim=True)
-    inv = lib.sign(y) * (((lib.sqrt(1 + 4 * eps * (lib.abs(y) + 1 + eps)) - 1) / (2 * eps)) ** 2
-                         - 1)
-    return dict(h=h, logits=logits, y=y, inv=inv, sd=sup.dtype)
+    # values squashed by h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x, then written as a
+    # two-hot vector over the integers -5..5 (weight split between the two neighbours, the
+    # upper one dropped when it falls off the end), and decoded back: expectation under a
+    # sharpened softmax, then the closed-form inverse of h
+    eps, half = 0.001, 5
+    width = 2 * half + 1
+    raw = lib.tensor([-7.3, -0.4, 0.0, 2.5, 40.0])
+    h = lib.clamp(lib.sign(raw) * (lib.sqrt(lib.abs(raw) + 1) - 1) + eps * raw, -half, half)
+    lower = h.floor()
+    upper_share = h - lower
+    two_hot = lib.zeros(raw.shape[0], width)
+    lower_slot = (lower + half).long().unsqueeze(-1)
+    two_hot.scatter_(1, lower_slot, (1 - upper_share).unsqueeze(-1))
+    upper_slot = lower + half + 1
+    past_end = upper_slot > 2 * half
+    upper_share = upper_share.masked_fill_(past_end, 0.0)     # in place, result used too
+    upper_slot = upper_slot.masked_fill_(past_end, 0.0)
+    two_hot.scatter_(1, upper_slot.long().unsqueeze(-1), upper_share.unsqueeze(-1))
+    weights = lib.softmax(lib.log(two_hot + 1e-9) * 50, dim=1)
+    grid = lib.tensor([k for k in range(-half, half + 1)]).expand(weights.shape).float()
+    y = lib.sum(grid * weights, dim=1, keepdim=True)
+    root = (lib.sqrt(1 + 4 * eps * (lib.abs(y) + 1 + eps)) - 1) / (2 * eps)
+    inv = lib.sign(y) * (root ** 2 - 1)
+    return dict(h=h, logits=two_hot, y=y, inv=inv, sd=grid.dtype)
 
 
 @program
@@ -3199,9 +3218,12 @@ def alphazero_losses(lib):
     out_v = lib.tensor(rng.randn(4, 1), requires_grad=True)
     target_pi = lib.softmax(lib.tensor(rng.randn(4, 6)), 1)
     target_v = lib.tensor(rng.uniform(-1, 1, 4))
-    log_pi = F.log_softmax(out_pi, dim=1)
-    l_pi = -lib.sum(target_pi * log_pi) / target_pi.size()[0]
-    l_v = lib.sum((target_v - out_v.view(-1)) ** 2) / target_v.size()[0]
+    # policy: cross entropy against the search's visit distribution; value: squared
+    # error against the game outcome; both as a sum divided by the batch size
+    rows = target_pi.size()[0]
+    l_pi = lib.sum(F.log_softmax(out_pi, dim=1) * target_pi).neg() / rows
+    miss = out_v.view(-1) - target_v
+    l_v = lib.sum(miss ** 2) / target_v.size()[0]
     l_v2 = F.mse_loss(lib.tanh(out_v).view(-1), target_v)
     (l_pi + l_v + l_v2).backward()
     legal = lib.tensor([1, 0, 1, 1, 0, 1], dtype=lib.bool)
@@ -3224,21 +3246,25 @@ def cem_and_es_updates(lib):
     centered = ranks / (len(ranks) - 1) - 0.5
     grad = (centered.unsqueeze(1) * samples).sum(0) / (10 * 0.1)
     return dict(mean=elite.mean(0), std=elite.std(0), idx=elite_idx, ranks=ranks,
-                centered=centered, grad=grad, sorted=lib.sort(returns, descending=True, stable=True))
+                centered=centered, grad=grad,
+                sorted=lib.sort(returns, descending=True, stable=True))
 
 
 @program
 def running_mean_std(lib):
+    # observation statistics merged batch by batch (the pairwise form of the mean and
+    # variance update), starting from a tiny pseudo-count, then used to standardise
     rng = np.random.RandomState(196)
     mean, var, count = lib.zeros(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64), 1e-4
     for n in (5, 1, 7):
         x = lib.tensor(rng.randn(n, 3) * 2 + 1)
-        batch_mean, batch_var, batch_count = x.mean(0), x.var(0, unbiased=False), x.shape[0]
-        delta = batch_mean - mean
-        tot = count + batch_count
-        mean = mean + delta * batch_count / tot
-        m2 = var * count + batch_var * batch_count + delta ** 2 * count * batch_count / tot
-        var, count = m2 / tot, tot
+        m_new, v_new, n_new = x.mean(0), x.var(0, unbiased=False), x.shape[0]
+        merged = count + n_new
+        gap = m_new - mean
+        # sums of squared deviations of both parts, plus the between-parts term
+        spread = (var * count + v_new * n_new) + gap ** 2 * count * n_new / merged
+        mean = mean + gap * n_new / merged
+        var, count = spread / merged, merged
     obs = lib.tensor(rng.randn(2, 3) * 10)
     normed = lib.clamp((obs - mean) / lib.sqrt(var + 1e-8), -5, 5)
     vm = lib.var_mean(obs, 0)
@@ -3425,7 +3451,8 @@ def log_normal_and_exp_transform(lib):
     D = lib.distributions
     loc = lib.tensor([0.0, 0.5], requires_grad=True)
     d = D.LogNormal(loc, lib.tensor([1.0, 0.5]))
-    t = D.TransformedDistribution(D.Normal(loc, lib.tensor([1.0, 0.5])), [D.transforms.ExpTransform()])
+    t = D.TransformedDistribution(D.Normal(loc, lib.tensor([1.0, 0.5])),
+                                  [D.transforms.ExpTransform()])
     v = lib.tensor([0.5, 2.0])
     (d.log_prob(v).sum() + t.log_prob(v).sum()).backward()
     s = D.TransformedDistribution(D.Normal(lib.zeros(2), lib.ones(2)),

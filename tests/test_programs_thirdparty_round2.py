@@ -520,18 +520,26 @@ def wavenet_gated_dilated_causal_stack(L):
 
 @program
 def sincnet_learnable_band_pass_front_end(L):
-    """SincNet: band-pass filters built from learnable cut-off frequencies (sin differences
-    over a time axis, a Hamming half-window, flipped for the other half), applied by conv1d."""
+    """A learnable band-pass front end: each filter is set by two trainable cut-offs, its
+    left half computed (two sinusoids' difference over time, times half a Hamming window)
+    and mirrored by flip; the filters then run over a waveform by conv1d."""
     n_filt, k, sr = 4, 11, 16000
     low = L.tensor(np.linspace(30, 3000, n_filt)[:, None] / sr, requires_grad=True)
     band = L.tensor(np.full((n_filt, 1), 500.0 / sr), requires_grad=True)
-    n_lin = L.linspace(0, (k / 2) - 1, steps=int(k / 2), dtype=L.float64)
-    window = 0.54 - 0.46 * L.cos(2 * math.pi * n_lin / k)
-    n = 2 * math.pi * L.arange(-(k - 1) / 2.0, 0, dtype=L.float64).view(1, -1) / sr
-    f_low = L.abs(low) + 50 / sr
-    f_high = L.clamp(f_low + L.abs(band), 50 / sr, 0.5)
-    left = ((L.sin(L.matmul(f_high * sr, n)) - L.sin(L.matmul(f_low * sr, n))) / (n / 2)) * window
-    centre = 2 * (f_high - f_low) * sr
+    half = k // 2                                      # taps left of the centre
+    # left half of a Hamming window, sampled at 0 .. half - 1
+    taps = L.linspace(0, (k / 2) - 1, steps=int(k / 2), dtype=L.float64)
+    hamming_left = 0.54 - 0.46 * L.cos(2 * math.pi * taps / k)
+    # angular time of the left taps, -half .. -1 samples, as a (1, half) row
+    omega_t = 2 * math.pi * L.arange(-(k - 1) / 2.0, 0, dtype=L.float64).view(1, -1) / sr
+    f1 = L.abs(low) + 50 / sr                          # lower cut-off, kept above 50 Hz
+    f2 = L.clamp(f1 + L.abs(band), 50 / sr, 0.5)       # upper cut-off, below Nyquist
+    # band-pass = difference of two low-pass sinc filters: (sin(2 pi f2 t) - sin(2 pi f1 t))
+    # / (pi t), windowed; the centre tap is its limit 2 (f2 - f1); all divided by that
+    sin_gap = L.sin(L.matmul(f2 * sr, omega_t)) - L.sin(L.matmul(f1 * sr, omega_t))
+    left = (sin_gap / (omega_t / 2)) * hamming_left
+    centre = 2 * (f2 - f1) * sr
+    assert left.shape[1] == half
     filters = (L.cat([left, centre, L.flip(left, dims=[1])], dim=1) / centre).view(n_filt, 1, k)
     y = L.nn.functional.conv1d(L.tensor(WAVE[None, None, :200]).repeat(2, 1, 1), filters,
                                padding=5)
@@ -542,24 +550,28 @@ def sincnet_learnable_band_pass_front_end(L):
 
 @program
 def tacotron_location_sensitive_attention(L):
-    """Tacotron 2 attention: conv1d over the previous and cumulative alignments, additive
-    energies masked past each utterance's length, softmax, bmm context, a few decoder steps."""
+    """Location-aware additive attention (as in Tacotron 2): the last and the running sum of
+    the alignments go through conv1d and a projection, join projected keys and query under
+    tanh, are scored, masked past each utterance's end, softmaxed, and read by bmm; a few
+    steps with the context fed back into the query."""
     nn, F = L.nn, L.nn.functional
     b, t, d, a = 2, 7, 6, 5
+    # features of where attention has been: a conv over (last, running total) alignments
     conv = load_seeded(L, nn.Conv1d(2, 4, 5, padding=2, bias=False).double(), 1)
-    loc, query_layer, memory_layer = (load_seeded(L, nn.Linear(i, a, bias=False).double(), s)
-                                      for i, s in ((4, 2), (d, 3), (d, 4)))
-    v = load_seeded(L, nn.Linear(a, 1).double(), 5)
+    from_loc, from_query, from_memory = (load_seeded(L, nn.Linear(i, a, bias=False).double(), s)
+                                         for i, s in ((4, 2), (d, 3), (d, 4)))
+    score = load_seeded(L, nn.Linear(a, 1).double(), 5)
     memory = L.tensor(_arr(b, t, d, seed=34), requires_grad=True)
-    mask = L.arange(t)[None] >= L.tensor([[7], [5]])
-    processed = memory_layer(memory)
+    padded = L.arange(t)[None] >= L.tensor([[7], [5]])    # frames past each length
+    keys = from_memory(memory)                            # computed once for all steps
     weights, cumulative = L.zeros(b, t, dtype=L.float64), L.zeros(b, t, dtype=L.float64)
     query, contexts = L.tensor(_arr(b, d, seed=35)), []
     for _ in range(3):
-        both = L.cat((weights.unsqueeze(1), cumulative.unsqueeze(1)), dim=1)
-        location = loc(conv(both).transpose(1, 2))
-        energies = v(L.tanh(query_layer(query).unsqueeze(1) + location + processed)).squeeze(-1)
-        weights = F.softmax(energies.masked_fill(mask, -float("inf")), dim=1)
+        history = L.cat((weights.unsqueeze(1), cumulative.unsqueeze(1)), dim=1)  # (b, 2, t)
+        where_been = from_loc(conv(history).transpose(1, 2))                    # (b, t, a)
+        hidden = L.tanh(keys + where_been + from_query(query).unsqueeze(1))
+        logits = score(hidden).squeeze(-1).masked_fill(padded, -float("inf"))
+        weights = F.softmax(logits, dim=1)
         cumulative = cumulative + weights
         context = L.bmm(weights.unsqueeze(1), memory).squeeze(1)
         contexts.append(context)
@@ -655,11 +667,14 @@ def batch_hard_triplet_and_contrastive_losses(L):
     d = L.cdist(x, x, p=2)
     same = y.unsqueeze(0) == y.unsqueeze(1)
     eye = L.eye(len(y), dtype=L.bool)
-    pos_mask = same & ~eye
-    neg_mask = ~same
-    hardest_pos = (d * pos_mask.float().to(d.dtype)).max(1)[0]
-    max_d = d.max(1, keepdim=True)[0]
-    hardest_neg = (d + max_d * (~neg_mask).to(d.dtype)).min(1)[0]
+    # per anchor: the farthest same-label point (others zeroed out before max) and the
+    # nearest other-label point (same-label entries pushed up by the row maximum before min)
+    other_same = same & ~eye
+    other_label = ~same
+    hardest_pos = (d * other_same.float().to(d.dtype)).max(1)[0]
+    row_top = d.max(1, keepdim=True)[0]
+    lifted = d + row_top * (~other_label).to(d.dtype)
+    hardest_neg = lifted.min(1)[0]
     triplet = L.relu(hardest_pos - hardest_neg + 0.3).mean()
     # online contrastive over all pairs
     pairs = L.triu_indices(len(y), len(y), 1)
@@ -688,22 +703,27 @@ def info_nce_simclr_supcon(L):
     # explicit logsumexp form
     lse = L.logsumexp(sim, dim=1)
     manual = (lse - sim[L.arange(2 * n), targets]).mean()
-    # SupCon with labels
+    # supervised contrastive: every other view with the same label counts as a positive;
+    # per anchor, the mean log-probability of its positives among all other views (rows
+    # shifted by their detached maximum first, which leaves the result unchanged)
     y = L.tensor([0, 1, 0, 2, 0, 1, 0, 2])
-    logits = z @ z.T / tau
-    logits = logits - logits.max(dim=1, keepdim=True)[0].detach()
-    self_mask = ~L.eye(2 * n, dtype=L.bool)
-    pos = (y[:, None] == y[None, :]) & self_mask
-    log_prob = logits - L.log((logits.exp() * self_mask).sum(1, keepdim=True))
-    supcon = -((pos * log_prob).sum(1) / pos.sum(1)).mean()
-    # CLIP-style symmetric loss with a learnable temperature
-    logit_scale = L.nn.Parameter(L.ones([]) * math.log(1 / 0.07))
-    lg = logit_scale.exp() * z[:n] @ z[n:].t()
+    scores = z @ z.T / tau
+    scores = scores - scores.max(dim=1, keepdim=True)[0].detach()
+    others = ~L.eye(2 * n, dtype=L.bool)
+    partners = (y[:, None] == y[None, :]) & others
+    log_norm = L.log((scores.exp() * others).sum(1, keepdim=True))
+    per_anchor = (partners * (scores - log_norm)).sum(1) / partners.sum(1)
+    supcon = -per_anchor.mean()
+    # image-text style: both directions of cross entropy over paired halves, with a
+    # trainable log inverse temperature starting at log(1 / 0.07)
+    log_inv_temp = L.nn.Parameter(L.ones([]) * math.log(1 / 0.07))
+    lg = log_inv_temp.exp() * z[:n] @ z[n:].t()
     lab = L.arange(n)
-    clip = (L.nn.functional.cross_entropy(lg, lab) + L.nn.functional.cross_entropy(lg.t(), lab)) / 2
+    ce = L.nn.functional.cross_entropy
+    clip = (ce(lg, lab) + ce(lg.t(), lab)) / 2
     (nt_xent + supcon + clip).backward()
     return dict(nt_xent=nt_xent, manual=manual, supcon=supcon, clip=clip, g1=z1.grad,
-                g2=z2.grad, gs=logit_scale.grad)
+                g2=z2.grad, gs=log_inv_temp.grad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -802,36 +822,39 @@ def mixture_of_experts_top2_routing(L):
 # ----------------------------------------------------------------------------------------------
 # cached decoding with rotary embeddings
 # ----------------------------------------------------------------------------------------------
-def _rope_complex(L, x, freqs_cis):
-    """LLaMA's rotary embedding: pairs of channels as complex numbers times e^{i m theta}."""
-    xc = L.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-    fc = freqs_cis.view(1, xc.size(1), 1, xc.size(-1))
-    return L.view_as_real(xc * fc).flatten(3).type_as(x)
+def _rope_complex(L, x, turns):
+    """Rotary embedding with complex numbers: consecutive channel pairs (re, im) of
+    x (batch, seq, heads, dim) are multiplied by the unit phasors ``turns`` (seq, dim/2)."""
+    b, n, h, d = x.shape
+    as_complex = L.view_as_complex(x.float().reshape(b, n, h, d // 2, 2))
+    spun = as_complex * turns.view(1, n, 1, d // 2)
+    return L.view_as_real(spun).flatten(3).type_as(x)
 
 
 def _rope_half(L, x, cos, sin):
-    """GPT-NeoX / HF rotate_half form of the rotary embedding."""
-    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
-    return x * cos + L.cat((-x2, x1), dim=-1) * sin
+    """The same rotation with channel c paired to c + dim/2 instead of to its neighbour."""
+    half = x.shape[-1] // 2
+    lead, tail = x[..., :half], x[..., half:]
+    return x * cos + L.cat((-tail, lead), dim=-1) * sin
 
 
 @program
 def rotary_embeddings_complex_and_rotate_half(L):
     dim, seq, heads = 8, 5, 2
-    freqs = 1.0 / (10000 ** (L.arange(0, dim, 2)[: dim // 2].float() / dim))
-    t = L.arange(seq, dtype=L.float32)
-    freqs = L.outer(t, freqs)
-    freqs_cis = L.polar(L.ones_like(freqs), freqs)
+    # angle of position p for pair j: p / 10000^(2j / dim)
+    even = L.arange(0, dim, 2)[: dim // 2].float()
+    inv_wavelength = 1.0 / (10000 ** (even / dim))
+    angles = L.outer(L.arange(seq, dtype=L.float32), inv_wavelength)      # (seq, dim/2)
+    turns = L.polar(L.ones_like(angles), angles)
     q = L.tensor(_arr(1, seq, heads, dim).astype(np.float32), requires_grad=True)
-    rq = _rope_complex(L, q, freqs_cis)
-    emb = L.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
+    rq = _rope_complex(L, q, turns)
+    both = L.cat((angles, angles), dim=-1)
+    cos, sin = both.cos()[None, :, None, :], both.sin()[None, :, None, :]
     rh = _rope_half(L, q, cos, sin)
     # the rotation keeps each pair's norm
     norms = (rq.pow(2).sum(-1) - q.pow(2).sum(-1)).abs().max()
     (rq.sum() + (rh * rh).sum()).backward()
-    return dict(fc=freqs_cis, rq=rq, rh=rh, norms=norms < 1e-4, g=q.grad,
-                dtype=freqs_cis.dtype)
+    return dict(fc=turns, rq=rq, rh=rh, norms=norms < 1e-4, g=q.grad, dtype=turns.dtype)
 
 
 def _tiny_lm(L):
@@ -900,17 +923,19 @@ def kv_cache_greedy_topk_topp_generation(L):
             nxt = logits[:, -1].argmax(-1, keepdim=True)
             out = L.cat([out, nxt], dim=1)
             logits, cache = lm(nxt, cache, pos=out.size(1) - 1)
-        # top-k then top-p filtering, sampled with a seeded generator
-        lgt = logits[:, -1] / 0.8
-        v, _ = L.topk(lgt, 4)
-        lgt_k = lgt.masked_fill(lgt < v[:, [-1]], float("-inf"))
-        sl, si = L.sort(lgt, descending=True)
-        cum = L.cumsum(L.softmax(sl, dim=-1), dim=-1)
-        remove = cum > 0.7
-        remove[..., 1:] = remove[..., :-1].clone()
-        remove[..., 0] = False
-        drop = remove.scatter(1, si, remove)
-        lgt_p = lgt.masked_fill(drop, float("-inf"))
+        # sampling filters on the cooled last-position scores: keep the 4 best; or keep
+        # the shortest best-first prefix whose probability reaches 0.7 (a token goes when
+        # the tokens ranked above it already reach 0.7, hence the shift by one place)
+        cooled = logits[:, -1] / 0.8
+        kth = L.topk(cooled, 4)[0][:, [-1]]
+        lgt_k = cooled.masked_fill(cooled < kth, float("-inf"))
+        ranked, rank_to_vocab = L.sort(cooled, descending=True)
+        reached = L.cumsum(L.softmax(ranked, dim=-1), dim=-1) > 0.7
+        past_nucleus = reached                  # shifted in place: rank r gets rank r-1's flag
+        past_nucleus[..., 1:] = reached[..., :-1].clone()
+        past_nucleus[..., 0] = False            # the best token always stays
+        in_vocab_order = past_nucleus.scatter(1, rank_to_vocab, past_nucleus)
+        lgt_p = cooled.masked_fill(in_vocab_order, float("-inf"))
         probs = L.softmax(lgt_p, dim=-1)
         gen = L.Generator().manual_seed(0)
         rows = probs.expand(3, -1)
@@ -931,48 +956,55 @@ MASK = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], dtype=bool)
 
 @program
 def linear_chain_crf_forward_algorithm_and_viterbi(L):
-    trans = L.tensor(TRANS, requires_grad=True)
+    """A chain CRF over padded sequences, without a module: the labelled path's score
+    (pair table indexed by consecutive tags, emissions gathered, padding multiplied out, the
+    exit weight of each sequence's own last tag), the log-normaliser as a masked running
+    logsumexp, their difference's gradient, then max-product decoding with the pointers of
+    each sequence followed back over its own length only."""
+    trans = L.tensor(TRANS, requires_grad=True)       # [from, to]
     start = L.tensor([0.1, -0.2, 0.3, 0.0], dtype=L.float64, requires_grad=True)
     end = L.tensor([0.0, 0.2, -0.1, 0.1], dtype=L.float64, requires_grad=True)
-    em = L.tensor(EMIT, requires_grad=True)
+    em = L.tensor(EMIT, requires_grad=True)           # (batch, time, tags)
     mask = L.tensor(MASK)
     tags = L.tensor([[0, 1, 2, 3, 1, 0], [2, 2, 1, 0, 0, 0]])
-    b, t, k = em.shape
-    # gold path score
-    score = start[tags[:, 0]] + em[:, 0].gather(1, tags[:, :1]).squeeze(1)
-    for i in range(1, t):
-        s = trans[tags[:, i - 1], tags[:, i]] + em[:, i].gather(1, tags[:, i:i + 1]).squeeze(1)
-        score = score + s * mask[:, i]
-    last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
-    score = score + end[last]
-    # partition by the forward algorithm
-    alpha = start + em[:, 0]
-    for i in range(1, t):
-        nxt = L.logsumexp(alpha.unsqueeze(2) + trans + em[:, i].unsqueeze(1), dim=1)
-        alpha = L.where(mask[:, i].unsqueeze(1), nxt, alpha)
-    logz = L.logsumexp(alpha + end, dim=1)
+    n_seq, n_steps, _ = em.shape
+
+    def emitted(i):                                   # emission of the labelled tag at i
+        return em[:, i].gather(1, tags[:, i:i + 1]).squeeze(1)
+
+    def extend(prev, i):                              # (B, from) -> (B, from, to)
+        return prev.unsqueeze(2) + trans + em[:, i].unsqueeze(1)
+
+    score = start[tags[:, 0]] + emitted(0)
+    for i in range(1, n_steps):
+        score = score + (trans[tags[:, i - 1], tags[:, i]] + emitted(i)) * mask[:, i]
+    lengths = mask.sum(1)
+    final_tag = tags.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)
+    score = score + end[final_tag]
+
+    run = start + em[:, 0]
+    for i in range(1, n_steps):
+        run = L.where(mask[:, i].unsqueeze(1), L.logsumexp(extend(run, i), dim=1), run)
+    logz = L.logsumexp(run + end, dim=1)
     nll = (logz - score).sum()
     nll.backward()
-    # Viterbi
+
     with L.no_grad():
-        v = start + em[:, 0]
-        history = []
-        for i in range(1, t):
-            best, idx = (v.unsqueeze(2) + trans).max(dim=1)
-            nxt = best + em[:, i]
-            v = L.where(mask[:, i].unsqueeze(1), nxt, v)
-            history.append(idx)
-        v = v + end
-        best_score, best_last = v.max(dim=1)
+        run = start + em[:, 0]
+        pointers = []
+        for i in range(1, n_steps):
+            top, arg = (run.unsqueeze(2) + trans).max(dim=1)
+            run = L.where(mask[:, i].unsqueeze(1), top + em[:, i], run)
+            pointers.append(arg)
+        best_score, best_last = (run + end).max(dim=1)
         paths = []
-        for j in range(b):
-            n = int(mask[j].sum())
-            tag = best_last[j].item()
-            path = [tag]
-            for hist in reversed(history[: n - 1]):
-                tag = hist[j][tag].item()
-                path.append(tag)
-            paths.append(path[::-1])
+        for j in range(n_seq):
+            cur = best_last[j].item()
+            backwards = [cur]
+            for arg in pointers[: int(lengths[j]) - 1][::-1]:
+                cur = arg[j][cur].item()
+                backwards.append(cur)
+            paths.append(backwards[::-1])
     return dict(score=score, logz=logz, nll=nll, gt=trans.grad, gs=start.grad, ge=end.grad,
                 gem=em.grad, best=best_score, paths=paths)
 
@@ -1338,30 +1370,40 @@ def learnable_exponent_output_written_in_place_refused(L):
 
 @program
 def vq_vae_codebook_straight_through_and_ema_update(L):
-    """VQ-VAE: nearest code by expanded squared distances (and by cdist), straight-through
-    estimator, commitment loss, then the EMA codebook update under no_grad."""
+    """A vector-quantised bottleneck: every latent vector snaps to its closest codebook row
+    (squared distance expanded as |z|^2 - 2 z.c + |c|^2, checked against cdist), gradients
+    skip the snap (z + (q - z).detach()), a commitment term pulls z toward the codes; then,
+    under no_grad, one step of moving-average codebook learning with additive smoothing of
+    the usage counts, and the code-usage perplexity."""
     nn, F = L.nn, L.nn.functional
-    k, d = 6, 3
-    emb = nn.Embedding(k, d).double()
-    emb.weight.data.copy_(L.tensor(_arr(k, d, seed=25)))
-    z = L.tensor(_arr(2, d, 4, 4, seed=26), requires_grad=True)
-    flat = z.permute(0, 2, 3, 1).reshape(-1, d)
-    dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ emb.weight.t() + emb.weight.pow(2).sum(1)
-    idx = dist.argmin(1)
-    by_cdist = L.cdist(flat, emb.weight).argmin(1)
-    q = emb(idx).view(2, 4, 4, d).permute(0, 3, 1, 2)
-    q_st = z + (q - z).detach()
-    loss = q_st.pow(2).sum() + F.mse_loss(q, z.detach()) + 0.25 * F.mse_loss(z, q.detach())
+    n_codes, width = 6, 3
+    rate, smooth = 0.01, 1e-5                  # moving-average step, count smoothing
+    decay = 1 - rate
+    book = nn.Embedding(n_codes, width).double()
+    book.weight.data.copy_(L.tensor(_arr(n_codes, width, seed=25)))
+    z = L.tensor(_arr(2, width, 4, 4, seed=26), requires_grad=True)
+    vecs = z.permute(0, 2, 3, 1).reshape(-1, width)           # (B*H*W, width)
+    codes = book.weight
+    sq = (vecs.pow(2).sum(1, keepdim=True) - 2 * vecs @ codes.t()) + codes.pow(2).sum(1)
+    idx = sq.argmin(1)
+    by_cdist = L.cdist(vecs, codes).argmin(1)
+    snapped = book(idx).view(2, 4, 4, width).permute(0, 3, 1, 2)
+    passthrough = z + (snapped - z).detach()
+    loss = (passthrough.pow(2).sum() + F.mse_loss(snapped, z.detach())
+            + 0.25 * F.mse_loss(z, snapped.detach()))
     loss.backward()
     with L.no_grad():
-        onehot = F.one_hot(idx, k).to(flat.dtype)
-        cluster = L.zeros(k, dtype=flat.dtype).mul_(0.99).add_(onehot.sum(0), alpha=0.01)
-        ema_w = emb.weight.detach().clone().mul_(0.99).add_(onehot.t() @ flat, alpha=0.01)
-        n = cluster.sum()
-        emb.weight.copy_(ema_w / ((cluster + 1e-5) / (n + k * 1e-5) * n).unsqueeze(1))
-        avg = onehot.mean(0)
-        perplexity = L.exp(-L.sum(avg * L.log(avg + 1e-10)))
-    return dict(idx=idx, by_cdist=by_cdist, gz=z.grad, ge=emb.weight.grad, w=emb.weight,
+        assign = F.one_hot(idx, n_codes).to(vecs.dtype)        # (N, n_codes)
+        usage = L.zeros(n_codes, dtype=vecs.dtype).mul_(decay)
+        usage.add_(assign.sum(0), alpha=rate)
+        sums = book.weight.detach().clone().mul_(decay)
+        sums.add_(assign.t() @ vecs, alpha=rate)
+        total = usage.sum()
+        smoothed = (usage + smooth) / (total + n_codes * smooth) * total
+        book.weight.copy_(sums / smoothed[:, None])
+        freq = assign.mean(0)
+        perplexity = L.exp(-(freq * L.log(freq + 1e-10)).sum())
+    return dict(idx=idx, by_cdist=by_cdist, gz=z.grad, ge=book.weight.grad, w=book.weight,
                 perplexity=perplexity)
 
 

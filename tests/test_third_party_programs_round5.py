@@ -464,17 +464,20 @@ def lora_adapters_on_frozen_linear(L):
     nn, F = L.nn, L.nn.functional
 
     class LoRALinear(nn.Module):
-        def __init__(self, base, r=2, alpha=4):
+        """A frozen layer plus a trainable rank-``rank`` correction down (A) then up (B)."""
+        def __init__(self, frozen, rank=2, alpha=4):
             super().__init__()
-            self.base = base
-            for p in self.base.parameters():
-                p.requires_grad_(False)
-            self.lora_A = nn.Parameter(L.zeros(r, base.in_features, dtype=base.weight.dtype))
-            self.lora_B = nn.Parameter(L.zeros(base.out_features, r, dtype=base.weight.dtype))
-            self.scaling = alpha / r
+            self.base = frozen
+            for w in frozen.parameters():
+                w.requires_grad_(False)
+            kind = frozen.weight.dtype
+            self.lora_A = nn.Parameter(L.zeros(rank, frozen.in_features, dtype=kind))   # down
+            self.lora_B = nn.Parameter(L.zeros(frozen.out_features, rank, dtype=kind))  # up
+            self.scaling = alpha / rank
 
         def forward(self, x):
-            return self.base(x) + (x @ self.lora_A.T @ self.lora_B.T) * self.scaling
+            low = x @ self.lora_A.T                  # (.., rank)
+            return self.base(x) + (low @ self.lora_B.T) * self.scaling
 
     model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3)).double()
     load_seeded(L, model, 52)
@@ -516,18 +519,23 @@ def llama_rotary_attention_with_kv_cache(L):
     T, d, H, KV = 6, 8, 4, 2
     hd = d // H
 
-    def rope(x, freqs):
-        xc = L.view_as_complex(x.reshape(*x.shape[:-1], -1, 2))
-        f = freqs.view(1, x.size(1), 1, -1)
-        return L.view_as_real(xc * f).flatten(3).type_as(x)
+    def rope(x, phasors):
+        # (B, S, heads, hd): channel pairs become complex numbers, each turned by its
+        # position's phasor (S, hd/2), then unpaired again
+        B, S, nh, width = x.shape
+        paired = L.view_as_complex(x.reshape(B, S, nh, width // 2, 2))
+        turned = paired * phasors.view(1, S, 1, width // 2)
+        return L.view_as_real(turned).flatten(3).type_as(x)
 
     class RMSNorm(nn.Module):
-        def __init__(self, d, eps=1e-6):
+        """Divide by the root mean square over features (no centring), then a gain."""
+        def __init__(self, width, eps=1e-6):
             super().__init__()
-            self.eps, self.weight = eps, nn.Parameter(L.ones(d))
+            self.eps, self.weight = eps, nn.Parameter(L.ones(width))
 
         def forward(self, x):
-            return x * L.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+            inv_rms = L.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+            return x * inv_rms * self.weight
 
     class Attn(nn.Module):
         def __init__(self):
@@ -713,26 +721,31 @@ def tcn_weight_norm_chomped_causal_convs(L):
     wn = nn.utils.parametrizations.weight_norm
 
     class Chomp(nn.Module):
-        def __init__(self, s):
+        """Cut the last ``n`` steps off: a conv padded by (k-1)d on both sides then only
+        keeps outputs that look at the present and the past."""
+        def __init__(self, n):
             super().__init__()
-            self.s = s
+            self.n = n
 
         def forward(self, x):
-            return x[:, :, :-self.s].contiguous()
+            kept = x.size(2) - self.n
+            return x[:, :, :kept].contiguous()
+
+    def causal_stage(cin, cout, k, d):
+        pad = (k - 1) * d
+        return [wn(nn.Conv1d(cin, cout, k, padding=pad, dilation=d)), Chomp(pad), nn.ReLU()]
 
     class Block(nn.Module):
+        """Two causal dilated stages; a 1x1 conv on the skip path when widths differ."""
         def __init__(self, cin, cout, k, d):
             super().__init__()
-            p = (k - 1) * d
-            self.net = nn.Sequential(wn(nn.Conv1d(cin, cout, k, padding=p, dilation=d)),
-                                     Chomp(p), nn.ReLU(),
-                                     wn(nn.Conv1d(cout, cout, k, padding=p, dilation=d)),
-                                     Chomp(p), nn.ReLU())
-            self.down = nn.Conv1d(cin, cout, 1) if cin != cout else None
+            self.net = nn.Sequential(*causal_stage(cin, cout, k, d),
+                                     *causal_stage(cout, cout, k, d))
+            self.down = None if cin == cout else nn.Conv1d(cin, cout, 1)
 
         def forward(self, x):
-            res = x if self.down is None else self.down(x)
-            return F.relu(self.net(x) + res)
+            skip = x if self.down is None else self.down(x)
+            return F.relu(skip + self.net(x))
 
     class TCN(nn.Module):
         def __init__(self):
@@ -1138,10 +1151,12 @@ def style_transfer_gram_matrices_with_lbfgs(L):
                                         nn.ReLU()).double(), 100)
     feat.eval().requires_grad_(False)
 
-    def gram(x):
-        b, c, h, w = x.size()
-        f = x.view(b, c, h * w)
-        return f.bmm(f.transpose(1, 2)) / (c * h * w)
+    def gram(maps):
+        # channel-by-channel inner products over all positions, per image and per
+        # feature value: (N, C, H*W) times its transpose, over C*H*W
+        n, ch, rows, cols = maps.size()
+        per_channel = maps.view(n, ch, rows * cols)
+        return per_channel.bmm(per_channel.transpose(1, 2)) / (ch * rows * cols)
 
     def features(x):
         outs = {}
@@ -1366,26 +1381,29 @@ def t5_relative_position_bias_and_alibi(L):
     attention with gradients to the bias table."""
     nn, F = L.nn, L.nn.functional
 
-    def bucket(rel, bidirectional=True, num_buckets=8, max_distance=16):
-        ret = 0
-        n = -rel
-        if bidirectional:
-            num_buckets //= 2
-            ret = (n < 0).to(L.long) * num_buckets
-            n = L.abs(n)
+    def bucket(offset, both_ways=True, n_slots=8, far=16):
+        # offset = key position - query position. With both_ways, keys ahead of the query
+        # use the upper half of the slots. Within a half, distances below half of its
+        # slots each get their own slot; longer ones share log-spaced slots up to ``far``,
+        # beyond which everything goes to the half's last slot.
+        dist = -offset
+        base = 0
+        if both_ways:
+            n_slots //= 2
+            base = (dist < 0).to(L.long) * n_slots
+            dist = L.abs(dist)
         else:
-            n = L.max(n, L.zeros_like(n))
-        max_exact = num_buckets // 2
-        is_small = n < max_exact
-        large = max_exact + (L.log(n.float() / max_exact) / math.log(max_distance / max_exact)
-                             * (num_buckets - max_exact)).to(L.long)
-        large = L.min(large, L.full_like(large, num_buckets - 1))
-        return ret + L.where(is_small, n, large)
+            dist = L.max(dist, L.zeros_like(dist))       # keys ahead all fall in slot 0
+        n_exact = n_slots // 2
+        log_frac = L.log(dist.float() / n_exact) / math.log(far / n_exact)
+        spread = n_exact + (log_frac * (n_slots - n_exact)).to(L.long)
+        spread = L.min(spread, L.full_like(spread, n_slots - 1))
+        return base + L.where(dist < n_exact, dist, spread)
 
     H, T = 2, 12
     ctx = L.arange(T, dtype=L.long)[:, None]
     mem = L.arange(T, dtype=L.long)[None, :]
-    b_bi, b_uni = bucket(mem - ctx), bucket(mem - ctx, bidirectional=False)
+    b_bi, b_uni = bucket(mem - ctx), bucket(mem - ctx, both_ways=False)
     table = load_seeded(L, nn.Embedding(8, H).double(), 121)
     bias = table(b_bi).permute(2, 0, 1).unsqueeze(0)
     slopes = L.tensor([2 ** (-8 * (i + 1) / H) for i in range(H)], dtype=L.float64)
@@ -1399,18 +1417,21 @@ def t5_relative_position_bias_and_alibi(L):
 
 @program
 def nucleus_sampling_and_beam_search(L):
-    """Decoding: top-p filtering by sort(descending), softmax cumsum, shifting the removal mask
-    right, scatter back to vocabulary order, sampling by argmax of log-probs plus numpy Gumbel
-    noise; and beam search over a fixed transition model with flattened topk, beam ids by
-    torch.div(rounding_mode='floor'), token ids by remainder, index_select of histories."""
+    """Decoding: a nucleus (top-p) filter built in rank order (descending sort, cumulative
+    softmax, the drop flags moved one rank later, scattered back to vocabulary order), a draw
+    as the argmax of log-probs plus numpy Gumbel noise; and beam search over a fixed
+    transition model with flattened topk, beam ids by torch.div(rounding_mode='floor'),
+    token ids by remainder, index_select of histories."""
     F = L.nn.functional
     logits = L.tensor(_arr(3, 10, seed=125) * 2)
-    sorted_logits, sorted_idx = L.sort(logits, descending=True)
-    cum = L.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
-    remove = cum > 0.8
-    remove[..., 1:] = remove[..., :-1].clone()
-    remove[..., 0] = False
-    mask = remove.scatter(1, sorted_idx, remove)
+    # nucleus of mass 0.8: walk the vocabulary best-first and drop every token whose
+    # predecessors already hold 0.8 of the probability
+    best_first, vocab_id = L.sort(logits, descending=True)
+    mass_so_far = L.cumsum(F.softmax(best_first, dim=-1), dim=-1)
+    outside = mass_so_far > 0.8
+    outside[..., 1:] = outside[..., :-1].clone()     # judge each token by those above it
+    outside[..., 0] = False
+    mask = outside.scatter(1, vocab_id, outside)      # back from rank order to vocab order
     filtered = logits.masked_fill(mask, -float("inf"))
     gumbel = L.tensor(-np.log(-np.log(np.random.RandomState(126).rand(3, 10))))
     picks = (F.log_softmax(filtered, -1) + gumbel).argmax(-1)
@@ -1431,62 +1452,76 @@ def nucleus_sampling_and_beam_search(L):
 
 @program
 def bilstm_crf_forward_algorithm_and_viterbi(L):
-    """A BiLSTM-CRF tagger: emissions from a bidirectional LSTM, a transition matrix
-    parameter, the log-partition by the forward algorithm (logsumexp over broadcast
-    scores, masked updates by torch.where), the gold path score by gather, the negative
-    log-likelihood trained by SGD, and Viterbi decoding with max and backpointers."""
+    """Sequence tagging with a linear-chain CRF on top of a two-way LSTM. The partition
+    function is a running log-sum-exp over (previous tag, next tag) tables that only
+    advances where the mask is on (torch.where); the tagged path is scored by indexing the
+    pair table and gathering emissions; SGD lowers the difference; decoding keeps the argmax
+    of each step and walks the pointers back with gather."""
     nn = L.nn
-    K = 4
+    n_tags = 4
 
-    class CRF(nn.Module):
+    class Tagger(nn.Module):
         def __init__(self):
             super().__init__()
             self.lstm = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
-            self.emit = nn.Linear(8, K)
-            self.trans = nn.Parameter(L.zeros(K, K))
-            self.start, self.end = nn.Parameter(L.zeros(K)), nn.Parameter(L.zeros(K))
+            self.emit = nn.Linear(8, n_tags)
+            self.trans = nn.Parameter(L.zeros(n_tags, n_tags))   # [from, to]
+            self.start = nn.Parameter(L.zeros(n_tags))
+            self.end = nn.Parameter(L.zeros(n_tags))
 
-        def emissions(self, x):
+        def unary(self, x):                  # (batch, time, tags)
             return self.emit(self.lstm(x)[0])
 
+        def _pair_table(self, prev, unary_t):
+            # prev: (B, from); unary_t: (B, to) -> (B, from, to)
+            return prev[:, :, None] + self.trans + unary_t[:, None, :]
+
+        def log_partition(self, u, mask):
+            run = u[:, 0] + self.start
+            for t in range(1, u.shape[1]):
+                moved = L.logsumexp(self._pair_table(run, u[:, t]), 1)
+                run = L.where(mask[:, t, None], moved, run)
+            return L.logsumexp(run + self.end, 1)
+
+        def path_score(self, u, tags, mask):
+            first = tags[:, 0]
+            total = u[:, 0].gather(1, first[:, None]).squeeze(1) + self.start[first]
+            for t in range(1, u.shape[1]):
+                here = u[:, t].gather(1, tags[:, t:t + 1]).squeeze(1)
+                hop = self.trans[tags[:, t - 1], tags[:, t]]
+                total = total + (hop + here) * mask[:, t]
+            final_pos = mask.sum(1) - 1
+            final_tag = tags.gather(1, final_pos[:, None]).squeeze(1)
+            return total + self.end[final_tag]
+
         def nll(self, x, tags, mask):
-            e = self.emissions(x)
-            B, T, _ = e.shape
-            alpha = self.start + e[:, 0]
-            score = self.start[tags[:, 0]] + e[:, 0].gather(1, tags[:, :1]).squeeze(1)
-            for t in range(1, T):
-                nxt = L.logsumexp(alpha.unsqueeze(2) + self.trans + e[:, t].unsqueeze(1), 1)
-                alpha = L.where(mask[:, t].unsqueeze(1), nxt, alpha)
-                step = self.trans[tags[:, t - 1], tags[:, t]] + \
-                    e[:, t].gather(1, tags[:, t:t + 1]).squeeze(1)
-                score = score + step * mask[:, t]
-            last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
-            score = score + self.end[last]
-            return (L.logsumexp(alpha + self.end, 1) - score).mean()
+            u = self.unary(x)
+            return (self.log_partition(u, mask) - self.path_score(u, tags, mask)).mean()
 
-        def viterbi(self, x):
-            e = self.emissions(x)
-            s = self.start + e[:, 0]
-            back = []
-            for t in range(1, e.size(1)):
-                best, idx = (s.unsqueeze(2) + self.trans).max(1)
-                s = best + e[:, t]
-                back.append(idx)
-            best_last = (s + self.end).argmax(1)
-            path = [best_last]
-            for idx in reversed(back):
-                best_last = idx.gather(1, best_last.unsqueeze(1)).squeeze(1)
-                path.append(best_last)
-            return L.stack(path[::-1], 1)
+        def decode(self, x):
+            u = self.unary(x)
+            run = u[:, 0] + self.start
+            pointers = []
+            for t in range(1, u.shape[1]):
+                top, arg = (run[:, :, None] + self.trans).max(1)
+                pointers.append(arg)
+                run = top + u[:, t]
+            cur = (run + self.end).argmax(1)
+            rev = [cur]
+            for arg in pointers[::-1]:
+                cur = arg.gather(1, cur[:, None]).squeeze(1)
+                rev.append(cur)
+            rev.reverse()
+            return L.stack(rev, 1)
 
-    crf = load_seeded(L, CRF().double(), 128)
+    crf = load_seeded(L, Tagger().double(), 128)
     x = L.tensor(_arr(2, 5, 3, seed=129))
-    tags = L.tensor(_labels(10, K, 130)).view(2, 5)
+    tags = L.tensor(_labels(10, n_tags, 130)).view(2, 5)
     mask = L.tensor([[True] * 5, [True] * 3 + [False] * 2])
     opt = L.optim.SGD(crf.parameters(), lr=0.1)
     losses = train_steps(opt, lambda: crf.nll(x, tags, mask))
     with L.no_grad():
-        path = crf.viterbi(x)
+        path = crf.decode(x)
     return dict(losses=losses, path=path, trans=crf.trans, g=grads_of(crf))
 
 
@@ -1819,8 +1854,8 @@ def skipgram_negative_sampling_with_max_norm(L):
 def fuse_conv_bn_for_inference(L):
     """Folding BatchNorm into the preceding convolution for deployment:
     nn.utils.fusion.fuse_conv_bn_eval and fuse_linear_bn_eval on trained-then-eval modules,
-    and the same folding written by hand (w * gamma / sqrt(var + eps)); outputs of the fused
-    layers against conv -> bn."""
+    and the same folding done by hand (per-channel gain gamma / std on the kernel, bias
+    shifted to the BN centre); all compared with running conv then bn."""
     nn, F = L.nn, L.nn.functional
     fusion = nn.utils.fusion
     conv = load_seeded(L, nn.Conv2d(2, 3, 3, padding=1).double(), 156)
@@ -1835,12 +1870,15 @@ def fuse_conv_bn_for_inference(L):
         m.eval()
     fused = fusion.fuse_conv_bn_eval(conv, bn)
     fused_lin = fusion.fuse_linear_bn_eval(lin, bn1)
-    scale = bn.weight / L.sqrt(bn.running_var + bn.eps)
-    w = conv.weight * scale.view(-1, 1, 1, 1)
-    b = (conv.bias - bn.running_mean) * scale + bn.bias
+    # our own folding: each output channel c of the conv is multiplied by
+    # gain[c] = gamma[c] / std[c], and its bias is moved to the BN's centre
+    std = L.sqrt(bn.running_var + bn.eps)
+    gain = bn.weight / std
+    kernel = gain[:, None, None, None] * conv.weight
+    shift = bn.bias + gain * (conv.bias - bn.running_mean)
     with L.no_grad():
         ref = bn(conv(x))
-        by_hand = F.conv2d(x, w, b, padding=1)
+        by_hand = F.conv2d(x, kernel, shift, padding=1)
     return dict(ref=ref, fused=fused(x), by_hand=by_hand, lin_ref=bn1(lin(z)),
                 lin_fused=fused_lin(z), type=type(fused).__name__,
                 rg=fused.weight.requires_grad, keys=list(fused.state_dict()))
@@ -2080,15 +2118,18 @@ def dann_gradient_reversal_custom_function(L):
     seen = []
 
     class GradReverse(L.autograd.Function):
+        """Identity going forward (a fresh view, so the node is recorded); on the way back
+        the gradient is flipped and scaled by ``strength``, which itself gets none."""
         @staticmethod
-        def forward(ctx, x, alpha):
-            ctx.alpha = alpha
-            return x.view_as(x)
+        def forward(ctx, feats, strength):
+            ctx.strength = strength
+            return feats.view_as(feats)
 
         @staticmethod
-        def backward(ctx, grad):
+        def backward(ctx, upstream):
             seen.append(ctx.needs_input_grad)
-            return grad.neg() * ctx.alpha, None
+            flipped = upstream.neg()
+            return flipped * ctx.strength, None
 
     feat = load_seeded(L, nn.Sequential(nn.Linear(3, 5), nn.ReLU()).double(), 179)
     clf = load_seeded(L, nn.Linear(5, 2).double(), 180)

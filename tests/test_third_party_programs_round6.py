@@ -206,8 +206,9 @@ def roi_pooling_by_crops_and_adaptive_pools(L):
 @program
 def segmentation_dice_lovasz_ohem(L):
     """A tiny segmentation net trained with soft dice + OHEM cross entropy (per-pixel losses,
-    topk hardest) + a Lovasz-hinge-style loss (sorted errors, cumulative sums of the sorted
-    ground truth for the Jaccard gradient)."""
+    topk hardest) + a surrogate of the IoU loss in the Lovasz-hinge manner: hinge margins
+    sorted from worst, weighted by how much the IoU loss grows as each next pixel is taken
+    (cumulative sums over the ground truth in that order)."""
     nn, F = L.nn, L.nn.functional
     model = load_seeded(L, nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8),
                                          nn.ReLU(), nn.Conv2d(8, 3, 1)).double(), 5, 0.3)
@@ -226,26 +227,28 @@ def segmentation_dice_lovasz_ohem(L):
         k = int(frac * pix.numel())
         return pix.topk(k).values.mean()
 
-    def lovasz_grad(gt_sorted):
-        gt = gt_sorted.double()             # a bool mask: 1 - mask would be refused
-        gts = gt.sum()
-        inter = gts - gt.cumsum(0)
-        union = gts + (1 - gt).cumsum(0)
-        jac = 1.0 - inter / union
-        jac[1:] = jac[1:] - jac[:-1]
-        return jac
+    def jaccard_steps(ranked_truth):
+        # IoU loss of "the first k ranked pixels are foreground", k = 1..n, and its
+        # increments from one k to the next (the first one kept as is)
+        hit = ranked_truth.double()         # a bool mask: 1 - mask would be refused
+        n_pos = hit.sum()
+        missed = n_pos - hit.cumsum(0)      # positives not yet covered
+        covered = n_pos + (1 - hit).cumsum(0)
+        iou_loss = 1.0 - missed / covered
+        iou_loss[1:] = iou_loss[1:] - iou_loss[:-1]
+        return iou_loss
 
-    def lovasz_hinge(logit, label):
-        signs = 2.0 * label.double() - 1.0
-        errors = 1.0 - logit * signs
-        errors_sorted, perm = L.sort(errors, dim=0, descending=True)
-        grad = lovasz_grad(label[perm])
-        return L.dot(F.relu(errors_sorted), grad.to(errors_sorted.dtype))
+    def sorted_hinge_surrogate(score, is_fg):
+        margin = 1.0 - score * (2.0 * is_fg.double() - 1.0)
+        ranked, order = L.sort(margin, dim=0, descending=True)
+        weights = jaccard_steps(is_fg[order]).to(ranked.dtype)
+        return L.dot(F.relu(ranked), weights)
 
     def loss_of():
         out = model(x)
         fg = (y == 1)
-        return dice(out, y) + ohem(out, y) + lovasz_hinge(out[:, 1].reshape(-1), fg.reshape(-1))
+        return (dice(out, y) + ohem(out, y)
+                + sorted_hinge_surrogate(out[:, 1].reshape(-1), fg.reshape(-1)))
 
     opt = L.optim.Adam(model.parameters(), lr=0.01)
     losses = train_steps(opt, loss_of)
@@ -605,13 +608,17 @@ def performer_linear_attention_and_elu_features(L):
     q = L.tensor(_arr(2, 3, 6, 4, seed=27), requires_grad=True)
     k = L.tensor(_arr(2, 3, 6, 4, seed=28), requires_grad=True)
     v = L.tensor(_arr(2, 3, 6, 4, seed=29), requires_grad=True)
-    fq, fk = F.elu(q) + 1, F.elu(k) + 1
-    kv = L.einsum("bhnd,bhne->bhde", fk, v)
-    z = 1 / (L.einsum("bhnd,bhd->bhn", fq, fk.sum(dim=2)) + 1e-6)
-    lin = L.einsum("bhnd,bhde,bhn->bhne", fq, kv, z)
-    kv_c = L.einsum("bhnd,bhne->bhnde", fk, v).cumsum(2)
-    causal = L.einsum("bhnd,bhnde->bhne", fq, kv_c) / \
-        (fq * fk.cumsum(2)).sum(-1, keepdim=True)
+    # with a positive feature map phi, softmax(q k^T) v is replaced by
+    # phi(q) (phi(k)^T v) / (phi(q) . sum_n phi(k_n)): the (d x e) summary is built once
+    phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
+    summary = L.einsum("bhnd,bhne->bhde", phi_k, v)                  # sum over keys
+    key_total = phi_k.sum(dim=2)
+    inv_norm = 1 / (L.einsum("bhnd,bhd->bhn", phi_q, key_total) + 1e-6)
+    lin = L.einsum("bhnd,bhde,bhn->bhne", phi_q, summary, inv_norm)
+    # causal: query n may only use keys 1..n, so the summaries become running sums
+    running = L.einsum("bhnd,bhne->bhnde", phi_k, v).cumsum(2)
+    causal = L.einsum("bhnd,bhnde->bhne", phi_q, running) / \
+        (phi_q * phi_k.cumsum(2)).sum(-1, keepdim=True)
     proj, _ = L.linalg.qr(L.tensor(_arr(4, 4, seed=30)))
 
     def feat(x):
@@ -634,28 +641,34 @@ def squeeze_excitation_and_cbam_blocks(L):
     nn, F = L.nn, L.nn.functional
 
     class SE(nn.Module):
-        def __init__(self, c, r=2):
+        """Gate each channel by a number in (0, 1) computed from all channels' means."""
+        def __init__(self, width, shrink=2):
             super().__init__()
-            self.fc = nn.Sequential(nn.Linear(c, c // r, bias=False), nn.ReLU(inplace=True),
-                                    nn.Linear(c // r, c, bias=False), nn.Sigmoid())
+            narrow = width // shrink
+            self.fc = nn.Sequential(nn.Linear(width, narrow, bias=False), nn.ReLU(inplace=True),
+                                    nn.Linear(narrow, width, bias=False), nn.Sigmoid())
 
         def forward(self, x):
-            b, c, _, _ = x.size()
-            return x * self.fc(F.adaptive_avg_pool2d(x, 1).view(b, c)).view(b, c, 1, 1)
+            n, ch = x.shape[:2]
+            means = F.adaptive_avg_pool2d(x, 1).view(n, ch)
+            return x * self.fc(means).view(n, ch, 1, 1)
 
     class CBAM(nn.Module):
-        def __init__(self, c):
+        """Channel gate from two global summaries (mean, peak) through one shared MLP,
+        then a spatial gate from a 7x7 conv over the per-pixel channel mean and peak."""
+        def __init__(self, width):
             super().__init__()
-            self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(c, c // 2), nn.ReLU(),
-                                     nn.Linear(c // 2, c))
+            self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(width, width // 2), nn.ReLU(),
+                                     nn.Linear(width // 2, width))
             self.spatial = nn.Conv2d(2, 1, 7, padding=3, bias=False)
 
         def forward(self, x):
-            ca = L.sigmoid(self.mlp(F.avg_pool2d(x, x.shape[2:])) +
-                           self.mlp(F.max_pool2d(x, (x.size(2), x.size(3)))))
-            x = x * ca.unsqueeze(2).unsqueeze(3).expand_as(x)
-            s = L.cat([x.mean(1, keepdim=True), x.max(1, keepdim=True)[0]], dim=1)
-            return x * L.sigmoid(self.spatial(s))
+            h, w = x.size(2), x.size(3)
+            summed = self.mlp(F.avg_pool2d(x, x.shape[2:])) + self.mlp(F.max_pool2d(x, (h, w)))
+            per_channel = L.sigmoid(summed).unsqueeze(2).unsqueeze(3)    # (N, C, 1, 1)
+            x = x * per_channel.expand_as(x)
+            maps = [x.mean(1, keepdim=True), x.max(1, keepdim=True)[0]]
+            return x * L.sigmoid(self.spatial(L.cat(maps, dim=1)))
 
     class Block(nn.Module):
         def __init__(self, c=4):

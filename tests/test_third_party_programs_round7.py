@@ -147,18 +147,21 @@ def realnvp_affine_coupling_flow(L):
             self.s = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(), nn.Linear(8, 2), nn.Tanh())
             self.t = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(), nn.Linear(8, 2))
 
+        def _shift_and_log_scale(self, kept):
+            # both nets read only the kept coordinates; their outputs act on the others
+            free = 1 - self.mask
+            return self.t(kept) * free, self.s(kept) * free
+
         def forward(self, x):
-            xm = x * self.mask
-            s = self.s(xm) * (1 - self.mask)
-            t = self.t(xm) * (1 - self.mask)
-            y = xm + (1 - self.mask) * (x * L.exp(s) + t)
-            return y, s.sum(dim=1)
+            kept = x * self.mask
+            shift, log_scale = self._shift_and_log_scale(kept)
+            moved = (1 - self.mask) * (x * L.exp(log_scale) + shift)
+            return kept + moved, log_scale.sum(dim=1)
 
         def inverse(self, y):
-            ym = y * self.mask
-            s = self.s(ym) * (1 - self.mask)
-            t = self.t(ym) * (1 - self.mask)
-            return ym + (1 - self.mask) * ((y - t) * L.exp(-s))
+            kept = y * self.mask
+            shift, log_scale = self._shift_and_log_scale(kept)
+            return kept + (1 - self.mask) * ((y - shift) * L.exp(-log_scale))
 
     class RealNVP(nn.Module):
         def __init__(self):
@@ -1047,10 +1050,12 @@ def gram_matrix_style_features_with_hooks(L):
     for idx in (1, 3, 6):
         net[idx].register_forward_hook(lambda m, i, o, idx=idx: feats.__setitem__(idx, o))
 
-    def gram(f):
-        b, c, h, w = f.size()
-        f = f.view(b, c, h * w)
-        return f.bmm(f.transpose(1, 2)) / (c * h * w)
+    def gram(maps):
+        # channel-by-channel inner products over all positions, per image and per
+        # feature value: (N, C, H*W) times its transpose, over C*H*W
+        n, ch, rows, cols = maps.size()
+        per_channel = maps.view(n, ch, rows * cols)
+        return per_channel.bmm(per_channel.transpose(1, 2)) / (ch * rows * cols)
 
     rng = np.random.RandomState(62)
     content = L.tensor(rng.rand(1, 3, 8, 8))
@@ -1721,30 +1726,32 @@ def trpo_conjugate_gradient_fisher_vector_products(L):
     def kl():
         return D.kl_divergence(old, D.Categorical(logits=pi(s))).mean()
 
-    def fvp(v, damping=0.1):
-        grads = L.autograd.grad(kl(), params, create_graph=True)
-        flat = L.cat([g.reshape(-1) for g in grads])
-        hv = L.autograd.grad((flat * v).sum(), params)
-        return L.cat([h.reshape(-1) for h in hv]) + damping * v
+    def flat(parts):
+        return L.cat([part.reshape(-1) for part in parts])
 
-    def conjugate_gradient(b, iters=8):
-        x = L.zeros_like(b)
-        r, p = b.clone(), b.clone()
-        rr = r @ r
-        for _ in range(iters):
-            Ap = fvp(p)
-            alpha = rr / (p @ Ap)
-            x += alpha * p
-            r -= alpha * Ap
-            new_rr = r @ r
-            p = r + new_rr / rr * p
-            rr = new_rr
-        return x
+    def fvp(vec, damping=0.1):
+        # Fisher (KL Hessian) times vec without forming it: differentiate grad(KL) . vec
+        kl_slope = flat(L.autograd.grad(kl(), params, create_graph=True))
+        return flat(L.autograd.grad((kl_slope * vec).sum(), params)) + damping * vec
 
-    g = L.cat([t.reshape(-1) for t in L.autograd.grad(surrogate(), params)])
-    step = conjugate_gradient(g)
-    shs = 0.5 * (step @ fvp(step))
-    full = step * L.sqrt(0.01 / shs)
+    def solve_fisher(rhs, sweeps=8):
+        # conjugate directions for F x = rhs, using F only through fvp
+        sol = L.zeros_like(rhs)
+        resid, direction = rhs.clone(), rhs.clone()
+        res_sq = resid @ resid
+        for _ in range(sweeps):
+            f_dir = fvp(direction)
+            step_len = res_sq / (direction @ f_dir)
+            sol += step_len * direction
+            resid -= step_len * f_dir
+            res_sq, prev = resid @ resid, res_sq
+            direction = resid + res_sq / prev * direction
+        return sol
+
+    g = flat(L.autograd.grad(surrogate(), params))
+    step = solve_fisher(g)
+    shs = 0.5 * (step @ fvp(step))              # predicted KL of the raw step
+    full = step * L.sqrt(0.01 / shs)            # rescaled to a KL of 0.01
     old_vec = nn.utils.parameters_to_vector(params).detach()
     base = surrogate().item()
     tried = []
@@ -1846,14 +1853,21 @@ def pixelcnn_masked_convolutions_and_autoregressive_order(L):
     depend on later pixels (the input gradient of one output is zero there)."""
     nn, F = L.nn, L.nn.functional
 
+    def hide_future(mask, see_centre):
+        # raster order: rows below the centre are hidden, and in the centre row the taps
+        # right of the centre (and the centre itself unless see_centre)
+        rows, cols = mask.shape[-2:]
+        mask.fill_(1)
+        mask[:, :, rows // 2, cols // 2 + int(see_centre):] = 0
+        mask[:, :, rows // 2 + 1:] = 0
+
     class MaskedConv2d(nn.Conv2d):
-        def __init__(self, mask_type, *args, **kwargs):
+        """A convolution whose kernel is multiplied by a 0/1 buffer on every call; the
+        first layer may not see the centre pixel ("A"), later ones may ("B")."""
+        def __init__(self, kind, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.register_buffer("mask", self.weight.data.clone())
-            _, _, kH, kW = self.weight.size()
-            self.mask.fill_(1)
-            self.mask[:, :, kH // 2, kW // 2 + (mask_type == "B"):] = 0
-            self.mask[:, :, kH // 2 + 1:] = 0
+            hide_future(self.mask, kind == "B")
 
         def forward(self, x):
             return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
@@ -1861,14 +1875,10 @@ def pixelcnn_masked_convolutions_and_autoregressive_order(L):
     model = nn.Sequential(MaskedConv2d("A", 1, 6, 5, padding=2), nn.ReLU(),
                           MaskedConv2d("B", 6, 6, 3, padding=1), nn.ReLU(),
                           nn.Conv2d(6, 4, 1)).double()
-    load_seeded(L, model, 107, 0.3)
+    load_seeded(L, model, 107, 0.3)              # overwrites the mask buffers too: redo them
     for m in model.modules():
         if isinstance(m, MaskedConv2d):
-            kind = "A" if m.in_channels == 1 else "B"
-            m.mask.fill_(1)
-            kH, kW = m.kernel_size
-            m.mask[:, :, kH // 2, kW // 2 + (kind == "B"):] = 0
-            m.mask[:, :, kH // 2 + 1:] = 0
+            hide_future(m.mask, m.in_channels != 1)
     levels = L.tensor(_labels(2 * 36, 4, 108).reshape(2, 6, 6))
     x = (levels.double() / 3).unsqueeze(1)
     opt = L.optim.Adam(model.parameters(), lr=1e-3)
@@ -1973,9 +1983,9 @@ def fourier_neural_operator_complex_spectral_weights(L):
 def rational_quadratic_spline_transform(L):
     """A neural spline flow's elementwise monotone rational-quadratic spline on [-B, B] with
     identity tails: widths/heights by softmax with a minimum bin size, knots by cumsum and
-    F.pad, derivatives by softplus, the bin of each input by searchsorted (and by the
-    sum-of-comparisons idiom), gather of the bin parameters, the forward value and
-    log|det|, and the inverse by the quadratic formula; gradients to the spline parameters."""
+    F.pad, knot slopes by softplus, each input's bin by searchsorted (and, as a check, by
+    counting the inner edges it passes), the bin's numbers by gather, the map and the log of
+    its slope, and the way back by solving a quadratic; gradients to the spline parameters."""
     F = L.nn.functional
     K, B = 4, 2.0
     raw_w = L.tensor(_arr(6, K, seed=114), requires_grad=True)
@@ -1983,40 +1993,48 @@ def rational_quadratic_spline_transform(L):
     raw_d = L.tensor(_arr(6, K - 1, seed=116), requires_grad=True)
     x = L.tensor(np.array([-2.5, -1.3, -0.2, 0.4, 1.9, 2.2]))
 
-    def knots(raw):
-        w = F.softmax(raw, dim=-1)
-        w = 1e-3 + (1 - 1e-3 * K) * w
-        cw = F.pad(L.cumsum(w, dim=-1), (1, 0), mode="constant", value=0.0)
-        cw = 2 * B * cw - B
-        cw[..., 0], cw[..., -1] = -B, B
-        return cw, cw[..., 1:] - cw[..., :-1]
+    def edges_and_sizes(raw, smallest=1e-3):
+        # bin sizes: a softmax share of the interval, each at least ``smallest`` of it
+        share = F.softmax(raw, dim=-1)
+        share = smallest + (1 - smallest * K) * share
+        edges = F.pad(L.cumsum(share, dim=-1), (1, 0), mode="constant", value=0.0)
+        edges = 2 * B * edges - B                       # [0, 1] -> [-B, B]
+        edges[..., 0], edges[..., -1] = -B, B           # exact ends despite rounding
+        return edges, edges[..., 1:] - edges[..., :-1]
 
-    def spline(x, inverse=False):
-        inside = (x >= -B) & (x <= B)
-        cw, w = knots(raw_w)
-        ch, h = knots(raw_h)
-        d = F.pad(1e-3 + F.softplus(raw_d), (1, 1), value=1.0)
-        loc = cw if not inverse else ch
-        xi = x.clamp(-B, B)
-        idx = (L.searchsorted(loc[..., 1:-1].contiguous(), xi.unsqueeze(-1))).squeeze(-1)
-        idx2 = (xi.unsqueeze(-1) >= loc[..., 1:-1]).sum(-1)
-        take = lambda t: t.gather(-1, idx.unsqueeze(-1)).squeeze(-1)  # noqa: E731
-        xk, wk, yk, hk = take(cw), take(w), take(ch), take(h)
-        dk, dk1 = take(d[..., :-1]), take(d[..., 1:])
-        s = hk / wk
-        if not inverse:
-            th = (xi - xk) / wk
-            num = hk * (s * th ** 2 + dk * th * (1 - th))
-            den = s + (dk1 + dk - 2 * s) * th * (1 - th)
-            y = yk + num / den
-            dnum = s ** 2 * (dk1 * th ** 2 + 2 * s * th * (1 - th) + dk * (1 - th) ** 2)
-            logdet = L.log(dnum) - 2 * L.log(den)
-            return L.where(inside, y, x), L.where(inside, logdet, L.zeros_like(x)), idx2
-        a = hk * (s - dk) + (xi - yk) * (dk1 + dk - 2 * s)
-        b = hk * dk - (xi - yk) * (dk1 + dk - 2 * s)
-        c = -s * (xi - yk)
-        th = 2 * c / (-b - L.sqrt(b ** 2 - 4 * a * c))
-        return L.where(inside, th * wk + xk, x), None, idx2
+    def spline(v, inverse=False):
+        in_range = (v >= -B) & (v <= B)
+        x_edges, x_size = edges_and_sizes(raw_w)
+        y_edges, y_size = edges_and_sizes(raw_h)
+        slopes = F.pad(1e-3 + F.softplus(raw_d), (1, 1), value=1.0)   # slope 1 at the ends
+        inner = (y_edges if inverse else x_edges)[..., 1:-1]
+        vc = v.clamp(-B, B)
+        bin_ = (L.searchsorted(inner.contiguous(), vc.unsqueeze(-1))).squeeze(-1)
+        bin_by_count = (vc.unsqueeze(-1) >= inner).sum(-1)
+
+        def at_bin(table):
+            return table.gather(-1, bin_.unsqueeze(-1)).squeeze(-1)
+
+        x0, wid, y0, hgt = at_bin(x_edges), at_bin(x_size), at_bin(y_edges), at_bin(y_size)
+        d_lo, d_hi = at_bin(slopes[..., :-1]), at_bin(slopes[..., 1:])
+        ratio = hgt / wid                                # the bin's mean slope
+        bend = d_hi + d_lo - 2 * ratio
+        if inverse:
+            # solve the forward map for the position t in the bin: a t^2 + b t + c = 0
+            dy = vc - y0
+            qa = hgt * (ratio - d_lo) + dy * bend
+            qb = hgt * d_lo - dy * bend
+            qc = -ratio * dy
+            t = 2 * qc / (-qb - L.sqrt(qb ** 2 - 4 * qa * qc))
+            return L.where(in_range, t * wid + x0, v), None, bin_by_count
+        t = (vc - x0) / wid
+        mix = t * (1 - t)
+        below = ratio + bend * mix
+        out = y0 + hgt * (ratio * t ** 2 + d_lo * mix) / below
+        slope_num = ratio ** 2 * (d_hi * t ** 2 + 2 * ratio * mix + d_lo * (1 - t) ** 2)
+        log_slope = L.log(slope_num) - 2 * L.log(below)
+        return (L.where(in_range, out, v), L.where(in_range, log_slope, L.zeros_like(v)),
+                bin_by_count)
 
     y, logdet, idx2 = spline(x)
     back, _, _ = spline(y, inverse=True)

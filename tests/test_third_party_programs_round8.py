@@ -413,8 +413,9 @@ def seeding_idioms_generators_and_rng_state(L):
 @program
 def classification_metrics_topk_confusion_f1(L):
     """Top-1/top-5 accuracy from the ranked class indices (topk, t(), eq, expand_as,
-    reshape, float sum with keepdim, mul_), a confusion matrix by bincount of target*C+pred, per-class precision,
-    recall, F1 with nan_to_num, macro/micro/weighted averages, and balanced accuracy."""
+    reshape, float sum with keepdim, mul_), a confusion matrix by bincount of
+    target*C+pred, per-class precision, recall, F1 with nan_to_num, macro/micro/weighted
+    averages, and balanced accuracy."""
     C = 6
     logits = L.tensor(_arr(40, C, seed=20))
     target = L.tensor(_labels(40, C, 21))
@@ -438,29 +439,32 @@ def classification_metrics_topk_confusion_f1(L):
 
 @program
 def roc_auc_and_average_precision_by_sort_cumsum(L):
-    """Binary ROC AUC and average precision as metric libraries compute them: sort scores
-    descending, distinct-value thresholds by diff/where, cumulative TP/FP by cumsum, the
-    trapezoid rule by torch.trapz, AP as sum of (recall diff * precision), and mAP over
-    classes of a multilabel problem."""
-    def auc_ap(scores, y):
-        order = L.argsort(scores, descending=True, stable=True)
-        s, t = scores[order], y[order].double()
-        distinct = L.where(s[1:] - s[:-1] != 0)[0]
-        idx = L.cat([distinct, L.tensor([t.numel() - 1])])
-        tps = L.cumsum(t, 0)[idx]
-        fps = 1 + idx - tps
-        tpr = L.cat([L.zeros(1, dtype=L.float64), tps / tps[-1]])
-        fpr = L.cat([L.zeros(1, dtype=L.float64), fps / fps[-1]])
-        auc = L.trapz(tpr, fpr)
-        precision = tps / (tps + fps)
-        recall = tps / tps[-1]
-        rdiff = L.diff(recall, prepend=L.zeros(1, dtype=L.float64))
-        return auc, (rdiff * precision).sum(), s[idx]
+    """Ranking metrics for a binary score with ties: rank by a stable descending argsort,
+    keep one operating point per distinct score (the last of each run of equal scores, found
+    with where on a neighbour comparison), count hits and false alarms up to each point with
+    cumsum, area under the ROC by torch.trapz, average precision as precision weighted by the
+    recall gained (torch.diff with prepend), and the mean over the four label columns."""
+    def ranking_metrics(scores, y):
+        rank = L.argsort(scores, descending=True, stable=True)
+        ranked, hit = scores[rank], y[rank].double()
+        n = hit.numel()
+        run_ends = L.where(ranked[:-1] != ranked[1:])[0]
+        cut = L.cat([run_ends, L.tensor([n - 1])])
+        hits = L.cumsum(hit, 0)[cut]
+        seen = cut + 1                      # items above each threshold
+        misses = seen - hits
+        origin = L.zeros(1, dtype=L.float64)
+        tpr = L.cat([origin, hits / hits[-1]])
+        fpr = L.cat([origin, misses / misses[-1]])
+        roc_area = L.trapz(tpr, fpr)
+        gained = L.diff(hits / hits[-1], prepend=origin)
+        ap = (gained * (hits / (hits + misses))).sum()
+        return roc_area, ap, ranked[cut]
 
     rng = np.random.RandomState(22)
     y = L.tensor((rng.rand(30, 4) < 0.4).astype(np.int64))
     scores = L.tensor(np.round(rng.rand(30, 4) + 0.3 * y.numpy(), 1))
-    per = [auc_ap(scores[:, k], y[:, k]) for k in range(4)]
+    per = [ranking_metrics(scores[:, k], y[:, k]) for k in range(4)]
     aps = L.stack([p[1] for p in per])
     return dict(per=per, map=aps.mean(), aucs=L.stack([p[0] for p in per]))
 
