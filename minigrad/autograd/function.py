@@ -96,6 +96,16 @@ def _is_same_memory(saved, array) -> bool:
     return base is not None and (base is array or base is getattr(array, "base", None))
 
 
+def _refuse_instance(self, *args, **kwargs):
+    """A ctx-style Function made by its user (``MyFn()``): PyTorch's DeprecationWarning, its
+    methods being static. Its graph nodes (``_node_names._node_type``) are made silently."""
+    if "op_class" not in type(self).__dict__:
+        warnings.warn(f"{type(self)} should not be instantiated. Methods on autograd functions "
+                      "are all static, so you should invoke them on the class itself. "
+                      "Instantiating an autograd function will raise an error in a future "
+                      "version of PyTorch.", DeprecationWarning, stacklevel=2)
+
+
 class Function:
     """Base class of every differentiable op (see the module docstring for the contract).
 
@@ -172,6 +182,8 @@ class Function:
             # (the last: PyTorch's style with @staticmethod left out, ``def forward(ctx, x)``,
             # which PyTorch runs as written; minigrad's own style names it ``self``)
             cls._ctx_style = True
+            if "__init__" not in cls.__dict__ and "op_class" not in cls.__dict__:
+                cls.__init__ = _refuse_instance      # (its nodes, ``op_class``, say nothing)
 
     # -- what forward calls -----------------------------------------------------------------------
     def save_for_backward(self, *values):
