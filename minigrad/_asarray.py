@@ -82,8 +82,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
         array = _shareable(obj, dtype, device, copy)
         if (isinstance(obj, np.ndarray) and not obj.flags.writeable
                 and np.shares_memory(array, obj)):
-            if not _factories._readonly_warned:
-                _factories._warn_readonly_once()
+            _factories._warn_readonly_once()
             array = _factories.writable_alias_of(array)     # PyTorch writes through it
         result = Tensor._wrap(array)
     elif isinstance(obj, _BUFFER_TYPES):

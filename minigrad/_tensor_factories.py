@@ -60,8 +60,7 @@ def as_tensor(data, *, dtype=None, device=None) -> Tensor:
     array = _to_array(data, dtype, device)
     if (isinstance(data, np.ndarray) and not data.flags.writeable and
             np.shares_memory(array, data)):
-        if not _readonly_warned:
-            _warn_readonly_once()
+        _warn_readonly_once()
         array = writable_alias_of(array)
     return Tensor._wrap(array)
 
@@ -73,12 +72,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
     dtypes.from_numpy_dtype(array.dtype)
     if array.flags.writeable:
         return Tensor._wrap(_to_array(array))
-    if not _readonly_warned:
-        _warn_readonly_once()
+    _warn_readonly_once()
     return Tensor._wrap(writable_alias_of(_to_array(array)))
 
-
-_readonly_warned = False
 
 
 class _WritableMemory:
@@ -107,8 +103,7 @@ def writable_alias_of(array):
 def _warn_readonly_once():
     """PyTorch's warning for from_numpy (or as_tensor) of a non-writable array, whose memory
     the tensor would share: once per process, or every time under set_warn_always(True), as
-    PyTorch gives it.  (``_readonly_warned`` stays False: the callers that test it before
-    calling here come every time, and ``warn_once`` keeps the count.)"""
+    PyTorch gives it (``warn_once`` keeps the count)."""
     warn_once("The given NumPy array is not writable, and minigrad does not support "
               "non-writable tensors. This means writing to this tensor will result in "
               "undefined behavior. You may want to copy the array to protect its data or make "

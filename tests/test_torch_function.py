@@ -8,6 +8,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_function_names import public_name  # noqa: E402
 
 
 def _subclass(lib):
@@ -23,25 +24,6 @@ def _logging(lib, seen):
             seen.append(func)
             return super().__torch_function__(func, types, args, kwargs)
     return Logged
-
-
-def _name(lib, func):
-    """The public name of ``func`` in ``lib``: 'add', 'Tensor.sum', 'F.linear'."""
-    for prefix, space in (("", lib), ("F.", lib.nn.functional), ("linalg.", lib.linalg)):
-        for name in dir(space):
-            if not name.startswith("_") and getattr(space, name, None) is func:
-                return prefix + name
-    # (a method before a dunder that is the same object: torch's __pos__ is its positive)
-    for name in sorted(dir(lib.Tensor), key=lambda n: (n.startswith("__"), n)):
-        attr = getattr(lib.Tensor, name, None)
-        if attr is func or attr == func:
-            return "Tensor." + name
-        for klass in lib.Tensor.__mro__:
-            prop = vars(klass).get(name)
-            if prop is not None and hasattr(prop, "__get__") and not callable(prop) and \
-                    prop.__get__ == func:
-                return f"Tensor.{name}.__get__"
-    return repr(func)
 
 
 EXPRESSIONS = {
@@ -88,9 +70,9 @@ def test_the_handler_sees_the_calls_torch_makes(case):
         fn(lib, x)
         # PyTorch also offers every property read (shape, dtype); minigrad offers those whose
         # value is a tensor, so the comparison leaves the others out
-        calls[lib] = [_name(lib, f) for f in seen
-                      if not (_name(lib, f).endswith("__get__") and
-                              _name(lib, f).split(".")[1] not in ("T", "mT", "data"))]
+        calls[lib] = [public_name(lib, f) for f in seen
+                      if not (public_name(lib, f).endswith("__get__") and
+                              public_name(lib, f).split(".")[1] not in ("T", "mT", "data"))]
     assert calls[minigrad] == calls[torch]
 
 
@@ -101,7 +83,7 @@ def test_modules_offer_the_functional_call():
         layer = lib.nn.Linear(3, 4)
         x = lib.ones(2, 3).as_subclass(_logging(lib, seen))
         y = layer(x)
-        assert [_name(lib, f) for f in seen] == ["F.linear"]
+        assert [public_name(lib, f) for f in seen] == ["F.linear"]
         assert type(y).__name__ == "Logged"
 
 

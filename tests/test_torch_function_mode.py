@@ -13,27 +13,8 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_function_names import public_name  # noqa: E402
 LIBS = (minigrad, torch)
-
-
-def _name(lib, func):
-    """The public name of ``func`` in ``lib``: 'add', 'Tensor.sum', 'F.linear',
-    'Tensor.T.__get__'."""
-    for prefix, space in (("", lib), ("F.", lib.nn.functional), ("linalg.", lib.linalg),
-                          ("fft.", lib.fft)):
-        for name in dir(space):
-            if not name.startswith("_") and getattr(space, name, None) is func:
-                return prefix + name
-    for name in sorted(dir(lib.Tensor), key=lambda n: (n.startswith("__"), n)):
-        attr = getattr(lib.Tensor, name, None)
-        if attr is func or attr == func:
-            return "Tensor." + name
-        for klass in lib.Tensor.__mro__:
-            prop = vars(klass).get(name)
-            if prop is not None and hasattr(prop, "__get__") and not callable(prop) and \
-                    prop.__get__ == func:
-                return f"Tensor.{name}.__get__"
-    return repr(func)
 
 
 def _types(types):
@@ -45,7 +26,7 @@ def _types(types):
 def _logging_mode(lib, seen, tag=None):
     class Logging(lib.overrides.TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            entry = (_name(lib, func), _types(types))
+            entry = (public_name(lib, func), _types(types))
             seen.append(entry if tag is None else (tag,) + entry)
             return func(*args, **(kwargs or {}))
     return Logging()
@@ -128,7 +109,7 @@ def test_nested_modes_and_the_stack_inside_handlers():
                 self.tag = tag
 
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                seen.append((self.tag, _name(lib, func), lib._C._len_torch_function_stack(),
+                seen.append((self.tag, public_name(lib, func), lib._C._len_torch_function_stack(),
                              lib.overrides._get_current_function_mode() is not self))
                 return func(*args, **(kwargs or {}))
 
@@ -153,7 +134,7 @@ class _Handled:
 
         class Mode(lib.overrides.TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                seen.append(("mode", _name(lib, func), _types(types),
+                seen.append(("mode", public_name(lib, func), _types(types),
                              lib._C._len_torch_function_stack()))
                 if mode_declines:
                     return NotImplemented
@@ -165,7 +146,7 @@ class _Handled:
         class Sub(lib.Tensor):
             @classmethod
             def __torch_function__(cls, func, types, args=(), kwargs=None):
-                seen.append(("Sub", _name(lib, func), _types(types),
+                seen.append(("Sub", public_name(lib, func), _types(types),
                              lib._C._len_torch_function_stack()))
                 if subclass_declines:
                     return NotImplemented
@@ -392,7 +373,7 @@ def test_a_plain_tensors_method_with_a_subclass_argument(case):
         class Logged(lib.Tensor):
             @classmethod
             def __torch_function__(cls, func, types, args=(), kwargs=None):
-                seen.append((_name(lib, func), _types(types)))
+                seen.append((public_name(lib, func), _types(types)))
                 return super().__torch_function__(func, types, args, kwargs)
 
         t = lib.ones(2, 2)
