@@ -1074,50 +1074,6 @@ def autocast_cpu_bfloat16_region(L):
         lin.weight.grad.dtype, h.float(), lin.weight.grad
 
 
-@program
-def whole_training_checkpoint_to_bytes_and_resume(L):
-    """Save {'model', 'optimizer', 'scheduler', 'epoch', 'best'} to a BytesIO after two
-    epochs, load it with weights_only=True into freshly built objects, and continue: the
-    resumed run's losses, lr and weights equal an uninterrupted run's."""
-    nn = L.nn
-
-    def build():
-        L.manual_seed(0)
-        m = load_seeded(L, nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)),
-                        seed=38).double()
-        o = L.optim.Adam(m.parameters(), lr=0.05)
-        s = L.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5)
-        return m, o, s
-
-    x, y = L.tensor(normal64(6, 3, seed=39)), L.tensor(normal64(6, 1, seed=40))
-
-    def epoch(m, o, s):
-        o.zero_grad()
-        loss = ((m(x) - y) ** 2).mean()
-        loss.backward()
-        o.step()
-        s.step()
-        return loss.item()
-
-    m, o, s = build()
-    straight = [epoch(m, o, s) for _ in range(4)]
-    m2, o2, s2 = build()
-    first = [epoch(m2, o2, s2) for _ in range(2)]
-    buf = io.BytesIO()
-    L.save({"model": m2.state_dict(), "optimizer": o2.state_dict(),
-            "scheduler": s2.state_dict(), "epoch": 2, "best": min(first)}, buf)
-    buf.seek(0)
-    ck = L.load(buf, weights_only=True)
-    m3, o3, s3 = build()
-    m3.load_state_dict(ck["model"])
-    o3.load_state_dict(ck["optimizer"])
-    s3.load_state_dict(ck["scheduler"])
-    rest = [epoch(m3, o3, s3) for _ in range(ck["epoch"], 4)]
-    return straight, first + rest, s3.get_last_lr(), dict(m3.state_dict()), ck["best"], \
-        sorted(ck), o3.state_dict()["state"][0]["step"]
-
-
-
 # ----------------------------------------------------------------------------------------------
 # more of each domain
 # ----------------------------------------------------------------------------------------------
