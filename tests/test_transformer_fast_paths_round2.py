@@ -137,11 +137,15 @@ def _qkvg(rng, dtype, n=2, h=3, lq=40, s=40, e=8, ev=8, spread=1.0):
 @pytest.mark.parametrize("spread", [1.0, 12.0], ids=["unshifted", "shifted"])
 def test_causal_attention_matches_torch(threads, dtype, spread):
     # spread 1: scores within +-64, the softmax without the max; spread 12: past it
+    # Scores of a few hundred leave float32 gradients off by up to 9e-4 from float64's, on
+    # both sides (measured on an AMD EPYC: PyTorch's 9.1e-4, minigrad's 8.4e-4), so there the
+    # two are compared within 2e-3
+    over = dict(rtol=2e-3, atol=2e-3) if dtype == np.float32 and spread > 1 else {}
     rng = np.random.default_rng(5)
     for lq, s in [(40, 40), (24, 40), (40, 24)]:         # L != S: PyTorch's top-left causal
         q, k, v, g = _qkvg(rng, dtype, lq=lq, s=s, spread=spread)
         _close(_sdpa(minigrad, q, k, v, g, causal=True),
-               _sdpa(torch, q, k, v, g, causal=True), dtype)
+               _sdpa(torch, q, k, v, g, causal=True), dtype, **over)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
