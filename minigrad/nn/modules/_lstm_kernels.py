@@ -29,7 +29,9 @@ spinning, made a 2-thread step of that benchmark take up to 10 times as long as 
 thread when another process held a core. A large batch is run in parts instead
 (``parallel.over_batch``): a sequence's steps depend on one another, but two sequences of a
 batch never do, so each thread runs the whole recurrence for its part of the sequences,
-meeting the others once per layer.
+meeting the others once per layer. A small batch keeps its recurrence on one thread, and the
+large products before and after it (the input projections; the weight and input gradients)
+run beside it on the others (``_lstm_overlap``).
 
 The sigmoid gates o, i, f come out of tanh: sigmoid(p) = (1 + tanh(p / 2)) / 2. Their rows of
 the input projections, the bias and the recurrent weight are halved once (exact: a power of
@@ -138,7 +140,7 @@ def to_rows(gated, steps, out):
     return out
 
 
-def project(x, w_ih, b_ih, b_hh, steps, N):
+def project(x, w_ih, b_ih, b_hh, steps, N, deferred=False):
     """The input projections in the layout, pre (T, 4, N, H) = x W_ih^T + b_ih + b_hh, the
     sigmoid gates' halved, from x (S, I) as rows (``_Steps``), as products of each step's
     rows by the four gates' (I, H) blocks of W_ih^T, written where the layout has them. For
@@ -146,13 +148,27 @@ def project(x, w_ih, b_ih, b_hh, steps, N):
     and 0.99 (I = 128) against 0.42 and 0.77 for the one (800, I) @ (I, 512) product, which
     a Linear node made before, its bias added, and then a pass of 0.36-0.5 ms took its rows
     to the layout, b_hh added and the sigmoid gates halved. Here both biases are one
-    contiguous pass ((x + b) / 2 = x / 2 + b / 2 exactly: the weights' rows halved)."""
+    contiguous pass ((x + b) / 2 = x / 2 + b / 2 exactly: the weights' rows halved).
+    With ``deferred`` (steps with the whole batch only) nothing is computed yet: -> (pre,
+    fill), fill(t0, t1) making steps t0 .. t1 - 1 of pre (``_lstm_overlap``)."""
     S, I = x.shape
     H, T, dtype = w_ih.shape[0] // 4, len(steps.sizes), x.dtype
     half = dtype.type(0.5)
     wi4 = np.ascontiguousarray(_gate_rows(w_ih, H).transpose(0, 2, 1))     # (4, I, H)
     wi4[:3] *= half
     pre = scratch("pre", (T, 4, N, H), dtype)
+    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+    if bias is not None:
+        b4 = _gate_rows(bias, H).reshape(4, 1, H)
+        b4[:3] *= half
+    if deferred:
+        x3 = x.reshape(T, N, I)[:, None]
+
+        def fill(t0, t1):
+            np.matmul(x3[t0:t1], wi4, out=pre[t0:t1])
+            if bias is not None:
+                np.add(pre[t0:t1], b4, out=pre[t0:t1])
+        return pre, fill
     if steps.uniform:
         x3 = x.reshape(T, N, I)[:, None]
         _split(lambda t0, t1: np.matmul(x3[t0:t1], wi4, out=pre[t0:t1]), T,
@@ -161,23 +177,23 @@ def project(x, w_ih, b_ih, b_hh, steps, N):
         with parallel.blas_on_one_thread():
             for t, rows, b in steps.order():
                 np.matmul(x[rows], wi4, out=pre[t, :, :b])
-    bias = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
     if bias is not None:
-        b4 = _gate_rows(bias, H).reshape(4, 1, H)
-        b4[:3] *= half
         _split(lambda t0, t1: np.add(pre[t0:t1], b4, out=pre[t0:t1]), T,
                _pass_worth(T, 2 * pre.nbytes))
     return pre
 
 
-def lstm_forward(pre, h0, c0, w_hh, steps):
+def lstm_forward(pre, h0, c0, w_hh, steps, marks=None):
     """The recurrence of one layer direction: pre (T, 4, N, H) the input projections and both
     biases in the layout (``project``), the steps as ``_rnn_layers._Steps`` packs them, h0, c0
     (N, H), w_hh (4 H, H) -> (out (2, S, H): the h_t then the c_t
     of every step, as rows; and in the gate-major layout: acts (T, 4, N, H) the activated
     gates o, i, f, g, tanh_c (T, N, H) tanh of the c_t, terms (T, 2, N, H) the two terms
     i g and f c_{t-1} of c_t, kept for the backward's slopes at no extra numpy call (in the
-    order of the gates i, f that multiply them there, so that one call does both))."""
+    order of the gates i, f that multiply them there, so that one call does both)).
+    ``marks`` (starts, fn) (steps with the whole batch only): fn(j) before the recurrence
+    reads the pre of its step starts[j] (counted in processing order from 0, starts rising;
+    ``_lstm_overlap``)."""
     S, H = sum(steps.sizes), w_hh.shape[1]
     N, T, dtype = h0.shape[0], len(steps.sizes), h0.dtype
     half = dtype.type(0.5)
@@ -194,7 +210,8 @@ def lstm_forward(pre, h0, c0, w_hh, steps):
 
     def part(r0, r1):
         if steps.uniform and r0 == 0 and r1 == N:
-            _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, steps.reverse)
+            _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, steps.reverse,
+                           marks)
             return
         h, c = h0[r0:r1], c0[r0:r1]
         if not steps.uniform:              # rows that end (or start later) keep their state
@@ -224,7 +241,7 @@ def lstm_forward(pre, h0, c0, w_hh, steps):
                 h, c = h_new, c_new
             else:
                 h[:n], c[:n] = h_new, c_new
-    _split(part, N, _worth(N, H, 4 * H))
+    _split(part, N, _worth(N, H, 4 * H) and marks is None)      # (marks: the whole batch)
     return out, acts, tanh_c, terms
 
 
@@ -251,18 +268,25 @@ def _in_order(reverse, *arrays):
     return [a[::-1] for a in arrays] if reverse else list(arrays)
 
 
-def _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, reverse):
+def _forward_whole(h0, c0, w4, pre, acts, out, tanh_c, fc_all, ig_all, reverse, marks=None):
     """``lstm_forward``'s recurrence when every step has the whole batch on this thread: the
     same numpy calls on the same arrays, each step's views taken by iterating over the
     arrays' first axis (numpy makes them in C) instead of by indexing with slices, which
-    cost about 10 us a step in Python (a quarter of the loop, beside its product)."""
+    cost about 10 us a step in Python (a quarter of the loop, beside its product); ``marks``
+    as ``lstm_forward`` takes them."""
     T, _, N, H = acts.shape
     half = acts.dtype.type(0.5)
     hs, cs = out[0].reshape(T, N, H), out[1].reshape(T, N, H)
     h, c = h0, c0
-    for a, p, sig, o, i, f, g, fc, ig, c_new, tc, h_new in zip(*_in_order(
+    starts, mark = marks if marks else ((), None)
+    starts = iter(starts)
+    next_mark, chunk = next(starts, -1), 0
+    for k, (a, p, sig, o, i, f, g, fc, ig, c_new, tc, h_new) in enumerate(zip(*_in_order(
             reverse, acts, pre, acts[:, :3], acts[:, _O], acts[:, _I], acts[:, _F],
-            acts[:, _G], fc_all, ig_all, cs, tanh_c, hs)):
+            acts[:, _G], fc_all, ig_all, cs, tanh_c, hs))):
+        if k == next_mark:
+            mark(chunk)
+            next_mark, chunk = next(starts, -1), chunk + 1
         np.matmul(h, w4, out=a)
         a += p
         np.tanh(a, out=a)
@@ -316,11 +340,14 @@ def step_has_grad(g, steps):
     return np.logical_or.reduceat(g.any(1), steps.offsets).tolist()
 
 
-def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True):
+def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True,
+                        marks=None):
     """The reverse sweep: grad (2, S, H) of (h_t, c_t) as rows -> d pre (T, 4, N, H) in the
     gate-major layout (``to_rows`` makes it rows), and the gradients reaching h0 and c0 (N,
     H). Without ``need_h0`` the sweep's last product, which only h0's gradient reads, is left
-    out, and None is given for that gradient."""
+    out, and None is given for that gradient. ``marks`` (ends, fn) (steps with the whole
+    batch only): fn(j, d_pre) once the sweep has finished its step ends[j] (counted in its
+    order from 0, ends rising; ``_lstm_overlap``)."""
     T, _, N, H = acts.shape
     dtype = acts.dtype
     w4 = _gate_rows(w_hh, H)                   # d h = sum over k of d pre_k @ w4[k]
@@ -335,7 +362,7 @@ def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True
     def part(r0, r1):
         if steps.uniform and r0 == 0 and r1 == N:
             _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_state, dc_state,
-                         with_h, with_c, steps.reverse, skip_last)
+                         with_h, with_c, steps.reverse, skip_last, marks)
             return
         dh_s, dc_s = dh_state[r0:r1], dc_state[r0:r1]
         dh_b, total_b = (np.empty((r1 - r0, H), dtype) for _ in range(2))
@@ -363,14 +390,15 @@ def lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps, need_h0=True
             p = partial[:, :n]
             np.matmul(dp, w4, out=p)
             np.add.reduce(p, 0, out=dh_s[:n])
-    _split(part, N, _worth(N, H, 4 * H))
+    _split(part, N, _worth(N, H, 4 * H) and marks is None)      # (marks: the whole batch)
     return d_pre, (dh_state if not skip_last else None), dc_state
 
 
 def _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_s, dc_s, with_h, with_c,
-                 reverse, skip_last):
+                 reverse, skip_last, marks=None):
     """``lstm_backward_sweep``'s loop when every step has the whole batch on this thread:
-    its numpy calls, the steps' views made by iterating over the arrays (``_forward_whole``)."""
+    its numpy calls, the steps' views made by iterating over the arrays (``_forward_whole``);
+    ``marks`` as ``lstm_backward_sweep`` takes them."""
     T, _, N, H = acts.shape
     dtype = acts.dtype
     dh_b, total = np.empty((N, H), dtype), np.empty((N, H), dtype)
@@ -381,6 +409,9 @@ def _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_s, dc_s, with_h, w
                       d_pre[:, 1:], d_pre[:, _O], acts[:, _F], gh, gc)
     flags = zip(*_in_order(not reverse, with_h, with_c))
     last = T - 1
+    ends, mark = marks if marks else ((), None)
+    ends = iter(ends)
+    next_mark, chunk = next(ends, -1), 0
     for k, (thr, sl_ifg, sl_o, dp, dp_ifg, dp_o, f, g_h, g_c) in enumerate(zip(*views)):
         has_h, has_c = next(flags)
         dh = np.add(g_h, dh_s, out=dh_b) if has_h else dh_s
@@ -391,6 +422,9 @@ def _sweep_whole(grad, acts, through_c, slopes, w4, d_pre, dh_s, dc_s, with_h, w
         np.multiply(total, sl_ifg, out=dp_ifg)         # i, f, g
         np.multiply(dh, sl_o, out=dp_o)
         np.multiply(total, f, out=dc_s)
+        if k == next_mark:
+            mark(chunk, d_pre)
+            next_mark, chunk = next(ends, -1), chunk + 1
         if k == last and skip_last:
             break
         # (dh may be dh_s itself: it is read for the last time above)

@@ -53,6 +53,7 @@ from ...ops.stacking import cat, unbind
 from ...tensor import Tensor
 from ._lstm_kernels import (lstm_backward_sweep, lstm_forward, lstm_slopes, project, scratch,
                             to_rows)
+from ._lstm_overlap import backward_overlapped, forward_overlapped, overlap_worth
 from ._rnn_kernels import elman_backward, elman_forward, gru_backward, gru_forward
 
 __all__ = ["fits", "lstm_layer", "gru_layer", "rnn_layer", "lstm_cell_grads", "gru_cell_grads",
@@ -202,9 +203,13 @@ class _LstmLayer(_Layer):
         self.save_for_backward(x, h0, c0, *params)
         w_hh, b_hh, w_ih, b_ih = _layer_params(params)
         x2 = x.reshape(-1, x.shape[-1])
-        pre = project(x2, w_ih, b_ih, b_hh, steps, h0.shape[0])
-        out, acts, tanh_c, terms = lstm_forward(pre, h0, c0, w_hh, steps)
-        del pre
+        if overlap_worth(steps, w_hh.shape[1], x2.shape[1], True):
+            out, acts, tanh_c, terms = forward_overlapped(x2, w_ih, b_ih, b_hh, h0, c0, w_hh,
+                                                          steps)
+        else:
+            pre = project(x2, w_ih, b_ih, b_hh, steps, h0.shape[0])
+            out, acts, tanh_c, terms = lstm_forward(pre, h0, c0, w_hh, steps)
+            del pre
         self.x2 = x2            # (x as rows: a copy when x's steps are not rows, made once)
         # the backward reads the gates and cell terms as made here (none is handed out)
         self.acts, self.tanh_c, self.terms, self.steps = acts, tanh_c, terms, steps
@@ -222,6 +227,13 @@ class _LstmLayer(_Layer):
         acts, steps = self.acts, self.steps
         S, H, dtype = grad.shape[1], acts.shape[-1], acts.dtype
         h_t, through_c, slopes = lstm_slopes(acts, self.tanh_c, self.terms)
+        if overlap_worth(steps, H, self.x2.shape[1]):
+            h_prev = steps.previous(h_t.reshape(S, H), h0, scratch("prev", (S, H), dtype))
+            dw, db, dx, dw_ih, dh0, dc0 = backward_overlapped(
+                grad, acts, through_c, slopes, w_hh, steps, _needs(self, 1), h_prev, self.x2,
+                saved[-1]._array, b_hh is not None, _needs(self, 0), _needs(self, len(saved) - 1))
+            dx = None if dx is None else dx.reshape(saved[0]._array.shape)
+            return _in_order(dx, (dh0, dc0), dw, db, dw_ih, None if db is None else db.copy())
         d_gated, dh0, dc0 = lstm_backward_sweep(grad, acts, through_c, slopes, w_hh, steps,
                                                 _needs(self, 1))
         del through_c, slopes
