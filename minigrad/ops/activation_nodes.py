@@ -52,6 +52,7 @@ __all__ = ["Gelu", "Silu", "Hardswish", "fits", "on_arrays", "softplus_value", "
 _BLOCK = 1 << 16                 # numbers per block: the temporaries stay in cache
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _PDF = 1.0 / math.sqrt(2.0 * math.pi)          # phi(x) = e^(-x^2/2) / sqrt(2 pi)
+_LOG2E = 1.0 / math.log(2.0)                    # e^a = 2^(a log2(e))
 _TANH_SCALE = math.sqrt(2.0 / math.pi)
 _KAPPA = 0.044715
 
@@ -247,11 +248,16 @@ class Gelu(_SlopeNode):
                 # (float32), halved exactly
                 a = erf_buffer(work, "a", x.size, x.dtype)
                 if x.dtype == np.float32:
-                    np.multiply(erf_buffer(work, "t", x.size, x.dtype), t(-0.5), out=a)
+                    # e^(-x^2/2) as 2^(-x^2 log2(e)/2): numpy's float32 exp2 takes less than
+                    # half exp's time (64K numbers: 14 us against 30); phi within 8e-7 of
+                    # itself, and x phi is small wherever the exponent is large
+                    np.multiply(erf_buffer(work, "t", x.size, x.dtype), t(-0.5 * _LOG2E),
+                                out=a)
+                    np.exp2(a, out=a)
                 else:
                     np.multiply(x, t(-0.5), out=a)
                     a *= x
-                np.exp(a, out=a)
+                    np.exp(a, out=a)
                 a *= t(_PDF)
                 a *= x
                 kept += a

@@ -22,6 +22,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
+from . import _scan_blocks as scan_blocks, _top_buckets as top_buckets
 from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, normalize_dim,
                     not_implemented_for, sort_keys)
 from .elementwise import cast, div, mul
@@ -167,6 +168,11 @@ def _top_order(a, k, dim, largest):
             k * _TOP_FRACTION > n or n < _TOP_MIN_SIZE or a.size == 0:
         return None
     x = np.moveaxis(a, dim, -1)
+    if top_buckets.fits(n, k):
+        # a few of long rows: only the numbers past a threshold sorted (_top_buckets)
+        pos = top_buckets.top_positions(x.reshape(-1, n), k, largest)
+        if pos is not None:
+            return np.moveaxis(pos.reshape(x.shape[:-1] + (k,)), -1, dim)
     j = n - k if largest else k - 1            # the k-th best's place in ascending order
     part = np.partition(x, j, axis=-1)
     if a.dtype.kind == "f" and np.isnan(part[..., -1]).any():   # (NaN goes to the end)
@@ -220,9 +226,10 @@ def _running_sum(a, dim, reverse):
     """The running sum of numpy ``a`` along ``dim`` (from the end when ``reverse``), kept as
     PyTorch's CPU kernel keeps it: float32 (complex64) in float64 (complex128), each sum
     rounded once, float16 in float32, other dtypes in their own; the result C-contiguous, in
-    a's dtype. Along the last dim, numpy's cumsum on a copy in the accumulator's dtype
-    (summing float32 into a float64 result element by element ran 3x slower); along an
-    earlier one, slice by slice (``_SLICES_FROM``)."""
+    a's dtype. Along the last dim, float32 rows by chunks whose running sums are matrix
+    products (``_scan_blocks``: 2x numpy's cumsum), other rows by numpy's cumsum on a copy in
+    the accumulator's dtype (summing float32 into a float64 result element by element ran
+    3x slower); along an earlier one, slice by slice (``_SLICES_FROM``)."""
     acc_type = _WIDER.get(a.dtype.char) or _accumulator(a)
     src = np.flip(a, dim) if reverse else a
     out = np.empty(a.shape, a.dtype)
@@ -236,6 +243,10 @@ def _running_sum(a, dim, reverse):
                 dst[lead + (i,)] = acc
             return out
         n = a.shape[dim]
+        if dim == a.ndim - 1 and scan_blocks.fits(a, n):
+            # float32 rows by chunks, their running sums as matrix products (_scan_blocks)
+            scan_blocks.running_sum_rows(a.reshape(-1, n), out.reshape(-1, n), reverse)
+            return out
         if dim == a.ndim - 1 and n and a.size > _ROW_BLOCK:
             # rows a block at a time through one accumulator buffer that stays in cache
             # (the same sums, each row on its own; 1.4x faster than whole-array passes)
