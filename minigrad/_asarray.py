@@ -7,10 +7,9 @@
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ._warn_once import warn_user
 from . import backend, dtypes
 from .ops._util import scalar_type_name
 from .tensor import Tensor
@@ -156,19 +155,19 @@ def _warn_unspecified_flag_once():
     when requires_grad is left out (it once cleared it)."""
     global _flag_warned
     _flag_warned = True
-    warnings.warn("minigrad.asarray: unspecified requires_grad now defaults to "
-                  "obj.requires_grad instead of False. Pass requires_grad=False explicitly to "
-                  "get the old behavior and silence this warning.", UserWarning, stacklevel=3)
+    warn_user("minigrad.asarray: unspecified requires_grad now defaults to "
+              "obj.requires_grad instead of False. Pass requires_grad=False explicitly to "
+              "get the old behavior and silence this warning.", UserWarning)
 
 
 def _warn_readonly_buffer_once():
     """PyTorch's warning for a tensor over a read-only buffer (``bytes``), once a process."""
     global _buffer_warned
     _buffer_warned = True
-    warnings.warn("The given buffer is not writable, and minigrad does not support "
-                  "non-writable tensors. This means you can write to the underlying (supposedly "
-                  "non-writable) buffer using the tensor. You may want to copy the buffer to "
-                  "protect its data or make it writable before converting it to a tensor. This "
-                  "type of warning will be suppressed for the rest of this program.",
-                  UserWarning, stacklevel=3)
+    warn_user("The given buffer is not writable, and minigrad does not support "
+              "non-writable tensors. This means you can write to the underlying (supposedly "
+              "non-writable) buffer using the tensor. You may want to copy the buffer to "
+              "protect its data or make it writable before converting it to a tensor. This "
+              "type of warning will be suppressed for the rest of this program.",
+              UserWarning)
 

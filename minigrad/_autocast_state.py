@@ -5,8 +5,9 @@ first: one module-attribute lookup, so a program that never enters an autocast r
 nothing more. ``minigrad/amp/autocast_mode.py`` is the public face; this module only holds
 the state and answers "should this tensor be cast, and to what".
 
-The state is per device type ('cpu', 'cuda') as in PyTorch, but process-wide rather than
-per thread (minigrad's grad mode is process-wide too).
+The state is per device type ('cpu', 'cuda', and the other accelerators PyTorch's autocast
+takes, which hold no minigrad tensors) as in PyTorch, but process-wide rather than per thread
+(minigrad's grad mode is process-wide too).
 """
 from __future__ import annotations
 
@@ -14,16 +15,36 @@ import contextlib
 
 from .dtypes import bfloat16, float16
 
-DEVICE_TYPES = ("cpu", "cuda")
+# what PyTorch's device strings may start with, in its order (its words name them)
+_KNOWN = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve",
+          "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
 
 # True while autocast is on for at least one device type: the one check on the hot paths
 active = False
 
-_enabled = {"cpu": False, "cuda": False}
-# PyTorch's defaults: bfloat16 on the CPU, float16 on CUDA (cupy has no bfloat16)
-_dtype = {"cpu": bfloat16, "cuda": float16}
+# PyTorch's defaults: bfloat16 on the CPU, float16 on CUDA (cupy has no bfloat16), and each
+# other accelerator's own ('hip' has one to report, but autocast refuses it). minigrad has no
+# tensors on those others: a region for one keeps its switch and dtype and changes nothing
+_dtype = {"cpu": bfloat16, "cuda": float16, "xla": bfloat16, "hpu": bfloat16, "mps": float16,
+          "xpu": float16, "ipu": float16, "mtia": float16, "maia": bfloat16, "hip": float16}
+_enabled = dict.fromkeys(_dtype, False)
 _cache_enabled = True
 _nesting = 0
+
+
+def device_type_of(name: str) -> str:
+    """The device type autocast keeps a state for, of a device string as PyTorch reads it
+    ('cpu', 'cpu:0' -> 'cpu'; 'mps' -> 'mps'). RuntimeError, in PyTorch's words, for a
+    string that names no device type, or one autocast has no dtype for ('meta', 'lazy')."""
+    kind = name.split(":", 1)[0]
+    if kind in _dtype:
+        return kind
+    if kind in _KNOWN:
+        raise RuntimeError("unsupported scalarType")
+    if not name:
+        raise RuntimeError("Device string must not be empty")
+    raise RuntimeError(f"Expected one of {', '.join(_KNOWN)} device type at start of device "
+                       f"string: {name}")
 
 
 def is_enabled(device_type: str) -> bool:

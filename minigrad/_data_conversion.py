@@ -9,7 +9,6 @@ ragged lists, strings, None and numbers past int64.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from . import backend, dtypes
 from ._grad_state import state as _grad_state
 from ._type_names import python_type_name
 from ._tensor_base import TensorBase
-from ._warn_once import COMPLEX_TO_REAL, warn_once
+from ._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
 
 
 def _refuse_negative_strides(array):
@@ -74,7 +73,7 @@ def _to_array(data, dtype=None, device=None):
         if array.dtype.kind == "c" and target.kind not in "cb":
             # the real part, with PyTorch's warning (numpy's cast would give its own); a
             # copy, as the cast would have made (a float view of complex memory shares it)
-            warn_once(COMPLEX_TO_REAL, stacklevel=3)     # (PyTorch: once a process)
+            warn_once(COMPLEX_TO_REAL, stacklevel=USER)     # (PyTorch: once a process)
             array = array.real.copy() if array.real.dtype == target else array.real
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float32 is inf, silently
             array = dtypes.astype(array, target)
@@ -214,9 +213,9 @@ def _scalar_dtype(x, dtype=None):
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
         if kind in "fV" and x._requires_grad and _grad_state.enabled:
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
-                          "unexpected behavior.\nConsider using tensor.detach() first.",
-                          UserWarning, stacklevel=4)
+            warn_user("Converting a tensor with requires_grad=True to a scalar may lead to "
+                      "unexpected behavior.\nConsider using tensor.detach() first.",
+                      UserWarning)
         value = backend.as_numpy(x._array).reshape(()).item()
         if kind == "c" and want is not None and want in "fV":
             # a real dtype reads a complex tensor as a double: only with no imaginary part
@@ -273,9 +272,9 @@ def _from_mixed_sequence(data, dtype=None):
 
     nested = unpack(data)
     if arrays:
-        warnings.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
-                      "consider converting the list to a single numpy.ndarray with "
-                      "numpy.array() before converting to a tensor.", UserWarning, stacklevel=4)
+        warn_user("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+                  "consider converting the list to a single numpy.ndarray with "
+                  "numpy.array() before converting to a tensor.", UserWarning)
     result = found[0] if found else dtypes.default_float().np
     for dt in found[1:]:
         result = dtypes._promote(result, dt)

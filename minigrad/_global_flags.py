@@ -11,8 +11,7 @@ the model unchanged: minigrad has no compiler.
 """
 from __future__ import annotations
 
-import warnings
-
+from ._warn_once import warn_user
 from .autograd.grad_mode import _state as _grad_state
 from .autograd.grad_mode import is_inference_mode_enabled  # noqa: F401  (torch's top-level name)
 from . import _warn_once
@@ -109,9 +108,8 @@ def set_float32_matmul_precision(precision) -> None:
         raise RuntimeError(f"set_float32_matmul_precision expects a str, but got "
                            f"{type(precision).__name__}")
     if precision not in _PRECISIONS:
-        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
-                      f"set_float32_matmul_precision call has no effect.", UserWarning,
-                      stacklevel=2)
+        warn_user(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                  f"set_float32_matmul_precision call has no effect.", UserWarning)
         return
     _flags.matmul_precision = precision
 
@@ -147,10 +145,11 @@ def is_warn_always_enabled() -> bool:
     return _warn_once.state.always
 
 
-def warn_once(message, stacklevel=3):
+def warn_once(message, stacklevel=_warn_once.USER):
     """A UserWarning PyTorch gives once per process (TORCH_WARN_ONCE): the first time only,
-    every time under ``set_warn_always(True)``. ``stacklevel`` is handed to ``warnings.warn``
-    (2 names the caller of ``warn_once``, 3 its caller's caller)."""
+    every time under ``set_warn_always(True)``. By default it names the first line outside
+    minigrad (the user's call), as PyTorch's C++ warnings do; an int ``stacklevel`` is handed
+    to ``warnings.warn`` (2 names the caller of ``warn_once``, 3 its caller's caller)."""
     _warn_once.warn_once(message, UserWarning, stacklevel=stacklevel)
 
 

@@ -7,10 +7,10 @@ into it in its own layout, and the autograd refusal of an out that requires grad
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 
+from ._warn_once import warn_user
 from .ops import elementwise as E, inplace as I
 from .ops._expanded_writes import write_expanded
 from .ops._util import scalar_type_name
@@ -316,13 +316,12 @@ def _resize_out(out, result):
     warning unless it was empty, and laid out as the result."""
     if tuple(out.shape) != tuple(result.shape):
         if out.numel():
-            warnings.warn(f"An output with one or more elements was resized since it had shape "
-                          f"{list(out.shape)}, which does not match the required output shape "
-                          f"{list(result.shape)}. This behavior is deprecated, and in a future "
-                          f"PyTorch release outputs will not be resized unless they have zero "
-                          f"elements. You can explicitly reuse an out tensor t by resizing it, "
-                          f"inplace, to zero elements with t.resize_(0).", UserWarning,
-                          stacklevel=4)
+            warn_user(f"An output with one or more elements was resized since it had shape "
+                      f"{list(out.shape)}, which does not match the required output shape "
+                      f"{list(result.shape)}. This behavior is deprecated, and in a future "
+                      f"PyTorch release outputs will not be resized unless they have zero "
+                      f"elements. You can explicitly reuse an out tensor t by resizing it, "
+                      f"inplace, to zero elements with t.resize_(0).", UserWarning)
         I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
         if not result._array.flags.c_contiguous:
             _take_layout(out, result._array)

@@ -8,8 +8,8 @@ PyTorch's warning.
 from __future__ import annotations
 
 import math
-import warnings
 
+from ._warn_once import warn_user
 from . import dtypes
 from .autograd.function import Function
 from ._range_factories import arange
@@ -56,10 +56,9 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
     end."""
     if end is None:
         raise TypeError('range() missing 1 required positional arguments: "end"')
-    warnings.warn("torch.range is deprecated and will be removed in a future release because "
-                  "its behavior is inconsistent with Python's range builtin. Instead, use "
-                  "torch.arange, which produces values in [start, end).", UserWarning,
-                  stacklevel=2)
+    warn_user("torch.range is deprecated and will be removed in a future release because "
+              "its behavior is inconsistent with Python's range builtin. Instead, use "
+              "torch.arange, which produces values in [start, end).", UserWarning)
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (step > 0 and end < start) or (step < 0 and end > start):
@@ -74,9 +73,9 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
 def set_default_tensor_type(t):
     """``torch.set_default_tensor_type`` (deprecated): a legacy type (``DoubleTensor``) or its
     name (``'torch.DoubleTensor'``) sets the default float dtype."""
-    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
-                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
-                  UserWarning, stacklevel=2)
+    warn_user("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+              "torch.set_default_dtype() and torch.set_default_device() as alternatives.",
+              UserWarning)
     floating = "only floating-point types are supported as the default type"
     if isinstance(t, str):
         names = {"FloatTensor": dtypes.float32, "DoubleTensor": dtypes.float64,
@@ -126,18 +125,17 @@ def _resize(self, *sizes):
     """The deprecated out-of-place resize: a reshape that must keep the element count
     (PyTorch's autograd ``Resize``; ``resize_`` is the one that may change it). As in
     PyTorch, the sizes are separate integers (a tuple is refused by the count check)."""
-    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    warn_user("non-inplace resize is deprecated", UserWarning)
     return Resize.apply(self, sizes)
 
 
 def _resize_as(self, other):
-    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    warn_user("non-inplace resize_as is deprecated", UserWarning)
     return Resize.apply(self, other.size())
 
 
 def _volatile(self):
-    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
-                  stacklevel=2)
+    warn_user("volatile was removed (Variable.volatile is always False)", UserWarning)
     return False
 
 

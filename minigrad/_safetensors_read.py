@@ -5,10 +5,10 @@ widened exactly (float8, through a table of its 256 values) or refused.
 from __future__ import annotations
 
 import struct
-import warnings
 
 import numpy as np
 
+from ._warn_once import warn_user
 from . import dtypes
 
 # safetensors dtype name -> the numpy dtype minigrad keeps it as.
@@ -86,6 +86,6 @@ def _read_tensors(data, header, name):
             widened.append(f"'{key}' {kind} as {_WIDENED[kind][1]}")
         arrays[key] = array.reshape(shape)
     if widened:
-        warnings.warn(f"minigrad.load: {name} holds dtypes minigrad does not have; converted "
-                      f"exactly: {', '.join(widened)}", stacklevel=3)
+        warn_user(f"minigrad.load: {name} holds dtypes minigrad does not have; converted "
+                  f"exactly: {', '.join(widened)}")
     return arrays

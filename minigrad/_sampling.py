@@ -198,6 +198,10 @@ def geometric_(t, p, *, generator=None):
     """Fill t with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    if t._array.dtype.kind in "bc":     # (no kernel for bool or complex, meta's words its own)
+        if t.is_meta:
+            raise RuntimeError(f"geometric not implemented for {t.dtype}")
+        raise not_implemented_for("geometric_cpu", t._array.dtype)
     if t.is_meta:
         return t
     return _fill(t, _doubles(t, lambda u: np.ceil(np.log(u) / np.log1p(-p)), generator),

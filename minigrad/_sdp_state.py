@@ -22,7 +22,8 @@ keys are all masked gives NaN there, 0 elsewhere; see ``nn/modules/attention.py`
 """
 from __future__ import annotations
 
-import warnings
+from ._warn_once import warn_user
+
 
 NAMES = ("flash", "mem_efficient", "math", "cudnn")
 
@@ -75,8 +76,8 @@ def check_kernel(query, key, value, dropout_p) -> None:
                f"Value.size(-1): {value.shape[-1]} instead.")
     else:
         return
-    warnings.warn("Flash attention kernel not used because:", stacklevel=3)
-    warnings.warn(why, stacklevel=3)
+    warn_user("Flash attention kernel not used because:")
+    warn_user(why)
     raise RuntimeError("No available kernel.  Aborting execution.")
 
 

@@ -426,8 +426,8 @@ def _sparse_sparse_mm(a, b):
         raise RuntimeError(f"mat1 dtype {scalar_type_name(a._vals._array.dtype)} does not match "
                            f"mat2 dtype {scalar_type_name(b._vals._array.dtype)}")
     # PyTorch multiplies through CSR tensors, whose constructor warns (twice under warn_always)
-    warn_once(_CSR_BETA, stacklevel=4)
-    warn_once(_CSR_BETA, stacklevel=4)
+    warn_once(_CSR_BETA)
+    warn_once(_CSR_BETA)
     # the patterns' product counts the k joining each (i, j): a float32 product runs on the
     # BLAS (numpy's integer one does not; 2000x2000: 0.1 s against 7 s), and a sum of ones
     # stays positive

@@ -54,13 +54,13 @@ def check_invariants_enabled():
     return _INVARIANTS["enabled"]
 
 
-def resolve_check(check_invariants, stacklevel=4):
+def resolve_check(check_invariants):
     """Whether a constructor checks its indices: ``check_invariants``, or where it is None the
     process-wide default, with PyTorch's warning while no program has chosen one."""
     if check_invariants is not None:
         return bool(check_invariants)
     if not _INVARIANTS["explicit"]:
-        warn_once(_UNCHECKED, stacklevel=stacklevel)
+        warn_once(_UNCHECKED)
     return _INVARIANTS["enabled"]
 
 

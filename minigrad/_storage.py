@@ -8,10 +8,9 @@ is no view): every view of one base reports the same pointer and size.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from ._warn_once import warn_user
 from . import backend, dtypes
 from .tensor import Tensor
 
@@ -143,11 +142,11 @@ _warned = []                # TypedStorage's deprecation warning, given once per
 def _warn_typed_storage():
     if not _warned:
         _warned.append(True)
-        warnings.warn("TypedStorage is deprecated. It will be removed in the future and "
-                      "UntypedStorage will be the only storage class. This should only matter "
-                      "to you if you are using storages directly.  To access UntypedStorage "
-                      "directly, use tensor.untyped_storage() instead of tensor.storage()",
-                      UserWarning, stacklevel=4)
+        warn_user("TypedStorage is deprecated. It will be removed in the future and "
+                  "UntypedStorage will be the only storage class. This should only matter "
+                  "to you if you are using storages directly.  To access UntypedStorage "
+                  "directly, use tensor.untyped_storage() instead of tensor.storage()",
+                  UserWarning)
 
 
 def _flat(array):

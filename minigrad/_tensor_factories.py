@@ -2,13 +2,11 @@
 ``from_numpy`` (sharing a numpy array's memory where they can), and ``is_tensor``."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from . import backend, dtypes
 from ._data_conversion import _to_array
-from ._warn_once import USER, warn_once
+from ._warn_once import USER, warn_once, warn_user
 from .tensor import Tensor
 
 
@@ -27,7 +25,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     if device is None and backend.default_is_meta:      # (set_default_device('meta'))
         device = backend.meta
     if isinstance(data, Tensor):
-        warnings.warn(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning, stacklevel=2)
+        warn_user(_COPY_CONSTRUCT.format("torch.tensor"), UserWarning)
         data = data.detach()._array
     array = _to_array(data, dtype, device)
     if array is data or (isinstance(data, np.ndarray) and np.shares_memory(array, data)):

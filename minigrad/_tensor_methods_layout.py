@@ -9,10 +9,10 @@ tensors (``new_zeros``, ``new_empty_strided``...); ``backward``; the random fill
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 
+from ._warn_once import warn_user
 from ._meta import MetaArray
 from .ops import elementwise as E, movement as M, inplace as I
 from .ops import elementary_functions as EF
@@ -272,7 +272,7 @@ def _to(self, *args, **kwargs) -> "Tensor":
     if new_dtype and self._array.dtype.kind == "c" and dtype is dtypes.bool_:
         source = C.ne(self, 0)             # any nonzero part is True, as PyTorch (no warning)
     elif new_dtype and self._array.dtype.kind == "c" and not dtype.is_complex:
-        WO.warn_once(WO.COMPLEX_TO_REAL, stacklevel=2)   # (PyTorch: once a process)
+        WO.warn_once(WO.COMPLEX_TO_REAL, stacklevel=WO.USER)   # (PyTorch: once a process)
         source = CN.real(self)
     out = E.cast(source, dtype) if new_dtype else self
     if (out is self and not new_device) or mf.element_strides(out._array) != strides:
@@ -336,7 +336,7 @@ def _as_dtype(dtype, name):
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
     if isinstance(data, Tensor):
-        warnings.warn(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning, stacklevel=2)
+        warn_user(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning)
         data = data.detach()._array
     return tensor(data, dtype=dtype or self.dtype, device=self.device,
                   requires_grad=requires_grad)

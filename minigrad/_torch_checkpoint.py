@@ -300,13 +300,51 @@ def _read_text(archive, member, default):
         return default
 
 
+# the newest and oldest format versions PyTorch 2.13 reads (its ``version`` record)
+_NEWEST_VERSION, _OLDEST_VERSION = 10, 1
+
+
+def _check_version(archive, name):
+    """PyTorch's reader's first checks, with its errors: the archive (named by its first
+    member's folder) has a ``version`` record, a number from 1 to 10. (A zip with a data.pkl
+    but no version record is read all the same.)"""
+    names = archive.namelist()
+    folder = names[0].split("/", 1)[0] + "/" if names else ""
+    record = next((folder + r for r in (".data/version", "version") if folder + r in names),
+                  None)
+    if record is None and not any(n.endswith("data.pkl") and n.count("/") == 1
+                                  for n in names):
+        raise RuntimeError(f'Expected hasRecord("version") to be true, but got false.  '
+                           f'(minigrad.load: {name} is a zip archive but not a torch.save '
+                           f'checkpoint)')
+    if record is None:
+        return
+    text = archive.read(record).decode("latin-1")
+    try:
+        version = int(text)
+    except ValueError:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:215] . Couldn't parse the "
+                           f"version {text} as Long Long.") from None
+    if version < _OLDEST_VERSION:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:219] . Attempted to read a "
+                           f"PyTorch file with version {version}, but the minimum supported "
+                           f"version for reading is {_OLDEST_VERSION}. (minigrad.load: {name} "
+                           f"is too old to read)")
+    if version > _NEWEST_VERSION:
+        raise RuntimeError(f"[enforce fail at inline_container.cc:230] . Attempted to read a "
+                           f"PyTorch file with version {version}, but the maximum supported "
+                           f"version for reading is {_NEWEST_VERSION}. (minigrad.load: {name} "
+                           f"was written by a newer PyTorch)")
+
+
 def _data_pkl(archive, name):
     """The path of ``<archive>/data.pkl`` in the zip and its folder prefix."""
     for member in archive.namelist():
         if member.endswith("data.pkl") and member.count("/") == 1:
             return member, member[:-len("data.pkl")]
-    raise ValueError(f"minigrad.load: {name} is a zip archive but not a torch.save "
-                     "checkpoint (it has no <archive>/data.pkl)")
+    raise RuntimeError(f"PytorchStreamReader failed locating file data.pkl: file not found "
+                       f"(minigrad.load: {name} is a zip archive but not a torch.save "
+                       f"checkpoint: it has no <archive>/data.pkl)")
 
 
 def _placer(map_location):
@@ -345,9 +383,14 @@ def load_zip(file, name, map_location, weights_only, safe_globals):
     try:
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile as exc:
-        raise RuntimeError(f"minigrad.load: {name} looks like a zip archive but cannot be read "
-                           f"({exc}); was the save interrupted?") from None
+        # PyTorch's reader's words: under 22 bytes (a zip's end record) it is no archive
+        size = file.seek(0, 2)
+        what = "not a ZIP archive" if size < 22 else "failed finding central directory"
+        raise RuntimeError(f"PytorchStreamReader failed reading zip archive: {what} "
+                           f"(minigrad.load: {name} looks like a zip archive but cannot be "
+                           f"read: {exc}; was the save interrupted?)") from None
     with archive:
+        _check_version(archive, name)
         member, prefix = _data_pkl(archive, name)
         with archive.open(member) as pkl:
             return _Unpickler(pkl, archive, prefix, weights_only, safe_globals,

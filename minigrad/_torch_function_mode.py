@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 
+from ._warn_once import warn_user
 from . import _torch_function as _tf
 from ._torch_function_dispatch import _state
 
@@ -58,8 +58,8 @@ class TorchFunctionMode:
 
     @classmethod
     def push(cls, *args, **kwargs):
-        warnings.warn("`Mode.push()` is no longer necessary and can be replaced with just "
-                      "`with Mode()`", stacklevel=2)
+        warn_user("`Mode.push()` is no longer necessary and can be replaced with just "
+                  "`with Mode()`")
         return cls(*args, **kwargs)
 
 

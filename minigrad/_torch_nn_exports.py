@@ -30,6 +30,7 @@ from .tensor import Tensor
 from .nn import functional as F
 from .nn.functional import _masked
 from .ops.conv import conv_tbc  # noqa: F401
+from .ops.feature_norm import instance_norm_op
 
 # Same signature at the top level as in torch.nn.functional: the function itself.
 from .nn.functional import (  # noqa: F401
@@ -138,8 +139,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05, cudnn_enabl
 
 def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum,
                   eps, cudnn_enabled):
-    return F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
-                           momentum, eps)
+    return instance_norm_op(input, running_mean, running_var, weight, bias, use_input_stats,
+                            momentum, eps)
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,

@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["warn_once", "warn_deprecated_linalg", "COMPLEX_TO_REAL", "USER"]
+__all__ = ["warn_once", "warn_user", "warn_deprecated_linalg", "COMPLEX_TO_REAL", "USER"]
 
 # stacklevel=USER: the warning names the first line outside minigrad (the user's call), at
 # whatever depth of minigrad's wrappers it was raised, as PyTorch's C++ warnings name the
@@ -43,9 +43,19 @@ def warn_once(message, category=UserWarning, stacklevel=2, key=None):
                   stacklevel + 1)
 
 
+def warn_user(message, category=UserWarning):
+    """``warnings.warn(message, category)`` every time, attributed to the first frame outside
+    the minigrad package (the user's line that called in), however many of minigrad's frames
+    lie between: a Tensor method, the ``minigrad.*`` function, a module's forward or a
+    ``__torch_function__`` dispatch all name the same user line, as PyTorch's C++ warnings
+    do.  The frames are walked only when the warning is given."""
+    warnings.warn(message, category, stacklevel=_user_level())
+
+
 def _user_level():
-    """The stacklevel of the first frame outside the minigrad package, counted from
-    ``warn_once``'s caller's caller (as ``warnings.warn`` counts it from warn_once)."""
+    """The stacklevel of the first frame outside the minigrad package, counted from the
+    caller of ``_user_level``'s caller (as ``warnings.warn`` counts it from ``warn_once`` or
+    ``warn_user``)."""
     frame, level = sys._getframe(2), 2
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
@@ -56,6 +66,6 @@ def warn_deprecated_linalg(old, new):
     """The UserWarning PyTorch gives once per process when one of its older top-level
     linear-algebra functions (``cholesky``, ``qr``, ``lu``, ``lu_solve``,
     ``triangular_solve``) is called: ``old`` gives way to ``new`` in the linalg module.
-    Attributed to the caller of that function."""
+    Attributed to the user's line that called it."""
     warn_once(f"minigrad.{old} is deprecated in favor of minigrad.linalg.{new} and will be "
-              f"removed in a future release.", UserWarning, stacklevel=3)
+              f"removed in a future release.", UserWarning, stacklevel=USER)

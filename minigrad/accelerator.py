@@ -9,8 +9,7 @@ has no streams, so ``current_stream``/``set_stream`` are not here.)
 """
 from __future__ import annotations
 
-import warnings
-
+from ._warn_once import warn_user
 from . import cuda
 from .backend import Device
 
@@ -61,7 +60,7 @@ def current_device_index() -> int:
 
 
 def current_device_idx() -> int:
-    warnings.warn("Use `current_device_index` instead.", FutureWarning, stacklevel=2)
+    warn_user("Use `current_device_index` instead.", FutureWarning)
     return current_device_index()
 
 
@@ -71,7 +70,7 @@ def set_device_index(device, /) -> None:
 
 
 def set_device_idx(device, /) -> None:
-    warnings.warn("Use `set_device_index` instead.", FutureWarning, stacklevel=2)
+    warn_user("Use `set_device_index` instead.", FutureWarning)
     set_device_index(device)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import types
-import warnings
 
+from ._warn_once import warn_user
 from . import _global_flags, _sdp_state, backend
 
 __all__ = ["cudnn", "cuda", "mps", "mkldnn", "openmp", "mkl", "mha"]
@@ -139,10 +139,10 @@ def _sdp_kernel(enable_flash=True, enable_math=True, enable_mem_efficient=True,
                 enable_cudnn=True):
     """The older spelling of ``minigrad.nn.attention.sdpa_kernel``: switch the kernels on or
     off for a region, then restore them."""
-    warnings.warn("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this "
-                  "context manager will be removed. Please see "
-                  "`torch.nn.attention.sdpa_kernel()` for the new context manager, with "
-                  "updated signature.", FutureWarning, stacklevel=3)
+    warn_user("`torch.backends.cuda.sdp_kernel()` is deprecated. In the future, this "
+              "context manager will be removed. Please see "
+              "`torch.nn.attention.sdpa_kernel()` for the new context manager, with "
+              "updated signature.", FutureWarning)
     saved = _sdp_state.snapshot()
     try:
         for name, on in (("flash", enable_flash), ("math", enable_math),

@@ -13,10 +13,10 @@ import functools
 import math
 import numbers
 import operator
-import warnings
 
 import numpy as np
 
+from ._warn_once import warn_user
 from . import backend, dtypes
 from .backend import check_pin_memory
 from . import _memory_format as mf
@@ -161,12 +161,12 @@ def _out_keyword(factory):
             out.requires_grad_(False)   # (a grad leaf passes under no_grad, and loses it)
         if tuple(out.shape) != tuple(result.shape):
             if name == "arange" and out.numel():
-                warnings.warn(f"The number of elements in the out tensor of shape "
-                              f"{list(out.shape)} is {out.numel()} which does not match the "
-                              f"computed number of elements {result.numel()}. Note that this "
-                              f"may occur as a result of rounding error. The out tensor will "
-                              f"be resized to a tensor of shape ({result.numel()},).",
-                              UserWarning, stacklevel=2)
+                warn_user(f"The number of elements in the out tensor of shape "
+                          f"{list(out.shape)} is {out.numel()} which does not match the "
+                          f"computed number of elements {result.numel()}. Note that this "
+                          f"may occur as a result of rounding error. The out tensor will "
+                          f"be resized to a tensor of shape ({result.numel()},).",
+                          UserWarning)
             out.resize_(tuple(result.shape))
         out._array[...] = result._array
         out._vcounter.value += 1

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import collections
 import sys as _sys
-import warnings
 
+from ._warn_once import warn_user
 from . import backend
 from .amp.device_aliases import cuda_amp as _cuda_amp
 from ._legacy_types import CUDA_TYPES as _CUDA_TYPES
@@ -189,14 +189,14 @@ def reset_peak_memory_stats(device=None) -> None:
 
 
 def memory_cached(device=None) -> int:
-    warnings.warn("`torch.cuda.memory_cached` has been renamed to `torch.cuda.memory_reserved`",
-                  FutureWarning, stacklevel=2)
+    warn_user("`torch.cuda.memory_cached` has been renamed to `torch.cuda.memory_reserved`",
+              FutureWarning)
     return memory_reserved(device)
 
 
 def max_memory_cached(device=None) -> int:
-    warnings.warn("`torch.cuda.max_memory_cached` has been renamed to "
-                  "`torch.cuda.max_memory_reserved`", FutureWarning, stacklevel=2)
+    warn_user("`torch.cuda.max_memory_cached` has been renamed to "
+              "`torch.cuda.max_memory_reserved`", FutureWarning)
     return max_memory_reserved(device)
 
 

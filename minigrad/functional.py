@@ -4,8 +4,8 @@ tensordot, std_mean-style helpers.  Each is also at the top level (``minigrad.ei
 from __future__ import annotations
 
 import numbers
-import warnings
 
+from ._warn_once import warn_user as _warn_user
 from . import _autocast_state
 from .ops._autocast_cast import lower as _autocast_lower
 from .ops.contraction import contract as _contract, einsum  # noqa: F401
@@ -60,8 +60,8 @@ def meshgrid(*tensors, indexing=None):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     if indexing is None:
-        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
-                      "indexing argument.", UserWarning, stacklevel=2)
+        _warn_user("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                   "indexing argument.", UserWarning)
         indexing = "ij"
     if not isinstance(indexing, str):
         raise TypeError(f"meshgrid(): argument 'indexing' must be str, not "
@@ -148,8 +148,13 @@ def tensordot(a, b, dims=2):
         # PyTorch's tensordot is an mm (an outer product too), which autocast casts, unless
         # it contracts every dim (a dot, left in float32)
         a, b = _autocast_lower(a, b)
-    return _contract(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", (a, b), autocast=False,
-                     node_name="ViewBackward0")
+    out = _contract(f"{''.join(sa)},{''.join(sb)}->{''.join(kept)}", (a, b), autocast=False,
+                    node_name="ViewBackward0")
+    if out.dtype != a.dtype and a._array.dtype.kind in "biu":
+        # PyTorch's tensordot is a matrix product in the inputs' dtype: integers wrap round
+        # there where einsum's rule would widen (a contracted size-1 dim broadcast)
+        out = out.to(a.dtype)
+    return out
 
 
 def _atleast(n, tensors):

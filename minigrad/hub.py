@@ -19,12 +19,12 @@ import re
 import shutil
 import sys
 import uuid
-import warnings
 import zipfile
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
+from ._warn_once import warn_user
 from . import serialization
 
 __all__ = ["download_url_to_file", "get_dir", "help", "list", "load",
@@ -47,7 +47,7 @@ def get_dir():
     either library downloaded is found by the other.  The environment is read at each call;
     nothing is created here."""
     if os.getenv("TORCH_HUB"):
-        warnings.warn("TORCH_HUB is deprecated, please use env TORCH_HOME instead", stacklevel=2)
+        warn_user("TORCH_HUB is deprecated, please use env TORCH_HOME instead")
     if _hub_dir is not None:
         return _hub_dir
     home = os.getenv("TORCH_HOME")
@@ -132,8 +132,7 @@ def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=Tr
     and the download must match that prefix.  ``weights_only`` goes to ``minigrad.load``
     (it matters for a torch.save file only: safetensors files hold no pickle)."""
     if os.getenv("TORCH_MODEL_ZOO"):
-        warnings.warn("TORCH_MODEL_ZOO is deprecated, please use env TORCH_HOME instead",
-                      stacklevel=2)
+        warn_user("TORCH_MODEL_ZOO is deprecated, please use env TORCH_HOME instead")
     if model_dir is None:
         model_dir = os.path.join(get_dir(), "checkpoints")
     os.makedirs(model_dir, exist_ok=True)
@@ -283,11 +282,11 @@ def _fetch_repo(github, force_reload, trust_repo, verbose=True, skip_validation=
         if err.code != 300:
             raise
         # 300 Multiple Choices: the ref names both a tag and a branch; take the branch, as git
-        warnings.warn(f"The ref {ref} is ambiguous. Perhaps it is both a tag and a branch in "
-                      "the repo? Torchhub will now assume that it's a branch. You can "
-                      "disambiguate tags and branches by explicitly passing "
-                      "refs/heads/branch_name or refs/tags/tag_name as the ref. That might "
-                      "require using skip_validation=True.", stacklevel=3)
+        warn_user(f"The ref {ref} is ambiguous. Perhaps it is both a tag and a branch in "
+                  "the repo? Torchhub will now assume that it's a branch. You can "
+                  "disambiguate tags and branches by explicitly passing "
+                  "refs/heads/branch_name or refs/tags/tag_name as the ref. That might "
+                  "require using skip_validation=True.")
         download_url_to_file(f"https://github.com/{owner}/{name}/zipball/refs/heads/{ref}",
                              archive, progress=False)
     with zipfile.ZipFile(archive) as zf:

@@ -14,8 +14,9 @@ import multiprocessing.connection as _connection
 import signal as _signal
 import sys as _sys
 import traceback as _traceback
-import warnings as _warnings
 from multiprocessing import *  # noqa: F401,F403
+
+from ._warn_once import warn_user
 
 __all__ = list(_mp.__all__) + [
     "get_sharing_strategy", "set_sharing_strategy", "get_all_sharing_strategies", "spawn",
@@ -149,7 +150,7 @@ def spawn(fn, args=(), nprocs=1, join=True, daemon=False, start_method="spawn"):
     """``start_processes`` meant for the 'spawn' start method (another one warns, as in
     PyTorch, and is used)."""
     if start_method != "spawn":
-        _warnings.warn(f"spawn() is meant for start_method='spawn' (got {start_method!r}); "
-                       "call minigrad.multiprocessing.start_processes(...) for another one",
-                       FutureWarning, stacklevel=2)
+        warn_user(f"spawn() is meant for start_method='spawn' (got {start_method!r}); "
+                  "call minigrad.multiprocessing.start_processes(...) for another one",
+                  FutureWarning)
     return start_processes(fn, args, nprocs, join, daemon, start_method)

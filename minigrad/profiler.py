@@ -25,6 +25,7 @@ import socket
 import time
 from warnings import warn
 
+from ._warn_once import warn_user
 from . import backend
 from .autograd.profiler import EventList, _Recorder, record_function
 from .autograd.profiler_util import _write_chrome_trace
@@ -71,7 +72,7 @@ def schedule(*, wait, warmup, active, repeat=0, skip_first=0, skip_first_wait=0)
             f"warmup={warmup} (need >= 0), active={active} (need > 0), repeat={repeat} "
             f"(need >= 0), skip_first={skip_first} (need >= 0).")
     if warmup == 0:
-        warn("Profiler won't be using warmup, this can skew profiler results", stacklevel=2)
+        warn_user("Profiler won't be using warmup, this can skew profiler results")
     cycle = wait + warmup + active
 
     def action(step):
@@ -145,8 +146,7 @@ class profile:
         else:
             chosen = supported_activities()
         if use_cuda is not None:
-            warn("`use_cuda` is deprecated, use `activities` argument instead", FutureWarning,
-                 stacklevel=2)
+            warn_user("`use_cuda` is deprecated, use `activities` argument instead", FutureWarning)
             if use_cuda:
                 chosen.add(ProfilerActivity.CUDA)
             else:

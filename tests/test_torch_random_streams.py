@@ -284,3 +284,27 @@ def test_normal_of_numbers_draws_in_the_out_dtype():
         L.normal(0.5, 2.0, (20,), out=out)
         return out
     _same(program)
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.zeros(3, dtype=L.bool).geometric_(0.5),
+    lambda L: L.zeros(3, dtype=L.complex64).geometric_(0.5),
+    lambda L: L.empty(3, dtype=L.bool, device="meta").geometric_(0.5),
+    lambda L: L.nn.init.normal_(L.zeros(2, 3, dtype=L.int64)),
+    lambda L: L.nn.init.xavier_uniform_(L.zeros(2, 3, dtype=L.int32)),
+    lambda L: L.nn.init.kaiming_normal_(L.zeros(2, 3, dtype=L.bool)),
+    lambda L: L.nn.init.trunc_normal_(L.zeros(2, 3, dtype=L.int64)),
+    lambda L: L.nn.init.orthogonal_(L.zeros(2, 3, dtype=L.int64)),
+    lambda L: L.nn.init.sparse_(L.zeros(2, 3, dtype=L.int16), 0.5),
+], ids=["geometric bool", "geometric complex", "geometric meta bool", "init normal long",
+        "init xavier_uniform int", "init kaiming_normal bool", "init trunc_normal long",
+        "init orthogonal long", "init sparse short"])
+def test_random_fills_refuse_what_pytorch_refuses(make):
+    """No random kernel for these dtypes: PyTorch's error type and words (its first words;
+    a complex one's end with minigrad's pointer to docs/complex.md)."""
+    errors = []
+    for lib in LIBS:
+        with pytest.raises((NotImplementedError, RuntimeError)) as info:
+            make(lib)
+        errors.append((info.type, str(info.value).replace(lib.__name__, "torch")[:50]))
+    assert errors[0] == errors[1]

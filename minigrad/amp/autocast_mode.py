@@ -27,11 +27,10 @@ __all__ = ["autocast", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 
 def _check_device_type(device_type):
+    """The device type whose autocast state ``device_type`` (a device string) names."""
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
-    if device_type not in _state.DEVICE_TYPES:
-        raise RuntimeError(f"User specified an unsupported autocast device_type "
-                           f"'{device_type}'")
+    return _state.device_type_of(device_type)
 
 
 def _refuse_foreign_dtype(dtype):
@@ -45,8 +44,15 @@ _CPU_DTYPES = (bfloat16, float16)
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """True for the device types autocast knows ('cpu' and 'cuda')."""
-    return device_type in _state.DEVICE_TYPES
+    """True for the device types autocast knows ('cpu', 'cuda' and the accelerators PyTorch
+    names; a device string with an index counts as its type)."""
+    try:
+        kind = _state.device_type_of(device_type)
+    except RuntimeError as exc:
+        if "scalarType" in str(exc):
+            return False
+        raise
+    return kind != "hip"
 
 
 class autocast:
@@ -63,10 +69,13 @@ class autocast:
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True,
                  cache_enabled=None):
-        _check_device_type(device_type)
+        self._kind = _check_device_type(device_type)       # 'cpu:0' keeps the CPU's state
+        if self._kind == "hip":                 # (a dtype to report, but no region to enter)
+            raise RuntimeError(f"User specified an unsupported autocast device_type "
+                               f"'{device_type}'")
         _refuse_foreign_dtype(dtype)
         self.device = device_type
-        self.fast_dtype = _state.get_dtype(device_type) if dtype is None else dtype
+        self.fast_dtype = _state.get_dtype(self._kind) if dtype is None else dtype
         self._cache_enabled = _state.is_cache_enabled() if cache_enabled is None \
             else cache_enabled
         self._enabled = bool(enabled)
@@ -86,10 +95,10 @@ class autocast:
             self._enabled = False
 
     def __enter__(self):
-        self._saved = (_state.is_enabled(self.device), _state.get_dtype(self.device),
+        self._saved = (_state.is_enabled(self._kind), _state.get_dtype(self._kind),
                        _state.is_cache_enabled())
-        _state.set_enabled(self.device, self._enabled)
-        _state.set_dtype(self.device, self.fast_dtype)
+        _state.set_enabled(self._kind, self._enabled)
+        _state.set_dtype(self._kind, self.fast_dtype)
         _state.set_cache_enabled(self._cache_enabled)
         _state.increment_nesting()
         return self
@@ -97,8 +106,8 @@ class autocast:
     def __exit__(self, exc_type, exc_value, traceback):
         _state.decrement_nesting()
         enabled, dtype, cache = self._saved
-        _state.set_enabled(self.device, enabled)
-        _state.set_dtype(self.device, dtype)
+        _state.set_enabled(self._kind, enabled)
+        _state.set_dtype(self._kind, dtype)
         _state.set_cache_enabled(cache)
         return False
 
@@ -117,14 +126,14 @@ def custom_fwd(fwd=None, *, device_type: str, cast_inputs=None):
     """Decorator for a custom Function's ``forward``: with ``cast_inputs`` set, floating
     tensor arguments are cast to it and the forward runs with autocast off; without it, the
     forward runs under the autocast state of the caller (recorded for ``custom_bwd``)."""
-    _check_device_type(device_type)
+    kind = _check_device_type(device_type)
     _refuse_foreign_dtype(cast_inputs)
     if fwd is None:
         return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
 
     @functools.wraps(fwd)
     def forward(*args, **kwargs):
-        if cast_inputs is None or not _state.is_enabled(device_type):
+        if cast_inputs is None or not _state.is_enabled(kind):
             return fwd(*args, **kwargs)
         args = [_cast_floating(a, cast_inputs) for a in args]
         kwargs = {k: _cast_floating(v, cast_inputs) for k, v in kwargs.items()}
@@ -158,8 +167,7 @@ def _device_arg(device_type, name):
     if not isinstance(device_type, str):
         raise TypeError(f"{name}(): argument 'device_type' (position 1) must be str, not "
                         f"{type(device_type).__name__}")
-    _check_device_type(device_type)
-    return device_type
+    return _check_device_type(device_type)
 
 
 def is_autocast_enabled(device_type=None) -> bool:

@@ -4,8 +4,8 @@ that ``minigrad.amp`` is the current name, as PyTorch does."""
 from __future__ import annotations
 
 import types
-import warnings
 
+from .._warn_once import warn_user
 from ..dtypes import bfloat16, float16
 from .autocast_mode import autocast, custom_bwd, custom_fwd
 from .grad_scaler import GradScaler
@@ -14,8 +14,8 @@ __all__ = ["cuda_amp", "cpu_amp"]
 
 
 def _deprecated(old, device):
-    warnings.warn(f"`{old}(args...)` is deprecated. Please use `minigrad.amp.{old.split('.')[-1]}"
-                  f"('{device}', args...)` instead.", FutureWarning, stacklevel=3)
+    warn_user(f"`{old}(args...)` is deprecated. Please use `minigrad.amp.{old.split('.')[-1]}"
+              f"('{device}', args...)` instead.", FutureWarning)
 
 
 class CudaAutocast(autocast):

@@ -150,11 +150,19 @@ class GradScaler:
             return
         self._require_scale("update")
         if new_scale is not None:
-            if isinstance(new_scale, Tensor):
-                assert new_scale.numel() == 1 and not new_scale.requires_grad, (
-                    f"new_scale should be a float or a 1-element tensor with "
-                    f"requires_grad=False, got shape {list(new_scale.shape)} with "
-                    f"requires_grad={new_scale.requires_grad}")
+            if not isinstance(new_scale, float):
+                # anything else is read as a tensor (an int has no .device, as in PyTorch)
+                if not isinstance(new_scale, Tensor):
+                    raise AttributeError(f"'{type(new_scale).__name__}' object has no "
+                                         f"attribute 'device'")
+                if new_scale.device.type != self._device or new_scale.numel() != 1 or \
+                        new_scale.requires_grad:
+                    raise AssertionError("new_scale should be a float or a 1-element "
+                                         "minigrad.cuda.FloatTensor or minigrad.FloatTensor with "
+                                         "requires_grad=False.")
+                if new_scale.ndim:          # (copied into the 0-d scale, as PyTorch's is)
+                    raise RuntimeError(f"output with shape [] doesn't match the broadcast "
+                                       f"shape {list(new_scale.shape)}")
                 new_scale = new_scale.item()
             self._scale = np.float32(new_scale)
         else:

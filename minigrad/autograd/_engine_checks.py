@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import traceback
-import warnings
 
+from .._warn_once import warn_user
 from .. import backend
 from ..tensor import Tensor
 
@@ -88,7 +88,7 @@ def _warn_failed_node(node):
     else:
         body = ("No forward pass information available. Enable detect anomaly during forward "
                 "pass for more information.")
-    warnings.warn(f"Error detected in {node.name()}. {body}", UserWarning, stacklevel=4)
+    warn_user(f"Error detected in {node.name()}. {body}", UserWarning)
 
 
 def _check_anomaly(node, grads):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import inspect
 import traceback
-import warnings
 import weakref
 
+from .._warn_once import warn_user
 from .. import backend
 from ..tensor import Tensor
 from . import function as _function     # its slots, read as they are now
@@ -124,9 +124,9 @@ def _apply_ctx_style(cls, args, kwargs):
         marked = id(o) in ctx._non_diff        # (before an input returned as-is is aliased)
         if id(o) in ctx._dirty:
             if id(o) not in input_ids:
-                warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only "
-                              "input Tensors that have been mutated should be passed to "
-                              "ctx.mark_dirty().", UserWarning, stacklevel=3)
+                warn_user("ctx.mark_dirty() received a tensor that was not an input. Only "
+                          "input Tensors that have been mutated should be passed to "
+                          "ctx.mark_dirty().", UserWarning)
             if o.grad_fn is None and o._requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                    "in-place operation.")

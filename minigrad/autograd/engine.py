@@ -29,10 +29,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-import warnings
 from collections.abc import Mapping
 from heapq import heappop, heappush
 
+from .._warn_once import warn_user
 from .. import backend
 from ..tensor import Size, Tensor
 from . import function as _function  # its _profiler slot, read as it is now
@@ -86,12 +86,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
             t.retain_grad()     # as PyTorch: a non-leaf input keeps receiving gradients after
     if create_graph:
         # PyTorch's words (given once per process there; here as Python's filters decide)
-        warnings.warn("Using backward() with create_graph=True will create a reference cycle "
-                      "between the parameter and its gradient which can cause a memory leak. "
-                      "We recommend using autograd.grad when creating the graph to avoid this. "
-                      "If you have to use this function, make sure to reset the .grad fields of "
-                      "your parameters to None after use to break the cycle and avoid the "
-                      "leak.", UserWarning, stacklevel=3)
+        warn_user("Using backward() with create_graph=True will create a reference cycle "
+                  "between the parameter and its gradient which can cause a memory leak. "
+                  "We recommend using autograd.grad when creating the graph to avoid this. "
+                  "If you have to use this function, make sure to reset the .grad fields of "
+                  "your parameters to None after use to break the cycle and avoid the "
+                  "leak.", UserWarning)
     _run(tensors, grads, bool(retain_graph), bool(create_graph), targets, accumulate=True)
 
 
@@ -112,9 +112,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise TypeError(f"`inputs` argument to `grad()` must be a dict, not "
                         f"{type(inputs).__name__}. Other Mapping types are not supported.")
     if not only_inputs:
-        warnings.warn("only_inputs argument is deprecated and is ignored now (defaults to "
-                      "True). To accumulate gradient for other parts of the graph, please use "
-                      "torch.autograd.backward.", FutureWarning, stacklevel=2)
+        warn_user("only_inputs argument is deprecated and is ignored now (defaults to "
+                  "True). To accumulate gradient for other parts of the graph, please use "
+                  "torch.autograd.backward.", FutureWarning)
     if type(inputs) is dict:
         # ``dict(model.named_parameters())``: the gradients come back under the same keys
         result = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 
+from .._warn_once import warn_user
 from .. import _grad_state
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
@@ -239,8 +239,8 @@ class detect_anomaly:
 
     def __init__(self, check_nan: bool = True):
         self.check_nan = bool(check_nan)
-        warnings.warn("Anomaly Detection has been enabled. This mode will increase the "
-                      "runtime and should only be enabled for debugging.", stacklevel=2)
+        warn_user("Anomaly Detection has been enabled. This mode will increase the "
+                  "runtime and should only be enabled for debugging.")
 
     def __enter__(self):
         self.prev = (_state.anomaly, _state.anomaly_check_nan)

@@ -27,10 +27,9 @@ The checks work on private copies of the inputs: the caller's tensors are never 
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend
 from ..tensor import Tensor
 from . import forward_ad
@@ -186,10 +185,9 @@ def gradcheck(func, inputs, *, eps=1e-06, atol=1e-05, rtol=0.001, raise_exceptio
                          "but none of them have requires_grad=True.")
     for i in diff_idx:
         if inputs[i]._array.dtype not in (np.float64, np.complex128):
-            warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
-                          "point or complex. This check will likely fail if all the inputs are "
-                          "not of double precision floating point or complex. ", UserWarning,
-                          stacklevel=2)
+            warn_user(f"Input #{i} requires gradient and is not a double precision floating "
+                      "point or complex. This check will likely fail if all the inputs are "
+                      "not of double precision floating point or complex. ", UserWarning)
     leaves = _private_copies(inputs)
     with enable_grad():
         result = _as_tuple(func(*leaves))

@@ -7,10 +7,9 @@ true of every tensor.  ``volatile=True`` is accepted with PyTorch's warning and 
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import dtypes
 from .._type_names import python_type_name
 from ..tensor import Tensor
@@ -37,8 +36,8 @@ class Variable(metaclass=VariableMeta):
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
         if volatile:                         # warned first, as PyTorch, even before an error
-            warnings.warn("volatile was removed and now has no effect. Use `with "
-                          "minigrad.no_grad():` instead.", UserWarning, stacklevel=2)
+            warn_user("volatile was removed and now has no effect. Use `with "
+                      "minigrad.no_grad():` instead.", UserWarning)
             if requires_grad:
                 raise ValueError("Variable can't be volatile and require_grad at the same time!")
         if data is None:

@@ -12,8 +12,7 @@ raising ValueError with PyTorch's message.
 """
 from __future__ import annotations
 
-import warnings
-
+from .._warn_once import warn_user
 from . import _ops as ops
 from . import constraints
 from .utils import lazy_property
@@ -72,9 +71,9 @@ class Distribution:
             rules = self.arg_constraints
         except NotImplementedError:
             rules = {}
-            warnings.warn(f"{self.__class__} does not define `arg_constraints`. Please set "
-                          "`arg_constraints = {}` or initialize the distribution with "
-                          "`validate_args=False` to turn off validation.", stacklevel=3)
+            warn_user(f"{self.__class__} does not define `arg_constraints`. Please set "
+                      "`arg_constraints = {}` or initialize the distribution with "
+                      "`validate_args=False` to turn off validation.")
         for name in rules:
             rule = rules[name]
             # a dependent constraint needs the other parameters; an unset lazy parameter
@@ -165,8 +164,8 @@ class Distribution:
         raise NotImplementedError
 
     def sample_n(self, n):
-        warnings.warn("`sample_n(n)` will be deprecated. Use `sample((n,))` instead.",
-                      FutureWarning, stacklevel=2)
+        warn_user("`sample_n(n)` will be deprecated. Use `sample((n,))` instead.",
+                  FutureWarning)
         return self.sample(ops.Size([n]))
 
     def log_prob(self, value):
@@ -220,9 +219,9 @@ class Distribution:
         try:
             region = self.support
         except NotImplementedError:
-            warnings.warn(f"{self.__class__} does not define `support` to enable sample "
-                          "validation. Please initialize the distribution with "
-                          "`validate_args=False` to turn off validation.", stacklevel=2)
+            warn_user(f"{self.__class__} does not define `support` to enable sample "
+                      "validation. Please initialize the distribution with "
+                      "`validate_args=False` to turn off validation.")
             return
         if not bool(region.check(value).all()):
             raise ValueError(f"Expected value argument ({type(value).__name__} of shape "

@@ -6,8 +6,8 @@ with no registration raises NotImplementedError.
 from __future__ import annotations
 
 import math
-import warnings
 
+from .._warn_once import warn_user
 from . import _ops as ops
 from .bernoulli import Bernoulli
 from .beta import Beta
@@ -82,9 +82,9 @@ def _lookup(type_p, type_q):
     by_q = _most_specific([(pq[1], pq[0]) for pq in fits])[::-1]
     chosen = _KL_REGISTRY[by_p]
     if chosen is not _KL_REGISTRY[by_q]:
-        warnings.warn(f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}). "
-                      f"Please register_kl({by_p[0].__name__}, {by_q[1].__name__})",
-                      RuntimeWarning, stacklevel=2)
+        warn_user(f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}). "
+                  f"Please register_kl({by_p[0].__name__}, {by_q[1].__name__})",
+                  RuntimeWarning)
     return chosen
 
 

@@ -21,11 +21,11 @@ F(t1, t2) = (t2 + (p + 1)/2)(p log 2 - log det(-2 t1)) + mvlgamma(t2 + (p + 1)/2
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Number
 
 import numpy as np
 
+from .._warn_once import warn_user
 from ..linalg import slogdet
 from ..ops.triangular_solve import cholesky_solve
 from ..ops.special_functions import mvlgamma
@@ -97,8 +97,8 @@ class Wishart(ExponentialFamily):
                              f"{p - 1}.")
         setattr(self, name, matrix.expand(batch + (-1, -1)))
         if bool((self.df < p).any()):
-            warnings.warn("Low df values detected. Singular samples are highly likely to "
-                          "occur for ndim - 1 < df < ndim.", stacklevel=2)
+            warn_user("Low df values detected. Singular samples are highly likely to "
+                      "occur for ndim - 1 < df < ndim.")
         super().__init__(batch, tuple(matrix.shape[-2:]), validate_args=validate_args)
         self._unbroadcasted_scale_tril = scale_tril_of(name, matrix)
 
@@ -183,7 +183,7 @@ class Wishart(ExponentialFamily):
         # same way here, so that a seeded program gets its numbers and its warning
         bad = self._per_sample(self.support.check(draws.detach()))
         if bool(bad.any()):
-            warnings.warn("Singular sample detected.", stacklevel=2)
+            warn_user("Singular sample detected.")
             for _ in range(tries):
                 fresh = self._bartlett_draw(ops.Size([int(bad.sum())]))
                 draws[bad] = fresh

@@ -18,10 +18,10 @@ minigrad op, so gradients flow to the inputs, the weights and a float mask, to a
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend
 from ..tensor import Tensor
 from ..ops.linear import linear
@@ -52,8 +52,8 @@ def _canonical_mask(mask, name, dtype, other=None, other_name=""):
     if kind != "b" and kind not in "fV":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     if other is not None and other._array.dtype != mask._array.dtype:
-        warnings.warn(f"Support for mismatched {name} and {other_name} is deprecated. Use "
-                      "same type for both instead.", stacklevel=3)
+        warn_user(f"Support for mismatched {name} and {other_name} is deprecated. Use "
+                  "same type for both instead.")
     if kind == "b":
         target = np.dtype(dtype)
         if target.kind in "iu":        # -inf does not fit an integer dtype, whatever the mask

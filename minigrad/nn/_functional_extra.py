@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import _autocast_state, backend
 from .._random_factories import bernoulli_draws, stream_of
 from ..dtypes import bfloat16, bool_, float16, float32, int64
@@ -56,13 +56,15 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         # its node is rrelu's in either mode (the in-place overload's: ...Backward1)
         return rename_node(out, "RreluWithNoiseBackward1") if inplace else \
             rename_node(out.contiguous(), "RreluWithNoiseBackward0")
-    if input._array.dtype.name not in ("float32", "float64"):   # PyTorch has no float16 one
+    if input._array.dtype.name not in ("float32", "float64", "bfloat16"):   # (no float16 one)
         raise NotImplementedError(f'"rrelu_with_noise_out_cpu" not implemented for '
                                   f"'{A.scalar_type_name(input._array.dtype)}'")
     # as PyTorch's kernel: a slope u * (upper - lower) + lower for each element <= 0, in
     # order (u a float64 uniform; the bounds in the input's dtype)
     below = backend.as_numpy(input._array) <= 0
-    low, high = input._array.dtype.type(lower), input._array.dtype.type(upper)
+    # (bfloat16's bounds in float32, the type PyTorch's kernel computes it in)
+    bound = np.float32 if input._array.dtype.name == "bfloat16" else input._array.dtype.type
+    low, high = bound(lower), bound(upper)
     u = stream_of(None).uniform01(int(below.sum()), np.float64)
     draw = np.ones(below.shape)
     draw[below] = u * (np.float64(high) - np.float64(low)) + np.float64(low)
@@ -87,7 +89,7 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     ``hard=True`` the value is the one-hot of its argmax, and the gradient is the soft
     sample's (straight-through: y_hard - y_soft.detach() + y_soft)."""
     if eps != 1e-10:
-        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+        warn_user("`eps` parameter is deprecated and has no effect.")
     # as PyTorch: g = -log(e) with e ~ Exp(1) drawn by exponential_ in the logits' dtype
     dtype = logits._array.dtype
     if dtype.kind not in "fV":        # (exponential_ draws floating-point numbers only)

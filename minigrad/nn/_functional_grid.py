@@ -8,11 +8,11 @@ last dim lists (x, y[, z]), i.e. the spatial dims in reverse (W, H[, D]).
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 
-from .. import _autocast_state, backend
+from .._warn_once import warn_user
+from .. import _autocast_state, backend, dtypes
 from .._range_factories import linspace
 from ..autograd import Function
 from ..autograd._node_names import rename_node
@@ -29,10 +29,10 @@ __all__ = ["affine_grid", "grid_sample"]
 def _align_warning(name, align_corners):
     if align_corners is None:
         # PyTorch's words (the same for both functions)
-        warnings.warn("Default grid_sample and affine_grid behavior has changed to "
-                      "align_corners=False since 1.3.0. Please specify align_corners=True if "
-                      "the old behavior is desired. See the documentation of grid_sample for "
-                      "details.", UserWarning, stacklevel=3)
+        warn_user("Default grid_sample and affine_grid behavior has changed to "
+                  "align_corners=False since 1.3.0. Please specify align_corners=True if "
+                  "the old behavior is desired. See the documentation of grid_sample for "
+                  "details.", UserWarning)
         return False
     return bool(align_corners)
 
@@ -78,26 +78,55 @@ def affine_grid(theta, size, align_corners=None):
                          f"size {given}. Got {theta.shape}.")
     if align_corners and min(size[2:]) == 1:
         # a unit-size axis has no span to align corners over (PyTorch warns, then goes on)
-        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
-                      "grids when align_corners=True. This is not an intended use case of "
-                      "affine_grid. See the documentation of affine_grid for details.",
-                      UserWarning, stacklevel=2)
+        warn_user("Since version 1.3.0, affine_grid behavior has changed for unit-size "
+                  "grids when align_corners=True. This is not an intended use case of "
+                  "affine_grid. See the documentation of affine_grid for details.",
+                  UserWarning)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {given}")
     if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
-    xp = backend.xp_of(theta._array)
-    dtype = theta._array.dtype
-    spatial = size[2:]
+    base = _base_grid(theta, size[2:], align_corners)
+    # under autocast a bmm in PyTorch's kernel: theta and the base grid in the reduced dtype
+    lowered = _autocast_state.target_for(theta) if _autocast_state.active else None
+    return _AffineGridGenerator.apply(theta, base=base, size=tuple(size),
+                                      align_corners=align_corners,
+                                      lowered=None if lowered is None else lowered.np)
+
+
+def _base_grid(like, spatial, align_corners):
+    """The (1, points, k + 1) array of homogeneous normalised coordinates (x first, then y[,
+    z], then 1) of every output point, in ``like``'s dtype and on its device."""
+    xp = backend.xp_of(like._array)
     # one axis per spatial dim; the homogeneous point lists x (last dim) first
-    axes = [_base_coords(xp, n, align_corners, theta.dtype) for n in spatial]
+    axes = [_base_coords(xp, n, align_corners, like.dtype) for n in spatial]
     mesh = xp.meshgrid(*axes, indexing="ij")
-    base = xp.stack(list(mesh[::-1]) + [xp.ones(tuple(spatial), dtype=dtype)], axis=-1)
-    base = Tensor._wrap(backend.to_device(base.reshape(1, -1, k + 1), theta.device))
-    grid = base @ theta.transpose(1, 2)                                 # (N, points, k)
-    # one node in PyTorch: AffineGridGeneratorBackward0 stands for the product and the view
-    return rename_node(grid.reshape([size[0]] + spatial + [k]), "AffineGridGeneratorBackward0")
+    base = xp.stack(list(mesh[::-1]) + [xp.ones(tuple(spatial), dtype=like._array.dtype)],
+                    axis=-1)
+    return backend.to_device(base.reshape(1, -1, len(spatial) + 1), like.device)
+
+
+class _AffineGridGenerator(Function):
+    """affine_grid's product as one node, AffineGridGeneratorBackward0: theta (N, k, k + 1)
+    -> grid = base @ theta^T reshaped to (N, *spatial, k); d theta = g^T @ base. As
+    PyTorch's, it keeps no tensor for backward (the base grid is made again from the sizes),
+    so its graph can be backpropagated through more than once."""
+    _node_name = "AffineGridGeneratorBackward0"
+
+    def forward(self, theta, *, base, size, align_corners, lowered=None):
+        self.size, self.align_corners = size, align_corners
+        if lowered is not None:     # (autocast) both rounded to it, the product in float32
+            theta, base = (dtypes.astype(dtypes.astype(a, lowered), np.float32)
+                           for a in (theta, base))
+        grid = dtypes.astype(base, theta.dtype) @ theta.transpose(0, 2, 1)
+        grid = grid.reshape(size[:1] + size[2:] + (len(size) - 2,))
+        return grid if lowered is None else dtypes.astype(grid, lowered)
+
+    def backward(self, g):
+        n, spatial = self.size[0], list(self.size[2:])
+        base = Tensor._wrap(_base_grid(g, spatial, self.align_corners))
+        return g.reshape(n, -1, len(spatial)).transpose(1, 2) @ base
 
 
 def _unnormalize(coord, n, align_corners, fused=False):

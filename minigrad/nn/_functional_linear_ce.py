@@ -16,9 +16,9 @@ warning where its chunked path would not apply.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
+from .._warn_once import warn_user
 from ..dtypes import float16, float32, float64, int64
 from ..ops.loss import cross_entropy
 from ..ops.linear import linear
@@ -86,13 +86,12 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     if options is not None and (extra or reduction not in ("mean", "sum", "none")
                                 or label_smoothing != 0.0 or target.dtype != int64):
         # PyTorch's chunked path takes only these; it says so and computes the reference
-        warnings.warn(f"linear_cross_entropy: ``options`` ignored; chunked path needs "
-                      f"reduction in {{'mean','sum','none'}}, label_smoothing == 0, "
-                      f"target.dtype == int64, out_features == (). Got reduction={reduction!r}, "
-                      f"label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
-                      f"out_features={extra}, tracing=False, linear_bias.shape="
-                      f"{None if linear_bias is None else tuple(linear_bias.shape)}.",
-                      stacklevel=2)
+        warn_user(f"linear_cross_entropy: ``options`` ignored; chunked path needs "
+                  f"reduction in {{'mean','sum','none'}}, label_smoothing == 0, "
+                  f"target.dtype == int64, out_features == (). Got reduction={reduction!r}, "
+                  f"label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
+                  f"out_features={extra}, tracing=False, linear_bias.shape="
+                  f"{None if linear_bias is None else tuple(linear_bias.shape)}.")
     logits_shape = batch + (classes,) + extra
     if tuple(target.shape) == logits_shape and ignore_index is not None:
         raise RuntimeError("ignore_index cannot be specified when target contains "

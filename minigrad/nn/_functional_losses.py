@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
+from .._warn_once import warn_user
 from .. import _autocast_state, backend
 from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
@@ -50,8 +50,8 @@ def _legacy(size_average, reduce, reduction, deprecated_ok=True):
     'elementwise_mean' reads as 'mean' (with PyTorch's warning) where ``deprecated_ok``."""
     if size_average is None and reduce is None:
         if deprecated_ok and isinstance(reduction, str) and reduction == "elementwise_mean":
-            warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
-                          "reduction='mean' instead.", stacklevel=3)
+            warn_user("reduction='elementwise_mean' is deprecated. Please use "
+                      "reduction='mean' instead.")
             return "mean"
         if reduction not in ("mean", "sum", "none"):
             if not deprecated_ok:       # (PyTorch's Python check: adds the words to it)
@@ -61,8 +61,8 @@ def _legacy(size_average, reduce, reduction, deprecated_ok=True):
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     ret = "none" if not reduce else ("mean" if size_average else "sum")
-    warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                  f"reduction='{ret}' instead.", stacklevel=3)
+    warn_user(f"size_average and reduce args will be deprecated, please use "
+              f"reduction='{ret}' instead.")
     return ret
 
 
@@ -78,9 +78,9 @@ def _warn_size(input, target):
     if not hasattr(target, "shape"):
         target.size()           # PyTorch reads target.size() first: its AttributeError
     if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). This will likely lead to incorrect results due "
-                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+        warn_user(f"Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). This will likely lead to incorrect results due "
+                  "to broadcasting. Please ensure they have the same size.")
 
 
 def _floating_pair(input, target, kernel):
@@ -180,10 +180,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if size_average is not None or reduce is not None:
         reduction = _legacy(size_average, reduce, reduction)
     elif reduction == "mean":
-        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
-                      "support size.'batchmean' divides only by the batch size, and aligns "
-                      "with the KL div math definition.'mean' will be changed to behave the "
-                      "same as 'batchmean' in the next major release.", stacklevel=2)
+        warn_user("reduction: 'mean' divides the total loss by both the batch size and the "
+                  "support size.'batchmean' divides only by the batch size, and aligns "
+                  "with the KL div math definition.'mean' will be changed to behave the "
+                  "same as 'batchmean' in the next major release.")
     elif reduction != "batchmean":
         reduction = _legacy(None, None, reduction)
     if _autocast_state.active:             # one of the losses CPU autocast runs in float32
@@ -451,8 +451,10 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p along the last dimension (eps avoids the norm's kink at 0)."""
-    # PyTorch records the norm(p, dim) overload: NormBackward1
-    return rename_node((x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim), "NormBackward1")
+    # PyTorch records the norm(p, dim) overload: NormBackward1, its dim the last one counted
+    # from the front (as a refusal names it)
+    last = max(x1.ndim, x2.ndim) - 1
+    return rename_node((x1 - x2 + eps).norm(p, dim=last, keepdim=keepdim), "NormBackward1")
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):
@@ -483,10 +485,11 @@ def _norm_along(input, p, dim):
         p = 2                               # calls it)
     elif isinstance(p, str):
         return input.norm(p, dim, keepdim=True)     # 'nuc', or its error for another name
-    if p == 2 or p < 0:
+    if p == 2 or p < 0 or p == float("inf") and input.numel() == 0:
         # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
         # gradient 0 at a zero vector): four passes where the general form below makes nine;
-        # and the negative orders, whose zero elements make the norm 0
+        # and the negative orders, whose zero elements make the norm 0 (and inf over no
+        # element: its refusals)
         return vector_norm(input, p, dim, keepdim=True)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)

@@ -15,15 +15,16 @@ import numpy as np
 from .. import _autocast_state, backend
 from .._parser_message import _combination
 from .._tensor_input import _SIGNATURES
+from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
+from ..ops.ldl import _NoDerivative
 from ..ops.stacking import cat, stack
 from ..tensor import Tensor
 from ..ops.pointwise_select import where
-from ..ops.relu_clamp import relu
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.softmax import logsumexp
-from ._functional_losses import _legacy, _reduce
+from ._functional_losses import _legacy
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"]
 
@@ -90,6 +91,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if isinstance(margin, bool) or not isinstance(margin, (numbers.Number, Tensor)):
         raise TypeError(f"multi_margin_loss(): argument 'margin' (position 4) must be Number, "
                         f"not {type(margin).__name__}")
+    if weight is not None and weight.requires_grad and is_grad_enabled():
+        # (PyTorch's autograd refuses it before the kernel's checks)
+        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with "
+                           "respect to argument 'weight'. This input cannot have "
+                           "requires_grad True.")
     _check_scores(input)
     n, c = (1, input.numel()) if input.ndim <= 1 else tuple(input.shape)
     if target.ndim > 1 or target.numel() != n:
@@ -108,18 +114,57 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if t.size and (t.min() < 0 or t.max() >= c):
         raise RuntimeError("target out of range")
     xp = backend.xp_of(x._array)
-    idx = Tensor._wrap(t[:, None])
-    gaps = relu(x - x.gather(1, idx) + margin)
-    if p == 2:
-        gaps = gaps * gaps
-    if weight is not None:
-        # (the dtypes can differ only for an empty batch, whose loss keeps the input's dtype)
-        gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1).to(x.dtype)
-    wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
-    loss = (gaps * wrong).sum(1) / c
-    loss = loss.reshape(tuple(target.shape))      # PyTorch's 'none' has the target's shape
-    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss
-    return rename_node(_reduce(loss, reduction), "MultiMarginLossBackward0")
+    # (the dtypes can differ only for an empty batch, whose loss keeps the input's dtype)
+    w = None if weight is None else xp.asarray(weight._array)[t].astype(x._array.dtype)
+    loss = _MultiMargin.apply(x, t=xp.asarray(t), w=w, margin=float(margin), p=p,
+                              reduction=reduction)
+    if reduction == "none":                 # PyTorch's 'none' has the target's shape
+        loss = rename_node(loss.reshape(tuple(target.shape)), "MultiMarginLossBackward0")
+    return loss
+
+
+class _MultiMargin(Function):
+    """multi_margin_loss as PyTorch's one kernel: scores x (N, C), classes t (N,), the
+    weights of those classes w (N,) or None -> per row
+    sum_{i != t} w max(0, margin - x[t] + x[i])^p / C, reduced (a mean over the rows).
+    PyTorch's gradient of it has no derivative: under create_graph it comes out of a node
+    that refuses to be differentiated (``derivative for aten::multi_margin_loss_backward``)."""
+    _node_name = "MultiMarginLossBackward0"
+
+    def forward(self, x, *, t, w, margin, p, reduction):
+        xp = backend.xp_of(x)
+        n, c = x.shape
+        z = (x.dtype.type(margin) - x[xp.arange(n), t])[:, None] + x
+        z = xp.where((xp.arange(c)[None, :] != t[:, None]) & (z > 0), z, 0).astype(x.dtype)
+        h = z if p == 1 else z * z
+        if w is not None:
+            h = h * w[:, None]
+        per = h.sum(1) / x.dtype.type(c)
+        self.save_for_backward(x)
+        self.z, self.t, self.w, self.p, self.reduction = z, t, w, p, reduction
+        if reduction == "none":
+            return per
+        total = per.sum(dtype=np.float64)               # (rows summed in double)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore"):
+                total = total / n
+        return xp.asarray(total, dtype=x.dtype)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        z, t = self.z, self.t
+        xp = backend.xp_of(z)
+        n, c = z.shape
+        step = z.dtype.type(1.0 / max(n * c, 1) if self.reduction == "mean" else 1.0 / c)
+        h = xp.where(z > 0, step if self.p == 1 else 2 * step * z, 0).astype(z.dtype)
+        if self.w is not None:
+            h = h * self.w[:, None]
+        h[xp.arange(n), t] = -h.sum(1)
+        gg = g._array
+        h = h * (gg.reshape(n, 1) if self.reduction == "none" else gg)
+        if is_grad_enabled():                   # (create_graph: no derivative of this)
+            return _NoDerivative.apply(x, g, value=h, name="multi_margin_loss_backward")
+        return Tensor._wrap(h)
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -157,42 +202,83 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     is_target = xp.zeros((n, c), dtype=bool)
     rows = xp.broadcast_to(xp.arange(n)[:, None], (n, c))
     is_target[rows[listed], safe[listed]] = True
-    xj = x.gather(1, Tensor._wrap(safe))                       # (N, C): x at each listed target
-    pairs = relu(x.unsqueeze(1) - xj.unsqueeze(2) + 1.0)      # [n, j, i]
-    keep = (listed[:, :, None] & ~is_target[:, None, :]).astype(x._array.dtype)
-    loss = (pairs * Tensor._wrap(keep)).sum((1, 2)) / c
-    if not batched:
-        loss = loss.reshape(())
-    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss
-    return rename_node(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
+    keep = listed[:, :, None] & ~is_target[:, None, :]          # [n, j, i]
+    loss = _MultilabelMargin.apply(x, safe=safe, keep=keep, reduction=reduction)
+    if not batched and reduction == "none":
+        loss = rename_node(loss.reshape(()), "MultilabelMarginLossBackward0")
+    return loss
 
 
-def _lengths(x, n, name):
-    """ctc_loss's ``input_lengths`` or ``target_lengths``: integers, one per sample."""
+class _MultilabelMargin(Function):
+    """multilabel_margin_loss as PyTorch's one kernel: scores x (N, C), the listed targets'
+    classes ``safe`` (N, C) and the pairs kept ``keep`` [n, j, i] (j listed, i no target) ->
+    per row sum_{j, i kept} max(0, 1 - x[safe[j]] + x[i]) / C, reduced (a mean over the
+    rows).  As PyTorch's, its gradient has no derivative (a node that refuses one)."""
+    _node_name = "MultilabelMarginLossBackward0"
+
+    def forward(self, x, *, safe, keep, reduction):
+        xp = backend.xp_of(x)
+        n, c = x.shape
+        xj = xp.take_along_axis(x, safe, axis=1)
+        z = (x.dtype.type(1) - xj)[:, :, None] + x[:, None, :]
+        z = xp.where(keep & (z > 0), z, 0).astype(x.dtype)
+        per = z.sum((1, 2)) / x.dtype.type(c)
+        self.save_for_backward(x)
+        self.live, self.safe, self.reduction = z > 0, safe, reduction
+        if reduction == "none":
+            return per
+        total = per.sum(dtype=np.float64)               # (rows summed in double)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore"):
+                total = total / n
+        return xp.asarray(total, dtype=x.dtype)
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        live, safe = self.live, self.safe
+        xp = backend.xp_of(x._array)
+        n, c = x.shape
+        dt = x._array.dtype
+        step = dt.type(1.0 / max(n * c, 1) if self.reduction == "mean" else 1.0 / c)
+        # each live pair (j, i) adds step at i and takes it from the class listed at j
+        up = live.sum(1).astype(dt) * step
+        per_target = live.sum(2).astype(dt) * step                       # [n, j]
+        onehot = (safe[:, :, None] == xp.arange(c)[None, None, :]).astype(dt)
+        h = up - xp.einsum("nj,njc->nc", per_target, onehot)
+        gg = g._array
+        h = h * (gg.reshape(n, 1) if self.reduction == "none" else gg)
+        if is_grad_enabled():                   # (create_graph: no derivative of this)
+            return _NoDerivative.apply(x, g, value=h, name="multilabel_margin_loss_backward")
+        return Tensor._wrap(h)
+
+
+def _lengths(x, name):
+    """ctc_loss's ``input_lengths`` or ``target_lengths`` as int64 values (a tensor of them
+    must be of an integer type); their count is checked later."""
     if isinstance(x, Tensor) and x._array.dtype.kind not in "iu":
         raise RuntimeError(f"{name} must be integral")
     arr = _as_array(x)
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(f"ctc_loss(): argument '{name}' must be a tuple of ints or an integer "
                         f"Tensor, not {type(x).__name__} of {arr.dtype.name} values")
-    arr = arr.reshape(-1).astype("int64")
-    if arr.shape[0] != n:
-        raise RuntimeError(f"{name} must be of size batch_size")
-    return arr
+    return arr.reshape(-1).astype("int64")
 
 
-def _check_ctc_targets(tg, tg_len, n, s_max, batched):
-    """PyTorch's checks of ctc_loss's targets against their lengths, in its words."""
+def _check_ctc_targets(tg, tg_len, n, s_max):
+    """PyTorch's checks of ctc_loss's targets against their lengths, in its words: the
+    first negative length, then a 1-D (concatenated) target's exact size, or a 2-D one's
+    rows and width."""
     where = "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
-    if tg_len.size and int(tg_len.min()) < 0:
+    negative = np.flatnonzero(tg_len < 0)
+    if negative.size:
         raise RuntimeError(f"Expected target_lengths to have value at least 0, but got value "
-                           f"{int(tg_len.min())} (while checking arguments for "
+                           f"{int(tg_len[negative[0]])} (while checking arguments for "
                            f"ctc_loss_allocate_outputs)")
-    if tg.ndim == 1 and batched:
-        if tg.shape[0] < int(tg_len.sum()):
+    if tg.ndim == 1:
+        if tg.shape[0] != int(tg_len.sum()):
             raise RuntimeError(f"Expected tensor to have size {int(tg_len.sum())} at dimension 0, "
                                f"but got size {tg.shape[0]} {where}")
-    elif tg.ndim == 2:
+    else:
         if tg.shape[0] != n:
             raise RuntimeError(f"Expected tensor to have size {n} at dimension 0, but got size "
                                f"{tg.shape[0]} {where}")
@@ -217,24 +303,35 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise _combination("ctc_loss", args, {}, _SIGNATURES["ctc_loss"])
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         log_probs, = _autocast_widen(log_probs)
+    # PyTorch's order: the lengths' dtypes, the kernel's dtype, an empty input, then the
+    # ranks, the blank, the lengths' counts and the targets' sizes (its allocate_outputs)
+    in_len = _lengths(input_lengths, "input_lengths")
+    tg_len = _lengths(target_lengths, "target_lengths")
+    if log_probs._array.dtype.kind not in "fV" or log_probs._array.dtype.itemsize < 4:
+        device = "cuda" if log_probs.device.type == "cuda" else "cpu"
+        raise not_implemented_for(f"ctc_loss_{device}", log_probs._array.dtype)
+    if log_probs.numel() == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     if lp.ndim != 3:        # PyTorch's words name the rank after its unsqueeze of dim 1
         raise RuntimeError(f"Expected 3-dimensional tensor, but got {lp.ndim}-dimensional tensor "
                            "for argument #1 'log_probs' (while checking arguments for "
                            "ctc_loss_allocate_outputs)")
+    tg = _as_array(targets).astype("int64")
+    if not 1 <= tg.ndim <= 2:
+        raise RuntimeError(f"Expected 1 to 2 dimensions, but got {tg.ndim}-dimensional tensor "
+                           "for argument #2 'targets' (while checking arguments for "
+                           "ctc_loss_allocate_outputs)")
     steps, n, classes = lp.shape
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
-    if lp._array.dtype.kind not in "fV" or lp._array.dtype.itemsize < 4:
-        device = "cuda" if lp.device.type == "cuda" else "cpu"
-        raise not_implemented_for(f"ctc_loss_{device}", lp._array.dtype)
-    in_len = _lengths(input_lengths, n, "input_lengths")
-    tg_len = _lengths(target_lengths, n, "target_lengths")
-    tg = _as_array(targets).astype("int64")
+    for name, arr in (("input_lengths", in_len), ("target_lengths", tg_len)):
+        if arr.shape[0] != n:
+            raise RuntimeError(f"{name} must be of size batch_size")
     xp = backend.xp_of(lp._array)
-    s_max = int(tg_len.max()) if n else 0
-    _check_ctc_targets(tg, tg_len, n, s_max, batched)
+    s_max = max(int(tg_len.max()), 0) if n else 0
+    _check_ctc_targets(tg, tg_len, n, s_max)
     if tg.ndim == 1 and batched:     # concatenated targets: row b takes the next tg_len[b]
         padded = xp.full((n, s_max), blank, dtype=xp.int64)
         used = xp.arange(s_max)[None, :] < xp.asarray(tg_len)[:, None]    # (N, S), row-major
@@ -259,7 +356,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     neg2 = Tensor._wrap(xp.full((n, 2), _LOG_ZERO, dtype=lp._array.dtype))
     start = xp.full((n, width), _LOG_ZERO, dtype=lp._array.dtype)
     start[:, 0] = 0.0
-    start[:, 1] = xp.where(tg_len > 0, 0.0, _LOG_ZERO) if width > 1 else 0.0
+    if width > 1:
+        start[:, 1] = xp.where(tg_len > 0, 0.0, _LOG_ZERO)
     alpha = emit[0] + Tensor._wrap(start) if steps else Tensor._wrap(start)
     if steps and not in_len.all():
         # a sample with no frames emits nothing: alpha stays at its start (p(empty) = 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
-from .._warn_once import warn_once
+from .._warn_once import USER, warn_once
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -66,7 +66,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         warn_once(f"Mismatch dtype between input and weight: input dtype = "
                   f"{dtypes.c_type_name(input._array.dtype)}, weight dtype = "
                   f"{dtypes.c_type_name(weight._array.dtype)}, Cannot dispatch to fused "
-                  f"implementation.", stacklevel=3, key="rms_norm dtype mismatch")
+                  f"implementation.", stacklevel=USER, key="rms_norm dtype mismatch")
     # float16 and bfloat16 are computed in float32 (the weight's product too) and rounded once
     # at the end, as PyTorch: x^2 overflows float16 from |x| = 256 on
     low = input._array.dtype.kind in "fV" and input._array.dtype.itemsize == 2

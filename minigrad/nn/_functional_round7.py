@@ -3,8 +3,7 @@ and ``upsample_bilinear``, the ``adaptive_max_pool1d/2d/3d_with_indices`` spelli
 ``cross_map_lrn2d``, the math of ``nn.CrossMapLRN2d``."""
 from __future__ import annotations
 
-import warnings
-
+from .._warn_once import warn_user
 from ..dtypes import int64
 from ..ops._util import scalar_type_name
 from ..ops.interpolate import interpolate
@@ -17,16 +16,16 @@ __all__ = ["upsample_nearest", "upsample_bilinear", "adaptive_max_pool1d_with_in
 
 def upsample_nearest(input, size=None, scale_factor=None):
     """Deprecated: ``interpolate(input, size, scale_factor, mode="nearest")``."""
-    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
-                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    warn_user("`nn.functional.upsample_nearest` is deprecated. Use "
+              "`nn.functional.interpolate` instead.", UserWarning)
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
     """Deprecated: ``interpolate(input, size, scale_factor, mode="bilinear",
     align_corners=True)`` (4-d input only)."""
-    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
-                  "`nn.functional.interpolate` instead.", UserWarning, stacklevel=2)
+    warn_user("`nn.functional.upsample_bilinear` is deprecated. Use "
+              "`nn.functional.interpolate` instead.", UserWarning)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 

@@ -11,10 +11,9 @@ distances (smooth_l1_loss, kl_div, cosine_similarity, normalize...) are in
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warn_once import warn_user as _warn_user
 from .. import backend, dtypes
 from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd._node_names import rename_node as _rename
@@ -159,11 +158,11 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
 def _odd_rank_warning(name, input, spatial):
     if input.ndim not in (spatial + 1, spatial + 2):
-        warnings.warn(f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated "
-                      f"and will become an error; {name} zeroes whole channels of "
-                      f"{spatial + 1}D or {spatial + 2}D inputs (an optional batch dim, a "
-                      f"channel dim and {spatial} spatial dims): use dropout for other inputs.",
-                      UserWarning, stacklevel=3)
+        _warn_user(f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated "
+                   f"and will become an error; {name} zeroes whole channels of "
+                   f"{spatial + 1}D or {spatial + 2}D inputs (an optional batch dim, a "
+                   f"channel dim and {spatial} spatial dims): use dropout for other inputs.",
+                   UserWarning)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -174,11 +173,11 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     _odd_rank_warning("dropout2d", input, 2)
     if input.ndim == 3:
-        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
-                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
-                      "shape (N, C, L), where C is the channel dim; use dropout1d to keep this "
-                      "behaviour when dropout2d starts reading 3D inputs as (C, H, W).",
-                      UserWarning, stacklevel=2)
+        _warn_user("dropout2d: Received a 3D input to dropout2d and assuming that "
+                   "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                   "shape (N, C, L), where C is the channel dim; use dropout1d to keep this "
+                   "behaviour when dropout2d starts reading 3D inputs as (C, H, W).",
+                   UserWarning)
     _check_dropout_args("feature_dropout", p, training)
     if input.ndim < 2 and training and 0.0 < p < 1.0:      # nothing is drawn otherwise
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")

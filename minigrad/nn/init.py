@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user as _warn_user
 from .. import backend
+from ..ops._util import not_implemented_for as _not_implemented_for
 from .._random_factories import normal_draws, stream_of, uniform_draws
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
@@ -85,8 +86,16 @@ def _calculate_correct_fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _drawable(tensor, kernel):
+    """PyTorch's refusal of random values for an integer or bool tensor, naming the kernel
+    that refuses them (``check_uniform_bounds``, ``normal_kernel_cpu``)."""
+    if tensor._array.dtype.kind not in "fcV":
+        raise _not_implemented_for(kernel, tensor._array.dtype)
+
+
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b) (both parts, for a complex tensor)."""
+    _drawable(tensor, "check_uniform_bounds")
     if tensor.is_meta:
         return tensor
     return _write(tensor, uniform_draws(generator, tuple(tensor.shape), tensor._array.dtype,
@@ -96,6 +105,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2) (each part N(mean, std^2 / 2), for a
     complex tensor, as PyTorch)."""
+    _drawable(tensor, "normal_kernel_cpu")
     if tensor.is_meta:
         return tensor
     return _write(tensor, normal_draws(generator, tuple(tensor.shape), tensor._array.dtype,
@@ -123,8 +133,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         raise NotImplementedError(f"\"lt_cpu\" not implemented for "
                                   f"'{'ComplexFloat' if tensor._array.itemsize == 8 else 'ComplexDouble'}'")
     if mean < a - 2 * std or mean > b + 2 * std:
-        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-                      "The distribution of values may be incorrect.", stacklevel=2)
+        _warn_user("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                   "The distribution of values may be incorrect.")
+    _drawable(tensor, "normal_kernel_cpu")
     if tensor.is_meta:
         return tensor
     shape, dtype, strides = tuple(tensor.shape), tensor._array.dtype, _strides(tensor)
@@ -206,7 +217,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     bound = 1 / sqrt(fan_in).
     """
     if 0 in tuple(tensor.shape):
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        _warn_user("Initializing zero-element tensors is a no-op")
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -217,7 +228,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std^2) with std = gain / sqrt(fan)."""
     if 0 in tuple(tensor.shape):
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        _warn_user("Initializing zero-element tensors is a no-op")
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -236,6 +247,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if tensor._array.dtype.kind == "c":      # PyTorch's QR sign fix has no complex form
         raise NotImplementedError("Unlike NumPy, torch.sign is not intended to support complex "
                                   "numbers. Please use torch.sgn instead.")
+    _drawable(tensor, "normal_kernel_cpu")
     if tensor.is_meta:
         return tensor
     rows = tensor.shape[0]
@@ -256,6 +268,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     random rows (Martens, 2010)."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    _drawable(tensor, "normal_kernel_cpu")
     if tensor.is_meta:
         return tensor
     rows, cols = tensor.shape
@@ -295,8 +308,8 @@ def _deprecated(new):
     old = new.__name__[:-1]
 
     def alias(*args, **kwargs):
-        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
-                      FutureWarning, stacklevel=2)
+        _warn_user(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                   FutureWarning)
         return new(*args, **kwargs)
     alias.__name__ = alias.__qualname__ = old
     alias.__doc__ = f"Deprecated: use ``{new.__name__}``."

@@ -8,10 +8,10 @@ build on them.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend, dtypes
 from .._global_flags import is_warn_always_enabled
 from ..tensor import Tensor
@@ -183,7 +183,6 @@ def legacy_overload(name, scalar, tensors, given, instead, numbers_ok=False):
                         f"{n + 1} were given")
     if is_warn_always_enabled() or not _LEGACY_WARNED:
         _LEGACY_WARNED.append(name)
-        warnings.warn(f"This overload of {name} is deprecated:\n\t{given}\nConsider using one "
-                      f"of the following signatures instead:\n\t{instead}", UserWarning,
-                      stacklevel=3)
+        warn_user(f"This overload of {name} is deprecated:\n\t{given}\nConsider using one "
+                  f"of the following signatures instead:\n\t{instead}", UserWarning)
     return scalar

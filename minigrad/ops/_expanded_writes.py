@@ -6,8 +6,7 @@ in-place op refuses such a tensor (``writes.refuse_write``).
 """
 from __future__ import annotations
 
-import warnings
-
+from .._warn_once import warn_user
 from .. import backend
 from ..autograd import is_grad_enabled
 from .writes import _positions, _real_base
@@ -33,9 +32,9 @@ def write_expanded(t, select, values, accumulate=False, op=None):
     for name in (op,) if isinstance(op, str) else op or ():
         example = "tensor[mask] = scalar" if name in ("masked_fill_", "index_fill_") else \
             "tensor[indices] = tensor"
-        warnings.warn(f"Use of {name} on expanded tensors is deprecated. Please clone() the "
-                      f"tensor before performing this operation. This also applies to advanced "
-                      f"indexing e.g. {example}", UserWarning, stacklevel=4)
+        warn_user(f"Use of {name} on expanded tensors is deprecated. Please clone() the "
+                  f"tensor before performing this operation. This also applies to advanced "
+                  f"indexing e.g. {example}", UserWarning)
     xp = backend.xp_of(a)
     positions = _positions(t, base)[select]
     values = xp.broadcast_to(xp.asarray(values, dtype=base._array.dtype), positions.shape)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numbers
 import re
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import dtypes
 from ..tensor import Tensor
 
@@ -23,9 +23,9 @@ def _index_items(index):
     if isinstance(index, tuple):
         return index
     if _list_as_tuple(index):
-        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated: "
-                      "x[seq] is read as x[tuple(seq)] here, but may later be read as "
-                      "x[tensor(seq)]; write x[tuple(seq)]", UserWarning, stacklevel=4)
+        warn_user("Using a non-tuple sequence for multidimensional indexing is deprecated: "
+                  "x[seq] is read as x[tuple(seq)] here, but may later be read as "
+                  "x[tensor(seq)]; write x[tuple(seq)]", UserWarning)
         return tuple(index)
     return (index,)
 

@@ -322,9 +322,20 @@ class Prelu(Function):
         x, w = self.saved_tensors
         positive = x._array > 0
         gx = gw = None
+        graph = is_grad_enabled()
+        if graph:
+            # PyTorch's double backward takes x = 0 as positive (x >= 0), its backward as
+            # negative (x > 0): the gradient's value is the backward's (w * g at 0), its own
+            # derivatives the double backward's (by g 1, by w and x 0), so at x = 0 the
+            # difference w * g - g is added as a constant
+            zero = x._array == 0
+            positive = x._array >= 0
         if self.needs_input_grad[0]:
             gx = where(positive, g, mul(w, g))
-            if is_grad_enabled():
+            if graph:
+                if zero.any():
+                    fix = backend.xp_of(g._array).where(zero, (w._array - 1) * g._array, 0)
+                    gx = add(gx, Tensor._wrap(fix.astype(gx._array.dtype, copy=False)))
                 gx = PiecewiseLinearGrad.apply(gx, x, slope=np.ones((), gx._array.dtype),
                                                select=False)
         if self.needs_input_grad[1]:

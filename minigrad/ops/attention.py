@@ -47,11 +47,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 1:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got "
                            f"{dropout_p}")
-    if is_causal and attn_mask is not None and not _sdp_state.flash_cpu_takes(
-            query, key, value, attn_mask, dropout_p, enable_gqa):
-        # only PyTorch's CPU flash kernel takes both; its reference kernel refuses the pair
-        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
-                           "set when is_causal=True")
     q_dtype, k_dtype, v_dtype = (t._array.dtype.name for t in (query, key, value))
     if not q_dtype == k_dtype == v_dtype:
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
@@ -67,9 +62,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"dtype, but got attn_mask.dtype: "
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
+    if enable_gqa and min(query.ndim, key.ndim, value.ndim) < 3:
+        short = min(t.ndim for t in (query, key, value))     # (its read of the head dim)
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-short}, "
+                         f"{short - 1}], but got -3)")
+    if not (query.numel() and key.numel() and value.numel()):
+        # nothing to attend to, or no query: PyTorch returns at once (no mask is looked at)
+        attn_mask, is_causal = None, False
+    if is_causal and attn_mask is not None and not _sdp_state.flash_cpu_takes(
+            query, key, value, attn_mask, dropout_p, enable_gqa):
+        # only PyTorch's CPU flash kernel takes both; its reference kernel refuses the pair
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
+                           "set when is_causal=True")
     _sdp_state.check_kernel(query, key, value, dropout_p)
     # the kernel PyTorch picks names the result's node (a printed output shows it)
     flash = _sdp_state.flash_cpu_takes(query, key, value, attn_mask, dropout_p, enable_gqa)
+    if flash and dropout_p < 0:          # (its flash kernel takes no dropout but 0)
+        raise RuntimeError("scaled_dot_product_attention_flash_attention: Currently do not "
+                           "support dropout > 0")
     half = query._array.dtype if reduced_float(query._array.dtype) else None
     if half is not None:
         # as PyTorch's CPU kernels: half-precision attention is accumulated in float32 (the

@@ -21,7 +21,8 @@ from ._autocast_cast import widen as _autocast_widen
 from ._bce_16bit import bce_16, bce_with_logits_16
 from ._util import (FLOAT32_64, argument_error, broadcast_shape, ieee_errors,
                     not_implemented_for, result_dtype, scalar_type_name)
-from .elementary_functions import log, sigmoid
+from .elementary_functions import sigmoid
+from .pointwise_more import logit
 from .elementwise import add, cast, div, mul, neg, sub
 from .relu_clamp import clamp
 from .loss import (REDUCTION_ENUM, _check_reduction, _legacy_reduction, _no_grad_argument,
@@ -43,7 +44,7 @@ class BinaryCrossEntropy(Function):
         with ieee_errors():
             log_x = xp.maximum(xp.log(x), -100)
             log_1mx = xp.maximum(xp.log(1 - x), -100)
-        loss = -(y * log_x + (1 - y) * log_1mx)
+        loss = (y - 1) * log_1mx - y * log_x      # (PyTorch's order: its signed zeros)
         if weight is not None:
             loss = loss * weight
         self.save_for_backward(x, y)
@@ -58,11 +59,46 @@ class BinaryCrossEntropy(Function):
         gw = g if self.weight is None else mul(g, Tensor._wrap(self.weight))
         gx = gy = None
         if self.needs_input_grad[0]:
-            gx = mul(gw, div(sub(x, y), clamp(mul(x, sub(1, x)), min=1e-12)))
+            gx = BinaryCrossEntropyGrad.apply(gw, x, y)
         if self.needs_input_grad[1]:
-            # recomputed as ops of x (not the forward's arrays), so d(dL/dy)/dx is right
-            gy = mul(neg(gw), log(div(x, sub(1, x))))
+            # logit recomputed as an op of x (not the forward's arrays), so d(dL/dy)/dx is
+            # PyTorch's -g w / (x (1 - x)) (infinite at x = 0 or 1)
+            gy = mul(neg(gw), logit(x))
         return gx, gy
+
+
+class BinaryCrossEntropyGrad(Function):
+    """dL/dx = g (x - y) / max(x (1 - x), eps) of binary_cross_entropy, eps float32's 1e-12
+    (PyTorch's kernel's constant); ``g`` already holds the weight. Its derivatives are
+    PyTorch's double backward, with e = 1e-12 (not the clamped formula differentiated):
+
+        by g: (x - y) / ((x + e) (1 - x + e))
+        by x: g (x^2 - 2 x y + y) / ((x + e)^2 (1 - x + e)^2)
+        by y: -g / max(x (1 - x), e)
+    """
+    _node_name = "BinaryCrossEntropyBackwardBackward0"
+    _EPS = float(np.float32(1e-12))
+
+    def forward(self, g, x, y):
+        self.save_for_backward(g, x, y)
+        xp = backend.xp_of(x)
+        with ieee_errors():
+            den = xp.maximum(x * (1 - x), xp.asarray(self._EPS, x.dtype))
+            return mf.pointwise_result(g * (x - y) / den, x, y)
+
+    def backward(self, gg):
+        g, x, y = self.saved_tensors
+        e = 1e-12
+        dg = dx = dy = None
+        if self.needs_input_grad[0]:
+            dg = mul(gg, div(sub(x, y), mul(add(x, e), add(sub(1, x), e))))
+        if self.needs_input_grad[1]:
+            top = add(sub(mul(x, x), mul(mul(x, y), 2)), y)
+            den = mul(add(x, e), add(sub(1, x), e))
+            dx = mul(mul(gg, g), div(top, mul(den, den)))
+        if self.needs_input_grad[2]:
+            dy = div(neg(mul(gg, g)), clamp(mul(x, sub(1, x)), min=e))
+        return dg, dx, dy
 
 
 class SoftplusNeg(Function):

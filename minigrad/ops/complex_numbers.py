@@ -26,7 +26,7 @@ from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape
 from .elementary_functions import abs
-from .elementwise import cast, div, mul
+from .elementwise import cast, div, mul, sub
 from .pointwise_select import where
 from .plumbing import Cast, RealPart, ViewAsComplex, ViewAsReal, cast_to, conj_of, sum_to
 
@@ -100,9 +100,11 @@ class Angle(Function):
     def backward(self, g):
         if self.complex_input:
             z, = self.saved_tensors
+            # PyTorch's where(z == 0, 0, g z / |z|^2 i): g inside the choice, so that the
+            # derivative by g at z = 0 is its 0 * (0 / 0) = NaN
             r2 = mul(z, conj_of(z)).real
-            return mul(cast_to(g, z._array.dtype),
-                       where(r2._array == 0, 0.0, div(mul(z, 1j), r2)))
+            return where(r2._array == 0, 0.0,
+                         mul(div(mul(cast_to(g, z._array.dtype), z), r2), 1j))
         return Tensor._wrap(backend.xp_of(g._array).zeros_like(g._array))
 
 
@@ -115,19 +117,40 @@ def angle(input):
 
 
 def sgn(input):
-    """z / |z| for complex z (0 at z = 0); for a real tensor its sign (-1, 0 or 1).
-
-    Complex gradient: with s = z / |z| and r = |z|, a real loss moves z by
-    (g - Re(conj(g) s) s) / r (the part of g along s would change |z|, which s does not
-    see); composing div and abs gives exactly that, and the ``where`` gives PyTorch's 0 at
-    z = 0, for the value and the gradient (z is divided by 1 there, not by 0, so that the
-    branch ``where`` drops has no 0/0 to send back as NaN)."""
+    """z / |z| for complex z (0 at z = 0); for a real tensor its sign (-1, 0 or 1). See
+    ``Sgn`` for the gradient."""
     # (one op in PyTorch for either kind of input: its node is SgnBackward0)
     if not _is_complex(input):
         return rename_node(input.sign(), "SgnBackward0")
-    r = abs(input)
-    zero = r._array == 0
-    return rename_node(where(zero, 0.0, div(input, where(zero, 1.0, r))), "SgnBackward0")
+    return Sgn.apply(input)
+
+
+class Sgn(Function):
+    """s = z / |z| for complex z, 0 at z = 0.
+
+    Backward: with r = |z|, a real loss moves z by (g - Re(conj(g) s) s) / r (the part of g
+    along s would change |z|, which s does not see), 0 where r = 0, as PyTorch's: the 0
+    replaces the quotient after it is taken, so that second derivatives there are its
+    0 / 0 = NaN."""
+    complex_ok = True
+    _node_name = "SgnBackward0"
+    saved_names = ("self", "result")
+
+    def forward(self, z):
+        xp = backend.xp_of(z)
+        r = xp.abs(z)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = xp.where(r == 0, 0, z / xp.where(r == 0, 1, r)).astype(z.dtype, copy=False)
+        out = mf.pointwise_result(out, z)
+        self.save_for_backward(z, out)
+        return out
+
+    def backward(self, g):
+        z, s = self.saved_tensors
+        r = abs(z)
+        along = mul(real(mul(conj_of(g), s)), s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return where(r._array == 0, 0.0, div(sub(g, along), r))
 
 
 def view_as_real(input):

@@ -52,6 +52,9 @@ def cond(A, p=None):
         raise TypeError(f"linalg_cond(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
     if A.ndim < 2:
+        if isinstance(p, str):               # the matrix norms' own words, naming ord and A
+            raise RuntimeError(f"linalg.cond(ord={p}): The input tensor A must have at least 2 "
+                               f"dimensions.")
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
     if not isinstance(p, str) and not _valid(p):     # a bad number: refused first
         raise RuntimeError(f"linalg.cond got an invalid norm type: {_ord_text(p)}")

@@ -9,8 +9,7 @@ conjugate is the conjugate of the gradient (``plumbing.Conj``).
 """
 from __future__ import annotations
 
-import warnings
-
+from .._warn_once import warn_user
 from .movement import transpose
 from .plumbing import Conj, conj_of
 from ..autograd.grad_mode import is_grad_enabled
@@ -64,8 +63,8 @@ def adjoint(input):
     alone (a view) for a real tensor; a 0-d tensor's conjugate (itself when real), with
     PyTorch's deprecation warning."""
     if input.ndim == 0:
-        warnings.warn("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
-                      UserWarning, stacklevel=2)
+        warn_user("adjoint() is deprecated on 0-D tensors. Consider using x.conj().",
+                  UserWarning)
         return conj_of(input)
     if input.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "

@@ -301,7 +301,8 @@ def contract(equation, operands, autocast, node_name=None):
                                    "dimension")
     if autocast and _autocast_state.active and _bmm_pairs(subs, out):
         operands = _autocast_lower(*operands)
-    dtype = _result_dtype(subs, out, [t._array.dtype for t in operands])
+    dtype = _result_dtype(subs, out, [t._array.dtype for t in operands],
+                          [t.shape for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
     return rename_node(Einsum.apply(*operands, subs=subs, out=out),
                        node_name or _einsum_node_name(subs, out), Einsum)
@@ -319,14 +320,64 @@ def _bmm_pairs(subs, out):
     return False
 
 
-def _result_dtype(subs, out, dts):
+def _result_dtype(subs, out, dts, shapes):
     """einsum's result dtype, and its dtype errors, as PyTorch's contraction gives them.
 
-    PyTorch first sums, in each operand, the letters no other operand and not the output has
-    (``sum``: bools and integers widen to int64), then contracts the operands left to right:
-    a pair that shares a letter summed away is a ``bmm``, which wants one dtype and has no
-    bool kernel; a pair without one is a broadcast ``mul``, which promotes.
+    A lone operand is summed over the letters left out (``sum``: bools and integers widen to
+    int64).  Of several, only sizes other than 1 count (a size-1 dim broadcasts): a letter
+    summed away whose only holder of such a size is one operand is summed in that operand
+    first (widening likewise); then the operands are contracted left to right, and a pair is
+    a ``bmm`` (one dtype wanted, no bool kernel) where a letter summed away has its last two
+    holders of size other than 1 in it, else a broadcast ``mul``, which promotes.
     """
+    wide = dtypes.int64.np
+    if len(subs) == 1:                 # a lone operand is summed over every letter left out
+        return wide if dts[0].kind in "biu" and set(subs[0]) - set(out) else dts[0]
+    for shape in shapes:
+        if 1 in shape:
+            break
+    else:                              # no size-1 dims (the common case): the quicker rule
+        return _result_dtype_full(subs, out, dts)
+    sizes = [dict(zip(s, shape)) for s, shape in zip(subs, shapes)]
+    holders = {}                       # letter summed away -> its holders of size other than 1
+    for i, s in enumerate(sizes):
+        for c, n in s.items():
+            if c not in out and n != 1:
+                holders[c] = holders.get(c, 0) + 1
+    dts = list(dts)
+    for i, s in enumerate(sizes):
+        for c, n in s.items():
+            if n != 1 and holders.get(c) == 1:
+                s[c], holders[c] = 1, 0            # summed in this operand alone
+                if dts[i].kind in "biu":
+                    dts[i] = wide
+    left, left_dt = dict(sizes[0]), dts[0]
+    for i in range(1, len(subs)):
+        right, bmm = sizes[i], False
+        for c in set(left) | set(right):
+            if c not in out and left.get(c, 1) != 1 and right.get(c, 1) != 1:
+                holders[c] -= 1
+                if holders[c] == 1:
+                    holders[c], bmm = 0, True
+                    left[c] = right[c] = 1
+        if bmm:
+            if left_dt.kind == "b":
+                raise not_implemented_for("bmm", left_dt)
+            if left_dt != dts[i]:
+                raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
+                                   f"{scalar_type_name(dts[i])}")
+        else:
+            left_dt = dtypes.result_type(np.empty(1, left_dt), np.empty(1, dts[i]))
+        for c, n in right.items():
+            if left.get(c, 1) == 1:
+                left[c] = n
+    return left_dt
+
+
+def _result_dtype_full(subs, out, dts):
+    """``_result_dtype`` where no operand has a dim of size 1 (the common case, quicker): a
+    letter held by one operand alone is summed there, and a pair sharing a letter no later
+    operand nor the output holds is a bmm."""
     def summed_alone(i):
         others = set(out).union(*(set(t) for j, t in enumerate(subs) if j != i))
         return any(c not in others for c in subs[i])

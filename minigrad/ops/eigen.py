@@ -141,10 +141,22 @@ def _check_uplo(UPLO):
     return UPLO.upper()
 
 
+def _check_eigh_shape(A):
+    """eigh's and eigvalsh's shape refusals, in eigh's words for both, made before their
+    dtype refusals (PyTorch's order): A at least 2-d, square."""
+    if isinstance(A, Tensor):
+        if A.ndim < 2:
+            raise RuntimeError("linalg.eigh: The input tensor A must have at least 2 dimensions.")
+        if A.shape[-1] != A.shape[-2]:
+            raise RuntimeError(f"linalg.eigh: A must be batches of square matrices, but they are "
+                               f"{A.shape[-2]} by {A.shape[-1]} matrices")
+
+
 @in_float32
 def eigh(A, UPLO="L"):
     """``linalg.eigh``: (eigenvalues (*, n) ascending, eigenvectors (*, n, n) as columns) of
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
+    _check_eigh_shape(A)
     check_matrices(A, "linalg.eigh")
     UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
@@ -159,6 +171,7 @@ def eigh(A, UPLO="L"):
 @in_float32
 def eigvalsh(A, UPLO="L"):
     """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
+    _check_eigh_shape(A)
     check_matrices(A, "linalg.eigvalsh")
     UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
@@ -244,11 +257,11 @@ def _check_eig_input(A, name, finite=True):
         raise RuntimeError(f"Unknown Complex ScalarType for {scalar_type_name(dtype)}")
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
-    if dtypes.reduced_float(dtype):
-        raise not_implemented_for("linalg_eig_out_cpu", dtype)
     if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if dtypes.reduced_float(dtype):
+        raise not_implemented_for("linalg_eig_out_cpu", dtype)
     if finite and A.numel() and not _all_finite(A._array):
         raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
 

@@ -126,9 +126,13 @@ class Abs(Function):
     def backward(self, g):
         a, = self.saved_tensors
         if a._array.dtype.kind == "c":
-            # |z| = sqrt(x^2 + y^2): d|z|/dx + i d|z|/dy = z / |z| (0 at z = 0, as PyTorch)
+            # |z| = sqrt(x^2 + y^2): d|z|/dx + i d|z|/dy = z / |z| = sgn(z) (0 at z = 0, as
+            # PyTorch); z is divided by 1 at 0, so that sgn's own derivative there is
+            # PyTorch's 0, not 0 / 0
             r = abs(a)
-            return mul(cast_to(g, a._array.dtype), where(r._array == 0, 0.0, div(a, r)))
+            zero = r._array == 0
+            unit = where(zero, 0.0, div(a, where(zero, 1.0, r))) if zero.any() else div(a, r)
+            return mul(cast_to(g, a._array.dtype), unit)
         # sign(a); 0 at 0 and at NaN, as PyTorch
         return _piecewise_grad(self, g, torch_sign(backend.xp_of(a._array), a._array), False, a)
 

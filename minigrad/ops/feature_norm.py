@@ -34,8 +34,8 @@ from ._norm_rows import (group_norm_grad_rows, group_norm_rows, layer_norm_grad_
 from ._int_list_args import int_list_argument
 from ._instance_norm_parts import InstanceNorm16, instance_norm_of_nothing
 from ._norm_16bit import GroupNorm16, LayerNorm16
-from ._util import (FLOAT32_64 as _FLOATS, ieee, not_implemented_for, python_type_name,
-                    scalar_type_name)
+from ._util import (FLOAT32_64 as _FLOATS, bool_arg, float_arg, ieee, not_implemented_for,
+                    python_type_name, scalar_type_name)
 from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, div, mul, sub
 from .movement import contiguous, keep_channels_last
@@ -335,10 +335,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected number of channels in input to be divisible by "
                            f"num_groups, but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
+    # (PyTorch's refusal of a bias prints the weight's shape, [0] when there is none)
+    shown = [0] if weight is None else list(weight.shape)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and (t.ndim != 1 or t.shape[0] != c):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
-                               f"channels in input, but got {name} of shape {list(t.shape)} "
+                               f"channels in input, but got {name} of shape {shown} "
                                f"and input of shape {list(input.shape)}")
     compute = _check_dtypes("GroupNormKernelImpl", input, weight, bias)
     if compute is None and type(input._array) is np.ndarray and input._array.size and \
@@ -378,16 +380,34 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalise each (sample, channel) plane over its spatial dims.  With running
     statistics and ``use_input_stats``, they move toward the batch's (unbiased variance),
     as BatchNorm's; without ``use_input_stats`` the running ones are used."""
+    return instance_norm_op(input, running_mean, running_var, weight, bias, use_input_stats,
+                            momentum, eps, functional=True)
+
+
+def instance_norm_op(input, running_mean, running_var, weight, bias, use_input_stats,
+                     momentum, eps, functional=False):
+    """``instance_norm``; ``functional``: with the check PyTorch's functional form adds (more
+    than one spatial element when the input's statistics are used)."""
     spatial = 1
     for n in input.shape[2:]:
         spatial *= n
-    if input.ndim < 3 or use_input_stats and spatial == 1:
+    # (PyTorch's functional asks it, in Python's truth; ``torch.instance_norm`` does not)
+    if functional and use_input_stats and spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
-    # (a bool passes, as an int does)
+    # then its parser: a bool flag, two floats (a bool passes as a float, as an int does)
+    bool_arg("instance_norm", "use_input_stats", use_input_stats, 6)
+    momentum = float_arg("instance_norm", "momentum", momentum, 7)
     if not (isinstance(eps, numbers.Real) or isinstance(eps, Tensor) and eps._array.size == 1):
         raise TypeError(f"instance_norm(): argument 'eps' (position 8) must be float, not "
                         f"{type(eps).__name__}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    if input.ndim < 2:                       # (its read of the sizes of dims 0 and 1)
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions" if
+                         input.ndim == 0 else "Dimension out of range (expected to be in range "
+                         "of [-1, 0], but got 1)")
     # PyTorch runs it as a batch norm of one sample with N * C channels, each statistic (and
     # the weight and bias) repeated N times, and checks their sizes so; with no such channel,
     # batch norm's read of a weight's or bias's first element is refused
@@ -401,6 +421,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if stat is not None and stat.numel() != c:
             raise RuntimeError(f"{label} should contain {n * c} elements not "
                                f"{n * stat.numel()}")
+    if use_input_stats and (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or neither be "
+                         "None")
     axes = tuple(range(2, input.ndim))
     # the running statistics may have any dtype (PyTorch copies the batch's into them)
     compute = _check_dtypes("batch_norm", input, weight, bias)

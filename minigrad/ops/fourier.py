@@ -227,7 +227,8 @@ def _one_dim(input, n, dim, fname):
 
 def _n_dims(input, s, dim):
     """(axes, sizes) of an n-D transform from torch's ``s`` and ``dim``: dim None means the
-    last len(s) axes (all axes when s is None too); a size of -1 (or None) keeps an axis."""
+    last len(s) axes (all axes when s is None too); a size of -1 (or None) keeps an axis,
+    whose size must then be positive as a given one must."""
     if isinstance(s, numbers.Integral):
         s = [s]
     if isinstance(dim, numbers.Integral):
@@ -248,11 +249,11 @@ def _n_dims(input, s, dim):
     if len(set(axes)) != len(axes):
         raise RuntimeError("FFT dims must be unique")
     sizes = [None] * len(axes)
-    if s is not None:
-        for i, m in enumerate(s):
-            if m is not None and m != -1:
-                _check_n(m)
-                sizes[i] = int(m)
+    for i, ax in enumerate(axes):
+        m = None if s is None else s[i]
+        if m is not None and m != -1:
+            sizes[i] = int(m)
+        _check_n(input.shape[ax] if sizes[i] is None else m)   # a kept axis: its own size
     return axes, sizes
 
 
@@ -279,10 +280,14 @@ def _real_only(t, message):
 # the transforms, over given axes
 # ---------------------------------------------------------------------------------------------
 def _check_not_empty(t, axes):
-    # torch's CPU FFT (MKL) refuses a transform over a tensor with no elements
+    """PyTorch's refusals of a transform with no elements (``t`` at the transform's sizes):
+    a transformed dim of size 0 is an invalid number of points; an empty tensor whose
+    transformed dims are not empty is refused by its CPU FFT library (MKL)."""
     if axes and t._array.size == 0:
-        raise RuntimeError(f"FFT of a tensor with no elements (shape {list(t.shape)}) is not "
-                           f"supported")
+        for ax in axes:
+            _check_n(t.shape[ax])
+        raise RuntimeError("MKL FFT error: Intel oneMKL DFTI ERROR: Inconsistent configuration "
+                           "parameters")
 
 
 def _c2c(input, axes, sizes, norm, inverse):

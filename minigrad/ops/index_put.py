@@ -13,10 +13,9 @@ zeros there for input, g read at the positions for values) and an accumulation i
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
@@ -104,8 +103,8 @@ def _numpy_index(indices, name, argument=1):
 
 
 def _warn_byte_index():
-    warnings.warn("indexing with dtype minigrad.uint8 is now deprecated, please use a dtype "
-                  "minigrad.bool instead.", UserWarning, stacklevel=5)
+    warn_user("indexing with dtype minigrad.uint8 is now deprecated, please use a dtype "
+              "minigrad.bool instead.", UserWarning)
 
 
 def _leading_int_positions(input, index):

@@ -9,10 +9,10 @@ scatters the gradient back to the picked positions, adding where an index repeat
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend
 from .._type_names import python_type_name
 from ..autograd import Function
@@ -202,8 +202,8 @@ def _array_index(index, a):
                     item.dtype.kind == "u" and item.itemsize > 1:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if item.dtype.kind == "u":          # a uint8 index is a mask, as PyTorch's
-                warnings.warn("indexing with dtype minigrad.uint8 is now deprecated, please use "
-                              "a dtype minigrad.bool instead.", UserWarning, stacklevel=3)
+                warn_user("indexing with dtype minigrad.uint8 is now deprecated, please use "
+                          "a dtype minigrad.bool instead.", UserWarning)
                 item = item != 0
             basic = False
         elif isinstance(item, (list, tuple, range)):  # a sequence inside the index: an array

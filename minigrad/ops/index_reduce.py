@@ -11,8 +11,7 @@ n-d one with equal dims; ``wrap`` restarts the diagonal of a tall matrix every (
 """
 from __future__ import annotations
 
-import warnings
-
+from .._warn_once import warn_user
 from .. import backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -78,8 +77,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     if reduce == "mean" and input._array.dtype.kind == "b":   # PyTorch's count division
         raise not_implemented_for("div_floor_cpu", input._array.dtype)
     # PyTorch's (once per process there; here as Python's warning filters decide)
-    warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning,
-                  stacklevel=2)
+    warn_user("index_reduce() is in beta and the API may change at any time.", UserWarning)
     if input.ndim == 0:
         out = scatter_reduce(input, 0, index, source, reduce, include_self=include_self)
         return rename_node(out, "IndexReduceBackward0")          # PyTorch's node

@@ -258,7 +258,7 @@ def setitem(a, index, value):
             check_partial_overlap(written, (value,))
     given = value                   # (PyTorch's refusals name the value's own type)
     if value._array.dtype.kind == "c" and a._array.dtype.kind != "c":
-        value = written_as_real(value, a._array.dtype.kind, 4)  # as PyTorch's copy
+        value = written_as_real(value, a._array.dtype.kind)  # as PyTorch's copy
     value = cast(value, a._array.dtype)
     lead = 0
     while lead < value.ndim and value.shape[lead] == 1:

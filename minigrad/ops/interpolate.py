@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import _memory_format as mf, backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -379,6 +379,6 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     """Deprecated spelling of ``interpolate`` (with a warning, as PyTorch)."""
-    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
-                  "instead.", UserWarning, stacklevel=2)
+    warn_user("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+              "instead.", UserWarning)
     return interpolate(input, size, scale_factor, mode, align_corners)

@@ -301,7 +301,7 @@ def _ldl_solve_arrays(ld, piv, b, herm=False):
 def ldl_solve(LD, pivots, B, *, hermitian=False):
     """``linalg.ldl_solve``: X with A X = B for A given by ``ldl_factor``'s (LD, pivots); LD
     (*, n, n), pivots (*, n), B (*, n, k); batch dims broadcast.  Not differentiable."""
-    check_matrices(LD, "torch.linalg.ldl_solve", arg="LD")
+    check_matrices(LD, "torch.linalg.ldl_solve", arg="LD", square_arg="A")
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_ldl_solve(): argument 'B' (position 3) must be Tensor, not "
                         f"{type(B).__name__}")

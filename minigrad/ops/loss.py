@@ -20,10 +20,10 @@ ones (``binary_cross_entropy`` and its logits version) in ``binary_loss.py``.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
@@ -62,15 +62,15 @@ def _legacy_reduction(size_average, reduce, reduction):
     PyTorch's deprecation warning."""
     if size_average is None and reduce is None:
         if isinstance(reduction, str) and reduction == "elementwise_mean":
-            warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
-                          "reduction='mean' instead.", UserWarning, stacklevel=3)
+            warn_user("reduction='elementwise_mean' is deprecated. Please use "
+                      "reduction='mean' instead.", UserWarning)
             return "mean"
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     reduction = "none" if not reduce else "mean" if size_average else "sum"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=3)
+    warn_user(f"size_average and reduce args will be deprecated, please use "
+              f"reduction='{reduction}' instead.", UserWarning)
     return reduction
 
 

@@ -44,7 +44,8 @@ from .matmul import matmul
 from .movement import squeeze
 from .stacking import cat, narrow
 from .shaping import tril, triu
-from .solve import _batch_prefix, _mH, check_matrices, result_type, solve, solve_rhs
+from .solve import (_batch_prefix, _mH, check_matrices, check_solve_dtypes, refuse_half,
+                    result_type, solve, solve_rhs)
 from .triangular_solve import solve_triangular
 
 __all__ = ["lu_factor", "lu_factor_ex", "lu", "lu_solve", "solve_ex", "torch_lu", "lu_unpack",
@@ -314,7 +315,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     (A^T X = B when ``adjoint``; X A = B, or X A^T = B, when not ``left``).  LU (*, n, n),
     B (*, n, k) (or (*, k, n) when not left), batch dims broadcast.  Differentiable in LU
     (its two triangles) and B."""
-    check_matrices(LU, "torch.linalg.lu_solve", arg="A")
+    check_matrices(LU, "torch.linalg.lu_solve", arg="A", dtype_first="ints")
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_lu_solve(): argument 'B' (position 3) must be Tensor, not "
                         f"{type(B).__name__}")
@@ -367,8 +368,9 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     """``linalg.solve_ex``: (result, info) with result as ``linalg.solve`` and info (*) int32
     the LU code of each matrix of A (k > 0: U[k, k] is zero; that result then holds the
     inf/NaN of a division by it).  ``check_errors`` raises for a singular matrix."""
-    check_matrices(A, "linalg.solve_ex")
+    check_solve_dtypes(A, B, "linalg.solve_ex")
     b, vector = solve_rhs(A, B, left, "linalg_solve_ex")
+    refuse_half(A, "linalg.solve_ex")
     lu_arr, piv, info = lu_arrays(A._array)
     if check_errors and bool((info != 0).any()):
         raise LinAlgError(f"torch.linalg.solve_ex: {_batch_prefix(info)}The solver failed "

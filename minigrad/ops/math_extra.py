@@ -361,9 +361,10 @@ class Fmod(Function):
     2 = -1``, where ``remainder`` gives 1); NaN for a float divisor 0, an error for an integer
     one.
 
-    Backward: d/da = 1, d/db = -trunc(a / b); trunc is a step function (derivative 0), kept
-    on the graph so that under create_graph the divisor's gradient depends on a and b as
-    PyTorch's does.
+    Backward: d/da = 1, d/db = -trunc(a / b), the quotient rounded by ``div``'s
+    rounding_mode="trunc": kept on the graph (under create_graph the divisor's gradient
+    depends on a and b, as PyTorch's does) with a zero derivative, even where b is 0 (no
+    0 / 0 there, as in PyTorch).
     """
     def forward(self, a, b):
         if a.dtype.kind == "b":
@@ -376,7 +377,7 @@ class Fmod(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         return (sum_to(g, tuple(a.shape)) if self.needs_input_grad[0] else None,
-                sum_to(mul(neg(g), trunc(div(a, b))), tuple(b.shape))
+                sum_to(mul(neg(g), div(a, b, rounding_mode="trunc")), tuple(b.shape))
                 if self.needs_input_grad[1] else None)
 
 

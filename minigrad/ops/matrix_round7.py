@@ -9,8 +9,8 @@ differentiable ops, so their gradients of any order come from those ops.
 from __future__ import annotations
 
 import numbers
-import warnings
 
+from .._warn_once import warn_user
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
@@ -67,9 +67,9 @@ def sum_to_size(self, *size):
 def chain_matmul(*matrices):
     """The product of the 2-d ``matrices`` in order (deprecated in PyTorch, which now points
     to ``linalg.multi_dot``); one matrix comes back as a copy."""
-    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
-                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
-                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
+    warn_user("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+              "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+              "more tensors rather than multiple parameters.", UserWarning)
     if len(matrices) == 1 and isinstance(matrices[0], (tuple, list)):
         matrices = tuple(matrices[0])
     if not matrices:
@@ -120,9 +120,9 @@ class CholeskyInverse(Function):
 
 
 def _deprecated(name, instead):
-    warnings.warn(f"at::{name} is deprecated and it is just left for JIT compatibility. It will "
-                  f"be removed in a future PyTorch release. Please use `{instead}` instead",
-                  UserWarning, stacklevel=3)
+    warn_user(f"at::{name} is deprecated and it is just left for JIT compatibility. It will "
+              f"be removed in a future PyTorch release. Please use `{instead}` instead",
+              UserWarning)
 
 
 def frobenius_norm(input, dim, keepdim=False):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numbers
 import operator
-import warnings
 
+from .._warn_once import warn_user
 from .. import backend, dtypes
 from .. import _memory_format as mf
 from ..autograd._shown_edges import node_below
@@ -429,8 +429,8 @@ def transpose(a, dim0, dim1):
 def mT(a):
     """The last two dimensions swapped (``Tensor.mT``); the identity on a 0-d tensor."""
     if a.ndim == 0:
-        warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in "
-                      "these cases.", UserWarning, stacklevel=3)
+        warn_user("Tensor.mT is deprecated on 0-D tensors. This function is the identity in "
+                  "these cases.", UserWarning)
         return a
     if a.ndim == 1:
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. "

@@ -66,6 +66,21 @@ def _ord_text(ord):
     return "inf" if ord == math.inf else "-inf" if ord == -math.inf else f"{ord:g}"
 
 
+def _refuse_empty(x, ord, dim):
+    """An order with no identity (negative or inf) over an empty tensor: PyTorch wants dims,
+    and goes through them as given, each wrapped (an IndexError out of range) and refused
+    when empty, named as given; before it looks for a repeated dim."""
+    dims = [] if dim is None else list(dim) if isinstance(dim, (tuple, list)) else [dim]
+    start = f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on"
+    if not dims:
+        raise RuntimeError(f"{start} an empty tensor because the operation does not have an "
+                           f"identity")
+    for d in dims:
+        if x.shape[normalize_dim(d, x.ndim)] == 0:
+            raise RuntimeError(f"{start} the dimension {int(d)}because this dimension is empty "
+                               f"and the operation does not have an identity")
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """(sum |x|^ord)^(1/ord) over ``dim`` (all elements by default); ord inf/-inf: max/min |x|,
     ord 0: the number of non-zeros.  The gradient is PyTorch's: 0 at x = 0 and wherever the
@@ -84,6 +99,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if not isinstance(keepdim, (bool, np.bool_)):    # (the 2-norm's node takes it as it is)
         raise argument_error("linalg_vector_norm", "keepdim", "bool", keepdim, 4)
     x = _check_norm_dtype(x, dtype, "linalg.vector_norm")
+    if (ord < 0 or ord == math.inf) and x.numel() == 0:
+        _refuse_empty(x, ord, dim)
     if out_of_range is not None:
         raise out_of_range
     if x._array.dtype.kind == "c":
@@ -98,13 +115,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     axes = normalize_dims(dim, x.ndim)
     if dim is not None and len(axes) == 0:
         dim = None                          # dim=(): every element, as PyTorch
-    if (ord < 0 or ord == math.inf) and x.numel() == 0:
-        empty = [k for k in (axes if dim is not None else ()) if x.shape[k] == 0]
-        place = f"the dimension {empty[0]}because this dimension is empty and" if empty else \
-            "an empty tensor because" if dim is None else None
-        if place is not None:
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on "
-                               f"{place} the operation does not have an identity")
     dims = None if dim is None else dim
     if ord != 0 and x.numel() and all(x.shape[k] == 1 for k in
                                       (axes if dim is not None else range(x.ndim))):

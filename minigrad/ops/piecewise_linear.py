@@ -152,16 +152,21 @@ def threshold(input, threshold, value, inplace=False):
     and on it (integer inputs stay integers, as PyTorch). NaN is not <= the threshold: it
     passes through with its gradient, as PyTorch's kernel tests x <= threshold."""
     name = "threshold_" if inplace else "threshold"      # (PyTorch's parser reads both first)
-    threshold = number_arg(name, "threshold", threshold, 2)
-    value = number_arg(name, "value", value, 3)
+    # (a complex number is a Scalar to the parser; the element type refuses one with an
+    # imaginary part below, after the kernel's refusal of a bool or complex input)
+    for arg, v, k in (("threshold", threshold, 2), ("value", value, 3)):
+        number_arg(name, arg, v.real if isinstance(v, (complex, np.complexfloating)) else v, k)
+    threshold, value = (v.item() if isinstance(v, Tensor) else v for v in (threshold, value))
     dtype = input._array.dtype
-    if dtype.kind == "b":
+    if dtype.kind in "bc":
         raise not_implemented_for("threshold_cpu", dtype)
     # PyTorch converts both numbers to the element type first (a float16 input compares in
     # float32), refusing one that does not fit: a negative float for uint8, 1e10 for int32
     bound_dtype = np.dtype("float32") if dtypes.reduced_float(dtype) else dtype
     check_fill_value(threshold, bound_dtype)
     check_fill_value(value, dtype)
+    threshold, value = (v.real if isinstance(v, (complex, np.complexfloating)) else v
+                        for v in (threshold, value))
     xp = backend.xp_of(input._array)
     # an integer type truncates (-0.2 is 0) and wraps a negative int into an unsigned type
     bound = xp.asarray(int(threshold) if dtype.kind in "iu" else threshold).astype(bound_dtype)

@@ -17,10 +17,7 @@ __all__ = ["pixel_shuffle", "pixel_unshuffle"]
 
 def pixel_shuffle(input, upscale_factor):
     """(*, C r^2, H, W) -> (*, C, H r, W r): each group of r^2 channels becomes an r x r block."""
-    r = _positive_factor("pixel_shuffle", "upscale_factor", upscale_factor)
-    if input.ndim < 3:
-        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
-                           f"input with {input.ndim} dimension(s)")
+    r = _positive_factor("pixel_shuffle", "upscale_factor", upscale_factor, input)
     *lead, c, h, w = input.shape
     if c % (r * r):
         raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
@@ -33,12 +30,17 @@ def pixel_shuffle(input, upscale_factor):
     return rename_node(out, "PixelShuffleBackward0")
 
 
-def _positive_factor(op, name, value):
+def _positive_factor(op, name, value, input):
+    """The factor as an int, checked as PyTorch does: its type (the parser's), then the
+    input's rank, then its sign."""
     if isinstance(value, Tensor) and value.ndim == 0 and value._array.dtype.kind in "iu":
         value = int(value)                   # a 0-d integer tensor is read as its int
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{op}(): argument '{name}' (position 2) must be int, not "
                         f"{type(value).__name__}")
+    if isinstance(input, Tensor) and input.ndim < 3:
+        raise RuntimeError(f"{op} expects input to have at least 3 dimensions, but got input "
+                           f"with {input.ndim} dimension(s)")
     if value <= 0:
         raise RuntimeError(f"{op} expects a positive {name}, but got {value}")
     return int(value)
@@ -60,16 +62,16 @@ def _shuffled_layout(out, input):
 
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H r, W r) -> (*, C r^2, H, W): pixel_shuffle's inverse."""
-    r = _positive_factor("pixel_unshuffle", "downscale_factor", downscale_factor)
-    if input.ndim < 3:
-        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but "
-                           f"got input with {input.ndim} dimension(s)")
+    r = _positive_factor("pixel_unshuffle", "downscale_factor", downscale_factor, input)
     *lead, c, hr, wr = input.shape
     for name, dim, size in (("height", -2, hr), ("width", -1, wr)):
         if size % r:
             raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
                                f"downscale_factor, but input.size({dim})={size} is not "
                                f"divisible by {r}")
+    if input.numel() == 0:
+        # PyTorch hands back a copy of an empty input unchanged, its shape kept
+        return rename_node(clone(input), "PixelUnshuffleBackward0")
     n = len(lead)
     x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
-from .._warn_once import COMPLEX_TO_REAL, warn_once
+from .._warn_once import COMPLEX_TO_REAL, USER, warn_once
 from ..autograd import Function
 from ._util import unbroadcast
 
@@ -182,13 +182,13 @@ class RealPart(Function):
         return Cast.apply(g, dtype=self.in_dtype)
 
 
-def written_as_real(src, target_kind, stacklevel=3):
+def written_as_real(src, target_kind):
     """A complex ``src`` about to be written into a real tensor (of numpy dtype kind
     ``target_kind``), as PyTorch converts it: its real part, with PyTorch's warning (the
     gradient goes back as g + 0i), or for a bool target whether either part is nonzero."""
     if target_kind == "b":
         return type(src)._wrap(src._array != 0)
-    warn_once(COMPLEX_TO_REAL, stacklevel=stacklevel)    # (PyTorch: once a process)
+    warn_once(COMPLEX_TO_REAL, stacklevel=USER)    # (PyTorch: once a process)
     return RealPart.apply(src)
 
 

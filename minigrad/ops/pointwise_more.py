@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (broadcast_shape, ieee, ieee_errors, no_complex_kernel, not_implemented_for,
@@ -96,7 +96,11 @@ class Copysign(Function):
     """|a| with the sign bit of b (so -0.0 counts as negative).
 
     Backward, as PyTorch's: g * out / a for ``a`` (0 where a is 0, so NaN where a is NaN or
-    infinite), zeros for ``b``."""
+    infinite), zeros for ``b``.  Under ``create_graph`` the ratio out / a is built from a and
+    the output, then zeroed where a is 0, so that its own derivative there is PyTorch's
+    0 / 0 = NaN."""
+    saved_names = ("self", "result")
+
     @ieee
     def forward(self, a, b):
         xp = backend.xp_of(a)
@@ -104,11 +108,19 @@ class Copysign(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             self.ratio = xp.where(a == 0, 0, out / a).astype(out.dtype, copy=False)
         self.shapes = a.shape, b.shape
-        return mf.pointwise_result(out, a, b)
+        out = mf.pointwise_result(out, a, b)
+        self.save_for_backward(a, out)
+        return out
 
+    @ieee
     def backward(self, g):
         xp = backend.xp_of(g._array)
-        return (sum_to(mul(g, Tensor._wrap(self.ratio)), self.shapes[0])
+        ratio = Tensor._wrap(self.ratio)
+        if self.needs_input_grad[0] and is_grad_enabled():
+            a, out = self.saved_tensors
+            if a.requires_grad:
+                ratio = where(Tensor._wrap(a._array == 0), 0.0, div(out, a))
+        return (sum_to(mul(g, ratio), self.shapes[0])
                 if self.needs_input_grad[0] else None,
                 Tensor._wrap(xp.zeros(self.shapes[1], g._array.dtype))
                 if self.needs_input_grad[1] else None)

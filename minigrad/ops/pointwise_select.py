@@ -11,10 +11,10 @@ even for a NaN or infinite ``g``, as PyTorch's selecting backwards (relu, clamp,
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import _memory_format as mf, backend, dtypes, parallel
 from ..autograd import Function
 from ..autograd.function import keep_for_backward
@@ -311,9 +311,9 @@ def where(condition, input=None, other=None):
         b = _scalar_or_tensor(_checked_number(b, like), like, "where")
     if getattr(getattr(cond, "dtype", None), "kind", None) != "b":      # (a bool one: no look)
         if getattr(cond, "dtype", None) == np.uint8:
-            warnings.warn("where received a uint8 condition tensor. This behavior is deprecated "
-                          "and will be removed in a future version of PyTorch. Use a boolean "
-                          "condition instead.", UserWarning, stacklevel=2)
+            warn_user("where received a uint8 condition tensor. This behavior is deprecated "
+                      "and will be removed in a future version of PyTorch. Use a boolean "
+                      "condition instead.", UserWarning)
             cond = cond != 0
         if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
             got = (f"a tensor with dtype {scalar_type_name(cond.dtype)}"

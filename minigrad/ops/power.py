@@ -103,18 +103,18 @@ class Pow(Function):
                            mul(g, conj_of(mul(b, pow(a, self._exponent_less_one(b))))))
                 ga = sum_to(ga, a.shape)
             if self.needs_input_grad[1]:
-                gb = where((a._array == 0) & (b._array.real >= 0), 0.0,
-                           mul(g, conj_of(mul(out, log(a)))))
+                gb = mul(g, where((a._array == 0) & (b._array.real >= 0), 0.0,
+                                  conj_of(mul(out, log(a)))))
                 gb = sum_to(gb, b.shape)
             return ga, gb
         if self.needs_input_grad[0]:
             ga = self._base_grad(g, a, b)
         if self.needs_input_grad[1]:
-            # log(a): -inf at a = +-0 (so 0 ** -1 gives -inf, as PyTorch), NaN below
-            positive = a._array > 0
-            log_a = where(positive, log(where(positive, a, 1.0)),
-                          Tensor._wrap(_nonpositive_log(a._array)))
-            gb = where((a._array == 0) & (b._array >= 0), 0.0, mul(g, mul(out, log_a)))
+            # PyTorch's g * where(a == 0 & b >= 0, 0, a^b log a): log(a) is -inf at a = +-0
+            # (so 0 ** -1 gives -inf) and NaN below; g multiplies after the choice and log(a)
+            # is taken unmasked, so that second derivatives there are PyTorch's (0 from the
+            # upstream, NaN = 0 * inf from a's side)
+            gb = mul(g, where((a._array == 0) & (b._array >= 0), 0.0, mul(out, log(a))))
             gb = sum_to(gb, b.shape)
         return ga, gb
 
@@ -126,12 +126,6 @@ class Pow(Function):
         """g b a^(b-1), PyTorch's formula with its pow (1 at NaN ** 0, so the second
         derivative of x ** 2 is 2 everywhere); exactly 0 where b = 0 (a^(b-1) may be inf)."""
         return sum_to(where(b._array == 0, 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), a.shape)
-
-
-def _nonpositive_log(a):
-    """log of an array's non-positive elements: -inf at zero, NaN below it (and at NaN)."""
-    xp = backend.xp_of(a)
-    return xp.where(a == 0, -xp.inf, xp.nan).astype(a.dtype, copy=False)
 
 
 class ScalarPow(Pow):

@@ -102,7 +102,9 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
         kind = scalar_type_name(A._array.dtype)
         raise RuntimeError(f"linalg.pinv({kind}{{{list(A.shape)}}}): expected a tensor with 2 "
                            "or more dimensions of float, double, cfloat or cdouble types")
-    check_matrices(A, "linalg.pinv", square=hermitian)
+    check_matrices(A, "linalg.pinv", square=False)
+    if hermitian:                       # a Hermitian one is eigh's, which words the refusal
+        check_matrices(A, "linalg.eigh")
     xp = backend.xp_of(A._array)
     rtol = rcond if rtol is None else rtol
     return Pinv.apply(A, atol=_tolerance(atol, xp), rtol=_tolerance(rtol, xp),
@@ -122,7 +124,9 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     if isinstance(A, Tensor) and A.ndim < 2:        # its own words, naming the input
         raise RuntimeError("torch.linalg.matrix_rank: The input tensor input must have at "
                            "least 2 dimensions.")
-    check_matrices(A, "linalg.matrix_rank", square=hermitian)
+    check_matrices(A, "linalg.matrix_rank", square=False, dtype_first="all")
+    if hermitian:                       # (eigh's words for a non-square A)
+        check_matrices(A, "linalg.eigh")
     xp = backend.xp_of(A._array)
     if tol is not None:
         atol, rtol = tol, 0.0
@@ -165,19 +169,21 @@ def lstsq(A, B, rcond=None, *, driver=None):
     the CPU: rank always (driver 'gels' aside); singular_values only for 'gelsd'/'gelss';
     residuals (squared column norms of A X - B) when m > n for 'gels', and for 'gelsd' /
     'gelss' when besides every matrix has full rank; otherwise empty tensors."""
-    if isinstance(A, Tensor) and A.ndim < 2:
+    # PyTorch's order: A's rank, the dtypes alike, the ranks' relation, the sizes, the
+    # driver, then A's dtype (ints and halves refused), then the batch dims
+    if not isinstance(A, Tensor):
+        check_matrices(A, "linalg.lstsq", square=False)
+    if A.ndim < 2:
         raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
-    check_matrices(A, "linalg.lstsq", square=False)
-    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, "
-                           "gelsy, gelsd, gelss)")
     if isinstance(B, Tensor) and B._array.dtype != A._array.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
                            f"dtype, but got input's dtype {scalar_type_name(A._array.dtype)} and "
                            f"other's dtype {scalar_type_name(B._array.dtype)}")
-    if not (A.ndim >= B.ndim and A.ndim - B.ndim <= 1):
+    if isinstance(B, Tensor) and not (A.ndim >= B.ndim and A.ndim - B.ndim <= 1):
         raise RuntimeError("torch.linalg.lstsq: input.dim() must be greater or equal to "
                            "other.dim() and (input.dim() - other.dim()) <= 1")
+    if not isinstance(B, Tensor):
+        check_matrices(A, "linalg.lstsq", square=False)
     # as PyTorch: B is a batch of vectors when 1-d or shaped like A without its last dim;
     # another B of one dim fewer is a matrix, its batch still read off all but its last dim
     vector = B.ndim == 1 or tuple(B.shape) == tuple(A.shape[:-1])
@@ -187,6 +193,10 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if not vector and B.shape[-2] != A.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
                            f"Got {A.shape[-2]} and {B.shape[-2]}")
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, "
+                           "gelsy, gelsd, gelss)")
+    check_matrices(A, "linalg.lstsq", square=False)
     b = unsqueeze(B, -1) if vector else B
     if A.ndim - B.ndim == 1 and not vector:
         batch = broadcast_shape(tuple(A.shape[:-2]), tuple(B.shape[:-1]), "linalg.lstsq")

@@ -15,12 +15,11 @@ from __future__ import annotations
 import builtins  # this module defines sum, all, any: the builtins stay reachable
 import math
 import numbers
-import warnings
 
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
-from .._warn_once import COMPLEX_TO_REAL, warn_once
+from .._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
@@ -345,7 +344,7 @@ def _float_input(a, dtype=None, name="sum"):
             return Tensor._wrap(a._array != 0)     # (as .to(bool): nonzero, imaginary too)
         if a._array.dtype.kind == "c" and target.np.kind != "c":
             # PyTorch converts as .to(dtype) does: the real part, with its warning
-            warn_once(COMPLEX_TO_REAL, stacklevel=3)     # (PyTorch: once a process)
+            warn_once(COMPLEX_TO_REAL, stacklevel=USER)     # (PyTorch: once a process)
             a = cast_to(a, a._array.real.dtype)
         with ieee_errors():          # NaN or out-of-range values convert silently, as PyTorch
             return cast(a, target)
@@ -479,9 +478,9 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
         if ax not in axes:
             kept *= a.shape[ax]
     if a._array.size // builtins.max(kept, 1) - correction <= 0:
-        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
-                      "less than the reduction factor (input numel divided by output numel).",
-                      UserWarning, stacklevel=3)
+        warn_user(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                  "less than the reduction factor (input numel divided by output numel).",
+                  UserWarning)
     if dtypes.reduced_float(a._array.dtype):
         # as PyTorch: float16 is summed in float32 and rounded once (its squares overflow
         # from |x| = 256, where the standard deviation is still far from float16's limit)

@@ -20,11 +20,11 @@ autograd; a NaN d counts as inside, as in PyTorch's kernels.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
+from .._warn_once import warn_user
 from ..autograd import Function, is_grad_enabled
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
@@ -38,16 +38,15 @@ from .pointwise_select import where
 from .plumbing import expand_to
 
 
-def _warn_target_size(input, target, stacklevel=3):
+def _warn_target_size(input, target):
     """PyTorch's regression losses broadcast a target of another shape, with a warning (at
-    the loss's caller: ``stacklevel`` counts from here)."""
+    the user's line that called the loss)."""
     if not hasattr(target, "shape"):
         target.size()           # PyTorch reads target.size() first: its AttributeError
     if tuple(target.shape) != tuple(input.shape):
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
-                      f"size ({input.shape}). The two are broadcast against each other, which "
-                      f"is rarely what was meant; give them the same size.", UserWarning,
-                      stacklevel=stacklevel)
+        warn_user(f"Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). The two are broadcast against each other, which "
+                  f"is rarely what was meant; give them the same size.", UserWarning)
 
 
 def _weighted(errors, weight, input, reduction):
@@ -151,7 +150,7 @@ def _prepared(input, target, name, size_average, reduce, reduction):
     of a target of another size, read the legacy reduction arguments, widen to float32 under
     autocast, refuse shapes that do not broadcast, check the reduction, then broadcast and
     promote -> (input, target, reduction)."""
-    _warn_target_size(input, target, stacklevel=4)
+    _warn_target_size(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if _autocast_state.active:             # autocast runs losses in float32
         input, target = _autocast_widen(input, target)

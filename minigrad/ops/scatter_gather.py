@@ -24,10 +24,10 @@ compositions of these, and inherit their first and second derivatives.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
@@ -353,9 +353,9 @@ def scatter(input, dim, index, src=_NO_SRC, *, value=None, reduce=None):
     s = _src_tensor(x, src, value, idx)
     if reduce is not None:
         if isinstance(src, Tensor):
-            warnings.warn("scatter(): the reduce argument with a Tensor src is deprecated in "
-                          "PyTorch and will go; scatter_reduce offers more reductions",
-                          UserWarning, stacklevel=2)
+            warn_user("scatter(): the reduce argument with a Tensor src is deprecated in "
+                      "PyTorch and will go; scatter_reduce offers more reductions",
+                      UserWarning)
         out = ScatterLegacyReduce.apply(x, s, index=idx, dim=d,
                                         reduce="sum" if reduce == "add" else "prod")
     else:

@@ -11,7 +11,9 @@ joins every segment (max(initial, values), initial + sum, initial * prod, (initi
 and is an empty segment's value (otherwise 0, 1, NaN, -inf, inf).
 
 Composed of ``scatter_reduce`` and ``where``, so the gradient is theirs: ties of max/min share
-it evenly, and ``initial`` takes none of it.
+it evenly, and ``initial`` takes none of it.  Floating dtypes only (bfloat16 included); a
+running sum (product) starts at ``initial`` and rounds to data's dtype at every element, as
+PyTorch's kernel (for bfloat16 the values are recomputed in that order, ``_round_each_step``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from .. import backend, dtypes
 from ..tensor import Tensor
-from .elementwise import add, div, mul
+from .elementwise import div
 from .pointwise_select import where
 from .scatter_reduce import scatter_reduce
 from .stacking import narrow
@@ -49,6 +51,28 @@ def _segment_lengths(data, lengths, offsets, axis, unsafe):
     return sizes
 
 
+def _round_each_step(result, data, sizes, axis, reduce, start):
+    """Overwrite the bfloat16 ``result`` (shape: data's with S at ``axis``) with PyTorch's
+    values: each segment's running sum (product) rounded to bfloat16 after every element, then
+    divided by the count for 'mean' (empty segments keep their fill).  Vectorised over the
+    segments; one step per position in the longest one."""
+    x = np.moveaxis(data.astype(np.float32), axis, -1)              # (lead, trail, N)
+    trail = data.ndim - axis - 1
+    lengths = sizes.reshape(sizes.shape[:-1] + (1,) * trail + sizes.shape[-1:])
+    lengths = np.broadcast_to(lengths, x.shape[:-1] + sizes.shape[-1:])  # (lead, trail, S)
+    first = np.cumsum(lengths, -1) - lengths
+    acc = np.full(lengths.shape, np.float32(dtypes.BFLOAT16.type(start)))
+    last = max(x.shape[-1] - 1, 0)
+    for k in range(int(lengths.max(initial=0))):
+        value = np.take_along_axis(x, np.minimum(first + k, last), -1)
+        step = (acc + value if reduce != "prod" else acc * value).astype(dtypes.BFLOAT16)
+        acc = np.where(k < lengths, step.astype(np.float32), acc)
+    if reduce == "mean":
+        acc = np.where(lengths > 0, acc / np.maximum(lengths, 1), np.moveaxis(
+            result.astype(np.float32), axis, -1))
+    result[...] = np.moveaxis(acc.astype(dtypes.BFLOAT16), -1, axis)
+
+
 def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, axis=0,
                    unsafe=False, initial=None):
     """The ``reduce`` of each segment of ``data`` along ``axis`` (see the module docstring)."""
@@ -59,7 +83,7 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
         raise RuntimeError("segment_reduce(): indices based reduction is not supported yet.")
     if lengths is None and offsets is None:
         raise RuntimeError("segment_reduce(): Either lengths or offsets must be defined.")
-    if data._array.dtype.kind != "f":
+    if data._array.dtype.kind != "f" and data._array.dtype != dtypes.BFLOAT16:
         raise NotImplementedError(f'"_segment_reduce_cpu" not implemented for '
                                   f"'{dtypes.scalar_type_name(data._array.dtype)}'")
     axis = axis + data.ndim if axis < 0 else axis
@@ -81,6 +105,10 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
     shape = tuple(data.shape[:axis]) + (segments,) + tuple(data.shape[axis + 1:])
     xp = backend.xp_of(data._array)
     start = 0.0 if reduce in ("sum", "mean") else 1.0 if reduce == "prod" else _EMPTY[reduce]
+    if initial is not None and reduce in ("sum", "prod", "mean"):
+        # as PyTorch: each segment's running sum (product) starts at initial, in data's dtype
+        # (for float16 / bfloat16 the rounding of every step depends on it)
+        start = initial
     wide = shape[:axis] + (segments + spare,) + shape[axis + 1:]
     base = Tensor._wrap(xp.full(wide, start, data._array.dtype))
     out = scatter_reduce(base, axis, index, data, _REDUCTIONS[reduce],
@@ -90,20 +118,17 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
     counts = sizes.reshape(sizes.shape + (1,) * (data.ndim - axis - 1))
     fill = _EMPTY[reduce] if initial is None else initial
     if reduce == "mean":
-        if initial is not None:
-            out = add(out, initial)
         safe = Tensor._wrap(backend.to_device(np.maximum(counts, 1).astype(
             data._array.dtype), data.device))
         empty = Tensor._wrap(backend.to_device(np.broadcast_to(counts == 0, shape).copy(),
                                                data.device))
-        return where(empty, Tensor._wrap(xp.full(shape, fill, data._array.dtype)),
-                     div(out, safe))
-    if initial is None:
+        out = where(empty, Tensor._wrap(xp.full(shape, fill, data._array.dtype)),
+                    div(out, safe))
+    if reduce in ("sum", "prod", "mean") and data._array.dtype == dtypes.BFLOAT16 and \
+            type(data._array) is np.ndarray:
+        _round_each_step(out._array, data._array, sizes, axis, reduce, start)
+    if initial is None or reduce in ("sum", "prod", "mean"):
         return out
-    if reduce == "sum":
-        return add(out, initial)
-    if reduce == "prod":
-        return mul(out, initial)
     # max / min: the initial value wins only where it is strictly beyond the segment's extreme
     # (an empty segment's extreme is -inf / inf), so ties leave the gradient with the data
     beyond = out._array < initial if reduce == "max" else out._array > initial

@@ -388,11 +388,13 @@ def renorm(input, p, dim, maxnorm):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {scalar_type_name(input._array.dtype)}")
     others = tuple(i for i in range(input.ndim) if i != d)
-    # the norms of the slices to scale only (the others' are zeros here): a slice left as it
-    # is, a NaN one among them, then gets the gradient g itself, as in PyTorch, with no NaN
-    # from its norm's derivative times 0
-    big = vector_norm(input.detach(), p, others, True)._array > maxnorm
-    norms = vector_norm(where(big, input, 0.0), p, others, True)
+    # the norms of every slice but those with a NaN (zeroed here): a NaN slice, left as it
+    # is, gets the gradient g itself, as in PyTorch, with no NaN from its norm's derivative
+    # times 0; a zero slice keeps its norm's own derivative, so that its second derivative
+    # is PyTorch's NaN
+    whole = vector_norm(input.detach(), p, others, True)._array
+    big = whole > maxnorm
+    norms = vector_norm(where(whole != whole, 0.0, input), p, others, True)
     factor = where(big, div(maxnorm, add(norms, 1e-7)), 1.0)
     return rename_node(mul(input, cast(factor, input._array.dtype)), "RenormBackward0")
 

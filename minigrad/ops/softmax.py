@@ -19,11 +19,11 @@ the max, whose per-slice passes cost a third of its forward (``_unshifted``).
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from .. import backend, dtypes
+from .._warn_once import warn_user
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
@@ -342,10 +342,11 @@ def log_softmax(a, dim, dtype=None):
 
 def implicit_softmax_dim(name, ndim, stacklevel):
     """The dim a softmax-like function called without one takes (PyTorch's legacy choice),
-    with PyTorch's deprecation warning."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Pass dim= "
-                  f"explicitly (dim={_softmax_dim(ndim)} was chosen for a {ndim}-d input).",
-                  UserWarning, stacklevel=stacklevel)
+    with PyTorch's deprecation warning, at the user's line (``stacklevel``, the functions'
+    ``_stacklevel``, is not needed for that and goes unused)."""
+    warn_user(f"Implicit dimension choice for {name} has been deprecated. Pass dim= "
+              f"explicitly (dim={_softmax_dim(ndim)} was chosen for a {ndim}-d input).",
+              UserWarning)
     return _softmax_dim(ndim)
 
 

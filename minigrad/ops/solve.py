@@ -108,23 +108,32 @@ def empty_without_kernel(A):
                                dtypes.reduced_float(A._array.dtype))
 
 
-def check_matrices(A, name, *, square=True, arg="A", position=1):
-    """PyTorch's checks of a linalg input: a Tensor, at least 2-d, floating (float16 aside),
-    square; each refusal in the words PyTorch's function ``name`` uses."""
+def check_matrices(A, name, *, square=True, arg="A", position=1, kernel=True, dtype_first=None,
+                   square_arg=None):
+    """PyTorch's checks of a linalg input: a Tensor, at least 2-d, square, floating (float16
+    aside); each refusal in the words PyTorch's function ``name`` uses.  ``kernel`` False
+    leaves float16/bfloat16 to the caller (PyTorch's kernel refuses them after the checks).
+    ``dtype_first``: 'ints' or 'all' where PyTorch refuses those dtypes before a non-square
+    A (before its rank, too); ``square_arg``: the name the shape refusals give A, where not
+    ``arg`` (the argument's name in a type error)."""
     if not isinstance(A, Tensor):
         kind = type(A).__name__
         raise TypeError(f"{name.replace('.', '_')}(): argument '{arg}' (position {position}) "
                         f"must be Tensor, not {kind}")
-    says = _SAYS.get(name, name)
+    says, dtype = _SAYS.get(name, name), A._array.dtype
+    if (dtype_first and dtype.kind not in "fcV") or \
+            (dtype_first == "all" and dtypes.reduced_float(dtype)):
+        _refuse_dtype(name, dtype, A.numel() == 0)
+    shown = square_arg or arg
     if A.ndim < 2:
-        raise RuntimeError(f"{says}: The input tensor {arg} must have at least 2 dimensions.")
-    if A._array.dtype.kind == "c" and name in _COMPLEX_REFUSED:
-        _refuse_complex(says, A._array.dtype)
-    if A._array.dtype.kind not in "fcV" or dtypes.reduced_float(A._array.dtype):
-        _refuse_dtype(name, A._array.dtype, A.numel() == 0)
-    if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{says}: {arg} must be batches of square matrices, but they are "
+        raise RuntimeError(f"{says}: The input tensor {shown} must have at least 2 dimensions.")
+    if dtype.kind == "c" and name in _COMPLEX_REFUSED:
+        _refuse_complex(says, dtype)
+    if square and A.shape[-1] != A.shape[-2]:          # (PyTorch: before the dtype)
+        raise RuntimeError(f"{says}: {shown} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A._array.dtype.kind not in "fcV" or (kernel and dtypes.reduced_float(A._array.dtype)):
+        _refuse_dtype(name, A._array.dtype, A.numel() == 0)
 
 
 def _first_zero_pivot(a):
@@ -288,16 +297,47 @@ def solve(A, B, *, left=True):
     """``linalg.solve``: X with A X = B (X A = B when ``left`` is False), A (*, n, n) and B
     (*, n, k) or, when B is (n,) or has A's batch shape with one fewer dim, a batch of vectors
     (*, n) giving X (*, n) (a column, whichever side).  Batch dims broadcast."""
-    check_matrices(A, "linalg.solve")
+    check_solve_dtypes(A, B, "linalg.solve")
     B, vector = solve_rhs(A, B, left, "linalg_solve")
-    if left:
-        out = Solve.apply(*_broadcast_batches(A, B))
-    else:
-        out = mT(Solve.apply(*_broadcast_batches(mT(A), mT(B))))
+    a, b = _broadcast_batches(A, B) if left else _broadcast_batches(mT(A), mT(B))
+    refuse_half(A, "linalg.solve")
+    try:
+        out = Solve.apply(a, b) if left else mT(Solve.apply(a, b))
+    except LinAlgError:
+        # PyTorch factors A before broadcasting it: the failed batch element is A's own
+        info = _first_zero_pivot(backend.as_numpy(A._array))
+        raise LinAlgError(f"torch.linalg.solve: {_batch_prefix(info)}The solver failed because "
+                          f"the input matrix is singular.") from None
     if not (vector or not left):
         return out
     # PyTorch's one node for the solve, whatever view of its result the call returns
     return rename_node(squeeze(out, -1) if vector else out, "LinalgSolveExBackward0")
+
+
+def check_solve_dtypes(A, B, name):
+    """linalg.solve's (and solve_ex's) checks before its shape checks, in PyTorch's order:
+    A floating or complex, B of A's dtype, then A a batch of square matrices (half precision
+    is refused later, by ``refuse_half``, after the shapes)."""
+    if isinstance(A, Tensor):
+        if A._array.dtype.kind not in "fcV":
+            _refuse_dtype(name, A._array.dtype, A.numel() == 0)
+        if isinstance(B, Tensor):
+            _same_dtype(A, B)
+    check_matrices(A, name, kernel=False)
+
+
+def refuse_half(A, name):
+    """The LU kernel's refusal of float16/bfloat16, once every check has passed."""
+    if dtypes.reduced_float(A._array.dtype):
+        _refuse_dtype(name, A._array.dtype, A.numel() == 0)
+
+
+def _same_dtype(A, B):
+    """linalg.solve's refusal of A and B of different dtypes."""
+    if A._array.dtype != B._array.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {scalar_type_name(A._array.dtype)} and B of type "
+                           f"{scalar_type_name(B._array.dtype)} instead")
 
 
 def solve_rhs(A, B, left, name):
@@ -306,10 +346,7 @@ def solve_rhs(A, B, left, name):
     if not isinstance(B, Tensor):
         raise TypeError(f"{name}(): argument 'B' (position 2) must be Tensor, not "
                         f"{type(B).__name__}")
-    if A._array.dtype != B._array.dtype:
-        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
-                           f"of type {scalar_type_name(A._array.dtype)} and B of type "
-                           f"{scalar_type_name(B._array.dtype)} instead")
+    _same_dtype(A, B)
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     b = unsqueeze(B, -1) if vector else B
     n = A.shape[-1]

@@ -102,7 +102,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                      mode=pad_mode)
         input = reshape_to(padded, tuple(padded.shape[len(padded.shape) - ndim:]))
     if window is None:
-        warn_once(_NO_STFT_WINDOW, 4)
+        warn_once(_NO_STFT_WINDOW)
     is_complex = input._array.dtype.kind == "c" or (
         window is not None and window._array.dtype.kind == "c")
     if return_complex is None:
@@ -112,7 +112,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                                "a future PyTorch release.")
         return_complex = True
     if not return_complex:
-        warn_once(_REAL_STFT, 4)
+        warn_once(_REAL_STFT)
     hop = n_fft // 4 if hop_length is None else hop_length
     win = n_fft if win_length is None else win_length
 
@@ -177,7 +177,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
             f"length={length}, return_complex={int(return_complex)}){sep}{what}")
 
     if window is None:
-        warn_once(_NO_ISTFT_WINDOW, 4)
+        warn_once(_NO_ISTFT_WINDOW)
     if input._array.dtype.kind != "c":
         raise RuntimeError("istft requires a complex-valued input tensor matching the output "
                            "from stft with return_complex=True.")
@@ -239,7 +239,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
         fail("window overlap add min: 1\n[ CPUBoolType{} ]", sep=" ")
     y = div(y, envelope)
     if length is not None and y.shape[-1] < length:
-        warn_once(_ISTFT_SHORT, 4)
+        warn_once(_ISTFT_SHORT)
         return pad(y, [0, length - y.shape[-1]])
     # PyTorch squeezes an unbatched input's batch dim away last (before any padding)
     return y if input.ndim == 3 else rename_node(y, "SqueezeBackward1")

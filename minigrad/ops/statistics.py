@@ -7,12 +7,11 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
-from .._warn_once import warn_once
+from .._warn_once import USER, warn_once, warn_user
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
@@ -86,8 +85,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         centred = sub(x, mean)
         weighted = mul(centred, w)
     if (float(norm._array) if isinstance(norm, Tensor) else norm) <= 0:
-        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less "
-                      "than the number of observations.", UserWarning, stacklevel=2)
+        warn_user("cov(): degrees of freedom is <= 0. Correction should be strictly less "
+                  "than the number of observations.", UserWarning)
     norm = clamp(norm, min=0) if isinstance(norm, Tensor) else max(norm, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = div(matmul(centred, conj_of(transpose(weighted, 0, 1))), norm)
@@ -430,7 +429,7 @@ def _warn_copy(what):
     warn_once(f"torch.searchsorted(): {what} tensor is non-contiguous, this will lower the "
               f"performance due to extra data copy when converting non-contiguous tensor to "
               f"contiguous, please use contiguous {what} tensor if possible. This message will "
-              f"only appear once per program.", UserWarning, stacklevel=3)
+              f"only appear once per program.", UserWarning, stacklevel=USER)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):

@@ -6,10 +6,9 @@ callbacks ``apply_`` / ``map_``.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from .._data_conversion import _legacy_sizes, legacy_keywords, legacy_other_dtype
@@ -178,8 +177,8 @@ def _memory_order(array, strides, check):
 def H(input):
     """The conjugate transpose of a matrix (the transpose, for a real one)."""
     if input.ndim == 0:
-        warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
-                      UserWarning, stacklevel=3)
+        warn_user("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                  UserWarning)
         return conj_of(input)
     if input.ndim != 2:
         hint = " For batches of matrices, consider using tensor.mH" if input.ndim > 2 else ""
@@ -191,8 +190,8 @@ def H(input):
 def mH(input):
     """The conjugate transpose of the last two dimensions (the transpose, for real tensors)."""
     if input.ndim == 0:
-        warnings.warn("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
-                      UserWarning, stacklevel=3)
+        warn_user("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
+                  UserWarning)
         return conj_of(input)
     if input.ndim == 1:
         raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. "

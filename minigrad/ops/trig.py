@@ -71,11 +71,14 @@ class Acos(_Unary):
 
 
 class Atan(_Unary):
+    """Backward: g / conj(1 + x^2), a division as PyTorch's (at the poles x = +-i a complex
+    g / 0 is inf + nan i there, where g * (1 / 0) would be NaN)."""
     ufunc = "arctan"
 
-    @staticmethod
-    def derivative(a, out):
-        return div(1.0, add(mul(a, a), 1.0))
+    @ieee
+    def backward(self, g):
+        a, _ = self.saved_tensors
+        return div(g, conj_of(add(mul(a, a), 1.0)))
 
 
 class Sinh(_Unary):
@@ -128,6 +131,8 @@ class Atan2(Function):
     (arrays, or None) replace y^2 or x^2 and -y where that operand was an integer or bool tensor
     before promotion: PyTorch computes them in the operand's own dtype (uint8 -3 is 253, a
     square wraps around, and -y of a bool raises, in the backward)."""
+    saved_names = ("self", "other")
+
     def forward(self, y, x, *, squares=(None, None), minus_y=None, y_is_bool=False):
         self.save_for_backward(y, x)
         self.squares, self.minus_y, self.y_is_bool = squares, minus_y, y_is_bool
@@ -139,10 +144,10 @@ class Atan2(Function):
         y2, x2 = (mul(t, t) if sq is None else Tensor._wrap(sq)
                   for t, sq in ((y, self.squares[0]), (x, self.squares[1])))
         # at the origin (or where r2 underflows to 0) the angle has no derivative; PyTorch
-        # gives 0 there, not 0/0, so 1/r2 is taken as 0 where r2 is 0
+        # gives 0 there, not 0/0, so 1/r2 is replaced by 0 where r2 is 0 -- after it is
+        # taken (inf), so that a second derivative there is 0 * inf = NaN, as PyTorch's
         r2 = add(x2, y2)
-        at_origin = Tensor._wrap(r2._array == 0)
-        recip = where(at_origin, 0.0, div(1.0, where(at_origin, 1.0, r2)))
+        recip = where(Tensor._wrap(r2._array == 0), 0.0, div(1.0, r2))
         gy = sum_to(mul(mul(g, x), recip), y.shape) if self.needs_input_grad[0] else None
         gx = None
         if self.needs_input_grad[1]:

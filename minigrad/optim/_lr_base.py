@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import functools
 import types
-import warnings
 import weakref
 
+from .._warn_once import warn_user
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -56,13 +56,13 @@ def _track_step_calls(optimizer):
 
 def _warn_if_optimizer_not_stepped(optimizer):
     if not getattr(optimizer.step, "_wrapped_by_lr_sched", False):
-        warnings.warn("Seems like `optimizer.step()` has been overridden after learning rate "
-                      "scheduler initialization: make sure `optimizer.step()` is called "
-                      "before `lr_scheduler.step()`.", UserWarning, stacklevel=3)
+        warn_user("Seems like `optimizer.step()` has been overridden after learning rate "
+                  "scheduler initialization: make sure `optimizer.step()` is called "
+                  "before `lr_scheduler.step()`.", UserWarning)
     elif not getattr(optimizer, "_opt_called", False):
-        warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. The "
-                      "optimizer should step first, then the schedule: in the other order the "
-                      "schedule's first learning rate is never used.", UserWarning, stacklevel=3)
+        warn_user("Detected call of `lr_scheduler.step()` before `optimizer.step()`. The "
+                  "optimizer should step first, then the schedule: in the other order the "
+                  "schedule's first learning rate is never used.", UserWarning)
 
 
 # the words of the warning a ``step(epoch)`` call gives (third-party code imports the name to
@@ -90,8 +90,8 @@ class _enable_get_lr_call:
 def _warn_get_lr_called_within_step(lr_scheduler):
     """The warning a schedule's ``get_lr()`` gives when called from outside its step."""
     if not getattr(lr_scheduler, "_get_lr_called_within_step", False):
-        warnings.warn("To get the last learning rate computed by the scheduler, please use "
-                      "`get_last_lr()`.", UserWarning, stacklevel=3)
+        warn_user("To get the last learning rate computed by the scheduler, please use "
+                  "`get_last_lr()`.", UserWarning)
 
 
 def _warn_outside_step(get_lr):
@@ -100,8 +100,8 @@ def _warn_outside_step(get_lr):
     @functools.wraps(get_lr)
     def checked(self):
         if not getattr(self, "_get_lr_called_within_step", False):
-            warnings.warn("To get the last learning rate computed by the scheduler, please use "
-                          "`get_last_lr()`.", UserWarning, stacklevel=2)
+            warn_user("To get the last learning rate computed by the scheduler, please use "
+                      "`get_last_lr()`.", UserWarning)
         return get_lr(self)
     return checked
 
@@ -173,7 +173,7 @@ class LRScheduler:
             _warn_if_optimizer_not_stepped(self.optimizer)
         self._step_count += 1
         if epoch is not None:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warn_user(EPOCH_DEPRECATION_WARNING, UserWarning)
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):

@@ -86,7 +86,7 @@ class Adagrad(Optimizer):
             raise RuntimeError("weight_decay option is not compatible with sparse gradients")
         # PyTorch builds the update as a sparse_coo_tensor, whose implicit-checks warning
         # its users see from here
-        resolve_check(None, stacklevel=5)
+        resolve_check(None)
         if "sum" not in state:
             self._fresh_state(param, state, group)
         step = state["step"]._array

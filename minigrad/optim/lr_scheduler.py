@@ -12,10 +12,10 @@ recurrences are PyTorch's "chainable" forms, so the rates match torch's to the l
 from __future__ import annotations
 
 import math
-import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from .._warn_once import warn_user
 from ._lr_base import EPOCH_DEPRECATION_WARNING, LambdaScheduler, LRScheduler, \
     NestedSchedulers, _enable_get_lr_call, _group_values, _set_group_value, \
     _warn_get_lr_called_within_step  # noqa: F401
@@ -29,7 +29,11 @@ __all__ = ["LRScheduler", "_LRScheduler", "StepLR", "MultiStepLR", "ExponentialL
            "PolynomialLR", "ChainedScheduler", "CyclicLR"]
 
 
-_LRScheduler = LRScheduler
+class _LRScheduler(LRScheduler):
+    """The scheduler base's older name, kept as PyTorch keeps it: a subclass of LRScheduler
+    (the built-in schedulers are not instances of it)."""
+
+
 # PyTorch's helper names, which third-party schedules modelled on PyTorch's own import
 _param_groups_val_list = _group_values
 _update_param_group_val = _set_group_value
@@ -438,7 +442,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+            warn_user(EPOCH_DEPRECATION_WARNING, UserWarning)
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best, self.num_bad_epochs = current, 0

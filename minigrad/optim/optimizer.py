@@ -21,11 +21,11 @@ exports those.
 from __future__ import annotations
 
 import copy
-import warnings
 from collections import OrderedDict, defaultdict
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend
 from .._global_flags import typename
 from ..autograd import enable_grad, set_grad_enabled
@@ -190,8 +190,8 @@ class Optimizer:
                                  f"optimization parameter {name}")
             group.setdefault(name, default)
         if len(set(map(id, params))) != len(params):
-            warnings.warn("optimizer contains a parameter group with duplicate parameters; in "
-                          "future, this will cause an error", stacklevel=3)
+            warn_user("optimizer contains a parameter group with duplicate parameters; in "
+                      "future, this will cause an error")
         seen = set()
         for g in self.param_groups:
             seen.update(map(id, g["params"]))

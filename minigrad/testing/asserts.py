@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import collections.abc
 import numbers
-import warnings
 
 import numpy as np
 
+from .._warn_once import warn_user
 from .. import backend, dtypes
 from .._random_factories import randint
 from ..tensor import Tensor
@@ -244,9 +244,9 @@ def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan=True, msg=
     """Deprecated in torch (FutureWarning): ``assert_close`` with ``expected`` first converted
     to a tensor of actual's dtype, no dtype check, NaNs equal, and torch's older tolerances
     (float32 1e-4 / 1e-5, float64 1e-5 / 1e-8, float16 1e-3 / 1e-3)."""
-    warnings.warn("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be "
-                  "removed in a future release. Please use `torch.testing.assert_close()` "
-                  "instead.", FutureWarning, stacklevel=2)
+    warn_user("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be "
+              "removed in a future release. Please use `torch.testing.assert_close()` "
+              "instead.", FutureWarning)
     if not isinstance(actual, Tensor):
         actual = Tensor._wrap(_to_array(actual))
     if not isinstance(expected, Tensor):

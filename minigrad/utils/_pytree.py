@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import types
-import warnings
 from collections import OrderedDict, defaultdict, deque, namedtuple
 
+from .._warn_once import warn_user
 from .. import return_types
 from ..tensor import Size
 
@@ -40,8 +40,8 @@ SUPPORTED_NODES: dict = {}      # type -> _Node (every namedtuple class is filed
 def _store(cls, flatten_fn, unflatten_fn, serialized_type_name, to_dumpable_context,
            from_dumpable_context, flatten_with_keys_fn):
     if cls in SUPPORTED_NODES:
-        warnings.warn(f"{cls} is already registered as pytree node. "
-                      "Overwriting the previous registration.", stacklevel=3)
+        warn_user(f"{cls} is already registered as pytree node. "
+                  "Overwriting the previous registration.")
     SUPPORTED_NODES[cls] = _Node(cls, flatten_fn, unflatten_fn, flatten_with_keys_fn,
                                  serialized_type_name)
     if (to_dumpable_context is None) != (from_dumpable_context is None):
@@ -68,9 +68,9 @@ def _register_pytree_node(cls, flatten_fn, unflatten_fn, to_str_fn=None, maybe_f
                           from_dumpable_context=None, flatten_with_keys_fn=None):
     """The older private spelling that libraries still call: registers (or re-registers,
     with a warning) after a FutureWarning."""
-    warnings.warn("`torch.utils._pytree._register_pytree_node` is deprecated. "
-                  "Please use `torch.utils._pytree.register_pytree_node` instead.",
-                  FutureWarning, stacklevel=2)
+    warn_user("`torch.utils._pytree._register_pytree_node` is deprecated. "
+              "Please use `torch.utils._pytree.register_pytree_node` instead.",
+              FutureWarning)
     _store(cls, flatten_fn, unflatten_fn, serialized_type_name, to_dumpable_context,
            from_dumpable_context, flatten_with_keys_fn)
 
@@ -241,9 +241,9 @@ class TreeSpec:
 
     @property
     def children_specs(self):
-        warnings.warn("`treespec.children_specs` is deprecated. Use `treespec.child(index)` to "
-                      "access a single child, or `treespec.children()` to get all children.",
-                      FutureWarning, stacklevel=2)
+        warn_user("`treespec.children_specs` is deprecated. Use `treespec.child(index)` to "
+                  "access a single child, or `treespec.children()` to get all children.",
+                  FutureWarning)
         return self._children
 
     def is_leaf(self):
@@ -360,9 +360,9 @@ class LeafSpec(TreeSpec):
 
     def __init__(self, _warn=True):
         if _warn:
-            warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use "
-                          "`isinstance(treespec, TreeSpec) and treespec.is_leaf()` instead.",
-                          FutureWarning, stacklevel=2)
+            warn_user("`isinstance(treespec, LeafSpec)` is deprecated, use "
+                      "`isinstance(treespec, TreeSpec) and treespec.is_leaf()` instead.",
+                      FutureWarning)
         super().__init__(None, None, [])
 
 

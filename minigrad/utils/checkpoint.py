@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
-import warnings
 
+from .._warn_once import warn_user
 from .._random_factories import get_rng_state, set_rng_state
 from ..autograd import Function, enable_grad, grad as autograd_grad, is_grad_enabled, no_grad
 from ..autograd.engine import _is_checkpoint_valid, _nested_pass
@@ -88,8 +88,7 @@ def check_backward_validity(inputs):
     """Warn when no tensor among ``inputs`` requires grad (a checkpointed region's gradients
     would then all be None)."""
     if not any(isinstance(inp, Tensor) and inp.requires_grad for inp in inputs):
-        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
-                      stacklevel=2)
+        warn_user("None of the inputs have requires_grad=True. Gradients will be None")
 
 
 _debug_override = [None]     # set_checkpoint_debug_enabled's value while its block runs
@@ -136,10 +135,10 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
     (only with use_reentrant=False).
     """
     if use_reentrant is None:
-        warnings.warn("minigrad.utils.checkpoint: the use_reentrant parameter should be passed "
-                      "explicitly. PyTorch will require it; use_reentrant=False is "
-                      "recommended. Defaulting to use_reentrant=True, PyTorch's current "
-                      "default.", stacklevel=2)
+        warn_user("minigrad.utils.checkpoint: the use_reentrant parameter should be passed "
+                  "explicitly. PyTorch will require it; use_reentrant=False is "
+                  "recommended. Defaulting to use_reentrant=True, PyTorch's current "
+                  "default.")
         use_reentrant = True
     preserve = kwargs.pop("preserve_rng_state", True)
     if kwargs and use_reentrant:
@@ -156,8 +155,7 @@ def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
         raise ValueError("determinism_check should be one of ['default', 'none'], but got "
                          f"{determinism_check}")
     if use_reentrant and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
-        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
-                      stacklevel=2)
+        warn_user("None of the inputs have requires_grad=True. Gradients will be None")
         with no_grad():
             return function(*args)
     forward_context, recompute_context = context_fn()
@@ -172,10 +170,10 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
     ``input``, split into ``segments`` chunks of ``len(functions) // segments``; every chunk
     but the last (which backward needs at once) is checkpointed."""
     if use_reentrant is None:
-        warnings.warn("minigrad.utils.checkpoint.checkpoint_sequential: the use_reentrant "
-                      "parameter should be passed explicitly (PyTorch will require it); "
-                      "use_reentrant=False is recommended. Defaulting to use_reentrant=True, "
-                      "PyTorch's current default.", stacklevel=2)
+        warn_user("minigrad.utils.checkpoint.checkpoint_sequential: the use_reentrant "
+                  "parameter should be passed explicitly (PyTorch will require it); "
+                  "use_reentrant=False is recommended. Defaulting to use_reentrant=True, "
+                  "PyTorch's current default.")
         use_reentrant = True
     preserve = kwargs.pop("preserve_rng_state", True)
     if kwargs:
@@ -189,8 +187,7 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
         end = start + size
         chunk = _Chain(functions[start:end])
         if use_reentrant and not (isinstance(input, Tensor) and input.requires_grad):
-            warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
-                          stacklevel=2)
+            warn_user("None of the inputs have requires_grad=True. Gradients will be None")
             with no_grad():
                 input = chunk(input)
             continue

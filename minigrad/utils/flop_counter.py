@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import math
 import threading
-import warnings
 import weakref
 
+from .._warn_once import warn_user
 from ..autograd import function as _function
 from ..autograd.function import Function
 from ..autograd.profiler import OpSlot
@@ -167,8 +167,7 @@ class FlopCounterMode(OpSlot):
 
     def __init__(self, mods=None, depth=2, display=True, custom_mapping=None):
         if mods is not None:
-            warnings.warn("mods argument is not needed anymore, you can stop passing it",
-                          stacklevel=2)
+            warn_user("mods argument is not needed anymore, you can stop passing it")
         if custom_mapping:
             raise NotImplementedError("FlopCounterMode(custom_mapping=...): minigrad has no "
                                       "aten ops to attach formulas to")

@@ -9,11 +9,11 @@ the query and key lengths differ.
 """
 from __future__ import annotations
 
-import warnings
 from enum import IntEnum, auto
 
 import numpy as np
 
+from ..._warn_once import warn_user
 from ... import backend
 from ...tensor import Tensor
 
@@ -43,8 +43,8 @@ class CausalBias(Tensor):
         self._init(_allowed(variant, seq_len_q, seq_len_kv))
         self.variant, self.seq_len_q, self.seq_len_kv = variant, seq_len_q, seq_len_kv
         if variant == CausalVariant.LOWER_RIGHT and seq_len_q > seq_len_kv:
-            warnings.warn("Lower right causal bias will produce NaNs in the output when "
-                          "seq_len_q > seq_len_kv!", stacklevel=3)
+            warn_user("Lower right causal bias will produce NaNs in the output when "
+                      "seq_len_q > seq_len_kv!")
 
     def _materialize(self, device=None):
         """The mask as a plain bool (L, S) tensor (on ``device`` when given)."""

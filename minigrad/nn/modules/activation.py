@@ -9,8 +9,8 @@ arguments as PyTorch's (``LeakyReLU(negative_slope=0.2)``).
 from __future__ import annotations
 
 import numbers
-import warnings
 
+from ..._warn_once import warn_user
 from ... import creation
 from .. import functional as F
 from ..parameter import Parameter
@@ -96,12 +96,12 @@ class Hardtanh(Module):
         super().__init__()
         # the old spellings still work, with PyTorch's deprecation warning
         if min_value is not None:
-            warnings.warn("keyword argument `min_value` is deprecated and renamed to `min_val`",
-                          FutureWarning, stacklevel=2)
+            warn_user("keyword argument `min_value` is deprecated and renamed to `min_val`",
+                      FutureWarning)
             min_val = min_value
         if max_value is not None:
-            warnings.warn("keyword argument `max_value` is deprecated and renamed to `max_val`",
-                          FutureWarning, stacklevel=2)
+            warn_user("keyword argument `max_value` is deprecated and renamed to `max_val`",
+                      FutureWarning)
             max_val = max_value
         if max_val <= min_val:
             raise AssertionError(f"max_val ({max_val}) must be greater than min_val ({min_val})")
@@ -154,8 +154,8 @@ class Softplus(Module):
 
 
 def _legacy_softmax_dim(name, ndim):
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  "to include dim=X as an argument.", stacklevel=3)
+    warn_user(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+              "to include dim=X as an argument.")
     return 0 if ndim in (0, 1, 3) else 1
 
 

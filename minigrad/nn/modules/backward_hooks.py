@@ -15,8 +15,7 @@ hooks run at once, with grad_input all None.
 """
 from __future__ import annotations
 
-import warnings
-
+from ..._warn_once import warn_user
 from ... import backend
 from ...autograd import Function
 from ...autograd import is_grad_enabled
@@ -83,8 +82,8 @@ class BackwardHookCall:
         if not isinstance(output, (Tensor, tuple)) and warn:
             # a list or dict output is not looked into, so no grad_output ever comes and the
             # hooks never run (see _input_grads), as in PyTorch, which says so here
-            warnings.warn("For backward hooks to be called, module output should be a Tensor "
-                          f"or a tuple of Tensors but received {type(output)}", stacklevel=4)
+            warn_user("For backward hooks to be called, module output should be a Tensor "
+                      f"or a tuple of Tensors but received {type(output)}")
         single = isinstance(output, Tensor)
         values = [output] if single else list(output) if isinstance(output, tuple) else None
         if values is None or not is_grad_enabled():
@@ -108,11 +107,10 @@ class BackwardHookCall:
                 full = _as_tuple(result, self.n_outputs, "output")
         self.grad_output = full
         if not self.input_slots and self.hooks:   # nothing will reach the inputs: run now
-            warnings.warn("Full backward hook is firing when gradients are computed with "
-                          "respect to module outputs since no inputs require gradients. See "
-                          "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
-                          "#torch.nn.Module.register_full_backward_hook for more details.",
-                          stacklevel=2)
+            warn_user("Full backward hook is firing when gradients are computed with "
+                      "respect to module outputs since no inputs require gradients. See "
+                      "https://docs.pytorch.org/docs/main/generated/torch.nn.Module.html"
+                      "#torch.nn.Module.register_full_backward_hook for more details.")
             self._run_hooks((None,) * self.n_inputs)
         return tuple(full[i] for i in self.output_slots)
 
@@ -196,4 +194,4 @@ def warn_non_full_hook(inputs, wrapped, output):
                 return
             message = ("Using a non-full backward hook when the forward contains multiple "
                        "autograd Nodes " + _NON_FULL + "grad_input. " + _USE_FULL)
-    warnings.warn(message, FutureWarning, stacklevel=4)
+    warn_user(message, FutureWarning)

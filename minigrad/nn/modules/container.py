@@ -5,11 +5,11 @@ only known at run time: one scale per layer, per task...), and the deprecated ``
 from __future__ import annotations
 
 import operator
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import islice
 
+from ..._warn_once import warn_user
 from ...tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent, _typename
@@ -60,9 +60,8 @@ class Container(Module):
 
     def __init__(self, **kwargs):
         super().__init__()
-        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
-                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
-                      stacklevel=2)
+        warn_user("`nn.Container` is deprecated. All of its functionality is now "
+                  "implemented in `nn.Module`. Subclass that instead.", FutureWarning)
         for name, module in kwargs.items():
             self.add_module(name, module)
 

@@ -115,7 +115,8 @@ class _InstanceNorm(_NormBase):
                           f"this warning")
         x = input if batched else input.unsqueeze(0)
         out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                              self.training or not self.track_running_stats, self.momentum,
+                              self.training or not self.track_running_stats,
+                              0.0 if self.momentum is None else self.momentum,
                               self.eps)
         return out if batched else out.squeeze(0)
 

@@ -9,8 +9,8 @@ class weights are registered as buffers (they move with ``.to()`` and appear in
 from __future__ import annotations
 
 import math
-import warnings
 
+from ..._warn_once import warn_user
 from .. import functional as F
 from .distance import PairwiseDistance
 from .linear import Linear
@@ -34,8 +34,8 @@ def _legacy_reduction(size_average, reduce):
         ret = "sum"
     else:
         ret = "none"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                  f"reduction='{ret}' instead.", stacklevel=3)
+    warn_user(f"size_average and reduce args will be deprecated, please use "
+              f"reduction='{ret}' instead.")
     return ret
 
 

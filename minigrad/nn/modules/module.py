@@ -9,12 +9,11 @@ the nested ``repr``, all laid out exactly as PyTorch's.
 """
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 
 from ... import backend, dtypes
 from ..._tensor_methods_layout import check_to_arguments, number_as_tensor
-from ..._warn_once import COMPLEX_TO_REAL, warn_once
+from ..._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
@@ -428,10 +427,10 @@ class Module(ModuleCalls, ModuleExtras):
         if dtype is not None:
             dtype = dtypes.to_dtype(dtype)
             if dtype.is_complex:
-                warnings.warn("Complex modules are a new feature under active development whose "
-                              "design may change, and some modules might not work as expected "
-                              "when using complex tensors as parameters or buffers.",
-                              UserWarning, stacklevel=2)
+                warn_user("Complex modules are a new feature under active development whose "
+                          "design may change, and some modules might not work as expected "
+                          "when using complex tensors as parameters or buffers.",
+                          UserWarning)
             elif not dtype.is_floating_point:
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
                                 f"but got desired dtype={dtype}")
@@ -444,7 +443,7 @@ class Module(ModuleCalls, ModuleExtras):
                 source = array
                 if array.dtype.kind == "c" and not dtype.is_complex:
                     source = array.real
-                    warn_once(COMPLEX_TO_REAL, stacklevel=4)   # (PyTorch: once a process)
+                    warn_once(COMPLEX_TO_REAL, stacklevel=USER)   # (PyTorch: once a process)
                 array = source.astype(dtype.np)
             if dev is not None:
                 array = backend.to_device(array, dev)
@@ -493,10 +492,9 @@ class Module(ModuleCalls, ModuleExtras):
         graph unless ``keep_vars=True``.  Keys are PyTorch's: 'conv1.weight', 'bn.running_mean'.
         """
         if args:  # the positional form state_dict(destination, prefix, keep_vars), deprecated
-            warnings.warn("Positional args are being deprecated, use kwargs instead. Refer to "
-                          "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
-                          "#torch.nn.Module.state_dict for details.", FutureWarning,
-                          stacklevel=2)
+            warn_user("Positional args are being deprecated, use kwargs instead. Refer to "
+                      "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
+                      "#torch.nn.Module.state_dict for details.", FutureWarning)
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][
                 len(args):])[:3]
         if destination is None:

@@ -15,9 +15,9 @@ backward.  A module with no hooks anywhere goes straight to ``forward``.
 """
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 
+from ..._warn_once import warn_user
 from .backward_hooks import BackwardHookCall, warn_non_full_hook
 from . import hooks as _global_hooks
 from .hooks import RemovableHandle
@@ -186,6 +186,5 @@ class ModuleCalls:
                 else:
                     hook(self, args, output)
             except Exception as e:
-                warnings.warn("forward hook with ``always_call=True`` raised an exception that "
-                              f"was silenced as another error was raised in forward: {e}",
-                              stacklevel=2)
+                warn_user("forward hook with ``always_call=True`` raised an exception that "
+                          f"was silenced as another error was raised in forward: {e}")

@@ -207,8 +207,6 @@ class RNNBase(RNNArgumentChecks, Module):
         if x.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]}")
-        if not packed and x.shape[0] == 0:
-            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         h_shape, c_shape = self._expected_hidden(batch)
         is_lstm = self.mode == "LSTM"
         if hx is None:
@@ -225,6 +223,8 @@ class RNNBase(RNNArgumentChecks, Module):
             self._check_hidden(h0, h_shape, "hidden[0]" if is_lstm else "hidden")
             if is_lstm:
                 self._check_hidden(c0, c_shape, "hidden[1]")
+        if not packed and x.shape[0] == 0:      # (the kernel's, after the module's checks)
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         hx_arg = (h0, c0) if is_lstm else h0
         check_num_layers(self.mode.lower(), self.num_layers,
                          ((input.data, input.batch_sizes) if packed else (x,)) +

@@ -9,9 +9,9 @@ words:
 """
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict, namedtuple
 
+from ..._warn_once import warn_user
 from ... import backend
 from ...tensor import Tensor
 from ..parameter import _UNINITIALIZED_SHAPE, Parameter, is_lazy
@@ -73,11 +73,11 @@ def _plan_module(module, state_dict, prefix, plan, missing, unexpected, errors, 
             continue
         if target.device.type == "meta" and source.device.type != "meta" and \
                 not (local_metadata or {}).get("assign_to_params_buffers", False):
-            warnings.warn(f"for {key}: copying from a non-meta parameter in the checkpoint to "
-                          f"a meta parameter in the current model, which is a no-op. (Did you "
-                          f"mean to pass `assign=True` to assign items in the state dictionary "
-                          f"to their corresponding key in the module instead of copying them "
-                          f"in place?)", stacklevel=4)
+            warn_user(f"for {key}: copying from a non-meta parameter in the checkpoint to "
+                      f"a meta parameter in the current model, which is a no-op. (Did you "
+                      f"mean to pass `assign=True` to assign items in the state dictionary "
+                      f"to their corresponding key in the module instead of copying them "
+                      f"in place?)")
         plan.append((module, name, target, source, key))
     extra = prefix + "_extra_state"
     if extra_state:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 
+from ..._warn_once import warn_user
 from ... import _autocast_state, _sdp_state, backend
 from ..._global_flags import warn_once
 from ...autograd import is_grad_enabled
@@ -211,8 +211,8 @@ class TransformerEncoder(Module):
         self.mask_check = mask_check
         why = _why_no_nested(encoder_layer)
         if enable_nested_tensor and why:
-            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False "
-                          f"because {why}", stacklevel=2)
+            warn_user(f"enable_nested_tensor is True, but self.use_nested_tensor is False "
+                      f"because {why}")
             self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):

@@ -8,10 +8,10 @@ as PyTorch, so a training loop can log it.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
+from ..._warn_once import warn_user
 from ... import backend
 from ...autograd import no_grad
 from ...tensor import Tensor
@@ -42,8 +42,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
                    foreach=None):
     """The deprecated name of ``clip_grad_norm_``."""
-    warnings.warn("`minigrad.nn.utils.clip_grad_norm` is now deprecated in favor of "
-                  "`minigrad.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    warn_user("`minigrad.nn.utils.clip_grad_norm` is now deprecated in favor of "
+              "`minigrad.nn.utils.clip_grad_norm_`.", FutureWarning)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 

@@ -13,8 +13,8 @@ code differentiates through a module with "fast weights".
 from __future__ import annotations
 
 import contextlib
-import warnings
 
+from ..._warn_once import warn_user
 from ...tensor import Tensor
 
 __all__ = ["functional_call"]
@@ -120,10 +120,10 @@ def functional_call(module, parameters_and_buffers, args=None, kwargs=None, *,
     given for one of several tied names (the same Parameter registered twice) is used for
     all of them. ``strict``: every parameter and buffer must be given, and nothing else.
     """
-    warnings.warn("`minigrad.nn.utils.stateless.functional_call` is deprecated (as "
-                  "`torch.nn.utils.stateless.functional_call` is since PyTorch 2.0): use "
-                  "`minigrad.func.functional_call` instead, which is a drop-in replacement.",
-                  FutureWarning, stacklevel=2)
+    warn_user("`minigrad.nn.utils.stateless.functional_call` is deprecated (as "
+              "`torch.nn.utils.stateless.functional_call` is since PyTorch 2.0): use "
+              "`minigrad.func.functional_call` instead, which is a drop-in replacement.",
+              FutureWarning)
     return call_with(module, parameters_and_buffers, args, kwargs, tie_weights, strict)
 
 

@@ -10,8 +10,7 @@ but ``dim``) and ``<name>_v`` (the direction, w's shape), and a forward pre-hook
 """
 from __future__ import annotations
 
-import warnings
-
+from ..._warn_once import warn_user
 from ..parameter import Parameter
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
@@ -46,9 +45,8 @@ class WeightNorm:
     def apply(module, name, dim):
         # deprecated (a FutureWarning, as PyTorch) for ``parametrizations.weight_norm``; the
         # warning is the class's, so that code calling WeightNorm.apply directly sees it too
-        warnings.warn("`minigrad.nn.utils.weight_norm` is deprecated in favor of "
-                      "`minigrad.nn.utils.parametrizations.weight_norm`.", FutureWarning,
-                      stacklevel=2)
+        warn_user("`minigrad.nn.utils.weight_norm` is deprecated in favor of "
+                  "`minigrad.nn.utils.parametrizations.weight_norm`.", FutureWarning)
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same "

@@ -8,12 +8,12 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import warnings
 from collections import deque
 from typing import Generic
 
 import numpy as np
 
+from ..._warn_once import warn_user
 from ... import backend
 from ..._random_factories import stream_of
 from ._utils.collate import default_collate, default_convert
@@ -138,12 +138,12 @@ class DataLoader(Generic[_T_co]):
             # a timeout bounds the wait for a worker's batch; with no workers PyTorch refuses it
             raise AssertionError("_SingleProcessDataLoaderIter requires timeout == 0")
         if self.pin_memory and self.pin_memory_device:
-            warnings.warn("pin_memory_device is deprecated, the current accelerator will be "
-                          f"used as the device, ignore pin_memory_device="
-                          f"'{self.pin_memory_device}'.", stacklevel=2)
+            warn_user("pin_memory_device is deprecated, the current accelerator will be "
+                      f"used as the device, ignore pin_memory_device="
+                      f"'{self.pin_memory_device}'.")
         if self.pin_memory and not backend.is_cuda_available():
-            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
-                          "then device pinned memory won't be used.", stacklevel=2)
+            warn_user("'pin_memory' argument is set as true but no accelerator is found, "
+                      "then device pinned memory won't be used.")
         if self.num_workers == 0:
             return _LoaderIter(self)
         if not self.persistent_workers:
@@ -274,7 +274,7 @@ class _LoaderIter:
                             "properly configuring the IterableDataset replica at each worker. "
                             "Please see https://pytorch.org/docs/stable/data.html#torch.utils."
                             "data.IterableDataset for examples.")
-            warnings.warn(message, stacklevel=2)
+            warn_user(message)
         return batch
 
     def _next_batch(self):
@@ -394,10 +394,10 @@ def _check_worker_number(num_workers):
                   f"Our suggested max number of worker in current system is {cpus}"
                   f"{cpuset_note}, which is smaller than what this DataLoader is going to "
                   f"create.")
-    warnings.warn(f"This DataLoader will create {num_workers} worker processes in total. "
-                  f"{suggestion} Please be aware that excessive worker creation might get "
-                  f"DataLoader running slow or even freeze, lower the worker number to avoid "
-                  f"potential slowness/freeze if necessary.", stacklevel=3)
+    warn_user(f"This DataLoader will create {num_workers} worker processes in total. "
+              f"{suggestion} Please be aware that excessive worker creation might get "
+              f"DataLoader running slow or even freeze, lower the worker number to avoid "
+              f"potential slowness/freeze if necessary.")
 
 
 # PyTorch's names for the loader's iterator classes (code that checks or patches the iterator

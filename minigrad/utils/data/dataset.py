@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 import math
-import warnings
 from typing import Generic, Iterable, TypeVar
 
 import numpy as np
 
+from ..._warn_once import warn_user
 from ... import backend
 from ..._random_factories import stream_of
 from ...tensor import Tensor
@@ -207,8 +207,8 @@ class ConcatDataset(Dataset[_T_co]):
     @property
     def cummulative_sizes(self):
         """The old, misspelt name of ``cumulative_sizes`` (older code reads it)."""
-        warnings.warn("`cummulative_sizes` attribute is renamed to `cumulative_sizes`",
-                      FutureWarning, stacklevel=2)
+        warn_user("`cummulative_sizes` attribute is renamed to `cumulative_sizes`",
+                  FutureWarning)
         return self.cumulative_sizes
 
     def __getitem__(self, idx):
@@ -242,8 +242,8 @@ def random_split(dataset, lengths, generator=None):
         lengths = subset_lengths
         for i, length in enumerate(lengths):
             if length == 0:
-                warnings.warn(f"Length of split at index {i} is 0. This might result in an "
-                              "empty dataset.", stacklevel=2)
+                warn_user(f"Length of split at index {i} is 0. This might result in an "
+                          "empty dataset.")
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!"
                          f" (lengths {lengths} sum to {sum(lengths)}, the dataset has {n})")
