@@ -123,6 +123,19 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return loss
 
 
+def _reduced(per, reduction, xp):
+    """A margin loss's per-row values (N,) reduced as PyTorch's kernel reduces them: 'none'
+    as they are, 'sum' and 'mean' summed in double and rounded once (an empty batch's mean
+    is NaN)."""
+    if reduction == "none":
+        return per
+    total = per.sum(dtype=np.float64)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore"):
+            total = total / per.shape[0]
+    return xp.asarray(total, dtype=per.dtype)
+
+
 class _MultiMargin(Function):
     """multi_margin_loss as PyTorch's one kernel: scores x (N, C), classes t (N,), the
     weights of those classes w (N,) or None -> per row
@@ -142,13 +155,7 @@ class _MultiMargin(Function):
         per = h.sum(1) / x.dtype.type(c)
         self.save_for_backward(x)
         self.z, self.t, self.w, self.p, self.reduction = z, t, w, p, reduction
-        if reduction == "none":
-            return per
-        total = per.sum(dtype=np.float64)               # (rows summed in double)
-        if reduction == "mean":
-            with np.errstate(invalid="ignore"):
-                total = total / n
-        return xp.asarray(total, dtype=x.dtype)
+        return _reduced(per, reduction, xp)
 
     def backward(self, g):
         x, = self.saved_tensors
@@ -225,13 +232,7 @@ class _MultilabelMargin(Function):
         per = z.sum((1, 2)) / x.dtype.type(c)
         self.save_for_backward(x)
         self.live, self.safe, self.reduction = z > 0, safe, reduction
-        if reduction == "none":
-            return per
-        total = per.sum(dtype=np.float64)               # (rows summed in double)
-        if reduction == "mean":
-            with np.errstate(invalid="ignore"):
-                total = total / n
-        return xp.asarray(total, dtype=x.dtype)
+        return _reduced(per, reduction, xp)
 
     def backward(self, g):
         x, = self.saved_tensors

@@ -361,17 +361,22 @@ def _result_dtype(subs, out, dts, shapes):
                     holders[c], bmm = 0, True
                     left[c] = right[c] = 1
         if bmm:
-            if left_dt.kind == "b":
-                raise not_implemented_for("bmm", left_dt)
-            if left_dt != dts[i]:
-                raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
-                                   f"{scalar_type_name(dts[i])}")
+            _check_bmm(left_dt, dts[i])
         else:
             left_dt = dtypes.result_type(np.empty(1, left_dt), np.empty(1, dts[i]))
         for c, n in right.items():
             if left.get(c, 1) == 1:
                 left[c] = n
     return left_dt
+
+
+def _check_bmm(left_dt, right_dt):
+    """PyTorch's refusals of a bmm step of einsum: no bool kernel, one dtype on both sides."""
+    if left_dt.kind == "b":
+        raise not_implemented_for("bmm", left_dt)
+    if left_dt != right_dt:
+        raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
+                           f"{scalar_type_name(right_dt)}")
 
 
 def _result_dtype_full(subs, out, dts):
@@ -389,11 +394,7 @@ def _result_dtype_full(subs, out, dts):
         later = set(out).union(*(set(t) for t in subs[i + 1:]))
         contracted = (left & set(subs[i])) - later
         if contracted:
-            if left_dt.kind == "b":
-                raise not_implemented_for("bmm", left_dt)
-            if left_dt != dts[i]:
-                raise RuntimeError(f"expected scalar type {scalar_type_name(left_dt)} but found "
-                                   f"{scalar_type_name(dts[i])}")
+            _check_bmm(left_dt, dts[i])
         else:
             left_dt = dtypes.result_type(np.empty(1, left_dt), np.empty(1, dts[i]))
         left = (left | set(subs[i])) - contracted
