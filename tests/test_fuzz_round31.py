@@ -59,74 +59,13 @@ import warnings
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
 
-LIBS = (torch, minigrad)
+from fuzz_snippets import LIBS, Snippets  # noqa: E402
 
-
-def _describe(lib, r):
-    if isinstance(r, tuple) and r and all(isinstance(x, lib.Tensor) for x in r):
-        return tuple(_describe(lib, x) for x in r)
-    if not isinstance(r, lib.Tensor):
-        return ("py", str(r).replace("minigrad", "torch"))
-    v = r.detach()
-    if lib is torch:
-        v = v.resolve_conj().resolve_neg()
-    v = v.to(lib.complex128) if v.is_complex() else v.to(lib.float64)
-    strides = tuple(r.stride()) if r.numel() > 1 else None
-    return (str(r.dtype).split(".")[-1], tuple(r.shape), strides, bool(r.requires_grad),
-            np.asarray(v.numpy()))
-
-
-def _outcome(lib, code):
-    """("ok", description) or ("err", type name, first line of words read as torch's)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            env = {"torch": lib, "F": lib.nn.functional, "nan": float("nan"),
-                   "inf": float("inf")}
-            exec(code, env)
-            return ("ok", _describe(lib, env["r"]))
-        except Exception as exc:  # noqa: BLE001 (compared with torch's)
-            return ("err", type(exc).__name__,
-                    str(exc).split("\n")[0].replace("minigrad", "torch"))
-
-
-def _same_description(a, b):
-    if isinstance(a[0], tuple):
-        return len(a) == len(b) and all(_same_description(x, y) for x, y in zip(a, b))
-    if a[0] == "py" or b[0] == "py":
-        return a == b
-    if a[:4] != b[:4]:
-        return False
-    x, y = a[4], b[4]
-    # (float32's last place near 1 for an absolute tolerance: log(1 + 0.0025) rounds so)
-    atol = 1e-7 if a[0] in ("float32", "complex64") else 1e-9
-    return x.shape == y.shape and np.allclose(x, y, rtol=1e-5, atol=atol, equal_nan=True)
-
-
-def _same(code):
-    theirs, mine = (_outcome(lib, code) for lib in LIBS)
-    assert theirs[0] == mine[0], (theirs, mine)
-    if theirs[0] == "err":
-        assert mine[1] == theirs[1], (theirs, mine)
-        assert mine[2].startswith(theirs[2]), (theirs, mine)
-    else:
-        assert _same_description(theirs[1], mine[1]), (theirs, mine)
-
-
-def _refused(code):
-    theirs = _outcome(torch, code)
-    assert theirs[0] == "err", theirs          # (the case is a refusal in PyTorch)
-    _same(code)
-
-
-def _taken(code):
-    theirs = _outcome(torch, code)
-    assert theirs[0] == "ok", theirs
-    _same(code)
+# (float32's last place near 1 for an absolute tolerance: log(1 + 0.0025) rounds so)
+_CODE = Snippets(atol32=1e-7, atol64=1e-9)
+_same, _refused, _taken = _CODE.same, _CODE.refused, _CODE.taken
 
 
 # ---- out= checked before the dims ----------------------------------------------------------
