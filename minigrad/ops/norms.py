@@ -251,7 +251,9 @@ class _VectorNorm(Function):
                                     Tensor._wrap(mask.astype(x._array.dtype))))
             zero = x._array == 0
             if p < 1.0:
-                scaled = mul(sgn, where(zero, 0.0, pow(where(zero, 1.0, abs(x)), p - 1)))
+                # |x|^(p-1), infinite at a zero, then masked there (as PyTorch's masked_fill):
+                # a second derivative at a zero is then 0 * inf = NaN, as PyTorch's
+                scaled = mul(sgn, where(zero, 0.0, pow(abs(x), p - 1)))
                 return mul(mul(scaled, g), pow(norm, 1 - p))
             scale = where(norm._array == 0, 0.0, div(g, pow(norm, p - 1)))
             if p < 2.0:
