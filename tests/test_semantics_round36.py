@@ -211,3 +211,15 @@ def test_renorm_of_a_row_with_nan_passes_the_gradient_through():
                                equal_nan=True)
     np.testing.assert_allclose(np.array(mine[1]), np.array(theirs[1]), rtol=1e-12,
                                equal_nan=True)
+
+
+@pytest.mark.parametrize("value", [lambda L: 2.0, lambda L: L.tensor(2.0),
+                                   lambda L: L.tensor([2.0])],
+                         ids=["number", "0-d", "1-d"])
+def test_searchsorted_refuses_a_scalar_beside_2d_boundaries_in_torchs_words(value):
+    errors = []
+    for L in (torch, minigrad):
+        with pytest.raises(RuntimeError) as info:
+            L.searchsorted(L.tensor([[1.0, 2.0], [3.0, 4.0]]), value(L))
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
