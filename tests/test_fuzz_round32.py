@@ -31,10 +31,8 @@ gradients, and the exception's type and first line of words.  The defects fixed:
 * ``group_norm`` refusing a bias prints the weight's shape (``[0]`` with no weight), as
   PyTorch's message does;
 * ``multi_margin_loss`` with a weight that requires grad is refused while grad mode is on
-  (only then), before the kernel's checks; it and ``multilabel_margin_loss`` have first
-  derivatives only, as PyTorch (a gradient taken with ``create_graph`` refuses to be
-  differentiated: "derivative for aten::multi_margin_loss_backward is not implemented"),
-  where minigrad's composition gave second derivatives;
+  (only then), before the kernel's checks (their second and forward-mode derivatives, which
+  PyTorch's kernels lack, minigrad's composition keeps);
 * ``ctc_loss`` checks in PyTorch's order: the lengths' dtypes (a float or bool tensor of
   lengths), the kernel's dtype, an empty input ("log_probs tensor must not be empty"), the
   ranks (a 0-d or 3-d target), the blank, the lengths' counts, then the targets' sizes (a
@@ -61,9 +59,6 @@ _same, _refused, _taken = _CODE.same, _CODE.refused, _CODE.taken
 # (the loss, then its gradient with respect to x, in float64)
 _GRAD = ("\ng = torch.autograd.grad(r.sum(), x, create_graph=True)[0]"
          "\nr = (r.detach(), g.detach())")
-# (a second derivative through the first, taken with create_graph)
-_SECOND = ("\ng = torch.autograd.grad(r.sum(), x, create_graph=True)[0]"
-           "\nr = torch.autograd.grad((g * g).sum(), x)[0]")
 
 
 # ---- the norms of an order with no identity over an empty tensor ---------------------------
@@ -208,16 +203,6 @@ _LABELS = "torch.tensor([[0, 3, -1, 1], [2, -1, 0, 0], [1, 1, 1, 1]])"
     ".requires_grad_())",
     "r = F.multi_margin_loss(torch.randn(3, 4), " + _T + ".int(), weight=" + _W +
     ".requires_grad_())",
-    _X + "r = F.multi_margin_loss(x, " + _T + ")" + _SECOND,
-    _X + "r = F.multi_margin_loss(x, " + _T + ", p=2, margin=0.5, weight=" + _W +
-    ", reduction='none')" + _SECOND,
-    _X + "r = F.multi_margin_loss(x, " + _T + ", margin=-3.0, reduction='sum')" + _SECOND,
-    "x = torch.randn(4).double().requires_grad_(); "
-    "r = F.multi_margin_loss(x, torch.tensor(2), p=2)" + _SECOND,
-    _X + "r = F.multilabel_margin_loss(x, " + _LABELS + ")" + _SECOND,
-    _X + "r = F.multilabel_margin_loss(x, " + _LABELS + ", reduction='none')" + _SECOND,
-    "x = torch.randn(()).double().requires_grad_(); "
-    "r = F.multilabel_margin_loss(x, torch.tensor(0), reduction='sum')" + _SECOND,
 ])
 def test_margin_losses_refusals(code):
     _refused(code)
@@ -251,18 +236,6 @@ def test_margin_losses_refusals(code):
 ])
 def test_margin_losses_taken(code):
     _taken(code)
-
-
-def test_margin_loss_gradient_has_no_derivative_node():
-    """PyTorch's gradient (under create_graph) requires grad and hangs off a node that
-    refuses; ``autograd.grad`` of it with respect to the scores reaches that node."""
-    code = (_X + "r = F.multi_margin_loss(x, " + _T + ")"
-            "\ng = torch.autograd.grad(r, x, create_graph=True)[0]"
-            "\nr = torch.tensor(float(g.requires_grad))")
-    _taken(code)
-    _refused(_X + "r = F.multi_margin_loss(x, " + _T + ")"
-              "\ng = torch.autograd.grad(r, x, create_graph=True)[0]"
-              "\ng.sum().backward()")
 
 
 # ---- threshold: the kernel's refusal of a bool or complex input, then the numbers --------

@@ -15,16 +15,16 @@ import numpy as np
 from .. import _autocast_state, backend
 from .._parser_message import _combination
 from .._tensor_input import _SIGNATURES
-from ..autograd import Function, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..ops._autocast_cast import widen as _autocast_widen
-from ..ops.ldl import _NoDerivative
 from ..ops.stacking import cat, stack
 from ..tensor import Tensor
 from ..ops.pointwise_select import where
+from ..ops.relu_clamp import relu
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.softmax import logsumexp
-from ._functional_losses import _legacy
+from ._functional_losses import _legacy, _reduce
 
 __all__ = ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"]
 
@@ -114,64 +114,20 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if t.size and (t.min() < 0 or t.max() >= c):
         raise RuntimeError("target out of range")
     xp = backend.xp_of(x._array)
-    # (the dtypes can differ only for an empty batch, whose loss keeps the input's dtype)
-    w = None if weight is None else xp.asarray(weight._array)[t].astype(x._array.dtype)
-    loss = _MultiMargin.apply(x, t=xp.asarray(t), w=w, margin=float(margin), p=p,
-                              reduction=reduction)
-    if reduction == "none":                 # PyTorch's 'none' has the target's shape
-        loss = rename_node(loss.reshape(tuple(target.shape)), "MultiMarginLossBackward0")
-    return loss
-
-
-def _reduced(per, reduction, xp):
-    """A margin loss's per-row values (N,) reduced as PyTorch's kernel reduces them: 'none'
-    as they are, 'sum' and 'mean' summed in double and rounded once (an empty batch's mean
-    is NaN)."""
-    if reduction == "none":
-        return per
-    total = per.sum(dtype=np.float64)
-    if reduction == "mean":
-        with np.errstate(invalid="ignore"):
-            total = total / per.shape[0]
-    return xp.asarray(total, dtype=per.dtype)
-
-
-class _MultiMargin(Function):
-    """multi_margin_loss as PyTorch's one kernel: scores x (N, C), classes t (N,), the
-    weights of those classes w (N,) or None -> per row
-    sum_{i != t} w max(0, margin - x[t] + x[i])^p / C, reduced (a mean over the rows).
-    PyTorch's gradient of it has no derivative: under create_graph it comes out of a node
-    that refuses to be differentiated (``derivative for aten::multi_margin_loss_backward``)."""
-    _node_name = "MultiMarginLossBackward0"
-
-    def forward(self, x, *, t, w, margin, p, reduction):
-        xp = backend.xp_of(x)
-        n, c = x.shape
-        z = (x.dtype.type(margin) - x[xp.arange(n), t])[:, None] + x
-        z = xp.where((xp.arange(c)[None, :] != t[:, None]) & (z > 0), z, 0).astype(x.dtype)
-        h = z if p == 1 else z * z
-        if w is not None:
-            h = h * w[:, None]
-        per = h.sum(1) / x.dtype.type(c)
-        self.save_for_backward(x)
-        self.z, self.t, self.w, self.p, self.reduction = z, t, w, p, reduction
-        return _reduced(per, reduction, xp)
-
-    def backward(self, g):
-        x, = self.saved_tensors
-        z, t = self.z, self.t
-        xp = backend.xp_of(z)
-        n, c = z.shape
-        step = z.dtype.type(1.0 / max(n * c, 1) if self.reduction == "mean" else 1.0 / c)
-        h = xp.where(z > 0, step if self.p == 1 else 2 * step * z, 0).astype(z.dtype)
-        if self.w is not None:
-            h = h * self.w[:, None]
-        h[xp.arange(n), t] = -h.sum(1)
-        gg = g._array
-        h = h * (gg.reshape(n, 1) if self.reduction == "none" else gg)
-        if is_grad_enabled():                   # (create_graph: no derivative of this)
-            return _NoDerivative.apply(x, g, value=h, name="multi_margin_loss_backward")
-        return Tensor._wrap(h)
+    idx = Tensor._wrap(t[:, None])
+    gaps = relu(x - x.gather(1, idx) + margin)
+    if p == 2:
+        gaps = gaps * gaps
+    if weight is not None:
+        # (the dtypes can differ only for an empty batch, whose loss keeps the input's dtype)
+        gaps = gaps * weight.gather(0, Tensor._wrap(t)).unsqueeze(1).to(x.dtype)
+    wrong = Tensor._wrap((xp.arange(c)[None, :] != t[:, None]).astype(x._array.dtype))
+    loss = (gaps * wrong).sum(1) / c
+    loss = loss.reshape(tuple(target.shape))      # PyTorch's 'none' has the target's shape
+    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss.
+    # Composed of differentiable ops, it has second and forward-mode derivatives, which
+    # PyTorch's kernel lacks
+    return rename_node(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -209,48 +165,15 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     is_target = xp.zeros((n, c), dtype=bool)
     rows = xp.broadcast_to(xp.arange(n)[:, None], (n, c))
     is_target[rows[listed], safe[listed]] = True
-    keep = listed[:, :, None] & ~is_target[:, None, :]          # [n, j, i]
-    loss = _MultilabelMargin.apply(x, safe=safe, keep=keep, reduction=reduction)
-    if not batched and reduction == "none":
-        loss = rename_node(loss.reshape(()), "MultilabelMarginLossBackward0")
-    return loss
-
-
-class _MultilabelMargin(Function):
-    """multilabel_margin_loss as PyTorch's one kernel: scores x (N, C), the listed targets'
-    classes ``safe`` (N, C) and the pairs kept ``keep`` [n, j, i] (j listed, i no target) ->
-    per row sum_{j, i kept} max(0, 1 - x[safe[j]] + x[i]) / C, reduced (a mean over the
-    rows).  As PyTorch's, its gradient has no derivative (a node that refuses one)."""
-    _node_name = "MultilabelMarginLossBackward0"
-
-    def forward(self, x, *, safe, keep, reduction):
-        xp = backend.xp_of(x)
-        n, c = x.shape
-        xj = xp.take_along_axis(x, safe, axis=1)
-        z = (x.dtype.type(1) - xj)[:, :, None] + x[:, None, :]
-        z = xp.where(keep & (z > 0), z, 0).astype(x.dtype)
-        per = z.sum((1, 2)) / x.dtype.type(c)
-        self.save_for_backward(x)
-        self.live, self.safe, self.reduction = z > 0, safe, reduction
-        return _reduced(per, reduction, xp)
-
-    def backward(self, g):
-        x, = self.saved_tensors
-        live, safe = self.live, self.safe
-        xp = backend.xp_of(x._array)
-        n, c = x.shape
-        dt = x._array.dtype
-        step = dt.type(1.0 / max(n * c, 1) if self.reduction == "mean" else 1.0 / c)
-        # each live pair (j, i) adds step at i and takes it from the class listed at j
-        up = live.sum(1).astype(dt) * step
-        per_target = live.sum(2).astype(dt) * step                       # [n, j]
-        onehot = (safe[:, :, None] == xp.arange(c)[None, None, :]).astype(dt)
-        h = up - xp.einsum("nj,njc->nc", per_target, onehot)
-        gg = g._array
-        h = h * (gg.reshape(n, 1) if self.reduction == "none" else gg)
-        if is_grad_enabled():                   # (create_graph: no derivative of this)
-            return _NoDerivative.apply(x, g, value=h, name="multilabel_margin_loss_backward")
-        return Tensor._wrap(h)
+    xj = x.gather(1, Tensor._wrap(safe))                       # (N, C): x at each listed target
+    pairs = relu(x.unsqueeze(1) - xj.unsqueeze(2) + 1.0)      # [n, j, i]
+    keep = (listed[:, :, None] & ~is_target[:, None, :]).astype(x._array.dtype)
+    loss = (pairs * Tensor._wrap(keep)).sum((1, 2)) / c
+    if not batched:
+        loss = loss.reshape(())
+    # one fused kernel in PyTorch, whatever the reduction: its node names the whole loss
+    # (composed, with second and forward-mode derivatives, as multi_margin_loss's)
+    return rename_node(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def _lengths(x, name):

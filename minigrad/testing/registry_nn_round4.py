@@ -83,8 +83,8 @@ _nn("multi_margin_loss", _fn("multi_margin_loss"), lambda g: iter([
     S(g.randn(4, 5), np.array([0, 3, 4, 1])),
     S(g.randn(4, 5), np.array([2, 2, 0, 1]), kwargs={"p": 2, "margin": 0.5,
                                                      "reduction": "none"})]),
-    torch_f=_torch_multi_margin, second_order=False)
+    torch_f=_torch_multi_margin)
 _nn("multilabel_margin_loss", _fn("multilabel_margin_loss"), lambda g: iter([
     S(g.randn(3, 4), np.array([[3, 0, -1, 1], [1, 2, -1, -1], [-1, 0, 1, 2]])),
     S(g.randn(4), np.array([2, 1, -1, 0]), kwargs={"reduction": "sum"})]),
-    torch_f=_torch_multilabel_margin, second_order=False)
+    torch_f=_torch_multilabel_margin)
