@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes
+from ..autograd import Function
 from ..tensor import Tensor
 from .elementwise import div
 from .pointwise_select import where
@@ -52,10 +53,10 @@ def _segment_lengths(data, lengths, offsets, axis, unsafe):
 
 
 def _round_each_step(result, data, sizes, axis, reduce, start):
-    """Overwrite the bfloat16 ``result`` (shape: data's with S at ``axis``) with PyTorch's
-    values: each segment's running sum (product) rounded to bfloat16 after every element, then
-    divided by the count for 'mean' (empty segments keep their fill).  Vectorised over the
-    segments; one step per position in the longest one."""
+    """PyTorch's values of the bfloat16 ``result`` (shape: data's with S at ``axis``), as a
+    new array: each segment's running sum (product) rounded to bfloat16 after every element,
+    then divided by the count for 'mean' (empty segments keep ``result``'s fill).  Vectorised
+    over the segments; one step per position in the longest one."""
     x = np.moveaxis(data.astype(np.float32), axis, -1)              # (lead, trail, N)
     trail = data.ndim - axis - 1
     lengths = sizes.reshape(sizes.shape[:-1] + (1,) * trail + sizes.shape[-1:])
@@ -70,7 +71,19 @@ def _round_each_step(result, data, sizes, axis, reduce, start):
     if reduce == "mean":
         acc = np.where(lengths > 0, acc / np.maximum(lengths, 1), np.moveaxis(
             result.astype(np.float32), axis, -1))
-    result[...] = np.moveaxis(acc.astype(dtypes.BFLOAT16), -1, axis)
+    return np.ascontiguousarray(np.moveaxis(acc.astype(dtypes.BFLOAT16), -1, axis))
+
+
+class _SteppedValues(Function):
+    """The reduction's result with the values PyTorch's step-by-step rounding gives (bfloat16
+    only); the gradient passes through as the float-accumulated reduction's."""
+    _node_name = "SegmentReduceBackward0"
+
+    def forward(self, out, *, values):
+        return values
+
+    def backward(self, g):
+        return g
 
 
 def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, axis=0,
@@ -126,7 +139,8 @@ def segment_reduce(data, reduce, *, lengths=None, indices=None, offsets=None, ax
                     div(out, safe))
     if reduce in ("sum", "prod", "mean") and data._array.dtype == dtypes.BFLOAT16 and \
             type(data._array) is np.ndarray:
-        _round_each_step(out._array, data._array, sizes, axis, reduce, start)
+        out = _SteppedValues.apply(out, values=_round_each_step(
+            out._array, data._array, sizes, axis, reduce, start))
     if initial is None or reduce in ("sum", "prod", "mean"):
         return out
     # max / min: the initial value wins only where it is strictly beyond the segment's extreme
