@@ -23,9 +23,10 @@ Function's: ``save_for_backward``, ``needs_input_grad``...). Without one, backwa
 PyTorch's does. An op that mutates its arguments records no node.
 
 ``register_fake`` keeps the function: PyTorch calls it only while tracing, which minigrad
-never does. Left out, because minigrad has no dispatcher for them to register into:
-``torch.ops.<namespace>.<name>`` (call the ``CustomOpDef`` itself), ``Library``/``define``/
-``impl``, ``opcheck``, ``register_vmap``/``register_autocast``/``register_torch_dispatch``.
+never does. ``torch.ops.<namespace>.<name>`` finds a custom op by its name (an
+``OpOverloadPacket``-like handle: call it, or its ``.default``). Left out, because minigrad has
+no dispatcher for them to register into: ``Library``/``define``/``impl``, ``opcheck``,
+``register_vmap``/``register_autocast``/``register_torch_dispatch``, and ``torch.ops.aten``.
 """
 from __future__ import annotations
 
@@ -239,7 +240,7 @@ class CustomOpDef:
 
         def setup_context(ctx, inputs, output):
             if op._setup_context_fn is not None:
-                op._setup_context_fn(ctx, inputs, output)
+                op._setup_context_fn(ctx=ctx, inputs=inputs, output=output)   # by keyword, as torch
 
         def backward(ctx, *grads):
             if op._backward_fn is None:
@@ -348,6 +349,55 @@ def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None,
         _OPS[op._qualname] = op
         return op
     return inner if fn is None else inner(fn)
+
+
+class _OpPacket:
+    """``torch.ops.<namespace>.<name>`` of a custom op: calling it (or its one overload,
+    ``.default``) calls the op."""
+
+    def __init__(self, op):
+        self._op = op
+        self.default = op
+        self._qualified_op_name = op._qualname
+
+    def __call__(self, *args, **kwargs):
+        return self._op(*args, **kwargs)
+
+    def overloads(self):
+        return ["default"]
+
+    def __repr__(self):
+        return f"<OpOverloadPacket(op='{self._op._namespace}.{self._op._name}')>"
+
+    def __str__(self):
+        return f"{self._op._namespace}.{self._op._name}"
+
+
+class _OpNamespace:
+    """``torch.ops.<namespace>``: its attributes are the custom ops made under that name;
+    an unknown one raises PyTorch's AttributeError."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, opname):
+        op = _OPS.get(f"{self._name}::{opname}")
+        if op is None or opname.startswith("__"):
+            raise AttributeError(f"'_OpNamespace' '{self._name}' object has no attribute "
+                                 f"'{opname}'")
+        return _OpPacket(op)
+
+    def __repr__(self):
+        return f"<module 'torch.ops.{self._name}' from 'torch.ops'>"
+
+
+def op_namespace(name):
+    """The ``torch.ops.<name>`` namespace object, or None where no custom op was made under
+    that namespace (minigrad.ops's attributes it does not hold otherwise)."""
+    prefix = f"{name}::"
+    if any(qualname.startswith(prefix) for qualname in _OPS):
+        return _OpNamespace(name)
+    return None
 
 
 def _raise_value_error(what):

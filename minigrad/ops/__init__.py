@@ -25,4 +25,17 @@
                mse_loss l1_loss
   binary_loss  binary_cross_entropy(_with_logits)
 """
+import importlib.util
+
 from . import plumbing, elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401
+
+
+def __getattr__(name):
+    """``torch.ops.<namespace>``: the custom ops ``torch.library.custom_op`` made under that
+    namespace (only a namespace that has one: ``from .ops import x`` asks hasattr first, and
+    a submodule not yet imported must not be taken for a namespace)."""
+    from ..library import op_namespace
+    found = None if name.startswith("_") else op_namespace(name)
+    if found is None or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return found

@@ -237,7 +237,7 @@ class LBFGS(Optimizer):
                                              not isinstance(v, np.generic)) else
                 Tensor._wrap(np.asarray(v)))
         state["d"] = wrap(d)
-        state["t"] = t if t is None or isinstance(t, (int, float)) else float(t)
+        state["t"] = wrap(t)          # a 0-d tensor once the line search interpolated it
         state["old_dirs"] = [wrap(v) for v in old_dirs] if old_dirs is not None else None
         state["old_stps"] = [wrap(v) for v in old_stps] if old_stps is not None else None
         state["ro"] = [wrap(v) for v in ro] if ro is not None else None
