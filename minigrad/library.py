@@ -35,7 +35,7 @@ import inspect
 import types
 import typing
 
-from . import backend
+from . import backend, ops as _ops
 from .autograd.function import Function
 from .autograd.grad_mode import is_grad_enabled, no_grad
 from .backend import Device
@@ -347,6 +347,7 @@ def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None,
             op._device_types = (device_types,) if isinstance(device_types, str) \
                 else tuple(device_types)
         _OPS[op._qualname] = op
+        _ops.custom_namespaces.setdefault(op._namespace, _OpNamespace(op._namespace))
         return op
     return inner if fn is None else inner(fn)
 
@@ -389,15 +390,6 @@ class _OpNamespace:
 
     def __repr__(self):
         return f"<module 'torch.ops.{self._name}' from 'torch.ops'>"
-
-
-def op_namespace(name):
-    """The ``torch.ops.<name>`` namespace object, or None where no custom op was made under
-    that namespace (minigrad.ops's attributes it does not hold otherwise)."""
-    prefix = f"{name}::"
-    if any(qualname.startswith(prefix) for qualname in _OPS):
-        return _OpNamespace(name)
-    return None
 
 
 def _raise_value_error(what):

@@ -29,13 +29,16 @@ import importlib.util
 
 from . import plumbing, elementwise, compare, reduce, movement, indexing, inplace, matmul, loss  # noqa: F401
 
+# ``torch.ops.<namespace>``: the namespaces ``torch.library.custom_op`` has made ops under,
+# filled in by minigrad.library (a layer above this package) as it makes them
+custom_namespaces = {}
+
 
 def __getattr__(name):
-    """``torch.ops.<namespace>``: the custom ops ``torch.library.custom_op`` made under that
-    namespace (only a namespace that has one: ``from .ops import x`` asks hasattr first, and
-    a submodule not yet imported must not be taken for a namespace)."""
-    from ..library import op_namespace
-    found = None if name.startswith("_") else op_namespace(name)
+    """``torch.ops.<namespace>``: the custom ops made under that namespace (only a namespace
+    that has one: ``from .ops import x`` asks hasattr first, and a submodule not yet imported
+    must not be taken for a namespace)."""
+    found = custom_namespaces.get(name)
     if found is None or importlib.util.find_spec(f"{__name__}.{name}") is not None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return found
