@@ -45,7 +45,8 @@ from ._range_factories import arange, linspace  # noqa: F401
 from ._random_factories import (  # noqa: F401
     rand, randn, randint, randperm, rand_like, randn_like, manual_seed, seed, initial_seed,
     Generator, default_generator, get_rng_state, set_rng_state)
-from .ops.elementwise import add, sub, mul, div, neg, remainder  # noqa: F401
+from .ops.elementwise import add, sub, mul, neg  # noqa: F401
+from .ops.division import div, remainder  # noqa: F401
 from .ops.elementary_functions import (  # noqa: F401
     exp, log, log1p, sqrt, rsqrt, abs, sin, cos, tanh, sigmoid, square)
 from .ops.power import pow  # noqa: F401
@@ -57,14 +58,15 @@ from .ops.compare import (  # noqa: F401
     logical_or, logical_not)
 from .ops.bitwise import (  # noqa: F401
     bitwise_and, bitwise_or, bitwise_xor, bitwise_not, bitwise_left_shift, bitwise_right_shift)
-from .ops.elementwise import sub as subtract, mul as multiply, divide  # noqa
+from .ops.elementwise import sub as subtract, mul as multiply  # noqa
+from .ops.division import divide  # noqa
 from .ops.relu_clamp import clip  # noqa
-from .ops.reduce import (  # noqa: F401
-    sum, mean, prod, var, std, all, any, count_nonzero)
+from .ops.reduce import sum, mean, prod, all, any, count_nonzero  # noqa: F401
+from .ops.reduce_variance import var, std  # noqa: F401
 from .ops.extrema import max, min, amax, amin, argmax, argmin  # noqa: F401
 from .ops.softmax import logsumexp, softmax, log_softmax, _softmax_backward_data  # noqa: F401
-from .ops.movement import (  # noqa: F401
-    flatten, unflatten, squeeze, unsqueeze, transpose, t, clone)
+from .ops.movement import flatten, unflatten, squeeze, unsqueeze, transpose, t  # noqa: F401
+from .ops.movement_copies import clone  # noqa: F401
 from .ops._function_forms import reshape, permute  # noqa: F401
 from .ops.stacking import cat, stack, split, chunk, unbind  # noqa: F401
 from .ops.sequence_more import flip  # noqa: F401
@@ -157,7 +159,8 @@ from ._settings import set_printoptions, set_default_device, get_default_device 
 from . import functional, linalg, backends  # noqa: E402,F401
 from .ops.pointwise_more import (  # noqa: E402,F401
     copysign, hypot, logaddexp, logaddexp2, xlogy, float_power, floor_divide, true_divide,
-    deg2rad, rad2deg, heaviside, nextafter, signbit, logit, sinc, expm1, positive)
+    deg2rad, rad2deg, heaviside, nextafter, signbit, positive)
+from .ops.pointwise_smooth import logit, sinc, expm1  # noqa: E402,F401
 from .ops.products import (  # noqa: E402,F401
     addmm, addmv, addr, addbmm, baddbmm, addcmul, addcdiv, kron, cross, cdist, dist, vdot,
     block_diag)
@@ -165,7 +168,8 @@ from .ops.sequence_more import (  # noqa: E402,F401
     diff, fliplr, flipud, rot90, diag_embed, diagflat, trapezoid, trapz, cumulative_trapezoid,
     vander, cartesian_prod, combinations, renorm, argwhere, ravel)
 from .ops.statistics import (  # noqa: E402,F401
-    cov, corrcoef, quantile, nanquantile, histc, histogram, searchsorted, bucketize, isin)
+    cov, corrcoef, quantile, nanquantile, histc, histogram)
+from .ops.sorted_search import searchsorted, bucketize, isin  # noqa: E402,F401
 from .ops.solve import inv as inverse  # noqa: E402,F401
 from .ops.triangular_solve import triangular_solve, cholesky_solve  # noqa: E402,F401
 from .ops.determinant import det, torch_slogdet as slogdet, logdet  # noqa: E402,F401

@@ -26,7 +26,7 @@ refuse, and neither does minigrad.
 """
 from __future__ import annotations
 
-from .ops.writes import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
+from .ops.write_overlap import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
 from .tensor import Tensor
 
 __all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS", "OUT_COMPUTES",

@@ -20,6 +20,7 @@ import types
 import numpy as np
 
 from .ops import elementwise as E, reduce as R, indexing as X, inplace as I
+from .ops import division as DV
 from .ops import elementary_functions as EF, power as POW
 from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
@@ -226,7 +227,7 @@ Tensor.__sub__ = E.sub_operator
 Tensor.__rsub__ = _numpy_defers(_rsub)
 Tensor.__mul__ = E.mul_operator
 Tensor.__rmul__ = _descriptor(_numpy_defers(E.mul), "__rmul__")
-Tensor.__truediv__ = E.div_operator
+Tensor.__truediv__ = DV.div_operator
 def _rtruediv(self, other):
     """``number / t`` as PyTorch computes it: ``t.reciprocal() * number`` (so the node keeps
     1/t, not t, which may then change in place, and the rounding is PyTorch's); an array
@@ -237,7 +238,7 @@ def _rtruediv(self, other):
     if isinstance(other, (bool, int, float, complex, np.number, np.bool_)) or \
             not isinstance(self, Tensor):
         return E.mul(self.reciprocal(), other)
-    return E.div(other, self)
+    return DV.div(other, self)
 
 
 Tensor.__rtruediv__ = _rtruediv
@@ -251,11 +252,11 @@ Tensor.__rmatmul__ = _numpy_defers(_reflected(MM.matmul))
 Tensor.__neg__ = E.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = EF.abs
-Tensor.__floordiv__ = _numpy_defers(E.floor_divide)
-Tensor.__rfloordiv__ = _numpy_defers(lambda a, b: E.floor_divide(b, a))
-Tensor.__mod__ = _numpy_defers(E.remainder)
-Tensor.__rmod__ = _numpy_defers(_reflected(E.remainder))
-Tensor.remainder = lambda a, b: E.remainder(a, b)
+Tensor.__floordiv__ = _numpy_defers(DV.floor_divide)
+Tensor.__rfloordiv__ = _numpy_defers(lambda a, b: DV.floor_divide(b, a))
+Tensor.__mod__ = _numpy_defers(DV.remainder)
+Tensor.__rmod__ = _numpy_defers(_reflected(DV.remainder))
+Tensor.remainder = lambda a, b: DV.remainder(a, b)
 
 # comparisons (no gradient)
 def _comparison_operator(compare, arrays=False):

@@ -15,6 +15,7 @@ import numpy as np
 from ._warn_once import warn_user
 from ._meta import MetaArray
 from .ops import elementwise as E, movement as M, inplace as I
+from .ops import movement_copies as MC
 from .ops import elementary_functions as EF
 from .ops import compare as C
 from .ops import activation as A, shaping as H
@@ -97,7 +98,7 @@ Tensor.permute = _sized(M.permute, _missing("permute", "dims"))
 Tensor.t = M.t
 Tensor.expand = _sized(M.expand, _missing("expand", "size"))
 Tensor.expand_as = M.expand_as
-Tensor.repeat = M.repeat
+Tensor.repeat = MC.repeat
 
 
 def _split_method(self, split_size, dim=0):
@@ -109,8 +110,8 @@ def _split_method(self, split_size, dim=0):
 Tensor.split = _split_method
 Tensor.chunk = ST.chunk
 Tensor.unbind = ST.unbind
-Tensor.clone = M.clone
-Tensor.contiguous = M.contiguous
+Tensor.clone = MC.clone
+Tensor.contiguous = MC.contiguous
 
 
 def _flip(self, *dims, **kwargs):
@@ -276,9 +277,9 @@ def _to(self, *args, **kwargs) -> "Tensor":
         source = CN.real(self)
     out = E.cast(source, dtype) if new_dtype else self
     if (out is self and not new_device) or mf.element_strides(out._array) != strides:
-        out = M.Copy.apply(out, strides=strides)
+        out = MC.Copy.apply(out, strides=strides)
     if new_device:
-        out = M.to_device(out, device)
+        out = MC.to_device(out, device)
     return out
 
 def _is_contiguous(self, *, memory_format=mf.contiguous_format) -> bool:

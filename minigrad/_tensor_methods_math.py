@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from ._argument_words import worded
 from .ops import elementwise as E, reduce as R, inplace as I
+from .ops import reduce_variance as RV
+from .ops import division as DV
 from .ops import extrema as EX, softmax as SX
 from .ops import elementary_functions as EF, pointwise_select as PS, relu_clamp as RC
 from .ops import power as POW
@@ -21,13 +23,14 @@ from .ops import special_functions as SF
 from .ops import scatter_reduce as SR, selection as SE
 from .ops import set_ops as SO, stacking as ST, masked as MS, masked_fill as FILL
 from .ops import pointwise_more as PW, products as PR, sequence_more as SQ, statistics as STAT
+from .ops import pointwise_smooth as PSM
 from .ops import solve as LS, decompositions as DEC, matrix_functions as MF
 from .ops import determinant as DET, triangular_solve as TS
 from .ops import pseudo_inverse as PINV
 from .ops import integer_math as IM, sampling_more as SM, axis_splits as AX
 from .ops import conjugation as CJ, strided as SD, index_reduce as IRD
 from .ops import view_copies as VC, index_put as IP, pointwise_round7 as PR7
-from .ops import writes as W
+from .ops import write_overlap as WO
 from .ops import complex_numbers as CN
 from .ops import matrix_round7 as MR7, numeric_grid as NG
 from .ops import lu as LU, householder_qr as HQR
@@ -61,9 +64,9 @@ Tensor.sub = _torch_args(E.sub, True)
 Tensor.subtract = _torch_args(E.sub, True)
 Tensor.mul = _torch_args(E.mul, True)
 Tensor.multiply = _torch_args(E.mul, True)
-Tensor.div = _torch_args(E.div, True)
-Tensor.divide = _torch_args(E.divide, True)
-Tensor.true_divide = _torch_args(E.div, True)
+Tensor.div = _torch_args(DV.div, True)
+Tensor.divide = _torch_args(DV.divide, True)
+Tensor.true_divide = _torch_args(DV.div, True)
 Tensor.pow = _torch_args(POW.pow, True)
 Tensor.neg = E.neg
 Tensor.negative = E.neg
@@ -178,8 +181,8 @@ Tensor.amax = refusing_out(_torch_args(EX.amax, True), "amax")
 Tensor.amin = refusing_out(_torch_args(EX.amin, True), "amin")
 Tensor.argmax = refusing_out(_torch_args(EX.argmax, True), "argmax")
 Tensor.argmin = refusing_out(_torch_args(EX.argmin, True), "argmin")
-Tensor.var = refusing_out(_torch_args(R.var, True), "var")
-Tensor.std = refusing_out(_torch_args(R.std, True), "std")
+Tensor.var = refusing_out(_torch_args(RV.var, True), "var")
+Tensor.std = refusing_out(_torch_args(RV.std, True), "std")
 Tensor.logsumexp = _torch_args(SX.logsumexp, True)
 Tensor.softmax = _torch_args(SX.softmax, True)
 Tensor.log_softmax = _torch_args(SX.log_softmax, True)
@@ -210,8 +213,8 @@ def _source_apart(method):
     def write(self, *args, **kwargs):
         source = args[2] if len(args) > 2 else kwargs.get("source", kwargs.get("src"))
         if isinstance(source, Tensor) and isinstance(self, Tensor) and \
-                W.memory_overlap(self._array, source._array) != W.NO_OVERLAP:
-            raise RuntimeError(W.INPUT_OVERLAP)
+                WO.memory_overlap(self._array, source._array) != WO.NO_OVERLAP:
+            raise RuntimeError(WO.INPUT_OVERLAP)
         return method(self, *args, **kwargs)
     write.__name__ = getattr(method, "__name__", "write")
     return write
@@ -304,9 +307,9 @@ Tensor.rad2deg = PW.rad2deg
 Tensor.heaviside = PW.heaviside
 Tensor.nextafter = PW.nextafter
 Tensor.signbit = PW.signbit
-Tensor.logit = PW.logit
-Tensor.sinc = PW.sinc
-Tensor.expm1 = PW.expm1
+Tensor.logit = PSM.logit
+Tensor.sinc = PSM.sinc
+Tensor.expm1 = PSM.expm1
 Tensor.positive = PW.positive
 Tensor.addmm = PR.addmm
 Tensor.addmv = PR.addmv

@@ -1,11 +1,12 @@
 """Tensor factories that fill a size: ``zeros``, ``ones``, ``empty``, ``full``, ``eye``,
 ``scalar_tensor`` and the ``zeros_like`` / ``ones_like`` / ``empty_like`` / ``full_like`` forms,
-with what every factory shares: ``layout`` (strided and the sparse layouts), the ``size=`` and
-``out=`` keywords, the parsing of ``*size`` and ``_finish`` (cast, move to the device, wrap).
+with what every factory shares: the ``size=`` and ``out=`` keywords, the parsing of ``*size``
+and ``_finish`` (cast, move to the device, wrap).
 
-The ranges (``arange``, ``linspace``, ``logspace``, ``tril_indices``...) are in
-``_range_factories``; the seeded generator and the random factories (``rand``, ``randn``,
-``randint``...) in ``_random_factories``.
+``layout`` and its values (``strided`` and the sparse layouts) are defined in ``_layouts`` and
+re-exported here.  The ranges (``arange``, ``linspace``, ``logspace``, ``tril_indices``...)
+are in ``_range_factories``; the seeded generator and the random factories (``rand``,
+``randn``, ``randint``...) in ``_random_factories``.
 """
 from __future__ import annotations
 
@@ -25,61 +26,13 @@ from ._tensor_factories import _require_grad_at_creation
 from ._grad_state import state as _GRAD
 from ._type_names import python_type_name
 from ._parser_emulation import raise_reworded
+# the layouts, defined in ``_layouts.py``; their importers read them here
+from ._layouts import (
+    check_layout, layout, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided)
 
 __all__ = ["zeros", "ones", "full", "empty", "eye", "zeros_like", "ones_like", "full_like",
            "empty_like", "layout", "strided", "sparse_coo", "sparse_csr", "sparse_csc",
            "sparse_bsr", "sparse_bsc"]
-
-
-class layout:  # noqa: N801  (PyTorch's spelling: torch.layout)
-    """How a tensor's elements are stored: ``strided`` (dense) or ``sparse_coo`` (indices and
-    values: ``_sparse_coo.py``); the other sparse ones exist so that code naming them gets a
-    clear refusal."""
-    _tp_name = "minigrad.layout"  # PyTorch's C type's name, in its argument errors
-    __slots__ = ("name",)
-    __module__ = "minigrad"
-
-    def __new__(cls, *args, **kwargs):
-        raise TypeError("cannot create 'minigrad.layout' instances")
-
-    @classmethod
-    def _make(cls, name):
-        obj = object.__new__(cls)
-        obj.name = name
-        return obj
-
-    def __repr__(self):
-        return f"minigrad.{self.name}"
-
-    def __reduce__(self):
-        return self.name             # pickled (e.g. deep-copied) as the module-level singleton
-
-
-strided = layout._make("strided")
-sparse_coo = layout._make("sparse_coo")
-sparse_csr = layout._make("sparse_csr")
-sparse_csc = layout._make("sparse_csc")
-sparse_bsr = layout._make("sparse_bsr")
-sparse_bsc = layout._make("sparse_bsc")
-
-
-def check_layout(value, fn_name, sparse_ok=False):
-    """A factory's ``layout=``: None or strided; ``sparse_coo`` where the factory makes a
-    sparse tensor (``sparse_ok``: zeros, empty, zeros_like; True returned); other layouts
-    are refused as PyTorch refuses them, anything else is PyTorch's TypeError."""
-    if value is None or value is strided:
-        return False
-    if not isinstance(value, layout):
-        raise TypeError(f"{fn_name}(): argument 'layout' must be minigrad.layout, not "
-                        f"{type(value).__name__}")
-    if value is sparse_coo:
-        if sparse_ok:
-            return True
-        if fn_name in ("ones", "full"):
-            raise RuntimeError("full(...) is not implemented for sparse layout")
-    raise NotImplementedError(f"{fn_name}(): layout={value} is not supported: minigrad has "
-                              f"dense (strided) tensors, and sparse_coo ones from "
-                              f"sparse_coo_tensor, to_sparse(), zeros, empty and zeros_like")
 
 
 # The empty COO tensor of a size, for zeros/empty/zeros_like(..., layout=sparse_coo): set by

@@ -17,6 +17,10 @@ import numpy as np
 
 from . import _memory_format as mf
 from ._argument_error import argument_error
+# the dtype names of PyTorch's messages, re-exported: callers spell them dtypes.<name>
+from ._dtype_names import (  # noqa: F401
+    SCALAR_NAMES, c_type_name, legacy_type_name, scalar_type_name, tensor_type_string,
+    typeid_name)
 
 __all__ = ["DType", "float16", "bfloat16", "BFLOAT16", "reduced_float", "float32", "float64",
            "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool_",
@@ -191,29 +195,6 @@ def dtype_argument(value, function, label, position) -> DType:
 _INF = _builtins.float("inf")
 _FLOAT_MAX = {2: 65504.0, 4: _builtins.float(np.finfo(np.float32).max)}
 _BF16_MAX = _builtins.float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
-# how PyTorch's checked conversion of a number names a dtype: its C++ type
-_C_TYPE = {"uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
-           "int8": "int8_t", "int16": "int16_t", "int32": "int",
-           "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-           "float32": "float", "float64": "double",
-           "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
-
-
-def c_type_name(np_dtype) -> str:
-    """The C++ name PyTorch's conversion errors give a dtype: 'uint8_t', 'int', 'float'."""
-    name = np.dtype(np_dtype).name
-    return _C_TYPE.get(name, name)
-
-
-# the integer types as the compiler's type names spell them, which the messages that print a
-# C++ type by its typeid give (histogramdd's dtype checks: "long int", "unsigned char")
-_TYPEID = {"int64": "long int", "int16": "short int", "int8": "signed char",
-           "uint8": "unsigned char"}
-
-
-def typeid_name(np_dtype) -> str:
-    """The name a C++ type's typeid gives a dtype: 'long int', 'float', 'c10::Half'."""
-    return _TYPEID.get(np.dtype(np_dtype).name) or c_type_name(np_dtype)
 
 
 def number_for(value, np_dtype, half_checked=False):
@@ -297,22 +278,6 @@ def _bfloat16_number(value, checked):
     return number
 
 
-# PyTorch's names of the scalar types: its kernels' dtype errors ("not implemented for
-# 'Long'") and its legacy tensor types ("torch.FloatTensor") spell a dtype with them
-SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-                 "int32": "Int", "int64": "Long", "float16": "Half", "bfloat16": "BFloat16",
-                 "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64",
-                 "float32": "Float",
-                 "float64": "Double", "complex64": "ComplexFloat",
-                 "complex128": "ComplexDouble"}
-
-
-def scalar_type_name(np_dtype) -> str:
-    """PyTorch's name of a dtype's scalar type: 'Long' for int64, 'ComplexFloat' for complex64."""
-    name = np.dtype(np_dtype).name
-    return SCALAR_NAMES.get(name, name)
-
-
 def refuse_unsigned(kernel, dtype) -> None:
     """PyTorch's NotImplementedError when ``dtype`` (a DType or numpy dtype) is uint16, uint32
     or uint64 and its ``kernel`` has no version for those ("arange_cpu" not implemented for
@@ -331,27 +296,6 @@ def refuse_unsigned_input(kernel, *values) -> None:
         array = getattr(value, "_array", None)
         if array is not None and array.dtype in BAREBONES_UNSIGNED:
             refuse_unsigned(kernel, array.dtype)
-
-
-# the scalar types that have a legacy tensor class (torch.FloatTensor): PyTorch's C++ messages
-# print a CPU tensor of one of them by that class, any other as "CPU<scalar type>Type"
-_LEGACY_CLASSES = {"uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
-
-
-def tensor_type_string(np_dtype) -> str:
-    """How PyTorch's C++ messages print a CPU tensor's type (its ``Tensor::toString()``, as in
-    expand's "expand(torch.FloatTensor{[2, 3]}, size=[3])"): 'torch.FloatTensor' for a
-    dtype with a legacy class, 'CPUBoolType', 'CPUBFloat16Type', 'CPUComplexFloatType' for
-    the others."""
-    name = np.dtype(np_dtype).name
-    if name in _LEGACY_CLASSES:
-        return legacy_type_name(np_dtype)
-    return f"CPU{scalar_type_name(np_dtype)}Type"
-
-
-def legacy_type_name(np_dtype, cuda=False, module="torch") -> str:
-    """PyTorch's legacy tensor type name: 'torch.FloatTensor', 'torch.cuda.LongTensor'."""
-    return f"{module}.{'cuda.' if cuda else ''}{scalar_type_name(np_dtype)}Tensor"
 
 
 def astype(array, np_dtype):

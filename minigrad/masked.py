@@ -24,7 +24,8 @@ import numpy as np
 
 from . import backend, dtypes
 from .ops.elementary_functions import sqrt
-from .ops.elementwise import cast, div, mul, sub
+from .ops.elementwise import cast, mul, sub
+from .ops.division import div
 from .ops.pointwise_select import maximum, where
 from .ops._util import normalize_dim, not_implemented_for, to_tensor_like
 from .ops.norms import vector_norm

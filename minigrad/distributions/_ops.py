@@ -18,7 +18,8 @@ from ..ops.activation import erf  # noqa: F401
 from ..ops.pointwise_select import where  # noqa: F401
 from ..ops.sampling_more import multinomial  # noqa: F401
 from ..ops.stacking import cat, stack  # noqa: F401
-from ..ops.pointwise_more import expm1, xlogy  # noqa: F401
+from ..ops.pointwise_more import xlogy  # noqa: F401
+from ..ops.pointwise_smooth import expm1  # noqa: F401
 from ..ops.special_functions import digamma, erfinv, igamma, lgamma  # noqa: F401
 from ..ops.type_info import finfo  # noqa: F401
 from ..tensor import Size, Tensor

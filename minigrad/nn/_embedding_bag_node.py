@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..ops.elementwise import div
+from ..ops.division import div
 from ..ops.embedding_grad import EmbeddingDenseBackward
 from ..ops._row_sums import row_sums
 from ..ops.scatter_gather import IndexSelect

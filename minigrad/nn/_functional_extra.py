@@ -24,7 +24,7 @@ from ..ops import activation as A
 from ..ops._util import cpp_type_name, number_arg, scalar_type_name
 from ..ops.relu_clamp import leaky_relu
 from ..ops.softmax import softmax
-from ..ops.movement import keep_channels_last
+from ..ops.movement_copies import keep_channels_last
 from ..ops.padding import pad
 from ..ops.writes import overwrite_with
 

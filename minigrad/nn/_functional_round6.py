@@ -25,11 +25,12 @@ from ..ops.pointwise_select import _input_on_graph
 from ..ops.scatter_gather import ScatterAdd
 from ..tensor import Tensor
 from ..ops.pointwise_select import minimum
-from ..ops.movement import contiguous
+from ..ops.movement_copies import contiguous
 from ..ops.products import row_distances
 from ..ops.relu_clamp import clamp
 from ..ops.type_info import finfo
-from ._functional_losses import pairwise_distance, _reduce
+from ._functional_losses import _reduce
+from ._functional_distances import pairwise_distance
 
 __all__ = ["rms_norm", "pdist", "triplet_margin_with_distance_loss", "fractional_max_pool2d",
            "fractional_max_pool3d", "fractional_max_pool2d_with_indices",

@@ -67,9 +67,9 @@ from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.math_extra import scaled_dot_product_attention  # noqa: F401
 from ._functional_losses import (  # noqa: F401
     smooth_l1_loss, huber_loss, kl_div, poisson_nll_loss, gaussian_nll_loss, soft_margin_loss,
-    multilabel_soft_margin_loss, margin_ranking_loss, hinge_embedding_loss,
-    cosine_embedding_loss, triplet_margin_loss, cosine_similarity, pairwise_distance,
-    normalize)
+    multilabel_soft_margin_loss, margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss,
+    triplet_margin_loss)
+from ._functional_distances import cosine_similarity, pairwise_distance, normalize  # noqa: F401
 from ._functional_attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation import threshold, glu  # noqa: F401
 from ._functional_extra import (  # noqa: F401

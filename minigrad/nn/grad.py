@@ -19,7 +19,7 @@ from ..ops.conv import ConvTranspose, ConvWeightGrad
 from ..ops.conv_kernels import Geometry
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops._window_checks import conv_output_size
-from ..ops.movement import contiguous
+from ..ops.movement_copies import contiguous
 
 __all__ = ["conv1d_input", "conv1d_weight", "conv2d_input", "conv2d_weight", "conv3d_input",
            "conv3d_weight"]

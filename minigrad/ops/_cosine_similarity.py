@@ -19,7 +19,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ._util import FLOAT32_64
-from .elementwise import div, mul
+from .elementwise import mul
+from .division import div
 from .movement import unsqueeze
 from .norms import vector_norm
 from .pointwise_select import where

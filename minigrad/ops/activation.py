@@ -34,7 +34,8 @@ from .elementary_functions import abs, sigmoid, tanh
 from .error_function import erf, erf_buffer, floating as _floating
 from . import activation_nodes as _nodes
 from ._autocast_cast import lower as _autocast_lower
-from .elementwise import add, cast, div, mul, neg, sub
+from .elementwise import add, cast, mul, neg, sub
+from .division import div
 from .pointwise_select import PiecewiseLinearGrad, where
 from .relu_clamp import clamp
 from ..tensor import Tensor

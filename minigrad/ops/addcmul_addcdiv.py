@@ -14,9 +14,11 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import (argument_error, check_python_int, check_tensor, not_implemented_for,
                     result_dtype)
-from .elementwise import add, cast, div, legacy_overload, mul
+from .elementwise import add, cast, legacy_overload, mul
+from .division import div
 from .inplace import add_, check_out_shape, named_write, refuse_self_overlap
-from .writes import can_cast_inplace, check_partial_overlap, kind_name
+from .writes import can_cast_inplace, kind_name
+from .write_overlap import check_partial_overlap
 from .fused_matrix_products import _coefficient
 
 

@@ -22,11 +22,13 @@ from ._bce_16bit import bce_16, bce_with_logits_16
 from ._util import (FLOAT32_64, argument_error, broadcast_shape, ieee_errors,
                     not_implemented_for, result_dtype, scalar_type_name)
 from .elementary_functions import sigmoid
-from .pointwise_more import logit
-from .elementwise import add, cast, div, mul, neg, sub
+from .pointwise_smooth import logit
+from .elementwise import add, cast, mul, neg, sub
+from .division import div
 from .relu_clamp import clamp
-from .loss import (REDUCTION_ENUM, _check_reduction, _legacy_reduction, _no_grad_argument,
-                   _reduce, reduce_array)
+from .loss import _no_grad_argument
+from .loss_reduction import (
+    REDUCTION_ENUM, _check_reduction, _legacy_reduction, _reduce, reduce_array)
 from .plumbing import expand_to
 
 

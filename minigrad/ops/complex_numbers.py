@@ -26,7 +26,8 @@ from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import broadcast_shape
 from .elementary_functions import abs
-from .elementwise import cast, div, mul, sub
+from .elementwise import cast, mul, sub
+from .division import div
 from .pointwise_select import where
 from .plumbing import Cast, RealPart, ViewAsComplex, ViewAsReal, cast_to, conj_of, sum_to
 

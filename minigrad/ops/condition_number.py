@@ -15,7 +15,8 @@ from .. import backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
-from .elementwise import div, mul
+from .elementwise import mul
+from .division import div
 from .pointwise_select import where
 from .linalg import svdvals
 from .norms import matrix_norm

@@ -20,7 +20,7 @@ from .compare import isnan
 from .elementary_functions import exp, log
 from .elementwise import add, cast, sub
 from .pointwise_select import where
-from .movement import clone, contiguous
+from .movement_copies import clone, contiguous
 from .plumbing import expand_to, reshape_to
 from .extrema import MaxResult, amax
 from .reduce import sum as sum_

@@ -37,7 +37,8 @@ from ._util import not_implemented_for
 from .elementwise import add, mul, sub
 from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
 from .matmul import matmul
-from .movement import clone, mT
+from .movement import mT
+from .movement_copies import clone
 from .stacking import cat, narrow
 from .shaping import diagonal, tril, triu
 from .sequence_more import diag_embed

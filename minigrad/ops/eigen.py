@@ -25,10 +25,12 @@ from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
 from .linalg import lapack_eigh
-from .elementwise import add, cast, div, mul, sub
+from .elementwise import add, cast, mul, sub
+from .division import div
 from .pointwise_select import where
 from .matmul import matmul
-from .movement import clone, mT, squeeze, unsqueeze
+from .movement import mT, squeeze, unsqueeze
+from .movement_copies import clone
 from .stacking import narrow
 from .plumbing import cast_to, conj_of
 from .reduce import sum as sum_

@@ -21,7 +21,8 @@ from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64 as _FLOATS, ieee, torch_sign
-from .elementwise import add, cast, div, mul, neg, sub
+from .elementwise import add, cast, mul, neg, sub
+from .division import div
 from ._slope_blocks import BLOCK, cos_slope, sigmoid_slope, sin_slope, slope_times, tanh_slope
 from .plumbing import cast_to, conj_of
 from .pointwise_select import _piecewise_grad, where

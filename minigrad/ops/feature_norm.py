@@ -37,8 +37,9 @@ from ._norm_16bit import GroupNorm16, LayerNorm16
 from ._util import (FLOAT32_64 as _FLOATS, bool_arg, float_arg, ieee, not_implemented_for,
                     python_type_name, scalar_type_name)
 from .elementary_functions import rsqrt, sqrt
-from .elementwise import add, cast, div, mul, sub
-from .movement import contiguous, keep_channels_last
+from .elementwise import add, cast, mul, sub
+from .division import div
+from .movement_copies import contiguous, keep_channels_last
 from .normalization import check_values_per_channel, update_running
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum

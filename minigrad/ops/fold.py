@@ -25,7 +25,7 @@ from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
-from .movement import keep_channels_last
+from .movement_copies import keep_channels_last
 from .padding import pad
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, ScatterPut

@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar_type_name
 from .indexing import setitem
 from .inplace import copy_
-from .movement import clone
+from .movement_copies import clone
 from .scatter_reduce import check_reduce_arguments, scatter_reduce
 
 __all__ = ["index_reduce", "index_reduce_", "fill_diagonal_"]

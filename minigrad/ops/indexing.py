@@ -25,8 +25,8 @@ from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to, written_as_real
 from ._expanded_writes import write_expanded
-from .writes import (_SEVERAL, apply_inplace, check_partial_overlap, overlaps_itself, refuse_write,
-                     writable_alias)
+from .writes import _SEVERAL, apply_inplace, refuse_write, writable_alias
+from .write_overlap import check_partial_overlap, overlaps_itself
 # the parts that moved out, importable from here as before
 from ._index_layout import (_iteration_order, _laid_out, _new_dim_strides,  # noqa: F401
                             _operand_steps, _row_major_strides)

@@ -17,15 +17,17 @@ from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from . import elementwise
 from .power import Pow, ScalarPow, check_integer_exponent, pow
-from .elementwise import Add, Div, Mul, Sub
+from .elementwise import Add, Mul, Sub
+from .division import Div
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
-from .movement import to_device
+from .movement_copies import to_device
 from .plumbing import written_as_real
 from .._argument_error import ArgumentError
-from ._util import argument_error, cpp_type_name, python_type_name
+from ._util import argument_error, cpp_type_name, ieee_errors, python_type_name
 from ._expanded_writes import write_expanded
-from .writes import apply_inplace, can_cast_inplace, check_partial_overlap, kind_name
+from .writes import apply_inplace, can_cast_inplace, kind_name
+from .write_overlap import check_partial_overlap
 from .writes import refuse_write
 
 
@@ -84,7 +86,7 @@ def _binary_inplace(function, target, other, name):
     if not isinstance(other, Tensor):
         other = elementwise._scalar_or_tensor(other, target, name)
     _check_inplace(target, other, name)
-    with elementwise.ieee_errors():          # a float32 value beyond float16 is inf, silently
+    with ieee_errors():          # a float32 value beyond float16 is inf, silently
         other = elementwise.cast(other, target._array.dtype)
     if target._array.dtype in elementwise._UNUSUAL:
         if target._array.dtype.kind == "c":     # (x += y in complex: a + (1 + 0j) * y)

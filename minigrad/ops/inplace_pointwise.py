@@ -30,8 +30,10 @@ from ..autograd import Function, no_grad
 from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from . import activation as A, compare as C, elementwise as E, math_extra as MX
+from . import division as DV
 from . import elementary_functions as EF
 from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
+from . import pointwise_smooth as PSM
 from . import special_functions as SF, trig as T
 from ._util import not_implemented_for, scalar_type_name
 from .inplace import check_out_shape, clamp_, mul_, named_write, sub_
@@ -193,7 +195,7 @@ neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)")
 negative_ = neg_
 exp_ = _unary(EF.exp, "exp_", "e ** input")
 exp2_ = _unary(MX.exp2, "exp2_", "2 ** input")
-expm1_ = _unary(PW.expm1, "expm1_", "e ** input - 1")
+expm1_ = _unary(PSM.expm1, "expm1_", "e ** input - 1")
 log_ = _unary(EF.log, "log_", "ln(input)")
 log2_ = _unary(MX.log2, "log2_", "log2(input)")
 log10_ = _unary(MX.log10, "log10_", "log10(input)")
@@ -211,7 +213,7 @@ def rsqrt_(input):
 square_ = _unary(EF.square, "square_", "input ** 2")
 reciprocal_ = _unary(reciprocal, "reciprocal_", "1 / input")
 sigmoid_ = _unary(EF.sigmoid, "sigmoid_", "1 / (1 + e ** -input)")
-logit_ = _inplace(PW.logit, "logit_", "ln(p / (1 - p)), p = input clamped to [eps, 1 - eps]")
+logit_ = _inplace(PSM.logit, "logit_", "ln(p / (1 - p)), p = input clamped to [eps, 1 - eps]")
 sin_ = _unary(EF.sin, "sin_", "sin(input)")
 cos_ = _unary(EF.cos, "cos_", "cos(input)")
 tan_ = _unary(T.tan, "tan_", "tan(input)")
@@ -226,7 +228,7 @@ acosh_ = _unary(T.acosh, "acosh_", "acosh(input)")
 atanh_ = _unary(T.atanh, "atanh_", "atanh(input)")
 arcsin_, arccos_, arctan_ = asin_, acos_, atan_
 arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
-sinc_ = _unary(PW.sinc, "sinc_", "sin(pi input) / (pi input) (1 at 0)")
+sinc_ = _unary(PSM.sinc, "sinc_", "sin(pi input) / (pi input) (1 at 0)")
 deg2rad_ = _unary(PW.deg2rad, "deg2rad_", "input * pi / 180")
 rad2deg_ = _unary(PW.rad2deg, "rad2deg_", "input * 180 / pi")
 ceil_ = _unary(C.ceil, "ceil_", "ceil(input) (gradient 0)")
@@ -276,15 +278,15 @@ heaviside_ = _inplace(PW.heaviside, "heaviside_", "0, values or 1 for input < 0,
 nextafter_ = _inplace(PW.nextafter, "nextafter_", "the next float after input toward other",
                       tensor_only="other")
 xlogy_ = _inplace(PW.xlogy, "xlogy_", "input * ln(other) (0 where input is 0)")
-remainder_ = _inplace(E.remainder, "remainder_", "input mod other, with other's sign")
+remainder_ = _inplace(DV.remainder, "remainder_", "input mod other, with other's sign")
 floor_divide_ = _inplace(PW.floor_divide, "floor_divide_", "floor(input / other)")
 igamma_ = _inplace(SF.igamma, "igamma_", "the regularized lower incomplete gamma P(input, "
                                          "other)", tensor_only="other")
 igammac_ = _inplace(SF.igammac, "igammac_", "the regularized upper incomplete gamma "
                                             "Q(input, other)", tensor_only="other")
-divide_ = _inplace(E.divide, "divide_", "input / other (``rounding_mode`` None, 'trunc' or "
+divide_ = _inplace(DV.divide, "divide_", "input / other (``rounding_mode`` None, 'trunc' or "
                                      "'floor')")
-true_divide_ = _inplace(E.div, "true_divide_", "input / other")
+true_divide_ = _inplace(DV.div, "true_divide_", "input / other")
 multiply_ = mul_
 subtract_ = sub_
 eq_ = _inplace(C.method(C.eq, "eq_"), "eq_", "input == other (1 or 0 in input's dtype)")

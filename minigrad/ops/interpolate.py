@@ -49,7 +49,7 @@ from ._int_lists import int_like
 from ._resize_maps import Banded, SeparableResize, nearest_map
 from ._util import FLOAT32_64, not_implemented_for
 from .elementwise import add, mul
-from .movement import clone, keep_channels_last
+from .movement_copies import clone, keep_channels_last
 from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
 from ._resize_taps import _dims_taps

@@ -18,7 +18,8 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._util import not_implemented_for, scalar_type_name
-from .elementwise import add, div, mul, sub
+from .elementwise import add, mul, sub
+from .division import div
 from .pointwise_select import where
 from .matmul import matmul
 from .complex_numbers import real

@@ -1,6 +1,7 @@
 """Classification losses over class scores, with PyTorch's semantics and numerically stable
-formulas: ``cross_entropy`` and ``nll_loss``, and the reduction helpers every loss module shares
-(``reduction`` checks, the deprecated ``size_average`` / ``reduce`` flags, the final reduce).
+formulas: ``cross_entropy`` and ``nll_loss``.  The reduction helpers every loss module shares
+(``reduction`` checks, the deprecated ``size_average`` / ``reduce`` flags, the final reduce)
+are in ``loss_reduction.py``.
 
 ``cross_entropy`` with class indices is one fused node: log-softmax and the negative
 log-likelihood together, whose gradient is simply softmax(x) - onehot(target) (scaled), so no
@@ -23,8 +24,7 @@ import math
 
 import numpy as np
 
-from .._warn_once import warn_user
-from .. import _autocast_state, _memory_format as mf, backend, dtypes
+from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
@@ -38,40 +38,16 @@ from .elementwise import mul
 from .pointwise_select import where
 from .movement import permute, reshape
 from .plumbing import reshape_to
-from .reduce import Mean, Sum, _mean_array, sum as reduce_sum
+from .reduce import sum as reduce_sum
 from .softmax import log_softmax
 from . import _class_loss_16bit as half16
 from ._cross_entropy_split import split_log_softmax
 from ._cross_entropy_rows import (CrossEntropyGrad, coefficients, cross_entropy_grad_into,
                                   exp_rows_again, softmax_rows)
+from .loss_reduction import _check_reduction, _legacy_reduction
 
-_REDUCTIONS = ("mean", "sum", "none")
 # the dtypes a class-index target may have (int64 first), for identity tests
 _TARGET_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
-
-
-def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction (expected one of "
-                         f"{', '.join(_REDUCTIONS)})")
-
-
-def _legacy_reduction(size_average, reduce, reduction):
-    """``reduction``, unless one of the deprecated flags is given: then they decide (both
-    default to True; reduce=False -> 'none', else size_average picks 'mean' or 'sum'), with
-    PyTorch's deprecation warning."""
-    if size_average is None and reduce is None:
-        if isinstance(reduction, str) and reduction == "elementwise_mean":
-            warn_user("reduction='elementwise_mean' is deprecated. Please use "
-                      "reduction='mean' instead.", UserWarning)
-            return "mean"
-        return reduction
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    reduction = "none" if not reduce else "mean" if size_average else "sum"
-    warn_user(f"size_average and reduce args will be deprecated, please use "
-              f"reduction='{reduction}' instead.", UserWarning)
-    return reduction
 
 
 class ClassNLL(Function):
@@ -479,32 +455,6 @@ def _no_grad_argument(t, arg, name):
     if t.requires_grad:
         raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument "
                            f"'{arg}'. This input cannot have requires_grad True.")
-
-
-# PyTorch's numbering of the reductions (a loss node's ``_saved_reduction``)
-REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
-
-
-def reduce_array(per, reduction, input, target):
-    """A loss node's elementwise losses ``per`` (an array) reduced as ``reduction`` says:
-    laid out as the inputs ("none"), their sum or their mean, in their own dtype."""
-    if reduction == "none":
-        return mf.pointwise_result(per, input, target)
-    if reduction == "sum":
-        return per.sum(dtype=per.dtype)
-    return _mean_array(per, tuple(range(per.ndim)), False, per.size)
-
-
-def _reduce(loss, reduction, node=None):
-    """The elementwise ``loss`` reduced; ``node``: PyTorch's name for its node of the whole
-    loss (MseLossBackward0), which the reduction, the loss's last step here, then records."""
-    _check_reduction(reduction)
-    if reduction == "none":
-        return loss
-    if node is None:
-        return loss.mean() if reduction == "mean" else loss.sum()
-    op = (Mean if reduction == "mean" else Sum).renamed(node)
-    return op.apply(loss, axes=tuple(range(loss.ndim)), keepdim=False)
 
 
 __all__ = ["cross_entropy", "nll_loss"]

@@ -25,16 +25,18 @@ from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .compare import StepFunction, _no_grad_unary
-from .elementwise import _binary, add, refuse_array, cast, div, mul, neg, sub
+from .elementwise import _binary, add, refuse_array, cast, mul, neg, sub
+from .division import div
 from .pointwise_select import where
 from .plumbing import conj_of
 from .indexing import setitem
 from .inplace import _binary_inplace, check_out_shape, named_write
-from .movement import clone
+from .movement_copies import clone
 from .plumbing import expand_to, reshape_to, sum_to
 from .scatter_gather import IndexSelect
 from ._gather_scatter_checks import CPP_NAMES
-from .writes import can_cast_inplace, check_partial_overlap, kind_name
+from .writes import can_cast_inplace, kind_name
+from .write_overlap import check_partial_overlap
 from ._floating_checks import _check_floating
 # the parts that moved out, importable from here as before
 from .attention import (_dropout_weights, _repeat_heads, _safe_softmax,  # noqa: F401

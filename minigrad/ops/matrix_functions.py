@@ -25,7 +25,8 @@ from ._autocast_cast import in_float32
 from ._util import scalar_type_name
 from .elementwise import add, mul, sub
 from .matmul import matmul
-from .movement import clone, squeeze, unsqueeze
+from .movement import squeeze, unsqueeze
+from .movement_copies import clone
 from .stacking import cat, narrow
 from .plumbing import cast_to
 from .shaping import tril

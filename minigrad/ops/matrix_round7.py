@@ -20,7 +20,8 @@ from .elementwise import neg
 from .norms import matrix_norm, vector_norm
 from .matmul import matmul
 from .matrix_functions import multi_dot
-from .movement import clone, reshape
+from .movement import reshape
+from .movement_copies import clone
 from .reduce import sum
 from .shaping import diagonal
 from .solve import _inverse_array, _mH

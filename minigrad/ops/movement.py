@@ -1,12 +1,12 @@
-"""Ops that move elements without changing them: reshapes and views (``reshape``, ``view``,
-``flatten``, ``squeeze``...), axis reorders (``transpose``, ``permute``, ``t``, ``mT``),
-``expand`` / ``repeat``, constant ``pad``, and the layout and device copies ``clone``,
-``contiguous`` and ``to_device``.
+"""Ops that move elements without copying them: reshapes and views (``reshape``, ``view``,
+``flatten``, ``squeeze``...), axis reorders (``transpose``, ``permute``, ``t``, ``mT``) and
+``expand``.
 
 Their backward moves the gradient back the same way: reshape back, transpose back, sum the
-expanded copies, crop the padding.  Joining and splitting (``cat``, ``stack``, ``split``,
-``narrow``, ``select``...) live in ``stacking.py``, ``flip`` in ``sequence_more.py``, indexing
-in ``indexing.py``.
+expanded copies.  The copying ones (``repeat``, constant ``pad``, ``clone``, ``contiguous``,
+``to_device``) live in ``movement_copies.py``; joining and splitting (``cat``, ``stack``,
+``split``, ``narrow``, ``select``...) in ``stacking.py``, ``flip`` in ``sequence_more.py``,
+indexing in ``indexing.py``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import operator
 
 from .._warn_once import warn_user
 from .. import backend, dtypes
-from .. import _memory_format as mf
 from ..autograd._shown_edges import node_below
 from ..autograd import Function
 from ._int_list_args import int_list_argument
@@ -23,8 +22,7 @@ from .._tensor_input import _combination
 from ._view_dtype import view_as_dtype
 from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim,
                     python_type_name)
-from .indexing import BasicGetItem
-from .plumbing import Expand, Reshape, reshape_to, sum_to
+from .plumbing import Expand, Reshape
 
 
 def view_strides(shape, strides, new_shape):
@@ -130,83 +128,6 @@ def _swapped(axes):
     """(dim0, dim1): the two dims a transpose's permutation ``axes`` exchanges."""
     moved = [i for i, ax in enumerate(axes) if ax != i] or [0]
     return moved[0], moved[-1]
-
-
-class Repeat(Function):
-    """Tile ``a`` ``repeats[i]`` times along axis i: (s0, s1) -> (r0 s0, r1 s1).
-
-    Backward: output axis i is ``repeats[i]`` copies of input axis i, so view the gradient
-    as (r0, s0, r1, s1, ...) and sum the copies (``sum_to`` (1, s0, 1, s1, ...)), whose own
-    backward is the broadcast back: any order works.
-    """
-    complex_ok = True             # linear, real coefficients: right as written
-
-    def forward(self, a, *, repeats):
-        self.in_shape = a.shape
-        self.repeats = repeats
-        xp = backend.xp_of(a)
-        if not repeats:                  # a 0-d tensor repeated () times: itself, as a copy
-            return a.copy()              # (numpy's tile would make it 1-d)
-        return xp.ascontiguousarray(xp.tile(a, repeats))   # tile by ones keeps a's layout
-
-    def backward(self, g):
-        shape = (1,) * (len(self.repeats) - len(self.in_shape)) + tuple(self.in_shape)
-        split, kept = [], []
-        for r, s in zip(self.repeats, shape):
-            split += [r, s]
-            kept += [1, s]
-        return reshape_to(sum_to(reshape_to(g, split), kept), self.in_shape)
-
-
-class Pad(Function):
-    """Constant padding: ``widths`` is one (before, after) pair per axis.
-    Backward: the gradient cropped back to the input's place (pad's adjoint is a slice)."""
-    complex_ok = True             # linear, real coefficients: right as written
-
-    def forward(self, a, *, widths, value):
-        self.widths = widths
-        return backend.xp_of(a).pad(a, widths, mode="constant", constant_values=value)
-
-    def backward(self, g):
-        index = tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
-        return BasicGetItem.apply(g, index=index, basic=True)
-
-
-class Copy(Function):
-    """clone(): a copy with the given element ``strides`` (a dense layout, see
-    minigrad/_memory_format.py); the gradient is passed straight through."""
-    complex_ok = True             # linear, real coefficients: right as written
-    _node_name = "CloneBackward0"       # PyTorch's clone node
-
-    def forward(self, a, *, strides):
-        out = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
-        out[...] = a
-        return out
-
-    def backward(self, g):
-        return g
-
-
-class Contiguous(Function):
-    """A C-contiguous copy; the gradient is passed straight through."""
-    complex_ok = True
-    _node_name = "CloneBackward0"       # PyTorch's contiguous() clones
-
-    def forward(self, a):
-        return backend.xp_of(a).ascontiguousarray(a)
-
-    def backward(self, g):
-        return g
-
-
-class ToDevice(Function):
-    """Move to another device.  Backward: move the gradient back."""
-    def forward(self, a, *, device):
-        self.source = backend.device_of(a)
-        return backend.to_device(a, device)
-
-    def backward(self, g):
-        return g if g.device == self.source else ToDevice.apply(g, device=self.source)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -519,73 +440,3 @@ def view_as(a, other):
 
 def reshape_as(a, other):
     return reshape(a, check_tensor("reshape_as", other, "other", 1).shape)
-
-
-def repeat(a, *repeats, **kwargs):
-    repeats = int_list_argument("repeat", "repeats", repeats, kwargs)
-    if len(repeats) < a.ndim:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
-                           f"of dimensions of tensor (repeats {list(repeats)}, tensor shape "
-                           f"{list(a.shape)})")
-    if any(r < 0 for r in repeats):
-        # as PyTorch: only a negative size of the result is refused (a negative repeat of an
-        # empty dim gives an empty dim)
-        sizes = (1,) * (len(repeats) - a.ndim) + tuple(a.shape)
-        target = [r * s for r, s in zip(repeats, sizes)]
-        bad = next((t for t in target if t < 0), None)
-        if bad is not None:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: "
-                               f"{target} (repeats can not be negative (got repeats "
-                               f"{list(repeats)} for a tensor of shape {list(a.shape)}))")
-        repeats = tuple(r if r >= 0 else 0 for r in repeats)
-    return Repeat.apply(a, repeats=repeats)
-
-
-def pad(a, pad, mode="constant", value=0.0):
-    """Pad with a constant. ``pad`` lists (left, right) pairs from the LAST dimension backwards."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode '{mode}' is not supported (only 'constant')")
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > a.ndim:
-        raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the number "
-                           f"of dimensions of the input ({a.ndim}), got {len(pad)}")
-    if any(p < 0 for p in pad):
-        raise RuntimeError(f"pad: negative padding (cropping) is not supported, got {list(pad)}")
-    widths = [(0, 0)] * a.ndim
-    for i in range(len(pad) // 2):
-        widths[a.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return Pad.apply(a, widths=tuple(widths), value=0 if value is None else value)
-
-
-def clone(a, *, memory_format=mf.preserve_format):
-    """A copy of ``a`` laid out in ``memory_format`` (by default as ``a`` is, when dense)."""
-    fmt = mf.check(memory_format, "clone")
-    return Copy.apply(check_tensor("clone", a), strides=mf.target_strides(a._array, fmt))
-
-
-def contiguous(a, memory_format=mf.contiguous_format):
-    """``a`` itself when stored densely in ``memory_format``'s order, else such a copy."""
-    fmt = mf.check(memory_format, "contiguous", none_means=None)
-    if mf.is_contiguous(a._array, fmt):
-        return a
-    if fmt is mf.preserve_format:
-        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
-    if fmt is mf.contiguous_format:
-        return Contiguous.apply(a)
-    return Copy.apply(a, strides=mf.target_strides(a._array, fmt))
-
-
-def keep_channels_last(out, like):
-    """``out`` laid out channels-last (channels-last-3d) where ``like``, an input of the same
-    rank, looks so: the layout PyTorch gives the results of its padding, resizing and
-    shuffling ops, which allocate them in their input's suggested format."""
-    fmt = mf.suggest(like._array)
-    if fmt is mf.contiguous_format or out.ndim != like.ndim:
-        return out
-    return contiguous(out, memory_format=fmt)
-
-
-def to_device(a, device):
-    if a.device == device:
-        return a
-    return ToDevice.apply(a, device=device)

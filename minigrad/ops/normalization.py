@@ -32,7 +32,7 @@ from ._util import (bool_arg, float_arg, ieee, not_implemented_for, python_type_
                     scalar_type_name)
 from .elementary_functions import rsqrt
 from .elementwise import add, mul, sub
-from .movement import clone, contiguous
+from .movement_copies import clone, contiguous
 from .plumbing import cast_to, reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 

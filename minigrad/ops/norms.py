@@ -26,7 +26,8 @@ from ._util import (FLOAT32_64, argument_error, ieee_errors, normalize_dim, norm
                     python_type_name, scalar_type_name)
 from .elementary_functions import abs
 from .power import pow
-from .elementwise import div, mul
+from .elementwise import mul
+from .division import div
 from .compare import sign
 from .pointwise_select import where
 from .linalg import svdvals

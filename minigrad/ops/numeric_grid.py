@@ -25,7 +25,8 @@ import numpy as np
 from .. import backend, dtypes, return_types
 from ..tensor import Tensor
 from ._util import normalize_dim, python_type_name, scalar_type_name
-from .elementwise import add, cast, div, mul, sub
+from .elementwise import add, cast, mul, sub
+from .division import div
 from .movement import reshape
 from .stacking import cat, narrow, select
 from .statistics import _c_name

@@ -28,7 +28,7 @@ from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (along, argument_error, check_fill_value, not_implemented_for,
                     python_type_name)
-from .movement import clone, keep_channels_last
+from .movement_copies import clone, keep_channels_last
 from .pointwise_select import _input_on_graph
 from .scatter_gather import IndexAdd, IndexSelect
 

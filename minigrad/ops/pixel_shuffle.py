@@ -9,7 +9,8 @@ import numbers
 from .. import _memory_format as mf, backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from .movement import clone, contiguous, permute
+from .movement import permute
+from .movement_copies import clone, contiguous
 from .plumbing import reshape_to
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle"]

@@ -33,7 +33,8 @@ from ._band_loss_rows import band_loss_grads, band_loss_value
 from ._util import FLOAT32_64, broadcast_shape, not_implemented_for, result_dtype
 from .compare import sign
 from .elementwise import Mul, cast, mul
-from .loss import REDUCTION_ENUM, _check_reduction, _legacy_reduction, _reduce, reduce_array
+from .loss_reduction import (
+    REDUCTION_ENUM, _check_reduction, _legacy_reduction, _reduce, reduce_array)
 from .pointwise_select import where
 from .plumbing import expand_to
 

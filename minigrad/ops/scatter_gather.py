@@ -39,7 +39,7 @@ from ._util import (Omitted, argument_error, broadcast_shape, check_tensor, dim_
                     scalar_type_name)
 from .elementwise import add, cast
 from .pointwise_select import where
-from .movement import clone
+from .movement_copies import clone
 from .plumbing import expand_to, reshape_to
 from ._gather_scatter_checks import (INDEX_DTYPES, _as_1d, _check_along, _first_out_of_range,
                                      _index_array, _index_dtype, _public_args, _size)

@@ -31,10 +31,11 @@ from .._argument_error import ArgumentError
 from ._util import (argument_error, ieee_errors, no_complex_kernel, normalize_dim,
                     not_implemented_for, scalar_type_name)
 from ._util import check_fill_value as _check_fill_value
-from .elementwise import cast, div, mul
+from .elementwise import cast, mul
+from .division import div
 from ._expanded_writes import write_expanded
 from .inplace import copy_, named_write
-from .writes import overlaps_itself
+from .write_overlap import overlaps_itself
 from .pointwise_select import where
 from .plumbing import reshape_to
 from .scatter_gather import (REDUCE_UFUNCS, Gather, IndexSelect, ScatterPut, _scatter_prepare,

@@ -22,7 +22,7 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd import Function
 from ..tensor import Tensor
-from .elementwise import div
+from .division import div
 from .pointwise_select import where
 from .scatter_reduce import scatter_reduce
 from .stacking import narrow

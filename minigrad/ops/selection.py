@@ -23,7 +23,8 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import argument_error, bool_arg, check_tensor, ieee_errors, int_arg, normalize_dim, \
     normalize_dims, not_implemented_for, scalar_type_name, sort_keys
-from .elementwise import Mul, cast, div
+from .elementwise import Mul, cast
+from .division import div
 from .pointwise_select import select_grad
 from .plumbing import expand_to, reshape_to
 from .extrema import _UNORDERED, MAXMIN_NODES, TAKE_NODES, MaxResult, TakeAlongDim, _unordered

@@ -20,17 +20,19 @@ from ._int_list_args import int_list_argument
 from ._util import (argument_error, check_tensor, int_arg, normalize_dim, python_type_name,
                     result_dtype, scalar_type_name)
 from .power import pow
-from .elementwise import add, cast, div, mul, sub
+from .elementwise import add, cast, mul, sub
+from .division import div
 from .pointwise_select import where
 from .norms import vector_norm
 from .math_extra import nonzero
-from .movement import clone, contiguous, flatten, pad, reshape, transpose, unsqueeze
+from .movement import flatten, reshape, transpose, unsqueeze
+from .movement_copies import clone, contiguous, pad
 from .reduce import sum as sum_
 from .scatter_gather import index_select
 from .shaping import movedim
 from .sorting import cumsum
 from .stacking import cat, narrow, stack
-from .writes import overlaps_itself
+from .write_overlap import overlaps_itself
 
 __all__ = ["diff", "flip", "fliplr", "flipud", "rot90", "diag_embed", "diagflat", "trapezoid",
            "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations", "renorm",

@@ -26,7 +26,8 @@ from ._util import (Omitted, argument_error, check_tensor, int_arg, normalize_di
 from .elementwise import mul
 from .pointwise_select import Where, where
 from ._int_list_args import int_list_argument
-from .movement import Contiguous, clone, permute, repeat
+from .movement import permute
+from .movement_copies import Contiguous, clone, repeat
 from .plumbing import reshape_to
 from .scatter_gather import IndexAdd, IndexSelect, index_select
 

@@ -25,10 +25,11 @@ from ..tensor import Tensor
 from . import _scan_blocks as scan_blocks, _top_buckets as top_buckets
 from ._util import (bool_arg, c_order, check_tensor, ieee_errors, int_arg, normalize_dim,
                     not_implemented_for, sort_keys)
-from .elementwise import cast, div, mul
+from .elementwise import cast, mul
+from .division import div
 from .pointwise_select import where
 from .plumbing import conj_of, expand_to, reshape_to, written_as_real
-from .movement import clone
+from .movement_copies import clone
 from .shaping import movedim
 from .extrema import MaxResult
 from .reduce import check_grad_dtype, products_of_others_graph, sum as reduce_sum

@@ -30,7 +30,8 @@ from .compare import round as _round
 from .elementary_functions import log1p, sigmoid as expit  # noqa: F401
 from .elementwise import add, mul  # noqa: F401
 from .math_extra import exp2  # noqa: F401
-from .pointwise_more import entr, expm1, logit, sinc, xlog1py, xlogy  # noqa: F401
+from .pointwise_more import entr, xlog1py, xlogy  # noqa: F401
+from .pointwise_smooth import expm1, logit, sinc  # noqa: F401
 from .softmax import log_softmax, logsumexp, softmax  # noqa: F401
 from .special_functions import (  # noqa: F401
     digamma, digamma as psi, erfc, erfcx, erfinv, i0, i0e, i1, i1e, igamma as gammainc,

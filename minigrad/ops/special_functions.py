@@ -33,7 +33,8 @@ from . import _gamma_inc_kernels as GI
 from . import _special_kernels as K
 from ._util import broadcast_shape, not_implemented_for, result_dtype
 from .elementary_functions import exp, log, log1p
-from .elementwise import _scalar_or_tensor, add, cast, div, mul, neg, sub
+from .elementwise import _scalar_or_tensor, add, cast, mul, neg, sub
+from .division import div
 from .pointwise_select import where
 from .compare import sign
 from .plumbing import sum_to

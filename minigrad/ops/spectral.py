@@ -24,7 +24,8 @@ from .._global_flags import warn_once
 from . import fourier as fft
 from ..tensor import Tensor
 from .complex_numbers import view_as_real
-from .elementwise import div, mul
+from .elementwise import mul
+from .division import div
 from .movement import transpose
 from .padding import pad
 from .plumbing import reshape_to

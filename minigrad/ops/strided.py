@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
 from .indexing import GetItem, IndexScatter
 from .elementwise import mul
-from .movement import clone
+from .movement_copies import clone
 from .stacking import narrow
 
 __all__ = ["as_strided", "narrow_copy"]

@@ -20,7 +20,8 @@ from ._autocast_cast import in_float32
 from ._util import bool_arg, not_implemented_for, scalar_type_name
 from .elementwise import add, cast, neg
 from .matmul import matmul
-from .movement import clone, mT
+from .movement import mT
+from .movement_copies import clone
 from .shaping import tril, triu
 from .solve import _broadcast_batches, _mH, check_matrices, result_type
 

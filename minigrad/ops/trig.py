@@ -20,7 +20,8 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import broadcast_shape, ieee, not_implemented_for
 from .elementary_functions import _unary, sqrt
-from .elementwise import _binary, add, cast, div, mul, neg, sub
+from .elementwise import _binary, add, cast, mul, neg, sub
+from .division import div
 from .pointwise_select import where
 from .plumbing import conj_of, sum_to
 

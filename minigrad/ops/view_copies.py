@@ -27,8 +27,9 @@ from ._int_lists import int_like
 from ._util import NO_DIM, argument_error, int_arg, normalize_dim, scalar_type_name
 from .elementwise import cast
 from .indexing import getitem
-from .movement import pad as pad_constant
-from .movement import clone, expand, permute, reshape, squeeze, t, transpose, unsqueeze, view
+from .movement_copies import pad as pad_constant
+from .movement import expand, permute, reshape, squeeze, t, transpose, unsqueeze, view
+from .movement_copies import clone
 from .stacking import chunk, narrow, select, split, unbind, unbind_dim
 from .shaping import diagonal, unfold
 from .strided import as_strided, check_in_storage, strided_geometry

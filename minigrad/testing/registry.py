@@ -33,7 +33,9 @@ import difflib
 import numpy as np
 
 # importing the entry modules registers their ops, in this order
-from . import registry_core, registry_reduce_move, registry_nn, registry_extra  # noqa: F401
+from . import registry_core, registry_reduce_move, registry_nn  # noqa: F401
+from . import registry_nn_pool_norm, registry_extra  # noqa: F401
+from . import registry_extra_shapes  # noqa: F401
 from . import registry_extra_nn  # noqa: F401
 from . import registry_selection, registry_losses, registry_more  # noqa: F401
 from . import registry_round4, registry_nn_round4  # noqa: F401

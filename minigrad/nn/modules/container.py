@@ -1,58 +1,23 @@
 """Containers: ``Sequential`` (a pipeline), ``ModuleList`` and ``ModuleDict`` (registered
 collections of modules whose parameters the parent module sees), ``ParameterList`` and
 ``ParameterDict`` (registered collections of Parameters, for models whose number of weights is
-only known at run time: one scale per layer, per task...), and the deprecated ``Container``."""
+only known at run time: one scale per layer, per task...), and the deprecated ``Container``.
+Their item helpers (update pairs, indices, the parameter summaries) are in
+``_container_items.py``."""
 from __future__ import annotations
 
-import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import islice
 
 from ..._warn_once import warn_user
 from ...tensor import Tensor
-from ..parameter import Parameter
-from .module import Module, _addindent, _typename
+from .module import Module, _addindent
+from ._container_items import (
+    _as_parameter, _describe, _index, _parameter_dict_key, _renumber, _update_pairs)
 
 __all__ = ["Container", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict"]
-
-
-def _update_pairs(kind, source, keep_order, sort_other_mappings=False):
-    """The (key, value) pairs that ``<kind>.update(source)`` adds, in PyTorch's order and
-    with its errors: a mapping of a ``keep_order`` type gives its items in order (another
-    mapping too, unless ``sort_other_mappings``: then sorted by key, as ParameterDict does
-    with a plain dict); any other iterable must hold (key, value) pairs."""
-    if isinstance(source, keep_order):
-        return list(source.items())
-    if isinstance(source, Mapping):
-        return sorted(source.items()) if sort_other_mappings else list(source.items())
-    pairs = []
-    for j, pair in enumerate(source):
-        if not isinstance(pair, Iterable):
-            raise TypeError(f"{kind} update sequence element #{j} should be Iterable; is"
-                            f"{type(pair).__name__}")
-        if len(pair) != 2:
-            raise ValueError(f"{kind} update sequence element #{j} has length {len(pair)}; "
-                             "2 is required")
-        pairs.append((pair[0], pair[1]))
-    return pairs
-
-
-def _index(idx, size):
-    idx = operator.index(idx)
-    if not -size <= idx < size:
-        raise IndexError(f"index {idx} is out of range")
-    return idx % size
-
-
-def _renumber(container, modules):
-    """Make ``modules`` the container's children, keyed 0..n-1 (as PyTorch after a delete or
-    an insert)."""
-    container._modules.clear()
-    for i, module in enumerate(modules):
-        container._modules[str(i)] = module
-
 
 
 class Container(Module):
@@ -328,34 +293,6 @@ class ModuleDict(Module):
         # not callable: index it in your module's forward (PyTorch's words below)
         raise NotImplementedError('Module [ModuleDict] is missing the required "forward" '
                                   'function')
-
-
-def _parameter_dict_key(key):
-    """A ParameterDict key, which must be a str (it becomes an attribute name)."""
-    if not isinstance(key, str):
-        raise TypeError("Index given to ParameterDict cannot be used as a key as it is not a "
-                        f"string (type is '{type(key).__name__}'). Open an issue on github if "
-                        "you need non-string keys.")
-    return key
-
-
-def _as_parameter(value):
-    """A plain tensor becomes a Parameter (sharing its memory and requires_grad flag)."""
-    if isinstance(value, Tensor) and not isinstance(value, Parameter):
-        return Parameter(value, requires_grad=value.requires_grad or value.grad_fn is None)
-    return value
-
-
-def _describe(p, name_style):
-    """'Parameter containing: [minigrad.float32 of size 2x3]' (PyTorch's summary line);
-    ``name_style`` 'dtype' or 'type' picks how the element type is named."""
-    if not isinstance(p, Tensor):
-        return f"Object of type: {type(p).__name__}"
-    size = "x".join(str(s) for s in p.shape)
-    kind = f"minigrad.{p.dtype.name}" if name_style == "dtype" else _typename(p)
-    where = "" if p.device.type == "cpu" else f" ({p.device.type.upper()} {p.device.index})"
-    head = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
-    return f"{head}: [{kind} of size {size}{where}]"
 
 
 class ParameterList(Module):

@@ -5,7 +5,9 @@ A Module keeps three ordered registries, filled by plain attribute assignment:
     _buffers     name -> Tensor      (self.register_buffer('running_mean', ...))
     _modules     name -> Module      (self.conv1 = Conv2d(...))
 From them come ``parameters()``, ``state_dict()``, ``to(device)``, ``train()``/``eval()`` and
-the nested ``repr``, all laid out exactly as PyTorch's.
+the nested ``repr``, all laid out exactly as PyTorch's.  The methods live in mixins beside
+this file: calls and hooks (``module_calls.py``), state_dict saving and loading
+(``module_state_dict.py``) and the less common methods (``module_extras.py``).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from ..._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
 from ...tensor import Tensor, _parse_to, _zero_grads
-from ..parameter import Buffer, Parameter, is_lazy
+from ..parameter import Buffer, Parameter
 from . import hooks as _global_hooks
 from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
     RemovableHandle, register_module_backward_hook, register_module_buffer_registration_hook,
@@ -31,8 +33,9 @@ from .hooks import (  # noqa: F401  (the global registries, which some tools rea
     _global_forward_hooks_with_kwargs, _global_forward_pre_hooks,
     _global_module_registration_hooks, _global_parameter_registration_hooks)
 from .module_calls import ModuleCalls
-from .module_extras import ModuleExtras, run_state_dict_hooks
-from .state_dict import _IncompatibleKeys, load_own_keys, load_state_dict  # noqa: F401
+from .module_extras import ModuleExtras
+from .module_state_dict import ModuleStateDict
+from .state_dict import _IncompatibleKeys  # noqa: F401
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -60,7 +63,7 @@ def _typename(value):
     return cls.__qualname__ if module in (None, "", "builtins") else f"{module}.{cls.__qualname__}"
 
 
-class Module(ModuleCalls, ModuleExtras):
+class Module(ModuleCalls, ModuleExtras, ModuleStateDict):
     """What every layer and model derives from: subclass it and write ``forward``.
 
         class Net(nn.Module):
@@ -456,89 +459,6 @@ class Module(ModuleCalls, ModuleExtras):
                     array = laid
             return array
         return self._apply(lambda t: Tensor._wrap(convert(t._array)))
-
-    # ------------------------------------------------------------------------------------------
-    # state_dict / load_state_dict
-    # ------------------------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        # a lazy layer's placeholder is saved as itself (PyTorch's state dict holds the
-        # uninitialized parameter), so that loading it leaves another lazy layer lazy
-        for name, param in self._parameters.items():
-            if param is not None:
-                destination[prefix + name] = param if keep_vars or is_lazy(param) else \
-                    param.detach()
-        for name, buf in self._buffers.items():
-            if buf is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buf if keep_vars or is_lazy(buf) else buf.detach()
-        if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + "_extra_state"] = self.get_extra_state()
-
-    def get_extra_state(self):
-        """Override (with ``set_extra_state``) to keep any picklable value in the state dict,
-        under '<prefix>_extra_state'."""
-        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
-                           "be called.")
-
-    def set_extra_state(self, state):
-        """Receives what ``get_extra_state`` returned, when a state dict is loaded."""
-        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
-                           "be called.")
-
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """An OrderedDict name -> tensor of every parameter and persistent buffer.
-
-        The tensors share memory with the module's (writing into
-        ``conv.state_dict()['weight'][0][0]`` changes the layer), and are detached from the
-        graph unless ``keep_vars=True``.  Keys are PyTorch's: 'conv1.weight', 'bn.running_mean'.
-        """
-        if args:  # the positional form state_dict(destination, prefix, keep_vars), deprecated
-            warn_user("Positional args are being deprecated, use kwargs instead. Refer to "
-                      "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
-                      "#torch.nn.Module.state_dict for details.", FutureWarning)
-            destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][
-                len(args):])[:3]
-        if destination is None:
-            destination = OrderedDict()
-            destination._metadata = OrderedDict()
-        # each module's version under its dotted path ('' the root), read back by
-        # load_state_dict (BatchNorm's version 2 added num_batches_tracked)
-        local_metadata = {"version": self._version}
-        if hasattr(destination, "_metadata"):
-            destination._metadata[prefix[:-1]] = local_metadata
-        run_state_dict_hooks(self, "_state_dict_pre_hooks", self, prefix, keep_vars)
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
-        return run_state_dict_hooks(self, "_state_dict_hooks", self, destination, prefix,
-                                    local_metadata)
-
-    def _load_defaults(self, state_dict, prefix, local_metadata):
-        """Hook for subclasses: values to use for keys an older checkpoint lacks
-        (``local_metadata``: what the checkpoint recorded of this module, its version)."""
-        return {}
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
-        """This module's own part of ``load_state_dict`` (PyTorch's signature, for subclasses
-        that override it to edit ``state_dict`` first and then call ``super()``): its load
-        pre-hooks, then its keys checked, missing / unexpected ones and errors appended to the
-        lists."""
-        load_own_keys(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                      unexpected_keys, error_msgs,
-                      type(self).set_extra_state is not Module.set_extra_state)
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Write the values of ``state_dict`` (keyed as ``state_dict()`` keys them) into this
-        module's parameters and buffers, submodules included.
-
-        Every key is checked before anything is copied: missing keys, unexpected keys (when
-        ``strict``) and shape mismatches are all reported in one RuntimeError, as PyTorch
-        words it, and the module is left untouched.  Values are cast to each parameter's
-        dtype and device.  Returns ``_IncompatibleKeys(missing_keys, unexpected_keys)``.
-        """
-        return load_state_dict(self, state_dict, strict, assign)
 
     # ------------------------------------------------------------------------------------------
     # repr
