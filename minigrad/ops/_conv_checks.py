@@ -245,6 +245,25 @@ def _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_paddin
                            "too small")
 
 
+def _check_empty_batch_output(xb, w, groups, stride, padding, dilation, output_padding):
+    """A transposed convolution of an empty batch: PyTorch makes the empty result without its
+    kernel checks (a zero dilation, a large output_padding pass); it reads the weight's first
+    kernel size, and an output size below zero fails as a shape does."""
+    if w.size == 0:
+        raise IndexError("select(): index 0 out of range for tensor of size [0] at dimension 0")
+    out = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, k, s, p, d, o
+           in zip(xb[2:], w.shape[2:], stride, padding, dilation, output_padding)]
+    shape = [0, w.shape[1] * groups] + [1] * (len(out) == 1) + out     # 1-d runs as 2-d
+    if sum(v == -1 for v in out) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for i, v in enumerate(shape):
+        if v < -1:
+            raise RuntimeError(f"invalid shape dimension {v} at index {i} of shape {shape}")
+    if -1 in out:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {shape} because the "
+                           "unspecified dimension size -1 can be any value and is ambiguous")
+
+
 # ----------------------------------------------------------------------------------------------
 # 6: dtypes
 # ----------------------------------------------------------------------------------------------
@@ -371,7 +390,10 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     output_padding = _expand(op, nd, w, "output_padding", _parsed(output_padding, nd))
     _check_shapes(op, nd, xb, w, b, stride, padding, dilation, groups, output_padding)
     _check_empty_input(nd, xb)
-    _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding)
+    if xb[0] == 0:
+        _check_empty_batch_output(xb, w, groups, stride, padding, dilation, output_padding)
+    else:
+        _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding)
     _check_dtypes(nd, x, w, b, dilation, transposed=True)
     return dict(stride=stride, padding=padding, output_padding=output_padding,
                 dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)
