@@ -36,7 +36,7 @@ from . import _memory_format as mf
 from . import _tensor_input as TI
 from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
-from .tensor import Tensor, _parse_to
+from .tensor import Tensor
 from ._tensor_factories import _COPY_CONSTRUCT, tensor
 
 
@@ -492,3 +492,26 @@ Tensor.is_pinned = SR8.is_pinned
 Tensor.share_memory_ = SR8.share_memory_
 Tensor.is_shared = SR8.is_shared
 Tensor.stft, Tensor.istft = SPEC.stft, SPEC.istft
+
+
+def _parse_to(args, kwargs, allow_copy):
+    """The (device, dtype) that ``.to(*args, **kwargs)`` asks for (Tensor.to and Module.to).
+
+    Positional arguments: a Tensor (its device and dtype), a device (str or Device), a dtype.
+    ``non_blocking`` is accepted and ignored; ``copy`` too where ``allow_copy``.
+    """
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if allow_copy:
+        kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, (str, backend.Device)) or (isinstance(arg, int) and
+                                                        not isinstance(arg, bool)):
+            device = arg                # (an int: an accelerator's index, as PyTorch)
+        elif arg is not None:
+            dtype = arg
+    return device, dtype

@@ -5,10 +5,10 @@ A Tensor wraps one numpy (CPU) or cupy (CUDA) array, ``_array``, and adds what a
 lives in ``minigrad/ops/``; the methods here only forward to it, so that ``x.sum()`` and
 ``minigrad.sum(x)`` run the same code.
 
-What is here: the ``Tensor`` class (about 500 lines: construction, the autograd attributes,
-hooks, and Python's protocols -- ``len``, ``bool``, ``float``, pickling), ``.to()``'s argument
-parsing and the zeroing of gradients that optimizers and modules share.  What lives apart:
-``_tensor_base`` (the base class and the version counters), ``_size`` (``Size``),
+What is here: the ``Tensor`` class (construction, the autograd attributes, hooks, pickling
+and copies). What lives apart: ``_tensor_python`` (its base: the legacy constructor's
+arguments and Python's conversions -- ``len``, ``bool``, ``float``, ``numpy()``, ``repr``),
+``_tensor_base`` (the base of that, and the version counters), ``_size`` (``Size``),
 ``_data_conversion`` (Python data and numpy arrays to arrays, with PyTorch's dtype rules),
 ``_tensor_factories`` (``tensor``, ``as_tensor``, ``from_numpy``) and the
 ``_tensor_methods*`` modules (the math, attached after the ops are defined).
@@ -25,14 +25,12 @@ import numpy as np
 
 from . import backend, dtypes
 from ._meta import MetaArray
-from ._formatting import tensor_repr
 from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
-from ._tensor_base import TensorBase, VersionCounter, _INFERENCE
+from ._tensor_base import VersionCounter, _INFERENCE
+from ._tensor_python import TensorPython
 from ._size import Size, _SIZE_OF
-from ._data_conversion import (_UINT64, _as_int64, _is_int, _legacy_sizes, _to_array,
-                               legacy_keywords)
 
 __all__ = ["Tensor", "Size"]
 
@@ -57,7 +55,7 @@ def _strided_empty(array):
 
 
 
-class Tensor(TensorBase):
+class Tensor(TensorPython):
     """A multi-dimensional array with reverse-mode automatic differentiation.
 
     Build one with ``minigrad.tensor(data)``, ``minigrad.zeros(...)``, ``minigrad.randn(...)``.
@@ -85,26 +83,6 @@ class Tensor(TensorBase):
             self._construct(*args, **kwargs)
         # else made by a subclass's __new__ (as_subclass, _make_subclass): as PyTorch's
         # Tensor.__init__, which takes whatever arguments that __new__ took, nothing to do
-
-    def _construct(self, *args, **kwargs):
-        # PyTorch's legacy constructor: Tensor(2, 3) and Tensor(Size([2, 3])) are sizes,
-        # Tensor([2, 3]) and Tensor((2, 3)) data, Tensor(other) shares other's memory (its
-        # dtype kept). It takes no keyword but device= (dtype=, requires_grad=: new()'s words)
-        legacy_keywords(args, kwargs)
-        device = kwargs.get("device")
-        if args and (len(args) > 1 or isinstance(args[0], Size) or _is_int(args[0])):
-            sizes = tuple(args[0]) if isinstance(args[0], Size) else args
-            array = np.zeros(_legacy_sizes(sizes), dtypes.default_float().np)
-            if device is not None:
-                array = backend.to_device(array, backend.device(device))
-        elif args and isinstance(args[0], Tensor) and device is None:
-            array = args[0]._array
-        else:
-            data = args[0] if args else ()
-            if isinstance(data, (numbers.Number, np.generic)) or data is None:
-                raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
-            array = _to_array(data, dtypes.default_float(), device)
-        self._init(array)
 
     def _init(self, array, requires_grad=False):
         if type(array) is _NDARRAY and not array.size and array.ndim and \
@@ -443,115 +421,14 @@ class Tensor(TensorBase):
         return self
 
     # ------------------------------------------------------------------------------------------
-    # Conversion
+    # numpy's ufuncs, pickling and copies (Python's conversions: _tensor_python.py)
     # ------------------------------------------------------------------------------------------
-    def numpy(self, force=False) -> np.ndarray:
-        """The data as a numpy array (shared memory on the CPU)."""
-        # refused only while grad mode is on: under no_grad PyTorch hands the data over
-        if self.requires_grad and _grad_state.enabled and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
-        if self.device.type != "cpu" and not force:
-            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
-                            "Tensor.cpu() to copy the tensor to host memory first.")
-        if self._array.dtype.kind == "V":      # numpy has no bfloat16 of its own, as PyTorch says
-            raise TypeError("Got unsupported ScalarType BFloat16")
-        return backend.as_numpy(self._array)
-
-    def __array__(self, dtype=None, copy=None):
-        # np.asarray(t) is t.numpy(), as PyTorch's: refused for a tensor that requires grad
-        # (detach it first) and for one on a GPU (.cpu() first)
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
-
     def __array_wrap__(self, array, context=None, return_scalar=False):
         # a numpy ufunc applied to a tensor (np.exp(t)) gives a tensor back, as in PyTorch,
         # which holds a bool result as uint8
         if array.dtype == np.bool_:
             array = array.astype(np.uint8)
         return Tensor._wrap(np.asarray(array))
-
-    def item(self):
-        if self._array.size != 1:
-            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to "
-                               "Scalar")
-        return self._array.reshape(()).item()
-
-    def tolist(self):
-        return backend.as_numpy(self._array).tolist()
-
-    def __len__(self):
-        if self._array.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._array.shape[0]
-
-    def __iter__(self):
-        if self._array.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return iter(self.unbind(0))    # views by unbind, as PyTorch (grad_fn UnbindBackward0)
-
-    def __bool__(self):
-        if self._array.size != 1:
-            how_many = "no values" if self._array.size == 0 else "more than one value"
-            raise RuntimeError(f"Boolean value of Tensor with {how_many} is ambiguous "
-                               f"(it has {self._array.size} elements; use .any() or .all())")
-        value = self._array.reshape(()).item()
-        if self._array.dtype == _UINT64:
-            _as_int64(value)            # (PyTorch reads a uint64 as an int64 here)
-        return bool(value)
-
-    def _one_scalar(self):
-        if self._array.size != 1:
-            raise ValueError(f"only one element tensors can be converted to Python scalars "
-                             f"(this one has {self._array.size} elements, shape "
-                             f"{list(self.shape)})")
-        return self.item()
-
-    def __float__(self):
-        # (PyTorch gives it once per process, with grad mode on; here Python's filters decide)
-        if self._requires_grad and _grad_state.enabled:
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
-                          "unexpected behavior.\nConsider using tensor.detach() first.",
-                          UserWarning, stacklevel=2)
-        return float(self._real_scalar("double"))
-
-    def __int__(self):
-        return _as_int64(int(self._real_scalar("int64_t")))
-
-    def _real_scalar(self, c_type):
-        """The one element as a real number; a complex one only with no imaginary part
-        (PyTorch's conversion refuses the rest as an overflow)."""
-        value = self._one_scalar()
-        if isinstance(value, complex):
-            if value.imag != 0:
-                raise RuntimeError(f"value cannot be converted to type {c_type} without "
-                                   f"overflow")
-            value = value.real
-        return value
-
-    def __complex__(self):
-        return complex(self._one_scalar())
-
-    def __index__(self):
-        if self._array.dtype.kind not in "iub" or self._array.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return _as_int64(int(self.item()))
-
-    def __format__(self, spec):
-        if self._array.ndim == 0:
-            return format(self.item(), spec)
-        if spec:
-            # PyTorch formats 0-d tensors only: even a one-element [2.5] refuses
-            raise TypeError(f"unsupported format string passed to Tensor.__format__ (got "
-                            f"{spec!r} for a Tensor of shape {list(self.shape)}: format its "
-                            "elements, or .item())")
-        return repr(self)
-
-    def __repr__(self):
-        return tensor_repr(self)
-
-    def __hash__(self):
-        return id(self)
 
     def __reduce_ex__(self, protocol):
         # pickle (multiprocessing, copy, joblib...) as PyTorch: the values, the class (a
@@ -625,43 +502,6 @@ def _unpickle_tensor(cls, array, requires_grad, device, state):
     if state:
         t.__dict__.update(state)
     return t
-
-
-def _parse_to(args, kwargs, allow_copy):
-    """The (device, dtype) that ``.to(*args, **kwargs)`` asks for (Tensor.to and Module.to).
-
-    Positional arguments: a Tensor (its device and dtype), a device (str or Device), a dtype.
-    ``non_blocking`` is accepted and ignored; ``copy`` too where ``allow_copy``.
-    """
-    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if allow_copy:
-        kwargs.pop("copy", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-    for arg in args:
-        if isinstance(arg, Tensor):
-            device, dtype = arg.device, arg.dtype
-        elif isinstance(arg, (str, backend.Device)) or (isinstance(arg, int) and
-                                                        not isinstance(arg, bool)):
-            device = arg                # (an int: an accelerator's index, as PyTorch)
-        elif arg is not None:
-            dtype = arg
-    return device, dtype
-
-
-def _zero_grads(params, set_to_none):
-    """Reset each tensor's ``.grad``: to None, or to zeros in place (a new version), taken
-    out of any graph first (a grad made with create_graph=True), as PyTorch does."""
-    for p in params:
-        if p.grad is not None:
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.grad_fn = None
-                p.grad._requires_grad = False
-                p.grad._array[...] = 0
-                p.grad._vcounter.value += 1
 
 
 # The factories (``tensor``, ``as_tensor``, ``from_numpy``) are in _tensor_factories.py, the data

@@ -30,7 +30,8 @@ from .. import backend
 from .._global_flags import typename
 from ..autograd import enable_grad, set_grad_enabled
 from ..nn.modules.hooks import RemovableHandle
-from ..tensor import Tensor, _zero_grads
+from ..tensor import Tensor
+from .._zero_grads import _zero_grads
 from ._step_hooks import (_with_step_hooks, register_optimizer_step_post_hook,
                           register_optimizer_step_pre_hook)
 from ._update_arrays import _like_complex, _with_float_scalars, complex_of_pairs, real_pairs

@@ -18,7 +18,9 @@ from ..._tensor_methods_layout import check_to_arguments, number_as_tensor
 from ..._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
 from ... import _memory_format as mf
 from ...autograd.grad_mode import no_grad
-from ...tensor import Tensor, _parse_to, _zero_grads
+from ...tensor import Tensor
+from ..._tensor_methods_layout import _parse_to
+from ..._zero_grads import _zero_grads
 from ..parameter import Buffer, Parameter
 from . import hooks as _global_hooks
 from .hooks import (  # noqa: F401  (torch.nn.modules.module's names)
