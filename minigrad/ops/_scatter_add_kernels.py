@@ -44,12 +44,22 @@ def flat_positions(shape, dim, index):
     strides = [1] * len(shape)
     for k in range(len(shape) - 2, -1, -1):
         strides[k] = strides[k + 1] * shape[k + 1]
-    flat = index.astype(xp.int64) * strides[dim]
+    offsets = []                # each other dim's coordinate times its stride, as a column
     for k, n in enumerate(index.shape):
         if k != dim and strides[k] and n > 1:
             view = [1] * index.ndim
             view[k] = n
-            flat = flat + (xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view)
+            offsets.append((xp.arange(n, dtype=xp.int64) * strides[k]).reshape(view))
+    # one pass over index's size where it can (the int64 cast made in the first add, a
+    # stride of 1 not multiplied by): gather's (1024, 64) index into 1024 x 1024, 69 us in
+    # three passes and two temporaries
+    flat = index if strides[dim] == 1 else xp.multiply(index, strides[dim], dtype=xp.int64)
+    if not offsets:
+        flat = flat.astype(xp.int64, copy=flat is index)
+    else:
+        flat = xp.add(flat, offsets[0], dtype=xp.int64)
+        for more in offsets[1:]:
+            xp.add(flat, more, out=flat)
     # (already index's shape unless index has one element per line: a broadcast view then)
     return flat if flat.shape == index.shape else xp.broadcast_to(flat, index.shape)
 

@@ -217,8 +217,7 @@ class Mish(_nodes._OneNode):
         s = np.negative(x, out=erf_buffer(work, "a", x.size, x.dtype))
         np.exp(s, out=s)
         s += t(1)
-        np.reciprocal(s, out=s)                             # sigmoid(x)
-        s *= x
+        np.divide(x, s, out=s)                              # x sigmoid(x), one division
         q = np.multiply(k, k, out=erf_buffer(work, "t", x.size, x.dtype))
         np.subtract(t(1), q, out=q)
         s *= q                                              # x sigmoid(x) (1 - k^2)

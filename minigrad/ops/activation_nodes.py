@@ -329,17 +329,18 @@ class Silu(_SlopeNode):
         # PyTorch's kernel: x / (1 + e^-x), and s = 1 / (1 + e^-x); e^-x overflows to inf
         # below -88 (float32): s and the value are then 0 and -0.0, as PyTorch's. Four passes
         # where the stable sigmoid took seven (1M float32: 30% less time)
+        t = x.dtype.type
         np.negative(x, out=kept)
         np.exp(kept, out=kept)
-        kept += 1
+        kept += t(1)
         np.divide(x, kept, out=out)
         if slope:
-            np.reciprocal(kept, out=kept)                   # s
-            t = x.dtype.type
+            # s (1 + x (1 - s)) = s + y (1 - s), y = x s the value just made: four passes
+            # (a reciprocal took two divisions' time)
+            np.divide(t(1), kept, out=kept)                 # s
             inner = np.subtract(t(1), kept, out=erf_buffer(work, "a", x.size, x.dtype))
-            inner *= x                                      # 1 + x (1 - s)
-            inner += t(1)
-            kept *= inner
+            inner *= out
+            kept += inner
 
     def grad_ops(self, x, g):
         s = sigmoid(x)

@@ -260,14 +260,12 @@ class MirrorPad(Function):
             d = a.ndim - 1 - i
             lo, hi, n = pad[2 * i], pad[2 * i + 1], a.shape[d]
             if lo:
-                sel[d] = slice(0, lo)
                 src = _flipped(lo + 1, 2 * lo + 1) if mode == "reflect" else slice(lo, lo + 1)
-                out[tuple(sel)] = out[_along_sel(sel, d, src)]
+                _border(out, sel, d, slice(0, lo), src)
             if hi:
-                sel[d] = slice(lo + n, lo + n + hi)
                 src = _flipped(lo + n - 1 - hi, lo + n - 1) if mode == "reflect" else \
                     slice(lo + n - 1, lo + n)
-                out[tuple(sel)] = out[_along_sel(sel, d, src)]
+                _border(out, sel, d, slice(lo + n, lo + n + hi), src)
             sel[d] = slice(None)
         return out
 
@@ -337,6 +335,29 @@ def _edge_add(edge, part, d, before):
     for t in terms[1:]:
         acc += t
     edge[...] = acc
+
+
+# a border along the last dim at most this wide is copied one column at a time: numpy copies
+# a whole border in runs of its width, a few numbers per row at a call per row (16x64x64x64
+# float32 padded by 2: 0.77 ms a side, against 0.30 by columns of 64-number strided runs)
+_NARROW = 8
+
+
+def _border(out, sel, d, dst, src):
+    """out[sel with ``dst`` along d] = out[sel with ``src`` along d] (src of dst's length, or
+    of one position, repeated); ``sel`` is left with ``dst`` along d."""
+    width = dst.stop - dst.start
+    if d == out.ndim - 1 and width <= _NARROW:
+        sources = range(*src.indices(out.shape[d]))
+        for k in range(width):
+            sel[d] = sources[k if len(sources) > 1 else 0]
+            column = out[tuple(sel)]
+            sel[d] = dst.start + k
+            out[tuple(sel)] = column
+    else:
+        sel[d] = dst
+        out[tuple(sel)] = out[_along_sel(sel, d, src)]
+    sel[d] = dst
 
 
 def _along_sel(sel, d, index):
