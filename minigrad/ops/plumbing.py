@@ -62,8 +62,9 @@ def _expanded_strides(a, shape):
 
 
 def _broadcast_steps(a, shape):
-    """``_expanded_strides(a, shape)`` where ``shape`` is a broadcast of ``a``'s (as many dims
-    or more, each of a's sizes equal to its size there or 1, no negative size); else None."""
+    """``_expanded_strides(a, shape)`` for an ``a`` of one dim or more, where ``shape`` is a
+    broadcast of ``a``'s (as many dims or more, each of a's sizes equal to its size there or
+    1, no negative size); else None."""
     lead = len(shape) - a.ndim
     if lead < 0:
         return None
@@ -91,7 +92,7 @@ class Expand(Function):
     saved_fields = {"self_sym_sizes": "in_shape"}
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        if type(a) is np.ndarray and a.flags.c_contiguous and a.size:
+        if type(a) is np.ndarray and a.flags.c_contiguous and a.size and a.ndim:
             # numpy's broadcast_to is Python around an nditer: 2.4 us for a 4x4 result, most
             # of a small sum's backward. A plain broadcast of contiguous memory is made
             # here at once with PyTorch's steps (0.3 us), read-only where it repeats
