@@ -64,7 +64,10 @@ def _to_array(data, dtype=None, device=None):
             array = _from_python_numbers(data, dtype)
         if dtype is not None:
             if array.dtype.kind == "c" and not dtypes.to_dtype(dtype).is_complex:
-                if dtypes.to_dtype(dtype).np.kind != "b":      # bool takes any number
+                kind = dtypes.to_dtype(dtype).np.kind
+                if kind in "iu":        # (read as an integer; bool takes any number)
+                    raise TypeError("'complex' object cannot be interpreted as an integer")
+                if kind != "b":
                     raise TypeError("must be real number, not complex")
                 array = array != 0
             _check_cast_range(array, dtypes.to_dtype(dtype))
@@ -150,7 +153,7 @@ def _from_python_numbers(data, dtype):
         raise _no_number(data, dtype)
     if (kind in "uO" or (kind in "fV" and array.size and
                          float(np.abs(array).max()) >= 2.0 ** 63)) and \
-            (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fbV"):
+            (dtype is None or dtypes.to_dtype(dtype).np.kind not in "fbVc"):
         # numpy holds Python ints >= 2**63 as uint64, objects or (mixed with smaller ints)
         # float64: int64 would wrap 2**63 to -2**63, float32 would round, without a word
         _check_int64_range(data, floats_decide=dtype is None)

@@ -13,7 +13,7 @@ import numpy as np
 from ._warn_once import warn_user
 from .ops import elementwise as E, inplace as I
 from .ops._expanded_writes import write_expanded
-from .ops._util import scalar_type_name
+from .ops._util import normalize_dim, scalar_type_name
 from ._type_names import python_type_name
 from . import _out_rules as OR
 from ._grad_state import state as _GRAD
@@ -179,9 +179,77 @@ def _keyword_only(fn):
         if code else ()
 
 
+# ops with a derivative for a floating input: PyTorch's autograd layer refuses their out= (an
+# input requiring grad) before the kernel checks anything (the dims, the out's dtype, overlap);
+# the ops made of others (matmul, norm, nanmean, hstack) check their own arguments first
+_REFUSED_FIRST = frozenset((
+    "sum", "mean", "prod", "nansum", "amax", "amin", "maximum", "minimum", "max", "min",
+    "median", "nanmedian", "logsumexp", "std", "var", "cumsum", "cumprod", "logcumsumexp",
+    "cummax", "cummin", "sort", "topk", "kthvalue", "mode", "cat", "stack", "add", "sub", "mul",
+    "div", "true_divide", "neg", "exp", "log", "sqrt", "abs", "sign", "clamp", "mm", "bmm",
+    "where", "pow", "remainder", "fmod", "atan2"))
+# (of those, the ones taking one int dim, second: a tuple there is the parser's refusal)
+_ONE_DIM = frozenset(("prod", "cumsum", "cumprod", "logcumsumexp", "cummax", "cummin", "sort",
+                      "max", "min", "median", "nanmedian", "mode"))
+
+
+def _parsed(name, args, kwargs):
+    """Whether PyTorch's parser takes this call's dim (else its TypeError comes first)."""
+    if name in _ONE_DIM:
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    elif name in ("topk", "kthvalue"):
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+    elif name in ("sum", "mean", "amax", "amin", "std", "var", "logsumexp", "nansum"):
+        return _dims_readable(args, kwargs)
+    else:
+        return True
+    return isinstance(dim, (int, np.integer))
+
+
+def _refuse_before_kernel(name, args, kwargs):
+    """What PyTorch refuses of an out= call before its kernel runs: where's parser takes only
+    tensors beside an out, cat's and stack's an int dim; then the autograd layer refuses an
+    out= of a differentiable op while grad mode is on and an input requires grad."""
+    if name == "where" and len(args) == 3:
+        for position, (value, word) in enumerate(zip(args, ("condition", "input", "other"))):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"where(): argument '{word}' (position {position + 1}) must be "
+                                f"Tensor, not {python_type_name(value)}")
+    if name in ("cat", "stack"):
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+        if not isinstance(dim, (int, np.integer)) and not (isinstance(dim, Tensor) and
+                                                            dim.ndim == 0):
+            raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not "
+                            f"{python_type_name(dim)}")
+    base = name.split(".")[0]
+    if _GRAD.enabled and base in _REFUSED_FIRST and any(
+            t.requires_grad for t in _tensor_arguments(args, kwargs)) and \
+            _parsed(base, args, kwargs):
+        raise RuntimeError(f"{_GRAD_NAMES.get(name, name.split('.')[0])}(): functions with "
+                           "out=... arguments don't support automatic differentiation, but "
+                           "one of the arguments requires grad.")
+    if name == "cat" and args and isinstance(args[0], (list, tuple)) and args[0] and \
+            all(isinstance(t, Tensor) for t in args[0]):
+        # cat's kernel checks its inputs and the dim before the out's overlap with them
+        for i, t in enumerate(args[0]):
+            if t.ndim == 0:
+                raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                                   "concatenated (use stack, or reshape it to 1-d first)")
+        kept = [t for t in args[0] if tuple(t.shape) != (0,)]
+        if kept:
+            normalize_dim(int(args[1] if len(args) > 1 else kwargs.get("dim", 0)), kept[0].ndim)
+
+
 def _out_rule(name, args, kwargs):
     """The key of this call's rules in ``_out_rules``: ``name``, but ``max.dim`` for
-    ``max(x, 0)`` and ``clamp.Tensor`` for ``clamp(x, lo, hi)`` with tensor bounds."""
+    ``max(x, 0)`` and ``clamp.Tensor`` for ``clamp(x, lo, hi)`` with tensor bounds (after
+    ``_refuse_before_kernel``'s checks, which come first)."""
+    rule = _out_rule_key(name, args, kwargs)
+    _refuse_before_kernel(rule, args, kwargs)
+    return rule
+
+
+def _out_rule_key(name, args, kwargs):
     if name in OR.DIM_FORMS and (len(args) > 1 or "dim" in kwargs):
         return name + ".dim"
     if name in OR.SCALAR_BOUNDS and any(isinstance(v, Tensor) for v in

@@ -19,7 +19,7 @@ from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, _number, _out_
                        _scalar_name, check_fits, check_layout, check_pin_memory)
 from ._type_names import python_type_name
 from .tensor import Tensor
-from ._space_arguments import check_space_arguments
+from ._space_arguments import _keyword_type, check_space_arguments
 
 __all__ = ["arange", "linspace", "logspace", "tril_indices", "triu_indices"]
 
@@ -34,9 +34,15 @@ _ARANGE_TAIL = ("torch.dtype dtype = None, torch.layout layout = None, torch.dev
                 "None, bool pin_memory = False, bool requires_grad = False")
 
 
+def _read(value):
+    """A number of arange as PyTorch's parser reads it: a 0-d tensor is its number, a tensor
+    with dims is no number (kept as it is, to be refused)."""
+    return value if isinstance(value, Tensor) and value.ndim else _number(value)
+
+
 def _check_range_number(value, where):
     """arange's one number (its end), as PyTorch's parser reads it."""
-    if not isinstance(_number(value), numbers.Number):
+    if not isinstance(_read(value), numbers.Number):
         raise TypeError(f"arange(): argument 'end'{where} must be Number, not "
                         f"{python_type_name(value)}")
 
@@ -58,14 +64,19 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
         _check_range_number(end, "")
     elif end is _NO_END:                # arange(5): the end, by position
         _check_range_number(start, " (position 1)")
-    start, end, step = _number(start), _number(end), _number(step)
+    given = (start, end, step)
+    start, end, step = _read(start), _read(end), _read(step)
     if end is _NO_END:
         start, end = 0, start
     if not all(isinstance(value, numbers.Number) for value in (start, end, step)):
-        # (several signatures take two or three numbers: PyTorch's parser lists them)
-        shown = (start, end) if type(step) is int and step == 1 else (start, end, step)
+        # (several signatures take two or three numbers: PyTorch's parser lists them, and
+        # what it got as given: a 0-d tensor is a Tensor there)
+        shown = [python_type_name(v) for v in given[:2 if type(step) is int and step == 1
+                                                     else 3] if v is not _NO_END]
+        shown += [f"{key}={_keyword_type(key, value)}" for key, value in
+                  _given(dtype, layout, device, requires_grad).items()]
         raise TypeError(f"arange() received an invalid combination of arguments - got "
-                        f"({', '.join(python_type_name(v) for v in shown)}), but expected one "
+                        f"({', '.join(shown)}), but expected one "
                         f"of:\n" + "".join(f" * ({s}, *, {_ARANGE_TAIL})\n" for s in (
                             "Number end", "Number start, Number end",
                             "Number start, Number end, Number step = 1")))
@@ -73,9 +84,6 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
         if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 64:
             raise OverflowError("can't convert negative int to unsigned" if value < 0 else
                                 "int too big to convert")
-    if not isinstance(start, complex) and not isinstance(end, complex) and \
-            not (math.isfinite(start) and math.isfinite(end)):
-        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if any(isinstance(v, complex) for v in (start, end, step)) and \
             (dtype is None or not dtypes.to_dtype(dtype).is_complex):   # (complex: refused below)
         if any(isinstance(v, complex) and v.imag for v in (start, end, step)):
@@ -91,14 +99,18 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
     if dt.np.kind == "b":
         raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
     dtypes.refuse_unsigned("arange_cpu", dt)
+    # PyTorch's checks of the bounds, in doubles (printed as C++ prints one), before the
+    # numbers are converted to the dtype
+    if step == 0 or step != step:         # (NaN: PyTorch's words for a zero step)
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {float(start):g} -> {float(end):g}")
+    if (end - start) * step < 0:
+        raise _inconsistent(start, end, step)
     if dt.np.kind in "iu":
-        if step == 0 or step != step:
-            raise RuntimeError("step must be nonzero")
         if math.isinf(step) or step >= 2 ** 63 or (dt.name == "int64" and
                                                    max(start, end) >= 2 ** 63):
             raise RuntimeError("value cannot be converted to type int64_t without overflow")
-        if (end - start) * step < 0:        # PyTorch checks the bounds before truncating
-            raise _inconsistent(start, end, step)
         first, last, stride = int(start), int(end), int(step)
         if dt.name == "int64":
             if stride == 0:           # a fractional step truncated to 0 (PyTorch's ValueError)
@@ -119,10 +131,6 @@ def arange(start=_NO_END, end=_NO_END, step=1, *, dtype=None, layout=None, devic
                 raise RuntimeError("invalid size, possible overflow?")
         values = first + np.arange(max(n, 0), dtype=np.int64) * stride
         return _finish(values.astype(dt.np), dt, device, requires_grad)   # wraps, as C's cast
-    if step == 0 or step != step:         # (NaN: PyTorch's words for a zero step)
-        raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0:
-        raise _inconsistent(start, end, step)
     if (end - start) / step > 2 ** 63 - 1:      # more elements than an int64 counts (or inf)
         raise RuntimeError("invalid size, possible overflow?")
     if math.isinf(step):                        # ceil((end - start) / inf) = 0 elements
@@ -189,10 +197,13 @@ def _given(dtype, layout, device, requires_grad):
 
 
 def _zero_dim_bounds(name, start, end):
-    for label, v in (("start", start), ("end", end)):
-        if isinstance(v, Tensor) and v.ndim:
-            raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, "
-                               f"but got {label} with {v.ndim} dimension(s).")
+    """PyTorch's refusal of a bound tensor with dims, naming each bound given as a tensor."""
+    given = [(label, v) for label, v in (("start", start), ("end", end))
+             if isinstance(v, Tensor)]
+    if any(v.ndim for _, v in given):
+        words = " and ".join(f"{label} with {v.ndim} dimension(s)" for label, v in given)
+        raise RuntimeError(f"{name} only supports 0-dimensional start and end tensors, "
+                           f"but got {words}.")
 
 
 def _steps(steps):
@@ -296,10 +307,22 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
         values = np.float64(base) ** np.full(steps, _number(start), np.float64)
         return _finish(values != 0, dt, device, requires_grad)
     if dt.np.kind in "iu":
-        start, end = int(_number(start)), int(_number(end))
-        exps = linspace(start, end, steps, dtype=dtypes.float64)._array
+        # PyTorch converts the bounds it uses into the dtype (checked; a negative int wraps
+        # into an unsigned one), steps between them in doubles and casts each power
+        start, end = _number(start), _number(end)
+        if steps == 0:
+            return _finish(np.zeros(0, dt.np), dt, device, requires_grad)
+        check_fits(start, dt, "start")
+        if steps > 1:
+            check_fits(end, dt, "end")
+        wrap = int(np.iinfo(dt.np).max) + 1 if dt.np.kind == "u" else None
+        first = int(start) % wrap if wrap else int(start)
+        last = (int(end) % wrap if wrap else int(end)) if steps > 1 else first
+        step = (last - first) / max(steps - 1, 1)
+        idx = np.arange(steps, dtype=np.float64)
+        exps = np.where(idx < steps // 2, first + step * idx, last - step * (steps - 1 - idx))
         with np.errstate(over="ignore", invalid="ignore"):     # past the dtype: silent, as C
-            values = np.trunc(np.float64(base) ** exps).astype(dt.np)
+            values = (np.float64(base) ** exps).astype(dt.np)
         return _finish(values, dt, device, requires_grad)
     exps = linspace(start, end, steps, dtype=dt)._array
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

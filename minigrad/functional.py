@@ -179,7 +179,11 @@ def _atleast(n, tensors):
                 shape = (1, shape[0]) if n == 2 else (1, shape[0], 1)
             else:
                 shape = shape + (1,)
-            # PyTorch unsqueezes a vector or a matrix, and views a 0-d tensor
+            # PyTorch unsqueezes a vector or a matrix (a new last dim gets step 1), and views
+            # a 0-d tensor
+            if t.ndim and n == 3:
+                out.append((t.unsqueeze(0) if t.ndim == 1 else t).unsqueeze(-1))
+                continue
             out.append(rename_node(reshape_to(t, shape),
                                    "UnsqueezeBackward0" if t.ndim else "ViewBackward0"))
         else:

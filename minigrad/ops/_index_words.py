@@ -51,10 +51,10 @@ def _check_index_count(a, index):
     """PyTorch's first check of a tuple index: it may not take more dims than ``a`` has (a
     mask takes its own number of dims; None, Ellipsis and a bool none), before any item's
     kind or dtype is looked at."""
-    if isinstance(index, Tensor) and index._array.dtype.kind != "b":
-        index = (index,)                # (a lone int or slice: the 0-d tensor's own words)
-    elif _list_as_tuple(index):
+    if _list_as_tuple(index):
         index = tuple(index)
+    elif type(index) is not tuple and type(index) is not slice and not _is_int(index):
+        index = (index,)                # (a lone int or slice: the 0-d tensor's own words)
     if type(index) is not tuple:
         return
     taken = 0
@@ -211,7 +211,7 @@ def _index_message(exc, a, idx=(), index=_UNGIVEN):
         msg = "index is out of bounds for dimension with size 0"     # PyTorch's words
     elif dim is not None:
         msg = f"index {bounds[1]} is out of bounds for dimension {dim} with size {bounds[3]}"
-    elif bounds and bounds[3] != "0":
+    elif bounds:
         msg = (f"index {bounds[1]} is out of bounds for dimension "
                f"{_item_position(idx, a, int(bounds[2]))} with size {bounds[3]}")
     elif msg.startswith(_NO_BROADCAST):
@@ -297,6 +297,8 @@ def _torch_words(value, target, basic, given_dtype=None):
     index_put. Returned as a lead-in to minigrad's own explanation."""
     have = list(value.shape)
     if not basic:
+        while have and have[0] == 1:        # (index_put gets the value without leading 1s)
+            have.pop(0)
         return (f"shape mismatch: value tensor of shape {have} cannot be broadcast to indexing "
                 f"result of shape {target} (")
     if len(have) > len(target):

@@ -23,6 +23,7 @@ from ._index_words import (_check_index_count, _check_masks, _index_items, _inde
                            _refuse_long_ints)
 from ._scatter_add_kernels import index_add_fits, index_add_slices, scatter_add_array
 from .plumbing import reshape_to
+from ._index_walk import walk
 from ._index_layout import _iteration_order, _laid_out, _new_dim_strides, _row_major_strides
 
 
@@ -352,6 +353,7 @@ def _getitem(a, index):
     """``getitem`` for any index: bools, index tensors, masks, lists, None, ..."""
     index = one_ellipsis(index, a.ndim)
     _check_index_count(a, index)
+    index = walk(a, index)          # (PyTorch's item-by-item checks, in its order)
     rewritten = _bools_as_arrays(a, index)
     if rewritten is not None:
         return getitem(*rewritten)

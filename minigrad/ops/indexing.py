@@ -18,9 +18,10 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._ellipses import one_ellipsis
+from ._index_walk import walk
 from ._index_words import (_check_index_count, _check_masks, _check_put_shapes, _check_value_kind,
                            _index_items, _index_message, _is_int, _lone_byte_mask,
-                           _selects_a_view, _shape_refusal)
+                           _selects_a_view, _shape_refusal, _zeroed)
 from ._util import scalar_type_name
 from .elementwise import cast
 from .plumbing import expand_to, reshape_to, sum_to, written_as_real
@@ -170,6 +171,15 @@ def _writes_nothing(a, idx, value):
         return False
 
 
+def _picks_nothing(a, idx):
+    """Whether the advanced index ``idx`` (its index arrays' values aside) picks no element
+    of ``a``."""
+    try:
+        return not math.prod(a._array[_zeroed(idx)].shape)
+    except IndexError:
+        return False
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -183,6 +193,9 @@ def setitem(a, index, value):
             raise RuntimeError("value cannot be converted to type double without overflow")
         dtypes.number_for(value, a._array.dtype)
     _check_index_count(a, index)
+    if not (type(index) in (int, bool, slice) or type(index) is tuple and
+            all(map(_plain_item, index))):
+        index = walk(a, index, not isinstance(value, Tensor) or value.numel() == 1)
     if type(index) is bool:
         # a lone Python bool, as PyTorch: x[True] = v writes through the view x.unsqueeze(0)
         # (a copy: v broadcast and cast), x[False] = v only checks v
@@ -306,6 +319,17 @@ def setitem(a, index, value):
         out = apply_inplace(a, SetItem, value, index=idx)
         return out if node is None else rename_node(out, node)
     except IndexError as exc:
+        if not basic:
+            # index_put checks that the value broadcasts before its kernel finds an index out
+            # of range, and runs no kernel when the region picked holds no element
+            try:
+                _check_put_shapes(a, index, idx, value)
+            except IndexError as inner:         # (an index into a dim of size 0)
+                words = str(inner)
+                raise IndexError(words if "(indexing a tensor" in words else
+                                 _index_message(inner, a, idx, index)) from None
+            if _picks_nothing(a, idx):
+                return a
         raise IndexError(_index_message(exc, a, idx, index)) from None
     except ValueError:
         if not basic:       # an index into a dim of size 0 is refused first, as PyTorch

@@ -22,6 +22,7 @@ from .division import Div
 from .relu_clamp import Clamp, Relu, check_clamp_kind, clamp_by_tensors, clamp_numbers
 from .indexing import setitem
 from .movement_copies import to_device
+from ._int_list_args import int_list_argument
 from .plumbing import written_as_real
 from .._argument_error import ArgumentError
 from ._util import argument_error, cpp_type_name, ieee_errors, python_type_name
@@ -356,13 +357,13 @@ def resize_(t, *sizes, memory_format=None):
     (PyTorch would read the storage between them).  Tensors that require grad cannot be
     resized, as in PyTorch.
     """
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    sizes = tuple(int(s) for s in sizes)
-    if any(s < 0 for s in sizes):
-        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
+    sizes = int_list_argument("resize_", "size", sizes, {})
     if t.requires_grad:
         raise RuntimeError("cannot resize variables that require grad")
+    if any(s < 0 for s in sizes):
+        if 0 not in sizes:      # (PyTorch counts the elements first, in unsigned numbers)
+            raise RuntimeError("numel: integer multiplication overflow")
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(sizes)}")
     return resize_unchecked_(t, sizes, memory_format)
 
 

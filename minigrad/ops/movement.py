@@ -270,16 +270,16 @@ def _unflatten(a, dim, sizes, position):
     if not isinstance(sizes, (tuple, list)):     # one int is no list of sizes to PyTorch
         raise TypeError(f"unflatten(): argument 'sizes' (position {position}) must be tuple of "
                         f"ints, not {python_type_name(sizes)}")
+    for i, s in enumerate(sizes):
+        if not hasattr(s, "__index__"):          # a float size is refused by the parser
+            raise argument_error("unflatten", "sizes", "tuple of ints", sizes, position,
+                                 found=(i, s))
     if not sizes:                                # checked before dim is read, as PyTorch
         raise RuntimeError("unflatten: sizes must be non-empty")
     d = normalize_dim(dim, a.ndim)
     if a.ndim == 0:                              # a 0-d tensor has no dim 0 (or -1) to split
         raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {d} "
                            f"but tensor has no dimensions")
-    for i, s in enumerate(sizes):
-        if not hasattr(s, "__index__"):          # a float size is refused by the parser
-            raise argument_error("unflatten", "sizes", "tuple of ints", sizes, position,
-                                 found=(i, s))
     sizes, n = _shape_arg((sizes,)), a.shape[d]
     if sizes.count(-1) > 1:
         raise RuntimeError("unflatten got an unexpected error: only one dimension can be "

@@ -156,6 +156,8 @@ class ScalarPow(Pow):
             # PyTorch's scalar kernel: x * x * x and 1 / (x * x), its roundings (C's pow of a
             # negative base was 17x slower here too: 170 ms for 2048x1024 float32)
             out = a * a
+            if not a.ndim:      # (a 0-d product is a numpy scalar, which takes no out=)
+                out = backend.xp_of(a).asarray(out)
             if e == 3:
                 out *= a
             else:

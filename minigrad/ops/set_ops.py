@@ -22,8 +22,8 @@ import numpy as np
 from .. import backend, dtypes
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import (argument_error, bool_arg, normalize_dim, not_a_tensor, not_implemented_for,
-                    python_type_name, sort_keys)
+from ._util import (argument_error, bool_arg, dim_like, normalize_dim, not_a_tensor,
+                    not_implemented_for, python_type_name, sort_keys)
 
 __all__ = ["unique", "unique_consecutive", "bincount"]
 
@@ -196,6 +196,9 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     """``unique`` of each run of equal consecutive values (or slices along ``dim``): keeps
     the first of every run, in input order, so ``[1, 1, 2, 1]`` gives ``[1, 2, 1]``.
     ``return_inverse`` gives each element's run number, ``return_counts`` each run's length."""
+    if dim is not None and not dim_like(dim):
+        raise TypeError(f"unique_consecutive(): argument 'dim' must be int, not "
+                        f"{python_type_name(dim)}")      # (PyTorch's parser, first)
     _refuse_complex(input, "unique" if dim is None else "unique_dim")
     bool_arg("unique_consecutive", "return_inverse", return_inverse)
     bool_arg("unique_consecutive", "return_counts", return_counts)

@@ -157,6 +157,8 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
         raise argument_error("repeat_interleave", "repeats", "Tensor", repeats)
     if repeats is not None and not isinstance(repeats, Tensor):
         repeats = int_arg("repeat_interleave", "repeats", repeats)
+        if dim is not None:         # (the dim is wrapped before the count is looked at)
+            normalize_dim(dim, max(input.ndim, 1))
         if repeats < 0:
             raise RuntimeError("Repeats must be non-negative")
     elif isinstance(repeats, Tensor) and repeats.ndim > 1:
@@ -177,6 +179,9 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
     if dim is None:
         input, d = reshape_to(input, (input.numel(),)), 0
     else:
+        if input.ndim == 0 and isinstance(repeats, Tensor):
+            # (a tensor count reads the size at the dim as given, which a 0-d tensor lacks)
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         d = normalize_dim(dim, max(input.ndim, 1))
         if input.ndim == 0:         # PyTorch's words for each kind of repeats
             raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions"
@@ -189,7 +194,8 @@ def repeat_interleave(input, repeats=_NO_REPEATS, dim=None, *, output_size=None)
         reps = xp.broadcast_to(reps, (n,))
     elif reps.size != n:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
-                           f"repeats.size(0) = {reps.size} and input.size({d}) = {n}")
+                           f"repeats.size(0) = {reps.size} and input.size("
+                           f"{d if dim is None else dim}) = {n}")
     if isinstance(repeats, Tensor):     # the counts kernel's output, allocated to the size
         _check_output_size(output_size, reps)
     elif output_size is not None and output_size != n * repeats:

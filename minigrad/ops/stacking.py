@@ -246,6 +246,7 @@ def select(input, dim, index):
 def chunk(a, chunks, dim=0):
     check_tensor("chunk", a)
     chunks = int_arg("chunk", "chunks", chunks, 2)
+    dim = int_arg("chunk", "dim", dim, 3)       # (parsed before anything is checked)
     if a.ndim == 0:                 # (PyTorch checks the tensor before the count)
         raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
     if chunks <= 0:

@@ -142,12 +142,16 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     # them for the call)
     if not isinstance(q, (Tensor, numbers.Real, np.bool_)):
         raise argument_error(name, "q", "float", q)
+    if dim is not None and not (isinstance(dim, numbers.Integral) and not isinstance(dim, bool)
+                                or isinstance(dim, Tensor) and dim._array.dtype.kind in "iu"
+                                and dim._array.ndim == 0):
+        raise argument_error(name, "dim", "int", dim)
     if not isinstance(interpolation, str):
         raise argument_error(name, "interpolation", "str", interpolation)
     if _autocast_state.active:             # one of the ops CPU autocast runs in float32
         input, q = _autocast_widen(input, q)
     if interpolation not in _INTERPOLATIONS:
-        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest, but got {interpolation}")
     scalar_q = not isinstance(q, Tensor)
     if scalar_q and not 0 <= q <= 1:      # a number is checked first (PyTorch's overload)
@@ -157,16 +161,16 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     xp = backend.xp_of(input._array)
     qa = xp.asarray(q, dtype=input._array.dtype) if scalar_q else q._array
     if not scalar_q and qa.ndim > 1:
-        raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        raise RuntimeError("quantile() q must be a scalar or 1D tensor")
     if input._array.dtype.kind not in "fV" or input._array.dtype.itemsize == 2:
         # (PyTorch's words say quantile() for nanquantile too; checked after the range of a
         # number q, the interpolation, the emptiness and q's dims)
         raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if not scalar_q:
         if qa.dtype != input._array.dtype:
-            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+            raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
     if ((qa < 0) | (qa > 1)).any():
-        raise RuntimeError(f"{name}() q values must be in the range [0, 1]")
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
     if dim is None:
         x, d = reshape(input, -1), 0
     else:

@@ -96,12 +96,18 @@ def _int_list(values, name):
     if isinstance(values, numbers.Integral):
         values = (values,)
     out = []
-    for v in values:
+    for i, v in enumerate(values):
         if isinstance(v, Tensor):
             v = v.item()
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-            raise TypeError(f"as_strided(): argument '{name}' must be tuple of ints, but found "
-                            f"element of type {type(v).__name__}")
+            # (PyTorch's parser: the first element picks the overload, the others unpack)
+            if i:
+                raise TypeError(f"as_strided(): argument '{name}' failed to unpack the object "
+                                f"at pos {i + 1} with error \"type must be tuple of ints,but "
+                                f"got {type(v).__name__}\"")
+            raise TypeError(f"as_strided(): argument '{name}' (position "
+                            f"{2 if name == 'size' else 3}) must be tuple of ints, but found "
+                            f"element of type {type(v).__name__} at pos 0")
         out.append(int(v))
     return out
 
@@ -114,6 +120,9 @@ def strided_geometry(size, stride):
     if any(s < 0 for s in stride):
         raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
                            f"strides: {stride}")
+    if any(n < 0 for n in size) and 0 not in size:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={size} and "
+                           f"strides={stride}")
     if any(n < 0 for n in size):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(size)}: "
                            f"{size}")
