@@ -9,6 +9,7 @@ its real and imaginary parts as consecutive real numbers.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import weakref
@@ -21,6 +22,7 @@ from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
 from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _laid_out, _like,
                        _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
 from .creation import layout as _Layout
+from ._parser_emulation import refusal
 from ._parser_message import _combination
 from ._type_names import python_type_name
 from .tensor import Tensor
@@ -211,6 +213,44 @@ def _c_contiguous(shape, strides):
     return True
 
 
+def _draw_call(factory):
+    """rand/randn as PyTorch's parser words a call of them that it refuses: its two signatures
+    listed ("received an invalid combination of arguments") for a call of no size, of a size
+    and more positional arguments, a size both given and named, or a keyword it does not know
+    or of another type; a size of the wrong type keeps its own words ("argument 'size'
+    (position 1) must be tuple of ints").  Asked only once the call has failed."""
+    name = factory.__name__
+
+    @functools.wraps(factory)
+    def call(*size, **kwargs):
+        try:
+            return factory(*size, **kwargs)
+        except (TypeError, AttributeError):
+            first = size[0] if size else kwargs.get("size", ())
+            error = None
+            if len(size) > 1 and (isinstance(first, bool) or not isinstance(
+                    first, (numbers.Integral, Tensor))):     # (sizes one by one start
+                error = _combination(name, size, kwargs, _DRAW_SIGNATURES)   # with an int)
+            elif isinstance(first, (numbers.Integral, tuple, list, Tensor)) and \
+                    not isinstance(first, bool):
+                out = kwargs.get("out")
+                error = (_combination(name, size, kwargs, _DRAW_SIGNATURES)
+                         if out is not None and not isinstance(out, Tensor)
+                         else refusal(name, False, size, kwargs))
+            if error is not None:
+                raise error from None
+            raise
+    return call
+
+
+_FACTORY_KEYWORDS = ("out = None, torch.dtype dtype = None, torch.layout layout = None, "
+                     "torch.device device = None, bool pin_memory = False, bool requires_grad = "
+                     "False")
+_DRAW_SIGNATURES = tuple(f"tuple of ints size, *, {generator}Tensor {_FACTORY_KEYWORDS}"
+                         for generator in ("torch.Generator generator, ", ""))
+
+
+@_draw_call
 @_out_keyword
 @_size_keyword
 def rand(*size, generator=None, dtype=None, layout=None,
@@ -226,6 +266,7 @@ def rand(*size, generator=None, dtype=None, layout=None,
                    requires_grad)
 
 
+@_draw_call
 @_out_keyword
 @_size_keyword
 def randn(*size, generator=None, dtype=None, layout=None,
@@ -272,9 +313,6 @@ def _randint_int(value):
     return not isinstance(value, bool) and isinstance(value, numbers.Integral)
 
 
-_FACTORY_KEYWORDS = ("out = None, torch.dtype dtype = None, torch.layout layout = None, "
-                     "torch.device device = None, bool pin_memory = False, bool requires_grad = "
-                     "False")
 _RANDINT_SIGNATURES = tuple(f"{bounds}, tuple of ints size, *, {generator}Tensor "
                             f"{_FACTORY_KEYWORDS}"
                             for bounds in ("int high", "int low, int high")
@@ -411,7 +449,8 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
 
 
 @_out_keyword
-def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
+def randperm(n, generator=None, dtype=None, device=None, *, layout=None, requires_grad=False):
+    """A random permutation of 0 .. n-1 (int64 unless ``dtype`` says otherwise)."""
     check_layout(layout, "randperm")
     n = _int_argument(n, "randperm", "n", 1)
     if dtype is not None:
@@ -423,9 +462,9 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None):
                            f"[{int(n)}]")
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty((int(n),), np.int64, backend.meta),
-                       dtype or dtypes.int64, device, False)
+                       dtype or dtypes.int64, device, requires_grad)
     return _finish(stream_of(generator).permutation(int(n)), dtype or dtypes.int64, device,
-                   False)
+                   requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,

@@ -16,6 +16,7 @@ sends them zeros, as PyTorch's does.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from ._cpu_stream import fused_multiply_add, libm
 from .creation import check_layout, empty
 from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
                                 uniform_draws)
+from ._parser_message import _combination
+from ._parser_signatures import FUNCTIONS
+from ._type_names import python_type_name
 from .ops._util import broadcast_shape, float_arg, not_implemented_for, scalar_type_name
 from .ops.elementwise import add, mul
 from .ops.inplace import copy_, named_write, refuse_self_overlap
@@ -34,25 +38,53 @@ __all__ = ["normal", "normal_", "uniform_", "exponential_", "geometric_",
            "log_normal_", "cauchy_", "random_", "bernoulli_"]
 
 
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None, device=None,
-           requires_grad=False):
+class _UnitStd(float):
+    """normal()'s default std, 1.0, told apart from a std the call gives (PyTorch's parser
+    words ``normal(0.0)`` and ``normal(0.0, 1.0)`` differently)."""
+    __slots__ = ()
+
+
+_STD_NOT_GIVEN = _UnitStd(1.0)
+
+
+def _is_number(value):
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.bool_)
+
+
+def _normal_refusal(mean, std, size, given):
+    """PyTorch's TypeError for a normal() call none of its four signatures takes: ``given``,
+    the keywords beyond the size that the call set."""
+    args = (mean,) if std is _STD_NOT_GIVEN else (mean, std)
+    if size is not None:
+        args += (size,)
+    if len(args) == 1 and not given:    # (one signature takes one argument: its words)
+        return TypeError(f"normal(): argument 'mean' (position 1) must be Tensor, not "
+                         f"{python_type_name(mean)}")
+    return _combination("normal", args, given, FUNCTIONS["normal"])
+
+
+def normal(mean, std=_STD_NOT_GIVEN, size=None, *, generator=None, dtype=None, layout=None,
+           device=None, requires_grad=False):
     """Samples of N(mean, std^2): ``mean`` and ``std`` tensors (broadcast) or numbers (then
     ``size`` gives the shape)."""
     check_layout(layout, "normal")
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
-        if size is None:
-            raise TypeError("normal() received an invalid combination of arguments: with "
-                            "float mean and std, the size argument is required")
+        if size is None or std is _STD_NOT_GIVEN or not isinstance(size, (tuple, list)) or \
+                not (_is_number(mean) and _is_number(std)):
+            given = {k: v for k, v in (("dtype", dtype), ("layout", layout),
+                                       ("device", device)) if v is not None}
+            raise _normal_refusal(mean, std, size, given)
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
         out = empty(tuple(size), dtype=dtype, device=device)
         normal_(out, mean, std, generator=generator)
         return out.requires_grad_() if requires_grad else out
-    if size is not None:
-        raise TypeError(f"normal() received an invalid combination of arguments - got "
-                        f"({type(mean).__name__}, {type(std).__name__}, "
-                        f"{type(size).__name__}): with a Tensor mean or std the shape is "
-                        f"theirs, and no size is taken")
+    given = {k: v for k, v in (("dtype", dtype), ("layout", layout), ("device", device),
+                               ("requires_grad", requires_grad))
+             if v is not None and v is not False}
+    if size is not None or given or not (isinstance(mean, Tensor) or _is_number(mean)) or \
+            not (isinstance(std, Tensor) or _is_number(std)):
+        raise _normal_refusal(mean, std, size, given)
     like = mean if isinstance(mean, Tensor) else std
     if like._array.dtype.kind in "biu":
         raise not_implemented_for("normal_kernel_cpu", like._array.dtype)

@@ -43,6 +43,8 @@ from ._torch_function_dispatch import (NOT_OFFERED, DisableTorchFunction,
                                        is_torch_function_enabled, offer_to_mode,
                                        overloaded_args, relevant_args, takes_part)
 from ._torch_function_dispatch import _class_takes_part
+from ._torch_function_tables import FUNCTIONAL_IN_C as _FUNCTIONAL_IN_C, \
+    MODES_ONLY as _MODES_ONLY, SELF_TYPED as _SELF_TYPED, UNOFFERED as _UNOFFERED
 from .tensor import Tensor
 
 __all__ = ["DisableTorchFunctionSubclass", "DisableTorchFunction",
@@ -135,11 +137,12 @@ _NOT_BINARY = frozenset(
 _MODES_ONLY_METHODS = (_UNOFFERED_METHODS - {"as_subclass"}) | {"__repr__"}
 
 
-def _offer(offered, qualified, args, kwargs, subclasses=True):
+def _offer(offered, qualified, args, kwargs, subclasses=True, with_self=False):
     """The call offered to this thread's mode, then (``subclasses``) to the arguments'
-    handlers: their answer, or ``NOT_OFFERED`` when nothing took it."""
+    handlers: their answer, or ``NOT_OFFERED`` when nothing took it. ``with_self``: a plain
+    Tensor first argument is in the mode's ``types`` (``offer_to_mode``)."""
     if live_modes:
-        result = offer_to_mode(offered, qualified, args, kwargs)
+        result = offer_to_mode(offered, qualified, args, kwargs, with_self=with_self)
         if result is not NOT_OFFERED:
             return result
     if subclasses:
@@ -160,6 +163,7 @@ def _method_twin(name, func, subclasses=True):
     method_name = _DUNDER_METHODS.get(name, name)
     qualified = f"torch.Tensor.{method_name}"
     binary = name in _DUNDERS and name not in _NOT_BINARY
+    with_self = method_name in _SELF_TYPED
     forward = _REFLECTED.get(name)
 
     @functools.wraps(func)
@@ -174,11 +178,13 @@ def _method_twin(name, func, subclasses=True):
             offered = getattr(Tensor, method_name)
             if binary:
                 try:
-                    result = _offer(offered, qualified, (self,) + args, kwargs, subclasses)
+                    result = _offer(offered, qualified, (self,) + args, kwargs, subclasses,
+                                    with_self)
                 except TypeError:
                     return NotImplemented
             else:
-                result = _offer(offered, qualified, (self,) + args, kwargs, subclasses)
+                result = _offer(offered, qualified, (self,) + args, kwargs, subclasses,
+                                with_self)
             if result is not NOT_OFFERED:
                 return result
         return func(self, *args, **kwargs)
@@ -187,20 +193,52 @@ def _method_twin(name, func, subclasses=True):
     return method
 
 
-def _property_twin(name, prop):
-    qualified = f"torch.Tensor.{name}.__get__"
+def _property_twin(name, prop, subclasses=True):
+    """A twin of Tensor's property (or slot) ``prop``: its getter offered to modes and (with
+    ``subclasses``) to the subclasses' handlers as ``torch.Tensor.<name>.__get__``, its setter
+    to modes as ``__set__`` (self then value), each with ``types`` holding self's class."""
+    qualified = f"torch.Tensor.{name}"
+    if not isinstance(prop, property):      # a slot (grad_fn): written as it is (minigrad
+        return property(lambda self: _slot_get(self, prop, qualified), prop.__set__,  # sets
+                        prop.__delete__, getattr(prop, "__doc__", None))  # it, PyTorch not)
+    fget, fset, fdel = prop.fget, prop.fset, prop.fdel
 
     def get(self):
-        if live_modes or relevant_args((self,)):
+        if live_modes or subclasses and relevant_args((self,)):
             # the handlers get ``torch.Tensor.<name>.__get__`` as it is now
-            result = _offer(Tensor.__dict__[name].__get__, qualified, (self,), None)
+            result = _offer(Tensor.__dict__[name].__get__, qualified + ".__get__", (self,),
+                            None, subclasses, True)
             if result is not NOT_OFFERED:
                 return result
-        return prop.fget(self)
-    return property(get, prop.fset, prop.fdel, prop.__doc__)
+        return fget(self)
+
+    def set_(self, value):
+        if live_modes:
+            result = offer_to_mode(Tensor.__dict__[name].__set__, qualified + ".__set__",
+                                   (self, value), None, with_self=True)
+            if result is not NOT_OFFERED:
+                return
+        fset(self, value)
+    return property(get, set_ if fset is not None else None, fdel,
+                    getattr(prop, "__doc__", None))
+
+
+def _slot_get(self, slot, qualified):
+    """A mode-only twin's read of the slot ``slot``, offered to the mode first."""
+    if live_modes:
+        name = qualified.rpartition(".")[2]
+        result = offer_to_mode(Tensor.__dict__[name].__get__, qualified + ".__get__", (self,),
+                               None, with_self=True)
+        if result is not NOT_OFFERED:
+            return result
+    return slot.__get__(self, Tensor)
 
 
 _MODE_METHOD_TWINS = {}     # {name: twin} of the methods offered to modes only
+# the properties (and the slot grad_fn) whose getters PyTorch offers to modes and that
+# ``_PROPERTIES`` does not hold: their twins are on Tensor only while a mode is active
+_MODE_PROPERTY_TWINS = {}
+_MODE_SLOTS = ("grad_fn", "_base")
 
 
 @functools.lru_cache(maxsize=1)
@@ -223,6 +261,13 @@ def _method_twins():
     for name in sorted(_MODES_ONLY_METHODS):
         if callable(getattr(Tensor, name, None)):
             _MODE_METHOD_TWINS[name] = _method_twin(name, getattr(Tensor, name), False)
+    for klass in reversed(Tensor.__mro__[:-1]):
+        for name, attr in vars(klass).items():
+            if isinstance(attr, property) and name not in twins and (
+                    not name.startswith("_") or name in ("_version", "_backward_hooks")):
+                _MODE_PROPERTY_TWINS[name] = _property_twin(name, attr, False)
+    for name in _MODE_SLOTS:
+        _MODE_PROPERTY_TWINS[name] = _property_twin(name, vars(Tensor)[name], False)
     return twins
 
 
@@ -238,29 +283,6 @@ def install_methods(cls):
         setattr(cls, name, twin)
 
 
-# names of minigrad's namespaces that PyTorch does not offer to the protocol (factories and
-# conversions from other things, settings, and the tensor predicates)
-_UNOFFERED = frozenset((
-    "arange as_strided as_tensor asarray bartlett_window blackman_window broadcast_shapes "
-    "can_cast compile cond empty empty_permuted empty_strided enable_grad eye fill from_file "
-    "from_dlpack from_numpy frombuffer full get_default_dtype get_num_threads get_rng_state "
-    "hamming_window hann_window inference_mode is_grad_enabled is_storage is_tensor "
-    "kaiser_window linspace load logspace manual_seed no_grad normal ones promote_types "
-    "rand rand_like randint randint_like randn randn_like randperm range result_type save "
-    "scalar_tensor seed set_default_dtype set_grad_enabled set_num_threads set_printoptions "
-    "set_rng_state sparse_bsc_tensor sparse_bsr_tensor sparse_compressed_tensor "
-    "sparse_coo_tensor sparse_csc_tensor sparse_csr_tensor tensor tril_indices triu_indices "
-    "typename vander vmap zeros fftfreq rfftfreq upsample upsample_bilinear upsample_nearest "
-    "handle_torch_function").split())
-# those of them that PyTorch offers to modes all the same (``torch.zeros`` reaches a mode)
-_MODES_ONLY = frozenset((
-    "arange as_strided as_tensor asarray bartlett_window blackman_window can_cast empty "
-    "empty_permuted empty_strided eye fill from_file frombuffer full hamming_window "
-    "hann_window kaiser_window linspace logspace normal ones promote_types rand rand_like "
-    "randint randint_like randn randn_like randperm result_type scalar_tensor "
-    "sparse_bsc_tensor sparse_bsr_tensor sparse_compressed_tensor sparse_coo_tensor "
-    "sparse_csc_tensor sparse_csr_tensor tensor tril_indices triu_indices vander zeros "
-    "fftfreq rfftfreq").split())
 # namespace (as sys.modules names it) -> the prefix of PyTorch's name for its functions
 _NAMESPACES = (("minigrad", "torch"), ("minigrad.nn.functional", "torch.nn.functional"),
                ("minigrad.linalg", "torch.linalg"), ("minigrad.special", "torch.special"),
@@ -270,15 +292,20 @@ _mode_twins_on = False          # while a mode is active
 _ABSENT = object()
 
 
+def _python_level(prefix, name):
+    return prefix == "torch.nn.functional" and name not in _FUNCTIONAL_IN_C
+
+
 def _function_twin(fn, module_name, name, prefix, subclasses=True):
     """``fn`` offering its calls first (to modes only, unless ``subclasses``); pickled by
     reference as ``module_name.name`` (the namespace that holds it)."""
     qualified = f"{prefix}.{name}"
+    tensors_typed = "all" if _python_level(prefix, name) else False
 
     @functools.wraps(fn)
     def public(*args, **kwargs):
         if live_modes or subclasses and relevant_args(args, kwargs):
-            result = _offer(public, qualified, args, kwargs, subclasses)
+            result = _offer(public, qualified, args, kwargs, subclasses, tensors_typed)
             if result is not NOT_OFFERED:
                 return result
         try:
@@ -335,16 +362,19 @@ def _function_table():
     found = [(m, n, f, True) for m, n, f in offered_functions()] + \
         [(m, n, f, False) for m, n, f in _public_functions(_MODES_ONLY.__contains__)]
     for module, name, fn, subclasses in found:
-        if id(fn) not in twins:
-            twins[id(fn)] = (fn, _function_twin(fn, module.__name__, name,
-                                                prefixes[module.__name__], subclasses))
+        # (a function that nn.functional shares with torch gets a twin of each kind there)
+        key = (id(fn), _python_level(prefixes[module.__name__], name))
+        if key not in twins:
+            twins[key] = (fn, _function_twin(fn, module.__name__, name,
+                                             prefixes[module.__name__], subclasses))
         home = getattr(fn, "__module__", None) == module.__name__ and \
             getattr(fn, "__qualname__", None) == name
-        table.append((module, name, fn, twins[id(fn)][1], home))
+        table.append((module, name, fn, twins[key][1], home))
     for module_name, module in list(sys.modules.items()):
         if module_name.startswith("minigrad.nn.modules.") and module is not None:
             for name, fn in list(vars(module).items()):
-                twin = twins.get(id(fn))
+                # (the layers call nn.functional's)
+                twin = twins.get((id(fn), True)) or twins.get((id(fn), False))
                 if twin is not None and twin[0] is fn:
                     table.append((module, name, fn, twin[1], False))
     return table
@@ -387,7 +417,7 @@ def _tensor_twins():
     ``t[sub]``; the others, which only modes need: the other operators, the properties,
     and the methods only modes are offered)."""
     if not _TENSOR_OWN:
-        every = {**_method_twins(), **_MODE_METHOD_TWINS}
+        every = {**_method_twins(), **_MODE_METHOD_TWINS, **_MODE_PROPERTY_TWINS}
         _TENSOR_OWN.update((name, vars(Tensor).get(name, _ABSENT)) for name in every)
         for name, twin in every.items():
             kept = name in _method_twins() and name not in _PROPERTIES and \

@@ -116,6 +116,19 @@ def relevant_args(args, kwargs=None):
     return found
 
 
+def _tensor_args(args, kwargs):
+    """The arguments (and the items of list and tuple arguments) that are Tensors, plain ones
+    too, or take part."""
+    found = []
+    for arg in (*args, *(kwargs or {}).values()):
+        for item in (arg if type(arg) is list or type(arg) is tuple else (arg,)):
+            kind = type(item)
+            if kind is Tensor or kind not in _PLAIN_TYPES and (
+                    isinstance(item, Tensor) or takes_part(kind)):
+                found.append(item)
+    return found
+
+
 def overloaded_args(relevant):
     """One argument per class, in argument order, except that a subclass goes before its
     parent classes (PyTorch's order of asking)."""
@@ -152,19 +165,37 @@ def dispatch(public, name, relevant, args, kwargs, python_level=False):
     raise TypeError(_declined(name, types))
 
 
-def offer_to_mode(public, name, args, kwargs, python_level=False):
+def offer_to_mode(public, name, args, kwargs, python_level=False, with_self=False):
     """Offer ``public(*args, **kwargs)`` to this thread's innermost mode (taken off the stack
     while its handler runs), then to the overloading arguments' handlers (the mode back on);
-    ``NOT_OFFERED`` when no mode is active here or ``DisableTorchFunction`` is on."""
+    ``NOT_OFFERED`` when no mode is active here or ``DisableTorchFunction`` is on.
+    ``with_self``: the first argument, a Tensor, counts among the overloading ones even when
+    it is a plain Tensor, as PyTorch counts ``self`` for a property's getter or setter and
+    for the Tensor methods that take nothing else (``types`` holds Tensor then); "all":
+    every Tensor argument does, as for PyTorch's functions written in Python (most of
+    ``nn.functional``)."""
     stack = _state.modes
     if not stack or _state.all_off:
         return NOT_OFFERED
-    overloaded = overloaded_args(relevant_args(args, kwargs))
+    relevant = relevant_args(args, kwargs)
+    if with_self == "all":
+        relevant = _tensor_args(args, kwargs)
+    elif with_self and args and isinstance(args[0], Tensor) and \
+            not any(arg is args[0] for arg in relevant):
+        relevant.insert(0, args[0])
+    overloaded = overloaded_args(relevant)
     types = tuple(type(arg) for arg in overloaded)
     kwargs = kwargs or {}
     mode = stack.pop()
     try:
         result = mode.__torch_function__(public, types, args, kwargs)
+        if result is NotImplemented and with_self and \
+                not all(takes_part(kind) for kind in types):
+            # declined: asked again with the Tensors that take no part left out of the types
+            # (PyTorch's second try), whose handlers are then asked as they would have been
+            overloaded = [arg for arg in overloaded if takes_part(type(arg))]
+            types = tuple(type(arg) for arg in overloaded)
+            result = mode.__torch_function__(public, types, args, kwargs)
     finally:
         stack.append(mode)
     if result is not NotImplemented:

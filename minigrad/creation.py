@@ -54,7 +54,8 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
             if size:
                 raise TypeError(f"{name}() got multiple values for argument '{keyword}'")
             given = kwargs.pop(keyword)
-            if not isinstance(given, (tuple, list)):      # (a torch.Size is a tuple)
+            # (a torch.Size is a tuple; its first element decides whether it is one of ints)
+            if not isinstance(given, (tuple, list)) or given and not _int_like(given[0]):
                 raise TypeError(f"{name}(): argument '{keyword}' must be tuple of ints, not "
                                 f"{type(given).__name__}")
             args = (*head, tuple(given))
@@ -142,6 +143,10 @@ def _size(size, name):
     one_sequence = len(size) == 1 and isinstance(size[0], (tuple, list))
     if one_sequence:
         size = tuple(size[0])
+    elif len(size) > 1 and not _int_like(size[0]):
+        # sizes one by one start with an int: else the first is the one size PyTorch's
+        # parser takes, and the others are too many
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
     for i, s in enumerate(size):
         if isinstance(s, Tensor) and s._array.dtype.kind in "iu" and s._array.size == 1:
             s = int(s._array.reshape(()))      # PyTorch reads an integer tensor's index
@@ -165,6 +170,14 @@ def _size(size, name):
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(int(s) for s in size)
+
+
+def _int_like(value):
+    """An int to PyTorch's int-list parser: a Python or numpy integer (not a bool), or an
+    integer tensor of one element."""
+    if isinstance(value, Tensor):
+        return value._array.dtype.kind in "iu" and value._array.size == 1
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def on_meta(device) -> bool:

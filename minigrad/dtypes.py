@@ -63,6 +63,8 @@ class DType:
     def __eq__(self, other):
         if isinstance(other, DType):
             return self.np == other.np
+        if other is None:   # (numpy reads None as float64: ``float64 == None`` was True)
+            return False
         try:
             return self.np == np.dtype(other)
         except TypeError:

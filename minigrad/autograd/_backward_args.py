@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backend
+from .._grad_dtype import _CHOSEN, NOT_CHOSEN, chosen_grad_dtype
 from ..tensor import Size, Tensor
 from ._accumulate_grad import AccumulateGrad
 
@@ -101,8 +102,10 @@ def _make_grads(outputs, grads, create_graph):
             if backend.device_of(g._array) != out.device:
                 raise RuntimeError(f"gradient is on {backend.device_of(g._array)} but the tensor "
                                    f"is on {out.device}")
-            if g._array.dtype != out._array.dtype:
-                # any real gradient is cast to the output's dtype (integer and bool included)
+            if g._array.dtype != out._array.dtype and not (
+                    _CHOSEN and out.grad_fn is None and chosen_grad_dtype(out) is not NOT_CHOSEN):
+                # any real gradient is cast to the output's dtype (integer and bool included;
+                # a leaf with a grad_dtype of its own casts it to that one when it delivers it)
                 if (g._array.dtype.kind == "c") != (out._array.dtype.kind == "c"):
                     raise RuntimeError(
                         "For complex Tensors, both grad_output and output are required to have "

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from .. import _grad_state, _memory_format as mf, backend, parallel
+from .._grad_dtype import _CHOSEN, NOT_CHOSEN, chosen_grad_dtype
 from ..tensor import Tensor
 
 
@@ -100,8 +101,13 @@ def _accumulate(t, g, create_graph):
     if g.is_sparse:             # sparse gradients add up sparse, into a dense .grad dense
         t._grad = g if t._grad is None else t._grad + g
         return
-    if g._array.dtype != t._array.dtype:
-        g = Tensor._wrap(g._array.astype(t._array.dtype))
+    target = t._array.dtype
+    if _CHOSEN:                 # (some leaf has a grad_dtype of its own)
+        chosen = chosen_grad_dtype(t)
+        if chosen is not NOT_CHOSEN:
+            target = g._array.dtype if chosen is None else chosen.np
+    if g._array.dtype != target:
+        g = Tensor._wrap(g._array.astype(target))
     if t._grad is None:
         if create_graph:
             # as PyTorch: always a copy, which stays on the graph (a CopyBackwards node)

@@ -34,6 +34,7 @@ from heapq import heappop, heappush
 
 from .._warn_once import warn_user
 from .. import backend
+from .._grad_dtype import _CHOSEN, cast_to_chosen
 from ..tensor import Size, Tensor
 from . import function as _function  # its _profiler slot, read as it is now
 from ._backward_args import GradientEdge, _as_list, _check_input, _edge_targets, _make_grads
@@ -296,6 +297,8 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
     def deliver(leaf, g):
         """A leaf's complete gradient: its hooks, then the caller's list or its ``.grad``
         (with the AccumulateGrad node's hooks around the accumulation)."""
+        if _CHOSEN:             # (some leaf has a grad_dtype of its own: cast to it first)
+            g = cast_to_chosen(leaf, g)
         if leaf._hooks:
             for hook in list(leaf._hooks.values()):
                 g = _checked_hook_result(hook, g, hook(g))

@@ -23,6 +23,7 @@ from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
+from ._nll_second_order import nll_scores_grad
 from .elementwise import mul
 from .plumbing import reshape_to
 from .pointwise_select import where
@@ -75,6 +76,7 @@ class SpatialNLL(Function):
             out = loss.sum() if reduction == "sum" else loss.reshape(target.shape)
         self.pos, self.w_t, self.denominator, self.reduction = pos, w_t, denominator, reduction
         self.in_shape, self.m, self.dtype = x.shape, m, x.dtype
+        self.save_for_backward(x)       # (as PyTorch's node: its double backward counts it)
         return np.asarray(out).astype(x.dtype, copy=False)
 
     def backward(self, g):
@@ -98,4 +100,7 @@ class SpatialNLL(Function):
         out.reshape(-1)[self.pos] = vals
         n = shape[0]
         g_shape = (n, 1) + tuple(shape[2:]) if self.reduction == "none" else ()
+        x, = self.saved_tensors
+        if x.requires_grad:             # PyTorch's NllLoss2DBackwardBackward0 (x's zeros)
+            return nll_scores_grad(x, g, out, g_shape, spatial=True)
         return mul(reshape_to(g, g_shape), Tensor._wrap(out))

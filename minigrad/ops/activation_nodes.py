@@ -34,14 +34,14 @@ import sys
 
 import numpy as np
 
-from .. import parallel
+from .. import _memory_format as mf, parallel
 from ..autograd import Function
 from ..autograd.engine import frees_saved_values
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import FLOAT32_64
 from ._workspace import workspace
-from .error_function import Erf, _erf_array, erf_buffer
+from .error_function import _erf_array, erf_buffer
 from .elementary_functions import dense_order, empty_in_order, exp, sigmoid, tanh
 from .elementwise import add, mul, sub
 from .pointwise_select import _SELECT_INTS, select_block, where
@@ -146,7 +146,7 @@ class _OneNode(Function):
             _blocks(self.slope_times, [x._array] + ([kept] if self.keeps else [])
                     + [g._array], [out], self.slope_scratch)
             del kept
-            return Tensor._wrap(out)
+            return Tensor._wrap(_laid_out(out, g._array, x._array))
         return self.grad_ops(x, g)
 
 
@@ -194,7 +194,16 @@ class _SlopeNode(_OneNode):
             empty_in_order(x._array, dense_order(x._array))
         _blocks(_times, [kept, g._array], [out])
         del kept
-        return Tensor._wrap(out)
+        return Tensor._wrap(_laid_out(out, g._array, x._array))
+
+
+def _laid_out(out, g, x):
+    """A backward's result ``out`` (made in x's memory order) laid out as PyTorch's backward
+    kernel lays out its result: by the gradient g where its strides order the dims, then by
+    x (a copy only where that differs: a row-major g of a permuted x)."""
+    if g.flags.c_contiguous and out.flags.c_contiguous:
+        return out
+    return mf.pointwise_layout(out, (g, x))
 
 
 def _times(slope, g, out):
@@ -264,13 +273,62 @@ class Gelu(_SlopeNode):
 
     def grad_ops(self, x, g):
         if self.options["approximate"] == "tanh":
-            th = tanh(mul(add(x, mul(mul(mul(x, x), x), _KAPPA)), _TANH_SCALE))
-            right = mul(mul(mul(mul(x, 0.5), sub(1.0, mul(th, th))), _TANH_SCALE),
-                        add(mul(mul(x, x), 3 * _KAPPA), 1.0))
-            return mul(g, add(mul(add(th, 1.0), 0.5), right))
-        cdf = mul(add(Erf.apply(mul(x, _SQRT1_2)), 1.0), 0.5)
-        pdf = mul(exp(mul(mul(x, x), -0.5)), _PDF)
-        return mul(g, add(cdf, mul(x, pdf)))
+            return mul(g, _GeluTanhSlope.apply(x))
+        return mul(g, _GeluSlope.apply(x))
+
+
+class _GeluTanhSlope(Function):
+    """The tanh-form GELU's slope s(x) = (1 + th)/2 + x/2 (1 - th^2) u', th = tanh(u), as one
+    node (what ``Gelu``'s backward multiplies g by under create_graph), rounded as the
+    composition of ops rounds it. Its derivative is written out, with T = 1 - th^2 taken
+    into each product first:
+
+        s'(x) = T u' - x th (T u') u' + (T u'') x/2,    u'' = 6 sqrt(2/pi) 0.044715 x
+
+    Differentiating the composition instead multiplied T's zero (|x| large: tanh is +-1) by
+    the product of the other factors, which overflows (x/2 times u', ~x^3): inf * 0 = NaN
+    where PyTorch's formula gives 0; in float32, 1 - th^2 differentiated step by step also
+    lost the digits PyTorch's keeps (at x = 5.3, -8e-6 against -1.6e-6)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        t = x.dtype.type
+        with np.errstate(all="ignore"):
+            th = np.tanh((x * x * x * t(_KAPPA) + x) * t(_TANH_SCALE))
+            right = x * t(0.5) * (t(1) - th * th) * t(_TANH_SCALE) * \
+                (x * x * t(3 * _KAPPA) + t(1))
+            return (th + t(1)) * t(0.5) + right
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        th = tanh(mul(add(x, mul(mul(mul(x, x), x), _KAPPA)), _TANH_SCALE))
+        rest = sub(1.0, mul(th, th))                            # T
+        du = mul(add(mul(mul(x, x), 3 * _KAPPA), 1.0), _TANH_SCALE)
+        rest_du = mul(rest, du)
+        curve = mul(mul(rest, mul(x, 6 * _KAPPA * _TANH_SCALE)), mul(x, 0.5))
+        # x th T u'^2 as (x/2 u') (T u') 2 th: x/2 u' overflows where PyTorch's does (|x|
+        # above 1.5e103 in float64, 1.9e13 in float32), giving its NaN there
+        bend = mul(mul(mul(mul(x, 0.5), du), rest_du), mul(th, 2.0))
+        return mul(g, sub(add(rest_du, curve), bend))
+
+
+class _GeluSlope(Function):
+    """The exact GELU's slope s(x) = Phi(x) + x phi(x) as one node (``Gelu``'s backward under
+    create_graph), rounded as the composition rounds it; its derivative written out as
+    PyTorch's: s'(x) = 2 phi(x) - x^2 phi(x) (NaN where x^2 overflows, as there)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        t = x.dtype.type
+        with np.errstate(all="ignore"):
+            cdf = (_erf_array(x * t(_SQRT1_2)).astype(x.dtype, copy=False) + t(1)) * t(0.5)
+            return cdf + x * (np.exp(x * x * t(-0.5)) * t(_PDF))
+
+    def backward(self, g):
+        x, = self.saved_tensors
+        square = mul(x, x)
+        pdf = mul(exp(mul(square, -0.5)), _PDF)
+        return mul(g, sub(mul(pdf, 2.0), mul(square, pdf)))
 
 
 # Exact GELU in float32 as 2 Phi(x) = 1 + tanh(x R(x^2)): R, of degree 6, fitted here (weighted

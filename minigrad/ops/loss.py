@@ -32,6 +32,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._loss_arguments import check_class_loss_arguments
+from ._nll_second_order import nll_scores_grad
 from ._nll_spatial import SpatialNLL, fits as spatial_fits
 from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
 from .elementwise import mul
@@ -90,7 +91,7 @@ class ClassNLL(Function):
                 total_w = c if weight is None else weight.sum()
                 smooth = -(wdot - total_w * lse)
             self.exp_rows, self.row_max, self.sums = e, row_max, sums
-            self.save_for_backward(scores)
+        self.save_for_backward(scores)      # (log-probabilities: for the double backward)
         w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
         if all_valid and weight is None:         # every row's weight is 1
             w_t = xp.ones(m, dtype=scores.dtype)
@@ -177,7 +178,12 @@ class ClassNLL(Function):
         if not is_grad_enabled() and g._array.dtype == a.dtype:     # nothing to record
             a *= g._array.reshape(-1, 1)
             return Tensor._wrap(a)
-        return mul(reshape_to(g, (m if self.reduction == "none" else 1, 1)), Tensor._wrap(a))
+        g_shape = (m if self.reduction == "none" else 1, 1)
+        x, = self.saved_tensors
+        if x.requires_grad and not self.label_smoothing:
+            # PyTorch's NllLossBackwardBackward0: the gradient counts x (which gets zeros)
+            return nll_scores_grad(x, g, a, g_shape, self.name() == "NllLoss2DBackward0")
+        return mul(reshape_to(g, g_shape), Tensor._wrap(a))
 
     @property
     def next_functions(self):       # with PyTorch's LogSoftmaxBackward0 (_cross_entropy_split)
@@ -271,7 +277,9 @@ def _class_axis_last(input, target):
 def _check_class_weight(weight, input, name, dtype_too=True):
     """One weight per class, in the input's dtype (PyTorch's kernel reads the class weights in
     it, no promotion), checked before the input is reshaped (which an empty one cannot be)."""
-    _no_grad_argument(weight, "weight", name)
+    # (named by PyTorch's kernel, which both losses end in: nll_loss2d's past 2 dims)
+    _no_grad_argument(weight, "weight", "nll_loss2d_forward" if input.ndim > 2 else
+                      "nll_loss_forward")
     c = input.shape[0 if input.ndim == 1 else 1]
     if tuple(weight.shape) != (c,):
         if input.ndim >= 3:             # (PyTorch's nll_loss2d words)
@@ -451,8 +459,9 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
 
 
 def _no_grad_argument(t, arg, name):
-    """Class weights are constants here; PyTorch refuses to differentiate them, and so do we."""
-    if t.requires_grad:
+    """Class weights are constants here; PyTorch refuses to differentiate them, and so do we,
+    where a graph would be recorded (under no_grad or inference_mode the call is taken)."""
+    if t.requires_grad and is_grad_enabled():
         raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument "
                            f"'{arg}'. This input cannot have requires_grad True.")
 

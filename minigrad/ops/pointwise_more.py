@@ -231,11 +231,15 @@ class XLogY(Function):
     _node_name = "XlogyBackward0"                   # PyTorch's node
 
     @ieee
-    def forward(self, x, y, *, shift):
+    def forward(self, x, y, *, shift, dtype=None):
         self.save_for_backward(x, y)
         self.shift = shift
         xp = backend.xp_of(x)
         fy = xp.log1p(y) if shift else xp.log(y)
+        if dtype is not None and dtype != x.dtype:
+            # bfloat16 arrives in float32: PyTorch's kernel rounds log(y) to bfloat16 before
+            # the product (rounded again on the way out)
+            fy = fy.astype(dtype).astype(x.dtype)
         out = xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * fy).astype(x.dtype)
         return mf.pointwise_result(out, x, y)
 
@@ -267,13 +271,19 @@ def xlogy(input, other):
     # PyTorch's node: XlogyBackward0 for two tensors, 1 for a number input, 2 for a number other
     node = 0 if isinstance(input, Tensor) and isinstance(other, Tensor) else \
         1 if isinstance(other, Tensor) else 2
-    return XLogY.renamed(f"XlogyBackward{node}").apply(x, y, shift=0)
+    return XLogY.renamed(f"XlogyBackward{node}").apply(x, y, shift=0, dtype=_rounded(x))
 
 
 def xlog1py(input, other):
     """input * log1p(other), with 0 where input = 0 (unless other is NaN); a float result."""
     x, y = _float_pair(input, other, "xlog1py")
-    return XLogY.renamed("SpecialXlog1PyBackward0").apply(x, y, shift=1)
+    return XLogY.renamed("SpecialXlog1PyBackward0").apply(x, y, shift=1, dtype=_rounded(x))
+
+
+def _rounded(x):
+    """The dtype f(y) is rounded to before the product: bfloat16's (as PyTorch's kernel rounds
+    it), else None."""
+    return x._array.dtype if x._array.dtype == dtypes.bfloat16.np else None
 
 
 class Entr(Function):

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .. import _autocast_state, backend, dtypes
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from .._warn_once import COMPLEX_TO_REAL, USER, warn_once
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
@@ -103,8 +103,20 @@ class Mean(Function):
         return _mean_array(a, axes, keepdim, self.count)
 
     def backward(self, g):
-        # Every input element contributed 1/count of the mean.
-        return _spread(g / self.count, self.in_shape, self.axes, self.keepdim)
+        # Every input element contributed 1/count of the mean: a new tensor (PyTorch's
+        # grad.expand() / count), laid out as the spread gradient orders it, not a broadcast
+        # view of zero strides
+        a = g._array
+        if not is_grad_enabled() and type(a) is np.ndarray and a.dtype in _FLOATS:
+            with np.errstate(all="ignore"):         # (an empty dim's mean: 0 / 0)
+                share = np.divide(a, a.dtype.type(self.count))
+            if share.size == 1:                     # (the whole mean: row-major)
+                out = np.empty(self.in_shape, a.dtype)
+                out.fill(share.reshape(()))
+                return Tensor._wrap(out)
+            spread = _spread(Tensor._wrap(share), self.in_shape, self.axes, self.keepdim)
+            return Tensor._wrap(mf.pointwise_layout(np.array(spread._array), (spread._array,)))
+        return _spread(g, self.in_shape, self.axes, self.keepdim) / self.count
 
 
 class Prod(Function):

@@ -236,7 +236,8 @@ class Softmax(Function):
     def _backward_arrays(self, g, y):
         if _by_rows(g, self.dim) and y.flags.c_contiguous:
             return _rows(_SOFTMAX_GRAD, self.dim, g, y)
-        dx = g - _dot_sums(g, y, self.dim)                 # g - sum(g y), then * y
+        # g - sum(g y), then * y, made row-major as PyTorch's (whatever g's layout)
+        dx = np.subtract(g, _dot_sums(g, y, self.dim), out=np.empty(g.shape, g.dtype))
         dx *= y
         return dx
 
