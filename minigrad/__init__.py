@@ -137,6 +137,7 @@ from .ops.shaping import (  # noqa: E402,F401
     movedim, moveaxis, tril, triu, diag, outer, ger, repeat_interleave, roll, diagonal, tile)
 from .ops.contraction import einsum, dot, inner  # noqa: E402,F401
 from .ops.norms import norm  # noqa: E402,F401
+from .ops.weight_norm_parts import norm_except_dim, _weight_norm  # noqa: E402,F401
 from .ops.statistics import var_mean, std_mean  # noqa: E402,F401
 from .ops.math_extra import (  # noqa: E402,F401
     log2, exp2, log10, lerp, trunc, trunc as fix, frac, isclose, logcumsumexp, cummax, cummin,

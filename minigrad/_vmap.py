@@ -24,6 +24,7 @@ Keyword arguments are passed to every call unmapped.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 import numpy as np
@@ -195,7 +196,13 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
                 if not i and randomness != "different":    # (read once, restored at need)
                     saved = {g.stream: (g.stream.bits.state, g.stream.cached_normal)
                              for g, _ in start}
-                results.append(func(*rebuild(example), **kwargs))
+                try:
+                    results.append(func(*rebuild(example), **kwargs))
+                except RuntimeError as error:
+                    batched = _with_batch_dim(error, count)
+                    if batched is None:
+                        raise
+                    raise batched from None
                 writes.record()
                 if randomness == "error" and any(g.stream.position() != mark
                                                  for g, mark in start):
@@ -205,6 +212,32 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
     finally:
         _levels.stack = _levels.stack[:-1]
     return results
+
+
+_OUT_SHAPE = re.compile(r"^output with shape \[([^\]]*)\] doesn't match the broadcast shape "
+                        r"\[([^\]]*)\]")
+_SIZE_AT = re.compile(r"^(The size of tensor a \(\d+\) must match the size of tensor b "
+                      r"\(\d+\) at non-singleton dimension )(\d+)")
+
+
+def _with_batch_dim(error, count):
+    """A broadcasting error raised in one example, in the words torch's batched kernels use
+    (None for other errors): torch sees the tensors with the batch dimension (of size
+    ``count``) in front and the example's dimensions padded to the larger rank, so an
+    in-place write into an example of shape X that cannot hold the broadcast shape Y reads
+    'output with shape [B, 1, .., X] doesn't match the broadcast shape [B, Y]', and a size
+    clash at dimension i is reported at dimension i + 1."""
+    text = str(error)
+    match = _OUT_SHAPE.match(text)
+    if match:
+        have, wide = ([int(n) for n in part.split(", ") if n] for part in match.groups())
+        have = [count] + [1] * (len(wide) - len(have)) + have
+        return RuntimeError(f"output with shape {have} doesn't match the broadcast shape "
+                            f"{[count] + wide}{text[match.end():]}")
+    match = _SIZE_AT.match(text)
+    if match:
+        return RuntimeError(f"{match.group(1)}{int(match.group(2)) + 1}{text[match.end():]}")
+    return None
 
 
 def _put_back(saved):

@@ -141,6 +141,11 @@ class Device:
         return False
 
 
+# the class carries PyTorch's name (type(t.device).__name__ == 'device'), and pickles by the
+# top-level name that is this class (minigrad.device: this module's ``device`` is a function)
+Device.__name__ = Device.__qualname__ = "device"
+Device.__module__ = "minigrad"
+
 cpu = Device("cpu")
 meta = Device("meta")
 

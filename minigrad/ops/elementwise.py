@@ -28,6 +28,7 @@ from ._binary_operands import (  # noqa: F401  (_BAREBONES and the refusals: inp
     _BAREBONES, _check_alpha, _first_number, _refuse_complex_by_kernel,
     _refuse_unsigned_by_kernel, _scalar_or_tensor, legacy_overload)
 from .plumbing import Cast, conj_of, sum_to
+from ._half_add import half_scaled_add
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,7 +230,8 @@ def add(a, b, _other=None, *, alpha=1):
     elif type(alpha) is int and alpha == 1 and isinstance(a, Tensor):
         return _binary(Add, a, b, "add")      # the common call: nothing to read or scale
     a = _first_number(a, b)
-    return _binary(Add, a, _scaled(a, b, alpha, "add"), "add")
+    out = half_scaled_add(a, b, alpha, "add")     # float16/bfloat16: PyTorch's one rounding
+    return _binary(Add, a, _scaled(a, b, alpha, "add"), "add") if out is None else out
 
 
 # ``t + other``, ``t - other``, ``t * other``, ``t / other`` (Tensor.__add__...): the named
@@ -292,7 +294,8 @@ def sub(a, b, _other=None, *, alpha=1):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
-    return _binary(node, a, _scaled(a, b, alpha, "sub"), "sub")
+    out = half_scaled_add(a, b, alpha, "sub") if node is Sub else None
+    return _binary(node, a, _scaled(a, b, alpha, "sub"), "sub") if out is None else out
 
 
 _FLOAT16 = np.dtype(np.float16)       # (numpy's dtype of every native float16 array)

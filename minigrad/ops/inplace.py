@@ -25,6 +25,7 @@ from .movement_copies import to_device
 from ._int_list_args import int_list_argument
 from .plumbing import written_as_real
 from .._argument_error import ArgumentError
+from ._half_add import half_scaled_add_
 from ._util import argument_error, cpp_type_name, ieee_errors, python_type_name
 from ._expanded_writes import write_expanded
 from .writes import apply_inplace, can_cast_inplace, kind_name
@@ -111,6 +112,10 @@ def add_(t, other, _alpha=None, *, alpha=1):
     if isinstance(other, np.ndarray):
         elementwise.refuse_array("add_", other, position=1)
     _check_inplace(t, other, "add_")
+    if type(alpha) is not int or alpha != 1:         # float16/bfloat16: PyTorch's rounding
+        out = half_scaled_add_(t, other, alpha, "add")
+        if out is not None:
+            return out
     return _binary_inplace(Add, t, elementwise._scaled(t, other, alpha, "add_"), "add_")
 
 
@@ -124,6 +129,10 @@ def sub_(t, other, _alpha=None, *, alpha=1):
     if elementwise._is_bool(t) or elementwise._is_bool(other):
         elementwise.sub(t, other)          # raises PyTorch's error for bool subtraction
     _check_inplace(t, other, "sub_")
+    if type(alpha) is not int or alpha != 1:         # float16/bfloat16: PyTorch's rounding
+        out = half_scaled_add_(t, other, alpha, "sub")
+        if out is not None:
+            return out
     return _binary_inplace(Sub, t, elementwise._scaled(t, other, alpha, "sub_"), "sub_")
 
 

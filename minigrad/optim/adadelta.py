@@ -4,6 +4,7 @@ from __future__ import annotations
 from ._validate import check_non_negative
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["Adadelta", "adadelta"]
@@ -22,6 +23,7 @@ class Adadelta(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.adadelta_step   # float16/bfloat16 parameters
     _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone"]     # PyTorch's list here
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,

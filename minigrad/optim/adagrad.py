@@ -1,10 +1,12 @@
 """``Adagrad``: per-parameter learning rates shrinking with the sum of squared gradients."""
 from __future__ import annotations
 
+from .. import backend
 from .._sparse_factories import resolve_check
 from ..tensor import Tensor
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars, unscale_grads
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["Adagrad", "adagrad"]
@@ -22,6 +24,7 @@ class Adagrad(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.adagrad_step   # float16/bfloat16 parameters
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
                  initial_accumulator_value=0, eps=1e-10, foreach=None, *, maximize=False,
@@ -58,7 +61,8 @@ class Adagrad(Optimizer):
         value = self.defaults["initial_accumulator_value"]
         fill = complex(value, value) if param._array.dtype.kind == "c" else value
         state["step"] = self._step_tensor(group["fused"])
-        state["sum"] = Tensor._wrap(param._array * 0 + fill)
+        # (in the parameter's dtype: bfloat16 too, whose arithmetic with a float gives float32)
+        state["sum"] = Tensor._wrap(backend.xp_of(param._array).full_like(param._array, fill))
 
     def _update(self, param, grad, state, group):
         if "sum" not in state:

@@ -12,6 +12,7 @@ from ._functional import bump_versions, check_flags, check_state_tensors, each_p
 from ._adam_batch import Job, chunkable, job_fits, run_jobs, step_chunk
 from ._moments import next_step, step_gradient, update_moments
 from ..tensor import Tensor
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["Adam", "adam"]
@@ -35,6 +36,7 @@ class Adam(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.adam_step   # float16/bfloat16 parameters
 
     def _check_fused(self, with_grad):
         """Each parameter is checked when its state is first made, as in PyTorch."""

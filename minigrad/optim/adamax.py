@@ -7,6 +7,7 @@ from ._validate import check_betas, check_non_negative
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
 from ..ops.stacking import stack
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["Adamax", "adamax"]
@@ -24,6 +25,7 @@ class Adamax(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.adamax_step   # float16/bfloat16 parameters
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  foreach=None, *, maximize=False, differentiable=False, capturable=False):

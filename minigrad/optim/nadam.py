@@ -5,6 +5,7 @@ from ._moments import next_step, step_gradient, update_moments
 from ._validate import check_betas, check_non_negative
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["NAdam", "nadam"]
@@ -27,6 +28,7 @@ class NAdam(Optimizer):
     _scalar_state = frozenset({"mu_product"})
     _capturable_what = "params, mu_products and state_steps"
     _tensor_numbers = frozenset({"step", "mu_product"})
+    _half_update = _half_steps.nadam_step   # float16/bfloat16 parameters
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,

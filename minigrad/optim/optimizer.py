@@ -256,6 +256,10 @@ class Optimizer:
                     self._update_sparse(p, p.grad, state, numbers)
                 elif p._array.dtype.kind == "c":
                     self._update_complex(p, state, numbers)
+                elif p._array.dtype.itemsize == 2 and self._half_update is not None and \
+                        type(p._array) is np.ndarray:
+                    # float16/bfloat16 on the CPU: PyTorch's chain of rounded operations
+                    self._half_update(p, p.grad._array, state, numbers)
                 else:
                     self._update(p, p.grad._array, state, numbers)
                 if state:
@@ -314,6 +318,9 @@ class Optimizer:
     # tensors: a plain number there in a loaded state dict (one written by an older release:
     # 'step': 3) becomes one.  Empty for other subclasses of Optimizer (their state is their own).
     _tensor_numbers = frozenset()
+
+    # the step of a float16/bfloat16 parameter, as ``_half_steps``' functions (None: ``_update``)
+    _half_update = None
 
     def _update(self, param, grad, state, group):
         """Update ``param._array`` in place from ``grad`` (an array); subclasses define it."""

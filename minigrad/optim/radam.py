@@ -7,6 +7,7 @@ from ._moments import next_step, step_gradient, update_moments
 from ._validate import check_betas, check_non_negative
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["RAdam", "radam"]
@@ -31,6 +32,7 @@ class RAdam(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.radam_step   # float16/bfloat16 parameters
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import backend
 from ._functional import bump_versions, check_flags, check_state_tensors, each_param, \
     float_scalars
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["RMSprop", "rmsprop"]
@@ -23,6 +24,7 @@ class RMSprop(Optimizer):
     """
 
     _tensor_numbers = frozenset({"step"})
+    _half_update = _half_steps.rmsprop_step   # float16/bfloat16 parameters
 
     _late_options = {"momentum": 0}
 

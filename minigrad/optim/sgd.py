@@ -7,6 +7,7 @@ import numpy as np
 from ..dtypes import complex64
 from ..tensor import Tensor
 from ._functional import bump_versions, each_param, float_scalars, unscale_grads
+from . import _half_steps
 from .optimizer import Optimizer
 from ._update_arrays import complex_of_pairs
 
@@ -25,6 +26,7 @@ class SGD(Optimizer):
     """
 
     _late_options = {"fused": False}
+    _half_update = _half_steps.sgd_step   # float16/bfloat16 parameters
 
     def _check_fused(self, with_grad):
         """The first parameter is checked once; PyTorch's fused kernel has no complex case."""
