@@ -19,9 +19,9 @@ import weakref
 
 from . import dtypes
 from ._type_names import python_type_name
-from .tensor import Tensor
 
-__all__ = ["chosen_grad_dtype", "cast_to_chosen", "NOT_CHOSEN"]
+__all__ = ["chosen_grad_dtype", "cast_to_chosen", "check_assigned_dtype", "grad_dtype_property",
+           "NOT_CHOSEN"]
 
 NOT_CHOSEN = object()           # the tensor's grad_dtype is its dtype (nothing was set)
 _CHOSEN = {}                    # id(tensor) -> (weak reference, the dtype set or None)
@@ -67,7 +67,23 @@ def _set(self, value):
     _CHOSEN[key] = (weakref.ref(self, _forget(key)), value)
 
 
-Tensor.grad_dtype = property(_get, _set, doc=(
+def check_assigned_dtype(t, dtype):
+    """``t.grad = g`` with g of numpy dtype ``dtype`` (not t's own): refused unless t's
+    grad_dtype is that dtype or None, in PyTorch's words."""
+    want = chosen_grad_dtype(t)
+    want = t.dtype if want is NOT_CHOSEN else want
+    if want is not None and dtype != want.np:
+        raise RuntimeError(
+            f"attempting to assign a gradient with dtype '{dtypes.c_type_name(dtype)}' to a "
+            f"tensor with grad_dtype '{dtypes.scalar_type_name(want.np)}'. The gradient must "
+            "match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the "
+            "tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. "
+            "Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+            "may break downstream systems that assume they match.")
+
+
+# Tensor's ``grad_dtype`` (tensor.py sets it in the class)
+grad_dtype_property = property(_get, _set, doc=(
     "The dtype that gradients reaching this leaf are cast to before ``.grad`` (and the "
     "tensor's hooks) get them: the tensor's dtype unless set; None lets any dtype through. "
     "Leaves only."))

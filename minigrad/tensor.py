@@ -25,6 +25,7 @@ import numpy as np
 
 from . import backend, dtypes
 from ._meta import MetaArray
+from ._grad_dtype import _CHOSEN, check_assigned_dtype, grad_dtype_property
 from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
@@ -169,12 +170,8 @@ class Tensor(TensorPython):
                                    f"'{list(value.shape)}' to a tensor of size "
                                    f"'{list(self.shape)}'. Please ensure that the gradient and "
                                    "the tensor are the same size")
-            if value._array.dtype != self._array.dtype:
-                raise RuntimeError(f"attempting to assign a gradient with dtype "
-                                   f"'{dtypes.c_type_name(value._array.dtype)}' to a tensor "
-                                   f"with grad_dtype '{dtypes.scalar_type_name(self._array.dtype)}'"
-                                   ". The gradient must match the tensor's grad_dtype "
-                                   "(defaults to the tensor's dtype)")
+            if value._array.dtype != self._array.dtype or _CHOSEN:    # (some grad_dtype set)
+                check_assigned_dtype(self, value._array.dtype)
             if value.device != self.device:
                 raise RuntimeError(f"attempting to assign a gradient on device '{value.device}' "
                                    f"to a tensor on device '{self.device}'. Please ensure that "
@@ -184,6 +181,8 @@ class Tensor(TensorPython):
     @grad.deleter
     def grad(self):
         self._grad = None
+
+    grad_dtype = grad_dtype_property        # (_grad_dtype.py: what it reads and refuses)
 
     @property
     def shape(self) -> Size:

@@ -449,3 +449,21 @@ def test_kl_div_with_a_bfloat16_target(dtypes, reduction, log_target):
     assert mine[0] == theirs[0]
     for m, t in zip(mine[1:], theirs[1:]):
         np.testing.assert_allclose(m, t, rtol=1e-6, atol=1e-7)
+
+
+# ---- the .grad setter against grad_dtype (tensor.py) ----------------------------------------
+@pytest.mark.parametrize("chosen, given", [(None, "float64"), ("float64", "float64"),
+                                           ("float64", "float32"), ("keep", "float64"),
+                                           (None, "float16"), ("bfloat16", "float32")])
+def test_grad_setter_follows_grad_dtype(chosen, given):
+    outcomes = []
+    for lib in (torch, minigrad):
+        x = lib.ones(2, requires_grad=True)
+        if chosen != "keep":
+            x.grad_dtype = None if chosen is None else getattr(lib, chosen)
+        try:
+            x.grad = lib.ones(2, dtype=getattr(lib, given))
+            outcomes.append(str(x.grad.dtype).split(".")[-1])
+        except RuntimeError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]
