@@ -75,11 +75,13 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
     if isinstance(input, Tensor) and input._array.dtype.type is backend.np.float16:
-        # float32 inside, rounded once, as PyTorch's norms: |x|^p overflows float16 early
-        # (recorded under the division's node, as PyTorch's, whose float32 is internal). Its
-        # clamp is float16's, where an eps below the range is 0: a zero vector gives 0 / 0
+        # PyTorch's norm of a float16 tensor sums in float32 (|x|^p overflows float16 early)
+        # and rounds the norm to float16 once; its clamp and the division are float16's (each
+        # quotient rounded from the rounded norm). The clamp is at eps in float16, where an eps
+        # below the range is 0: a zero vector gives 0 / 0
         eps = float(backend.np.float16(eps))
-        return rename_node(normalize(input.float(), p, dim, eps).to(input.dtype), "DivBackward0")
+        norm = _norm_along(input.float(), p, dim).to(input.dtype)
+        return input / Expand.apply(clamp_min(norm, eps), shape=tuple(input.shape))
     # clamp: the gradient reaches norm at norm = eps; expanded to input's shape before the
     # division, as PyTorch's (its graph has that ExpandBackward0)
     denom = Expand.apply(clamp_min(_norm_along(input, p, dim), eps), shape=tuple(input.shape))

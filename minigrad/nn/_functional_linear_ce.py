@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._warn_once import warn_user
-from ..dtypes import float16, float32, float64, int64
+from ..dtypes import bfloat16, float16, float32, float64, int64, reduced_float
 from ..ops.loss import cross_entropy
 from ..ops.linear import linear
 
@@ -52,7 +52,8 @@ class LinearCrossEntropyOptions:
         if size is not None and (not isinstance(size, int) or size <= 0):
             raise ValueError(f"batch_chunk_size must be positive int or None, got {size!r}")
         if self.acc_dtype is not None and not any(self.acc_dtype is d for d in
-                                                  (float16, float32, float64)):
+                                                  (float16, bfloat16, float32,
+                                                   float64)):
             raise ValueError(f"acc_dtype must be one of {{None, torch.float16, torch.bfloat16, "
                              f"torch.float32, torch.float64}}, got {self.acc_dtype!r}. Pass "
                              f"acc_dtype=None to let the op pick automatically.")
@@ -83,8 +84,9 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
                            f"{tuple(linear_weight.shape)} requires batched input, "
                            f"(N, {in_features}), got unbatched input with shape "
                            f"{tuple(input.shape)}")
-    if options is not None and (extra or reduction not in ("mean", "sum", "none")
-                                or label_smoothing != 0.0 or target.dtype != int64):
+    chunked = options is not None and not (extra or reduction not in ("mean", "sum", "none")
+                                           or label_smoothing != 0.0 or target.dtype != int64)
+    if options is not None and not chunked:
         # PyTorch's chunked path takes only these; it says so and computes the reference
         warn_user(f"linear_cross_entropy: ``options`` ignored; chunked path needs "
                   f"reduction in {{'mean','sum','none'}}, label_smoothing == 0, "
@@ -92,6 +94,14 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
                   f"label_smoothing={label_smoothing}, target.dtype={target.dtype}, "
                   f"out_features={extra}, tracing=False, linear_bias.shape="
                   f"{None if linear_bias is None else tuple(linear_bias.shape)}.")
+    result_dtype = None
+    if chunked and _float32_accumulation(options, input):
+        # PyTorch's chunked path for 16-bit inputs keeps the logits and the sums in float32
+        # (acc_dtype, which its "auto" policy picks on CPU) and rounds the loss once
+        result_dtype = input.dtype
+        input, linear_weight = input.float(), linear_weight.float()
+        linear_bias = None if linear_bias is None else linear_bias.float()
+        weight = weight.float() if hasattr(weight, "float") else weight
     logits_shape = batch + (classes,) + extra
     if tuple(target.shape) == logits_shape and ignore_index is not None:
         raise RuntimeError("ignore_index cannot be specified when target contains "
@@ -100,6 +110,18 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     flat_bias = None if linear_bias is None else linear_bias.reshape(-1)
     logits = linear(input, linear_weight.reshape(-1, in_features), flat_bias)
     logits = logits.reshape(logits_shape)
-    return cross_entropy(logits, target, weight, ignore_index=-100 if ignore_index is None
+    loss = cross_entropy(logits, target, weight, ignore_index=-100 if ignore_index is None
                          else ignore_index, reduction=reduction,
                          label_smoothing=label_smoothing)
+    return loss if result_dtype is None else loss.to(result_dtype)
+
+
+def _float32_accumulation(options, input):
+    """Whether PyTorch's chunked path computes a float16/bfloat16 input in float32: an
+    ``acc_dtype`` of float32, or none with the "auto" accumulation policy."""
+    if not reduced_float(input._array.dtype):
+        return False
+    acc = getattr(options, "acc_dtype", None)
+    if acc is None:
+        return getattr(options, "acc_policy", "auto") == "auto"
+    return acc is float32

@@ -157,7 +157,12 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         fused = fused_band_loss(input, target, reduction, delta, huber=True)
         if fused is not None:              # one node over input and target, as PyTorch's
             return fused
-    diff = sub(*_floating_pair(input, target, "huber_cpu"))
+    pair = _floating_pair(input, target, "huber_cpu")
+    if all(isinstance(t, Tensor) and t._array.dtype == backend.np.float16 for t in pair):
+        # PyTorch's float16 Huber kernel computes in float32 and rounds each loss once
+        # (its bfloat16 one rounds each step, as the formula below in bfloat16)
+        pair = tuple(t.float() for t in pair)
+    diff = sub(*pair)
     loss = cast(Huber.apply(diff, delta=float(delta)), out_dtype)
     if weight is not None:
         loss = loss * weight

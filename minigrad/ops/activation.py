@@ -45,6 +45,7 @@ from .plumbing import reshape_to, sum_to
 from .writes import overwrite_with
 from .softmax import check_functional_dim, implicit_softmax_dim, softmax
 from ._floating_checks import _floating_only
+from ._glu_16bit import Glu16
 # the parts that moved out, importable from here as before
 from .exponential_linear_units import (_SELU_ALPHA, _SELU_SCALE, Elu,  # noqa: F401
                                        EluInplace, _elu_arrays, _elu_inplace, celu, elu, selu)
@@ -268,6 +269,9 @@ def glu(input, dim=-1):
     if size % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {size}")
     _floating_only(input, "glu_cpu")        # after the shape checks, as PyTorch's
+    if dtypes.reduced_float(input._array.dtype) and type(input._array) is np.ndarray:
+        # float32 inside, rounded where PyTorch's kernels round (value and gradient)
+        return Glu16.apply(input, dim=d)
     half = size // 2
     first = tuple([slice(None)] * d + [slice(0, half)])
     second = tuple([slice(None)] * d + [slice(half, size)])

@@ -165,6 +165,11 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
         raise RuntimeError(f"size mismatch, got input ({input.numel()}), mat "
                            f"({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
     beta, alpha = _coefficients(beta, alpha, input, mat, vec, opmath=False)
+    if dtypes.reduced_float(mat._array.dtype):
+        # PyTorch adds the bias to the product in float32 and rounds once (float16, bfloat16)
+        wide, m, v = (cast(t, np.dtype("float32")) for t in (input, mat, vec))
+        return rename_node(cast(_scaled_sum(wide, mv(m, v), beta, alpha), mat._array.dtype),
+                           "AddmvBackward0")
     return rename_node(_scaled_sum(input, mv(mat, vec), beta, alpha), "AddmvBackward0")
 
 

@@ -42,6 +42,7 @@ import numbers
 import numpy as np
 
 from .._warn_once import warn_user
+from ..dtypes import reduced_float
 from .. import _memory_format as mf, backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -353,6 +354,11 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
             # their channels-last version, whatever the input's layout
             name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(name, np_dtype)
+    if mode == "bilinear" and reduced_float(np_dtype) and type(input._array) is np.ndarray:
+        # PyTorch's bilinear kernel mixes a float16/bfloat16 image in float32 and rounds each
+        # output once
+        return _interpolate(input.float(), size, scale_factor, mode, align_corners,
+                            recompute_scale_factor, antialias).to(input.dtype)
     fixed_point = uint8 and mode in ("bilinear", "bicubic", "lanczos")
     numpy_float = type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and \
         input._array.size
