@@ -14,6 +14,7 @@ dtype checks) in ``pool.py``.
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -62,12 +63,15 @@ class AvgPool(Function):
         self.params = dict(kernel=kernel, stride=stride, padding=padding, out_size=out_size,
                            count_include_pad=count_include_pad, divisor_override=divisor_override)
         self.size = x.shape[x.ndim - len(kernel):]
-        y = K.window_sums(x, kernel, stride, padding, out_size)
+        half = x.dtype == np.float16      # as PyTorch: summed and divided in float32, one rounding
+        y = K.window_sums(x.astype(np.float32) if half else x, kernel, stride, padding, out_size)
         divisor = K.avg_divisor(backend.xp_of(x), self.size, out_size, kernel, stride, padding,
-                                count_include_pad, divisor_override, x.dtype)
+                                count_include_pad, divisor_override, y.dtype)
         if x.dtype.kind not in "fV":
             return mf.channels_last_like(K.trunc_divide(y, divisor), x, len(kernel))
         y /= divisor
+        if half:
+            y = y.astype(np.float16)
         self.divisor = divisor                                     # a number or a (*out) array
         self.save_for_backward(x)
         return mf.channels_last_like(y, x, len(kernel))
@@ -89,6 +93,10 @@ class AvgPoolGrad(Function):
 
     def forward(self, g, x, *, divisor, size, params):   # x: the pool's input (_zero_grads)
         self.params = params
+        if g.dtype == np.float16 and type(g) is np.ndarray:
+            share = (g.astype(np.float32) / divisor).astype(np.float16)
+            return _spread_in_order(share, params["kernel"], params["stride"],
+                                    params["padding"], size)
         return K.spread_windows(g / divisor, params["kernel"], params["stride"],
                                 params["padding"], size)
 
@@ -96,6 +104,23 @@ class AvgPoolGrad(Function):
         dg = _rank(AvgPool, self.nd).apply(gg, **self.params) if self.needs_input_grad[0] \
             else None
         return (dg,) + _zero_grads(self, gg, 1)
+
+
+def _spread_in_order(share, kernel, stride, padding, size):
+    """``spread_windows`` of float16 shares as PyTorch's kernel adds them: output by output in
+    order, each share added to its window's elements and rounded to float16 at every add.
+    For one input element the outputs whose windows hold it come in order when the taps go
+    last to first (a later tap reads an earlier output), so one pass per tap does it."""
+    nd = len(kernel)
+    out = share.shape[-nd:]
+    # (ceil_mode's last window may reach past the right padding)
+    ext = tuple(max(n + l + r, s * (o - 1) + k) for n, (l, r), s, o, k
+                in zip(size, padding, stride, out, kernel))
+    gx = np.zeros(share.shape[:-nd] + ext, np.float16)
+    for tap in itertools.product(*(range(k - 1, -1, -1) for k in kernel)):
+        gx[(Ellipsis,) + tuple(slice(t, t + s * (o - 1) + 1, s)
+                               for t, s, o in zip(tap, stride, out))] += share
+    return gx[(Ellipsis,) + tuple(slice(l, l + n) for (l, _), n in zip(padding, size))]
 
 
 AvgPool1d, AvgPool2d, AvgPool3d = AvgPool.ranks = _ranked(AvgPool)
