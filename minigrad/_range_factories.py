@@ -324,6 +324,12 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
         with np.errstate(over="ignore", invalid="ignore"):     # past the dtype: silent, as C
             values = (np.float64(base) ** exps).astype(dt.np)
         return _finish(values, dt, device, requires_grad)
+    if dtypes.reduced_float(dt.np):     # float16/bfloat16: PyTorch's float32 powers, one rounding
+        if steps > 1:                   # (the bounds are converted to the dtype: checked)
+            dtypes.number_for(float(_number(start)), dt.np, half_checked=True)
+            dtypes.number_for(float(_number(end)), dt.np, half_checked=True)
+        values = logspace(start, end, steps, base, dtype=dtypes.float32)._array
+        return _finish(dtypes.astype(values, dt.np), dt, device, requires_grad)
     exps = linspace(start, end, steps, dtype=dt)._array
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         values = np.power(exps.dtype.type(base), exps)
