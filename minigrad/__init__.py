@@ -71,7 +71,7 @@ from .ops._function_forms import reshape, permute  # noqa: F401
 from .ops.stacking import cat, stack, split, chunk, unbind  # noqa: F401
 from .ops.sequence_more import flip  # noqa: F401
 from .ops.stacking import narrow, select  # noqa: F401
-from .ops.stacking import cat as concat, cat as concatenate  # noqa: F401
+from .ops._cat_names import concat, concatenate  # noqa: F401
 from .ops.movement import transpose as swapaxes  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .ops.inplace import zero_, resize_as_  # noqa: F401

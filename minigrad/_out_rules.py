@@ -33,7 +33,8 @@ __all__ = ["OUT_NAMES", "BINARY_FORMS", "DIM_FORMS", "SCALAR_BOUNDS", "OUT_CASTS
            "OUT_EXACT", "check_overlap", "check_self_overlap"]
 
 # the names PyTorch's out= errors give: the kernel's (outer is a mul), max(a, b)'s maximum
-OUT_NAMES = {"outer": "mul", "torch_slogdet": "slogdet"}
+OUT_NAMES = {"outer": "mul", "torch_slogdet": "slogdet", "concat": "cat",
+             "concatenate": "cat"}
 BINARY_FORMS = {"max": "maximum", "min": "minimum"}
 # the ops whose (values, indices) form, max(x, dim), has rules of its own: key "max.dim"
 DIM_FORMS = frozenset(("max", "min", "median", "nanmedian"))

@@ -6,6 +6,7 @@ out-of-place named math is in ``_tensor_methods_math.py``.
 from __future__ import annotations
 
 from .ops import inplace_pointwise as INP, inplace_views as IV
+from ._argument_words import worded
 from ._tensor_methods_math import _named_inplace
 from ._tensor_methods_layout import _dims_given_apart
 from .tensor import Tensor
@@ -115,4 +116,4 @@ Tensor.swapaxes_ = IV.swapaxes_
 Tensor.swapdims_ = IV.swapdims_
 Tensor.squeeze_ = _dims_given_apart("squeeze_", IV.squeeze_)
 Tensor.unsqueeze_ = IV.unsqueeze_
-Tensor.as_strided_ = IV.as_strided_
+Tensor.as_strided_ = worded(IV.as_strided_, True, "as_strided_")    # (its parser's words)

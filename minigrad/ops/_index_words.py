@@ -181,10 +181,10 @@ def _item_position(idx, a, axis):
     return axis
 
 
-def _index_message(exc, a, idx=(), index=_UNGIVEN):
+def _index_message(exc, a, idx=(), index=_UNGIVEN, reading=False):
     """numpy's IndexError, reworded as PyTorch's, with the indexed tensor's shape (``idx``:
     the index, whose arrays PyTorch counts dimensions by; ``index``: the index as given, whose
-    kind picks PyTorch's words for a 0-d tensor)."""
+    kind picks PyTorch's words for a 0-d tensor; ``reading``: a read through index tensors)."""
     msg = str(exc)
     too_many = _TOO_MANY.search(msg)
     mask = _MASK.search(msg)
@@ -207,8 +207,10 @@ def _index_message(exc, a, idx=(), index=_UNGIVEN):
         dim, size, got = mask.groups()
         msg = (f"The shape of the mask [{got}] at index {dim} does not match the shape of the "
                f"indexed tensor [{size}] at index {dim}")
-    elif bounds and bounds[3] == "0" and dim is not None:
-        msg = "index is out of bounds for dimension with size 0"     # PyTorch's words
+    elif bounds and (bounds[3] == "0" or reading and 0 in a.shape) and dim is not None:
+        # PyTorch's words (a read of an empty tensor's too, whichever index is out: its
+        # kernel finds the tensor empty before it reads an index)
+        msg = "index is out of bounds for dimension with size 0"
     elif dim is not None:
         msg = f"index {bounds[1]} is out of bounds for dimension {dim} with size {bounds[3]}"
     elif bounds:

@@ -372,7 +372,7 @@ def _getitem(a, index):
     except IndexError as exc:
         out = None if basic else _empty_pick(a, idx)
         if out is None:
-            raise IndexError(_index_message(exc, a, idx, index)) from None
+            raise IndexError(_index_message(exc, a, idx, index, not basic)) from None
     # as PyTorch's index node: the index tensors (not 0-d ones, which select) are kept
     given = index if isinstance(index, tuple) else (index,)
     return keep_for_backward(out, *(i for i in given if isinstance(i, Tensor) and i.ndim))

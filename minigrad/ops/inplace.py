@@ -212,6 +212,7 @@ def clamp_(t, min=None, max=None):
         # the 0-d tensor bound beside a number is a number, as clamp reads it
         min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
     check_partial_overlap(t._array, (min, max))
+    check_out_shape(t, (min, max))        # (a tensor bound widening t: before any dtype)
     if t._array.dtype.kind == "c":
         raise NotImplementedError("clamp is not supported for complex types")
     if t._array.dtype.kind in "fV" and any(isinstance(v, complex) and v.imag for v in (min, max)):

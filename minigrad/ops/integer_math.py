@@ -148,6 +148,12 @@ def ldexp(input, other):
                            scale=_integer_power_of_two(other._array))
     if other._array.dtype.kind not in "fcV":
         other = cast(other, dtype)
+    elif other.ndim == 0 and dtype.kind != "c" and other._array.dtype != dtype:
+        # a 0-d real exponent: PyTorch's power of two is in the wider of its dtype and the
+        # result's (a float64 input times 2 ** a float16 200 is finite)
+        size = other._array.dtype.itemsize
+        if dtype.itemsize >= size:
+            other = cast(other, dtype if dtype.itemsize > size else dtypes.float32.np)
     return mul(input, pow(2.0, other))
 
 

@@ -375,6 +375,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         # PyTorch's Python code takes len(dim) of anything but an int on the 'fro' path
         raise TypeError("len() of a 0-d tensor" if isinstance(dim, Tensor) else
                         f"object of type '{python_type_name(dim)}' has no len()")
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        # (PyTorch's 'fro' over more than two dims is matrix_norm's: refused for the count)
+        return matrix_norm(input, "fro", dim, keepdim, dtype=dtype)
     if p == "fro" or p is None:
         p = 2
     return vector_norm(input, p, dim, keepdim, dtype=dtype)

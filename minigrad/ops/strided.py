@@ -13,8 +13,10 @@ import numbers
 
 from .. import _memory_format as mf, backend
 from ..autograd import Function
+from .._argument_error import argument_error
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
+from ._util import int_arg
 from .indexing import GetItem, IndexScatter
 from .elementwise import mul
 from .movement_copies import clone
@@ -93,21 +95,22 @@ class AsStrided(Function):
 
 
 def _int_list(values, name):
-    if isinstance(values, numbers.Integral):
+    """``values`` (an int, or a sequence of ints or one-element integer tensors) as a list of
+    ints; else the parser's TypeError, worded for the function (size 2nd, stride 3rd), which
+    a method's wrapper restates (``_argument_words.worded``)."""
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         values = (values,)
+    position = 2 if name == "size" else 3
+    if not isinstance(values, (tuple, list)):       # (a Tensor, an array, a range: refused)
+        raise argument_error("as_strided", name, "tuple of ints", values, position)
     out = []
     for i, v in enumerate(values):
         if isinstance(v, Tensor):
             v = v.item()
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-            # (PyTorch's parser: the first element picks the overload, the others unpack)
-            if i:
-                raise TypeError(f"as_strided(): argument '{name}' failed to unpack the object "
-                                f"at pos {i + 1} with error \"type must be tuple of ints,but "
-                                f"got {type(v).__name__}\"")
-            raise TypeError(f"as_strided(): argument '{name}' (position "
-                            f"{2 if name == 'size' else 3}) must be tuple of ints, but found "
-                            f"element of type {type(v).__name__} at pos 0")
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) and not i:
+            # (PyTorch's parser: the first element picks the overload, the others unpack,
+            # a bool among them as an int)
+            raise argument_error("as_strided", name, "tuple of ints", values, position, (i, v))
         out.append(int(v))
     return out
 
@@ -151,7 +154,7 @@ def as_strided(input, size, stride, storage_offset=None):
     item = input._array.itemsize
     if storage_offset is None:
         storage_offset = (input.data_ptr() - memory.data_ptr()) // item
-    storage_offset = int(storage_offset)
+    storage_offset = int_arg("as_strided", "storage_offset", storage_offset, 4)
     check_in_storage(size, stride, storage_offset, memory._array.size, item)
     return AsStrided.apply(input, memory=memory._array, size=size, stride=stride,
                            offset=storage_offset, own=_own_positions(input, memory))
