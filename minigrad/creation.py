@@ -130,9 +130,26 @@ def _out_keyword(factory):
     return with_out
 
 
+def _plain_size(size):
+    """``*size`` as a tuple when it is the usual form: Python ints (not bools, not numpy
+    ints) in ``[0, 2**63)``, one by one or as one tuple/list; else None (``_size`` decides).
+    Exact ``type(...) is int`` checks, cheaper than the ``numbers.Integral`` ABC."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    elif not size:
+        return None
+    for s in size:
+        if type(s) is not int or s < 0 or s >= 9223372036854775808:
+            return None
+    return tuple(size)
+
+
 def _size(size, name):
     """The ``*size`` of factory ``name`` as a tuple of ints; none at all is PyTorch's
     TypeError (a 0-d tensor takes an explicit ``()``)."""
+    plain = _plain_size(size)
+    if plain is not None:
+        return plain
     if not size:
         if name in ("rand", "randn"):
             raise TypeError(f"{name}() received an invalid combination of arguments - got (), "
@@ -213,6 +230,11 @@ def _check_flag(requires_grad):
                         f"{type(requires_grad).__name__}")
 
 
+def _fill_zeros(xp, size, dt):
+    """zeros' fill for ``_direct`` (a module function: no lambda made per call)."""
+    return xp.zeros(size, dt)
+
+
 def _direct(fill, size, dtype, device, requires_grad):
     """zeros/ones/empty: build on the target device directly (no host-to-device copy)."""
     dt = dtypes.default_float() if dtype is None else dtypes.to_dtype(dtype)
@@ -239,6 +261,9 @@ def _direct(fill, size, dtype, device, requires_grad):
 def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
     if check_layout(layout, "zeros", sparse_ok=True):
         return sparse_zeros(_size(size, "zeros"), dtype, device, requires_grad)
+    plain = _plain_size(size)
+    if plain is not None:                   # (no negative size: zeros' own check has no work)
+        return _direct(_fill_zeros, plain, dtype, device, requires_grad)
     sizes = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
     for s in sizes:
         if isinstance(s, numbers.Integral) and s < -2 ** 63:
@@ -246,7 +271,7 @@ def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False):
         if isinstance(s, numbers.Integral) and s < 0:      # zeros' own words, then the sizes
             raise RuntimeError(f"zeros: Dimension size must be non-negative. (Trying to create "
                                f"tensor with negative dimension {s}: {list(sizes)})")
-    return _direct(lambda xp, s, d: xp.zeros(s, d), _size(size, "zeros"), dtype, device,
+    return _direct(_fill_zeros, _size(size, "zeros"), dtype, device,
                requires_grad)
 
 

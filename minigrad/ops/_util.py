@@ -96,6 +96,8 @@ def _row_major_view(array):
 def dim_like(dim):
     """Does PyTorch's parser read ``dim`` as an int: a Python or numpy integer (no bool), or
     an integer tensor of one element?"""
+    if type(dim) is int:                # (the usual case, before the ABC's slower check)
+        return True
     return isinstance(dim, numbers.Integral) and not isinstance(dim, bool) or (
         isinstance(dim, Tensor) and dim._array.dtype.kind in "iub" and dim._array.size == 1)
 
@@ -104,6 +106,8 @@ def normalize_dim(dim, ndim, op=None, arg="dim"):
     """A dimension index in [0, ndim) from one in [-ndim, ndim), or PyTorch's IndexError; a
     ``dim`` that is no int is the TypeError of PyTorch's parser (argument ``arg`` of ``op``)."""
     span = max(ndim, 1)
+    if type(dim) is int and -span <= dim < span:       # (the usual case: no ABC check)
+        return dim % span if ndim else 0
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         if isinstance(dim, Tensor) and dim._array.dtype.kind in "iub" and dim._array.size == 1:
             return normalize_dim(int(dim._array.reshape(())), ndim)   # PyTorch reads its index

@@ -32,7 +32,10 @@ class MaxMin(Function):
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                f"argument. (input shape {list(a.shape)})")
-        out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
+        if type(a) is np.ndarray:       # (numpy's amax: a Python wrapper around this reduce)
+            out = (np.maximum if largest else np.minimum).reduce(a, axis=axes, keepdims=True)
+        else:
+            out = (xp.amax if largest else xp.amin)(a, axis=axes, keepdims=True)
         self.save_for_backward(a, out)
         self.axes, self.keepdim = axes, keepdim
         # max()/min() of a whole tensor that holds NaN: PyTorch sends the gradient to the NaN

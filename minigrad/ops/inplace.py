@@ -51,20 +51,27 @@ def refuse_self_overlap(input):
 def _check_inplace(target, other, name):
     """PyTorch's checks of ``target <op>= other``: target's elements do not share memory,
     the broadcast shape is target's, and the promoted dtype can be cast to target's (not down
-    a kind: float into int, int into bool)."""
+    a kind: float into int, int into bool). Returns ``other`` as a Tensor (a number as the
+    0-d tensor the op reads)."""
     refuse_self_overlap(target)
-    other_array = other._array if isinstance(other, Tensor) else \
-        elementwise._scalar_or_tensor(other, target, name)._array
-    out_shape = elementwise.broadcast_shape(target._array.shape, other_array.shape, name)
-    if tuple(out_shape) != tuple(target._array.shape):
-        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the broadcast "
-                           f"shape {list(out_shape)}")
+    if not isinstance(other, Tensor):
+        other = elementwise._scalar_or_tensor(other, target, name)
+    other_array, target_array = other._array, target._array
+    other_shape = other_array.shape
+    if other_shape and other_shape != target_array.shape:     # (a 0-d or same shape: fine)
+        out_shape = elementwise.broadcast_shape(target_array.shape, other_shape, name)
+        if tuple(out_shape) != tuple(target_array.shape):
+            raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
+                               f"broadcast shape {list(out_shape)}")
+    if other_array.dtype == target_array.dtype and name != "div_":
+        return other                # (one dtype: the promoted one, castable to itself)
     dtype = elementwise.dtypes.result_type(target._array, other_array)
     if name == "div_" and dtype.kind in "biu":
         dtype = elementwise.dtypes.default_float().np
     if not can_cast_inplace(dtype, target._array.dtype):
         raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired output "
                            f"type {kind_name(target._array.dtype)}")
+    return other
 
 
 def check_out_shape(target, operands):
@@ -87,7 +94,11 @@ def check_out_shape(target, operands):
 def _binary_inplace(function, target, other, name):
     if not isinstance(other, Tensor):
         other = elementwise._scalar_or_tensor(other, target, name)
-    _check_inplace(target, other, name)
+    return _checked_binary_inplace(function, target, _check_inplace(target, other, name), name)
+
+
+def _checked_binary_inplace(function, target, other, name):
+    """``_binary_inplace`` past ``_check_inplace`` (``other``: the Tensor it returned)."""
     with ieee_errors():          # a float32 value beyond float16 is inf, silently
         other = elementwise.cast(other, target._array.dtype)
     if target._array.dtype in elementwise._UNUSUAL:
@@ -111,11 +122,12 @@ def add_(t, other, _alpha=None, *, alpha=1):
             "add_(Tensor other, *, Number alpha = 1)", numbers_ok=True)
     if isinstance(other, np.ndarray):
         elementwise.refuse_array("add_", other, position=1)
-    _check_inplace(t, other, "add_")
-    if type(alpha) is not int or alpha != 1:         # float16/bfloat16: PyTorch's rounding
-        out = half_scaled_add_(t, other, alpha, "add")
-        if out is not None:
-            return out
+    checked = _check_inplace(t, other, "add_")
+    if type(alpha) is int and alpha == 1:       # (t and other checked: no second check)
+        return _checked_binary_inplace(Add, t, checked, "add_")
+    out = half_scaled_add_(t, other, alpha, "add")     # float16/bfloat16: PyTorch's rounding
+    if out is not None:
+        return out
     return _binary_inplace(Add, t, elementwise._scaled(t, other, alpha, "add_"), "add_")
 
 
@@ -128,11 +140,12 @@ def sub_(t, other, _alpha=None, *, alpha=1):
             "sub_(Tensor other, *, Number alpha = 1)", numbers_ok=True)
     if elementwise._is_bool(t) or elementwise._is_bool(other):
         elementwise.sub(t, other)          # raises PyTorch's error for bool subtraction
-    _check_inplace(t, other, "sub_")
-    if type(alpha) is not int or alpha != 1:         # float16/bfloat16: PyTorch's rounding
-        out = half_scaled_add_(t, other, alpha, "sub")
-        if out is not None:
-            return out
+    checked = _check_inplace(t, other, "sub_")
+    if type(alpha) is int and alpha == 1:       # (t and other checked: no second check)
+        return _checked_binary_inplace(Sub, t, checked, "sub_")
+    out = half_scaled_add_(t, other, alpha, "sub")     # float16/bfloat16: PyTorch's rounding
+    if out is not None:
+        return out
     return _binary_inplace(Sub, t, elementwise._scaled(t, other, alpha, "sub_"), "sub_")
 
 

@@ -24,6 +24,9 @@ from .reduce import Sum
 from .matmul import MatMul, _folds, _mT, matmul
 
 
+_FLOAT16 = np.dtype(np.float16)
+
+
 class Linear(Function):
     """y = x W^T + b, fused in one node.
 
@@ -49,8 +52,9 @@ class Linear(Function):
     _t_node = None
 
     def forward(self, x, w, b=None):
-        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])      # (B, in); B may be 0
-        if x.dtype == np.float16:
+        # (B, in); B may be 0 (a matrix x as it is: its reshape would be a view of the same)
+        x2 = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+        if x.dtype == _FLOAT16:
             # as PyTorch's addmm: accumulated in float32, the bias added in float32 too, one
             # rounding (bfloat16 arrives here in float32 already: Function's _reduced_forward)
             out = backend.matmul(x2.astype(np.float32), w.T.astype(np.float32))

@@ -178,7 +178,7 @@ def _infer_shape(numel, shape, in_shape):
 
 def reshape(a, *shape, **kwargs):
     shape = int_list_argument("reshape", "shape", shape, kwargs, empty=True)
-    shape = _infer_shape(a._array.size, shape, a.shape)
+    shape = _infer_shape(a._array.size, shape, a._array.shape)
     # a new view even for the same shape, as PyTorch: its own metadata (t_, resize_,
     # requires_grad_ on it leave ``a`` alone)
     return _reshape_node(a._array, shape).apply(a, shape=shape)
@@ -228,7 +228,7 @@ def view(a, *shape, **kwargs):
         if "failed to unpack" in str(exc):          # the size signature matched
             raise
         raise _combination("view", shape, kwargs, _VIEW_SIGNATURES) from None
-    return View.apply(a, shape=_infer_shape(a._array.size, shape, a.shape))
+    return View.apply(a, shape=_infer_shape(a._array.size, shape, a._array.shape))
 
 
 def flatten(a, start_dim=0, end_dim=-1):

@@ -371,8 +371,8 @@ def _softmax_apply(function, a, dim, dtype):
         kernel = "softmax" if function is Softmax else "log_softmax"
         raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
                                   a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
-    if a.dtype == dtypes.bfloat16:
-        return function.apply(a, dim=dim if a.ndim else None, bf16=True)
+    if a._array.dtype.kind == "V" and a.dtype == dtypes.bfloat16:    # ("V": no DType made
+        return function.apply(a, dim=dim if a.ndim else None, bf16=True)     # otherwise)
     return function.apply(a, dim=dim if a.ndim else None)
 
 

@@ -50,7 +50,49 @@ def _same_device_check(tensors, name):
                            f"devices, {' and '.join(sorted(map(str, devices)))}! (in {name})")
 
 
+def _plain_join(tensors, dim, added):
+    """The dim (normalized) of the usual call of cat (``added`` 0) or stack (``added`` 1),
+    which every check of theirs passes and which needs no cast; None where any check might
+    have something to say. The usual call: a list or tuple of numpy-backed Tensors of one
+    dtype and shape off ``dim`` (all of it for stack), a Python int ``dim`` in range, and
+    for cat no 0-d nor legacy empty ``(0,)`` tensor."""
+    if type(tensors) is not list and type(tensors) is not tuple or not tensors or \
+            type(dim) is not int:
+        return None
+    first = tensors[0]
+    if not isinstance(first, Tensor):
+        return None
+    ref = first._array
+    shape, dtype, ndarray = ref.shape, ref.dtype, np.ndarray
+    ndim = len(shape)
+    if type(ref) is not ndarray or not -ndim - added <= dim < ndim + added or \
+            not added and (not ndim or shape == (0,)):
+        return None
+    d = dim % (ndim + added)
+    if added:
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                return None
+            a = t._array
+            if type(a) is not ndarray or a.dtype != dtype or a.shape != shape:
+                return None
+        return d
+    head, tail = shape[:d], shape[d + 1:]
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            return None
+        a = t._array
+        other = a.shape
+        if type(a) is not ndarray or a.dtype != dtype or len(other) != ndim or \
+                other[:d] != head or other[d + 1:] != tail or other == (0,):
+            return None
+    return d
+
+
 def cat(tensors, dim=0):
+    d = _plain_join(tensors, dim, 0)
+    if d is not None:                          # (the usual call: nothing to check, nor cast)
+        return Cat.apply(*tensors, dim=d)
     _refuse_non_sequence("cat", tensors)       # a Tensor too: PyTorch's words name its type
     dim = int_arg("cat", "dim", dim, 2)
     tensors = list(tensors)
@@ -108,6 +150,9 @@ def _refuse_non_sequence(name, tensors):
 
 
 def stack(tensors, dim=0):
+    d = _plain_join(tensors, dim, 1)
+    if d is not None:                          # (the usual call: nothing to check, nor cast)
+        return Stack.apply(*tensors, dim=d)
     _refuse_non_sequence("stack", tensors)
     dim = int_arg("stack", "dim", dim, 2)
     tensors = list(tensors)
