@@ -381,7 +381,8 @@ _RESIZED_BEFORE_DTYPE_CHECK = frozenset(("mean", "std", "var", "stack", "kron", 
 
 def _resize_out(out, result):
     """``out`` resized to the result's shape where it differs, with PyTorch's deprecation
-    warning unless it was empty, and laid out as the result."""
+    warning unless it was empty, and laid out as the result.  The resize itself leaves out's
+    version as it was (PyTorch's out= ops resize below autograd: only the write counts)."""
     if tuple(out.shape) != tuple(result.shape):
         if out.numel():
             warn_user(f"An output with one or more elements was resized since it had shape "
@@ -390,7 +391,9 @@ def _resize_out(out, result):
                       f"PyTorch release outputs will not be resized unless they have zero "
                       f"elements. You can explicitly reuse an out tensor t by resizing it, "
                       f"inplace, to zero elements with t.resize_(0).", UserWarning)
+        version = out._vcounter.value
         I.resize_unchecked_(out, tuple(result.shape))      # a grad leaf under no_grad too
+        out._vcounter.value = version
         if not result._array.flags.c_contiguous:
             _take_layout(out, result._array)
 

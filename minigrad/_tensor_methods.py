@@ -47,7 +47,10 @@ def _reflected(fn):
     def method(self, other):
         if not isinstance(self, Tensor) and not isinstance(other, Tensor):
             return NotImplemented
-        return fn(other, self)
+        try:
+            return fn(other, self)
+        except TypeError:
+            return NotImplemented       # (an operand the op refuses: Python's words)
     return method
 
 
@@ -56,7 +59,10 @@ def _rsub(self, other):
     ``Tensor.__rsub__``, whose ``rsub`` takes a Tensor first."""
     if not isinstance(self, Tensor):
         return NotImplemented
-    return E.sub(other, self)
+    try:
+        return E.sub(other, self)
+    except TypeError:
+        return NotImplemented       # ([1, 2] - t: Python's words, as PyTorch's)
 
 
 _SEQUENCES = (list, tuple, str, bytes)
@@ -210,11 +216,16 @@ def _numpy_defers(op):
     """``op`` as an operator method that gives NotImplemented for a numpy array operand, as
     PyTorch's operators do: Python then asks the array, and numpy computes (reading the
     tensor by ``__array__``, in numpy's promotion; a Tensor back by ``__array_wrap__``) or,
-    deferring to the tensor's ``__array_priority__``, leaves Python to raise."""
+    deferring to the tensor's ``__array_priority__``, leaves Python to raise.  Any operand
+    ``op`` refuses with a TypeError (``t @ 3``, ``t ** "a"``) gives NotImplemented too, as
+    PyTorch's operators turn every TypeError into it: Python's "unsupported operand" words."""
     def operator(self, other):
         if isinstance(other, np.ndarray):
             return NotImplemented
-        return op(self, other)
+        try:
+            return op(self, other)
+        except TypeError:
+            return NotImplemented
     operator.__name__ = getattr(op, "__name__", "operator")
     return operator
 
@@ -238,7 +249,10 @@ def _rtruediv(self, other):
     if isinstance(other, (bool, int, float, complex, np.number, np.bool_)) or \
             not isinstance(self, Tensor):
         return E.mul(self.reciprocal(), other)
-    return DV.div(other, self)
+    try:
+        return DV.div(other, self)
+    except TypeError:
+        return NotImplemented       # (None / t: Python's words, as PyTorch's)
 
 
 Tensor.__rtruediv__ = _rtruediv

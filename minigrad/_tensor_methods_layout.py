@@ -26,6 +26,7 @@ from .ops import sampling_round8 as SR8
 from .ops._int_list_args import int_list_argument
 from ._global_flags import warn_once
 from ._type_names import python_type_name
+from ._argument_words import worded
 from ._tensor_input import _combination
 from . import _sparse_factories, backend, creation, dtypes
 from . import _warn_once as WO
@@ -343,8 +344,10 @@ def _new_tensor(self, data, dtype=None, requires_grad=False):
                   requires_grad=requires_grad)
 
 
-def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
-              pin_memory=False):
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False,
+             pin_memory=False):
+    """``Tensor.new_full``: a tensor of shape ``size`` (a tuple or list) filled with
+    ``fill_value``, in self's dtype and device unless given."""
     creation.check_pin_memory(pin_memory, "new_full")
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"new_full(): argument 'size' (position 1) must be tuple of ints, not "
@@ -412,7 +415,7 @@ Tensor.char = _as_dtype(dtypes.int8, "char")
 Tensor.byte = _as_dtype(dtypes.uint8, "byte")
 Tensor.bool = _as_dtype(dtypes.bool_, "bool")
 Tensor.new_tensor = _new_tensor
-Tensor.new_full = _new_full
+Tensor.new_full = worded(new_full, True, "new_full")     # (too many, too few: torch's words)
 Tensor.new_zeros = creation._size_keyword(_new_zeros, "size", 1, "new_zeros")
 Tensor.new_ones = creation._size_keyword(_new_ones, "size", 1, "new_ones")
 Tensor.new_empty = creation._size_keyword(_new_empty, "size", 1, "new_empty")

@@ -73,7 +73,10 @@ def div_operator(self, other):
             out = _by_half_scalar(Div, self, other)
             if out is not None:
                 return out
-    return _binary(Div, self, other, "div", true_divide=True)
+    try:
+        return _binary(Div, self, other, "div", true_divide=True)
+    except TypeError:
+        return NotImplemented       # (a list, None: Python's words, as PyTorch's operator)
 
 
 def div(a, b, *, rounding_mode=None):

@@ -239,12 +239,17 @@ def add(a, b, _other=None, *, alpha=1):
 # computes (reading the tensor by __array__, in numpy's promotion; a Tensor back by
 # __array_wrap__); an array on the left, numpy and Python refuse (numpy defers to the tensor's
 # __array_priority__).  Written out, not wrapped: two tensors are a hot path, a call shorter
-# than add(x, y) here (no alpha, no number pair to read).
+# than add(x, y) here (no alpha, no number pair to read).  An operand the op refuses with a
+# TypeError (a list, None, a string) gives NotImplemented too, as PyTorch's operators turn
+# every TypeError into it: Python then raises its own "unsupported operand type(s)" words.
 def add_operator(self, other):
     """``self + other``; see above."""
     if isinstance(other, np.ndarray):
         return NotImplemented
-    return _binary(Add, self, other, "add")      # (add's alpha is 1: nothing to scale)
+    try:
+        return _binary(Add, self, other, "add")      # (add's alpha is 1: nothing to scale)
+    except TypeError:
+        return NotImplemented
 
 
 def sub_operator(self, other):
@@ -254,7 +259,10 @@ def sub_operator(self, other):
         return _binary(Sub, self, other, "sub")
     if isinstance(other, np.ndarray):
         return NotImplemented
-    return sub(self, other)
+    try:
+        return sub(self, other)
+    except TypeError:
+        return NotImplemented
 
 
 def mul_operator(self, other):
@@ -267,7 +275,10 @@ def mul_operator(self, other):
             out = _by_half_scalar(Mul, self, other)
             if out is not None:
                 return out
-    return _binary(Mul, self, other, "mul")
+    try:
+        return _binary(Mul, self, other, "mul")
+    except TypeError:
+        return NotImplemented
 
 
 def _is_bool(x):

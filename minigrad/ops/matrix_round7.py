@@ -15,6 +15,7 @@ from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ._autocast_cast import in_float32, widen as _autocast_widen
+from ._int_list_args import int_list_argument
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .norms import matrix_norm, vector_norm
@@ -42,14 +43,11 @@ def trace(input):
     return rename_node(sum(diagonal(input)), "TraceBackward0")
 
 
-def sum_to_size(self, *size):
-    """``Tensor.sum_to_size``: ``self`` summed down to ``size`` (given as ints or one
-    sequence), which must be expandable to self's shape: the adjoint of ``expand``."""
-    if not size:
-        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    size = tuple(int(s) for s in size)
+def sum_to_size(self, *size, **kwargs):
+    """``Tensor.sum_to_size``: ``self`` summed down to ``size`` (given as ints, one sequence
+    or ``size=``; read, and refused, as PyTorch's parser does), which must be expandable to
+    self's shape: the adjoint of ``expand``."""
+    size = int_list_argument("sum_to_size", "size", size, kwargs)
     shape = tuple(self.shape)
     lead = len(shape) - len(size)
     if lead < 0 or any(s != n and s != 1 for s, n in zip(size, shape[lead:])):

@@ -25,7 +25,7 @@ def pixel_shuffle(input, upscale_factor):
                            f"divisible by the square of upscale_factor, but input.size(-3)={c} "
                            f"is not divisible by {r * r}")
     n = len(lead)
-    x = reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w))
+    x = _dense_gradient(reshape_to(input, tuple(lead) + (c // (r * r), r, r, h, w)))
     x = permute(x, *range(n), n, n + 3, n + 1, n + 4, n + 2)        # (.., C, H, r, W, r)
     out = _shuffled_layout(reshape_to(x, tuple(lead) + (c // (r * r), h * r, w * r)), input)
     return rename_node(out, "PixelShuffleBackward0")
@@ -45,6 +45,23 @@ def _positive_factor(op, name, value, input):
     if value <= 0:
         raise RuntimeError(f"{op} expects a positive {name}, but got {value}")
     return int(value)
+
+
+def _densified(g):
+    """An expanded gradient (a step of 0, the gradient of ``y.sum()``) as a new row-major
+    tensor; None (keep it) otherwise."""
+    if 0 in g._array.strides and g._array.size > 1:
+        return contiguous(g)
+    return None
+
+
+def _dense_gradient(x):
+    """``x``, its gradient made dense on the way back: PyTorch's backward of a pixel
+    (un)shuffle is the inverse rearrangement, a new tensor, so an input's gradient is never
+    a broadcast view (which the chain of reshapes and permutes here would pass through)."""
+    if x.requires_grad:
+        x.register_hook(_densified)
+    return x
 
 
 def _shuffled_layout(out, input):
@@ -74,7 +91,7 @@ def pixel_unshuffle(input, downscale_factor):
         # PyTorch hands back a copy of an empty input unchanged, its shape kept
         return rename_node(clone(input), "PixelUnshuffleBackward0")
     n = len(lead)
-    x = reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r))
+    x = _dense_gradient(reshape_to(input, tuple(lead) + (c, hr // r, r, wr // r, r)))
     x = permute(x, *range(n), n, n + 2, n + 4, n + 1, n + 3)        # (.., C, r, r, H, W)
     out = _shuffled_layout(reshape_to(x, tuple(lead) + (c * r * r, hr // r, wr // r)), input)
     return rename_node(out, "PixelUnshuffleBackward0")

@@ -22,7 +22,7 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from .._warn_once import COMPLEX_TO_REAL, USER, warn_once
 from ..autograd import Function
-from ._util import unbroadcast
+from ._util import c_order, unbroadcast
 
 __all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "ViewAsReal",
            "ViewAsComplex", "reshape_to", "expand_to", "sum_to", "cast_to", "conj_of"]
@@ -125,7 +125,8 @@ class SumTo(Function):
     half_in_float32 = True        # a float16 sum accumulated in float32, as PyTorch's (Sum's)
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        return unbroadcast(a, shape)
+        # row-major, as PyTorch's sum (numpy's follows a transposed gradient's layout)
+        return c_order(unbroadcast(a, shape), a)
 
     def backward(self, g):
         return expand_to(g, self.in_shape)      # every summed element got the same gradient

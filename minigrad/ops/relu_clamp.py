@@ -72,7 +72,10 @@ class Relu(Function):
             reuse = (frees_saved_values() and getattr(self, "_packed", False) is True and
                      sys.getrefcount(arr) <= 4)
             del out
-            return Tensor._wrap(_pass_where_positive(g._array, arr, reuse))
+            res = _pass_where_positive(g._array, arr, reuse)
+            if not arr.flags.c_contiguous:      # laid out as the output, as PyTorch's
+                res = mf.pointwise_layout(res, (arr, g._array))
+            return Tensor._wrap(res)
         return _piecewise_grad(self, g, ~(out._array <= 0), True)
 
 
@@ -163,7 +166,8 @@ def _pass_where_positive(g, out, overwrite=False):
         # worth it), no blocks, no threads
         return xp.where(out <= 0, dtype.type(0), g)
     bits = _BITS.get(dtype) if xp is np else None
-    res = out if reuse else xp.empty(out.shape, dtype=dtype)
+    res = out if reuse else xp.empty(out.shape, dtype=dtype) if out.flags.c_contiguous else \
+        xp.empty_like(out, dtype=dtype)         # (laid out as a permuted ``out``)
     if bits is None or g.shape != out.shape or g.dtype != dtype:
         stop = out <= 0                   # before res (which may be out) is written
         xp.copyto(res, g)
@@ -172,7 +176,7 @@ def _pass_where_positive(g, out, overwrite=False):
     if not (g.flags.c_contiguous and out.flags.c_contiguous):
         # any strides (a broadcast g from a sum, a channels-last output): one whole mask,
         # made before res (which may be out) is written
-        mask = np.empty(out.shape, dtype=bits)
+        mask = np.empty_like(out, dtype=bits)
         _pass_mask(out, mask)
         np.multiply(g.view(bits), mask, out=res.view(bits))
         return res
@@ -205,7 +209,10 @@ class LeakyRelu(Function):
         return a * self.slope
 
     def backward(self, g):
-        return _piecewise_grad(self, g, self.slope, False)   # 1 or the slope: a constant
+        res = _piecewise_grad(self, g, self.slope, False)   # 1 or the slope: a constant
+        if not self.slope.flags.c_contiguous and not is_grad_enabled():   # the input's layout
+            res = Tensor._wrap(mf.pointwise_layout(res._array, (self.slope, g._array)))
+        return res
 
 
 class LeakyReluInplace(LeakyRelu):
