@@ -194,6 +194,11 @@ def _torch_args(fn, method=False, name=None):
             # PyTorch reduces a floating input in a floating out's dtype (a float32 mean
             # into a float64 out is a float64 mean)
             args = (E.cast(args[0], out.dtype),) + tuple(args[1:])
+        elif (name in ("any", "all") and isinstance(out, Tensor) and args and
+              isinstance(args[0], Tensor) and out._array.dtype == np.uint8 and
+              args[0]._array.dtype != np.uint8):
+            # PyTorch's uint8 any/all convert the input to uint8 first (0.5 and NaN are 0)
+            args = (E.cast(args[0], out.dtype),) + tuple(args[1:])
         elif (name == "normal" and isinstance(out, Tensor) and kwargs.get("dtype") is None
               and not _tensor_arguments(args, kwargs)):
             # normal(mean, std, size, out=) of numbers draws straight into out, so in its
@@ -250,6 +255,8 @@ def _rtruediv(self, other):
             not isinstance(self, Tensor):
         return E.mul(self.reciprocal(), other)
     try:
+        if isinstance(other, Tensor):   # (a Tensor too: 1/t promoted first, then the product)
+            return E.mul(self.reciprocal(), other)
         return DV.div(other, self)
     except TypeError:
         return NotImplemented       # (None / t: Python's words, as PyTorch's)

@@ -267,3 +267,19 @@ def test_empty_tensor_index_refused(code):
 ])
 def test_empty_result_not_checked(code):
     _taken(code)
+
+
+# ---- the lead's fixes of two items this round's report left ----------------------------------
+@pytest.mark.parametrize("code", [
+    "r = torch.any(torch.tensor([float('nan'), 0.5, 2., -1., 300.]), [], "
+    "out=torch.zeros(5, dtype=torch.uint8))",
+    "r = torch.all(torch.tensor([float('nan'), 0.5, 2., -1., 300.]), [], "
+    "out=torch.zeros(5, dtype=torch.uint8))",
+    "r = torch.all(torch.tensor([float('nan'), 0.5, 2.]), out=torch.zeros((), dtype=torch.uint8))",
+    "r = torch.any(torch.tensor([[0.25, 0.], [3., 0.]]), 1, out=torch.zeros(2, dtype=torch.uint8))",
+    "r = torch.tensor([[1, 2, 3]], dtype=torch.uint8).__rtruediv__(torch.tensor(2., "
+    "dtype=torch.float64))",
+    "r = torch.tensor([1.5, 3.], dtype=torch.float64).__rtruediv__(torch.tensor([2., 5.]))",
+])
+def test_uint8_any_all_out_and_reflected_division(code):
+    _CODE.same(code)
