@@ -121,7 +121,9 @@ def _out_keyword(factory):
                           f"may occur as a result of rounding error. The out tensor will "
                           f"be resized to a tensor of shape ({result.numel()},).",
                           UserWarning)
+            version = out._vcounter.value       # (the resize is below autograd: not counted)
             out.resize_(tuple(result.shape))
+            out._vcounter.value = version
         out._array[...] = result._array
         out._vcounter.value += 1
         if result.requires_grad:                # requires_grad=True marks out, as PyTorch

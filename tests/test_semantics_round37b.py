@@ -277,3 +277,17 @@ def test_relu_second_derivative_of_permuted_input_matches():
         return g.detach().numpy().copy(), gg.numpy().copy()
     for a, b in zip(run(minigrad), run(torch)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+# ---- factories with out=: a resize is not counted in the version (lead's fix) ---------------
+@pytest.mark.parametrize("code", ["zeros(3, out=L.empty(2))", "arange(3, out=L.empty(2))",
+                                  "ones(2, out=L.empty(2))", "arange(3, out=L.empty(0))",
+                                  "full((2, 2), 1.5, out=L.empty(3))"])
+def test_factory_out_resize_keeps_version(code):
+    import warnings
+    versions = []
+    for L in (torch, minigrad):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            versions.append(eval("L." + code, {"L": L})._version)
+    assert versions[0] == versions[1]
