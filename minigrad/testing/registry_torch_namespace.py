@@ -92,3 +92,27 @@ register("segment_reduce",
          lambda lib, x, lengths, reduce, initial=None, axis=0: lib.segment_reduce(
              x, reduce, lengths=lengths, axis=axis, initial=initial),
          _segment_reduce_samples, second_order="finite differences")
+
+
+def _norm_except_dim_samples(g):
+    yield S(g.randn(4, 3, 2, 2), 2, 0, desc="a conv weight, dim 0")
+    yield S(g.randn(3, 5), 2, 1, desc="last dim")
+    yield S(g.randn(2, 3, 4), 3, 1, desc="a middle dim, pow 3")
+    yield S(g.randn(3, 4), 2, -1, desc="the whole tensor")
+    yield S(g.randn(5), 1, 0, desc="1-d, pow 1")
+
+
+register("norm_except_dim", lambda lib, v, p, dim: lib.norm_except_dim(v, p, dim),
+         _norm_except_dim_samples)
+
+
+def _weight_norm_samples(g):
+    yield S(g.randn(4, 3, 2), g.randn(4, 1, 1), 0, desc="dim 0")
+    yield S(g.randn(3, 5), g.randn(1, 5), 1, desc="last dim")
+    yield S(g.randn(3, 4), g.randn(1, 1), -1, desc="the whole tensor")
+
+
+# torch's fused kernel (dim >= 0) has a second derivative that finite differences of its own
+# gradient do not bear out (dim -1, its composed path, agrees): checked against those instead
+register("_weight_norm", lambda lib, v, gain, dim: lib._weight_norm(v, gain, dim),
+         _weight_norm_samples, second_order="finite differences")

@@ -11,6 +11,7 @@ but ``dim``) and ``<name>_v`` (the direction, w's shape), and a forward pre-hook
 from __future__ import annotations
 
 from ..._warn_once import warn_user
+from ...ops.weight_norm_parts import _norm_except
 from ..parameter import Parameter
 
 __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
@@ -18,15 +19,8 @@ __all__ = ["WeightNorm", "weight_norm", "remove_weight_norm"]
 
 def _norm_except_dim(v, dim):
     """The 2-norm of ``v`` over every dim but ``dim`` (keepdim), or over all of it when
-    ``dim`` is -1 (a 0-d tensor)."""
-    if dim == -1:
-        return (v * v).sum().sqrt()
-    axes = tuple(d for d in range(v.ndim) if d != dim)
-    if not axes:
-        # a 1-d v normed along its only dim: each element its own row of one, as PyTorch's
-        # view(n, -1).norm(2, 1) (a sum over dims () would be over all of them)
-        return v.abs()
-    return (v * v).sum(dim=axes, keepdim=True).sqrt()
+    ``dim`` is -1 (a 0-d tensor): ``torch.norm_except_dim(v, 2, dim)``, as PyTorch's."""
+    return _norm_except(v, 2, dim)
 
 
 class WeightNorm:
