@@ -61,29 +61,13 @@ def _expanded_strides(a, shape):
     return tuple(steps)
 
 
-def _broadcast_steps(a, shape):
-    """``_expanded_strides(a, shape)`` for an ``a`` of one dim or more, where ``shape`` is a
-    broadcast of ``a``'s (as many dims or more, each of a's sizes equal to its size there or
-    1, no negative size); else None."""
+def _broadcasts(a, shape):
+    """Whether ``shape`` is a broadcast of ``a``'s: as many dims or more, each of a's sizes
+    equal to the size there or 1, no negative size (what numpy's broadcast_to checks)."""
     lead = len(shape) - a.ndim
-    if lead < 0:
-        return None
-    steps = [0] * len(shape)
-    after = a.itemsize
-    for i in range(len(shape) - 1, -1, -1):
-        n = shape[i]
-        if i >= lead:
-            size = a.shape[i - lead]
-            if size == n:
-                steps[i] = a.strides[i - lead]
-            elif size != 1 or n < 0:
-                return None
-        elif n == 1:
-            steps[i] = after
-        elif n < 0:
-            return None
-        after = n * steps[i]
-    return tuple(steps)
+    if lead < 0 or any(n < 0 for n in shape[:lead]):
+        return False
+    return all(m == n or m == 1 and n >= 0 for m, n in zip(a.shape, shape[lead:]))
 
 
 class Expand(Function):
@@ -96,8 +80,8 @@ class Expand(Function):
             # numpy's broadcast_to is Python around an nditer: 2.4 us for a 4x4 result, most
             # of a small sum's backward. A plain broadcast of contiguous memory is made
             # here at once with PyTorch's steps (0.3 us), read-only where it repeats
-            steps = _broadcast_steps(a, shape)
-            if steps is not None:
+            if _broadcasts(a, shape):
+                steps = _expanded_strides(a, shape)
                 out = np.ndarray(shape, a.dtype, a, 0, steps)
                 if a.flags.writeable and any(st == 0 and n > 1 for st, n in zip(steps, shape)):
                     out.flags.writeable = False
