@@ -14,6 +14,7 @@ class GradState(threading.local):
     inference = 0            # depth of inference_mode() blocks: nothing records inside them
     anomaly = False          # record each op's forward call site
     anomaly_check_nan = True  # ... and check every backward's gradients for NaN / inf
+    grad_layout = True       # a new .grad follows the layout contract (enforce_grad_layout_policy)
 
 
 state = GradState()

@@ -240,6 +240,13 @@ def pointwise_layout(out, operands, numbers=False):
     if out.ndim < 2 or out.size == 0 or type(out) is not np.ndarray:
         return out
     arrays = [x for x in operands if hasattr(x, "ndim")]
+    if 1 not in shape and out.flags.c_contiguous and all(
+            x.flags.c_contiguous and x.shape == shape or not any(x.strides) for x in arrays):
+        # every operand row-major of the result's shape or a broadcast number (a backward's
+        # expanded gradient, all steps 0, times a saved input): the latter order no dims,
+        # the former order them all as numpy did (no size-1 dim, whose stride could be
+        # anything)
+        return out
     # ``numbers``: a number is an operand too, a 0-d one (PyTorch's binary ops wrap it, where
     # clamp's bounds are no operands): the shortcut is then off
     strides = None if numbers and len(arrays) < len(operands) else \

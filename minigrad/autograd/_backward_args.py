@@ -90,7 +90,11 @@ def _make_grads(outputs, grads, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(this tensor has shape {tuple(out.shape)}; pass "
                                    "gradient=... of that shape)")
-            g = Tensor._wrap(backend.xp_of(out._array).ones_like(out._array))
+            a = out._array
+            # (a 0-d loss, the usual case: numpy's ones_like and ones are Python around
+            # empty and copyto, 1 us of a small backward)
+            g = Tensor._wrap(np.array(1.0, a.dtype) if type(a) is np.ndarray and not a.ndim
+                             and a.dtype.kind == "f" else backend.xp_of(a).ones_like(a))
         else:
             if not isinstance(g, Tensor):
                 raise TypeError(f"gradients can be either Tensors or None, but got "

@@ -134,12 +134,15 @@ def _laid_out_like(t, array, copy):
     its layout), else row-major. The array itself when it already fits, unless ``copy``; or
     whatever its layout, under ``enforce_grad_layout_policy(False)`` (PyTorch steals it)."""
     a = t._array
-    if array.size == 0 or not getattr(_grad_state.state, "grad_layout", True):
+    if array.size == 0 or not _grad_state.state.grad_layout:
         # (relaxed: the incoming layout, stolen or, when shared, copied as it is laid out)
         return array.copy(order="K") if copy else array
-    if not copy and array.flags.c_contiguous and a.flags.c_contiguous and \
-            array.shape == a.shape:
-        return array            # the common case: both row-major already (no stride walk)
+    if a.flags.c_contiguous and array.shape == a.shape:
+        if not copy and array.flags.c_contiguous:
+            return array        # the common case: both row-major already (no stride walk)
+        if type(array) is np.ndarray and 1 not in a.shape:
+            # (no size-1 dim, whose stride could be anything: t's strides are numpy's own)
+            return array.copy(order="C")
     own = mf.element_strides(a)
     want = own if mf.is_non_overlapping_and_dense(a.shape, own) else \
         mf.row_major_strides(a.shape)

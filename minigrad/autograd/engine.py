@@ -44,7 +44,7 @@ from ._grad_sums import _Piece, _accumulate, _add, _add_leaf, _add_piece, _piece
 from ._node_call import _call, _tensor_hooks
 from ._pass_plan import _dependencies, _narrow_needs, _needed
 from .function import Function
-from .grad_mode import _state, set_grad_enabled
+from .grad_mode import _set_mode, _state, set_grad_enabled
 
 __all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdge"]
 
@@ -219,23 +219,32 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
 # Whether the backward pass under way in this thread frees each node's saved values once the
 # node's backward has run (no retain_graph): a backward may then reuse a saved array that
 # nothing else holds for its result (relu writes its gradient into its saved output)
-_pass = threading.local()
+class _PassState(threading.local):
+    """The pass under way in this thread (the class's values outside any: reading one is a
+    plain attribute look-up, where ``getattr`` with a default raised and caught inside)."""
+    frees = False       # the nodes' saved values are freed after their backward
+    callbacks = None    # ``queue_callback``'s list (None: no pass)
+    partial = False     # a pass for chosen inputs
+    nested = None       # what ``_nested_pass`` set for the next pass
+
+
+_pass = _PassState()
 
 
 def frees_saved_values():
     """True inside a node's backward when what the node saved is freed right after it."""
-    return getattr(_pass, "frees", False)
+    return _pass.frees
 
 
 def _is_checkpoint_valid():
     """False in a pass for chosen inputs (grad, backward(inputs=)): no reentrant checkpoint."""
-    return not getattr(_pass, "partial", False)
+    return not _pass.partial
 
 
 @contextlib.contextmanager
 def _nested_pass(partial):
     """The next pass in this thread (a checkpoint's ``grad``) counts as ``partial`` says."""
-    outer, _pass.nested = getattr(_pass, "nested", None), partial
+    outer, _pass.nested = _pass.nested, partial
     try:
         yield
     finally:
@@ -247,7 +256,7 @@ def queue_callback(callback):
     accumulated every gradient (``Variable._execution_engine.queue_callback``, as PyTorch's);
     callbacks queued by a callback run too.  Only inside a backward pass (a hook, or a custom
     Function's backward)."""
-    queued = getattr(_pass, "callbacks", None)
+    queued = _pass.callbacks
     if queued is None:
         raise RuntimeError("Final callbacks can only be installed during backward pass.")
     queued.append(callback)
@@ -346,135 +355,138 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
                 execute is None or node in execute or node in target_nodes):
             heappush(heap, (-node._seq, node))
     check_anomaly = _state.anomaly and _state.anomaly_check_nan
-    outer, _pass.frees = frees_saved_values(), not retain_graph
-    outer_callbacks, _pass.callbacks = getattr(_pass, "callbacks", None), []
-    outer_partial = getattr(_pass, "partial", False)
-    outer_nested, _pass.nested = getattr(_pass, "nested", None), None
-    _pass.partial = targets is not None if outer_nested is None else outer_nested
+    state = _pass
+    outer, state.frees = state.frees, not retain_graph
+    outer_callbacks, state.callbacks = state.callbacks, []
+    outer_partial = state.partial
+    outer_nested, state.nested = state.nested, None
+    state.partial = targets is not None if outer_nested is None else outer_nested
+    outer_mode = _state.mode
     try:
-        with set_grad_enabled(create_graph):
-            while heap:
-                key, node = heappop(heap)
-                if key == _LEAF:
-                    # a leaf whose every gradient has come (its AccumulateGrad node); its
-                    # hooks run when all were None too, as PyTorch's
-                    # (unpacked: nothing else may hold the gradient, or .grad copies it)
-                    leaf, g = leaf_grads.pop(id(node.leaf), None) or (node.leaf, None)
-                    owned.pop(id(g), None)
-                    deliver(leaf, g)
-                    continue
-                grads = pending.pop(node, None)
-                if owned and grads is not None:     # handed on now: no more adds in place
-                    for g in grads:
-                        owned.pop(id(g), None)
-                if node._pre_hooks or node._retained:
-                    # (with None where no gradient came: PyTorch calls the hooks then too)
-                    grads = _tensor_hooks(node, grads or [None] * len(node._out_meta),
-                                          create_graph)
-                if target_nodes and grads is not None and node in target_nodes:
-                    for nr, indices in target_nodes[node].items():
-                        for i in indices:
-                            captured[i] = grads[nr]
-                if execute is not None and node not in execute:
-                    continue
-                results = None
-                if grads is not None and (grads[0] is not None if len(grads) == 1 else
-                                          any(g is not None for g in grads)) or \
-                        node._ctx_style or node.__dict__ and (
-                            node.__dict__.get("_node_pre_hooks") or
-                            node.__dict__.get("_post_hooks")):
-                    # (no gradient came, a backward gave None for it: PyTorch runs the node
-                    # all the same, its hooks seeing None, a custom Function's backward
-                    # zeros)
-                    if grads is None:
-                        grads = [None] * len(node._out_meta)
-                    needs = None if execute is None else _narrow_needs(
-                        node, execute, target_nodes, target_leaves)
-                    # (the class's flag first: it is False for nearly every node)
-                    piece = None if not getattr(type(node), "grad_is_piece", False) or \
-                        execute is not None or _state.anomaly or \
-                        _function._profiler is not None else \
-                        _piece_grad(node, grads, create_graph)
-                    try:
-                        if piece is not None:
-                            results = [piece]
-                        elif _function._profiler is None:
-                            results = _call(node, grads, create_graph, check_anomaly)
-                        else:
-                            results = _function._profiler.backward_node(
-                                node, _call, grads, create_graph, check_anomaly)
-                    except Exception:
-                        if _state.anomaly:
-                            _warn_failed_node(node)
-                        raise
-                    finally:
-                        if needs is not None:
-                            node.needs_input_grad = needs
-                    if not retain_graph:
-                        node._release()
-                edges = node.next_functions_
-                # a fused node hands its gradients on in the order of PyTorch's nodes it
-                # stands for (``delivery_order``; Linear's bias first): the order in which
-                # its leaves become ready, and so their hooks fire
-                order = node.delivery_order
-                for i in range(len(edges)) if order is None else \
-                        [k for k in order if k < len(edges)]:
-                    edge = edges[i]
-                    if edge is None:
-                        continue
-                    nxt = edge[0]
-                    g = results[i] if results is not None else None
-                    if isinstance(nxt, Function):
-                        if execute is not None and nxt not in execute and nxt not in target_nodes:
-                            continue
-                        if g is not None:
-                            slots = pending.get(nxt)
-                            if slots is None:
-                                slots = pending[nxt] = [None] * len(nxt._out_meta)
-                            nr = edge[1]
-                            if isinstance(g, _Piece):
-                                slots[nr] = _add_piece(slots[nr], g, owned)
-                            elif slots[nr] is None:
-                                slots[nr] = g
-                            else:
-                                owned.pop(id(slots[nr]), None)
-                                slots[nr] = _add(slots[nr], g, create_graph)
-                        left = deps[nxt] - 1
-                        deps[nxt] = left
-                        if left == 0:
-                            heappush(heap, (-nxt._seq, nxt))
-                    else:
-                        if targets is not None and id(nxt) not in target_leaves:
-                            continue
-                        if g is not None:
-                            entry = leaf_grads.get(id(nxt))
-                            if isinstance(g, _Piece):
-                                if entry is None:
-                                    leaf_grads[id(nxt)] = [nxt, _add_piece(None, g, owned)]
-                                else:
-                                    entry[1] = _add_piece(entry[1], g, owned)
-                            else:
-                                if entry is not None:
-                                    owned.pop(id(entry[1]), None)
-                                _add_leaf(leaf_grads, nxt, g, create_graph)
-                        # every edge into the leaf has sent its part: its AccumulateGrad is
-                        # ready, and runs before any other node (its hooks fire between the
-                        # nodes', not after all)
-                        leaf_deps[id(nxt)] -= 1
-                        if leaf_deps[id(nxt)] == 0:
-                            heappush(heap, (_LEAF, _LeafTask(nxt)))
-
-            # what is left: the roots that are leaves, and leaves some of whose edges did not
-            # run (nodes no target needs)
-            for leaf, g in leaf_grads.values():
+        _set_mode(create_graph)     # (set_grad_enabled's work, without its object)
+        while heap:
+            key, node = heappop(heap)
+            if key == _LEAF:
+                # a leaf whose every gradient has come (its AccumulateGrad node); its
+                # hooks run when all were None too, as PyTorch's
+                # (unpacked: nothing else may hold the gradient, or .grad copies it)
+                leaf, g = leaf_grads.pop(id(node.leaf), None) or (node.leaf, None)
+                owned.pop(id(g), None)
                 deliver(leaf, g)
-            callbacks = _pass.callbacks
-            while callbacks:
-                callbacks.pop(0)()
+                continue
+            grads = pending.pop(node, None)
+            if owned and grads is not None:     # handed on now: no more adds in place
+                for g in grads:
+                    owned.pop(id(g), None)
+            if node._pre_hooks or node._retained:
+                # (with None where no gradient came: PyTorch calls the hooks then too)
+                grads = _tensor_hooks(node, grads or [None] * len(node._out_meta),
+                                      create_graph)
+            if target_nodes and grads is not None and node in target_nodes:
+                for nr, indices in target_nodes[node].items():
+                    for i in indices:
+                        captured[i] = grads[nr]
+            if execute is not None and node not in execute:
+                continue
+            results = None
+            if grads is not None and (grads[0] is not None if len(grads) == 1 else
+                                      any(g is not None for g in grads)) or \
+                    node._ctx_style or node.__dict__ and (
+                        node.__dict__.get("_node_pre_hooks") or
+                        node.__dict__.get("_post_hooks")):
+                # (no gradient came, a backward gave None for it: PyTorch runs the node
+                # all the same, its hooks seeing None, a custom Function's backward
+                # zeros)
+                if grads is None:
+                    grads = [None] * len(node._out_meta)
+                needs = None if execute is None else _narrow_needs(
+                    node, execute, target_nodes, target_leaves)
+                # (the class's flag first: it is False for nearly every node)
+                piece = None if not getattr(type(node), "grad_is_piece", False) or \
+                    execute is not None or _state.anomaly or \
+                    _function._profiler is not None else \
+                    _piece_grad(node, grads, create_graph)
+                try:
+                    if piece is not None:
+                        results = [piece]
+                    elif _function._profiler is None:
+                        results = _call(node, grads, create_graph, check_anomaly)
+                    else:
+                        results = _function._profiler.backward_node(
+                            node, _call, grads, create_graph, check_anomaly)
+                except Exception:
+                    if _state.anomaly:
+                        _warn_failed_node(node)
+                    raise
+                finally:
+                    if needs is not None:
+                        node.needs_input_grad = needs
+                if not retain_graph:
+                    node._release()
+            edges = node.next_functions_
+            # a fused node hands its gradients on in the order of PyTorch's nodes it
+            # stands for (``delivery_order``; Linear's bias first): the order in which
+            # its leaves become ready, and so their hooks fire
+            order = node.delivery_order
+            for i in range(len(edges)) if order is None else \
+                    [k for k in order if k < len(edges)]:
+                edge = edges[i]
+                if edge is None:
+                    continue
+                nxt = edge[0]
+                g = results[i] if results is not None else None
+                if isinstance(nxt, Function):
+                    if execute is not None and nxt not in execute and nxt not in target_nodes:
+                        continue
+                    if g is not None:
+                        slots = pending.get(nxt)
+                        if slots is None:
+                            slots = pending[nxt] = [None] * len(nxt._out_meta)
+                        nr = edge[1]
+                        if isinstance(g, _Piece):
+                            slots[nr] = _add_piece(slots[nr], g, owned)
+                        elif slots[nr] is None:
+                            slots[nr] = g
+                        else:
+                            owned.pop(id(slots[nr]), None)
+                            slots[nr] = _add(slots[nr], g, create_graph)
+                    left = deps[nxt] - 1
+                    deps[nxt] = left
+                    if left == 0:
+                        heappush(heap, (-nxt._seq, nxt))
+                else:
+                    if targets is not None and id(nxt) not in target_leaves:
+                        continue
+                    if g is not None:
+                        entry = leaf_grads.get(id(nxt))
+                        if isinstance(g, _Piece):
+                            if entry is None:
+                                leaf_grads[id(nxt)] = [nxt, _add_piece(None, g, owned)]
+                            else:
+                                entry[1] = _add_piece(entry[1], g, owned)
+                        else:
+                            if entry is not None:
+                                owned.pop(id(entry[1]), None)
+                            _add_leaf(leaf_grads, nxt, g, create_graph)
+                    # every edge into the leaf has sent its part: its AccumulateGrad is
+                    # ready, and runs before any other node (its hooks fire between the
+                    # nodes', not after all)
+                    leaf_deps[id(nxt)] -= 1
+                    if leaf_deps[id(nxt)] == 0:
+                        heappush(heap, (_LEAF, _LeafTask(nxt)))
+
+        # what is left: the roots that are leaves, and leaves some of whose edges did not
+        # run (nodes no target needs)
+        for leaf, g in leaf_grads.values():
+            deliver(leaf, g)
+        callbacks = _pass.callbacks
+        while callbacks:
+            callbacks.pop(0)()
     finally:
-        _pass.frees = outer
-        _pass.callbacks = outer_callbacks
-        _pass.partial, _pass.nested = outer_partial, outer_nested
+        _set_mode(outer_mode)
+        state.frees = outer
+        state.callbacks = outer_callbacks
+        state.partial, state.nested = outer_partial, outer_nested
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

@@ -65,9 +65,12 @@ def _broadcasts(a, shape):
     """Whether ``shape`` is a broadcast of ``a``'s: as many dims or more, each of a's sizes
     equal to the size there or 1, no negative size (what numpy's broadcast_to checks)."""
     lead = len(shape) - a.ndim
-    if lead < 0 or any(n < 0 for n in shape[:lead]):
+    if lead < 0 or lead and min(shape[:lead]) < 0:
         return False
-    return all(m == n or m == 1 and n >= 0 for m, n in zip(a.shape, shape[lead:]))
+    for m, n in zip(a.shape, shape[lead:]):     # (a loop: cheaper than all() on a few dims)
+        if m != n and (m != 1 or n < 0):
+            return False
+    return True
 
 
 class Expand(Function):
@@ -76,31 +79,41 @@ class Expand(Function):
     saved_fields = {"self_sym_sizes": "in_shape"}
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        if type(a) is np.ndarray and a.flags.c_contiguous and a.size and a.ndim:
-            # numpy's broadcast_to is Python around an nditer: 2.4 us for a 4x4 result, most
-            # of a small sum's backward. A plain broadcast of contiguous memory is made
-            # here at once with PyTorch's steps (0.3 us), read-only where it repeats
-            if _broadcasts(a, shape):
-                steps = _expanded_strides(a, shape)
-                out = np.ndarray(shape, a.dtype, a, 0, steps)
-                if a.flags.writeable and any(st == 0 and n > 1 for st, n in zip(steps, shape)):
-                    out.flags.writeable = False
-                return out
-        out = backend.xp_of(a).broadcast_to(a, shape)
-        if type(out) is not np.ndarray:
-            return out
-        # (numpy's steps differ from PyTorch's only at size-1 dims of the result)
-        steps = _expanded_strides(a, out.shape) if 1 in out.shape else out.strides
-        # no element repeated (the same shape, new size-1 dims, a size 0): PyTorch writes
-        # through such a view, where numpy's broadcast_to is read-only
-        writeable = a.flags.writeable and \
-            not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape))
-        if writeable or steps != out.strides:
-            out = np.lib.stride_tricks.as_strided(a, out.shape, steps, writeable=writeable)
-        return out
+        return expanded_array(a, shape)
 
     def backward(self, g):
         return sum_to(g, self.in_shape)         # each copy's gradient, summed
+
+
+def expanded_array(a, shape):
+    """Array ``a`` broadcast to ``shape`` as ``Expand`` makes it (a view with PyTorch's
+    strides, read-only where an element repeats); for a backward that builds the view
+    itself when nothing is recorded (``reduce._spread``)."""
+    if type(a) is np.ndarray and a.flags.c_contiguous and a.size and a.ndim:
+        # numpy's broadcast_to is Python around an nditer: 2.4 us for a 4x4 result, most
+        # of a small sum's backward. A plain broadcast of contiguous memory is made
+        # here at once with PyTorch's steps (0.3 us), read-only where it repeats
+        if _broadcasts(a, shape):
+            steps = _expanded_strides(a, shape)
+            out = np.ndarray(shape, a.dtype, a, 0, steps)
+            if a.flags.writeable:
+                for st, n in zip(steps, shape):
+                    if st == 0 and n > 1:
+                        out.flags.writeable = False
+                        break
+            return out
+    out = backend.xp_of(a).broadcast_to(a, shape)
+    if type(out) is not np.ndarray:
+        return out
+    # (numpy's steps differ from PyTorch's only at size-1 dims of the result)
+    steps = _expanded_strides(a, out.shape) if 1 in out.shape else out.strides
+    # no element repeated (the same shape, new size-1 dims, a size 0): PyTorch writes
+    # through such a view, where numpy's broadcast_to is read-only
+    writeable = a.flags.writeable and \
+        not any(st == 0 and n > 1 for st, n in zip(out.strides, out.shape))
+    if writeable or steps != out.strides:
+        out = np.lib.stride_tricks.as_strided(a, out.shape, steps, writeable=writeable)
+    return out
 
 
 class SumTo(Function):
