@@ -61,6 +61,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     # PyTorch records the norm(p, dim) overload: NormBackward1, its dim the last one counted
     # from the front (as a refusal names it)
     last = max(x1.ndim, x2.ndim) - 1
+    if isinstance(eps, int) or isinstance(eps, Tensor) and eps.ndim == 0:
+        eps = float(eps)        # (PyTorch's eps is a double: integer inputs give a float norm)
     return rename_node((x1 - x2 + eps).norm(p, dim=last, keepdim=keepdim), "NormBackward1")
 
 

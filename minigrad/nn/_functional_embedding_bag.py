@@ -42,13 +42,13 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     weight._vcounter.value += 1
 
 
-def check_index_dtype(dtype, op):
+def check_index_dtype(dtype, op, position=1):
     """Embedding indices are int64 or int32 (PyTorch refuses the narrower integers too)."""
     name = np.dtype(dtype).name
     if name not in ("int64", "int32"):
         name = dtypes.from_numpy_dtype(np.dtype(dtype)).name
         what = "CPUBoolType" if name == "bool" else f"torch.{SCALAR_NAMES.get(name, name)}Tensor"
-        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+        raise RuntimeError(f"Expected tensor for argument #{position} 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {what} instead (while "
                            f"checking arguments for {op})")
 
@@ -71,7 +71,7 @@ def _check_weights_dtype(weight, per_sample_weights):
 
 
 def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_last_offset,
-                   scale_grad_by_freq, padding_idx=None):
+                   scale_grad_by_freq, padding_idx=None, sparse=False, max_norm=None):
     """Checks as PyTorch; -> (flat indices (M,), bag starts (B + 1,) ending in M, flat
     per-sample weights or None), all index arrays on the host.  With ``include_last_offset``
     the indices past the last offset join the last bag (PyTorch's reference kernel; its fast
@@ -87,6 +87,8 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
                              f"is a mini-batch of fixed length sequences. However, found "
                              f"offsets of type {_type_name(offsets)}")
         bags, width = input.shape
+        if idx.dtype == np.bool_:     # PyTorch's offsets: an arange in the input's dtype
+            raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
         if width == 0:      # PyTorch's offsets are arange(0, numel, width): no step
             raise RuntimeError("step must be nonzero")
         starts = np.arange(bags + 1, dtype=np.int64) * width
@@ -105,6 +107,10 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
         raise ValueError("mode has to be one of sum, mean or max")
     if mode == "max" and scale_grad_by_freq:
         raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if mode == "max" and sparse:
+        raise ValueError("max mode does not support sparse weights")
+    if max_norm is not None:   # PyTorch renorms the used rows here, checking the indices
+        check_index_dtype(idx.dtype, "embedding_renorm_", 2)
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
                                   f"per_sample_weights is only supported for mode='sum' (got "
@@ -118,12 +124,13 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
         raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through "
                            f"{n - 1}, but got {padding_idx}")
     _check_weights_dtype(weight, per_sample_weights)
-    check_index_dtype(idx.dtype, "embedding_bag")     # PyTorch's kernel: after the mode
-    if input.ndim == 1:
-        check_index_dtype(offsets._array.dtype, "embedding_bag")
+    # PyTorch's kernel, after the mode: the indices and offsets promoted to one type (uint8
+    # indices beside int64 offsets are taken as int64), which must be int64 or int32
+    common = idx.dtype if input.ndim == 2 else dtypes._promote(idx.dtype, offsets._array.dtype)
+    check_index_dtype(common, "embedding_bag")
+    if input.ndim == 1 and include_last_offset and not len(starts):
+        raise RuntimeError("include_last_offset: number of offset should be at least 1")
     if input.ndim == 1:         # the offsets' values: PyTorch's kernel checks them, after the above
-        # (PyTorch promotes the indices and offsets to one type first: int64 if either is)
-        common = np.promote_types(idx.dtype, offsets._array.dtype)
         if len(starts) and starts[0] != 0:
             raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the "
                                f"mini-batch has to start from position 0. However, got "
@@ -147,7 +154,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                            f"following scalar types: Half, BFloat16, Float, Double; but got "
                            f"CPU{kind}Type instead (while checking arguments for embedding_bag)")
     idx, starts, psw = _bag_arguments(input, weight, offsets, per_sample_weights, mode,
-                                      include_last_offset, scale_grad_by_freq, padding_idx)
+                                      include_last_offset, scale_grad_by_freq, padding_idx,
+                                      sparse, max_norm)
     n, dim = weight.shape
     bad = np.nonzero((idx < 0) | (idx >= n))[0]
     if len(bad):
@@ -167,8 +175,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if padding_idx is not None:
         keep &= idx != padding_idx
     kept, bag_of = idx[keep], bag_of[keep]
-    if max_norm is not None:
-        _renorm_rows(weight, kept, max_norm, norm_type)
+    if max_norm is not None:    # every row the input names, as PyTorch's (padding included)
+        _renorm_rows(weight, idx, max_norm, norm_type)
     to_dev = (lambda a: backend.to_device(a, weight.device))
     if mode == "max":           # (each bag's result named as PyTorch's one node for them all)
         return rename_node(_bag_max(weight, kept, bag_of, bags, to_dev), "EmbeddingBagBackward0")

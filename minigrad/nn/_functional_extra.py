@@ -255,12 +255,12 @@ def native_channel_shuffle(input, groups):
     if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
         raise TypeError(f"channel_shuffle(): argument 'groups' (position 2) must be int, not "
                         f"{type(groups).__name__}")
+    if input.ndim < 3:             # (PyTorch: the rank before the groups)
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
     if groups <= 0:
         raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
                            f"groups:{groups}")
-    if input.ndim < 3:
-        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
-                           f"sizes {list(input.shape)}")
     c = input.shape[1]
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
@@ -301,8 +301,6 @@ def bilinear(input1, input2, weight, bias=None):
     if len({t.dtype for _, t in named}) > 1:
         raise RuntimeError("All tensors must have the same dtype, got " + ", ".join(
             f"{name}: {cpp_type_name(t._array.dtype)}" for name, t in named))
-    if input1.dtype == bool_:
-        raise NotImplementedError("bilinear(): not implemented for bool tensors")
     for name, t in (("input1", input1), ("input2", input2)):
         if t.ndim == 0 and input1.ndim == input2.ndim:   # (else the mismatch is reported)
             raise IndexError("Dimension specified as -1 but tensor has no dimensions")
@@ -324,6 +322,8 @@ def bilinear(input1, input2, weight, bias=None):
     if weight.ndim != 3:
         raise RuntimeError(f"number of dimensions must match (bilinear's weight must be "
                            f"3-dimensional, but got {weight.ndim}-dimensional)")
+    if input1.dtype == bool_ and input1.numel() != 0:   # (PyTorch: after the shape checks)
+        raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     out_f, in1, in2 = weight.shape
     # x1 @ W viewed as (in1, out * in2), then dotted with x2 along in2; the last sum keeps
     # the inputs' dtype (a plain integer sum would widen to int64)

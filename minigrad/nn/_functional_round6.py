@@ -94,7 +94,8 @@ def pdist(input, p=2):
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    if input._array.dtype.itemsize == 2:      # torch's CPU kernel has no Half or BFloat16 one
+    if input._array.dtype.itemsize == 2 and input.shape[0] > 1 and input.shape[1]:
+        # torch's CPU kernel has no Half or BFloat16 one (which nothing to compute skips)
         raise not_implemented_for("pdist", input._array.dtype)
     n = input.shape[0]
     i, j = np.triu_indices(n, 1)
@@ -256,8 +257,11 @@ def _fractional(name, d, input, kernel_size, output_size, output_ratio, samples)
     batched = input.ndim == d + 2
     spatial = tuple(input.shape[-d:])
     # the 2-d kernel needs out + k - 1 <= size; the 3-d one out + k <= size and k <= size
-    for axis, o, k, size in zip(("height", "width") if d == 2 else ("time", "height", "width"),
-                                out, ks, spatial):
+    # (PyTorch's 3-d kernel checks time, width, then height)
+    axes = list(zip(("height", "width") if d == 2 else ("time", "height", "width"), out, ks,
+                    spatial))
+    axes = axes if d == 2 else [axes[0], axes[2], axes[1]]
+    for axis, o, k, size in axes:
         if o + k - 1 > size if d == 2 else (o + k > size or k > size):
             raise RuntimeError(f"{where}(): pool {axis} {k} too large relative to input "
                                f"{axis} {size}")

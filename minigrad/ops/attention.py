@@ -62,12 +62,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"dtype, but got attn_mask.dtype: "
                            f"{CPP_NAMES[attn_mask._array.dtype.name]} and  query.dtype: "
                            f"{CPP_NAMES[q_dtype]} instead.")
+    if not (query.shape[-2] and key.shape[-2] and value.shape[-1]):
+        return _empty_attention(query, key, value)
     if enable_gqa and min(query.ndim, key.ndim, value.ndim) < 3:
         short = min(t.ndim for t in (query, key, value))     # (its read of the head dim)
         raise IndexError(f"Dimension out of range (expected to be in range of [{-short}, "
                          f"{short - 1}], but got -3)")
-    if not (query.numel() and key.numel() and value.numel()):
-        # nothing to attend to, or no query: PyTorch returns at once (no mask is looked at)
+    if any(0 in t.shape[:-2] for t in (query, key, value)):
+        # an empty batch: PyTorch looks at no mask
         attn_mask, is_causal = None, False
     if is_causal and attn_mask is not None and not _sdp_state.flash_cpu_takes(
             query, key, value, attn_mask, dropout_p, enable_gqa):
@@ -95,7 +97,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                "heads in ")
         key, value = _repeat_heads(key, n_q), _repeat_heads(value, n_q)
     e = query.shape[-1]
-    s = 1.0 / math.sqrt(e) if scale is None else scale
+    # (features of size 0: the scores are all 0, whatever the scale, as PyTorch's)
+    s = (1.0 / math.sqrt(e) if e else 1.0) if scale is None else scale
     if flash and half is None and attention_node.fits(query, key, value, attn_mask):
         # the common case as one node (ops/attention_node.py)
         out = attention_node.attention(query, key, value, attn_mask, is_causal, s)
@@ -135,6 +138,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     out = matmul(weights, value)
     out = cast(out, half) if half is not None else out
     return rename_node(out, "ScaledDotProductFlashAttentionForCpuBackward0") if flash else out
+
+
+def _empty_attention(query, key, value):
+    """No query or key positions, or values of size 0: PyTorch returns zeros of shape
+    (*query.shape[:-1], Ev) at once (no other shape, head or mask check), their gradients
+    zeros."""
+    xp = backend.xp_of(query._array)
+    shape = tuple(query.shape[:-1]) + (value.shape[-1],)
+    anything = add(add(query.sum(), key.sum()), value.sum())     # (for the graph only)
+    return where(Tensor._wrap(xp.zeros(shape, dtype=bool)), anything, 0.0)
 
 
 def _repeat_heads(t, n_heads):

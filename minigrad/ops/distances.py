@@ -33,22 +33,24 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Pairwise p-norm distances between the rows of x1 (*, P, M) and x2 (*, R, M): shape
     (*, P, R), the batch dims broadcast.  p = 0 counts differing coordinates, p = inf takes
     the largest difference.  The gradient is 0 where two rows coincide."""
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):      # (PyTorch checks it first)
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     check_tensor("cdist", x1, "x1")
     check_tensor("cdist", x2, "x2", 2)
+    # PyTorch's order: both ranks, the columns, then both dtypes
     for name, t in (("X1", x1), ("X2", x2)):
         if t.ndim < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {t.ndim}D")
-        if t._array.dtype.kind not in "fV":
-            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
-                               f"{scalar_type_name(t._array.dtype)}")
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
                            f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    for name, t in (("X1", x1), ("X2", x2)):
+        if t._array.dtype.kind not in "fV":
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{scalar_type_name(t._array.dtype)}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
-    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
-                            "donot_use_mm_for_euclid_dist"):
-        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     if x1.numel() and x2.numel():
         # no promotion in PyTorch (an empty operand returns before it looks); p = 2 may go by
         # matrix products, which take float16, where its own kernel does not

@@ -241,14 +241,25 @@ def linear(input, weight, bias=None):
                            f"{weight.ndim}D (linear's weight must be (out_features, "
                            f"in_features), got shape {list(weight.shape)})")
     if weight.ndim == 1:
-        # a vector weight: input @ weight, one output feature dropped; no bias beside it
-        if bias is not None:
+        # a vector weight: input @ weight, one output feature dropped.  A bias beside it is
+        # refused where PyTorch folds the input into addmm (a matrix input, or a contiguous
+        # input beside a contiguous bias that is a vector, or has one dim not of size 1);
+        # elsewhere it is added in place to the product, so it must broadcast to the
+        # product's shape and cast to its dtype
+        if bias is None:
+            return matmul(input, weight)
+        if _addmm_folds(input, bias):
+            _addmm_dtypes(input, weight, bias)
             raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
-        return matmul(input, weight)
-    folded = input.ndim < 3 or input.is_contiguous()       # one addmm (see below)
+        return matmul(input, weight).add_(bias)
+    # one addmm (see below): without a bias, any input matmul folds into one matrix; with
+    # one, a matrix input, or a contiguous input beside a contiguous bias that is a vector
+    # (or has one dim not of size 1), as PyTorch 2.13 picks its fused path
+    folded = input.ndim < 3 or input.is_contiguous() if bias is None else \
+        _addmm_folds(input, bias)
     # otherwise matmul's: one mm when it folds the input into a matrix (always when the
     # weight requires grad), else a bmm of the broadcast operands
-    mm = folded or _folds(input, weight)
+    mm = folded or input.ndim < 3 or _folds(input, weight)
     if input.shape[-1] != weight.shape[1]:
         _refuse_mismatched_sizes(input, weight, bias, folded, mm)
         rows = 1
@@ -278,6 +289,8 @@ def linear(input, weight, bias=None):
         _refuse_bool_linear(input, weight, folded)
         return _linear_node(input.ndim, False, folded).apply(input, weight)
     out_shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+    if folded:
+        _addmm_dtypes(input, weight, bias)
     _check_bias_shape(bias, out_shape, input, folded)
     mixed = bias._array.dtype != weight._array.dtype
     if folded and mixed:
@@ -310,8 +323,30 @@ def linear(input, weight, bias=None):
         return Linear.apply(input, weight) + bias
     if tuple(bias.shape) == (weight.shape[0],):
         return _linear_node(input.ndim, True, folded).apply(input, weight, bias)
-    # a bias broadcast along more dims (a (1, out) one beside a 1-d input included)
+    if folded and bias.ndim == 2:
+        # addmm: the bias expands to the folded product (rows, out) ((k, 1) with k rows too)
+        rows = math.prod(out_shape[:-1])
+        flat = Linear.apply(input, weight).reshape(rows, out_shape[-1])
+        return reshape_to(flat + bias, out_shape)
+    # a bias broadcast along more dims
     return reshape_to(Linear.apply(input, weight) + bias, out_shape)
+
+
+def _addmm_folds(input, bias):
+    """Does PyTorch's linear (2.13) fold ``input`` with ``bias`` into one addmm?  A matrix
+    input always; another only when contiguous, beside a contiguous bias that is a vector or
+    has one dim not of size 1."""
+    return input.ndim == 2 or (input.is_contiguous() and bias.is_contiguous() and (
+        bias.ndim == 1 or sum(n != 1 for n in bias.shape) == 1))
+
+
+def _addmm_dtypes(input, weight, bias):
+    """addmm's dtype checks, which come before its sizes': the bias's, then the input's."""
+    for name, arg in (("self", bias), ("mat1", input)):
+        if arg._array.dtype != weight._array.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{scalar_type_name(arg._array.dtype)} and "
+                               f"{scalar_type_name(weight._array.dtype)}")
 
 
 def _plain_addmm(input, weight, bias):
@@ -365,7 +400,8 @@ def _check_bias_shape(bias, out_shape, input, folded):
     shape = tuple(bias.shape)
     added = not folded or input.ndim >= 3 and len(shape) == 2 and shape[-1] == out_shape[-1]
     if not added and len(shape) > 2:
-        raise RuntimeError(f"expand({bias.dtype.name}{list(shape)}, size={list(target)}): the "
+        raise RuntimeError(f"expand(torch.{scalar_type_name(bias._array.dtype)}Tensor{{"
+                           f"{list(shape)}}}, size={list(target)}): the "
                            f"number of sizes provided (2) must be greater or equal to the number "
                            f"of dimensions in the tensor ({len(shape)})")
     grown = tuple(shape)

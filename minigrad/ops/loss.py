@@ -296,8 +296,9 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     _check_reduction(reduction)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors")
+    _check_label_smoothing(label_smoothing)     # (PyTorch: before its log_softmax)
     floating = input._array.dtype.kind in "fV"
-    if from_logits and not floating and input._array.size:
+    if from_logits and not floating and input._array.size and input.ndim:
         # PyTorch's log_softmax refuses the integer scores first
         kernel = "log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else "log_softmax_kernel_impl"
         raise not_implemented_for(kernel, input._array.dtype)
@@ -305,7 +306,6 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
             target.device != input.device:       # (two numpy arrays are both on the CPU)
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two"
                            f" devices, {input.device} and {target.device}!")
-    _check_label_smoothing(label_smoothing)
     if from_logits and input.ndim == 0:         # PyTorch's log_softmax over dim 1 comes first
         raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     if input.ndim == 1 and target.ndim <= 1 and target._array.dtype not in _TARGET_DTYPES:
@@ -416,6 +416,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                f"probabilities, got {scalar_type_name(target._array.dtype)}")
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
+        if input._array.dtype.kind not in "fV" and input._array.size and input.ndim:
+            # PyTorch's log_softmax refuses integer scores before the smoothing is checked
+            raise not_implemented_for("log_softmax_lastdim_kernel_impl" if input.ndim <= 2 else
+                                      "log_softmax_kernel_impl", input._array.dtype)
         _check_label_smoothing(label_smoothing)
         return _cross_entropy_probabilities(input, target, weight, reduction,
                                             _smoothing(label_smoothing))

@@ -292,12 +292,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     training = bool_arg("batch_norm", "training", training, 6)
     momentum = float_arg("batch_norm", "momentum", momentum, 7)
     eps = float_arg("batch_norm", "eps", eps, 8)
-    if training:
-        if (running_mean is None) != (running_var is None):
-            raise ValueError("running_mean and running_var must either both be None or neither "
-                             "be None")
-        if vmap_running_stats_check is not None:
-            vmap_running_stats_check(running_mean, running_var)
     if input.numel() == 0:
         # as PyTorch: a copy (in the graph), scaled and shifted by the first weight and bias;
         # no statistic is read, so none is checked
@@ -312,21 +306,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             out = add(out, bias[0])
         return out
     c = shape[1] if len(shape) > 1 else 0      # PyTorch counts no channels below 2 dims
-    if not training:
-        for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-            if t is None:
-                raise RuntimeError(f"{name} must be defined in evaluation mode")
-    # As PyTorch: each must hold C elements (dim 1 of the input); weight and bias of another
-    # shape with C elements are accepted, the running statistics must be 1-D.
+    # As PyTorch, one after the other: each must hold C elements (dim 1 of the input); weight
+    # and bias of another shape with C elements are accepted, the running statistics must be
+    # 1-D and given in evaluation mode.
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
         if t is None:
+            if not training and name.startswith("running"):
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
             continue
         if t.numel() != c:
             raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
-        if name.startswith("running") and t.dim() != 1:
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.dim() != 1:
             raise RuntimeError(f"{name}: expected 1 dims but tensor has {t.dim()} (shape "
                                f"{list(t.shape)}; it needs one value per channel, shape [{c}])")
+    if training:
+        if (running_mean is None) != (running_var is None):
+            raise ValueError("running_mean and running_var must either both be None or neither "
+                             "be None")
+        if vmap_running_stats_check is not None:
+            vmap_running_stats_check(running_mean, running_var)
     if len(shape) == 1:
         raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     if not shape:

@@ -363,12 +363,19 @@ def _softmax_apply(function, a, dim, dtype):
     if dim is None:         # only nn.functional's softmax picks a dim for a missing one
         raise argument_error("softmax" if function is Softmax else "log_softmax", "dim", "int",
                              dim, 2)
+    if dtype is not None and isinstance(a, Tensor) and \
+            dtypes.to_dtype(dtype).np.kind not in "fcV":
+        a = a.detach()          # (PyTorch: an integer dtype= casts without a gradient, then
+                                # checks the dim before its kernel refuses the dtype)
     a = _float_input(a, dtype, function.__name__.lower())
     dim = normalize_dim(dim, a.ndim)       # a 0-d tensor accepts dim 0 or -1 only, as PyTorch
     if a._array.dtype.kind not in "fV":
-        if a._array.size == 0:             # PyTorch returns an empty input before its kernel
-            return Tensor._wrap(a._array.copy())
         kernel = "softmax" if function is Softmax else "log_softmax"
+        if a._array.size == 0:             # PyTorch returns an empty input before its kernel
+            if a._array.dtype.kind == "c" and a.requires_grad and is_grad_enabled():
+                raise RuntimeError(f"_{kernel} does not support automatic differentiation for "
+                                   f"outputs with complex dtype.")
+            return Tensor._wrap(a._array.copy())
         raise not_implemented_for(f"{kernel}_lastdim_kernel_impl" if dim == a.ndim - 1 or
                                   a.ndim == 0 else f"{kernel}_kernel_impl", a._array.dtype)
     if a._array.dtype.kind == "V" and a.dtype == dtypes.bfloat16:    # ("V": no DType made
