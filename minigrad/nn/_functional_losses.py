@@ -289,14 +289,18 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     if not can_cast_inplace(product, dtype):
         raise RuntimeError(f"result type {_scalar_type_name(product)} can't be cast to the "
                            f"desired output type {_scalar_type_name(dtype)}")
-    if dtype.kind not in "fV":
+    if dtype.kind not in "fVc":
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{_scalar_type_name(dtype)}")
     # (the negation first: -target of a uint8 target would wrap around)
     # log1p(exp(z)) as PyTorch's kernel computes it: inf once exp(z) overflows the dtype
     # (z > 88.7 in float32), its gradient NaN there, rather than softplus's z and 1
-    return rename_node(_reduce(log1p(exp(cast(margin * target, dtype))), reduction),
-                       "SoftMarginLossBackward0")
+    loss = _reduce(log1p(exp(cast(margin * target, dtype))), reduction)
+    if dtype.kind == "c" and loss.requires_grad:
+        # computed (in the input's complex dtype), but PyTorch has no gradient formula for it
+        raise RuntimeError("soft_margin_loss does not support automatic differentiation for "
+                           "outputs with complex dtype.")
+    return rename_node(loss, "SoftMarginLossBackward0")
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,

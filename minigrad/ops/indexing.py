@@ -28,6 +28,7 @@ from .plumbing import expand_to, reshape_to, sum_to, written_as_real
 from ._expanded_writes import write_expanded
 from .writes import _SEVERAL, apply_inplace, refuse_write, writable_alias
 from .write_overlap import check_partial_overlap, overlaps_itself
+from ._overlap_order import shares_within, write_in_turns
 # the parts that moved out, importable from here as before
 from ._index_layout import (_iteration_order, _laid_out, _new_dim_strides,  # noqa: F401
                             _operand_steps, _row_major_strides)
@@ -299,7 +300,12 @@ def setitem(a, index, value):
             if value.device != a.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at "
                                    f"least two devices, {a.device} and {value.device}!")
-            target[idx] = value._array            # nothing to record: write straight through
+            region = target[idx] if basic and shares_within(target) else None
+            if region is not None and shares_within(region):
+                # elements sharing memory (as_strided): PyTorch's copy visits them in turn
+                write_in_turns(region, value._array, lambda: value._array, (value._array,))
+            else:
+                target[idx] = value._array        # nothing to record: write straight through
             a._vcounter.value += 1
             return a
         if basic and isinstance(a.__dict__.get("_view_meta"), tuple):

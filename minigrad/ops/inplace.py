@@ -30,7 +30,8 @@ from ._util import argument_error, cpp_type_name, ieee_errors, python_type_name
 from ._expanded_writes import write_expanded
 from .writes import apply_inplace, can_cast_inplace, kind_name
 from .write_overlap import check_partial_overlap
-from .writes import refuse_write
+from .writes import overwrite_with, refuse_write
+from ._overlap_order import shares_within
 
 
 # Tensor-level in-place functions -----------------------------------------------------------------
@@ -251,9 +252,23 @@ def clamp_(t, min=None, max=None):
         if tuple(clamped.shape) != tuple(t.shape):     # the bounds may not widen t
             raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast "
                                f"shape {list(clamped.shape)}")
+        done = write_visiting(t, clamp_by_tensors, min, max)
+        if done is not None:
+            return done
         return _write_all(t, keep_for_backward(clamped, min, max), "ClampBackward0")
     min, max = clamp_numbers(min, max, t._array.dtype)
     return apply_inplace(t, Clamp, min=min, max=max)
+
+
+def write_visiting(t, fn, *args):
+    """An in-place op computed out of place by ``fn(t, *args)`` (minigrad ops) and copied
+    in, when ``t``'s elements share memory (``as_strided``) and nothing is recorded: written
+    as PyTorch's kernel writes, each visit reading memory as the visits before left it
+    (``_overlap_order``).  Returns ``t``; None when the plain copy is right."""
+    if not shares_within(t._array) or is_grad_enabled() and (t._requires_grad or any(
+            isinstance(v, Tensor) and v._requires_grad for v in args)):
+        return None
+    return overwrite_with(t, fn, *args)
 
 
 def relu_(t):

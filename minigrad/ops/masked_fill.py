@@ -16,7 +16,7 @@ from ..autograd.function import keep_for_backward
 from ..tensor import Tensor
 from ._util import argument_error, broadcast_shape, check_fill_value, check_tensor
 from ._expanded_writes import write_expanded
-from .inplace import copy_
+from .inplace import copy_, write_visiting
 from .elementwise import cast
 from .pointwise_select import Where, where
 from .plumbing import RealPart
@@ -106,6 +106,8 @@ def masked_fill_(input, mask, value):
     xp = backend.xp_of(m)
     if write_expanded(input, xp.broadcast_to(m, wide), value._array, op="masked_fill_"):
         return input            # (an expanded input: PyTorch writes it element by element)
+    if write_visiting(input, lambda t: where(m, value, t)) is not None:
+        return input            # (elements sharing memory: written visit by visit)
     before = input.grad_fn
     copy_(input, keep_for_backward(where(m, value, input), mask))
     if input.grad_fn is not before:

@@ -30,7 +30,7 @@ from .division import div
 from .pointwise_select import where
 from .plumbing import conj_of
 from .indexing import setitem
-from .inplace import _binary_inplace, check_out_shape, named_write
+from .inplace import _binary_inplace, check_out_shape, named_write, write_visiting
 from .movement_copies import clone
 from .plumbing import expand_to, reshape_to, sum_to
 from .scatter_gather import IndexSelect
@@ -248,6 +248,9 @@ def lerp_(input, end, weight):
         # integers with a floating weight tensor: a float result, not written into them
         raise RuntimeError(f"result type {kind_name(result._array.dtype)} can't be cast to the "
                            f"desired output type {kind_name(input._array.dtype)}")
+    done = write_visiting(input, lerp, end, weight)       # (elements sharing memory)
+    if done is not None:
+        return done
     return named_write(input, result.grad_fn.name() if result.grad_fn is not None else "",
                        setitem, input, Ellipsis, result)      # LerpBackward0 / 1, as lerp's
 

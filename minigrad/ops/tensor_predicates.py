@@ -31,8 +31,11 @@ class Reciprocal(Function):
     complex_ok = True
 
     def forward(self, a):
-        with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
-            out = backend.xp_of(a).reciprocal(a)
+        if a.dtype.kind == "c":
+            out = _complex_reciprocal(a)
+        else:
+            with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
+                out = backend.xp_of(a).reciprocal(a)
         out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
@@ -40,6 +43,31 @@ class Reciprocal(Function):
     def backward(self, g):
         out = conj_of(self.saved_tensors[0])
         return neg(mul(g, mul(out, out)))
+
+
+def _complex_reciprocal(a):
+    """1 / (c + di) as PyTorch's complex division computes it (Smith's way, in the parts'
+    own precision): with the larger part ``big`` and the other ``small``,
+    ``rat = small / big``, ``scl = 1 / (big + small rat)``; then ``scl - rat scl i`` when
+    |c| >= |d|, else ``rat scl - scl i``; 0 gives ``1/|c| + (0/|d|) i`` (inf + nan i).  So a
+    subnormal whose reciprocal overflows gives inf with a NaN part, not numpy's inf + 0i."""
+    xp = backend.xp_of(a)
+    c, d = a.real, a.imag
+    zero = c.dtype.type(0)
+    real_first = xp.abs(c) >= xp.abs(d)             # (NaN: the second form, NaN either way)
+    with np.errstate(all="ignore"):
+        big, small = xp.where(real_first, c, d), xp.where(real_first, d, c)
+        rat = small / big
+        scl = 1 / (big + small * rat)
+        re = xp.where(real_first, (1 + zero * rat) * scl, (rat + zero) * scl)
+        im = xp.where(real_first, (zero - rat) * scl, (zero * rat - 1) * scl)
+        at_zero = (c == 0) & (d == 0)
+        if at_zero.any():
+            re = xp.where(at_zero, 1 / xp.abs(c), re)
+            im = xp.where(at_zero, zero / xp.abs(d), im)
+    out = xp.empty(a.shape, a.dtype)
+    out.real, out.imag = re, im
+    return out
 
 
 def reciprocal(input):

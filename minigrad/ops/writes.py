@@ -26,6 +26,7 @@ from ..tensor import Tensor
 from ._util import scalar_type_name
 from .plumbing import ViewAsComplex, ViewAsReal
 from .write_overlap import check_partial_overlap, overlaps_itself
+from ._overlap_order import copy_order, shares_within, write_in_turns
 
 __all__ = ["apply_inplace", "ViewGather", "ViewScatter", "can_cast_inplace", "kind_name"]
 
@@ -53,7 +54,7 @@ def apply_inplace(target, function, *others, **params):
             check_view_meta(target)         # a no_grad view of a tensor that requires grad
         with no_grad():
             result = function.apply(target, *others, **params)
-        _write(target, result._array)
+        _write(target, result._array, (function, target, others, params))
         target._vcounter.value += 1
         return target
     refusal = target.__dict__.get("_inplace_refusal")
@@ -238,13 +239,16 @@ def _inplace_on_view(view, base, function, others, params):
     source = ViewAsReal.apply(base) if pairs else base
     index = _positions(view, source)
     if base._requires_grad:
-        # the view, as a function of base
-        current = ViewGather.apply(source, index=index, repeats=overlaps_itself(view._array))
+        # the view, as a function of base; for a view whose elements share memory, as
+        # PyTorch's CopySlices: the op's gradient is copied back into the base's gradient at
+        # the view's positions (the last visit's stays), not added up
+        current = ViewGather.apply(source, index=index, order=copy_order(view._array))
     else:
         current = Tensor._wrap(view._array.copy())
     result = function.apply(current, *others, **params)
+    call = (function, view, others, params)     # (to write an overlapping view visit by visit)
     if result._array.shape != view._array.shape or not result._requires_grad:
-        _write(view, result._array)
+        _write(view, result._array, call)
         view._vcounter.value += 1
         return view
     new_base = ViewScatter.apply(_snapshot(source), result, index=index)
@@ -254,8 +258,8 @@ def _inplace_on_view(view, base, function, others, params):
         new_base.grad_fn._op_node = op      # the op on the view, shown inside (_shown_edges)
     if pairs:
         new_base = ViewAsComplex.apply(new_base)
-    _write(view, result._array)                           # the real write, through the view
-    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+    _write(view, result._array, call)                     # the real write, through the view
+    _take_history(base, new_base)      # (a retain_grad() of base moves along)
     rebased = ViewGather.apply(ViewAsReal.apply(base) if pairs else base, index=index,
                                repeats=overlaps_itself(view._array))
     _take_history(view, rebased)
@@ -286,7 +290,7 @@ def rebase_dirty_view(view):
     written = Tensor._wrap(view._array, True)       # the Function's output, as written
     written.grad_fn, written._output_nr = view.grad_fn, view._output_nr
     new_base = ViewScatter.apply(_snapshot(base), written, index=index)
-    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+    _take_history(base, new_base)      # (a retain_grad() of base moves along)
     _take_history(view, ViewGather.apply(base, index=index,
                                          repeats=overlaps_itself(view._array)))
     _rebase_views(base, view)
@@ -343,15 +347,15 @@ class ViewGather(Function):
     # PyTorch regenerates such a view's history as an as_strided of the base
     _node_name = "AsStridedBackward0"
 
-    def forward(self, base, *, index, repeats=False):
-        self.shape, self.index, self.repeats = base.shape, index, repeats
+    def forward(self, base, *, index, repeats=False, order=None):
+        self.shape, self.index, self.repeats, self.order = base.shape, index, repeats, order
         return base.reshape(-1)[index]
 
     def backward(self, g):
         if self.repeats:
             return ViewAdd.apply(g, shape=self.shape, index=self.index)
         zeros = Tensor._wrap(backend.xp_of(g._array).zeros(self.shape, dtype=g._array.dtype))
-        return ViewScatter.apply(zeros, g, index=self.index)
+        return ViewScatter.apply(zeros, g, index=self.index, order=self.order)
 
 
 class ViewAdd(Function):
@@ -378,9 +382,13 @@ class ViewScatter(Function):
     _node_name = "torch::autograd::CopySlices"     # PyTorch's name for a write through a view
     next_functions = copy_slices_edges           # (PyTorch's, with the in-place op inside)
 
-    def forward(self, base, value, *, index):
+    def forward(self, base, value, *, index, order=None):
         self.index = index
         out = base.copy()
+        if order is not None and value.ndim == index.ndim:
+            # positions repeat: written in PyTorch's order (``order``: the dims, outermost
+            # first), the last write of a position staying
+            index, value = (v.transpose(order).reshape(-1) for v in (index, value))
         out.reshape(-1)[index] = value
         return out
 
@@ -434,8 +442,11 @@ def writable_alias(a):
     return np.lib.stride_tricks.as_strided(start, a.shape, a.strides, writeable=True)
 
 
-def _write(target, array):
-    """Copy ``array`` into ``target``'s memory (it may be a view shared with other tensors)."""
+def _write(target, array, call=None):
+    """Copy ``array`` into ``target``'s memory (it may be a view shared with other tensors).
+    ``call``: ``(function, target, others, params)``, the op that computed ``array`` from
+    memory (given by the in-place ops); a target whose elements share memory is then written
+    visit by visit, as PyTorch's kernel writes it (``_overlap_order``)."""
     dst = target._array
     if array.dtype != dst.dtype and not can_cast_inplace(array.dtype, dst.dtype):
         raise RuntimeError(f"result type {kind_name(array.dtype)} can't be cast to the desired output "
@@ -451,7 +462,24 @@ def _write(target, array):
         dst = writable_alias(dst)
         if not dst.flags.writeable:
             refuse_write(dst)
+    if call is not None and shares_within(dst):
+        _write_in_turns(dst, array, call)
+        return
     dst[...] = array
+
+
+def _write_in_turns(dst, array, call):
+    """``_write`` into ``dst`` whose elements share memory: an address met ``k`` times is
+    updated ``k`` times, each time from memory as the visits before left it."""
+    function, target, others, params = call
+
+    def again():
+        with no_grad():
+            return function.apply(target, *others, **params)._array
+
+    read = others + (function.args if isinstance(function, _Call) else ())
+    write_in_turns(dst, array, again, [target._array] + [
+        o._array for o in read if isinstance(o, Tensor)])
 
 
 def can_cast_inplace(src, dst):
