@@ -198,6 +198,8 @@ from .ops.special_functions import (  # noqa: E402,F401
 from .ops.integer_math import gcd, gcd_, lcm, lcm_, ldexp, frexp  # noqa: E402,F401
 from .ops.type_promotion import result_type, promote_types, can_cast  # noqa: E402,F401
 from .ops.sampling_more import multinomial, poisson, randint_like  # noqa: E402,F401
+from .ops.fake_quantize import (  # noqa: E402,F401
+    fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine)
 from .ops.axis_splits import hsplit, vsplit, dsplit  # noqa: E402,F401
 from .ops.conjugation import (  # noqa: E402,F401
     conj, conj_physical, conj_physical_, resolve_conj, resolve_neg, is_conj, is_neg, adjoint)

@@ -11,7 +11,7 @@ n-d one with equal dims; ``wrap`` restarts the diagonal of a tall matrix every (
 """
 from __future__ import annotations
 
-from .._warn_once import warn_user
+from .._warn_once import USER, warn_once
 from .. import backend
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -76,8 +76,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     d, idx = _check(input, dim, index, source, reduce)
     if reduce == "mean" and input._array.dtype.kind == "b":   # PyTorch's count division
         raise not_implemented_for("div_floor_cpu", input._array.dtype)
-    # PyTorch's (once per process there; here as Python's warning filters decide)
-    warn_user("index_reduce() is in beta and the API may change at any time.", UserWarning)
+    # PyTorch's TORCH_WARN_ONCE: once per process (every time under set_warn_always(True))
+    warn_once("index_reduce() is in beta and the API may change at any time.", UserWarning,
+              stacklevel=USER)
     if input.ndim == 0:
         out = scatter_reduce(input, 0, index, source, reduce, include_self=include_self)
         return rename_node(out, "IndexReduceBackward0")          # PyTorch's node
