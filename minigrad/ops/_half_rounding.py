@@ -27,7 +27,7 @@ import numpy as np
 from ..parallel import get_num_threads
 
 __all__ = ["neg", "add", "add_s", "mul", "mul_s", "div", "div_s", "rdiv", "recip", "sqrt",
-           "addcmul", "addcdiv", "lerp", "maximum", "absolute"]
+           "addcmul", "addcdiv", "lerp", "maximum", "absolute", "fma"]
 
 _F32 = np.float32
 _F64 = np.float64
@@ -171,6 +171,11 @@ def sqrt(a):
 def maximum(a, b):
     """The elementwise maximum (NaN where either is NaN; exact)."""
     return np.maximum(a, b)
+
+
+def fma(a, b, c):
+    """round_f32(a * b + c) of float32 arrays with one rounding (as a fused multiply-add)."""
+    return (np.asarray(a, _F64) * np.asarray(b, _F64) + np.asarray(c, _F64)).astype(_F32)
 
 
 def addcmul(a, b, c, value=1):

@@ -26,6 +26,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
+from ._einsum_16bit import contract_16bit
 from ._util import c_order, not_implemented_for, scalar_type_name
 from .elementwise import mul
 from .matmul import _matmul
@@ -304,6 +305,11 @@ def contract(equation, operands, autocast, node_name=None):
     dtype = _result_dtype(subs, out, [t._array.dtype for t in operands],
                           [t.shape for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
+    if node_name is None and len(operands) > 1 and dtype.itemsize == 2 and dtype.kind in "fV" \
+            and all(type(t._array) is np.ndarray for t in operands):
+        # 16-bit: PyTorch's chain of ops, each rounding to the 16-bit dtype
+        ell = sorted(set("".join(subs)) - set(equation))
+        return contract_16bit(subs, out, operands, ell)
     return rename_node(Einsum.apply(*operands, subs=subs, out=out),
                        node_name or _einsum_node_name(subs, out), Einsum)
 

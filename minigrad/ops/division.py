@@ -24,7 +24,7 @@ from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors,
                     not_implemented_for, python_type_name, result_dtype)
 from ._binary_operands import _BAREBONES, _first_number, _scalar_or_tensor
 from .plumbing import conj_of, sum_to
-from .elementwise import _BF16, _FLOAT16, _binary, _by_half_scalar, mul, neg
+from .elementwise import _BF16, _FLOAT16, _binary, _by_half_scalar, cast, mul, neg
 
 
 class Div(Function):
@@ -55,6 +55,11 @@ class Div(Function):
             b = b.item()            # the scalar again, as a number: g / b in float32 too
         else:
             b = conj_of(b)
+            if g._array.dtype is _BF16 and b._array.dtype != _BF16:
+                # bfloat16 operands kept in float32: read them back in bfloat16, so that
+                # each step rounds to it (before a broadcast dim is summed), as PyTorch's
+                b = cast(b, _BF16)
+                a = a if a is None else cast(a, _BF16)
         return (sum_to(div(g, b), shape_a) if self.needs_input_grad[0] else None,
                 sum_to(mul(neg(g), div(div(conj_of(a), b), b)), shape_b)
                 if self.needs_input_grad[1] else None)

@@ -342,12 +342,30 @@ def square(a):
     return rename_node(mul(a, a), "PowBackward0")       # PyTorch's square is pow(a, 2)
 
 
+def _scalar_tail_rsqrt(x, out):
+    """The elements PyTorch's 16-bit rsqrt computes one at a time (the last ``size % 32`` of
+    each loop, ``_half_rounding._tail_positions``): the square root rounded to the 16-bit
+    dtype, then its reciprocal; written into ``out`` (a new C-contiguous array)."""
+    if type(x) is not np.ndarray or not x.flags.c_contiguous or not out.flags.c_contiguous:
+        return
+    from ._half_rounding import _tail_positions
+    where = _tail_positions(x.size, x.size) if x.size else None
+    if where is None:
+        return
+    f32 = np.dtype("float32")
+    root = dtypes.astype(dtypes.astype(np.sqrt(dtypes.astype(x.reshape(-1)[where], f32)),
+                                       x.dtype), f32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out.reshape(-1)[where] = dtypes.astype(np.float32(1) / root, x.dtype)
+
+
 def rsqrt(a):
     # rounded once, as PyTorch's vectorised kernel (its scalar loop for fewer than a vector's
     # elements rounds the bfloat16 square root first)
     if not (isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype)):
         return _unary(Rsqrt, a)
     out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
+    _scalar_tail_rsqrt(a._array, out._array)
     out = rename_node(out, "RsqrtBackward0")
     # PyTorch's node reads its result (-r^3 / 2): a later in-place write into it makes the
     # backward refuse, as there

@@ -110,10 +110,20 @@ class Mul(Function):
         ga = gb = None
         if self.needs_input_grad[0]:
             # (half: the scalar again, as a number, so that g * b is in float32 too)
-            ga = sum_to(mul(g, b.item() if self.half else conj_of(b)), shape_a)
+            ga = mul(g, b.item() if self.half else conj_of(b))
+            ga = sum_to(ga if ga.shape == shape_a else _rounded(ga, g), shape_a)
         if self.needs_input_grad[1]:
-            gb = sum_to(mul(g, conj_of(a)), shape_b)
+            gb = mul(g, conj_of(a))
+            gb = sum_to(gb if gb.shape == shape_b else _rounded(gb, g), shape_b)
         return ga, gb
+
+
+def _rounded(product, g):
+    """A bfloat16 gradient's product (computed from float32 copies) rounded to bfloat16
+    before it is summed over broadcast dims, as PyTorch's mul backward rounds it."""
+    if g._array.dtype is dtypes.BFLOAT16 and product._array.dtype != dtypes.BFLOAT16:
+        return Cast.apply(product, dtype=dtypes.BFLOAT16)
+    return product
 
 
 Mul.renamed("PowBackward0").next_functions = shown_inputs(0)  # square, a * a: one edge

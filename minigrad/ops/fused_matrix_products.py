@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
+from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._addbmm_16bit import addbmm_16
@@ -19,6 +20,7 @@ from ._util import broadcast_shape, not_implemented_for, result_dtype, scalar_ty
 from .elementwise import add, cast, mul
 from .matmul import bmm, mm, mv
 from .movement import expand
+from .plumbing import sum_to
 from .pointwise_select import where
 from .reduce import sum as sum_
 from .shaping import outer
@@ -140,6 +142,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     _same_dtype(input, mat2)
     beta, alpha = _coefficients(beta, alpha, input, mat1, mat2)
     if dtypes.reduced_float(mat1._array.dtype) and mat2._array.dtype == mat1._array.dtype:
+        if type(mat1._array) is np.ndarray and input._array.dtype == mat1._array.dtype and \
+                mat1.ndim == 2 and mat2.ndim == 2 and mat1.shape[1] == mat2.shape[0]:
+            _check_expands(input, (mat1.shape[0], mat2.shape[1]))
+            return _Addmm16.apply(input, mat1, mat2, beta=beta, alpha=alpha,
+                                  half=mat1._array.dtype)
         # PyTorch adds the bias in float32 and rounds once (float16 and bfloat16)
         wide, m1, m2 = (cast(t, np.dtype("float32")) for t in (input, mat1, mat2))
         product = mm(m1, m2)
@@ -148,6 +155,32 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     product = mm(mat1, mat2)
     _check_expands(input, product.shape)
     return rename_node(_scaled_sum(input, product, beta, alpha), "AddmmBackward0")
+
+
+class _Addmm16(Function):
+    """addmm of 16-bit matrices: the forward adds beta input and alpha (mat1 @ mat2) in float32
+    and rounds once; the backward is PyTorch's 16-bit ops: g beta (summed over the dims input
+    was broadcast along), (g @ mat2^T) alpha and (mat1^T @ g) alpha, each product rounded,
+    then each scaling (skipped for a coefficient of 1)."""
+    _node_name = "AddmmBackward0"
+
+    def forward(self, a, m1, m2, *, beta, alpha, half):
+        self.beta, self.alpha, self.input_shape = beta, alpha, a.shape
+        self.save_for_backward(m1, m2)
+        with no_grad():
+            wide = [cast(Tensor._wrap(x), np.dtype("float32")) for x in (a, m1, m2)]
+            return cast(_scaled_sum(wide[0], mm(wide[1], wide[2]), beta, alpha),
+                        half)._array
+
+    def backward(self, g):
+        m1, m2 = self.saved_tensors
+        grads = [None, None, None]
+        if self.needs_input_grad[0]:
+            grads[0] = sum_to(g if self.beta == 1 else mul(g, self.beta), self.input_shape)
+        for k, product in ((1, lambda: mm(g, m2.t())), (2, lambda: mm(m1.t(), g))):
+            if self.needs_input_grad[k]:
+                grads[k] = product() if self.alpha == 1 else mul(product(), self.alpha)
+        return tuple(grads)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):

@@ -26,7 +26,8 @@ whose size does not change is copied as it is by the linear modes, 2-d nearest a
 anti-aliased and uint8 bicubic resizes, as PyTorch does whatever the scale factor.  On numpy
 float32/float64 each dim's taps make one linear map, applied by ``SeparableResize``
 (``_resize_maps``: small matrix products, repeats and gathers) whose gradient is the
-transposed maps, the same op again.  Other inputs (float16, bfloat16, cupy, empty) read with
+transposed maps, the same op again.  float16/bfloat16 numpy inputs are resized as PyTorch's
+kernels round them (``_resize_16bit``).  Other inputs (cupy, empty) read with
 ``IndexSelect``s and mix with a multiply-add of constant weights, so their gradient (a
 scatter-add of weighted gradients) and its own derivatives come from those ops.
 
@@ -54,6 +55,7 @@ from .movement_copies import clone, keep_channels_last
 from .avg_pool import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 from .scatter_gather import IndexSelect
 from ._resize_taps import _dims_taps
+from ._resize_16bit import HalfResize
 
 __all__ = ["interpolate", "upsample"]
 
@@ -354,11 +356,13 @@ def _interpolate(input, size, scale_factor, mode, align_corners, recompute_scale
             # their channels-last version, whatever the input's layout
             name = f"upsample_{'bilinear' if mode == 'bilinear' else 'nearest'}2d_channels_last"
         raise not_implemented_for(name, np_dtype)
-    if mode == "bilinear" and reduced_float(np_dtype) and type(input._array) is np.ndarray:
-        # PyTorch's bilinear kernel mixes a float16/bfloat16 image in float32 and rounds each
-        # output once
-        return _interpolate(input.float(), size, scale_factor, mode, align_corners,
-                            recompute_scale_factor, antialias).to(input.dtype)
+    if reduced_float(np_dtype) and type(input._array) is np.ndarray and input._array.size:
+        # float16/bfloat16: computed in float32 and rounded where PyTorch's kernels round
+        factors = list(scale_factors) if scale_factors is not None else [None] * dim
+        near = _dims_taps(input, mode, sizes, scales, scales32, False, False) \
+            if mode in ("nearest", "nearest-exact") else None
+        return HalfResize.apply(input, half=np_dtype, mode=mode, sizes=sizes, factors=factors,
+                                align_corners=bool(align_corners), nearest_dims=near)
     fixed_point = uint8 and mode in ("bilinear", "bicubic", "lanczos")
     numpy_float = type(input._array) is np.ndarray and np_dtype in FLOAT32_64 and \
         input._array.size

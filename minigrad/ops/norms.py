@@ -108,6 +108,12 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         # the norm of complex numbers is that of their moduli (a real result); abs's
         # gradient g z / |z| (0 at z = 0) carries it back
         x = abs(x)
+    if ord == 2 and dtypes.reduced_float(x._array.dtype) and type(x._array) is np.ndarray \
+            and x.numel():
+        # the commonest 16-bit norm: computed in float32, rounded once; its backward rounds
+        # as PyTorch's (``_VectorNorm16``)
+        dims = None if dim is None or len(normalize_dims(dim, x.ndim)) == 0 else dim
+        return _VectorNorm16.apply(x, ord=2.0, dims=dims, keepdim=keepdim)
     if dtypes.reduced_float(x._array.dtype):
         # as PyTorch: a half-precision norm is computed in float32 and rounded once, since
         # |x|^ord overflows float16 (largest 65504) long before the norm does (8^6 already)
@@ -229,7 +235,14 @@ class _VectorNorm(Function):
             # 0 where the norm is 0 (0 / 0 there), then times g (an inf g gives NaN there,
             # as PyTorch's)
             xa = x._array
-            out = backend.xp_of(n).divide(xa, n, dtype=xa.dtype)
+            half = ga.dtype if ga.dtype.itemsize == 2 and ga.dtype.kind in "fV" else None
+            if half is not None and xa.dtype != half:
+                # a 16-bit norm computed in float32: PyTorch's backward reads the norm in the
+                # 16-bit dtype and rounds x / norm to it before the product
+                n = dtypes.astype(dtypes.astype(n, half), xa.dtype)
+                out = dtypes.astype(dtypes.astype(xa / n, half), xa.dtype)
+            else:
+                out = backend.xp_of(n).divide(xa, n, dtype=xa.dtype)
             zero = n == 0
             if zero.any():
                 out[...] = backend.xp_of(n).where(zero, 0, out)
@@ -260,6 +273,13 @@ class _VectorNorm(Function):
             if p < 2.0:
                 return mul(mul(sgn, pow(abs(x), p - 1)), scale)
             return mul(mul(x, pow(abs(x), p - 2)), scale)
+
+
+class _VectorNorm16(_VectorNorm):
+    """The 2-norm of a float16/bfloat16 array: the forward gets it in float32 and its result
+    is rounded once; the backward (``_VectorNorm``'s) reads the norm in the 16-bit dtype and
+    rounds x / norm to it before multiplying by g, as PyTorch's."""
+    half_in_float32 = True
 
 
 def _named(norm):

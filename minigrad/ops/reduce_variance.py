@@ -15,6 +15,7 @@ import numpy as np
 from .. import backend, dtypes
 from .._warn_once import warn_user
 from ..autograd import Function, is_grad_enabled
+from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._reduce_precision import SINGLE
 from .._argument_error import ArgumentError
@@ -24,7 +25,7 @@ from .elementwise import Mul, cast, mul, sub
 from .division import div
 from .pointwise_select import where
 from .plumbing import cast_to
-from .reduce import Mean, _mean_array, _spread
+from .reduce import Mean, _mean_array, _spread, mean
 
 
 class Var(Function):
@@ -43,8 +44,10 @@ class Var(Function):
     a_i equals the mean; a per-dim one keeps the formula, whatever sign or inf it gives.
     """
     complex_ok = True
+    half = None       # the 16-bit dtype of an input computed in float32 (its gradient's rounding)
 
-    def forward(self, a, *, axes, correction, keepdim, grad_count):
+    def forward(self, a, *, axes, correction, keepdim, grad_count, half=None):
+        self.half = half
         out = self._variance(a, axes, correction, keepdim)
         self.grad_count = grad_count
         self.save_for_backward(a, self.centered)
@@ -100,9 +103,15 @@ class Var(Function):
             # real g times a real factor, then complex for a complex input (nan + 0j, as
             # PyTorch: a complex product would spread the NaN to the imaginary part)
             return cast_to(Mul.apply(spread, Tensor._wrap(factor)), arr.dtype)
+        scale = 2.0 / dof if dof != 0 else float("inf")     # 2 / 0 is inf, as in C++
+        if self.half is not None:
+            # a 16-bit input: PyTorch's (2 / dof * g) * (a - mean(a)), each step rounded to
+            # the 16-bit dtype
+            a16 = cast(a, self.half)
+            centered = sub(a16, mean(a16, self.axes, True))
+            return mul(mul(cast(spread, self.half), scale), centered)
         if is_grad_enabled():
             centered = sub(a, Mean.apply(a, axes=self.axes, keepdim=True))
-        scale = 2.0 / dof if dof != 0 else float("inf")     # 2 / 0 is inf, as in C++
         return mul(mul(spread, centered), scale)
 
 
@@ -116,8 +125,8 @@ class Std(Var):
     """
     complex_ok = True         # std = sqrt(var) with var real: Var's complex backward carries over
 
-    def forward(self, a, *, axes, correction, keepdim, grad_count):
-        self.grad_count = grad_count
+    def forward(self, a, *, axes, correction, keepdim, grad_count, half=None):
+        self.grad_count, self.half = grad_count, half
         with ieee_errors():
             out = self._variance(a, axes, correction, keepdim, root=True)
         self.save_for_backward(a, self.centered, out)
@@ -126,6 +135,8 @@ class Std(Var):
     def backward(self, g):
         a, centered, out = self.saved_tensors
         with ieee_errors():
+            if self.half is not None:         # (std and g read in the 16-bit dtype)
+                out, g = cast(out, self.half), cast(g, self.half)
             g_var = where(out._array == 0, 0.0, div(g, mul(out, 2.0)))
             return self._variance_backward(g_var, a, centered)
 
@@ -217,7 +228,10 @@ def _var_apply(function, a, dim, unbiased, keepdim, correction, name):
     if dtypes.reduced_float(a._array.dtype):
         # as PyTorch: float16 is summed in float32 and rounded once (its squares overflow
         # from |x| = 256, where the standard deviation is still far from float16's limit)
-        return cast(function.apply(cast(a, dtypes.float32), axes=axes, correction=correction,
-                                   keepdim=keepdim, grad_count=grad_count), a._array.dtype)
+        out = cast(function.apply(cast(a, dtypes.float32), axes=axes, correction=correction,
+                                  keepdim=keepdim, grad_count=grad_count,
+                                  half=a._array.dtype), a._array.dtype)
+        name = {Var: "VarBackward0", Std: "StdBackward0"}.get(function)
+        return out if name is None else rename_node(out, name)
     return function.apply(a, axes=axes, correction=correction, keepdim=keepdim,
                           grad_count=grad_count)

@@ -15,11 +15,32 @@ import math
 
 import numpy as np
 
+from .. import dtypes
 from ..tensor import Tensor
 from ..ops import _half_rounding as H
 
 __all__ = ["sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step",
-           "adamax_step", "nadam_step", "radam_step"]
+           "adamax_step", "nadam_step", "radam_step", "asgd_step", "adafactor_step",
+           "split_half", "run_functional"]
+
+
+def split_half(params):
+    """(indices of the float16/bfloat16 numpy parameters, indices of the others)."""
+    half, other = [], []
+    for i, p in enumerate(params):
+        a = p._array
+        (half if type(a) is np.ndarray and a.dtype.itemsize == 2 and a.dtype.kind in "fV"
+         else other).append(i)
+    return half, other
+
+
+def run_functional(step, params, grads, indices, states, group):
+    """A functional optimizer's (``optim.adam.adam`` ...) step on its 16-bit parameters
+    ``indices``: ``step`` (one of this module's) with ``states[k]`` the state dict of
+    ``params[indices[k]]`` (its tensors updated in place, a new one added to the dict)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # IEEE, silently
+        for i, state in zip(indices, states):
+            step(None, params[i], grads[i]._array, state, group)
 
 
 def _set(array, values):
@@ -62,6 +83,8 @@ def sgd_step(self, param, grad, state, group):
     """SGD: buf = momentum * buf + (1 - dampening) * g; g += momentum * buf (nesterov);
     p += -lr * g."""
     p = param._array
+    if group.get("fused"):
+        return _fused_sgd(p, grad, state, group)
     g = _gradient(p, grad, group)
     momentum = group["momentum"]
     if momentum != 0:
@@ -77,13 +100,15 @@ def sgd_step(self, param, grad, state, group):
 
 
 def adam_step(self, param, grad, state, group):
-    """Adam and AdamW (the same sequence with foreach on or off)."""
+    """Adam and AdamW (the same sequence with foreach on or off; ``fused``: one kernel)."""
     if not state:
         self._fresh_state(param, state, group)
     p = param._array
     beta1, beta2 = (float(b) for b in group["betas"])
     lr = float(group["lr"])
     t = _count(state)
+    if group.get("fused"):
+        return _fused_adam(p, grad, state, group, beta1, beta2, lr, t)
     g = _gradient(p, grad, group, group.get("decoupled_weight_decay", False))
     m, v = state["exp_avg"]._array, state["exp_avg_sq"]._array
     _moments(m, v, g, beta1, beta2, _foreach(group))
@@ -95,6 +120,183 @@ def adam_step(self, param, grad, state, group):
         v = v_max
     denom = H.add_s(H.div_s(H.sqrt(v), bc2_sqrt), group["eps"])
     _set(p, H.addcdiv(p, m, denom, -step_size))
+
+
+_F32 = np.float32
+_VECTOR = 16         # the elements of one vector of PyTorch's fused kernels on 16-bit floats
+
+
+def _fused_adam(p, grad, state, group, beta1, beta2, lr, t):
+    """PyTorch's fused Adam/AdamW kernel: each element read as float32, its whole update in
+    float32 and the state and parameter rounded once as they are stored (the moments go on
+    unrounded into the parameter's update).  The last ``size % 16`` elements run one at a
+    time: the lerp of the first moment is unfused there, fused in the vectors before."""
+    w = np.asarray(p, _F32)
+    g = np.asarray(grad, _F32)
+    m_arr, v_arr = state["exp_avg"]._array, state["exp_avg_sq"]._array
+    m, v = m_arr.astype(_F32), v_arr.astype(_F32)
+    if group["maximize"]:
+        g = -g
+    wd = group["weight_decay"]
+    if wd != 0:
+        if group.get("decoupled_weight_decay", False):
+            w = w * _F32(1 - lr * wd)
+        else:
+            g = g + w * _F32(wd)
+    weight = _F32(1 - beta1)
+    small = abs(weight) < 0.5
+    body = p.size - p.size % _VECTOR
+    flat_m, flat_g = m.reshape(-1), g.reshape(-1)
+    lerp = H.fma(weight if small else weight - _F32(1), g - m, m if small else g)
+    tail_m, tail_g = flat_m[body:], flat_g[body:]
+    lerp.reshape(-1)[body:] = tail_m + weight * (tail_g - tail_m) if small else \
+        tail_g - (tail_g - tail_m) * (_F32(1) - weight)
+    m = lerp
+    v = v * _F32(beta2) + _F32(1 - beta2) * g * g
+    _set(m_arr, m)
+    _set(v_arr, v)
+    if group["amsgrad"]:
+        v_max = state["max_exp_avg_sq"]._array
+        v = np.maximum(v_max.astype(_F32), v)
+        _set(v_max, v)
+    denom = np.sqrt(v) / _F32(math.sqrt(1 - beta2 ** t)) + _F32(group["eps"])
+    step_size = lr / (1 - beta1 ** t)
+    out = w + _F32(-step_size) * m / denom
+    tail = slice(body, None)
+    out.reshape(-1)[tail] = w.reshape(-1)[tail] - \
+        _F32(step_size) * m.reshape(-1)[tail] / denom.reshape(-1)[tail]
+    _set(p, out)
+
+
+def asgd_step(self, param, grad, state, group):
+    """ASGD: single-tensor p = p (1 - lambd eta) - eta g, ax += (p - ax) mu (eta and mu
+    read as float32 numbers); foreach p -= eta (g + lambd p), ax += (p - ax) mu, each an
+    addcmul with eta or mu rounded to the 16-bit dtype, and the next eta computed in float32
+    from the float32 step."""
+    if not state:
+        self._fresh_state(param, state, group)
+    p, ax = param._array, state["ax"]._array
+    t = _count(state)
+    g = H.neg(grad) if group["maximize"] else grad
+    eta_t, mu_t = state["eta"]._array, state["mu"]._array
+    eta, mu = float(eta_t), float(mu_t)
+    lambd, wd = group["lambd"], group["weight_decay"]
+    if wd != 0:
+        g = H.add(g, p, wd)
+    as_half = (lambda x: np.asarray(x, _F32).astype(p.dtype))
+    if _foreach(group):
+        _set(p, H.addcmul(p, H.add(g, p, lambd), as_half(eta), -1))
+        _set(ax, H.addcmul(ax, H.add(p, ax, -1), as_half(mu)))
+    else:
+        _set(p, H.add(H.mul_s(p, 1 - lambd * eta), g, -eta))
+        if mu != 1:
+            _set(ax, H.add(ax, H.mul_s(H.add(p, ax, -1), mu)))
+        else:
+            _set(ax, p)
+    lr = float(group["lr"])
+    if _foreach(group):
+        # (foreach: the step a float32 tensor, so eta is float32 arithmetic, the division a
+        # reciprocal times lr)
+        base = _F32(1) + _F32(t) * _F32(lambd * lr)
+        eta_t[...] = (_F32(1) / np.power(base, _F32(group["alpha"]))) * _F32(lr)
+    else:
+        eta_t[...] = _F32(lr / ((1 + lambd * lr * t) ** group["alpha"]))
+    mu_t[...] = _F32(1 / max(1, t - group["t0"]))
+
+
+def adafactor_step(self, param, grad, state, group):
+    """Adafactor as PyTorch's single-tensor sequence of 16-bit tensor operations (each
+    rounding): the factored (row, column) or full second moment lerped towards the squared
+    gradient's means, the update g / sqrt(max(v, eps1^2)) scaled by the parameter's RMS and
+    its own."""
+    from ..autograd.grad_mode import no_grad
+    eps1, eps2 = group["eps"]
+    if eps1 is None:
+        eps1 = self._eps1.setdefault(id(group), float(dtypes.np_finfo(param._array.dtype).eps))
+    g = Tensor._wrap(grad)
+    if not state:
+        state["step"] = self._step_tensor()
+        if g.ndim > 1:
+            state["row_var"] = Tensor._wrap(np.zeros(g.shape[:-1] + (1,), grad.dtype))
+            state["col_var"] = Tensor._wrap(np.zeros(g.shape[:-2] + (1,) + g.shape[-1:],
+                                                     grad.dtype))
+        else:
+            state["variance"] = Tensor._wrap(np.zeros(g.shape, grad.dtype))
+    with no_grad():
+        if group["maximize"]:
+            g = -g
+        t = _count(state)
+        lr = float(group["lr"])
+        weight = t ** group["beta2_decay"]
+        rho = min(lr, 1 / (t ** 0.5))
+        alpha = max(eps2, param.norm(2).item() / (param.numel() ** 0.5)) * rho
+        if group["weight_decay"] != 0:
+            _set(param._array, H.mul_s(param._array, 1 - lr * group["weight_decay"]))
+        if g.ndim > 1:
+            row, col = state["row_var"], state["col_var"]
+            row.lerp_(g.norm(dim=-1, keepdim=True).square_().div_(g.shape[-1]), weight)
+            col.lerp_(g.norm(dim=-2, keepdim=True).square_().div_(g.shape[-2]), weight)
+            estimate = row @ col
+            estimate.div_(row.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+        else:
+            state["variance"].lerp_(g * g, weight)
+            estimate = state["variance"].clone()
+        update = estimate.clamp_(min=eps1 * eps1).rsqrt_()
+        update.mul_(g)
+        denom = max(1.0, update.norm(2).item() / ((update.numel() ** 0.5) * group["d"]))
+        _set(param._array, H.add(param._array, update._array, -alpha / denom))
+
+
+def _fused_sgd(p, grad, state, group):
+    """PyTorch's fused SGD kernel as its element-at-a-time loop computes every element: in
+    float32, g + wd p, buf = momentum buf + (1 - dampening) g (g itself at the first step),
+    g + momentum buf (nesterov) or buf, p - lr g; buf and p rounded as stored.  (PyTorch
+    2.13's kernel leaves the elements of its 16-wide vectors, all but the last
+    ``size % 16``, of a 16-bit parameter unchanged: not copied here.)"""
+    w = np.asarray(p, _F32)
+    g = np.asarray(grad, _F32)
+    if group["maximize"]:
+        g = -g
+    if group["weight_decay"] != 0:
+        g = g + w * _F32(group["weight_decay"])
+    momentum = group["momentum"]
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            b = g
+            state["momentum_buffer"] = Tensor._wrap(g.astype(p.dtype))
+        else:
+            b = buf._array.astype(_F32) * _F32(momentum) + g * _F32(1 - group["dampening"])
+            _set(buf._array, b)
+        g = g + b * _F32(momentum) if group["nesterov"] else b
+    _set(p, w - g * _F32(group["lr"]))
+
+
+def _fused_adagrad(p, grad, state, group, t):
+    """PyTorch's fused Adagrad kernel: in float32, g + wd p, sum + g g, then
+    p - clr g / (sqrt(sum) + eps), sum and p rounded as stored; in the 16-wide vectors (all
+    but the last ``size % 16`` elements) wd, eps and clr are rounded to the 16-bit dtype
+    first."""
+    w = np.asarray(p, _F32)
+    g = np.asarray(grad, _F32)
+    sums = state["sum"]._array
+    lr = float(group["lr"])
+    clr = lr / (1 + (t - 1) * group["lr_decay"])
+    if group["maximize"]:
+        g = -g
+    body = p.size - p.size % _VECTOR
+    in_half = p.dtype
+
+    def numbers(x):
+        """(the vectors' number, one per element: rounded to the 16-bit dtype in the body)"""
+        out = np.full(p.shape, _F32(x))
+        out.reshape(-1)[:body] = _F32(np.asarray(_F32(x)).astype(in_half))
+        return out
+    if group["weight_decay"] != 0:
+        g = g + w * numbers(group["weight_decay"])
+    s = sums.astype(_F32) + g * g
+    _set(sums, s)
+    _set(p, w - numbers(clr) * g / (np.sqrt(s) + numbers(group["eps"])))
 
 
 def rmsprop_step(self, param, grad, state, group):
@@ -130,6 +332,8 @@ def adagrad_step(self, param, grad, state, group):
         self._fresh_state(param, state, group)
     p = param._array
     t = _count(state)
+    if group.get("fused"):
+        return _fused_adagrad(p, grad, state, group, t)
     g = _gradient(p, grad, group)
     lr = float(group["lr"])
     sums = state["sum"]._array

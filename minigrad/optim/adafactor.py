@@ -6,6 +6,7 @@ import math
 
 from .. import backend, dtypes
 from ..tensor import Tensor
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["Adafactor"]
@@ -53,6 +54,13 @@ class Adafactor(Optimizer):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                         weight_decay=weight_decay, foreach=foreach, maximize=maximize)
         super().__init__(params, defaults)
+
+    def _half_update(self, param, grad, state, group):
+        """float16/bfloat16 parameters: PyTorch's single-tensor sequence of rounded tensor
+        operations (its foreach one is not copied: the float32-style update then)."""
+        if group.get("foreach"):
+            return self._update(param, grad, state, group)
+        return _half_steps.adafactor_step(self, param, grad, state, group)
 
     def step(self, closure=None):
         # eps[0] = None resolves to the dtype epsilon of the group's first updated parameter

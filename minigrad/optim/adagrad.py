@@ -130,6 +130,21 @@ def adagrad(params, grads, state_sums, state_steps, fused=None, grad_scale=None,
     check_flags("adagrad", differentiable)
     if not unscale_grads(grads, grad_scale, found_inf, fused):
         return
+    half, other = _half_steps.split_half(params)
+    if half:
+        # float16/bfloat16: PyTorch's rounded sequence (its fused kernel with fused=True)
+        group = dict(lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps,
+                     maximize=maximize, foreach=foreach, fused=fused)
+        states = [dict(step=state_steps[i], sum=state_sums[i]) for i in half]
+        _half_steps.run_functional(_half_steps.adagrad_step, params, grads, half, states,
+                                   group)
+        if other:
+            adagrad([params[i] for i in other], [grads[i] for i in other],
+                    [state_sums[i] for i in other], [state_steps[i] for i in other], fused,
+                    None, None, has_sparse_grad, foreach, differentiable, has_complex, lr=lr,
+                    weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize)
+        bump_versions([params[i] for i in half])
+        return
     hyper = float_scalars(lr=lr)
     for arrays in each_param(params, grads, state_sums, state_steps):
         adagrad_update(*arrays, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps,

@@ -237,6 +237,25 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, for
     check_flags("adam", differentiable)
     if not unscale_grads(grads, grad_scale, found_inf, fused):
         return
+    half, other = _half_steps.split_half(params)
+    if half:
+        # float16/bfloat16: PyTorch's rounded sequence (its fused kernel with fused=True)
+        group = dict(lr=lr, betas=(beta1, beta2), weight_decay=weight_decay, eps=eps,
+                     amsgrad=amsgrad, maximize=maximize, foreach=foreach, fused=fused,
+                     decoupled_weight_decay=decoupled_weight_decay)
+        states = [dict(step=state_steps[i], exp_avg=exp_avgs[i], exp_avg_sq=exp_avg_sqs[i],
+                       **({"max_exp_avg_sq": max_exp_avg_sqs[i]} if amsgrad else {}))
+                  for i in half]
+        _half_steps.run_functional(_half_steps.adam_step, params, grads, half, states, group)
+        if other:
+            pick = (lambda lst: None if lst is None else [lst[i] for i in other])
+            adam([params[i] for i in other], pick(grads), pick(exp_avgs), pick(exp_avg_sqs),
+                 pick(max_exp_avg_sqs), pick(state_steps), foreach, capturable,
+                 differentiable, fused, None, None, has_complex, decoupled_weight_decay,
+                 amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr,
+                 weight_decay=weight_decay, eps=eps, maximize=maximize)
+        bump_versions([params[i] for i in half])
+        return
     hyper = float_scalars(lr=lr, beta1=beta1, beta2=beta2)
     for arrays in each_param(params, grads, exp_avgs, exp_avg_sqs,
                              max_exp_avg_sqs if amsgrad else None, state_steps):

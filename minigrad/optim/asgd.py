@@ -5,6 +5,7 @@ import numpy as np
 
 from ._validate import check_non_negative
 from ._functional import bump_versions, check_flags, each_param, float_scalars
+from . import _half_steps
 from .optimizer import Optimizer
 
 __all__ = ["ASGD", "asgd"]
@@ -27,6 +28,7 @@ class ASGD(Optimizer):
     _scalar_state = frozenset({"eta", "mu"})
     _capturable_what = "params, mus, etas, and state_steps"
     _tensor_numbers = frozenset({"step", "eta", "mu"})
+    _half_update = _half_steps.asgd_step   # float16/bfloat16 parameters
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False, capturable=False):

@@ -165,6 +165,27 @@ def sgd(params, d_p_list, momentum_buffer_list, has_sparse_grad=False, foreach=N
     (loss scaling) only with ``fused=True``."""
     if not unscale_grads(d_p_list, grad_scale, found_inf, fused):
         return
+    half, other = _half_steps.split_half(params)
+    if half:
+        # float16/bfloat16: PyTorch's rounded sequence (its fused kernel with fused=True)
+        group = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, dampening=dampening,
+                     nesterov=nesterov, maximize=maximize, foreach=foreach, fused=fused)
+        states = [{} if momentum_buffer_list[i] is None else
+                  {"momentum_buffer": momentum_buffer_list[i]} for i in half]
+        _half_steps.run_functional(_half_steps.sgd_step, params, d_p_list, half, states, group)
+        for i, state in zip(half, states):
+            if "momentum_buffer" in state:
+                momentum_buffer_list[i] = state["momentum_buffer"]
+        if other:
+            buffers = [momentum_buffer_list[i] for i in other]
+            sgd([params[i] for i in other], [d_p_list[i] for i in other], buffers,
+                has_sparse_grad, foreach, fused, weight_decay=weight_decay,
+                momentum=momentum, lr=lr, dampening=dampening, nesterov=nesterov,
+                maximize=maximize)
+            for i, buf in zip(other, buffers):
+                momentum_buffer_list[i] = buf
+        bump_versions([params[i] for i in half])
+        return
     hyper = float_scalars(lr=lr)
     uses_buffers = momentum != 0
     for i, (p, g, buf) in enumerate(each_param(params, d_p_list, momentum_buffer_list)):
