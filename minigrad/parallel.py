@@ -275,9 +275,12 @@ def binary(ufunc, a, b):
     of one shape and one floating dtype (the result then has that dtype, as ufunc's own);
     for any other operands, ufunc(a, b) as it is."""
     # (the size first: a small operand, the usual one, fails it at once)
+    # (both row-major: an expanded operand, strides 0, would make empty_like's result
+    # column-major, and the pass over it 10x slower)
     if (type(a) is np.ndarray and 3 * a.nbytes >= MIN_PARALLEL_BYTES
             and type(b) is np.ndarray and a.shape == b.shape and a.dtype == b.dtype
-            and a.dtype.kind in "fV" and get_num_threads() > 1):
+            and a.dtype.kind in "fV" and a.flags.c_contiguous and b.flags.c_contiguous
+            and get_num_threads() > 1):
         out = np.empty_like(a)
         map_pieces(lambda x, y, o: ufunc(x, y, out=o), a, b, out)
         return out

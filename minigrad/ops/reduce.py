@@ -132,7 +132,10 @@ class Mean(Function):
                 out.fill(share.reshape(()))
                 return Tensor._wrap(out)
             spread = _spread(Tensor._wrap(share), self.in_shape, self.axes, self.keepdim)
-            return Tensor._wrap(mf.pointwise_layout(np.array(spread._array), (spread._array,)))
+            # (copied row-major first, the common layout: numpy's own order for a view of
+            # zero strides is column-major, and the relayout after it cost 10x the copy)
+            return Tensor._wrap(mf.pointwise_layout(np.array(spread._array, order="C"),
+                                                    (spread._array,)))
         return _spread(g, self.in_shape, self.axes, self.keepdim) / self.count
 
 

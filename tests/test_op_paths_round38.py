@@ -1,0 +1,144 @@
+"""Round 38's faster op paths, checked against PyTorch: roll as two slice copies per dim (not a
+gather), tril/triu as one bit mask (not a where()), a mean's spread gradient and a broadcast
+product copied row-major (numpy's own order for a view of zero strides is column-major). Each
+keeps PyTorch's values, gradients (first and second order), node names and layouts."""
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+
+def _pair(array, grad=True):
+    return (minigrad.tensor(array, requires_grad=grad), torch.tensor(array, requires_grad=grad))
+
+
+def _same(m, t):
+    assert tuple(m.shape) == tuple(t.shape)
+    assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    got, want = m.detach().numpy(), t.detach().numpy()
+    assert np.array_equal(got, want, equal_nan=True), (got, want)
+
+
+ROLLS = [((4, 5), 1, 0), ((4, 5), (1, -2), (0, 1)), ((2, 3, 4, 5), (3,), (2,)),
+         ((3,), 7, 0), ((2, 3), (1, 1), (0, 0)), ((3, 4), (-5,), (1,)),
+         ((3, 4), (2 ** 40,), (0,)), ((2, 3, 4), (1, 2, -1), (-1, 0, 1))]
+
+
+@pytest.mark.parametrize("shape, shifts, dims", ROLLS)
+def test_roll_values_gradients_and_second_order(shape, shifts, dims):
+    rng = np.random.default_rng(0)
+    a, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    m, t = _pair(a)
+    ym, yt = minigrad.roll(m, shifts, dims), torch.roll(t, shifts, dims)
+    _same(ym, yt)
+    assert ym.stride() == yt.stride()
+    assert ym.grad_fn.name() == yt.grad_fn.name() == "RollBackward0"
+    # an upstream gradient that requires grad: the backward is itself a roll, recorded
+    gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g, requires_grad=True),
+                                 create_graph=True)
+    gt, = torch.autograd.grad(yt, [t], torch.tensor(g, requires_grad=True), create_graph=True)
+    _same(gm, gt)
+    assert gm.grad_fn.name() == gt.grad_fn.name() == "RollBackward0"
+
+
+def test_roll_layouts_follow_pytorch():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    t = torch.tensor(a).to(memory_format=torch.channels_last)
+    m = minigrad.tensor(a).contiguous(memory_format=minigrad.channels_last)
+    assert minigrad.roll(m, 1, 1).stride() == torch.roll(t, 1, 1).stride()
+    b = rng.standard_normal((4, 5))
+    assert minigrad.roll(minigrad.tensor(b).t(), 1, 0).stride() == \
+        torch.roll(torch.tensor(b).t(), 1, 0).stride()
+    e = rng.standard_normal(4)
+    ym = minigrad.roll(minigrad.tensor(e).expand(3, 4), 1, 1)
+    yt = torch.roll(torch.tensor(e).expand(3, 4), 1, 1)
+    _same(ym, yt)
+    assert ym.stride() == yt.stride()
+
+
+def test_roll_gradcheck_and_gradgradcheck():
+    x = minigrad.tensor(np.random.default_rng(2).standard_normal((3, 4)), requires_grad=True)
+    assert minigrad.autograd.gradcheck(lambda v: minigrad.roll(v, (1, 2), (0, 1)), (x,))
+    assert minigrad.autograd.gradgradcheck(lambda v: minigrad.roll(v, (1, -1), (0, 1)) ** 2,
+                                           (x,))
+
+
+DTYPES = ["float32", "float64", "float16", "int64", "int8", "bool", "complex64", "complex128"]
+
+
+@pytest.mark.parametrize("name", ["tril", "triu"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 5), (3, 2, 6), (0, 3), (5, 0), (2, 3, 3)])
+def test_triangles_keep_every_value_exactly(name, dtype, shape):
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal(shape) * 3).astype(dtype)
+    if a.dtype.kind == "f" and a.size:
+        a.flat[0] = np.nan              # a NaN above the diagonal is zeroed, below it kept
+        a.flat[-1] = -np.inf
+    for k in (0, 1, -2, 7, -9):
+        ym = getattr(minigrad, name)(minigrad.tensor(a), k)
+        yt = getattr(torch, name)(torch.tensor(a), k)
+        _same(ym, yt)
+        assert ym.stride() == yt.stride()
+
+
+def test_triangles_of_views_and_their_gradients():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 3, 5))
+    m, t = _pair(x)
+    for fn in ("tril", "triu"):
+        ym = getattr(minigrad, fn)(m.transpose(0, 2), 1)
+        yt = getattr(torch, fn)(t.transpose(0, 2), 1)
+        _same(ym, yt)
+        assert ym.stride() == yt.stride()
+        assert ym.grad_fn.name() == yt.grad_fn.name()
+        assert ym.grad_fn._saved_diagonal == yt.grad_fn._saved_diagonal
+        g = rng.standard_normal(tuple(yt.shape))
+        gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+        gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+        _same(gm, gt)
+    e = rng.standard_normal(4)
+    _same(minigrad.tril(minigrad.tensor(e).expand(3, 4)), torch.tril(torch.tensor(e).expand(3, 4)))
+    v = minigrad.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    assert minigrad.autograd.gradcheck(lambda s: minigrad.tril(s, -1), (v,))
+    assert minigrad.autograd.gradgradcheck(lambda s: minigrad.triu(s) ** 2, (v,))
+
+
+def test_inplace_triangles_keep_their_node_names():
+    rng = np.random.default_rng(5)
+    m, t = _pair(rng.standard_normal((3, 3)))
+    wm, wt = m.clone(), t.clone()
+    wm.tril_(1)
+    wt.tril_(1)
+    _same(wm, wt)
+    assert wm.grad_fn.name() == wt.grad_fn.name()
+
+
+@pytest.mark.parametrize("expr", ["x.var(0) + x.mean(0)", "x.var(1, keepdim=True)",
+                                  "x.std(0)", "x.mean(0)", "x.mean((0, 1))",
+                                  "x * x.sum(0, keepdim=True)", "x.sum(0, keepdim=True) * x"])
+def test_spread_gradients_are_laid_out_as_pytorch(expr):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((64, 32, 3))
+    m, t = _pair(a)
+    ym, yt = eval(expr, {"x": m}), eval(expr, {"x": t})
+    g = rng.standard_normal(tuple(yt.shape))
+    gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+    gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+    assert gm.stride() == gt.stride()
+    assert np.allclose(gm.numpy(), gt.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_broadcast_product_is_row_major():
+    """The parallel pass of a product takes two row-major operands only: an expanded one gave
+    a column-major result that was then copied again."""
+    rng = np.random.default_rng(7)
+    v, x = rng.standard_normal(512).astype(np.float32), rng.standard_normal((2048, 512))
+    x = x.astype(np.float32)
+    ym = minigrad.tensor(v).expand(2048, 512) * minigrad.tensor(x)
+    yt = torch.tensor(v).expand(2048, 512) * torch.tensor(x)
+    assert ym.stride() == yt.stride()
+    assert np.array_equal(ym.numpy(), yt.numpy())
