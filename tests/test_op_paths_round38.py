@@ -142,3 +142,45 @@ def test_a_broadcast_product_is_row_major():
     yt = torch.tensor(v).expand(2048, 512) * torch.tensor(x)
     assert ym.stride() == yt.stride()
     assert np.array_equal(ym.numpy(), yt.numpy())
+
+
+FOLDS = [((2, 3, 7, 8), 3, 1, 0, 1), ((2, 3, 7, 8), (2, 3), (2, 1), (1, 2), (2, 1)),
+         ((1, 2, 4, 4), 1, 1, 0, 2), ((3, 6, 5), 3, 2, 1, 3), ((2, 2, 8, 8), (4, 4), 1, 0, (4, 4)),
+         ((0, 2, 5, 5), 3, 1, 1, 1)]
+
+
+@pytest.mark.parametrize("shape, k, d, p, s", FOLDS)
+def test_unfold_and_fold_are_pytorchs_and_each_others_backward(shape, k, d, p, s):
+    rng = np.random.default_rng(8)
+    m, t = _pair(rng.standard_normal(shape))
+    ym = minigrad.nn.functional.unfold(m, k, d, p, s)
+    yt = torch.nn.functional.unfold(t, k, d, p, s)
+    _same(ym, yt)
+    assert ym.grad_fn.name() == yt.grad_fn.name()
+    g = rng.standard_normal(tuple(yt.shape))
+    gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+    gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+    _same(gm, gt)               # the adds in PyTorch's order: the same bits
+    cm, ct = _pair(g)
+    fm = minigrad.nn.functional.fold(cm, shape[-2:], k, d, p, s)
+    ft = torch.nn.functional.fold(ct, shape[-2:], k, d, p, s)
+    _same(fm, ft)
+    assert fm.grad_fn.name() == ft.grad_fn.name()
+    h = rng.standard_normal(tuple(ft.shape))
+    hm, = minigrad.autograd.grad(fm, [cm], minigrad.tensor(h))
+    ht, = torch.autograd.grad(ft, [ct], torch.tensor(h))
+    _same(hm, ht)
+
+
+def test_unfold_and_fold_second_order_and_strided_inputs():
+    rng = np.random.default_rng(9)
+    x = minigrad.tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
+    F = minigrad.nn.functional
+    assert minigrad.autograd.gradcheck(lambda v: F.unfold(v, 3, 1, 1, 2), (x,))
+    assert minigrad.autograd.gradgradcheck(lambda v: F.unfold(v, 2, 2, 1, 1) ** 2, (x,))
+    c = minigrad.tensor(rng.standard_normal((2, 8, 16)), requires_grad=True)
+    assert minigrad.autograd.gradgradcheck(lambda v: F.fold(v, (5, 5), 2, 1, 0, 1) ** 2, (c,))
+    a = rng.standard_normal((5, 5, 2, 3))
+    got = F.unfold(minigrad.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
+    want = torch.nn.functional.unfold(torch.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
+    _same(got, want)

@@ -6,9 +6,9 @@ input, flattened, as one column:
     (N, C, H, W) -> (N, C * k_h * k_w, L),   L = number of window positions (out_h * out_w)
 
 so ``conv2d(x, w) == (w.view(C_out, -1) @ F.unfold(x, k)).view(N, C_out, out_h, out_w)``.
-Here it is one ``IndexSelect`` on the flattened padded planes with the flat position of
-every (kernel offset, window) pair; ``fold`` puts columns back with the same positions through
-``IndexAdd`` (overlapping windows add up), which makes the two ops each other's adjoint and
+Here it is one strided view of the padded input, (N, C, k_h, k_w, out_h, out_w), copied
+(``Im2Col``); ``fold`` puts columns back with one strided slice-add per kernel offset
+(``Col2Im``: overlapping windows add up), which makes the two ops each other's adjoint and
 each other's backward.
 
 ``max_unpool`` writes each value at the position its max-pool ``indices`` recorded (the flat
@@ -21,6 +21,7 @@ import collections.abc
 
 from .. import _autocast_state, backend
 from .. import _memory_format as mf
+from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
@@ -28,7 +29,7 @@ from ._util import check_tensor, not_implemented_for, scalar_type_name
 from .movement_copies import keep_channels_last
 from .padding import pad
 from .plumbing import reshape_to
-from .scatter_gather import IndexAdd, IndexSelect, ScatterPut
+from .scatter_gather import ScatterPut
 
 __all__ = ["unfold", "fold", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
 
@@ -49,14 +50,10 @@ def _size_pairs(op, **named):
     return lists
 
 
-def _window_index(xp, padded, kernel, dilation, stride):
-    """Flat positions in the padded plane: (k_h * k_w, out_h * out_w), and (out_h, out_w)."""
-    (hp, wp), (kh, kw), (dh, dw), (sh, sw) = padded, kernel, dilation, stride
-    out_h = (hp - dh * (kh - 1) - 1) // sh + 1
-    out_w = (wp - dw * (kw - 1) - 1) // sw + 1
-    rows = (xp.arange(kh) * dh)[:, None, None, None] + (xp.arange(out_h) * sh)[None, None, :, None]
-    cols = (xp.arange(kw) * dw)[None, :, None, None] + (xp.arange(out_w) * sw)[None, None, None, :]
-    return (rows * wp + cols).reshape(-1), out_h, out_w
+def _window_counts(padded, kernel, dilation, stride):
+    """(out_h, out_w): how many window positions fit along each axis of the padded plane."""
+    return tuple((n - d * (k - 1) - 1) // st + 1
+                 for n, k, d, st in zip(padded, kernel, dilation, stride))
 
 
 def _check_args(kernel, dilation, padding, stride, fold=False):
@@ -102,16 +99,14 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if p != (0, 0):
         x = pad(x, (p[1], p[1], p[0], p[0]))
     hp, wp = h + 2 * p[0], w + 2 * p[1]
-    xp = backend.xp_of(input._array)
-    index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
+    out_h, out_w = _window_counts((hp, wp), k, d, s)
     if out_h < 1 or out_w < 1:
         raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={k}, "
                            f"dilation={d}, padding={p}, calculated shape of the "
                            f"array of sliding blocks as ({out_h}, {out_w}), but its components "
                            "must be at least one.")
     _check_dtype("im2col_out_cpu", input)
-    cols = IndexSelect.apply(reshape_to(x, (n, c, hp * wp)), index=index, dim=2)
-    out = reshape_to(cols, (n, c * k[0] * k[1], out_h * out_w))
+    out = Im2Col.apply(x, kernel=k, dilation=d, stride=s, out_size=(out_h, out_w))
     return rename_node(out if batched else reshape_to(out, tuple(out.shape[1:])),
                        "Im2ColBackward0")
 
@@ -133,10 +128,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
                            f"of kernel_size, but got input.size(1)={ckk} and kernel_size="
                            f"({k[0]}, {k[1]}).")
-    c = ckk // (k[0] * k[1])
     hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
-    xp = backend.xp_of(input._array)
-    index, out_h, out_w = _window_index(xp, (hp, wp), k, d, s)
+    out_h, out_w = _window_counts((hp, wp), k, d, s)
     if out_h * out_w != length:
         raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
                            f"padding={p}, stride={s}, expected size of "
@@ -151,13 +144,65 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Expected output spatial size to be positive, but got: "
                            f"output_size={size}.")
     _check_dtype("col2im_out_cpu", input)
-    planes = IndexAdd.apply(reshape_to(x, (n, c, ckk // c * length)), index=index, dim=2,
-                            size=hp * wp)
-    out = reshape_to(planes, (n, c, hp, wp))
+    out = Col2Im.apply(x, kernel=k, dilation=d, stride=s, size=(hp, wp),
+                       out_size=(out_h, out_w))
     if p != (0, 0):
         out = pad(out, (-p[1], -p[1], -p[0], -p[0]))
     return rename_node(out if batched else reshape_to(out, tuple(out.shape[1:])),
                        "Col2ImBackward0")
+
+
+def _windows(x, kernel, dilation, stride, out_size):
+    """x (N, C, Hp, Wp) -> the view (N, C, k_h, k_w, out_h, out_w) of its windows: element
+    [n, c, i, j, r, q] is x[n, c, r s_h + i d_h, q s_w + j d_w] (no copy)."""
+    sn, sc, sh, sw = x.strides
+    (dh, dw), (th, tw) = dilation, stride
+    return backend.xp_of(x).lib.stride_tricks.as_strided(
+        x, x.shape[:2] + tuple(kernel) + tuple(out_size),
+        (sn, sc, dh * sh, dw * sw, th * sh, tw * sw))
+
+
+class Im2Col(Function):
+    """The columns of a padded x: (N, C, Hp, Wp) -> (N, C k_h k_w, out_h out_w), one copy of
+    the windows' view (``_windows``). Backward: ``Col2Im`` of the gradient."""
+    complex_ok = True
+
+    def forward(self, x, *, kernel, dilation, stride, out_size):
+        self.geometry = kernel, dilation, stride, tuple(x.shape[2:]), out_size
+        n, c = x.shape[:2]
+        return _windows(x, kernel, dilation, stride, out_size).reshape(
+            n, c * kernel[0] * kernel[1], out_size[0] * out_size[1])
+
+    def backward(self, g):
+        kernel, dilation, stride, size, out_size = self.geometry
+        return Col2Im.apply(g, kernel=kernel, dilation=dilation, stride=stride, size=size,
+                            out_size=out_size)
+
+
+class Col2Im(Function):
+    """Columns back into padded planes: (N, C k_h k_w, out_h out_w) -> (N, C, Hp, Wp), each
+    column's numbers added where its window lies. One strided slice-add per kernel offset
+    (i, j), over every image, channel and window at once, in the offsets' order (as
+    PyTorch's col2im adds into each pixel). Backward: ``Im2Col`` of the gradient."""
+    complex_ok = True
+
+    def forward(self, cols, *, kernel, dilation, stride, size, out_size):
+        self.geometry = kernel, dilation, stride, size, out_size
+        xp = backend.xp_of(cols)
+        (kh, kw), (dh, dw), (th, tw), (oh, ow) = kernel, dilation, stride, out_size
+        n, c = cols.shape[0], cols.shape[1] // (kh * kw)
+        parts = cols.reshape(n, c, kh, kw, oh, ow)
+        out = xp.zeros((n, c) + tuple(size), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, i * dh:i * dh + th * (oh - 1) + 1:th,
+                    j * dw:j * dw + tw * (ow - 1) + 1:tw] += parts[:, :, i, j]
+        return out
+
+    def backward(self, g):
+        kernel, dilation, stride, _, out_size = self.geometry
+        return Im2Col.apply(g, kernel=kernel, dilation=dilation, stride=stride,
+                            out_size=out_size)
 
 
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
