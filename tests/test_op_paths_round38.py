@@ -184,3 +184,45 @@ def test_unfold_and_fold_second_order_and_strided_inputs():
     got = F.unfold(minigrad.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
     want = torch.nn.functional.unfold(torch.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
     _same(got, want)
+
+
+@pytest.mark.parametrize("slope", [0.01, 0.2, 1.0, 1.5, -0.1, 0.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("shape, permuted", [((), False), ((3, 4), False), ((300, 300), True),
+                                             ((2, 3, 4, 5), True), ((1 << 17,), False)])
+def test_leaky_relu_values_gradients_and_layouts(slope, dtype, shape, permuted):
+    """With no gradient to come the value is max(x, s x) (0 < s <= 1) and no slope array is
+    made; with one, the slope is the compare's 0/1 against a block of slopes. A permuted
+    input keeps its layout whatever the slope (a select's row-major order was kept once)."""
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal(shape).astype(dtype)
+    a.flat[:3] = [np.nan, -0.0, 0.0]
+    for grad in (False, True):
+        m, t = _pair(a, grad)
+        if permuted:
+            m, t = m.transpose(0, -1), t.transpose(0, -1)
+        ym = minigrad.nn.functional.leaky_relu(m, slope)
+        yt = torch.nn.functional.leaky_relu(t, slope)
+        _same(ym, yt)
+        assert ym.stride() == yt.stride()
+        if grad:
+            g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+            gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+            gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+            _same(gm, gt)
+            assert gm.stride() == gt.stride()
+
+
+def test_leaky_relu_second_order_and_in_place():
+    rng = np.random.default_rng(11)
+    x = minigrad.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    F = minigrad.nn.functional
+    assert minigrad.autograd.gradgradcheck(lambda v: F.leaky_relu(v, 0.3) ** 2, (x,))
+    m, t = _pair(rng.standard_normal((3, 4)))
+    vm, vt = m * 1, t * 1
+    F.leaky_relu(vm, 0.2, inplace=True)
+    torch.nn.functional.leaky_relu(vt, 0.2, inplace=True)
+    _same(vm, vt)
+    vm.sum().backward()
+    vt.sum().backward()
+    _same(m.grad, t.grad)
