@@ -226,3 +226,33 @@ def test_leaky_relu_second_order_and_in_place():
     vm.sum().backward()
     vt.sum().backward()
     _same(m.grad, t.grad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [(), 9, 70000])
+def test_clip_shaped_activations_keep_ties_nans_and_signs(dtype, size):
+    """hardtanh, relu6 and hardsigmoid clip by a maximum and a minimum against blocks of the
+    bounds: a tie keeps x (-0.0 at a bound of 0.0 stays -0.0), NaN stays NaN; with no
+    gradient to come no slope is made."""
+    rng = np.random.default_rng(12)
+    a = (rng.standard_normal(size) * 4).astype(dtype)
+    if a.ndim:
+        a[:8] = [np.nan, -0.0, 0.0, 6.0, -1.0, 1.0, np.inf, -np.inf]
+
+    def same(m, t):
+        got, want = m.detach().numpy(), t.detach().numpy()
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
+    F, TF = minigrad.nn.functional, torch.nn.functional
+    for grad in (False, True):
+        m, t = _pair(a, grad)
+        for low, high in ((-1, 1), (0, 6), (0.0, 0.0), (-0.0, 0.0), (2, 2)):
+            same(F.hardtanh(m, low, high), TF.hardtanh(t, low, high))
+        for name in ("relu6", "hardsigmoid"):
+            ym, yt = getattr(F, name)(m), getattr(TF, name)(t)
+            same(ym, yt)
+            if grad and a.size > 16:    # (torch's short scalar tail passes NaN's gradient)
+                g = rng.standard_normal(a.shape).astype(dtype)
+                gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+                gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+                _same(gm, gt)

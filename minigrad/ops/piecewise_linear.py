@@ -18,6 +18,9 @@ from ._util import check_fill_value, not_implemented_for, number_arg, scalar_typ
 from .writes import apply_inplace, overwrite_with
 from .inplace import named_write
 from ._floating_checks import _floating_only
+from ._util import FLOAT32_64 as _FLOATS
+from .relu_clamp import against_blocks
+from ..autograd.grad_mode import is_grad_enabled
 
 _FLOAT = np.dtype("float32")      # float16 and bfloat16 are computed in it
 
@@ -28,7 +31,10 @@ class PiecewiseLinear(Function):
     exact 0 gradient there even for NaN; or a float array of slopes).  Backward is
     ``g * slope``, recorded under ``create_graph`` as relu's is, so the first derivative stays
     on the graph (a second derivative is zeros, as PyTorch's, not an error)."""
-    def forward(self, a, *, rule):
+    def forward(self, a, *, rule, value=None, slope=True):
+        if not slope and value is not None:     # no gradient to come: the value alone
+            self.slope = None
+            return value(a)
         out, self.slope = rule(a)
         return out
 
@@ -80,10 +86,11 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         xp = backend.xp_of(input._array)
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
-    def rule(a):
-        xp = backend.xp_of(a)         # a NaN is not inside: no gradient, as PyTorch's
-        return xp.clip(a, min_val, max_val), (a > min_val) & (a < max_val)
-    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule)
+    def rule(a):                      # a NaN is not inside: no gradient, as PyTorch's
+        return _clip(a, min_val, max_val), (a > min_val) & (a < max_val)
+    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule,
+                                              value=lambda a: _clip(a, min_val, max_val),
+                                              slope=_wants_slope(input))
 
 
 def relu6(input, inplace=False):
@@ -101,15 +108,42 @@ def hardsigmoid(input, inplace=False):
     input = _floating_only(input, "hardsigmoid_cpu")
     if dtypes.reduced_float(input._array.dtype):      # in float32, rounded once, as PyTorch
         return cast(hardsigmoid(cast(input, _FLOAT)), input._array.dtype)
-    def rule(a):             # PyTorch's rounding, (x + 3) / 6; NaN stays NaN, no gradient
-        xp = backend.xp_of(a)
+    def value(a):            # PyTorch's rounding, (x + 3) / 6; NaN stays NaN, no gradient
         t = a.dtype.type
-        out = xp.clip(a + t(3), 0, 6)
+        out = a + t(3)
+        out = _clip(out, 0, 6, out)
         out /= t(6)
+        return out
+
+    def rule(a):
         inside = (a > -3) & (a < 3)
         # PyTorch's slope is 1/6 rounded to float32 first, in float64 too
-        return out, inside.astype(a.dtype) * t(np.float32(1) / np.float32(6))
-    return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule)
+        return value(a), inside.astype(a.dtype) * a.dtype.type(np.float32(1) / np.float32(6))
+    return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule, value=value,
+                                                 slope=_wants_slope(input))
+
+
+def _wants_slope(input):
+    """Whether the node will be asked for a gradient (else its slope is not made)."""
+    return input.requires_grad and is_grad_enabled()
+
+
+def _clip(a, low, high, out=None):
+    """numpy's clip(a, low, high) (ties go to the bound, NaN stays), for a row-major float
+    array as a maximum and a minimum against blocks of the bounds (``against_blocks``: a
+    clip by numbers runs numpy's scalar loop, 3x slower); into ``out`` when given."""
+    xp = backend.xp_of(a)
+    if not getattr(a, "ndim", 0):             # (0-d: a numpy scalar, no buffer to write)
+        return xp.clip(a, low, high)
+    if xp is not np or a.dtype not in _FLOATS or not a.flags.c_contiguous or \
+            (out is not None and out is not a):
+        return xp.clip(a, low, high, out=out)
+    t = a.dtype.type
+    out = np.empty_like(a) if out is None else out
+    # the bound first: on a tie numpy's maximum and minimum give their second operand, x, as
+    # clip keeps x (-0.0 against a bound of 0.0 stays -0.0)
+    against_blocks(np.maximum, a, t(low), out)
+    return against_blocks(np.minimum, out, t(high), out)
 
 
 def _check_lambd(op, lambd):

@@ -100,27 +100,43 @@ def _zero_block(dtype):
 _constant_blocks = {}       # (dtype, value) -> a read-only block of that constant
 
 
-def _max_with(x, value):
-    """x = max(x, value) in place, for a row-major float array x and a number ``value`` of its
-    dtype: against a block of ``value`` (cached, a few of them), as ``_max_zero``."""
-    key = (x.dtype, float(value))
+def constant_block(dtype, value):
+    """A read-only block of _ZERO_BLOCK numbers ``value`` of ``dtype`` (a few kept)."""
+    value = np.dtype(dtype).type(value)
+    key = (dtype, value.tobytes())              # (by its bits: -0.0 is not 0.0 here)
     block = _constant_blocks.get(key)
     if block is None:
         if len(_constant_blocks) >= 8:
             _constant_blocks.clear()
-        block = np.full(_ZERO_BLOCK, value, dtype=x.dtype)
+        block = np.full(_ZERO_BLOCK, value, dtype=dtype)
         block.flags.writeable = False
         _constant_blocks[key] = block
+    return block
+
+
+def against_blocks(ufunc, x, value, out, block_first=True):
+    """out = ufunc(block, x) (or ufunc(x, block)) for row-major float arrays x and out of one
+    shape: ``value`` as a block of itself (``constant_block``), so that numpy runs its SIMD
+    loop of two arrays (against a scalar: a plain C loop, 2-3x slower). out may be x."""
+    block = constant_block(x.dtype, value)
+    x, o = x.reshape(-1), out.reshape(-1)
+    whole = x.size // _ZERO_BLOCK * _ZERO_BLOCK
+    if whole:
+        rows, dst = x[:whole].reshape(-1, _ZERO_BLOCK), o[:whole].reshape(-1, _ZERO_BLOCK)
+        ufunc(block, rows, out=dst) if block_first else ufunc(rows, block, out=dst)
+    if whole < x.size:
+        rest, tail = block[:x.size - whole], x[whole:]
+        ufunc(rest, tail, out=o[whole:]) if block_first else ufunc(tail, rest, out=o[whole:])
+    return out
+
+
+def _max_with(x, value):
+    """x = max(x, value) in place, for a float array x and a number ``value`` of its dtype
+    (against blocks where x is row-major)."""
     if not x.flags.c_contiguous:            # (a permuted x: numpy's own loop, in place)
         np.maximum(x, value, out=x)
         return
-    flat = x.reshape(-1)
-    whole = flat.size // _ZERO_BLOCK * _ZERO_BLOCK
-    if whole:
-        rows = flat[:whole].reshape(-1, _ZERO_BLOCK)
-        np.maximum(block, rows, out=rows)
-    if whole < flat.size:
-        np.maximum(block[:flat.size - whole], flat[whole:], out=flat[whole:])
+    against_blocks(np.maximum, x, value, x)
 
 
 def _max_zero(x, o):
