@@ -79,3 +79,53 @@ def test_module_on_empty_batch():
         m = lib.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1)
         shapes.append(tuple(m(lib.zeros(0, 4, 5, 5), output_size=[10, 10]).shape))
     assert shapes[0] == shapes[1] == (0, 3, 10, 10)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "complex64"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("batch", [None, 1, 2, 16])
+def test_an_output_size_of_zero_follows_torchs_kernel_choice(threads, dtype, nd, batch):
+    """PyTorch's oneDNN kernel (bfloat16; float32 and complex64 past its small-problem rule)
+    returns an empty result for an output size of 0 and fails with its own words below 0;
+    its other kernels refuse both as too small."""
+    old = (torch.get_num_threads(), minigrad.get_num_threads())
+    torch.set_num_threads(threads)
+    minigrad.set_num_threads(threads)
+    try:
+        for channels, groups in ((1, 1), (4, 2)):
+            for k in (1, 2, 4):
+                for stride, dilation, padding in ((1, 1, 3), (1, 3, 3), (2, 1, 3), (1, 3, 4)):
+                    shape = ((batch,) if batch else ()) + (channels, 3) + (5,) * (nd - 1)
+                    kernel = (channels, 2, k) + (k,) * (nd - 1)
+                    seen = []
+                    for lib in (minigrad, torch):
+                        x = lib.ones(shape, dtype=getattr(lib, dtype))
+                        w = lib.ones(kernel, dtype=getattr(lib, dtype))
+                        f = getattr(lib.nn.functional, f"conv_transpose{nd}d")
+                        try:
+                            seen.append(tuple(f(x, w, stride=stride, padding=padding,
+                                                dilation=dilation, groups=groups).shape))
+                        except RuntimeError as e:
+                            seen.append(str(e))
+                    assert seen[0] == seen[1], (channels, groups, k, stride, dilation, padding)
+    finally:
+        torch.set_num_threads(old[0])
+        minigrad.set_num_threads(old[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_an_empty_transposed_result_has_a_zero_weight_gradient(dtype, nd):
+    seen = []
+    for lib in (minigrad, torch):
+        x = lib.ones((2, 2, 3) + (5,) * (nd - 1), dtype=getattr(lib, dtype))
+        w = lib.ones((2, 2, 2) + (3,) * (nd - 1), dtype=getattr(lib, dtype), requires_grad=True)
+        try:
+            y = getattr(lib.nn.functional, f"conv_transpose{nd}d")(x, w, padding=3, dilation=3)
+        except RuntimeError as e:
+            seen.append(str(e))
+            continue
+        y.float().sum().backward()
+        seen.append((tuple(y.shape), float(w.grad.float().abs().sum())))
+    assert seen[0] == seen[1]

@@ -20,6 +20,7 @@ Each public function returns the normalised hyper-parameters (tuples of ints, pa
 from __future__ import annotations
 
 
+from .. import parallel as _parallel
 from .._argument_error import argument_error
 from .._warn_once import USER, warn_once
 from ._int_lists import int_like
@@ -212,7 +213,8 @@ def _check_kernel(nd, w, dilation):
         raise RuntimeError(f"kernel size should be greater than zero, but got{got}{detail}")
 
 
-def _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding):
+def _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding,
+                             one_dnn=False):
     """A transposed convolution's kernel checks, and its output size; returns that size."""
     def as_2d(values, unit=1):
         return _as_2d(nd, values, unit)
@@ -239,10 +241,33 @@ def _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_paddin
     size = xb[2:]
     out = [(n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, k, s, p, d, o
            in zip(size, kernel, stride, padding, dilation, output_padding)]
+    if one_dnn and min(out) >= 0:
+        return                  # (an output size of 0: PyTorch's oneDNN path, an empty result)
+    if one_dnn:                 # (its words for a size below 0)
+        raise RuntimeError("could not construct a memory descriptor using a format tag")
     if any(o <= 0 for o in out):
         raise RuntimeError(f"Given input size per channel: ({_sizes(as_2d(size))}). Calculated "
                            f"output size per channel: ({_sizes(as_2d(out))}). Output size is "
                            "too small")
+
+
+def _one_dnn(nd, xb, dtype, w_shape, groups, stride, dilation):
+    """Whether PyTorch's CPU convolution takes its oneDNN kernel, which returns an empty result
+    for a transposed output size of 0 (its other kernels refuse it): bfloat16 always; float32
+    (complex64 too, as real parts) when the problem is not a small single image, by its
+    rule: a stride, a dilation, 16 images, a kernel other than 1x1 or several threads, and
+    groups, a kernel over 3x3, several images or over 20480 numbers in (N, C, H, W)."""
+    if dtype.name == "bfloat16":
+        return True
+    if dtype.name not in ("float32", "complex64"):
+        return False
+    dims = (1,) * (nd == 1) + tuple(xb[2:])         # (a 1-d one runs as 2-d, one row)
+    kernel = (1,) * (nd == 1) + tuple(w_shape[2:])
+    threads = _parallel.get_num_threads()
+    return (any(s != 1 for s in stride) or any(d != 1 for d in dilation) or xb[0] >= 16 or
+            kernel[-1] != 1 or kernel[-2] != 1 or threads > 1) and \
+        (groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or xb[0] > 1 or
+         xb[0] * xb[1] * dims[0] * dims[1] > 20480)
 
 
 def _check_empty_batch_output(xb, w, groups, stride, padding, dilation, output_padding):
@@ -393,7 +418,8 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     if xb[0] == 0:
         _check_empty_batch_output(xb, w, groups, stride, padding, dilation, output_padding)
     else:
-        _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding)
+        _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding,
+                                 _one_dnn(nd, xb, x.dtype, w.shape, groups, stride, dilation))
     _check_dtypes(nd, x, w, b, dilation, transposed=True)
     return dict(stride=stride, padding=padding, output_padding=output_padding,
                 dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)
