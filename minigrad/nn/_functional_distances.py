@@ -10,7 +10,6 @@ to any order; arguments and errors are PyTorch's.
 """
 from __future__ import annotations
 
-from .. import backend
 from ..autograd._node_names import rename_node
 from ..ops._cosine_similarity import composed_cosine_similarity, fused_cosine_similarity
 from ..ops.plumbing import Expand
@@ -76,14 +75,6 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     if isinstance(input, Tensor) and input._array.dtype.kind not in "fcV":
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_scalar_type_name(input._array.dtype)}")
-    if isinstance(input, Tensor) and input._array.dtype.type is backend.np.float16:
-        # PyTorch's norm of a float16 tensor sums in float32 (|x|^p overflows float16 early)
-        # and rounds the norm to float16 once; its clamp and the division are float16's (each
-        # quotient rounded from the rounded norm). The clamp is at eps in float16, where an eps
-        # below the range is 0: a zero vector gives 0 / 0
-        eps = float(backend.np.float16(eps))
-        norm = _norm_along(input.float(), p, dim).to(input.dtype)
-        return input / Expand.apply(clamp_min(norm, eps), shape=tuple(input.shape))
     # clamp: the gradient reaches norm at norm = eps; expanded to input's shape before the
     # division, as PyTorch's (its graph has that ExpandBackward0)
     denom = Expand.apply(clamp_min(_norm_along(input, p, dim), eps), shape=tuple(input.shape))
@@ -96,11 +87,13 @@ def _norm_along(input, p, dim):
         p = 2                               # calls it)
     elif isinstance(p, str):
         return input.norm(p, dim, keepdim=True)     # 'nuc', or its error for another name
-    if p == 2 or p < 0 or p == float("inf") and input.numel() == 0:
+    if (p == 2 or p < 0 or p == float("inf") and input.numel() == 0
+            or input._array.dtype.itemsize == 2):
         # the usual case as PyTorch computes it, the 2-norm (sqrt of the sum of squares, its
         # gradient 0 at a zero vector): four passes where the general form below makes nine;
         # and the negative orders, whose zero elements make the norm 0 (and inf over no
-        # element: its refusals)
+        # element: its refusals); and every order of a float16/bfloat16 input, whose norm
+        # (with its rounding) is the linalg one's
         return vector_norm(input, p, dim, keepdim=True)
     size = input.abs()
     if p == 0:            # the count of non-zeros (a step function of x: no gradient)

@@ -23,7 +23,7 @@ from ..ops._autocast_cast import widen as _autocast_widen
 from ..ops.activation import logsigmoid
 from ..ops.elementary_functions import exp, log1p
 from ..ops.elementwise import cast, sub
-from ..ops.pointwise_select import where
+from ..ops.pointwise_select import minimum, where
 from ..ops.relu_clamp import clamp, clamp_min
 from ..ops.regression_loss import Huber, SmoothL1, broadcast_promoted, fused_band_loss
 from ..ops.pointwise_more import xlogy
@@ -177,6 +177,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     log-probabilities and ``target`` probabilities (log-probabilities if ``log_target``).
     'batchmean' divides the sum by the batch size (the mathematical KL divergence); 'mean'
     divides by the number of elements, and warns about it as PyTorch does."""
+    # 'batchmean' divides by the batch size even when the legacy flags pick the reduction
+    # (their 'mean', 'sum' or per-element loss), as PyTorch's
+    per_batch = reduction == "batchmean"
     if size_average is not None or reduce is not None:
         reduction = _legacy(size_average, reduce, reduction)
     elif reduction == "mean":
@@ -198,8 +201,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     else:
         loss = _xlogx(target) - target * input
     if reduction == "batchmean":
-        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
-    return _reduce(loss, reduction)
+        loss = loss.sum()
+    else:
+        loss = _reduce(loss, reduction)
+    return loss / input.shape[0] if per_batch and input.ndim else loss
 
 
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
@@ -237,6 +242,10 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     ``eps`` is for stability only: as in PyTorch the gradient reaches var as if it were not
     clamped.
     """
+    # (PyTorch refuses a negative var first, before its size and the reduction's name)
+    if not isinstance(var, Tensor) and var < 0 or isinstance(var, Tensor) and bool(
+            (var._array < 0).any()):
+        raise ValueError("var has negative entry/entries")
     if not isinstance(var, Tensor):
         # a number times ones like the input: float32 for an integer input, as PyTorch
         var = Tensor._wrap(backend.xp_of(input._array).full(
@@ -250,8 +259,6 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
             raise ValueError("var is of incorrect size")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(reduction + " is not valid")
-    if bool((var._array < 0).any()):
-        raise ValueError("var has negative entry/entries")
     if var._array.dtype.kind not in "fV":
         # PyTorch clamps a copy of var in place at eps, a float its dtype cannot take
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
@@ -416,7 +423,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_swap = pairwise_distance(positive, negative, p, eps)
-        d_neg = where(d_swap < d_neg, d_swap, d_neg)
+        d_neg = minimum(d_neg, d_swap)     # (a tie splits the gradient, as PyTorch's)
     # (PyTorch's nodes: its scalar-add overload, AddBackward1, and ClampMinBackward0)
     gap = rename_node(margin + d_pos, "AddBackward1") - d_neg
     return _reduce(clamp_min(gap, 0), reduction)
