@@ -34,6 +34,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
             array.copy(order="K")
     elif type(data) is np.ndarray and type(array) is np.ndarray and data.ndim > 1:
         array = dtypes.preserving_copy(array, data)     # numpy's cast, laid out as PyTorch's
+    if type(data) is np.ndarray and not data.size:
+        array = _empty_with_steps_of(array, data)
     t = Tensor._wrap(array)
     if requires_grad:
         _require_grad_at_creation(t)
@@ -56,11 +58,24 @@ def as_tensor(data, *, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         return data.to(*(a for a in (device, dtype) if a is not None))
     array = _to_array(data, dtype, device)
+    if type(data) is np.ndarray and not data.size and array is not data:
+        array = _empty_with_steps_of(array, data)
     if (isinstance(data, np.ndarray) and not data.flags.writeable and
             np.shares_memory(array, data)):
         _warn_readonly_once()
         array = writable_alias_of(array)
     return Tensor._wrap(array)
+
+
+def _empty_with_steps_of(array, data):
+    """The empty ``array`` made from the empty numpy array ``data``, with data's steps (counted
+    in elements): PyTorch keeps an empty numpy array's strides through a copy or a cast."""
+    if type(array) is not np.ndarray or array.shape != data.shape or array.size:
+        return array
+    steps = tuple(s // data.itemsize * array.itemsize for s in data.strides)
+    if steps == array.strides:
+        return array
+    return np.ndarray(array.shape, array.dtype, np.empty(0, array.dtype), 0, steps)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -167,12 +167,17 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
     for i, (out, g) in enumerate(zip(outputs, batched)):
         if not isinstance(g, Tensor):
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        if tuple(g.shape[1:]) != tuple(out.shape) or g.dim() == 0:
+        if g.dim() == 0:
+            # (PyTorch takes entry 0 of the batch before it compares shapes)
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
+                             "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        if tuple(g.shape[1:]) != tuple(out.shape):
+            # (PyTorch's words name the shape of one batch entry's slice, without its dim 0)
             raise RuntimeError(
                 "If `is_grads_batched=True`, we interpret the first dimension of each "
                 "grad_output as the batch dimension. The sizes of the remaining dimensions are "
                 "expected to match the shape of corresponding output, but a mismatch was "
-                f"detected: grad_output[{i}] has a shape of {Size(g.shape[1:])} and "
+                f"detected: grad_output[{i}] has a shape of {Size(g.shape[2:])} and "
                 f"output[{i}] has a shape of {out.shape}. If you only want some tensors in "
                 "`grad_output` to be considered batched, consider using vmap.")
         sizes.append(int(g.shape[0]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .._warn_once import USER, warn_once
 from .. import backend
+from ..autograd import is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._util import no_complex_kernel, normalize_dim, not_implemented_for, scalar_type_name
@@ -108,6 +109,11 @@ def fill_diagonal_(input, fill_value, wrap=False):
     shape = tuple(input.shape)
     if input.ndim > 2 and len(set(shape)) != 1:
         raise RuntimeError("all dimensions of input must be of equal length")
+    if input._requires_grad and input.grad_fn is None and is_grad_enabled():
+        # PyTorch writes through a strided view of the diagonal, so a leaf gets the words
+        # about a view of a leaf
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
     xp = backend.xp_of(input._array)
     if input.ndim == 2:
         rows, cols = shape

@@ -28,12 +28,15 @@ from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, argument_error, bool_arg, c_o
 from .elementwise import Mul, cast, mul
 from .division import div
 from .pointwise_select import where
-from .plumbing import cast_to, conj_of, expand_to, expanded_array, reshape_to
+from .movement import unsqueeze
+from .plumbing import Expand, cast_to, conj_of, expand_to, expanded_array, reshape_to
 
 
-def _spread(g, in_shape, axes, keepdim):
-    """The backward of a reduction, as Tensor ops: the reduced gradient (Tensor) reshaped with
-    the reduced axes kept as size 1, then broadcast over the input's shape."""
+def _spread(g, in_shape, axes, keepdim, whole=False):
+    """The backward of a reduction, as Tensor ops: the reduced gradient (Tensor) with the
+    reduced axes put back as size 1 (PyTorch's unsqueeze steps), then expanded over the input's
+    shape; always a view of g, as PyTorch's.  ``whole``: a reduction with no dim given, whose
+    0-d gradient PyTorch expands as it is (every step 0, the size-1 dims' included)."""
     in_shape = tuple(in_shape)
     a = g._array
     shape = a.shape             # (kept dims: already the shape to broadcast)
@@ -44,18 +47,44 @@ def _spread(g, in_shape, axes, keepdim):
         shape = tuple(shape)
     if type(a) is np.ndarray and a.flags.c_contiguous and a.size and not g._requires_grad \
             and not is_grad_enabled() and _function._profiler is None:
-        # nothing recorded (a plain backward): the view that reshape_to then expand_to give,
+        # nothing recorded (a plain backward): the view that unsqueeze then expand_to give,
         # made at once (their two Function.apply calls were a third of a 4x4
         # ``x.sum().backward()``), a view of g as theirs is
-        out = a if a.shape == shape else a.reshape(shape)
-        if shape != in_shape:
-            out = expanded_array(out, in_shape)
+        if whole and not a.ndim:
+            # the 0-d gradient expanded at once, every step 0 (a reshape first would keep
+            # nonzero steps at the size-1 dims)
+            out = np.ndarray(in_shape, a.dtype, a, 0, (0,) * len(in_shape))
+            if len(in_shape) and out.size > 1 and out.flags.writeable:
+                out.flags.writeable = False
+        else:
+            # (numpy's reshape gives PyTorch's steps but where g has size-1 dims of its own)
+            out = a if a.shape == shape else \
+                _unsqueezed(a, axes, shape) if 1 in a.shape else a.reshape(shape)
+            if shape != in_shape:
+                out = expanded_array(out, in_shape)
         if out is a:
-            return g
+            out = a.view()          # (PyTorch's gradient is a view of g even when no dim grows)
         view = Tensor._wrap(out)
         link_view(view, g)
         return view
-    return expand_to(reshape_to(g, shape), in_shape)
+    if whole and not g._array.ndim:
+        return Expand.apply(g, shape=in_shape)      # (a view, a 0-d input's included)
+    if not keepdim and g._array.shape != shape:
+        for ax in sorted(axes):
+            g = unsqueeze(g, ax)
+    return Expand.apply(g, shape=in_shape)          # (a view even where no dim grows)
+
+
+def _unsqueezed(a, axes, shape):
+    """Array ``a`` (C-contiguous) with a size-1 dim put back at each of ``axes``, each with
+    the step PyTorch's unsqueeze gives it: the size times the step of the dim it lands before
+    (one element at the end); numpy's reshape may put other steps there."""
+    steps = list(a.strides)
+    sizes = list(a.shape)
+    for ax in sorted(axes):
+        steps.insert(ax, sizes[ax] * steps[ax] if ax < len(sizes) else a.itemsize)
+        sizes.insert(ax, 1)
+    return np.ndarray(shape, a.dtype, a, 0, tuple(steps))
 
 
 # A per-channel sum (over every axis but 1: a convolution's bias gradient) as a matrix-vector
@@ -86,7 +115,8 @@ class Sum(Function):
 
     def backward(self, g):
         # Every input element contributed once: it gets the output's gradient.
-        return _spread(g, self.in_shape, self.axes, self.keepdim)
+        return _spread(g, self.in_shape, self.axes, self.keepdim,
+                       isinstance(self, _SUM_ALL))
 
 
 def _mean_array(a, axes, keepdims, count):
@@ -288,7 +318,8 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     a = _float_input(a, dtype, "mean")
     if a._array.dtype.kind not in "fcV":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {scalar_type_name(a._array.dtype)}")
+                           "floating point or complex dtype. Got: "
+                           f"{scalar_type_name(a._array.dtype)}")
     node = _MEAN_ALL if dim is None else _MEAN_DIMS
     return node.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
 
