@@ -129,3 +129,21 @@ def test_an_empty_transposed_result_has_a_zero_weight_gradient(dtype, nd):
         y.float().sum().backward()
         seen.append((tuple(y.shape), float(w.grad.float().abs().sum())))
     assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("options", [{}, {"dilation": 2}, {"stride": 2}, {"groups": 2},
+                                     {"padding": 1}, {"padding": "same"}])
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_bool_convolution_names_pytorchs_kernel(nd, options, k):
+    """A 3-d bool convolution fails in PyTorch's column copy (compute_columns3d) unless its
+    ungrouped 1x1x1 kernel needs none; a dilated one in slow_conv_dilated."""
+    seen = []
+    for lib in (torch, minigrad):
+        groups = options.get("groups", 1)
+        x = lib.ones((2, 2) + (4,) * nd, dtype=lib.bool)
+        w = lib.ones((2, 2 // groups) + (k,) * nd, dtype=lib.bool)
+        with pytest.raises(NotImplementedError) as info:
+            getattr(lib.nn.functional, f"conv{nd}d")(x, w, **options)
+        seen.append(str(info.value))
+    assert seen[0] == seen[1]

@@ -299,7 +299,7 @@ def empty_dtype(x, w):
     return w.dtype if rank[w.dtype.kind] > rank[x.dtype.kind] else x.dtype
 
 
-def _check_dtypes(nd, x, w, b, dilation, transposed):
+def _check_dtypes(nd, x, w, b, dilation, transposed, columns=True):
     """PyTorch's dtype checks, in its order. An input with no batch takes PyTorch's shortcut
     to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``)."""
     empty = x.ndim == nd + 2 and x.shape[0] == 0
@@ -310,8 +310,10 @@ def _check_dtypes(nd, x, w, b, dilation, transposed):
     dilated = any(d > 1 for d in dilation)
     if refused and not empty:
         kind = "3d" if nd == 3 else "2d"
+        # (a 3-d one fails in its column copy, compute_columns3d, before its product)
         kernel = f"slow_conv_transpose{kind}_out_cpu" if transposed else \
-            "slow_conv_dilated<>" if nd < 3 and dilated else f"slow_conv{kind}_cpu"
+            "slow_conv_dilated<>" if dilated else \
+            "compute_columns3d" if nd == 3 and columns else f"slow_conv{kind}_cpu"
         raise not_implemented_for(kernel, x.dtype)
     # the dilated kernel takes int64 among the integers, nothing narrower
     if not transposed and dilated and x.dtype.kind in "iu" and x.dtype.name != "int64" \
@@ -397,7 +399,10 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     _check_empty_input(nd, xb)
     _check_kernel(nd, w, dilation)
     if xb[1] != 0:         # no input channels: PyTorch's empty result skips these checks
-        _check_dtypes(nd, x, w, b, dilation, transposed=False)
+        # (an ungrouped 1x1x1 kernel with no stride or padding needs no column copy in 3-d)
+        columns = any(k != 1 for k in w.shape[2:]) or any(s != 1 for s in stride) or \
+            any(q != 0 for q in padding) or int(groups) > 1
+        _check_dtypes(nd, x, w, b, dilation, transposed=False, columns=columns)
     return dict(stride=tuple(stride), padding=pads, dilation=tuple(dilation),
                 groups=int(groups), batched=x.ndim == nd + 2)
 
