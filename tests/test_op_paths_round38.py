@@ -256,3 +256,18 @@ def test_clip_shaped_activations_keep_ties_nans_and_signs(dtype, size):
                 gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
                 gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
                 _same(gm, gt)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float16", "float32"])
+@pytest.mark.parametrize("ndim", [3, 4])
+@pytest.mark.parametrize("size", [0, -1, 2])
+def test_local_response_norm_checks_its_window_before_the_dtype(dtype, ndim, size):
+    seen = []
+    for lib in (torch, minigrad):
+        x = lib.ones((2, 3) + (4,) * (ndim - 2), dtype=getattr(lib, dtype))
+        try:
+            lib.nn.functional.local_response_norm(x, size)
+            seen.append("ok")
+        except (RuntimeError, NotImplementedError) as e:
+            seen.append(f"{type(e).__name__}: {e}")
+    assert seen[0] == seen[1]

@@ -128,15 +128,15 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         # (PyTorch's padding of the squares refuses it, before the pool sees the dtype)
         raise TypeError(f"local_response_norm(): argument 'size' must be int, not "
                         f"{type(size).__name__}")
-    if not input.dtype.is_floating_point and input.dtype != int64:
-        # the window mean is an average pool (a 2-d one for a 3-d input, else a 3-d one), which
-        # has no int32 / int16 / uint8 / bool kernel: its words
-        kernel = "avg_pool2d" if input.ndim == 3 else "avg_pool3d_out_frame"
-        raise NotImplementedError(f"\"{kernel}\" not implemented for "
-                                  f"'{scalar_type_name(input._array.dtype)}'")
     if size <= 0:      # torch runs the window sum as an average pool over (size, 1[, 1])
         window = f"kH: {size} kW: 1" if input.ndim == 3 else f"kT: {size} kH: 1 kW: 1"
         raise RuntimeError(f"kernel size should be greater than zero, but got {window}")
+    if not input.dtype.is_floating_point and input.dtype != int64:
+        # the window mean is an average pool (a 2-d one for a 3-d input, else a 3-d one), which
+        # has no int32 / int16 / uint8 / bool kernel: its words (after its kernel's check)
+        kernel = "avg_pool2d" if input.ndim == 3 else "avg_pool3d_out_frame"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{scalar_type_name(input._array.dtype)}'")
     # PyTorch's window mean of a 4-d or wider input is a 3-d average pool over a (N, 1, C, H,
     # W) view, whose kernel has no float16 or bfloat16 version (the 2-d one, for 3-d inputs,
     # has); CPU autocast runs that pool in float32, so there the mean, and the result, are
