@@ -19,7 +19,7 @@ from .writes import apply_inplace, overwrite_with
 from .inplace import named_write
 from ._floating_checks import _floating_only
 from ._util import FLOAT32_64 as _FLOATS
-from .relu_clamp import against_blocks
+from ._constant_blocks import against_blocks
 from ..autograd.grad_mode import is_grad_enabled
 
 _FLOAT = np.dtype("float32")      # float16 and bfloat16 are computed in it

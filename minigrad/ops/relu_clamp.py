@@ -27,6 +27,8 @@ from ._util import FLOAT32_64 as _FLOATS, broadcast_shape, not_implemented_for, 
 from .elementwise import _scalar_or_tensor, cast
 from .plumbing import sum_to
 from .pointwise_select import _piecewise_grad, _select, select_grad
+from ._constant_blocks import (ZERO_BLOCK as _ZERO_BLOCK, max_with as _max_with,
+                               max_zero as _max_zero, zero_block as _zero_block)
 from .writes import apply_inplace
 
 
@@ -77,87 +79,6 @@ class Relu(Function):
                 res = mf.pointwise_layout(res, (arr, g._array))
             return Tensor._wrap(res)
         return _piecewise_grad(self, g, ~(out._array <= 0), True)
-
-
-# numpy's maximum of an array and a scalar runs a plain C loop; of two arrays, its SIMD loop:
-# against a block of zeros, max(x, 0) ran 2.8x faster (0.14 ms instead of 0.39 for LeNet's
-# 64x20x24x24 maps, one thread). A block of 64K numbers stays in cache; shorter rows cost
-# more trips through numpy's outer loop (4K: 1.4x slower on 8 MB)
-_ZERO_BLOCK = 1 << 16
-_zero_blocks = {}           # dtype -> a read-only block of zeros, made on first use
-
-
-def _zero_block(dtype):
-    """The read-only block of _ZERO_BLOCK zeros of ``dtype`` (made on first use)."""
-    zeros = _zero_blocks.get(dtype)
-    if zeros is None:
-        zeros = np.zeros(_ZERO_BLOCK, dtype=dtype)
-        zeros.flags.writeable = False
-        zeros = _zero_blocks.setdefault(dtype, zeros)
-    return zeros
-
-
-_constant_blocks = {}       # (dtype, value) -> a read-only block of that constant
-
-
-def constant_block(dtype, value):
-    """A read-only block of _ZERO_BLOCK numbers ``value`` of ``dtype`` (a few kept)."""
-    value = np.dtype(dtype).type(value)
-    key = (dtype, value.tobytes())              # (by its bits: -0.0 is not 0.0 here)
-    block = _constant_blocks.get(key)
-    if block is None:
-        if len(_constant_blocks) >= 8:
-            _constant_blocks.clear()
-        block = np.full(_ZERO_BLOCK, value, dtype=dtype)
-        block.flags.writeable = False
-        _constant_blocks[key] = block
-    return block
-
-
-def against_blocks(ufunc, x, value, out, block_first=True):
-    """out = ufunc(block, x) (or ufunc(x, block)) for row-major float arrays x and out of one
-    shape: ``value`` as a block of itself (``constant_block``), so that numpy runs its SIMD
-    loop of two arrays (against a scalar: a plain C loop, 2-3x slower). out may be x."""
-    block = constant_block(x.dtype, value)
-    x, o = x.reshape(-1), out.reshape(-1)
-    whole = x.size // _ZERO_BLOCK * _ZERO_BLOCK
-    if whole:
-        rows, dst = x[:whole].reshape(-1, _ZERO_BLOCK), o[:whole].reshape(-1, _ZERO_BLOCK)
-        ufunc(block, rows, out=dst) if block_first else ufunc(rows, block, out=dst)
-    if whole < x.size:
-        rest, tail = block[:x.size - whole], x[whole:]
-        ufunc(rest, tail, out=o[whole:]) if block_first else ufunc(tail, rest, out=o[whole:])
-    return out
-
-
-def _max_with(x, value):
-    """x = max(x, value) in place, for a float array x and a number ``value`` of its dtype
-    (against blocks where x is row-major)."""
-    if not x.flags.c_contiguous:            # (a permuted x: numpy's own loop, in place)
-        np.maximum(x, value, out=x)
-        return
-    against_blocks(np.maximum, x, value, x)
-
-
-def _max_zero(x, o):
-    """o = max(x, 0), NaN kept (numpy's maximum propagates it), as PyTorch's relu. The zero
-    comes first: where the two are equal numpy's float32/float64 maximum gives its second
-    operand, so -0.0 stays -0.0, as in PyTorch."""
-    xp = backend.xp_of(x)
-    if xp is not np or x.dtype not in _FLOATS or x.shape != o.shape or \
-            not (x.flags.c_contiguous and o.flags.c_contiguous):
-        xp.maximum(x.dtype.type(0), x, out=o)
-        return
-    x, o = x.reshape(-1), o.reshape(-1)
-    zeros = _zero_block(x.dtype)
-    # whole blocks in one call, x seen as rows of a block each: numpy's outer loop runs over
-    # the rows, its SIMD loop along each (5-18% faster than a call per block); then the rest
-    whole = x.size // _ZERO_BLOCK * _ZERO_BLOCK
-    if whole:
-        np.maximum(zeros, x[:whole].reshape(-1, _ZERO_BLOCK),
-                   out=o[:whole].reshape(-1, _ZERO_BLOCK))
-    if whole < x.size:
-        np.maximum(zeros[:x.size - whole], x[whole:], out=o[whole:])
 
 
 # Relu's backward works through its arrays in blocks of this many numbers: the block's mask
