@@ -20,6 +20,7 @@ from ..autograd._node_names import rename_node
 from ..autograd.function import keep_for_backward
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from ._half_rounding import _tail_positions
 from ._util import FLOAT32_64 as _FLOATS, ieee, torch_sign
 from .elementwise import add, cast, mul, neg, sub
 from .division import div
@@ -348,7 +349,6 @@ def _scalar_tail_rsqrt(x, out):
     dtype, then its reciprocal; written into ``out`` (a new C-contiguous array)."""
     if type(x) is not np.ndarray or not x.flags.c_contiguous or not out.flags.c_contiguous:
         return
-    from ._half_rounding import _tail_positions
     where = _tail_positions(x.size, x.size) if x.size else None
     if where is None:
         return

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import dtypes
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from ..ops import _half_rounding as H
 
@@ -209,7 +210,6 @@ def adafactor_step(self, param, grad, state, group):
     rounding): the factored (row, column) or full second moment lerped towards the squared
     gradient's means, the update g / sqrt(max(v, eps1^2)) scaled by the parameter's RMS and
     its own."""
-    from ..autograd.grad_mode import no_grad
     eps1, eps2 = group["eps"]
     if eps1 is None:
         eps1 = self._eps1.setdefault(id(group), float(dtypes.np_finfo(param._array.dtype).eps))
