@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["copy_order", "shares_within", "visit_order", "write_in_turns"]
+from .._memory_format import iteration_order
+
+__all__ = ["copy_order", "shares_within", "write_in_turns"]
 
 
 def shares_within(a):
@@ -44,38 +46,6 @@ def shares_within(a):
     return False
 
 
-def visit_order(shape, operand_strides):
-    """The dims of ``shape`` from the fastest to the slowest visited, by PyTorch's
-    TensorIterator rule (an insertion sort that may find two dims tied): a smaller stride is
-    inner; at equal nonzero strides the shorter dim is inner, else the next operand decides;
-    a zero stride (a broadcast operand) leaves the decision to the next operand.
-    ``operand_strides``: each operand's strides over ``shape``, the written one first."""
-    ndim = len(shape)
-
-    def swap(d0, d1):
-        for strides in operand_strides:
-            s0, s1 = strides[d0], strides[d1]
-            if s0 == 0 or s1 == 0:
-                continue
-            if s0 != s1:
-                return 1 if s0 > s1 else -1
-            if shape[d0] > shape[d1]:
-                return 1
-        return 0
-
-    perm = list(range(ndim - 1, -1, -1))
-    for i in range(1, ndim):
-        d1 = i
-        for d0 in range(i - 1, -1, -1):
-            c = swap(perm[d0], perm[d1])
-            if c > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif c < 0:
-                break
-    return perm
-
-
 def copy_order(a):
     """For a view ``a`` whose elements share memory: the order (outermost dim first) in which
     PyTorch's CopySlices copies a gradient back into it (a copy from a contiguous tensor,
@@ -86,7 +56,7 @@ def copy_order(a):
     for n in reversed(a.shape):
         dense.append(step)
         step *= n
-    return tuple(visit_order(a.shape, [a.strides, dense[::-1]])[::-1])
+    return tuple(iteration_order(a.shape, [a.strides, dense[::-1]])[::-1])
 
 
 def _element_offsets(a):
@@ -113,7 +83,7 @@ def write_in_turns(dst, first, recompute, operands=()):
                 strides.append(np.broadcast_to(op, dst.shape).strides)
             except ValueError:      # (an op that is not pointwise: an index, a source)
                 continue
-    perm = visit_order(dst.shape, strides)
+    perm = iteration_order(dst.shape, strides)
     outer_first = perm[::-1]
     offsets = np.ascontiguousarray(_element_offsets(dst).transpose(outer_first)).reshape(-1)
     # rank of each visit: how many visits before it went to its address
