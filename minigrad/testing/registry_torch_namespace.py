@@ -116,3 +116,33 @@ def _weight_norm_samples(g):
 # gradient do not bear out (dim -1, its composed path, agrees): checked against those instead
 register("_weight_norm", lambda lib, v, gain, dim: lib._weight_norm(v, gain, dim),
          _weight_norm_samples, second_order="finite differences")
+
+
+def _fake_quantize_samples(g):
+    # the forward is a staircase: its gradient is PyTorch's straight-through one (1 inside
+    # the clamp range, 0 outside), which finite differences do not see (fd=False)
+    yield S(g.randn(3, 4) * 3, 0.1, 0, -128, 127, fd=False, desc="int8 range")
+    yield S(g.randn(2, 5) * 30, 0.25, 3, 0, 255, fd=False, desc="uint8 range, clamped")
+    yield S(g.randn(6) * 2, 0.5, -2, -8, 7, fd=False, desc="4-bit, 1-d")
+
+
+register("fake_quantize_per_tensor_affine",
+         lambda lib, x, scale, zero_point, low, high: lib.fake_quantize_per_tensor_affine(
+             x, scale, zero_point, low, high), _fake_quantize_samples)
+
+
+def _fake_quantize_channel_samples(g):
+    # (scales and zero points as numbers: PyTorch takes float32 scales and int32 zero points
+    # only, where the harness would hand float64 arrays)
+    yield S(g.randn(3, 4, 2) * 4, (0.1, 0.2, 0.5), (0, 1, -1), 0, -128, 127, fd=False,
+            desc="axis 0")
+    yield S(g.randn(2, 5) * 20, (0.3, 0.1, 0.2, 0.25, 0.5), (0, 2, 4, 1, 3), 1, 0, 255,
+            fd=False, desc="axis 1, clamped")
+
+
+register("fake_quantize_per_channel_affine",
+         lambda lib, x, scale, zero_point, axis, low, high:
+         lib.fake_quantize_per_channel_affine(
+             x, lib.tensor(scale, dtype=lib.float32), lib.tensor(zero_point, dtype=lib.int32),
+             axis, low, high),
+         _fake_quantize_channel_samples)
