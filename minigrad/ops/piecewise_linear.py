@@ -86,11 +86,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         xp = backend.xp_of(input._array)
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
+    def value(a):
+        return _clip(a, min_val, max_val)
+
     def rule(a):                      # a NaN is not inside: no gradient, as PyTorch's
-        return _clip(a, min_val, max_val), (a > min_val) & (a < max_val)
-    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule,
-                                              value=lambda a: _clip(a, min_val, max_val),
-                                              slope=_wants_slope(input))
+        return value(a), (a > min_val) & (a < max_val)
+    return _PIECEWISE_NODES["Hardtanh"].apply(input, rule=rule, value=value,
+                                              slope=input.requires_grad and is_grad_enabled())
 
 
 def relu6(input, inplace=False):
@@ -120,12 +122,7 @@ def hardsigmoid(input, inplace=False):
         # PyTorch's slope is 1/6 rounded to float32 first, in float64 too
         return value(a), inside.astype(a.dtype) * a.dtype.type(np.float32(1) / np.float32(6))
     return _PIECEWISE_NODES["Hardsigmoid"].apply(input, rule=rule, value=value,
-                                                 slope=_wants_slope(input))
-
-
-def _wants_slope(input):
-    """Whether the node will be asked for a gradient (else its slope is not made)."""
-    return input.requires_grad and is_grad_enabled()
+                                                 slope=input.requires_grad and is_grad_enabled())
 
 
 def _clip(a, low, high, out=None):
