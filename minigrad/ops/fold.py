@@ -26,6 +26,7 @@ from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
+from ._window_checks import conv_output_size
 from .movement_copies import keep_channels_last
 from .padding import pad
 from .plumbing import reshape_to
@@ -48,12 +49,6 @@ def _size_pairs(op, **named):
         if len(items) != 2:
             raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(items)}")
     return lists
-
-
-def _window_counts(padded, kernel, dilation, stride):
-    """(out_h, out_w): how many window positions fit along each axis of the padded plane."""
-    return tuple((n - d * (k - 1) - 1) // st + 1
-                 for n, k, d, st in zip(padded, kernel, dilation, stride))
 
 
 def _check_args(kernel, dilation, padding, stride, fold=False):
@@ -99,7 +94,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if p != (0, 0):
         x = pad(x, (p[1], p[1], p[0], p[0]))
     hp, wp = h + 2 * p[0], w + 2 * p[1]
-    out_h, out_w = _window_counts((hp, wp), k, d, s)
+    out_h, out_w = (conv_output_size(n, kk, st, 0, dd) for n, kk, st, dd in
+                    zip((hp, wp), k, s, d))
     if out_h < 1 or out_w < 1:
         raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={k}, "
                            f"dilation={d}, padding={p}, calculated shape of the "
@@ -129,7 +125,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"of kernel_size, but got input.size(1)={ckk} and kernel_size="
                            f"({k[0]}, {k[1]}).")
     hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
-    out_h, out_w = _window_counts((hp, wp), k, d, s)
+    out_h, out_w = (conv_output_size(n, kk, st, 0, dd) for n, kk, st, dd in
+                    zip((hp, wp), k, s, d))
     if out_h * out_w != length:
         raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
                            f"padding={p}, stride={s}, expected size of "
