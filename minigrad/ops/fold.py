@@ -26,6 +26,7 @@ from ..autograd._node_names import rename_node
 from ._autocast_cast import widen as _autocast_widen
 from ._int_lists import int_lists
 from ._util import check_tensor, not_implemented_for, scalar_type_name
+from ._conv_im2col import col2im
 from ._window_checks import conv_output_size
 from .movement_copies import keep_channels_last
 from .padding import pad
@@ -178,23 +179,18 @@ class Im2Col(Function):
 
 class Col2Im(Function):
     """Columns back into padded planes: (N, C k_h k_w, out_h out_w) -> (N, C, Hp, Wp), each
-    column's numbers added where its window lies. One strided slice-add per kernel offset
-    (i, j), over every image, channel and window at once, in the offsets' order (as
-    PyTorch's col2im adds into each pixel). Backward: ``Im2Col`` of the gradient."""
+    column's numbers added where its window lies: the convolutions' col2im (one strided
+    slice-add per kernel offset, in the offsets' order, as PyTorch's col2im adds into each
+    pixel) on a transposed view of the columns. Backward: ``Im2Col`` of the gradient."""
     complex_ok = True
 
     def forward(self, cols, *, kernel, dilation, stride, size, out_size):
         self.geometry = kernel, dilation, stride, size, out_size
-        xp = backend.xp_of(cols)
-        (kh, kw), (dh, dw), (th, tw), (oh, ow) = kernel, dilation, stride, out_size
-        n, c = cols.shape[0], cols.shape[1] // (kh * kw)
-        parts = cols.reshape(n, c, kh, kw, oh, ow)
-        out = xp.zeros((n, c) + tuple(size), dtype=cols.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                out[:, :, i * dh:i * dh + th * (oh - 1) + 1:th,
-                    j * dw:j * dw + tw * (ow - 1) + 1:tw] += parts[:, :, i, j]
-        return out
+        n, c = cols.shape[0], cols.shape[1] // (kernel[0] * kernel[1])
+        parts = cols.reshape((n, c) + tuple(kernel) + tuple(out_size))
+        out = backend.xp_of(cols).zeros((n, c) + tuple(size), dtype=cols.dtype)
+        # (C, k_h, k_w, N, out_h, out_w): the layout col2im reads, a view
+        return col2im(parts.transpose(1, 2, 3, 0, 4, 5), out, stride, dilation, out_size)
 
     def backward(self, g):
         kernel, dilation, stride, _, out_size = self.geometry
