@@ -29,18 +29,13 @@ import numpy as np
 
 from ..autograd import Function
 from ..parallel import get_num_threads
+from ._half_rounding import fma
 
 _F32 = np.float32
 _F64 = np.float64
 _A = _F32(-0.75)
 # the 16-bit elements of one vector of the kernels PyTorch runs on this build
 _LANES = 16
-
-
-def _fma(a, b, c):
-    """round_f32(a * b + c) with one rounding (float32 operands; the product is exact in
-    float64)."""
-    return (np.asarray(a, _F64) * np.asarray(b, _F64) + np.asarray(c, _F64)).astype(_F32)
 
 
 def _scale(n_in, n_out, align_corners, factor):
@@ -55,7 +50,7 @@ def _scale(n_in, n_out, align_corners, factor):
 def _mad(a, b, c, fused):
     """a * b + c in float32: fused (one rounding) or not."""
     if fused:
-        return _fma(a, b, c)
+        return fma(a, b, c)
     return (np.asarray(a, _F32) * np.asarray(b, _F32) + np.asarray(c, _F32)).astype(_F32)
 
 
@@ -135,11 +130,11 @@ def _mix(a, axis, taps):
         out = a[..., taps[0][0]]
     elif len(taps) == 2:
         (i0, w0), (i1, w1) = taps
-        out = _fma(a[..., i0], w0, a[..., i1] * w1)
+        out = fma(a[..., i0], w0, a[..., i1] * w1)
     else:
         out = a[..., taps[0][0]] * taps[0][1]
         for i, w in taps[1:]:
-            out = _fma(a[..., i], w, out)
+            out = fma(a[..., i], w, out)
     return np.moveaxis(out, -1, axis)
 
 
@@ -152,16 +147,16 @@ def _bilinear_rows(a, dims, half):
                for w, lw in ((w0, lw0), (w1, lw1))]
     reads = [a[:, :, h][:, :, :, w] for h, w, _ in corners]
     if half == np.float16:                  # (the compiled kernel fuses the first two terms
-        tail = _fma(reads[1], corners[1][2], reads[0] * corners[0][2])   # one way per dtype)
+        tail = fma(reads[1], corners[1][2], reads[0] * corners[0][2])   # one way per dtype)
     else:
-        tail = _fma(reads[0], corners[0][2], reads[1] * corners[1][2])
+        tail = fma(reads[0], corners[0][2], reads[1] * corners[1][2])
     for r, (_, _, wt) in zip(reads[2:], corners[2:]):
-        tail = _fma(r, wt, tail)
+        tail = fma(r, wt, tail)
     body = a.shape[1] - a.shape[1] % _LANES
     if body:
         part = reads[3][:, :body] * corners[3][2]
         for r, (_, _, wt) in zip(reads[2::-1], corners[2::-1]):
-            part = _fma(r[:, :body], wt, part)
+            part = fma(r[:, :body], wt, part)
         tail[:, :body] = part
     return tail
 
@@ -267,7 +262,7 @@ def backward(g, mode, in_spatial, sizes, factors, align_corners):
                 v = v * w[pick]
             acc[:, live] += v
         elif weight is not None:
-            acc[:, live] = _fma(weight[pick], v, acc[:, live])
+            acc[:, live] = fma(weight[pick], v, acc[:, live])
         else:
             acc[:, live] += v
     return acc.astype(half).reshape(lead + tuple(in_spatial))
