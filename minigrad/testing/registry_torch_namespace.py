@@ -124,6 +124,9 @@ def _fake_quantize_samples(g):
     yield S(g.randn(3, 4) * 3, 0.1, 0, -128, 127, fd=False, desc="int8 range")
     yield S(g.randn(2, 5) * 30, 0.25, 3, 0, 255, fd=False, desc="uint8 range, clamped")
     yield S(g.randn(6) * 2, 0.5, -2, -8, 7, fd=False, desc="4-bit, 1-d")
+    # every value past the clamp range, away from it: there both agree the slope is 0
+    yield S(np.sign(g.randn(3, 4)) * (20 + np.abs(g.randn(3, 4))), 0.1, 0, -128, 127,
+            desc="clamped everywhere")
 
 
 register("fake_quantize_per_tensor_affine",
@@ -138,6 +141,8 @@ def _fake_quantize_channel_samples(g):
             desc="axis 0")
     yield S(g.randn(2, 5) * 20, (0.3, 0.1, 0.2, 0.25, 0.5), (0, 2, 4, 1, 3), 1, 0, 255,
             fd=False, desc="axis 1, clamped")
+    yield S(np.sign(g.randn(2, 3)) * (200 + np.abs(g.randn(2, 3))), (0.1, 0.2, 0.5),
+            (0, 1, -1), 1, -128, 127, desc="clamped everywhere")
 
 
 register("fake_quantize_per_channel_affine",
