@@ -333,9 +333,18 @@ class Unsqueeze(Reshape):
 
     def forward(self, a, *, shape, dim):
         self.in_shape = a.shape
-        steps = list(a.strides)
-        steps.insert(dim, a.shape[dim] * a.strides[dim] if dim < a.ndim else a.itemsize)
-        return backend.strided_view(a, shape, tuple(steps))
+        return unsqueezed_array(a, dim)
+
+
+def unsqueezed_array(a, dim):
+    """The array ``a`` with a size-1 dim at ``dim`` (in range(a.ndim + 1)), a view with
+    PyTorch's stride there: the size times the stride of the dim it lands before, one
+    element at the end."""
+    steps = list(a.strides)
+    steps.insert(dim, a.shape[dim] * a.strides[dim] if dim < a.ndim else a.itemsize)
+    shape = list(a.shape)
+    shape.insert(dim, 1)
+    return backend.strided_view(a, tuple(shape), tuple(steps))
 
 
 def transpose(a, dim0, dim1):

@@ -28,7 +28,7 @@ from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, argument_error, bool_arg, c_o
 from .elementwise import Mul, cast, mul
 from .division import div
 from .pointwise_select import where
-from .movement import unsqueeze
+from .movement import unsqueeze, unsqueezed_array
 from .plumbing import Expand, cast_to, conj_of, expand_to, expanded_array, reshape_to
 
 
@@ -59,7 +59,7 @@ def _spread(g, in_shape, axes, keepdim, whole=False):
         else:
             # (numpy's reshape gives PyTorch's steps but where g has size-1 dims of its own)
             out = a if a.shape == shape else \
-                _unsqueezed(a, axes, shape) if 1 in a.shape else a.reshape(shape)
+                _unsqueezed(a, axes) if 1 in a.shape else a.reshape(shape)
             if shape != in_shape:
                 out = expanded_array(out, in_shape)
         if out is a:
@@ -75,16 +75,12 @@ def _spread(g, in_shape, axes, keepdim, whole=False):
     return Expand.apply(g, shape=in_shape)          # (a view even where no dim grows)
 
 
-def _unsqueezed(a, axes, shape):
-    """Array ``a`` (C-contiguous) with a size-1 dim put back at each of ``axes``, each with
-    the step PyTorch's unsqueeze gives it: the size times the step of the dim it lands before
-    (one element at the end); numpy's reshape may put other steps there."""
-    steps = list(a.strides)
-    sizes = list(a.shape)
+def _unsqueezed(a, axes):
+    """Array ``a`` with a size-1 dim put back at each of ``axes``, each with the step
+    PyTorch's unsqueeze gives it (numpy's reshape may put other steps there)."""
     for ax in sorted(axes):
-        steps.insert(ax, sizes[ax] * steps[ax] if ax < len(sizes) else a.itemsize)
-        sizes.insert(ax, 1)
-    return np.ndarray(shape, a.dtype, a, 0, tuple(steps))
+        a = unsqueezed_array(a, ax)
+    return a
 
 
 # A per-channel sum (over every axis but 1: a convolution's bias gradient) as a matrix-vector
