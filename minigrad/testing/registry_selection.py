@@ -214,14 +214,20 @@ _sel("median_nan", lambda lib, x: lib.median(x),       # a NaN result: no finite
 # ----------------------------------------------------------------------------------------------
 # nansum, nanmean
 # ----------------------------------------------------------------------------------------------
-def _nan_sums(g):
+def _nan_sums(g, empty_fd=True):
     yield S(_nan_rows(g), desc="all elements")
     yield S(_nan_rows(g), kwargs={"dim": 1}, fd=False, desc="dim 1 (an all-NaN row)")
     yield S(_nan_rows(g), kwargs={"dim": (0, -1), "keepdim": True}, desc="dims, keepdim")
     yield S(g.randn(4, 3), kwargs={"dim": 0, "t": True}, desc="transposed, no NaN")
     yield S(g.randn(), desc="0-d")
-    yield S(g.randn(0, 3), kwargs={"dim": 0}, desc="empty")
+    yield S(g.randn(0, 3), kwargs={"dim": 0}, fd=empty_fd, desc="empty")
+
+
+def _nan_means(g):
+    # an empty mean is 0 / 0: its gradient's derivative in the upstream gradient is 0 / 0 as
+    # well, NaN in PyTorch and here, where finite differences of an empty gradient give 0
+    return _nan_sums(g, empty_fd=False)
 
 
 _sel("nansum", _transposed(lambda lib, x, **kw: lib.nansum(x, **kw)), _nan_sums)
-_sel("nanmean", _transposed(lambda lib, x, **kw: lib.nanmean(x, **kw)), _nan_sums)
+_sel("nanmean", _transposed(lambda lib, x, **kw: lib.nanmean(x, **kw)), _nan_means)
