@@ -9,19 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _memory_format as mf, backend
+from ._util import row_major_view
 
 
 def _row_major_strides(out):
-    """A C-contiguous ``out`` with PyTorch's strides for its size-1 dims too (the product of
-    the sizes after them; numpy may leave another step there, which never moves)."""
-    strides, step = [], out.itemsize
-    for size in reversed(out.shape):
-        strides.append(step)
-        step *= max(size, 1)
-    strides = tuple(reversed(strides))
-    if out.size == 0 or strides == out.strides:
-        return out
-    return backend.strided_view(out, out.shape, strides)
+    """A C-contiguous ``out`` with PyTorch's strides for its size-1 dims too (an empty one
+    as numpy made it)."""
+    return out if out.size == 0 else row_major_view(out)
 
 
 def _operand_steps(a, index, shape):

@@ -79,18 +79,24 @@ def c_order(array, source=None):
     if not flags.c_contiguous:
         return array.copy()
     if source is not None and 1 in array.shape and not source.flags.c_contiguous:
-        return _row_major_view(array)
+        return row_major_view(array)
     return array
 
 
-def _row_major_view(array):
+def row_major_view(array):
     """A C-contiguous ``array`` with PyTorch's row-major strides on its size-1 dims too (a
-    view, the same memory)."""
-    strides = mf.row_major_strides(array.shape)
+    view, the same memory; numpy may leave another step there, which never moves but shows
+    in ``stride()``)."""
+    return dense_view(array, mf.row_major_strides(array.shape))
+
+
+def dense_view(array, strides):
+    """A dense ``array`` viewed with the element ``strides`` of its own order (they differ at
+    most on size-1 dims): the same memory, with the strides PyTorch would give it."""
+    strides = tuple(strides)
     if mf.element_strides(array) == strides:
         return array
-    return np.lib.stride_tricks.as_strided(array, array.shape,
-                                           tuple(s * array.itemsize for s in strides))
+    return backend.strided_view(array, array.shape, tuple(s * array.itemsize for s in strides))
 
 
 def dim_like(dim):

@@ -19,6 +19,8 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
@@ -27,6 +29,7 @@ from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
+from ._util import dense_view, row_major_view
 from ._window_checks import (adaptive_grad_not_empty, adaptive_size, check_bool_args,
                              check_int_list_types, pool_args, tensor_arrays)
 
@@ -90,14 +93,21 @@ class ScatterAt(Function):
 # ----------------------------------------------------------------------------------------------
 # Max pooling
 # ----------------------------------------------------------------------------------------------
+def _row_major(y):
+    """``y`` row-major, its size-1 dims with PyTorch's strides too (the windows' view numpy
+    reduced can leave another, which never moves but shows in ``stride()``)."""
+    y = backend.xp_of(y).ascontiguousarray(y)
+    return row_major_view(y) if type(y) is np.ndarray and 1 in y.shape else y
+
+
 def _laid_out_as_torch(y, x):
     """A pool's result ``y`` (whose layout follows the input's strides) in PyTorch's layout:
     the input's channels-last format where it suggests one, else row-major."""
     fmt = mf.suggest(x)
     if fmt is mf.contiguous_format or y.ndim != x.ndim:
-        return backend.xp_of(y).ascontiguousarray(y)
+        return _row_major(y)
     if mf.is_contiguous(y, fmt):
-        return y
+        return dense_view(y, mf.target_strides(y, fmt))
     out = mf.empty_strided(backend.xp_of(y), y.shape, mf.target_strides(y, fmt), y.dtype)
     out[...] = y
     return out
@@ -128,10 +138,10 @@ class MaxPool(Function):
         if nd == 1:
             # without indices or a gradient PyTorch runs a 1-d kernel, which writes row-major
             # results; else its 2-d one over (N, C, 1, L)
-            y = backend.xp_of(y).ascontiguousarray(y)
+            y = _row_major(y)
             return y if self.plain_1d else mf.channels_last_like(y, x, 1)
         if nd == 3 and not self.channels_last_3d:
-            return backend.xp_of(y).ascontiguousarray(y)
+            return _row_major(y)
         return _laid_out_as_torch(y, x)
 
     def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None,

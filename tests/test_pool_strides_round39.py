@@ -1,0 +1,70 @@
+"""Max pooling's results keep PyTorch's strides where a dim of the result has size 1.
+
+numpy's reduction over a window view can leave a size-1 dim of the result with a step of its
+own (the view's), which never moves but shows in ``stride()``; PyTorch's row-major result has
+the product of the sizes after it there. Found by a conv/pool fuzzer against torch: e.g.
+``max_pool2d`` of (1, 6, 2, 2) with kernel (1, 2), stride (3, 2), padding (0, 1) gave strides
+(12, 2, 12, 1) where torch gives (12, 2, 2, 1)."""
+import numpy as np
+import pytest
+
+import minigrad
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    ("max_pool2d", (1, 6, 2, 2), dict(kernel_size=(1, 2), stride=(3, 2), padding=(0, 1))),
+    ("max_pool2d", (3, 4, 2, 4), dict(kernel_size=(1, 2), stride=(3, 1))),
+    ("max_pool2d", (2, 4, 2), dict(kernel_size=1, stride=(2, 3), dilation=(2, 1))),
+    ("max_pool2d", (2, 9, 9, 2), dict(kernel_size=(2, 1), stride=3, dilation=(1, 2))),
+    ("max_pool1d", (3, 9, 2), dict(kernel_size=1, stride=3, ceil_mode=True, dilation=2)),
+    ("max_pool1d", (2, 1, 2), dict(kernel_size=1, stride=3)),
+    ("max_pool1d", (3, 1, 2), dict(kernel_size=1, stride=3, ceil_mode=True)),
+    ("max_pool3d", (3, 3, 9, 2, 9), dict(kernel_size=(3, 1, 2), stride=(1, 3, 3), dilation=2)),
+    ("max_pool3d", (4, 3, 2, 6), dict(kernel_size=(2, 1, 3), stride=(2, 3, 3),
+                                      padding=(1, 0, 0), ceil_mode=True)),
+    ("max_pool2d", (2, 3, 1, 1), dict(kernel_size=1)),
+    ("avg_pool2d", (1, 6, 2, 2), dict(kernel_size=(1, 2), stride=(3, 2), padding=(0, 1))),
+]
+
+
+def _pair(shape, grad):
+    a = np.random.default_rng(len(shape)).standard_normal(shape)
+    return minigrad.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
+
+
+@pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize("name, shape, kwargs", CASES)
+def test_pool_result_strides_match_torch(name, shape, kwargs, grad):
+    m, t = _pair(shape, grad)
+    ym, yt = getattr(minigrad.nn.functional, name)(m, **kwargs), \
+        getattr(torch.nn.functional, name)(t, **kwargs)
+    assert tuple(ym.shape) == tuple(yt.shape)
+    np.testing.assert_array_equal(ym.detach().numpy(), yt.detach().numpy())
+    assert ym.stride() == yt.stride()
+    assert ym.is_contiguous() and yt.is_contiguous()
+    # and views of it behave as torch's (a view by strides needs the same strides)
+    assert ym.view(-1).shape == yt.view(-1).shape
+    if grad:
+        g = np.random.default_rng(1).standard_normal(tuple(yt.shape))
+        gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
+        gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
+        np.testing.assert_allclose(gm.numpy(), gt.numpy(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name, shape, kwargs", [c for c in CASES if c[0].startswith("max")])
+def test_pool_indices_strides_match_torch(name, shape, kwargs):
+    m, t = _pair(shape, False)
+    (ym, im), (yt, it) = getattr(minigrad.nn.functional, name)(m, return_indices=True, **kwargs), \
+        getattr(torch.nn.functional, name)(t, return_indices=True, **kwargs)
+    assert ym.stride() == yt.stride() and im.stride() == it.stride()
+    np.testing.assert_array_equal(im.numpy(), it.numpy())
+
+
+def test_channels_last_pool_keeps_channels_last_strides():
+    a = np.random.default_rng(2).standard_normal((2, 3, 4, 1))
+    m = minigrad.tensor(a).contiguous(memory_format=minigrad.channels_last)
+    t = torch.tensor(a).contiguous(memory_format=torch.channels_last)
+    kw = dict(kernel_size=(2, 1), stride=2)
+    assert minigrad.nn.functional.max_pool2d(m, **kw).stride() == \
+        torch.nn.functional.max_pool2d(t, **kw).stride()
