@@ -1,4 +1,4 @@
-"""Max pooling's results keep PyTorch's strides where a dim of the result has size 1.
+"""Pooling and convolution results keep PyTorch's strides where a dim has size 1.
 
 numpy's reduction over a window view can leave a size-1 dim of the result with a step of its
 own (the view's), which never moves but shows in ``stride()``; PyTorch's row-major result has
@@ -68,3 +68,59 @@ def test_channels_last_pool_keeps_channels_last_strides():
     kw = dict(kernel_size=(2, 1), stride=2)
     assert minigrad.nn.functional.max_pool2d(m, **kw).stride() == \
         torch.nn.functional.max_pool2d(t, **kw).stride()
+
+
+def _wide_major(shape):
+    """A tensor pair of ``shape`` whose last two dims are stored transposed."""
+    a = np.random.default_rng(3).standard_normal(shape[:-2] + shape[-2:][::-1])
+    return (minigrad.tensor(a).transpose(-1, -2), torch.tensor(a).transpose(-1, -2))
+
+
+@pytest.mark.parametrize("shape, weight, kwargs", [
+    ((1, 3, 3, 7), (3, 1, 3, 3), dict(stride=3, dilation=(1, 3), groups=3)),
+    ((1, 3, 3, 7), (2, 3, 3, 3), dict(stride=3, dilation=(1, 3))),
+    ((2, 4, 1, 5), (4, 4, 1, 5), {}),
+    ((2, 2, 5, 1), (3, 2, 5, 1), {}),
+])
+def test_conv_result_strides_at_size_one_dims(shape, weight, kwargs):
+    m, t = _wide_major(shape)
+    w = np.random.default_rng(4).standard_normal(weight)
+    ym = minigrad.nn.functional.conv2d(m, minigrad.tensor(w), **kwargs)
+    yt = torch.nn.functional.conv2d(t, torch.tensor(w), **kwargs)
+    np.testing.assert_allclose(ym.numpy(), yt.numpy(), rtol=1e-12, atol=1e-12)
+    assert ym.stride() == yt.stride()
+
+
+@pytest.mark.parametrize("name, shape, size", [
+    ("adaptive_avg_pool2d", (1, 4, 5, 7), (5, 1)),
+    ("adaptive_avg_pool2d", (6, 4, 5), (4, 1)),
+    ("adaptive_avg_pool2d", (2, 3, 6, 6), (1, 3)),
+    ("adaptive_avg_pool1d", (2, 3, 7), 1),
+    ("adaptive_avg_pool1d", (1, 3, 7), 1),
+    ("adaptive_avg_pool1d", (2, 3, 7), 3),
+])
+@pytest.mark.parametrize("layout", ["row-major", "transposed"])
+def test_adaptive_avg_pool_strides(name, shape, size, layout):
+    if layout == "row-major":
+        m, t = _pair(shape, True)
+    else:
+        m, t = _wide_major(shape)
+    ym = getattr(minigrad.nn.functional, name)(m, size)
+    yt = getattr(torch.nn.functional, name)(t, size)
+    np.testing.assert_allclose(ym.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    assert ym.stride() == yt.stride()
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 4, 4), (1, 4, 4, 4), (3, 4, 4, 1)])
+def test_unbatched_max_pool3d_of_a_channels_last_input_is_refused(shape):
+    a = np.random.default_rng(5).standard_normal(shape)
+    m = minigrad.tensor(a).contiguous(memory_format=minigrad.channels_last)
+    t = torch.tensor(a).contiguous(memory_format=torch.channels_last)
+    words = "Unsupported memory format. Supports only ChannelsLast3d, Contiguous"
+    with pytest.raises(RuntimeError, match=words):
+        torch.nn.functional.max_pool3d(t, 1)
+    with pytest.raises(RuntimeError, match=words):
+        minigrad.nn.functional.max_pool3d(m, 1)
+    # row-major, the same input pools
+    np.testing.assert_array_equal(minigrad.nn.functional.max_pool3d(minigrad.tensor(a), 1).numpy(),
+                                  torch.nn.functional.max_pool3d(torch.tensor(a), 1).numpy())

@@ -26,7 +26,7 @@ from ..autograd import Function
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from ..tensor import Tensor
-from ._util import FLOAT32_64, prod as _prod
+from ._util import FLOAT32_64, prod as _prod, row_major_if_dense
 from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
 from ._window_checks import (adaptive_grad_not_empty, adaptive_not_empty, adaptive_size,
@@ -143,7 +143,8 @@ class AdaptiveAvgPool(Function):
         y = K.adaptive_mean(x, out_size)
         if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
             y = y.astype(x.dtype)
-        return mf.channels_last_like(y, x, len(out_size))
+        # (numpy can leave a size-1 dim of the windows' mean with a step of its own)
+        return row_major_if_dense(mf.channels_last_like(y, x, len(out_size)))
 
     def backward(self, g):                                         # g: (..., *out)
         adaptive_grad_not_empty("avg", self.nd, g.shape)
@@ -308,6 +309,9 @@ def _global_mean(input, dims):
         c, a = out.shape[1], out._array
         out._array = backend.xp_of(a).lib.stride_tricks.as_strided(
             a, a.shape, (c * a.itemsize, a.itemsize, c * a.itemsize, c * a.itemsize))
+    elif len(dims) == 1 and out.ndim == 3 and not input._array.flags.c_contiguous:
+        # a 1-d pool is PyTorch's 2-d one over (N, C, 1, L): channels-last there, (C, 1, C)
+        out._array = mf.channels_last_like(out._array, input._array, 1)
     return out
 
 

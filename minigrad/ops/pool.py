@@ -19,8 +19,6 @@ as in PyTorch (``max_pool2d_with_indices_backward``'s double backward is a gathe
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
@@ -29,7 +27,7 @@ from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._util import dense_view, row_major_view
+from ._util import dense_view, row_major_if_dense
 from ._window_checks import (adaptive_grad_not_empty, adaptive_size, check_bool_args,
                              check_int_list_types, pool_args, tensor_arrays)
 
@@ -96,8 +94,7 @@ class ScatterAt(Function):
 def _row_major(y):
     """``y`` row-major, its size-1 dims with PyTorch's strides too (the windows' view numpy
     reduced can leave another, which never moves but shows in ``stride()``)."""
-    y = backend.xp_of(y).ascontiguousarray(y)
-    return row_major_view(y) if type(y) is np.ndarray and 1 in y.shape else y
+    return row_major_if_dense(backend.xp_of(y).ascontiguousarray(y))
 
 
 def _laid_out_as_torch(y, x):
@@ -320,6 +317,10 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     if fast_1d:                                 # PyTorch's max_pool1d fast path: floats only
         _check_dtype(x, "max_pool1d_impl", _FLOATS)
     _check_dtype(x, f"max_pool{max(nd, 2)}d", _FLOATS + _INTS)
+    if nd == 3 and x.ndim == 4 and mf.suggest(x) is mf.channels_last:
+        # an unbatched 3-d pool of a 4-d input laid out channels-last (the 2-d format):
+        # PyTorch's kernel has versions for row-major and channels-last-3d memory only
+        raise RuntimeError("Unsupported memory format. Supports only ChannelsLast3d, Contiguous")
     sink = [] if return_indices else None
     # (PyTorch's 1-d pool without indices runs a kernel of its own unless a gradient is wanted)
     plain_1d = fast_1d and not (input.requires_grad and is_grad_enabled())
