@@ -124,3 +124,22 @@ def test_unbatched_max_pool3d_of_a_channels_last_input_is_refused(shape):
     # row-major, the same input pools
     np.testing.assert_array_equal(minigrad.nn.functional.max_pool3d(minigrad.tensor(a), 1).numpy(),
                                   torch.nn.functional.max_pool3d(torch.tensor(a), 1).numpy())
+
+
+@pytest.mark.parametrize("out_channels", [1, 2])
+def test_channels_last_conv_with_one_output_channel_stays_channels_last(out_channels):
+    # (3, 1, 2, 9) strides (18, 1, 9, 1) is channels-last and also row-major to numpy: the
+    # layout torch gives must not be re-strided as row-major
+    a = np.random.default_rng(6).standard_normal((3, 3, 2, 9))
+    w = np.random.default_rng(7).standard_normal((out_channels, 3, 2, 1))
+    m = minigrad.tensor(a).contiguous(memory_format=minigrad.channels_last)
+    t = torch.tensor(a).contiguous(memory_format=torch.channels_last)
+    for fm, ft, weight in [(minigrad.nn.functional.conv2d, torch.nn.functional.conv2d, w),
+                           (minigrad.nn.functional.conv_transpose2d,
+                            torch.nn.functional.conv_transpose2d, w.transpose(1, 0, 2, 3))]:
+        ym, yt = fm(m, minigrad.tensor(weight)), ft(t, torch.tensor(weight))
+        np.testing.assert_allclose(ym.numpy(), yt.numpy(), rtol=1e-12, atol=1e-12)
+        assert ym.stride() == yt.stride()
+    pm = minigrad.nn.functional.adaptive_avg_pool2d(m[:, :1], (1, 3))
+    pt = torch.nn.functional.adaptive_avg_pool2d(t[:, :1], (1, 3))
+    assert pm.stride() == pt.stride()

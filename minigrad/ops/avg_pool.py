@@ -143,8 +143,9 @@ class AdaptiveAvgPool(Function):
         y = K.adaptive_mean(x, out_size)
         if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
             y = y.astype(x.dtype)
+        laid_out = mf.channels_last_like(y, x, len(out_size))
         # (numpy can leave a size-1 dim of the windows' mean with a step of its own)
-        return row_major_if_dense(mf.channels_last_like(y, x, len(out_size)))
+        return row_major_if_dense(y) if laid_out is y else laid_out
 
     def backward(self, g):                                         # g: (..., *out)
         adaptive_grad_not_empty("avg", self.nd, g.shape)

@@ -115,9 +115,10 @@ def _layout_of(y, x, w):
     """``y`` laid out as PyTorch lays out a 2-d convolution's result: channels-last when the
     input or the weight looks channels-last (a copy only then).  3-d ones are left row-major:
     PyTorch's layout for them depends on which CPU backend it picks."""
+    laid_out = mf.channels_last_like(
+        y, w if w.ndim == 4 and mf.suggest(w) is mf.channels_last else x)
     # (a kernel's row-major result can keep a step of its own at a size-1 dim)
-    return row_major_if_dense(mf.channels_last_like(
-        y, w if w.ndim == 4 and mf.suggest(w) is mf.channels_last else x))
+    return row_major_if_dense(y) if laid_out is y else laid_out
 
 
 class Conv(Function):
