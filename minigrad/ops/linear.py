@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function
+from ..autograd._saved_hooks import INPUT as _SAVED_INPUT
 from ..autograd._shown_edges import new_node
 from ..autograd.engine import _pass as _backward_pass
 from ..tensor import Tensor
@@ -112,6 +113,48 @@ class Linear(Function):
             elif name == "ViewBackward0" or name == "UnsafeViewBackward0":
                 _split_views(self)
         return Function.next_functions.fget(self)
+
+    def _check_versions(self, kept_only=False):
+        """Function's check of the saved inputs (reached only once one was changed in place),
+        each described as PyTorch's linear saves it: W as ``W.t()``, [in, out]; an input of
+        one dim, or of more folded into a matrix without a copy, as that view, [1, in] or
+        [rows, in]. Such a view's history PyTorch makes anew, as an as_strided of its base,
+        once the base has changed: 'which is output 0 of AsStrided' where it records a
+        gradient, nothing where it does not."""
+        versions = self._versions
+        described = []
+        for counter, expected, shape, np_dtype, index in versions:
+            t = _saved_input(self, counter) if counter.value != expected else None
+            if t is not None and (index == 1 or t.ndim != 2):
+                if index == 1:
+                    shape = shape[::-1]
+                elif t.ndim == 1:
+                    shape = (1,) + shape
+                else:
+                    flat = (math.prod(shape[:-1]), shape[-1])
+                    if not np.shares_memory(t._array.reshape(flat), t._array):
+                        described.append((counter, expected, shape, np_dtype, index))
+                        continue
+                    shape = flat
+                index = "output 0 of AsStrided" if t.requires_grad else ""
+            described.append((counter, expected, shape, np_dtype, index))
+        self._versions = described
+        try:
+            Function._check_versions(self, kept_only)
+        finally:
+            self._versions = versions
+
+
+def _saved_input(node, counter):
+    """The input ``node`` saved whose version counter is ``counter`` (as itself, or as the
+    source of a 16-bit node's float32 copy), or None."""
+    kept = [entry[1] for entry in node.saved_ or ()
+            if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == _SAVED_INPUT]
+    kept += list((node._wide_sources or {}).values())
+    for t in kept:
+        if isinstance(t, Tensor) and t._vcounter is counter:
+            return t
+    return None
 
 
 class _WeightT(Function):

@@ -32,7 +32,7 @@ from ..autograd import enable_grad, set_grad_enabled
 from ..nn.modules.hooks import RemovableHandle
 from ..tensor import Tensor
 from .._zero_grads import _zero_grads
-from ._step_hooks import (_with_step_hooks, register_optimizer_step_post_hook,
+from ._step_hooks import (mark_step_hooked, register_optimizer_step_post_hook,
                           register_optimizer_step_pre_hook)
 from ._update_arrays import _like_complex, _with_float_scalars, complex_of_pairs, real_pairs
 # what third-party optimizers import from torch.optim.optimizer
@@ -49,6 +49,10 @@ def _typename(obj):
     else the qualified class name ('minigrad.nn.modules.linear.Linear', 'float')."""
     return typename(obj)
 
+
+# the kinds of an optimizer's own hooks (``_optimizer_<kind>_hooks``)
+_HOOK_KINDS = ("step_pre", "step_post", "state_dict_pre", "state_dict_post",
+               "load_state_dict_pre", "load_state_dict_post")
 
 # Options that later releases added (flags, mostly): a parameter group loaded from an older
 # checkpoint that lacks one gets this value (not the constructor's), as PyTorch's optimizers
@@ -69,14 +73,10 @@ class Optimizer:
     # this optimizer's values that differ from ``_LATE_OPTIONS`` (or add to it)
     _late_options = {}
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("step")
-        if step is not None and not getattr(step, "_runs_step_hooks", False):
-            cls.step = _with_step_hooks(step)
-
     def __init__(self, params, defaults):
         self.defaults = defaults
+        for kind in _HOOK_KINDS:       # made here, as PyTorch's __init__ makes them
+            self.__dict__[f"_optimizer_{kind}_hooks"] = OrderedDict()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {_typename(params)}")
@@ -89,6 +89,7 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(group)
+        mark_step_hooked(self)
 
     def __repr__(self):
         # each group opens on a new line and each entry ends one, so groups are separated by
@@ -106,18 +107,18 @@ class Optimizer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for kind in _HOOK_KINDS:
+            self.__dict__.setdefault(f"_optimizer_{kind}_hooks", OrderedDict())
+        mark_step_hooked(self)
 
     # ------------------------------------------------------------------------------------------
     # hooks
     # ------------------------------------------------------------------------------------------
     def _hook_dict(self, kind):
-        """The OrderedDict id -> hook of one kind ('step_pre', 'state_dict_post', ...), made
-        on first use (so that copies and unpickled optimizers have them too)."""
-        name = f"_optimizer_{kind}_hooks"
-        hooks = self.__dict__.get(name)
-        if hooks is None:
-            hooks = self.__dict__[name] = OrderedDict()
-        return hooks
+        """The OrderedDict id -> hook of one kind ('step_pre', 'state_dict_post', ...), an
+        attribute ``__init__`` makes (``__setstate__`` for copies and unpickled optimizers):
+        one whose Optimizer.__init__ never ran lacks it, PyTorch's AttributeError."""
+        return getattr(self, f"_optimizer_{kind}_hooks")
 
     def _add_hook(self, kind, hook, prepend=False):
         hooks = self._hook_dict(kind)
@@ -207,6 +208,8 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Clear ``.grad`` of every parameter in ``param_groups``: set it to None, or (with
         ``set_to_none=False``) fill the existing tensor with zeros."""
+        if not getattr(type(self).step, "_runs_step_hooks", False):
+            mark_step_hooked(self)
         for group in self.param_groups:
             _zero_grads(group["params"], set_to_none)
 
@@ -493,7 +496,3 @@ class Optimizer:
         self.param_groups = new_groups
         for hook in list(self._hook_dict("load_state_dict_post").values()):
             hook(self)
-
-
-# the base class's own step runs the hooks too (subclasses' steps are wrapped as they are made)
-Optimizer.step = _with_step_hooks(Optimizer.step)
