@@ -22,6 +22,8 @@ import functools
 
 import numpy as np
 
+from ._tiled_copy import contiguous_copy, copy_into
+
 __all__ = ["memory_format", "contiguous_format", "preserve_format", "channels_last",
            "channels_last_3d"]
 
@@ -121,6 +123,16 @@ def _channels_last_strides(shape, order):
         strides[d] = step
         step *= shape[d]
     return tuple(strides)
+
+
+def new_array(shape, dtype, fmt):
+    """An uninitialised numpy array of ``shape`` laid out in ``fmt``: channels-last(-3d)
+    where ``fmt`` is one and the rank fits, else row-major (what ``suggest`` returned for
+    an input allocates its op's result in)."""
+    if fmt in _CHANNELS_LAST and len(shape) == _CHANNELS_LAST[fmt][0]:
+        return empty_strided(np, shape, _channels_last_strides(shape, _CHANNELS_LAST[fmt][1]),
+                             dtype)
+    return np.empty(shape, dtype)
 
 
 def row_major_strides(shape):
@@ -296,9 +308,7 @@ def restrided(out, strides):
     nbytes = tuple(s * out.itemsize for s in strides)
     if all(h == s for h, s, n in zip(have, strides, out.shape) if n != 1):
         return np.lib.stride_tricks.as_strided(out, out.shape, nbytes)
-    copy = empty_strided(np, out.shape, strides, out.dtype)
-    copy[...] = out
-    return copy
+    return copy_into(empty_strided(np, out.shape, strides, out.dtype), out)
 
 
 def exact_layout(array, fmt):
@@ -338,8 +348,10 @@ def empty_strided(xp, shape, strides, dtype):
         size *= s
     extent = 1 + sum((n - 1) * s for n, s in zip(shape, strides)) if size else 0
     buffer = xp.empty(extent, dtype)
-    return xp.lib.stride_tricks.as_strided(buffer, shape,
-                                           tuple(s * dtype.itemsize for s in strides))
+    steps = tuple(s * dtype.itemsize for s in strides)
+    if xp is np:        # (the view made at once: numpy's as_strided is Python, some 5 us)
+        return np.ndarray(tuple(shape), dtype, buffer, 0, steps)
+    return xp.lib.stride_tricks.as_strided(buffer, shape, steps)
 
 
 def suggest(array):
@@ -358,9 +370,9 @@ def channels_last_like(y, x, nd=2):
     (an unbatched 3-d pooling's 4-d input is left alone); for a 1-d pooling (``nd`` 1) the
     same over the (N, C, 1, L) view its kernels see."""
     if nd == 2 and y.ndim == 4 and x.ndim == 4 and suggest(x) is channels_last:
-        return y.transpose(0, 2, 3, 1).copy().transpose(0, 3, 1, 2)
+        return contiguous_copy(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     if nd == 1 and y.ndim == 3 and x.ndim == 3 and _unsqueezed_channels_last(x):
-        return y.transpose(0, 2, 1).copy().transpose(0, 2, 1)
+        return contiguous_copy(y.transpose(0, 2, 1)).transpose(0, 2, 1)
     return y
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _grad_state, _memory_format as mf, backend, parallel
 from .._grad_dtype import _CHOSEN, NOT_CHOSEN, chosen_grad_dtype
+from .._tiled_copy import contiguous_copy, copy_into
 from ..tensor import Tensor
 
 
@@ -142,16 +143,15 @@ def _laid_out_like(t, array, copy):
             return array        # the common case: both row-major already (no stride walk)
         if type(array) is np.ndarray and 1 not in a.shape:
             # (no size-1 dim, whose stride could be anything: t's strides are numpy's own)
-            return array.copy(order="C")
+            return contiguous_copy(array)      # (tiled where a transposed walk is slow)
     own = mf.element_strides(a)
     want = own if mf.is_non_overlapping_and_dense(a.shape, own) else \
         mf.row_major_strides(a.shape)
     have = mf.element_strides(array)
     if not copy and all(n < 2 or h == w for n, h, w in zip(array.shape, have, want)):
         return array
-    out = mf.empty_strided(backend.xp_of(array), array.shape, want, array.dtype)
-    out[...] = array
-    return out
+    return copy_into(mf.empty_strided(backend.xp_of(array), array.shape, want, array.dtype),
+                     array)
 
 
 # How many references a gradient tensor has inside _unshared when only the engine holds it

@@ -29,6 +29,7 @@ from ._binary_operands import (  # noqa: F401  (_BAREBONES and the refusals: inp
     _refuse_unsigned_by_kernel, _scalar_or_tensor, legacy_overload)
 from .plumbing import Cast, conj_of, sum_to
 from ._half_add import half_scaled_add
+from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
 
 
 # ----------------------------------------------------------------------------------------------
@@ -39,6 +40,8 @@ class Add(Function):
     saved_fields = {"alpha": lambda node: 1}    # add(a, b, alpha=k) records k * b first
 
     def forward(self, a, b):
+        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            b = laid_out_like(b, a)         # (a transposed operand: one walk, see there)
         return parallel.binary(np.add, a, b)
 
     def backward(self, g):
@@ -53,6 +56,8 @@ class Sub(Function):
     saved_fields = {"alpha": lambda node: 1}
 
     def forward(self, a, b):
+        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            b = laid_out_like(b, a)
         return parallel.binary(np.subtract, a, b)
 
     def backward(self, g):
@@ -94,6 +99,8 @@ class Mul(Function):
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
+        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            b = laid_out_like(b, a)
         out = parallel.binary(np.multiply, a, b)
         if half:        # a float16 a times a float32 scalar b, computed in float32 (half_scalar)
             self.half = True

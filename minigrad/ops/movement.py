@@ -13,8 +13,11 @@ from __future__ import annotations
 import numbers
 import operator
 
+import numpy as np
+
 from .._warn_once import warn_user
 from .. import backend, dtypes
+from .._tiled_copy import contiguous_copy
 from ..autograd._shown_edges import node_below
 from ..autograd import Function
 from ._int_list_args import int_list_argument
@@ -196,13 +199,23 @@ def _reshape_node(arr, shape):
     return _RESHAPE_ALIAS
 
 
+def _copied_reshape(self, a, *, shape):
+    """Reshape's forward where no view can: a row-major copy (the tiled one where numpy's
+    walk is slow), then reshaped, as numpy's own reshape copies."""
+    self.in_shape = a.shape
+    if type(a) is np.ndarray:
+        return contiguous_copy(a).reshape(shape)
+    return a.reshape(shape)
+
+
 _RESHAPE_AS_VIEW = Reshape.renamed("ViewBackward0")
 _RESHAPE_ALIAS = Reshape.renamed("ReshapeAliasBackward0")
 # a copy: PyTorch's UnsafeViewBackward0 over the CloneBackward0 of its copy, shown (and made)
 # when the graph is read (other ops renamed UnsafeViewBackward0 keep Reshape.renamed's class)
 _RESHAPE_COPIED = type("Reshape", (Reshape,), {
     "__module__": __name__, "__slots__": (), "_node_name": "UnsafeViewBackward0",
-    "_renamed_from": Reshape, "next_functions": node_below("CloneBackward0")})
+    "_renamed_from": Reshape, "next_functions": node_below("CloneBackward0"),
+    "forward": _copied_reshape})
 
 
 # PyTorch's two signatures of Tensor.view, listed when a call fits neither

@@ -2,14 +2,20 @@
 constant ``pad``, the layout copies ``clone`` and ``contiguous`` (and
 ``keep_channels_last``, which lays a result out as its input is), and ``to_device``.
 
-Their backward passes the gradient back: the tiled copies summed, the padding cropped, a
+The layout copies go through ``_tiled_copy`` (``copy_into``, ``contiguous_copy``), which
+copies a transposed or channels-last source in cache-sized tiles where numpy's walk is slow.
+
+Their backward passes the gradient back: repeat's copies summed, the padding cropped, a
 clone's gradient as it is, a device move's moved back.  The views and reshapes that share
 their input's memory live in ``movement.py``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from .. import _memory_format as mf
+from .._tiled_copy import contiguous_copy, copy_into
 from ..autograd import Function
 from ._int_list_args import int_list_argument
 from ._util import check_tensor
@@ -64,9 +70,7 @@ class Copy(Function):
     _node_name = "CloneBackward0"       # PyTorch's clone node
 
     def forward(self, a, *, strides):
-        out = mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype)
-        out[...] = a
-        return out
+        return copy_into(mf.empty_strided(backend.xp_of(a), a.shape, strides, a.dtype), a)
 
     def backward(self, g):
         return g
@@ -78,7 +82,9 @@ class Contiguous(Function):
     _node_name = "CloneBackward0"       # PyTorch's contiguous() clones
 
     def forward(self, a):
-        return backend.xp_of(a).ascontiguousarray(a)
+        # (a numpy array: the tiled copy where a transposed walk is slow)
+        return contiguous_copy(a) if type(a) is np.ndarray else \
+            backend.xp_of(a).ascontiguousarray(a)
 
     def backward(self, g):
         return g

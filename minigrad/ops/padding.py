@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import _autocast_state, _memory_format as mf, backend
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from .._tiled_copy import copy_into
 from ._autocast_cast import widen as _autocast_widen
 from ._util import (along, argument_error, check_fill_value, not_implemented_for,
                     python_type_name)
@@ -385,7 +388,8 @@ class ListedOnInput(Function):
 class ConstantPadNd(Function):
     """``pad`` in 'constant' mode: a (..., n, ...) -> out with each padded dim n + lo + hi
     long, ``value`` in the border and a's (cropped, where a pad is negative) values inside.
-    One fill and one copy, where an index-add per dim sorted its indices each time.
+    The border filled and the inside copied (each element written once), where an index-add
+    per dim sorted its indices each time.
 
     Backward: cropping the border away and zero-padding what was cropped, that is this op
     with every pad negated and 0 as the value; so any order."""
@@ -403,7 +407,21 @@ class ConstantPadNd(Function):
             src[d] = slice(max(-lo, 0), max(-lo, 0) + kept)
             inside[d] = slice(max(lo, 0), max(lo, 0) + kept)
             shape[d] = kept + max(lo, 0) + max(hi, 0)
-        out = backend.xp_of(a).full(shape, value, dtype=a.dtype)
+        xp = backend.xp_of(a)
+        if xp is not np or min(shape, default=1) <= 0:
+            out = xp.full(shape, value, dtype=a.dtype)
+        else:
+            # laid out as the input suggests (as PyTorch allocates it: channels-last stays);
+            # only the border takes the value, each padded dim's two slabs filled as np.full
+            # fills (an unsafe cast), and the inside is written once, by the copy
+            out = mf.new_array(tuple(shape), a.dtype, mf.suggest(a))
+            for d, part in enumerate(inside):
+                if part != slice(None):
+                    lead = (slice(None),) * d
+                    np.copyto(out[lead + (slice(0, part.start),)], value, casting="unsafe")
+                    np.copyto(out[lead + (slice(part.stop, None),)], value, casting="unsafe")
+            copy_into(out[tuple(inside)], a[tuple(src)])
+            return out
         out[tuple(inside)] = a[tuple(src)]
         return out
 

@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from .. import _memory_format as mf, backend
+from .._tiled_copy import contiguous_copy
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -375,7 +376,10 @@ class Roll(Function):
         xp = backend.xp_of(a)
         out = xp.roll(a, shifts, dims)
         # PyTorch's layout: a channels-last(-3d) input rolls into one laid out so, any other
-        # into a row-major one (numpy's roll keeps a permuted input's order)
+        # into a row-major one (numpy's roll keeps a permuted input's order; the tiled copy
+        # relays a transposed one)
+        if type(out) is np.ndarray and not out.flags.c_contiguous:
+            out = contiguous_copy(out)
         if out.ndim in (4, 5):
             return mf.suggested_layout(xp.ascontiguousarray(out), a)
         return xp.ascontiguousarray(out)
