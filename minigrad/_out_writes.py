@@ -64,14 +64,31 @@ def _dims_readable(args, kwargs):
     return dim is None or isinstance(dim, (int, np.integer))
 
 
+# the elementwise ops whose out must have the input's dtype, checked before their kernel is
+# looked up (``torch.frac(bool_tensor, out=float_out)`` is refused for the out), with the kinds
+# of input refused before that (a complex ``floor``, a bool ``neg``)
+_INPUT_DTYPE_FIRST = {"abs": "c", "neg": "b", "ceil": "c", "floor": "c", "trunc": "c",
+                      "sign": "c", "round": "", "frac": "", "sgn": "", "bitwise_not": "",
+                      "conj_physical": "", "hardshrink": ""}
+
+
 def check_out_first(name, args, kwargs, out):
     """The ``out=`` checks PyTorch makes before it reads the dims: amax / amin compare the
     input's and out's dtypes, logsumexp wants a floating (or complex) out, and nansum refuses
-    a complex input before anything else."""
-    if not (isinstance(out, Tensor) and args and isinstance(args[0], Tensor)) or \
-            not _dims_readable(args, kwargs):
+    a complex input before anything else; the same-dtype elementwise ops and dot (matmul of
+    two vectors) compare the input's and out's dtypes before their kernels' checks."""
+    if not (isinstance(out, Tensor) and args and isinstance(args[0], Tensor)):
         return
     have, want = args[0]._array.dtype, out._array.dtype
+    if have != want:
+        if have.kind not in _INPUT_DTYPE_FIRST.get(name, "biufcV"):
+            raise RuntimeError(OR.OUT_EXACT[name](scalar_type_name(have), scalar_type_name(want)))
+        if name in ("dot", "vdot") or (name == "matmul" and args[0].ndim == 1 and len(args) > 1
+                                       and isinstance(args[1], Tensor) and args[1].ndim == 1):
+            _resize_out(out, Tensor._wrap(np.zeros((), want)))    # (to the 0-d result first)
+            raise RuntimeError(OR.OUT_EXACT["dot"](scalar_type_name(have), scalar_type_name(want)))
+    if not _dims_readable(args, kwargs):
+        return
     if name in ("amax", "amin") and have != want:
         raise RuntimeError(OR.OUT_EXACT["amax"](scalar_type_name(have), scalar_type_name(want)))
     if name == "logsumexp":

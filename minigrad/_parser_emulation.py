@@ -33,7 +33,8 @@ import sys
 
 import numpy as np
 
-from . import _parser_table_listed, _parser_table_methods, _parser_table_one
+from . import (_parser_table_linalg, _parser_table_listed, _parser_table_methods,
+               _parser_table_one)
 from ._parser_message import _PRINTED, _combination, _listed, _type_name
 from .tensor import Tensor
 
@@ -72,7 +73,8 @@ def _entries(*texts):
 def _table(method):
     if method:
         return _entries(_parser_table_methods.TEXT)
-    return _entries(_parser_table_listed.TEXT, _parser_table_one.TEXT)
+    return _entries(_parser_table_listed.TEXT, _parser_table_one.TEXT,
+                    _parser_table_linalg.TEXT)
 
 
 class _Param:
@@ -396,6 +398,9 @@ def _found(wrapper):
         module = sys.modules.get(f"{__package__}.{sub}")
         for n, v in (vars(module).items() if module is not None else ()):
             if _is(v, wrapper) and not n.startswith("_"):
+                if sub == "linalg" and f"linalg_{n}" in _table(False):
+                    found.add((f"linalg_{n}", False))       # (PyTorch's name for it)
+                    continue
                 if sub != "nn.functional" or n not in _FUNCTIONAL_SAME:
                     return None
                 found.add((n, False))
@@ -413,6 +418,8 @@ def reworded(exc, wrapper, args, kwargs, method=None, name=None):
             method is not None and method != found[1]):
         return None
     name, method = found
+    if name.startswith("linalg_"):      # (minigrad's words name its own parameters: the table's)
+        return refusal(name, False, args, kwargs, wrapper)
     if _own(exc, _PRINTED.get(name, name)) or (
             method and not (args and isinstance(args[0], Tensor))):
         return None

@@ -425,6 +425,7 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
         low, high, size = 0, low, high
     elif high is _NO_HIGH:               # randint(high, size=size)
         low, high = 0, low
+    shape = _size((size,), "randint")    # (the result is made, then the bounds are checked)
     if dtype is not None:
         kind = dtypes.to_dtype(dtype).np.kind
         if kind == "c":
@@ -438,7 +439,6 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
                            f"to={high}")
     if dtype is not None and dtypes.to_dtype(dtype).np.kind in "iu":
         _check_bounds(dtypes.to_dtype(dtype).np, low, high)
-    shape = _size((size,), "randint")
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty(shape, np.int64, backend.meta), dtype or dtypes.int64,
                        device, requires_grad)

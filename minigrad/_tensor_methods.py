@@ -26,7 +26,7 @@ from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
 from ._argument_words import restated, arity_restated
-from ._parser_emulation import raise_reworded
+from ._parser_emulation import raise_reworded, refusal
 from ._sparse_coo_ops import function_form
 from ._tensor_input import _combination
 from ._out_writes import (_KEEPDIM_NEEDS_DIM, _PROMOTED_RESULT, _check_out_cast, _keyword_only,
@@ -109,6 +109,9 @@ _MEAN_PAIR = ("Tensor input, tuple of ints dim, bool unbiased = True, bool keepd
               "Tensor input, tuple of ints dim = None, *, Number correction = None, bool keepdim "
               "= False", "Tensor input, bool unbiased = True")
 _MEAN_PAIRS = {"var_mean": _MEAN_PAIR, "std_mean": _MEAN_PAIR}
+# the functions whose signatures without a dim take no out= (``torch.sum(x, out=o)`` is the
+# parser's refusal)
+_OUT_NEEDS_DIM = frozenset(("sum", "prod", "logsumexp"))
 
 
 def _offered(call, method, name, args, kwargs):
@@ -174,6 +177,11 @@ def _torch_args(fn, method=False, name=None):
         if fn.__name__ in _MEAN_PAIRS:      # PyTorch's std_mean / var_mean take no out=
             raise _combination(fn.__name__, args, {**kwargs, "out": out}, _MEAN_PAIRS[
                 fn.__name__])
+        if fn.__name__ in _OUT_NEEDS_DIM and not method and len(args) < 2 and \
+                "dim" not in kwargs:
+            error = refusal(fn.__name__, False, args, {**kwargs, "out": out})
+            if error is not None:
+                raise error
         name = OR.OUT_NAMES.get(fn.__name__, fn.__name__)
         if name in OR.BINARY_FORMS and len(args) > 1 and isinstance(args[1], Tensor):
             name = OR.BINARY_FORMS[name]    # max(a, b) is torch's maximum, by that name

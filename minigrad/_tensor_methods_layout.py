@@ -332,7 +332,7 @@ def _as_dtype(dtype, name):
             raise TypeError(f"{name}() takes 0 positional arguments but {len(args)} "
                             f"{'was' if len(args) == 1 else 'were'} given")
         return _to(self, dtype, memory_format=mf.check(memory_format, name))
-    convert.__name__ = name
+    convert.__name__ = convert.__qualname__ = name      # (Python's refusals name it so)
     convert.__doc__ = f"``self.to({dtype!r}, memory_format=memory_format)``."
     return convert
 

@@ -10,7 +10,6 @@ non-symmetric eigendecomposition (eig, eigvals), whose results are complex.
 from __future__ import annotations
 
 from . import _autocast_state
-from .autograd._node_names import rename_node as _rename_node
 from .ops._autocast_cast import lower as _autocast_lower
 from .ops._util import scalar_type_name as _scalar_type_name
 from .ops.linalg import LinAlgError, svdvals  # noqa: F401
@@ -30,7 +29,9 @@ from .ops.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401
 from .ops.condition_number import cond  # noqa: F401
 from .ops.tensor_solve import tensorinv, tensorsolve  # noqa: F401
 from .ops.plumbing import conj_of as _conj_of
-from .ops.sequence_more import vander as _vander
+from .dtypes import reduced_float as _reduced_float
+from .ops.stacking import cat as _cat
+from .creation import ones_like as _ones_like
 from .tensor import Tensor
 from ._tensor_methods import _torch_args
 
@@ -52,13 +53,13 @@ def vecdot(x, y, *, dim=-1):
                             f"Tensor, not {type(t).__name__}")
     if _autocast_state.active:       # one of the ops CPU autocast runs in its lower dtype
         x, y = _autocast_lower(x, y)
+    if x._array.dtype.kind not in "fcV":        # (x's kind first, then the two alike)
+        raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as input. "
+                           f"Got {_scalar_type_name(x._array.dtype)}")
     if x.dtype != y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x "
                            f"of type {_scalar_type_name(x._array.dtype)} and y of type "
                            f"{_scalar_type_name(y._array.dtype)} instead")
-    if x._array.dtype.kind not in "fcV":
-        raise RuntimeError("linalg.vecdot: Expected a floating point or complex tensor as input. "
-                           f"Got {_scalar_type_name(x._array.dtype)}")
     if x.ndim == 1 and y.ndim == 1 and x.shape != y.shape:      # two vectors: no broadcasting
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src "
                            f"[{y.shape[0]}] to have the same number of elements, but got "
@@ -70,17 +71,18 @@ def vander(x, *, N=None):
     """``linalg.vander``: powers x^0, x^1, ..., x^(N-1) of the last dim of x in increasing
     order, shape (*, n, N); N defaults to n and must be at least 2.  A 0-d x counts as one
     point (shape (1, N)), as in PyTorch; bool tensors are refused, integers give int64."""
-    if x._array.dtype.kind == "b":
-        raise RuntimeError("linalg.vander supports floating point, complex, and integer "
-                           "tensors, but got Bool")
+    if x._array.dtype.kind == "b" or _reduced_float(x._array.dtype):
+        raise RuntimeError(f"linalg.vander supports floating point, complex, and integer "
+                           f"tensors, but got {_scalar_type_name(x._array.dtype)}")
     if x.ndim == 0:
         x = x.reshape(1)
     n = x.shape[-1] if N is None else N
     if n <= 1:
         raise RuntimeError("N must be greater than 1.")
-    # PyTorch concatenates the running products: its last node is CatBackward0
-    return _rename_node(_vander(x.reshape(-1), n, increasing=True).reshape(*x.shape, n),
-                        "CatBackward0")
+    # as PyTorch: a column of ones beside the running products x, x*x, ... (so x^0 is 1 even
+    # for a complex 0, and the powers round as the products do); integers give int64
+    powers = x.unsqueeze(-1).expand(*x.shape, n - 1).cumprod(-1)
+    return _cat([_ones_like(powers.narrow(-1, 0, 1)), powers], -1)
 
 
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):

@@ -13,6 +13,7 @@ from .. import _memory_format as mf, backend, dtypes
 from ..tensor import Tensor
 from ._util import broadcast_shape, not_implemented_for
 from .indexing import setitem
+from .inplace import refuse_self_overlap
 from .writes import can_cast_inplace, kind_name
 
 # the Python ints PyTorch reads as an operand: int64's, and beyond them uint64's
@@ -155,6 +156,7 @@ def _inplace(name, out_of_place):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
                             f"{type(self).__name__}")
         _check_operands(name, self, other)
+        refuse_self_overlap(self)       # (an expanded self: before the shapes and dtypes)
         if isinstance(other, Tensor):
             # the shapes first (PyTorch's TensorIterator), then the dtypes
             shape = broadcast_shape(self._array.shape, other._array.shape, name)
@@ -187,6 +189,7 @@ bitwise_right_shift_ = _inplace("bitwise_right_shift_", bitwise_right_shift)
 
 def bitwise_not_(self):
     """In-place bitwise_not; returns self."""
+    refuse_self_overlap(self)           # (before the kernel's dtype check, as PyTorch)
     return setitem(self, Ellipsis, bitwise_not(self))
 
 

@@ -33,6 +33,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major, column_major_tensor
 from ._util import not_implemented_for
 from .elementwise import add, mul, sub
 from .linalg import LinAlgError, SvdPacked, SvdU, SvdVals, SvdVh, svd_parts, svdvals
@@ -124,8 +125,13 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     factor, info = _cholesky_arrays(A._array)
     if check_errors and bool((info != 0).any()):
         raise _cholesky_error(info, "linalg.cholesky_ex")
-    L = Cholesky.apply(A, factor=factor)
-    return CholeskyExResult(_mH(L) if upper else L, Tensor._wrap(info))
+    L = Cholesky.apply(A, factor=column_major(factor))
+    return CholeskyExResult(_upper_of(L) if upper else L, Tensor._wrap(info))
+
+
+def _upper_of(L):
+    """U = L^H, laid out column-major as PyTorch's upper factor (a copy), on L's node."""
+    return rename_node(column_major_tensor(_mH(L)), Cholesky._node_name)
 
 
 @in_float32
@@ -141,8 +147,8 @@ def _checked_cholesky(A, upper, name):
     factor, info = _cholesky_arrays(A._array)
     if bool((info != 0).any()):
         raise _cholesky_error(info, name)
-    L = Cholesky.apply(A, factor=factor)
-    return _mH(L) if upper else L
+    L = Cholesky.apply(A, factor=column_major(factor))
+    return _upper_of(L) if upper else L
 
 
 @in_float32
@@ -184,6 +190,7 @@ class QrQ(Function):
                 q[..., range(min(m, k)), range(min(m, k))] = 1
         else:
             q = xp.linalg.qr(a, mode=mode)[0]
+        q = column_major(q)
         self.save_for_backward(a, q)
         return q
 
@@ -217,7 +224,8 @@ def qr(A, mode="reduced"):
                            f"'reduced' (default), 'r', or 'complete'")
     check_matrices(A, "linalg.qr", square=False)
     q = QrQ.apply(A, mode="complete" if mode == "complete" else "reduced")
-    r = rename_node(triu(matmul(_mH(q), A)), "LinalgQrBackward0")      # PyTorch's node
+    r = rename_node(column_major_tensor(triu(matmul(_mH(q), A))),       # PyTorch's node
+                    "LinalgQrBackward0")
     if mode == "r":
         q = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
         r = _ROnly.apply(r)
@@ -231,7 +239,7 @@ class _ROnly(Function):
     _node_name = "LinalgQrBackward0"
 
     def forward(self, r):
-        return r.copy()
+        return r.copy(order="K")
 
     def backward(self, g):
         raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
@@ -280,6 +288,8 @@ def svd(A, full_matrices=True, *, driver=None):
     if full_matrices and A.shape[-2] != A.shape[-1]:
         extra_u, extra_vh = _complements(A._array)
         u, vh = _complete(u, extra_u), mT(_complete(mT(vh), extra_vh.swapaxes(-1, -2)))
+    # U and Vh column-major, as LAPACK writes them (a copy where they were put together)
+    u, vh = (rename_node(column_major_tensor(t), "LinalgSvdBackward0") for t in (u, vh))
     return SvdResult(u, s, vh)
 
 

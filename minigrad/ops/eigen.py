@@ -22,6 +22,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major, column_major_copy
 from ._util import not_implemented_for, scalar_type_name
 from .complex_numbers import real
 from .linalg import lapack_eigh
@@ -55,7 +56,7 @@ class _EighFactor(Function):
         self.uplo = uplo
         w, v = lapack_eigh(a, uplo)
         self.save_for_backward(a, w, v)
-        return (w, v)[self.index]
+        return w if self.index == 0 else column_major(v)     # (LAPACK's layout: PyTorch's)
 
     def _factors(self):
         a, w, v = self.saved_tensors
@@ -159,14 +160,15 @@ def eigh(A, UPLO="L"):
     """``linalg.eigh``: (eigenvalues (*, n) ascending, eigenvectors (*, n, n) as columns) of
     the symmetric A (*, n, n), read from its lower (``UPLO='L'``) or upper triangle."""
     _check_eigh_shape(A)
+    if isinstance(A, Tensor):
+        UPLO = _check_uplo(UPLO)      # (before the dtype, as PyTorch)
     check_matrices(A, "linalg.eigh")
-    UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
         w, v = eigh(cast(A, np.dtype(np.float32)), UPLO)
         return EighResult(cast(w, A._array.dtype), cast(v, A._array.dtype))
     if A._array.dtype.kind == "c":          # one node for both (see EighPacked)
         v, w = _eigh_parts(EighPacked.apply(A, uplo=UPLO))
-        return EighResult(clone(w), clone(v))
+        return EighResult(clone(w), column_major_copy(v))     # (V column-major, a copy)
     return EighResult(EighVals.apply(A, uplo=UPLO), EighVecs.apply(A, uplo=UPLO))
 
 
@@ -174,8 +176,9 @@ def eigh(A, UPLO="L"):
 def eigvalsh(A, UPLO="L"):
     """``linalg.eigvalsh``: the eigenvalues (*, n), ascending, of the symmetric A."""
     _check_eigh_shape(A)
+    if isinstance(A, Tensor):
+        UPLO = _check_uplo(UPLO)      # (before the dtype, as PyTorch)
     check_matrices(A, "linalg.eigvalsh")
-    UPLO = _check_uplo(UPLO)
     if empty_without_kernel(A):
         return cast(eigvalsh(cast(A, np.dtype(np.float32)), UPLO), A._array.dtype)
     return EighVals.apply(A, uplo=UPLO)
@@ -280,8 +283,9 @@ def eig(A):
     packed, n = Eig.apply(A), A.shape[-1]
     # copies, not views of the packed array: changing one in place must not touch the other
     # (nor what the backward saved)
+    # (V laid out column-major, as LAPACK's geev writes it)
     return EigResult(rename_node(clone(squeeze(narrow(packed, -1, n, 1), -1)), _EIG_NODE),
-                     rename_node(clone(narrow(packed, -1, 0, n)), _EIG_NODE))
+                     rename_node(column_major_copy(narrow(packed, -1, 0, n)), _EIG_NODE))
 
 
 @in_float32

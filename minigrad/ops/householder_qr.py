@@ -24,6 +24,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major, column_major_tensor
 from ._util import not_implemented_for, scalar_type_name
 from .decompositions import qr as linalg_qr
 from .elementwise import add, mul, sub
@@ -90,7 +91,8 @@ def geqrf(input):
     if input._array.dtype.kind not in "fcV" or dtypes.reduced_float(input._array.dtype):
         raise not_implemented_for("geqrf_cpu", input._array.dtype)
     a, tau = _geqrf_arrays(input._array)
-    return GeqrfResult(_Geqrf.apply(input, value=a), _Geqrf.apply(input, value=tau))
+    return GeqrfResult(_Geqrf.apply(input, value=column_major(a)),
+                       _Geqrf.apply(input, value=tau))
 
 
 def _check_ormqr(input, tau, other, left):
@@ -152,7 +154,9 @@ def ormqr(input, input2, input3, left=True, transpose=False):
             c = sub(c, mul(ti, matmul(vi, matmul(_mH(vi), c))))
         else:
             c = sub(c, mul(ti, matmul(matmul(c, vi), _mH(vi))))
-    return rename_node(c, "OrmqrBackward0") if c is not other else c    # PyTorch's node
+    if c is other:
+        return c
+    return rename_node(column_major_tensor(c), "OrmqrBackward0")     # PyTorch's node, layout
 
 
 @in_float32

@@ -225,6 +225,11 @@ def clamp_(t, min=None, max=None):
             max is not None:
         # the 0-d tensor bound beside a number is a number, as clamp reads it
         min, max = (v.item() if isinstance(v, Tensor) else v for v in (min, max))
+    if t._array.dtype.kind in "fV" or (t._array.dtype.kind != "c" and
+                                      any(isinstance(b, Tensor) for b in (min, max))):
+        # (an expanded t: before the bounds are read; for number bounds of an integral t,
+        # after their cast, below; a complex t is refused first)
+        refuse_self_overlap(t)
     check_partial_overlap(t._array, (min, max))
     check_out_shape(t, (min, max))        # (a tensor bound widening t: before any dtype)
     if t._array.dtype.kind == "c":
@@ -244,6 +249,8 @@ def clamp_(t, min=None, max=None):
             raise RuntimeError(f"result type {kind_name(dtype)} can't be cast to the desired "
                                f"output type {name(t._array.dtype)}")
     if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        if t._array.dtype.kind not in "fV":
+            refuse_self_overlap(t)
         check_clamp_kind(t, min, max, t._array.dtype)     # (bool, uint16/32/64: refused)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         # computed out of place and copied in: a tensor bound can get a gradient too; the

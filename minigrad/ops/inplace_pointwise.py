@@ -169,10 +169,15 @@ def _inplace(fn, name, summary, tensor_only=None, tracked=True, shape_first=True
     return method
 
 
-def _unary(fn, name, summary):
+def _unary(fn, name, summary, refused_first=""):
     """``_inplace`` of an op without parameters: ``x.exp_(2)`` is refused by Python, naming
-    ``exp_``."""
+    ``exp_``.  ``refused_first``: the dtype kinds the op refuses before it looks at the
+    tensor's memory (a complex ``floor_``, a bool ``neg_``: the op's own refusal, even for an
+    expanded tensor)."""
     def method(input):
+        if refused_first and isinstance(input, Tensor) and \
+                input._array.dtype.kind in refused_first:
+            fn(input)                   # (raises the op's refusal)
         _refuse_self_overlap(input)
         return run_inplace(input, fn, (), {}, name)
     method.__name__ = method.__qualname__ = name
@@ -189,9 +194,9 @@ def _real_abs(input):
     return EF.abs(input)
 
 
-abs_ = _unary(_real_abs, "abs_", "|input|")
+abs_ = _unary(_real_abs, "abs_", "|input|", "c")
 absolute_ = abs_
-neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)")
+neg_ = _unary(E.neg, "neg_", "-input (bool refused, as neg)", "b")
 negative_ = neg_
 exp_ = _unary(EF.exp, "exp_", "e ** input")
 exp2_ = _unary(MX.exp2, "exp2_", "2 ** input")
@@ -229,15 +234,15 @@ atanh_ = _unary(T.atanh, "atanh_", "atanh(input)")
 arcsin_, arccos_, arctan_ = asin_, acos_, atan_
 arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
 sinc_ = _unary(PSM.sinc, "sinc_", "sin(pi input) / (pi input) (1 at 0)")
-deg2rad_ = _unary(PW.deg2rad, "deg2rad_", "input * pi / 180")
+deg2rad_ = _unary(PW.deg2rad, "deg2rad_", "input * pi / 180", "c")
 rad2deg_ = _unary(PW.rad2deg, "rad2deg_", "input * 180 / pi")
-ceil_ = _unary(C.ceil, "ceil_", "ceil(input) (gradient 0)")
-floor_ = _unary(C.floor, "floor_", "floor(input) (gradient 0)")
+ceil_ = _unary(C.ceil, "ceil_", "ceil(input) (gradient 0)", "c")
+floor_ = _unary(C.floor, "floor_", "floor(input) (gradient 0)", "c")
 round_ = _inplace(C.round, "round_", "input rounded half to even, to ``decimals`` places")
-trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)")
+trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)", "c")
 fix_ = trunc_
 frac_ = _unary(MX.frac, "frac_", "input - trunc(input)")
-sign_ = _unary(C.sign, "sign_", "-1, 0 or 1 by input's sign (gradient 0)")
+sign_ = _unary(C.sign, "sign_", "-1, 0 or 1 by input's sign (gradient 0)", "c")
 sgn_ = _unary(CN.sgn, "sgn_", "sgn(input) (z / |z|; the sign of a real tensor)")
 erf_ = _unary(A.erf, "erf_", "erf(input)")
 erfc_ = _unary(SF.erfc, "erfc_", "1 - erf(input)")
@@ -347,6 +352,8 @@ def _complex_one_sided(input, bound, kernel):
 def clamp_min_(input, min):
     """In place: ``input`` becomes max(input, min); returns ``input``."""
     _check_bound("clamp_min_", min, "min")
+    if isinstance(min, Tensor):         # (an expanded input: first, beside a tensor bound)
+        _refuse_self_overlap(input)
     if isinstance(input, Tensor):
         check_out_shape(input, (min,))
     _complex_one_sided(input, min, "maximum_cpu")
@@ -357,6 +364,8 @@ def clamp_min_(input, min):
 def clamp_max_(input, max):
     """In place: ``input`` becomes min(input, max); returns ``input``."""
     _check_bound("clamp_max_", max, "max")
+    if isinstance(max, Tensor):
+        _refuse_self_overlap(input)
     if isinstance(input, Tensor):
         check_out_shape(input, (max,))
     _complex_one_sided(input, max, "minimum_cpu")

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from ._util import broadcast_shape, ieee_errors, not_implemented_for, result_dtype
 from .power import pow
 from .elementwise import cast, mul
-from .inplace import copy_
+from .inplace import copy_, refuse_self_overlap
 from .writes import can_cast_inplace, kind_name
 
 __all__ = ["gcd", "lcm", "gcd_", "lcm_", "ldexp", "ldexp_", "frexp"]
@@ -110,12 +110,14 @@ def _write_back(input, result, name):
 
 def gcd_(input, other):
     """In-place gcd: ``input`` becomes gcd(input, other); returns ``input``."""
+    refuse_self_overlap(input)          # (an expanded input: first, as PyTorch)
     _out_shape_first(input, other)
     return _write_back(input, gcd(input, other), "gcd_")
 
 
 def lcm_(input, other):
     """In-place lcm: ``input`` becomes lcm(input, other); returns ``input``."""
+    refuse_self_overlap(input)
     _out_shape_first(input, other)
     return _write_back(input, lcm(input, other), "lcm_")
 

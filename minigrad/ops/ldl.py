@@ -35,6 +35,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from ._lapack_layout import column_major
 from ._util import scalar_type_name
 from .solve import _batch_prefix, check_matrices, result_type
 
@@ -194,7 +195,7 @@ def _factor(A, hermitian, name):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ld, piv, info = _ldl_arrays(backend.as_numpy(A._array), hermitian)
     xp = backend.xp_of(A._array)
-    ld_t = _NoDerivative.apply(A, value=xp.asarray(ld), name="linalg_ldl_factor_ex")
+    ld_t = _NoDerivative.apply(A, value=xp.asarray(column_major(ld)), name="linalg_ldl_factor_ex")
     return ld_t, Tensor._wrap(xp.asarray(piv)), info
 
 
@@ -334,4 +335,4 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
     b = np.broadcast_to(b, batch + (n, r)).reshape((count, n, r))
     with np.errstate(divide="ignore", invalid="ignore"):
         x = _ldl_solve_arrays(ld, piv, b, hermitian).reshape(batch + (n, r))
-    return _NoDerivative.apply(LD, B, value=xp.asarray(x), name="linalg_ldl_solve")
+    return _NoDerivative.apply(LD, B, value=xp.asarray(column_major(x)), name="linalg_ldl_solve")

@@ -17,6 +17,7 @@ from .. import backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major
 from ._util import not_implemented_for, scalar_type_name
 from .elementwise import add, mul, sub
 from .division import div
@@ -96,7 +97,8 @@ class _SvdFactor(Function):
     def forward(self, a):
         u, s, vh = _svd_arrays(a)
         self.save_for_backward(a, u, s, vh)
-        return (u, s, vh)[self.index]
+        out = (u, s, vh)[self.index]
+        return out if self.index == 1 else column_major(out)   # (LAPACK's layout: PyTorch's)
 
     def _factors(self):
         """(A, U, S, Vh): differentiable functions of A when this backward records a graph

@@ -37,6 +37,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major, column_major_tensor
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import add, sub
 from .linalg import LinAlgError
@@ -206,11 +207,12 @@ def _factor(A, pivot, name):
     _check_lu_input(A, name.replace("torch.", "").replace(".", "_"),
                     rank_name="linalg.lu" if name.endswith(".lu") else "torch.lu_factor",
                     empty_ok=True)
-    if not pivot:
+    if not pivot and A.numel():       # (with nothing to factor, no kernel runs)
         raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the "
                            "CPU")
     lu_arr, piv, info = lu_arrays(A._array)
-    lu_t = LuFactor.apply(A, lu=lu_arr, perm=permutation(piv, A.shape[-2]))
+    # (LU laid out column-major, as LAPACK's getrf writes it)
+    lu_t = LuFactor.apply(A, lu=column_major(lu_arr), perm=permutation(piv, A.shape[-2]))
     return lu_t, piv, info
 
 
@@ -238,7 +240,8 @@ def _unpack(lu_t, perm, unpack_data=True, unpack_pivots=True):
     k = min(m, n)
     xp = backend.xp_of(lu_t._array)
     empty = Tensor._wrap(xp.zeros((0,), lu_t._array.dtype))
-    p = Tensor._wrap(permutation_matrix(perm, lu_t._array.dtype)) if unpack_pivots else empty
+    p = Tensor._wrap(backend.xp_of(perm).ascontiguousarray(
+        permutation_matrix(perm, lu_t._array.dtype))) if unpack_pivots else empty
     if not unpack_data:
         return p, empty, empty
     return p, _unit_lower(lu_t, k), _upper(lu_t, k)
@@ -254,7 +257,10 @@ def lu(A, *, pivot=True):
     """``linalg.lu``: (P (*, m, m), L (*, m, k), U (*, k, n)) with A = P L U, k = min(m, n);
     no error for singular matrices.  L and U are differentiable, P is a constant."""
     lu_t, piv, _ = _factor(A, pivot, "torch.linalg.lu")
-    return LuResult(*_named(_unpack(lu_t, permutation(piv, A.shape[-2])), "LinalgLuBackward0"))
+    p, lower, upper = _named(_unpack(lu_t, permutation(piv, A.shape[-2])), "LinalgLuBackward0")
+    if not pivot:                     # (an empty A: no permutation, an empty P)
+        p = Tensor._wrap(backend.xp_of(A._array).zeros((0,), A._array.dtype))
+    return LuResult(p, lower, upper)
 
 
 def torch_lu(A, pivot=True, get_infos=False):
@@ -307,7 +313,9 @@ def _lu_apply_inverse(LU, p, B, adjoint):
         y = solve_triangular(LU, matmul(_mH(p), B), upper=False, unitriangular=True)
         return solve_triangular(LU, y, upper=True)
     y = solve_triangular(_mH(LU), B, upper=False)      # P L^-T U^-T B
-    return matmul(p, solve_triangular(_mH(LU), y, upper=True, unitriangular=True))
+    # (column-major, as the other solves: PyTorch's results are LAPACK's)
+    return column_major_tensor(
+        matmul(p, solve_triangular(_mH(LU), y, upper=True, unitriangular=True)))
 
 
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
@@ -383,4 +391,6 @@ def solve_ex(A, B, *, left=True, check_errors=False):
         x = _lu_apply_inverse(lu_t, p, b, False)
     else:
         x = _mH(_lu_apply_inverse(lu_t, p, _mH(b), True))
-    return SolveExResult(squeeze(x, -1) if vector else x, Tensor._wrap(info))
+    # (a batch of vector solutions is laid out column-major as a (*, n) matrix, as PyTorch's)
+    return SolveExResult(column_major_tensor(squeeze(x, -1)) if vector else x,
+                         Tensor._wrap(info))

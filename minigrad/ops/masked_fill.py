@@ -39,7 +39,10 @@ def _fill_number(value, dtype):
     return value
 
 
-def _masked_fill_checks(input, mask, value):
+def _masked_fill_checks(input, mask, value, inplace=False):
+    """(mask array, value as a 0-d tensor of input's dtype) after PyTorch's checks: the mask's
+    dtype, a value tensor's rank, then (``inplace``) that the mask broadcasts to input's
+    shape, then the value's conversion."""
     _public_args("masked_fill", input, mask, "mask", 2)
     m = mask._array if isinstance(mask, Tensor) else mask
     if m.dtype.kind != "b":
@@ -47,10 +50,15 @@ def _masked_fill_checks(input, mask, value):
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{CPP_NAMES.get(name, name)}")
     dtype = input._array.dtype
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
+                           f"got tensor with {value.ndim} dimension(s).")
+    if inplace:
+        wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
+        if wide != tuple(input.shape):
+            raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the "
+                               f"broadcast shape {list(wide)}")
     if isinstance(value, Tensor):
-        if value.ndim != 0:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
-                               f"got tensor with {value.ndim} dimension(s).")
         if value._array.dtype.kind != "b":
             check_fill_value(backend.as_numpy(value._array).item(), dtype)
         if value._array.dtype.kind == "c" and dtype.kind != "c":
@@ -98,11 +106,8 @@ def _masked_fill_node(value):
 def masked_fill_(input, mask, value):
     """In place: ``value`` into ``input`` where ``mask`` (which broadcasts to it) is True."""
     node = _masked_fill_node(value)
-    m, value = _masked_fill_checks(input, mask, value)
-    wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
-    if wide != tuple(input.shape):
-        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast "
-                           f"shape {list(wide)}")
+    m, value = _masked_fill_checks(input, mask, value, inplace=True)
+    wide = tuple(input.shape)
     xp = backend.xp_of(m)
     if write_expanded(input, xp.broadcast_to(m, wide), value._array, op="masked_fill_"):
         return input            # (an expanded input: PyTorch writes it element by element)

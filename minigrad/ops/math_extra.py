@@ -358,6 +358,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 def nan_to_num_(input, nan=0.0, posinf=None, neginf=None):
     """In-place nan_to_num; returns ``input``."""
+    if isinstance(input, Tensor) and input._array.dtype.kind in "biu":
+        return input            # (no NaN nor infinity to replace: PyTorch writes nothing)
     return setitem(input, Ellipsis, nan_to_num(input, nan, posinf, neginf))
 
 

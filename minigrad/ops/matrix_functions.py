@@ -22,7 +22,8 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
-from ._util import scalar_type_name
+from ._lapack_layout import column_major, column_major_tensor
+from ._util import cpp_type_name, scalar_type_name
 from .elementwise import add, mul, sub
 from .matmul import matmul
 from .movement import squeeze, unsqueeze
@@ -182,11 +183,13 @@ def multi_dot(tensors):
                 f"multi_dot(): the {which} tensor must be 1D or 2D but got {t.ndim}D"
                 if which else f"multi_dot(): tensor {i} must be 2D but got {t.ndim}D")
         if t._array.dtype != mats[0]._array.dtype:
+            # (the element types by their C++ names, the shapes as lists: PyTorch's words)
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor"
-                               f" 0 is {mats[0].dtype} and tensor {i} {t.dtype}")
+                               f" 0 is {cpp_type_name(mats[0]._array.dtype)} and tensor {i} "
+                               f"{cpp_type_name(t._array.dtype)}")
         if i and mats[i - 1].shape[1] != t.shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes "
-                               f"{tuple(tensors[i - 1].shape)} and {tuple(tensors[i].shape)} "
+                               f"{list(tensors[i - 1].shape)} and {list(tensors[i].shape)} "
                                f"cannot be multiplied")
     split = _chain_order([mats[0].shape[0]] + [t.shape[1] for t in mats])
 
@@ -212,7 +215,8 @@ class _NoReflector(Function):
 
     def forward(self, a, tau):
         xp = backend.xp_of(a)
-        return xp.broadcast_to(xp.eye(a.shape[-2], a.shape[-1], dtype=a.dtype), a.shape).copy()
+        eye = xp.eye(a.shape[-2], a.shape[-1], dtype=a.dtype)
+        return column_major(xp.broadcast_to(eye, a.shape))
 
     def backward(self, g):
         return None, None
@@ -224,19 +228,28 @@ def householder_product(A, tau):
     (*, m, n), tau (*, k), H_i = I - tau_i v_i v_i^H with v_i the i-th column of A below the
     diagonal, 1 on it and 0 above (LAPACK's orgqr; the Q of a geqrf factorisation).  Applied
     to the identity from the right end, one rank-one update per reflector."""
-    if not isinstance(A, Tensor) or A.ndim < 2:
+    if not isinstance(A, Tensor):
         check_matrices(A, "torch.linalg.householder_product", square=False, arg="input")
+    if A.ndim < 2:
+        raise RuntimeError("torch.linalg.householder_product: input must have at least 2 "
+                           "dimensions.")
     m, n = A.shape[-2:]
     if m < n:
         raise RuntimeError("torch.linalg.householder_product: input.shape[-2] must be greater "
                            "than or equal to input.shape[-1]")
-    k = tau.shape[-1] if tau.ndim else 0
+    if tau.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+    k = tau.shape[-1]
     if n < k:
         raise RuntimeError("torch.linalg.householder_product: input.shape[-1] must be greater "
                            "than or equal to tau.shape[-1]")
-    if tau.ndim != A.ndim - 1 or tau.shape[:-1] != A.shape[:-2]:
+    if tau.ndim != A.ndim - 1:
+        raise RuntimeError(f"torch.linalg.householder_product: Expected tau to have one "
+                           f"dimension less than input, but got tau.ndim equal to {tau.ndim} and "
+                           f"input.ndim is equal to {A.ndim}")
+    if tau.shape[:-1] != A.shape[:-2]:
         raise RuntimeError(f"torch.linalg.householder_product: Expected batch dimensions of tau "
-                           f"to be equal to input.shape[:-2], but got {tuple(tau.shape[:-1])}")
+                           f"to be equal to input.shape[:-2], but got {list(tau.shape[:-1])}")
     # PyTorch checks the shapes, then that the dtypes agree, then that it has a kernel
     if tau._array.dtype != A._array.dtype:
         raise RuntimeError(f"torch.linalg.householder_product: tau dtype "
@@ -252,4 +265,5 @@ def householder_product(A, tau):
         vi = narrow(v, -1, i, 1)                                 # (*, m, 1)
         ti = unsqueeze(narrow(tau, -1, i, 1), -1)                # (*, 1, 1)
         q = sub(q, mul(ti, matmul(vi, matmul(_mH(vi), q))))
-    return rename_node(q, "LinalgHouseholderProductBackward0")      # one node in PyTorch
+    # one node in PyTorch, its result column-major as LAPACK's orgqr writes it
+    return rename_node(column_major_tensor(q), "LinalgHouseholderProductBackward0")

@@ -16,6 +16,7 @@ from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
 from ._autocast_cast import in_float32, widen as _autocast_widen
 from ._int_list_args import int_list_argument
+from ._lapack_layout import column_major
 from ._util import check_tensor, not_implemented_for
 from .elementwise import neg
 from .norms import matrix_norm, vector_norm
@@ -107,7 +108,8 @@ class CholeskyInverse(Function):
         xp = backend.xp_of(a)
         tri = xp.triu(a) if upper else xp.tril(a)
         tri_h = xp.conj(xp.swapaxes(tri, -1, -2))
-        out = _inverse_array(tri_h @ tri if upper else tri @ tri_h, "cholesky_inverse")
+        out = column_major(_inverse_array(tri_h @ tri if upper else tri @ tri_h,
+                                          "cholesky_inverse"))
         self.upper = upper
         self.save_for_backward(a, out)
         return out

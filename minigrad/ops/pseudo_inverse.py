@@ -17,6 +17,7 @@ from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major_tensor
 from ._util import broadcast_shape, scalar_type_name
 from .elementary_functions import abs as abs_
 from .elementwise import add, mul, sub
@@ -175,6 +176,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
         check_matrices(A, "linalg.lstsq", square=False)
     if A.ndim < 2:
         raise RuntimeError("torch.linalg.lstsq: input must have at least 2 dimensions.")
+    if isinstance(B, Tensor) and B.ndim == 0:
+        raise RuntimeError("torch.linalg.lstsq: other must have at least 1 dimension.")
     if isinstance(B, Tensor) and B._array.dtype != A._array.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
                            f"dtype, but got input's dtype {scalar_type_name(A._array.dtype)} and "
@@ -205,7 +208,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         broadcast_shape(tuple(A.shape[:-2]), tuple(B.shape[:-2]), "linalg.lstsq")
     if driver == "gels":
         _check_gels_rank(A._array)
-    x = matmul(pinv(A, rtol=rcond), b)
+    x = column_major_tensor(matmul(pinv(A, rtol=rcond), b))       # (LAPACK's layout)
     xp = backend.xp_of(A._array)
     empty = Tensor._wrap(xp.zeros((0,), A._array.real.dtype))     # real for complex A
     rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \

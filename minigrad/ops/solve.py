@@ -22,6 +22,7 @@ from ..autograd._input_checks import complex_refusal
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major
 from ._util import broadcast_shape, not_implemented_for, scalar_type_name
 from .elementwise import neg
 from .linalg import LinAlgError
@@ -216,7 +217,7 @@ class Inv(Function):
     def forward(self, a, *, checked=True):
         # checked=False (a backward's inverse, as PyTorch's skips the singularity check): a
         # singular matrix's inverse comes back as NaN instead of raising
-        out = _inverse_array(a) if checked else _inverse_unchecked(a)
+        out = column_major(_inverse_array(a) if checked else _inverse_unchecked(a))
         self.save_for_backward(out)
         return out
 
@@ -247,7 +248,8 @@ def inv_ex(A, *, check_errors=False):
         bad = (info != 0)[..., None, None]
         safe = backend.xp_of(A._array).where(bad, np.eye(A.shape[-1], dtype=A._array.dtype),
                                              A._array)
-        out = Tensor._wrap(backend.xp_of(safe).where(bad, np.nan, _inverse_array(safe)))
+        out = Tensor._wrap(column_major(
+            backend.xp_of(safe).where(bad, np.nan, _inverse_array(safe))))
     else:
         out = Inv.apply(A)
     return InvExResult(out, Tensor._wrap(info.astype(np.int32)))
@@ -255,11 +257,13 @@ def inv_ex(A, *, check_errors=False):
 
 class Solve(Function):
     """X = a^-1 b for a (..., n, n) and b (..., n, k) of the same batch shape; backward
-    db = a^-H g (Solve again), da = -db X^H (transposes for real tensors)."""
+    db = a^-H g (Solve again), da = -db X^H (transposes for real tensors).  X is laid out
+    column-major, as PyTorch's; with ``vector`` (b a batch of columns, k = 1) the columns
+    X[..., 0] are, taken as a (..., n) matrix (PyTorch lays out its squeezed result so)."""
     _node_name = "LinalgSolveExBackward0"           # PyTorch's node
     complex_ok = True
 
-    def forward(self, a, b):
+    def forward(self, a, b, *, vector=False):
         xp = backend.xp_of(a)
         if a.size == 0 or b.size == 0:
             out = xp.zeros(b.shape, b.dtype)
@@ -270,6 +274,7 @@ class Solve(Function):
                 info = _first_zero_pivot(a)
                 raise LinAlgError(f"torch.linalg.solve: {_batch_prefix(info)}The solver failed "
                                   f"because the input matrix is singular.") from None
+        out = column_major(out[..., 0])[..., None] if vector else column_major(out)
         self.save_for_backward(a, out)
         return out
 
@@ -302,7 +307,7 @@ def solve(A, B, *, left=True):
     a, b = _broadcast_batches(A, B) if left else _broadcast_batches(mT(A), mT(B))
     refuse_half(A, "linalg.solve")
     try:
-        out = Solve.apply(a, b) if left else mT(Solve.apply(a, b))
+        out = Solve.apply(a, b, vector=vector) if left else mT(Solve.apply(a, b))
     except LinAlgError:
         # PyTorch factors A before broadcasting it: the failed batch element is A's own
         info = _first_zero_pivot(backend.as_numpy(A._array))
@@ -347,6 +352,8 @@ def solve_rhs(A, B, left, name):
         raise TypeError(f"{name}(): argument 'B' (position 2) must be Tensor, not "
                         f"{type(B).__name__}")
     _same_dtype(A, B)
+    if B.ndim == 0:
+        raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
     b = unsqueeze(B, -1) if vector else B
     n = A.shape[-1]

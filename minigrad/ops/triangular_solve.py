@@ -17,6 +17,7 @@ from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
+from ._lapack_layout import column_major, column_major_tensor
 from ._util import bool_arg, not_implemented_for, scalar_type_name
 from .elementwise import add, cast, neg
 from .matmul import matmul
@@ -60,7 +61,7 @@ class SolveTriangular(Function):
             t = t.copy()
             idx = xp.arange(a.shape[-1])
             t[..., idx, idx] = 1
-        out = _substitute(t, b, upper)
+        out = column_major(_substitute(t, b, upper))
         self.save_for_backward(a, out)
         return out
 
@@ -117,8 +118,9 @@ def solve_triangular(A=_MISSING, B=_MISSING, *more, upper=_MISSING, left=True,
     if left:
         return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
     a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
-    return rename_node(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)),
-                       SolveTriangular._node_name)
+    # (column-major on this side too, as PyTorch's: the transposed solution is copied)
+    x = column_major_tensor(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)))
+    return rename_node(x, SolveTriangular._node_name)
 
 
 @in_float32
@@ -145,7 +147,8 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
     # the cloned coefficient is A broadcast to the solution's batch shape; both results are
     # one PyTorch node's
-    cloned = clone(A.expand(*x.shape[:-2], *A.shape[-2:]))
+    # (laid out column-major, as the solution)
+    cloned = column_major_tensor(clone(A.expand(*x.shape[:-2], *A.shape[-2:])))
     return TriangularSolveResult(rename_node(x, "TriangularSolveBackward0"),
                                  rename_node(cloned, "TriangularSolveBackward0"))
 
@@ -164,7 +167,7 @@ class CholeskySolve(Function):
         t = xp.triu(l) if upper else xp.tril(l)
         tt = xp.swapaxes(t, -1, -2).conj()
         first, second = (tt, t) if upper else (t, tt)
-        out = _substitute(second, _substitute(first, b, upper=False), upper=True)
+        out = column_major(_substitute(second, _substitute(first, b, upper=False), upper=True))
         self.save_for_backward(b, l, out)
         return out
 

@@ -1,0 +1,47 @@
+"""The memory layout of the results of PyTorch's LAPACK-backed linear algebra.
+
+LAPACK reads and writes each matrix column by column, so PyTorch gives the matrices its
+factorizations, inverses and solves return (``linalg.inv``, ``solve``, ``cholesky``,
+``lu_factor``, ``qr``, ``svd``'s U and Vh, ``eigh``'s vectors...) column-major layouts: a
+result of shape (*, m, n) has strides (m * n, ..., m * n, 1, m), the batch outermost.  numpy
+returns its results row-major; ``column_major`` lays them out as PyTorch's, so that
+``stride()``, ``is_contiguous()`` and ``view`` behave alike.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _memory_format as mf
+from .movement_copies import clone
+
+__all__ = ["column_major", "column_major_tensor", "column_major_copy"]
+
+
+def column_major(a):
+    """``a`` (..., m, n), a numpy array, with each matrix stored column by column and the batch
+    row-major outside them: ``a`` itself when it already is so, else one copy.  Arrays of
+    fewer than 2 dims and other array types (meta, device arrays) come back unchanged."""
+    if type(a) is not np.ndarray or a.ndim < 2 or _laid_out(a):
+        return a
+    return np.ascontiguousarray(a.swapaxes(-1, -2)).swapaxes(-1, -2)
+
+
+def _laid_out(a):
+    """Is ``a`` already stored as ``column_major`` stores it?"""
+    return a.swapaxes(-1, -2).flags.c_contiguous
+
+
+def column_major_tensor(t):
+    """The Tensor ``t`` (..., m, n) laid out as ``column_major`` lays out an array: ``t`` itself
+    when it already is so (or holds at most one element), else a differentiable copy (the
+    transpose's row-major copy, transposed back)."""
+    a = t._array
+    if type(a) is not np.ndarray or a.ndim < 2 or a.size <= 1 or _laid_out(a):
+        return t
+    return t.mT.contiguous().mT
+
+
+def column_major_copy(t):
+    """A differentiable copy of the Tensor ``t`` (..., m, n) laid out as ``column_major`` lays
+    out an array (sharing no memory with ``t``, whatever its layout)."""
+    return clone(t.mT, memory_format=mf.contiguous_format).mT
