@@ -5,6 +5,8 @@ messages name a dtype (``CPP_NAMES``, ``SCALAR_NAMES``).  The ops are in ``scatt
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim
@@ -50,9 +52,19 @@ _UNSIGNED_KERNELS = {
     "index_fill": "index_fill_cpu", "take": "take_cpu"}
 
 
+_UNSIGNED_VIEWS = {np.dtype(np.int64): np.uint64, np.dtype(np.int32): np.uint32}
+
+
 def _first_out_of_range(idx, size):
     """The first value of ``idx`` (in order) outside [0, size), or None."""
-    if not idx.size or (idx.min() >= 0 and idx.max() < size):      # two passes, no masks
+    if not idx.size:
+        return None
+    unsigned = _UNSIGNED_VIEWS.get(idx.dtype)
+    if unsigned is not None:
+        # seen as unsigned, a negative index is above any size: one pass finds both ends
+        if int(idx.view(unsigned).max()) < size:
+            return None
+    elif idx.min() >= 0 and idx.max() < size:                       # two passes, no masks
         return None
     bad = (idx < 0) | (idx >= size)
     return int(idx.reshape(-1)[bad.reshape(-1)][0]) if bad.any() else None

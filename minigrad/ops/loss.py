@@ -65,6 +65,9 @@ class ClassNLL(Function):
                 from_logits, all_valid=False, half=None):
         # all_valid: the caller found every target in [0, C) and ignore_index outside it, so
         # no row is ignored (the common case: two small passes fewer)
+        if all_valid and from_logits and weight is None and not label_smoothing and \
+                half is None and type(scores) is np.ndarray and scores.size:
+            return self._plain_logits(scores, target, reduction)
         xp = backend.xp_of(scores)
         m, c = scores.shape
         if all_valid:       # valid: every row; read only with label smoothing, else None
@@ -136,6 +139,34 @@ class ClassNLL(Function):
             return dtypes.astype(np.asarray(out), scores.dtype)
         return out.astype(scores.dtype, copy=False)
 
+    def _plain_logits(self, scores, t, reduction):
+        """``forward`` for the common case, logits (numpy) with every target in range, no
+        class weights, no smoothing: the same numbers in fewer steps (a third of a 4 x 3
+        loss's time went to the general path's bookkeeping); the weights of ones that the
+        backward reads are made there (``_unit_weights``)."""
+        m, c = scores.shape
+        e, row_max, sums, _ = softmax_rows(scores)
+        picked = scores[np.arange(m), t]
+        picked -= row_max
+        picked -= np.log(sums)
+        np.negative(picked, out=picked)                 # the loss of each row
+        self.exp_rows, self.row_max, self.sums = e, row_max, sums
+        self.save_for_backward(scores)
+        self.t, self.w_t, self.w_class, self.valid = t, None, None, None
+        self.denominator = scores.dtype.type(m) if reduction == "mean" else None
+        self.reduction, self.shape = reduction, (m, c)
+        self.label_smoothing, self.from_logits, self.half = 0.0, True, None
+        if reduction == "none":
+            return picked
+        total = picked.sum()
+        return total / self.denominator if reduction == "mean" else total
+
+    def _unit_weights(self):
+        """The class weights and per-row weights of ones that ``_plain_logits`` left out."""
+        if self.w_t is None:
+            m, c = self.shape
+            self.w_t, self.w_class = np.ones(m, self.sums.dtype), np.ones(c, self.sums.dtype)
+
     def backward(self, g):
         """g: () for 'mean'/'sum', (M,) for 'none' -> dL/dscores (M, C).
 
@@ -144,6 +175,7 @@ class ClassNLL(Function):
         dL/dx = g * (A - softmax(x) * sum_c A), a node of its own (``CrossEntropyGrad``).
         """
         m, c = self.shape
+        self._unit_weights()
         xp = backend.xp_of(self.w_t)
         coef = 1.0
         if self.reduction == "mean":
@@ -337,7 +369,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     xp = backend.xp_of(t)
     # seen as unsigned, a negative target is above c too: one comparison finds both ends
     checked_all = False
-    if t.size and bool(((t.view(xp.uint64) if t.dtype.kind == "i" else t) >= c).any()):
+    if t.size and bool((t.view(xp.uint64) if t.dtype.kind == "i" else t).max() >= c):
         bad = (t != ignore_index) & ((t < 0) | (t >= c))
         value = int(t[bad][0]) if bool(bad.any()) else None
     else:

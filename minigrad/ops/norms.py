@@ -34,7 +34,7 @@ from .linalg import svdvals
 from .movement import unsqueeze
 from .plumbing import cast_to
 from .extrema import amax, amin
-from .reduce import sum
+from .reduce import _rows_summed, sum
 from .shaping import movedim
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "linalg_norm"]
@@ -211,7 +211,12 @@ class _VectorNorm(Function):
         if ord == 2:                        # sqrt(sum x^2) on the arrays: no node per step
             axes = None if dims is None else normalize_dims(dims, x.ndim)
             xp = backend.xp_of(x)
-            out = xp.sqrt(xp.sum(xp.square(x), axis=axes, keepdims=keepdim))
+            squares = xp.square(x)
+            # (the fastest axes by matrix products: ``reduce._rows_summed``)
+            total = _rows_summed(squares, tuple(range(x.ndim)) if axes is None else axes,
+                                 keepdim)
+            out = xp.sqrt(xp.sum(squares, axis=axes, keepdims=keepdim) if total is None
+                          else total)
             # (row-major, as PyTorch's result: numpy keeps a permuted input's axis order;
             # a whole sum is a numpy scalar, made a 0-d array)
             out = xp.ascontiguousarray(out) if out.ndim else xp.asarray(out)

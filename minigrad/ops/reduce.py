@@ -22,7 +22,8 @@ from ..autograd._view_tracking import link_view
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._batch_norm_kernels import channel_sum
-from ._reduce_precision import half_product
+from ._half_order import HALF_TYPES, half_product
+from ._reduce_precision import rows_layout, sum_rows
 from ._util import (FLOAT32_64 as _FLOATS, NO_DIM, argument_error, bool_arg, c_order, check_tensor,
                     ieee_errors, normalize_dim, normalize_dims, not_a_tensor, scalar_type_name)
 from .elementwise import Mul, cast, mul
@@ -94,6 +95,29 @@ def _per_channel(a, axes):
             64 <= a.size // (a.shape[0] * a.shape[1]) <= 1 << 16)
 
 
+def _rows_summed(a, axes, keepdim):
+    """The sum of float32/float64 ``a`` over ``axes`` when they are the fastest in memory (a
+    C-contiguous array's last axes, or a transposed one's first), as matrix-vector products
+    (``_reduce_precision.sum_rows``: about 3x numpy's scalar pairwise sum, as accurate);
+    row-major, keepdim's size-1 dims included. None for other cases."""
+    layout = rows_layout(a, axes)
+    if layout is None:
+        return None
+    m, n, kept = layout
+    out = sum_rows(a, m, n)
+    if out is None:
+        return None
+    if not a.flags.c_contiguous:        # (the kept axes came reversed: a.T's order)
+        out = np.ascontiguousarray(out.reshape(kept).T) if len(kept) > 1 else out
+        kept = kept[::-1]
+    if keepdim:
+        shape = list(a.shape)
+        for ax in axes:
+            shape[ax] = 1
+        return c_order(out.reshape(shape), a)
+    return out.reshape(kept)
+
+
 class Sum(Function):
     complex_ok = True             # linear, real coefficients: right as written
     # float16 too in float32, rounded once: PyTorch accumulates a half sum in float32 (a sum
@@ -106,6 +130,9 @@ class Sum(Function):
         if _per_channel(a, axes):
             c = channel_sum(a.reshape(a.shape[0], a.shape[1], -1))
             return c.reshape((1, -1) + (1,) * (a.ndim - 2)) if keepdim else c
+        fast = _rows_summed(a, axes, keepdim)
+        if fast is not None:
+            return fast
         # in a's own dtype: numpy widens small integers (int32 -> int64), torch does not
         return c_order(a.sum(axis=axes, keepdims=keepdim, dtype=a.dtype), a)
 
@@ -122,8 +149,10 @@ def _mean_array(a, axes, keepdims, count):
         if type(a) is np.ndarray and a.dtype in _FLOATS:
             # numpy's own mean of float32/float64 step for step (its sum, then a division by
             # the count as an intp), without the Python wrapper that was most of its cost on
-            # small arrays (3.8 us of a 4x8 mean)
-            total = np.add.reduce(a, axis=axes, keepdims=keepdims)
+            # small arrays (3.8 us of a 4x8 mean); the fastest axes by matrix products
+            total = _rows_summed(a, axes, keepdims)
+            if total is None:
+                total = np.add.reduce(a, axis=axes, keepdims=keepdims)
             if isinstance(total, np.ndarray):
                 return c_order(np.true_divide(total, np.intp(count), out=total,
                                               casting="unsafe"), a)
@@ -178,9 +207,9 @@ class Prod(Function):
     """
     complex_ok = True
 
-    def forward(self, a, *, axis, keepdim):
-        if a.dtype == np.float16 and a.size:
-            out = half_product(a, axis, keepdim)
+    def forward(self, a, *, axis, keepdim, bf16=False):
+        if (bf16 or a.dtype in HALF_TYPES) and a.size:      # (bfloat16 arrives in float32)
+            out = half_product(a, axis, keepdim, dtypes.BFLOAT16 if bf16 else a.dtype)
         else:
             out = c_order(a.prod(axis=axis, keepdims=keepdim, dtype=a.dtype), a)  # Sum's dtype
         self.save_for_backward(a, out)
@@ -347,7 +376,8 @@ def prod(a, dim=NO_DIM, keepdim=False, *, dtype=None):
         axis = None
     # PyTorch's node: ProdBackward0 for every element, ProdBackward1 along a dim
     node = Prod if dim is None else _PROD_DIM
-    return node.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim))
+    return node.apply(a, axis=axis, keepdim=bool_arg("prod", "keepdim", keepdim),
+                      bf16=a.dtype is dtypes.bfloat16)
 
 
 def _truth(a, dim, keepdim, reduce):

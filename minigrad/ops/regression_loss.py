@@ -119,6 +119,9 @@ class MseLoss(Function):
         self.save_for_backward(input, target)
         self.reduction = reduction
         diff = input - target
+        if type(diff) is np.ndarray and diff.dtype == input.dtype:
+            np.multiply(diff, diff, out=diff)       # (squared in place: one array fewer)
+            return reduce_array(diff, reduction, input, target)
         return reduce_array(diff * diff, reduction, input, target)
 
     def backward(self, g):

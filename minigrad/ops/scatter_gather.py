@@ -14,8 +14,8 @@ of any order stay inside this pair):
 The scatter-add is vectorised with ``bincount`` on flat positions (no Python loop, no
 ``np.add.at``): position = (coordinates of src, with ``dim``'s coordinate replaced by the
 index) flattened in ``shape``; repeated positions add up, which is what a gradient needs.
-IndexAdd of float slices sums sorted runs of whole slices instead, bitwise the same
-(``_scatter_add_kernels``: both kernels).
+IndexAdd of float slices sums sorted runs of whole slices instead, in index order in their
+own dtype, as PyTorch's index_add (``_scatter_add_kernels``: both kernels).
 As in PyTorch, a 0-d input, index or src counts as 1-d of size 1 (``_as_1d``), and an empty
 index is returned from (or written) without the other checks.
 Many higher-level ops (pad modes, unfold/fold, interpolate, embedding, sort/topk) are
@@ -227,7 +227,7 @@ class IndexAdd(Function):
         shape = list(src.shape)
         shape[dim] = size
         if index_add_fits(src, index, size):        # float slices: sorted segment sums
-            return index_add_slices(src, index, dim, size)
+            return index_add_slices(src, index, dim, size, in_order=True)
         view = [1] * src.ndim
         view[dim] = len(index)
         return scatter_add_array(tuple(shape), dim, index.reshape(view), src)
