@@ -177,7 +177,7 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
     an unmapped input (``_UnmappedWrites``)."""
     level = set()
     _levels.stack = _levels.stack + (level,)
-    writes = _UnmappedWrites(leaves, mapped, count > 1)
+    writes = _UnmappedWrites(leaves, mapped, count > 1, _closed_over(func))
     # where every generator stands (the default one and any a function draws from by name):
     # 'same' starts each example from there, 'error' refuses a draw from any
     start = [] if randomness == "different" else \
@@ -256,15 +256,49 @@ def _zero_example(leaf, dim):
     return zeros + leaf.narrow(dim, 0, 0).sum() if leaf.requires_grad else zeros
 
 
-class _UnmappedWrites:
-    """In-place writes into the unmapped (in_dim None) tensor inputs. In torch such an input
-    is one tensor written once, and writing a batched value into it is an error; here the
-    function runs once per example, so each example starts from the input's value before
-    the call, and writes that differ between examples (a batched value) raise torch's
-    error, the input restored. (Equal writes of a batched value pass: a limit of looping.)"""
+def _closed_over(func):
+    """The tensors ``func`` reads from its closure or its module's globals (a lambda's or
+    nested function's free variables, the global names its code uses; through
+    functools.partial and bound methods too): unbatched tensors the function may write in
+    place, as torch sees them."""
+    found = []
+    while True:
+        if isinstance(func, functools.partial):
+            found.extend(v for v in (*func.args, *func.keywords.values())
+                         if isinstance(v, Tensor))
+            func = func.func
+        elif hasattr(func, "__func__"):         # a bound method
+            func = func.__func__
+        else:
+            break
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:                      # (a free variable not yet assigned)
+            continue
+        if isinstance(value, Tensor):
+            found.append(value)
+    code, names = getattr(func, "__code__", None), getattr(func, "__globals__", None)
+    if code is not None and names is not None:
+        found.extend(names[n] for n in code.co_names if isinstance(names.get(n), Tensor))
+    return found
 
-    def __init__(self, leaves, mapped, several):
+
+class _UnmappedWrites:
+    """In-place writes into the unmapped tensors: the inputs of in_dim None and the tensors
+    the function reads from its closure. In torch such a tensor is one tensor written once,
+    and writing a batched value into it is an error; here the function runs once per
+    example, so each example starts from the tensor's value before the call (an unbatched
+    write, ``y.add_(1)``, lands once, as in torch), and writes that differ between examples
+    (a batched value) raise torch's error, the tensor restored. (Equal writes of a batched
+    value pass: a limit of looping.)"""
+
+    def __init__(self, leaves, mapped, several, closed_over=()):
         unique = {id(t): t for t, d in zip(leaves, mapped) if d is None and isinstance(t, Tensor)}
+        mapped_ids = {id(t) for t, d in zip(leaves, mapped) if d is not None}
+        for t in closed_over:
+            if id(t) not in mapped_ids and not t.is_sparse:
+                unique.setdefault(id(t), t)
         self.tensors = list(unique.values())
         self.versions = [t._version_value for t in self.tensors]
         # the values each example starts from (no copy needed for a single example)

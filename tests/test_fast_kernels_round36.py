@@ -271,12 +271,14 @@ def _stable_top(x, k, dim, largest):
     return np.take(order, np.arange(k), axis=dim)
 
 
-def _check_topk(x, k, dim=-1, largest=True, stable_ties=True):
+def _check_topk(x, k, dim=-1, largest=True, stable_ties=True, torch_ties=True):
     got_v, got_i = mg.tensor(x).topk(k, dim, largest=largest)
     want_v, want_i = torch.tensor(x).topk(k, dim, largest=largest)
     np.testing.assert_array_equal(_np(got_v), _np(want_v))
     assert got_i.dtype == mg.int64 and tuple(got_i.shape) == tuple(want_i.shape)
-    if stable_ties:
+    if stable_ties and torch_ties:  # (ties as torch orders them: its sort is not stable past 16)
+        np.testing.assert_array_equal(_np(got_i), _np(want_i))
+    elif stable_ties:       # (past the emulation's budget: ties in index order)
         np.testing.assert_array_equal(_np(got_i), _stable_top(x, k, dim, largest))
     np.testing.assert_array_equal(np.take_along_axis(x, _np(got_i), axis=dim), _np(want_v))
 
@@ -290,8 +292,11 @@ def test_topk_long_rows(dtype, largest):
         x = rng.standard_normal((64, 2000)).astype(dtype)
     else:
         x = rng.integers(0, 120, (64, 2000)).astype(dtype)        # many ties
-    _check_topk(x, 5, 1, largest)
-    _check_topk(x, 1, -1, largest)
+    # (every row of the integers has ties among its best: more than _tie_order emulates, so
+    # their ties stay in index order; the floats' few tied rows come out in torch's order)
+    floats = np.dtype(dtype).kind == "f"
+    _check_topk(x, 5, 1, largest, torch_ties=floats)
+    _check_topk(x, 1, -1, largest, torch_ties=floats)
 
 
 @pytest.mark.parametrize("n", [512, 513, 575, 4096])

@@ -71,12 +71,13 @@ def test_topk_matches_torch(dtype, kind, largest, shape, dim, k):
     np.testing.assert_array_equal(picked, _numpy(m.values))
 
 
-def test_topk_ties_keep_index_order():
-    # the partition must keep the tied values a stable sort keeps: the first ones
+def test_topk_ties_in_torch_order():
+    # the tied values torch's kernel keeps (its partial sort's heap), not a stable sort's
     a = np.array([[5, 1, 5, 5, 0, 5] * 20], dtype=np.float32)
     m = minigrad.topk(minigrad.tensor(a), 3, -1)
-    np.testing.assert_array_equal(_numpy(m.indices), [[0, 2, 3]])
-    _same(m.values, torch.topk(torch.tensor(a), 3, -1).values)
+    t = torch.topk(torch.tensor(a), 3, -1)
+    _same(m.indices, t.indices)
+    _same(m.values, t.values)
 
 
 def test_topk_with_nan_and_inf():
@@ -144,7 +145,9 @@ def test_index_gradient(name, dtype):
         w = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)))
         (y.abs() if dtype == np.complex128 else y).mul(w.to(y.real.dtype)).sum().backward()
         grads.append(x.grad)
-    _same(*grads, tol=1e-6)
+    # (float32: 100 repeats summed one by one in index order, as torch's one thread sums
+    # them; its threads can split the sum, a few float32 steps apart)
+    _same(*grads, tol=1e-5 if dtype == np.float32 else 1e-6)
 
 
 # -------------------------------------------------------------------------------- einsum

@@ -45,6 +45,11 @@ def _check_transforms(cls, tensors):
             raise RuntimeError("In order to use an autograd.Function with functorch transforms "
                                "(vmap, grad, jvp, jacrev, ...), it must override the "
                                f"setup_context staticmethod. {_EXTENDING_FUNC}")
+        if transforms.vmap and "vmap" in own and cls.generate_vmap_rule:
+            raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it has both "
+                               "generate_vmap_rule=True and an overridden vmap staticmethod. "
+                               "Please set generate_vmap_rule=False or delete the overridden "
+                               f"vmap staticmethod to avoid ambiguity. {_EXTENDING_FUNC}")
         if transforms.vmap and "vmap" not in own and not cls.generate_vmap_rule:
             raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have "
                                "vmap support. Please override and implement the vmap "

@@ -5,7 +5,8 @@
 * ``_needed``: for ``autograd.grad`` and ``backward(inputs=...)``, the nodes with a path to a
   wanted input (the others are not run);
 * ``_narrow_needs``: a node's ``needs_input_grad`` narrowed, for one call, to the inputs whose
-  gradient leads somewhere wanted, as PyTorch's engine masks a node's outputs.
+  gradient leads somewhere wanted, as PyTorch's engine masks a node's outputs;
+* ``Reach``: what one pass runs, asked of a tensor (``engine.will_execute``).
 
 Separate from ``engine.py``: these walk the graph and read its edges and flags, nothing
 else; the pass itself (the ready queue, the sums, the hooks) stays in ``engine._run``.
@@ -81,3 +82,32 @@ def _narrow_needs(node, execute, target_nodes, target_leaves):
         return None
     node.needs_input_grad = wanted
     return needs
+
+
+class Reach:
+    """Which nodes and leaves one pass runs (``runs``); also the pass's identity (a
+    multi-grad hook keeps one count per pass)."""
+    __slots__ = ("deps", "leaf_deps", "root_leaves", "execute", "target_nodes",
+                 "target_leaves", "accumulate", "__weakref__")
+
+    def __init__(self, deps, leaf_deps, root_leaves, execute, target_nodes, target_leaves,
+                 accumulate):
+        self.deps, self.leaf_deps, self.root_leaves = deps, leaf_deps, root_leaves
+        self.execute, self.target_nodes = execute, target_nodes
+        self.target_leaves, self.accumulate = target_leaves, accumulate
+
+    def runs(self, tensor):
+        """Whether the pass runs ``tensor``'s node (a leaf: its AccumulateGrad). As
+        PyTorch's, refused for a leaf that ``autograd.grad`` asks for."""
+        node = tensor.grad_fn
+        if node is None:
+            key = id(tensor)
+            if self.execute is not None and key not in self.target_leaves:
+                return False
+            if not self.accumulate:
+                raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we "
+                                   "are currently running autograd.grad(). This is currently "
+                                   "not supported.")
+            return key in self.leaf_deps or key in self.root_leaves
+        return node in self.deps and (self.execute is None or node in self.execute or
+                                      node in self.target_nodes)

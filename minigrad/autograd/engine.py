@@ -20,7 +20,8 @@ Iterative throughout: a chain of 100,000 ops needs no recursion.
 
 This module holds the entry points, the pass itself (``_run`` and its ready queue) and the
 pass's per-thread state (``frees_saved_values``, ``queue_callback``). The rest lives apart:
-the arguments checked in ``_backward_args.py``, the graph walked before a pass in
+the arguments checked in ``_backward_args.py``, batched upstream gradients in
+``_batched_grads.py``, the graph walked before a pass in
 ``_pass_plan.py``, one node run in ``_node_call.py``, gradients summed in ``_grad_sums.py``
 and hooks' results checked in ``_engine_checks.py``.
 """
@@ -35,16 +36,17 @@ from heapq import heappop, heappush
 from .._warn_once import warn_user
 from .. import backend
 from .._grad_dtype import _CHOSEN, cast_to_chosen
-from ..tensor import Size, Tensor
+from ..tensor import Tensor
 from . import function as _function  # its _profiler slot, read as it is now
 from ._backward_args import GradientEdge, _as_list, _check_input, _edge_targets, _make_grads
+from ._batched_grads import batched_grad
 from ._engine_checks import _check_hook_count, _checked_hook_result, _warn_failed_node
 from ._forward_numerics import _quiet_enter, _quiet_exit
 from ._grad_sums import _Piece, _accumulate, _add, _add_leaf, _add_piece, _piece_grad
 from ._node_call import _call, _tensor_hooks
-from ._pass_plan import _dependencies, _narrow_needs, _needed
+from ._pass_plan import Reach as _Reach, _dependencies, _narrow_needs, _needed
 from .function import Function
-from .grad_mode import _set_mode, _state, set_grad_enabled
+from .grad_mode import _set_mode, _state
 
 __all__ = ["backward", "grad", "tensor_backward", "queue_callback", "GradientEdge"]
 
@@ -122,8 +124,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                       create_graph, True, allow_unused, is_grads_batched, materialize_grads)
         return dict(zip(inputs.keys(), result))
     if is_grads_batched:
-        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
-                             allow_unused, materialize_grads)
+        return batched_grad(grad, outputs, inputs, grad_outputs, retain_graph, create_graph,
+                            allow_unused, materialize_grads)
     allow_unused = bool(allow_unused) or materialize_grads
     edges = _as_list([inputs] if isinstance(inputs, GradientEdge) else inputs)
     inputs = _edge_targets(edges)
@@ -156,68 +158,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(out)
 
 
-def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
-                  materialize_grads):
-    """``grad`` with ``is_grads_batched=True``: dim 0 of every grad_output indexes a batch of
-    vectors; the result for each input stacks their vector-Jacobian products along a new
-    dim 0. One backward per batch entry (the graph kept until the last)."""
-    outputs = _as_list(outputs)
-    batched = _as_list(grad_outputs, len(outputs))
-    sizes = []
-    for i, (out, g) in enumerate(zip(outputs, batched)):
-        if not isinstance(g, Tensor):
-            raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        if g.dim() == 0:
-            # (PyTorch takes entry 0 of the batch before it compares shapes)
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
-                             "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
-        if tuple(g.shape[1:]) != tuple(out.shape):
-            # (PyTorch's words name the shape of one batch entry's slice, without its dim 0)
-            raise RuntimeError(
-                "If `is_grads_batched=True`, we interpret the first dimension of each "
-                "grad_output as the batch dimension. The sizes of the remaining dimensions are "
-                "expected to match the shape of corresponding output, but a mismatch was "
-                f"detected: grad_output[{i}] has a shape of {Size(g.shape[2:])} and "
-                f"output[{i}] has a shape of {out.shape}. If you only want some tensors in "
-                "`grad_output` to be considered batched, consider using vmap.")
-        sizes.append(int(g.shape[0]))
-    if len(set(sizes)) > 1:
-        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
-                         f"dimension, got sizes {sizes} for the mapped dimension")
-    inputs = _as_list([inputs] if isinstance(inputs, GradientEdge) else inputs)
-    count = sizes[0]
-    if retain_graph is None:
-        retain_graph = create_graph
-    rows = []
-    for b in range(count):
-        keep = bool(retain_graph) or b < count - 1
-        rows.append(grad(outputs, inputs, [g[b] for g in batched], retain_graph=keep,
-                         create_graph=create_graph, allow_unused=True))
-    result = []
-    for j, x in enumerate(inputs):
-        found = [row[j] for row in rows]
-        if not found or found[0] is None:
-            if materialize_grads:
-                zero = Tensor._wrap(backend.xp_of(x._array).zeros_like(x._array))
-                result.append(zero.requires_grad_(bool(create_graph)))
-            elif not allow_unused and found:
-                raise RuntimeError(f"The differentiated Tensor at index {j} appears to not have "
-                                   "been used in the graph. Set allow_unused=True if this is "
-                                   "the desired behavior.")
-            else:
-                result.append(None if found else Tensor._wrap(backend.xp_of(x._array).zeros(
-                    (0,) + tuple(x._array.shape), dtype=x._array.dtype)))
-            continue
-        first = found[0]._array
-        stacked = Tensor._wrap(backend.xp_of(first).zeros((count,) + first.shape,
-                                                          dtype=first.dtype))
-        with set_grad_enabled(bool(create_graph)):
-            for b, g in enumerate(found):
-                stacked[b] = g          # recorded (a differentiable copy) with create_graph
-        result.append(stacked)
-    return tuple(result)
-
-
 # ----------------------------------------------------------------------------------------------
 # The engine
 # ----------------------------------------------------------------------------------------------
@@ -231,6 +171,7 @@ class _PassState(threading.local):
     callbacks = None    # ``queue_callback``'s list (None: no pass)
     partial = False     # a pass for chosen inputs
     nested = None       # what ``_nested_pass`` set for the next pass
+    plan = None         # the pass's ``_Reach`` (what it runs: ``will_execute``)
 
 
 _pass = _PassState()
@@ -254,6 +195,21 @@ def _nested_pass(partial):
         yield
     finally:
         _pass.nested = outer
+
+
+def current_pass():
+    """The backward pass running in this thread (an object to key on), or None."""
+    return _pass.plan
+
+
+def will_execute(tensor):
+    """Whether the pass under way runs ``tensor``'s gradient node (a leaf: its
+    AccumulateGrad), so that hooks on it fire (``torch._C._will_engine_execute_node``)."""
+    plan = _pass.plan
+    if plan is None:
+        raise RuntimeError("_will_engine_execute_node should only be called during the "
+                           "backward pass")
+    return plan.runs(tensor)
 
 
 def queue_callback(callback):
@@ -365,6 +321,9 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
     outer_callbacks, state.callbacks = state.callbacks, []
     outer_partial = state.partial
     outer_nested, state.nested = state.nested, None
+    outer_plan, state.plan = state.plan, _Reach(
+        deps, leaf_deps, {id(t) for t in roots if t.grad_fn is None}, execute, target_nodes,
+        target_leaves, accumulate)
     state.partial = targets is not None if outer_nested is None else outer_nested
     outer_mode = _state.mode
     try:
@@ -492,6 +451,7 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
         state.frees = outer
         state.callbacks = outer_callbacks
         state.partial, state.nested = outer_partial, outer_nested
+        state.plan = outer_plan
     if targets is not None and accumulate:
         for t, g in zip(targets, captured):
             if t.grad_fn is not None and g is not None and not t.retains_grad:

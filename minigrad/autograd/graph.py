@@ -24,6 +24,7 @@ Example, counting what a forward keeps::
 from __future__ import annotations
 
 import abc
+import weakref
 from collections import OrderedDict
 
 from .. import backend
@@ -32,7 +33,7 @@ from ..tensor import Tensor
 from ._accumulate_grad import AccumulateGrad
 from ._backward_args import GradientEdge
 from ._saved_hooks import saved_tensors_hooks_state as _hooks
-from .engine import queue_callback
+from .engine import current_pass, will_execute
 from .function import Function
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks",
@@ -214,39 +215,46 @@ class _MultiHandle:
 def register_multi_grad_hook(tensors, fn, *, mode="all"):
     """Call ``fn`` once per backward pass that computes a gradient for any of ``tensors``.
 
-    ``mode="all"``: after the pass, ``fn(grads)`` with one entry per tensor: its gradient,
-    or None for those the pass gave none.  ``mode="any"``: ``fn(grad)`` with the first
-    gradient computed for one of them, once per pass.  Returns a handle whose ``remove()``
-    unregisters it.
+    ``mode="all"``: ``fn(grads)``, one entry per tensor (its gradient, or None for those the
+    pass gives none), from inside the hook of the last of them that the pass reaches: before
+    that tensor's gradient goes on (a leaf's into ``.grad``), as PyTorch's. ``mode="any"``:
+    ``fn(grad)`` with the first gradient computed for one of them, once per pass (tensors
+    that do not require grad are left out).  Returns a handle whose ``remove()`` unregisters
+    it.
     """
     if mode not in ("all", "any"):
         raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
     tensors = tuple(tensors)
-    for t in tensors:
-        if not t.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
-                               "gradient")
-    current = {}            # the pass under way: "grads" (mode all) or "fired" (mode any)
+    if mode == "any":
+        fired = weakref.WeakKeyDictionary()        # pass -> True once fn has run in it
 
-    def finish():
-        grads = current.pop("grads", None)
-        current.pop("fired", None)
-        if grads is not None:
-            fn(grads)
+        def first_only(grad):
+            run = current_pass()
+            if run is None:
+                raise AssertionError("expected this hook to be called inside a backward call")
+            if run not in fired:
+                fired[run] = True
+                fn(grad)
+        return _MultiHandle(t.register_hook(first_only) for t in tensors if t.requires_grad)
+    for t in tensors:
+        if not t.requires_grad:     # (PyTorch looks for its gradient node first)
+            raise AssertionError("Expected gradient function to be set")
+    seen = weakref.WeakKeyDictionary()              # pass -> [calls expected, grads so far]
 
     def hook_for(i):
         def hook(grad):
-            if mode == "any":
-                if "fired" not in current:
-                    current["fired"] = True
-                    queue_callback(finish)
-                    fn(grad)
-                return None
-            if "grads" not in current:
-                current["grads"] = [None] * len(tensors)
-                queue_callback(finish)
-            current["grads"][i] = grad
-            return None
+            run = current_pass()
+            if run is None:
+                raise AssertionError("expected this hook to be called inside a backward call")
+            entry = seen.get(run)
+            if entry is None:
+                expected = sum(1 for t in tensors if will_execute(t))
+                entry = seen[run] = [expected, [None] * len(tensors), 0]
+            entry[1][i] = grad
+            entry[2] += 1
+            if entry[2] == entry[0]:
+                del seen[run]
+                fn(entry[1])
         return hook
 
     return _MultiHandle(t.register_hook(hook_for(i)) for i, t in enumerate(tensors))

@@ -35,6 +35,7 @@ from .plumbing import conj_of, reshape_to
 from ._softmax_rows import log_softmax_grad_rows, log_softmax_grad_slabs, log_softmax_rows, \
     log_softmax_slabs, softmax_grad_rows, softmax_grad_slabs, softmax_rows, softmax_slabs
 from .reduce import Sum, _float_input, _reduced_axes, _spread
+from ._half_order import HALF_TYPES, half_logsumexp, round_tail_exps
 
 
 class LogSumExp(Function):
@@ -48,11 +49,14 @@ class LogSumExp(Function):
     _node_name = "LogsumexpBackward0"                       # PyTorch's spelling
     complex_ok = True
 
-    def forward(self, a, *, axes, keepdim):
+    def forward(self, a, *, axes, keepdim, bf16=False):
         xp = backend.xp_of(a)
         m = xp.amax(a.real, axis=axes, keepdims=True, initial=-xp.inf)   # an empty slice: -inf
         m = xp.where(xp.isfinite(m), m, 0)            # all -inf rows stay -inf, not nan
-        out = c_order(xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m)
+        if bf16 or a.dtype in HALF_TYPES:               # (bfloat16 arrives in float32)
+            out = c_order(half_logsumexp(a, axes, m, dtypes.BFLOAT16 if bf16 else a.dtype))
+        else:
+            out = c_order(xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m)
         self.kept_shape = out.shape
         if not keepdim:
             out = out.reshape([s for i, s in enumerate(a.shape) if i not in axes])
@@ -211,10 +215,12 @@ class Softmax(Function):
             xp.exp(out, out=out)
             total = _sums(out, dim)
             if dim is not None and dim != a.ndim - 1:
-                # PyTorch's 16-bit kernel along another dim than the last keeps each exp in
-                # the 16-bit dtype (their sum in float32); bfloat16 is given in float32
-                out = _half_rounded(out, "float16" if work is not a else
-                                    (dtypes.BFLOAT16 if bf16 else None))
+                # PyTorch's 16-bit kernel along another dim than the last keeps the exps of
+                # its leftover positions in the 16-bit dtype (``round_tail_exps``; their
+                # sum in float32); bfloat16 is given in float32
+                half = "float16" if work is not a else (dtypes.BFLOAT16 if bf16 else None)
+                if half is not None:
+                    round_tail_exps(out, dim, half)
             out /= total
             out = out.astype(a.dtype, copy=False)
         out = c_order(out)
@@ -323,7 +329,7 @@ def logsumexp(a, dim=_NO_DIM, keepdim=False):
         # PyTorch reduces everything for dim=(), then fails to add back the kept max
         raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
                            f"{[1] * a.ndim}")
-    return LogSumExp.apply(a, axes=axes, keepdim=keepdim)
+    return LogSumExp.apply(a, axes=axes, keepdim=keepdim, bf16=a.dtype is dtypes.bfloat16)
 
 
 def _softmax_dim(ndim):

@@ -35,6 +35,8 @@ from .extrema import MaxResult
 from .reduce import check_grad_dtype, products_of_others_graph, sum as reduce_sum
 from .scatter_gather import Gather
 
+from ._tie_order import unstable_order, unstable_top
+
 __all__ = ["sort", "argsort", "msort", "topk", "cumsum", "cumprod"]
 
 
@@ -70,7 +72,8 @@ def _refuse_complex(a, name):
 
 
 def sort(input, dim=-1, descending=False, stable=False):
-    """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order)."""
+    """(values, indices) of ``input`` sorted along ``dim`` (ties keep their order when
+    ``stable``, else come in the order PyTorch's unstable sort gives them)."""
     check_tensor("sort", input)
     descending = bool_arg("sort", "descending", descending)
     if stable is not False and stable is not None:
@@ -80,7 +83,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     if input.ndim == 0:             # (a new tensor, as PyTorch's, not input itself)
         return MaxResult(rename_node(clone(input), "SortBackward0"),
                          Tensor._wrap(backend.xp_of(input._array).zeros((), "int64")), "sort")
-    idx = Tensor._wrap(_sorted_order(input._array, d, descending))
+    idx = Tensor._wrap(_sorted_order(input._array, d, descending, bool(stable)))
     if input._array.dtype in dtypes.BAREBONES_UNSIGNED:
         # PyTorch sorts uint16/32/64 but has no gather for them; they carry no gradient
         values = Tensor._wrap(backend.xp_of(idx._array).take_along_axis(input._array,
@@ -99,14 +102,17 @@ def argsort(input, dim=-1, descending=False, stable=False):
     _refuse_complex(input, "Sort")              # (after the dim's check, as PyTorch)
     if input.ndim == 0:
         return Tensor._wrap(backend.xp_of(input._array).zeros((), "int64"))
-    return Tensor._wrap(_sorted_order(input._array, d, descending))
+    return Tensor._wrap(_sorted_order(input._array, d, descending, bool(stable)))
 
 
-def _sorted_order(a, dim, descending):
+def _sorted_order(a, dim, descending, stable=True):
     """The int64 indices that sort ``a`` along ``dim``, laid out as ``a`` is (PyTorch sorts a
     channels-last or transposed tensor into one laid out alike; the values, gathered at these
-    indices, follow)."""
-    return mf.pointwise_result(_order(a, dim, descending).astype("int64"), a)
+    indices, follow). Not ``stable``: ties in the order PyTorch's introsort leaves them."""
+    order = _order(a, dim, descending)
+    if not stable:
+        order = unstable_order(sort_keys(a), dim, descending, order)
+    return mf.pointwise_result(order.astype("int64"), a)
 
 
 def msort(input):
@@ -136,6 +142,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if top is None:
         order = _order(input._array, d, descending=largest)
         top = order[(slice(None),) * d + (slice(0, k),)]     # (copied below, row-major)
+    top = unstable_top(sort_keys(input._array), k, d, largest, sorted, top)   # (ties)
     idx = Tensor._wrap(top.astype("int64", order="C"))
     return MaxResult(rename_node(_gather_own(input, d, idx), "TopkBackward0"), idx, "topk")
 
