@@ -37,8 +37,8 @@ from .elementwise import add, cast, mul, sub
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum
 
-__all__ = ["saved_and_wanted", "batch_norm_stats_16", "batch_norm_apply_16", "batch_norm_grads_16",
-           "running_invstd_16", "fits", "BatchNorm16"]
+__all__ = ["saved_and_wanted", "fma_blocks", "batch_norm_stats_16", "batch_norm_apply_16",
+           "batch_norm_grads_16", "running_invstd_16", "fits", "BatchNorm16"]
 
 _F32 = np.dtype("float32")
 
@@ -84,10 +84,27 @@ def batch_norm_apply_16(x, w, b, mean, invstd):
     alpha = invstd if w is None else invstd * w
     beta = -(mean * alpha) if b is None else b - mean * alpha
     # one fused multiply-add, as PyTorch's compiled kernel: x alpha is not rounded before
-    # beta is added (float64 holds the product exactly)
-    y = x.astype(np.float64) * alpha[None, :, None].astype(np.float64)
-    y += beta[None, :, None]
-    return y.astype(_F32)
+    # beta is added (float64 holds the product exactly); on (N C, S) rows in blocks, so that
+    # no float64 copy of the whole input is made
+    n, c, s = x.shape
+    rows = x.reshape(n * c, s)
+    alpha, beta = (np.tile(v.astype(np.float64), n) for v in (alpha, beta))
+    y = np.empty(rows.shape, _F32)
+    for sl in fma_blocks(n * c, s):
+        t = rows[sl].astype(np.float64) * alpha[sl, None]
+        t += beta[sl, None]
+        y[sl] = t                                       # rounded once to float32
+    return y.reshape(x.shape)
+
+
+# numbers per block of the float64 products that stand for fused multiply-adds
+_FMA_BLOCK = 1 << 15
+
+
+def fma_blocks(m, n):
+    """The rows 0..m of n numbers as slices of whole rows, about _FMA_BLOCK numbers each."""
+    step = max(1, _FMA_BLOCK // max(n, 1))
+    return [slice(i, min(i + step, m)) for i in range(0, m, step)]
 
 
 def batch_norm_grads_16(x, g, w, mean, invstd, want_x, want_w, want_b):
@@ -127,9 +144,10 @@ def fits(x, *params):
 class BatchNorm16(Function):
     """batch_norm of a 16-bit input (``fits``) as PyTorch's kernel rounds it (PyTorch's
     NativeBatchNormBackward0): training with the batch's statistics, or evaluation with the
-    running ones (16-bit arrays); ``half`` is the input's dtype. In training ``update(running_mean, running_var, mean, var,
-    count, momentum)`` is called with the batch's float32 mean and biased variance, for the
-    caller's running-statistics rule. Under create_graph the backward runs as float32 ops."""
+    running ones (16-bit arrays); ``half`` is the input's dtype. In training
+    ``update(running_mean, running_var, mean, var, count, momentum)`` is called with the
+    batch's float32 mean and biased variance, for the caller's running-statistics rule.
+    Under create_graph the backward runs as float32 ops."""
     _node_name = "NativeBatchNormBackward0"
 
     def forward(self, x, *affine, running_mean, running_var, has_weight, has_bias, training,

@@ -27,7 +27,7 @@ from .. import dtypes
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from ._batch_norm_16bit import saved_and_wanted
+from ._batch_norm_16bit import fma_blocks, saved_and_wanted
 from .elementary_functions import rsqrt
 from .elementwise import add, cast, mul, sub
 from .plumbing import reshape_to
@@ -61,12 +61,18 @@ def layer_norm_forward_16(x, w, b, eps, stats_dtype):
     var = np.einsum("ij,ij->i", centred, centred) / np.float32(n) if n else mu
     rstd = np.float32(1) / np.sqrt(var + np.float32(eps))
     # (x rstd + shift) w + b as PyTorch's compiled kernel runs it: fused multiply-adds, each
-    # product kept exact (float64) until its sum is rounded
-    y = (x.astype(np.float64) * rstd[:, None] + (-rstd * mu)[:, None]).astype(_F32)
-    if w is not None:
-        y = y.astype(np.float64) * w
-        y = (y + (0 if b is None else b)).astype(_F32)
-    elif b is not None:
+    # product kept exact (float64) until its sum is rounded; in blocks of rows, so that no
+    # float64 copy of the whole input is made
+    y = np.empty(x.shape, _F32)
+    shift = -rstd * mu
+    for sl in fma_blocks(x.shape[0], x.shape[1]):
+        t = x[sl].astype(np.float64) * rstd[sl, None] + shift[sl, None]
+        if w is not None:
+            t = t.astype(_F32).astype(np.float64) * w
+            if b is not None:
+                t += b
+        y[sl] = t                                       # rounded once to float32
+    if w is None and b is not None:
         y += b
     return y, rounded(mu, stats_dtype), rounded(rstd, stats_dtype)
 

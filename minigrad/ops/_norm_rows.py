@@ -9,16 +9,27 @@ minigrad's threads (``over_rows``):
 
     mu = sum(row) / D,   var = sum((row - mu)^2) / D   (two passes: the digits of a row
     whose mean is large beside its spread are kept),   invstd = 1 / sqrt(var + eps)
+
+A row as long as a block (a layer_norm over (C, H, W)) is its own block, its mean and
+factors scalars (numpy's scalar loops; no (1, D) matrix made, no (1,) @ (1, D) product,
+which the matrix library ran at an eighth of a pass's speed). The passes that multiply runs
+by per-run factors run under a short ufunc buffer (``_small_buffer``). (One pass for the
+statistics, sum x and sum x^2 by matrix products, then y = x * s + t with s, t made as
+(k, D) matrices, measured no faster than the two passes here, and loses the digits above.)
+A channels-last group_norm input runs on its (N, positions, C) rows instead
+(``group_norm_channels_last``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..parallel import blas_on_one_thread, run_split
+from ._batch_norm_kernels import channels_last_rows, column_sums, from_rows
 from ._workspace import workspace
 
 __all__ = ["row_blocks", "over_rows", "row_dots", "layer_norm_rows",
-           "layer_norm_grad_rows", "group_norm_rows", "group_norm_grad_rows"]
+           "layer_norm_grad_rows", "group_norm_rows", "group_norm_grad_rows",
+           "group_norm_channels_last", "group_norm_grad_channels_last"]
 
 
 def row_dots(a, b):
@@ -49,13 +60,45 @@ def row_blocks(m, d, start=0, block=None):
     return [slice(i, min(i + step, m)) for i in range(start, m, step)]
 
 
-def over_rows(piece, m, d, nbytes, blas=None):
+def over_rows(piece, m, d, nbytes, blas=None, runs=0):
     """piece(start, stop) over parts of m rows of d numbers, a part per thread when the
     passes move ``nbytes`` in all (``parallel.run_split``); the BLAS calls of the pieces
     (``blas``: the most numbers one of them reads; d by default, a row's dot product) on
-    each piece's own thread."""
+    each piece's own thread. ``runs``: the length of the runs that the pieces multiply by
+    per-run factors (columns); from _SMALL_BUFFER on, in an array large enough, each piece
+    runs with numpy's ufunc buffer at _SMALL_BUFFER elements (``_small_buffer``)."""
+    if _short_buffer_for(runs, m * d):
+        piece = _small_buffer(piece)
     with blas_on_one_thread(d if blas is None else blas):
         run_split(piece, m, nbytes)
+
+
+# A product or sum of a block (k, D) and a column (k, 1) (a per-row factor) ran at two
+# thirds of a same-shape pass's speed with numpy's default ufunc buffer of 8192 elements,
+# and at a scalar product's speed once the buffer is no longer than a row (the loop then
+# takes the column as one number per row): instance_norm's backward, 16x64x32x32 float32,
+# one thread, 1.86 -> 1.43 ms; layer_norm's, 4096 x 768, 6.9 -> 6.3 ms. Setting the buffer
+# costs a few microseconds: only for arrays of _SMALL_BUFFER_FROM numbers on.
+_SMALL_BUFFER = 512
+_SMALL_BUFFER_FROM = 1 << 16
+
+
+def _short_buffer_for(runs, size):
+    """Whether ``over_rows`` runs pieces multiplying runs of ``runs`` numbers by per-run
+    factors, in an array of ``size`` numbers, under the short ufunc buffer."""
+    return runs >= _SMALL_BUFFER and size >= _SMALL_BUFFER_FROM
+
+
+def _small_buffer(piece):
+    """piece run with numpy's ufunc buffer at _SMALL_BUFFER elements, then set back (the
+    setting is local to the thread's numpy error-state context)."""
+    def run(start, stop):
+        before = np.setbufsize(_SMALL_BUFFER)
+        try:
+            piece(start, stop)
+        finally:
+            np.setbufsize(before)
+    return run
 
 
 class _Outer:
@@ -75,17 +118,23 @@ class _Outer:
         return np.matmul(left, self.right, out=out)
 
 
-def _block_statistics(x_b, c, ones, eps, mu, var, invstd):
+def _block_statistics(x_b, c, ones, eps, mu, var, invstd, column=False):
     """A block of rows x_b (k, D): its means into ``mu``, its biased variances into ``var``
     (unless None) and 1 / sqrt(var + eps) into ``invstd`` (each (k,)); ``c`` (k, D) left
-    holding x_b - mu (the mean spread by a copy, then subtracted in one same-shape pass).
-    Returns the block's invstd (a (k,) array)."""
+    holding x_b - mu (the mean spread by a copy, then subtracted in one same-shape pass;
+    with ``column``, under a short ufunc buffer (``_small_buffer``), subtracted as a column
+    in one pass). Returns the block's invstd (a (k,) array)."""
     d = x_b.shape[1]
     mean = x_b @ ones
     mean /= x_b.dtype.type(d)
     mu[...] = mean
-    np.copyto(c, mean[:, None])
-    np.subtract(x_b, c, out=c)
+    if x_b.shape[0] == 1:               # one row: its mean a scalar, one scalar pass
+        np.subtract(x_b, mean[0], out=c)
+    elif column:
+        np.subtract(x_b, mean[:, None], out=c)
+    else:
+        np.copyto(c, mean[:, None])
+        np.subtract(x_b, c, out=c)
     v = row_dots(c, c) / d
     if var is not None:
         var[...] = v
@@ -116,11 +165,12 @@ def layer_norm_rows(rows, w, b, eps):
 
     def piece(start, stop):
         blocks = row_blocks(stop, d, start, _FORWARD_BLOCK)
-        if len(blocks) < _TILED_FROM:
+        if len(blocks) < _TILED_FROM or blocks[0].stop - blocks[0].start == 1:
+            # (rows as long as a block: each its own block, its invstd a scalar)
             for sl in blocks:
                 c = y[sl]
                 inv = _block_statistics(rows[sl], c, ones, eps, mu[sl], None, invstd[sl])
-                c *= inv[:, None]                                           # x_hat
+                c *= inv[0] if inv.shape[0] == 1 else inv[:, None]          # x_hat
                 if w is not None:
                     c *= w
                 if b is not None:
@@ -214,28 +264,45 @@ def layer_norm_grad_rows(rows, g, mu, invstd, w, want_x, want_w, want_b, gx=None
         for sl in blocks:
             k = sl.stop - sl.start
             g_b, x_b, inv = g[sl], rows[sl], invstd[sl]
+            # a row as long as a block: its mean and factors scalars, its sums added
+            # (the library's (1,) @ (1, D) product took 8x a pass)
+            one = k == 1
             if want_b:
-                gb += ones_k[:k] @ g_b                                      # sum of g
+                gb += g_b[0] if one else ones_k[:k] @ g_b                   # sum of g
             if not (want_x or want_w):
                 continue
-            c = np.subtract(x_b, mu[sl, None],                              # x - mu
+            c = np.subtract(x_b, mu[sl][0] if one else mu[sl, None],          # x - mu
                             out=gx[sl] if want_x else c_buf[:k])
-            t = np.multiply(c, g_b, out=t_buf[:k])                          # g (x - mu)
-            if want_w:
-                gw += inv @ t                          # sum of g x_hat, x_hat never made
-            if want_x:
-                beta = t @ wv                                               # sum a (x - mu)
-                beta *= inv * inv * inv / -d
-                gamma = g_b @ wv                                            # sum a
-                gamma *= inv / -d
+            if w is not None:
+                t = np.multiply(c, g_b, out=t_buf[:k])                      # g (x - mu)
+                if want_w and one:
+                    t *= inv[0]                                             # g x_hat
+                    gw += t[0]
+                elif want_w:
+                    gw += inv @ t                      # sum of g x_hat, x_hat never made
+            if not want_x:
+                continue
+            # sum a (x - mu); without a weight, the rows' dot products (no pass written)
+            beta = row_dots(c, g_b) if w is None else t @ wv
+            beta *= (inv * inv if want_w and one else inv * inv * inv) / -d
+            gamma = g_b @ wv                                                # sum a
+            gamma *= inv / -d
+            if one:
+                c *= beta[0]
+                c += gamma[0]
+                t = np.multiply(g_b, inv[0], out=t_buf[:k])                 # g invstd
+                if w is not None:
+                    t *= w
+            else:
                 c *= beta[:, None]
                 c += gamma[:, None]
-                t = outer(inv, t)                                           # invstd w
-                t *= g_b
-                c += t
+                # g invstd w: invstd w made as a (k, D) matrix, then a same-shape product
+                t = np.multiply(g_b, inv[:, None], out=t_buf[:k]) if w is None else \
+                    np.multiply(outer(inv, t), g_b, out=t)
+            c += t
         sums.append((start, gw, gb))
     over_rows(piece, m, d, _BACKWARD_PASSES * rows.nbytes,
-              blas=row_blocks(m, d, 0, _GRAD_BLOCK)[0].stop * d)
+              blas=row_blocks(m, d, 0, _GRAD_BLOCK)[0].stop * d, runs=d)
     sums.sort(key=lambda t: t[0])       # the pieces' partial sums, added in row order
     _, gw, gb = sums[0]
     for _, more_w, more_b in sums[1:]:
@@ -265,12 +332,14 @@ def group_norm_rows(rows, groups, cpg, wg, bg, eps, y_rows):
     var = np.empty(m, dt)
     invstd = np.empty(m, dt)
     ones = np.ones(d, dt)
+    short = _short_buffer_for(d // cpg, m * d)
 
     def piece(start, stop):
         for sl in row_blocks(stop, d, start):
             n = sl.stop - sl.start
             c = y_rows[sl]
-            inv = _block_statistics(rows[sl], c, ones, eps, mu[sl], var[sl], invstd[sl])
+            inv = _block_statistics(rows[sl], c, ones, eps, mu[sl], var[sl], invstd[sl],
+                                    short)
             if wg is None and bg is None:
                 c *= inv[:, None]
                 continue
@@ -280,7 +349,8 @@ def group_norm_rows(rows, groups, cpg, wg, bg, eps, y_rows):
             by_channel *= (inv[:, None] if wg is None else inv[:, None] * wg[group])[..., None]
             if bg is not None:
                 by_channel += bg[group][..., None]
-    over_rows(piece, m, d, 2 * rows.nbytes, blas=row_blocks(m, d)[0].stop * d)
+    over_rows(piece, m, d, 2 * rows.nbytes, blas=row_blocks(m, d)[0].stop * d,
+              runs=d // cpg)
     return mu, var, invstd
 
 
@@ -292,9 +362,10 @@ def group_norm_grad_rows(rows_x, rows_g, mu, invstd, groups, cpg, wg, want_x, wa
     (None where not needed), from which the caller makes dw and db. With the group's sums
     of w_c s_g and w_c s_gc, Sa and Sac:
         dx = invstd w_c g  -  (invstd^3 Sac / D) (x - mu)  -  invstd Sa / D
-    Block by block of whole groups, x - mu in a kept scratch block; the sums of g a
-    matrix-vector product (the library's dot: a third of einsum's time), those of
-    g (x - mu) ``row_dots``."""
+    Block by block of whole groups, x - mu in a kept scratch block (without a weight in dx
+    itself, then dx = invstd (g + (x - mu) beta / invstd + gamma / invstd) in place: four
+    passes, no scratch); the sums of g a matrix-vector product (the library's dot: a third
+    of einsum's time), those of g (x - mu) ``row_dots``."""
     m, d = rows_x.shape
     dt = rows_x.dtype
     s_g = np.empty((m, cpg), dt) if want_x or want_b else None
@@ -311,14 +382,25 @@ def group_norm_grad_rows(rows_x, rows_g, mu, invstd, groups, cpg, wg, want_x, wa
                 s_g[sl] = (g_ch @ ones).reshape(k, cpg)
             if s_gc is None:
                 continue
-            if work is None:
+            if work is None and (wg is not None or not want_x):
                 work = workspace("norm_rows_c", (blocks[0].stop - blocks[0].start, d), dt, np)
-            centred = np.subtract(rows_x[sl], mu[sl, None], out=work[:k])
+            # x - mu: in dx itself without a weight, else in the scratch block
+            centred = np.subtract(rows_x[sl], mu[sl, None],
+                                  out=dx_rows[sl] if want_x and wg is None else work[:k])
             s_gc[sl] = row_dots(g_ch, centred.reshape(k * cpg, -1)).reshape(k, cpg)
             if not want_x:
                 continue
             inv = invstd[sl, None]                                   # (rows, 1)
-            wc = 1 if wg is None else wg[np.arange(sl.start, sl.stop) % groups]
+            if wg is None:
+                # dx = invstd (g + (x - mu) beta / invstd + gamma / invstd), in place
+                sa, sac = (s.sum(axis=1, keepdims=True) if cpg > 1 else s
+                           for s in (s_g[sl], s_gc[sl]))
+                centred *= -(inv * inv) * sac / d
+                centred += rows_g[sl]
+                centred += -sa / d
+                centred *= inv
+                continue
+            wc = wg[np.arange(sl.start, sl.stop) % groups]
             sa = (s_g[sl] * wc).sum(axis=1, keepdims=True)           # (rows, 1)
             sac = (s_gc[sl] * wc).sum(axis=1, keepdims=True)
             dx = dx_rows[sl].reshape(k, cpg, -1)
@@ -326,5 +408,93 @@ def group_norm_grad_rows(rows_x, rows_g, mu, invstd, groups, cpg, wg, want_x, wa
             centred *= -(inv * inv * inv) * sac / d
             dx += centred.reshape(k, cpg, -1)
             dx += (-inv * sa / d)[..., None]
-    over_rows(piece, m, d, 4 * rows_x.nbytes, blas=row_blocks(m, d)[0].stop * d)
+    over_rows(piece, m, d, 4 * rows_x.nbytes, blas=row_blocks(m, d)[0].stop * d,
+              runs=d // cpg)
     return s_g, s_gc
+
+
+# numbers in the block of rows down which a per-(sample, column) factor is tiled
+_COLUMN_TILE = 1 << 14
+
+
+def _by_columns(op, a, f, out):
+    """op(a, f, out=out) for a (N, P, C) and per-(sample, column) factors f (N, C) (broadcast
+    along the P rows): f tiled down a block of rows of _COLUMN_TILE numbers and the rows run
+    in such blocks, a row of C numbers broadcast costing numpy twice a same-shape pass
+    (16x1024x64 float32: 365 -> 180 us a subtraction); the rows left over beside f."""
+    n, p, c = a.shape
+    k = max(1, _COLUMN_TILE // max(c, 1))
+    if p < 2 * k:
+        return op(a, f[:, None, :], out=out)
+    q = p // k * k
+    op(a[:, :q].reshape(n, q // k, k, c), np.repeat(f[:, None, :], k, axis=1)[:, None],
+       out=out[:, :q].reshape(n, q // k, k, c))
+    if q < p:
+        op(a[:, q:], f[:, None, :], out=out[:, q:])
+    return out
+
+
+def _positions_by_channels(a):
+    """a (N, C, *S) laid out channels-last -> its (N, prod(S), C) rows, a view (a copy for
+    an ``a`` of another layout)."""
+    rows = channels_last_rows(a)
+    if rows is None:
+        rows = np.ascontiguousarray(a.transpose((0,) + tuple(range(2, a.ndim)) + (1,)))
+    return rows.reshape(a.shape[0], -1, a.shape[1])
+
+
+def group_norm_channels_last(x, groups, w, b, eps):
+    """group_norm's forward on a channels-last x (N, C, *S), seen as its (N, P, C) rows (P
+    positions, a channel per column); w, b (C,) or None -> (y (N, C, *S) channels-last, mu,
+    var, invstd, each (N G,), var biased). Each (sample, channel) summed over the positions
+    (``column_sums``), the sums gathered per group; x - mu, its squares' sums, then
+    * invstd w_c + b_c, the factors tiled along the rows of C numbers (``_by_columns``).
+    (A row-major copy each way took twice as long: 16x64x32x32 float32, one thread.)"""
+    x3 = _positions_by_channels(x)
+    n, p, c = x3.shape
+    cpg = c // groups
+    dt = x3.dtype
+    d = dt.type(p * cpg)
+    per_channel = column_sums(x3)                                               # (N, C)
+    mu = per_channel.reshape(n, groups, cpg).sum(axis=2) / d                   # (N, G)
+    y = _by_columns(np.subtract, x3, np.repeat(mu, cpg, axis=1), np.empty_like(x3))
+    var = column_sums(y, y).reshape(n, groups, cpg).sum(axis=2) / d
+    invstd = np.divide(1, np.sqrt(var + dt.type(eps)), dtype=dt)
+    scale = np.repeat(invstd, cpg, axis=1)                                     # (N, C)
+    if w is not None:
+        scale *= w
+    _by_columns(np.multiply, y, scale, y)
+    if b is not None:
+        _by_columns(np.add, y, np.broadcast_to(b.astype(dt, copy=False), (n, c)), y)
+    return from_rows(y.reshape(-1, c), x), mu.reshape(-1), var.reshape(-1), invstd.reshape(-1)
+
+
+def group_norm_grad_channels_last(x, g, mu, invstd, groups, w, want_x, want_w, want_b):
+    """The gradients of ``group_norm_channels_last`` (x, g (N, C, *S), x channels-last, g
+    copied so if not; mu, invstd (N G,); w (C,) or None) -> (dx (N, C, *S) channels-last,
+    dw (C,), db (C,)), None where not wanted; the formulas of ``group_norm_grad_rows`` with
+    the per-(sample, channel) sums s_g, s_gc made over the positions."""
+    x3, g3 = _positions_by_channels(x), _positions_by_channels(g)
+    n, p, c = x3.shape
+    cpg = c // groups
+    dt = x3.dtype
+    d = dt.type(p * cpg)
+    inv = invstd.reshape(n, groups)
+    inv_c = np.repeat(inv, cpg, axis=1)                                        # (N, C)
+    s_g = column_sums(g3)
+    centred = _by_columns(np.subtract, x3, np.repeat(mu.reshape(n, groups), cpg, axis=1),
+                          np.empty_like(x3))
+    s_gc = column_sums(g3, centred)
+    dw = (s_gc * inv_c).sum(axis=0) if want_w else None
+    db = s_g.sum(axis=0) if want_b else None
+    if not want_x:
+        return None, dw, db
+    wc = 1 if w is None else w
+    sa = (s_g * wc).reshape(n, groups, cpg).sum(axis=2)                        # (N, G)
+    sac = (s_gc * wc).reshape(n, groups, cpg).sum(axis=2)
+    beta = np.repeat(-(inv * inv * inv) * sac / d, cpg, axis=1)                # (N, C)
+    gamma = np.repeat(-inv * sa / d, cpg, axis=1)
+    _by_columns(np.multiply, centred, beta, centred)
+    _by_columns(np.add, centred, gamma, centred)
+    centred += _by_columns(np.multiply, g3, inv_c * wc, np.empty_like(g3))
+    return from_rows(centred.reshape(-1, c), x), dw, db

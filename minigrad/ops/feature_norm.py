@@ -24,12 +24,16 @@ import numbers
 
 import numpy as np
 
+from .. import _memory_format as mf
+from .._memory_format import suggested_layout
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import reduced_float
 from ..tensor import Tensor
-from ._norm_rows import (group_norm_grad_rows, group_norm_rows, layer_norm_grad_rows,
+from ._batch_norm_kernels import channels_last_rows
+from ._norm_rows import (group_norm_channels_last, group_norm_grad_channels_last,
+                         group_norm_grad_rows, group_norm_rows, layer_norm_grad_rows,
                          layer_norm_rows)
 from ._int_list_args import int_list_argument
 from ._instance_norm_parts import InstanceNorm16, instance_norm_of_nothing
@@ -254,20 +258,32 @@ class NativeGroupNorm(_NormNode):
         # for instance_norm's running statistics)
         n, c = x.shape[:2]
         cpg = c // groups
-        rows = x.reshape(n * groups, -1)            # (N G, D), a copy for a non-row-major x
         w = affine[0] if has_weight else None
         b = affine[-1] if has_bias else None
-        # row-major, as PyTorch's kernel writes it, filled through its (N G, D) view
-        y = np.empty(x.shape, x.dtype)
-        mu, var, invstd = group_norm_rows(
-            rows, groups, cpg, None if w is None else w.reshape(groups, cpg),
-            None if b is None else b.reshape(groups, cpg), eps, y.reshape(rows.shape))
+        # a channels-last x (group_norm's): its (N, positions, C) rows, the result laid out so
+        self.keep_layout = stats is None
+        self.by_columns = self.keep_layout and mf.suggest(x) is not mf.contiguous_format and \
+            channels_last_rows(x) is not None
+        if self.by_columns:
+            y, mu, var, invstd = group_norm_channels_last(
+                x, groups, None if w is None else w.reshape(-1),
+                None if b is None else b.reshape(-1), eps)
+        else:
+            rows = x.reshape(n * groups, -1)        # (N G, D), a copy for a non-row-major x
+            # row-major, as PyTorch's kernel writes it, filled through its (N G, D) view
+            y = np.empty(x.shape, x.dtype)
+            mu, var, invstd = group_norm_rows(
+                rows, groups, cpg, None if w is None else w.reshape(groups, cpg),
+                None if b is None else b.reshape(groups, cpg), eps, y.reshape(rows.shape))
         if stats is not None:
             stats.extend((mu, var))
         self.save_for_backward(x, w)
         self.mu, self.invstd, self.groups, self.has_bias, self.eps = mu, invstd, groups, \
             has_bias, eps
-        return y
+        # channels-last where x looks so (not dense so: a copy), as PyTorch's channels-last
+        # kernel writes it (in the node itself: a copy after it added a CloneBackward0 node
+        # to the graph), the input's gradient too; instance_norm's are row-major
+        return suggested_layout(y, x) if self.keep_layout and not self.by_columns else y
 
     def _backward_ops(self, x, g, w, want_x, want_w, want_b):
         n, c = x.shape[:2]
@@ -296,21 +312,29 @@ class NativeGroupNorm(_NormNode):
         n, c = x.shape[:2]
         groups = self.groups
         cpg = c // groups
-        m = n * groups
-        # gx made in x's shape (row-major) and filled through its (N G, D) view: the array
-        # handed back owns its memory, and a leaf's .grad takes it over instead of copying
-        gx_full = np.empty(x.shape, x.dtype) if want_x else None
-        s_g, s_gc = group_norm_grad_rows(
-            x.reshape(m, -1), g.reshape(m, -1), self.mu, self.invstd, groups, cpg,
-            None if w is None else w._array.reshape(groups, cpg), want_x, want_w, want_b,
-            None if gx_full is None else gx_full.reshape(m, -1))
-        grads = [None if gx_full is None else Tensor._wrap(gx_full)]
+        if self.by_columns:                 # a channels-last x, on its (N, P, C) rows
+            gx, gw, gb = group_norm_grad_channels_last(
+                x, g, self.mu, self.invstd, groups, None if w is None else
+                w._array.reshape(-1), want_x, want_w, want_b)
+        else:
+            m = n * groups
+            # gx made in x's shape (row-major) and filled through its (N G, D) view: the
+            # array handed back owns its memory, and a leaf's .grad takes it over
+            gx = np.empty(x.shape, x.dtype) if want_x else None
+            s_g, s_gc = group_norm_grad_rows(
+                x.reshape(m, -1), g.reshape(m, -1), self.mu, self.invstd, groups, cpg,
+                None if w is None else w._array.reshape(groups, cpg), want_x, want_w,
+                want_b, None if gx is None else gx.reshape(m, -1))
+            if gx is not None and self.keep_layout:
+                gx = suggested_layout(gx, x)
+            gw = (s_gc.reshape(n, groups, cpg) * self.invstd.reshape(n, groups, 1)).sum(
+                axis=0).reshape(c) if want_w else None
+            gb = s_g.reshape(n, groups, cpg).sum(axis=0).reshape(c) if want_b else None
+        grads = [None if gx is None else Tensor._wrap(gx)]
         if w is not None:
-            grads.append(Tensor._wrap((s_gc.reshape(n, groups, cpg) * self.invstd.reshape(
-                n, groups, 1)).sum(axis=0).reshape(c)) if want_w else None)
+            grads.append(None if gw is None else Tensor._wrap(gw))
         if self.has_bias:
-            grads.append(Tensor._wrap(s_g.reshape(n, groups, cpg).sum(axis=0).reshape(c))
-                         if want_b else None)
+            grads.append(None if gb is None else Tensor._wrap(gb))
         return tuple(grads)
 
 
@@ -347,11 +371,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if compute is None and type(input._array) is np.ndarray and input._array.size and \
             input._array.dtype in _FLOATS and isinstance(eps, numbers.Real):
         affine = [t for t in (weight, bias) if t is not None]
-        # PyTorch's CPU kernel has a channels-last version that keeps that layout
-        return keep_channels_last(
-            NativeGroupNorm.apply(input, *affine, groups=num_groups,
-                                  has_weight=weight is not None, has_bias=bias is not None,
-                                  eps=float(eps)), input)
+        # (PyTorch's CPU kernel has a channels-last version that keeps that layout: the
+        # node lays its result out so)
+        return NativeGroupNorm.apply(input, *affine, groups=num_groups,
+                                     has_weight=weight is not None, has_bias=bias is not None,
+                                     eps=float(eps))
     if compute is not None and type(input._array) is np.ndarray and input._array.size and \
             input._array.flags.c_contiguous and isinstance(eps, numbers.Real):
         # float16 / bfloat16, row-major: one node rounding where PyTorch's kernel rounds

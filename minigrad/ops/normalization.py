@@ -100,7 +100,25 @@ class BatchNorm(Function):
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)       # (1, C, 1, ...) for broadcasting
         weight = affine[0] if has_weight else None           # (C,)
         bias = affine[-1] if has_bias else None              # (C,)
-        if _kernels.usable(x, weight, bias):
+        rows = None if _kernels.usable(x, weight, bias) else \
+            _kernels.channels_last_rows(x, weight, bias)
+        if rows is not None:
+            # channels-last (N, *S, C) as (N prod(S), C) rows, a channel per column: the
+            # row kernels, the result laid out so, as PyTorch's channels-last kernel writes
+            # it (16x64x32x32 float32, one thread: forward 3.2 -> 1.5 ms, with the backward
+            # 9.3 -> 3.0, where the reductions over the axes walked the layout across)
+            w = None if weight is None else weight.reshape(-1)
+            b = None if bias is None else bias.reshape(-1)
+            if training:
+                y, mean, var, invstd = _kernels.rows_forward(rows, w, b, eps)
+                self._update_running(running_mean, running_var, mean, var, rows.shape[0],
+                                     momentum)
+            else:
+                mean = running_mean.astype(x.dtype, copy=False)
+                invstd = (1.0 / xp.sqrt(running_var + eps)).astype(x.dtype, copy=False)
+                y = _kernels.rows_eval(rows, mean, invstd, w, b)
+            y = _kernels.from_rows(y, x)
+        elif _kernels.usable(x, weight, bias):
             # the fast path: contiguous float32/float64, few passes, on all cores
             w = None if weight is None else weight.reshape(-1)
             b = None if bias is None else bias.reshape(-1)
@@ -161,8 +179,12 @@ class BatchNorm(Function):
         axes, shape = self.axes, self.shape
         want_x, want_w = self.needs_input_grad[0], weight is not None and self.needs_input_grad[1]
         want_b = self.has_bias and self.needs_input_grad[-1]
+        w_arr = None if weight is None else weight._array
+        if self.training and not is_grad_enabled() and \
+                _kernels.channels_last_rows(x._array, g._array, w_arr) is not None:
+            return self._backward_rows(x._array, g._array, weight, want_x, want_w, want_b)
         if self.training and not is_grad_enabled() and _kernels.usable(
-                x._array, g._array, None if weight is None else weight._array):
+                x._array, g._array, w_arr):
             # x freed right after this (no retain_graph), kept plainly (no saved-tensor
             # hooks) and held by nobody else -- no tensor but the saved one (its entry, the
             # name x, getrefcount's argument), no view of its array, which owns its memory:
@@ -214,6 +236,30 @@ class BatchNorm(Function):
             grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
         return tuple(grads)
 
+    def _backward_rows(self, x, g, weight, want_x, want_w, want_b):
+        """The closed form on the (N prod(S), C) rows of a channels-last x
+        (``_kernels.rows_backward``); g in another layout is first copied into x's."""
+        xp = backend.xp_of(g)
+        g_rows = _kernels.channels_last_rows(g)
+        if g_rows is None:
+            g_rows = xp.ascontiguousarray(
+                g.transpose((0,) + tuple(range(2, g.ndim)) + (1,))).reshape(-1, g.shape[1])
+        gx, gw, gb = _kernels.rows_backward(
+            _kernels.channels_last_rows(x), g_rows, self.mean.reshape(-1),
+            self.invstd.reshape(-1), None if weight is None else weight._array.reshape(-1),
+            want_x, want_w, want_b)
+        return self._grads(weight, None if gx is None else _kernels.from_rows(gx, x), gw, gb)
+
+    def _grads(self, weight, gx, gw, gb):
+        """The arrays (None where not wanted) as the backward's tensors, in the parameters'
+        shapes."""
+        grads = [None if gx is None else Tensor._wrap(gx)]
+        if weight is not None:
+            grads.append(None if gw is None else Tensor._wrap(gw.reshape(weight._array.shape)))
+        if self.has_bias:
+            grads.append(None if gb is None else Tensor._wrap(gb.reshape(self.bias_shape)))
+        return tuple(grads)
+
     def _backward_fast(self, x, g, weight, want_x, want_w, want_b, overwrite=False):
         """The same closed form on arrays (``_batch_norm_kernels``), for a backward that
         records no graph: four passes over the full-size arrays for dx, not about ten; dx
@@ -222,12 +268,7 @@ class BatchNorm(Function):
         gx, gw, gb = _kernels.backward_train(
             x, backend.xp_of(g).ascontiguousarray(g), self.mean.reshape(-1),
             self.invstd.reshape(-1), w, want_x, want_w, want_b, overwrite)
-        grads = [None if gx is None else Tensor._wrap(gx)]
-        if weight is not None:
-            grads.append(None if gw is None else Tensor._wrap(gw.reshape(weight._array.shape)))
-        if self.has_bias:
-            grads.append(None if gb is None else Tensor._wrap(gb.reshape(self.bias_shape)))
-        return tuple(grads)
+        return self._grads(weight, gx, gw, gb)
 
 
 def _check_dtypes(input, *params):
