@@ -75,25 +75,8 @@ def _block(a_b, out_b, sums, axis, least, log):
 
 # A pass of a block (k, D) with a column (k, 1) (a per-row number) runs at about half a
 # plain pass's speed under numpy's default ufunc buffer of 8192 elements, and near it with a
-# buffer no longer than a row (the column is then read as one number per row: 1024 x 1000
-# float32, 0.23 ms -> 0.14). The buffer is set within each piece (a worker thread has its
-# own), for rows of at least _SHORT_BUFFER numbers in arrays of _SHORT_BUFFER_FROM on.
-_SHORT_BUFFER = 512
-_SHORT_BUFFER_FROM = 1 << 16
-
-
-def _columns_fast(piece, m, d):
-    """``piece`` run under a ufunc buffer of _SHORT_BUFFER elements where that pays."""
-    if d < _SHORT_BUFFER or m * d < _SHORT_BUFFER_FROM:
-        return piece
-
-    def short(start, stop):
-        size = np.setbufsize(_SHORT_BUFFER)
-        try:
-            piece(start, stop)
-        finally:
-            np.setbufsize(size)
-    return short
+# buffer no longer than a row (1024 x 1000 float32, 0.23 ms -> 0.14): ``over_rows`` sets it
+# for pieces whose runs (``runs=d``, a row) are long enough.
 
 
 def _forward(a, log):
@@ -110,8 +93,8 @@ def _forward(a, log):
         with np.errstate(**_QUIET):
             for sl in row_blocks(stop, d, start, _BLOCK):
                 _block(a[sl], out[sl], sums, 1, least, log)
-    over_rows(_columns_fast(piece, m, d), m, d, 2 * a.nbytes,
-              blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d)
+    over_rows(piece, m, d, 2 * a.nbytes, blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d,
+              runs=d)
     return out
 
 
@@ -137,8 +120,8 @@ def softmax_grad_rows(g, y):
                 s = row_dots(g_b, y_b)
                 np.subtract(g_b, s[:, None], out=dx_b)
                 dx_b *= y_b
-    over_rows(_columns_fast(piece, m, d), m, d, 3 * g.nbytes,
-              blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d)
+    over_rows(piece, m, d, 3 * g.nbytes, blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d,
+              runs=d)
     return dx
 
 
@@ -155,8 +138,8 @@ def log_softmax_grad_rows(g, y):
                 np.exp(y[sl], out=dx_b)
                 dx_b *= (g_b @ ones)[:, None]
                 np.subtract(g_b, dx_b, out=dx_b)
-    over_rows(_columns_fast(piece, m, d), m, d, 3 * g.nbytes,
-              blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d)
+    over_rows(piece, m, d, 3 * g.nbytes, blas=row_blocks(m, d, 0, _BLOCK)[0].stop * d,
+              runs=d)
     return dx
 
 
