@@ -1,10 +1,12 @@
 """numpy's SIMD loops against a constant: ``maximum(x, 0)`` and friends with the constant laid
 out as a block of itself.
 
-numpy's maximum (minimum, clip) of an array and a Python number runs a plain C loop; of two
-arrays, its SIMD loop. So relu's max(x, 0), leaky_relu's slope and the clip of hardtanh,
-relu6 and hardsigmoid take the constant as a read-only block of ZERO_BLOCK numbers, x seen
-as rows of that length (numpy's outer loop runs over the rows, its SIMD loop along each).
+numpy's maximum (minimum) of an array and a number runs a plain C loop, whatever the number's
+type; of two arrays, its SIMD loop. So relu's max(x, 0) and leaky_relu's slope take the
+constant as a read-only block of ZERO_BLOCK numbers, x seen as rows of that length (numpy's
+outer loop runs over the rows, its SIMD loop along each). (numpy 2's clip by two numbers of
+the array's dtype is one SIMD pass, faster than a maximum and a minimum against blocks: the
+clip-shaped activations use it, ``piecewise_linear._clip``.)
 """
 from __future__ import annotations
 
