@@ -368,12 +368,23 @@ def channels_last_like(y, x, nd=2):
     """A 4-d result ``y`` laid out channels-last where the 4-d input ``x`` looks channels-last
     (a copy only then), as PyTorch lays out its 2-d (``nd``) pooling and convolution results
     (an unbatched 3-d pooling's 4-d input is left alone); for a 1-d pooling (``nd`` 1) the
-    same over the (N, C, 1, L) view its kernels see."""
+    same over the (N, C, 1, L) view its kernels see. Otherwise ``y`` itself, a row-major
+    one with PyTorch's strides on its size-1 dims too (``row_major_if_dense``)."""
     if nd == 2 and y.ndim == 4 and x.ndim == 4 and suggest(x) is channels_last:
         return contiguous_copy(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     if nd == 1 and y.ndim == 3 and x.ndim == 3 and _unsqueezed_channels_last(x):
         return contiguous_copy(y.transpose(0, 2, 1)).transpose(0, 2, 1)
-    return y
+    return row_major_if_dense(y)
+
+
+def row_major_if_dense(y):
+    """A C-contiguous numpy ``y`` with PyTorch's row-major strides on its size-1 dims too (a
+    view: a kernel's result, or numpy's reduction over a window view, can keep a step of its
+    own there, which never moves but shows in ``stride()``); any other array as it is."""
+    if type(y) is not np.ndarray or 1 not in y.shape or not y.flags.c_contiguous:
+        return y
+    steps = tuple(s * y.itemsize for s in row_major_strides(y.shape))
+    return y if steps == y.strides else np.ndarray(y.shape, y.dtype, y, 0, steps)
 
 
 def unsqueezed_order_strides(x, dim, shape):

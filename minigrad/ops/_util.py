@@ -90,14 +90,6 @@ def row_major_view(array):
     return dense_view(array, mf.row_major_strides(array.shape))
 
 
-def row_major_if_dense(array):
-    """A C-contiguous numpy ``array`` with PyTorch's row-major strides on its size-1 dims
-    (``row_major_view``); any other array as it is."""
-    if type(array) is np.ndarray and 1 in array.shape and array.flags.c_contiguous:
-        return row_major_view(array)
-    return array
-
-
 def dense_view(array, strides):
     """A dense ``array`` viewed with the element ``strides`` of its own order (they differ at
     most on size-1 dims): the same memory, with the strides PyTorch would give it."""

@@ -26,7 +26,7 @@ from ..autograd import Function
 from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from ..tensor import Tensor
-from ._util import FLOAT32_64, prod as _prod, row_major_if_dense
+from ._util import FLOAT32_64, prod as _prod
 from ._pool_sizes import check_lengths, output_ints
 from ._int_lists import int_like
 from ._window_checks import (adaptive_grad_not_empty, adaptive_not_empty, adaptive_size,
@@ -143,9 +143,7 @@ class AdaptiveAvgPool(Function):
         y = K.adaptive_mean(x, out_size)
         if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
             y = y.astype(x.dtype)
-        laid_out = mf.channels_last_like(y, x, len(out_size))
-        # (numpy can leave a size-1 dim of the windows' mean with a step of its own)
-        return row_major_if_dense(y) if laid_out is y else laid_out
+        return mf.channels_last_like(y, x, len(out_size))
 
     def backward(self, g):                                         # g: (..., *out)
         adaptive_grad_not_empty("avg", self.nd, g.shape)

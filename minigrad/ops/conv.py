@@ -35,7 +35,7 @@ from ..tensor import Tensor
 from . import _conv_joint_backward as _joint, conv_kernels as kernels
 from ._autocast_cast import lower as _autocast_lower
 from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
-from ._util import not_implemented_for, row_major_if_dense, scalar_type_name
+from ._util import not_implemented_for, scalar_type_name
 from ._window_checks import conv_output_size, tensor_arrays
 from .conv_kernels import Geometry
 from .complex_numbers import complex, imag, real
@@ -115,10 +115,8 @@ def _layout_of(y, x, w):
     """``y`` laid out as PyTorch lays out a 2-d convolution's result: channels-last when the
     input or the weight looks channels-last (a copy only then).  3-d ones are left row-major:
     PyTorch's layout for them depends on which CPU backend it picks."""
-    laid_out = mf.channels_last_like(
-        y, w if w.ndim == 4 and mf.suggest(w) is mf.channels_last else x)
-    # (a kernel's row-major result can keep a step of its own at a size-1 dim)
-    return row_major_if_dense(y) if laid_out is y else laid_out
+    return mf.channels_last_like(y, w if w.ndim == 4 and mf.suggest(w) is mf.channels_last
+                                 else x)
 
 
 class Conv(Function):

@@ -27,7 +27,7 @@ from . import _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
-from ._util import dense_view, row_major_if_dense
+from ._util import dense_view
 from ._window_checks import (adaptive_grad_not_empty, adaptive_size, check_bool_args,
                              check_int_list_types, pool_args, tensor_arrays)
 
@@ -94,7 +94,7 @@ class ScatterAt(Function):
 def _row_major(y):
     """``y`` row-major, its size-1 dims with PyTorch's strides too (the windows' view numpy
     reduced can leave another, which never moves but shows in ``stride()``)."""
-    return row_major_if_dense(backend.xp_of(y).ascontiguousarray(y))
+    return mf.row_major_if_dense(backend.xp_of(y).ascontiguousarray(y))
 
 
 def _laid_out_as_torch(y, x):
