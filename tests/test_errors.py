@@ -339,7 +339,7 @@ CASES = [
     C("backward-twice", _backward_twice, RuntimeError,
       r"backward through the graph a second time .*retain_graph=True"),
     C("inplace-on-saved-input", _saved_input_modified, RuntimeError,
-      r"modified by an inplace operation: \[minigrad\.FloatTensor \[3\]\], which is output 0 "
+      r"modified by an inplace operation: \[torch\.FloatTensor \[3\]\], which is output 0 "
       r"of Mul, is at version 1; expected version 0"),
     C("inplace-on-saved-output", _saved_output_overwritten, RuntimeError,
       r"modified by an inplace operation.*output 0 of Tanh, is at version 1; expected "

@@ -305,8 +305,8 @@ class Function:
         for counter, expected, shape, np_dtype, index in self._versions:
             if counter.value != expected and not (kept_only and isinstance(index, int)):
                 # formatted only here, on the error path: apply() stays cheap
-                # PyTorch's legacy type name: [torch.FloatTensor [3]]
-                dtype = f"{dtypes.legacy_type_name(np_dtype, module='minigrad')} "
+                # as PyTorch prints the tensor: [torch.FloatTensor [3]], [CPUBFloat16Type [3]]
+                dtype = f"{dtypes.tensor_type_string(np_dtype)} "
                 if isinstance(index, int):
                     what = self._origin_of_saved(counter, index)
                 else:       # kept by keep_for_backward: its producer's output, or a leaf
