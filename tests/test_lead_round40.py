@@ -42,3 +42,69 @@ def test_version_error_of_a_saved_view_as_torch_does():
             out.backward()
         return str(info.value).split("Hint")[0]
     assert run(minigrad) == run(torch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutions on small planes with many channels: im2col's forward as one product for all the
+# images (fewer than 64 outputs per image), and the input gradient's columns on the unpadded
+# width where the padded one would add more multiply-adds than col2im saves. Both against
+# torch in float64: forward, every gradient, and the second derivative.
+# ---------------------------------------------------------------------------------------------
+_SMALL_PLANES = [
+    # (N, C, O, spatial, kernel, stride, padding, dilation, groups)
+    (3, 8, 160, (4, 4), 3, 1, 1, 1, 1),        # narrow products; input grad not wide
+    (2, 6, 130, (5, 7), 3, 1, 1, 1, 2),        # groups, a non-square plane
+    (3, 4, 70, (7, 7), 3, 2, 1, 1, 1),         # strided: 4x4 outputs
+    (2, 4, 96, (6, 6), 3, 1, 2, 2, 1),         # dilation
+    (1, 8, 160, (4, 4), 3, 1, 1, 1, 1),        # one image: per-image product
+    (4, 5, 90, (9,), 3, 1, 1, 1, 1),           # 1-d
+    (2, 3, 80, (3, 4, 4), 3, 1, 1, 1, 1),      # 3-d
+    (3, 8, 24, (6, 6), 3, 1, 1, 1, 1),         # few channels: wide columns as before
+]
+
+
+def _conv(lib, case, x, w, b):
+    N, C, O, size, k, s, p, d, g = case
+    fn = getattr(lib.nn.functional, f"conv{len(size)}d")
+    return fn(x, w, b, stride=s, padding=p, dilation=d, groups=g)
+
+
+def _conv_values(lib, case):
+    N, C, O, size, k, s, p, d, g = case
+    rng = np.random.default_rng(sum(size) + O)
+    x = lib.tensor(rng.standard_normal((N, C) + size), requires_grad=True)
+    w = lib.tensor(rng.standard_normal((O, C // g) + (k,) * len(size)) * 0.2, requires_grad=True)
+    b = lib.tensor(rng.standard_normal(O), requires_grad=True)
+    y = _conv(lib, case, x, w, b)
+    gy = lib.tensor(rng.standard_normal(tuple(y.shape)))
+    gx, gw, gb = lib.autograd.grad(y, (x, w, b), gy, create_graph=True)
+    # the second derivative: of a function of both first-order gradients, in x and w
+    second = lib.autograd.grad((gx * gx).sum() + (gw * gw).sum(), (x, w))
+    return [y, gx, gw, gb, *second]
+
+
+@pytest.mark.parametrize("case", _SMALL_PLANES, ids=lambda c: "x".join(map(str, c[:3])) +
+                         "_" + "x".join(map(str, c[3])))
+def test_small_plane_convolutions_as_torch(case):
+    mine, theirs = _conv_values(minigrad, case), _conv_values(torch, case)
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", _SMALL_PLANES[:3], ids=str)
+def test_small_plane_convolutions_float32_as_torch(case):
+    def run(lib):
+        N, C, O, size, k, s, p, d, g = case
+        rng = np.random.default_rng(3)
+        x = lib.tensor(rng.standard_normal((N, C) + size).astype(np.float32), requires_grad=True)
+        w = lib.tensor((rng.standard_normal((O, C // g) + (k,) * len(size)) * 0.2).astype(
+            np.float32), requires_grad=True)
+        y = _conv(lib, case, x, w, None)
+        y.backward(lib.ones_like(y))
+        return y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), y.stride()
+    mine, theirs = run(minigrad), run(torch)
+    for a, b in zip(mine[:3], theirs[:3]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert mine[3] == theirs[3]

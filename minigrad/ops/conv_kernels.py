@@ -118,6 +118,21 @@ _ROWS_MIN_OUTPUTS = 49
 _ROWS_MIN_COLUMNS = 768
 _ROWS_MAX_CHANNELS = 256
 
+# im2col's forward makes one product per image, written straight into y, from this many
+# outputs per image on; below, the per-image products are too narrow for the BLAS, and one
+# (O, N*L) product and a copy into y's layout are faster. One thread, (O, C*9) @ (C*9, L)
+# per image against one product and the copy, 8 images: 512x4608 with L=16 8.4 -> 6.6 ms,
+# 256x2304 with L=49 5.5 -> 4.9; but L=64 (16 images, 256x1152) 6.6 against 7.5
+_PER_IMAGE_MIN_OUTPUTS = 64
+
+# The input gradient's im2col path computes its columns on the padded width (``wide``), which
+# makes col2im's adds long runs, at the price of Wp/W times the product. Many channels on a
+# small plane pay that price in the product more than col2im gains: the wide columns are
+# taken only while O * (Wp - W) / W, the extra multiply-adds per column entry, stays within
+# _WIDE_MAX_EXTRA. One thread, 3x3 pad 1, 8 images: 512 channels on 4x4 11.0 -> 9.2 ms,
+# on 7x7 27.1 -> 23.5 (1 image: 4.5 -> 3.8); 256 on 7x7 (73) alike both ways
+_WIDE_MAX_EXTRA = 64
+
 
 def path(geom, channels, images=None):
     """Which formulation computes this geometry on ``channels`` input channels: "gemm",
@@ -322,12 +337,12 @@ def _forward(x, w, b, geom, cols, y):
         cols = columns(x, geom)
     nd = len(geom.kernel)
     w_g = w.reshape(G, O // G, -1)                                  # (G, O/G, C/G*K)
-    if cols.ndim == 3:
+    L = _prod(geom.out_size)
+    if cols.ndim == 3 and (L >= _PER_IMAGE_MIN_OUTPUTS or N == 1):
         # one product per image and group, written straight into y: (O/G, C/G*K) @ (C/G*K,
         # L) for image n is y[n]'s rows of that group. No product matrix, no pass copying it
         # into y: on the ResNet step's strided layers 3-20% faster than one (O/G, N*L)
         # product and the copy (1 thread), the stem's thin products 30%
-        L = _prod(geom.out_size)
         per_image = cols.reshape(G, cols.shape[1], N, L).transpose(2, 0, 1, 3)
         thin_matmul(w_g, per_image, _cols.view_as(y, (N, G, O // G, L)))
         if b is not None:
@@ -336,9 +351,11 @@ def _forward(x, w, b, geom, cols, y):
     flat = cols.reshape(cols.shape[:2] + (-1,))                     # (G, C/G*K, N*L)
     y_t = padded_rows("im2col-y", (G, O // G, flat.shape[-1]), x.dtype, xp)
     thin_matmul(w_g, flat, y_t)                                     # (G, O/G, N*L)
-    # batch last: y_t is (O, *L, N)
-    kept = y_t.reshape((O,) + tuple(geom.out_size) + (N,)).transpose(
-        nd + 1, 0, *range(1, nd + 1))
+    if cols.ndim == 3:      # images in turn: y_t is (O, N, *L)
+        kept = y_t.reshape((O, N) + tuple(geom.out_size)).swapaxes(0, 1)
+    else:                   # batch last: y_t is (O, *L, N)
+        kept = y_t.reshape((O,) + tuple(geom.out_size) + (N,)).transpose(
+            nd + 1, 0, *range(1, nd + 1))
     _cols.crop_into(y, kept, b)
     return cols
 
@@ -404,10 +421,11 @@ def _input_grad(g, w, geom, gx):
         _cols.input_grad_batch_last(g, w, geom, gx)
         return
     # wide columns (see _cols.col2im) along a stride-1 last axis, unless they would more than
-    # double the product, or w holds an inf or NaN (which the zero columns would turn into
-    # NaNs where no window reads)
+    # double the product or add more to it than col2im saves (_WIDE_MAX_EXTRA), or w holds an
+    # inf or NaN (which the zero columns would turn into NaNs where no window reads)
     out_size, Wp = tuple(geom.out_size), geom.padded[-1]
     wide = (geom.stride[-1] == 1 and Wp <= 2 * out_size[-1] and Wp != out_size[-1]
+            and O // G * (Wp - out_size[-1]) <= _WIDE_MAX_EXTRA * out_size[-1]
             and bool(xp.isfinite(w.sum())))
     if wide:
         out_size = out_size[:-1] + (Wp,)
