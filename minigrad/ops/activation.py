@@ -37,7 +37,7 @@ from . import activation_nodes as _nodes
 from ._autocast_cast import lower as _autocast_lower
 from .elementwise import add, cast, mul, neg, sub
 from .division import div
-from .pointwise_select import PiecewiseLinearGrad, select_block, where
+from .pointwise_select import PiecewiseLinearGrad, _select, select_block, where
 from .relu_clamp import clamp
 from ..tensor import Tensor
 from ._util import (FLOAT32_64, int_arg, no_complex_kernel, not_implemented_for, number_arg,
@@ -47,6 +47,9 @@ from .writes import overwrite_with
 from .softmax import check_functional_dim, implicit_softmax_dim, softmax
 from ._floating_checks import _floating_only
 from ._glu_16bit import Glu16
+from . import _glu_node
+from ._logsigmoid_kernels import (_LOGSIG_SCRATCH, _LogSigmoidSlope, _logsigmoid_slope_times,
+                                  _logsigmoid_value)
 # the parts that moved out, importable from here as before
 from .exponential_linear_units import (_SELU_ALPHA, _SELU_SCALE, Elu,  # noqa: F401
                                        EluInplace, _elu_arrays, _elu_inplace, celu, elu, selu)
@@ -74,8 +77,11 @@ def gelu(input, *, approximate="none"):
             return cast(gelu(cast(input, _FLOAT), approximate=approximate), input._array.dtype)
     if approximate in ("none", "tanh") and _nodes.fits(input):    # one node, same values
         # the slope kept only where a backward may follow
+        a = input._array
         return _nodes.Gelu.apply(input, approximate=approximate,
-                                 slope=input.requires_grad and is_grad_enabled())
+                                 slope=input.requires_grad and is_grad_enabled(),
+                                 inf_nan=approximate == "none" and a.dtype == _FLOAT and
+                                 a.size > 1 and a.flags.c_contiguous)
     if approximate == "none":
         return mul(mul(input, 0.5), add(erf(mul(input, 1.0 / math.sqrt(2.0))), 1.0))
     if approximate == "tanh":
@@ -116,7 +122,12 @@ class Softplus(Function):
             return Tensor._wrap(softplus_slope_times(x._array, g._array, self.beta,
                                                      self.threshold))
         scaled = mul(x, self.beta)
-        return where(scaled > self.threshold, g, mul(g, sigmoid(scaled)))
+        # the slope's own derivative is beta s (1 - s) strictly below the threshold and 0 from
+        # it on (PyTorch's double backward tests beta x < threshold): there sigmoid reads
+        # beta x as a constant
+        held = Tensor._wrap(scaled._array)
+        inner = where(Tensor._wrap(scaled._array < self.threshold), scaled, held)
+        return where(scaled > self.threshold, g, mul(g, sigmoid(inner)))
 
 
 def softplus(input, *args, **kwargs):
@@ -156,8 +167,12 @@ def softplus_slope_times(x, g, beta, threshold):
         # g / (1 + e^(-beta x)): PyTorch's g z / (z + 1), z = e^(beta x), with no overflow
         np.multiply(xb, xb.dtype.type(-beta), out=out)          # -(beta x), exactly
         below = None if exact else ~(out < -threshold)          # not beta x > threshold
-        np.exp(out, out=out)
-        out += 1
+        if out.dtype == np.float32:     # 1 + e^z as expm1(z) + 2: float32 expm1 is faster
+            np.expm1(out, out=out)
+            out += 2
+        else:
+            np.exp(out, out=out)
+            out += 1
         np.divide(gb, out, out=out)
         if below is not None:
             select_block(below, out, gb, out)                   # (out may be a, not b)
@@ -221,33 +236,7 @@ class LogSigmoid(Function):
             out = empty_in_order(a, dense_order(a))
             _nodes._blocks(_logsigmoid_slope_times, [a, g._array], [out])
             return Tensor._wrap(_nodes._laid_out(out, g._array, a))
-        return mul(g, sigmoid(neg(x)))
-
-
-_LOGSIG_SCRATCH = {"a": None}
-
-
-def _logsigmoid_value(x, out, work):
-    """min(x, 0) - log1p(e^-|x|) on one block (the minimum as a clip: one SIMD pass; numpy's
-    minimum by a number is a scalar loop). Six passes in cache where the whole-array form
-    made five temporaries (1M float32, one thread: 2.0 -> 1.4 ms)."""
-    t = x.dtype.type
-    np.abs(x, out=out)
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    np.log1p(out, out=out)
-    np.subtract(np.clip(x, t(-np.inf), t(0), out=erf_buffer(work, "a", x.size, x.dtype)),
-                out, out=out)
-
-
-def _logsigmoid_slope_times(x, g, out):
-    """g sigmoid(-x) on one block, as ``mul(g, sigmoid(neg(x)))`` rounds it (sigmoid's
-    kernel: 1 / (1 + e^-z), here z = -x, so e^x): four passes in cache, where the ops made
-    three full-size arrays (1M float32, one thread: 1.8 -> 0.9 ms)."""
-    np.exp(x, out=out)
-    out += 1
-    np.divide(1, out, out=out)
-    out *= g
+        return mul(g, _LogSigmoidSlope.apply(x))
 
 
 def logsigmoid(input):
@@ -360,6 +349,9 @@ def glu(input, dim=-1):
     if dtypes.reduced_float(input._array.dtype) and type(input._array) is np.ndarray:
         # float32 inside, rounded where PyTorch's kernels round (value and gradient)
         return Glu16.apply(input, dim=d)
+    if _glu_node.fits(input._array):        # one node, in blocks, the same values
+        return _glu_node.GluArrays.apply(input, dim=d,
+                                         slope=input.requires_grad and is_grad_enabled())
     half = size // 2
     first = tuple([slice(None)] * d + [slice(0, half)])
     second = tuple([slice(None)] * d + [slice(half, size)])
@@ -408,6 +400,15 @@ class Prelu(Function):
 
     def forward(self, x, w):
         self.save_for_backward(x, w)
+        if type(x) is np.ndarray and x.dtype in FLOAT32_64 and type(w) is np.ndarray:
+            # the selection by bits (``_select``): numpy's where branched on every number
+            # of a mask of random signs (1M float32, one thread: 4.5 -> 0.6 ms)
+            if w.size == 1 and x.ndim:          # one weight: in blocks, in cache
+                out = empty_in_order(x, dense_order(x))
+                _nodes._blocks(_prelu_block(w.reshape(-1)[0]), [x], [out])
+                return mf.pointwise_result(out, x, w)
+            with np.errstate(all="ignore"):
+                return mf.pointwise_result(_select(x > 0, x, np.multiply(w, x)), x, w)
         return mf.pointwise_result(backend.xp_of(x).where(x > 0, x, w * x), x, w)
 
     def backward(self, g):
@@ -433,6 +434,15 @@ class Prelu(Function):
         if self.needs_input_grad[1]:
             gw = sum_to(where(positive, 0.0, mul(g, x)), w.shape)
         return gx, gw
+
+
+def _prelu_block(weight):
+    """The kernel of a PReLU of one weight on a block: w x, then x itself where x > 0 by bits
+    (``select_block``; NaN is not <= 0, so it stays x: NaN either way)."""
+    def kernel(x, out):
+        np.multiply(weight, x, out=out)
+        select_block(x <= 0, out, x, out)
+    return kernel
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):

@@ -48,7 +48,8 @@ class Elu(Function):
             return _elu_arrays(self._value, x, scratch=_SCRATCH)
         positive = x > 0
         negative = xp.expm1(_select(positive, t(0), x) * t(input_scale)) * t(alpha * scale)
-        return _select(positive, x * t(scale), negative).astype(x.dtype, copy=False)
+        # a zero gives x scale (its own sign), as PyTorch's, whatever alpha's sign
+        return _select(x >= 0, x * t(scale), negative).astype(x.dtype, copy=False)
 
     def _value(self, x, out, work=None):
         """The forward on one block of a float32/float64 array, in cache: expm1 of x clipped
@@ -56,7 +57,7 @@ class Elu(Function):
         inf) scaled (-0.0 below 0, which adds nothing, not even to -0.0): the selection as a
         sum, exact, where numpy's where() and a selection by bits took eight passes (1M
         float32, one thread: 2.0 -> 1.1 ms). With alpha * scale <= 0, where that sum's zero
-        signs differ, a selection by bits."""
+        signs differ, a selection by bits (zeros from the x side: their own sign)."""
         t = x.dtype.type
         if work is None or self.alpha * self.scale <= 0:
             negative = np.multiply(x, x <= 0)
@@ -65,7 +66,9 @@ class Elu(Function):
             np.expm1(negative, out=negative)
             negative *= t(self.alpha * self.scale)
             np.multiply(x, t(self.scale), out=out)
-            select_block(x > 0, out, negative, out)
+            # x >= 0: a zero keeps its sign (x scale), as PyTorch's; alpha (e^0 - 1) is +-0.0
+            # with alpha's sign flipping it
+            select_block(x >= 0, out, negative, out)
             return
         negative = np.clip(x, t(-np.inf), t(0), out=out)
         if self.input_scale != 1:

@@ -88,6 +88,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         xp = backend.xp_of(input._array)
         arr = xp.clip(input._array.astype("int64"), low, high)
         return Tensor._wrap(arr.astype(input._array.dtype))
+    # each bound converted to the input's dtype first, as PyTorch's: a finite one past its
+    # range (-1e40 for float32, 7e4 for float16) is refused, not taken as infinite
+    for v in (min_val, max_val):
+        if not -65504.0 <= v <= 65504.0:    # (within float16's range: every dtype holds it)
+            check_fill_value(v, input._array.dtype)
+
     def value(a):
         return _clip(a, min_val, max_val)
 
