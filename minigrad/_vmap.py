@@ -31,7 +31,7 @@ import numpy as np
 
 from . import backend
 from ._random_factories import live_generators
-from .autograd._transforms import inside_transform
+from .autograd._transforms import inside_transform, transforms
 from .ops import normalization as _normalization
 from .ops.stacking import stack
 from .tensor import Tensor
@@ -164,8 +164,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
 class _Levels(threading.local):
     """Per running vmap call (innermost last): the ids of the per-example slices it is
-    passing to the function now, which count as batched tensors."""
+    passing to the function now, which count as batched tensors; and (``calls``) its
+    randomness mode and the ids of the tensors it knows are unbatched (the inputs of in_dim
+    None, the tensors the function reads from its closure), for a custom Function's own
+    vmap rule (``_vmap_rules``)."""
     stack = ()
+    calls = ()
 
 
 _levels = _Levels()
@@ -178,6 +182,8 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
     level = set()
     _levels.stack = _levels.stack + (level,)
     writes = _UnmappedWrites(leaves, mapped, count > 1, _closed_over(func))
+    _levels.calls = _levels.calls + ((randomness, {id(t) for t in writes.tensors},
+                                      transforms.functorch + 1),)
     # where every generator stands (the default one and any a function draws from by name):
     # 'same' starts each example from there, 'error' refuses a draw from any
     start = [] if randomness == "different" else \
@@ -211,6 +217,7 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
                     raise RuntimeError(_RANDOM_ERROR)
     finally:
         _levels.stack = _levels.stack[:-1]
+        _levels.calls = _levels.calls[:-1]
     return results
 
 

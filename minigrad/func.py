@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from . import autograd
 from .autograd._transforms import inside_transform
+from .autograd import forward_ad as _forward_ad
 from ._vmap import _flatten, treespec as _treespec, vmap
 from .tensor import Tensor
 from ._func_shared import (_check_primals, _foreign_graph, _pprint, _prepare, _recording, _regroup,
@@ -174,8 +175,16 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         # are the variables, the tangents' leaves (in the same order) the directions
         xs = [_variable(p, outer) for p in flat_primals]
         tangents = flat_tangents
-        with inside_transform("functorch", "forward"):
-            out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
+        level = _forward_ad.JvpLevel(xs, tangents)
+        _forward_ad.jvp_levels.append(level)
+        try:
+            with inside_transform("functorch", "forward"):
+                out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
+        finally:
+            _forward_ad.jvp_levels.pop()
+        # custom Functions' own jvps: seeds carrying their outputs' tangents
+        xs = xs + [seed for seed, _ in level.extra]
+        tangents = list(tangents) + [t for _, t in level.extra]
         out_flat, out_rebuild = _flatten(out)
         for o in out_flat:
             if not isinstance(o, Tensor):
@@ -185,8 +194,12 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         us = [o.detach().new_zeros(tuple(o.shape)).requires_grad_(True) if o.requires_grad
               else None for o in out_flat]
         live = [(o, u) for o, u in zip(out_flat, us) if u is not None]
-        vjps = (autograd.grad([o for o, _ in live], xs, [u for _, u in live],
-                              create_graph=True, allow_unused=True) if live else ())
+        _forward_ad._reading[0] = bool(level.extra)
+        try:
+            vjps = (autograd.grad([o for o, _ in live], xs, [u for _, u in live],
+                                  create_graph=True, allow_unused=True) if live else ())
+        finally:
+            _forward_ad._reading[0] = False
         pairs = [(g, t) for g, t in zip(vjps, tangents) if g is not None and g.requires_grad]
         record = outer and (_foreign_graph(out_flat, xs) or _requires_grad(tangents))
         found = (autograd.grad([g for g, _ in pairs], [u for _, u in live],

@@ -21,6 +21,7 @@ from ._engine_checks import (_check_anomaly, _checked_hook_result, _checked_node
                              _expands_to)
 from ._function_ctx import _backward_ctx_style    # (importing it fills function's slots)
 from ._grad_sums import _accumulate
+from ._sparse_grads import sparse_backward
 from .function import Function, NotDifferentiable
 
 
@@ -56,7 +57,13 @@ def _call(node, grads, create_graph, check_anomaly):
             node.saved_tensors      # raises "backward through the graph a second time"
         if node._versions and attrs and attrs.get("_kept"):
             node._check_versions(kept_only=True)    # what keep_for_backward kept
-        results = node.backward(*grads)
+        try:
+            results = node.backward(*grads)
+        except NotImplementedError:
+            # a sparse gradient (embedding's) into an op that reads dense arrays only
+            if not any(g is not None and g.is_sparse for g in grads):
+                raise
+            results = sparse_backward(node, grads)
         results = list(results) if isinstance(results, tuple) else [results]
     edges = node.next_functions_
     if len(results) != len(edges):

@@ -22,6 +22,10 @@ runs: the cost is paid by each ``unpack_dual``. With grad mode on, the tangent k
 when it depends on tensors that require grad, so forward-over-reverse works (``unpack_dual``
 of a gradient taken with ``create_graph=True`` gives a Hessian-vector product).
 
+A custom Function with its own ``jvp`` staticmethod is an exception, as in PyTorch: its
+outputs' tangents are what that jvp returns (``_user_jvp``), not a derivative of its
+backward; ``torch.func.jvp`` does the same through ``JvpLevel``.
+
 Where this differs from PyTorch's dual tensors, visibly:
 
 * A dual tensor, and every result computed from it, *requires grad* and has a ``grad_fn``
@@ -82,11 +86,32 @@ class MakeDual(Function):
         return (g if self.needs_input_grad[0] else None), g
 
 
-def _user_jvp(cls, ctx, args, outs):
-    """The outputs ``outs`` of a custom Function that has a ``jvp`` staticmethod and no
-    backward, made duals: their tangents are what ``jvp(ctx, *input_tangents)`` returns (an
-    input without a tangent gives zeros, a non-tensor argument None), as PyTorch's forward
-    mode calls it.  (A Function with a backward gets its tangents from it: see the module.)"""
+class UserTangent(Function):
+    """A custom Function's output tied to the tangent its own ``jvp`` gave: ``value`` itself
+    (sharing its memory), as a function of ``value`` (the recorded output, whose graph runs
+    through the user's backward) and of a fresh zero ``seed`` that carries that tangent.
+    Backward: the gradient goes to both, except while ``unpack_dual`` reads tangents off the
+    seeds (``_reading``): then only to the seed, so that the tangent is the jvp's and not
+    one derived from the backward."""
+    complex_ok = True
+
+    def forward(self, value, seed):
+        return value.view()
+
+    def backward(self, g):
+        return (None if _reading[0] or not self.needs_input_grad[0] else g), g
+
+
+_reading = [False]          # True while unpack_dual collects VJPs at the seeds
+
+
+def _user_jvp(cls, ctx, args, outs, recorded=False):
+    """The outputs ``outs`` of a custom Function that has a ``jvp`` staticmethod, made duals:
+    their tangents are what ``jvp(ctx, *input_tangents)`` returns (an input without a tangent
+    gives zeros, a non-tensor argument None), as PyTorch's forward mode calls it.  For a
+    Function without backward the outputs are detached; ``recorded`` outputs (the Function
+    has a backward, and they are in its graph) keep that graph, tied to the tangent by a
+    ``UserTangent`` node."""
     xp = backend.xp_of
     tangents = []
     for a in args:
@@ -108,8 +133,91 @@ def _user_jvp(cls, ctx, args, outs):
         finally:
             ctx.saved_, ctx._packed, ctx._versions = kept
     given = given if isinstance(given, tuple) else (given,)
-    return [make_dual(o.detach(), g) if isinstance(o, Tensor) and isinstance(g, Tensor) else o
-            for o, g in zip(outs, given)]
+    if not recorded:
+        return [make_dual(o.detach(), g) if isinstance(o, Tensor) and isinstance(g, Tensor)
+                else o for o, g in zip(outs, given)]
+    return [_tie(o, g) if isinstance(o, Tensor) and isinstance(g, Tensor) and
+            o._requires_grad else o for o, g in zip(outs, given)]
+
+
+class JvpLevel:
+    """A running ``torch.func.jvp``: its variables and their tangents, and the seeds (with
+    their tangents) that custom Functions' own ``jvp``s tied their outputs to."""
+
+    def __init__(self, xs, tangents):
+        self.xs, self.tangents, self.extra = list(xs), list(tangents), []
+
+    def tangent_of(self, t):
+        """J v for ``t``, a tensor computed inside the running jvp (zeros when it does not
+        depend on the variables)."""
+        xp = backend.xp_of(t._array)
+        if not t._requires_grad:
+            return Tensor._wrap(xp.zeros_like(t._array))
+        xs = self.xs + [s for s, _ in self.extra]
+        ts = self.tangents + [v for _, v in self.extra]
+        u = Tensor._wrap(xp.zeros_like(t._array)).requires_grad_(True)
+        with enable_grad():
+            _reading[0] = True
+            try:
+                vjps = grad(t, xs, u, create_graph=True, allow_unused=True)
+            finally:
+                _reading[0] = False
+            pairs = [(g, v) for g, v in zip(vjps, ts) if g is not None and g._requires_grad]
+            found = None
+            if pairs:
+                keep = any(v._requires_grad for _, v in pairs)
+                found = grad([g for g, _ in pairs], u, [v for _, v in pairs],
+                             create_graph=keep, allow_unused=True)[0]
+        return Tensor._wrap(xp.zeros_like(t._array)) if found is None else found
+
+
+jvp_levels = []             # the torch.func.jvp calls running now (innermost last)
+
+
+def level_jvp(cls, ctx, args, outs):
+    """``_user_jvp`` inside ``torch.func.jvp`` (the innermost one): the input tangents are
+    that jvp's, and the outputs are tied to seeds it adds to its variables."""
+    level = jvp_levels[-1]
+    tangents = [level.tangent_of(a) if isinstance(a, Tensor) else None for a in args]
+    forward_saved = getattr(ctx, "saved_for_forward", None)
+    if forward_saved is None:
+        given = cls.jvp(ctx, *tangents)
+    else:
+        kept = ctx.saved_, ctx.__dict__.get("_packed"), ctx._versions
+        ctx.saved_, ctx._packed, ctx._versions = tuple(forward_saved), False, None
+        try:
+            given = cls.jvp(ctx, *tangents)
+        finally:
+            ctx.saved_, ctx._packed, ctx._versions = kept
+    given = given if isinstance(given, tuple) else (given,)
+    from ._function_ctx import _jvp_only
+    cut = _jvp_only(cls)        # no backward: the outputs keep no graph through it
+    tied = []
+    for o, g in zip(outs, given):
+        if isinstance(o, Tensor) and isinstance(g, Tensor) and (o._requires_grad or cut):
+            o, seed = _tie(o.detach() if cut else o, g, register=False)
+            level.extra.append((seed, g))
+        tied.append(o)
+    return tied + list(outs[len(tied):])
+
+
+def _tie(value, tangent, register=True):
+    """``value`` (a recorded output) carrying ``tangent`` from now on (see UserTangent);
+    with ``register`` False, (that tensor, its seed), for a ``JvpLevel``."""
+    if tuple(tangent.shape) != tuple(value.shape):
+        raise RuntimeError(
+            "Trying to set a forward gradient that has a different size than that of the "
+            f"original Tensor, this is not supported. Tensor is of size {_size(value)} while "
+            f"the given forward gradient is of size {_size(tangent)}.")
+    seed = Tensor._wrap(backend.xp_of(value._array).zeros_like(value._array))
+    seed.requires_grad_(True)
+    with enable_grad():
+        tied = UserTangent.apply(value, seed)
+    tied._vcounter = value._vcounter
+    if not register:
+        return tied, seed
+    _duals.append((seed, tangent, tied.grad_fn, value.detach()))
+    return tied
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,7 +335,11 @@ def unpack_dual(tensor, *, level=None):
     xp = backend.xp_of(tensor._array)
     u = Tensor._wrap(xp.zeros_like(tensor._array)).requires_grad_(True)
     with enable_grad():
-        vjps = grad(tensor, seeds, u, create_graph=True, allow_unused=True)
+        _reading[0] = True
+        try:
+            vjps = grad(tensor, seeds, u, create_graph=True, allow_unused=True)
+        finally:
+            _reading[0] = False
         # sum_i Re <g_i, v_i>: a real number linear in u, whose gradient in u is J v
         terms = [_real_dot(g, v) for g, (_, v, _, _) in zip(vjps, _duals) if g is not None]
         # (no terms: every seed's VJP is None, as for a norm of order 0: a zero tangent)

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .. import backend, dtypes
+from .._tiled_copy import MIN_BYTES as TILED_BYTES, copy_into
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -181,6 +182,14 @@ def _picks_nothing(a, idx):
         return False
 
 
+def _tiled_fits(target, src):
+    """May ``copy_into`` write ``src`` into all of ``target``? (Large arrays of one shape
+    and dtype in memory of their own; it keeps numpy's single pass where that is as fast.)"""
+    return src.nbytes >= TILED_BYTES and src.shape == target.shape and \
+        src.dtype == target.dtype and type(src) is np.ndarray and \
+        type(target) is np.ndarray and not np.may_share_memory(target, src)
+
+
 def setitem(a, index, value):
     """``a[index] = value`` in place (recorded in the graph when gradients are needed)."""
     index = one_ellipsis(index, a.ndim)
@@ -304,6 +313,11 @@ def setitem(a, index, value):
             if region is not None and shares_within(region):
                 # elements sharing memory (as_strided): PyTorch's copy visits them in turn
                 write_in_turns(region, value._array, lambda: value._array, (value._array,))
+            elif type(idx) is tuple and len(idx) == 1 and idx[0] is Ellipsis and \
+                    _tiled_fits(target, value._array):
+                # a whole large tensor from another layout (x.copy_(y.t())): in cache-sized
+                # strips where numpy's single pass is slow (the same bits)
+                copy_into(target, value._array)
             else:
                 target[idx] = value._array        # nothing to record: write straight through
             a._vcounter.value += 1

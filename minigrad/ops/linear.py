@@ -51,6 +51,7 @@ class Linear(Function):
     # W^T's node, or None for a weight without gradient
     _presented = False
     _t_node = None
+    _x_copy = None        # the (B, in) copy forward made of a non-contiguous input
 
     def forward(self, x, w, b=None):
         # (B, in); B may be 0 (a matrix x as it is: its reshape would be a view of the same)
@@ -67,6 +68,10 @@ class Linear(Function):
             if b is not None:
                 out += b
         self.save_for_backward(x, w)                     # the inputs themselves, not x2
+        if x2 is not x and not x.flags.c_contiguous and not np.may_share_memory(x2, x):
+            # PyTorch folds such an input by a copy and saves the copy: an in-place write
+            # into x after this leaves W's gradient as it was (``_unchanged_input``)
+            self._x_copy = x2
         if x.ndim != 2:
             if b is not None:
                 self.delivery_order = (2, 1, 0)
@@ -78,6 +83,8 @@ class Linear(Function):
         if self._presented == "view":      # the output's view of the product's node, split
             return reshape_to(g, self._in_meta[0][0])
         x, w = self.saved_tensors      # x kept only when W needs a gradient, W when x does
+        if self._x_copy is not None and x is not None:
+            x = _unchanged_input(self, x)
         if self._presented:                # edges in PyTorch's order (``next_functions``)
             return _presented_backward(self, g, x, w)
         (sx, _), (sw, _) = self._in_meta[:2]
@@ -133,7 +140,8 @@ class Linear(Function):
                 else:
                     flat = (math.prod(shape[:-1]), shape[-1])
                     if not np.shares_memory(t._array.reshape(flat), t._array):
-                        described.append((counter, expected, shape, np_dtype, index))
+                        # PyTorch folds such an input by a copy, and saves the copy: no
+                        # in-place write can reach it
                         continue
                     shape = flat
                 index = "output 0 of AsStrided" if t.requires_grad else ""
@@ -143,6 +151,15 @@ class Linear(Function):
             Function._check_versions(self, kept_only)
         finally:
             self._versions = versions
+
+
+def _unchanged_input(node, x):
+    """The input as forward saw it: ``x``, or once ``x`` was changed in place, the copy
+    forward folded it into (what PyTorch's linear saves for such an input)."""
+    for counter, expected, _, _, index in node._versions or ():
+        if index == 0 and counter.value != expected:
+            return Tensor._wrap(node._x_copy)
+    return x
 
 
 def _saved_input(node, counter):
@@ -219,6 +236,7 @@ def _split_views(node):
                         (flat,) + tuple(metas[1:]), (out,))
     product.saved_, product._versions = node.saved_, node._versions
     product._packed = getattr(node, "_packed", False)
+    product._x_copy = node._x_copy
     if node._wide_sources is not None:         # (a 16-bit node's float32 copies)
         product._wide_sources = node._wide_sources
     _split_weight_transpose(product)

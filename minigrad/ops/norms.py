@@ -310,10 +310,13 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """A norm of the matrices spanned by the two dims ``dim``: 'fro' (sqrt of the sum of
     squares), 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular value),
     1 / -1 (largest / smallest column sum of |A|), inf / -inf (the same over rows)."""
-    if not isinstance(ord, (str, numbers.Number)):
-        # PyTorch's signatures take a number or a string ord (None is neither)
+    if not isinstance(ord, (str, numbers.Number)) or not isinstance(dim, (tuple, list)):
+        # PyTorch's signatures take a number or a string ord (None is neither) and a tuple
+        # of ints dim (a single int is none: its parser wants two)
+        got = "" if isinstance(ord, str) and ord == "fro" else f", ord={python_type_name(ord)}"
+        got += "" if isinstance(dim, (tuple, list)) else f", dim={python_type_name(dim)}"
         raise TypeError(f"linalg_matrix_norm() received an invalid combination of arguments - "
-                        f"got (Tensor, ord={python_type_name(ord)}), but expected one of:\n"
+                        f"got (Tensor{got}), but expected one of:\n"
                         f" * (Tensor input, Number ord, tuple of ints dim = {{-2,-1}}, bool "
                         f"keepdim = False, *, torch.dtype dtype = None, Tensor out = None)\n"
                         f" * (Tensor input, str ord = \"fro\", tuple of ints dim = {{-2,-1}}, "
@@ -391,7 +394,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     inf or -inf, over ``dim`` (all elements by default); 'nuc': the nuclear norm over the
     two dims ``dim`` (a 2-d input's by default)."""
     if p == "nuc":
-        dims = tuple(range(input.ndim)) if dim is None else dim
+        dims = tuple(range(input.ndim)) if dim is None else (dim,) if isinstance(dim, int) \
+            else dim
         return matrix_norm(input, "nuc", dims, keepdim, dtype=dtype)
     if isinstance(p, str) and p != "fro":     # PyTorch hands any other name to matrix_norm
         raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")

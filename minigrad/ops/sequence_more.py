@@ -398,7 +398,11 @@ def renorm(input, p, dim, maxnorm):
     big = whole > maxnorm
     norms = vector_norm(where(whole != whole, 0.0, input), p, others, True)
     factor = where(big, div(maxnorm, add(norms, 1e-7)), 1.0)
-    return rename_node(mul(input, cast(factor, input._array.dtype)), "RenormBackward0")
+    out = mul(input, cast(factor, input._array.dtype))
+    if not out._array.flags.c_contiguous:
+        # PyTorch's renorm writes a row-major result whatever the input's layout
+        out = contiguous(out)
+    return rename_node(out, "RenormBackward0")
 
 
 def argwhere(input):
