@@ -11,12 +11,13 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import both  # noqa: E402
 
 LIBS = (minigrad, torch)
 X = np.array([0.5, -1.25, 2.0, 0.75, -0.3])
 
 
-def _outcome(fn, lib):
+def _result_or_error_words(fn, lib):
     """(result, None) or (None, (exception type name, message))."""
     try:
         return fn(lib), None
@@ -27,7 +28,7 @@ def _outcome(fn, lib):
 def _same_error(fn, words=None):
     """fn raises in both libraries: the same exception type, and torch's message (or its
     first ``words`` characters) inside minigrad's."""
-    (_, mine), (_, theirs) = (_outcome(fn, lib) for lib in LIBS)
+    (_, mine), (_, theirs) = (_result_or_error_words(fn, lib) for lib in LIBS)
     assert theirs is not None, "torch did not raise"
     assert mine is not None, f"minigrad did not raise (torch: {theirs})"
     assert mine[0] == theirs[0]
@@ -42,10 +43,6 @@ def _leaf(lib, values=X):
     return lib.tensor(values, dtype=lib.float64, requires_grad=True)
 
 
-def _both(fn):
-    return [fn(lib) for lib in LIBS]
-
-
 # ---- accumulation into .grad ----------------------------------------------------------------
 def test_backward_adds_in_place_into_a_grad_that_requires_grad():
     def run(L):
@@ -54,7 +51,7 @@ def test_backward_adds_in_place_into_a_grad_that_requires_grad():
         g = x.grad
         (x * 2).sum().backward()
         return x.grad is g, x.grad.requires_grad, x.grad.is_leaf, _values(x.grad)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[:3] == theirs[:3]
     np.testing.assert_allclose(mine[3], theirs[3])
 
@@ -68,7 +65,7 @@ def test_plain_backward_after_create_graph_adds_into_the_graph_gradient():
         g = x.grad
         g.sum().backward()
         return x.grad is g, x.grad.requires_grad, x.grad.grad_fn is not None, _values(x.grad)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[:3] == theirs[:3]
     np.testing.assert_allclose(mine[3], theirs[3], rtol=1e-12)
 
@@ -81,7 +78,7 @@ def test_first_gradient_under_create_graph_is_a_recorded_copy():
             (x ** 3).sum().backward(create_graph=True)
         second, = L.autograd.grad(x.grad.sum(), x)
         return x.grad.grad_fn.name(), _values(x.grad), _values(second)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[0] == theirs[0]
     for a, b in zip(mine[1:], theirs[1:]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -111,7 +108,7 @@ def test_custom_backward_gradient_broadcast_to_a_larger_shape_is_summed(y_values
         x, y = _leaf(L), _leaf(L, y_values)
         fn.apply(x, y).sum().backward()
         return _values(x.grad), _values(y.grad)
-    for a, b in zip(*_both(run)):
+    for a, b in zip(*both(run)):
         np.testing.assert_allclose(a, b)
 
 
@@ -203,7 +200,7 @@ def test_custom_function_inside_transforms(kind, transform):
     derivative."""
     def run(L):
         return TRANSFORMS[transform](L, _sine_functions(L)[kind], L.tensor(X))
-    (mine, my_err), (theirs, their_err) = (_outcome(run, lib) for lib in LIBS)
+    (mine, my_err), (theirs, their_err) = (_result_or_error_words(run, lib) for lib in LIBS)
     assert my_err == their_err
     if their_err is None:
         np.testing.assert_allclose(_values(mine), _values(theirs), rtol=1e-12, atol=1e-15)
@@ -218,7 +215,7 @@ def test_custom_function_outside_transforms_after_a_refusal():
         x = _leaf(L)
         old.apply(x).sum().backward()
         return _values(x.grad)
-    np.testing.assert_allclose(*_both(run))
+    np.testing.assert_allclose(*both(run))
 
 
 # ---- once_differentiable -----------------------------------------------------------------------
@@ -250,7 +247,7 @@ def test_once_differentiable_result_hangs_off_a_stand_in():
         unused = [L.autograd.grad(g.sum(), t, retain_graph=True, allow_unused=True)[0]
                   for t in (x, v)]
         return g.requires_grad, g.grad_fn.name(), unused
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine == theirs == (True, "torch::autograd::Error", [None, None])
 
 
@@ -277,7 +274,7 @@ def test_gradcheck_forward_ad_passes_on_correct_ops(backward_ad):
     def run(L):
         return L.autograd.gradcheck(lambda x: (x.sin() * x, x.exp().sum()), (_leaf(L),),
                                     check_forward_ad=True, check_backward_ad=backward_ad)
-    assert _both(run) == [True, True]
+    assert both(run) == [True, True]
 
 
 def test_gradcheck_forward_ad_refuses_a_function_without_jvp():
@@ -304,7 +301,7 @@ def test_tensor_hook_returning_a_number(on_leaf):
     lambda L, x: L.complex(x, x * 2),
 ])
 def test_node_names(op):
-    mine, theirs = _both(lambda L: op(L, _leaf(L)).grad_fn.name())
+    mine, theirs = both(lambda L: op(L, _leaf(L)).grad_fn.name())
     assert mine == theirs
 
 
@@ -333,7 +330,7 @@ def test_apply_binds_a_positional_parameter_given_by_keyword():
         y = _scaling(L, lambda ctx, x, scale=2.0: x * scale).apply(x, scale=3.0)
         y.sum().backward()
         return _values(y), _values(x.grad)
-    for a, b in zip(*_both(run)):
+    for a, b in zip(*both(run)):
         np.testing.assert_allclose(a, b)
 
 
@@ -356,7 +353,7 @@ def test_custom_function_vjp_stands_for_backward():
         x = _leaf(L)
         _with_vjp(L, False).apply(x).sum().backward()
         return _values(x.grad)
-    np.testing.assert_allclose(*_both(run))
+    np.testing.assert_allclose(*both(run))
 
 
 def test_custom_function_with_both_backward_and_vjp():
@@ -377,7 +374,7 @@ def test_custom_function_node_type():
         y = _identity_fn(L, lambda ctx, g: (g, g)).apply(_leaf(L), _leaf(L))
         return (isinstance(y.grad_fn, L.autograd.function.BackwardCFunction),
                 isinstance((y * 2).grad_fn, L.autograd.function.BackwardCFunction))
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine == theirs == (True, False)
 
 
@@ -395,7 +392,7 @@ def test_input_returned_as_is_without_grad_is_a_new_tensor():
         y = Same.apply(x)
         y.mul_(2)                      # the memory is shared
         return y is x, y.requires_grad, _values(x)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[:2] == theirs[:2]
     np.testing.assert_allclose(mine[2], theirs[2])
 
@@ -416,7 +413,7 @@ def test_allow_mutation_on_saved_tensors_uses_the_saved_values(op):
             y.add_(1)
             z.backward()
         return _values(x.grad)
-    np.testing.assert_allclose(*_both(run), rtol=1e-12)
+    np.testing.assert_allclose(*both(run), rtol=1e-12)
 
 
 def test_allow_mutation_on_saved_tensors_not_nested():
@@ -475,7 +472,7 @@ def test_function_written_without_staticmethod_gets_tensors():
         g, = L.autograd.grad(y.sum(), x, create_graph=True)
         gg, = L.autograd.grad(g.sum(), x)
         return y.grad_fn.name(), _values(y), _values(g), _values(gg)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[0] == theirs[0]
     for a, b in zip(mine[1:], theirs[1:]):
         np.testing.assert_allclose(a, b)
@@ -506,7 +503,7 @@ def test_custom_function_backward_twice(reads_saved):
     if reads_saved:
         _same_error(run)
     else:
-        np.testing.assert_allclose(*_both(run))
+        np.testing.assert_allclose(*both(run))
 
 
 def test_mark_dirty_of_an_input_not_returned():
@@ -553,7 +550,7 @@ def test_mark_dirty_on_a_view_rebases_the_base(view):
         gg, = L.autograd.grad(g.sum(), x)
         return (z is v, z.grad_fn.name(), y.grad_fn.name(), z._version, _values(y), _values(g),
                 _values(gg))
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine[:4] == theirs[:4]
     for a, b in zip(mine[4:], theirs[4:]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -609,7 +606,7 @@ def test_complex_refused_by_jacobians(call):
     lambda L, z: L.autograd.functional.jacobian(lambda t: t.abs(), z),
 ])
 def test_complex_allowed_where_pytorch_allows(call):
-    mine, theirs = _both(lambda L: call(L, L.tensor(Z)).detach().numpy())
+    mine, theirs = both(lambda L: call(L, L.tensor(Z)).detach().numpy())
     np.testing.assert_allclose(mine, theirs, rtol=1e-12)
 
 
@@ -641,5 +638,5 @@ def test_custom_function_next_functions_leave_out_non_tensor_arguments():
         z = Affine.apply(_leaf(L), 2.0, L.tensor(X))
         return ([(type(n).__name__ if n is not None else None, i)
                  for n, i in z.grad_fn.next_functions], z.grad_fn.needs_input_grad)
-    mine, theirs = _both(run)
+    mine, theirs = both(run)
     assert mine == theirs

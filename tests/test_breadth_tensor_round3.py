@@ -10,23 +10,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _same(mg, th):
-    if isinstance(th, tuple):
-        assert isinstance(mg, tuple) and len(mg) == len(th)
-        for a, b in zip(mg, th):
-            _same(a, b)
-        return
-    assert tuple(mg.shape) == tuple(th.shape)
-    assert str(mg.dtype).split(".")[-1] == str(th.dtype).split(".")[-1]
-    np.testing.assert_array_equal(mg.numpy(), th.numpy())
-
-
-def _both(fn, *arrays, **kwargs):
-    """fn(lib, *tensors, **kwargs) in both libraries."""
-    return (fn(minigrad, *(minigrad.tensor(a) for a in arrays), **kwargs),
-            fn(torch, *(torch.tensor(a) for a in arrays), **kwargs))
+from torch_agreement import pair, same_tensor  # noqa: E402
 
 
 def _same_error(fn):
@@ -52,11 +36,11 @@ UNIQUE_INPUTS = [
 @pytest.mark.parametrize("inverse,counts", [(False, False), (True, False), (False, True),
                                             (True, True)])
 def test_unique_and_unique_consecutive(x, inverse, counts):
-    mg, th = _both(lambda lib, t: lib.unique(t, return_inverse=inverse, return_counts=counts), x)
-    _same(mg, th)
-    mg, th = _both(lambda lib, t: t.unique_consecutive(return_inverse=inverse,
-                                                       return_counts=counts), x)
-    _same(mg, th)
+    mg, th = pair(lambda lib, t: lib.unique(t, return_inverse=inverse, return_counts=counts), x)
+    same_tensor(mg, th)
+    mg, th = pair(lambda lib, t: t.unique_consecutive(return_inverse=inverse,
+                                                      return_counts=counts), x)
+    same_tensor(mg, th)
 
 
 DIM_INPUTS = [
@@ -75,7 +59,7 @@ def test_unique_along_a_dim(x, dim):
                lambda lib, t: t.unique(sorted=True, dim=dim),
                lambda lib, t: lib.unique_consecutive(t, return_inverse=True,
                                                      return_counts=True, dim=dim)):
-        _same(*_both(fn, x))
+        same_tensor(*pair(fn, x))
 
 
 def test_unique_unsorted_is_a_consistent_grouping():
@@ -103,8 +87,8 @@ def test_unique_errors():
     (np.zeros(0, np.int64), {}),
 ])
 def test_bincount(x, kwargs):
-    _same(*_both(lambda lib, t: lib.bincount(t, **kwargs), x))
-    _same(*_both(lambda lib, t: t.bincount(**kwargs), x))
+    same_tensor(*pair(lambda lib, t: lib.bincount(t, **kwargs), x))
+    same_tensor(*pair(lambda lib, t: t.bincount(**kwargs), x))
 
 
 @pytest.mark.parametrize("wdtype", ["float32", "float64", "int32", "int64", "bool"])
@@ -113,9 +97,9 @@ def test_bincount_weights_dtype(wdtype):
     w = np.array([1, 0, 1, 1]).astype(wdtype)
     if wdtype.startswith("float"):
         w = w * 0.75
-    _same(*_both(lambda lib, t, v: lib.bincount(t, weights=v, minlength=6), x, w))
-    _same(*_both(lambda lib, t, v: lib.bincount(t, v), np.zeros(0, np.int64),
-                 np.zeros(0, wdtype)))
+    same_tensor(*pair(lambda lib, t, v: lib.bincount(t, weights=v, minlength=6), x, w))
+    same_tensor(*pair(lambda lib, t, v: lib.bincount(t, v), np.zeros(0, np.int64),
+                      np.zeros(0, wdtype)))
 
 
 @pytest.mark.parametrize("fn", [
@@ -173,9 +157,9 @@ def test_creation_errors(fn):
                                   (0, 3), (1, 1), (5, 2, -2)])
 def test_tril_triu_indices(args):
     for name in ("tril_indices", "triu_indices"):
-        _same(getattr(minigrad, name)(*args), getattr(torch, name)(*args))
-    _same(minigrad.tril_indices(*args, dtype=minigrad.int32),
-          torch.tril_indices(*args, dtype=torch.int32))
+        same_tensor(getattr(minigrad, name)(*args), getattr(torch, name)(*args))
+    same_tensor(minigrad.tril_indices(*args, dtype=minigrad.int32),
+                torch.tril_indices(*args, dtype=torch.int32))
 
 
 @pytest.mark.parametrize("value,dtype", [(3, None), (2.5, None), (True, None), (3, "int64"),
@@ -183,18 +167,18 @@ def test_tril_triu_indices(args):
 def test_scalar_tensor(value, dtype):
     mg = minigrad.scalar_tensor(value, dtype=getattr(minigrad, dtype) if dtype else None)
     th = torch.scalar_tensor(value, dtype=getattr(torch, dtype) if dtype else None)
-    _same(mg, th)
+    same_tensor(mg, th)
     assert minigrad.scalar_tensor(1.0, requires_grad=True).requires_grad
 
 
 def test_tensor_split_forms_and_errors():
     x = np.arange(10)
     for how in (3, [2, -3, 100], [5, 2], (4,)):
-        _same(*_both(lambda lib, t: lib.tensor_split(t, how), x))
+        same_tensor(*pair(lambda lib, t: lib.tensor_split(t, how), x))
     for key, how in (("sections", 4), ("indices", [1, 7])):
-        _same(*_both(lambda lib, t: t.tensor_split(**{key: how}), x))
-    _same(*_both(lambda lib, t, h: lib.tensor_split(t, h), x, np.array(3)))
-    _same(*_both(lambda lib, t, h: lib.tensor_split(t, h), x, np.array([1, 4])))
+        same_tensor(*pair(lambda lib, t: t.tensor_split(**{key: how}), x))
+    same_tensor(*pair(lambda lib, t, h: lib.tensor_split(t, h), x, np.array(3)))
+    same_tensor(*pair(lambda lib, t, h: lib.tensor_split(t, h), x, np.array([1, 4])))
     _same_error(lambda lib: lib.tensor_split(lib.arange(10), 0))
     _same_error(lambda lib: lib.tensor_split(lib.tensor(1.0), 2))
     _same_error(lambda lib: lib.tensor_split(lib.arange(10), lib.tensor([[1]])))
@@ -210,8 +194,8 @@ def test_tensor_split_pieces_are_views():
 
 def test_stacks_dtype_and_errors():
     for name in ("hstack", "vstack", "dstack", "column_stack", "row_stack"):
-        _same(*_both(lambda lib, a, b: getattr(lib, name)([a, b]), np.ones((2, 1), np.float32),
-                     np.arange(2).reshape(2, 1)))
+        same_tensor(*pair(lambda lib, a, b: getattr(lib, name)([a, b]), np.ones((2, 1), np.float32),
+                          np.arange(2).reshape(2, 1)))
         _same_error(lambda lib: getattr(lib, name)([]))
     _same_error(lambda lib: lib.vstack([lib.ones(2), lib.ones(3)]))
 
@@ -225,9 +209,9 @@ def test_stacks_dtype_and_errors():
 ])
 def test_fmod_values_and_dtypes(a, b):
     if isinstance(b, np.ndarray):
-        _same(*_both(lambda lib, x, y: lib.fmod(x, y), a, b))
+        same_tensor(*pair(lambda lib, x, y: lib.fmod(x, y), a, b))
     else:
-        _same(*_both(lambda lib, x: x.fmod(b), a))
+        same_tensor(*pair(lambda lib, x: x.fmod(b), a))
 
 
 def test_fmod_errors_and_inplace():
@@ -242,12 +226,12 @@ def test_fmod_errors_and_inplace():
 def test_masked_scatter_values_and_errors():
     x, m, s = np.zeros((2, 3)), np.array([[True, False, True], [False, True, False]]), \
         np.arange(1.0, 7.0).reshape(2, 3)
-    _same(*_both(lambda lib, a, b, c: a.masked_scatter(b, c), x, m, s))
-    _same(*_both(lambda lib, a, b, c: lib.masked_scatter(a, b, c), np.zeros(3),
-                 np.ones((2, 3), bool), np.arange(6.0)))
-    _same(*_both(lambda lib, a, b, c: a.masked_scatter_(b, c), x, m[0], s))
-    _same(*_both(lambda lib, a, b, c: a.masked_scatter(b, c), np.zeros(3, np.int64),
-                 np.array([True, False, True]), np.array([[9, 8], [7, 6]])))
+    same_tensor(*pair(lambda lib, a, b, c: a.masked_scatter(b, c), x, m, s))
+    same_tensor(*pair(lambda lib, a, b, c: lib.masked_scatter(a, b, c), np.zeros(3),
+                      np.ones((2, 3), bool), np.arange(6.0)))
+    same_tensor(*pair(lambda lib, a, b, c: a.masked_scatter_(b, c), x, m[0], s))
+    same_tensor(*pair(lambda lib, a, b, c: a.masked_scatter(b, c), np.zeros(3, np.int64),
+                      np.array([True, False, True]), np.array([[9, 8], [7, 6]])))
     _same_error(lambda lib: lib.zeros(3).masked_scatter(lib.tensor([True] * 3), lib.ones(2)))
     _same_error(lambda lib: lib.zeros(3).masked_scatter(lib.tensor([1, 0, 1]), lib.ones(3)))
     _same_error(lambda lib: lib.zeros(3).masked_scatter(lib.tensor([True, False, True]),
@@ -258,9 +242,9 @@ def test_masked_scatter_values_and_errors():
 
 def test_einsum_sublist_form_and_errors():
     a, b = np.random.default_rng(0).standard_normal((2, 3)), np.ones((3, 4))
-    mg, th = _both(lambda lib, x, y: lib.einsum(x, [0, 1], y, [1, 2], [0, 2]), a, b)
+    mg, th = pair(lambda lib, x, y: lib.einsum(x, [0, 1], y, [1, 2], [0, 2]), a, b)
     np.testing.assert_allclose(mg.numpy(), th.numpy(), rtol=1e-12)
-    mg, th = _both(lambda lib, x: lib.einsum(x, [Ellipsis, 1], [Ellipsis]), a)
+    mg, th = pair(lambda lib, x: lib.einsum(x, [Ellipsis, 1], [Ellipsis]), a)
     np.testing.assert_allclose(mg.numpy(), th.numpy(), rtol=1e-12)
     _same_error(lambda lib: lib.einsum(lib.ones(2, 3), [0, 52]))
     _same_error(lambda lib: lib.einsum(lib.ones(2, 3), [0, -1]))

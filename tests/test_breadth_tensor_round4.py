@@ -8,22 +8,8 @@ import pytest
 import minigrad as mg
 
 torch = pytest.importorskip("torch")
+from torch_agreement import pair, same_tensor  # noqa: E402
 NAN = float("nan")
-
-
-def _same(ours, theirs):
-    if isinstance(theirs, (tuple, list)):
-        assert len(ours) == len(theirs)
-        for o, t in zip(ours, theirs):
-            _same(o, t)
-        return
-    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-12)
-
-
-def _both(fn, *arrays):
-    return (fn(mg, *[mg.tensor(a) for a in arrays]), fn(torch, *[torch.tensor(a) for a in arrays]))
 
 
 def _raises_like(fn, *arrays):
@@ -116,8 +102,8 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_torch(name):
     fn, *arrays = CASES[name]
-    ours, theirs = _both(fn, *arrays)
-    _same(ours, theirs)
+    ours, theirs = pair(fn, *arrays)
+    same_tensor(ours, theirs, rtol=1e-6, atol=1e-12)
 
 
 ERRORS = {

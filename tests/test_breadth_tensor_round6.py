@@ -2,6 +2,7 @@
 (multinomial, poisson, randint_like), index_reduce / fill_diagonal_, as_strided views,
 directional splits, the conjugation API on real tensors, narrow_copy and the Bessel functions
 bessel_j0 / bessel_j1, each compared with PyTorch."""
+import functools
 import itertools
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import same_tensor  # noqa: E402
 
 DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
 
@@ -18,11 +20,8 @@ def _mg(t):
     return minigrad.tensor(t.numpy())
 
 
-def _same(mine, theirs, tol=1e-12):
-    assert str(mine.dtype).replace("minigrad.", "") == str(theirs.dtype).replace("torch.", "")
-    assert tuple(mine.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(mine.numpy().astype(np.float64),
-                               theirs.numpy().astype(np.float64), rtol=tol, atol=tol)
+# dtype, shape and values within 1e-12 (integers and booleans compared as numbers)
+_same = functools.partial(same_tensor, rtol=1e-12, atol=1e-12)
 
 
 def _raises_alike(fn):

@@ -10,20 +10,13 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import first_line, same_outcome  # noqa: E402
 
 RNG = np.random.default_rng(37)
 
 
 def _data(shape, dtype="float64"):
     return (RNG.standard_normal(shape) * 3).astype(dtype)
-
-
-def _outcome(fn, lib):
-    """fn(lib), or (exception type name, first line of its message) when it raises."""
-    try:
-        return fn(lib)
-    except Exception as exc:  # noqa: BLE001 -- compared with torch's
-        return (type(exc).__name__, str(exc).split("\n")[0])
 
 
 def _dtype_name(t):
@@ -47,17 +40,14 @@ def _check_tensor(m, t):
 
 def _same(fn, words=True):
     """fn(minigrad) and fn(torch) agree: tensors (or tuples of them) as ``_check_tensor``,
-    errors by type (and first line, with ``words``)."""
-    got, want = _outcome(fn, minigrad), _outcome(fn, torch)
-    if isinstance(want, tuple) and isinstance(want[0], str):
-        assert isinstance(got, tuple) and isinstance(got[0], str), (got, want)
-        assert got[0] == want[0], (got, want)
-        if words:               # (minigrad may add a few words of its own after PyTorch's)
-            assert got[1].startswith(want[1]), (got, want)
-        return
-    assert not (isinstance(got, tuple) and isinstance(got[0], str)), (got, want)
-    for m, t in zip(got, want) if isinstance(want, (tuple, list)) else [(got, want)]:
-        _check_tensor(m, t)
+    errors by type (and the first line of the message, with ``words``; minigrad may add a few
+    words of its own after PyTorch's)."""
+    got, want = same_outcome(fn, words="prefix" if words else "type", quiet=False,
+                             text=first_line)
+    if want[0] == "ok":
+        got, want = got[1], want[1]
+        for m, t in zip(got, want) if isinstance(want, (tuple, list)) else [(got, want)]:
+            _check_tensor(m, t)
 
 
 # cat / stack ---------------------------------------------------------------------------------

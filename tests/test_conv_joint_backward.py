@@ -12,6 +12,7 @@ import minigrad
 from minigrad.ops import _conv_joint_backward, conv_kernels
 
 torch = pytest.importorskip("torch")
+from torch_agreement import same_tensor  # noqa: E402
 
 
 @pytest.fixture
@@ -73,13 +74,6 @@ def _upstream(op, arrays, kw):
     return np.cos(np.arange(int(np.prod(shape)))).reshape(shape)
 
 
-def _same(got, expect, rtol):
-    assert len(got) == len(expect)
-    for a, b in zip(got, expect):
-        assert tuple(a.shape) == tuple(b.shape) and a.stride() == b.stride()
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=rtol, atol=rtol)
-
-
 @pytest.mark.parametrize("op, shape, kw", CASES)
 @pytest.mark.parametrize("wants", [(True, True, True), (False, True, True), (True, False, False),
                                    (True, True, None)], ids=["all", "no-x", "x-only", "no-bias"])
@@ -93,7 +87,7 @@ def test_joint_backward_beside_torch(joint, op, shape, kw, wants):
     assert joint and joint[-1] is not None, "the joint path did not run"
     np.testing.assert_allclose(y_m.detach().numpy(), y_t.detach().numpy(), rtol=1e-12,
                                atol=1e-12)
-    _same(got, expect, 1e-10)
+    same_tensor(got, expect, tol=1e-10, strides=True)
 
 
 def test_channels_last_input(joint):
@@ -103,7 +97,7 @@ def test_channels_last_input(joint):
     expect = _grads(torch, "conv2d", arrays, dict(padding=1), (True,) * 3, g, True)[1]
     got = _grads(minigrad, "conv2d", arrays, dict(padding=1), (True,) * 3, g, True)[1]
     assert joint and joint[-1] is not None
-    _same(got, expect, 1e-10)
+    same_tensor(got, expect, tol=1e-10, strides=True)
 
 
 @pytest.mark.parametrize("op, shape, kw", CASES[:3] + CASES[5:6])
@@ -155,4 +149,4 @@ def test_declines_without_a_split(threads_restored):
         assert _conv_joint_backward.backward(x[:n], g[:n], w, geom, None, (True, True)) is None
         expect = _grads(torch, "conv2d", (x[:n], w, None), {}, (True, True, False), g[:n])[1]
         got = _grads(minigrad, "conv2d", (x[:n], w, None), {}, (True, True, False), g[:n])[1]
-        _same(got, expect, 1e-10)
+        same_tensor(got, expect, tol=1e-10, strides=True)

@@ -16,16 +16,9 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import outcome  # noqa: E402
 
 LIBS = [torch, minigrad]
-
-
-def _outcome(fn):
-    """(exception type name, message) of ``fn()``, or ("ok", result)."""
-    try:
-        return "ok", fn()
-    except Exception as exc:            # noqa: BLE001  (the type is what is compared)
-        return type(exc).__name__, str(exc)
 
 
 @pytest.mark.parametrize("ufunc, args", [
@@ -62,14 +55,14 @@ def test_numpy_ufunc_with_two_results_gives_tensors():
 
 
 def test_numpy_ufunc_refuses_a_tensor_that_requires_grad():
-    got = [_outcome(lambda lib=lib: np.exp(lib.tensor([1.0], requires_grad=True)))[0]
+    got = [outcome(lambda lib=lib: np.exp(lib.tensor([1.0], requires_grad=True)))[0]
            for lib in LIBS]
     assert got[0] == got[1] == "RuntimeError"
 
 
 @pytest.mark.parametrize("element", ["a", None, [1]])
 def test_contains_refuses_a_non_number(element):
-    got = [_outcome(lambda lib=lib: element in lib.tensor([1, 2])) for lib in LIBS]
+    got = [outcome(lambda lib=lib: element in lib.tensor([1, 2])) for lib in LIBS]
     assert got[0][0] == got[1][0] == "RuntimeError"
     assert got[1][1] == got[0][1]
 
@@ -80,7 +73,7 @@ def test_contains_refuses_a_non_number(element):
     lambda lib: lib.frombuffer(bytearray(4), dtype=lib.uint8, requires_grad=True),
 ])
 def test_integer_asarray_and_frombuffer_refuse_requires_grad(make):
-    got = [_outcome(lambda lib=lib: make(lib)) for lib in LIBS]
+    got = [outcome(lambda lib=lib: make(lib)) for lib in LIBS]
     assert got[0][0] == got[1][0] == "RuntimeError"
     assert got[1][1].startswith(got[0][1])
 
@@ -140,7 +133,7 @@ def test_read_only_buffer_array_and_kept_flag_warn_once_each():
 def test_eye_takes_integers_only(args):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: lib.eye(*args))
+        kind, value = outcome(lambda lib=lib: lib.eye(*args))
         # (a float m is refused in other words by PyTorch's overload resolution)
         got.append((kind, value.tolist() if kind == "ok" else value[:40] * (len(args) == 1)))
     assert got[0] == got[1]
@@ -158,7 +151,7 @@ def test_eye_takes_integers_only(args):
 def test_single_numbers_cast_to_a_given_dtype(make):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: make(lib))
+        kind, value = outcome(lambda lib=lib: make(lib))
         got.append((kind, value.tolist() if kind == "ok" else value[:30]))
     assert got[0] == got[1]
 
@@ -169,7 +162,7 @@ def test_iterating_a_tensor_gives_unbind_views():
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         rows = list(x)
         names = [r.grad_fn.name() for r in rows]
-        refused = _outcome(lambda rows=rows: rows[0].mul_(2))[0]
+        refused = outcome(lambda rows=rows: rows[0].mul_(2))[0]
         (rows[0] * 3 + rows[1]).backward()
         got.append((names, refused, x.grad.tolist()))
     assert got[0] == got[1]
@@ -185,7 +178,7 @@ def test_iterating_a_tensor_gives_unbind_views():
 def test_sequence_operand_on_the_left_is_python_s(expr):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: expr(lib))
+        kind, value = outcome(lambda lib=lib: expr(lib))
         got.append((kind, value if kind == "ok" else value.replace("minigrad", "torch")))
     assert got[0] == got[1]
 
@@ -207,7 +200,7 @@ def test_half_arange_rounds_as_torch(args, dtype):
 def test_integer_arange_checks_the_bounds_before_truncating(args):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: lib.arange(*args, dtype=lib.int64))
+        kind, value = outcome(lambda lib=lib: lib.arange(*args, dtype=lib.int64))
         got.append((kind, value.tolist() if kind == "ok" else value[:50]))
     assert got[0] == got[1]
 
@@ -220,7 +213,7 @@ def test_zero_dim_tensor_elements_read_in_the_asked_dtype(element, dtype):
     got = []
     for lib in LIBS:
         el = lib.tensor(value, dtype=getattr(lib, elem_dtype))
-        kind, out = _outcome(lambda lib=lib, el=el: lib.tensor([el, 1], dtype=getattr(lib, dtype)))
+        kind, out = outcome(lambda lib=lib, el=el: lib.tensor([el, 1], dtype=getattr(lib, dtype)))
         got.append((kind, out.tolist() if kind == "ok" else out[:50]))
     assert got[0] == got[1]
 
@@ -232,7 +225,7 @@ def test_element_requiring_grad_warns_when_read_as_a_float():
 
 
 def test_full_like_refuses_a_tensor_fill_value_in_its_own_name():
-    got = [_outcome(lambda lib=lib: lib.full_like(lib.zeros(2), lib.tensor([3.0])))
+    got = [outcome(lambda lib=lib: lib.full_like(lib.zeros(2), lib.tensor([3.0])))
            for lib in LIBS]
     assert got[0] == got[1]
 
@@ -257,7 +250,7 @@ def test_size_of_numpy_integers_prints_plain_numbers():
 def test_factory_arguments_by_name_and_keyword_only_dtype(call):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: call(lib))
+        kind, value = outcome(lambda lib=lib: call(lib))
         got.append((kind, value.tolist() if kind == "ok" else None))
     assert got[0] == got[1]
 
@@ -268,7 +261,7 @@ def test_factory_arguments_by_name_and_keyword_only_dtype(call):
 def test_frombuffer_needs_contiguous_bytes(buffer):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: lib.frombuffer(buffer(), dtype=lib.uint8))
+        kind, value = outcome(lambda lib=lib: lib.frombuffer(buffer(), dtype=lib.uint8))
         got.append((kind, value.tolist() if kind == "ok" else value))
     assert got[0] == got[1]
 
@@ -278,7 +271,7 @@ def test_frombuffer_needs_contiguous_bytes(buffer):
 def test_integer_linspace_checks_only_the_bounds_it_uses(args):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: lib.linspace(*args, dtype=lib.uint8))
+        kind, value = outcome(lambda lib=lib: lib.linspace(*args, dtype=lib.uint8))
         got.append((kind, value.tolist() if kind == "ok" else value[:50]))
     assert got[0] == got[1]
 
@@ -294,6 +287,6 @@ def test_integer_linspace_checks_only_the_bounds_it_uses(args):
 def test_factory_dtype_must_be_a_dtype(call):
     got = []
     for lib in LIBS:
-        kind, value = _outcome(lambda lib=lib: call(lib))
+        kind, value = outcome(lambda lib=lib: call(lib))
         got.append((kind, str(value.dtype).split(".")[-1] if kind == "ok" else None))
     assert got[0] == got[1]

@@ -3,6 +3,8 @@ LowerCholeskyTransform, PositiveDefiniteTransform and CumulativeDistributionTran
 their biject_to/transform_to registrations, against torch.distributions in float64: forward
 values, inverses, log|det J| (also against finite-difference Jacobians), gradients (first and
 second order), shapes, constraints, equality, caching and errors."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -13,17 +15,15 @@ from minigrad.distributions import transforms as MT
 from minigrad.distributions.constraint_registry import biject_to, transform_to
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves  # noqa: E402
+
+# the same float64 values as a (minigrad, torch) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, dtype="float64")
+
 TD = torch.distributions
 TT = TD.transforms
 
 RNG = np.random.RandomState(11)
-
-
-def _both(array, grad=True):
-    """The same float64 values as a (minigrad, torch) pair of leaves."""
-    a = np.asarray(array, dtype=np.float64)
-    return (mg.tensor(a, dtype=mg.float64, requires_grad=grad),
-            torch.tensor(a, dtype=torch.float64, requires_grad=grad))
 
 
 def _np(t):
@@ -36,7 +36,7 @@ def _close(ours, theirs, tol=1e-9):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
 
 
-def _outcome(fn):
+def _value_or_error_type(fn):
     """fn()'s value, or the type of what it raised."""
     try:
         return fn()
@@ -109,8 +109,8 @@ def test_transforms_match_torch(name, build, x):
     y_ours, y_theirs = ours(x_ours), theirs(x_theirs)
     _close(y_ours, y_theirs)
     # (constraints.cat cannot check parts of unequal event dims, in torch as here)
-    in_codomain = _outcome(lambda: bool(theirs.codomain.check(y_theirs).all()))
-    assert _outcome(lambda: bool(ours.codomain.check(y_ours).all())) == in_codomain
+    in_codomain = _value_or_error_type(lambda: bool(theirs.codomain.check(y_theirs).all()))
+    assert _value_or_error_type(lambda: bool(ours.codomain.check(y_ours).all())) == in_codomain
     assert in_codomain in (True, RuntimeError)
     back_ours, back_theirs = ours.inv(y_ours), theirs.inv(y_theirs)
     _close(back_ours, back_theirs, tol=1e-8)
@@ -119,13 +119,14 @@ def test_transforms_match_torch(name, build, x):
         mine, ref = getattr(ours, which), getattr(theirs, which)
         assert type(mine).__name__ == type(ref).__name__
         assert mine.event_dim == ref.event_dim
-    assert _outcome(lambda: ours.event_dim) == _outcome(lambda: theirs.event_dim)
-    assert _outcome(lambda: ours.sign) == _outcome(lambda: theirs.sign)
+    assert _value_or_error_type(lambda: ours.event_dim) == \
+        _value_or_error_type(lambda: theirs.event_dim)
+    assert _value_or_error_type(lambda: ours.sign) == _value_or_error_type(lambda: theirs.sign)
     for shape in (x.shape, tuple(y_theirs.shape)):
-        mine = _outcome(lambda: tuple(ours.forward_shape(shape)))
-        assert mine == _outcome(lambda: tuple(theirs.forward_shape(shape)))
-        mine = _outcome(lambda: tuple(ours.inverse_shape(shape)))
-        assert mine == _outcome(lambda: tuple(theirs.inverse_shape(shape)))
+        mine = _value_or_error_type(lambda: tuple(ours.forward_shape(shape)))
+        assert mine == _value_or_error_type(lambda: tuple(theirs.forward_shape(shape)))
+        mine = _value_or_error_type(lambda: tuple(ours.inverse_shape(shape)))
+        assert mine == _value_or_error_type(lambda: tuple(theirs.inverse_shape(shape)))
     assert tuple(ours.inv.forward_shape(y_theirs.shape)) == tuple(
         theirs.inv.forward_shape(y_theirs.shape))
     assert ours == ours and (ours == build(MT, mg)) == (theirs == build(TT, torch))
@@ -137,7 +138,7 @@ def test_transforms_match_torch(name, build, x):
             ours.log_abs_det_jacobian(x_ours, y_ours)
         return
     _close(back_ours, x, tol=1e-8)
-    j_theirs = _outcome(lambda: theirs.log_abs_det_jacobian(x_theirs, y_theirs))
+    j_theirs = _value_or_error_type(lambda: theirs.log_abs_det_jacobian(x_theirs, y_theirs))
     if isinstance(j_theirs, type):          # D = 1 correlation factors: torch refuses too
         with pytest.raises(j_theirs):
             ours.log_abs_det_jacobian(x_ours, y_ours)
@@ -261,7 +262,7 @@ def test_biject_to_and_transform_to_match_torch(constraint):
     for kind in ("biject_to", "transform_to"):
         find_ours = biject_to if kind == "biject_to" else transform_to
         find_theirs = getattr(TD, kind)
-        if _outcome(lambda: find_theirs(make(TD.constraints))) is NotImplementedError:
+        if _value_or_error_type(lambda: find_theirs(make(TD.constraints))) is NotImplementedError:
             _raises_like(lambda: find_ours(make(MC)), lambda: find_theirs(make(TD.constraints)))
             continue
         ours, theirs = find_ours(make(MC)), find_theirs(make(TD.constraints))

@@ -3,6 +3,8 @@ ContinuousBernoulli, NegativeBinomial, Cauchy, StudentT, Chi2, Gumbel, HalfNorma
 HalfCauchy), the later transforms and biject_to/transform_to, against torch.distributions
 in float64: values and parameter gradients, statistics, expand, support, draw shapes and
 dtypes, rsample gradients, and the errors for bad parameters."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -12,16 +14,14 @@ from minigrad.distributions import constraints as MC
 from minigrad.distributions import transforms as MT
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves  # noqa: E402
+
+# the same float64 values as a (minigrad, torch) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, dtype="float64")
+
 TD = torch.distributions
 
 RNG = np.random.RandomState(7)
-
-
-def _both(array, grad=True):
-    """The same float64 values as a (minigrad, torch) pair of leaves."""
-    a = np.asarray(array, dtype=np.float64)
-    return (mg.tensor(a, dtype=mg.float64, requires_grad=grad),
-            torch.tensor(a, dtype=torch.float64, requires_grad=grad))
 
 
 def _np(t):

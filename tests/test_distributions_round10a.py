@@ -2,6 +2,7 @@
 GeneralizedPareto and FisherSnedecor against torch.distributions in float64: values and
 parameter gradients, expand, supports, draw shapes/dtypes/statistics, rsample gradients on
 a given base draw, validation errors and KL divergences."""
+import functools
 import math
 
 import numpy as np
@@ -18,6 +19,11 @@ from minigrad.distributions.utils import broadcast_all
 from minigrad.distributions.von_mises import VonMises
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves  # noqa: E402
+
+# the same float64 values as a (minigrad, torch) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, dtype="float64")
+
 TD = torch.distributions
 special = pytest.importorskip("scipy.special")
 
@@ -34,12 +40,6 @@ def _torch_float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
-
-
-def _both(array, grad=True):
-    a = np.asarray(array, dtype=np.float64)
-    return (mg.tensor(a, dtype=mg.float64, requires_grad=grad),
-            torch.tensor(a, dtype=torch.float64, requires_grad=grad))
 
 
 def _np(t):

@@ -4,6 +4,8 @@ torch.distributions in float64: log_prob / entropy / moments and their parameter
 draws with a fixed seed, rsample gradients, and the errors for bad arguments."""
 import warnings
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,11 @@ from minigrad.distributions.one_hot_straight_through import OneHotCategoricalStr
 from minigrad.distributions.wishart import Wishart
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves  # noqa: E402
+
+# the same float64 values as a (minigrad, torch) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, dtype="float64")
+
 TD = torch.distributions
 
 RNG = np.random.RandomState(11)
@@ -36,12 +43,6 @@ def _close(ours, theirs, tol=1e-8):
     a, b = _np(ours), _np(theirs)
     assert a.shape == b.shape, (a.shape, b.shape)
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
-
-
-def _both(array, grad=True):
-    a = np.asarray(array, dtype=np.float64)
-    return (mg.tensor(a, dtype=mg.float64, requires_grad=grad),
-            torch.tensor(a, dtype=torch.float64, requires_grad=grad))
 
 
 def _spd(*batch, n=3):

@@ -4,19 +4,8 @@ many-dimensional state."""
 import numpy as np
 import pytest
 
-import minigrad
-
 torch = pytest.importorskip("torch")
-
-
-def _both(fn):
-    out = []
-    for lib in (minigrad, torch):
-        try:
-            out.append(("ok", fn(lib)))
-        except Exception as exc:  # noqa: BLE001
-            out.append((type(exc).__name__, str(exc)))
-    return out
+from torch_agreement import LIBS, outcome  # noqa: E402
 
 
 @pytest.mark.parametrize("reduction", ["mean", "none"])
@@ -29,7 +18,7 @@ def test_cross_entropy_without_samples_or_classes(shape, target, smoothing, redu
                                                reduction=reduction, label_smoothing=smoothing)
         loss.sum().backward()
         return loss.detach().numpy(), tuple(x.grad.shape)
-    (mine_kind, mine), (their_kind, theirs) = _both(run)
+    (mine_kind, mine), (their_kind, theirs) = (outcome(run, lib) for lib in LIBS)
     assert mine_kind == their_kind == "ok", (mine, theirs)
     np.testing.assert_array_equal(mine[0], theirs[0])
     assert mine[1] == theirs[1]
@@ -40,7 +29,7 @@ def test_nll_loss_without_classes(reduction):
     def run(lib):
         return lib.nn.functional.nll_loss(lib.zeros(0, 0), lib.zeros(0, dtype=lib.long),
                                           reduction=reduction).numpy()
-    (mine_kind, mine), (their_kind, theirs) = _both(run)
+    (mine_kind, mine), (their_kind, theirs) = (outcome(run, lib) for lib in LIBS)
     assert mine_kind == their_kind == "ok"
     np.testing.assert_array_equal(mine, theirs)
 
@@ -52,7 +41,7 @@ def test_class_weight_dtype_is_checked_first(shape, weight_dtype):
         weight = lib.ones(shape[1], dtype=getattr(lib, weight_dtype))
         return lib.nn.NLLLoss(weight=weight)(lib.zeros(shape),
                                              lib.zeros(shape[0], dtype=lib.long))
-    mine, theirs = _both(run)
+    mine, theirs = (outcome(run, lib) for lib in LIBS)
     assert mine == theirs and mine[0] == "RuntimeError"
 
 
@@ -62,5 +51,5 @@ def test_cell_state_of_too_many_dims(cell):
         layer = getattr(lib.nn, cell)(4, 5)
         h = lib.zeros(3, 1, 1, 5)
         return layer(lib.zeros(3, 4), (h, h) if cell == "LSTMCell" else h)
-    mine, theirs = _both(run)
+    mine, theirs = (outcome(run, lib) for lib in LIBS)
     assert mine == theirs and mine[0] == "ValueError"

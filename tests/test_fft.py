@@ -6,6 +6,7 @@ import pytest
 import minigrad as mg
 
 torch = pytest.importorskip("torch")
+from torch_agreement import pair, same_tensor  # noqa: E402
 
 RNG = np.random.default_rng(0)
 ONE_DIM = ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")
@@ -21,16 +22,9 @@ def _data(shape, dtype):
     return x.astype(dtype)
 
 
-def _same(mine, theirs, tol):
-    mine, theirs = mine.detach(), theirs.detach().resolve_conj()
-    assert str(mine.dtype) == str(theirs.dtype).replace("torch", "minigrad")
-    assert tuple(mine.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=tol, atol=tol)
-
-
-def _both(name, x, **kw):
-    return (getattr(mg.fft, name)(mg.tensor(x), **kw),
-            getattr(torch.fft, name)(torch.tensor(x), **kw))
+def _fft_pair(name, x, **kw):
+    """fft.<name>(x, **kw) of minigrad and of torch."""
+    return pair(lambda lib, t: getattr(lib.fft, name)(t, **kw), x)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
@@ -49,7 +43,7 @@ def test_one_dim_forward(name, dtype):
                         continue
                     if name in ("irfft", "hfft") and n == 1:
                         kw["n"] = 2
-                    _same(*_both(name, x, **kw), tol)
+                    same_tensor(*_fft_pair(name, x, **kw), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
@@ -67,7 +61,7 @@ def test_n_dim_forward(name, dtype):
                     continue
                 if name.endswith("2") and "s" in kw and len(kw["s"]) != 2:
                     continue
-                _same(*_both(name, x, norm=norm, **kw), tol)
+                same_tensor(*_fft_pair(name, x, norm=norm, **kw), rtol=tol, atol=tol)
 
 
 def test_dtypes_and_promotion():
@@ -78,7 +72,7 @@ def test_dtypes_and_promotion():
     with pytest.raises(RuntimeError, match="Unsupported dtype Half"):
         mg.fft.fft(mg.zeros(4, dtype=mg.float16))
     # 0-d: fftn over no axes is a complex copy; a 1-D transform needs a dimension
-    _same(*_both("fftn", np.array(2.5)), 1e-12)
+    same_tensor(*_fft_pair("fftn", np.array(2.5)), rtol=1e-12, atol=1e-12)
     for lib in (torch, mg):        # torch's CPU FFT refuses a batch of no elements
         with pytest.raises(RuntimeError):
             lib.fft.fft(lib.zeros(3, 0), dim=0)
@@ -120,14 +114,16 @@ def test_shift_and_freq():
     x = RNG.standard_normal((4, 5))
     for name in ("fftshift", "ifftshift"):
         for dim in (None, 0, (1,), (0, -1)):
-            _same(*_both(name, x, dim=dim), 0)
+            same_tensor(*_fft_pair(name, x, dim=dim), rtol=0, atol=0)
     for n in (0, 1, 4, 7):
         for d in (1.0, 0.1):
             for dtype in (None, mg.float64):
                 kw = {} if dtype is None else {"dtype": dtype}
                 tkw = {} if dtype is None else {"dtype": torch.float64}
-                _same(mg.fft.fftfreq(n, d, **kw), torch.fft.fftfreq(n, d, **tkw), 0)
-                _same(mg.fft.rfftfreq(n, d, **kw), torch.fft.rfftfreq(n, d, **tkw), 0)
+                same_tensor(mg.fft.fftfreq(n, d, **kw), torch.fft.fftfreq(n, d, **tkw),
+                            rtol=0, atol=0)
+                same_tensor(mg.fft.rfftfreq(n, d, **kw), torch.fft.rfftfreq(n, d, **tkw),
+                            rtol=0, atol=0)
 
 
 def _grads(lib, name, x, w1, w2, create_graph=False, **kw):
@@ -158,13 +154,13 @@ def test_gradients_match_torch(name, kw):
     w1, w2 = RNG.standard_normal(shape), RNG.standard_normal(shape)
     _, mine = _grads(mg, name, x, w1, w2, **kw)
     _, theirs = _grads(torch, name, x, w1, w2, **kw)
-    _same(mine, theirs, 1e-10)
+    same_tensor(mine, theirs, rtol=1e-10, atol=1e-10)
     if dtype == np.complex128 and name not in ("irfft", "hfft", "irfftn", "hfftn", "irfft2",
                                                "hfft2"):
         # a real input receives the real part of the same gradient
         _, mine = _grads(mg, name, x.real.copy(), w1, w2, **kw)
         _, theirs = _grads(torch, name, x.real.copy(), w1, w2, **kw)
-        _same(mine, theirs, 1e-10)
+        same_tensor(mine, theirs, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", ["fft", "rfft", "irfft", "hfft2", "ihfftn"])
@@ -182,7 +178,7 @@ def test_second_derivatives_match_torch(name):
             (g * lib.tensor(v)).pow(2).sum()
         gg, = (torch.autograd.grad if lib is torch else mg.autograd.grad)(h, t)
         results.append(gg)
-    _same(*results, 1e-9)
+    same_tensor(*results, rtol=1e-9, atol=1e-9)
 
 
 STFT_CASES = [dict(n_fft=8, hop_length=2), dict(n_fft=8, hop_length=3, center=False),
@@ -206,11 +202,11 @@ def test_stft_matches_torch(kw):
                 grads = (torch.autograd.grad if lib is torch else mg.autograd.grad)(loss, leaves)
                 out.append((s, grads))
             RNG.standard_normal(1)
-            _same(out[0][0], out[1][0], 1e-10)
+            same_tensor(out[0][0], out[1][0], rtol=1e-10, atol=1e-10)
     # Tensor.stft and return_complex=False (torch's deprecated real layout)
     x = RNG.standard_normal(16)
-    _same(mg.tensor(x).stft(8, return_complex=False),
-          torch.tensor(x).stft(8, return_complex=False), 1e-10)
+    same_tensor(mg.tensor(x).stft(8, return_complex=False),
+                torch.tensor(x).stft(8, return_complex=False), rtol=1e-10, atol=1e-10)
 
 
 def test_stft_and_istft_gradients_match_torch():
@@ -226,7 +222,7 @@ def test_stft_and_istft_gradients_match_torch():
         loss = loss + (y * lib.tensor(wy)).sum()
         grads.append((torch.autograd.grad if lib is torch else mg.autograd.grad)(loss, [t, w]))
     for m, t in zip(*grads):
-        _same(m, t, 1e-10)
+        same_tensor(m, t, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("kw", [dict(n_fft=8), dict(n_fft=8, hop_length=3, length=30),
@@ -240,8 +236,8 @@ def test_istft_matches_torch(kw):
     s = torch.stft(torch.tensor(RNG.standard_normal((2, 20))), window=torch.tensor(window),
                    return_complex=True, **spec_kw)
     s = s + 0.1j * torch.tensor(RNG.standard_normal(tuple(s.shape)))
-    _same(mg.tensor(s.numpy()).istft(window=mg.tensor(window), **kw),
-          torch.istft(s, window=torch.tensor(window), **kw), 1e-10)
+    same_tensor(mg.tensor(s.numpy()).istft(window=mg.tensor(window), **kw),
+                torch.istft(s, window=torch.tensor(window), **kw), rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("call, exc, words", [

@@ -2,7 +2,7 @@
 on adversarial values: 0-d and empty tensors, expanded and flipped views, NaN, +-inf, -0.0,
 integer extremes, every dtype): each case runs the same code on PyTorch and on minigrad and
 compares values, dtypes, shapes, requires_grad, gradients and the exception types."""
-import warnings
+import functools
 
 import numpy as np
 import pytest
@@ -10,7 +10,10 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-from torch_agreement import agree  # noqa: E402
+from torch_agreement import agree, both  # noqa: E402
+
+# fn(lib) in each library: [fn(minigrad), fn(torch)], warnings dropped
+_both = functools.partial(both, quiet=True)
 
 
 def _same_values(mine, theirs):
@@ -22,13 +25,6 @@ def _same_values(mine, theirs):
     if m.dtype.kind == "f":
         zeros = (m == 0) & (t == 0)
         np.testing.assert_array_equal(np.signbit(m[zeros]), np.signbit(t[zeros]))
-
-
-def _both(fn):
-    """fn(lib) on each library: (minigrad's result, torch's)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(minigrad), fn(torch)
 
 
 def _grads(fn, values, weights=None):

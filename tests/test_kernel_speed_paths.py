@@ -2,29 +2,24 @@
 (float64 accumulation, slice loop) and gather (flat take, add.at backward), checked against
 PyTorch: values, gradients, second derivatives, odd layouts and dtypes; group_norm beside
 them (its node shares layer_norm's helpers)."""
+import functools
+
 import numpy as np
 import pytest
 import torch
 
 import minigrad
+from torch_agreement import TORCH_FIRST, leaves, same_tensor
 
 F32 = dict(rtol=1e-5, atol=1e-5)
 F64 = dict(rtol=1e-10, atol=1e-12)
 
-
-def _both(array, requires_grad=True):
-    return (torch.tensor(array, requires_grad=requires_grad),
-            minigrad.tensor(array, requires_grad=requires_grad))
+# the same values as a (torch, minigrad) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, order=TORCH_FIRST)
 
 
 def _name(dtype):
     return str(dtype).split(".")[-1]
-
-
-def _close(t, m, tol):
-    assert tuple(t.shape) == tuple(m.shape)
-    assert _name(t.dtype) == _name(m.dtype)
-    np.testing.assert_allclose(m.detach().numpy(), t.detach().numpy(), **tol)
 
 
 def _grads(fn, arrays, tol, second=False):
@@ -42,11 +37,11 @@ def _grads(fn, arrays, tol, second=False):
             grads = grads + lib.autograd.grad(total, tensors, allow_unused=True)
         outs.append((y, grads))
     (ty, tg), (my, mg) = outs
-    _close(ty, my, tol)
+    same_tensor(my, ty, **tol)
     for a, b in zip(tg, mg):
         assert (a is None) == (b is None)
         if a is not None:
-            _close(a, b, tol)
+            same_tensor(b, a, **tol)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -228,8 +223,8 @@ def test_gather_repeats_smaller_index_and_noncontiguous(dim, dtype, tol):
             (y * lib.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(dtype))
              ).sum().backward()
             pairs.append((y, xt.grad))
-        _close(pairs[0][0], pairs[1][0], tol)
-        _close(pairs[0][1], pairs[1][1], tol)
+        same_tensor(pairs[1][0], pairs[0][0], **tol)
+        same_tensor(pairs[1][1], pairs[0][1], **tol)
 
 
 def test_gather_second_derivative_and_integers():

@@ -6,16 +6,12 @@ import pytest
 import minigrad as mg
 
 torch = pytest.importorskip("torch")
+from torch_agreement import pair  # noqa: E402
 
 RNG = np.random.default_rng(5)
 A33 = RNG.standard_normal((2, 3, 3)) + 3 * np.eye(3)
 SPD = A33 @ A33.transpose(0, 2, 1)
 SINGULAR = np.stack([np.eye(2), [[1.0, 2.0], [2.0, 4.0]]])
-
-
-def _both(fn, *arrays):
-    return (fn(mg, *[mg.tensor(a) for a in arrays]),
-            fn(torch, *[torch.tensor(a) for a in arrays]))
 
 
 def _close(m, t, atol=1e-10):
@@ -29,7 +25,7 @@ def _close(m, t, atol=1e-10):
     ("inv_ex", ("inverse", "info")), ("cholesky_ex", ("L", "info")),
 ])
 def test_named_fields(name, fields):
-    m, t = _both(lambda lib, a: getattr(lib.linalg, name)(a), SPD)
+    m, t = pair(lambda lib, a: getattr(lib.linalg, name)(a), SPD)
     assert m.__match_args__ == fields
     for f in fields:
         _close(abs(getattr(m, f)), abs(getattr(t, f)))
@@ -38,31 +34,31 @@ def test_named_fields(name, fields):
 def test_lstsq_fields_and_drivers():
     a, b = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
     for driver in (None, "gelsd"):
-        m, t = _both(lambda lib, a, b: lib.linalg.lstsq(a, b, driver=driver), a, b)
+        m, t = pair(lambda lib, a, b: lib.linalg.lstsq(a, b, driver=driver), a, b)
         assert m.__match_args__ == ("solution", "residuals", "rank", "singular_values")
         for x, y in zip(m, t):
             assert tuple(x.shape) == tuple(y.shape)
             _close(x, y)
-    m, t = _both(lambda lib, a, b: lib.linalg.lstsq(a, b).solution, a, b[:, 0].copy())
+    m, t = pair(lambda lib, a, b: lib.linalg.lstsq(a, b).solution, a, b[:, 0].copy())
     _close(m, t)
-    m, t = _both(lambda lib, a, b: lib.linalg.solve(a, b), A33, b[:3, 0].copy())   # broadcast
+    m, t = pair(lambda lib, a, b: lib.linalg.solve(a, b), A33, b[:3, 0].copy())   # broadcast
     _close(m, t)
 
 
 def test_qr_modes_and_svd_shapes():
     a = RNG.standard_normal((2, 5, 3))
     for mode in ("reduced", "complete", "r"):
-        m, t = _both(lambda lib, a: lib.linalg.qr(a, mode=mode), a)
+        m, t = pair(lambda lib, a: lib.linalg.qr(a, mode=mode), a)
         assert [tuple(x.shape) for x in m] == [tuple(x.shape) for x in t]
         _close(abs(m.R), abs(t.R))
     for full in (True, False):
-        m, t = _both(lambda lib, a: lib.linalg.svd(a, full_matrices=full), a)
+        m, t = pair(lambda lib, a: lib.linalg.svd(a, full_matrices=full), a)
         assert [tuple(x.shape) for x in m] == [tuple(x.shape) for x in t]
         q = m.U.numpy()
         np.testing.assert_allclose(q.transpose(0, 2, 1) @ q, np.eye(q.shape[-1])[None].repeat(2, 0),
                                    atol=1e-12)
     for some in (True, False):
-        m, t = _both(lambda lib, a: lib.svd(a, some=some), a)
+        m, t = pair(lambda lib, a: lib.svd(a, some=some), a)
         assert m.__match_args__ == ("U", "S", "V")
         assert [tuple(x.shape) for x in m] == [tuple(x.shape) for x in t]
     m = mg.svd(mg.tensor(a), compute_uv=False)
@@ -83,18 +79,18 @@ def test_aliases_and_methods():
         (lambda lib, a: lib.linalg.multi_dot([a[0], a[1], a[0]]), None),
         (lambda lib, a: lib.cholesky_solve(a[0], lib.linalg.cholesky(a[1] @ a[1].mT)), None),
     ]:
-        m, t = _both(ours, A33)
+        m, t = pair(ours, A33)
         _close(m, t)
     assert x.det().shape == (2,)
 
 
 def test_float32_and_info():
-    m, t = _both(lambda lib, a: lib.linalg.inv(a), A33.astype(np.float32))
+    m, t = pair(lambda lib, a: lib.linalg.inv(a), A33.astype(np.float32))
     _close(m, t, atol=1e-5)
-    m, t = _both(lambda lib, a: lib.linalg.inv_ex(a).info, SINGULAR)
+    m, t = pair(lambda lib, a: lib.linalg.inv_ex(a).info, SINGULAR)
     _close(m, t)
     bad = np.stack([np.eye(3), np.diag([1.0, 1.0, -1.0])])
-    m, t = _both(lambda lib, a: lib.linalg.cholesky_ex(a).info, bad)
+    m, t = pair(lambda lib, a: lib.linalg.cholesky_ex(a).info, bad)
     _close(m, t)
 
 
@@ -128,14 +124,14 @@ def test_errors_match_torch(fn, arrays):
 
 
 def test_solve_triangular_singular_gives_inf():
-    m, t = _both(lambda lib, a, b: lib.linalg.solve_triangular(a, b, upper=True),
-                 np.zeros((3, 3)), np.ones((3, 1)))
+    m, t = pair(lambda lib, a, b: lib.linalg.solve_triangular(a, b, upper=True),
+                np.zeros((3, 3)), np.ones((3, 1)))
     np.testing.assert_array_equal(np.isinf(m.numpy()), np.isinf(t.numpy()))
 
 
 def test_matrix_exp_large_norm_and_second_order():
     a = RNG.standard_normal((2, 4, 4)) * np.array([0.1, 20.0])[:, None, None]
-    m, t = _both(lambda lib, a: lib.linalg.matrix_exp(a), a)
+    m, t = pair(lambda lib, a: lib.linalg.matrix_exp(a), a)
     np.testing.assert_allclose(m.numpy(), t.numpy(), rtol=1e-10)
     for lib in (mg, torch):
         x = lib.tensor(A33[0] * 0.5, requires_grad=True)
@@ -148,7 +144,7 @@ def test_matrix_exp_large_norm_and_second_order():
 
 def test_lstsq_gels_residuals_and_cholesky_solve_factor_gradient():
     a, b = RNG.standard_normal((3, 5, 3)), RNG.standard_normal((3, 5, 2))
-    m, t = _both(lambda lib, a, b: lib.linalg.lstsq(a, b, driver="gels"), a, b)
+    m, t = pair(lambda lib, a, b: lib.linalg.lstsq(a, b, driver="gels"), a, b)
     for x, y in zip(m, t):                       # residuals (3, 2); rank and sv empty
         assert tuple(x.shape) == tuple(y.shape)
         _close(x, y)
@@ -164,5 +160,5 @@ def test_lstsq_gels_residuals_and_cholesky_solve_factor_gradient():
 
 def test_svd_full_matrices_complement_is_lapacks():
     a = RNG.standard_normal((2, 6, 3))           # tall: the extra columns of U
-    m, t = _both(lambda lib, a: lib.linalg.svd(a, full_matrices=True), a)
+    m, t = pair(lambda lib, a: lib.linalg.svd(a, full_matrices=True), a)
     _close(m.U[..., 3:], t.U[..., 3:], atol=1e-9)

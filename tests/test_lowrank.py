@@ -7,16 +7,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _both(fn):
-    out = []
-    for lib in (minigrad, torch):
-        try:
-            out.append(fn(lib))
-        except Exception as exc:  # noqa: BLE001
-            out.append(exc)
-    return out
+from torch_agreement import both  # noqa: E402
 
 
 @pytest.mark.parametrize("case", [
@@ -28,7 +19,7 @@ def _both(fn):
     lambda L: L.svd_lowrank(L.ones(3)),
 ])
 def test_refusals_match_pytorch(case):
-    mine, theirs = _both(case)
+    mine, theirs = both(case, errors=True)
     assert isinstance(theirs, Exception)
     assert type(mine) is type(theirs) and str(mine) == str(theirs)
 
@@ -36,8 +27,8 @@ def test_refusals_match_pytorch(case):
 @pytest.mark.parametrize("shape, q", [((5, 3), 4), ((3, 6), 2), ((0, 3), 2), ((2, 4, 3), None),
                                       ((4, 4), 0)])
 def test_shapes(shape, q):
-    mine, theirs = _both(lambda L: [tuple(t.shape) for t in L.svd_lowrank(
-        L.ones(*shape, dtype=L.float64), q=q)])
+    mine, theirs = both(lambda L: [tuple(t.shape) for t in L.svd_lowrank(
+        L.ones(*shape, dtype=L.float64), q=q)], errors=True)
     assert mine == theirs
 
 

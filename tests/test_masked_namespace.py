@@ -1,6 +1,7 @@
 """minigrad.masked against torch.masked: every function on a mask with fully masked-out
 slices (identity / NaN results), several dims, keepdim, dtype, broadcast masks, integer
 inputs, 0-d and empty inputs, and gradients."""
+import functools
 import math
 import warnings
 
@@ -11,6 +12,10 @@ import minigrad
 import minigrad.masked as masked
 
 torch = pytest.importorskip("torch")
+from torch_agreement import same_tensor  # noqa: E402
+
+# dtype, shape and values within rtol 1e-12 (or the call's), atol 1e-14, NaN where NaN
+_check = functools.partial(same_tensor, rtol=1e-12, atol=1e-14)
 
 
 def _data():
@@ -20,14 +25,6 @@ def _data():
     m[0, 1, :] = False           # a fully masked row along the last dim
     m[1, :, 2] = False           # a fully masked column along dim 1
     return x, m
-
-
-def _check(ours, theirs, rtol=1e-12):
-    ours = ours.numpy()
-    theirs = theirs.detach().numpy()
-    assert ours.shape == theirs.shape
-    assert ours.dtype == theirs.dtype
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=1e-14, equal_nan=True)
 
 
 def _call(lib_masked, name, x, *args, **kwargs):

@@ -13,13 +13,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _outcome(fn):
-    try:
-        return "ok", fn()
-    except Exception as exc:  # noqa: BLE001  (the type and the words are compared)
-        return type(exc).__name__, str(exc)
+from torch_agreement import outcome  # noqa: E402
 
 
 def _same_meta(t, m):
@@ -40,8 +34,8 @@ def test_device_object(spec):
 
 
 def test_unknown_device_names_meta_among_known():
-    _, words = _outcome(lambda: minigrad.device("gpu"))
-    _, torch_words = _outcome(lambda: torch.device("gpu"))
+    _, words = outcome(lambda: minigrad.device("gpu"))
+    _, torch_words = outcome(lambda: torch.device("gpu"))
     assert "meta" in words and "meta" in torch_words
     assert words.endswith("device type at start of device string: gpu")
 
@@ -126,8 +120,8 @@ def test_repr(make):
     lambda t: t.to("cpu"),
 ])
 def test_value_reads_refused(read):
-    t = _outcome(lambda: read(torch.empty(3, 4, device="meta")))
-    m = _outcome(lambda: read(minigrad.empty(3, 4, device="meta")))
+    t = outcome(lambda: read(torch.empty(3, 4, device="meta")))
+    m = outcome(lambda: read(minigrad.empty(3, 4, device="meta")))
     assert t[0] != "ok" and m == t
 
 
@@ -372,8 +366,8 @@ def test_mixing_with_cpu_tensors():
     for L in (torch, minigrad):     # a CPU 0-d tensor goes with a meta one (a number)
         assert (L.empty(3, device="meta") + L.tensor(2.0)).device.type == "meta"
     for a, b in (("meta", "cpu"), ("cpu", "meta")):
-        t = _outcome(lambda: torch.empty(3, device=a) + torch.empty(3, device=b))
-        m = _outcome(lambda: minigrad.empty(3, device=a) + minigrad.empty(3, device=b))
+        t = outcome(lambda: torch.empty(3, device=a) + torch.empty(3, device=b))
+        m = outcome(lambda: minigrad.empty(3, device=a) + minigrad.empty(3, device=b))
         assert t[0] == "RuntimeError" and m == t
 
 

@@ -1,6 +1,6 @@
 """Regression cases for what PyTorch's module samples (tests/test_moduleinfo_db.py, slow) found,
 each run on both libraries: refusals in the same type and words, the same values."""
-import warnings
+import functools
 
 import numpy as np
 import pytest
@@ -8,24 +8,13 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import both, same_outcome  # noqa: E402
 
 
-def _run(fn):
-    out = []
-    for lib in (minigrad, torch):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                out.append(fn(lib))
-            except Exception as exc:  # noqa: BLE001
-                out.append(exc)
-    return out
-
-
-def _same_refusal(fn):
-    mine, theirs = _run(fn)
-    assert isinstance(theirs, Exception), theirs
-    assert type(mine) is type(theirs) and str(mine) == str(theirs)
+# [fn(minigrad), fn(torch)], an exception raised standing as the result, warnings dropped
+_run = functools.partial(both, quiet=True, errors=True)
+# torch refuses fn(lib); minigrad with the same exception type and message, word for word
+_same_refusal = functools.partial(same_outcome, refused=True, text=str)
 
 
 @pytest.mark.parametrize("kwargs", [

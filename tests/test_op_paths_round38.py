@@ -8,17 +8,11 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import same_tensor  # noqa: E402
 
 
 def _pair(array, grad=True):
     return (minigrad.tensor(array, requires_grad=grad), torch.tensor(array, requires_grad=grad))
-
-
-def _same(m, t):
-    assert tuple(m.shape) == tuple(t.shape)
-    assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
-    got, want = m.detach().numpy(), t.detach().numpy()
-    assert np.array_equal(got, want, equal_nan=True), (got, want)
 
 
 ROLLS = [((4, 5), 1, 0), ((4, 5), (1, -2), (0, 1)), ((2, 3, 4, 5), (3,), (2,)),
@@ -32,14 +26,14 @@ def test_roll_values_gradients_and_second_order(shape, shifts, dims):
     a, g = rng.standard_normal(shape), rng.standard_normal(shape)
     m, t = _pair(a)
     ym, yt = minigrad.roll(m, shifts, dims), torch.roll(t, shifts, dims)
-    _same(ym, yt)
+    same_tensor(ym, yt)
     assert ym.stride() == yt.stride()
     assert ym.grad_fn.name() == yt.grad_fn.name() == "RollBackward0"
     # an upstream gradient that requires grad: the backward is itself a roll, recorded
     gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g, requires_grad=True),
                                  create_graph=True)
     gt, = torch.autograd.grad(yt, [t], torch.tensor(g, requires_grad=True), create_graph=True)
-    _same(gm, gt)
+    same_tensor(gm, gt)
     assert gm.grad_fn.name() == gt.grad_fn.name() == "RollBackward0"
 
 
@@ -55,7 +49,7 @@ def test_roll_layouts_follow_pytorch():
     e = rng.standard_normal(4)
     ym = minigrad.roll(minigrad.tensor(e).expand(3, 4), 1, 1)
     yt = torch.roll(torch.tensor(e).expand(3, 4), 1, 1)
-    _same(ym, yt)
+    same_tensor(ym, yt)
     assert ym.stride() == yt.stride()
 
 
@@ -81,7 +75,7 @@ def test_triangles_keep_every_value_exactly(name, dtype, shape):
     for k in (0, 1, -2, 7, -9):
         ym = getattr(minigrad, name)(minigrad.tensor(a), k)
         yt = getattr(torch, name)(torch.tensor(a), k)
-        _same(ym, yt)
+        same_tensor(ym, yt)
         assert ym.stride() == yt.stride()
 
 
@@ -92,16 +86,17 @@ def test_triangles_of_views_and_their_gradients():
     for fn in ("tril", "triu"):
         ym = getattr(minigrad, fn)(m.transpose(0, 2), 1)
         yt = getattr(torch, fn)(t.transpose(0, 2), 1)
-        _same(ym, yt)
+        same_tensor(ym, yt)
         assert ym.stride() == yt.stride()
         assert ym.grad_fn.name() == yt.grad_fn.name()
         assert ym.grad_fn._saved_diagonal == yt.grad_fn._saved_diagonal
         g = rng.standard_normal(tuple(yt.shape))
         gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
         gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
-        _same(gm, gt)
+        same_tensor(gm, gt)
     e = rng.standard_normal(4)
-    _same(minigrad.tril(minigrad.tensor(e).expand(3, 4)), torch.tril(torch.tensor(e).expand(3, 4)))
+    same_tensor(minigrad.tril(minigrad.tensor(e).expand(3, 4)),
+                torch.tril(torch.tensor(e).expand(3, 4)))
     v = minigrad.tensor(rng.standard_normal((4, 4)), requires_grad=True)
     assert minigrad.autograd.gradcheck(lambda s: minigrad.tril(s, -1), (v,))
     assert minigrad.autograd.gradgradcheck(lambda s: minigrad.triu(s) ** 2, (v,))
@@ -113,7 +108,7 @@ def test_inplace_triangles_keep_their_node_names():
     wm, wt = m.clone(), t.clone()
     wm.tril_(1)
     wt.tril_(1)
-    _same(wm, wt)
+    same_tensor(wm, wt)
     assert wm.grad_fn.name() == wt.grad_fn.name()
 
 
@@ -155,21 +150,21 @@ def test_unfold_and_fold_are_pytorchs_and_each_others_backward(shape, k, d, p, s
     m, t = _pair(rng.standard_normal(shape))
     ym = minigrad.nn.functional.unfold(m, k, d, p, s)
     yt = torch.nn.functional.unfold(t, k, d, p, s)
-    _same(ym, yt)
+    same_tensor(ym, yt)
     assert ym.grad_fn.name() == yt.grad_fn.name()
     g = rng.standard_normal(tuple(yt.shape))
     gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
     gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
-    _same(gm, gt)               # the adds in PyTorch's order: the same bits
+    same_tensor(gm, gt)               # the adds in PyTorch's order: the same bits
     cm, ct = _pair(g)
     fm = minigrad.nn.functional.fold(cm, shape[-2:], k, d, p, s)
     ft = torch.nn.functional.fold(ct, shape[-2:], k, d, p, s)
-    _same(fm, ft)
+    same_tensor(fm, ft)
     assert fm.grad_fn.name() == ft.grad_fn.name()
     h = rng.standard_normal(tuple(ft.shape))
     hm, = minigrad.autograd.grad(fm, [cm], minigrad.tensor(h))
     ht, = torch.autograd.grad(ft, [ct], torch.tensor(h))
-    _same(hm, ht)
+    same_tensor(hm, ht)
 
 
 def test_unfold_and_fold_second_order_and_strided_inputs():
@@ -183,7 +178,7 @@ def test_unfold_and_fold_second_order_and_strided_inputs():
     a = rng.standard_normal((5, 5, 2, 3))
     got = F.unfold(minigrad.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
     want = torch.nn.functional.unfold(torch.tensor(a).permute(2, 3, 0, 1), 3, padding=1)
-    _same(got, want)
+    same_tensor(got, want)
 
 
 @pytest.mark.parametrize("slope", [0.01, 0.2, 1.0, 1.5, -0.1, 0.0])
@@ -203,13 +198,13 @@ def test_leaky_relu_values_gradients_and_layouts(slope, dtype, shape, permuted):
             m, t = m.transpose(0, -1), t.transpose(0, -1)
         ym = minigrad.nn.functional.leaky_relu(m, slope)
         yt = torch.nn.functional.leaky_relu(t, slope)
-        _same(ym, yt)
+        same_tensor(ym, yt)
         assert ym.stride() == yt.stride()
         if grad:
             g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
             gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
             gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
-            _same(gm, gt)
+            same_tensor(gm, gt)
             assert gm.stride() == gt.stride()
 
 
@@ -222,10 +217,10 @@ def test_leaky_relu_second_order_and_in_place():
     vm, vt = m * 1, t * 1
     F.leaky_relu(vm, 0.2, inplace=True)
     torch.nn.functional.leaky_relu(vt, 0.2, inplace=True)
-    _same(vm, vt)
+    same_tensor(vm, vt)
     vm.sum().backward()
     vt.sum().backward()
-    _same(m.grad, t.grad)
+    same_tensor(m.grad, t.grad)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -255,7 +250,7 @@ def test_clip_shaped_activations_keep_ties_nans_and_signs(dtype, size):
                 g = rng.standard_normal(a.shape).astype(dtype)
                 gm, = minigrad.autograd.grad(ym, [m], minigrad.tensor(g))
                 gt, = torch.autograd.grad(yt, [t], torch.tensor(g))
-                _same(gm, gt)
+                same_tensor(gm, gt)
 
 
 @pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float16", "float32"])

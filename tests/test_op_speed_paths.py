@@ -14,28 +14,13 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import same_tensor  # noqa: E402
 
 _RNG = np.random.default_rng(20261205)
 
 
 def _numpy(t):
     return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
-
-
-def _same(m, t, tol=0.0):
-    """minigrad's and torch's tensors (or tuples of them): equal shapes, dtypes and values
-    (within ``tol``, NaN equal to NaN)."""
-    ms = m if isinstance(m, (tuple, list)) else (m,)
-    ts = t if isinstance(t, (tuple, list)) else (t,)
-    assert len(ms) == len(ts)
-    for a, b in zip(ms, ts):
-        assert tuple(a.shape) == tuple(b.shape)
-        assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
-        x, y = _numpy(a), _numpy(b)
-        if tol:
-            np.testing.assert_allclose(x, y, rtol=tol, atol=tol, equal_nan=True)
-        else:
-            np.testing.assert_array_equal(x, y)
 
 
 # ---------------------------------------------------------------------------------- topk
@@ -63,9 +48,9 @@ def test_topk_matches_torch(dtype, kind, largest, shape, dim, k):
     a = _topk_input(kind, shape, dim, dtype)
     m = minigrad.topk(minigrad.tensor(a), k, dim, largest)
     t = torch.topk(torch.tensor(a), k, dim, largest)
-    _same(m.values, t.values)
+    same_tensor(m.values, t.values)
     if kind == "distinct" and (np.dtype(dtype).kind != "u" or shape[dim] <= 256):
-        _same(m.indices, t.indices)     # ties (uint8 wraps past 255): order unspecified
+        same_tensor(m.indices, t.indices)     # ties (uint8 wraps past 255): order unspecified
     # the indices point at the values returned
     picked = np.take_along_axis(a, _numpy(m.indices), axis=dim)
     np.testing.assert_array_equal(picked, _numpy(m.values))
@@ -76,8 +61,8 @@ def test_topk_ties_in_torch_order():
     a = np.array([[5, 1, 5, 5, 0, 5] * 20], dtype=np.float32)
     m = minigrad.topk(minigrad.tensor(a), 3, -1)
     t = torch.topk(torch.tensor(a), 3, -1)
-    _same(m.indices, t.indices)
-    _same(m.values, t.values)
+    same_tensor(m.indices, t.indices)
+    same_tensor(m.values, t.values)
 
 
 def test_topk_with_nan_and_inf():
@@ -86,8 +71,8 @@ def test_topk_with_nan_and_inf():
     for largest in (True, False):
         m = minigrad.topk(minigrad.tensor(a), 5, 1, largest)
         t = torch.topk(torch.tensor(a), 5, 1, largest)
-        _same(m.values, t.values)
-        _same(m.indices, t.indices)
+        same_tensor(m.values, t.values)
+        same_tensor(m.indices, t.indices)
 
 
 def test_topk_gradient():
@@ -97,7 +82,7 @@ def test_topk_gradient():
         x = lib.tensor(a, requires_grad=True)
         (lib.topk(x, 10, 1).values * lib.arange(10.0, dtype=lib.float64)).sum().backward()
         grads.append(x.grad)
-    _same(*grads)
+    same_tensor(*grads)
 
 
 # -------------------------------------------------------------------------------- unique
@@ -108,13 +93,14 @@ def test_topk_gradient():
                                     {"return_counts": True}])
 def test_unique_of_integers(dtype, low, high, extras):
     a = _RNG.integers(low, high, 4096, endpoint=True).astype(dtype).reshape(64, 64)
-    _same(minigrad.unique(minigrad.tensor(a), **extras), torch.unique(torch.tensor(a), **extras))
+    same_tensor(minigrad.unique(minigrad.tensor(a), **extras),
+                torch.unique(torch.tensor(a), **extras))
 
 
 def test_unique_of_extreme_int64():
     a = np.array([0, 2 ** 63 - 1, -2 ** 63, 5] * 400, dtype=np.int64)
     kw = {"return_inverse": True, "return_counts": True}
-    _same(minigrad.unique(minigrad.tensor(a), **kw), torch.unique(torch.tensor(a), **kw))
+    same_tensor(minigrad.unique(minigrad.tensor(a), **kw), torch.unique(torch.tensor(a), **kw))
 
 
 # ------------------------------------------------------------------ x[idx], its gradient
@@ -147,7 +133,7 @@ def test_index_gradient(name, dtype):
         grads.append(x.grad)
     # (float32: 100 repeats summed one by one in index order, as torch's one thread sums
     # them; its threads can split the sum, a few float32 steps apart)
-    _same(*grads, tol=1e-5 if dtype == np.float32 else 1e-6)
+    same_tensor(*grads, tol=1e-5 if dtype == np.float32 else 1e-6)
 
 
 # -------------------------------------------------------------------------------- einsum
@@ -176,7 +162,7 @@ def test_einsum_pairs(equation, shapes, dtype):
         y = lib.einsum(equation, *xs)
         (y.abs() if dtype == np.complex64 else y * 1.5).sum().backward()
         results.append([y] + [x.grad for x in xs])
-    _same(*results, tol=tol)
+    same_tensor(*results, tol=tol)
 
 
 def test_einsum_pair_second_derivative():
@@ -187,7 +173,7 @@ def test_einsum_pair_second_derivative():
         g, = lib.autograd.grad((lib.einsum("bij,bjk->bik", x, y) ** 2).sum(), x,
                                create_graph=True)
         out.append(lib.autograd.grad(g.sum(), y)[0])
-    _same(*out, tol=1e-10)
+    same_tensor(*out, tol=1e-10)
 
 
 # ------------------------------------------------------------------------ constant pad
@@ -229,7 +215,7 @@ def test_constant_pad(shape, pad, value, dtype):
     if not isinstance(out[1], list):
         assert out[0] is out[1]                     # both refuse the crop
         return
-    _same(*out, tol=1e-6)
+    same_tensor(*out, tol=1e-6)
 
 
 def test_constant_pad_keeps_channels_last():
@@ -238,8 +224,8 @@ def test_constant_pad_keeps_channels_last():
         x = lib.tensor(a).to(memory_format=lib.channels_last)
         y = lib.nn.functional.pad(x, (1, 1, 2, 0))
         assert y.is_contiguous(memory_format=lib.channels_last)
-    _same(minigrad.nn.functional.pad(minigrad.tensor(a), (1, 1, 2, 0), value=0.5),
-          torch.nn.functional.pad(torch.tensor(a), (1, 1, 2, 0), value=0.5))
+    same_tensor(minigrad.nn.functional.pad(minigrad.tensor(a), (1, 1, 2, 0), value=0.5),
+                torch.nn.functional.pad(torch.tensor(a), (1, 1, 2, 0), value=0.5))
 
 
 # ------------------------------------------------------------- clip_grad_norm_, normalize
@@ -256,7 +242,7 @@ def test_clip_grad_norm_two_norm(dtype, max_norm):
             p.grad = lib.tensor(g.astype(dtype))
         total = lib.nn.utils.clip_grad_norm_(params, max_norm)
         out.append([total] + [p.grad for p in params])
-    _same(*out, tol=1e-6 if dtype == np.float32 else 1e-12)
+    same_tensor(*out, tol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 def test_clip_grad_norm_nonfinite():
@@ -266,7 +252,7 @@ def test_clip_grad_norm_nonfinite():
             p = lib.zeros(3, requires_grad=True)
             p.grad = lib.tensor([1.0, bad, 2.0])
             out.append([lib.nn.utils.clip_grad_norm_([p], 1.0), p.grad])
-        _same(*out)
+        same_tensor(*out)
 
 
 @pytest.mark.parametrize("shape,dim", [((4, 5), 1), ((3, 4, 5), -1), ((3, 4, 5), (1, 2)),
@@ -286,7 +272,7 @@ def test_normalize_two_norm(shape, dim, dtype):
         w = lib.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)).astype(np.float32))
         ((y.abs() if dtype == np.complex64 else y) * w).sum().backward()
         out.append([y, x.grad])
-    _same(*out, tol=1e-10 if dtype == np.float64 else 2e-5)
+    same_tensor(*out, tol=1e-10 if dtype == np.float64 else 2e-5)
 
 
 def test_normalize_second_derivative():
@@ -298,7 +284,7 @@ def test_normalize_second_derivative():
         g, = lib.autograd.grad((y * lib.tensor(np.cos(np.arange(18.0)).reshape(3, 6))).sum(),
                                x, create_graph=True)
         out.append(lib.autograd.grad((g * g).sum(), x)[0])
-    _same(*out, tol=1e-10)
+    same_tensor(*out, tol=1e-10)
 
 
 # ------------------------------------------------------------------------------- one_hot
@@ -317,7 +303,7 @@ def test_one_hot(values, classes):
     if isinstance(out[1], type):
         assert out[0] is out[1]
         return
-    _same(*out)
+    same_tensor(*out)
     assert out[0].is_contiguous()
 
 
@@ -366,7 +352,7 @@ def test_gradients_through_pieces(name, dtype):
         first = [g.clone() for g in (x.grad, w.grad) if g is not None]
         loss.backward()                             # accumulated into .grad a second time
         out.append(first + [g for g in (x.grad, w.grad) if g is not None])
-    _same(*out, tol=1e-5 if dtype == np.float32 else 1e-12)
+    same_tensor(*out, tol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(_PIECE_PROGRAMS))
@@ -379,7 +365,7 @@ def test_second_derivatives_through_pieces(name):
         out.append([gx, gw] + list(lib.autograd.grad((gx * gx).sum() + gw.sum(), (x, w),
                                                       allow_unused=True)))
     out = [[g for g in row if g is not None] for row in out]
-    _same(*out, tol=1e-10)
+    same_tensor(*out, tol=1e-10)
 
 
 def test_piece_gradients_with_hooks():
@@ -395,7 +381,7 @@ def test_piece_gradients_with_hooks():
         x.register_hook(lambda g: seen.append(g.clone()))
         sum((p * (i + 1)).sum() for i, p in enumerate(pieces)).backward()
         out.append([x.grad, seen[0]])
-    _same(*out, tol=1e-12)
+    same_tensor(*out, tol=1e-12)
 
 
 def test_piece_gradients_into_autograd_grad():
@@ -406,7 +392,7 @@ def test_piece_gradients_into_autograd_grad():
         y = x * 2
         loss = sum((p ** 2).sum() for p in y.unbind(0)) + y[:, 1].sum()
         out.append(list(lib.autograd.grad(loss, (x, y))))
-    _same(*out, tol=1e-12)
+    same_tensor(*out, tol=1e-12)
 
 
 @pytest.mark.parametrize("pieces", [1, 2, 3])

@@ -10,19 +10,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _pair(a, grad=False):
-    return minigrad.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
-
-
-def _same(m, t, rtol=1e-10, atol=1e-12):
-    assert tuple(m.shape) == tuple(t.shape), (tuple(m.shape), tuple(t.shape))
-    assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (m.dtype, t.dtype)
-    np.testing.assert_allclose(m.detach().float().numpy() if str(m.dtype).endswith("bfloat16")
-                               else m.detach().numpy(),
-                               t.detach().float().numpy() if t.dtype == torch.bfloat16
-                               else t.detach().numpy(), rtol=rtol, atol=atol)
+from torch_agreement import leaves, same_tensor  # noqa: E402
 
 
 def _same_error(fn_m, fn_t):
@@ -45,16 +33,16 @@ _RNG = np.random.default_rng(7)
 def test_softmax_backward_data_values_and_gradients(shape, dim):
     g_np = _RNG.standard_normal(shape)
     y_np = np.asarray(torch.softmax(torch.tensor(_RNG.standard_normal(shape)), dim).numpy())
-    (gm, gt), (ym, yt) = _pair(g_np, True), _pair(y_np, True)
+    (gm, gt), (ym, yt) = leaves(g_np, grad=True), leaves(y_np, grad=True)
     out_m = minigrad._softmax_backward_data(gm, ym, dim, minigrad.float64)
     out_t = torch._softmax_backward_data(gt, yt, dim, torch.float64)
-    _same(out_m, out_t)
+    same_tensor(out_m, out_t, rtol=1e-10, atol=1e-12)
     assert out_m.requires_grad == out_t.requires_grad
     w = np.cos(np.arange(out_t.numel())).reshape(shape)
     (out_m * minigrad.tensor(w)).sum().backward()
     (out_t * torch.tensor(w)).sum().backward()
-    _same(gm.grad, gt.grad)
-    _same(ym.grad, yt.grad)
+    same_tensor(gm.grad, gt.grad, rtol=1e-10, atol=1e-12)
+    same_tensor(ym.grad, yt.grad, rtol=1e-10, atol=1e-12)
 
 
 def test_softmax_backward_data_second_order():
@@ -68,7 +56,7 @@ def test_softmax_backward_data_second_order():
         second = lib.autograd.grad(first.sum(), (g, y))
         results.append([first, *second])
     for m, t in zip(*results):
-        _same(m, t)
+        same_tensor(m, t, rtol=1e-10, atol=1e-12)
 
 
 def test_softmax_backward_data_is_softmax_gradient():
@@ -79,7 +67,7 @@ def test_softmax_backward_data_is_softmax_gradient():
     ym.backward(minigrad.tensor(g_np))
     yt = torch.softmax(torch.tensor(x_np), 1)
     want = torch._softmax_backward_data(torch.tensor(g_np), yt, 1, torch.float64)
-    _same(xm.grad, want)
+    same_tensor(xm.grad, want, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
@@ -92,7 +80,7 @@ def test_softmax_backward_data_low_precision(dtype):
                                      torch.tensor(y_np).to(getattr(torch, dtype)),
                                      -1, getattr(torch, dtype))
     tol = {"float32": 1e-6, "float16": 2e-3, "bfloat16": 1.6e-2}[dtype]
-    _same(m, t, rtol=tol, atol=tol)
+    same_tensor(m, t, rtol=tol, atol=tol)
 
 
 def test_softmax_backward_data_input_dtype_only_refused_as_on_cpu():
@@ -107,7 +95,7 @@ def test_softmax_backward_data_input_dtype_only_refused_as_on_cpu():
         t = torch._softmax_backward_data(
             torch.tensor(g_np).to(getattr(torch, g_dtype)),
             torch.tensor(y_np).to(getattr(torch, g_dtype)), 1, getattr(torch, in_dtype))
-        _same(m, t, rtol=2e-3, atol=2e-3)
+        same_tensor(m, t, rtol=2e-3, atol=2e-3)
 
 
 _G, _Y = _RNG.standard_normal((3, 4)), _RNG.uniform(size=(3, 4))
@@ -145,7 +133,7 @@ def test_softmax_backward_data_empty_integer_passes():
                                         minigrad.int64)
     t = torch._softmax_backward_data(torch.zeros(0, 4, dtype=torch.int64),
                                      torch.zeros(0, 4, dtype=torch.int64), 1, torch.int64)
-    _same(m, t)
+    same_tensor(m, t, rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,11 +194,11 @@ def test_random_fill_errors(call):
 @pytest.mark.parametrize("shape", [(1, 1), (0, 2, 2), (2, 3, 3)])
 def test_complex_matrix_power_zero(shape):
     a = _RNG.standard_normal(shape) + 1j * _RNG.standard_normal(shape)
-    (am, at) = _pair(a, True)
+    (am, at) = leaves(a, grad=True)
     om, ot = minigrad.linalg.matrix_power(am, 0), torch.linalg.matrix_power(at, 0)
-    _same(om, ot)
+    same_tensor(om, ot, rtol=1e-10, atol=1e-12)
     assert om.requires_grad == ot.requires_grad
     (om * minigrad.tensor(a)).real.sum().backward()
     (ot * torch.tensor(a)).real.sum().backward()
-    _same(am.grad, at.grad)
+    same_tensor(am.grad, at.grad, rtol=1e-10, atol=1e-12)
     assert not np.any(at.grad.numpy())

@@ -4,23 +4,19 @@ as_strided_scatter's input gradient (torch's is the wrong one), native_group_nor
 differentiable statistics and empty batch, histogramdd with bin edges out of order,
 special.bessel_y1's accuracy, and the integer dtypes and 0-d inputs of masked.prod,
 masked.cumsum, masked.cumprod and masked.mean.  Each compares with torch directly."""
+import functools
+
 import numpy as np
 import pytest
 
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves, same_tensor  # noqa: E402
 
-
-def _both(a, grad=False):
-    return minigrad.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
-
-
-def _same(m, t, rtol=1e-7, atol=1e-9):
-    assert tuple(m.shape) == tuple(t.shape), (tuple(m.shape), tuple(t.shape))
-    assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], (m.dtype, t.dtype)
-    np.testing.assert_allclose(m.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=atol,
-                               equal_nan=True)
+# dtype, shape and values within rtol 1e-7, atol 1e-9 (NaN where NaN), the tolerances
+# widened per call where the kernels round differently
+_same = functools.partial(same_tensor, rtol=1e-7, atol=1e-9)
 
 
 def _same_error(fn_m, fn_t):
@@ -40,12 +36,12 @@ def _same_error(fn_m, fn_t):
                                          ((4, 2, 3), (1, 3)), ((2, 1, 3), (2, 1, 1))])
 def test_sum_to_size_dtype(dtype, shape, size):
     a = (np.arange(int(np.prod(shape))).reshape(shape) % 3).astype(dtype)
-    m, t = _both(a)
+    m, t = leaves(a, grad=False)
     _same(m.sum_to_size(size), t.sum_to_size(size))
 
 
 def test_sum_to_size_same_shape_is_self_and_grad():
-    m, t = _both(np.ones((2, 3)), grad=True)
+    m, t = leaves(np.ones((2, 3)), grad=True)
     assert m.sum_to_size(2, 3) is m and t.sum_to_size(2, 3) is t
     w = np.cos(np.arange(3.0))
     (m.sum_to_size(1, 3) * minigrad.tensor(w)).sum().backward()
@@ -60,7 +56,7 @@ def test_sum_to_size_same_shape_is_self_and_grad():
 @pytest.mark.parametrize("shape, edge_order", [((5,), 1), ((5, 5), 2)])
 def test_gradient_explicit_none(dtype, shape, edge_order):
     a = (np.arange(int(np.prod(shape))).reshape(shape) ** 2).astype(dtype)
-    m, t = _both(a)
+    m, t = leaves(a, grad=False)
     mine = minigrad.gradient(m, dim=None, spacing=None, edge_order=edge_order)
     theirs = torch.gradient(t, dim=None, spacing=None, edge_order=edge_order)
     assert len(mine) == len(theirs)
@@ -83,8 +79,8 @@ def test_gradient_explicit_none(dtype, shape, edge_order):
 def test_as_strided_scatter_gradients(shape, src_shape, size, stride, offset):
     rng = np.random.default_rng(0)
     x, s = rng.standard_normal(shape), rng.standard_normal(src_shape)
-    mx, tx = _both(x, grad=True)
-    ms, ts = _both(s, grad=True)
+    mx, tx = leaves(x, grad=True)
+    ms, ts = leaves(s, grad=True)
     mo = minigrad.as_strided_scatter(mx, ms, size, stride, offset)
     to = torch.as_strided_scatter(tx, ts, size, stride, offset)
     _same(mo, to)
@@ -115,9 +111,9 @@ def test_native_group_norm_statistics_gradients(shape, groups, eps):
     if eps < 0:                               # keep var + eps positive
         x = x * 4
     c = shape[1]
-    mx, tx = _both(x, grad=True)
-    mw, tw = _both(rng.standard_normal(c), grad=True)
-    mb, tb = _both(rng.standard_normal(c), grad=True)
+    mx, tx = leaves(x, grad=True)
+    mw, tw = leaves(rng.standard_normal(c), grad=True)
+    mb, tb = leaves(rng.standard_normal(c), grad=True)
     hxw = int(np.prod(shape[2:]))
     mine = minigrad.native_group_norm(mx, mw, mb, shape[0], c, hxw, groups, eps)
     theirs = torch.native_group_norm(tx, tw, tb, shape[0], c, hxw, groups, eps)
@@ -202,16 +198,16 @@ def test_masked_prod_dtypes(dtype, kw):
     for x, mask in ((a, _MASK), (a[0, 0], None), (a[0, 0], np.array(True))):
         if np.ndim(x) == 0 and kw["dim"] not in ((), None, 0, -1):
             continue
-        m, t = _both(x)
+        m, t = leaves(x, grad=False)
         mm = None if mask is None else minigrad.tensor(mask)
         tm = None if mask is None else torch.tensor(mask)
         _same(minigrad.masked.prod(m, mask=mm, **kw), torch.masked.prod(t, mask=tm, **kw))
 
 
 def test_masked_dim_out_of_range():
-    m, t = _both(np.float64(2.0))
+    m, t = leaves(np.float64(2.0), grad=False)
     _same_error(lambda: minigrad.masked.prod(m, dim=1), lambda: torch.masked.prod(t, dim=1))
-    m, t = _both(np.ones((2, 3)))
+    m, t = leaves(np.ones((2, 3)), grad=False)
     _same_error(lambda: minigrad.masked.sum(m, dim=2), lambda: torch.masked.sum(t, dim=2))
 
 
@@ -220,14 +216,14 @@ def test_masked_dim_out_of_range():
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_masked_running_ops_keep_dtype(name, dtype, dim):
     a = (np.arange(6).reshape(2, 3) % 4 * 37 + 3).astype(dtype)     # uint8 / int8 wrap around
-    m, t = _both(a)
+    m, t = leaves(a, grad=False)
     _same(getattr(minigrad.masked, name)(m, dim, mask=minigrad.tensor(_MASK)),
           getattr(torch.masked, name)(t, dim, mask=torch.tensor(_MASK)))
 
 
 @pytest.mark.parametrize("name", ["cumsum", "cumprod"])
 def test_masked_running_ops_refuse_bool(name):
-    m, t = _both(_MASK)
+    m, t = leaves(_MASK, grad=False)
     _same_error(lambda: getattr(minigrad.masked, name)(m, 0),
                 lambda: getattr(torch.masked, name)(t, 0))
 
@@ -237,7 +233,7 @@ def test_masked_running_ops_refuse_bool(name):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_masked_mean_zero_dim(kw, dtype):
     for mask in (None, np.array(True), np.array(False)):
-        m, t = _both(np.array(2.5, dtype=dtype), grad=True)
+        m, t = leaves(np.array(2.5, dtype=dtype), grad=True)
         mine = minigrad.masked.mean(m, mask=None if mask is None else minigrad.tensor(mask), **kw)
         theirs = torch.masked.mean(t, mask=None if mask is None else torch.tensor(mask), **kw)
         _same(mine, theirs)

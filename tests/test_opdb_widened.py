@@ -1,12 +1,18 @@
 """Regression tests for what the widened op_db run (variants, dotted names, float32/int/uint8/bool
 samples: tests/test_opinfo_db.py) found wrong: linalg.vecdot, the interpolate modes nearest-exact,
 bicubic and area, uint8 resizing, embedding's max_norm and normal's keywords."""
+import functools
+
 import numpy as np
 import pytest
 
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves, same_tensor  # noqa: E402
+
+# dtype, shape and values within rtol 1e-7, atol 1e-9, widened per call
+_same = functools.partial(same_tensor, rtol=1e-7, atol=1e-9)
 
 
 def _pair(shape, dtype=np.float64, seed=0, grad=True, low=-3, high=3):
@@ -15,15 +21,7 @@ def _pair(shape, dtype=np.float64, seed=0, grad=True, low=-3, high=3):
         a = rng.uniform(low, high, shape).astype(dtype)
     else:
         a = rng.integers(0, 256, shape).astype(dtype)
-    t = torch.tensor(a, requires_grad=grad)
-    m = minigrad.tensor(a, requires_grad=grad)
-    return m, t
-
-
-def _same(m, t, rtol=1e-7, atol=1e-9):
-    assert tuple(m.shape) == tuple(t.shape)
-    assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
-    np.testing.assert_allclose(m.detach().numpy(), t.detach().numpy(), rtol=rtol, atol=atol)
+    return leaves(a, grad=grad)
 
 
 def _same_error(fn_m, fn_t):

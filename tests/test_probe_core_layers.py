@@ -9,6 +9,7 @@ positions (floored in float32 as PyTorch's kernels do), its unchanged dims and i
 result tensor.
 Every test runs the same code on torch and on minigrad and compares the two.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -16,8 +17,12 @@ import pytest
 import torch
 
 import minigrad
+from torch_agreement import TORCH_FIRST, both
 
 LIBS = (torch, minigrad)
+
+# fn(lib) in each library: [fn(torch), fn(minigrad)]
+_both = functools.partial(both, order=TORCH_FIRST)
 
 
 def _np(t):
@@ -26,11 +31,6 @@ def _np(t):
 
 def _rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _both(fn):
-    """fn(lib) for torch and minigrad."""
-    return [fn(L) for L in LIBS]
 
 
 def _same_error(fn, exc, words):

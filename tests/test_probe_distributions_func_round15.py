@@ -1,16 +1,16 @@
 """Round 15 probes of distributions and torch.func (vmap out_dims pytrees, Multinomial
 entropy), each run beside torch 2.13."""
+import functools
 import numpy as np
 import pytest
 
 import minigrad as mg
 
 torch = pytest.importorskip("torch")
+from torch_agreement import TORCH_FIRST, both  # noqa: E402
 
-
-def _both(fn):
-    """fn(lib) for torch and minigrad: (torch result, minigrad result)."""
-    return fn(torch), fn(mg)
+# fn(lib) in each library: [fn(torch), fn(minigrad)]
+_both = functools.partial(both, order=TORCH_FIRST)
 
 
 def _close(t, m, tol=1e-12):

@@ -15,37 +15,23 @@ import pytest
 import torch
 
 import minigrad
+from torch_agreement import neutral, same_outcome
 
 LIBS = (torch, minigrad)
 
 
-def _norm(text):
-    return str(text).replace("minigrad", "torch")
-
-
-def _outcome(fn, lib):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return "ok", fn(lib)
-    except Exception as e:          # noqa: BLE001  (the error itself is what is compared)
-        return type(e).__name__, _norm(e)
-
-
-def _same(fn):
-    want, got = (_outcome(fn, lib) for lib in LIBS)
-    assert want[0] == got[0], (want, got)
+def _same_outcome_and_value(fn):
+    """``same_outcome``, and where both accept: a tensor's dtype, shape, requires_grad and
+    values equal, anything else equal with the library's name as torch's."""
+    got, want = same_outcome(fn)
     if want[0] == "ok":
         a, b = want[1], got[1]
         if isinstance(a, torch.Tensor):
-            assert _norm(a.dtype) == _norm(b.dtype) and tuple(a.shape) == tuple(b.shape)
+            assert neutral(a.dtype) == neutral(b.dtype) and tuple(a.shape) == tuple(b.shape)
             assert a.requires_grad == b.requires_grad
             np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
         else:
-            assert _norm(a) == _norm(b), (a, b)
-    else:
-        assert want[1] == got[1], (want, got)
-
+            assert neutral(a) == neutral(b), (a, b)
 
 # ---------------------------------------------------------------------------------- asarray
 @pytest.mark.parametrize("requires_grad", [None, False, True])
@@ -77,9 +63,9 @@ def test_asarray_of_a_graph_tensor(requires_grad):
 
 
 def test_asarray_converting_dtype_without_grad():
-    _same(lambda L: L.asarray(L.ones(2, requires_grad=True), dtype=L.float64,
+    _same_outcome_and_value(lambda L: L.asarray(L.ones(2, requires_grad=True), dtype=L.float64,
                               requires_grad=False))
-    _same(lambda L: L.asarray(L.ones(2, requires_grad=True), dtype=L.float64))
+    _same_outcome_and_value(lambda L: L.asarray(L.ones(2, requires_grad=True), dtype=L.float64))
 
 
 # ----------------------------------------------------------------------------------- arange
@@ -109,7 +95,7 @@ def test_asarray_converting_dtype_without_grad():
     "L.linspace(0, 1, 2 ** 70)",
 ])
 def test_arange_keywords_and_sizes(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
@@ -118,7 +104,7 @@ def test_arange_keywords_and_sizes(code):
 def test_integer_logspace_past_the_dtype(dtype, args):
     with warnings.catch_warnings():
         warnings.simplefilter("error")      # (no numpy cast warning either)
-        _same(lambda L: eval(f"L.logspace({args}, dtype=L.{dtype})"))
+        _same_outcome_and_value(lambda L: eval(f"L.logspace({args}, dtype=L.{dtype})"))
 
 
 # ------------------------------------------------------------------------------- pin_memory
@@ -140,7 +126,7 @@ def test_integer_logspace_past_the_dtype(dtype, args):
     "L.zeros(2, pin_memory=1)",
 ])
 def test_factories_take_pin_memory(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 @pytest.mark.skipif(torch.cuda.is_available() or minigrad.cuda.is_available(),
@@ -149,24 +135,25 @@ def test_factories_take_pin_memory(code):
                                   "L.arange(3, pin_memory=True)",
                                   "L.zeros_like(L.ones(2), pin_memory=True)"])
 def test_pinning_without_an_accelerator_is_refused(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 # ------------------------------------------------------------------------- dtypes and numpy
 @pytest.mark.parametrize("make", ["tensor", "from_numpy", "as_tensor"])
 def test_non_native_byte_order_is_refused(make):
     swapped = np.array([1, 2], dtype=np.dtype(np.int32).newbyteorder())
-    _same(lambda L: getattr(L, make)(swapped))
+    _same_outcome_and_value(lambda L: getattr(L, make)(swapped))
 
 
 @pytest.mark.parametrize("name", ["int32", "int64", "uint8", "bool", "int8", "int16"])
 def test_to_complex_of_a_non_floating_dtype(name):
-    _same(lambda L: getattr(L, name).to_complex())
+    _same_outcome_and_value(lambda L: getattr(L, name).to_complex())
 
 
 def test_to_complex_and_to_real_of_floating_dtypes():
     for name in ("float32", "float64", "complex64", "complex128"):
-        _same(lambda L: (getattr(L, name).to_complex(), getattr(L, name).to_real()))
+        _same_outcome_and_value(lambda L: (getattr(L, name).to_complex(),
+                                           getattr(L, name).to_real()))
 
 
 # --------------------------------------------------------------------------- UntypedStorage
@@ -188,7 +175,7 @@ def test_to_complex_and_to_real_of_floating_dtypes():
     "L.UntypedStorage(2, device='cpu').device",
 ])
 def test_untyped_storage_bytes(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 def test_untyped_storage_slices_and_writes_share_memory():
@@ -200,7 +187,7 @@ def test_untyped_storage_slices_and_writes_share_memory():
         s[2:4] = 1
         return (t.tolist(), part.tolist(), part.data_ptr() - s.data_ptr(),
                 s.fill_(2).tolist(), t.tolist())
-    _same(run)
+    _same_outcome_and_value(run)
 
 
 def test_untyped_storage_clone_and_copy():
@@ -210,7 +197,7 @@ def test_untyped_storage_clone_and_copy():
         c = s.clone()
         s.copy_(L.ones(2).untyped_storage())
         return c.data_ptr() != s.data_ptr(), c.tolist(), t.tolist()
-    _same(run)
+    _same_outcome_and_value(run)
 
 
 def test_set_onto_an_untyped_storage():
@@ -223,7 +210,7 @@ def test_set_onto_an_untyped_storage():
         wide = L.tensor([], dtype=L.float64).set_(L.arange(3.).untyped_storage())
         return (whole.tolist(), tuple(shorts.shape), part.tolist(), t.tolist(),
                 tuple(wide.shape))
-    _same(run)
+    _same_outcome_and_value(run)
 
 
 # -------------------------------------------------------------------------------- printing
@@ -247,7 +234,7 @@ def test_a_tensor_subclass_prints_under_its_own_name():
     "repr(L.DoubleTensor)",
 ])
 def test_legacy_type_devices(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 @pytest.mark.parametrize("name", ["FloatTensor", "DoubleTensor", "LongTensor", "ByteTensor",
@@ -255,8 +242,8 @@ def test_legacy_type_devices(code):
 def test_cuda_legacy_types_stand_for_gpu_tensors(name):
     from minigrad._legacy_types import CUDA_TYPES      # (cuda.py's names, once exported)
     want, got = getattr(torch.cuda, name), CUDA_TYPES[name]
-    assert _norm(repr(want)) == _norm(repr(got))
-    assert _norm(want.dtype) == _norm(got.dtype) and want.is_cuda and got.is_cuda
+    assert neutral(repr(want)) == neutral(repr(got))
+    assert neutral(want.dtype) == neutral(got.dtype) and want.is_cuda and got.is_cuda
     assert not isinstance(torch.ones(1, dtype=want.dtype), want)
     assert not isinstance(minigrad.ones(1, dtype=got.dtype), got)
 
@@ -276,7 +263,7 @@ def test_cuda_legacy_types_stand_for_gpu_tensors(name):
     "L.full(np.array([2]), 1.)",
 ])
 def test_the_dtype_class_and_its_name_in_errors(code):
-    _same(lambda L: eval(code))
+    _same_outcome_and_value(lambda L: eval(code))
 
 
 # ---- torch.cuda's legacy tensor types, exposed on minigrad.cuda ----------------------------

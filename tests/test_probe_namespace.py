@@ -11,6 +11,7 @@ twins from ``out=``; pickling, copying, pytree, collate, isinstance, pattern mat
 ``rnn_tanh`` / ``rnn_relu`` and their ``_cell`` forms, and ``torch.embedding_bag``.
 Every test runs the same code on torch and on minigrad and compares the two.
 """
+import functools
 import copy
 import pickle
 
@@ -19,25 +20,25 @@ import pytest
 import torch
 
 import minigrad
+from torch_agreement import TORCH_FIRST, both
 
 LIBS = (torch, minigrad)
 A = np.array([[4., 1., 2.], [1., 5., 3.], [2., 3., 6.]])
+
+# fn(lib) in each library: [fn(torch), fn(minigrad)]
+_both = functools.partial(both, order=TORCH_FIRST)
 
 
 def _neutral(text):
     return str(text).replace("minigrad", "torch")
 
 
-def _outcome(f):
+def _value_or_error(f):
     """f()'s value, or the type and library-neutral message of what it raised."""
     try:
         return f()
     except Exception as e:   # noqa: BLE001  (compared between the libraries)
         return type(e).__name__, _neutral(e)
-
-
-def _both(f):
-    return [f(lib) for lib in LIBS]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,11 +94,11 @@ def test_return_type_construction_and_tuple_behaviour():
         return [repr(r).split("(")[1:], r == (1, 2), hash(r) == hash((1, 2)),
                 type(r[:1]).__name__, type(r + (3,)).__name__, cls([5, 6]).indices,
                 cls(x for x in (7, 8)).values, tuple(cls((1, 2), {})),
-                _outcome(lambda: cls(1, 2)), _outcome(lambda: cls((1, 2, 3))),
-                _outcome(lambda: cls((1,))), _outcome(lambda: cls(5)),
-                _outcome(lambda: cls((1, 2), 3)),
-                _outcome(lambda: setattr(r, "values", 3))[0],
-                _outcome(lambda: setattr(r, "other", 3))[0]]
+                _value_or_error(lambda: cls(1, 2)), _value_or_error(lambda: cls((1, 2, 3))),
+                _value_or_error(lambda: cls((1,))), _value_or_error(lambda: cls(5)),
+                _value_or_error(lambda: cls((1, 2), 3)),
+                _value_or_error(lambda: setattr(r, "values", 3))[0],
+                _value_or_error(lambda: setattr(r, "other", 3))[0]]
     assert _neutral(probe(minigrad)) == _neutral(probe(torch))
 
 
@@ -162,7 +163,7 @@ def test_torch_version_compares_as_torch(version):
            ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "!=": lambda a, b: a != b}
 
     def table(cls):
-        return [(repr(o), k, _outcome(lambda: f(cls(version), o)))
+        return [(repr(o), k, _value_or_error(lambda: f(cls(version), o)))
                 for o in OTHERS for k, f in ops.items()]
     assert table(minigrad.torch_version.TorchVersion) == table(Theirs)
 
@@ -197,8 +198,8 @@ DEVICE_CALLS = {
 def test_absent_device_modules_answer_as_a_cpu_build(module):
     def probe(L):
         mod = getattr(L, module)
-        out = [_outcome(getattr(mod, name)) for name in DEVICE_CALLS[module]]
-        out.append(_outcome(lambda: mod.manual_seed(0)))
+        out = [_value_or_error(getattr(mod, name)) for name in DEVICE_CALLS[module]]
+        out.append(_value_or_error(lambda: mod.manual_seed(0)))
         return [dict(o) if isinstance(o, dict) else o for o in out]
     assert probe(minigrad) == probe(torch)
 
@@ -207,9 +208,9 @@ def test_get_device_module():
     def probe(L):
         out = [L.get_device_module(d).__name__.split(".")[-1] for d in
                ("cpu", "cuda", "cuda:1", "xpu", "mps:0", "mtia", L.device("cpu"))]
-        out.append(_outcome(lambda: L.get_device_module(3)))
-        out.append(_outcome(lambda: L.get_device_module("cuda:x"))[0])
-        out.append(_outcome(lambda: L.get_device_module("foo"))[0])
+        out.append(_value_or_error(lambda: L.get_device_module(3)))
+        out.append(_value_or_error(lambda: L.get_device_module("cuda:x"))[0])
+        out.append(_value_or_error(lambda: L.get_device_module("foo"))[0])
         return out
     assert probe(minigrad) == probe(torch)
     if not minigrad.cuda.is_available():
@@ -319,14 +320,14 @@ def test_recurrence_errors_match_torch():
         lstm_p = [L.tensor(p) for p in _flat_params(rng, "lstm", 1, 1, True)]
         h = L.zeros(1, N_, H_, dtype=L.float64)
         return [
-            _outcome(lambda: L.gru(x, h, gru_p[:3], True, 1, 0.0, False, False, False)),
-            _outcome(lambda: L.gru(x, L.zeros(2, N_, H_, dtype=L.float64), gru_p, True, 1, 0.0,
-                                   False, False, False)),
-            _outcome(lambda: L.lstm(x, (h,), lstm_p, True, 1, 0.0, False, False, False)),
-            _outcome(lambda: L.lstm(x[:0], (h, h), lstm_p, True, 1, 0.0, False, False,
-                                    False)),
-            _outcome(lambda: L.lstm_cell(x[0], h[0], *lstm_p)),
-            _outcome(lambda: L.gru_cell(x[0], h[0], gru_p[0][:, :3], gru_p[1]))]
+            _value_or_error(lambda: L.gru(x, h, gru_p[:3], True, 1, 0.0, False, False, False)),
+            _value_or_error(lambda: L.gru(x, L.zeros(2, N_, H_, dtype=L.float64), gru_p, True, 1,
+                                          0.0, False, False, False)),
+            _value_or_error(lambda: L.lstm(x, (h,), lstm_p, True, 1, 0.0, False, False, False)),
+            _value_or_error(lambda: L.lstm(x[:0], (h, h), lstm_p, True, 1, 0.0, False, False,
+                                           False)),
+            _value_or_error(lambda: L.lstm_cell(x[0], h[0], *lstm_p)),
+            _value_or_error(lambda: L.gru_cell(x[0], h[0], gru_p[0][:, :3], gru_p[1]))]
     assert probe(minigrad) == probe(torch)
 
 
@@ -386,7 +387,7 @@ def test_embedding_bag_per_sample_weights_and_errors():
         idx, off = L.tensor([0, 2, 4, 1]), L.tensor([0, 2])
         out = L.embedding_bag(W, idx, off, False, 0, False, L.tensor([.5, 1., 2., 3.]))
         return ([t.tolist() for t in out[1:]], out[0].numpy().round(5).tolist(),
-                _outcome(lambda: L.embedding_bag(W, idx, None)))
+                _value_or_error(lambda: L.embedding_bag(W, idx, None)))
     assert _both(run)[0] == _both(run)[1]
 
 
@@ -411,7 +412,7 @@ def test_sobol_draws_equal_torchs(dimension, skip):
         e.reset()
         out += [e.draw_base2(3), e.draw(3, out=L.empty(0))]
         return ([(str(t.dtype).split(".")[-1], t.numpy()) for t in out], state, repr(e),
-                _outcome(lambda: e.draw_base2(2)))
+                _value_or_error(lambda: e.draw_base2(2)))
     (mine, mstate, mrepr, merr), (theirs, tstate, trepr, terr) = _both(run)
     for (d1, a), (d2, b) in zip(mine, theirs):
         assert d1 == d2 and np.array_equal(a, b)
@@ -423,8 +424,9 @@ def test_sobol_arguments_and_scrambling():
 
     def probe(L):
         S = L.quasirandom.SobolEngine
-        return [_outcome(lambda: S(0)), _outcome(lambda: S(21202)),
-                _outcome(lambda: S(2).draw(0)), _outcome(lambda: S(2).draw(3, dtype=L.float16)),
+        return [_value_or_error(lambda: S(0)), _value_or_error(lambda: S(21202)),
+                _value_or_error(lambda: S(2).draw(0)),
+                _value_or_error(lambda: S(2).draw(3, dtype=L.float16)),
                 repr(S(3, scramble=True, seed=4)), repr(S(3, seed=4)), S.MAXBIT, S.MAXDIM,
                 str(S(2).sobolstate.dtype), str(S(2, scramble=True).shift.dtype)]
     assert _neutral(probe(minigrad)) == _neutral(probe(torch))
@@ -479,7 +481,7 @@ def test_segment_reduce_errors_match_torch():
                  lambda: L.segment_reduce(X, "sum", offsets=L.tensor([0., 4.])),
                  lambda: L.segment_reduce(X.reshape(2, 2), "sum", lengths=lengths, axis=1),
                  lambda: str(L.segment_reduce(X.float(), "max", lengths=lengths).dtype)]
-        return [_outcome(c) for c in calls]
+        return [_value_or_error(c) for c in calls]
     assert _neutral(probe(minigrad)) == _neutral(probe(torch))
 
 
@@ -501,9 +503,9 @@ def test_from_file_matches_torch(tmp_path):
         private = L.from_file(str(data), shared=False, size=10)
         private[1] = -5
         out.append(np.fromfile(data, np.float32)[:3].tolist())          # left alone
-        out += [_outcome(lambda: L.from_file(str(data), size=20)),
-                _outcome(lambda: L.from_file(str(tmp_path / "missing.bin"), size=2)),
-                _outcome(lambda: L.from_file(str(data), size=-1))]
+        out += [_value_or_error(lambda: L.from_file(str(data), size=20)),
+                _value_or_error(lambda: L.from_file(str(tmp_path / "missing.bin"), size=2)),
+                _value_or_error(lambda: L.from_file(str(data), size=-1))]
         made = L.from_file(str(grown), shared=True, size=3)
         out.append((made.tolist(), grown.stat().st_size))
         t = L.from_file(str(data), size=2, requires_grad=True)
@@ -527,7 +529,7 @@ def test_while_loop_matches_torch():
         out.append(L.while_loop(lambda d: d["i"] < 2, lambda d: ({"i": d["i"] + 1},),
                                 ({"i": L.tensor(0)},))[0]["i"].item())
         out.append(L.while_loop(lambda: False, lambda: (), ()))
-        out.append(_outcome(lambda: L.while_loop(1, lambda i: (i,), (L.tensor(0),))))
+        out.append(_value_or_error(lambda: L.while_loop(1, lambda i: (i,), (L.tensor(0),))))
         out.append(isinstance(_catch(lambda: L.while_loop(lambda i: i < 3, lambda i: (i + 1.5,),
                                                           (L.tensor(0),))), RuntimeError))
         return out
@@ -558,7 +560,7 @@ def test_cpu_events_and_streams_match_torch():
                  lambda: L.Stream() == L.Stream(), lambda: hash(L.Stream()) == hash(s),
                  lambda: L.Event("cuda"), lambda: L.Stream("cuda:0"), lambda: L.Event(3),
                  lambda: repr(L.Event(L.device("cpu"))), lambda: repr(L.Stream(priority=-1))]
-        return [_outcome(c) for c in calls]
+        return [_value_or_error(c) for c in calls]
     assert _neutral(probe(minigrad)) == _neutral(probe(torch))
 
 

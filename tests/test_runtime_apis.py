@@ -14,6 +14,7 @@ import minigrad.distributed as mdist
 import minigrad.multiprocessing as mmp
 
 torch = pytest.importorskip("torch")
+from torch_agreement import outcome  # noqa: E402
 tdist = pytest.importorskip("torch.distributed")
 tmp_mod = pytest.importorskip("torch.multiprocessing")
 
@@ -22,16 +23,8 @@ NO_TORCH_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="compares w
 NO_GPU = pytest.mark.skipif(minigrad.cuda.is_available(), reason="checks the no-GPU answers")
 
 
-def _outcome(fn):
-    """('ok', value) or (exception type name, message)."""
-    try:
-        return "ok", fn()
-    except Exception as exc:  # noqa: BLE001  (any type is compared)
-        return type(exc).__name__, str(exc)
-
-
 def _same_error(mine, theirs, words=True):
-    m, t = _outcome(mine), _outcome(theirs)
+    m, t = outcome(mine), outcome(theirs)
     assert m[0] == t[0], (m, t)
     assert m[0] != "ok", m
     if words:
@@ -164,8 +157,8 @@ OPS = ["SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR"]
 def test_all_reduce_every_op_matches_torch(groups, op, dtype):
     values = np.array([1, 0, 3]).astype(dtype)
     m, t = minigrad.tensor(values), torch.tensor(values)
-    mo = _outcome(lambda: mdist.all_reduce(m, op=getattr(mdist.ReduceOp, op)))
-    to = _outcome(lambda: tdist.all_reduce(t, op=getattr(tdist.ReduceOp, op)))
+    mo = outcome(lambda: mdist.all_reduce(m, op=getattr(mdist.ReduceOp, op)))
+    to = outcome(lambda: tdist.all_reduce(t, op=getattr(tdist.ReduceOp, op)))
     assert mo == to, (mo, to)
     np.testing.assert_array_equal(_np(m), _np(t))
     assert str(m.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
@@ -430,8 +423,8 @@ ZERO_ARG = ["empty_cache", "memory_allocated", "max_memory_allocated", "memory_r
 @NO_TORCH_CUDA
 @pytest.mark.parametrize("name", ZERO_ARG)
 def test_cuda_without_a_gpu_matches_torch_cpu_build(name):
-    mine = _outcome(getattr(minigrad.cuda, name))
-    theirs = _outcome(getattr(torch.cuda, name))
+    mine = outcome(getattr(minigrad.cuda, name))
+    theirs = outcome(getattr(torch.cuda, name))
     if name == "is_bf16_supported":            # bfloat16 is numpy-only: cupy has none
         assert mine == ("ok", False)
         return

@@ -16,27 +16,9 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import neutral, outcome, same_outcome  # noqa: E402
 
 LIBS = (minigrad, torch)
-
-
-def _outcome(lib, make):
-    """("ok", result) or (exception type name, message with the library's name as torch's)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return "ok", make(lib)
-    except Exception as exc:            # noqa: BLE001 (any error is compared)
-        return type(exc).__name__, str(exc).replace("minigrad", "torch")
-
-
-def _same_refusal(make):
-    mine, theirs = _outcome(minigrad, make), _outcome(torch, make)
-    assert mine[0] == theirs[0], (mine, theirs)
-    if mine[0] != "ok":
-        # minigrad may add a parenthesis of its own after PyTorch's words
-        assert mine[1] == theirs[1] or mine[1].startswith(theirs[1] + " ("), (mine, theirs)
-    return mine, theirs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,7 +38,7 @@ SIZE_CALLS = [
 @pytest.mark.parametrize("factory", ["rand", "randn"])
 @pytest.mark.parametrize("call", SIZE_CALLS)
 def test_rand_and_randn_refuse_calls_in_torch_words(factory, call):
-    _same_refusal(lambda L: eval(call.format(f="L." + factory), {"L": L}))
+    same_outcome(lambda L: eval(call.format(f="L." + factory), {"L": L}), words="parenthesis")
 
 
 @pytest.mark.parametrize("call", [
@@ -66,7 +48,7 @@ def test_rand_and_randn_refuse_calls_in_torch_words(factory, call):
     "L.randn(2, out=None, dtype=L.float64).dtype", "L.rand(2, requires_grad=None).requires_grad",
 ])
 def test_rand_and_randn_calls_that_work(call):
-    mine, theirs = _same_refusal(lambda L: eval(call, {"L": L}))
+    mine, theirs = same_outcome(lambda L: eval(call, {"L": L}), words="parenthesis")
     assert str(mine[1]).replace("minigrad", "torch") == str(theirs[1])
 
 
@@ -78,7 +60,7 @@ def test_rand_and_randn_calls_that_work(call):
     "L.normal(L.ones(2), L.ones(2), requires_grad=True)", "L.normal(L.ones(2), foo=1)",
 ])
 def test_randperm_and_normal_refusals(call):
-    mine, theirs = _same_refusal(lambda L: eval(call, {"L": L}))
+    mine, theirs = same_outcome(lambda L: eval(call, {"L": L}), words="parenthesis")
     if mine[0] == "ok":
         assert (mine[1].dtype, mine[1].requires_grad) == \
             (getattr(minigrad, str(theirs[1].dtype).split(".")[1]), theirs[1].requires_grad)
@@ -91,7 +73,7 @@ def test_randperm_and_normal_refusals(call):
     "L.normal(0., 1., (2,), requires_grad=True).requires_grad",
 ])
 def test_normal_calls_that_work(call):
-    mine, theirs = _same_refusal(lambda L: eval(call, {"L": L}))
+    mine, theirs = same_outcome(lambda L: eval(call, {"L": L}), words="parenthesis")
     assert str(mine[1]).replace("minigrad", "torch") == str(theirs[1])
 
 
@@ -119,7 +101,7 @@ def test_grad_dtype_reads_and_refusals():
                  "setattr(L.ones(2), 'grad_dtype', 3)",
                  "setattr(L.ones(2), 'grad_dtype', float)",
                  "setattr(L.ones(2), 'grad_dtype', 'float32')"):
-        mine, theirs = _same_refusal(lambda L: eval(call, {"L": L}))
+        mine, theirs = same_outcome(lambda L: eval(call, {"L": L}), words="parenthesis")
         assert mine[0] == "RuntimeError", call
 
 
@@ -131,7 +113,7 @@ def test_grad_dtype_refuses_a_change_while_a_gradient_of_another_dtype_is_held(n
         (x * 3).sum().backward()
         x.grad_dtype = None if new is None else getattr(L, new)
         return _dtype_name(x.grad_dtype), str(x.grad.dtype).split(".")[-1]
-    mine, theirs = _same_refusal(make)
+    mine, theirs = same_outcome(make, words="parenthesis")
     assert mine[0] != "ok" or mine[1] == theirs[1]
 
 
@@ -310,7 +292,8 @@ def _loss_flags(L, name, shape, target_shape, reduction, seed=0):
         found.append(fn(x, t, weight=w, reduction=reduction).requires_grad)
     with L.inference_mode():
         found.append(fn(x, t, weight=w, reduction=reduction).requires_grad)
-    found.append(_outcome(L, lambda L: fn(x, t, weight=w, reduction=reduction))[1])
+    found.append(outcome(lambda L: fn(x, t, weight=w, reduction=reduction), L,
+                         quiet=True, text=neutral)[1])
     loss = fn(x, t, weight=w.detach(), reduction=reduction)
     v = L.ones(tuple(loss.shape), dtype=L.float64, requires_grad=True)
     g, = L.autograd.grad(loss, x, v, create_graph=True)
@@ -342,7 +325,8 @@ def test_class_losses_with_a_weight_that_requires_grad(name, shape, target_shape
     "{f}(L.tensor(2), 3).shape", "{f}(size=(2, 3)).shape", "{f}(2, True).shape",
 ])
 def test_size_factories_refuse_calls_in_torch_words(factory, call):
-    mine, theirs = _same_refusal(lambda L: eval(call.format(f=factory), {"L": L}))
+    mine, theirs = same_outcome(lambda L: eval(call.format(f=factory), {"L": L}),
+                                words="parenthesis")
     if mine[0] == "ok":
         assert tuple(mine[1]) == tuple(theirs[1])
 

@@ -16,24 +16,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _outcome(lib, make):
-    """("ok", result) or (exception type name, message with the library's name as torch's)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return "ok", make(lib)
-    except Exception as exc:            # noqa: BLE001 (any error is compared)
-        return type(exc).__name__, str(exc).replace("minigrad", "torch")
-
-
-def _same_refusal(make):
-    mine, theirs = _outcome(minigrad, make), _outcome(torch, make)
-    assert mine[0] == theirs[0], (mine, theirs)
-    if mine[0] != "ok":
-        assert mine[1] == theirs[1], (mine, theirs)
-    return mine, theirs
+from torch_agreement import same_outcome  # noqa: E402
 
 
 def _values(result):
@@ -62,12 +45,12 @@ OPERATOR_RESULTS = [
 
 @pytest.mark.parametrize("call", OPERATOR_CALLS)
 def test_operators_give_pythons_words_for_refused_operands(call):
-    _same_refusal(lambda L: _values(eval(call, {"L": L, "x": L.ones(3), "np": np})))
+    same_outcome(lambda L: _values(eval(call, {"L": L, "x": L.ones(3), "np": np})))
 
 
 @pytest.mark.parametrize("call", OPERATOR_RESULTS)
 def test_operators_still_take_numbers_and_sequence_repeats(call):
-    mine, theirs = _same_refusal(lambda L: _values(eval(
+    mine, theirs = same_outcome(lambda L: _values(eval(
         call, {"L": L, "x": L.arange(3.0), "i": L.tensor(2), "np": np})))
     assert mine == theirs
 
@@ -79,12 +62,12 @@ def test_inplace_operators_give_pythons_words(op, operand):
         x = L.ones(3)
         exec(f"x {op} {operand}", {}, {"x": x})
         return x.tolist()
-    _same_refusal(make)
+    same_outcome(make)
 
 
 def test_operator_overflow_stays_an_overflow_error():
-    _same_refusal(lambda L: L.ones(3) + 2 ** 70)
-    _same_refusal(lambda L: L.ones(3) * 2 ** 70)
+    same_outcome(lambda L: L.ones(3) + 2 ** 70)
+    same_outcome(lambda L: L.ones(3) * 2 ** 70)
 
 
 def test_unbound_reflected_operator_keeps_its_descriptor_refusal():
@@ -123,7 +106,7 @@ OUT_CALLS = {
 
 @pytest.mark.parametrize("name", sorted(OUT_CALLS))
 def test_out_write_bumps_the_version_once(name):
-    mine, theirs = _same_refusal(lambda L: [t._version for t in OUT_CALLS[name](L)])
+    mine, theirs = same_outcome(lambda L: [t._version for t in OUT_CALLS[name](L)])
     assert mine == theirs
 
 
@@ -162,7 +145,7 @@ NEW_FULL_CALLS = [
 
 @pytest.mark.parametrize("call", SUM_TO_SIZE_CALLS + NEW_FULL_CALLS)
 def test_sum_to_size_and_new_full_in_torch_words(call):
-    mine, theirs = _same_refusal(lambda L: _values(eval(
+    mine, theirs = same_outcome(lambda L: _values(eval(
         call, {"L": L, "x": L.arange(3.0), "y": L.arange(6.0).reshape(2, 3)})))
     assert mine == theirs
 

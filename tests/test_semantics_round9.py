@@ -5,10 +5,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _both(program):
-    return program(minigrad), program(torch)
+from torch_agreement import both  # noqa: E402
 
 
 def test_range_is_an_index_sequence():
@@ -23,7 +20,7 @@ def test_range_is_an_index_sequence():
         y = lib.arange(4.0, requires_grad=True)
         y[range(1, 3)].sum().backward()
         return picked, rows, cols, empty, x.tolist(), y.grad.tolist()
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs
 
 
@@ -40,7 +37,7 @@ def test_inplace_version_error_names_the_legacy_type():
                 b.sum().backward()
             words.append(str(info.value).split("]")[0].replace("minigrad", "torch"))
         return words
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs == ["one of the variables needed for gradient computation has been "
                               f"modified by an inplace operation: [torch.{n}Tensor [3"
                               for n in ("Float", "Double", "Half")]
@@ -56,13 +53,13 @@ def test_fft_checks_come_in_torch_order():
         for name in ("fft", "rfft", "ihfft", "irfft", "hfft"):
             for x in (half, cplx):
                 for kw in ({"dim": 5}, {"n": 0}):
-                    out.append(_outcome(lambda: getattr(lib.fft, name)(x, **kw)))
+                    out.append(_dtype_shape_or_error(lambda: getattr(lib.fft, name)(x, **kw)))
         for name in ("fftn", "rfftn", "ihfftn", "irfftn", "hfftn", "rfft2", "fft2", "ihfft2"):
             for x in (half, cplx):
                 for kw in ({"dim": (0, 1)}, {"s": (2, 2)}, {"norm": "bad"}):
-                    out.append(_outcome(lambda: getattr(lib.fft, name)(x, **kw)))
+                    out.append(_dtype_shape_or_error(lambda: getattr(lib.fft, name)(x, **kw)))
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs
 
 
@@ -73,7 +70,7 @@ def test_bessel_j_refuses_float16():
                 getattr(lib.special, name)(lib.ones(2, dtype=lib.float16))
 
 
-def _outcome(f):
+def _dtype_shape_or_error(f):
     try:
         r = f()
     except Exception as e:  # noqa: BLE001 (compared with the other library's)
@@ -97,7 +94,7 @@ def test_cholesky_inverse_reads_one_triangle():
             gg, = lib.autograd.grad(g.sin().sum(), a)
             out.append([t.detach().numpy() for t in (y, g, gg)])
         return out
-    for mine, theirs in zip(*_both(program)):
+    for mine, theirs in zip(*both(program)):
         for m, t in zip(mine, theirs):
             np.testing.assert_allclose(m, t, rtol=1e-7, atol=1e-9)
 
@@ -121,7 +118,7 @@ def test_cond_of_no_matrices_and_svd_of_non_finite():
                 except lib.linalg.LinAlgError as e:
                     out.append(str(e))
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert str(mine) == str(theirs)
 
 
@@ -134,7 +131,7 @@ def test_cosine_similarity_normalises_each_input_in_its_dtype():
     def program(lib):
         r = lib.nn.functional.cosine_similarity(lib.tensor(a, dtype=lib.float32), lib.tensor(b))
         return str(r.dtype).split(".")[1], r.numpy()
-    (md, mv), (td, tv) = _both(program)
+    (md, mv), (td, tv) = both(program)
     assert md == td == "float64"
     np.testing.assert_allclose(mv, tv, rtol=1e-13)
 
@@ -146,17 +143,18 @@ def test_quantile_refusals_in_torch_order():
             for shape, q, dim in [((0, 2), 0.5, None), ((0, 2), 0.5, 1), ((2, 0), 0.5, 1),
                                   ((0,), 2.0, None), ((3,), 2.0, None), ((3,), -0.5, None),
                                   ((0, 2), lib.tensor([[0.5]]), None), ((0, 2), 0.5, 5)]:
-                out.append(_outcome(lambda: f(lib.zeros(shape), q, dim=dim)))
+                out.append(_dtype_shape_or_error(lambda: f(lib.zeros(shape), q, dim=dim)))
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs
 
 
 def test_cond_nuclear_norm_of_float16_is_refused_by_the_svd():
     def program(lib):
-        return [_outcome(lambda: lib.linalg.cond(lib.ones(2, 3, 3, dtype=lib.float16), p))
+        return [_dtype_shape_or_error(
+                    lambda: lib.linalg.cond(lib.ones(2, 3, 3, dtype=lib.float16), p))
                 for p in ("nuc", "fro", 1, float("inf"), 2, None)]
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs
 
 
@@ -164,12 +162,12 @@ def test_numpy_conversion_and_shared_modules():
     """np.asarray(t) is t.numpy(): refused for a tensor that requires grad; Module.
     share_memory() moves parameters and buffers into shared memory (Hogwild training)."""
     def program(lib):
-        out = [_outcome(lambda: np.asarray(lib.ones(2, requires_grad=True))),
+        out = [_dtype_shape_or_error(lambda: np.asarray(lib.ones(2, requires_grad=True))),
                np.asarray(lib.ones(2)).tolist()]
         m = lib.nn.BatchNorm1d(2).share_memory()
         out.append([t.is_shared() for t in list(m.parameters()) + list(m.buffers())])
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine[0][0] == theirs[0][0] == "RuntimeError"
     assert mine[1:] == theirs[1:]
 
@@ -191,7 +189,7 @@ def test_inplace_on_a_view_of_a_non_contiguous_base():
             (y * lib.tensor(w)).sum().backward()
             out.append((y.detach().numpy(), x.grad.numpy()))
         return out
-    for mine, theirs in zip(*_both(program)):
+    for mine, theirs in zip(*both(program)):
         for m, t in zip(mine, theirs):
             np.testing.assert_allclose(m, t, rtol=1e-12)
 
@@ -207,11 +205,11 @@ def test_aten_convolution_casts_the_bias_and_pdist_refuses_half():
         for bias in (lib.tensor(b, dtype=lib.float16), lib.tensor(b).round().long()):
             r = lib.convolution(lib.tensor(x), lib.tensor(w), bias, [1], [0], [1], False, [0], 2)
             out.append((str(r.dtype), r.numpy()))
-            out.append(_outcome(lambda: lib.nn.functional.conv1d(lib.tensor(x), lib.tensor(w),
-                                                                  bias, groups=2))[0])
-        out.append(_outcome(lambda: lib.pdist(lib.ones(4, 3, dtype=lib.float16))))
+            out.append(_dtype_shape_or_error(lambda: lib.nn.functional.conv1d(
+                lib.tensor(x), lib.tensor(w), bias, groups=2))[0])
+        out.append(_dtype_shape_or_error(lambda: lib.pdist(lib.ones(4, 3, dtype=lib.float16))))
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     for m, t in zip(mine, theirs):
         if isinstance(t, tuple) and len(t) == 2 and isinstance(t[1], np.ndarray):
             assert m[0].split(".")[1] == t[0].split(".")[1]
@@ -231,18 +229,18 @@ def test_size_and_shape_keywords_of_methods():
                str(x.new_zeros(size=(2,), dtype=lib.float64).dtype).split(".")[1]]
         for f in (lambda: x.new_zeros((2,), size=(3,)), lambda: x.new_zeros(size=2),
                   lambda: x.view(size=6)):
-            out.append(_outcome(f)[0])
+            out.append(_dtype_shape_or_error(f)[0])
         return out
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs
 
 
 def test_unflatten_refuses_empty_sizes_before_reading_dim():
     def program(lib):
-        return [_outcome(f) for f in (lambda: lib.ones(2, 12, 1).unflatten(-1, ()),
+        return [_dtype_shape_or_error(f) for f in (lambda: lib.ones(2, 12, 1).unflatten(-1, ()),
                                       lambda: lib.ones(12).unflatten(5, ()),
                                       lambda: lib.ones(12).unflatten(0, []),
                                       lambda: lib.ones(12).unflatten(0, (3, -1)),
                                       lambda: lib.unflatten(lib.ones(12), 0, (2, 6)))]
-    mine, theirs = _both(program)
+    mine, theirs = both(program)
     assert mine == theirs

@@ -7,11 +7,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
-
-
-def _both(fn, *arrays):
-    return fn(torch, *[torch.tensor(a) for a in arrays]), \
-        fn(minigrad, *[minigrad.tensor(a) for a in arrays])
+from torch_agreement import TORCH_FIRST, pair  # noqa: E402
 
 
 def _close(t, m, tol):
@@ -37,7 +33,7 @@ def test_relu_forward_backward_sizes(dtype, shape):
         y = lib.relu(xa)
         (gx,) = lib.autograd.grad(y, xa, ga)
         return y, gx, y.is_contiguous()
-    (ty, tg, tc), (my, mg, mc) = _both(run, x, g)
+    (ty, tg, tc), (my, mg, mc) = pair(run, x, g, order=TORCH_FIRST)
     _close(ty, my, 1e-6)
     _close(tg, mg, 1e-6)
     assert tc == mc
@@ -56,7 +52,7 @@ def test_relu_transposed_and_second_order():
         (gx,) = lib.autograd.grad((y * y).sum(), xa, create_graph=True)
         (ggx,) = lib.autograd.grad((gx * gx).sum(), xa)
         return y, y.stride(), gx, ggx
-    (ty, ts, tg, tgg), (my, ms, mg, mgg) = _both(run, x)
+    (ty, ts, tg, tgg), (my, ms, mg, mgg) = pair(run, x, order=TORCH_FIRST)
     _close(ty, my, 1e-12)
     assert tuple(ts) == tuple(ms)
     _close(tg, mg, 1e-12)
@@ -65,10 +61,10 @@ def test_relu_transposed_and_second_order():
 
 def test_relu_inplace_and_integers():
     x = np.array([[-2, 3], [0, -1]], dtype=np.int64)
-    t, m = _both(lambda lib, a: lib.relu(a), x)
+    t, m = pair(lambda lib, a: lib.relu(a), x, order=TORCH_FIRST)
     _close(t, m, 0)
     f = np.array([-1.5, 2.0, -0.0, np.nan], dtype=np.float32)
-    t, m = _both(lambda lib, a: a.relu_(), f)
+    t, m = pair(lambda lib, a: a.relu_(), f, order=TORCH_FIRST)
     _close(t, m, 0)
 
 
@@ -94,7 +90,7 @@ def test_cross_entropy_targets_valid_or_ignored(reduction, ignore_index, weighte
         (ggx,) = lib.autograd.grad((gx * gx).sum(), xa)
         return loss, gx, ggx, type(loss.grad_fn).__name__
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    (tl, tg, tgg, tn), (ml, mg, mgg, mn) = _both(run, x, tgt, w)
+    (tl, tg, tgg, tn), (ml, mg, mgg, mn) = pair(run, x, tgt, w, order=TORCH_FIRST)
     _close(tl, ml, tol)
     _close(tg, mg, tol)
     _close(tgg, mgg, tol)
@@ -109,9 +105,10 @@ def test_cross_entropy_all_valid_nll_and_errors(tdtype):
     for fn in (lambda lib, a, b: lib.nn.functional.cross_entropy(a, b),
                lambda lib, a, b: lib.nn.functional.nll_loss(lib.log_softmax(a, 1), b),
                lambda lib, a, b: lib.nn.functional.nll_loss(a, b, reduction="none")):
-        t, m = _both(fn, x, tgt)
+        t, m = pair(fn, x, tgt, order=TORCH_FIRST)
         _close(t, m, 1e-6)
-    empty = _both(lambda lib, a, b: lib.nn.functional.cross_entropy(a[:0], b[:0]), x, tgt)
+    empty = pair(lambda lib, a, b: lib.nn.functional.cross_entropy(a[:0], b[:0]), x, tgt,
+                 order=TORCH_FIRST)
     _close(*empty, 0)
     bad = np.array([0, 3, 1, 1], dtype=tdtype)
     for lib in (torch, minigrad):
@@ -138,7 +135,7 @@ def test_cat_stack_values_dtypes_grads(dim):
         (gga,) = lib.autograd.grad(ga.sum(), a)
         (gb,) = lib.autograd.grad((lib.cat((b, b * 3), dim) ** 2).sum(), b)
         return out + [ga, gga, gb]
-    for t, m in zip(*_both(run, *arrays)):
+    for t, m in zip(*pair(run, *arrays, order=TORCH_FIRST)):
         _close(t, m, 1e-6)
 
 
@@ -151,7 +148,7 @@ def test_cat_legacy_empty_layouts_and_errors():
         cl = a.contiguous(memory_format=lib.channels_last)
         return (lib.cat((a, e), 1), lib.cat((e, a, e), -1), lib.cat((cl, cl), 0).stride(),
                 lib.stack((cl, cl), 0).stride(), lib.stack((a.transpose(1, 3),) * 2, 0).stride())
-    t, m = _both(run, x)
+    t, m = pair(run, x, order=TORCH_FIRST)
     _close(t[0], m[0], 0)
     _close(t[1], m[1], 0)
     assert [tuple(s) for s in t[2:]] == [tuple(s) for s in m[2:]]
@@ -181,7 +178,7 @@ def test_cross_entropy_infinite_weight_of_an_unused_class(smoothing):
         loss = lib.nn.functional.cross_entropy(xa, ta, weight=wa, label_smoothing=smoothing)
         (gx,) = lib.autograd.grad(loss, xa)
         return loss, gx
-    (tl, tg), (ml, mg) = _both(run, x, tgt, w)
+    (tl, tg), (ml, mg) = pair(run, x, tgt, w, order=TORCH_FIRST)
     _close(tl, ml, 1e-12)
     _close(tg, mg, 1e-12)
 
@@ -199,7 +196,7 @@ def test_relu_backward_output_held_by_nobody(shape):
         (lib.relu(xa * 2) * 3).sum().backward()
         (g,) = lib.autograd.grad(lib.relu(xa).sum(), xa)     # a broadcast incoming gradient
         return xa.grad, g, tuple(g.stride())
-    (t, tg, ts), (m, mg, ms) = _both(run, x)
+    (t, tg, ts), (m, mg, ms) = pair(run, x, order=TORCH_FIRST)
     _close(t, m, 1e-12)
     _close(tg, mg, 1e-12)
     assert ts == ms

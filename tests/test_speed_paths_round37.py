@@ -2,27 +2,22 @@
 broadcast every sum/mean backward and many binary ops make; other inputs keep numpy's
 broadcast_to) and SiLU's four-pass slope. Values, strides, read-only-ness, gradients (to
 second order, float64), float32 and float64, and the cases that choose between the paths."""
+import functools
+
 import numpy as np
 import pytest
 import torch
 
 import minigrad
 from minigrad.ops.plumbing import Expand, _broadcasts
+from torch_agreement import TORCH_FIRST, leaves, same_tensor
 
 F32 = dict(rtol=2e-6, atol=1e-6)
 F64 = dict(rtol=1e-12, atol=1e-13)
 DTYPES = [(np.float32, F32), (np.float64, F64)]
 
-
-def _both(array, requires_grad=True):
-    return (torch.tensor(array, requires_grad=requires_grad),
-            minigrad.tensor(array, requires_grad=requires_grad))
-
-
-def _close(t, m, tol):
-    assert tuple(t.shape) == tuple(m.shape)
-    assert str(t.dtype).split(".")[-1] == str(m.dtype).split(".")[-1]
-    np.testing.assert_allclose(m.detach().numpy(), t.detach().numpy(), **tol)
+# the same values as a (torch, minigrad) pair of leaves: _both(array, grad=True)
+_both = functools.partial(leaves, order=TORCH_FIRST)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -39,14 +34,14 @@ def test_expand_values_strides_and_gradient(shape, to, dtype, tol):
     a = np.arange(1, 1 + int(np.prod(shape)), dtype=dtype).reshape(shape)
     t, m = _both(a)
     te, me = t.expand(*to), m.expand(*to)
-    _close(te, me, tol)
+    same_tensor(me, te, **tol)
     if 0 not in to:     # (a size-0 result's strides are checked apart, below)
         assert me.stride() == te.stride()
     assert me.is_contiguous() == te.is_contiguous()
     g = np.random.default_rng(0).standard_normal(to).astype(dtype)
     te.backward(torch.tensor(g))
     me.backward(minigrad.tensor(g))
-    _close(t.grad, m.grad, tol)
+    same_tensor(m.grad, t.grad, **tol)
 
 
 @pytest.mark.parametrize("shape,to", EXPANDS + [((3,), (4,)), ((2,), (3, -1)), ((2, 3), (3,)),
@@ -63,13 +58,14 @@ def test_broadcast_check_agrees_with_numpy(shape, to):
     assert _broadcasts(a, to) == accepted
 
 
+
 def test_expand_of_a_noncontiguous_input_keeps_numpys_path():
     a = np.arange(24.0).reshape(4, 6)
     t = torch.tensor(a)[:, ::2][:, None, :]             # (4, 1, 3), strided
     m = minigrad.tensor(a)[:, ::2][:, None, :]
     assert not m._array.flags.c_contiguous
     te, me = t.expand(4, 5, 3), m.expand(4, 5, 3)
-    _close(te, me, F64)
+    same_tensor(me, te, **F64)
     assert me.stride() == te.stride()
 
 
@@ -116,7 +112,7 @@ def test_reduction_backward_through_expand(dtype, tol, reduce, dims):
         g = np.random.default_rng(3).standard_normal(tuple(y.shape)).astype(dtype)
         y.backward(lib.tensor(g))
         outs.append(v.grad)
-    _close(outs[0], outs[1], tol)
+    same_tensor(outs[1], outs[0], **tol)
 
 
 def test_second_derivative_through_expand_float64():
@@ -138,12 +134,12 @@ def test_broadcast_binary_ops_and_their_gradients(dtype, tol):
     a, b = rng.standard_normal((4, 1, 3)).astype(dtype), rng.standard_normal((5, 1)).astype(dtype)
     (ta, ma), (tb, mb) = _both(a), _both(b)
     ty, my = ta * tb + tb, ma * mb + mb
-    _close(ty, my, tol)
+    same_tensor(my, ty, **tol)
     g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
     ty.backward(torch.tensor(g))
     my.backward(minigrad.tensor(g))
-    _close(ta.grad, ma.grad, tol)
-    _close(tb.grad, mb.grad, tol)
+    same_tensor(ma.grad, ta.grad, **tol)
+    same_tensor(mb.grad, tb.grad, **tol)
 
 
 def test_expand_of_zero_size_and_int_tensors():
@@ -184,11 +180,11 @@ def test_silu_blocks_values_gradients(dtype, tol, shape):
     x = (np.random.default_rng(6).standard_normal(shape) * 6).astype(dtype)
     t, m = _both(x)
     ty, my = torch.nn.functional.silu(t), minigrad.nn.functional.silu(m)
-    _close(ty, my, tol)
+    same_tensor(my, ty, **tol)
     g = np.random.default_rng(7).standard_normal(shape).astype(dtype)
     ty.backward(torch.tensor(g))
     my.backward(minigrad.tensor(g))
-    _close(t.grad, m.grad, tol)
+    same_tensor(m.grad, t.grad, **tol)
 
 
 def test_silu_without_slope_and_transposed_input():
@@ -199,10 +195,10 @@ def test_silu_without_slope_and_transposed_input():
     t, m = _both(x)
     ty, my = torch.nn.functional.silu(t.t()), minigrad.nn.functional.silu(m.t())
     assert my.stride() == ty.stride()
-    _close(ty, my, F32)
+    same_tensor(my, ty, **F32)
     ty.sum().backward()
     my.sum().backward()
-    _close(t.grad, m.grad, F32)
+    same_tensor(m.grad, t.grad, **F32)
 
 
 def test_silu_second_derivative_float64():
@@ -235,11 +231,11 @@ def test_gather_values_and_gradient(shape, dim, index_shape, dtype, tol, index_d
     t, m = _both(x)
     ty = torch.gather(t, dim, torch.tensor(idx))
     my = minigrad.gather(m, dim, minigrad.tensor(idx))
-    _close(ty, my, tol)
+    same_tensor(my, ty, **tol)
     g = rng.standard_normal(index_shape).astype(dtype)
     ty.backward(torch.tensor(g))
     my.backward(minigrad.tensor(g))
-    _close(t.grad, m.grad, tol)              # repeated positions summed
+    same_tensor(m.grad, t.grad, **tol)              # repeated positions summed
 
 
 @pytest.mark.parametrize("shape,dim,index_shape", GATHERS)
@@ -264,10 +260,10 @@ def test_gather_with_every_position_repeated_and_none():
     for idx in (np.zeros((3, 6), np.int64), np.array([[3, 2, 1, 0]] * 3)):
         t, m = _both(x)
         ty, my = t.gather(1, torch.tensor(idx)), m.gather(1, minigrad.tensor(idx))
-        _close(ty, my, F64)
+        same_tensor(my, ty, **F64)
         ty.sum().backward()
         my.sum().backward()
-        _close(t.grad, m.grad, F64)
+        same_tensor(m.grad, t.grad, **F64)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -362,11 +358,11 @@ def test_mirror_pads_values_and_gradients(shape, pad, mode, dtype, tol):
     t, m = _both(x)
     ty = torch.nn.functional.pad(t, pad, mode=mode)
     my = minigrad.nn.functional.pad(m, pad, mode=mode)
-    _close(ty, my, F64 if dtype == np.float64 else dict(rtol=0, atol=0))     # copies: exact
+    same_tensor(my, ty, **F64 if dtype == np.float64 else dict(rtol=0, atol=0))     # copies: exact
     g = np.random.default_rng(14).standard_normal(tuple(ty.shape)).astype(dtype)
     ty.backward(torch.tensor(g))
     my.backward(minigrad.tensor(g))
-    _close(t.grad, m.grad, tol)
+    same_tensor(m.grad, t.grad, **tol)
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate"])

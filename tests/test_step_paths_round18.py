@@ -19,6 +19,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import leaves, same_tensor  # noqa: E402
 
 F32 = dict(rtol=2e-5, atol=2e-5)
 F64 = dict(rtol=1e-10, atol=1e-11)
@@ -26,18 +27,6 @@ F64 = dict(rtol=1e-10, atol=1e-11)
 
 def _tol(dtype):
     return F64 if np.dtype(dtype) == np.float64 else F32
-
-
-def _pair(x, requires_grad=True):
-    return (minigrad.tensor(x, requires_grad=requires_grad),
-            torch.tensor(x, requires_grad=requires_grad))
-
-
-def _same(a, b, **tol):
-    a = a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
-    b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_allclose(a, b, equal_nan=True, **tol)
 
 
 # ---- max_pool2d 2x2 / 2 --------------------------------------------------------------------
@@ -48,7 +37,7 @@ def _ties(shape, dtype, seed=0):
 
 
 def _check_pool(x, threads_=None, **kw):
-    mx, tx = _pair(x)
+    mx, tx = leaves(x)
     my, mi = minigrad.nn.functional.max_pool2d(mx, 2, return_indices=True, **kw)
     ty, ti = torch.nn.functional.max_pool2d(tx, 2, return_indices=True, **kw)
     assert np.array_equal(my.detach().numpy(), ty.detach().numpy(), equal_nan=True)
@@ -57,7 +46,7 @@ def _check_pool(x, threads_=None, **kw):
     g = np.random.default_rng(1).standard_normal(ty.shape).astype(x.dtype)
     my.backward(minigrad.tensor(g))
     ty.backward(torch.tensor(g))
-    _same(mx.grad, tx.grad, **_tol(x.dtype))
+    same_tensor(mx.grad, tx.grad, **_tol(x.dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -122,7 +111,7 @@ def test_max_pool_other_geometries_unchanged(threads, kw):
 
 def test_max_pool_2x2_float16_and_integers():
     x = _ties((2, 3, 6, 8), np.float16)
-    mx, tx = _pair(x)
+    mx, tx = leaves(x)
     my = minigrad.nn.functional.max_pool2d(mx, 2)
     ty = torch.nn.functional.max_pool2d(tx, 2)
     assert np.array_equal(my.detach().numpy(), ty.detach().numpy())
@@ -153,7 +142,7 @@ def test_max_pool_2x2_module_and_second_order(threads):
         (dx * dx).sum().backward()
         res.append((y, dx, gt.grad))
     for a, b in zip(*res):
-        _same(a, b, **F64)
+        same_tensor(a, b, **F64)
 
 
 # ---- batch_norm: the gradient's channel sums in the centering pass ------------------------
@@ -188,7 +177,7 @@ def _bn_case(shape, dtype, weight, bias, want_x, training=True, seed=10, layout=
             assert a is None and b is None
             continue
         tol = dict(rtol=2e-4, atol=2e-4) if np.dtype(dtype) == np.float32 else F64
-        _same(a, b, **tol)
+        same_tensor(a, b, **tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -11,6 +11,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import both  # noqa: E402
 
 LIBS = [minigrad, torch]
 pytestmark = pytest.mark.filterwarnings("ignore:.*degrees of freedom")
@@ -18,11 +19,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*degrees of freedom")
 
 def _np(t):
     return t.detach().cpu().numpy()
-
-
-def _both(f):
-    """f(lib) for minigrad and torch."""
-    return f(minigrad), f(torch)
 
 
 def _assert_same(a, b):
@@ -104,7 +100,7 @@ def _base_written_under_no_grad(lib):
 @pytest.mark.parametrize("f", [_view_then_base_write, _sibling_view_write, _view_of_view,
                                _base_gains_grad, _setitem_on_base, _base_written_under_no_grad])
 def test_view_gradient_sees_later_write_to_its_base(f):
-    _assert_same(*_both(f))
+    _assert_same(*both(f))
 
 
 def test_saved_view_overwritten_through_base_still_raises():
@@ -141,12 +137,12 @@ def test_view_made_without_grad_mode_requires_grad_as_a_leaf():
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("a,b", [(1, 0), (1., 0), (True, False), (True, 2), (2.5, -1.5)])
 def test_where_with_two_numbers(a, b):
-    _assert_same(*_both(lambda lib: lib.where(lib.tensor([1., -2, 3]) > 0, a, b)))
+    _assert_same(*both(lambda lib: lib.where(lib.tensor([1., -2, 3]) > 0, a, b)))
 
 
 @pytest.mark.parametrize("x", [[1., -2, 3], [[1., 0, 3], [0., 5, 0]], 1.0, [0., 0.]])
 def test_where_with_condition_only_is_nonzero_as_tuple(x):
-    _assert_same(*_both(lambda lib: lib.where(lib.tensor(x) != 0)))
+    _assert_same(*both(lambda lib: lib.where(lib.tensor(x) != 0)))
 
 
 def test_where_with_one_value_is_a_type_error():
@@ -160,7 +156,7 @@ def test_where_number_branches_keep_gradient_of_tensor_branch():
         x = lib.tensor([1., -2, 3], requires_grad=True)
         lib.where(x > 0, x * x, 0.).sum().backward()
         return x.grad
-    _assert_same(*_both(f))
+    _assert_same(*both(f))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -174,7 +170,7 @@ def test_clamp_min_max_methods():
         y = x.detach().clone()
         y.clamp_min_(-1).clamp_max_(2)
         return out, x.grad, y, lib.clamp_min(x, 0.5), lib.clamp_max(input=x, max=-1.0)
-    _assert_same(*_both(f))
+    _assert_same(*both(f))
 
 
 def test_cat_of_zero_dim_tensors_is_a_runtime_error():
@@ -298,7 +294,7 @@ def test_empty_variance_backward():
         x = lib.zeros(2, 0, requires_grad=True)
         x.var(1).sum().backward()
         return x.grad
-    _assert_same(*_both(f))
+    _assert_same(*both(f))
 
 
 # ----------------------------------------------------------------------------------------------

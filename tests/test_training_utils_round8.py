@@ -10,6 +10,7 @@ import pytest
 import minigrad
 
 torch = pytest.importorskip("torch")
+from torch_agreement import neutral, outcome  # noqa: E402
 import torch.nn.utils.prune  # noqa: E402,F401  (torch does not import it by itself)
 
 LIBS = (torch, minigrad)
@@ -17,14 +18,6 @@ LIBS = (torch, minigrad)
 
 def _np(t):
     return t.detach().numpy()
-
-
-def _outcome(call):
-    """('ok', value) or (exception type name, message with the library name neutralised)."""
-    try:
-        return "ok", call()
-    except Exception as e:  # noqa: BLE001 - comparing whatever each library raises
-        return type(e).__name__, str(e).replace("minigrad", "torch")
 
 
 # ----------------------------------------------------------------------------- CyclicLR
@@ -110,7 +103,7 @@ def test_cyclic_lr_errors_match_torch(make):
     results = []
     for lib in LIBS:
         opt = lib.optim.SGD([lib.nn.Parameter(lib.zeros(2))], lr=0.1, momentum=0.9)
-        results.append(_outcome(lambda: make(lib, opt))[0:2])
+        results.append(outcome(lambda: make(lib, opt), text=neutral)[0:2])
     assert results[0][0] != "ok"
     assert results[1] == results[0]
 
@@ -214,7 +207,7 @@ def test_fuse_weights_functions_and_missing_parts_match_torch():
         lib.nn.Conv2d(2, 4, 1).eval(), lib.nn.BatchNorm2d(4, track_running_stats=False).eval()),
 ])
 def test_fusion_errors_match_torch(make):
-    theirs, ours = (_outcome(lambda: make(lib)) for lib in LIBS)
+    theirs, ours = (outcome(lambda: make(lib), text=neutral) for lib in LIBS)
     assert theirs[0] == "AssertionError" and ours == theirs
 
 
@@ -227,8 +220,8 @@ def test_skip_init_builds_the_module_and_refuses_like_torch():
         m = lib.nn.utils.skip_init(lib.nn.Conv2d, 2, 3, 3, dtype=lib.float64)
         assert m.weight.dtype == lib.float64 and tuple(m.bias.shape) == (3,)
     for bad in ("int", "ReLU"):
-        theirs, ours = (_outcome(lambda: lib.nn.utils.skip_init(
-            int if bad == "int" else lib.nn.ReLU)) for lib in LIBS)
+        theirs, ours = (outcome(lambda: lib.nn.utils.skip_init(
+            int if bad == "int" else lib.nn.ReLU), text=neutral) for lib in LIBS)
         assert theirs[0] == "RuntimeError" and ours == theirs
 
 
@@ -355,7 +348,7 @@ def test_prune_errors_match_torch_and_leave_module_intact(call):
     results = []
     for lib in LIBS:
         layer = _linear(lib)
-        kind, msg = _outcome(lambda: call(lib.nn.utils.prune, layer))
+        kind, msg = outcome(lambda: call(lib.nn.utils.prune, layer), text=neutral)
         msg = msg.replace("torch.Size", "").replace("Size", "")
         results.append((kind, msg, sorted(layer.state_dict().keys())))
     assert results[0][0] != "ok"
