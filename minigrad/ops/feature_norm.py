@@ -44,7 +44,7 @@ from .elementary_functions import rsqrt, sqrt
 from .elementwise import add, cast, mul, sub
 from .division import div
 from .movement_copies import contiguous, keep_channels_last
-from .normalization import check_values_per_channel, update_running
+from .normalization import check_values_per_channel, norm_grads, update_running
 from .plumbing import reshape_to
 from .reduce import mean, sum as reduce_sum
 
@@ -157,7 +157,7 @@ class NativeLayerNorm(_NormNode):
             gw = reduce_sum(mul(g, x_hat), lead) if lead else mul(g, x_hat)
         if want_b:
             gb = reduce_sum(g, lead) if lead else g
-        return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if self.has_bias else ())
+        return norm_grads(w, self.has_bias, self.bias_shape, gx, gw, gb)
 
     def _backward_arrays(self, x, g, w, want_x, want_w, want_b):
         """The same formulas on arrays, for a backward that records no graph
@@ -171,12 +171,7 @@ class NativeLayerNorm(_NormNode):
             x.reshape(M, D), g.reshape(M, D), self.mu, self.invstd,
             None if w is None else w._array.reshape(-1), want_x, want_w, want_b,
             None if gx_full is None else gx_full.reshape(M, D))
-        grads = [None if gx_full is None else Tensor._wrap(gx_full)]
-        if w is not None:
-            grads.append(None if gw is None else Tensor._wrap(gw.reshape(w._array.shape)))
-        if self.has_bias:
-            grads.append(None if gb is None else Tensor._wrap(gb.reshape(self.bias_shape)))
-        return tuple(grads)
+        return norm_grads(w, self.has_bias, self.bias_shape, gx_full, gw, gb)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -280,6 +275,7 @@ class NativeGroupNorm(_NormNode):
         self.save_for_backward(x, w)
         self.mu, self.invstd, self.groups, self.has_bias, self.eps = mu, invstd, groups, \
             has_bias, eps
+        self.bias_shape = None if b is None else b.shape
         # channels-last where x looks so (not dense so: a copy), as PyTorch's channels-last
         # kernel writes it (in the node itself: a copy after it added a CloneBackward0 node
         # to the graph), the input's gradient too; instance_norm's are row-major
@@ -300,7 +296,7 @@ class NativeGroupNorm(_NormNode):
             gw = reduce_sum(mul(g, reshape_to(x_hat, tuple(x.shape))), others)
         if want_b:
             gb = reduce_sum(g, others)
-        return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if self.has_bias else ())
+        return norm_grads(w, self.has_bias, self.bias_shape, gx, gw, gb)
 
     @ieee
     def _backward_arrays(self, x, g, w, want_x, want_w, want_b):
@@ -330,12 +326,7 @@ class NativeGroupNorm(_NormNode):
             gw = (s_gc.reshape(n, groups, cpg) * self.invstd.reshape(n, groups, 1)).sum(
                 axis=0).reshape(c) if want_w else None
             gb = s_g.reshape(n, groups, cpg).sum(axis=0).reshape(c) if want_b else None
-        grads = [None if gx is None else Tensor._wrap(gx)]
-        if w is not None:
-            grads.append(None if gw is None else Tensor._wrap(gw))
-        if self.has_bias:
-            grads.append(None if gb is None else Tensor._wrap(gb))
-        return tuple(grads)
+        return norm_grads(w, self.has_bias, self.bias_shape, gx, gw, gb)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

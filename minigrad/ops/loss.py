@@ -13,7 +13,8 @@ probabilities of the scores' shape.
 
 The fused node's kernels (the block-wise log-softmax forward, the gradient written into its
 exp) are in ``_cross_entropy_rows.py``; float16 / bfloat16 reductions, rounded where
-PyTorch's kernels round, in ``_class_loss_16bit.py``.
+PyTorch's kernels round, in ``_class_loss_16bit.py``; the target's shape checks in
+``_cross_entropy_targets.py``.
 
 The regression losses (``mse_loss``, ``l1_loss``) are in ``regression_loss.py``, the binary
 ones (``binary_cross_entropy`` and its logits version) in ``binary_loss.py``.
@@ -43,6 +44,7 @@ from .reduce import sum as reduce_sum
 from .softmax import log_softmax
 from . import _class_loss_16bit as half16
 from ._cross_entropy_split import split_log_softmax
+from ._cross_entropy_targets import check_class_target_shape as _check_class_target_shape
 from ._cross_entropy_rows import (CrossEntropyGrad, coefficients, cross_entropy_grad_into,
                                   exp_rows_again, softmax_rows)
 from .loss_reduction import _check_reduction, _legacy_reduction
@@ -64,12 +66,12 @@ class ClassNLL(Function):
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
                 from_logits, all_valid=False, half=None):
         # all_valid: the caller found every target in [0, C) and ignore_index outside it, so
-        # no row is ignored (the common case: two small passes fewer)
-        if all_valid and from_logits and weight is None and not label_smoothing and \
-                half is None and type(scores) is np.ndarray and scores.size:
-            return self._plain_logits(scores, target, reduction)
+        # no row is ignored (the common case: two small passes fewer). Without class weights
+        # too ("plain"), every row weighs 1: the weights of ones that the backward reads are
+        # made there (``_unit_weights``), the loss is -logp at the targets
         xp = backend.xp_of(scores)
         m, c = scores.shape
+        plain = all_valid and weight is None
         if all_valid:       # valid: every row; read only with label smoothing, else None
             valid = xp.ones(m, dtype=bool) if label_smoothing else None
             t = target
@@ -77,7 +79,7 @@ class ClassNLL(Function):
             valid = target != ignore_index                           # (M,)
             t = xp.where(valid, target, 0)
         rows = xp.arange(m)
-        logp, picked, smooth = scores, None, None
+        logp, smooth = scores, None
         if from_logits:
             # exp(x - row_max) and its row sums s, block by block; log-softmax = x - row_max -
             # log s is never made whole: the loss reads it at the targets' columns (and, with
@@ -87,43 +89,48 @@ class ClassNLL(Function):
             e, row_max, sums, wdot = softmax_rows(scores, w_smooth)
             lse = xp.log(sums)
             if m and c:
-                picked = (scores[rows, t] - row_max) - lse
+                picked = scores[rows, t]                    # (a copy: written in place)
+                picked -= row_max
+                picked -= lse
             else:
                 picked = xp.zeros(m, scores.dtype)
             if label_smoothing:              # sum_c w_c logp_c = sum_c w_c (x_c - max) - W lse
                 total_w = c if weight is None else weight.sum()
                 smooth = -(wdot - total_w * lse)
             self.exp_rows, self.row_max, self.sums = e, row_max, sums
-        self.save_for_backward(scores)      # (log-probabilities: for the double backward)
-        w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
-        if all_valid and weight is None:         # every row's weight is 1
-            w_t = xp.ones(m, dtype=scores.dtype)
-        else:                                                        # (M,) weight of each row
-            w_t = w_class[t] if all_valid else w_class[t] * valid
-        if picked is None:
-            picked = logp[rows, t]                                   # (M,) logp at the target
-        if all_valid and weight is None and not label_smoothing:
-            loss = -picked                       # the product below, times ones: exactly it
         else:
-            loss = -(1 - label_smoothing) * w_t * picked
+            picked = logp[rows, t]                                   # (M,) logp at the target
+        self.save_for_backward(scores)      # (log-probabilities: for the double backward)
+        if plain:
+            w_t = w_class = None                # ones, made by the backward if it needs them
+        else:
+            w_class = weight if weight is not None else xp.ones(c, dtype=scores.dtype)
+            w_t = w_class[t] if all_valid else w_class[t] * valid    # (M,) weight of each row
+        if plain and not label_smoothing:
+            loss = xp.negative(picked, out=picked)      # times the weights of ones: exactly it
+        else:           # (a weight of one left out of the product changes no bit of it)
+            loss = -(1 - label_smoothing) * picked if plain else \
+                -(1 - label_smoothing) * w_t * picked
         if label_smoothing:
             if smooth is None:
-                smooth = -(logp * w_class).sum(axis=1)
+                smooth = -(logp * w_class).sum(axis=1) if w_class is not None else \
+                    -logp.sum(axis=1)
             smooth = smooth * valid                                  # (M,)
             loss = loss + (label_smoothing / max(c, 1)) * smooth
+        self.t, self.w_t, self.w_class, self.valid = t, w_t, w_class, valid
+        self.reduction, self.shape = reduction, (m, c)
+        self.label_smoothing, self.from_logits, self.half = label_smoothing, from_logits, None
         if reduction == "mean":
-            if all_valid and weight is None and w_t.dtype.kind == "f" and w_t.itemsize >= 4:
-                denominator = w_t.dtype.type(m)  # the sum of the M ones, without the pass
+            if plain and scores.dtype.kind == "f" and scores.dtype.itemsize >= 4:
+                denominator = scores.dtype.type(m)  # the sum of the M ones, without the pass
             else:
-                denominator = w_t.sum()
+                self._unit_weights(xp, scores.dtype)
+                denominator = self.w_t.sum()
             out = loss.sum() / denominator       # every target ignored: nan, as PyTorch
         else:
             denominator = None
             out = loss.sum() if reduction == "sum" else loss
-        self.t, self.w_t, self.w_class, self.valid = t, w_t, w_class, valid
-        self.denominator, self.reduction, self.shape = denominator, reduction, (m, c)
-        self.label_smoothing, self.from_logits = label_smoothing, from_logits
-        self.half = None
+        self.denominator = denominator
         if half is not None and type(scores) is np.ndarray:
             # 16-bit log-probabilities: summed and rounded where PyTorch's kernels round
             self.half, self.weight = scores.dtype, weight
@@ -139,33 +146,12 @@ class ClassNLL(Function):
             return dtypes.astype(np.asarray(out), scores.dtype)
         return out.astype(scores.dtype, copy=False)
 
-    def _plain_logits(self, scores, t, reduction):
-        """``forward`` for the common case, logits (numpy) with every target in range, no
-        class weights, no smoothing: the same numbers in fewer steps (a third of a 4 x 3
-        loss's time went to the general path's bookkeeping); the weights of ones that the
-        backward reads are made there (``_unit_weights``)."""
-        m, c = scores.shape
-        e, row_max, sums, _ = softmax_rows(scores)
-        picked = scores[np.arange(m), t]
-        picked -= row_max
-        picked -= np.log(sums)
-        np.negative(picked, out=picked)                 # the loss of each row
-        self.exp_rows, self.row_max, self.sums = e, row_max, sums
-        self.save_for_backward(scores)
-        self.t, self.w_t, self.w_class, self.valid = t, None, None, None
-        self.denominator = scores.dtype.type(m) if reduction == "mean" else None
-        self.reduction, self.shape = reduction, (m, c)
-        self.label_smoothing, self.from_logits, self.half = 0.0, True, None
-        if reduction == "none":
-            return picked
-        total = picked.sum()
-        return total / self.denominator if reduction == "mean" else total
-
-    def _unit_weights(self):
-        """The class weights and per-row weights of ones that ``_plain_logits`` left out."""
+    def _unit_weights(self, xp, dtype):
+        """The class weights and per-row weights of ones (``dtype``, arrays of ``xp``) that
+        ``forward`` left out (every row counted, no class weights)."""
         if self.w_t is None:
             m, c = self.shape
-            self.w_t, self.w_class = np.ones(m, self.sums.dtype), np.ones(c, self.sums.dtype)
+            self.w_t, self.w_class = xp.ones(m, dtype), xp.ones(c, dtype)
 
     def backward(self, g):
         """g: () for 'mean'/'sum', (M,) for 'none' -> dL/dscores (M, C).
@@ -175,8 +161,9 @@ class ClassNLL(Function):
         dL/dx = g * (A - softmax(x) * sum_c A), a node of its own (``CrossEntropyGrad``).
         """
         m, c = self.shape
-        self._unit_weights()
-        xp = backend.xp_of(self.w_t)
+        scores = self.saved_tensors[0]._array
+        xp = backend.xp_of(scores)
+        self._unit_weights(xp, scores.dtype)
         coef = 1.0
         if self.reduction == "mean":
             if self.denominator != 0:
@@ -245,50 +232,6 @@ def _half_grad(node, g):
                            m, c, node.half)
 
 
-def _check_class_target_shape(input, target, name):
-    """PyTorch's checks of a class-index target against scores (N, C, d1, ...) or (C,), in
-    its order and words: the batch size, then the target's rank, then its size."""
-    if input.ndim < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    if input.ndim == 1:
-        if target.ndim > 1:
-            raise RuntimeError(_multi_target_message(input, target, name))
-        if target.ndim == 1 and target.shape[0] != 1:
-            raise ValueError(f"For 1D input, 1D target must have size 1, but got target "
-                             f"size: {target.shape[0]}")
-        return
-    n = input.shape[0]
-    if (target.shape[0] if target.ndim else 0) != n:
-        raise ValueError(f"Expected input batch_size ({n}) to match target batch_size "
-                         f"({target.shape[0] if target.ndim else 0}).")
-    if input.ndim == 2:
-        if target.ndim != 1:
-            raise RuntimeError(_multi_target_message(input, target, name))
-        return
-    expected = [n] + list(input.shape[2:])
-    if input.ndim == 4:
-        if target.ndim != 3:
-            raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got "
-                               f"targets of dimension: {target.ndim}")
-        if list(target.shape) != expected:
-            raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: "
-                               f"{list(target.shape)}); expected a target of size {expected}")
-    elif list(target.shape) != expected:
-        raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
-
-
-def _multi_target_message(input, target, name):
-    """PyTorch's words for a target of too many dims, with the shapes expected and given
-    (built only when raised: the formatting costs more than the whole check)."""
-    multi = (f"0D or 1D target tensor expected, multi-target not supported ({name}: a "
-             f"target of class indices for input of shape {list(input.shape)} has shape "
-             f"{list(input.shape[:1]) if input.ndim == 2 else []}, got {list(target.shape)}")
-    if target._array.dtype.kind in "fV" and name == "cross_entropy":
-        multi += (f"; a probability target must have the input's shape "
-                  f"{list(input.shape)}, got {list(target.shape)}")
-    return multi + ")"
-
-
 def _class_axis_last(input, target):
     """(N, C, d1, ...) scores and (N, d1, ...) targets -> (M, C) and (M,); also (C,) and ()
     (their shapes checked already: ``_check_class_target_shape``)."""
@@ -328,6 +271,10 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     _check_reduction(reduction)
     if not isinstance(input, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"{name}: input and target must be Tensors")
+    loss = _common_class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
+                              from_logits)
+    if loss is not None:
+        return loss
     _check_label_smoothing(label_smoothing)     # (PyTorch: before its log_softmax)
     floating = input._array.dtype.kind in "fV"
     if from_logits and not floating and input._array.size and input.ndim:
@@ -398,6 +345,26 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     return loss
 
 
+def _common_class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
+                       from_logits):
+    """The loss of the common call without the general path's checks, or None: scores (N, C)
+    float32/float64 numpy, targets (N,) int64 all in [0, C), ``ignore_index`` none of them,
+    no class weights, no smoothing. Every check of ``_class_loss`` passes for such a call
+    (a third of a 32 x 10 loss's time went to them)."""
+    a, t = input._array, target._array
+    if not (weight is None and type(a) is np.ndarray and type(t) is np.ndarray and
+            a.ndim == 2 and t.ndim == 1 and a.dtype in _FLOATS and t.dtype == _TARGET_DTYPES[0]
+            and not label_smoothing > 0.0 and a.size):
+        return None
+    m, c = a.shape
+    if t.shape[0] != m or 0 <= ignore_index < c or bool(t.view(np.uint64).max() >= c):
+        return None             # (seen as unsigned, a negative target is above c too)
+    loss = _NLL_PLAIN.apply(input, target=t, weight=None, ignore_index=ignore_index,
+                            reduction=reduction, label_smoothing=0.0, from_logits=from_logits,
+                            all_valid=True, half=None)
+    return keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
+
+
 def _nll_node(ndim, label_smoothing):
     """ClassNLL under the name of the node PyTorch's loss ends in: its nll_loss kernel's for
     (N, C) or (C,) scores, its spatial kernel's for more dims, and with label smoothing the
@@ -405,6 +372,9 @@ def _nll_node(ndim, label_smoothing):
     if label_smoothing:
         return ClassNLL.renamed("AddBackward0")
     return ClassNLL.renamed("NllLossBackward0" if ndim <= 2 else "NllLoss2DBackward0")
+
+
+_NLL_PLAIN = _nll_node(2, 0.0)
 
 
 def _check_label_smoothing(label_smoothing):
@@ -442,7 +412,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if _autocast_state.active:             # autocast runs losses in float32
         input, target, weight = _autocast_widen(input, target, weight)
     if isinstance(target, Tensor) and isinstance(input, Tensor) and \
-            tuple(target.shape) == tuple(input.shape):
+            target._array.shape == input._array.shape:
         if target._array.dtype.kind not in "fV":
             raise RuntimeError(f"Expected floating point type for target with class "
                                f"probabilities, got {scalar_type_name(target._array.dtype)}")

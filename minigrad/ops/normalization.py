@@ -36,7 +36,7 @@ from .movement_copies import clone, contiguous
 from .plumbing import cast_to, reshape_to
 from .reduce import mean as reduce_mean, sum as reduce_sum
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["BatchNorm", "batch_norm", "norm_grads"]
 
 # Set by minigrad._vmap (which imports this module): under vmap, refuses running statistics
 # that are not batched, as torch's batching rule for batch_norm does
@@ -227,14 +227,7 @@ class BatchNorm(Function):
                 # c = a gb / M: three passes over the full-size arrays
                 u = mul(a, 1.0 / (x._array.size // x._array.shape[1]))     # a / M
                 gx = sub(gx, add(mul(centered, mul(mul(u, invstd), gw)), mul(u, gb)))
-        if want_w:
-            gw = reshape_to(gw, weight._array.shape)
-        grads = [gx]
-        if weight is not None:
-            grads.append(gw if want_w else None)
-        if self.has_bias:
-            grads.append(reshape_to(gb, self.bias_shape) if want_b else None)
-        return tuple(grads)
+        return self._grads(weight, gx, gw if want_w else None, gb if want_b else None)
 
     def _backward_rows(self, x, g, weight, want_x, want_w, want_b):
         """The closed form on the (N prod(S), C) rows of a channels-last x
@@ -251,14 +244,8 @@ class BatchNorm(Function):
         return self._grads(weight, None if gx is None else _kernels.from_rows(gx, x), gw, gb)
 
     def _grads(self, weight, gx, gw, gb):
-        """The arrays (None where not wanted) as the backward's tensors, in the parameters'
-        shapes."""
-        grads = [None if gx is None else Tensor._wrap(gx)]
-        if weight is not None:
-            grads.append(None if gw is None else Tensor._wrap(gw.reshape(weight._array.shape)))
-        if self.has_bias:
-            grads.append(None if gb is None else Tensor._wrap(gb.reshape(self.bias_shape)))
-        return tuple(grads)
+        """The gradients as the backward's tuple (``norm_grads``)."""
+        return norm_grads(weight, self.has_bias, self.bias_shape, gx, gw, gb)
 
     def _backward_fast(self, x, g, weight, want_x, want_w, want_b, overwrite=False):
         """The same closed form on arrays (``_batch_norm_kernels``), for a backward that
@@ -269,6 +256,28 @@ class BatchNorm(Function):
             x, backend.xp_of(g).ascontiguousarray(g), self.mean.reshape(-1),
             self.invstd.reshape(-1), w, want_x, want_w, want_b, overwrite)
         return self._grads(weight, gx, gw, gb)
+
+
+def norm_grads(weight, has_bias, bias_shape, gx, gw, gb):
+    """A normalisation's backward tuple: dx, then dweight where a weight was given, then
+    dbias where a bias was (None for a gradient not wanted). Arrays are wrapped as tensors;
+    dweight and dbias, arrays or tensors, take their parameters' shapes (weight's, and
+    ``bias_shape``: a batch_norm parameter may hold its C elements in another shape)."""
+    grads = (gx if gx is None or isinstance(gx, Tensor) else Tensor._wrap(gx),)
+    if weight is not None:
+        grads += (_shaped(gw, weight._array.shape),)
+    if has_bias:
+        grads += (_shaped(gb, bias_shape),)
+    return grads
+
+
+def _shaped(grad, shape):
+    """An array or tensor gradient as a tensor of ``shape`` (None stays None)."""
+    if grad is None:
+        return None
+    if isinstance(grad, Tensor):
+        return reshape_to(grad, shape)
+    return Tensor._wrap(grad.reshape(shape))
 
 
 def _check_dtypes(input, *params):

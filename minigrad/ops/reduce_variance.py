@@ -92,7 +92,6 @@ class Var(Function):
         return self._variance_backward(g, a, centered)
 
     def _variance_backward(self, g, a, centered):
-        spread = _spread(g, a.shape, self.axes, self.keepdim)
         count = a._array.size if self.grad_count is None else self.grad_count
         dof = count - self.correction
         if self.grad_count is None and dof <= 0:
@@ -102,6 +101,7 @@ class Var(Function):
                 factor = xp.where(arr == arr.mean(), xp.nan, xp.inf).astype(arr.real.dtype)
             # real g times a real factor, then complex for a complex input (nan + 0j, as
             # PyTorch: a complex product would spread the NaN to the imaginary part)
+            spread = _spread(g, a.shape, self.axes, self.keepdim)
             return cast_to(Mul.apply(spread, Tensor._wrap(factor)), arr.dtype)
         scale = 2.0 / dof if dof != 0 else float("inf")     # 2 / 0 is inf, as in C++
         if self.half is not None:
@@ -109,10 +109,13 @@ class Var(Function):
             # the 16-bit dtype
             a16 = cast(a, self.half)
             centered = sub(a16, mean(a16, self.axes, True))
+            spread = _spread(g, a.shape, self.axes, self.keepdim)
             return mul(mul(cast(spread, self.half), scale), centered)
         if is_grad_enabled():
             centered = sub(a, Mean.apply(a, axes=self.axes, keepdim=True))
-        return mul(mul(spread, centered), scale)
+        # (2 / dof) g on the reduced gradient, then spread times (a - mean): PyTorch's order
+        # of rounding, and one full-size pass
+        return mul(_spread(mul(g, scale), a.shape, self.axes, self.keepdim), centered)
 
 
 class Std(Var):

@@ -278,6 +278,31 @@ def _running_sum(a, dim, reverse):
     return out
 
 
+def _running_product(a, dim):
+    """The running product of numpy ``a`` along ``dim``, kept as PyTorch's CPU kernel keeps
+    it (the accumulators of ``_running_sum``: float32 in float64, complex64 in complex128,
+    float16 in float32), C-contiguous in a's dtype. Long float32 rows by chunks
+    (``_scan_blocks``: ~2x numpy's cumprod); an earlier dim slice by slice (``_SLICES_FROM``);
+    the rest by numpy's cumprod in the accumulator's dtype."""
+    acc_type = _WIDER.get(a.dtype.char) or _accumulator(a)
+    n = a.shape[dim]
+    with np.errstate(all="ignore"):             # (overflow: inf, silently, as PyTorch)
+        if dim == a.ndim - 1 and scan_blocks.fits_product(a, n):
+            out = np.empty(a.shape, a.dtype)
+            scan_blocks.running_product_rows(a.reshape(-1, n), out.reshape(-1, n))
+            return out
+        if dim < a.ndim - 1 and a.size // max(n, 1) >= _SLICES_FROM:
+            out = np.empty(a.shape, a.dtype)
+            lead = (slice(None),) * dim
+            acc = a[lead + (0,)].astype(acc_type)
+            out[lead + (0,)] = acc
+            for i in range(1, n):
+                np.multiply(acc, a[lead + (i,)], out=acc)
+                out[lead + (i,)] = acc
+            return out
+        return c_order(_in_half(np.cumprod(a, axis=dim, dtype=acc_type), a))
+
+
 class CumSum(Function):
     """out_i = sum_{j <= i} a_j along ``dim`` (``reverse``: sum_{j >= i})."""
     _node_name = "CumsumBackward0"                          # PyTorch's spelling
@@ -305,7 +330,11 @@ class CumProd(Function):
 
     def forward(self, a, *, dim):
         self.dim = dim
-        out = c_order(_in_half(backend.xp_of(a).cumprod(a, axis=dim, dtype=_accumulator(a)), a))
+        xp = backend.xp_of(a)
+        if xp is np and type(a) is np.ndarray:
+            out = _running_product(a, dim)
+        else:
+            out = c_order(_in_half(xp.cumprod(a, axis=dim, dtype=_accumulator(a)), a))
         self.save_for_backward(a, out)
         return out
 
