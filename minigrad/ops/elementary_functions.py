@@ -105,6 +105,12 @@ class Rsqrt(Function):
 
     @ieee
     def forward(self, a):
+        if a.dtype in _FLOATS and a.flags.c_contiguous and type(a) is np.ndarray and a.ndim:
+            # block by block in cache, the root's buffer the result: one pass over memory
+            out = np.empty(a.shape, a.dtype)
+            parallel.map_pieces(_rsqrt_blocks, a.reshape(-1), out.reshape(-1))
+            self.save_for_backward(out)
+            return out
         out = 1 / backend.xp_of(a).sqrt(a)
         out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
         self.save_for_backward(out)
@@ -114,6 +120,17 @@ class Rsqrt(Function):
     def backward(self, g):
         out, = self.saved_tensors
         return mul(mul(g, -0.5), conj_of(mul(mul(out, out), out)))
+
+
+def _rsqrt_blocks(x, out):
+    """out = 1 / sqrt(x) for 1-D float32/float64 arrays, block by block (two roundings, as
+    PyTorch's vectorised kernel and the op's other path)."""
+    one = x.dtype.type(1)
+    with np.errstate(divide="ignore", invalid="ignore"):    # (per thread: each piece's own)
+        for b in range(0, x.size, BLOCK):
+            ob = out[b:b + BLOCK]
+            np.sqrt(x[b:b + BLOCK], out=ob)
+            np.divide(one, ob, out=ob)
 
 
 class Abs(Function):

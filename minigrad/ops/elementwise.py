@@ -30,6 +30,7 @@ from ._binary_operands import (  # noqa: F401  (_BAREBONES and the refusals: inp
 from .plumbing import Cast, conj_of, sum_to
 from ._half_add import half_scaled_add
 from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
+from ._broadcast_rows import MIN_ELEMENTS as ROWS_MIN, as_parallel_binary, ufunc_by_rows
 
 
 # ----------------------------------------------------------------------------------------------
@@ -40,7 +41,15 @@ class Add(Function):
     saved_fields = {"alpha": lambda node: 1}    # add(a, b, alpha=k) records k * b first
 
     def forward(self, a, b):
-        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+        if a.shape != b.shape:
+            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a bias, a per-channel shift)
+                out = ufunc_by_rows(np.add, a, b)
+                if out is not None:
+                    return as_parallel_binary(out, a, b)
+        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            out = ufunc_by_rows(np.add, a, b)         # (an expanded operand: v.expand(n, m))
+            if out is not None:
+                return as_parallel_binary(out, a, b)
             b = laid_out_like(b, a)         # (a transposed operand: one walk, see there)
         return parallel.binary(np.add, a, b)
 
@@ -56,7 +65,15 @@ class Sub(Function):
     saved_fields = {"alpha": lambda node: 1}
 
     def forward(self, a, b):
-        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+        if a.shape != b.shape:
+            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a bias, a per-channel shift)
+                out = ufunc_by_rows(np.subtract, a, b)
+                if out is not None:
+                    return as_parallel_binary(out, a, b)
+        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            out = ufunc_by_rows(np.subtract, a, b)
+            if out is not None:
+                return as_parallel_binary(out, a, b)
             b = laid_out_like(b, a)
         return parallel.binary(np.subtract, a, b)
 
@@ -99,9 +116,20 @@ class Mul(Function):
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
-        if a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
-            b = laid_out_like(b, a)
-        out = parallel.binary(np.multiply, a, b)
+        out = None
+        if a.shape != b.shape:
+            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a per-channel scale, g * v)
+                out = ufunc_by_rows(np.multiply, a, b)
+                if out is not None:
+                    out = as_parallel_binary(out, a, b)
+        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+            out = ufunc_by_rows(np.multiply, a, b)    # (an expanded operand: v.expand(n, m))
+            if out is not None:
+                out = as_parallel_binary(out, a, b)
+            else:
+                b = laid_out_like(b, a)
+        if out is None:
+            out = parallel.binary(np.multiply, a, b)
         if half:        # a float16 a times a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
             with np.errstate(over="ignore"):       # past float16's range: inf, silently

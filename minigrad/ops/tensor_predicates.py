@@ -35,7 +35,12 @@ class Reciprocal(Function):
             out = _complex_reciprocal(a)
         else:
             with np.errstate(divide="ignore"):        # 1 / 0 is inf, silently, as PyTorch
-                out = backend.xp_of(a).reciprocal(a)
+                if type(a) is np.ndarray and a.dtype.kind == "f":
+                    # (the same rounded quotient: numpy's reciprocal loop is unvectorised,
+                    # twice a division's time)
+                    out = np.divide(a.dtype.type(1), a)
+                else:
+                    out = backend.xp_of(a).reciprocal(a)
         out = out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))   # a's layout
         self.save_for_backward(out)
         return out
