@@ -337,6 +337,7 @@ def _as_dtype(dtype, name):
     return convert
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
+    creation._check_dtype_argument(dtype, "new_tensor")
     if isinstance(data, Tensor):
         warn_user(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning)
         data = data.detach()._array
@@ -360,8 +361,9 @@ def _new_zeros(self, *size, dtype=None, device=None, requires_grad=False,
                pin_memory=False):
     creation.check_pin_memory(pin_memory, "new_zeros")
     size = creation._size(size, "new_zeros")     # (new_zeros words a negative size as empty)
-    return creation.zeros(size, dtype=dtype or self.dtype, device=device or self.device,
-                          requires_grad=requires_grad)
+    return creation.renamed("new_zeros", "zeros", creation.zeros, size,
+                            dtype=dtype or self.dtype, device=device or self.device,
+                            requires_grad=requires_grad)
 
 def _new_ones(self, *size, dtype=None, device=None, requires_grad=False,
               pin_memory=False):

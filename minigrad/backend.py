@@ -72,6 +72,11 @@ def _require_cupy():
     return cp
 
 
+# the device types PyTorch's device strings may name, in the order its message lists them
+_TORCH_DEVICE_TYPES = ("cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, "
+                       "xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone")
+
+
 class Device:
     """A device: ``Device('cpu')``, ``Device('cuda')`` (= cuda:0), ``Device('cuda:1')`` or
     ``Device('meta')`` (tensors with a shape and a dtype but no data: see ``_meta``).
@@ -94,9 +99,12 @@ class Device:
                 num == "0" or (num.isascii() and num.isdigit() and num[0] != "0"))):
             raise RuntimeError(f"Invalid device string: '{spec}'")
         if kind not in ("cpu", "cuda", "meta"):
-            raise RuntimeError(
-                f"Expected one of cpu, cuda, meta device type at start of device string: "
-                f"{spec}")
+            # a name PyTorch knows no device type by: its words, listing its types; one of
+            # those types minigrad has no device for: the three it has
+            known = _TORCH_DEVICE_TYPES if kind not in _TORCH_DEVICE_TYPES.split(", ") else \
+                "cpu, cuda, meta"
+            raise RuntimeError(f"Expected one of {known} device type at start of device "
+                               f"string: {spec}")
         if num:
             if not num.isdigit():
                 raise RuntimeError(f"Invalid device string: '{spec}'")

@@ -46,8 +46,7 @@ def check_index_dtype(dtype, op, position=1):
     """Embedding indices are int64 or int32 (PyTorch refuses the narrower integers too)."""
     name = np.dtype(dtype).name
     if name not in ("int64", "int32"):
-        name = dtypes.from_numpy_dtype(np.dtype(dtype)).name
-        what = "CPUBoolType" if name == "bool" else f"torch.{SCALAR_NAMES.get(name, name)}Tensor"
+        what = dtypes.tensor_type_string(dtype)   # ('CPUComplexFloatType', ...)
         raise RuntimeError(f"Expected tensor for argument #{position} 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {what} instead (while "
                            f"checking arguments for {op})")
@@ -87,8 +86,10 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
                              f"is a mini-batch of fixed length sequences. However, found "
                              f"offsets of type {_type_name(offsets)}")
         bags, width = input.shape
-        if idx.dtype == np.bool_:     # PyTorch's offsets: an arange in the input's dtype
-            raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+        if idx.dtype.kind == "b" or idx.dtype.kind == "u" and idx.dtype.itemsize > 1:
+            # PyTorch's offsets: an arange in the input's dtype, which has none of these
+            raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                      f"'{dtypes.scalar_type_name(idx.dtype)}'")
         if width == 0:      # PyTorch's offsets are arange(0, numel, width): no step
             raise RuntimeError("step must be nonzero")
         starts = np.arange(bags + 1, dtype=np.int64) * width
@@ -126,7 +127,8 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
     _check_weights_dtype(weight, per_sample_weights)
     # PyTorch's kernel, after the mode: the indices and offsets promoted to one type (uint8
     # indices beside int64 offsets are taken as int64), which must be int64 or int32
-    common = idx.dtype if input.ndim == 2 else dtypes._promote(idx.dtype, offsets._array.dtype)
+    # (promoted as offsets with indices: a refusal names them in that order)
+    common = idx.dtype if input.ndim == 2 else dtypes._promote(offsets._array.dtype, idx.dtype)
     check_index_dtype(common, "embedding_bag")
     if input.ndim == 1 and include_last_offset and not len(starts):
         raise RuntimeError("include_last_offset: number of offset should be at least 1")

@@ -84,6 +84,9 @@ def affine_grid(theta, size, align_corners=None):
                   UserWarning)
     elif min(size) <= 0:
         raise ValueError(f"Expected non-zero, positive output size. Got {given}")
+    if theta._array.dtype.itemsize == 2 and min(size[2:]) <= 1:
+        # PyTorch makes a unit axis's coordinate as a 0-d tensor, which it has no 16-bit way to
+        raise not_implemented_for("tensor_cpu", theta._array.dtype)
     if theta.shape[0] != size[0]:           # PyTorch's batched matmul refuses it
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"[{size[0]}, {k + 1}] but got: [{theta.shape[0]}, {k + 1}].")
@@ -365,14 +368,17 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial "
                                f"dimensions, but input has sizes {list(input.shape)} with "
                                f"dimension {d} being empty")
+    if mode == "bicubic" and k != 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    if input._array.size == 0 or grid._array.size == 0:
+        # nothing to sample: PyTorch returns the empty result before its kernels' dtype checks
+        return _sampler_node(_EmptySample.apply(input, grid), k)
     if input._array.dtype.kind not in "fV":      # PyTorch's kernels are floating only
         raise not_implemented_for("grid_sampler_2d_cpu_kernel_impl" if k == 2 else
                                   "grid_sampler3d_cpu", input._array.dtype)
     if input._array.dtype != grid._array.dtype:
         raise RuntimeError(f"expected scalar type {scalar_type_name(input._array.dtype)} but "
                            f"found {scalar_type_name(grid._array.dtype)}")
-    if mode == "bicubic" and k != 2:
-        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     spatial = list(input.shape[2:])
     out_spatial = list(grid.shape[1:-1])
     points = _prod_of(out_spatial)
@@ -443,6 +449,20 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             term = gather(taps)
             out = term if out is None else out + term
     return _sampler_node(out.reshape([n, c] + out_spatial), k)
+
+
+class _EmptySample(Function):
+    """grid_sample where the input or the grid holds no element: the (N, C, *grid's spatial)
+    zeros of the input's dtype; the gradients are zeros (of the floating operands)."""
+    def forward(self, inp, grid):
+        self.operands = [(a.shape, a.dtype) for a in (inp, grid)]
+        shape = inp.shape[:2] + grid.shape[1:-1]
+        return backend.xp_of(inp).zeros(shape, inp.dtype)
+
+    def backward(self, g):
+        xp = backend.xp_of(g._array)
+        return tuple(Tensor._wrap(xp.zeros(shape, dtype)) if dtype.kind in "fcV" else None
+                     for shape, dtype in self.operands)
 
 
 def _sampler_node(out, k):

@@ -9,15 +9,19 @@ the gradients of those, come from the ops'):
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import _memory_format as mf, backend, dtypes
+from .._type_names import python_type_name
 from .._warn_once import USER, warn_once
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
 from .._random_factories import uniform_draws
 from ..ops._autocast_cast import in_float32
+from ..ops._int_list_args import int_list_argument
 from ..ops._int_lists import int_lists
 from ..ops._util import not_implemented_for, scalar_type_name
 from ..ops.padding import ListedOnInput
@@ -41,14 +45,30 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     """Root-mean-square normalisation over the last dims ``normalized_shape``:
     y = x / sqrt(mean(x^2) + eps) (* weight, shaped ``normalized_shape``).  ``eps=None``
     takes the machine epsilon of the input's dtype."""
-    if isinstance(normalized_shape, int):
-        raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of "
-                        "ints, not int")
-    shape = tuple(normalized_shape)
+    # PyTorch's parser first (its words, in its order), then its checks: the weight's shape
+    # before the input's
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rms_norm(): argument 'input' (position 1) must be Tensor, not "
+                        f"{python_type_name(input)}")
+    shape = int_list_argument("rms_norm", "normalized_shape", (normalized_shape,), {}, 2,
+                              False)
+    if weight is not None and not isinstance(weight, Tensor):
+        raise TypeError(f"rms_norm(): argument 'weight' (position 3) must be Tensor, not "
+                        f"{python_type_name(weight)}")
+    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, numbers.Real)) and \
+            not (isinstance(eps, Tensor) and eps._array.size == 1):
+        raise TypeError(f"rms_norm(): argument 'eps' (position 4) must be float, not "
+                        f"{python_type_name(eps)}")
+    if isinstance(eps, Tensor):
+        eps = eps.item()
     k = len(shape)
     if k == 0:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
+                           f"weight of shape {list(weight.shape)} and normalized_shape = "
+                           f"{list(shape)}")
     if k > input.ndim:
         raise ValueError(f"Input tensor must have at least {k} dimensions, but got {input.ndim}")
     if tuple(input.shape[input.ndim - k:]) != shape:      # (PyTorch's "[*5, 2]", no comma)
@@ -58,10 +78,6 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if input._array.dtype.kind not in "fcV":
         raise NotImplementedError(f'"rms_norm" not implemented for '
                                   f"'{scalar_type_name(input._array.dtype)}'")
-    if weight is not None and tuple(weight.shape) != shape:
-        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got "
-                           f"weight of shape {list(weight.shape)} and normalized_shape = "
-                           f"{list(shape)}")
     if weight is not None and weight._array.dtype != input._array.dtype:
         # PyTorch's fused kernel takes one dtype; it says so once a process (its first pair)
         warn_once(f"Mismatch dtype between input and weight: input dtype = "

@@ -17,8 +17,6 @@ an ``einsum``.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _autocast_state, backend, dtypes
@@ -37,54 +35,84 @@ from .shaping import diagonal
 __all__ = ["einsum", "dot", "inner"]
 
 
-def _check_subscripts(equation):
-    """PyTorch's errors for an equation holding something other than letters, spaces, commas,
-    one '->' and at most one '...' per operand; an output letter no input has, or one given
-    twice."""
+def _ellipsis_end(equation, i, end, who, found):
+    """Where the '...' at ``equation[i]`` ends (before ``end``), or PyTorch's error for a '.'
+    of ``who`` ('operand 0', 'output') that is no ellipsis, or one after an ellipsis."""
+    tail = " (...)" if who == "output" else ""
+    if found:
+        raise RuntimeError(f"einsum(): found '.' for {who} " + (
+            "but an ellipsis (...) was already found" if who == "output" else
+            "for which an ellipsis was already found"))
+    if equation[i:i + 3] != "..." or i + 3 > end:
+        raise RuntimeError(f"einsum(): found '.' for {who} that is not part of any "
+                           f"ellipsis{tail}")
+    return i + 3
+
+
+def _check_letter(equation, i):
+    c = equation[i]
+    if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+        raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the equation "
+                           "string, subscripts must be in [a-zA-Z]")
+
+
+def _check_subscripts(equation, operands):
+    """PyTorch's errors for a bad equation, in its order: the input side read left to right
+    (an ellipsis not spelled '...' or given twice for an operand, a comma past the last
+    operand, a character other than letters and spaces), then the count of operands, then each
+    operand's number of letters against its dims, then the output side (its ellipsis, its
+    characters, a letter no input has or one given twice)."""
     arrow = equation.find("->")
     lhs_end = len(equation) if arrow < 0 else arrow
-    segments, start = [], 0
-    for k, c in enumerate(equation[:lhs_end] + ","):
+    op, i, letters, dots = 0, 0, [0], [False]       # per operand: letters, an ellipsis
+    while i < lhs_end:
+        c = equation[i]
+        if c == ".":
+            i, dots[-1] = _ellipsis_end(equation, i, lhs_end, f"operand {op}", dots[-1]), True
+            continue
         if c == ",":
-            segments.append((f"operand {len(segments)}", start, k))
-            start = k + 1
-    if arrow >= 0:
-        segments.append(("output", arrow + 2, len(equation)))
-    for who, start, end in segments:
-        found, i = False, start
-        while i < end:
-            c = equation[i]
-            if c == ".":
-                if found:
-                    raise RuntimeError(f"einsum(): found '.' for {who} " + (
-                        "but an ellipsis (...) was already found" if who == "output" else
-                        "for which an ellipsis was already found"))
-                if equation[i:i + 3] != "..." or i + 3 > end:
-                    raise RuntimeError(f"einsum(): found '.' for {who} that is not part of "
-                                       "any ellipsis" + (" (...)" if who == "output" else ""))
-                found, i = True, i + 3
-                continue
-            if c != " " and not ("a" <= c <= "z" or "A" <= c <= "Z"):
-                raise RuntimeError(f"einsum(): invalid subscript given at index {i} in the "
-                                   "equation string, subscripts must be in [a-zA-Z]")
-            i += 1
-    if arrow >= 0:
-        inputs, out = set(equation[:arrow]), equation[arrow + 2:].replace(".", "")
-        for k, c in enumerate(out):
-            if c == " ":
-                continue
+            op += 1
+            if op >= len(operands):
+                raise RuntimeError("einsum(): fewer operands were provided than specified in "
+                                   "the equation")
+            letters.append(0)
+            dots.append(False)
+        elif c != " ":
+            _check_letter(equation, i)
+            letters[-1] += 1
+        i += 1
+    if op != len(operands) - 1:
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation")
+    for n, (count, dotted, t) in enumerate(zip(letters, dots, operands)):
+        if count > t.ndim if dotted else count != t.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({count}) "
+                               + (f"is more than the number of dimensions ({t.ndim}) for "
+                                  f"operand {n}" if dotted else
+                                  f"does not match the number of dimensions ({t.ndim}) for "
+                                  f"operand {n} and no ellipsis was given"))
+    found, i, inputs, seen = False, arrow + 2, set(equation[:lhs_end]), set()
+    while arrow >= 0 and i < len(equation):
+        c = equation[i]
+        if c == ".":
+            i, found = _ellipsis_end(equation, i, len(equation), "output", found), True
+            continue
+        if c != " ":
+            _check_letter(equation, i)
             if c not in inputs:
                 raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
                                    "equation for any input operand")
-            if c in out[:k]:
+            if c in seen:
                 raise RuntimeError(f"einsum(): output subscript {c} appears more than once "
                                    "in the output")
+            seen.add(c)
+        i += 1
 
 
 def _parse(equation, operands):
     """(one letter string per operand, output letters); '...' is spelled out with capital
     letters, right-aligned across operands as numpy and PyTorch broadcast them."""
-    _check_subscripts(equation)
+    _check_subscripts(equation, operands)
     eq = equation.replace(" ", "")
     lhs, out = eq.split("->") if "->" in eq else (eq, None)
     subs = lhs.split(",")
@@ -95,7 +123,7 @@ def _parse(equation, operands):
                            if n_operands > len(subs) else
                            f"einsum(): fewer operands were provided than specified in the "
                            f"equation (the equation has {len(subs)}, got {n_operands})")
-    spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in eq]
+    spare = [c for c in _SUBLIST_LETTERS[::-1] if c not in eq]      # z...aZ...A
     widths = [t.ndim - (len(s) - 3) for s, t in zip(subs, operands) if "..." in s]
     ell = "".join(reversed(spare[:max(widths, default=0)]))     # the '...' dims, in order
     subs = [s.replace("...", ell[len(ell) - (t.ndim - (len(s) - 3)):]) if "..." in s else s
@@ -211,24 +239,30 @@ def _pair_as_matmul(a, b, sa, sb, out):
     return c_order(product.transpose([order.index(c) for c in out]))
 
 
-_SUBLIST_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SUBLIST_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _sublist_letters(sublist):
-    """A sublist of ints in [0, 52) and ``...`` as equation letters: 0-25 -> a-z,
-    26-51 -> A-Z, Ellipsis -> '...'."""
+    """A sublist of ints in [0, 52) and ``...`` as equation letters: 0-25 -> A-Z,
+    26-51 -> a-z (so an implicit output orders 0-25 before 26-51, as PyTorch's), Ellipsis ->
+    '...'.  Anything else fails as PyTorch's Python code fails on it: its comparisons with
+    0 and 26 first (a str, None, a tensor of several values), then its letter arithmetic
+    (a float, a floating tensor)."""
     out = []
     for s in sublist:
         if s is Ellipsis:
             out.append("...")
             continue
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-            raise TypeError(f"einsum(): a subscript list holds ints in [0, 52) and Ellipsis, "
-                            f"not {type(s).__name__}")
-        if not 0 <= s < 52:
+        if isinstance(s, Tensor) and s.numel() != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        if not (s >= 0 and s < 52):
             raise ValueError("einsum(): subscript in subscript list is not within the valid "
                              "range [0, 52)")
-        out.append(_SUBLIST_LETTERS[s])
+        if isinstance(s, Tensor) and s.dtype.is_floating_point or isinstance(s, float):
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index" if isinstance(s, Tensor) else
+                            "'float' object cannot be interpreted as an integer")
+        out.append(_SUBLIST_LETTERS[int(s)])
     return "".join(out)
 
 
@@ -242,13 +276,16 @@ def _from_sublists(args):
     return equation, operands
 
 
-def einsum(equation, *operands):
+def einsum(*args):
     """``einsum("bij,bjk->bik", a, b)``: multiply operands along shared letters, sum the
     letters missing from the output.  Operands may also be given as one list, or in the
     sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (ints 0-51 for letters, ``...``
     as Ellipsis, the output sublist optional).  Under autocast, an einsum that contracts a
     pair of operands runs in the autocast dtype (PyTorch's contraction is a bmm)."""
-    return contract(equation, operands, autocast=True)
+    if len(args) < 2:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    return contract(args[0], args[1:], autocast=True)
 
 
 def _einsum_node_name(subs, out):

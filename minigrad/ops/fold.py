@@ -168,8 +168,13 @@ class Im2Col(Function):
     def forward(self, x, *, kernel, dilation, stride, out_size):
         self.geometry = kernel, dilation, stride, tuple(x.shape[2:]), out_size
         n, c = x.shape[:2]
-        return _windows(x, kernel, dilation, stride, out_size).reshape(
-            n, c * kernel[0] * kernel[1], out_size[0] * out_size[1])
+        # always a fresh row-major copy: a reshape of the windows' view can stay a view of x
+        # (a window as wide as the input), sharing its memory and its odd strides
+        out = backend.xp_of(x).empty((n, c * kernel[0] * kernel[1], out_size[0] * out_size[1]),
+                                     x.dtype)
+        out.reshape(x.shape[:2] + tuple(kernel) + tuple(out_size))[...] = \
+            _windows(x, kernel, dilation, stride, out_size)
+        return out
 
     def backward(self, g):
         kernel, dilation, stride, size, out_size = self.geometry

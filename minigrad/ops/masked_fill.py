@@ -40,19 +40,19 @@ def _fill_number(value, dtype):
 
 
 def _masked_fill_checks(input, mask, value, inplace=False):
-    """(mask array, value as a 0-d tensor of input's dtype) after PyTorch's checks: the mask's
-    dtype, a value tensor's rank, then (``inplace``) that the mask broadcasts to input's
+    """(mask array, value as a 0-d tensor of input's dtype) after PyTorch's checks: a value
+    tensor's rank, the mask's dtype, then (``inplace``) that the mask broadcasts to input's
     shape, then the value's conversion."""
     _public_args("masked_fill", input, mask, "mask", 2)
     m = mask._array if isinstance(mask, Tensor) else mask
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
+                           f"got tensor with {value.ndim} dimension(s).")
     if m.dtype.kind != "b":
         name = dtypes.from_numpy_dtype(m.dtype).name
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{CPP_NAMES.get(name, name)}")
     dtype = input._array.dtype
-    if isinstance(value, Tensor) and value.ndim != 0:
-        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but "
-                           f"got tensor with {value.ndim} dimension(s).")
     if inplace:
         wide = broadcast_shape(tuple(input.shape), tuple(m.shape), "masked_fill_")
         if wide != tuple(input.shape):

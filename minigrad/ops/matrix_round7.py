@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numbers
 
+from .._type_names import python_type_name
 from .._warn_once import warn_user
 from .. import _autocast_state, backend, dtypes
 from ..autograd import Function, no_grad
 from ..autograd._node_names import rename_node
+from ..tensor import Tensor
 from ._autocast_cast import in_float32, widen as _autocast_widen
 from ._int_list_args import int_list_argument
 from ._lapack_layout import column_major
@@ -70,8 +72,12 @@ def chain_matmul(*matrices):
     warn_user("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
               "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
               "more tensors rather than multiple parameters.", UserWarning)
-    if len(matrices) == 1 and isinstance(matrices[0], (tuple, list)):
-        matrices = tuple(matrices[0])
+    # PyTorch hands the arguments to its parser as one list of tensors (a list given as an
+    # argument is an element of it, refused)
+    for k, m in enumerate(matrices):
+        if not isinstance(m, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got "
+                            f"{python_type_name(m)}")
     if not matrices:
         raise RuntimeError("chain_matmul(): Expected one or more matrices")
     for m in matrices:
@@ -160,8 +166,7 @@ def check_renorm_arguments(weight, indices):
                            f"embedding_renorm_)")
     kind = indices._array.dtype
     if kind.name not in ("int64", "int32"):
-        what = dtypes.tensor_type_string(kind) if kind.kind == "b" else \
-            dtypes.legacy_type_name(kind)
+        what = dtypes.tensor_type_string(kind)
         raise RuntimeError(f"Expected tensor for argument #2 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {what} instead (while "
                            f"checking arguments for embedding_renorm_)")

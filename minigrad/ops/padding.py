@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .. import _autocast_state, _memory_format as mf, backend
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..autograd.grad_mode import is_grad_enabled
@@ -116,17 +116,19 @@ def _check(input, pad, mode, value):
             raise RuntimeError(f"Argument #{4 + 2 * i}: Padding size should be less than the "
                                f"corresponding input dimension, but got: padding ({lo}, {hi}) "
                                f"at dimension {d} of input {shape}")
-        if mode == "circular":
-            if lo > n or hi > n:
-                raise RuntimeError("Padding value causes wrapping around more than once.")
-            if n + lo + hi < 0:
-                raise RuntimeError("Negative padding value is resulting in an empty dimension")
-            # PyTorch wraps from what the crop keeps: past that its copies read memory not yet
-            # written (refused here rather than given undefined values); an empty result
-            # wraps nothing
-            kept = n - max(-lo, 0) - max(-hi, 0)
-            if n + lo + hi > 0 and (lo > kept or hi > kept):
-                raise RuntimeError("Padding value causes wrapping around more than once.")
+    for i in reversed(range(k) if mode == "circular" else ()):
+        # (PyTorch's circular padding checks its dims from the outermost padded one in)
+        lo, hi, n = pad[2 * i], pad[2 * i + 1], shape[input.ndim - 1 - i]
+        if lo > n or hi > n:
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + lo + hi < 0:
+            raise RuntimeError("Negative padding value is resulting in an empty dimension")
+        # PyTorch wraps from what the crop keeps: past that its copies read memory not yet
+        # written (refused here rather than given undefined values); an empty result wraps
+        # nothing
+        kept = n - max(-lo, 0) - max(-hi, 0)
+        if n + lo + hi > 0 and (lo > kept or hi > kept):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
     if mode != "circular":
         _check_output_size(shape, pad, k, mode)
     if mode != "circular" and input._array.dtype.kind == "b":
@@ -194,6 +196,10 @@ def pad(input, pad, mode="constant", value=None):
                                f"crops dimension {d} of size {n} below 0)")
     if isinstance(value, numbers.Number):
         check_fill_value(value, input._array.dtype)     # NaN, inf, out of an integer type
+        if input._array.dtype.kind == "u" and not isinstance(value, bool) and value < 0:
+            # (the padded tensor is made full of it: an unsigned type takes no negative)
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{dtypes.c_type_name(input._array.dtype)} without overflow")
     fill = input._array.dtype.type(value) if value else 0
     return _laid_out(ConstantPadNd.apply(input, pad=pad, value=fill), input, mode)
 

@@ -159,6 +159,7 @@ def stack(tensors, dim=0):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     check_tensors(tensors)
+    d = normalize_dim(dim, tensors[0].ndim + 1)        # (PyTorch wraps it before the sizes)
     shape = tensors[0]._array.shape
     for i, t in enumerate(tensors):
         if t._array.shape != shape:
@@ -166,7 +167,6 @@ def stack(tensors, dim=0):
                                f"{list(tensors[0].shape)} at entry 0 and {list(t.shape)} at "
                                f"entry {i}")
     _same_device_check(tensors, "stack")
-    d = normalize_dim(dim, tensors[0].ndim + 1)
     dtype = _joined_dtype(tensors)
     return Stack.apply(*(cast(t, dtype) for t in tensors), dim=d)
 

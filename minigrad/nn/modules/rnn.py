@@ -358,7 +358,7 @@ class RNNCellBase(Module):
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
         for k, s in enumerate(states):
-            if s is not None and s.ndim not in (1, 2):
+            if s is not None and s.dim() not in (1, 2):      # (a tuple has no dim(): Python's)
                 # an LSTMCell names the state it checks (hx[0], hx[1]), the others "hidden"
                 what = f"hx[{k}]" if name == "LSTMCell" else "hidden"
                 raise ValueError(f"{name}: Expected {what} to be 1D or 2D, got {s.ndim}D "
@@ -434,13 +434,25 @@ class LSTMCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(self, input, hx=None):
-        if isinstance(hx, Tensor) and input.ndim == 2:
-            raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, "
-                            "not Tensor")
-        if hx is not None and len(hx) != 2:
-            raise RuntimeError("lstm_cell expects two hidden states")
-        h, c = (None, None) if hx is None else hx
-        return self._run(input, h, c, _lstm_step)
+        # PyTorch's order: the input's rank, the rank of each state hx holds (iterated: a
+        # tensor hx gives its rows), then a batched input's states go to the fused cell as
+        # they are (a tuple of two), an unbatched one's are hx[0] and hx[1]
+        if input.ndim not in (1, 2):
+            raise ValueError(f"LSTMCell: Expected input to be 1D or 2D, got {input.ndim}D "
+                             "instead")
+        if hx is None:
+            return self._run(input, None, None, _lstm_step)
+        for k, state in enumerate(hx):
+            if state.dim() not in (1, 2):
+                raise ValueError(f"LSTMCell: Expected hx[{k}] to be 1D or 2D, got "
+                                 f"{state.dim()}D instead")
+        if input.ndim == 2:
+            if isinstance(hx, Tensor):
+                raise TypeError("lstm_cell(): argument 'hx' (position 2) must be tuple of "
+                                "Tensors, not Tensor")
+            if len(hx) != 2:
+                raise RuntimeError("lstm_cell expects two hidden states")
+        return self._run(input, hx[0], hx[1], _lstm_step)
 
 
 class GRUCell(RNNCellBase):

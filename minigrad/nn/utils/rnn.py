@@ -18,6 +18,7 @@ from collections import namedtuple
 import numpy as np
 
 from ... import backend
+from ..._type_names import python_type_name
 from ...ops.inplace import check_broadcasts_into
 from ...ops.movement import reshape
 from ...ops.stacking import cat
@@ -154,6 +155,9 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                          input.ndim == 0 else "Dimension out of range (expected to be in "
                          "range of [-1, 0], but got 1)")
     ndim = lengths.ndim if isinstance(lengths, Tensor) else np.ndim(lengths)
+    if not enforce_sorted and ndim > 1:
+        # PyTorch sorts the lengths and reorders the batch by them before its own checks
+        raise IndexError("index_select(): Index is supposed to be a vector")
     if ndim != 1:
         raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
                            f"{ndim}D cpu Long tensor")
@@ -217,11 +221,15 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         lengths = sorted_lengths[_host(unsorted)]
     else:
         lengths = sorted_lengths
-    if batch_first:
+    # PyTorch fills (T, B, *) and hands a batch-first caller its transposed view, unless the
+    # batch is put back in order (an index_select: a fresh row-major copy)
+    view_t = batch_first and unsorted is None
+    if batch_first and not view_t:
         rows = rows.T
     pad_row = data.new_full((1,) + tuple(data.shape[1:]), padding_value)
     padded = _gather_rows(cat([data, pad_row], 0), rows.reshape(-1))
-    return reshape(padded, rows.shape + tuple(data.shape[1:])), _int64(lengths)
+    padded = reshape(padded, rows.shape + tuple(data.shape[1:]))
+    return (padded.transpose(0, 1) if view_t else padded), _int64(lengths)
 
 
 def _into_slot(seq, trailing, dtype):
@@ -243,14 +251,18 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     if isinstance(sequences, Tensor):
         sequences = list(sequences.unbind(0))
     sequences = list(sequences)
+    for k, seq in enumerate(sequences):          # PyTorch's parser: a list of tensors
+        if not isinstance(seq, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got "
+                            f"{python_type_name(seq)}")
     if not sequences:
         raise RuntimeError("received an empty list of sequences")
     if padding_side not in ("left", "right"):
         raise RuntimeError(f"Expected padding_side to be one of left or right, but got "
                            f"{padding_side}.")
     if sequences[0].ndim == 0:
-        raise RuntimeError("pad_sequence needs sequences of at least one dim (ArrayRef: invalid "
-                           "slice, N = 1; size = 0)")
+        raise RuntimeError("ArrayRef: invalid slice, N = 1; size = 0 (pad_sequence needs "
+                           "sequences of at least one dim)")
     trailing = tuple(sequences[0].shape[1:])
     sequences = [sequences[0]] + [_into_slot(s, trailing, sequences[0].dtype)
                                   for s in sequences[1:]]
@@ -276,7 +288,8 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     lengths = _host(lengths)
     if not batch_first:
         padded_sequences.transpose_(0, 1)
-    return [padded_sequences[b, :int(n)] for b, n in enumerate(lengths)]
+    # (PyTorch reads each by an index tensor of its steps: a fresh row-major copy)
+    return [padded_sequences[b, :int(n)].contiguous() for b, n in enumerate(lengths)]
 
 
 def pack_sequence(sequences, enforce_sorted=True):
