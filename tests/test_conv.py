@@ -349,7 +349,7 @@ ERRORS = [
      r"conv2d\(\) received an invalid combination of arguments - got \(Tensor, Tensor, "
      r"padding=float\)"),
     (lambda: F.conv2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(6, 3, 3, 3)), RuntimeError,
-     r"Input type \(double\) and weight type \(float\) should be the same"),
+     r"expected scalar type Double but found Float"),
     (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), _t(6, dtype=minigrad.float64)),
      RuntimeError, r"Input type \(float\) and bias type \(double\) should be the same"),
     (lambda: F.conv2d(_t(1, 3, 5, 5), _t(6, 3, 3, 3), _t(5)), RuntimeError,
@@ -371,7 +371,7 @@ ERRORS = [
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5), _t(3, 6, 3, 3), padding="same"), TypeError,
      "conv_transpose2d\\(\\): argument 'padding' must be tuple of ints, not str"),
     (lambda: F.conv_transpose2d(_t(1, 3, 5, 5, dtype=minigrad.float64), _t(3, 6, 3, 3)),
-     RuntimeError, r"Input type \(double\) and weight type \(float\) should be the same"),
+     RuntimeError, r"expected scalar type Double but found Float"),
     (lambda: F.conv2d(np.zeros((1, 3, 5, 5)), _t(6, 3, 3, 3)), TypeError,
      r"conv2d\(\) received an invalid combination of arguments - got \(numpy.ndarray, "
      r"Tensor\)"),

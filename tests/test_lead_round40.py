@@ -115,3 +115,66 @@ def test_small_plane_convolutions_float32_as_torch(case):
     for a, b in zip(mine[:3], theirs[:3]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     assert mine[3] == theirs[3]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals in PyTorch's words and order: a weight of another dtype than the input (by the
+# kernel that finds it: complex, oneDNN, the plain kernels), and the 3-d adaptive average
+# pool's empty-dim check before its rank check.
+# ---------------------------------------------------------------------------------------------
+_DTYPES = ["float32", "float64", "float16", "bfloat16", "complex64", "int64"]
+
+
+def _refusal(fn):
+    """("ok", the result when it is a tuple, such as a shape) or (the exception's type name,
+    its first line)."""
+    try:
+        result = fn()
+    except Exception as exc:         # noqa: BLE001 -- the refusal is what is compared
+        return type(exc).__name__, str(exc).split("\n")[0]
+    return "ok", result if isinstance(result, tuple) else None
+
+
+@pytest.mark.parametrize("op, nd", [("conv2d", 2), ("conv_transpose1d", 1), ("conv3d", 3)])
+@pytest.mark.parametrize("batched", [2, 1, None])
+@pytest.mark.parametrize("bias", [False, True])
+def test_convolution_weight_dtype_refusals_as_torch(op, nd, batched, bias):
+    for x_dtype in _DTYPES:
+        for w_dtype in _DTYPES:
+            if x_dtype == w_dtype:
+                continue
+
+            def call(lib):
+                shape = ((batched,) if batched else ()) + (3,) + (4,) * nd
+                w_shape = (3, 4) + (2,) * nd if "transpose" in op else (4, 3) + (2,) * nd
+                x = lib.ones(shape, dtype=getattr(lib, x_dtype))
+                w = lib.ones(w_shape, dtype=getattr(lib, w_dtype))
+                b = lib.ones(4, dtype=getattr(lib, w_dtype)) if bias else None
+                return getattr(lib.nn.functional, op)(x, w, b)
+            assert _refusal(lambda: call(minigrad)) == _refusal(lambda: call(torch)), \
+                (x_dtype, w_dtype)
+
+
+@pytest.mark.parametrize("case", ["channels", "padding string", "weight rank", "groups",
+                                  "empty batch", "stride 0"])
+def test_complex_input_weight_dtype_checked_first(case):
+    def call(lib):
+        F = lib.nn.functional
+        x = lib.ones(2, 3, 6, 6, dtype=lib.complex64)
+        w = lib.ones(4, 3, 3, 3)
+        return {"channels": lambda: F.conv2d(x[:, :2], w),
+                "padding string": lambda: F.conv2d(x, w, padding="wide"),
+                "weight rank": lambda: F.conv2d(x, w[0]),
+                "groups": lambda: F.conv_transpose2d(x, w[:3], groups=2),
+                "empty batch": lambda: F.conv2d(x[:0], w),
+                "stride 0": lambda: F.conv2d(x, w, stride=0)}[case]()
+    assert _refusal(lambda: call(minigrad)) == _refusal(lambda: call(torch))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 0), (2, 0), (0,), (2, 3, 4), (2, 0, 3, 3), (0, 0, 0),
+                                   (1, 2, 0, 3, 3), (3, 0, 4, 4)])
+@pytest.mark.parametrize("size", [2, 1, (0, 2, 2), -1])
+def test_adaptive_avg_pool3d_empty_before_rank_as_torch(shape, size):
+    def call(lib):
+        return tuple(lib.nn.functional.adaptive_avg_pool3d(lib.zeros(shape), size).shape)
+    assert _refusal(lambda: call(minigrad)) == _refusal(lambda: call(torch))

@@ -24,6 +24,7 @@ from .. import parallel as _parallel
 from .._argument_error import argument_error
 from .._warn_once import USER, warn_once
 from ._int_lists import int_like
+from .._dtype_names import tensor_type_string
 from ._util import cpp_type_name, not_implemented_for, scalar_type_name
 
 __all__ = ["conv_args", "conv_transpose_args", "empty_dtype"]
@@ -92,6 +93,29 @@ def _check_input_rank(op, nd, x):
 def _batched_shape(nd, x):
     """The input's shape as the checks see it: an unbatched input gets a batch of one."""
     return tuple(x.shape) if x.ndim == nd + 2 else (1,) + tuple(x.shape)
+
+
+def _weight_dtype_error(nd, x, w):
+    """PyTorch's words for a weight of another dtype than the input, by the kernel that finds
+    it: a complex input's split into real convolutions; oneDNN's for a float32 batch of two or
+    more images or any bfloat16 input; the plain kernels' for the rest."""
+    types = f"Input type ({tensor_type_string(x.dtype)}) and weight type " \
+            f"({tensor_type_string(w.dtype)}) should be the same"
+    if x.dtype.kind == "c":
+        return RuntimeError(types)
+    if x.dtype.name == "bfloat16" or (x.dtype.name == "float32" and x.ndim == nd + 2 and
+                                      x.shape[0] > 1):
+        return RuntimeError(f"{types} or input should be a MKLDNN tensor and weight is a dense "
+                            f"tensor")
+    return RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
+                        f"{scalar_type_name(w.dtype)}")
+
+
+def _check_complex_weight(nd, x, w):
+    """A complex input takes PyTorch's complex convolution, which checks the weight's dtype
+    before any shape: right after the input's rank."""
+    if x.dtype.kind == "c" and w.dtype != x.dtype:
+        raise _weight_dtype_error(nd, x, w)
 
 
 def _bias_dtype_error(x, b):
@@ -320,9 +344,7 @@ def _check_dtypes(nd, x, w, b, dilation, transposed, columns=True):
             and not empty:
         raise not_implemented_for("slow_conv_dilated<>", x.dtype)
     if w.dtype != x.dtype and not empty:
-        raise RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
-                           f"{scalar_type_name(w.dtype)}: Input type ({cpp_type_name(x.dtype)}) "
-                           f"and weight type ({cpp_type_name(w.dtype)}) should be the same")
+        raise _weight_dtype_error(nd, x, w)
     if b is None or b.dtype == x.dtype:
         return
     if transposed and (nd < 3 or empty):
@@ -378,6 +400,7 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
     if mode is None and b is not None and b.dtype != x.dtype:
         raise _bias_dtype_error(x, b)          # PyTorch's very first look, with int padding
     _check_input_rank(op, nd, x)
+    _check_complex_weight(nd, x, w)
     xb = _batched_shape(nd, x)
     stride, dilation = _parsed(stride, nd), _parsed(dilation, nd)
     shown = None
@@ -412,6 +435,7 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     _check_int_elements(op, groups, stride=stride, padding=padding,
                         output_padding=output_padding, dilation=dilation)
     _check_input_rank(op, nd, x)
+    _check_complex_weight(nd, x, w)
     xb = _batched_shape(nd, x)
     _check_weight_rank_and_groups(op, nd, w, groups)
     stride = _expand(op, nd, w, "stride", _parsed(stride, nd))

@@ -336,6 +336,8 @@ def adaptive_size(op, nd, x, output_size):
             f"{sizes[0]}, {sizes[1]},{sizes[2]}"
         raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
                            f"but received {{{shown}}}")
+    if nd == 3:     # PyTorch's 3-d average pool looks for an empty non-batch dim first
+        adaptive_not_empty(op, x, range(1, x.ndim))
     _check_adaptive_rank(op, nd, x)
     return tuple(int(o) for o in sizes)
 
