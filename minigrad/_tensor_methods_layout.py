@@ -14,15 +14,10 @@ import numpy as np
 
 from ._warn_once import warn_user
 from ._meta import MetaArray
-from .ops import elementwise as E, movement as M, inplace as I
-from .ops import movement_copies as MC
-from .ops import elementary_functions as EF
-from .ops import compare as C
-from .ops import activation as A, shaping as H
-from .ops import stacking as ST, sequence_more as SQ
-from .ops import complex_numbers as CN, spectral as SPEC
-from .ops import tensor_predicates as TP
-from .ops import sampling_round8 as SR8
+from .ops import elementwise as E, movement as M, inplace as I, movement_copies as MC
+from .ops import elementary_functions as EF, compare as C, activation as A, shaping as H
+from .ops import stacking as ST, sequence_more as SQ, complex_numbers as CN, spectral as SPEC
+from .ops import tensor_predicates as TP, sampling_round8 as SR8
 from .ops._int_list_args import int_list_argument
 from ._global_flags import warn_once
 from ._type_names import python_type_name

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import backend
 from ._random_factories import live_generators
+from . import _vmap_rules
 from .autograd._transforms import inside_transform, transforms
 from .ops import normalization as _normalization
 from .ops.stacking import stack
@@ -417,3 +418,6 @@ def _stack_outputs(results, out_dims, name, empty=False):
 
 # batch_norm (in ops, below this module) asks this hook, when set, in training mode
 _normalization.vmap_running_stats_check = refuse_unbatched_running_stats
+
+# a custom Function's own vmap rule (it sets function's slots) reads the calls under way
+_vmap_rules._vmap_levels = _levels

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .autograd import function as _function
 from .autograd._transforms import transforms
 from .tensor import Tensor
-from . import _vmap
+
+# vmap's per-thread record of the calls under way (``_vmap._levels``): set by _vmap, which
+# imports this module
+_vmap_levels = None
 
 __all__ = ["VmapInfo", "forward_by_rule"]
 
@@ -38,14 +42,14 @@ def rule_is_graph():
     records the ops of the vmap rule in the graph (a gradient taken outside the vmap, by
     ``backward`` or by ``grad(vmap(f))``, goes through them, not through the Function's
     backward); a transform inside the vmap (``vmap(grad(f))``) uses the backward."""
-    calls = _vmap._levels.calls
+    calls = _vmap_levels.calls
     return bool(calls) and calls[-1][2] == transforms.functorch
 
 
 def forward_by_rule(cls, args, kwargs):
     """``cls.forward(*args, **kwargs)``'s outputs for one example, computed by the class's
     ``vmap`` staticmethod on a batch of one (see the module)."""
-    randomness, known, _ = _vmap._levels.calls[-1] if _vmap._levels.calls else \
+    randomness, known, _ = _vmap_levels.calls[-1] if _vmap_levels.calls else \
         ("error", set(), 0)
     in_dims = tuple(None if not isinstance(a, Tensor) or _unbatched(a, known) else 0
                     for a in args)
@@ -54,14 +58,14 @@ def forward_by_rule(cls, args, kwargs):
     batched = tuple(a.unsqueeze(0) if d == 0 else a for a, d in zip(args, in_dims))
     # the rule runs outside the innermost vmap, as in PyTorch (where it runs one level down):
     # a Function it applies, itself among them, runs its forward there
-    calls = _vmap._levels.calls
-    _vmap._levels.calls = calls[:-1]
+    calls = _vmap_levels.calls
+    _vmap_levels.calls = calls[:-1]
     transforms.vmap -= 1
     transforms.functorch -= 1
     try:
         result = cls.vmap(VmapInfo(1, randomness), in_dims, *batched, **kwargs)
     finally:
-        _vmap._levels.calls = calls
+        _vmap_levels.calls = calls
         transforms.vmap += 1
         transforms.functorch += 1
     if not isinstance(result, tuple) or len(result) != 2:
@@ -78,3 +82,8 @@ def forward_by_rule(cls, args, kwargs):
     picked = tuple(o.select(d, 0) if isinstance(o, Tensor) and d is not None else o
                    for o, d in zip(outs, dims))
     return picked[0] if single else picked
+
+
+# custom Functions (autograd/_function_ctx.py, below this module) call the rule through these
+_function.vmap_rule_is_graph = rule_is_graph
+_function.vmap_forward_by_rule = forward_by_rule

@@ -176,12 +176,12 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         xs = [_variable(p, outer) for p in flat_primals]
         tangents = flat_tangents
         level = _forward_ad.JvpLevel(xs, tangents)
-        _forward_ad.jvp_levels.append(level)
+        _forward_ad.push_jvp_level(level)
         try:
             with inside_transform("functorch", "forward"):
                 out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
         finally:
-            _forward_ad.jvp_levels.pop()
+            _forward_ad.pop_jvp_level()
         # custom Functions' own jvps: seeds carrying their outputs' tangents
         xs = xs + [seed for seed, _ in level.extra]
         tangents = list(tangents) + [t for _, t in level.extra]

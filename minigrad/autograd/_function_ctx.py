@@ -88,17 +88,15 @@ def _apply_ctx_style(cls, args, kwargs):
         _check_transforms(cls, tensors)
         if transforms.vmap and not takes_ctx and "vmap" in _own_attrs(cls) and \
                 not cls.generate_vmap_rule:
-            from .. import _vmap_rules      # (it imports the tensor layer: not at the top)
-            if _vmap_rules.rule_is_graph():
+            if _function.vmap_rule_is_graph():
                 # PyTorch's graph holds the rule's ops, not this Function's node
-                return _vmap_rules.forward_by_rule(cls, args, kwargs)
+                return _function.vmap_forward_by_rule(cls, args, kwargs)
     requires_grad = _state.enabled and any(t is not None and t._requires_grad for t in tensors)
     ctx.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
     with no_grad():
         if not takes_ctx:
             if transforms.vmap and "vmap" in _own_attrs(cls) and not cls.generate_vmap_rule:
-                from .. import _vmap_rules     # (it imports the tensor layer: not at the top)
-                outputs = _vmap_rules.forward_by_rule(cls, args, kwargs)
+                outputs = _function.vmap_forward_by_rule(cls, args, kwargs)
             else:
                 outputs = cls.forward(*args, **kwargs)
             cls.setup_context(ctx, args, outputs)
@@ -212,10 +210,8 @@ def _apply_ctx_style(cls, args, kwargs):
             [t for t in tensors if t is not None]):
         # forward mode through the Function's own jvp, as PyTorch's (not its backward's)
         outs = _function.dual_jvp(cls, ctx, args, outs, recorded=True)
-    elif transforms.forward and "jvp" in _own_attrs(cls):
-        from . import forward_ad        # (it imports the engine, which imports this module)
-        if forward_ad.jvp_levels:
-            outs = forward_ad.level_jvp(cls, ctx, args, outs)
+    elif transforms.forward and "jvp" in _own_attrs(cls) and _function.level_jvp is not None:
+        outs = _function.level_jvp(cls, ctx, args, outs)
     return outs[0] if single else tuple(outs)
 
 

@@ -57,6 +57,7 @@ from ..tensor import Tensor
 from .engine import grad
 from . import function as _function
 from .function import Function
+from ._function_ctx import _jvp_only
 from .graph import reachable_leaves
 from .grad_mode import enable_grad, is_grad_enabled
 
@@ -174,6 +175,19 @@ class JvpLevel:
 jvp_levels = []             # the torch.func.jvp calls running now (innermost last)
 
 
+def push_jvp_level(level):
+    """A torch.func.jvp starts: custom Functions' own jvps now tie their outputs to it."""
+    jvp_levels.append(level)
+    _function.level_jvp = level_jvp
+
+
+def pop_jvp_level():
+    """The innermost torch.func.jvp ends."""
+    jvp_levels.pop()
+    if not jvp_levels:
+        _function.level_jvp = None
+
+
 def level_jvp(cls, ctx, args, outs):
     """``_user_jvp`` inside ``torch.func.jvp`` (the innermost one): the input tangents are
     that jvp's, and the outputs are tied to seeds it adds to its variables."""
@@ -190,7 +204,6 @@ def level_jvp(cls, ctx, args, outs):
         finally:
             ctx.saved_, ctx._packed, ctx._versions = kept
     given = given if isinstance(given, tuple) else (given,)
-    from ._function_ctx import _jvp_only
     cut = _jvp_only(cls)        # no backward: the outputs keep no graph through it
     tied = []
     for o, g in zip(outs, given):

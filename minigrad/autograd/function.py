@@ -789,6 +789,13 @@ dual_carrier = None
 # Set by forward_ad while a dual level is open: a custom Function's outputs made duals whose
 # tangents its own ``jvp`` gives (for a Function with a jvp and no backward)
 dual_jvp = None
+# Set by forward_ad while a torch.func.jvp runs: a custom Function's outputs tied to the
+# tangents its own ``jvp`` gives there (``level_jvp(cls, ctx, args, outs)``)
+level_jvp = None
+# Set by _vmap_rules (imported with vmap): a custom Function's own ``vmap`` staticmethod under
+# torch.func.vmap -- whether the rule's ops make the graph, and the outputs by the rule
+vmap_rule_is_graph = None
+vmap_forward_by_rule = None
 
 
 # How a PyTorch-style Function is applied and how its node's backward is called: set by

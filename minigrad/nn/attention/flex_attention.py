@@ -32,6 +32,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ... import dtypes
+from ..._range_factories import arange
+from ..._tensor_factories import tensor
+from ...ops.pointwise_select import where
+from ...ops.shaping import repeat_interleave
 from ...tensor import Tensor
 
 __all__ = ["flex_attention", "create_block_mask", "create_mask", "BlockMask", "and_masks",
@@ -84,7 +88,6 @@ def or_masks(*mask_mods):
 
 def _grid(sizes, device=None):
     """Index tensors for the four dims, each shaped to broadcast against the others."""
-    from ... import arange
     out = []
     for d, n in enumerate(sizes):
         shape = [1, 1, 1, 1]
@@ -98,7 +101,6 @@ def _dense_mask(mask_mod, B, H, L, S, device=None):
     b, h, i, j = _grid((B, H, L, S), device)
     kept = mask_mod(b, h, i, j)
     if not isinstance(kept, Tensor):
-        from ... import tensor
         kept = tensor(bool(kept))
     return kept.expand(B, H, L, S)
 
@@ -204,7 +206,6 @@ def flex_attention(query, key, value, score_mod=None, block_mask=None, scale=Non
     """Attention with scores edited by ``score_mod`` and masked by ``block_mask`` (see the
     module). Returns out (B, Hq, L, Ev); with ``return_lse``, (out, lse (B, Hq, L)); with
     ``return_aux`` (an AuxRequest), (out, AuxOutput)."""
-    from ... import where, tensor, repeat_interleave
     _check(query, key, value, enable_gqa)
     if return_aux is not None and return_aux.max_scores:
         raise NotImplementedError("Returning max scores is not supported on CPU/MPS.")
