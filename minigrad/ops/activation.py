@@ -124,9 +124,9 @@ class Softplus(Function):
         scaled = mul(x, self.beta)
         # the slope's own derivative is beta s (1 - s) strictly below the threshold and 0 from
         # it on (PyTorch's double backward tests beta x < threshold): there sigmoid reads
-        # beta x as a constant
+        # beta x as a constant (a NaN stays differentiable: its derivative NaN, as PyTorch's)
         held = Tensor._wrap(scaled._array)
-        inner = where(Tensor._wrap(scaled._array < self.threshold), scaled, held)
+        inner = where(Tensor._wrap(scaled._array >= self.threshold), held, scaled)
         return where(scaled > self.threshold, g, mul(g, sigmoid(inner)))
 
 
