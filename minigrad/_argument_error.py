@@ -48,3 +48,12 @@ def argument_error(op, arg, expected, value, position=None, found=None):
     ``expected`` ("int", "bool", "tuple of ints") and got ``value``; ``found``: (index, element)
     of a list's element of the wrong type."""
     return ArgumentError(op, arg, expected, value, position, found).error()
+
+
+def refuse_numpy_dtype(kwargs, op=None):
+    """At a public entry: PyTorch's parser refuses a numpy dtype instance given as ``dtype=``
+    (``np.dtype('float64')``), which minigrad's own functions take from its internal callers;
+    the wrapper that asks words the TypeError for its op (or ``op`` names it)."""
+    dtype = kwargs.get("dtype")
+    if dtype is not None and type(dtype).__module__.startswith("numpy"):
+        raise argument_error(op, "dtype", "torch.dtype", dtype)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 from ._tensor_input import _combination
+from ._argument_error import refuse_numpy_dtype
 from ._parser_emulation import raise_reworded
 from ._type_names import python_type_name
 
@@ -107,6 +108,8 @@ def refusing_out(method, name):
         if kwargs and "out" in kwargs:
             raise refusal(name, args, kwargs)
         try:
+            if kwargs:
+                refuse_numpy_dtype(kwargs)
             return method(self, *args, **kwargs)
         except (TypeError, AttributeError) as exc:     # (the parser's words, where it
             raise_reworded(exc, call, (self,) + args, kwargs, True, name)    # refuses the call)

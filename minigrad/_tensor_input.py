@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 
+from ._argument_error import refuse_numpy_dtype
 from ._parser_emulation import raise_reworded
 from ._parser_message import _PRINTED, _combination, _type_name, described
 from ._torch_function import NOT_OFFERED, offer_refused
@@ -466,6 +467,8 @@ def guarded(fn, name, function_form=None):
                 _refuse(name, args, kwargs)
             if second is not None and len(args) > 1 and not isinstance(args[1], Tensor):
                 raise _named(name, second, args[1], False, position=2)
+            if kwargs:
+                refuse_numpy_dtype(kwargs)
             if function_form is not None and args and (
                     type(args[0]) is not Tensor or len(args) > 1 and
                     type(args[1]) is not Tensor and isinstance(args[1], Tensor)):

@@ -25,6 +25,7 @@ from .ops import elementary_functions as EF, power as POW
 from .ops import matmul as MM, compare as C
 from .ops import bitwise as B
 from .ops import inplace_pointwise as INP
+from ._argument_error import refuse_numpy_dtype
 from ._argument_words import restated, arity_restated
 from ._parser_emulation import raise_reworded, refusal
 from ._sparse_coo_ops import function_form
@@ -138,7 +139,10 @@ def _torch_args(fn, method=False, name=None):
             if form is not None:
                 return form(*args, **kwargs)
         try:
-            return fn(*args) if not kwargs else _call(args, dict(kwargs))
+            if not kwargs:
+                return fn(*args)
+            refuse_numpy_dtype(kwargs)
+            return _call(args, dict(kwargs))
         except TypeError as exc:
             offered = _offered(call, method, name or fn.__name__, args, kwargs)
             if offered is not NOT_OFFERED:      # a Tensor-like's __torch_function__ took it

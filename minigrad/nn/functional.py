@@ -15,6 +15,7 @@ import numpy as np
 
 from .._warn_once import warn_user as _warn_user
 from .. import backend, dtypes
+from .._argument_error import refuse_numpy_dtype as _refuse_numpy_dtype
 from .._sparse_factories import embedding_rows as _embedding_rows
 from ..autograd._node_names import rename_node as _rename
 from ..autograd.function import keep_for_backward as _keep_for_backward
@@ -209,6 +210,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         dim = _softmax_ops.implicit_softmax_dim("softmax", input.dim(), _stacklevel)
     _softmax_ops.check_functional_dim("softmax", dim)
+    if dtype is not None:
+        _refuse_numpy_dtype({"dtype": dtype}, "softmax")
     return _softmax_ops.softmax(input, dim, dtype)
 
 
@@ -217,6 +220,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         dim = _softmax_ops.implicit_softmax_dim("log_softmax", input.dim(), _stacklevel)
     _softmax_ops.check_functional_dim("log_softmax", dim)
+    if dtype is not None:
+        _refuse_numpy_dtype({"dtype": dtype}, "log_softmax")
     return _softmax_ops.log_softmax(input, dim, dtype)
 
 

@@ -155,11 +155,22 @@ _PYTHON_NUMBERS = frozenset((bool, int, float))
 _NUMBER_TYPES = frozenset((bool, int, float, complex))
 
 
+# numpy's scalar types that PyTorch reads as the Python number they hold
+_NUMPY_NUMBERS = (np.number, np.bool_)
+
+
 def _first_number(a, b):
     """add, sub, mul and div, as in PyTorch, take two Python numbers (``torch.add(2, 3.5)`` is
-    ``tensor(5.5)``): the first is then read as ``torch.tensor(a)``."""
-    if type(a) in _NUMBER_TYPES and type(b) in _NUMBER_TYPES:
-        return _number_tensor(a)
+    ``tensor(5.5)``): the first is then read as ``torch.tensor(a)``.  A numpy scalar counts as
+    the Python number it holds (``torch.add(np.float64(2), 1)`` is a float32 ``tensor(3.)``)."""
+    if type(a) in _NUMBER_TYPES:
+        if type(b) in _NUMBER_TYPES or isinstance(b, _NUMPY_NUMBERS):
+            return _number_tensor(a)
+    elif type(a) is not Tensor and isinstance(a, _NUMPY_NUMBERS) and \
+            (type(b) in _NUMBER_TYPES or isinstance(b, _NUMPY_NUMBERS)):
+        a = dtypes.python_number(a)     # (np.float64 and np.complex128 come back as they are)
+        return _number_tensor(complex(a) if isinstance(a, complex) else
+                              float(a) if isinstance(a, float) else a)
     return a
 
 

@@ -95,7 +95,8 @@ class InstanceNorm16(Function):
         return (gx,) + ((gw,) if w is not None else ()) + ((gb,) if self.has_bias else ())
 
 
-def instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):
+def instance_norm_of_nothing(input, running_mean, running_var, use_input_stats, weight=None,
+                             bias=None):
     """instance_norm of an input with no elements, as PyTorch computes it: its batch norm of
     nothing returns a copy of the input at once (no dtype check: an integer input passes; no
     size check of the running statistics). With input statistics the running ones are then
@@ -123,4 +124,15 @@ def instance_norm_of_nothing(input, running_mean, running_var, use_input_stats):
             if n == 0:                       # the mean of no repeated statistic
                 stat._array[...] = np.nan
                 stat._vcounter.value += 1
-    return input.clone()
+    out = input.clone()
+    if is_grad_enabled() and input._array.dtype.kind in "fcV" and \
+            any(t is not None and t.requires_grad for t in (weight, bias)):
+        # PyTorch's result keeps a graph to a weight or bias that requires grad: each gets a
+        # gradient of zeros (the sum over no element)
+        per_channel = (c,) + (1,) * (input.ndim - 2)
+        if weight is not None:
+            out = mul(out, reshape_to(weight, per_channel))
+        if bias is not None:
+            out = add(out, reshape_to(bias, per_channel))
+        out = cast(out, input._array.dtype)
+    return out

@@ -191,16 +191,23 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., "
                            "containing at least one element, but got normalized_shape = []")
     k = len(shape)
-    if tuple(input.shape[input.ndim - k:]) != shape or k > input.ndim:
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, shape))}], but got input of size"
-                           f"{list(input.shape)}")
+    # PyTorch's order: parameters of another dtype than the input's (the first given decides)
+    # first, then the parameters' shapes, then the input's shape, then the dtypes again
+    first = weight if weight is not None else bias
+    mixed = first is not None and first._array.dtype != input._array.dtype
+    if mixed:
+        compute = _check_dtypes("LayerNormKernelImpl", input, weight, bias)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{list(shape)}")
-    compute = _check_dtypes("LayerNormKernelImpl", input, weight, bias)
+    if tuple(input.shape[input.ndim - k:]) != shape or k > input.ndim:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    if not mixed:
+        compute = _check_dtypes("LayerNormKernelImpl", input, weight, bias)
     if compute is None and type(input._array) is np.ndarray and input._array.size and \
             input._array.dtype in _FLOATS and isinstance(eps, numbers.Real):
         affine = [t for t in (weight, bias) if t is not None]
@@ -431,7 +438,8 @@ def instance_norm_op(input, running_mean, running_var, weight, bias, use_input_s
     if n * c == 0 and (weight is not None or bias is not None):
         raise IndexError("select(): index 0 out of range for tensor of size [0] at dimension 0")
     if input.numel() == 0:
-        return instance_norm_of_nothing(input, running_mean, running_var, use_input_stats)
+        return instance_norm_of_nothing(input, running_mean, running_var, use_input_stats,
+                                        weight, bias)
     for label, stat in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         if stat is not None and stat.numel() != c:

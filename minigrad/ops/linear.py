@@ -473,7 +473,8 @@ def _check_bias_shape(bias, out_shape, input, folded):
         grown = broadcast_shape(out_shape, shape, "linear (bias)")
     else:
         padded = (1,) * (2 - len(shape)) + shape
-        for k, (n, want) in enumerate(zip(padded, target)):
+        for k in (1, 0):            # (as PyTorch's expand: the last dim checked first)
+            n, want = padded[k], target[k]
             if n != want and n != 1:
                 hint = (f" (linear: bias must have shape [{target[1]}] (out_features), got "
                         f"{list(shape)})" if len(shape) == 1 else "")

@@ -24,6 +24,7 @@ import numpy as np
 from .. import _memory_format as mf, backend
 from ..dtypes import reduced_float
 from ..autograd import Function
+from ..autograd._node_names import rename_node
 from ..autograd.engine import frees_saved_values
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
@@ -227,6 +228,11 @@ class BatchNorm(Function):
                 # c = a gb / M: three passes over the full-size arrays
                 u = mul(a, 1.0 / (x._array.size // x._array.shape[1]))     # a / M
                 gx = sub(gx, add(mul(centered, mul(mul(u, invstd), gw)), mul(u, gb)))
+            elif not gx.requires_grad and is_grad_enabled():
+                # create_graph in eval: as PyTorch's double-backward node, dx is recorded as
+                # a function of x (whose own derivative there is none, not zeros)
+                gx = rename_node(_EvalInputGrad.apply(gx, x),
+                                 "NativeBatchNormBackwardBackward0")
         return self._grads(weight, gx, gw if want_w else None, gb if want_b else None)
 
     def _backward_rows(self, x, g, weight, want_x, want_w, want_b):
@@ -256,6 +262,18 @@ class BatchNorm(Function):
             x, backend.xp_of(g).ascontiguousarray(g), self.mean.reshape(-1),
             self.invstd.reshape(-1), w, want_x, want_w, want_b, overwrite)
         return self._grads(weight, gx, gw, gb)
+
+
+class _EvalInputGrad(Function):
+    """The eval-mode input gradient ``gx`` (invstd g, which x does not enter) recorded under
+    create_graph as a node of x, as PyTorch's: it requires grad, and x's derivative through it
+    is None."""
+
+    def forward(self, gx, x):
+        return gx
+
+    def backward(self, g):
+        return None, None
 
 
 def norm_grads(weight, has_bias, bias_shape, gx, gw, gb):
