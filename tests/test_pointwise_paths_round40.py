@@ -56,17 +56,15 @@ _SHAPES = [((1024, 1024), (1024,), True), ((16, 64, 32, 32), (64, 1, 1), True),
 
 def _rows_taken(monkeypatch):
     """Records whether ``ufunc_by_rows`` computed a result (the path under test is taken)."""
-    import minigrad.ops.elementwise as elementwise
-    import minigrad.ops.division as division
+    import minigrad.ops._broadcast_rows as rows
     taken = []
-    real = elementwise.ufunc_by_rows
+    real = rows.ufunc_by_rows
 
     def spy(*args):
         out = real(*args)
         taken.append(out is not None)
         return out
-    monkeypatch.setattr(elementwise, "ufunc_by_rows", spy)
-    monkeypatch.setattr(division, "ufunc_by_rows", spy)
+    monkeypatch.setattr(rows, "ufunc_by_rows", spy)
     return taken
 
 

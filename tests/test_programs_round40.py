@@ -295,43 +295,46 @@ def squeezenet_fire_modules_with_ceil_mode_pools(L):
 
 
 @program
-def unet_with_transposed_conv_upsampling_padding_and_skip_concatenation(L):
-    """A two-level U-Net: double 3x3 conv blocks, max-pool downsampling, ConvTranspose2d
-    upsampling, F.pad to the skip's odd size before concatenating, a 1x1 head; trained on a
-    per-pixel BCE-with-logits mask for two Adam steps, plus a Dice score under no_grad."""
+def unet_with_transposed_conv_upsampling_and_centre_cropped_skips(L):
+    """A two-level U-Net as the paper draws it: per level two 3x3 convs with BatchNorm, a
+    max-pool down, a stride-2 ConvTranspose2d up, and the encoder's map centre-cropped to
+    the decoder's (odd sizes lose a row or column) before the channels are joined; a 1x1
+    head on the cropped output, trained for two Adam steps on a per-pixel BCE-with-logits
+    mask cropped alike, plus a Dice score under no_grad."""
     nn, F = L.nn, L.nn.functional
 
-    def double(cin, cout):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                             nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-                             nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    def level(cin, cout):
+        layers = []
+        for a, b in ((cin, cout), (cout, cout)):
+            layers += [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b),
+                       nn.ReLU(inplace=True)]
+        return nn.Sequential(*layers)
 
-    class Up(nn.Module):
-        def __init__(self, cin, cout):
-            super().__init__()
-            self.up = nn.ConvTranspose2d(cin, cin // 2, kernel_size=2, stride=2)
-            self.conv = double(cin, cout)
-
-        def forward(self, x1, x2):
-            x1 = self.up(x1)
-            dy, dx = x2.size(2) - x1.size(2), x2.size(3) - x1.size(3)
-            x1 = F.pad(x1, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
-            return self.conv(L.cat([x2, x1], dim=1))
+    def centre(t, height, width):
+        top, left = (t.shape[2] - height) // 2, (t.shape[3] - width) // 2
+        return t[:, :, top:top + height, left:left + width]
 
     class UNet(nn.Module):
-        def __init__(self):
+        def __init__(self, widths=(4, 8, 16)):
             super().__init__()
-            self.inc, self.down1 = double(1, 4), nn.Sequential(nn.MaxPool2d(2), double(4, 8))
-            self.down2 = nn.Sequential(nn.MaxPool2d(2), double(8, 16))
-            self.up1, self.up2 = Up(16, 8), Up(8, 4)
-            self.outc = nn.Conv2d(4, 1, 1)
+            a, b, c = widths
+            self.enc = nn.ModuleList([level(1, a), level(a, b), level(b, c)])
+            self.ups = nn.ModuleList([nn.ConvTranspose2d(c, b, 2, stride=2),
+                                      nn.ConvTranspose2d(b, a, 2, stride=2)])
+            self.dec = nn.ModuleList([level(2 * b, b), level(2 * a, a)])
+            self.head = nn.Conv2d(a, 1, 1)
 
         def forward(self, x):
-            x1 = self.inc(x)
-            x2 = self.down1(x1)
-            x3 = self.down2(x2)
-            return self.outc(self.up2(self.up1(x3, x2), x1))
+            skips = []
+            for i, block in enumerate(self.enc):
+                x = block(x if i == 0 else F.max_pool2d(x, 2))
+                skips.append(x)
+            x = skips.pop()
+            for up, block in zip(self.ups, self.dec):
+                x = up(x)
+                skip = centre(skips.pop(), x.shape[2], x.shape[3])
+                x = block(L.cat([skip, x], dim=1))
+            return self.head(x)
 
     L.manual_seed(12)
     net = UNet().double()
@@ -341,16 +344,17 @@ def unet_with_transposed_conv_upsampling_padding_and_skip_concatenation(L):
     losses = []
     for _ in range(2):
         logits = net(x)
-        loss = F.binary_cross_entropy_with_logits(logits, mask)
+        target = centre(mask, logits.shape[2], logits.shape[3])
+        loss = F.binary_cross_entropy_with_logits(logits, target)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.detach())
     with L.no_grad():
         prob = L.sigmoid(net(x))
-        inter = (prob * mask).sum(dim=(1, 2, 3))
-        dice = (2 * inter + 1) / (prob.sum(dim=(1, 2, 3)) + mask.sum(dim=(1, 2, 3)) + 1)
-    return losses, dice, logits.shape, net.up1.up.weight.grad, net.inc[0].weight.grad
+        inter = (prob * target).sum(dim=(1, 2, 3))
+        dice = (2 * inter + 1) / (prob.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3)) + 1)
+    return losses, dice, logits.shape, net.ups[0].weight.grad, net.enc[0][0].weight.grad
 
 
 @program
@@ -1886,16 +1890,18 @@ def vit_patch_embedding_cls_token_and_interpolated_position_embedding(L):
 def convnext_blocks_with_channels_last_layernorm_layer_scale_and_drop_path(L):
     """ConvNeXt blocks: a 7x7 depthwise conv, permute to channels-last for LayerNorm and
     the pointwise MLP (Linear 4x, GELU), a layer-scale vector, permute back, stochastic
-    depth (per-sample keep mask from the global generator, divided by keep prob) in
+    depth (a per-sample uniform draw from the global generator against the drop rate) in
     training and identity in eval; a downsampling LayerNorm over channels_first by hand."""
     nn, F = L.nn, L.nn.functional
 
     def drop_path(x, p, training):
-        if p == 0.0 or not training:
+        # stochastic depth: whole samples dropped (a uniform draw per sample under p), the
+        # kept ones scaled by 1 / (1 - p); the identity in eval
+        if not training or p == 0.0:
             return x
-        keep = 1 - p
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask.div_(keep)
+        per_sample = (x.shape[0],) + (1,) * (x.ndim - 1)
+        kept = (L.rand(per_sample, dtype=x.dtype) >= p).to(x.dtype)
+        return x * kept / (1 - p)
 
     class Block(nn.Module):
         def __init__(self, dim, dp):

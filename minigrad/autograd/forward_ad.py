@@ -156,13 +156,8 @@ class JvpLevel:
             return Tensor._wrap(xp.zeros_like(t._array))
         xs = self.xs + [s for s, _ in self.extra]
         ts = self.tangents + [v for _, v in self.extra]
-        u = Tensor._wrap(xp.zeros_like(t._array)).requires_grad_(True)
         with enable_grad():
-            _reading[0] = True
-            try:
-                vjps = grad(t, xs, u, create_graph=True, allow_unused=True)
-            finally:
-                _reading[0] = False
+            u, vjps = _vjps_at_zero(t, xs)
             pairs = [(g, v) for g, v in zip(vjps, ts) if g is not None and g._requires_grad]
             found = None
             if pairs:
@@ -170,6 +165,18 @@ class JvpLevel:
                 found = grad([g for g, _ in pairs], u, [v for _, v in pairs],
                              create_graph=keep, allow_unused=True)[0]
         return Tensor._wrap(xp.zeros_like(t._array)) if found is None else found
+
+
+def _vjps_at_zero(t, xs):
+    """(u, the VJPs of ``t`` in ``xs`` at u), u a zero cotangent made a variable, the VJPs
+    recorded (grad mode on): J v is then the gradient in u of sum_i <VJP_i, v_i>, the
+    double-backward trick both forward-mode routes use."""
+    u = Tensor._wrap(backend.xp_of(t._array).zeros_like(t._array)).requires_grad_(True)
+    _reading[0] = True
+    try:
+        return u, grad(t, xs, u, create_graph=True, allow_unused=True)
+    finally:
+        _reading[0] = False
 
 
 jvp_levels = []             # the torch.func.jvp calls running now (innermost last)
@@ -345,14 +352,8 @@ def unpack_dual(tensor, *, level=None):
             return UnpackedDualTensor(primal.view_as(primal), tangent)
     keep_graph = is_grad_enabled() and (
         reaches_other or any(entry[1]._requires_grad for entry in _duals))
-    xp = backend.xp_of(tensor._array)
-    u = Tensor._wrap(xp.zeros_like(tensor._array)).requires_grad_(True)
     with enable_grad():
-        _reading[0] = True
-        try:
-            vjps = grad(tensor, seeds, u, create_graph=True, allow_unused=True)
-        finally:
-            _reading[0] = False
+        u, vjps = _vjps_at_zero(tensor, seeds)
         # sum_i Re <g_i, v_i>: a real number linear in u, whose gradient in u is J v
         terms = [_real_dot(g, v) for g, (_, v, _, _) in zip(vjps, _duals) if g is not None]
         # (no terms: every seed's VJP is None, as for a norm of order 0: a zero tangent)
@@ -362,7 +363,7 @@ def unpack_dual(tensor, *, level=None):
     else:
         jvp = None                  # the VJP ignores u: the derivative is zero
     if jvp is None:
-        jvp = Tensor._wrap(xp.zeros_like(tensor._array))
+        jvp = Tensor._wrap(backend.xp_of(tensor._array).zeros_like(tensor._array))
     if not keep_graph:
         return UnpackedDualTensor(tensor.detach() if not reaches_other else tensor,
                                   jvp.detach())

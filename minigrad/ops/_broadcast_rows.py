@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _memory_format as mf
+from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
 
 ROW_ELEMENTS = 8192         # runs this long amortise a loop start (numpy 2.x, one thread)
 MIN_ELEMENTS = 1 << 16      # smaller: the checks and the block cost what the rows save
@@ -79,6 +80,20 @@ def ufunc_by_rows(ufunc, a, b):
     tile = tile.reshape(reps * block)
     out = ufunc(rows, tile) if full is a else ufunc(tile, rows)
     return out.reshape(shape)
+
+
+def rows_or_relaid(ufunc, a, b):
+    """(``ufunc(a, b)`` in long rows, b) where a broadcast operand (shapes differ) or an
+    expanded one (shapes alike, steps of 0) makes short runs; otherwise (None, the b to
+    compute with): b itself, or, a transposed b beside a large a, b re-laid in a's order
+    (``laid_out_like``: one walk instead of a strided one)."""
+    if a.shape != b.shape:
+        if a.size >= MIN_ELEMENTS or b.size >= MIN_ELEMENTS:
+            return ufunc_by_rows(ufunc, a, b), b
+    elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
+        out = ufunc_by_rows(ufunc, a, b)
+        return (out, b) if out is not None else (None, laid_out_like(b, a))
+    return None, b
 
 
 def as_parallel_binary(out, a, b):

@@ -24,8 +24,7 @@ from ._util import (broadcast_shape, check_python_int, ieee, ieee_errors,
                     not_implemented_for, python_type_name, result_dtype)
 from ._binary_operands import _BAREBONES, _first_number, _scalar_or_tensor
 from .plumbing import conj_of, sum_to
-from ._broadcast_rows import MIN_ELEMENTS as ROWS_MIN, ufunc_by_rows
-from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
+from ._broadcast_rows import rows_or_relaid
 from .elementwise import _BF16, _FLOAT16, _binary, _by_half_scalar, cast, mul, neg
 
 
@@ -41,14 +40,8 @@ class Div(Function):
         if half:        # a float16 a over a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
             return (a / b).astype(a.dtype)
-        out = None
-        if a.shape != b.shape:
-            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:
-                out = ufunc_by_rows(np.true_divide, a, b)   # (x / v, a per-channel scale)
-        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
-            out = ufunc_by_rows(np.true_divide, a, b)       # (an expanded operand)
-            if out is None:
-                b = laid_out_like(b, a)     # (a transposed operand: one walk, as Mul's)
+        # (x / v, a per-channel scale: in long rows; a transposed b: in a's order, as Mul's)
+        out, b = rows_or_relaid(np.true_divide, a, b)
         if out is None:
             out = a / b
         # PyTorch lays the result out after a: numpy's layout when a is row-major; otherwise

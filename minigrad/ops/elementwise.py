@@ -29,29 +29,30 @@ from ._binary_operands import (  # noqa: F401  (_BAREBONES and the refusals: inp
     _refuse_unsigned_by_kernel, _scalar_or_tensor, legacy_overload)
 from .plumbing import Cast, conj_of, sum_to
 from ._half_add import half_scaled_add
-from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
-from ._broadcast_rows import MIN_ELEMENTS as ROWS_MIN, as_parallel_binary, ufunc_by_rows
+from .._tiled_copy import MIN_BYTES as TILED_BYTES
+from ._broadcast_rows import MIN_ELEMENTS as ROWS_MIN, as_parallel_binary, rows_or_relaid
 
 
 # ----------------------------------------------------------------------------------------------
 # Binary arithmetic, and negation
 # ----------------------------------------------------------------------------------------------
+def _arithmetic(ufunc, a, b):
+    """ufunc(a, b) for Add, Sub and Mul: small operands as numpy computes them (over the
+    threads when large and alike); beside a broadcast or expanded operand (a bias, a
+    per-channel scale, ``v.expand(n, m)``) in long rows (``ufunc_by_rows``); a transposed b
+    walked in a's order (one walk, see ``laid_out_like``)."""
+    if a.size < ROWS_MIN and b.size < ROWS_MIN and a.nbytes < TILED_BYTES:
+        return parallel.binary(ufunc, a, b)
+    out, b = rows_or_relaid(ufunc, a, b)
+    return parallel.binary(ufunc, a, b) if out is None else as_parallel_binary(out, a, b)
+
+
 class Add(Function):
     complex_ok = True
     saved_fields = {"alpha": lambda node: 1}    # add(a, b, alpha=k) records k * b first
 
     def forward(self, a, b):
-        if a.shape != b.shape:
-            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a bias, a per-channel shift)
-                out = ufunc_by_rows(np.add, a, b)
-                if out is not None:
-                    return as_parallel_binary(out, a, b)
-        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
-            out = ufunc_by_rows(np.add, a, b)         # (an expanded operand: v.expand(n, m))
-            if out is not None:
-                return as_parallel_binary(out, a, b)
-            b = laid_out_like(b, a)         # (a transposed operand: one walk, see there)
-        return parallel.binary(np.add, a, b)
+        return _arithmetic(np.add, a, b)
 
     def backward(self, g):
         # d(a+b)/da = d(a+b)/db = 1
@@ -65,17 +66,7 @@ class Sub(Function):
     saved_fields = {"alpha": lambda node: 1}
 
     def forward(self, a, b):
-        if a.shape != b.shape:
-            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a bias, a per-channel shift)
-                out = ufunc_by_rows(np.subtract, a, b)
-                if out is not None:
-                    return as_parallel_binary(out, a, b)
-        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
-            out = ufunc_by_rows(np.subtract, a, b)
-            if out is not None:
-                return as_parallel_binary(out, a, b)
-            b = laid_out_like(b, a)
-        return parallel.binary(np.subtract, a, b)
+        return _arithmetic(np.subtract, a, b)
 
     def backward(self, g):
         (sa, _), (sb, _) = self._in_meta
@@ -116,20 +107,7 @@ class Mul(Function):
 
     def forward(self, a, b, *, half=False):
         self.save_for_backward(a, b)
-        out = None
-        if a.shape != b.shape:
-            if a.size >= ROWS_MIN or b.size >= ROWS_MIN:    # (a per-channel scale, g * v)
-                out = ufunc_by_rows(np.multiply, a, b)
-                if out is not None:
-                    out = as_parallel_binary(out, a, b)
-        elif a.nbytes >= TILED_BYTES and not (a.flags.c_contiguous and b.flags.c_contiguous):
-            out = ufunc_by_rows(np.multiply, a, b)    # (an expanded operand: v.expand(n, m))
-            if out is not None:
-                out = as_parallel_binary(out, a, b)
-            else:
-                b = laid_out_like(b, a)
-        if out is None:
-            out = parallel.binary(np.multiply, a, b)
+        out = _arithmetic(np.multiply, a, b)
         if half:        # a float16 a times a float32 scalar b, computed in float32 (half_scalar)
             self.half = True
             with np.errstate(over="ignore"):       # past float16's range: inf, silently
