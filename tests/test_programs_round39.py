@@ -1356,16 +1356,20 @@ def pixelcnn_type_a_and_b_masked_convolutions_with_spatial_cross_entropy(L):
     nn, F = L.nn, L.nn.functional
 
     class MaskedConv2d(nn.Conv2d):
+        # the taps a pixel may not see (rows below the centre; the centre row's taps right
+        # of the centre, and for type A the centre too) zeroed in the weight before each call
         def __init__(self, mask_type, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.register_buffer("mask", self.weight.data.clone())
-            _, _, kH, kW = self.weight.size()
-            self.mask.fill_(1)
-            self.mask[:, :, kH // 2, kW // 2 + (mask_type == "B"):] = 0
-            self.mask[:, :, kH // 2 + 1:] = 0
+            kh, kw = self.kernel_size
+            row, col = L.arange(kh).view(kh, 1), L.arange(kw).view(1, kw)
+            first_hidden = kw // 2 + (1 if mask_type == "B" else 0)
+            hidden = (row > kh // 2) | ((row == kh // 2) & (col >= first_hidden))
+            self.register_buffer("mask", (~hidden).to(self.weight.dtype).expand_as(
+                self.weight).clone())
 
         def forward(self, x):
-            self.weight.data *= self.mask
+            with L.no_grad():
+                self.weight.mul_(self.mask)
             return super().forward(x)
 
     levels = 4
@@ -1509,12 +1513,13 @@ def tcn_with_weight_norm_parametrization_chomped_causal_dilated_convs(L):
     wn = nn.utils.parametrizations.weight_norm
 
     class Chomp(nn.Module):
-        def __init__(self, n):
+        # causal: the padded convolution's last ``trim`` steps, which saw the future, cut off
+        def __init__(self, trim):
             super().__init__()
-            self.n = n
+            self.trim = trim
 
         def forward(self, x):
-            return x[:, :, :-self.n].contiguous()
+            return x.narrow(-1, 0, x.shape[-1] - self.trim).contiguous()
 
     class Block(nn.Module):
         def __init__(self, cin, cout, k, d):
