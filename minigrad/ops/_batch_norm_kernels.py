@@ -33,12 +33,11 @@ import math
 from .. import backend
 from ..parallel import blas_on_one_thread, run_split
 from ._util import FLOAT32_64 as _FLOATS
+from ._workspace import workspace as _workspace
 
 __all__ = ["usable", "forward_train", "forward_eval", "backward_train", "channel_sum",
            "column_sums",
            "channels_last_rows", "from_rows", "rows_forward", "rows_eval", "rows_backward"]
-
-
 
 
 def usable(x, *others):
@@ -56,8 +55,10 @@ def channel_sum(a):
         return a.reshape(n, c).sum(axis=0)
     # on the calling thread: the BLAS's own workers would spin afterwards on the core that
     # the passes that follow split themselves over (``blas_on_one_thread``)
+    ones = _workspace("ones", (s,), a.dtype, xp)     # (scratch: a step allocates no copy)
+    ones.fill(1)
     with blas_on_one_thread(a.size):
-        return (a.reshape(n * c, s) @ xp.ones(s, dtype=a.dtype)).reshape(n, c).sum(axis=0)
+        return (a.reshape(n * c, s) @ ones).reshape(n, c).sum(axis=0)
 
 
 def _row_dots(a, b):

@@ -21,7 +21,8 @@ import numpy as np
 from .. import parallel
 from ._batch_norm_kernels import channel_sum
 from . import conv_kernels as _kernels
-from .conv_kernels import _half, _input_grad, _macs, _part_columns, _weight_grad
+from ._conv_weight_grad import _weight_grad, part_sum_scratch
+from .conv_kernels import _half, _input_grad, _macs, _part_columns, sum_parts
 
 __all__ = ["backward"]
 
@@ -56,12 +57,13 @@ def backward(x, g, w, geom, cols, need):
             _input_grad(g_part, w, geom, gx[n0:n1])
         if need_w:
             weights[n0] = _weight_grad(x[n0:n1], g_part, geom,
-                                       _part_columns(cols, n0, n1, per_image))
+                                       _part_columns(cols, n0, n1, per_image),
+                                       part_sum_scratch(n0, w.shape, w.dtype))
         if need_b:
             biases[n0] = _channel_sums(g_part)
     if not parallel.over_batch(part, N):
         return None
-    return gx, _added(weights) if need_w else None, _added(biases) if need_b else None
+    return gx, sum_parts(weights) if need_w else None, sum_parts(biases) if need_b else None
 
 
 def _channel_sums(g):
@@ -69,11 +71,3 @@ def _channel_sums(g):
     if g.flags.c_contiguous and g.ndim >= 3 and 64 <= g[0, 0].size <= 1 << 16:
         return channel_sum(g.reshape(g.shape[0], g.shape[1], -1))
     return g.sum(axis=(0,) + tuple(range(2, g.ndim)), dtype=g.dtype)
-
-
-def _added(parts):
-    """The parts' sums added in batch order (into the first part's array)."""
-    arrays = [parts[n0] for n0 in sorted(parts)]
-    for other in arrays[1:]:
-        arrays[0] += other
-    return arrays[0]

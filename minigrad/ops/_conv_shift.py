@@ -365,11 +365,12 @@ def add_shifted(acc, products, shifts, fresh):
     run_split(add, O, (len(shifts) + 1) * acc.nbytes, xp)
 
 
-def shift_weight_grad(x, g, pads, dilation, kernel):
+def shift_weight_grad(x, g, pads, dilation, kernel, out=None):
     """gw (O, C, *k) by shifted GEMMs: for each leading tap, g_wide (O, n*P) @ block[:,
     shift:shift + n*P]^T (n*P, kW*C), g_wide being g laid out like the images (zeros
     where outputs were cropped, so they add nothing). A large image goes in bands of rows
-    (``bands``), their gradients added."""
+    (``bands``), their gradients added. ``out``: an (O, C, *k) array to write gw into, in
+    place of a fresh one (where the bands are not cut)."""
     xp = backend.xp_of(x)
     N, C, *size = x.shape
     O, out_size = g.shape[1], g.shape[2:]
@@ -426,8 +427,13 @@ def shift_weight_grad(x, g, pads, dilation, kernel):
     # (taps, kW, C, O) -> (O, C, *k[:-1], kW)
     gw = gw.reshape(tuple(kernel[:-1]) + (kw, C, O))
     nd = len(kernel)
-    answer = xp.ascontiguousarray(gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1))
-    del gw                                  # (a view of the workspace: free again)
+    turned = gw.transpose(nd + 1, nd, *range(nd - 1), nd - 1)
+    if out is None:
+        answer = xp.ascontiguousarray(turned)
+    else:
+        answer = out
+        answer[...] = turned
+    del gw, turned                          # (views of the workspace: free again)
     return answer
 
 

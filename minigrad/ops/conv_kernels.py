@@ -6,7 +6,8 @@ Three linear maps make up every convolution and all of its derivatives::
     input_grad(g, w)    gx = the adjoint in x   g (N, O, *L)   -> gx (N, C, *S)
     weight_grad(x, g)   gw = the adjoint in w   x, g           -> gw (O, C/G, *k)
 
-(``input_grad`` *is* the transposed convolution.) A ``Geometry`` says how: kernel, stride,
+(``input_grad`` *is* the transposed convolution; ``weight_grad`` is in
+``_conv_weight_grad.py``.) A ``Geometry`` says how: kernel, stride,
 padding (a (left, right) pair per axis), dilation, groups, input size S and output size L.
 
 Three ways to compute them, chosen by shape (``path``):
@@ -49,10 +50,10 @@ from .. import backend, parallel
 from . import (_conv_depthwise as _depthwise, _conv_im2col as _cols, _conv_phases as _phases,
                _conv_shift as _shift)
 from ._util import prod as _prod
-from ._thin_gemm import BLOCK, THIN_ENTRIES, thin_contract, thin_matmul
+from ._thin_gemm import thin_matmul
 from ._workspace import padded_rows
 
-__all__ = ["Geometry", "forward", "input_grad", "weight_grad", "columns", "path"]
+__all__ = ["Geometry", "forward", "input_grad", "columns", "path", "sum_parts"]
 
 
 class Geometry(NamedTuple):
@@ -288,6 +289,15 @@ def _part_columns(cols, n0, n1, per_image):
     return cols[:, :, n0 * per_image:n1 * per_image]
 
 
+def sum_parts(parts):
+    """{first image: a part's sum} -> the sums added in batch order, into the first part's
+    array (the same rounding however the parts were run)."""
+    arrays = [parts[n0] for n0 in sorted(parts)]
+    for other in arrays[1:]:
+        arrays[0] += other
+    return arrays[0]
+
+
 class PartColumns(dict):
     """The im2col matrices of a batch computed in parts: {(n0, n1): columns of images n0..n1}.
     ``weight_grad`` uses a part's matrix when it splits the batch the same way."""
@@ -443,76 +453,3 @@ def _input_grad(g, w, geom, gx):
                                     G, N, wide)                    # (N, C, *Sp), scratch
     _cols.crop_into(gx, gx_pad[(slice(None), slice(None)) + tuple(
         slice(l, l + n) for n, (l, _) in zip(geom.in_size, geom.padding))], None)
-
-
-def weight_grad(x, g, geom, cols=None):
-    """The gradient of <g, x (*) w> in w: x (N, C, *S), g (N, O, *L) -> gw (O, C/G, *k).
-
-    gw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xpad[n, g*C/G + c, i*sH + p*dH, j*sW + q*dW]
-
-    A large batch in parts over the threads, as ``forward``: each part's sum over its images,
-    then the parts' sums added.
-    """
-    if _half(x):
-        return weight_grad(*_single(x, g), geom).astype(np.float16)
-    xp = backend.xp_of(x)
-    N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
-    if N == 0 or g.size == 0 or x.size == 0:
-        return xp.zeros((O, C // G) + tuple(geom.kernel), dtype=x.dtype)
-    sums, per_image = {}, _prod(geom.out_size)
-
-    def part(n0, n1):
-        sums[n0] = _weight_grad(x[n0:n1], g[n0:n1], geom,
-                                _part_columns(cols, n0, n1, per_image))
-    macs = _macs(N, O, C, geom)
-    if xp is np and parallel.over_batch(part, N, macs >= _SPLIT_MIN_MACS):
-        parts = [sums[n0] for n0 in sorted(sums)]
-        for other in parts[1:]:
-            parts[0] += other
-        return parts[0]
-    with _whole(xp, macs):
-        return _weight_grad(x, g, geom, None if isinstance(cols, PartColumns) else cols)
-
-
-def _weight_grad(x, g, geom, cols):
-    """weight_grad's work for one part of the batch (or all of it)."""
-    xp = backend.xp_of(x)
-    N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
-    shape = (O, C // G) + tuple(geom.kernel)
-    how = path(geom, C, N)
-    if how == "depthwise":
-        return _depthwise.weight_grad(x, g, geom)
-    if how == "gemm":
-        # sum over images of g[n] (O, L) @ x[n]^T (L, C)
-        gw = xp.matmul(g.reshape(N, O, -1), _pick(x, geom).transpose(0, 2, 1)).sum(axis=0)
-        return gw.reshape(shape)
-    # the shifted GEMMs multiply the zeros of cropped outputs by x's cells wrapped round
-    # from the next row: an inf or NaN in x would make NaNs there, so such an x takes im2col
-    if how == "shift" and bool(xp.isfinite(x.sum())):    # group by group, stacked
-        parts = [_shift.shift_weight_grad(xq, gq, geom.padding, geom.dilation, geom.kernel)
-                 for xq, gq in _groups(G, (x, 1), (g, 1))]
-        return parts[0] if G == 1 else xp.concatenate(parts)
-    if cols is None:
-        cols = _im2col(x, geom)
-    L = _prod(geom.out_size)
-    if cols.ndim == 3 and cols.shape[1] * (O // G) < THIN_ENTRIES and L >= 2 * BLOCK:
-        # a thin product (a stem's few channels) over large planes: image by image, g read
-        # where it lies (no (O, N*L) copy of it), the images' sums added. The stem of the
-        # ResNet step (27 x 32 per group, 4096 outputs per image): 2.4 -> 1.6 ms (1 thread)
-        per_image = cols.reshape(G, cols.shape[1], N, L).transpose(2, 0, 1, 3)
-        g_img = g.reshape(N, G, O // G, L).swapaxes(2, 3)              # (N, G, L, O/G)
-        return thin_contract(per_image, g_img).sum(axis=0).swapaxes(1, 2).reshape(shape)
-    if cols.ndim == 4:                  # batch last: g as (O, *L, N)
-        nd = len(geom.kernel)
-        g_t = xp.ascontiguousarray(g.transpose(1, *range(2, nd + 2), 0)).reshape(G, O // G, -1)
-        cols = cols.reshape(cols.shape[:2] + (-1,))
-    else:
-        g_t = _cols.channels_first(g).reshape(G, O // G, -1)           # (G, O/G, N*L)
-    if O // G >= _WEIGHT_GRAD_ROWS_MIN:
-        # (G, O/G, N*L) @ (G, N*L, C/G*K): gw comes out row-major, as PyTorch lays out .grad
-        return xp.matmul(g_t, cols.swapaxes(1, 2)).reshape(shape)
-    # (G, C/G*K, N*L) @ (G, N*L, O/G): the long N*L axis is the contraction. With the small
-    # O/G axis last, OpenBLAS splits the work over threads well; the other order,
-    # g @ cols^T, took 2-3x the CPU time on 2 threads (same numbers).
-    # (and a thin product, few channels and taps, in blocks of N*L: ``_thin_gemm``)
-    return thin_contract(cols, g_t.swapaxes(1, 2)).swapaxes(1, 2).reshape(shape)
