@@ -46,8 +46,8 @@ import numpy as np
 from ... import parallel
 from ...ops._workspace import workspace
 
-__all__ = ["lstm_forward", "lstm_backward_sweep", "lstm_slopes", "per_step", "project",
-           "scratch", "step_has_grad", "to_rows"]
+__all__ = ["forward_arrays", "lstm_forward", "lstm_backward_sweep", "lstm_slopes", "per_step",
+           "project", "scratch", "slope_arrays", "step_has_grad", "to_rows"]
 
 # a batch is split over the threads when a part has at least this many rows and a step's
 # product at least this many multiply-adds. The threads take turns at the interpreter lock for
@@ -183,7 +183,15 @@ def project(x, w_ih, b_ih, b_hh, steps, N, deferred=False):
     return pre
 
 
-def lstm_forward(pre, h0, c0, w_hh, steps, marks=None):
+def forward_arrays(S, T, N, H, dtype):
+    """``lstm_forward``'s result arrays, uninitialised: (out (2, S, H), acts (T, 4, N, H),
+    tanh_c (T, N, H), terms (T, 2, N, H)); made before the recurrence where another thread
+    reads its finished steps (``_lstm_overlap``)."""
+    return (scratch("out", (2, S, H), dtype), _gated("acts", T, N, H, dtype),
+            _gated("tanh_c", T, N, H, dtype, False), scratch("terms", (T, 2, N, H), dtype))
+
+
+def lstm_forward(pre, h0, c0, w_hh, steps, marks=None, arrays=None):
     """The recurrence of one layer direction: pre (T, 4, N, H) the input projections and both
     biases in the layout (``project``), the steps as ``_rnn_layers._Steps`` packs them, h0, c0
     (N, H), w_hh (4 H, H) -> (out (2, S, H): the h_t then the c_t
@@ -193,7 +201,7 @@ def lstm_forward(pre, h0, c0, w_hh, steps, marks=None):
     order of the gates i, f that multiply them there, so that one call does both)).
     ``marks`` (starts, fn) (steps with the whole batch only): fn(j) before the recurrence
     reads the pre of its step starts[j] (counted in processing order from 0, starts rising;
-    ``_lstm_overlap``)."""
+    ``_lstm_overlap``). ``arrays``: the result arrays to write (``forward_arrays``)."""
     S, H = sum(steps.sizes), w_hh.shape[1]
     N, T, dtype = h0.shape[0], len(steps.sizes), h0.dtype
     half = dtype.type(0.5)
@@ -202,10 +210,7 @@ def lstm_forward(pre, h0, c0, w_hh, steps, marks=None):
     # product on transposed memory)
     w4 = np.ascontiguousarray(_gate_rows(w_hh, H).transpose(0, 2, 1))
     w4[:3] *= half
-    out = scratch("out", (2, S, H), dtype)
-    acts = _gated("acts", T, N, H, dtype)
-    tanh_c = _gated("tanh_c", T, N, H, dtype, False)
-    terms = scratch("terms", (T, 2, N, H), dtype)
+    out, acts, tanh_c, terms = arrays or forward_arrays(S, T, N, H, dtype)
     ig_all, fc_all = terms[:, 0], terms[:, 1]
 
     def part(r0, r1):
@@ -309,6 +314,15 @@ def lstm_slopes(acts, tanh_c, terms):
     call each way, on the pairs (i, f) and (ig, fc):
         i (1 - i) g = ig - i ig,   f (1 - f) c = fc - f fc,   i (1 - g^2) = i - ig g,
         o (1 - o) tanh(c') = h - o h,   through_c = o (1 - tanh(c')^2) = o - h tanh(c')."""
+    h_t, through_c, slopes, rows = slope_arrays(acts, tanh_c, terms)
+    _split(rows, len(acts), _pass_worth(len(acts), 3 * slopes.nbytes + 8 * through_c.nbytes))
+    return h_t, through_c, slopes
+
+
+def slope_arrays(acts, tanh_c, terms):
+    """``lstm_slopes``' arrays, uninitialised, and fill(t0, t1) making their steps t0 .. t1 - 1
+    (``_lstm_overlap`` makes them a chunk of steps at a time beside the forward's recurrence,
+    where the other thread has nothing else to do): -> (h_t, through_c, slopes, fill)."""
     dtype = acts.dtype
     T, _, N, H = acts.shape
     h_t = scratch("h_t", (T, N, H), dtype)
@@ -325,8 +339,7 @@ def lstm_slopes(acts, tanh_c, terms):
             np.subtract(x, np.multiply(y, z, out=sl[:, k]), out=sl[:, k])
         tr = through_c[t0:t1]
         np.subtract(o, np.multiply(h, tc, out=tr), out=tr)
-    _split(rows, T, _pass_worth(T, 3 * slopes.nbytes + 8 * through_c.nbytes))
-    return h_t, through_c, slopes
+    return h_t, through_c, slopes, rows
 
 
 def step_has_grad(g, steps):

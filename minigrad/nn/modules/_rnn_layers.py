@@ -19,8 +19,8 @@ xw (S, G H) (G = 4 gates i, f, g, o for an LSTM, 3 gates r, z, n for a GRU, 1 fo
 step t's rows the first ``sizes[t]`` sequences (``_Steps``; an unpacked (T, N, I) input is N
 rows a step), h0 and c0 (N, H), w_hh (G H, H), b_hh (G H,), w_ih (G H, I), b_ih (G H,).
 ``reverse`` runs the steps T-1 .. 0 (a bidirectional layer's second direction). Outputs:
-LSTM (2, S, H), the h_t of every step then the c_t; GRU and RNN (S, H). The values agree with the per-step composition to rounding (the
-products are the same, their BLAS call is not).
+LSTM (2, S, H), the h_t of every step then the c_t; GRU and RNN (S, H). The values agree with
+the per-step composition to rounding (the products are the same, their BLAS call is not).
 
 A layer's node takes the layer's input x itself, not xw, with W_ih and b_ih: it makes the
 input projections (an LSTM's in its kernels' layout, ``_lstm_kernels.project``; a GRU's and an
@@ -199,21 +199,27 @@ class _LstmLayer(_Layer):
     x (T, N, I) or packed (S, I)."""
     kind = "LSTM"
 
-    def forward(self, x, h0, c0, *params, steps, step):
+    def forward(self, x, h0, c0, *params, steps, step, recorded=False):
         self.save_for_backward(x, h0, c0, *params)
         w_hh, b_hh, w_ih, b_ih = _layer_params(params)
         x2 = x.reshape(-1, x.shape[-1])
+        slopes = None
         if overlap_worth(steps, w_hh.shape[1], x2.shape[1], True):
-            out, acts, tanh_c, terms = forward_overlapped(x2, w_ih, b_ih, b_hh, h0, c0, w_hh,
-                                                          steps)
+            # (with the node recorded, the slopes its backward starts with come along)
+            out, acts, tanh_c, terms, slopes = forward_overlapped(
+                x2, w_ih, b_ih, b_hh, h0, c0, w_hh, steps, recorded)
         else:
             pre = project(x2, w_ih, b_ih, b_hh, steps, h0.shape[0])
             out, acts, tanh_c, terms = lstm_forward(pre, h0, c0, w_hh, steps)
             del pre
         self.x2 = x2            # (x as rows: a copy when x's steps are not rows, made once)
-        # the backward reads the gates and cell terms as made here (none is handed out)
-        self.acts, self.tanh_c, self.terms, self.steps = acts, tanh_c, terms, steps
-        self.step = step
+        # the backward reads the gates and cell terms (or the slopes made of them) as made
+        # here (none is handed out)
+        self.acts, self.steps, self.step = acts, steps, step
+        # (each array an attribute of its own: the node's release after its backward drops
+        # them, and the scratch cache then hands their buffers out again)
+        self.tanh_c, self.terms = (tanh_c, terms) if slopes is None else (None, None)
+        self.h_t, self.through_c, self.slopes = slopes or (None, None, None)
         return out
 
     def backward_arrays(self, grad, saved):
@@ -226,7 +232,10 @@ class _LstmLayer(_Layer):
         w_hh, b_hh, _, _ = _layer_params([s._array for s in saved[3:]])
         acts, steps = self.acts, self.steps
         S, H, dtype = grad.shape[1], acts.shape[-1], acts.dtype
-        h_t, through_c, slopes = lstm_slopes(acts, self.tanh_c, self.terms)
+        if self.slopes is None:
+            h_t, through_c, slopes = lstm_slopes(acts, self.tanh_c, self.terms)
+        else:
+            h_t, through_c, slopes = self.h_t, self.through_c, self.slopes
         if overlap_worth(steps, H, self.x2.shape[1]):
             h_prev = steps.previous(h_t.reshape(S, H), h0, scratch("prev", (S, H), dtype))
             dw, db, dx, dw_ih, dh0, dc0 = backward_overlapped(
@@ -421,7 +430,11 @@ def lstm_layer(step, x, w_ih, b_ih, h0, c0, w_hh, b_hh, reverse, sizes=None):
     with the batch sizes of its steps -> (output (S, H), h_n, c_n (N, H)). h_n and c_n are
     tensors of their own (an in-place change of the output leaves them, as PyTorch's
     separate outputs)."""
-    out, steps = _layer(_LstmLayer, step, x, (h0, c0), w_hh, b_hh, w_ih, b_ih, reverse, sizes)
+    # (a node that will be recorded makes its backward's slopes beside its forward)
+    recorded = is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, h0, c0, w_hh, b_hh, w_ih, b_ih))
+    out, steps = _layer(_LstmLayer, step, x, (h0, c0), w_hh, b_hh, w_ih, b_ih, reverse, sizes,
+                        recorded=recorded)
     hs, cs = unbind(out, 0)
     last = steps.last_rows(h0.shape[0])
     return _named(hs, x, h0, sizes), take_rows(hs, last), take_rows(cs, last)
