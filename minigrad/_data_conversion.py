@@ -16,7 +16,7 @@ from . import backend, dtypes
 from ._grad_state import state as _grad_state
 from ._type_names import python_type_name
 from ._tensor_base import TensorBase
-from ._warn_once import COMPLEX_TO_REAL, USER, warn_once, warn_user
+from ._warn_once import COMPLEX_TO_REAL, GRAD_SCALAR, USER, warn_once
 
 
 def _refuse_negative_strides(array):
@@ -52,6 +52,7 @@ def _to_array(data, dtype=None, device=None):
     elif isinstance(data, np.generic):
         if (data.dtype if dtype is None else dtypes.to_dtype(dtype).np) == _UINT64:
             raise TypeError("an integer is required")    # (PyTorch's uint64 takes int only)
+        _check_index_like(data, dtype)
         array = np.asarray(data)            # np.float64(1.5) stays float64, as in PyTorch
         if dtype is not None:               # a number, as a Python one: np.int64(300) no uint8
             _check_cast_range(array, dtypes.to_dtype(dtype))
@@ -216,9 +217,8 @@ def _scalar_dtype(x, dtype=None):
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
         if kind in "fV" and x._requires_grad and _grad_state.enabled:
-            warn_user("Converting a tensor with requires_grad=True to a scalar may lead to "
-                      "unexpected behavior.\nConsider using tensor.detach() first.",
-                      UserWarning)
+            # once a process, the flag shared with float(t) (PyTorch's one place in its code)
+            warn_once(GRAD_SCALAR, UserWarning, USER, key=GRAD_SCALAR)
         value = backend.as_numpy(x._array).reshape(()).item()
         if kind == "c" and want is not None and want in "fV":
             # a real dtype reads a complex tensor as a double: only with no imaginary part
@@ -227,6 +227,8 @@ def _scalar_dtype(x, dtype=None):
             return np.dtype(x._array.real.dtype), value.real
         return x._array.dtype, value
     if isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0:
+        if isinstance(x, np.generic):
+            _check_index_like(x, dtype)
         return x.dtype, x.item()
     if isinstance(x, bool):
         return np.dtype(np.bool_), x
@@ -244,6 +246,19 @@ def _scalar_dtype(x, dtype=None):
         raise _no_number(x, dtype)
     raise RuntimeError(f"Could not infer dtype of {type(x).__name__} (an element of the sequence "
                     f"is {x!r})")
+
+
+def _check_index_like(x, dtype):
+    """PyTorch reads a numpy scalar given for an integer dtype as an index (``__index__``),
+    and for bool as an index or a Python number: a float32 (or bool, complex...) scalar is
+    refused where an np.float64, a Python float, is read and truncated."""
+    if dtype is None:
+        return
+    kind = dtypes.to_dtype(dtype).np.kind
+    if kind in "iu" and not isinstance(x, (np.integer, float)) or \
+            kind == "b" and not isinstance(x, (np.integer, np.bool_, float, complex)):
+        raise TypeError(f"'numpy.{type(x).__name__}' object cannot be interpreted as an "
+                        f"integer")
 
 
 def _from_mixed_sequence(data, dtype=None):
@@ -275,9 +290,9 @@ def _from_mixed_sequence(data, dtype=None):
 
     nested = unpack(data)
     if arrays:
-        warn_user("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
+        warn_once("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
                   "consider converting the list to a single numpy.ndarray with "
-                  "numpy.array() before converting to a tensor.", UserWarning)
+                  "numpy.array() before converting to a tensor.", UserWarning, USER)
     result = found[0] if found else dtypes.default_float().np
     for dt in found[1:]:
         result = dtypes._promote(result, dt)

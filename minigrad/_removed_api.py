@@ -129,9 +129,12 @@ def _resize(self, *sizes):
     return Resize.apply(self, sizes)
 
 
-def _resize_as(self, other):
+def _resize_as(self, tensor):
     warn_user("non-inplace resize_as is deprecated", UserWarning)
-    return Resize.apply(self, other.size())
+    return Resize.apply(self, tensor.size())
+
+
+_resize_as.__qualname__ = "Tensor.resize_as"      # (PyTorch's is a Python method: its words)
 
 
 def _volatile(self):

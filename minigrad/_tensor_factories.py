@@ -36,7 +36,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         array = dtypes.preserving_copy(array, data)     # numpy's cast, laid out as PyTorch's
     if type(data) is np.ndarray and not data.size:
         array = _empty_with_steps_of(array, data)
-    t = Tensor._wrap(array)
+    t = _keeping_zero_strides(Tensor._wrap(array), array, data)
     if requires_grad:
         _require_grad_at_creation(t)
     return t
@@ -64,7 +64,7 @@ def as_tensor(data, *, dtype=None, device=None) -> Tensor:
             np.shares_memory(array, data)):
         _warn_readonly_once()
         array = writable_alias_of(array)
-    return Tensor._wrap(array)
+    return _keeping_zero_strides(Tensor._wrap(array), array, data)
 
 
 def _empty_with_steps_of(array, data):
@@ -84,10 +84,25 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     dtypes.from_numpy_dtype(array.dtype)
     if array.flags.writeable:
-        return Tensor._wrap(_to_array(array))
-    _warn_readonly_once()
-    return Tensor._wrap(writable_alias_of(_to_array(array)))
+        data = _to_array(array)
+    else:
+        _warn_readonly_once()
+        data = writable_alias_of(_to_array(array))
+    return _keeping_zero_strides(Tensor._wrap(data), data, array)
 
+
+def _keeping_zero_strides(t, array, data):
+    """``t``, wrapped from ``array`` (made from ``data``): where ``data`` is an empty numpy
+    array with every stride 0 (numpy's layout of a new empty array), ``t`` keeps those strides
+    and is marked to report them, as PyTorch keeps a numpy array's strides
+    (``from_numpy(np.empty((0, 3))).stride()`` is ``(0, 0)``; ``Tensor._wrap`` gives other
+    empty arrays row-major strides, as a new empty tensor has; so do ``t``'s views, where
+    PyTorch's keep the zeros: ``t.t().stride()`` is ``(1, 1)`` here, ``(0, 0)`` in PyTorch)."""
+    if type(data) is np.ndarray and not data.size and data.ndim and \
+            not any(data.strides) and type(array) is np.ndarray and not any(array.strides):
+        t._array = array
+        t.__dict__["_numpy_strides"] = True
+    return t
 
 
 class _WritableMemory:

@@ -103,6 +103,7 @@ def _split_method(self, split_size, dim=0):
     return ST.split(self, split_size, dim)
 
 
+_split_method.__qualname__ = "Tensor.split"    # (PyTorch's is a Python method: Python's words)
 Tensor.split = _split_method
 Tensor.chunk = ST.chunk
 Tensor.unbind = ST.unbind

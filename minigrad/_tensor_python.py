@@ -10,7 +10,6 @@ several elements is no Python scalar, a uint64 reads as an int64.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -22,8 +21,15 @@ from ._formatting import tensor_repr
 from ._grad_state import state as _grad_state
 from ._size import Size
 from ._tensor_base import TensorBase
+from ._warn_once import GRAD_SCALAR, USER, warn_once
 
 __all__ = ["TensorPython"]
+
+
+# While a vmap runs (in any thread), ``_vmap`` puts here what checks a tensor read as Python
+# data (``item``, ``bool``, ``tolist``, ``numpy``): ``vmap_hook(tensor, kind, value)`` raises
+# PyTorch's vmap error where the tensor is batched. None otherwise: one global read a call.
+vmap_hook = None
 
 
 class TensorPython(TensorBase):
@@ -62,6 +68,8 @@ class TensorPython(TensorBase):
                             "Tensor.cpu() to copy the tensor to host memory first.")
         if self._array.dtype.kind == "V":      # numpy has no bfloat16 of its own, as PyTorch says
             raise TypeError("Got unsupported ScalarType BFloat16")
+        if vmap_hook is not None:
+            vmap_hook(self, "data", None)
         return backend.as_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
@@ -74,9 +82,14 @@ class TensorPython(TensorBase):
         if self._array.size != 1:
             raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to "
                                "Scalar")
-        return self._array.reshape(()).item()
+        value = self._array.reshape(()).item()
+        if vmap_hook is not None:           # (float(t), int(t), f"{t:.2f}" come here too)
+            vmap_hook(self, "item", value)
+        return value
 
     def tolist(self):
+        if vmap_hook is not None:
+            vmap_hook(self, "data", None)
         return backend.as_numpy(self._array).tolist()
 
     def __len__(self):
@@ -97,6 +110,8 @@ class TensorPython(TensorBase):
         value = self._array.reshape(()).item()
         if self._array.dtype == _UINT64:
             _as_int64(value)            # (PyTorch reads a uint64 as an int64 here)
+        if vmap_hook is not None:
+            vmap_hook(self, "bool", bool(value))
         return bool(value)
 
     def _one_scalar(self):
@@ -107,11 +122,9 @@ class TensorPython(TensorBase):
         return self.item()
 
     def __float__(self):
-        # (PyTorch gives it once per process, with grad mode on; here Python's filters decide)
+        # (PyTorch gives it once a process, with grad mode on; torch.tensor([t]) shares it)
         if self._requires_grad and _grad_state.enabled:
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to "
-                          "unexpected behavior.\nConsider using tensor.detach() first.",
-                          UserWarning, stacklevel=2)
+            warn_once(GRAD_SCALAR, UserWarning, USER, key=GRAD_SCALAR)
         return float(self._real_scalar("double"))
 
     def __int__(self):

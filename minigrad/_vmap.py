@@ -8,10 +8,14 @@ the inputs' slices ``x.select(in_dim, b)`` and the results are stacked along ``o
 So results and gradients are exactly those of the per-example calls (the slicing and the
 stacking are differentiable ops), nested vmaps compose, and the function may do anything it
 could do on one example.  What differs from torch's batching rules: the function runs B times
-(no speed-up), and code torch refuses inside vmap (``.item()``, data-dependent branches)
-just runs. A mapped dimension of size 0 runs the function once on zeros shaped like an
-example and gives outputs of size 0 along out_dims. An in-place write into an unmapped input
-starts afresh in each example; writes that differ between examples raise torch's error.
+(no speed-up), and a tensor derived from the inputs is not known to be batched. Reading one
+as Python data (``.item()``, ``float``, ``int``, ``bool`` in a branch, ``.tolist()``,
+``.numpy()``) raises torch's error where it is an example itself, or where its value differs
+from the first example's at the same read (``_vmap_reads``); a read whose value is the same
+in every example (a batch of one, equal examples) passes. A mapped dimension of size 0 runs
+the function once on zeros shaped like an example and gives outputs of size 0 along
+out_dims. An in-place write into an unmapped input starts afresh in each example; writes that
+differ between examples raise torch's error.
 
 ``in_dims``: an int (or None) for every input, or a tuple with one entry per positional
 argument, each an int, None (not mapped) or a nested list/tuple/dict matching that argument.
@@ -30,6 +34,7 @@ import threading
 import numpy as np
 
 from . import backend
+from . import _vmap_reads
 from ._random_factories import live_generators
 from . import _vmap_rules
 from .autograd._transforms import inside_transform, transforms
@@ -191,6 +196,7 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
         [(g, g.stream.position()) for g in live_generators()]
     saved = {}
     results = []
+    reads = _vmap_reads.push(level)
     try:
         with inside_transform("functorch", "vmap"):     # (for the custom Functions applied)
             for i, example in enumerate(examples):
@@ -199,6 +205,7 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
                                if g.stream.position() != mark})
                 level.clear()
                 level.update(id(e) for e, d in zip(example, mapped) if d is not None)
+                reads.begin(i)
                 writes.restore()
                 if not i and randomness != "different":    # (read once, restored at need)
                     saved = {g.stream: (g.stream.bits.state, g.stream.cached_normal)
@@ -219,6 +226,7 @@ def _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness):
     finally:
         _levels.stack = _levels.stack[:-1]
         _levels.calls = _levels.calls[:-1]
+        _vmap_reads.pop()
     return results
 
 

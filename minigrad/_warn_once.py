@@ -10,7 +10,8 @@ import os
 import sys
 import warnings
 
-__all__ = ["warn_once", "warn_user", "warn_deprecated_linalg", "COMPLEX_TO_REAL", "USER"]
+__all__ = ["warn_once", "warn_user", "warn_deprecated_linalg", "COMPLEX_TO_REAL", "GRAD_SCALAR",
+           "USER"]
 
 # stacklevel=USER: the warning names the first line outside minigrad (the user's call), at
 # whatever depth of minigrad's wrappers it was raised, as PyTorch's C++ warnings name the
@@ -20,6 +21,11 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # PyTorch's words when a complex tensor is converted to a real dtype (its real part is kept)
 COMPLEX_TO_REAL = "Casting complex values to real discards the imaginary part"
+
+# PyTorch's words when a tensor that requires grad is read as a Python number (float(t), an
+# element of torch.tensor([t1, t2])): given once a process, from either
+GRAD_SCALAR = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected "
+               "behavior.\nConsider using tensor.detach() first.")
 
 
 class _State:

@@ -30,6 +30,7 @@ from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
 from ._tensor_base import VersionCounter, _INFERENCE
+from ._tensor_copies import copied_memory
 from ._tensor_python import TensorPython
 from ._size import Size, _SIZE_OF
 
@@ -257,11 +258,13 @@ class Tensor(TensorPython):
         return self._array.dtype.kind in "fV"
 
     def stride(self, dim=None):
-        if not any(self._array.strides) and (self._array.size == 0 or
+        if not any(self._array.strides) and (self._array.size == 0 and "_numpy_strides" not in
+                                             self.__dict__ or
                                              isinstance(self._array, MetaArray)):
             # numpy gives a new empty array zero strides; PyTorch, the row-major ones (each
             # size counted as at least 1).  An empty array with strides of its own (a view of
-            # a tensor, or one laid out channels-last by minigrad) reports them.  A meta
+            # a tensor, or one laid out channels-last by minigrad) reports them, and so does one
+            # made from such a numpy array, as PyTorch (``_tensor_factories``).  A meta
             # array's strides are all 0 (one element stands for all): row-major, as PyTorch's
             strides, n = [], 1
             for size in reversed(self._array.shape):
@@ -451,7 +454,7 @@ class Tensor(TensorPython):
         if id(self) in memo:
             return memo[id(self)]
         # order="K": a permuted tensor keeps its strides, as PyTorch's copy of the storage does
-        new = _plain_type(self)._wrap(self._array.copy(order="K"), self.requires_grad)
+        new = _plain_type(self)._wrap(copied_memory(self, memo), self.requires_grad)
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy(order="K"))
         state = _user_state(self)
@@ -464,7 +467,8 @@ class Tensor(TensorPython):
 # What minigrad itself keeps in a tensor's __dict__ (its live views, how a view was made,
 # hooks): bookkeeping about this object in this process, neither pickled nor deep-copied
 _BOOKKEEPING = frozenset({"_views", "_view_meta", "_inplace_refusal",
-                          "_post_accumulate_grad_hooks", "_grad_sink", "_made_at"})
+                          "_post_accumulate_grad_hooks", "_grad_sink", "_made_at",
+                          "_numpy_strides"})
 
 
 def _plain_type(t):

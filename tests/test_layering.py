@@ -111,14 +111,15 @@ def test_tensor_imports_no_op_and_no_engine():
     # (_hooks: the hook handle class; _type_names: how PyTorch's messages name a Python
     # type; _warn_once: PyTorch's once-a-process warnings; _meta: the meta device's arrays;
     # none imports anything from minigrad)
-    # (_tensor_base, _tensor_python, _size, _data_conversion, _grad_dtype: the base classes,
-    # the version counters, Size, the conversion of data to arrays and back, and grad_dtype,
-    # split out of tensor.py; they import no op either)
+    # (_tensor_base, _tensor_python, _size, _data_conversion, _grad_dtype, _tensor_copies:
+    # the base classes, the version counters, Size, the conversion of data to arrays and
+    # back, grad_dtype and a deep copy's memory, split out of tensor.py; they import no op
+    # either)
     below = {"minigrad.backend", "minigrad.dtypes", "minigrad._formatting",
              "minigrad._grad_state", "minigrad._hooks", "minigrad._type_names",
              "minigrad._warn_once", "minigrad._meta"}
     split_out = {"minigrad._tensor_base", "minigrad._tensor_python", "minigrad._size",
-                 "minigrad._data_conversion", "minigrad._grad_dtype"}
+                 "minigrad._data_conversion", "minigrad._grad_dtype", "minigrad._tensor_copies"}
     assert top <= below | split_out, top
     for part in split_out:
         part_imports, _ = _imports()[part]

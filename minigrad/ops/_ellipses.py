@@ -14,12 +14,30 @@ def _width(item):
 
 
 def one_ellipsis(index, ndim):
-    """``index`` with the Ellipses PyTorch reads as doing nothing taken out: PyTorch lets a
-    tuple index hold several, each skipping the dims no other item takes, so a later one
-    skips nothing when every dim is taken, nor at the end of the index."""
-    if type(index) is not tuple or sum(item is Ellipsis for item in index) < 2:
+    """``index`` with its Ellipses written out as PyTorch reads them, where numpy would read
+    them otherwise: PyTorch lets a tuple index hold several, and each skips the dims no other
+    item takes (so two of them may skip more dims than there are: full slices past the last
+    dim then do nothing); and one that skips no dim does not part the index tensors around
+    it (``x[i, ..., j]`` of a 2-d ``x`` keeps the result's dim where the two stand)."""
+    if type(index) is not tuple:
         return index
     at = [j for j, item in enumerate(index) if item is Ellipsis]
+    if not at or len(at) == 1 and not any(map(_advanced, index)):
+        return index
     skipped = ndim - sum(_width(i) for i in index)
-    drop = {j for j in at[1:] if skipped <= 0 or all(i is Ellipsis for i in index[j:])}
-    return tuple(item for j, item in enumerate(index) if j not in drop)
+    if skipped < 0 or len(at) == 1 and skipped:
+        return index                # (too many indices; or numpy reads it as PyTorch)
+    full = slice(None)
+    items = []
+    for item in index:
+        items.extend([full] * skipped if item is Ellipsis else [item])
+    taking = sum(_width(i) for i in items)
+    while taking > ndim and items and type(items[-1]) is slice and items[-1] == full:
+        items.pop()                 # (past the last dim: PyTorch skips a full slice)
+        taking -= 1
+    return tuple(items)
+
+
+def _advanced(item):
+    """Whether an index item is an index array (a tensor, a numpy array or a list)."""
+    return isinstance(item, list) or getattr(item, "ndim", 0) > 0

@@ -1,6 +1,12 @@
 """``CrossMapLRN2d``: the legacy (Lua Torch) local response normalisation across channels.
 Its math, and how it differs from ``LocalResponseNorm``, is in
-``nn/_functional_round7.py::cross_map_lrn2d``."""
+``nn/_functional_round7.py::cross_map_lrn2d``.
+
+The values are PyTorch's. The gradient is not quite: PyTorch's backward is the legacy
+module's own formula, which is not the exact derivative of its forward (the gap grows with
+``alpha``; with ``size=1`` it fails), and it has no second derivative (it runs ``out=``
+ops). minigrad differentiates the forward as written, so its gradient agrees with central
+differences of PyTorch's forward, and it has a second derivative."""
 from __future__ import annotations
 
 from .._functional_round7 import cross_map_lrn2d

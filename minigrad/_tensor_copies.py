@@ -1,0 +1,41 @@
+"""The memory a deep copy of a tensor gets (``Tensor.__deepcopy__``), shared as PyTorch's.
+
+PyTorch's ``copy.deepcopy`` copies a tensor's storage once per deep copy: tensors that share
+memory before (a tensor and its views) share the copied memory after, each at its own
+offset and strides, so ``a, v = copy.deepcopy((x, x[2:4]))`` gives a ``v`` that sees writes
+into ``a``; a view copied alone keeps its place in a copy of its base's whole memory
+(``storage_offset()`` as before). Here the memory is a view's base's array: copied once per
+deep copy (kept in the ``memo``, under that array's id) where it is laid out in one block
+(row- or column-major), the copy's view rebuilt on it; other layouts are copied alone.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["copied_memory"]
+
+
+def copied_memory(t, memo):
+    """The array ``t``'s deep copy holds (``memo``: the deep copy's, where the copy of the
+    memory ``t`` shares with its base is kept)."""
+    array = t._array
+    whole = array if t._base is None else t._base._array
+    if type(array) is not np.ndarray or type(whole) is not np.ndarray or not array.size or \
+            not (whole.flags.c_contiguous or whole.flags.f_contiguous):
+        return array.copy(order="K")
+    copied = memo.get(id(whole))
+    if type(copied) is not np.ndarray or copied.shape != whole.shape or \
+            copied.dtype != whole.dtype:
+        copied = whole.copy(order="K")          # (row- or column-major as ``whole``)
+        memo[id(whole)] = copied
+        memo.setdefault(id(memo), []).append(whole)     # (alive while its id is a key)
+    if array is whole:
+        return copied
+    offset = array.__array_interface__["data"][0] - whole.__array_interface__["data"][0]
+    if offset < 0 or any(s < 0 for s in array.strides):
+        return array.copy(order="K")
+    try:
+        return np.ndarray(array.shape, array.dtype, copied.reshape(-1, order="A"), offset,
+                          array.strides)
+    except (TypeError, ValueError):             # (not inside the base's block after all)
+        return array.copy(order="K")
