@@ -176,7 +176,12 @@ def coefficients(t, w_t, w_class, valid, eps, coef):
     xp = backend.xp_of(w_t)
     m, c = len(t), len(w_class)
     a = xp.zeros((m, c), dtype=w_class.dtype)
-    a[xp.arange(m), t] = (-(1 - eps) * coef) * w_t
+    on_target = (-(1 - eps) * coef) * w_t
+    if valid is None:
+        a[xp.arange(m), t] = on_target
+    else:                           # (an ignored row's zeros stay +0, as PyTorch's)
+        rows = xp.flatnonzero(valid)
+        a[rows, t[rows]] = on_target[rows]
     if eps:
         a -= ((eps / max(c, 1)) * coef) * w_class[None, :] * valid[:, None]
     return a

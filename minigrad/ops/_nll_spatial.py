@@ -10,6 +10,7 @@ input's (N, C, S) layout. The numbers are ClassNLL's, in its order:
 
     loss[n, s] = (-w[t]) * input[n, t, s]      (w[t] 0 for an ignored target)
     'mean': sum(loss) / sum(w[t]);  'sum': sum(loss);  'none': loss (N, d1, ...)
+    (the sums in PyTorch's order, ``_nll_cascade``)
     d input[n, t, s] = ((-coef) * w[t]) * g    (coef 1 / the summed weights for 'mean')
 
 Under a recorded graph the gradient is g (as an op) times the constant coefficients, so it
@@ -22,6 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from ._nll_cascade import cascade_reduce, grad_entries
 from ._util import FLOAT32_64
 from ._nll_second_order import nll_scores_grad
 from .elementwise import mul
@@ -43,10 +45,12 @@ def fits(input, from_logits, smoothing):
 class SpatialNLL(Function):
     """input (N, C, d1, ...) log-probabilities, target (N, d1, ...) int64 (checked: in
     [0, C) or ``ignore_index``; ``all_valid``: every one in range and none ignored), weight
-    (C,) or None -> the loss, reduced by ``reduction`` ('none': (N, d1, ...))."""
+    (C,) or None -> the loss, reduced by ``reduction`` ('none': shaped as target, or as
+    ``out_shape``: PyTorch's (N, H, W) node output for a 4-d input, which it views for others)."""
     _node_name = "NllLoss2DBackward0"
 
-    def forward(self, x, *, target, weight, ignore_index, reduction, all_valid):
+    def forward(self, x, *, target, weight, ignore_index, reduction, all_valid,
+                out_shape=None):
         n, c = x.shape[:2]
         s = x.size // (n * c)
         m = n * s
@@ -67,14 +71,14 @@ class SpatialNLL(Function):
             w_class = weight if weight is not None else np.ones(c, dtype=x.dtype)
             w_t = w_class.take(t) if all_valid else w_class.take(t) * valid
             loss = (-1.0 * w_t) * picked
-        if reduction == "mean":
-            denominator = x.dtype.type(m) if w_t is None else w_t.sum()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = loss.sum() / denominator      # every target ignored: nan, as PyTorch
-        else:
+        if reduction == "none":
             denominator = None
-            out = loss.sum() if reduction == "sum" else loss.reshape(target.shape)
+            out = loss.reshape(target.shape if out_shape is None else out_shape)
+        else:       # PyTorch's order of additions over the positions (n, d1, ...)
+            out, denominator = cascade_reduce(loss, valid, None if weight is None else w_t,
+                                              reduction)
         self.pos, self.w_t, self.denominator, self.reduction = pos, w_t, denominator, reduction
+        self.valid = valid
         self.in_shape, self.m, self.dtype = x.shape, m, x.dtype
         self.save_for_backward(x)       # (as PyTorch's node: its double backward counts it)
         return np.asarray(out).astype(x.dtype, copy=False)
@@ -89,15 +93,19 @@ class SpatialNLL(Function):
                 # 0/0 = nan (as ClassNLL's)
                 g = where(Tensor._wrap(np.ones((), dtype=bool)), 0.0, mul(g, float("nan")))
         shape, m = self.in_shape, self.m
+        out = np.zeros(shape, dtype=self.dtype)
+        if not is_grad_enabled() and g._array.dtype == out.dtype and \
+                type(g._array) is np.ndarray and (self.reduction != "mean" or
+                                                  self.denominator != 0):
+            # PyTorch's products, only the counted positions written (the others stay +0)
+            rows, picked = grad_entries(m, self.w_t, self.valid, g._array, self.denominator,
+                                        self.reduction)
+            out.reshape(-1)[self.pos[rows]] = picked
+            return Tensor._wrap(out)
         w_t = self.w_t if self.w_t is not None else np.ones(m, dtype=self.dtype)
         vals = (-(1 - 0.0) * coef) * w_t
-        out = np.zeros(shape, dtype=w_t.dtype)
-        if not is_grad_enabled() and g._array.dtype == out.dtype and \
-                type(g._array) is np.ndarray:
-            ga = g._array.reshape(-1)
-            out.reshape(-1)[self.pos] = vals.astype(out.dtype, copy=False) * ga
-            return Tensor._wrap(out)
-        out.reshape(-1)[self.pos] = vals
+        counted = self.pos if self.valid is None else self.pos[self.valid]
+        out.reshape(-1)[counted] = vals if self.valid is None else vals[self.valid]
         n = shape[0]
         g_shape = (n, 1) + tuple(shape[2:]) if self.reduction == "none" else ()
         x, = self.saved_tensors

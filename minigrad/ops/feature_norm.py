@@ -73,9 +73,7 @@ def _check_dtypes(kernel, input, *params):
         return kinds[0]
     if all(k.name == "float32" for k in kinds):
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
-    raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float (got "
-                       f"an input of {dtype.name} and parameters of "
-                       f"{', '.join(sorted({k.name for k in kinds}))})")
+    raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
 
 
 def _in_input_dtype(y, input, compute):

@@ -33,6 +33,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._autocast_cast import widen as _autocast_widen
 from ._loss_arguments import check_class_loss_arguments
+from ._nll_cascade import cascade_reduce, grad_rows
 from ._nll_second_order import nll_scores_grad
 from ._nll_spatial import SpatialNLL, fits as spatial_fits
 from ._util import FLOAT32_64 as _FLOATS, ieee_errors, not_implemented_for, scalar_type_name
@@ -64,7 +65,14 @@ class ClassNLL(Function):
     weights w[t] of the counted rows, as PyTorch.
     """
     def forward(self, scores, *, target, weight, ignore_index, reduction, label_smoothing,
-                from_logits, all_valid=False, half=None):
+                from_logits, all_valid=False, half=None, out_shape=None):
+        out = self._forward(scores, target, weight, ignore_index, reduction, label_smoothing,
+                            from_logits, all_valid, half)
+        # ('none', ``out_shape``: the target-shaped loss is this node's; its gradient flattened)
+        return out if out_shape is None else out.reshape(out_shape)
+
+    def _forward(self, scores, target, weight, ignore_index, reduction, label_smoothing,
+                 from_logits, all_valid, half):
         # all_valid: the caller found every target in [0, C) and ignore_index outside it, so
         # no row is ignored (the common case: two small passes fewer). Without class weights
         # too ("plain"), every row weighs 1: the weights of ones that the backward reads are
@@ -120,7 +128,11 @@ class ClassNLL(Function):
         self.t, self.w_t, self.w_class, self.valid = t, w_t, w_class, valid
         self.reduction, self.shape = reduction, (m, c)
         self.label_smoothing, self.from_logits, self.half = label_smoothing, from_logits, None
-        if reduction == "mean":
+        if reduction != "none" and not label_smoothing and type(loss) is np.ndarray and \
+                loss.dtype in _FLOATS:          # PyTorch's order of additions: its bits
+            out, denominator = cascade_reduce(loss, None if all_valid else valid,
+                                              None if weight is None else w_t, reduction)
+        elif reduction == "mean":
             if plain and scores.dtype.kind == "f" and scores.dtype.itemsize >= 4:
                 denominator = scores.dtype.type(m)  # the sum of the M ones, without the pass
             else:
@@ -161,6 +173,8 @@ class ClassNLL(Function):
         dL/dx = g * (A - softmax(x) * sum_c A), a node of its own (``CrossEntropyGrad``).
         """
         m, c = self.shape
+        if g.ndim > 1:                  # (a 'none' loss in the target's shape)
+            g = reshape_to(g, (m,))
         scores = self.saved_tensors[0]._array
         xp = backend.xp_of(scores)
         self._unit_weights(xp, scores.dtype)
@@ -193,6 +207,13 @@ class ClassNLL(Function):
             with np.errstate(all="ignore"):
                 a = _half_grad(self, dtypes.astype(g._array, np.float32))
             return Tensor._wrap(dtypes.astype(a, self.half))
+        ga = g._array
+        if not (self.label_smoothing or is_grad_enabled()) and type(ga) is np.ndarray and \
+                ga.dtype == scores.dtype and ga.dtype in _FLOATS and \
+                (self.reduction != "mean" or self.denominator != 0):
+            # nothing to record: PyTorch's products, only the counted rows written
+            return Tensor._wrap(grad_rows((m, c), self.t, self.w_t, self.valid, ga,
+                                          self.denominator, self.reduction))
         a = coefficients(self.t, self.w_t, self.w_class, self.valid, self.label_smoothing, coef)
         if not is_grad_enabled() and g._array.dtype == a.dtype:     # nothing to record
             a *= g._array.reshape(-1, 1)
@@ -331,14 +352,20 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
         # PyTorch's smoothed loss adds the (1,) smoothing term into the () class loss in place
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     if spatial:
+        # ('none': a 4-d input's loss is the node's own (N, H, W) output, as PyTorch's
+        # NllLoss2D; the other shapes are viewed from the flat one below, as its)
         loss = SpatialNLL.apply(input, target=t.astype(xp.int64, copy=False), weight=w,
                                 ignore_index=ignore_index, reduction=reduction,
-                                all_valid=all_valid)
+                                all_valid=all_valid,
+                                out_shape=out_shape if input.ndim == 4 else None)
     else:
+        # ('none', spatial: PyTorch's node makes the target-shaped loss for 4-d or smoothed)
+        own_shape = reduction == "none" and input.ndim > 2 and (smoothing or input.ndim == 4)
         loss = _nll_node(input.ndim, smoothing).apply(
             scores, target=t.astype(xp.int64, copy=False), weight=w, ignore_index=ignore_index,
             reduction=reduction, label_smoothing=smoothing, from_logits=from_logits,
-            all_valid=all_valid, half=_rounding_dtype(scores, from_logits, reduction, smoothing))
+            all_valid=all_valid, half=_rounding_dtype(scores, from_logits, reduction, smoothing),
+            out_shape=out_shape if own_shape else None)
     loss = keep_for_backward(loss, target)        # as PyTorch's nll_loss node keeps it
     if reduction == "none" and tuple(loss.shape) != tuple(out_shape):
         loss = reshape(loss, out_shape)
