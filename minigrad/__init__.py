@@ -338,6 +338,9 @@ from .nn._functional_rnn import (  # noqa: E402,F401
     lstm, gru, rnn_tanh, rnn_relu, lstm_cell, gru_cell, rnn_tanh_cell, rnn_relu_cell)
 from .nn._embedding_bag_outputs import embedding_bag  # noqa: E402,F401
 from .ops.segment_reduce import segment_reduce  # noqa: E402,F401
+from .ops.aten_extras import (  # noqa: E402,F401
+    hash_tensor, _chunk_cat, _unsafe_masked_index, _unsafe_masked_index_put_accumulate)
+from ._batch_norm_legit import _native_batch_norm_legit  # noqa: E402,F401
 from ._from_file import from_file  # noqa: E402,F401
 from ._streams import Event, Stream  # noqa: E402,F401
 has_lapack = has_spectral = True        # numpy's LAPACK; minigrad.fft

@@ -69,7 +69,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         w = cast(fweights, x._array.real.dtype)       # weights are real, complex x too
     if aweights is not None:
         _check_weights(aweights, "aweights", "fV", "floating point", n)
-        w = aweights if w is None else mul(w, aweights)
+        # as PyTorch, the product of the weights has their own promoted dtype (int32 fweights
+        # times float32 aweights is float32, sum(w) too), not the input's
+        w = aweights if w is None else mul(fweights, aweights)
     if w is None:
         total = float(n)
         mean = div(sum_(x, 1, True), total)

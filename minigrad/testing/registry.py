@@ -53,6 +53,7 @@ from . import registry_complex_linalg  # noqa: F401
 from . import registry_complex_reduce  # noqa: F401
 from . import registry_torch_namespace  # noqa: F401
 from . import registry_attention_flex  # noqa: F401
+from . import registry_round41  # noqa: F401
 from .opinfo import _REGISTRY, Gen, OpInfo, Sample, register
 
 __all__ = ["Sample", "OpInfo", "register", "get", "names", "entries", "samples", "Gen"]
