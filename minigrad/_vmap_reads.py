@@ -24,7 +24,7 @@ import numpy as np
 from . import _tensor_python, backend
 from .autograd._transforms import transforms
 
-__all__ = ["push", "pop"]
+__all__ = ["push", "pop", "set_aside", "put_back"]
 
 
 class _State(threading.local):
@@ -48,6 +48,20 @@ def pop():
     """The innermost running vmap of this thread is done."""
     _state.reads = _state.reads[:-1]
     _hook_on(False)
+
+
+def set_aside():
+    """The innermost running vmap's record taken off while code that runs outside that vmap
+    (a custom Function's ``vmap`` rule, which sees whole batches) reads tensors; -> what
+    ``put_back`` restores."""
+    kept = _state.reads
+    _state.reads = kept[:-1]
+    return kept
+
+
+def put_back(kept):
+    """Undo ``set_aside``."""
+    _state.reads = kept
 
 
 _ITEM = ("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "

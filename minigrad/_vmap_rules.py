@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from . import _vmap_reads
 from .autograd import function as _function
 from .autograd._transforms import transforms
 from .tensor import Tensor
@@ -58,16 +59,19 @@ def forward_by_rule(cls, args, kwargs):
     batched = tuple(a.unsqueeze(0) if d == 0 else a for a, d in zip(args, in_dims))
     # the rule runs outside the innermost vmap, as in PyTorch (where it runs one level down):
     # a Function it applies, itself among them, runs its forward there
+    # (its reads of tensors as Python data are not that vmap's: it sees whole batches)
     calls = _vmap_levels.calls
     _vmap_levels.calls = calls[:-1]
     transforms.vmap -= 1
     transforms.functorch -= 1
+    reads = _vmap_reads.set_aside()
     try:
         result = cls.vmap(VmapInfo(1, randomness), in_dims, *batched, **kwargs)
     finally:
         _vmap_levels.calls = calls
         transforms.vmap += 1
         transforms.functorch += 1
+        _vmap_reads.put_back(reads)
     if not isinstance(result, tuple) or len(result) != 2:
         raise RuntimeError(f"Expected the vmap staticmethod to have two returns, an output and "
                            f"out_dims with pytree structure compatible with the output. Got "
