@@ -19,10 +19,11 @@ import numpy as np
 from . import backend, dtypes
 from . import _memory_format as mf
 from ._cpu_stream import DEFAULT_SEED, STATE_SIZE, CPUStream, fused_multiply_add
-from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _laid_out, _like,
+from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _like,
                        _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
 from .creation import layout as _Layout
 from ._parser_emulation import refusal
+from ._random_layout import _drawn_in_place
 from ._parser_message import _combination
 from ._type_names import python_type_name
 from .tensor import Tensor
@@ -289,16 +290,17 @@ _NO_HIGH = object()     # randint(high, size): the one bound given (an explicit 
 # the C++ element types PyTorch's bounds errors name
 _C_NAMES = {"int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int",
             "uint8": "unsigned char", "uint16": "short unsigned int", "uint32": "unsigned int",
-            "uint64": "long unsigned int"}
+            "uint64": "long unsigned int", "float16": "c10::Half"}
 
 
 def _check_bounds(np_dtype, low, high):
     """PyTorch's refusal of a [low, high) range that leaves an integer dtype (numpy would wrap
-    the draws: randint(0, 300, dtype=int8) gives negatives)."""
-    info = np.iinfo(np_dtype)
-    if not info.min <= low <= info.max:
+    the draws: randint(0, 300, dtype=int8) gives negatives), or float16's finite range."""
+    info = np.finfo(np_dtype) if np_dtype == np.float16 else np.iinfo(np_dtype)
+    least, most = int(info.min), int(info.max)       # (Python ints: exact comparisons)
+    if not least <= low <= most:
         raise RuntimeError(f"from is out of bounds for {_C_NAMES[np_dtype.name]}")
-    if not info.min <= high - 1 <= info.max:
+    if not least <= high - 1 <= most:
         raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[np_dtype.name]}")
 
 
@@ -437,7 +439,8 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
-    if dtype is not None and dtypes.to_dtype(dtype).np.kind in "iu":
+    if dtype is not None and (dtypes.to_dtype(dtype).np.kind in "iu" or
+                              dtypes.to_dtype(dtype).np == np.float16):
         _check_bounds(dtypes.to_dtype(dtype).np, low, high)
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty(shape, np.int64, backend.meta), dtype or dtypes.int64,
@@ -446,6 +449,16 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
     draws = stream_of(generator).integers(math.prod(shape), low, high,
                                           wide_from=1 << 28)
     return _finish(draws.reshape(shape), dtype or dtypes.int64, device, requires_grad)
+
+
+def _check_permutation_size(n, np_dtype):
+    """PyTorch's refusal of a permutation whose largest value n - 1 the dtype cannot hold (an
+    integer type), or of more than 2049 values in float16 (whose integers stop being exact)."""
+    if np_dtype.kind in "iu" and n - 1 > int(np.iinfo(np_dtype).max):
+        raise RuntimeError(f"value cannot be converted to type {np_dtype.name}_t without "
+                           f"overflow")
+    if np_dtype == np.float16 and n > 2049:
+        raise RuntimeError("n cannot be greater than 2049 for Half type.")
 
 
 @_out_keyword
@@ -460,6 +473,8 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None, require
     if int(n) < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {int(n)}: "
                            f"[{int(n)}]")
+    if dtype is not None:
+        _check_permutation_size(int(n), dtypes.to_dtype(dtype).np)
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty((int(n),), np.int64, backend.meta),
                        dtype or dtypes.int64, device, requires_grad)
@@ -472,9 +487,14 @@ def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, g
     check_layout(layout, "rand_like")
     check_pin_memory(pin_memory, "rand_like")
     dtype, device = _like(t, dtype, device, "rand_like")
-    return _laid_out(t, lambda: rand(tuple(t.shape), generator=generator, dtype=dtype,
-                                     device=device, requires_grad=requires_grad),
-                     memory_format, "rand_like")
+    draw = functools.partial(rand, tuple(t.shape), generator=generator, dtype=dtype,
+                             device=device, requires_grad=requires_grad)
+
+    def in_memory_order(strides):
+        _require_float(dtype, "check_uniform_bounds", "rand")
+        return _finish(uniform_draws(generator, tuple(t.shape), _numpy_dtype(dtype),
+                                strides=strides), dtype, device, requires_grad)
+    return _drawn_in_place(t, draw, in_memory_order, memory_format, "rand_like")
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
@@ -482,6 +502,11 @@ def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, 
     check_layout(layout, "randn_like")
     check_pin_memory(pin_memory, "randn_like")
     dtype, device = _like(t, dtype, device, "randn_like")
-    return _laid_out(t, lambda: randn(tuple(t.shape), generator=generator, dtype=dtype,
-                                      device=device, requires_grad=requires_grad),
-                     memory_format, "randn_like")
+    draw = functools.partial(randn, tuple(t.shape), generator=generator, dtype=dtype,
+                             device=device, requires_grad=requires_grad)
+
+    def in_memory_order(strides):
+        _require_float(dtype, "normal_kernel_cpu", "randn")
+        return _finish(normal_draws(generator, tuple(t.shape), _numpy_dtype(dtype),
+                                strides=strides), dtype, device, requires_grad)
+    return _drawn_in_place(t, draw, in_memory_order, memory_format, "randn_like")

@@ -305,6 +305,11 @@ def random_(t, *args, generator=None, **kwargs):
             raise RuntimeError(f"from is out of bounds for {_C_NAMES[dtype.name]}")
         if not info[0] <= high - 1 <= info[1]:
             raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[dtype.name]}")
+    elif dtype == np.float16:               # (float16's finite range)
+        if not -65504 <= low <= 65504:
+            raise RuntimeError("from is out of bounds for c10::Half")
+        if not -65504 <= high - 1 <= 65504:
+            raise RuntimeError("to - 1 is out of bounds for c10::Half")
     # the words are 64-bit for a range of 2^32 or more in random_() (int64 and float64), and
     # from 2^28 on when bounds are given (PyTorch's from/to kernel: random_(-5, None) of an
     # int32 tensor, random_(2 ** 30))

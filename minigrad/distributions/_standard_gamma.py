@@ -97,12 +97,14 @@ def _marsaglia_tsang(alpha, stream, single):
         alpha = f32(alpha) + f32(1.0)
     # the kernel's 1/3 is a float32 constant, whatever alpha's precision
     d = float(f32(alpha) - f32(_ONE_THIRD_F32))
-    c = 1.0 / math.sqrt(9.0 * d)
+    # (a negative alpha: d < 0, and the kernel's NaN c makes a NaN draw, which the caller's
+    # max with the smallest normal number turns into that number)
+    c = 1.0 / math.sqrt(9.0 * d) if d > 0 else math.nan
     while True:
         while True:
             x = float(stream.normal_pairs(1)[0])
             y = 1.0 + c * x
-            if y > 0:
+            if not y <= 0:
                 break
         v = y * y * y
         u = 1.0 - uniform()
@@ -136,7 +138,8 @@ class _StandardGamma(Function):
             draws = torch_gamma_draws(a)
         # rounded to alpha's dtype first, then kept above its smallest normal number (log x
         # stays finite), as PyTorch's kernel does
-        draws = np.maximum(draws.astype(a.dtype), np.finfo(a.dtype).tiny)
+        # (as the kernel's max(smallest normal, draw): a NaN draw gives that number too)
+        draws = np.fmax(draws.astype(a.dtype), np.finfo(a.dtype).tiny)
         out = backend.to_device(draws, backend.device_of(alpha))
         self._alpha, self._x = alpha, out
         return out

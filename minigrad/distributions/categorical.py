@@ -21,13 +21,12 @@ def _draw_categories(probs, n):
     p = param_numpy(probs)
     k = p.shape[-1]
     rows = p.reshape(-1, k)
-    # PyTorch draws with multinomial, whose refusals these are (NaN rows come from unvalidated
-    # probabilities that sum to 0, or from NaN logits)
-    if not np.isfinite(rows).all() or (rows < 0).any():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if rows.size and not (rows.sum(-1) > 0).all():
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if not rows.size or n == 0:
+    # PyTorch draws with multinomial, whose refusals these are, in its order: no draws, then
+    # the weights (NaN rows come from unvalidated probabilities that sum to 0, or from NaN
+    # logits), in the words its kernel gives n draws with replacement
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not rows.size:
         return np.zeros((n,) + p.shape[:-1], dtype=np.int64)
     index = ops.multinomial(ops.Tensor._wrap(np.ascontiguousarray(rows)), n, True)._array
     return index.T.reshape((n,) + p.shape[:-1])

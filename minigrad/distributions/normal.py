@@ -67,6 +67,14 @@ class Normal(ExponentialFamily):
         noise = standard_normal(self._extended_shape(sample_shape), self.loc)
         return self.scale * noise + self.loc
 
+    def sample(self, sample_shape=ops.Size()):
+        """``rsample``'s draws, without a graph; as PyTorch's (which draws with ``normal``) a
+        negative scale is refused (reachable with ``validate_args=False``)."""
+        if bool((self.scale._array < 0).any()) and \
+                ops.Size(self._extended_shape(sample_shape)).numel():
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        return super().sample(sample_shape)
+
     def log_prob(self, value):
         # PyTorch's form: scale^2 and log(scale) are rounded in the parameters' dtype (float32
         # for a Normal(0., 0.1) scoring float64 values), not in the value's

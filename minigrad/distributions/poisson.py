@@ -50,6 +50,8 @@ class Poisson(ExponentialFamily):
 
     def sample(self, sample_shape=ops.Size()):
         lam = param_numpy(self.rate.expand(self._extended_shape(sample_shape)))
+        if (lam < 0).any():             # (PyTorch draws with ``poisson``: its refusal)
+            raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
         return wrap_draws(poisson_counts(lam, stream_of(None)), self.rate)
 
     def log_prob(self, value):

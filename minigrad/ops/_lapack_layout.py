@@ -23,12 +23,30 @@ def column_major(a):
     fewer than 2 dims and other array types (meta, device arrays) come back unchanged."""
     if type(a) is not np.ndarray or a.ndim < 2 or _laid_out(a):
         return a
-    return np.ascontiguousarray(a.swapaxes(-1, -2)).swapaxes(-1, -2)
+    # (a fresh array: numpy's own copy keeps any stride on a dim of size 1)
+    out = np.empty(a.shape[:-2] + (a.shape[-1], a.shape[-2]), a.dtype)
+    out[...] = a.swapaxes(-1, -2)
+    return out.swapaxes(-1, -2)
 
 
 def _laid_out(a):
-    """Is ``a`` already stored as ``column_major`` stores it?"""
-    return a.swapaxes(-1, -2).flags.c_contiguous
+    """Is ``a`` already stored as ``column_major`` stores it?  Its strides exactly, on dims of
+    size 1 too (numpy's flags take any stride there; PyTorch's strides are fixed: a column
+    (m, 1) has strides (1, m), a row (1, n) has (1, 1))."""
+    if not a.swapaxes(-1, -2).flags.c_contiguous:
+        return False
+    if 1 not in a.shape or a.size == 0:
+        return True
+    step = a.itemsize
+    for axis, size in zip((-2, -1), a.shape[-2:]):
+        if a.strides[axis] != step:
+            return False
+        step *= size
+    for axis in range(a.ndim - 3, -1, -1):
+        if a.strides[axis] != step:
+            return False
+        step *= a.shape[axis]
+    return True
 
 
 def column_major_tensor(t):
@@ -38,6 +56,9 @@ def column_major_tensor(t):
     a = t._array
     if type(a) is not np.ndarray or a.ndim < 2 or a.size <= 1 or _laid_out(a):
         return t
+    if a.swapaxes(-1, -2).flags.c_contiguous:
+        # only a dim of size 1 has another stride: ``contiguous`` would keep it
+        return column_major_copy(t)
     return t.mT.contiguous().mT
 
 

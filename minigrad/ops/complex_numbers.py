@@ -94,7 +94,8 @@ class Angle(Function):
         self.complex_input = a.dtype.kind == "c"
         if self.complex_input:
             self.save_for_backward(a)
-            return xp.angle(a)
+            # (row-major whatever a's layout, as PyTorch's complex angle kernel writes it)
+            return xp.ascontiguousarray(xp.angle(a))
         out = xp.where(a < 0, math.pi, 0.0).astype(a.dtype)
         return xp.where(xp.isnan(a), a, out)
 

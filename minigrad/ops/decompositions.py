@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, dtypes
+from .._argument_error import argument_error
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
 from ..autograd._node_names import rename_node
@@ -219,6 +220,10 @@ def qr(A, mode="reduced"):
     """``linalg.qr``: (Q, R) with A = Q R, A (*, m, n), k = min(m, n): 'reduced' Q (*, m, k),
     R (*, k, n); 'complete' Q (*, m, m), R (*, m, n); 'r' R only (Q empty).  R is computed as
     triu(Q^H A), so its gradient follows from Q's."""
+    # PyTorch's order: the arguments' types, A's rank and dtype, the mode, the kernel's dtypes
+    if isinstance(A, Tensor) and not isinstance(mode, str):
+        raise argument_error("linalg_qr", "mode", "str", mode)
+    check_matrices(A, "linalg.qr", square=False, kernel=False)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
@@ -239,7 +244,7 @@ class _ROnly(Function):
     _node_name = "LinalgQrBackward0"
 
     def forward(self, r):
-        return r.copy(order="K")
+        return column_major(r.copy(order="K"))       # (a dim of size 1 too: LAPACK's layout)
 
     def backward(self, g):
         raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "

@@ -36,13 +36,15 @@ from .. import backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from ._util import normalize_dim, scalar_type_name
+from ._util import argument_error, scalar_type_name
 from .elementwise import mul
 from .plumbing import cast_to, conj_of
 from .shaping import roll
+from ._fft_layout import (
+    c2c_strides, c2r_strides, element_strides, laid_out, r2c_strides, row_major_kept)
 from .fourier_arguments import (
-    _DUAL, _TORCH_KIND, _as_complex, _check_input, _check_n, _check_norm, _full_sizes, _n_dim_input,
-    _one_dim, _real_only)
+    _DUAL, _TORCH_KIND, _as_complex, _axis, _check_n, _full_sizes, _n_dim_input,
+    _one_dim_input, _real_only)
 
 __all__ = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2",
            "hfft2", "ihfft2", "fftn", "ifftn", "rfftn", "irfftn", "hfftn", "ihfftn",
@@ -61,8 +63,11 @@ class Resize(Function):
     def forward(self, a, *, sizes):
         self.in_shape = a.shape
         shape = tuple(a.shape[i] if m is None else m for i, m in enumerate(sizes))
-        out = backend.xp_of(a).zeros(shape, dtype=a.dtype)
         common = tuple(slice(0, min(n, m)) for n, m in zip(a.shape, shape))
+        if all(m <= n for n, m in zip(a.shape, shape)):
+            # cropped only: PyTorch transforms a view (its layout, which the result's follows)
+            return a[common].copy(order="K")
+        out = backend.xp_of(a).zeros(shape, dtype=a.dtype)
         out[common] = a[common]
         return out
 
@@ -92,10 +97,13 @@ class C2C(Function):
     def forward(self, a, *, axes, norm, inverse):
         self.axes, self.norm, self.inverse, self.dtype = axes, norm, inverse, a.dtype
         if not axes:
-            return a.copy()
+            return a.copy(order="K")            # (PyTorch's clone keeps the layout)
         fft = backend.xp_of(a).fft
         out = (fft.ifftn if inverse else fft.fftn)(a, axes=axes, norm=norm)
-        return out.astype(a.dtype, copy=False)
+        out = out.astype(a.dtype, copy=False)
+        if type(out) is not np.ndarray or row_major_kept(a, out, axes):
+            return out
+        return laid_out(out, c2c_strides(element_strides(a), a.shape, list(axes)))
 
     def backward(self, g):
         return C2C.apply(_complex_grad(g, self.dtype), axes=self.axes, norm=_DUAL[self.norm],
@@ -111,11 +119,16 @@ class R2C(Function):
     complex_ok = True
     _node_name = "FftR2CBackward0"                # PyTorch's node
 
-    def forward(self, a, *, axes, norm):
+    def forward(self, a, *, axes, norm, last_first=False):
         self.axes, self.norm, self.in_dtype = axes, norm, a.dtype
         self.n_last = a.shape[axes[-1]]
         out = backend.xp_of(a).fft.rfftn(a, axes=axes, norm=norm)
-        return out.astype(np.result_type(a.dtype, np.complex64), copy=False)
+        out = out.astype(np.result_type(a.dtype, np.complex64), copy=False)
+        if type(out) is not np.ndarray or (row_major_kept(a, out, axes) and not (
+                last_first and len(axes) > 1)):
+            return out
+        return laid_out(out, r2c_strides(element_strides(a), out.shape, list(axes),
+                                         last_first=last_first))
 
     def backward(self, g):
         sizes = [None] * g.ndim
@@ -139,7 +152,10 @@ class C2R(Function):
         self.axes, self.norm, self.n_last, self.dtype = axes, norm, n_last, a.dtype
         s = [a.shape[ax] for ax in axes[:-1]] + [n_last]
         out = backend.xp_of(a).fft.irfftn(a, s=s, axes=axes, norm=norm)
-        return out.astype(np.empty(0, a.dtype).real.dtype, copy=False)
+        out = out.astype(np.empty(0, a.dtype).real.dtype, copy=False)
+        if type(out) is not np.ndarray or row_major_kept(a, out, axes):
+            return out
+        return laid_out(out, c2r_strides(element_strides(a), a.shape, out.shape, list(axes)))
 
     def backward(self, g):
         real = np.empty(0, self.dtype).real.dtype
@@ -181,13 +197,13 @@ def _real_1d_node(input, out, inverse):
     return rename_node(out, "ConjBackward0" if inverse else "FftR2CBackward0")
 
 
-def _r2c(input, axes, sizes, norm, fname, message):
+def _r2c(input, axes, sizes, norm, fname, message, last_first=False):
     _real_only(input, message)
     if not axes:
         raise RuntimeError(f"{fname} must transform at least one axis")
     x = resize(input, _full_sizes(input, axes, sizes))
     _check_not_empty(x, axes)
-    return R2C.apply(x, axes=axes, norm=norm)
+    return R2C.apply(x, axes=axes, norm=norm, last_first=last_first)
 
 
 def _c2r(input, axes, sizes, norm, fname):
@@ -206,45 +222,39 @@ def _c2r(input, axes, sizes, norm, fname):
 # the eighteen public transforms: 1-D, 2-D (dim=(-2, -1)) and n-D forms of six kinds
 def fft(input, n=None, dim=-1, norm=None):
     """The 1-D discrete Fourier transform along ``dim`` (complex output)."""
-    input, norm = _check_input(input, "fft"), _check_norm(norm, "fft")
-    axes, sizes = _one_dim(input, n, dim, "fft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "fft")
     return _real_1d_node(input, _c2c(input, axes, sizes, norm, False), False)
 
 
 def ifft(input, n=None, dim=-1, norm=None):
     """The 1-D inverse discrete Fourier transform along ``dim``."""
-    input, norm = _check_input(input, "ifft"), _check_norm(norm, "ifft")
-    axes, sizes = _one_dim(input, n, dim, "ifft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "ifft")
     return _real_1d_node(input, _c2c(input, axes, sizes, norm, True), True)
 
 
 def rfft(input, n=None, dim=-1, norm=None):
     """The 1-D transform of a real signal: the n // 2 + 1 non-negative frequency bins."""
-    input, norm = _check_input(input, "rfft"), _check_norm(norm, "rfft")
-    _real_only(input, "rfft expects a real input tensor")      # before dim, as PyTorch
-    axes, sizes = _one_dim(input, n, dim, "rfft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "rfft",
+                                              "rfft expects a real input tensor")
     return _r2c(input, axes, sizes, norm, "rfft", "rfft expects a real input tensor")
 
 
 def irfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``rfft``: a half spectrum to ``n`` real points (default 2 (m - 1))."""
-    input, norm = _check_input(input, "irfft"), _check_norm(norm, "irfft")
-    axes, sizes = _one_dim(input, n, dim, "irfft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "irfft", c2r=True)
     return _c2r(input, axes, sizes, norm, "irfft")
 
 
 def hfft(input, n=None, dim=-1, norm=None):
     """The transform of a Hermitian-symmetric signal given by its first half: real output."""
-    input, norm = _check_input(input, "hfft"), _check_norm(norm, "hfft")
-    axes, sizes = _one_dim(input, n, dim, "hfft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "hfft", c2r=True)
     return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfft")
 
 
 def ihfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``hfft``: a real signal to the first half of its inverse transform."""
-    input, norm = _check_input(input, "ihfft"), _check_norm(norm, "ihfft")
-    _real_only(input, "ihfft expects a real input tensor")
-    axes, sizes = _one_dim(input, n, dim, "ihfft")
+    input, axes, sizes, norm = _one_dim_input(input, n, dim, norm, "ihfft",
+                                              "ihfft expects a real input tensor")
     return conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfft",
                         "ihfft expects a real input tensor"))
 
@@ -264,61 +274,73 @@ def ifftn(input, s=None, dim=None, norm=None):
 def rfftn(input, s=None, dim=None, norm=None):
     """The n-D transform of a real signal, halved on the last transformed axis."""
     message = "rfftn expects a real-valued input tensor"
-    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "rfftn", message)
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "rfftn", message,
+                                            halved=True)
     return _r2c(input, axes, sizes, norm, "rfftn", message)
 
 
 def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``: real output, the last axis 2 (m - 1) unless ``s`` says."""
-    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "irfftn")
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "irfftn", halved=True,
+                                            c2r=True)
     return _c2r(input, axes, sizes, norm, "irfftn")
 
 
 def hfftn(input, s=None, dim=None, norm=None):
     """The n-D transform of a Hermitian signal given by its half (last axis): real output."""
-    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "hfftn")
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "hfftn", halved=True,
+                                            c2r=True)
     return _c2r(conj_of(_as_complex(input)), axes, sizes, _DUAL[norm], "hfftn")
 
 
 def ihfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``hfftn``: a real signal to the half (last axis) of its inverse."""
-    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ihfftn")
+    input, axes, sizes, norm = _n_dim_input(input, s, dim, norm, "ihfftn", halved=True)
     if input._array.dtype.kind == "c":
         raise RuntimeError(f"Only supports floating-point dtypes, but found: "
                            f"{_TORCH_KIND[input._array.dtype.name]}")
-    out = conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", ""))
+    # (PyTorch's two steps: the last dim real-to-complex, then the others: their layout)
+    out = conj_of(_r2c(input, axes, sizes, _DUAL[norm], "ihfftn", "", last_first=True))
     # over several dims PyTorch ends with a complex-to-complex pass (its node names it)
     return out if len(axes) < 2 else rename_node(out, "FftC2CBackward0")
 
 
+def _two_dim(dim, fname):
+    """The 2-D transforms' ``dim``: PyTorch's parser takes no None there (the n-D ones read
+    it as all the dims)."""
+    if dim is None:
+        raise argument_error(f"fft_{fname}", "dim", "tuple of ints", dim)
+    return dim
+
+
 def fft2(input, s=None, dim=(-2, -1), norm=None):
     """``fftn`` over the last two axes."""
-    return fftn(input, s, dim, norm)
+    return fftn(input, s, _two_dim(dim, "fft2"), norm)
 
 
 def ifft2(input, s=None, dim=(-2, -1), norm=None):
     """``ifftn`` over the last two axes."""
-    return ifftn(input, s, dim, norm)
+    return ifftn(input, s, _two_dim(dim, "ifft2"), norm)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm=None):
     """``rfftn`` over the last two axes."""
-    return rfftn(input, s, dim, norm)
+    return rfftn(input, s, _two_dim(dim, "rfft2"), norm)
 
 
 def irfft2(input, s=None, dim=(-2, -1), norm=None):
     """``irfftn`` over the last two axes."""
-    return irfftn(input, s, dim, norm)
+    return irfftn(input, s, _two_dim(dim, "irfft2"), norm)
 
 
 def hfft2(input, s=None, dim=(-2, -1), norm=None):
     """``hfftn`` over the last two axes."""
-    return hfftn(input, s, dim, norm)
+    return hfftn(input, s, _two_dim(dim, "hfft2"), norm)
 
 
 def ihfft2(input, s=None, dim=(-2, -1), norm=None):
     """``ihfftn`` over the last two axes."""
-    return ihfftn(input, s, dim, norm)
+    return ihfftn(input, s, _two_dim(dim, "ihfft2"), norm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +353,7 @@ def _shift(input, dim, sign):
         dim = (dim,)
     if not dim:
         raise RuntimeError("`shifts` required")
-    axes = [normalize_dim(d, input.ndim) for d in dim]
+    axes = [_axis(d, input.ndim) for d in dim]      # (a 0-d input: PyTorch's IndexError)
     return roll(input, [sign * (input.shape[a] // 2) for a in axes], axes)
 
 

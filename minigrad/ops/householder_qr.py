@@ -25,7 +25,7 @@ from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import in_float32
 from ._lapack_layout import column_major, column_major_tensor
-from ._util import not_implemented_for, scalar_type_name
+from ._util import bool_arg, not_implemented_for, scalar_type_name
 from .decompositions import qr as linalg_qr
 from .elementwise import add, mul, sub
 from .matmul import matmul
@@ -164,6 +164,7 @@ def torch_qr(input, some=True):
     """``torch.qr`` / ``Tensor.qr``: (Q, R) of ``linalg.qr`` in 'reduced' mode, 'complete'
     when ``some`` is False."""
     if isinstance(input, Tensor):
+        bool_arg("qr", "some", some)
         warn_deprecated_linalg("qr", "qr")
     q, r = linalg_qr(input, mode="reduced" if some else "complete")
     return TorchQrResult(q, r)

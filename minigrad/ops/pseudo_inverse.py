@@ -24,7 +24,7 @@ from .elementwise import add, mul, sub
 from .linalg import LinAlgError, _svd_arrays, lapack_eigh, svdvals
 from .matmul import matmul
 from .movement import unsqueeze
-from .stacking import narrow
+from .stacking import cat, narrow
 from .solve import _batch_prefix, _mH, check_matrices, result_type
 
 __all__ = ["pinv", "pinverse", "matrix_rank", "lstsq"]
@@ -163,6 +163,18 @@ def _check_gels_rank(a):
                       f"(error code: {k}).")
 
 
+def _lapack_buffer_rows(x, m):
+    """The solution x (..., n, k) laid out as LAPACK's least-squares drivers leave it, and so
+    PyTorch's: the first n rows of a column-major (..., max(m, n), k) buffer (the right-hand
+    side B, overwritten), a view with that buffer's strides when m > n."""
+    n = x.shape[-2]
+    if m <= n:
+        return column_major_tensor(x)
+    fill = Tensor._wrap(backend.xp_of(x._array).zeros(x.shape[:-2] + (m - n, x.shape[-1]),
+                                                        x._array.dtype))
+    return narrow(column_major_tensor(cat([x, fill], -2)), -2, 0, n)
+
+
 @in_float32
 def lstsq(A, B, rcond=None, *, driver=None):
     """``linalg.lstsq``: (solution, residuals, rank, singular_values) of min ||A X - B||, A
@@ -208,7 +220,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         broadcast_shape(tuple(A.shape[:-2]), tuple(B.shape[:-2]), "linalg.lstsq")
     if driver == "gels":
         _check_gels_rank(A._array)
-    x = column_major_tensor(matmul(pinv(A, rtol=rcond), b))       # (LAPACK's layout)
+    x = _lapack_buffer_rows(matmul(pinv(A, rtol=rcond), b), A.shape[-2])
     xp = backend.xp_of(A._array)
     empty = Tensor._wrap(xp.zeros((0,), A._array.real.dtype))     # real for complex A
     rank = matrix_rank(A, rtol=rcond) if driver != "gels" else \

@@ -18,9 +18,10 @@ import numpy as np
 from .. import backend
 from .. import _memory_format as mf
 from ..autograd import Function
-from ..creation import _laid_out, _like, check_layout
+from ..creation import _like, check_layout
 from .._cpu_stream import SERIAL_SAMPLER_LIMIT
-from .._random_factories import Generator, randint, stream_of
+from .._random_factories import Generator, arranged_draws, randint, stream_of
+from .._random_layout import _drawn_in_place
 from ..tensor import Tensor
 from ._util import (check_tensor, int_arg, not_implemented_for, python_type_name,
                     scalar_type_name)
@@ -68,7 +69,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         result = _by_cumulative_weights(weights, n, stream)
     else:
         result = _by_exponential_race(weights, n, stream)
-    result = result.reshape(tuple(input.shape[:-1]) + (n,))
+    # (a fresh row-major block, as PyTorch's: the draws may be a view of a wider array)
+    result = result.reshape(tuple(input.shape[:-1]) + (n,)).copy()
     result = Tensor._wrap(backend.to_device(result, input.device))
     if out is None:
         return result
@@ -203,8 +205,16 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
     if high is None:
         low, high = 0, low
     dtype, device = _like(input, dtype, device, "randint_like")
-    return _laid_out(input, lambda: randint(low, high, tuple(input.shape), generator=generator,
-                                            dtype=dtype, device=device,
-                                            requires_grad=requires_grad),
-                     memory_format, "randint_like")
+    shape = tuple(input.shape)
+
+    def in_memory_order(strides):
+        # (PyTorch's kernel walks the new tensor's memory: the k-th draw in the k-th place)
+        flat = randint(low, high, (math.prod(shape),), generator=generator, dtype=dtype,
+                       device=device)
+        out = Tensor._wrap(arranged_draws(flat._array, shape, strides, flat._array.dtype))
+        return out.requires_grad_() if requires_grad else out
+    return _drawn_in_place(input, lambda: randint(low, high, shape, generator=generator,
+                                                  dtype=dtype, device=device,
+                                                  requires_grad=requires_grad),
+                           in_memory_order, memory_format, "randint_like")
 

@@ -114,13 +114,52 @@ def solve_triangular(A=_MISSING, B=_MISSING, *more, upper=_MISSING, left=True,
                            f"{B.shape[-2]}x{B.shape[-1]})")
     check_matrices(A, "linalg.solve_triangular")      # its dtype refusal after the shapes
     if A._array.dtype != B._array.dtype:
-        B = cast(B, A._array.dtype)          # PyTorch solves in A's dtype, whatever B's
+        # PyTorch solves in A's dtype, whatever B's (a complex B cast to a real A loses its
+        # imaginary part, with its warning)
+        B = B.to(A.dtype) if B._array.dtype.kind == "c" else cast(B, A._array.dtype)
     if left:
         return SolveTriangular.apply(*_broadcast_batches(A, B), upper=upper, unit=unitriangular)
     a, b = _broadcast_batches(mT(A), mT(B))       # X A = B  <=>  A^T X^T = B^T
     # (column-major on this side too, as PyTorch's: the transposed solution is copied)
     x = column_major_tensor(mT(SolveTriangular.apply(a, b, upper=not upper, unit=unitriangular)))
     return rename_node(x, SolveTriangular._node_name)
+
+
+def _check_triangular_solve(b, A):
+    """PyTorch's checks of ``triangular_solve``, in its order and words: each operand's rank
+    (b first), their dtypes, A square, the rows of b against A, the batch shapes, then the
+    dtype's kernel."""
+    for name, t in (("b", b), ("A", A)):
+        if t.ndim < 2:
+            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
+                               f"dimensions, but it has {t.ndim} dimensions instead")
+    if b._array.dtype != A._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(b._array.dtype)} and A of type "
+                           f"{scalar_type_name(A._array.dtype)} instead.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
+                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+    _check_batches(b, A)
+    if A._array.dtype.kind not in "fc" or dtypes.reduced_float(A._array.dtype):
+        raise not_implemented_for("triangular_solve_cpu", A._array.dtype)
+
+
+def _check_batches(b, A):
+    """The batch shapes of b and A must broadcast: else PyTorch's RuntimeError, in its words
+    (``a`` is b's batch, ``b`` A's; the first clash from the right, its dim counted from the
+    left of the longer)."""
+    x, y = tuple(b.shape[:-2]), tuple(A.shape[:-2])
+    n = max(len(x), len(y))
+    x, y = (1,) * (n - len(x)) + x, (1,) * (n - len(y)) + y
+    for dim in range(n - 1, -1, -1):
+        if x[dim] != y[dim] and x[dim] != 1 and y[dim] != 1:
+            raise RuntimeError(f"The size of tensor a ({x[dim]}) must match the size of tensor "
+                               f"b ({y[dim]}) at non-singleton dimension {dim}")
 
 
 @in_float32
@@ -130,19 +169,11 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     one dtype (linalg.solve_triangular would cast b)."""
     if isinstance(b, Tensor) and isinstance(A, Tensor):
         warn_deprecated_linalg("triangular_solve", "solve_triangular")
-    if isinstance(b, Tensor) and isinstance(A, Tensor) and b._array.dtype != A._array.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_type_name(b._array.dtype)} and A of type "
-                           f"{scalar_type_name(A._array.dtype)} instead.")
-    for name, t in (("b", b), ("A", A)):            # its own words for the shapes
-        if isinstance(t, Tensor) and t.ndim < 2:
-            raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
-                               f"dimensions, but it has {t.ndim} dimensions instead")
-    if isinstance(b, Tensor) and isinstance(A, Tensor) and A.shape[-1] == A.shape[-2] and \
-            b.shape[-2] != A.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
-                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
+    if isinstance(b, Tensor) and isinstance(A, Tensor):
+        for arg, flag in (("upper", upper), ("transpose", transpose),
+                          ("unitriangular", unitriangular)):
+            bool_arg("triangular_solve", arg, flag)
+        _check_triangular_solve(b, A)
     coeff = mT(A) if transpose else A
     x = solve_triangular(coeff, b, upper=upper != transpose, unitriangular=unitriangular)
     # the cloned coefficient is A broadcast to the solution's batch shape; both results are

@@ -34,7 +34,7 @@ class Adagrad(Optimizer):
                             ("weight_decay value", weight_decay),
                             ("initial_accumulator_value value", initial_accumulator_value),
                             ("epsilon value", eps)):
-            if value < 0.0:
+            if not 0.0 <= value:        # (PyTorch's comparison: its TypeError for a None)
                 raise ValueError(f"Invalid {name}: {value}")
         self._check_flags("Adagrad", fused, differentiable, foreach, differentiable_ok=True)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,

@@ -34,6 +34,9 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     State per parameter: 'step', 'exp_avg' (m), 'exp_avg_sq' (v), 'max_exp_avg_sq' (amsgrad).
     """
+    # (its foreach path's words)
+    _foreach_capturable = (["cuda", "xpu", "hpu", "privateuseone"],
+                           "params and state_steps")
 
     _tensor_numbers = frozenset({"step"})
     _half_update = _half_steps.adam_step   # float16/bfloat16 parameters

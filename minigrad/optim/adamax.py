@@ -23,6 +23,9 @@ class Adamax(Optimizer):
         p = p - lr / (1 - beta1^t) * m / u
     State per parameter: 'step', 'exp_avg' (m), 'exp_inf' (u).
     """
+    # (its foreach path's words)
+    _foreach_capturable = (["cuda", "xpu", "hpu", "privateuseone"],
+                           "params and state_steps")
 
     _tensor_numbers = frozenset({"step"})
     _half_update = _half_steps.adamax_step   # float16/bfloat16 parameters

@@ -25,6 +25,9 @@ class ASGD(Optimizer):
     rounded to float32 when set), as in PyTorch.
     State per parameter: 'step', 'eta', 'mu', 'ax'.
     """
+    # (its foreach path's words)
+    _foreach_capturable = (["cuda", "xpu", "hpu", "privateuseone"],
+                           "params, mus, etas, and state_steps")
     _scalar_state = frozenset({"eta", "mu"})
     _capturable_what = "params, mus, etas, and state_steps"
     _tensor_numbers = frozenset({"step", "eta", "mu"})

@@ -25,6 +25,9 @@ class NAdam(Optimizer):
     State per parameter: 'step', 'mu_product' (a 0-d float32 tensor, as PyTorch's),
     'exp_avg' (m), 'exp_avg_sq' (v).
     """
+    # (its foreach path's words)
+    _foreach_capturable = (["cuda", "xpu", "hpu", "privateuseone"],
+                           "params, mu_products, and state_steps")
     _scalar_state = frozenset({"mu_product"})
     _capturable_what = "params, mu_products and state_steps"
     _tensor_numbers = frozenset({"step", "mu_product"})

@@ -289,15 +289,19 @@ class Optimizer:
     _capturable_devices = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
     _capturable_what = "params and state_steps"
     _fused_devices = ["mps", "cuda", "xpu", "hpu", "cpu", "mtia", "privateuseone"]
+    # (devices, tensors) its foreach=True path's assertion names, where they differ
+    _foreach_capturable = None
 
     def _check_kernel_flags(self, group, with_grad):
         """PyTorch's refusals of a ``capturable`` or ``fused`` group about to step
         (``with_grad``: its parameters that have a gradient): capturable needs an
         accelerator (AssertionError on the CPU); fused needs floating-point parameters."""
-        if group.get("capturable") and \
-                any(p.device.type not in self._capturable_devices for p in with_grad):
-            raise AssertionError(f"If capturable=True, {self._capturable_what} must be on "
-                                 f"supported devices: {self._capturable_devices}.")
+        devices, what = self._capturable_devices, self._capturable_what
+        if group.get("foreach") and self._foreach_capturable is not None:
+            devices, what = self._foreach_capturable
+        if group.get("capturable") and any(p.device.type not in devices for p in with_grad):
+            raise AssertionError(f"If capturable=True, {what} must be on supported devices: "
+                                 f"{devices}.")
         if group.get("fused"):
             self._check_fused(with_grad)
 

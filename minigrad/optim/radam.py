@@ -30,6 +30,9 @@ class RAdam(Optimizer):
             p = p - lr * m_hat
     State per parameter: 'step', 'exp_avg' (m), 'exp_avg_sq' (v).
     """
+    # (its foreach path's words)
+    _foreach_capturable = (["cuda", "xpu", "hpu", "privateuseone"],
+                           "params and state_steps")
 
     _tensor_numbers = frozenset({"step"})
     _half_update = _half_steps.radam_step   # float16/bfloat16 parameters

@@ -50,7 +50,14 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
-    for g in _grads(parameters):
+    grads = _grads(parameters)
+    if not grads:
+        # as PyTorch, whose grouping of the gradients by device and dtype refuses an empty
+        # list (no parameters, or none with a gradient) in its C++ check's words
+        raise RuntimeError("Expected !nested_tensorlist[0].empty() to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an "
+                           "enhancement request to PyTorch.)")
+    for g in grads:
         xp = backend.xp_of(g._array)
         xp.clip(g._array, -clip_value, clip_value, out=g._array)
         g._vcounter.value += 1
