@@ -334,13 +334,13 @@ def test_grad_of_some_inputs_computes_only_their_gradients(monkeypatch):
     """autograd.grad and backward(inputs=...) run a node's backward for the wanted inputs
     only, as PyTorch's engine does: the input's gradient of a convolution without its weight
     gradient, and the other way round; the values are torch's."""
-    from minigrad.ops import conv_kernels
+    from minigrad.ops import _conv_weight_grad, conv_kernels
     made = []
-    for name in ("input_grad", "weight_grad"):
-        def spy(*args, _kernel=getattr(conv_kernels, name), _name=name, **kwargs):
+    for module, name in ((conv_kernels, "input_grad"), (_conv_weight_grad, "weight_grad")):
+        def spy(*args, _kernel=getattr(module, name), _name=name, **kwargs):
             made.append(_name)
             return _kernel(*args, **kwargs)
-        monkeypatch.setattr(conv_kernels, name, spy)
+        monkeypatch.setattr(module, name, spy)
     rng = np.random.default_rng(4)
     xs, ws = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
     w2s, gs = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)

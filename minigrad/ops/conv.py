@@ -33,7 +33,7 @@ from ..autograd._shown_edges import padded_inputs
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from . import _conv_joint_backward as _joint, conv_kernels as kernels
-from ._conv_weight_grad import weight_grad as _weight_grad
+from . import _conv_weight_grad as weight_kernels
 from ._autocast_cast import lower as _autocast_lower
 from ._conv_checks import conv_args, conv_transpose_args, empty_dtype
 from ._util import not_implemented_for, scalar_type_name
@@ -225,7 +225,7 @@ class ConvWeightGrad(Function):
     def forward(self, x, g, *, geom, cols=None):
         self.save_for_backward(x, g)
         self.geom = geom
-        return _weight_grad(x, g, geom, cols)
+        return weight_kernels.weight_grad(x, g, geom, cols)
 
     def backward(self, H):                                         # H (O, C/G, *k)
         x, g = self.saved_tensors
