@@ -19,12 +19,19 @@ from __future__ import annotations
 
 from collections import deque
 
+from types import SimpleNamespace
+
 from .elementwise import mul
 from .matmul import bmm
 from .movement import permute, reshape, unsqueeze, view
 from .reduce import sum as reduce_sum
 
 __all__ = ["contract_16bit"]
+
+# the ops the chain is made of: minigrad's own (``_einsum_layout`` passes stand-ins that
+# follow only shapes and strides)
+TENSOR_OPS = SimpleNamespace(mul=mul, bmm=bmm, permute=permute, reshape=reshape,
+                             unsqueeze=unsqueeze, view=view, sum=reduce_sum)
 
 
 def _label_key(c):
@@ -39,11 +46,11 @@ def _count(sizes):
     return n
 
 
-def _sumproduct(left, right, summed):
+def _sumproduct(left, right, summed, ops):
     """(left * right) summed over the dims ``summed``, keeping them as size 1; both operands
     of one rank (size-1 dims broadcast)."""
     if not summed:
-        return mul(left, right)
+        return ops.mul(left, right)
     both, only_left, only_right, width = [], [], [], 1
     for i in range(left.ndim):
         sl, sr = left.shape[i] != 1, right.shape[i] != 1
@@ -51,15 +58,19 @@ def _sumproduct(left, right, summed):
             if sl and sr:
                 width *= left.shape[i]
             elif sl:
-                left = reduce_sum(left, i, keepdim=True)
+                left = ops.sum(left, i, keepdim=True)
             elif sr:
-                right = reduce_sum(right, i, keepdim=True)
+                right = ops.sum(right, i, keepdim=True)
         elif sl and sr:
             both.append(i)
         elif sl:
             only_left.append(i)
         else:
             only_right.append(i)
+    if only_left and only_right and only_right[-1] < only_left[0]:
+        # (PyTorch swaps the pair when all the right's own dims come first: its bmm product
+        # is then laid out in the result's order)
+        left, right, only_left, only_right = right, left, only_right, only_left
     n_both = _count(left.shape[d] for d in both)
     n_left = _count(left.shape[d] for d in only_left)
     n_right = _count(right.shape[d] for d in only_right)
@@ -69,15 +80,17 @@ def _sumproduct(left, right, summed):
     back = [0] * len(placed)
     for k, d in enumerate(placed):
         back[d] = k
-    a = reshape(permute(left, placed), (n_both, n_left, width))
-    b = reshape(permute(right, both + list(summed) + only_right + only_left),
-                (n_both, width, n_right))
-    return permute(view(bmm(a, b), shape), back)
+    a = ops.reshape(ops.permute(left, placed), (n_both, n_left, width))
+    b = ops.reshape(ops.permute(right, both + list(summed) + only_right + only_left),
+                    (n_both, width, n_right))
+    return ops.permute(ops.view(ops.bmm(a, b), shape), back)
 
 
-def contract_16bit(subs, out, operands, ellipsis_letters):
+def contract_16bit(subs, out, operands, ellipsis_letters, ops=TENSOR_OPS):
     """einsum of ``operands`` (Tensors of one 16-bit dtype, at least two) with letters
-    ``subs`` into ``out``; ``ellipsis_letters``: the letters standing for '...', in order."""
+    ``subs`` into ``out``; ``ellipsis_letters``: the letters standing for '...', in order.
+    ``ops``: the ops to chain (``TENSOR_OPS``; stand-ins that follow layouts alone take one
+    operand too, which PyTorch sums over its summed letters, or else permutes)."""
     letters = set("".join(subs))
     kept_ell = [c for c in ellipsis_letters if c not in out and c in letters]
     summed_letters = sorted((c for c in letters if c not in out and c not in ellipsis_letters),
@@ -85,20 +98,20 @@ def contract_16bit(subs, out, operands, ellipsis_letters):
     order = list(out) + kept_ell + summed_letters
     n_out = len(out)
     counts = [0] * len(order)
-    ops = deque()
+    chain = deque()
     for s, t in zip(subs, operands):
         here = list(s)
         for c in order:
             if c not in here:
-                t = unsqueeze(t, len(here))
+                t = ops.unsqueeze(t, len(here))
                 here.append(c)
-        t = permute(t, [here.index(c) for c in order])
+        t = ops.permute(t, [here.index(c) for c in order])
         for k in range(len(order)):
             if t.shape[k] != 1:
                 counts[k] += 1
-        ops.append(t)
-    while len(ops) > 1:
-        a, b = ops.popleft(), ops.popleft()
+        chain.append(t)
+    while len(chain) > 1:
+        a, b = chain.popleft(), chain.popleft()
         summed, a_alone, b_alone = [], [], []
         for d in range(n_out, len(order)):
             if a.shape[d] != 1 and b.shape[d] != 1:
@@ -114,11 +127,13 @@ def contract_16bit(subs, out, operands, ellipsis_letters):
                     b_alone.append(d)
                     counts[d] = 0
         if a_alone:
-            a = reduce_sum(a, a_alone, keepdim=True)
+            a = ops.sum(a, a_alone, keepdim=True)
         if b_alone:
-            b = reduce_sum(b, b_alone, keepdim=True)
-        ops.appendleft(_sumproduct(a, b, summed))
-    result = ops[0]
+            b = ops.sum(b, b_alone, keepdim=True)
+        chain.appendleft(_sumproduct(a, b, summed, ops))
+    result = chain[0]
     if len(order) > n_out:
-        result = view(result, tuple(result.shape[:n_out]))
+        if len(operands) == 1:
+            return ops.sum(result, list(range(n_out, len(order))), keepdim=False)
+        result = ops.view(result, tuple(result.shape[:n_out]))
     return result

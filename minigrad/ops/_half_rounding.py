@@ -85,11 +85,12 @@ def _inner_run(shape, *operand_shapes):
     return run
 
 
-def _tail_positions(size, run):
+def _tail_positions(size, run, lanes=_LANES):
     """The flat positions PyTorch's kernel computes one at a time: the last ``len % 32`` of
     every loop, the loops being the rows of ``run`` elements cut where the element range is
     split over threads (more than 32768 elements: ``get_num_threads()`` pieces at most, one
-    per 32768, of equal length but the last)."""
+    per 32768, of equal length but the last); ``lanes``: the vector loop's step, where a
+    kernel takes two vectors a step (64)."""
     cuts = np.arange(0, size + 1, run)
     if size >= _GRAIN and get_num_threads() > 1:
         pieces = min(get_num_threads(), -(-size // _GRAIN))
@@ -97,7 +98,7 @@ def _tail_positions(size, run):
         cuts = np.union1d(cuts, np.arange(0, size + 1, chunk))
     cuts = np.union1d(cuts, [size])
     starts, ends = cuts[:-1], cuts[1:]
-    tails = (ends - starts) % _LANES
+    tails = (ends - starts) % lanes
     keep = tails > 0
     if not keep.any():
         return None

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _autocast_state, backend, dtypes
+from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
 from ._autocast_cast import lower as _autocast_lower
 from ._einsum_16bit import contract_16bit
+from ._einsum_layout import einsum_strides
 from ._util import c_order, not_implemented_for, scalar_type_name
 from .elementwise import mul
 from .matmul import _matmul
@@ -158,18 +159,18 @@ class Einsum(Function):
     operands each gradient multiplies g by the conjugates of the other operands."""
     complex_ok = True
 
-    def forward(self, *operands, subs, out):
+    def forward(self, *operands, subs, out, strides=None):
         self.subs, self.out = subs, out
         self.save_for_backward(*operands)
-        if len(operands) == 2:
-            product = _pair_as_matmul(*operands, *subs, out)
-            if product is not None:
-                return product
-        # three or more operands: contract pairwise along a greedy path (numpy's default
-        # loops over every letter at once, whose cost is the product of all their sizes)
-        return backend.xp_of(operands[0]).einsum(",".join(subs) + "->" + out, *operands,
-                                                 optimize="greedy" if len(operands) > 2
-                                                 else False)
+        product = _pair_as_matmul(*operands, *subs, out) if len(operands) == 2 else None
+        if product is None:
+            # three or more operands: contract pairwise along a greedy path (numpy's default
+            # loops over every letter at once, whose cost is the product of all their sizes)
+            product = backend.xp_of(operands[0]).einsum(
+                ",".join(subs) + "->" + out, *operands,
+                optimize="greedy" if len(operands) > 2 else False)
+        # (``strides``: PyTorch's result's, as its chain of ops lays it out)
+        return product if strides is None else mf.restrided(product, strides)
 
     def backward(self, g):
         ops = self.saved_tensors
@@ -347,7 +348,8 @@ def contract(equation, operands, autocast, node_name=None):
         # 16-bit: PyTorch's chain of ops, each rounding to the 16-bit dtype
         ell = sorted(set("".join(subs)) - set(equation))
         return contract_16bit(subs, out, operands, ell)
-    return rename_node(Einsum.apply(*operands, subs=subs, out=out),
+    strides = einsum_strides(subs, out, operands, equation) if node_name is None else None
+    return rename_node(Einsum.apply(*operands, subs=subs, out=out, strides=strides),
                        node_name or _einsum_node_name(subs, out), Einsum)
 
 

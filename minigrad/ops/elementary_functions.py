@@ -360,20 +360,74 @@ def square(a):
     return rename_node(mul(a, a), "PowBackward0")       # PyTorch's square is pow(a, 2)
 
 
-def _scalar_tail_rsqrt(x, out):
-    """The elements PyTorch's 16-bit rsqrt computes one at a time (the last ``size % 32`` of
-    each loop, ``_half_rounding._tail_positions``): the square root rounded to the 16-bit
-    dtype, then its reciprocal; written into ``out`` (a new C-contiguous array)."""
-    if type(x) is not np.ndarray or not x.flags.c_contiguous or not out.flags.c_contiguous:
+def _scalar_tail_rsqrt(x, out, lanes=32):
+    """The elements PyTorch's 16-bit rsqrt computes one at a time, the square root rounded to
+    the 16-bit dtype, then its reciprocal, written into ``out`` (the result, laid out as
+    PyTorch's).  PyTorch's iterator walks ``out`` in memory order, in runs along which ``x``
+    steps by one element (or stays put): the last ``run % 32`` of each run go one at a time
+    (``_half_rounding._tail_positions``); where ``x`` steps by more (a strided view such as
+    ``x[:, ::2]``) every element does.  (``lanes``: 64 for bfloat16 ``pow(x, -0.5)``,
+    whose kernel steps two vectors at a time.)"""
+    if type(x) is not np.ndarray or type(out) is not np.ndarray or not x.size:
         return
-    where = _tail_positions(x.size, x.size) if x.size else None
+    order = sorted(range(out.ndim), key=lambda d: -out.strides[d])     # (no negative steps)
+    walk, flat_out = x.transpose(order), out.transpose(order)
+    if not flat_out.flags.c_contiguous:
+        return
+    run = _one_step_run(walk)
+    where = _tail_positions(x.size, run, lanes) if run else slice(None)
     if where is None:
         return
     f32 = np.dtype("float32")
-    root = dtypes.astype(dtypes.astype(np.sqrt(dtypes.astype(x.reshape(-1)[where], f32)),
+    root = dtypes.astype(dtypes.astype(np.sqrt(dtypes.astype(walk.reshape(-1)[where], f32)),
                                        x.dtype), f32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out.reshape(-1)[where] = dtypes.astype(np.float32(1) / root, x.dtype)
+        flat_out.reshape(-1)[where] = dtypes.astype(np.float32(1) / root, x.dtype)
+
+
+def _one_step_run(x):
+    """The length of the innermost run PyTorch's iterator forms over ``x`` (in the order it
+    is given): its trailing dims that merge into one walk of step one element (or zero); 0
+    where the innermost step is another (no vectorised run)."""
+    dims = [(n, step) for n, step in zip(x.shape, x.strides) if n != 1]
+    if not dims:
+        return x.size
+    n, step = dims[-1]
+    if step not in (0, x.itemsize):
+        return 0
+    run = n
+    for (m, outer), (inner_n, inner_step) in zip(dims[-2::-1], dims[:0:-1]):
+        if outer != inner_step * inner_n:
+            break
+        run *= m
+    return run
+
+
+class HalfRsqrt(Function):
+    """rsqrt of a float16 / bfloat16 array as PyTorch's kernel computes it: the root and its
+    reciprocal in float32, rounded once, but at the elements its scalar loop takes
+    (``_scalar_tail_rsqrt``); the backward PyTorch's formula in the 16-bit dtype,
+    ``(-0.5 g) r^3``, each op rounding (r: the result, kept)."""
+    saved_names = ("result",)
+    _node_name = "RsqrtBackward0"
+
+    @ieee
+    def forward(self, a):
+        f32 = np.dtype("float32")
+        out = np.asarray(dtypes.astype(np.float32(1) / np.sqrt(dtypes.astype(a, f32)),
+                                       a.dtype))
+        if not a.flags.c_contiguous:
+            out = mf.pointwise_layout(out, (a,))
+        _scalar_tail_rsqrt(a, out)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        out, = self.saved_tensors
+        # r^3 as PyTorch's pow(r, 3) of a float16 makes it: the product in float32 (r^2 is
+        # exact there), rounded once to float16
+        wide = cast(out, np.dtype("float32"))
+        return mul(mul(g, -0.5), cast(mul(mul(wide, wide), wide), out._array.dtype))
 
 
 def rsqrt(a):
@@ -381,6 +435,8 @@ def rsqrt(a):
     # elements rounds the bfloat16 square root first)
     if not (isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype)):
         return _unary(Rsqrt, a)
+    if a._array.dtype == np.float16 and type(a._array) is np.ndarray:
+        return HalfRsqrt.apply(a)
     out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
     _scalar_tail_rsqrt(a._array, out._array)
     out = rename_node(out, "RsqrtBackward0")

@@ -39,12 +39,21 @@ from ._broadcast_rows import MIN_ELEMENTS as ROWS_MIN, as_parallel_binary, rows_
 def _arithmetic(ufunc, a, b):
     """ufunc(a, b) for Add, Sub and Mul: small operands as numpy computes them (over the
     threads when large and alike); beside a broadcast or expanded operand (a bias, a
-    per-channel scale, ``v.expand(n, m)``) in long rows (``ufunc_by_rows``); a transposed b
-    walked in a's order (one walk, see ``laid_out_like``)."""
-    if a.size < ROWS_MIN and b.size < ROWS_MIN and a.nbytes < TILED_BYTES:
-        return parallel.binary(ufunc, a, b)
-    out, b = rows_or_relaid(ufunc, a, b)
-    return parallel.binary(ufunc, a, b) if out is None else as_parallel_binary(out, a, b)
+    per-channel scale, ``v.expand(n, m)``) in long rows (``ufunc_by_rows``), or where none
+    can be had (a column ``v[:, None]``, a transposed or strided operand, an outer product)
+    with numpy's buffer cut to the run (``by_runs``); a transposed b walked in a's order
+    (one walk, see ``laid_out_like``)."""
+    if a.size < ROWS_MIN and b.size < ROWS_MIN and a.nbytes < TILED_BYTES and (
+            a.shape == b.shape or a.size * b.size < ROWS_MIN):     # (an outer product: large)
+        out = parallel.binary(ufunc, a, b)
+    else:
+        out, b_walk = rows_or_relaid(ufunc, a, b)
+        out = parallel.binary(ufunc, a, b_walk) if out is None else as_parallel_binary(out, a, b)
+    if a.ndim and a.shape != b.shape and not b.flags.c_contiguous and a.flags.c_contiguous:
+        # (a row-major a broadcast beside a b laid out otherwise: PyTorch orders the dims a
+        # steps through by 0 after b, where numpy's result, taken as it is, may not)
+        return mf.pointwise_layout(out, (a, b))
+    return out
 
 
 class Add(Function):

@@ -123,8 +123,7 @@ class Maximum(Function):
         # The larger input gets the gradient; ties split it in half (as PyTorch).
         a, b = self.saved_tensors
         share_a, share_b = _shares(a._array, b._array, g._array.dtype)
-        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+        return _extremum_grads(self, g, a, b, share_a, share_b)
 
 
 class Minimum(Function):
@@ -135,8 +134,31 @@ class Minimum(Function):
     def backward(self, g):
         a, b = self.saved_tensors
         share_a, share_b = _shares(b._array, a._array, g._array.dtype)   # = -max(-a, -b)
-        return (sum_to(select_grad(g, share_a), a.shape) if self.needs_input_grad[0] else None,
-                sum_to(select_grad(g, share_b), b.shape) if self.needs_input_grad[1] else None)
+        return _extremum_grads(self, g, a, b, share_a, share_b)
+
+
+def _extremum_grads(node, g, a, b, share_a, share_b):
+    """maximum's (minimum's) input gradients, ``g * share`` summed to each input's shape, laid
+    out as PyTorch's ``where(a == b, g / 2, g)``: after the comparison of a and b (their
+    pointwise layout, ``a.t()``'s beside a row-major b), then g's."""
+    aa, ba = a._array, b._array
+    if type(aa) is np.ndarray and type(ba) is np.ndarray and aa.ndim + ba.ndim > 2 and not (
+            aa.flags.c_contiguous and ba.flags.c_contiguous):
+        share_a, share_b = (mf.pointwise_result(s, aa, ba) if s.ndim > 1 else s
+                            for s in (share_a, share_b))
+    return (sum_to(_selected(g, share_a), a.shape) if node.needs_input_grad[0] else None,
+            sum_to(_selected(g, share_b), b.shape) if node.needs_input_grad[1] else None)
+
+
+def _selected(g, share):
+    """``select_grad(g, share)`` laid out as ``share`` where that is not row-major (PyTorch's
+    where takes its layout from the condition, its first operand)."""
+    if share.flags.c_contiguous or share.shape != g._array.shape:
+        return select_grad(g, share)
+    if is_grad_enabled() and backend.xp_of(g._array).isfinite(g._array.sum()):
+        return Mul.apply(Tensor._wrap(share), g)        # (the first operand's layout)
+    out = select_grad(g, share)
+    return Tensor._wrap(mf.pointwise_layout(out._array, (share,)))
 
 
 def _one_walk(b, a):

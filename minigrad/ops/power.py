@@ -20,7 +20,7 @@ from ._util import (FLOAT32_64 as _FLOATS, broadcast_shape, check_python_int, ie
 from .elementwise import _binary, _scalar_or_tensor, mul, refuse_array, sub
 from .plumbing import conj_of, sum_to
 from .pointwise_select import _one_walk, where
-from .elementary_functions import log
+from .elementary_functions import _scalar_tail_rsqrt, log
 
 
 def _c_pow(xp, a, b):
@@ -148,8 +148,13 @@ class ScalarPow(Pow):
     next_functions = shown_inputs(0)        # the number has no edge in PyTorch's node
 
     @ieee
-    def forward(self, a, b):
+    def forward(self, a, b, native=None):
+        # (``native``: a bfloat16 a as it is, not widened to float32 by Function.apply)
         e = b.item()
+        if native is not None:
+            out = _bfloat16_power(a, e)
+            self.save_for_backward(a, b, None)
+            return out if a.flags.c_contiguous else mf.pointwise_layout(out, (a,))
         if (e == 0.5 or e == -0.5) and a.dtype.kind in "fV" and a.dtype != np.float16:
             # (float16's kernel has no such case: C's pow there, inf at -inf, +0 at -0)
             root = backend.xp_of(a).sqrt(a)
@@ -194,6 +199,22 @@ class ScalarPow(Pow):
         if e == 0:
             return Tensor._wrap(backend.xp_of(a._array).zeros(a.shape, g._array.dtype))
         return sum_to(mul(g, mul(b, pow(a, e - 1))), a.shape)
+
+
+def _bfloat16_power(a, e):
+    """a ** e for a bfloat16 array and e of 3, -2 or -0.5, as PyTorch's scalar kernel: x * x
+    rounded to bfloat16, then times x (3) or its reciprocal (-2), rounded again; -0.5 the
+    reciprocal of the float32 root rounded once (its one-at-a-time elements rounding the root
+    first, as rsqrt's)."""
+    f32 = np.dtype("float32")
+    wide = dtypes.astype(a, f32)
+    if e == -0.5:
+        out = np.asarray(dtypes.astype(np.float32(1) / np.sqrt(wide), a.dtype))
+        _scalar_tail_rsqrt(a, out, lanes=64)
+        return out
+    square = dtypes.astype(dtypes.astype(wide * wide, a.dtype), f32)
+    return np.asarray(dtypes.astype(square * wide if e == 3 else np.float32(1) / square,
+                                    a.dtype))
 
 
 class BoolExponentPow(Function):
@@ -268,7 +289,14 @@ def pow(input, exponent):
             a._array.dtype.kind in "fV":
         return _binary(BoolExponentPow, a, b, "pow")
     if isinstance(a, Tensor) and isinstance(b, (bool, int, float, complex, np.number, np.bool_)):
-        out = _binary(ScalarPow, a, b, "pow")
+        if isinstance(b, (int, float, np.integer, np.floating)) and b in (3, -2, -0.5) and \
+                not isinstance(b, (bool, np.bool_)) and a._array.dtype == dtypes.BFLOAT16 and \
+                type(a._array) is np.ndarray:
+            # (PyTorch's bfloat16 kernel for these: products and roots in bfloat16 steps,
+            # ``_bfloat16_power``, not the float32 power other exponents round once)
+            out = ScalarPow.apply(a, _scalar_or_tensor(b, a, "pow"), native=dtypes.BFLOAT16)
+        else:
+            out = _binary(ScalarPow, a, b, "pow")
         if out.grad_fn is not None:     # the exponent as given, as PyTorch's node keeps it
             out.grad_fn.exponent = b.item() if isinstance(b, np.generic) else b
         return out
