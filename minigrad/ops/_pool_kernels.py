@@ -26,8 +26,6 @@ __all__ = ["prod", "pad", "crop", "max_windows", "flat_indices", "scatter_offset
            "scatter_flat", "trunc_divide"]
 
 
-
-
 def pad(x, pads, value):
     """Pad the last len(pads) axes of x with ``value``: pads = ((left, right), ...)."""
     if not any(l or r for l, r in pads):
