@@ -70,6 +70,28 @@ def threads(request):
     minigrad.set_num_threads(before)
 
 
+@pytest.fixture(params=[2, 3])
+def many_threads(request):
+    """The test runs on 2 and on 3 of minigrad's threads (more than one part to hand over);
+    the count it had is put back after."""
+    before = minigrad.get_num_threads()
+    minigrad.set_num_threads(request.param)
+    yield request.param
+    minigrad.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def torch_on_one_thread():
+    """torch's reference on one thread while a module's tests run (on a busy machine its
+    OpenMP threads spend far longer waiting for a core than small ops take to compute);
+    a module asks for it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def threads_restored():
     """For a test that sets minigrad's thread count itself: the count it had is put back

@@ -15,27 +15,11 @@ import minigrad
 from minigrad.nn.modules import _lstm_kernels, _lstm_overlap, _rnn_layers
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
 
 # large enough for the overlapped paths (S 4 H I >= 8M multiply-adds, S = T N rows for
 # several chunks), small enough for the per-step composition of create_graph
 T, N, I, H = 25, 16, 96, 80
-
-
-@pytest.fixture(autouse=True)
-def torch_on_one_thread():
-    """torch's reference on one thread (its OpenMP threads crawl on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(params=[2, 3])
-def threads(request):
-    before = minigrad.get_num_threads()
-    minigrad.set_num_threads(request.param)
-    yield request.param
-    minigrad.set_num_threads(before)
 
 
 @pytest.fixture
@@ -114,7 +98,7 @@ def _compare(want, got):
     (dict(num_layers=2, bidirectional=True, batch_first=True), False),
     (dict(bias=False, num_layers=2), True),
 ])
-def test_slopes_made_beside_the_forward(threads, counted, cfg, with_states):
+def test_slopes_made_beside_the_forward(many_threads, counted, cfg, with_states):
     tm, mm = _pair(cfg)
     count = cfg.get("num_layers", 1) * (2 if cfg.get("bidirectional") else 1)
     x, hx = _inputs(cfg.get("batch_first", False), count)
@@ -136,7 +120,7 @@ def test_one_thread_makes_them_in_the_backward(counted):
     _compare(_run(torch, tm, x, hx), one)
 
 
-def test_no_slopes_without_a_graph(threads, counted):
+def test_no_slopes_without_a_graph(many_threads, counted):
     tm, mm = _pair(dict(num_layers=2))
     x, hx = _inputs(states=2, seed=2)
     with torch.no_grad():
@@ -155,7 +139,7 @@ def test_no_slopes_without_a_graph(threads, counted):
     assert counted == {"forward": 0, "backward": 0}
 
 
-def test_input_alone_wants_a_gradient(threads, counted):
+def test_input_alone_wants_a_gradient(many_threads, counted):
     """Frozen parameters, an input that requires grad: the node is recorded, slopes made."""
     tm, mm = _pair(dict())
     for p in list(tm.parameters()) + list(mm.parameters()):
@@ -171,14 +155,14 @@ def test_input_alone_wants_a_gradient(threads, counted):
     assert counted == {"forward": 1, "backward": 0}
 
 
-def test_graph_kept_for_a_second_backward(threads, counted):
+def test_graph_kept_for_a_second_backward(many_threads, counted):
     tm, mm = _pair(dict(num_layers=2))
     x, hx = _inputs(states=2, seed=4)
     _compare(_run(torch, tm, x, hx, twice=True), _run(minigrad, mm, x, hx, twice=True))
     assert counted == {"forward": 2, "backward": 0}
 
 
-def test_graph_freed_after_one_backward(threads):
+def test_graph_freed_after_one_backward(many_threads):
     _, mm = _pair(dict())
     x, _ = _inputs(seed=5)
     out, _ = mm(minigrad.tensor(x, requires_grad=True))
@@ -188,7 +172,7 @@ def test_graph_freed_after_one_backward(threads):
         loss.backward()
 
 
-def test_second_order_through_the_layer(threads):
+def test_second_order_through_the_layer(many_threads):
     """create_graph after a forward that made the slopes (the backward then runs as ops)."""
     x, hx = _inputs(states=2, seed=6)
     results = []
@@ -207,7 +191,7 @@ def test_second_order_through_the_layer(threads):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
 
 
-def test_slopes_are_the_backwards_own(threads):
+def test_slopes_are_the_backwards_own(many_threads):
     """The slopes made chunk by chunk beside the recurrence are, bit for bit, those the
     backward makes of the forward's arrays in one go; the forward's results are those of
     the one-thread kernels."""
@@ -229,7 +213,7 @@ def test_slopes_are_the_backwards_own(threads):
             np.testing.assert_array_equal(a, b)
 
 
-def test_errors_in_the_slopes_are_raised_again(threads, monkeypatch):
+def test_errors_in_the_slopes_are_raised_again(many_threads, monkeypatch):
     """An error in a chunk of the slopes (on whichever thread) reaches the caller, and no
     thread is left waiting; the next forward runs as before."""
     tm, mm = _pair(dict())
@@ -251,7 +235,7 @@ def test_errors_in_the_slopes_are_raised_again(threads, monkeypatch):
     _compare(_run(torch, tm, x), _run(minigrad, mm, x))
 
 
-def test_float32_benchmark_shape(threads):
+def test_float32_benchmark_shape(many_threads):
     """The lstm_text benchmark's model in float32 (2 layers of 128 over 16 x 50 x 64,
     batch_first, the last step into a linear head), within float32's rounding of torch."""
     rng = np.random.default_rng(9)

@@ -18,27 +18,11 @@ import minigrad
 from minigrad.nn.modules import _lstm_overlap, _rnn_layers
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_on_one_thread")
 
 # large enough for the overlapped paths: S 4 H (H + I) and S 4 H I at least 8M multiply-adds,
 # S = T N rows for 4 chunks
 T, N, I, H = 48, 16, 64, 128
-
-
-@pytest.fixture(autouse=True)
-def torch_on_one_thread():
-    """torch's reference runs on one thread (its OpenMP threads crawl on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(params=[2, 3])
-def many_threads(request):
-    before = minigrad.get_num_threads()
-    minigrad.set_num_threads(request.param)
-    yield request.param
-    minigrad.set_num_threads(before)
 
 
 @pytest.fixture

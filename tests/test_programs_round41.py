@@ -3151,16 +3151,7 @@ def float32_topk_sparse_autoencoder_and_ghost_gradient_aux_loss(L):
 # ----------------------------------------------------------------------------------------------
 # the test
 # ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module", autouse=True)
-def _torch_on_one_thread():
-    """torch's thread pool on a busy machine spends far longer waiting than these small
-    programs take to compute (about 20x here): one thread while this file runs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
+@pytest.mark.usefixtures("torch_on_one_thread")     # (torch's pool waits ~20x longer here)
 @pytest.mark.parametrize("fn", PROGRAMS, ids=lambda f: f.__name__)
 def test_program_matches_torch(fn):
     assert HARNESS.check(fn, **fn.options) is None
