@@ -133,17 +133,7 @@ def _check_triangular_solve(b, A):
         if t.ndim < 2:
             raise RuntimeError(f"torch.triangular_solve: Expected {name} to have at least 2 "
                                f"dimensions, but it has {t.ndim} dimensions instead")
-    if b._array.dtype != A._array.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_type_name(b._array.dtype)} and A of type "
-                           f"{scalar_type_name(A._array.dtype)} instead.")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"A must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    if b.shape[-2] != A.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
-                           f"{A.shape[-2]} by {A.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
+    _check_system(b, A, "triangular_solve", A.shape[-2])
     _check_batches(b, A)
     if A._array.dtype.kind not in "fc" or dtypes.reduced_float(A._array.dtype):
         raise not_implemented_for("triangular_solve_cpu", A._array.dtype)
@@ -215,6 +205,25 @@ class CholeskySolve(Function):
 
 
 @in_float32
+
+
+def _check_system(b, A, op, rows_said):
+    """The checks PyTorch's linear solves share, in its order and words: b and A of one
+    dtype, A square, b's rows A's size (``rows_said``: the rows its message gives A, which
+    for ``cholesky_solve`` is A's column count)."""
+    if b._array.dtype != A._array.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
+                           f"{scalar_type_name(b._array.dtype)} and A of type "
+                           f"{scalar_type_name(A._array.dtype)} instead.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if b.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"Incompatible matrix sizes for {op}: each A matrix is "
+                           f"{rows_said} by {A.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+
+
 def cholesky_solve(B, L, upper=False):
     """``cholesky_solve``: X with (L L^H) X = B (U^H U when ``upper``), L (*, n, n) the
     Cholesky factor (only its triangle is read), B (*, n, k); batch dims broadcast."""
@@ -226,17 +235,7 @@ def cholesky_solve(B, L, upper=False):
         if t.ndim < 2:
             raise RuntimeError(f"{name} should have at least 2 dimensions, but has {t.ndim} "
                                f"dimensions instead")
-    if B._array.dtype != L._array.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
-                           f"{scalar_type_name(B._array.dtype)} and A of type "
-                           f"{scalar_type_name(L._array.dtype)} instead.")
-    if L.shape[-1] != L.shape[-2]:
-        raise RuntimeError(f"A must be batches of square matrices, but they are "
-                           f"{L.shape[-2]} by {L.shape[-1]} matrices")
-    if B.shape[-2] != L.shape[-1]:
-        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is "
-                           f"{L.shape[-1]} by {L.shape[-1]} but each b matrix is "
-                           f"{B.shape[-2]} by {B.shape[-1]}")
+    _check_system(B, L, "cholesky_solve", L.shape[-1])
     if L._array.dtype.kind not in "fcV" or dtypes.reduced_float(L._array.dtype):
         raise not_implemented_for("cholesky_solve_cpu", L._array.dtype)
     l, b = _broadcast_batches(L, B)
