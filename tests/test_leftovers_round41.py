@@ -132,13 +132,16 @@ print(counts)
 """
 
 
+def _printed_in_fresh_processes(script):
+    """What ``script`` prints in a new process of its own, with torch and with minigrad as
+    ``lib`` (a once-a-process warning needs a process that has given none yet)."""
+    return [subprocess.run([sys.executable, "-c", textwrap.dedent(script.format(lib=name))],
+                           capture_output=True, text=True, check=True).stdout.strip()
+            for name in ("torch", "minigrad")]
+
+
 def test_grad_scalar_warning_once_a_process_shared_with_float():
-    outs = []
-    for name in ("torch", "minigrad"):
-        run = subprocess.run([sys.executable, "-c", textwrap.dedent(_GRAD_SCALAR.format(
-            lib=name))], capture_output=True, text=True, check=True)
-        outs.append(run.stdout.strip())
-    assert outs[0] == outs[1] == "[1, 0, 0]"
+    assert _printed_in_fresh_processes(_GRAD_SCALAR) == ["[1, 0, 0]"] * 2
 
 
 def test_tensor_of_grad_scalars_values():
@@ -202,12 +205,7 @@ print(counts)
 
 
 def test_list_of_arrays_warning_once_a_process():
-    outs = []
-    for name in ("torch", "minigrad"):
-        run = subprocess.run([sys.executable, "-c", textwrap.dedent(_ARRAY_LIST.format(
-            lib=name))], capture_output=True, text=True, check=True)
-        outs.append(run.stdout.strip())
-    assert outs[0] == outs[1] == "[1, 0]"
+    assert _printed_in_fresh_processes(_ARRAY_LIST) == ["[1, 0]"] * 2
 
 
 # ---- strides of tensors from empty numpy arrays ------------------------------------------------
