@@ -185,7 +185,7 @@ def numpy_agrees(out, a, b):
     result's shape and the result has no size-1 dim: it then orders every dim, as numpy
     does.  (A size-1 dim's stride, or a broadcast operand, may take PyTorch elsewhere.)"""
     lead = a if a.ndim else b
-    if not lead.flags.c_contiguous:
+    if not lead.flags.c_contiguous or not out.size:     # (an empty one: any strides)
         return False
     if b.flags.c_contiguous and a.shape == b.shape:
         return True
@@ -202,7 +202,7 @@ def pointwise_result(out, *operands):
         if type(out) is not np.ndarray:
             return out
         if not hasattr(b, "ndim"):               # a number second: a alone decides
-            if not hasattr(a, "ndim") or a.flags.c_contiguous and (
+            if not hasattr(a, "ndim") or a.flags.c_contiguous and a.size and (
                     1 not in a.shape or exactly_row_major(a)):
                 return out
             return pointwise_layout(out, operands)
@@ -249,9 +249,11 @@ def pointwise_layout(out, operands, numbers=False):
     (a conflict between operands goes to row-major) agrees whenever the first operand is
     row-major, the common case, so callers skip this then."""
     shape = out.shape
-    if out.ndim < 2 or out.size == 0 or type(out) is not np.ndarray:
+    if out.ndim < 2 or type(out) is not np.ndarray:
         return out
     arrays = [x for x in operands if hasattr(x, "ndim")]
+    if out.size == 0:
+        return empty_result(out, operands if numbers else arrays)
     if 1 not in shape and out.flags.c_contiguous and all(
             x.flags.c_contiguous and x.shape == shape or not any(x.strides) for x in arrays):
         # every operand row-major of the result's shape or a broadcast number (a backward's
@@ -269,6 +271,25 @@ def pointwise_layout(out, operands, numbers=False):
         steps = [_broadcast_steps(x, shape) for x in arrays]
         strides = _dense_strides(shape, tuple(reversed(iteration_order(shape, steps))))
     return restrided(out, strides)
+
+
+def empty_result(out, operands):
+    """``out``, a pointwise op's new result with no elements (numpy's, row-major), laid out
+    as PyTorch lays out such a result: row-major where every operand (arrays, 0-d ones for
+    numbers) has the result's shape (an empty tensor counts as contiguous to it) or the
+    operands' ``iteration_order`` is row-major, else dense in that order, each stride the
+    product of the sizes inside it, a 0 size included (``zeros(0, 5).t() * 2`` keeps strides
+    (1, 5))."""
+    shape = out.shape
+    if len(shape) < 2 or type(out) is not np.ndarray or all(
+            getattr(x, "shape", None) == shape for x in operands):
+        return out
+    steps = [_broadcast_steps(x, shape) if hasattr(x, "ndim") else [0] * len(shape)
+             for x in operands]
+    order = tuple(reversed(iteration_order(shape, steps)))
+    if order == tuple(range(len(shape))):       # (row-major: PyTorch allocates it plainly)
+        return out
+    return restrided(out, _channels_last_strides(shape, order))
 
 
 def _fast_setup_strides(shape, arrays):

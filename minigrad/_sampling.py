@@ -26,6 +26,7 @@ from ._cpu_stream import fused_multiply_add, libm
 from .creation import check_layout, empty
 from ._random_factories import (arranged_draws, bernoulli_draws, normal_draws, stream_of,
                                 uniform_draws)
+from ._parser_emulation import refusal
 from ._parser_message import _combination
 from ._parser_signatures import FUNCTIONS
 from ._type_names import python_type_name
@@ -284,11 +285,16 @@ def random_(t, *args, generator=None, **kwargs):
     ``random_(to)``: in [0, to); ``random_(from, to)``: in [from, to)."""
     # PyTorch's node of each overload: RandomBackward2, 1 (to alone) and 0 (from and to)
     node_name = f"RandomBackward{2 - min(2, len(args) + len({'from', 'to'} & set(kwargs)))}"
+    given = args
     if len(args) == 1 and "to" not in kwargs and "from" not in kwargs:
         args = (0, args[0])
     low, high = _from_to(args, kwargs, "random_", (0, None))
     for name, v in (("from", low), ("to", high)):
         if v is not None and (isinstance(v, (bool, float)) or not isinstance(v, (int, np.integer))):
+            words = refusal("random_", True, given, kwargs if generator is None else
+                            dict(kwargs, generator=generator))
+            if words is not None:
+                raise words
             raise TypeError(f"random_(): argument '{name}' must be int, not {type(v).__name__}")
     dtype = t._array.dtype
     if dtype.kind == "c":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 
 from .. import _autocast_state as state
+from .._argument_words import restated
 from .._parser_emulation import raise_reworded
 from ..dtypes import float32
 from ..tensor import Tensor
@@ -66,6 +67,10 @@ def in_float32(op):
                 return op(*args, **kwargs)
             except (TypeError, AttributeError) as exc:     # (the parser's words, where it
                 raise_reworded(exc, widened, args, kwargs)    # refuses the call)
+                error = getattr(exc, "argument", None)
+                if error is not None and error.op and error.position is None:
+                    # (an argument given by position: the parser names its position too)
+                    raise restated(exc, op, args, kwargs, False, error.op) from None
                 raise
         args = widen(*args)
         kwargs = {k: widen(v)[0] for k, v in kwargs.items()}

@@ -1,4 +1,4 @@
-"""``einsum`` of two or more float16/bfloat16 operands as PyTorch computes it: not one kernel
+"""``einsum`` of float16/bfloat16 operands as PyTorch computes it: not one kernel
 but a chain of its own ops (permute, sum, mul, bmm, view), each rounding its result to the
 16-bit dtype, so that the values and the gradients (those ops' backwards) are PyTorch's.
 

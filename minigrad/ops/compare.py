@@ -81,8 +81,8 @@ def _no_grad_binary(name, a, b, op):
     if type(bv) is np.ndarray:
         if mf.numpy_agrees(out, av, bv):
             return Tensor._wrap(out)
-    elif av.flags.c_contiguous and (1 not in av.shape or mf.exactly_row_major(av)):
-        return Tensor._wrap(out)
+    elif av.flags.c_contiguous and av.size and (1 not in av.shape or mf.exactly_row_major(av)):
+        return Tensor._wrap(out)        # (an empty av: any strides, its order may differ)
     return Tensor._wrap(mf.pointwise_layout(out, (av, bv), numbers=True))
 
 

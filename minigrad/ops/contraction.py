@@ -343,7 +343,7 @@ def contract(equation, operands, autocast, node_name=None):
     dtype = _result_dtype(subs, out, [t._array.dtype for t in operands],
                           [t.shape for t in operands])
     operands = [cast_to(t, dtype) for t in operands]
-    if node_name is None and len(operands) > 1 and dtype.itemsize == 2 and dtype.kind in "fV" \
+    if node_name is None and dtype.itemsize == 2 and dtype.kind in "fV" \
             and all(type(t._array) is np.ndarray for t in operands):
         # 16-bit: PyTorch's chain of ops, each rounding to the 16-bit dtype
         ell = sorted(set("".join(subs)) - set(equation))

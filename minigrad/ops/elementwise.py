@@ -53,6 +53,8 @@ def _arithmetic(ufunc, a, b):
         # (a row-major a broadcast beside a b laid out otherwise: PyTorch orders the dims a
         # steps through by 0 after b, where numpy's result, taken as it is, may not)
         return mf.pointwise_layout(out, (a, b))
+    if not out.size:            # (no elements: PyTorch may still lay it out as an operand)
+        return mf.empty_result(out, (a, b))
     return out
 
 

@@ -313,7 +313,7 @@ def _unflatten(a, dim, sizes, position):
 
 def squeeze(a, dim=NO_DIM):
     if check_tensor("squeeze", a) is not None and dim is NO_DIM:
-        shape = tuple(s for s in a.shape if s != 1)
+        shape, drop = tuple(s for s in a.shape if s != 1), ()   # (no size-1 dim kept)
     elif dim is None:           # (the wrappers word it for the call: several signatures fit)
         raise argument_error("squeeze", "dim", "int", dim)
     else:
@@ -323,12 +323,28 @@ def squeeze(a, dim=NO_DIM):
             if ax in axes[:i]:
                 raise RuntimeError(f"dim {ax} appears multiple times in the list of dims")
         shape = tuple(s for i, s in enumerate(a.shape) if not (i in axes and s == 1))
+        drop = axes if 1 in shape else ()           # (only a kept size-1 dim may differ)
     # PyTorch's node names: SqueezeBackward0 for all dims, 1 for one dim, 2 for a tuple
     node = 0 if dim is NO_DIM else 2 if isinstance(dim, (tuple, list)) else 1
-    return _SQUEEZE_NODES[node].apply(a, shape=shape)
+    return _SQUEEZE_NODES[node].apply(a, shape=shape, drop=drop)
 
 
-_SQUEEZE_NODES = [Reshape.renamed(f"SqueezeBackward{i}") for i in range(3)]
+class Squeeze(Reshape):
+    """Size-1 dims at ``drop`` removed: a view whose other dims keep their strides, as
+    PyTorch's do (numpy's reshape may give a kept size-1 dim another step)."""
+
+    def forward(self, a, *, shape, drop=()):
+        self.in_shape = a.shape
+        out = a.reshape(shape)
+        if drop and 1 in shape and type(out) is np.ndarray:
+            steps = tuple(st for i, (n, st) in enumerate(zip(a.shape, a.strides))
+                          if n != 1 or i not in drop)
+            if steps != out.strides:
+                out = backend.strided_view(a, shape, steps)
+        return out
+
+
+_SQUEEZE_NODES = [Squeeze.renamed(f"SqueezeBackward{i}") for i in range(3)]
 
 
 def unsqueeze(a, dim):

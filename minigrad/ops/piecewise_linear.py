@@ -58,19 +58,20 @@ class PiecewiseLinear(Function):
         return _piecewise_grad(self, g, slope, self.select)
 
 
-_BITS_OF = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
+_BITS_OF = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64),
+            np.dtype(np.float16): np.dtype(np.int16), np.dtype(dtypes.BFLOAT16): np.dtype(np.int16)}
 _MASK_BLOCK = 1 << 16
 
 
 def masked_times(g, mask, scale=None):
     """g (times ``scale``, a number of g's dtype) where the bool ``mask`` holds, an exact +0.0
     elsewhere whatever g is (NaN and infinities too): PyTorch's backward of a clamp-shaped
-    activation, as a new row-major array; None where this does not apply (not numpy float32
-    /float64 row-major arrays of one shape: the caller's general form then). g's bits are
-    multiplied, as integers of their width, by the mask as 0/1 of that width, block by
-    block in cache, with no check for non-finite products after (``select_grad``'s float
-    multiply by the mask and its sum: 0.68 ms of CPU time on 1M float32, one thread, on a
-    loaded machine; this 0.59)."""
+    activation, as a new row-major array; None where this does not apply (not numpy float
+    (16, 32, 64-bit, bfloat16) row-major arrays of one shape: the caller's general form
+    then). g's bits are multiplied, as integers of their width, by the mask as 0/1 of that
+    width, block by block in cache, with no check for non-finite products after
+    (``select_grad``'s float multiply by the mask and its sum: 0.68 ms of CPU time on 1M
+    float32, one thread, on a loaded machine; this 0.59)."""
     ints = _BITS_OF.get(getattr(g, "dtype", None))
     if ints is None or type(g) is not np.ndarray or type(mask) is not np.ndarray or \
             mask.dtype != np.bool_ or g.shape != mask.shape or not g.size or \
