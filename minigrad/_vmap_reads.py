@@ -131,6 +131,9 @@ def _same(a, b):
 
 _TENSOR_PYTHON = _tensor_python.TensorPython.item.__code__.co_filename
 _PACKAGE = os.path.dirname(_TENSOR_PYTHON) + os.sep
+# minigrad's files whose frames only pass a user's read on (the read is the caller's)
+_PASSING_THROUGH = frozenset(_PACKAGE + name for name in (
+    "_tensor_python.py", "_torch_function.py", "_torch_function_dispatch.py"))
 _running = [0]          # the vmaps running now, in all threads
 _running_lock = threading.Lock()
 
@@ -151,8 +154,9 @@ def _read_hook(t, kind, value):
     if not reads:
         return
     frame = sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename == _TENSOR_PYTHON:
-        frame = frame.f_back            # (float(t), format: item() called by them)
+    while frame is not None and frame.f_code.co_filename in _PASSING_THROUGH:
+        frame = frame.f_back            # (float(t), format: item() called by them; a method's
+        # ``__torch_function__`` twin, which Tensor holds once a subclass or mode took part)
     if frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         return
     for record in reads:
