@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _memory_format as mf
 from .._tiled_copy import MIN_BYTES as TILED_BYTES, laid_out_like
+from ._util import prod
 
 ROW_ELEMENTS = 8192         # runs this long amortise a loop start (numpy 2.x, one thread)
 MIN_ELEMENTS = 1 << 16      # smaller: the checks and the block cost what the rows save
@@ -118,7 +119,7 @@ def by_runs(ufunc, a, b):
             return None
         full = None
         shape = np.broadcast_shapes(a.shape, b.shape)
-        if _count(shape) < MIN_ELEMENTS:
+        if prod(shape) < MIN_ELEMENTS:
             return None
     run = _run_length(shape, full, a, b)
     if run is None:
@@ -131,13 +132,6 @@ def by_runs(ufunc, a, b):
         return ufunc(a, b, out=out)
     finally:
         np.setbufsize(old)
-
-
-def _count(shape):
-    n = 1
-    for m in shape:
-        n *= m
-    return n
 
 
 def _run_length(shape, full, a, b):

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _memory_format as mf
 from ._einsum_16bit import contract_16bit
+from .movement import view_strides
 
 
 class _Layout:
@@ -53,35 +54,10 @@ def _permute(t, order):
     return _Layout([t.shape[d] for d in order], [t.strides[d] for d in order])
 
 
-def _view_strides(shape, strides, new_shape):
-    """The strides of ``new_shape`` viewing a tensor of ``shape`` / ``strides`` (PyTorch's
-    rule), or None where no view can be had (then reshape copies)."""
-    total = 1
-    for n in shape:
-        total *= n
-    if total == 0 or not shape:
-        return None                 # (a 0-d or empty tensor: as a row-major one)
-    out = [0] * len(new_shape)
-    v = len(new_shape) - 1
-    base = strides[-1]
-    held = seen = 1
-    for d in range(len(shape) - 1, -1, -1):
-        held *= shape[d]
-        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != held * base):
-            while v >= 0 and (seen < held or new_shape[v] == 1):
-                out[v] = seen * base
-                seen *= new_shape[v]
-                v -= 1
-            if seen != held:
-                return None
-            if d > 0:
-                base, held, seen = strides[d - 1], 1, 1
-    return tuple(out) if v == -1 else None
-
-
 def _reshape(t, shape):
     shape = tuple(shape)
-    strides = _view_strides(t.shape, t.strides, shape)
+    # (a 0-d or empty tensor reshapes as a row-major one; else PyTorch's view rule, or a copy)
+    strides = None if not t.shape or 0 in t.shape else view_strides(t.shape, t.strides, shape)
     return _row_major(shape) if strides is None else _Layout(shape, strides)
 
 
