@@ -484,29 +484,31 @@ def randperm(n, generator=None, dtype=None, device=None, *, layout=None, require
 
 def rand_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
               memory_format=mf.preserve_format, pin_memory=False):
-    check_layout(layout, "rand_like")
-    check_pin_memory(pin_memory, "rand_like")
-    dtype, device = _like(t, dtype, device, "rand_like")
-    draw = functools.partial(rand, tuple(t.shape), generator=generator, dtype=dtype,
-                             device=device, requires_grad=requires_grad)
-
-    def in_memory_order(strides):
-        _require_float(dtype, "check_uniform_bounds", "rand")
-        return _finish(uniform_draws(generator, tuple(t.shape), _numpy_dtype(dtype),
-                                strides=strides), dtype, device, requires_grad)
-    return _drawn_in_place(t, draw, in_memory_order, memory_format, "rand_like")
+    return _float_draws_like("rand_like", rand, uniform_draws, "check_uniform_bounds", t, dtype,
+                             device, requires_grad, layout, generator, memory_format,
+                             pin_memory)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False, *, layout=None, generator=None,
                memory_format=mf.preserve_format, pin_memory=False):
-    check_layout(layout, "randn_like")
-    check_pin_memory(pin_memory, "randn_like")
-    dtype, device = _like(t, dtype, device, "randn_like")
-    draw = functools.partial(randn, tuple(t.shape), generator=generator, dtype=dtype,
+    return _float_draws_like("randn_like", randn, normal_draws, "normal_kernel_cpu", t, dtype,
+                             device, requires_grad, layout, generator, memory_format,
+                             pin_memory)
+
+
+def _float_draws_like(name, factory, draws, kernel, t, dtype, device, requires_grad, layout,
+                      generator, memory_format, pin_memory):
+    """rand_like / randn_like: ``factory``'s draws shaped like ``t``, or, in a layout that is
+    not row-major, ``draws`` (the stream's) made in memory order, as PyTorch fills it
+    (``kernel``: the name in its dtype refusal)."""
+    check_layout(layout, name)
+    check_pin_memory(pin_memory, name)
+    dtype, device = _like(t, dtype, device, name)
+    draw = functools.partial(factory, tuple(t.shape), generator=generator, dtype=dtype,
                              device=device, requires_grad=requires_grad)
 
     def in_memory_order(strides):
-        _require_float(dtype, "normal_kernel_cpu", "randn")
-        return _finish(normal_draws(generator, tuple(t.shape), _numpy_dtype(dtype),
-                                strides=strides), dtype, device, requires_grad)
-    return _drawn_in_place(t, draw, in_memory_order, memory_format, "randn_like")
+        _require_float(dtype, kernel, name[:-len("_like")])
+        return _finish(draws(generator, tuple(t.shape), _numpy_dtype(dtype), strides=strides),
+                       dtype, device, requires_grad)
+    return _drawn_in_place(t, draw, in_memory_order, memory_format, name)
