@@ -122,8 +122,9 @@ class Chunks:
         c = w.shape[0] // self.m
         taps = w.reshape(c, self.m, self.kh * self.kw)
         out = []
-        for E in self.placed(w.dtype):                            # (taps, K_e Wo)
-            H = np.matmul(taps, E)                                 # (c, m, K_e Wo)
+        for i, E in enumerate(self.placed(w.dtype)):              # (taps, K_e Wo)
+            H = np.matmul(taps, E, out=_workspace(f"rows-h{i}", (c, self.m, E.shape[1]),
+                                                  w.dtype, np))    # (c, m, K_e Wo)
             H = H.reshape(c, self.m, -1, self.Wo).transpose(0, 2, 1, 3)
             out.append(H.reshape(c, -1, self.m * self.Wo))     # (a copy only for m > 1)
         return out
@@ -263,7 +264,8 @@ def _transposed(lay, mats):
     """[H_e] -> one matrix (C, groups m Wo, sh W): group i's rows hold H_e^T in the columns
     of the chunk's rows r0_e .. r1_e, zeros elsewhere."""
     C, mw = mats[0].shape[0], lay.m * lay.Wo
-    out = np.zeros((C, len(lay.groups), mw, lay.sh * lay.W), dtype=mats[0].dtype)
+    out = _workspace("rows-t", (C, len(lay.groups), mw, lay.sh * lay.W), mats[0].dtype, np)
+    out.fill(0)
     for i, ((_, r0, r1, _), H) in enumerate(zip(lay.groups, mats)):
         out[:, i, :, r0 * lay.W:(r1 + 1) * lay.W] = H.swapaxes(1, 2)
     return out.reshape(C, -1, lay.sh * lay.W)
@@ -284,8 +286,11 @@ def weight_grad(x, g, geom):
         G = lay.gathered(g[:, c0 * m:c1 * m], "rows-y")
         for group, E in zip(lay.groups, lay.placed(x.dtype)):
             e = group[0]
-            P = np.matmul(lay.view(flat, group).swapaxes(1, 2), G[:, :rows - e])
+            B_e = lay.view(flat, group).swapaxes(1, 2)
+            P = np.matmul(B_e, G[:, :rows - e], out=_workspace(
+                "rows-p", B_e.shape[:2] + (G.shape[2],), x.dtype, np))
             P = P.reshape(c, -1, m, lay.Wo).transpose(0, 2, 1, 3)     # (c, m, K_e, Wo)
             gw[c0:c1] += np.matmul(P.reshape(c, m, -1), E.T)       # (a copy only for m > 1)
+            del B_e, P                 # rows-p is free again for the next group
         del flat, G                    # the workspace is free again for the next block
     return gw.reshape(C * m, 1, lay.kh, lay.kw)

@@ -79,7 +79,8 @@ class Runs:
     def toeplitz(self, w):
         """w (C*m, 1, k) -> T (C, K, m*B)."""
         C = w.shape[0] // self.m
-        T = np.zeros((C, self.K, self.m, self.B), dtype=w.dtype)
+        T = _workspace("runs-t", (C, self.K, self.m, self.B), w.dtype, np)
+        T.fill(0)
         r = np.arange(self.B)
         taps = w.reshape(C, self.m, self.k)
         for t in range(self.k):                  # (B, C, m): tap t on every run position r
@@ -210,15 +211,17 @@ def weight_grad(x, g, geom):
     N, C = x.shape[:2]
     m = g.shape[1] // C
     lay = Runs(geom, m)
-    P = np.zeros((C, lay.K, m * lay.B), dtype=x.dtype)
+    P = _workspace("runs-wp", (C, lay.K, m * lay.B), x.dtype, np)
+    P.fill(0)
     for n0, n1, c0, c1 in each_block(N, C, lay.per_channel(x.itemsize), RUN_BYTES):
         X = lay.spread(x[n0:n1, c0:c1])
         G = lay.gather(g[n0:n1, c0 * m:c1 * m])                    # (c, n*per, m*B)
         for q in range(lay.pieces):
             cols = lay.reached(q)
-            lay.rows(P[c0:c1], q)[:, :, cols] += np.matmul(
-                lay.piece(X, q).swapaxes(1, 2), G[:, :, cols])
-        del X, G                       # the workspace is free again for the next block
+            rows = lay.rows(P[c0:c1], q)[:, :, cols]
+            part = _workspace("runs-p", rows.shape, x.dtype, np)
+            rows += np.matmul(lay.piece(X, q).swapaxes(1, 2), G[:, :, cols], out=part)
+        del X, G, part                 # the workspace is free again for the next block
     r = np.arange(lay.B)
     P = P.reshape(C, -1, m, lay.B)
     gw = np.stack([P[:, lay.s * r + t * lay.d, :, r].sum(axis=0) for t in range(lay.k)],
