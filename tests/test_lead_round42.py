@@ -1,0 +1,133 @@
+"""Round 42, the lead's own changes, each against torch 2.13.
+
+* A per-channel sum over the batch and the positions (batch norm's mean in training, a
+  ``sum((0, 2, 3))``, a convolution's bias gradient) is split over minigrad's threads by
+  images, each thread summing its images' rows, instead of one product on the calling thread.
+* The depthwise convolutions' weight-sized scratch (the Toeplitz matrices of the 1-d runs,
+  the placed taps of the 2-d rows, their weight-gradient products) comes from the workspace:
+  a second call with other weights must not see the first call's numbers, and a step
+  allocates no more than its results.
+"""
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import parallel
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def split_everything(monkeypatch, many_threads):
+    """Every pass is split over the threads, however small."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 2)
+    return many_threads
+
+
+def _batch_norm(lib, x, w, b, g):
+    x, w, b = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+    mean, var = lib.zeros(x.shape[1], dtype=x.dtype), lib.ones(x.shape[1], dtype=x.dtype)
+    y = lib.nn.functional.batch_norm(x, mean, var, w, b, training=True, momentum=0.3)
+    grads = lib.autograd.grad(y, (x, w, b), lib.tensor(g))
+    return [t.detach().numpy() for t in (y, mean, var) + tuple(grads)]
+
+
+@pytest.mark.parametrize("many_threads", [2, 3], indirect=True)
+@pytest.mark.parametrize("shape", [(7, 5, 6, 6), (4, 3, 17), (5, 6, 2, 3, 4)],
+                         ids=["2d", "1d", "3d"])
+def test_split_channel_sums_batch_norm_matches_torch(split_everything, shape):
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal(shape) * 3 + 1
+    w, b = rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    g = rng.standard_normal(shape)
+    got = _batch_norm(minigrad, x, w, b, g)
+    expect = _batch_norm(torch, x, w, b, g)
+    for a, e in zip(got, expect):
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("many_threads", [2, 3], indirect=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_channel_sums_reduce_and_conv_bias_match_torch(split_everything, dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((9, 4, 5, 7)).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(minigrad.tensor(x).sum((0, 2, 3)).numpy(),
+                               torch.tensor(x).sum((0, 2, 3)).numpy(), **tol)
+    w = (rng.standard_normal((6, 4, 3, 3)) / 6).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    g = rng.standard_normal((9, 6, 5, 7)).astype(dtype)
+    grads = []
+    for lib in (minigrad, torch):
+        bt = lib.tensor(b, requires_grad=True)
+        y = lib.nn.functional.conv2d(lib.tensor(x), lib.tensor(w), bt, padding=1)
+        y.backward(lib.tensor(g))
+        grads.append(bt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], **tol)
+
+
+# the 1-d runs (a long sequence), the 2-d rows (a strided 3x3), the 2-d rows at stride 1
+DEPTHWISE = [((3, 6, 300), (6, 1, 9), dict(padding=4)),
+             ((2, 8, 15, 15), (8, 1, 3, 3), dict(stride=2, padding=1)),
+             ((2, 4, 12, 12), (8, 1, 3, 3), dict(padding=1))]
+
+
+def _depthwise(lib, x, w, g, kwargs):
+    x, w = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+    conv = getattr(lib.nn.functional, f"conv{x.dim() - 2}d")
+    y = conv(x, w, groups=x.shape[1], **kwargs)
+    y.backward(lib.tensor(g))
+    return y.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+
+@pytest.mark.parametrize("case", DEPTHWISE, ids=["runs-1d", "rows-s2", "rows-m2"])
+def test_depthwise_scratch_holds_no_earlier_numbers(case):
+    """Two calls in a row, the second with other weights and gradients: the scratch the
+    first one left must not reach the second's results."""
+    shape, wshape, kwargs = case
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    for scale in (1.0, -7.0):
+        w = rng.standard_normal(wshape) * scale
+        conv = torch.nn.functional.conv1d if len(shape) == 3 else torch.nn.functional.conv2d
+        out = conv(torch.tensor(x), torch.tensor(w), groups=shape[1], **kwargs)
+        g = rng.standard_normal(out.shape) * scale
+        mine = _depthwise(minigrad, x, w, g, kwargs)
+        theirs = _depthwise(torch, x, w, g, kwargs)
+        for a, e in zip(mine, theirs):
+            np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", DEPTHWISE[:2], ids=["runs-1d", "rows-s2"])
+def test_depthwise_step_allocates_its_results_only(threads_restored, case):
+    """After a warm-up step, a forward and backward allocates the output, the gradient fed
+    in (ones of its shape), the input gradient, and less than 128 KB besides (Python's
+    objects, the small weight gradient, numpy's own temporaries; the scratch taken from
+    the workspace was 0.24 MB of it on the 1-d case)."""
+    minigrad.set_num_threads(1)
+    shape, wshape, kwargs = case
+    # 64 channels: the weight-sized scratch is well over 64 KB (0.2-0.4 MB)
+    shape, wshape = (4, 64) + shape[2:-1] + (shape[-1] * 4,), (64,) + wshape[1:]
+    rng = np.random.default_rng(5)
+    x = minigrad.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    w = minigrad.tensor(rng.standard_normal(wshape).astype(np.float32), requires_grad=True)
+    conv = getattr(minigrad.nn.functional, f"conv{x.dim() - 2}d")
+
+    def step():
+        x.grad = w.grad = None
+        y = conv(x, w, groups=shape[1], **kwargs)
+        y.backward(minigrad.ones_like(y))
+        return 2 * y.numel() * 4                 # y and its ones
+
+    step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        results = step() + x.numel() * 4
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - results < 128 << 10, (peak, results)
