@@ -153,6 +153,7 @@ from .ops.masked import masked_scatter  # noqa: E402,F401
 from ._range_factories import logspace, tril_indices, triu_indices  # noqa: E402,F401
 from .creation import scalar_tensor  # noqa: E402,F401
 from ._sampling import normal  # noqa: E402,F401
+from ._private_sampling import _sample_dirichlet, _standard_gamma  # noqa: E402,F401
 from .ops.sampling_round8 import (  # noqa: E402,F401
     bernoulli, binomial, empty_strided, empty_permuted)
 from .autograd import inference_mode  # noqa: E402,F401

@@ -1,9 +1,12 @@
 """The samplers (PyTorch's ``torch.utils.data.sampler``): the order in which a DataLoader
 visits a map-style dataset.  ``SequentialSampler``, ``RandomSampler``, ``SubsetRandomSampler``,
-``WeightedRandomSampler`` and ``BatchSampler``.  Each gives one epoch's indices at once as a
-numpy array (``_index_array``), drawn from ``generator`` or minigrad's default generator."""
+``WeightedRandomSampler`` and ``BatchSampler``.  Each gives one epoch's indices as numpy
+arrays (``_index_chunks``: all at once, or, for a RandomSampler, piece by piece as they are
+reached, so that ``num_samples=10**10`` costs nothing until drawn), drawn from ``generator``
+or minigrad's default generator."""
 from __future__ import annotations
 
+import itertools
 import numbers
 from typing import Generic, TypeVar
 
@@ -18,20 +21,26 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
            "WeightedRandomSampler", "BatchSampler"]
 
 
-def _epoch_indices(sampler):
-    """One epoch of ``sampler``: an int64 array, in one go for minigrad's samplers (whose
-    iteration is their ``_index_array``); a list when a sampler yields other keys (strings,
-    tuples), which the dataset's ``__getitem__`` then receives as they are."""
+def _epoch_chunks(sampler):
+    """One epoch of ``sampler`` in consecutive pieces: int64 arrays, drawn piece by piece for
+    minigrad's samplers (whose iteration is their ``_index_chunks``); one list when a sampler
+    yields other keys (strings, tuples), which the dataset's ``__getitem__`` then receives as
+    they are."""
     if (isinstance(sampler, Sampler) and type(sampler).__iter__ is Sampler.__iter__
-            and type(sampler)._index_array is not Sampler._index_array):
-        return np.asarray(sampler._index_array(), dtype=np.int64)
+            and (type(sampler)._index_array is not Sampler._index_array
+                 or type(sampler)._index_chunks is not Sampler._index_chunks)):
+        for chunk in sampler._index_chunks():
+            yield np.asarray(chunk, dtype=np.int64)
+        return
     items = list(iter(sampler))
     if all(isinstance(i, numbers.Integral) for i in items):
-        return np.asarray(items, dtype=np.int64)
-    return items
+        yield np.asarray(items, dtype=np.int64)
+    else:
+        yield items
 
 
 _T_co = TypeVar("_T_co", covariant=True)
+_BLOCK = 1 << 16        # the integers a RandomSampler with replacement draws at a time
 
 
 class Sampler(Generic[_T_co]):
@@ -39,12 +48,20 @@ class Sampler(Generic[_T_co]):
     Generic in what it yields (``Sampler[int]``, ``Sampler[list[int]]``), as PyTorch's."""
 
     def __iter__(self):
-        if type(self)._index_array is Sampler._index_array:
+        if (type(self)._index_array is Sampler._index_array
+                and type(self)._index_chunks is Sampler._index_chunks):
             raise NotImplementedError       # a subclass defines __iter__ (or _index_array)
-        return iter(self._index_array().tolist())
+        return itertools.chain.from_iterable(c.tolist() for c in self._index_chunks())
 
     def _index_array(self):
+        if type(self)._index_chunks is not Sampler._index_chunks:
+            return np.concatenate([np.asarray(c, dtype=np.int64)
+                                   for c in self._index_chunks()])
         return np.fromiter(iter(self), dtype=np.int64)
+
+    def _index_chunks(self):
+        """The epoch's indices as consecutive arrays (here all of them in one)."""
+        yield self._index_array()
 
 
 class SequentialSampler(Sampler[int]):
@@ -79,17 +96,24 @@ class RandomSampler(Sampler[int]):
     def num_samples(self):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _index_array(self):
+    def _index_chunks(self):
         # as PyTorch: without a generator, a fresh one seeded by a draw from the default
-        # generator; then integer draws, or whole permutations (one more than the full
-        # epochs, cut to num_samples, even when nothing of the last is used)
+        # generator at the first index; then one permutation per epoch and, at the end, one
+        # more cut to num_samples % n, each drawn when reached (so that an epoch left early,
+        # next(iter(loader)) to peek at a batch, leaves an explicit generator where
+        # PyTorch's is); or integers, drawn _BLOCK at a time as they are reached (their
+        # numbers do not depend on the blocks' sizes; PyTorch draws 32 at a time, so an
+        # epoch of these left early has advanced the generator further here)
         stream = (self.generator.stream if self.generator is not None else
                   CPUStream(int(stream_of(None).integers(1, 0, 1 << 63)[0])))
-        n = len(self.data_source)
+        n, count = len(self.data_source), self.num_samples
         if self.replacement:
-            return stream.integers(self.num_samples, 0, n)
-        perms = [stream.permutation(n) for _ in range(self.num_samples // n + 1)]
-        return np.concatenate(perms)[:self.num_samples]
+            for start in range(0, count, _BLOCK):
+                yield stream.integers(min(_BLOCK, count - start), 0, n)
+            return
+        for _ in range(count // n):
+            yield stream.permutation(n)
+        yield stream.permutation(n)[:count % n]
 
     def __len__(self):
         return self.num_samples
@@ -167,9 +191,19 @@ class BatchSampler(Sampler[list]):
     def _batches(self):
         """One epoch's batches: numpy index arrays, or lists when the sampler yields keys
         that are not integers."""
-        idx = _epoch_indices(self.sampler)
-        stop = (len(idx) // self.batch_size) * self.batch_size if self.drop_last else len(idx)
-        return [idx[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
+        size, rest = self.batch_size, None
+        for idx in _epoch_chunks(self.sampler):
+            if isinstance(idx, list):       # keys that are not integers: one piece
+                stop = (len(idx) // size) * size if self.drop_last else len(idx)
+                yield from (idx[i:i + size] for i in range(0, stop, size))
+                return
+            if rest is not None and len(rest):
+                idx = np.concatenate([rest, idx])
+            full = (len(idx) // size) * size
+            yield from (idx[i:i + size] for i in range(0, full, size))
+            rest = idx[full:]
+        if rest is not None and len(rest) and not self.drop_last:
+            yield rest
 
     def __iter__(self):
         return (b.tolist() if isinstance(b, np.ndarray) else b for b in self._batches())
