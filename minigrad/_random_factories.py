@@ -23,6 +23,7 @@ from .creation import (_TORCH_TYPE_NAMES, _finish, _int_argument, on_meta, _like
                        _out_keyword, _size, _size_keyword, check_layout, check_pin_memory)
 from .creation import layout as _Layout
 from ._parser_emulation import refusal
+from ._random_bounds import float_bounds
 from ._random_layout import _drawn_in_place
 from ._parser_message import _combination
 from ._type_names import python_type_name
@@ -442,6 +443,8 @@ def _randint(low=_NO_SIZE, high=_NO_HIGH, size=_NO_SIZE, generator=None, dtype=N
     if dtype is not None and (dtypes.to_dtype(dtype).np.kind in "iu" or
                               dtypes.to_dtype(dtype).np == np.float16):
         _check_bounds(dtypes.to_dtype(dtype).np, low, high)
+    if dtype is not None:               # (a float dtype: bounds moved onto its grid)
+        low, high = float_bounds(dtypes.to_dtype(dtype).np, low, high)
     if on_meta(device):         # no data: nothing drawn, the generator's state kept
         return _finish(backend.empty(shape, np.int64, backend.meta), dtype or dtypes.int64,
                        device, requires_grad)

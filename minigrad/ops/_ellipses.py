@@ -1,6 +1,8 @@
 """PyTorch's reading of an index holding several Ellipses (numpy allows one only)."""
 from __future__ import annotations
 
+from ._index_words import _index_items, _list_as_tuple
+
 __all__ = ["one_ellipsis"]
 
 
@@ -19,6 +21,9 @@ def one_ellipsis(index, ndim):
     item takes (so two of them may skip more dims than there are: full slices past the last
     dim then do nothing); and one that skips no dim does not part the index tensors around
     it (``x[i, ..., j]`` of a 2-d ``x`` keeps the result's dim where the two stand)."""
+    if type(index) is list and any(item is Ellipsis for item in index) and \
+            _list_as_tuple(index):
+        index = _index_items(index)     # (a short list of items is a tuple, with a warning)
     if type(index) is not tuple:
         return index
     at = [j for j, item in enumerate(index) if item is Ellipsis]

@@ -412,7 +412,9 @@ class HalfRsqrt(Function):
     _node_name = "RsqrtBackward0"
 
     @ieee
-    def forward(self, a):
+    def forward(self, a, *, dtype):
+        # (``dtype``, a's own: given, it keeps Function.apply from widening a bfloat16 ``a``
+        # to float32, so that the 16-bit result is what backward reads, as PyTorch's)
         f32 = np.dtype("float32")
         out = np.asarray(dtypes.astype(np.float32(1) / np.sqrt(dtypes.astype(a, f32)),
                                        a.dtype))
@@ -424,6 +426,9 @@ class HalfRsqrt(Function):
 
     def backward(self, g):
         out, = self.saved_tensors
+        if out._array.dtype != np.float16:
+            # bfloat16's pow(r, 3): r * r rounded to bfloat16, then times r, rounded again
+            return mul(mul(g, -0.5), mul(mul(out, out), out))
         # r^3 as PyTorch's pow(r, 3) of a float16 makes it: the product in float32 (r^2 is
         # exact there), rounded once to float16
         wide = cast(out, np.dtype("float32"))
@@ -435,8 +440,8 @@ def rsqrt(a):
     # elements rounds the bfloat16 square root first)
     if not (isinstance(a, Tensor) and dtypes.reduced_float(a._array.dtype)):
         return _unary(Rsqrt, a)
-    if a._array.dtype == np.float16 and type(a._array) is np.ndarray:
-        return HalfRsqrt.apply(a)
+    if type(a._array) is np.ndarray:        # (float16 and bfloat16: PyTorch's backward)
+        return HalfRsqrt.apply(a, dtype=a._array.dtype)
     out = cast(div(1.0, sqrt(cast(a, np.dtype("float32")))), a._array.dtype)
     _scalar_tail_rsqrt(a._array, out._array)
     out = rename_node(out, "RsqrtBackward0")

@@ -27,6 +27,7 @@ from ._util import (broadcast_shape, check_python_int, scalar_type_name,
 from .elementwise import Mul, _binary, _scalar_or_tensor, cast, mul
 from .plumbing import sum_to
 from .._tiled_copy import MIN_BYTES as TILED_BYTES, contiguous_copy, laid_out_like
+from ._kept_product import kept_product
 
 
 # ----------------------------------------------------------------------------------------------
@@ -34,27 +35,31 @@ from .._tiled_copy import MIN_BYTES as TILED_BYTES, contiguous_copy, laid_out_li
 # ----------------------------------------------------------------------------------------------
 def select_grad(g, share):
     """g * share for a constant ``share`` array (a bool mask, or the fractions a tie splits),
-    with exactly 0 where share is 0 even for a NaN or infinite g (NaN * 0 is NaN): PyTorch's
-    selecting backwards (relu, clamp, maximum, max, max-pool) leave the unselected at 0."""
+    with an exact +0.0 where share is 0, even for a negative, NaN or infinite g (-1 * 0 is
+    -0.0, NaN * 0 is NaN): PyTorch's selecting backwards (clamp, threshold, maximum, max,
+    median...) fill the unselected with zeros (``kept_product``)."""
     xp = backend.xp_of(g._array)
-    if not is_grad_enabled() and g._array.shape == share.shape:
-        # no graph to record: the multiply and the check of its sum in one pass (split over
-        # the threads), the product's pieces summed while they are still in cache
-        out = xp.empty(share.shape, dtype=xp.result_type(g._array, share))
-        sums = []
-
-        def piece(gp, sp, op):
-            # inf * 0 is NaN, silently (as PyTorch): the non-finite case is redone below;
-            # numpy's error state is per thread, so it is set in each piece
-            with np.errstate(invalid="ignore", over="ignore"):
-                xp.multiply(gp, sp, out=op)
-                sums.append(op.sum())
-        parallel.map_pieces(piece, g._array, share, out)
-        if all(xp.isfinite(t) for t in sums):
+    if not is_grad_enabled():
+        ga = g._array
+        if ga.shape != share.shape and type(ga) is np.ndarray and type(share) is np.ndarray:
+            ga, share = np.broadcast_arrays(ga, share)
+        out = kept_product(ga, share)
+        if out is not None:
             return Tensor._wrap(out)
-    elif xp.isfinite(g._array.sum()):
-        # the common case, one multiply (an overflowing sum only takes the path below)
-        return Mul.apply(g, Tensor._wrap(share))
+        if ga.shape == share.shape:
+            # (complex numbers, another backend): the multiply and the check of its sum in
+            # one pass (split over the threads); a float product's zeros are signed: where()
+            out = xp.empty(share.shape, dtype=xp.result_type(ga, share))
+            sums = []
+
+            def piece(gp, sp, op):
+                # numpy's error state is per thread, so it is set in each piece
+                with np.errstate(invalid="ignore", over="ignore"):
+                    xp.multiply(gp, sp, out=op)
+                    sums.append(op.sum())
+            parallel.map_pieces(piece, ga, share, out)
+            if all(xp.isfinite(t) for t in sums) and out.dtype.kind not in "fV":
+                return Tensor._wrap(out)
     return where(share != 0, Mul.apply(g, Tensor._wrap(share)), 0.0)
 
 
@@ -153,10 +158,8 @@ def _extremum_grads(node, g, a, b, share_a, share_b):
 def _selected(g, share):
     """``select_grad(g, share)`` laid out as ``share`` where that is not row-major (PyTorch's
     where takes its layout from the condition, its first operand)."""
-    if share.flags.c_contiguous or share.shape != g._array.shape:
-        return select_grad(g, share)
-    if is_grad_enabled() and backend.xp_of(g._array).isfinite(g._array.sum()):
-        return Mul.apply(Tensor._wrap(share), g)        # (the first operand's layout)
+    if share.flags.c_contiguous or share.shape != g._array.shape or is_grad_enabled():
+        return select_grad(g, share)        # (on a graph: a where, laid out as its condition)
     out = select_grad(g, share)
     return Tensor._wrap(mf.pointwise_layout(out._array, (share,)))
 
@@ -175,11 +178,15 @@ def _shares(a, b, dtype):
     """How maximum(a, b) splits its gradient, as PyTorch: all of it to the larger input, half
     each at a tie, and all of it to *both* where either is NaN (neither is smaller)."""
     xp = backend.xp_of(a)
+    ties = xp.equal(a, b)
+    if type(ties) is np.ndarray and not ties.any():
+        # no tie (the usual case): two masks, which select_grad applies by bits, faster
+        return ~xp.less(a, b), ~xp.greater(a, b)
     # 1 - (a < b) - (a == b) / 2 and 1 - (a > b) - (a == b) / 2: the same exact values as
     # the choice, without numpy's where, which branches on every element (a random mask:
     # 20-50x the time of these passes)
     work = dtype if dtype in _WORK_DTYPES else np.dtype(np.float32)
-    tie = xp.multiply(xp.equal(a, b), work.type(0.5), dtype=work)
+    tie = xp.multiply(ties, work.type(0.5), dtype=work)
     share_a = xp.subtract(work.type(1), xp.less(a, b), dtype=work)
     share_a -= tie
     share_b = xp.subtract(work.type(1), xp.greater(a, b), dtype=work)
@@ -272,9 +279,10 @@ class Where(Function):
         self.condition = condition
         out = _select_in_order(condition, a, b)
         # laid out as PyTorch's (the condition's layout first): numpy's when all are row-major
-        if condition.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous \
-                and (1 not in out.shape or all(mf.exactly_row_major(x) or x.ndim == 0
-                                                for x in (condition, a, b))):
+        # (an empty array is C-contiguous to numpy whatever its strides: left to the rule)
+        if out.size and condition.flags.c_contiguous and a.flags.c_contiguous and \
+                b.flags.c_contiguous and (1 not in out.shape or all(
+                    mf.exactly_row_major(x) or x.ndim == 0 for x in (condition, a, b))):
             return out
         return mf.pointwise_layout(out, (condition, a, b))
 
