@@ -4,7 +4,8 @@
 Code compares storages to ask whether two tensors share memory
 (``a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()``) or measures them
 (``nbytes()``).  Here the block is the array of the tensor's base (the tensor itself when it
-is no view): every view of one base reports the same pointer and size.
+is no view; for a deep copy of a view, the copy of its base's memory): every view of one base
+reports the same pointer and size.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from ._warn_once import warn_user
 from . import backend, dtypes
 from .tensor import Tensor
+from ._tensor_copies import storage_array
 
 __all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "HalfStorage",
            "ByteStorage", "CharStorage", "ShortStorage", "IntStorage", "LongStorage",
@@ -29,10 +31,10 @@ class UntypedStorage:
             data = Tensor._wrap(_new_bytes(data))
             if device is not None:
                 data = data.to(device)
-        base = data._base
-        shared = base is not None and backend.xp_of(data._array).may_share_memory(
-            data._array, base._array)
-        self._array = base._array if shared else data._array
+        whole = storage_array(data)
+        shared = whole is not data._array and backend.xp_of(data._array).may_share_memory(
+            data._array, whole)
+        self._array = whole if shared else data._array
         self._device = data.device
 
     def data_ptr(self) -> int:

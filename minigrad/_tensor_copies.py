@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["copied_memory"]
+__all__ = ["copied_memory", "storage_array"]
+
+
+def storage_array(t):
+    """The array of the memory block ``t`` lies in: its base's (or its own), or, for a deep
+    copy of a view and the views of that copy, the copied whole block (``_storage_root``)."""
+    owner = t if t._base is None else t._base
+    root = owner.__dict__.get("_storage_root")
+    return owner._array if root is None else root
 
 
 def copied_memory(t, memo):
     """The array ``t``'s deep copy holds (``memo``: the deep copy's, where the copy of the
-    memory ``t`` shares with its base is kept)."""
+    memory ``t`` shares with its base is kept), and the copied whole block it lies in when
+    that is more than the array itself (the copy's storage: ``storage_offset()``,
+    ``untyped_storage()``), else None."""
     array = t._array
-    whole = array if t._base is None else t._base._array
+    whole = storage_array(t)
     if type(array) is not np.ndarray or type(whole) is not np.ndarray or not array.size or \
             not (whole.flags.c_contiguous or whole.flags.f_contiguous):
-        return array.copy(order="K")
+        return array.copy(order="K"), None
     copied = memo.get(id(whole))
     if type(copied) is not np.ndarray or copied.shape != whole.shape or \
             copied.dtype != whole.dtype:
@@ -30,12 +40,12 @@ def copied_memory(t, memo):
         memo[id(whole)] = copied
         memo.setdefault(id(memo), []).append(whole)     # (alive while its id is a key)
     if array is whole:
-        return copied
+        return copied, None
     offset = array.__array_interface__["data"][0] - whole.__array_interface__["data"][0]
     if offset < 0 or any(s < 0 for s in array.strides):
-        return array.copy(order="K")
+        return array.copy(order="K"), None
     try:
         return np.ndarray(array.shape, array.dtype, copied.reshape(-1, order="A"), offset,
-                          array.strides)
+                          array.strides), copied
     except (TypeError, ValueError):             # (not inside the base's block after all)
-        return array.copy(order="K")
+        return array.copy(order="K"), None

@@ -385,13 +385,9 @@ Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.devic
 
 
 def _storage_offset(self) -> int:
-    """Where this tensor's first element lies in its base's memory, in elements (0 for a
-    tensor that owns its memory)."""
-    base = self._base
-    if base is None or not backend.xp_of(self._array).may_share_memory(self._array,
-                                                                       base._array):
-        return 0
-    return (self.data_ptr() - base.data_ptr()) // self._array.itemsize
+    """Where this tensor's first element lies in its storage (``untyped_storage()``: its
+    base's memory), in elements (0 for a tensor that owns its memory)."""
+    return (self.data_ptr() - UntypedStorage(self).data_ptr()) // self._array.itemsize
 
 
 Tensor.storage_offset = _storage_offset

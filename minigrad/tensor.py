@@ -454,7 +454,12 @@ class Tensor(TensorPython):
         if id(self) in memo:
             return memo[id(self)]
         # order="K": a permuted tensor keeps its strides, as PyTorch's copy of the storage does
-        new = _plain_type(self)._wrap(copied_memory(self, memo), self.requires_grad)
+        array, storage = copied_memory(self, memo)
+        new = _plain_type(self)._wrap(array, self.requires_grad)
+        if storage is not None:
+            # a view copied: no view of anything (as PyTorch's), but it lies in a copy of its
+            # base's whole memory, which its storage_offset() and untyped_storage() report
+            new.__dict__["_storage_root"] = storage
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy(order="K"))
         state = _user_state(self)
@@ -468,7 +473,7 @@ class Tensor(TensorPython):
 # hooks): bookkeeping about this object in this process, neither pickled nor deep-copied
 _BOOKKEEPING = frozenset({"_views", "_view_meta", "_inplace_refusal",
                           "_post_accumulate_grad_hooks", "_grad_sink", "_made_at",
-                          "_numpy_strides"})
+                          "_numpy_strides", "_storage_root"})
 
 
 def _plain_type(t):

@@ -131,3 +131,29 @@ def test_depthwise_step_allocates_its_results_only(threads_restored, case):
     finally:
         tracemalloc.stop()
     assert peak - results < 128 << 10, (peak, results)
+
+
+def _copied_layout(lib):
+    import copy
+    x = lib.arange(12.).reshape(3, 4)
+    view = x[1:, 1:3]
+    c = copy.deepcopy(view)
+    inner = c[1:]
+    again = copy.deepcopy(c)
+    a, b = copy.deepcopy((x, x.t()[2:]))
+    out = []
+    for t in (c, inner, again, b):
+        out.append((t.storage_offset(), t.untyped_storage().nbytes(), t.stride(), t.tolist(),
+                    t._base is None))
+    a.mul_(-1)                            # b shares the copy of x's memory
+    out.append(b.tolist())
+    c.add_(100)                           # the copy of a view alone shares nothing with x
+    out.append(x.tolist())
+    return out
+
+
+def test_deep_copy_of_a_view_keeps_its_place_in_its_storage():
+    """A deep copy of a view lies in a copy of its base's whole memory, as PyTorch's: its
+    storage_offset() and untyped_storage() are the view's, and so are those of a view of
+    the copy and of a copy of the copy; the copy itself is no view."""
+    assert _copied_layout(minigrad) == _copied_layout(torch)
