@@ -53,17 +53,12 @@ def channel_sum(a):
     n, c, s = a.shape
     if s == 1:
         return a.reshape(n, c).sum(axis=0)
+    # on the calling thread: the BLAS's own workers would spin afterwards on the core that
+    # the passes that follow split themselves over (``blas_on_one_thread``)
     ones = _workspace("ones", (s,), a.dtype, xp)     # (scratch: a step allocates no copy)
     ones.fill(1)
-    rows = xp.empty((n, c), dtype=a.dtype)
-
-    def sums(i, j):                  # each (image, channel) row's sum, a slice of images
-        rows[i:j] = (a[i:j].reshape((j - i) * c, s) @ ones).reshape(j - i, c)
-    # split over minigrad's threads by images, the BLAS's own workers held back
-    # (``_parallel``): theirs would spin afterwards on the core that the passes that follow
-    # split themselves over
-    _parallel(sums, a, 1)
-    return rows.sum(axis=0)
+    with blas_on_one_thread(a.size):
+        return (a.reshape(n * c, s) @ ones).reshape(n, c).sum(axis=0)
 
 
 def _row_dots(a, b):
