@@ -31,6 +31,7 @@ from __future__ import annotations
 from . import autograd
 from .autograd._transforms import inside_transform
 from .autograd import forward_ad as _forward_ad
+from .autograd.function import Function
 from ._vmap import _flatten, treespec as _treespec, vmap
 from .tensor import Tensor
 from ._func_shared import (_check_primals, _foreign_graph, _pprint, _prepare, _recording, _regroup,
@@ -179,7 +180,10 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         _forward_ad.push_jvp_level(level)
         try:
             with inside_transform("functorch", "forward"):
-                out, aux = _split_aux(func(*rebuild_primals(xs)), has_aux, who)
+                # func sees writable aliases of the variables (forward mode has no leaf to
+                # keep unchanged: PyTorch's jvp lets func write into its primals in place)
+                out, aux = _split_aux(func(*rebuild_primals([_Writable.apply(x) for x in xs])),
+                                      has_aux, who)
         finally:
             _forward_ad.pop_jvp_level()
         # custom Functions' own jvps: seeds carrying their outputs' tangents
@@ -222,6 +226,19 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     if has_aux:
         return out, tangent_out, _settle(aux, own, outer)
     return out, tangent_out
+
+
+class _Writable(Function):
+    """``x`` itself (sharing its memory, and what is written into it in place), as a tensor
+    computed from ``x``, so not a leaf. Backward: the gradient unchanged."""
+    complex_ok = True
+    _node_name = "AliasBackward0"          # PyTorch's node for func's own input returned
+
+    def forward(self, x):
+        return x.view()
+
+    def backward(self, g):
+        return g
 
 
 def linearize(func, *primals):
