@@ -404,7 +404,7 @@ def _opdb_cases(flag, test_name):
     return [(op, fn, dtype) for op, fn in db.OPS for dtype in gg.DTYPES
             if op.supports_autograd and getattr(op, flag) and
             op.supports_dtype(dtype, "cpu") and op.name not in gg._NO_REFERENCE and
-            not any(word in op.name for word in db._RANDOM) and
+            not db.is_random_name(op.name) and
             (op.name in _TORCH_WRONG_FWBW or not gg._torch_gives_up(op, (test_name,), dtype))]
 
 

@@ -119,7 +119,7 @@ def _cases(flag, test_name):
     return [(op, fn, dtype) for op, fn in db.OPS for dtype in DTYPES
             if op.supports_autograd and getattr(op, flag) and
             op.supports_dtype(dtype, "cpu") and op.name not in _NO_REFERENCE and
-            not any(word in op.name for word in db._RANDOM) and
+            not db.is_random_name(op.name) and
             (db._op_id(op) in _RUN_DESPITE_SKIP[test_name] or
              not _torch_gives_up(op, (test_name,), dtype))]
 
