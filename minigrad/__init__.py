@@ -239,6 +239,7 @@ from .ops.compare import (  # noqa: E402,F401
 from .ops.tensor_predicates import (  # noqa: E402,F401
     reciprocal, logical_xor, is_signed, is_nonzero, is_same_size)
 from .nn.functional import rrelu_, threshold_  # noqa: E402,F401
+from .nn._functional_grouped_mm import _grouped_mm  # noqa: E402,F401  (MoE code calls it)
 from .nn._functional_inplace import (  # noqa: E402,F401
     celu_, selu_, dropout_, alpha_dropout_, feature_alpha_dropout_, feature_dropout_)
 from ._tensor_methods import _torch_args  # noqa: E402

@@ -22,7 +22,8 @@ UNOFFERED = frozenset((
     "set_rng_state sparse_bsc_tensor sparse_bsr_tensor sparse_compressed_tensor "
     "sparse_coo_tensor sparse_csc_tensor sparse_csr_tensor tensor tril_indices triu_indices "
     "typename vander vmap zeros fftfreq rfftfreq upsample upsample_bilinear upsample_nearest "
-    "handle_torch_function").split())
+    "handle_torch_function has_torch_function has_torch_function_unary "
+    "has_torch_function_variadic").split())
 
 # those of them that PyTorch offers to modes all the same (``torch.zeros`` reaches a mode)
 MODES_ONLY = frozenset((

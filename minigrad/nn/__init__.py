@@ -14,3 +14,4 @@ from . import attention  # noqa: F401,E402  (sdpa_kernel, SDPBackend)
 from ._functional_linear_ce import LinearCrossEntropyOptions  # noqa: F401,E402
 __all__ += ["Buffer", "UninitializedParameter", "UninitializedBuffer", "common_types", "grad",
             "parallel", "attention"]
+from ._factory_kwargs import factory_kwargs  # noqa: F401,E402

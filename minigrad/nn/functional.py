@@ -89,6 +89,12 @@ from ._functional_linear_ce import linear_cross_entropy  # noqa: F401
 from ._functional_round7 import (  # noqa: F401
     upsample_nearest, upsample_bilinear, adaptive_max_pool1d_with_indices,
     adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices)
+from ._functional_grouped_mm import grouped_mm  # noqa: F401
+from ._functional_private import (  # noqa: F401  (private helpers third-party code calls)
+    _canonical_mask, _none_or_dtype, _in_projection_packed, _in_projection, _mha_shape_check,
+    _get_softmax_dim, _verify_batch_size, _Reduction, handle_torch_function, has_torch_function,
+    has_torch_function_unary, has_torch_function_variadic, assert_int_or_pair,
+    GRID_SAMPLE_INTERPOLATION_MODES, GRID_SAMPLE_PADDING_MODES)
 from . import grad  # noqa: F401,E402  (torch.nn.functional.grad is torch.nn.grad)
 from ..ops.scatter_gather import IndexAdd as _IndexAdd
 from ..ops.embedding_grad import (EmbeddingDenseBackward as _EmbeddingDenseBackward,
@@ -390,3 +396,4 @@ for _name in ("normalize", "gelu", "linear", "avg_pool2d", "avg_pool3d", "softpl
               "hardshrink", "softshrink"):
     globals()[_name] = _torch_args(globals()[_name])
 del _name
+_threshold = threshold  # (PyTorch keeps the old private name)

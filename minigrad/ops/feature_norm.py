@@ -494,8 +494,11 @@ def instance_norm_op(input, running_mean, running_var, weight, bias, use_input_s
         if running_mean is None or running_var is None:
             raise RuntimeError("Expected running_mean and running_var to be defined when "
                                "use_input_stats is false")
-        y = div(sub(input, _per_channel(running_mean, input.ndim)),
-                sqrt(add(_per_channel(running_var, input.ndim), eps)))
+        # the running statistics in the input's dtype first, as PyTorch: float64 ones do not
+        # make a float32 input's result float64
+        mean_, var_ = (cast(t, input._array.dtype) for t in (running_mean, running_var))
+        y = div(sub(input, _per_channel(mean_, input.ndim)),
+                sqrt(add(_per_channel(var_, input.ndim), eps)))
     if native:           # (row-major, as PyTorch's batch norm of the (1, N C, *) view)
         return rename_node(y, "ViewBackward0")
     if one_node:

@@ -165,7 +165,12 @@ class BatchNorm(Function):
         if running_mean is not None:
             update_running(running_mean, mean, momentum)
         if running_var is not None:
-            update_running(running_var, var * (m / max(m - 1, 1)), momentum)    # unbiased
+            # the unbiased variance scaled in float64 and rounded once, as PyTorch's CPU
+            # kernel scales it in double: an 11.666667 * 6/5 variance is 14, not 14.000001
+            wide = var.dtype.kind == "f" and var.dtype.itemsize >= 4
+            unbiased = (var.astype("float64") * (m / max(m - 1, 1))).astype(var.dtype) \
+                if wide else var * (m / max(m - 1, 1))
+            update_running(running_var, unbiased, momentum)
 
     @ieee        # (an inf or NaN input: PyTorch's NaN gradients, no numpy warning)
     def backward(self, g):

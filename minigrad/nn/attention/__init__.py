@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 
-from ... import _sdp_state
+from ... import _sdp_state, backends as _backends
 
 __all__ = ["SDPBackend", "sdpa_kernel", "WARN_FOR_UNFUSED_KERNELS"]
 
@@ -49,3 +49,21 @@ def sdpa_kernel(backends, set_priority: bool = False):
         yield {}
     finally:
         _sdp_state.restore(saved)
+
+
+from ._kernel_checks import (  # noqa: F401,E402  (fused-kernel questions, FA registry)
+    SDPAParams, can_use_flash_attention, can_use_efficient_attention, can_use_cudnn_attention,
+    register_flash_attention_impl, activate_flash_attention_impl, list_flash_attention_impls,
+    current_flash_attention_impl, restore_flash_attention_impl)
+
+__all__ += ["register_flash_attention_impl", "activate_flash_attention_impl",
+            "list_flash_attention_impls", "current_flash_attention_impl",
+            "restore_flash_attention_impl"]
+
+
+# ``minigrad.backends.cuda`` answers the same questions (PyTorch defines them there)
+_backends.cuda.SDPAParams = SDPAParams
+_backends.cuda.can_use_flash_attention = can_use_flash_attention
+_backends.cuda.can_use_efficient_attention = can_use_efficient_attention
+_backends.cuda.can_use_cudnn_attention = can_use_cudnn_attention
+_backends.cuda.SDPBackend = SDPBackend

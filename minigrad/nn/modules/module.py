@@ -281,12 +281,12 @@ class Module(ModuleCalls, ModuleExtras, ModuleStateDict):
     # ------------------------------------------------------------------------------------------
     # Iteration over parameters, buffers and sub-modules
     # ------------------------------------------------------------------------------------------
-    def _named_members(self, get_members, prefix="", recurse=True, remove_duplicate=True):
+    def _named_members(self, get_members_fn, prefix="", recurse=True, remove_duplicate=True):
         memo = set()
         modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
                    if recurse else [(prefix, self)])
         for module_prefix, module in modules:
-            for k, v in get_members(module):
+            for k, v in get_members_fn(module):
                 if v is None or (remove_duplicate and id(v) in memo):
                     continue
                 if remove_duplicate:

@@ -190,9 +190,10 @@ class Transformer(Module):
         """Encode src, decode tgt against it; returns tgt's shape (see the class doc)."""
         batched = src.dim() == 3      # (a non-tensor fails as in PyTorch)
         batch_dim = 0 if self.batch_first else 1
-        if batched and src.shape[batch_dim] != tgt.shape[batch_dim]:
+        # size() before the batched test, as PyTorch: a 0-d or 1-d src fails there, its way
+        if src.size(batch_dim) != tgt.size(batch_dim) and batched:
             raise RuntimeError("the batch number of src and tgt must be equal")
-        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+        if src.size(-1) != self.d_model or tgt.size(-1) != self.d_model:
             raise RuntimeError("the feature number of src and tgt must be equal to d_model")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)

@@ -29,6 +29,18 @@ def _reverse_repeat_tuple(t, n):
     return tuple(x for x in reversed(t) for _ in range(n))
 
 
+def _list_with_default(out_size, defaults):
+    """An adaptive pool's output size with each ``None`` taken from the input's matching
+    trailing size in ``defaults``: ([None, 4], [7, 8, 9]) -> [8, 4]; an int passes as is.
+    ``defaults`` (the input's shape) must be longer than ``out_size`` (``ValueError``)."""
+    if isinstance(out_size, int):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    tail = list(defaults)[len(defaults) - len(out_size):]
+    return [given if given is not None else d for given, d in zip(out_size, tail)]
+
+
 def factory_kwargs(device, dtype):
     """The ``device=``/``dtype=`` arguments every layer accepts, for ``minigrad.empty``."""
     return {"device": device, "dtype": dtype}
