@@ -48,6 +48,11 @@ def _encode(obj, path, tensors, seen=None, blocks=None):
         while key in tensors:      # only for odd nestings such as {'a.b': x, 'a': {'b': y}}
             key, n = f"{base}#{n}", n + 1
         array = backend.as_numpy(obj._array)
+        if not array.flags.c_contiguous or (array.size and (
+                obj.storage_offset() or obj.untyped_storage().nbytes() != array.nbytes)):
+            # a layout of its own (a transpose, a slice of a larger block, an expanded or a
+            # channels-last tensor): PyTorch's pickle keeps its strides, offset and storage
+            raise _NotSafetensors
         if id(obj) not in seen:
             _check_unshared(array, blocks, path)
         # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))

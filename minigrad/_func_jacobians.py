@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from . import autograd
+from .autograd._jacobian_layout import forward_jacobian_blocks, reverse_jacobian_blocks
 from .autograd._transforms import inside_transform
 from ._random_factories import default_generator
 from ._vmap import _RANDOM_ERROR, _flatten
@@ -26,35 +27,80 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
 
 def _jacobian(func, argnums, has_aux, who, build):
     """The Jacobian transform, its blocks made by ``build(out, wrt, keep)``: by rows (reverse
-    mode) or by columns (forward mode's order of operations)."""
+    mode) or by columns (forward mode's order of operations), then laid out as PyTorch's one
+    batched pass leaves them."""
     # what PyTorch's transform is made of, for the custom Functions ``func`` applies:
     # jacrev a vjp, jacfwd a vmap of jvps
-    kinds = ("functorch", "vmap", "forward") if build is _jacobian_columns else ("functorch",)
+    forward = build is _jacobian_columns
+    kinds = ("functorch", "vmap", "forward") if forward else ("functorch",)
+    inner = "jvp(f, primals, tangents)" if forward else "vjp(f, *primals)"
 
     def wrapper(*args, **kwargs):
         _refuse_complex(who, args, "inputs")
         outer = autograd.is_grad_enabled()
         with _recording():
+            given = args
             single, nums, args, leaves, rebuilds = _prepare(args, argnums, outer)
             wrt = [t for group in leaves for t in group]
             with inside_transform(*kinds):
-                out, aux = _split_aux(func(*args, **kwargs), has_aux, who)
+                out, aux = _split_aux(func(*args, **kwargs), has_aux, inner)
             out_flat, out_rebuild = _flatten(out)
             _refuse_complex(who, out_flat, "outputs")
-            jac = []
             for o in out_flat:
                 if not isinstance(o, Tensor):       # torch's words of the vjp/jvp inside
-                    inner = ("jvp(f, primals, tangents)" if build is _jacobian_columns
-                             else "vjp(f, *primals)")
                     raise RuntimeError(f"{inner}: expected f(*primals) to return only tensors, "
                                        f"got unsupported type {type(o)}")
-                blocks = build(o, wrt, outer and _foreign_graph(o, wrt))
-                jac.append(_regroup(_settle(blocks, wrt, outer), rebuilds, single))
+                if not forward and o._array.dtype.kind not in "fc":
+                    raise RuntimeError(f"vjp(f, ...): All outputs of f must be floating-point "
+                                       f"or complex Tensors, got Tensor with dtype {o.dtype}")
+            found = [build(o, wrt, outer and _foreign_graph(o, wrt)) for o in out_flat]
+            if forward:
+                found = _dead_columns(found, out_flat, wrt, leaves, argnums)
+            # (the caller's tensors, in wrt's order: forward mode lays a tangent out in the
+            # memory of its primal's storage)
+            given = [t for a in nums for t in _flatten(given[a])[0] if isinstance(t, Tensor)]
+            blocks = _laid_out(found, out_flat, (wrt, given), forward)
+            jac = [_regroup(_settle(b, wrt, outer), rebuilds, single) for b in blocks]
         result = out_rebuild(jac)
         if has_aux:
             return result, _settle(aux, wrt, outer)
         return result
     return wrapper
+
+
+def _dead_columns(found, outs, wrt, leaves, argnums):
+    """PyTorch's jacfwd puts its dual numbers only at the argument positions that equal an
+    entry of ``argnums`` as given, so a negative entry gets none: its columns are zero (and
+    an output reached by no dual number has no tangent at all)."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    if all(a >= 0 for a in nums):
+        return found
+    dead = [x for a, group in zip(nums, leaves) if a < 0 for x in group]
+    dead_ids = {id(x) for x in dead}
+    result = []
+    for (blocks, likes), o in zip(found, outs):
+        blocks = [b if id(x) not in dead_ids else b.detach().new_zeros(tuple(b.shape))
+                  for b, x in zip(blocks, wrt)]
+        alive = any(k is not None and id(x) not in dead_ids for k, x in zip(likes, wrt))
+        result.append((blocks, [k if alive else None for k in likes]))
+    return result
+
+
+def _laid_out(found, outs, wrt, forward):
+    """Each output's blocks (``found``: (blocks, one pass's gradient or tangent per input,
+    None where none came)) in PyTorch's layout (see ``autograd._batch_layout``); ``wrt``:
+    (the variables, the caller's tensors they stand for)."""
+    if forward:
+        return [forward_jacobian_blocks(blocks, o, wrt, all(k is None for k in likes))
+                for (blocks, likes), o in zip(found, outs)]
+    wrt = wrt[0]
+    columns = []
+    for j, x in enumerate(wrt):
+        got = [likes[j] for _, likes in found if likes[j] is not None]
+        like = next((a for a in got if 0 not in a.strides), got[0] if got else None)
+        columns.append(reverse_jacobian_blocks([blocks[j] for blocks, _ in found], outs, x,
+                                               like))
+    return [[col[i] for col in columns] for i in range(len(outs))]
 
 
 def _refuse_complex(who, tree, what):
@@ -72,12 +118,14 @@ def _jacobian_rows(out, wrt, keep):
     n = out.numel()
     flat_out = out.reshape(-1)
     per_input = [[] for _ in wrt]
+    likes = [None] * len(wrt)           # one pass's gradient per input, for the layout
     for m in range(n):
         if out.requires_grad:
             gs = autograd.grad(flat_out[m], wrt, retain_graph=True, create_graph=keep,
                                allow_unused=True)
         else:
             gs = [None] * len(wrt)
+        likes = [k if k is not None or g is None else g._array for k, g in zip(likes, gs)]
         for rows, g, x in zip(per_input, _zeros_for_unused(gs, wrt), wrt):
             rows.append(g)
     result = []
@@ -87,7 +135,7 @@ def _jacobian_rows(out, wrt, keep):
         else:
             j = x.detach().new_zeros(tuple(out.shape) + tuple(x.shape))
         result.append(j if keep else j.detach())
-    return result
+    return result, likes
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
@@ -127,7 +175,8 @@ def _jacobian_columns(out, wrt, keep):
     element of x: the double-backward trick of ``jvp`` (u -> u^T J is linear in u; its
     gradient along e_j with respect to u is J e_j), on one reverse graph for all columns."""
     if not out.requires_grad:
-        return [x.detach().new_zeros(tuple(out.shape) + tuple(x.shape)) for x in wrt]
+        return ([x.detach().new_zeros(tuple(out.shape) + tuple(x.shape)) for x in wrt],
+                [None] * len(wrt))
     u = out.detach().new_zeros(tuple(out.shape)).requires_grad_(True)
     vjps = autograd.grad(out, wrt, u, create_graph=True, allow_unused=True)
     result = []
@@ -145,7 +194,8 @@ def _jacobian_columns(out, wrt, keep):
             cols.append(c if c is not None else out.detach().new_zeros(tuple(out.shape)))
         j = stack(cols, -1).reshape(tuple(out.shape) + tuple(x.shape))
         result.append(j if keep else j.detach())
-    return result
+    # (whether a tangent reaches the output: any input it depends on)
+    return result, [None if g is None else g._array for g in vjps]
 
 
 def hessian(func, argnums=0):

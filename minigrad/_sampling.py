@@ -168,11 +168,46 @@ def _continuous(t, name):
                            f"dtype must be a floating point but you specified {spelled}")
 
 
+# the largest finite value of each floating dtype (a complex one's parts), and its names in
+# PyTorch's bounds messages (C++ type, scalar type)
+_FLOAT_LIMITS = {np.dtype(np.float16): (65504.0, "c10::Half", "Half"),
+                 np.dtype(dtypes.BFLOAT16): (3.3895313892515355e38, "c10::BFloat16", "BFloat16"),
+                 np.dtype(np.float32): (3.4028234663852886e38, "float", "Float"),
+                 np.dtype(np.float64): (1.7976931348623157e308, "double", "Double"),
+                 np.dtype(np.complex64): (3.4028234663852886e38, "float", "Float"),
+                 np.dtype(np.complex128): (1.7976931348623157e308, "double", "Double")}
+
+
+def check_normal_std(std):
+    """PyTorch's refusal of a negative (or NaN) standard deviation."""
+    if not std >= 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+
+
+def check_uniform_bounds(np_dtype, low, high):
+    """PyTorch's checks of uniform_'s [low, high) for a floating dtype: each bound finite
+    within the dtype's range (NaN is not), low <= high, and high - low within the range."""
+    limits = _FLOAT_LIMITS.get(np_dtype)
+    if limits is None:
+        return
+    top, c_name, scalar = limits
+    if not -top <= low <= top:
+        raise RuntimeError(f"from is out of bounds for {c_name}")
+    if not -top <= high <= top:
+        raise RuntimeError(f"to is out of bounds for {c_name}")
+    if low > high:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={low:g} > to={high:g}")
+    if high - low > top:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{scalar}>::max(), "
+                           f"but found to={high:g} and from={low:g} which result in to-from "
+                           "to exceed the limit")
+
+
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
     """Fill t with draws of N(mean, std^2)."""
     mean, std = float_arg("normal_", "mean", mean), float_arg("normal_", "std", std)
-    if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    check_normal_std(std)
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("normal_kernel_cpu", t._array.dtype)
     if t.is_meta:              # (nothing drawn, as PyTorch's)
@@ -188,9 +223,7 @@ def uniform_(t, *args, generator=None, **kwargs):
     low, high = float_arg("uniform_", "from", low), float_arg("uniform_", "to", high)
     if t._array.dtype.kind not in "fcV":
         raise not_implemented_for("check_uniform_bounds", t._array.dtype)
-    if low > high:
-        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
-                           f"from={low:g} > to={high:g}")
+    check_uniform_bounds(t._array.dtype, low, high)
     if t.is_meta:
         return t
     # (a complex t: both parts uniform in [from, to))

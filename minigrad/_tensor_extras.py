@@ -64,6 +64,7 @@ def _as_subclass(self, cls):
         raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
                         "Tensor is not possible. Make sure your class inherits from Tensor.")
     out = rename_node(self.view(tuple(self.shape)), "AliasBackward0")     # (PyTorch's node)
+    out._array = self._array.view()     # an alias keeps every stride (a size-1 dim's too)
     out.__class__ = cls
     return out
 

@@ -150,9 +150,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add "
                              f"inputs, or you are trying to vmap over a function with no "
                              f"inputs. The latter is unsupported.")
-        if not sizes:
-            raise ValueError(f"{where}: at least one input must be a Tensor mapped over a "
-                             f"dimension (every in_dim is None)")
+        if not sizes:       # (every in_dim None, or no Tensor among the inputs)
+            raise ValueError("vmap: Expected at least one Tensor to vmap over")
         if len(set(sizes)) > 1:
             raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
                              f"dimension, got sizes {sizes} for the mapped dimension")
@@ -164,6 +163,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             examples = ([leaf if d is None else leaf.select(d, b)
                          for leaf, d in zip(leaves, mapped)] for b in range(count))
         results = _run(func, examples, count, leaves, mapped, rebuild, kwargs, randomness)
+        if chunk_size is not None and isinstance(out_dims, tuple) and len(out_dims) == 1 \
+                and isinstance(results[0], Tensor):
+            # PyTorch's chunked path spreads out_dims over the output's structure without the
+            # unwrapping of a 1-tuple that its one-pass path does for a single Tensor
+            raise AssertionError("flat_out_dims must not be None")
         return _stack_outputs(results, out_dims, name, empty=count == 0)
     return batched
 
@@ -380,10 +384,9 @@ def _unbatched(values):
 def _out_leaf_dims(out_dims, first, name):
     """One out_dim per leaf of the first call's output: an int/None spreads over every leaf,
     a tuple/list/dict must match the output's structure; a 1-tuple may wrap the dim of a
-    single output."""
+    single Tensor output."""
     where = f"vmap({name}, ..., out_dims={out_dims})(<inputs>)"
-    if isinstance(out_dims, tuple) and len(out_dims) == 1 and \
-            not isinstance(first, (tuple, list, dict)):
+    if isinstance(out_dims, tuple) and len(out_dims) == 1 and isinstance(first, Tensor):
         out_dims = out_dims[0]
     return _dims_like(out_dims, first, where, "out_dims", "outputs")
 

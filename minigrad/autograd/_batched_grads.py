@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import backend
 from ..tensor import Size, Tensor
 from ._backward_args import GradientEdge, _as_list
+from ._batch_layout import in_batch_layout
 from .grad_mode import set_grad_enabled
 
 __all__ = ["batched_grad"]
@@ -27,6 +28,8 @@ def batched_grad(grad, outputs, inputs, grad_outputs, retain_graph, create_graph
             # (PyTorch takes entry 0 of the batch before it compares shapes)
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
                              "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        if g.shape[0] == 0:
+            raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
         if tuple(g.shape[1:]) != tuple(out.shape):
             # (PyTorch's words name the shape of one batch entry's slice, without its dim 0)
             raise RuntimeError(
@@ -70,5 +73,7 @@ def batched_grad(grad, outputs, inputs, grad_outputs, retain_graph, create_graph
         with set_grad_enabled(bool(create_graph)):
             for b, g in enumerate(found):
                 stacked[b] = g          # recorded (a differentiable copy) with create_graph
-        result.append(stacked)
+            # PyTorch's one batched pass: the batch dim outermost, each entry laid out as one
+            # pass lays it out
+            result.append(in_batch_layout(stacked, first))
     return tuple(result)

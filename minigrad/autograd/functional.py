@@ -21,7 +21,8 @@ constant; without ``create_graph`` every result is detached.
 ``strict=True`` refuses, with an error saying which, an output or a derivative that does not
 depend on the inputs (PyTorch returns zeros there otherwise, and so does minigrad).
 ``vectorize=True`` and ``strategy="forward-mode"`` are accepted with PyTorch's checks and
-give PyTorch's values; minigrad computes them with the same reverse-mode passes.  A
+give PyTorch's values; minigrad computes them with the same reverse-mode passes, laid out
+as PyTorch's single batched pass leaves them (``_batch_layout``).  A
 forward-mode Jacobian is not detached, as PyTorch's is not: it keeps the graph back to the
 inputs and to whatever ``func`` closes over that requires grad (so the forward-over-reverse
 ``hessian`` of a network's output requires grad through its weights).
@@ -32,6 +33,7 @@ from .. import backend
 from ..ops.stacking import stack   # this module sits above ops (minigrad/__init__ imports it)
 from ..tensor import Tensor
 from .engine import grad
+from ._jacobian_layout import forward_jacobian_blocks, reverse_jacobian_blocks
 from ._transforms import inside_transform
 from .grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
@@ -312,6 +314,13 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     ``strategy="forward-mode"`` (which PyTorch allows only with ``vectorize=True``, without
     ``strict`` and ``create_graph``) gives the same Jacobian, computed here in reverse mode
     (for tuple inputs nested in lists, as PyTorch's forward mode returns it)."""
+    return _jacobian(func, inputs, create_graph, strict, vectorize, strategy, False)
+
+
+def _jacobian(func, inputs, create_graph, strict, vectorize, strategy, outer):
+    """``jacobian``; ``outer``: it is a Hessian's outer Jacobian (whose forward-mode blocks
+    for a gradient that depends on the inputs carry a graph in PyTorch, as its tangents are
+    computed from the inner pass's graph)."""
     if strategy not in _STRATEGIES:
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". '
                              'Hint: If your function has more outputs than inputs, '
@@ -337,24 +346,33 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         # PyTorch's forward mode runs func on the inputs themselves and keeps the graph of its
         # Jacobian (to the inputs and to what func closes over): built here by create_graph
-        inputs = _leaves(inputs, create_graph or forward, need_graph=True)
+        given, inputs = inputs, _leaves(inputs, create_graph or forward, need_graph=True)
         # forward mode, as PyTorch's: a custom Function it runs needs a jvp staticmethod
         with inside_transform(*(("forward",) if strategy == "forward-mode" else ())):
             result = func(*inputs)
-        out_tuple, outputs = _as_tuple(result, "outputs of the user-provided function",
-                                       "jacobian")
+        # (PyTorch's forward mode checks them with no function name: "given to None")
+        out_tuple, outputs = _as_tuple(result, *(("outputs", None) if forward else (
+            "outputs of the user-provided function", "jacobian")))
         _require_grad(outputs, "outputs", strict)
         if vectorize and strict:
             raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                                "`vectorized=True` are not supported together. Please either "
                                "set `strict=False` or `vectorize=False`.")
-        rows = tuple(_jacobian_of(i, out, inputs, create_graph or forward, strict, vectorize)
-                     for i, out in enumerate(outputs))
+        if vectorize and not forward and any(o.requires_grad for o in outputs) and sum(
+                o.numel() for o in outputs) == 0:
+            # (PyTorch's batched backward reads entry 0 of an empty batch of grad_outputs)
+            raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
+        found = [_jacobian_of(i, out, inputs, create_graph or forward, strict, vectorize)
+                 for i, out in enumerate(outputs)]
+        rows = tuple(blocks for blocks, _ in found)
     if forward:
         rows = tuple(_forward_row(row, {id(x) for x in inputs if x.grad_fn is None})
                      for row in rows)
     else:
         rows = _detach_all(rows, create_graph)
+    if vectorize:
+        rows = _batched_layouts(rows, [likes for _, likes in found], outputs,
+                                (inputs, given), forward, outer)
     if forward and is_tuple:
         rows = [list(row) for row in rows]      # PyTorch's forward mode nests lists here
     return _unpack_nested(rows, out_tuple, is_tuple)
@@ -401,6 +419,7 @@ def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):
         raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but "
                            f"got {out.dtype}")
     per_input = [[] for _ in inputs]
+    likes = [None] * len(inputs)        # one pass's gradient per input, for its layout
     for k in range(out.numel()):
         onehot = xp.zeros(out._array.size, dtype=out._array.dtype)
         onehot[k] = 1
@@ -412,10 +431,13 @@ def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):
                     raise RuntimeError(f"Output {i} of the user-provided function is "
                                        f"independent of input {j}." + _NOT_STRICT)
                 gj = _zeros_like(x)
-            elif strict and create_graph and not gj.requires_grad:
-                raise RuntimeError(f"The jacobian of the user-provided function is independent "
-                                   f"of input {i}. This is not allowed in strict mode when "
-                                   "create_graph=True.")
+            else:
+                if likes[j] is None:
+                    likes[j] = gj._array
+                if strict and create_graph and not gj.requires_grad:
+                    raise RuntimeError(f"The jacobian of the user-provided function is "
+                                       f"independent of input {i}. This is not allowed in "
+                                       "strict mode when create_graph=True.")
             per_input[j].append(gj)
     blocks = []
     for x, rows in zip(inputs, per_input):
@@ -424,7 +446,24 @@ def _jacobian_of(i, out, inputs, create_graph, strict, vectorize):
             blocks.append(Tensor._wrap(xp.zeros(shape, dtype=x._array.dtype)))
         else:       # no rows without vectorize: stack refuses the empty list, as PyTorch's
             blocks.append(stack(rows, 0).reshape(shape))
-    return tuple(blocks)
+    return tuple(blocks), likes
+
+
+def _batched_layouts(rows, likes, outputs, inputs, forward, outer):
+    """A vectorized Jacobian's blocks (rows: one per output) laid out as PyTorch's single
+    batched pass leaves them (forward mode: per output; reverse mode: per input).
+    ``inputs``: (the tensors func ran on, those the caller gave)."""
+    if forward:
+        return tuple(forward_jacobian_blocks(row, out, inputs, all(k is None for k in lk),
+                                             outer)
+                     for row, out, lk in zip(rows, outputs, likes))
+    columns = []
+    for j, x in enumerate(inputs[0]):
+        # (several outputs' gradients summed: a broadcast one takes the other's layout)
+        found = [lk[j] for lk in likes if lk[j] is not None]
+        like = next((a for a in found if 0 not in a.strides), found[0] if found else None)
+        columns.append(reverse_jacobian_blocks([row[j] for row in rows], outputs, x, like))
+    return tuple(tuple(col[i] for col in columns) for i in range(len(rows)))
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
@@ -448,6 +487,6 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         _require_grad(jac, "jacobian", strict)
         return jac
 
-    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
-                   vectorize=vectorize, strategy=outer_jacobian_strategy)
+    res = _jacobian(gradient, inputs, create_graph, strict, vectorize,
+                    outer_jacobian_strategy, True)
     return _unpack_nested(res, is_tuple, is_tuple)

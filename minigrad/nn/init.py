@@ -20,6 +20,7 @@ from .._warn_once import warn_user as _warn_user
 from .. import backend
 from ..ops._util import not_implemented_for as _not_implemented_for
 from .._random_factories import normal_draws, stream_of, uniform_draws
+from .._sampling import check_normal_std, check_uniform_bounds
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
@@ -96,6 +97,7 @@ def _drawable(tensor, kernel):
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b) (both parts, for a complex tensor)."""
     _drawable(tensor, "check_uniform_bounds")
+    check_uniform_bounds(tensor._array.dtype, a, b)
     if tensor.is_meta:
         return tensor
     return _write(tensor, uniform_draws(generator, tuple(tensor.shape), tensor._array.dtype,
@@ -105,6 +107,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2) (each part N(mean, std^2 / 2), for a
     complex tensor, as PyTorch)."""
+    check_normal_std(std)
     _drawable(tensor, "normal_kernel_cpu")
     if tensor.is_meta:
         return tensor
@@ -297,6 +300,10 @@ def dirac_(tensor, groups=1):
     out_per_group = sizes[0] // groups
     values = np.zeros(sizes)
     centre = tuple(s // 2 for s in sizes[2:])
+    empty = next((d for d, s in enumerate(sizes[2:], 2) if s == 0), None)
+    if empty is not None and min(out_per_group, sizes[1]) > 0:
+        # (PyTorch writes each centre element by indexing: an empty kernel dim refuses it)
+        raise IndexError(f"index 0 is out of bounds for dimension {empty} with size 0")
     for g in range(groups):
         for d in range(min(out_per_group, sizes[1])):
             values[(g * out_per_group + d, d) + centre] = 1.0

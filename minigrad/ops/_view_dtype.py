@@ -22,13 +22,19 @@ def view_as_dtype(a, dtype):
         if src.ndim == 0:
             raise RuntimeError(f"self.dim() cannot be 0 {what}")
         strides = a.stride()        # PyTorch's, size-1 and empty dims' too
+        ratio = new // old
+        # PyTorch's order: the last dim's size (to a larger element), its stride, then where
+        # the elements start and the other strides (to a larger element)
+        if new > old and src.shape[-1] % ratio:
+            raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but got "
+                               f"{src.shape[-1]}")
         if strides[-1] != 1:
             raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {strides[-1]}")
         if new > old:
-            ratio = new // old
-            if src.shape[-1] % ratio:
-                raise RuntimeError(f"self.size(-1) must be divisible by {ratio} {what}, but got "
-                                   f"{src.shape[-1]}")
+            offset = a.storage_offset()
+            if offset % ratio:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {ratio} {what}, "
+                                   f"but got {offset}")
             for i, stride in enumerate(strides[:-1]):
                 if stride % ratio:
                     raise RuntimeError(f"self.stride({i}) must be divisible by {ratio} {what}, "

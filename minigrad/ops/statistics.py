@@ -171,7 +171,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
     if not scalar_q:
         if qa.dtype != input._array.dtype:
             raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
-    if ((qa < 0) | (qa > 1)).any():
+    if not ((qa >= 0) & (qa <= 1)).all():          # (a NaN q is out of range too)
         raise RuntimeError("quantile() q values must be in the range [0, 1]")
     if dim is None:
         x, d = reshape(input, -1), 0

@@ -19,6 +19,7 @@ from ..._warn_once import warn_user
 from ... import backend
 from ...autograd import Function
 from ...autograd import is_grad_enabled
+from ...autograd._engine_checks import _checked_hook_result
 from ...tensor import Tensor
 
 __all__ = ["BackwardHookCall"]
@@ -40,12 +41,29 @@ class BackwardHookFunction(Function):
 
 
 def _as_tuple(result, n, what):
-    result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
-    if len(result) != n:
+    """What a hook returned, as a tuple of ``n`` gradients.  PyTorch takes its len() whatever
+    it is (a bare Tensor: its first dim, so that one of n rows passes as n gradients)."""
+    count = len(result)
+    if count != n:
         kind = "pre hook" if what == "output" else "hook"     # which hook returned it
         raise RuntimeError(f"Backward {kind} returned an invalid number of grad_{what}, got "
-                           f"{len(result)}, but expected {n}")
-    return result
+                           f"{count}, but expected {n}")
+    return tuple(result)
+
+
+def _hook():
+    """(a stand-in named as the tensor hook PyTorch checks a module hook's values through)"""
+
+
+_hook.__name__ = "hook"
+
+
+def _checked(grads, new):
+    """A module hook's replacement gradients, each checked against the one it replaces as
+    PyTorch checks them: None stays None; a value for a None, a non-Tensor, another dtype or
+    another size is refused in PyTorch's words."""
+    return tuple(None if v is None else _checked_hook_result(_hook, g, v)
+                 for g, v in zip(grads, new))
 
 
 class BackwardHookCall:
@@ -104,7 +122,7 @@ class BackwardHookCall:
         for hook in list(self.pre_hooks.values()):
             result = hook(self.module, full)
             if result is not None:
-                full = _as_tuple(result, self.n_outputs, "output")
+                full = _checked(full, _as_tuple(result, self.n_outputs, "output"))
         self.grad_output = full
         if not self.input_slots and self.hooks:   # nothing will reach the inputs: run now
             warn_user("Full backward hook is firing when gradients are computed with "
@@ -134,7 +152,8 @@ class BackwardHookCall:
         for hook in list(self.hooks.values()):
             result = hook(self.module, grad_input, grad_output)
             if result is not None:
-                grad_input = _as_tuple(result, len(grad_input), "input")
+                grad_input = _checked(grad_input,
+                                      _as_tuple(result, len(grad_input), "input"))
         return grad_input
 
 

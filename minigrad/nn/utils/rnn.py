@@ -23,6 +23,7 @@ from ...ops.inplace import check_broadcasts_into
 from ...ops.movement import reshape
 from ...ops.stacking import cat
 from ...ops.scatter_gather import IndexSelect
+from ..._memory_format import contiguous_format
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence",
@@ -69,10 +70,14 @@ class PackedSequence(_Fields):
         if unsorted_indices is None:
             unsorted_indices = invert_permutation(sorted_indices)
         if batch_sizes is None:
-            raise TypeError("PackedSequence needs batch_sizes; build it with "
-                            "pack_padded_sequence or pack_sequence")
-        if not isinstance(batch_sizes, Tensor):
-            batch_sizes = _int64(batch_sizes)
+            # (PyTorch's form PackedSequence((data, batch_sizes)), asserted as it asserts it)
+            if not (isinstance(data, (list, tuple)) and len(data) == 2):
+                raise AssertionError("Expected data to be a list or tuple of length 2")
+            data, batch_sizes = data
+        elif not isinstance(batch_sizes, Tensor):
+            # (PyTorch reads its device first)
+            raise AttributeError(f"'{type(batch_sizes).__name__}' object has no attribute "
+                                 "'device'")
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args, **kwargs):
@@ -162,9 +167,20 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got "
                            f"{ndim}D cpu Long tensor")
     lengths = _host(lengths)
+    batch_dim = 0 if batch_first else 1
+    if not enforce_sorted and len(lengths) != input.shape[batch_dim]:
+        # PyTorch reorders the batch first (index_select by the sorted order of the lengths):
+        # a longer list of lengths indexes past it, a shorter one keeps its first rows only
+        if len(lengths) > input.shape[batch_dim]:
+            if batch_dim == 0:          # (index_select's words differ by the dim)
+                raise IndexError("index out of range in self")
+            bad = next(int(i) for i in _sorted_order(lengths, False)
+                       if i >= input.shape[batch_dim])
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} "
+                               f"axis_dim={input.shape[batch_dim]}")
+        input = input.narrow(batch_dim, 0, len(lengths))
     if input.numel() == 0:
         raise RuntimeError("Cannot pack empty tensors.")
-    batch_dim = 0 if batch_first else 1
     if len(lengths) != input.shape[batch_dim]:
         raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
                            f"{len(lengths)} (batch_size={input.shape[batch_dim]})")
@@ -289,13 +305,14 @@ def unpad_sequence(padded_sequences, lengths, batch_first=False):
     if not batch_first:
         padded_sequences.transpose_(0, 1)
     # (PyTorch reads each by an index tensor of its steps: a fresh row-major copy)
-    return [padded_sequences[b, :int(n)].contiguous() for b, n in enumerate(lengths)]
+    return [padded_sequences[b, :int(n)].clone(memory_format=contiguous_format)
+            for b, n in enumerate(lengths)]
 
 
 def pack_sequence(sequences, enforce_sorted=True):
     """Pack a list of tensors (L_i, *): :func:`pad_sequence` then :func:`pack_padded_sequence`
     with lengths L_i."""
-    lengths = [s.shape[0] for s in sequences]
+    lengths = [s.size(0) for s in sequences]       # (a 0-d one: size's IndexError)
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
 
