@@ -26,6 +26,8 @@ refuse, and neither does minigrad.
 """
 from __future__ import annotations
 
+from . import _memory_format as mf
+from .ops.inplace import _room_in_base
 from .ops.write_overlap import FULL_OVERLAP, INPUT_OVERLAP, PARTIAL_OVERLAP, memory_overlap
 from .tensor import Tensor
 
@@ -361,3 +363,47 @@ def check_self_overlap(out, result, rule):
         if isinstance(o, Tensor) and isinstance(r, Tensor) and o.shape == r.shape and \
                 _overlaps_itself(o._array):
             raise RuntimeError(_SELF_OVERLAP)
+
+
+# the ops of NO_OVERLAP that check the overlap after resizing their out (PyTorch's structured
+# kernels); index_select, take, masked_select, kthvalue and nonzero check it before, as given
+CHECKED_AFTER_RESIZE = NO_OVERLAP - {"index_select", "take", "masked_select", "kthvalue",
+                                     "nonzero"}
+
+
+def check_grown_overlap(out, result, inputs, rule):
+    """For the ops that refuse any overlap of ``out`` with an input and check it after the
+    resize (``CHECKED_AFTER_RESIZE``): an out with fewer elements than the op's ``result``
+    grows, in its resize, into the memory of the tensor it is a view of where that has room
+    (as PyTorch grows it within its storage), so the grown out is checked against the
+    inputs, as PyTorch checks after its resize (``gather(x, 0, base[1:3], out=base[:1])``:
+    the out grown to base[:2] covers the index). ``check_overlap`` checked the out as it was
+    given."""
+    if rule not in CHECKED_AFTER_RESIZE:
+        return
+    pairs = zip(out, result) if isinstance(out, (tuple, list)) and isinstance(
+        result, tuple) else ((out, result),)
+    for o, r in pairs:
+        if not (isinstance(o, Tensor) and isinstance(r, Tensor)) or o._base is None or \
+                r._array.size <= o._array.size:
+            continue
+        grown = _grown_memory(o, r._array.size)
+        if grown is None:
+            continue
+        for t in inputs:
+            if isinstance(t, Tensor) and t is not o and memory_overlap(grown, t._array):
+                raise RuntimeError(INPUT_OVERLAP)
+
+
+def _grown_memory(t, n):
+    """The ``n`` elements ``resize_`` would give ``t`` within its base's memory (as
+    ``ops.inplace.resize_unchecked_`` finds them), or None where it would take new memory."""
+    a = t._array
+    if a.size and mf.is_non_overlapping_and_dense(a.shape, mf.element_strides(a)) and \
+            min(a.strides, default=0) >= 0:
+        flat = a.ravel(order="K")
+    elif a.size:
+        return None                     # (a copy: new memory)
+    else:
+        flat = a.reshape(-1)
+    return _room_in_base(t, flat, n)

@@ -220,6 +220,7 @@ def _torch_args(fn, method=False, name=None):
         if name == "logsumexp" and isinstance(out, Tensor) and isinstance(result, Tensor):
             result = logsumexp_for_out(args, kwargs, result, out)   # (PyTorch's steps)
         OR.check_self_overlap(out, result, rule)
+        OR.check_grown_overlap(out, result, _tensor_arguments(args, kwargs), rule)
         return _write_out(out, result, name, rule)
     return call
 

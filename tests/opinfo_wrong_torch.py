@@ -14,6 +14,13 @@ def _poles(x):
     return (x <= 0) & (x == torch.floor(x))
 
 
+def _wide(x):
+    """``x`` as a float64 tensor: torch compares uint16/32/64 tensors only with tensors
+    ("gt_cpu" not implemented for 'UInt16' given a Python number), and op_db has zeta
+    samples of those dtypes."""
+    return torch.as_tensor(x).to(torch.float64)
+
+
 # the cases, op by op:
 # - polar: torch takes the gradient for abs from the output's direction out / |out|, which
 #   is 0 at abs = 0 (gradcheck fails there: the derivative is e^(i angle)) and flipped for
@@ -45,7 +52,7 @@ _WRONG_TORCH_AT = {
     "digamma": [(0, lambda x, **kw: _poles(x))],
     "polygamma": [(0, lambda x, *rest, **kw: _poles(x))],
     "special.polygamma": [(0, lambda x, *rest, **kw: _poles(x))],
-    "special.zeta": [("out", lambda s, q, **kw: (s > 1e13) & (q > 1))],
+    "special.zeta": [("out", lambda s, q, **kw: (_wide(s) > 1e13) & (_wide(q) > 1))],
     "special.log_ndtr": [(0, lambda x, **kw: x < -1e5)],
     "special.airy_ai": [("out", lambda x, **kw: (x > -2.6) & (x < -2.0))],
     "signal.windows.kaiser": [("out", lambda m, beta=12.0, **kw: beta > 88)],

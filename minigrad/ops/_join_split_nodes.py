@@ -60,8 +60,12 @@ class Cat(Function):
     complex_ok = True             # linear, real coefficients: right as written
     saved_fields = {"dim": "dim"}
 
-    def forward(self, *arrays, dim):
-        self.dim = dim
+    def forward(self, *arrays, dim, legacy=()):
+        # legacy: the positions of PyTorch's legacy empty 1-d inputs (shape (0,)), which take
+        # no part in the join but are inputs of the node, so that each gets an empty gradient
+        self.dim, self.legacy = dim, legacy
+        if legacy:
+            arrays = [a for i, a in enumerate(arrays) if i not in legacy]
         self.sizes = [a.shape[dim] for a in arrays]
         xp = backend.xp_of(arrays[0])
         shape = list(arrays[0].shape)
@@ -80,8 +84,23 @@ class Cat(Function):
         return xp.concatenate(arrays, axis=dim, out=out)
 
     def backward(self, g):
+        if self.legacy:
+            return self._with_legacy(g)
         grads, start = [], 0
         for size, needed in zip(self.sizes, self.needs_input_grad):
+            grads.append(_narrow(g, self.dim, start, size) if needed else None)
+            start += size
+        return tuple(grads)
+
+    def _with_legacy(self, g):
+        """Each joined input its slice of ``g``; each legacy empty one zeros of shape (0,)."""
+        grads, start, sizes = [], 0, iter(self.sizes)
+        for i, needed in enumerate(self.needs_input_grad):
+            if i in self.legacy:
+                grads.append(Tensor._wrap(backend.xp_of(g._array).zeros((0,), g._array.dtype))
+                             if needed else None)
+                continue
+            size = next(sizes)
             grads.append(_narrow(g, self.dim, start, size) if needed else None)
             start += size
         return tuple(grads)

@@ -111,7 +111,8 @@ def cat(tensors, dim=0):
         # joined dtype
         _same_device_check(tensors, "cat")
         return Cat.apply(*(cast(t, dtype) for t in tensors), dim=0)
-    tensors = kept
+    legacy = tuple(i for i, t in enumerate(tensors) if t._array.shape == (0,))
+    joined, tensors = tensors, kept
     ref = tensors[0]
     d = normalize_dim(dim, ref.ndim)
     shape = ref._array.shape
@@ -130,7 +131,8 @@ def cat(tensors, dim=0):
                                    f" size {ref.shape[ax]} but got size {t.shape[ax]} for tensor "
                                    f"number {i} in the list.")
     _same_device_check(tensors, "cat")
-    return Cat.apply(*(cast(t, dtype) for t in tensors), dim=d)
+    # the legacy empty tensors stay inputs of the node (each gets an empty gradient)
+    return Cat.apply(*(cast(t, dtype) for t in joined), dim=d, legacy=legacy)
 
 
 def _joined_dtype(tensors):
