@@ -252,11 +252,11 @@ CASES = [
       TypeError, r"conv2d\(\) received an invalid combination of arguments - got "
                  r"\(list, Tensor\)"),
     C("Conv2d-in_channels-vs-groups", lambda T: T.nn.Conv2d(3, 4, 3, groups=2), ValueError,
-      r"in_channels must be divisible by groups \(got in_channels=3, groups=2\)"),
+      r"^in_channels must be divisible by groups$"),
     C("Conv2d-out_channels-vs-groups", lambda T: T.nn.Conv2d(4, 3, 3, groups=2), ValueError,
-      r"out_channels must be divisible by groups \(got out_channels=3, groups=2\)"),
+      r"^out_channels must be divisible by groups$"),
     C("Conv2d-same-strided", lambda T: T.nn.Conv2d(2, 2, 3, stride=2, padding="same"),
-      ValueError, r"padding='same' is not supported for strided .*got stride=\(2, 2\)"),
+      ValueError, r"^padding='same' is not supported for strided convolutions$"),
     C("Conv2d-padding-string", lambda T: T.nn.Conv2d(4, 4, 3, padding="foo"), ValueError,
       r"Invalid padding string 'foo', should be one of"),
 
@@ -273,7 +273,7 @@ CASES = [
     C("max_pool2d-kernel-0", lambda T: F(T).max_pool2d(T.ones(1, 1, 8, 8), 0, stride=1),
       RuntimeError, r"kernel size should be greater than zero, but got kH: 0 kW: 0"),
     C("max_pool2d-rank", lambda T: F(T).max_pool2d(T.ones(8), 2), RuntimeError,
-      r"3D or 4D \(batch mode\) tensor expected for input, but got input of size: \[8\]"),
+      r"^non-empty 3D or 4D \(batch mode\) tensor expected for input$"),
     C("max_pool2d-dilation-0", lambda T: F(T).max_pool2d(T.ones(1, 1, 8, 8), 2, dilation=0),
       RuntimeError, r"dilation should be greater than zero, but got dilationH: 0 dilationW: 0"),
     C("max_pool2d-padding-negative", lambda T: F(T).max_pool2d(T.ones(1, 1, 8, 8), 2,

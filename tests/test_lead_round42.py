@@ -157,3 +157,50 @@ def test_deep_copy_of_a_view_keeps_its_place_in_its_storage():
     storage_offset() and untyped_storage() are the view's, and so are those of a view of
     the copy and of a copy of the copy; the copy itself is no view."""
     assert _copied_layout(minigrad) == _copied_layout(torch)
+
+
+def _refusal(call):
+    try:
+        call()
+    except Exception as exc:                           # noqa: BLE001 -- compared below
+        return type(exc).__name__, str(exc)
+    return None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_mismatched_weight_dtype_words_follow_torchs_kernel(threads_restored, threads):
+    """A float32 input with a float64 weight: PyTorch's words name the kernel that finds it
+    (oneDNN's for grouped, strided, dilated or batched problems, by its rule; the plain
+    kernels' otherwise), which depends on its thread count as well."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    minigrad.set_num_threads(threads)
+    try:
+        for name, batch, groups, k, stride in [("conv2d", 0, 2, 3, 1), ("conv2d", 1, 1, 1, 1),
+                                               ("conv2d", 2, 1, 1, 1), ("conv1d", 1, 2, 3, 2),
+                                               ("conv3d", 1, 1, 3, 1), ("conv2d", 16, 1, 1, 1),
+                                               ("conv_transpose2d", 1, 2, 3, 1),
+                                               ("conv_transpose3d", 2, 1, 1, 1)]:
+            nd = int(name[-2])
+            shape = ((batch,) if batch else ()) + (4,) + (9,) * nd
+            got = []
+            for lib in (minigrad, torch):
+                f = getattr(lib.nn.functional, name)
+                x = lib.ones(shape)
+                w = lib.ones((4, 4 // groups) + (k,) * nd, dtype=lib.float64)
+                got.append(_refusal(lambda: f(x, w, stride=stride, groups=groups)))
+            assert got[0] == got[1], (name, batch, groups, k, stride, got)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_layer_and_pool_refusals_in_torchs_words():
+    cases = [lambda L: L.nn.Conv2d(3, 4, 3, groups=2),
+             lambda L: L.nn.Conv2d(4, 3, 3, groups=2),
+             lambda L: L.nn.Conv2d(2, 2, 3, stride=2, padding="same"),
+             lambda L: L.nn.Conv2d(4, 4, 3, groups=0),
+             lambda L: L.nn.MaxPool3d(3)(L.ones(1, 1, 1, 4, 4, 4)),
+             lambda L: L.nn.AvgPool3d(3)(L.ones(())),
+             lambda L: L.nn.functional.max_pool2d(L.ones(8), 2)]
+    for case in cases:
+        assert _refusal(lambda: case(minigrad)) == _refusal(lambda: case(torch))

@@ -95,16 +95,16 @@ def _batched_shape(nd, x):
     return tuple(x.shape) if x.ndim == nd + 2 else (1,) + tuple(x.shape)
 
 
-def _weight_dtype_error(nd, x, w):
+def _weight_dtype_error(nd, x, w, one_dnn=False):
     """PyTorch's words for a weight of another dtype than the input, by the kernel that finds
-    it: a complex input's split into real convolutions; oneDNN's for a float32 batch of two or
-    more images or any bfloat16 input; the plain kernels' for the rest."""
+    it: a complex input's split into real convolutions; oneDNN's where PyTorch takes that
+    kernel (``one_dnn``, see ``_one_dnn``: any bfloat16 input, float32 by its rule); the plain
+    kernels' for the rest."""
     types = f"Input type ({tensor_type_string(x.dtype)}) and weight type " \
             f"({tensor_type_string(w.dtype)}) should be the same"
     if x.dtype.kind == "c":
         return RuntimeError(types)
-    if x.dtype.name == "bfloat16" or (x.dtype.name == "float32" and x.ndim == nd + 2 and
-                                      x.shape[0] > 1):
+    if one_dnn:
         return RuntimeError(f"{types} or input should be a MKLDNN tensor and weight is a dense "
                             f"tensor")
     return RuntimeError(f"expected scalar type {scalar_type_name(x.dtype)} but found "
@@ -323,9 +323,11 @@ def empty_dtype(x, w):
     return w.dtype if rank[w.dtype.kind] > rank[x.dtype.kind] else x.dtype
 
 
-def _check_dtypes(nd, x, w, b, dilation, transposed, columns=True):
+def _check_dtypes(nd, x, w, b, dilation, transposed, one_dnn, columns=True):
     """PyTorch's dtype checks, in its order. An input with no batch takes PyTorch's shortcut
-    to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``)."""
+    to an empty result: only the bias must match it (the result's dtype: ``empty_dtype``).
+    ``one_dnn``: a callable, whether PyTorch takes its oneDNN kernel (asked only for the words
+    of a mismatched weight)."""
     empty = x.ndim == nd + 2 and x.shape[0] == 0
     # PyTorch's kernels: no bool convolution; a transposed one of int64 or floating only
     refused = x.dtype.name not in ("int64", "float16", "bfloat16", "float32", "float64",
@@ -344,7 +346,7 @@ def _check_dtypes(nd, x, w, b, dilation, transposed, columns=True):
             and not empty:
         raise not_implemented_for("slow_conv_dilated<>", x.dtype)
     if w.dtype != x.dtype and not empty:
-        raise _weight_dtype_error(nd, x, w)
+        raise _weight_dtype_error(nd, x, w, one_dnn())
     if b is None or b.dtype == x.dtype:
         return
     if transposed and (nd < 3 or empty):
@@ -425,7 +427,9 @@ def conv_args(op, nd, x, w, b, stride, padding, dilation, groups):
         # (an ungrouped 1x1x1 kernel with no stride or padding needs no column copy in 3-d)
         columns = any(k != 1 for k in w.shape[2:]) or any(s != 1 for s in stride) or \
             any(q != 0 for q in padding) or int(groups) > 1
-        _check_dtypes(nd, x, w, b, dilation, transposed=False, columns=columns)
+        _check_dtypes(nd, x, w, b, dilation, transposed=False, columns=columns,
+                      one_dnn=lambda: _one_dnn(nd, xb, x.dtype, w.shape, int(groups),
+                                               stride, dilation))
     return dict(stride=tuple(stride), padding=pads, dilation=tuple(dilation),
                 groups=int(groups), batched=x.ndim == nd + 2)
 
@@ -444,11 +448,11 @@ def conv_transpose_args(op, nd, x, w, b, stride, padding, output_padding, groups
     output_padding = _expand(op, nd, w, "output_padding", _parsed(output_padding, nd))
     _check_shapes(op, nd, xb, w, b, stride, padding, dilation, groups, output_padding)
     _check_empty_input(nd, xb)
+    one_dnn = _one_dnn(nd, xb, x.dtype, w.shape, groups, stride, dilation)
     if xb[0] == 0:
         _check_empty_batch_output(xb, w, groups, stride, padding, dilation, output_padding)
     else:
-        _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding,
-                                 _one_dnn(nd, xb, x.dtype, w.shape, groups, stride, dilation))
-    _check_dtypes(nd, x, w, b, dilation, transposed=True)
+        _check_transposed_kernel(nd, xb, w, stride, padding, dilation, output_padding, one_dnn)
+    _check_dtypes(nd, x, w, b, dilation, transposed=True, one_dnn=lambda: one_dnn)
     return dict(stride=stride, padding=padding, output_padding=output_padding,
                 dilation=dilation, groups=int(groups), batched=x.ndim == nd + 2)

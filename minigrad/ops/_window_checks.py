@@ -180,7 +180,7 @@ def _check_pool_rank(op, nd, x, fast_1d):
     if op == "avg_pool2d":          # more dims: after the window's checks (the caller refuses
         return                      # fewer), with an empty dim's words
     raise RuntimeError(f"non-empty {nd + 1}D or {nd + 2}D (batch mode) tensor expected for "
-                       f"input, but got input of size: {list(x.shape)}")
+                       f"input")
 
 
 def _check_windows(nd, kernel, stride, padding, dilation):

@@ -33,20 +33,17 @@ class _ConvNd(Module):
                  dtype=None):
         super().__init__()
         if groups <= 0:
-            raise ValueError(f"groups must be a positive integer (got groups={groups})")
+            raise ValueError("groups must be a positive integer")
         if in_channels % groups != 0:
-            raise ValueError(f"in_channels must be divisible by groups (got in_channels="
-                             f"{in_channels}, groups={groups})")
+            raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
-            raise ValueError(f"out_channels must be divisible by groups (got out_channels="
-                             f"{out_channels}, groups={groups})")
+            raise ValueError("out_channels must be divisible by groups")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                                  f"{_PADDING_STRINGS}")
             if padding == "same" and any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions "
-                                 f"(stride must be 1, got stride={tuple(stride)})")
+                raise ValueError("padding='same' is not supported for strided convolutions")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {set(_PADDING_MODES)}, but got "
                              f"padding_mode='{padding_mode}'")
@@ -299,8 +296,7 @@ class _LazyConvXdMixin(LazyModuleMixin):
                                f"size: {input.shape}")
         self.in_channels = int(input.shape[1 if batched else 0])
         if self.in_channels % self.groups != 0:
-            raise ValueError(f"in_channels must be divisible by groups (got in_channels="
-                             f"{self.in_channels}, groups={self.groups})")
+            raise ValueError("in_channels must be divisible by groups")
         if self.transposed:
             shape = (self.in_channels, self.out_channels // self.groups)
         else:
