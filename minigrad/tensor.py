@@ -30,7 +30,7 @@ from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
 from ._tensor_base import VersionCounter, _INFERENCE
-from ._tensor_copies import copied_memory
+from ._tensor_copies import copied_memory, storage_array
 from ._tensor_python import TensorPython
 from ._size import Size, _SIZE_OF
 
@@ -405,6 +405,9 @@ class Tensor(TensorPython):
         """The same data (shared memory), cut out of the graph."""
         t = Tensor._wrap(self._array)
         t._vcounter = self._vcounter
+        whole = storage_array(self)
+        if whole is not self._array:        # a view's: the same storage, at the same offset
+            t.__dict__["_storage_root"] = whole
         return t
 
     def detach_(self) -> "Tensor":

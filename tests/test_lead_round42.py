@@ -204,3 +204,17 @@ def test_layer_and_pool_refusals_in_torchs_words():
              lambda L: L.nn.functional.max_pool2d(L.ones(8), 2)]
     for case in cases:
         assert _refusal(lambda: case(minigrad)) == _refusal(lambda: case(torch))
+
+
+def test_detached_view_keeps_its_place_in_its_storage():
+    """detach() of a view is no view (as PyTorch's) but lies in the same storage, at the same
+    offset; so do views of it."""
+    def layout(lib):
+        x = lib.arange(12.).reshape(4, 3)
+        d = x[1:].detach()
+        e = d[1:]
+        out = [(t.storage_offset(), t.untyped_storage().nbytes(), t._base is None)
+               for t in (d, e, x.detach())]
+        d.mul_(-1)                                       # the same memory as x
+        return out + [x.tolist()]
+    assert layout(minigrad) == layout(torch)
