@@ -11,6 +11,7 @@ import math
 
 from .._warn_once import warn_user
 from ..ops.linear import linear
+from ..ops.normalization import check_values_per_channel
 from ..overrides import (  # noqa: F401  (F.has_torch_function(...), as PyTorch's F exposes)
     handle_torch_function, has_torch_function, has_torch_function_unary,
     has_torch_function_variadic)
@@ -111,9 +112,4 @@ def _get_softmax_dim(name, ndim, stacklevel):
 def _verify_batch_size(size):
     """``ValueError`` when the (N, C, *S) ``size`` leaves one value per channel (N prod(S)
     is 1): batch statistics need more than one."""
-    count = size[0]
-    for extent in size[2:]:
-        count *= extent
-    if count == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                         f"size {size}")
+    check_values_per_channel(size, size)
