@@ -2,9 +2,9 @@
 
 The PyTorch examples' kinds of scripts (a word-level language model with tied weights,
 batchified corpora and hidden-state repackaging; DCGAN; a VAE; actor-critic and REINFORCE;
-time-sequence prediction with LSTMCells and L-BFGS; a siamese network; the fast neural
-style transformer net; the MNIST, regression, super-resolution, forward-forward and GAT
-examples), nanoGPT and minGPT (configure_optimizers, causal attention with a buffer mask,
+time-sequence prediction with LSTMCells and L-BFGS; a siamese network; the MNIST,
+regression, super-resolution, forward-forward and GAT examples; round 39 has the fast neural
+style net), nanoGPT and minGPT (configure_optimizers, causal attention with a buffer mask,
 generate with top-k, gradient accumulation, warmup-cosine schedules, checkpoints), timm's
 layers (DropPath, LayerScale, squeeze-excite, ConvNeXt blocks, weight EMA, mixup), the
 torchvision reference training loop (weight-decay groups by norm class, chained warmup
@@ -552,100 +552,6 @@ def siamese_pairs_shared_tower_concat_head_bce_adadelta_and_steplr(L):
             correct = pred.eq(target.view_as(pred)).sum().item()
         record.append((loss.item(), correct, sched.get_last_lr()))
     return record, model.fc[0].weight.grad, model.tower[1].num_batches_tracked
-
-
-@program
-def fast_neural_style_transformer_net_reflection_instance_norm_and_gram_losses(L):
-    """Fast neural style's TransformerNet in small: ConvLayers of ReflectionPad2d(k // 2)
-    and a strided conv, InstanceNorm2d(affine=True), a residual block, an upsampling conv
-    layer (nearest interpolate by 2, reflection pad, conv); the batch normalised with
-    mean/std tensors from batch.new_tensor(...).view(-1, 1, 1) after div_(255); content
-    loss the MSE of features, style loss the MSE of Gram matrices
-    (f.bmm(f.transpose(1, 2)) / (c h w)) against a style image's, Adam for two steps."""
-    nn, F = L.nn, L.nn.functional
-    L.manual_seed(3)
-
-    class ConvLayer(nn.Module):
-        def __init__(self, cin, cout, k, stride):
-            super().__init__()
-            self.pad = nn.ReflectionPad2d(k // 2)
-            self.conv = nn.Conv2d(cin, cout, k, stride)
-
-        def forward(self, x):
-            return self.conv(self.pad(x))
-
-    class ResidualBlock(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.conv1, self.in1 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
-            self.conv2, self.in2 = ConvLayer(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
-            self.relu = nn.ReLU()
-
-        def forward(self, x):
-            out = self.relu(self.in1(self.conv1(x)))
-            return self.in2(self.conv2(out)) + x
-
-    class UpsampleConvLayer(nn.Module):
-        def __init__(self, cin, cout, k, upsample=None):
-            super().__init__()
-            self.upsample = upsample
-            self.pad = nn.ReflectionPad2d(k // 2)
-            self.conv = nn.Conv2d(cin, cout, k, 1)
-
-        def forward(self, x):
-            if self.upsample:
-                x = F.interpolate(x, mode="nearest", scale_factor=self.upsample)
-            return self.conv(self.pad(x))
-
-    class TransformerNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.n1 = ConvLayer(3, 4, 5, 1), nn.InstanceNorm2d(4, affine=True)
-            self.c2, self.n2 = ConvLayer(4, 6, 3, 2), nn.InstanceNorm2d(6, affine=True)
-            self.res = ResidualBlock(6)
-            self.u1, self.n3 = UpsampleConvLayer(6, 4, 3, upsample=2), \
-                nn.InstanceNorm2d(4, affine=True)
-            self.u2 = UpsampleConvLayer(4, 3, 5)
-            self.relu = nn.ReLU()
-
-        def forward(self, x):
-            y = self.relu(self.n1(self.c1(x)))
-            y = self.relu(self.n2(self.c2(y)))
-            y = self.res(y)
-            y = self.relu(self.n3(self.u1(y)))
-            return self.u2(y)
-
-    def normalize_batch(batch):
-        mean = batch.new_tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
-        std = batch.new_tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
-        batch = batch.div_(255.0)
-        return (batch - mean) / std
-
-    def gram_matrix(y):
-        b, ch, h, w = y.size()
-        features = y.view(b, ch, w * h)
-        return features.bmm(features.transpose(1, 2)) / (ch * h * w)
-
-    net = TransformerNet().double()
-    feat = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.ReLU()).double()
-    for p in feat.parameters():
-        p.requires_grad_(False)
-    opt = L.optim.Adam(net.parameters(), 1e-2)
-    x = _t(L, np.abs(normal64(2, 3, 8, 8, seed=12)) * 100)
-    style = _t(L, np.abs(normal64(1, 3, 8, 8, seed=13)) * 100)
-    gram_style = gram_matrix(feat(normalize_batch(style.clone())))
-    record = []
-    for _ in range(2):
-        opt.zero_grad()
-        y = net(x)
-        fy, fx = feat(normalize_batch(y.clone())), feat(normalize_batch(x.clone()))
-        content = 1e1 * F.mse_loss(fy, fx)
-        style_loss = 1e3 * F.mse_loss(gram_matrix(fy), gram_style.expand(2, -1, -1))
-        loss = content + style_loss
-        loss.backward()
-        opt.step()
-        record.append((content.item(), style_loss.item()))
-    return record, y.clamp(0, 255), net.n1.weight.grad, net.res.in2.bias.grad, x.max()
 
 
 @program
