@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["copied_memory", "storage_array"]
+__all__ = ["copied_memory", "in_storage", "storage_array"]
 
 
 def storage_array(t):
@@ -21,6 +21,16 @@ def storage_array(t):
     owner = t if t._base is None else t._base
     root = owner.__dict__.get("_storage_root")
     return owner._array if root is None else root
+
+
+def in_storage(t, whole):
+    """``t``, noted as lying in the memory block ``whole`` (None, or ``t``'s own array: no
+    note) without being a view of any tensor: a deep copy of a view, in the copy of its base's
+    memory; a detached view, in its base's. Its ``storage_offset()`` and ``untyped_storage()``
+    report that block, as PyTorch's (``storage_array``)."""
+    if whole is not None and whole is not t._array:
+        t.__dict__["_storage_root"] = whole
+    return t
 
 
 def copied_memory(t, memo):

@@ -30,7 +30,7 @@ from ._grad_state import state as _grad_state
 from ._hooks import RemovableHandle, warn_if_has_hooks
 from ._type_names import python_type_name
 from ._tensor_base import VersionCounter, _INFERENCE
-from ._tensor_copies import copied_memory, storage_array
+from ._tensor_copies import copied_memory, in_storage, storage_array
 from ._tensor_python import TensorPython
 from ._size import Size, _SIZE_OF
 
@@ -405,10 +405,7 @@ class Tensor(TensorPython):
         """The same data (shared memory), cut out of the graph."""
         t = Tensor._wrap(self._array)
         t._vcounter = self._vcounter
-        whole = storage_array(self)
-        if whole is not self._array:        # a view's: the same storage, at the same offset
-            t.__dict__["_storage_root"] = whole
-        return t
+        return in_storage(t, storage_array(self))     # a view's: its storage, its offset
 
     def detach_(self) -> "Tensor":
         """Cut this tensor out of the graph in place (a view cannot be: use detach())."""
@@ -457,12 +454,8 @@ class Tensor(TensorPython):
         if id(self) in memo:
             return memo[id(self)]
         # order="K": a permuted tensor keeps its strides, as PyTorch's copy of the storage does
-        array, storage = copied_memory(self, memo)
-        new = _plain_type(self)._wrap(array, self.requires_grad)
-        if storage is not None:
-            # a view copied: no view of anything (as PyTorch's), but it lies in a copy of its
-            # base's whole memory, which its storage_offset() and untyped_storage() report
-            new.__dict__["_storage_root"] = storage
+        array, storage = copied_memory(self, memo)      # (a view's: its base's memory copied)
+        new = in_storage(_plain_type(self)._wrap(array, self.requires_grad), storage)
         if self.grad is not None:
             new.grad = Tensor._wrap(self.grad._array.copy(order="K"))
         state = _user_state(self)
