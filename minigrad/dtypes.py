@@ -77,6 +77,12 @@ class DType:
         # pickled by name, so that loading (and copy.deepcopy) gives back the one instance
         return (_named, (self.name,))
 
+    def __getitem__(self, key):
+        # (PyTorch's C type has no item slot: Python's words, with its type's dotted name)
+        raise TypeError("'minigrad.dtype' object is not subscriptable")
+
+    __iter__ = None                 # (so that iter() still refuses it, not walk __getitem__)
+
     # Lets numpy accept a DType wherever it accepts a dtype: np.zeros(3, dtype=minigrad.float32).
     @property
     def dtype(self):

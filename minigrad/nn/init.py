@@ -336,5 +336,28 @@ eye = _deprecated(eye_)
 dirac = _deprecated(dirac_)
 
 
-# the private name older model code (timm's, for one) imports: the same fill, without a graph
-_no_grad_trunc_normal_ = trunc_normal_
+# The private helpers behind the fills, which older model code (timm's, for one) imports: the
+# same fills (none records a graph), with PyTorch's signatures (no defaults for the bounds).
+def _no_grad_uniform_(tensor, a, b, generator=None):
+    """``uniform_`` with ``a`` and ``b`` required."""
+    return uniform_(tensor, a, b, generator)
+
+
+def _no_grad_normal_(tensor, mean, std, generator=None):
+    """``normal_`` with ``mean`` and ``std`` required."""
+    return normal_(tensor, mean, std, generator)
+
+
+def _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=None):
+    """``trunc_normal_`` with every bound required."""
+    return trunc_normal_(tensor, mean, std, a, b, generator)
+
+
+def _no_grad_fill_(tensor, val):
+    """``constant_``: every element set to ``val``."""
+    return constant_(tensor, val)
+
+
+def _no_grad_zero_(tensor):
+    """``zeros_``: every element set to 0."""
+    return zeros_(tensor)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend, dtypes
 from .._warn_once import warn_deprecated_linalg
 from ..autograd import Function
@@ -138,6 +140,9 @@ def ormqr(input, input2, input3, left=True, transpose=False):
     docstring)."""
     tau, other = input2, input3
     _check_ormqr(input, tau, other, left)
+    if tau.numel() == 0:
+        # no reflector to apply (k = 0, or an empty batch): Q = I, a fresh copy of other
+        return _OrmqrNoReflectors.apply(input, tau, other)
     m, k = input.shape[-2], tau.shape[-1]
     xp = backend.xp_of(input._array)
     eye = Tensor._wrap(xp.eye(m, input.shape[-1], dtype=input._array.dtype))
@@ -154,9 +159,36 @@ def ormqr(input, input2, input3, left=True, transpose=False):
             c = sub(c, mul(ti, matmul(vi, matmul(_mH(vi), c))))
         else:
             c = sub(c, mul(ti, matmul(matmul(c, vi), _mH(vi))))
-    if c is other:
-        return c
     return rename_node(column_major_tensor(c), "OrmqrBackward0")     # PyTorch's node, layout
+
+
+class _OrmqrNoReflectors(Function):
+    """``ormqr`` with an empty ``tau`` (*, 0) or an empty batch: out = other (*, m, p),
+    copied column-major as PyTorch's result is.  Backward: the gradient goes to other
+    unchanged; input and tau get none (PyTorch leaves theirs undefined then)."""
+    complex_ok = True
+    _node_name = "OrmqrBackward0"
+
+    def forward(self, input, tau, other):
+        if type(other) is not np.ndarray:
+            return other.copy()
+        out = np.empty(other.shape[:-2] + other.shape[:-3:-1], other.dtype)   # (*, p, m)
+        out[...] = other.swapaxes(-1, -2)
+        out = out.swapaxes(-1, -2)
+        if out.size == 0:
+            # (numpy gives an empty array no strides: PyTorch's column-major ones, each size
+            # counted as at least 1)
+            m, p = (max(n, 1) for n in out.shape[-2:])
+            steps = [p * m, 1, m]
+            for n in reversed(out.shape[:-2][1:]):
+                steps.insert(0, steps[0] * max(n, 1))
+            steps = steps[-out.ndim:]
+            out = np.lib.stride_tricks.as_strided(
+                out, strides=tuple(k * out.itemsize for k in steps), writeable=True)
+        return out
+
+    def backward(self, g):
+        return None, None, g
 
 
 @in_float32

@@ -322,8 +322,12 @@ def setitem(a, index, value):
                 target[idx] = value._array        # nothing to record: write straight through
             a._vcounter.value += 1
             return a
-        if basic and isinstance(a.__dict__.get("_view_meta"), tuple):
-            _refuse_multi_output_view(a, index)
+        if basic:
+            # PyTorch selects the view before it checks the write: an index out of range (or
+            # into a 0-d tensor) is refused before a leaf or multi-output view is
+            a._array[idx]
+            if isinstance(a.__dict__.get("_view_meta"), tuple):
+                _refuse_multi_output_view(a, index)
         if a.grad_fn is None and a._requires_grad and a._base is None and _selects_a_view(idx, a):
             # PyTorch writes through the view the index selects first
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in "

@@ -12,8 +12,13 @@ grad_input has one entry per positional argument of forward (None for those that
 tensors); once one input requires grad, a tensor input that gets no gradient (it does not
 require grad, or is unused) shows zeros, as in PyTorch.  When no input requires grad the
 hooks run at once, with grad_input all None.
+
+The deprecated ``register_backward_hook`` kind is set instead on the node that made the
+output (``hook_output_node``), as PyTorch sets it: its grad_input is that node's.
 """
 from __future__ import annotations
+
+import threading
 
 from ..._warn_once import warn_user
 from ... import backend
@@ -25,19 +30,28 @@ from ...tensor import Tensor
 __all__ = ["BackwardHookCall"]
 
 
+class _Pending(threading.local):
+    on_grads = None
+
+
+_pending = _Pending()       # the callback of the BackwardHookFunction being applied
+
+
 class BackwardHookFunction(Function):
     """Returns its tensors unchanged; in backward, ``on_grads(grads)`` sees (and may replace)
-    their gradients."""
+    their gradients.  The callback comes through ``_pending``, not as an argument, so that
+    the node's inputs are the tensors only, as PyTorch's (a hook on the node, the deprecated
+    module hook's, sees one gradient per tensor)."""
 
     @staticmethod
-    def forward(ctx, on_grads, *tensors):
-        ctx.on_grads = on_grads
+    def forward(ctx, *tensors):
+        ctx.on_grads = _pending.on_grads
         ctx.set_materialize_grads(False)       # a None gradient stays None, as in PyTorch
         return tensors
 
     @staticmethod
     def backward(ctx, *grads):
-        return (None,) + tuple(ctx.on_grads(grads))
+        return tuple(ctx.on_grads(grads))
 
 
 def _as_tuple(result, n, what):
@@ -78,7 +92,11 @@ class BackwardHookCall:
 
     def _wrap(self, values, slots, on_grads):
         """``values`` with those at ``slots`` replaced by their identity-node aliases."""
-        out = BackwardHookFunction.apply(on_grads, *(values[i] for i in slots))
+        _pending.on_grads = on_grads
+        try:
+            out = BackwardHookFunction.apply(*(values[i] for i in slots))
+        finally:
+            _pending.on_grads = None
         out = out if isinstance(out, tuple) else (out,)
         values = list(values)
         for i, v in zip(slots, out):
@@ -162,6 +180,42 @@ _NON_FULL = ("is deprecated and will be removed in future versions. This hook wi
 _USE_FULL = "Please use register_full_backward_hook to get the documented behavior."
 
 
+def _first_tensor(output):
+    """The tensor PyTorch's old hook is set through: ``output`` itself, else the first tensor
+    found going into its first element (or a dict's first tensor value); None if none."""
+    var = output
+    try:
+        while not isinstance(var, Tensor):
+            var = next(v for v in var.values() if isinstance(v, Tensor)) \
+                if isinstance(var, dict) else var[0]
+    except (IndexError, KeyError, TypeError, StopIteration):
+        return None
+    return var
+
+
+def hook_output_node(module, hooks, inputs, wrapped, output):
+    """The deprecated ``register_backward_hook`` kind, set as PyTorch sets it: on the node
+    that made the output's first tensor, so that each hook gets ``(module, grad_input,
+    grad_output)`` with that node's gradients: grad_input one per edge of the node (for a
+    matrix into a Linear, addmm's (bias, input, W^T)), not per input of the module.  What a
+    hook returns replaces those gradients.  Warns as PyTorch does (``warn_non_full_hook``)."""
+    var = _first_tensor(output)
+    grad_fn = None if var is None else var.grad_fn
+    if grad_fn is None:
+        return                          # (PyTorch sets no hook then, and says nothing)
+    grad_fn.next_functions              # (the node's edges as PyTorch's, before the hooks)
+    for hook in hooks:
+        grad_fn.register_hook(_bound_to(module, hook))
+    warn_non_full_hook(inputs, wrapped, output)
+
+
+def _bound_to(module, hook):
+    """``hook`` as a node hook: called with the module first."""
+    def on_node(grad_input, grad_output):
+        return hook(module, grad_input, grad_output)
+    return on_node
+
+
 def warn_non_full_hook(inputs, wrapped, output):
     """PyTorch's FutureWarning for a module hooked by the deprecated
     ``register_backward_hook``, given its call's positional ``inputs``, those ``wrapped`` for
@@ -169,14 +223,9 @@ def warn_non_full_hook(inputs, wrapped, output):
     its old hook (set on the output's grad_fn) would miss gradients: an output or input that
     is not a Tensor or a tuple of Tensors, outputs from several nodes or none, or a forward of
     more than one node (the output's node is not fed by exactly the inputs' nodes: a leaf
-    input or a parameter is enough).  minigrad runs the old hook as the full one, but warns
-    as PyTorch does."""
-    var = output
-    try:
-        while not isinstance(var, Tensor):      # the first tensor, as PyTorch looks for it
-            var = next(v for v in var.values() if isinstance(v, Tensor)) \
-                if isinstance(var, dict) else var[0]
-    except (IndexError, KeyError, TypeError, StopIteration):
+    input or a parameter is enough)."""
+    var = _first_tensor(output)
+    if var is None:
         return
     grad_fn = var.grad_fn
     if grad_fn is None:

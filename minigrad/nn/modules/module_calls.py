@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..._warn_once import warn_user
-from .backward_hooks import BackwardHookCall, warn_non_full_hook
+from .backward_hooks import BackwardHookCall, hook_output_node
 from . import hooks as _global_hooks
 from .hooks import RemovableHandle
 
@@ -72,10 +72,9 @@ class ModuleCalls:
         return self._add_hook(self._backward_pre_hooks, hook, prepend)
 
     def register_backward_hook(self, hook):
-        """The deprecated form of ``register_full_backward_hook``, run as that one.  grad_output
-        is what PyTorch's old hook gets; grad_input here holds the gradients of the module's
-        inputs, where the old hook got those of the inputs of the module's last operation
-        (the same thing for a module of one operation)."""
+        """The deprecated form of ``register_full_backward_hook``, set as PyTorch sets it on
+        each call: on the node that made the output, so that grad_input holds the gradients
+        of that node's inputs (the module's last operation), not of the module's inputs."""
         self._claim_backward_hook_kind(full=False)
         return self._add_hook(self._backward_hooks, hook, False)
 
@@ -135,12 +134,18 @@ class ModuleCalls:
         if backward:
             # the hooks registered now, copied: this call's backward runs them even if they
             # are removed before it (and not those added after), as PyTorch's
+            # (the module's hooks of the deprecated kind go on the output's node instead)
+            old = self.__dict__.get("_is_full_backward_hook") is False and \
+                list(self._backward_hooks.values())
             hooks = OrderedDict([*g._global_backward_hooks.items(),
-                                 *self.__dict__.get("_backward_hooks", {}).items()])
+                                 *(() if old else self.__dict__.get("_backward_hooks", {})
+                                   .items())])
             pre_hooks = OrderedDict([*g._global_backward_pre_hooks.items(),
                                      *self.__dict__.get("_backward_pre_hooks", {}).items()])
-            call = BackwardHookCall(self, hooks, pre_hooks)
-            unwrapped, args = args, call.wrap_inputs(args)
+            call = BackwardHookCall(self, hooks, pre_hooks) if hooks or pre_hooks else None
+            unwrapped = args
+            if call is not None:
+                args = call.wrap_inputs(args)
         state.update(args=args, kwargs=kwargs)
         output = state["output"] = self.forward(*args, **kwargs)
         for hook_id, hook in [*g._global_forward_hooks.items(), *self._forward_hooks.items()]:
@@ -153,12 +158,10 @@ class ModuleCalls:
             if result is not None:
                 output = state["output"] = result
         if backward:
-            old = self.__dict__.get("_is_full_backward_hook") is False and self._backward_hooks
+            if call is not None:
+                output = call.wrap_outputs(output)
             if old:
-                warn_non_full_hook(unwrapped, args, output)   # the deprecated kind's warning
-            # (PyTorch's warning about the output's type comes from its full hooks only)
-            output = call.wrap_outputs(output, warn=not old or bool(
-                g._global_backward_hooks or pre_hooks))
+                hook_output_node(self, old, unwrapped, args, output)
         return output
 
     # PyTorch's names for the call machinery, which some code calls directly

@@ -40,7 +40,7 @@ def _epoch_chunks(sampler):
 
 
 _T_co = TypeVar("_T_co", covariant=True)
-_BLOCK = 1 << 16        # the integers a RandomSampler with replacement draws at a time
+_BLOCK = 32             # the integers a RandomSampler with replacement draws at a time
 
 
 class Sampler(Generic[_T_co]):
@@ -101,15 +101,16 @@ class RandomSampler(Sampler[int]):
         # generator at the first index; then one permutation per epoch and, at the end, one
         # more cut to num_samples % n, each drawn when reached (so that an epoch left early,
         # next(iter(loader)) to peek at a batch, leaves an explicit generator where
-        # PyTorch's is); or integers, drawn _BLOCK at a time as they are reached (their
-        # numbers do not depend on the blocks' sizes; PyTorch draws 32 at a time, so an
-        # epoch of these left early has advanced the generator further here)
+        # PyTorch's is); or integers, drawn _BLOCK (32) at a time as they are reached, as
+        # PyTorch draws them, so that an epoch left early has advanced the generator as far
         stream = (self.generator.stream if self.generator is not None else
                   CPUStream(int(stream_of(None).integers(1, 0, 1 << 63)[0])))
         n, count = len(self.data_source), self.num_samples
         if self.replacement:
-            for start in range(0, count, _BLOCK):
-                yield stream.integers(min(_BLOCK, count - start), 0, n)
+            for _ in range(count // _BLOCK):
+                yield stream.integers(_BLOCK, 0, n)
+            if count % _BLOCK:
+                yield stream.integers(count % _BLOCK, 0, n)
             return
         for _ in range(count // n):
             yield stream.permutation(n)
