@@ -12,6 +12,7 @@ import numpy as np
 from ._warn_once import warn_user
 from . import backend, dtypes
 from .ops._util import scalar_type_name
+from ._type_names import python_type_name
 from .tensor import Tensor
 from ._data_conversion import _refuse_negative_strides, _to_array
 from . import _tensor_factories as _factories     # (its once-a-process read-only warning flag)
@@ -50,6 +51,17 @@ def _shareable(array, dtype, device, copy):
     return array
 
 
+def _check_flags(dtype, copy, requires_grad):
+    """The parser's refusals of asarray's keywords: a ``dtype`` that is no torch dtype, a
+    ``copy`` or ``requires_grad`` that is neither a bool nor None."""
+    if dtype is not None and not isinstance(dtype, dtypes.DType):
+        _factories._check_dtype(dtype, "asarray")
+    for name, flag in (("copy", copy), ("requires_grad", requires_grad)):
+        if flag is not None and flag is not True and flag is not False:
+            raise TypeError(f"asarray(): argument '{name}' must be bool, not "
+                            f"{python_type_name(flag)}")
+
+
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     """``obj`` as a tensor, sharing memory when it can.
 
@@ -65,6 +77,8 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
     ``False`` gives a result out of the graph: as PyTorch, a leaf returned itself has its
     flag cleared, anything else is detached.
     """
+    if dtype is not None or copy is not None or requires_grad is not None:
+        _check_flags(dtype, copy, requires_grad)
     if isinstance(obj, Tensor):
         if requires_grad is None and obj.requires_grad and not _flag_warned:
             _warn_unspecified_flag_once()
@@ -75,7 +89,16 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None):
         result = obj.to(*(a for a in (device, dtype) if a is not None))
         if copy and result is obj:
             result = obj.clone()
-    elif isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
+    elif isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy") or \
+            isinstance(obj, np.generic) and copy is not False:
+        if isinstance(obj, np.generic):
+            # PyTorch reads a numpy scalar (np.float64 too) as a 0-d array through its buffer
+            # and casts it as an array, where a Python number would be range-checked; with
+            # copy=True it refuses another dtype in the words of an alias
+            want = obj.dtype if dtype is None else dtypes.to_dtype(dtype).np
+            if copy and want != obj.dtype:
+                raise _alias_dtype_error(obj.dtype, want)
+            obj = np.array(obj)
         _refuse_negative_strides(obj)
         dtypes.from_numpy_dtype(obj.dtype)
         array = _shareable(obj, dtype, device, copy)

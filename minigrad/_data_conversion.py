@@ -202,14 +202,8 @@ def _scalar_dtype(x, dtype=None):
     (``dtype``: the one asked for, if any)."""
     if isinstance(x, TensorBase):
         if x._array.size != 1:
-            # PyTorch tries int() on an integer or bool tensor, float() on the others
-            if x._array.dtype.kind in "biu":
-                raise TypeError(f"only integer tensors of a single element can be converted to "
-                                f"an index (an element of the sequence is a tensor of shape "
-                                f"{list(x.shape)})")
-            raise ValueError(f"only one element tensors can be converted to Python scalars "
-                             f"(an element of the sequence is a tensor of shape "
-                             f"{list(x.shape)})")
+            kind = x._array.dtype.kind if dtype is None else dtypes.to_dtype(dtype).np.kind
+            raise _many_elements(kind, x.shape)
         kind = x._array.dtype.kind
         want = None if dtype is None else dtypes.to_dtype(dtype).np.kind
         if want is not None and want in "biu" and kind not in "biu":
@@ -248,6 +242,17 @@ def _scalar_dtype(x, dtype=None):
                     f"is {x!r})")
 
 
+def _many_elements(kind, shape):
+    """PyTorch's refusal of a tensor of several elements inside a nested sequence: it reads
+    each element as a number of the result's dtype (of ``kind``), with int() for an integer or
+    bool dtype and float() for the others."""
+    if kind in "biu":
+        return TypeError(f"only integer tensors of a single element can be converted to an "
+                         f"index (an element of the sequence is a tensor of shape {list(shape)})")
+    return ValueError(f"only one element tensors can be converted to Python scalars (an "
+                      f"element of the sequence is a tensor of shape {list(shape)})")
+
+
 def _check_index_like(x, dtype):
     """PyTorch reads a numpy scalar given for an integer dtype as an index (``__index__``),
     and for bool as an index or a Python number: a float32 (or bool, complex...) scalar is
@@ -284,10 +289,16 @@ def _from_mixed_sequence(data, dtype=None):
             if x.ndim:
                 found.append(x.dtype)
                 return x.tolist()
+        if dtype is None and isinstance(x, TensorBase) and x._array.size != 1:
+            # refused once the result's dtype is known: its kind picks PyTorch's words
+            many.append(x.shape)
+            found.append(x._array.dtype)
+            return 0
         dt, value = _scalar_dtype(x, dtype)
         found.append(dt)
         return value
 
+    many = []
     nested = unpack(data)
     if arrays:
         warn_once("Creating a tensor from a list of numpy.ndarrays is extremely slow. Please "
@@ -296,6 +307,8 @@ def _from_mixed_sequence(data, dtype=None):
     result = found[0] if found else dtypes.default_float().np
     for dt in found[1:]:
         result = dtypes._promote(result, dt)
+    if many:
+        raise _many_elements(result.kind, many[0])
     if result == _UINT64 and dtype is None:
         # PyTorch infers uint64 and then stores each element as a Python int, which a numpy
         # scalar, a tensor or an array row is not

@@ -6,6 +6,8 @@ import numpy as np
 
 from . import backend, dtypes
 from ._data_conversion import _to_array
+from ._dtype_argument import check_dtype_argument
+from ._type_names import python_type_name
 from ._warn_once import USER, warn_once, warn_user
 from .tensor import Tensor
 
@@ -22,6 +24,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     ``pin_memory=True`` needs an accelerator (page-locked memory is for copies to one).
     """
     backend.check_pin_memory(pin_memory, "tensor", none_ok=False)   # (a bool only, here)
+    if requires_grad is not False and requires_grad is not True:
+        _check_requires_grad(requires_grad, "tensor")
+    if dtype is not None and not isinstance(dtype, dtypes.DType):
+        _check_dtype(dtype, "tensor")
     if device is None and backend.default_is_meta:      # (set_default_device('meta'))
         device = backend.meta
     if isinstance(data, Tensor):
@@ -42,6 +48,20 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return t
 
 
+def _check_requires_grad(flag, name):
+    """The parser's refusal, in ``name``'s words, of a ``requires_grad=`` that is no bool
+    (None, 1 and a numpy bool too)."""
+    if flag is not False and flag is not True:
+        raise TypeError(f"{name}(): argument 'requires_grad' must be bool, not "
+                        f"{python_type_name(flag)}")
+
+
+def _check_dtype(dtype, name):
+    """The parser's refusal, in ``name``'s words, of a ``dtype=`` that is no torch dtype (a
+    str, a numpy type or dtype); Python's float, int, bool and complex are taken."""
+    check_dtype_argument(dtype, name)
+
+
 def _require_grad_at_creation(t):
     """``requires_grad=True`` given to a factory function; a non-floating tensor is refused in
     the factories' words (``requires_grad_()`` has its own)."""
@@ -53,6 +73,8 @@ def _require_grad_at_creation(t):
 
 def as_tensor(data, *, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a numpy array when dtype and device allow."""
+    if dtype is not None and not isinstance(dtype, dtypes.DType):
+        _check_dtype(dtype, "as_tensor")
     if device is None and backend.default_is_meta:      # (set_default_device('meta'))
         device = backend.meta
     if isinstance(data, Tensor):
@@ -81,7 +103,7 @@ def _empty_with_steps_of(array, data):
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor that shares memory with ``array``: writing to one changes the other."""
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+        raise TypeError(f"expected np.ndarray (got {python_type_name(array)})")
     dtypes.from_numpy_dtype(array.dtype)
     if array.flags.writeable:
         data = _to_array(array)

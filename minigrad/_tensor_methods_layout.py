@@ -34,6 +34,7 @@ from .autograd.engine import tensor_backward
 from .autograd import graph as autograd_graph
 from .tensor import Tensor
 from ._tensor_factories import _COPY_CONSTRUCT, tensor
+from ._tensor_factories import _check_requires_grad
 
 
 
@@ -334,6 +335,7 @@ def _as_dtype(dtype, name):
 
 def _new_tensor(self, data, dtype=None, requires_grad=False):
     creation._check_dtype_argument(dtype, "new_tensor")
+    _check_requires_grad(requires_grad, "new_tensor")
     if isinstance(data, Tensor):
         warn_user(_COPY_CONSTRUCT.format("tensor.new_tensor"), UserWarning)
         data = data.detach()._array

@@ -25,8 +25,8 @@ from .tensor import Tensor
 from ._tensor_factories import _require_grad_at_creation
 from ._grad_state import state as _GRAD
 from ._type_names import python_type_name
-from ._parser_emulation import _table as _parser_table, raise_reworded
-from ._parser_message import _combination
+from ._parser_emulation import raise_reworded
+from ._dtype_argument import check_dtype_argument as _check_dtype_argument
 # the layouts, defined in ``_layouts.py``; their importers read them here
 from ._layouts import (
     check_layout, layout, sparse_bsc, sparse_bsr, sparse_coo, sparse_csc, sparse_csr, strided)
@@ -62,25 +62,6 @@ def _size_keyword(factory, keyword="size", leading=0, name=None):
             args = (*head, tuple(given))
         return factory(*args, **kwargs)
     return with_size_keyword
-
-
-def _check_dtype_argument(dtype, fn_name, args=None, kwargs=None):
-    """PyTorch's parser's refusal, in ``fn_name``'s words, of a ``dtype=`` that is no dtype:
-    a name ('float32'), a numpy type or dtype (Python's float, int, bool, complex are taken).
-    Given the call's ``args`` and ``kwargs``, a factory of several signatures (``eye``,
-    ``linspace``) lists them, as its parser does (none takes such a dtype)."""
-    if dtype is None or isinstance(dtype, dtypes.DType) or \
-            any(dtype is kind for kind in (float, int, bool, complex)):   # (np.dtype == float)
-        return
-    if isinstance(dtype, (str, np.dtype, int, float, complex, list, tuple)) or (
-            isinstance(dtype, type) and issubclass(dtype, np.generic)):
-        kind = type(dtype)
-        what = ("type" if kind is type else kind.__name__ if kind.__module__ == "builtins"
-                else f"{kind.__module__}.{kind.__qualname__}")
-        entry = None if args is None else _parser_table(False).get(fn_name)
-        if entry is not None and entry[0] != "-" and len(entry[1]) > 1:
-            raise _combination(fn_name, args, kwargs, entry[1])
-        raise TypeError(f"{fn_name}(): argument 'dtype' must be torch.dtype, not {what}")
 
 
 def _out_keyword(factory):

@@ -350,7 +350,7 @@ def ceil(a):
 _NO_DECIMALS = object()     # round's decimals left out (PyTorch refuses an explicit None)
 
 
-def round(a, decimals=_NO_DECIMALS):
+def round(a, *, decimals=_NO_DECIMALS):
     """Round half to even (to ``decimals`` places).  As PyTorch, a plain ``round(int_tensor)``
     returns the integers unchanged, while passing ``decimals`` (even 0) picks the kernel that
     takes floating-point input only."""
@@ -365,6 +365,18 @@ def round(a, decimals=_NO_DECIMALS):
     # (PyTorch's round with decimals is an overload of its own: RoundBackward1)
     return rename_node(_step(Round, a, lambda xp, x: mf.pointwise_result(
         _round_decimals(xp, x, decimals), x)), "RoundBackward1")
+
+
+def round_method(self, *args, **kwargs):
+    """``Tensor.round``: ``round(self, decimals=...)``, ``decimals`` a keyword only (a number
+    given by position is PyTorch's refusal, in its words)."""
+    if args:
+        raise TypeError(f"round() takes from 1 to 0 positional arguments but {len(args)} "
+                        f"were given")
+    return round(self, **kwargs)
+
+
+round_method.__name__ = round_method.__qualname__ = "round"     # (as Python's refusals name it)
 
 
 def _round_decimals(xp, x, decimals):

@@ -35,7 +35,7 @@ from . import elementary_functions as EF
 from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
 from . import pointwise_smooth as PSM
 from . import special_functions as SF, trig as T
-from ._util import not_implemented_for, scalar_type_name
+from ._util import int_arg, not_implemented_for, scalar_type_name
 from .inplace import check_out_shape, clamp_, mul_, named_write, sub_
 from .inplace import refuse_self_overlap as _refuse_self_overlap
 from .tensor_predicates import logical_xor, reciprocal
@@ -238,7 +238,19 @@ deg2rad_ = _unary(PW.deg2rad, "deg2rad_", "input * pi / 180", "c")
 rad2deg_ = _unary(PW.rad2deg, "rad2deg_", "input * 180 / pi")
 ceil_ = _unary(C.ceil, "ceil_", "ceil(input) (gradient 0)", "c")
 floor_ = _unary(C.floor, "floor_", "floor(input) (gradient 0)", "c")
-round_ = _inplace(C.round, "round_", "input rounded half to even, to ``decimals`` places")
+_round_ = _inplace(C.round, "round_", "input rounded half to even, to ``decimals`` places",
+                   cast_first=False)      # (decimals is no operand: the kernel refuses first)
+
+
+def round_(input, *args, **kwargs):
+    """In place: ``input`` becomes input rounded half to even, to ``decimals`` places (a
+    keyword only, checked under this method's name); returns ``input``."""
+    if args:
+        raise TypeError(f"round_() takes from 1 to 0 positional arguments but {len(args)} "
+                        f"were given")
+    if "decimals" in kwargs:
+        kwargs["decimals"] = int_arg("round_", "decimals", kwargs["decimals"])
+    return _round_(input, **kwargs)
 trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)", "c")
 fix_ = trunc_
 frac_ = _unary(MX.frac, "frac_", "input - trunc(input)")

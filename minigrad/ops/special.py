@@ -58,7 +58,7 @@ _SQRT_HALF = math.sqrt(0.5)
 def round(input, *, decimals=0):
     """``round`` with ``decimals`` always passed, as PyTorch's ``special.round`` does: integer
     tensors are refused (the plain ``round`` hands them back unchanged)."""
-    return _round(input, decimals)
+    return _round(input, decimals=decimals)
 
 
 def ndtr(input):
