@@ -280,7 +280,8 @@ Tensor.geqrf = HQR.geqrf
 Tensor.ormqr = HQR.ormqr
 
 # comparisons of whole tensors
-Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: allclose(self, other, rtol, atol, equal_nan)
+Tensor.allclose = lambda self, other, rtol=1e-05, atol=1e-08, equal_nan=False: \
+    allclose(self, other, rtol, atol, equal_nan)
 Tensor.equal = lambda self, other: equal(self, other)
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:

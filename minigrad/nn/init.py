@@ -133,8 +133,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     (u uniform in [0, 1), c the log-density's peak on [a, b]), redrawn where it is not.
     """
     if tensor._array.dtype.kind == "c":      # a truncation interval orders the values
-        raise NotImplementedError(f"\"lt_cpu\" not implemented for "
-                                  f"'{'ComplexFloat' if tensor._array.itemsize == 8 else 'ComplexDouble'}'")
+        kind = "ComplexFloat" if tensor._array.itemsize == 8 else "ComplexDouble"
+        raise NotImplementedError(f"\"lt_cpu\" not implemented for '{kind}'")
     if mean < a - 2 * std or mean > b + 2 * std:
         _warn_user("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                    "The distribution of values may be incorrect.")

@@ -103,7 +103,8 @@ def check_output_size_type(op, nd, output_size):
     for 2-d and 3-d pools); anything else is a TypeError before the input is looked at."""
     if isinstance(output_size, (tuple, list)):
         for i, v in enumerate(output_size):
-            if (v is None and nd > 1) or (isinstance(v, numbers.Integral) and not isinstance(v, bool)):
+            if (v is None and nd > 1) or (isinstance(v, numbers.Integral) and
+                                          not isinstance(v, bool)):
                 continue
             raise TypeError(f"{op}(): argument 'output_size' (position 2) must be tuple of ints, "
                             f"but found element of type {type(v).__name__} at pos {i}")

@@ -32,7 +32,8 @@ from ..tensor import Tensor
 from . import activation as A, compare as C, elementwise as E, math_extra as MX
 from . import division as DV
 from . import elementary_functions as EF
-from . import complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ, sorting as S
+from . import (complex_numbers as CN, pointwise_more as PW, products as PR, sequence_more as SQ,
+               sorting as S)
 from . import pointwise_smooth as PSM
 from . import special_functions as SF, trig as T
 from ._util import int_arg, not_implemented_for, scalar_type_name
