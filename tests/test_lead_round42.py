@@ -218,3 +218,33 @@ def test_detached_view_keeps_its_place_in_its_storage():
         d.mul_(-1)                                       # the same memory as x
         return out + [x.tolist()]
     assert layout(minigrad) == layout(torch)
+
+
+def test_custom_function_node_hook_sees_its_tensor_arguments_only():
+    """A hook on a custom Function's node gets the gradients of its tensor arguments only
+    (none for a number or an int argument), and its replacement reaches them, as PyTorch's."""
+    def run(lib):
+        class Scaled(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, x, b, w):
+                ctx.a, ctx.b = a, b
+                ctx.save_for_backward(w)
+                return x * a * b * w
+
+            @staticmethod
+            def backward(ctx, g):
+                w, = ctx.saved_tensors
+                return None, g * ctx.a * ctx.b * w, None, None
+
+        x = lib.ones(3, requires_grad=True)
+        w = lib.full((3,), 0.5)
+        y = Scaled.apply(2.0, x, 3, w)
+        seen = []
+
+        def hook(grad_inputs, grad_outputs):
+            seen.append([None if t is None else tuple(t.shape) for t in grad_inputs])
+            return tuple(None if t is None else t * 10 for t in grad_inputs)
+        y.grad_fn.register_hook(hook)
+        y.sum().backward()
+        return seen, x.grad.tolist()
+    assert run(minigrad) == run(torch)

@@ -98,10 +98,21 @@ def _call(node, grads, create_graph, check_anomaly):
             results[i] = g.to(from_numpy_dtype(dtype)) if create_graph else Tensor._wrap(
                 g._array.astype(dtype))
     if post:
+        # a custom Function's hooks see the gradients of its tensor arguments only, as
+        # PyTorch's (its other arguments have no place among the node's inputs)
+        shown = [i for i, m in enumerate(metas) if m is not None] \
+            if node._ctx_style and None in metas else None
         for hook in list(post.values()):
-            new = hook(tuple(results), tuple(grads))
-            if new is not None:
-                results = _checked_node_hook_result(hook, results, new)
+            given = results if shown is None else [results[i] for i in shown]
+            new = hook(tuple(given), tuple(grads))
+            if new is None:
+                continue
+            new = _checked_node_hook_result(hook, given, new)
+            if shown is None:
+                results = new
+            else:
+                for i, g in zip(shown, new):
+                    results[i] = g
     if check_anomaly:
         _check_anomaly(node, results)
     return results
