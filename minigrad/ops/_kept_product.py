@@ -23,18 +23,22 @@ _BITS_OF = {np.dtype(np.float16): np.dtype(np.int16),
 _KEEP_BLOCK = 1 << 16
 
 
-def kept_product(g, share):
-    """``g * share`` (a bool ``share``: g where it holds) with the bits of every element where
-    share is 0 cleared (+0.0, whatever g is), as a new row-major array: numpy float arrays
-    (16, 32, 64-bit, bfloat16) of one shape, share bool or of g's dtype; None for others.
-    The bits are multiplied, as integers of their width, by a 1/0 mask of that width, block
-    by block in cache (exact: x 1 or x 0), so no check for a non-finite product is needed;
-    a strided g is copied row-major first (the product is written over that copy)."""
+def kept_product(g, share, scale=None):
+    """``g * share`` (a bool ``share``: g where it holds, times ``scale`` when given, a number
+    of g's dtype) with the bits of every element where share is 0 cleared (+0.0, whatever g
+    is), as a new row-major array: numpy float arrays (16, 32, 64-bit, bfloat16) of one
+    shape, share bool or of g's dtype; None for others. The bits are multiplied, as integers
+    of their width, by a 1/0 mask of that width, block by block in cache (exact: x 1 or x 0),
+    so no check for a non-finite product is needed; a strided g is copied row-major first
+    (the product is written over that copy). The backwards of the selecting ops
+    (``select_grad``) and of the clamp-shaped activations (``piecewise_linear``)."""
     ints = _BITS_OF.get(getattr(g, "dtype", None))
     if ints is None or type(g) is not np.ndarray or type(share) is not np.ndarray or \
             g.shape != share.shape or not (share.dtype == np.bool_ or share.dtype == g.dtype):
         return None
     boolean = share.dtype == np.bool_
+    if scale is not None and not (boolean and np.asarray(scale).dtype == g.dtype):
+        return None
     if g.flags.c_contiguous:
         out = np.empty(g.shape, g.dtype)
     else:
@@ -51,7 +55,8 @@ def kept_product(g, share):
                 mb = m[:e - s]
                 if boolean:
                     np.copyto(mb, sp[s:e].view(np.int8))
-                    src = gp[s:e]
+                    src = gp[s:e] if scale is None else \
+                        np.multiply(gp[s:e], scale, out=op[s:e])
                 else:
                     src = np.multiply(gp[s:e], sp[s:e], out=op[s:e])
                     np.copyto(mb, np.not_equal(sp[s:e], 0, out=hold[:e - s]).view(np.int8))

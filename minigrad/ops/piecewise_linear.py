@@ -9,9 +9,10 @@ import math
 
 import numpy as np
 
-from .. import backend, dtypes, parallel
+from .. import backend, dtypes
 from ..autograd import Function
 from .elementwise import cast
+from ._kept_product import kept_product
 from .pointwise_select import _piecewise_grad, _select
 from ..tensor import Tensor
 from ._util import check_fill_value, not_implemented_for, number_arg, scalar_type_name
@@ -49,49 +50,17 @@ class PiecewiseLinear(Function):
 
     def backward(self, g):
         slope, scale = self.slope, self.scale
-        if not is_grad_enabled():
-            fast = masked_times(g._array, slope, scale)
+        ga = g._array
+        if not is_grad_enabled() and type(ga) is np.ndarray and ga.flags.c_contiguous and \
+                slope.dtype == np.bool_ and slope.flags.c_contiguous:
+            # g (times scale) where the mask holds, an exact +0.0 elsewhere whatever g is
+            # (NaN and infinities too): PyTorch's, as a new row-major array
+            fast = kept_product(ga, slope, scale)
             if fast is not None:
                 return Tensor._wrap(fast)
         if scale is not None:
             slope = slope.astype(scale.dtype) * scale
         return _piecewise_grad(self, g, slope, self.select)
-
-
-_BITS_OF = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64),
-            np.dtype(np.float16): np.dtype(np.int16), np.dtype(dtypes.BFLOAT16): np.dtype(np.int16)}
-_MASK_BLOCK = 1 << 16
-
-
-def masked_times(g, mask, scale=None):
-    """g (times ``scale``, a number of g's dtype) where the bool ``mask`` holds, an exact +0.0
-    elsewhere whatever g is (NaN and infinities too): PyTorch's backward of a clamp-shaped
-    activation, as a new row-major array; None where this does not apply (not numpy float
-    (16, 32, 64-bit, bfloat16) row-major arrays of one shape: the caller's general form
-    then). g's bits are multiplied, as integers of their width, by the mask as 0/1 of that
-    width, block by block in cache, with no check for non-finite products after
-    (``select_grad``'s float multiply by the mask and its sum: 0.68 ms of CPU time on 1M
-    float32, one thread, on a loaded machine; this 0.59)."""
-    ints = _BITS_OF.get(getattr(g, "dtype", None))
-    if ints is None or type(g) is not np.ndarray or type(mask) is not np.ndarray or \
-            mask.dtype != np.bool_ or g.shape != mask.shape or not g.size or \
-            not (g.flags.c_contiguous and mask.flags.c_contiguous) or \
-            (scale is not None and np.asarray(scale).dtype != g.dtype):
-        return None
-    out = np.empty(g.shape, g.dtype)
-
-    def piece(gp, mp, op):
-        m = np.empty(min(_MASK_BLOCK, op.size), ints)
-        ob = op.view(ints)
-        with np.errstate(all="ignore"):         # (a worker thread: numpy's own settings)
-            for s in range(0, op.size, _MASK_BLOCK):
-                e = min(op.size, s + _MASK_BLOCK)
-                mb = m[:e - s]
-                np.copyto(mb, mp[s:e].view(np.int8))
-                src = gp[s:e] if scale is None else np.multiply(gp[s:e], scale, out=op[s:e])
-                np.multiply(src.view(ints), mb, out=ob[s:e])
-    parallel.map_pieces(piece, g.reshape(-1), mask.reshape(-1), out.reshape(-1))
-    return out
 
 
 # PiecewiseLinear under PyTorch's node name of each activation made with it
