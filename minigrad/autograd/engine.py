@@ -293,10 +293,14 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
             post_hooks = leaf.__dict__.get("_post_accumulate_grad_hooks")
             if post_hooks:
                 for hook in list(post_hooks.values()):
-                    back = hook(leaf)       # meant to return None (a Tensor passes)
-                    if back is not None and not isinstance(back, Tensor):
-                        raise TypeError(f"expected Variable, but hook returned "
-                                        f"'{type(back).__name__}'")
+                    back = hook(leaf)       # None or the leaf itself (as PyTorch)
+                    if back is None or back is leaf:
+                        continue
+                    if isinstance(back, Tensor):
+                        raise RuntimeError("Tensor post accumulate grad hooks should return "
+                                           "None.")
+                    raise TypeError(f"expected Variable, but hook returned "
+                                    f"'{type(back).__name__}'")
             if acc_node is not None:
                 for hook in list((getattr(acc_node, "_post_hooks", None) or {}).values()):
                     _check_hook_count(hook, hook((), (g,)), 0)
