@@ -14,7 +14,7 @@ import numpy as np
 from ._warn_once import warn_user
 from . import backend, dtypes
 from .tensor import Tensor
-from ._tensor_copies import storage_array
+from ._tensor_copies import lies_in, storage_array
 
 __all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "HalfStorage",
            "ByteStorage", "CharStorage", "ShortStorage", "IntStorage", "LongStorage",
@@ -32,15 +32,17 @@ class UntypedStorage:
             if device is not None:
                 data = data.to(device)
         whole = storage_array(data)
-        shared = whole is not data._array and backend.xp_of(data._array).may_share_memory(
-            data._array, whole)
+        shared = whole is not data._array and lies_in(data._array, whole)
         self._array = whole if shared else data._array
         self._device = data.device
 
     def data_ptr(self) -> int:
-        a = self._array
-        return a.__array_interface__["data"][0] if hasattr(a, "__array_interface__") \
-            else a.data.ptr
+        """The block's address; 0 when it holds no bytes (no memory), as PyTorch's."""
+        return self._address() if self._array.size else 0
+
+    def _address(self) -> int:
+        """The block's address, also for an empty block (the start of its empty array)."""
+        return backend.data_address(self._array)
 
     def nbytes(self) -> int:
         return int(self._array.nbytes)

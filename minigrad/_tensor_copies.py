@@ -12,7 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["copied_memory", "in_storage", "storage_array"]
+from . import backend
+
+__all__ = ["copied_memory", "in_storage", "lies_in", "storage_array"]
+
+
+def lies_in(array, whole) -> bool:
+    """Whether ``array`` lies in the memory of ``whole``: they share memory, or ``array`` is
+    empty and starts inside ``whole``'s bytes (numpy's ``may_share_memory`` says False for any
+    empty array, and numpy starts an empty slice where the sliced array starts)."""
+    xp = backend.xp_of(array)
+    if xp.may_share_memory(array, whole):
+        return True
+    if array.size or not whole.size or type(array) is not type(whole):
+        return False
+    start = backend.data_address(whole)
+    low = start + sum(min(0, (n - 1) * s) for n, s in zip(whole.shape, whole.strides))
+    high = start + sum(max(0, (n - 1) * s) for n, s in zip(whole.shape, whole.strides))
+    return low <= backend.data_address(array) <= high + whole.itemsize
 
 
 def storage_array(t):

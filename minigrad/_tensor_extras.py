@@ -133,7 +133,8 @@ def _set(self, source=None, storage_offset=0, size=None, stride=None):
 
 def _is_set_to(self, tensor):
     """Whether both tensors look at the same memory: same start, sizes and strides."""
-    return (self.data_ptr() == tensor.data_ptr() and tuple(self.shape) == tuple(tensor.shape)
+    address = backend.data_address
+    return (address(self._array) == address(tensor._array) and self.shape == tensor.shape
             and self.stride() == tensor.stride() and self.dtype == tensor.dtype)
 
 

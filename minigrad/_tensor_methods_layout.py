@@ -389,7 +389,8 @@ Tensor.get_device = lambda self: -1 if self.device.type == "cpu" else self.devic
 def _storage_offset(self) -> int:
     """Where this tensor's first element lies in its storage (``untyped_storage()``: its
     base's memory), in elements (0 for a tensor that owns its memory)."""
-    return (self.data_ptr() - UntypedStorage(self).data_ptr()) // self._array.itemsize
+    return (backend.data_address(self._array) - UntypedStorage(self)._address()) \
+        // self._array.itemsize
 
 
 Tensor.storage_offset = _storage_offset

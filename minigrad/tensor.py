@@ -276,7 +276,7 @@ class Tensor(TensorPython):
         return strides if dim is None else strides[self._dim_of("stride", dim)]
 
     def data_ptr(self) -> int:
-        return backend.data_address(self._array)
+        return backend.data_address(self._array) if self._array.size else 0  # empty: null
 
     @property
     def _version_value(self) -> int:

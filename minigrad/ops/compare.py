@@ -14,6 +14,7 @@ import numpy as np
 from .. import _memory_format as mf, backend, dtypes
 from ..autograd import Function
 from ..autograd._node_names import rename_node
+from .._parser_emulation import refusal
 from .._tensor_input import _combination
 from .._type_names import python_type_name
 from ..tensor import Tensor
@@ -369,10 +370,9 @@ def round(a, *, decimals=_NO_DECIMALS):
 
 def round_method(self, *args, **kwargs):
     """``Tensor.round``: ``round(self, decimals=...)``, ``decimals`` a keyword only (a number
-    given by position is PyTorch's refusal, in its words)."""
-    if args:
-        raise TypeError(f"round() takes from 1 to 0 positional arguments but {len(args)} "
-                        f"were given")
+    given by position, or another keyword, is PyTorch's parser's refusal, in its words)."""
+    if args or any(k != "decimals" for k in kwargs):
+        raise refusal("round", True, args, kwargs)
     return round(self, **kwargs)
 
 

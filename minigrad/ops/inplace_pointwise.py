@@ -25,6 +25,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend, dtypes
+from .._parser_emulation import refusal
 from .._type_names import python_type_name
 from ..autograd import Function, no_grad
 from ..autograd.function import keep_for_backward
@@ -246,12 +247,22 @@ _round_ = _inplace(C.round, "round_", "input rounded half to even, to ``decimals
 def round_(input, *args, **kwargs):
     """In place: ``input`` becomes input rounded half to even, to ``decimals`` places (a
     keyword only, checked under this method's name); returns ``input``."""
-    if args:
-        raise TypeError(f"round_() takes from 1 to 0 positional arguments but {len(args)} "
-                        f"were given")
+    if args or any(k != "decimals" for k in kwargs):       # (the parser's refusal)
+        raise refusal("round_", False, (input,) + args, kwargs)
     if "decimals" in kwargs:
         kwargs["decimals"] = int_arg("round_", "decimals", kwargs["decimals"])
     return _round_(input, **kwargs)
+
+
+def round_method_(self, *args, **kwargs):
+    """``Tensor.round_``: ``round_(self, decimals=...)``, refused in the words of the
+    method's parser (``x.round_(1)`` takes from 1 to 0 positional arguments)."""
+    if args or any(k != "decimals" for k in kwargs):
+        raise refusal("round_", True, args, kwargs)
+    return round_(self, **kwargs)
+
+
+round_method_.__name__ = round_method_.__qualname__ = "round_"
 trunc_ = _unary(MX.trunc, "trunc_", "input rounded toward zero (gradient 0)", "c")
 fix_ = trunc_
 frac_ = _unary(MX.frac, "frac_", "input - trunc(input)")

@@ -340,13 +340,25 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
+    """The mean over ``dim`` (every dim for None).  With ``dtype`` float16 or bfloat16 for an
+    input of another dtype, as PyTorch: the input goes to float32, is summed and divided there,
+    and only the mean is rounded to ``dtype`` (1e30, -1e30, 1e30 give inf, not NaN)."""
+    given = a
     a = _float_input(a, dtype, "mean")
     if a._array.dtype.kind not in "fcV":
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            "floating point or complex dtype. Got: "
                            f"{scalar_type_name(a._array.dtype)}")
     node = _MEAN_ALL if dim is None else _MEAN_DIMS
-    return node.apply(a, axes=_reduced_axes(a, dim), keepdim=bool_arg("mean", "keepdim", keepdim))
+    axes, keepdim = _reduced_axes(a, dim), bool_arg("mean", "keepdim", keepdim)
+    out = node.apply(a, axes=axes, keepdim=keepdim)       # (its backward: in the half dtype)
+    if a is not given and a._array.dtype in HALF_TYPES and given._array.dtype.kind != "c" \
+            and given._array.dtype not in HALF_TYPES and type(out._array) is np.ndarray:
+        wide = _float_input(given.detach(), dtypes.float32, "mean")._array
+        exact = _mean_array(wide, axes, keepdim, math.prod(wide.shape[ax] for ax in axes))
+        with ieee_errors():             # (out of the half range: inf, silently)
+            out._array = c_order(np.asarray(exact).astype(out._array.dtype))
+    return out
 
 
 # PyTorch's node names: ...Backward0 for the whole tensor, ...Backward1 for given dims (an

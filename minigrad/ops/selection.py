@@ -290,9 +290,32 @@ def nanmedian(input, dim=NO_DIM, keepdim=False):
     return _median_along(input, dim, keepdim, ignore_nan=True, name="nanmedian")
 
 
+def _insertion_order(keys):
+    """The order PyTorch's CPU mode sorts each row of ``keys`` (rows of at most 16 numbers)
+    into: the insertion sort of C++'s std::sort with ``<``, replayed on all rows at once.
+    Element i goes to the front when it is below the first element, else just after the
+    nearest element before it that it is not below; a NaN is below nothing and nothing is
+    below it, so it holds its neighbours in place.  Returns the column indices, (rows, n)."""
+    xp = backend.xp_of(keys)
+    rows, n = keys.shape
+    v, order = keys.copy(), xp.broadcast_to(xp.arange(n), keys.shape).copy()
+    for i in range(1, n):
+        val = v[:, i:i + 1]
+        below = val < v[:, :i]                              # (rows, i)
+        stop = i - 1 - xp.argmax(~below[:, ::-1], axis=1)   # nearest place it is not below
+        target = xp.where(below[:, 0], 0, stop + 1)[:, None]
+        place = xp.arange(i + 1)
+        source = place - (place > target)                   # shift target..i-1 up one
+        source = xp.where(place == target, i, source)
+        v[:, :i + 1] = xp.take_along_axis(v[:, :i + 1], source, axis=1)
+        order[:, :i + 1] = xp.take_along_axis(order[:, :i + 1], source, axis=1)
+    return order
+
+
 def mode(input, dim=-1, keepdim=False):
     """(values, indices): the most frequent value along ``dim`` (the smallest of equally
-    frequent ones; each NaN counts alone) and the index of its last occurrence."""
+    frequent ones; each NaN counts alone) and the index of its last occurrence (with NaN in
+    a row of at most 16, the last of its run in PyTorch's insertion sort: ``_insertion_order``)."""
     keepdim = bool_arg("mode", "keepdim", keepdim)
     d = _check_along(check_tensor("mode", input), dim, "mode")
     _unordered(input, "mode_cpu")
@@ -302,7 +325,11 @@ def mode(input, dim=-1, keepdim=False):
     xp = backend.xp_of(a)
     moved = xp.moveaxis(a, d, -1)
     rows, n = moved.reshape(-1, a.shape[d]), a.shape[d]
-    order = xp.argsort(sort_keys(rows), axis=1, kind="stable")
+    keys = sort_keys(rows)
+    if n <= 16 and keys.dtype.kind == "f" and xp.isnan(keys).any():
+        order = _insertion_order(keys)          # NaN breaks the sort's order: replay it
+    else:
+        order = xp.argsort(keys, axis=1, kind="stable")
     v = xp.take_along_axis(rows, order, axis=1)
     starts = xp.ones(v.shape, bool)
     starts[:, 1:] = v[:, 1:] != v[:, :-1]                 # NaN != NaN: one group each

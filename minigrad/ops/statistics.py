@@ -224,12 +224,12 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         out = sub(high, mul(sub(high, low), 0.5))           # PyTorch's lerp with w = 0.5
     else:
         out = low
+    if keepdim:         # (..., k) with the reduced dims kept, then k moved first, as PyTorch
+        if dim is None:                                      # (its strides: k innermost)
+            out = reshape(out, *((1,) * input.ndim + (out.shape[-1],)))
+        elif input.ndim:
+            out = unsqueeze(out, d)
     out = movedim(out, -1, 0)                                # (k, ...): NaN where missing
-    if keepdim:
-        if dim is None:
-            out = reshape(out, *((out.shape[0],) + (1,) * input.ndim))
-        else:
-            out = unsqueeze(out, d + 1) if input.ndim else out
     return reshape(out, tuple(out.shape[1:])) if scalar_q or qa.ndim == 0 else out
 
 

@@ -14,6 +14,7 @@ import numbers
 from .. import _memory_format as mf, backend
 from ..autograd import Function
 from .._argument_error import argument_error
+from .._tensor_copies import lies_in
 from ..tensor import Tensor
 from ._narrow_args import narrow_arguments
 from ._util import int_arg
@@ -29,8 +30,7 @@ def _memory_of(input):
     """The tensor owning ``input``'s memory (its base, or itself), which must be dense: no
     gaps and no negative strides, in any order of dims (``x.t() * 1.0`` is column-major)."""
     base = input._base
-    xp = backend.xp_of(input._array)
-    if base is None or base is input or not xp.may_share_memory(input._array, base._array):
+    if base is None or base is input or not lies_in(input._array, base._array):
         base = input
     if _in_memory_order(base._array) is None:
         raise NotImplementedError("as_strided: minigrad supports tensors whose memory is "
@@ -63,7 +63,7 @@ def _own_positions(input, memory):
     """Where each of ``input``'s elements sits in ``memory`` (C order), shaped like input."""
     a = input._array
     item = a.itemsize
-    offset = (input.data_ptr() - memory.data_ptr()) // item
+    offset = (backend.data_address(input._array) - backend.data_address(memory._array)) // item
     return _positions(backend.xp_of(a), offset, a.shape, [s // item for s in a.strides])
 
 
@@ -153,7 +153,8 @@ def as_strided(input, size, stride, storage_offset=None):
     memory = _memory_of(input)
     item = input._array.itemsize
     if storage_offset is None:
-        storage_offset = (input.data_ptr() - memory.data_ptr()) // item
+        storage_offset = (backend.data_address(input._array)
+                          - backend.data_address(memory._array)) // item
     storage_offset = int_arg("as_strided", "storage_offset", storage_offset, 4)
     check_in_storage(size, stride, storage_offset, memory._array.size, item)
     return AsStrided.apply(input, memory=memory._array, size=size, stride=stride,

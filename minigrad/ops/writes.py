@@ -207,7 +207,7 @@ def _positions(view, base):
     xp = backend.xp_of(base._array)
     b, v = base._array, view._array
     item = b.itemsize
-    offsets = _offsets(xp, v, (view.data_ptr() - base.data_ptr()) // item)
+    offsets = _offsets(xp, v, (backend.data_address(v) - backend.data_address(b)) // item)
     if b.flags.c_contiguous:              # a memory offset is a C-order position
         return offsets
     # any other layout (a transposed or sliced base, as x.t() * 1 is): each memory offset
