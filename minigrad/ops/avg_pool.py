@@ -23,7 +23,7 @@ from .. import _autocast_state, _memory_format as mf, backend
 from .._argument_error import argument_error
 from .._argument_words import parser_words
 from ..autograd import Function
-from . import _pool_kernels as K
+from . import _adaptive_pool_kernels as A, _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from ..tensor import Tensor
 from ._util import FLOAT32_64, prod as _prod
@@ -140,7 +140,7 @@ class AdaptiveAvgPool(Function):
     def forward(self, x, *, out_size):
         self.size = x.shape[x.ndim - len(out_size):]
         self.save_for_backward(x)
-        y = K.adaptive_mean(x, out_size)
+        y = A.adaptive_mean(x, out_size)
         if y.dtype != x.dtype:          # an empty result of an integer input keeps its dtype
             y = y.astype(x.dtype)
         return mf.channels_last_like(y, x, len(out_size))
@@ -161,7 +161,7 @@ class AdaptiveAvgPoolGrad(Function):
 
     def forward(self, g, x, *, size):                 # x: the pool's input, see _zero_grads
         self.out_size = g.shape[g.ndim - len(size):]
-        return K.adaptive_spread(g, size)
+        return A.adaptive_spread(g, size)
 
     def backward(self, gg):                                        # gg: (..., *S)
         dg = _rank(AdaptiveAvgPool, self.nd).apply(gg, out_size=self.out_size) \

@@ -23,7 +23,7 @@ from .. import _autocast_state, _memory_format as mf, backend, dtypes
 from ..autograd import Function, is_grad_enabled
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
-from . import _pool_kernels as K
+from . import _adaptive_pool_kernels as A, _pool_kernels as K
 from ._autocast_cast import widen as _autocast_widen
 from .pointwise_select import _input_on_graph
 from ._pool_sizes import check_lengths, output_ints
@@ -142,10 +142,11 @@ class MaxPool(Function):
         return _laid_out_as_torch(y, x)
 
     def forward(self, x, *, kernel, stride, padding, dilation, out_size, indices_out=None,
-                plain_1d=False):
+                plain_1d=False, graph=True):
         # padding: (left, right) per axis; indices_out: a list that receives PyTorch's indices;
-        # plain_1d: a 1-d pool PyTorch runs without indices (no gradient wanted)
-        with_arg = indices_out is not None or is_grad_enabled()   # no_grad inference: max only
+        # plain_1d: a 1-d pool PyTorch runs without indices (no gradient wanted); graph: False
+        # where the caller knows no gradient is wanted (x needs none)
+        with_arg = indices_out is not None or (graph and is_grad_enabled())   # else max only
         y, arg = K.max_windows(x, kernel, stride, padding, dilation, out_size, with_arg)
         self.plain_1d = plain_1d
         y = self._laid_out(y, x, len(kernel))
@@ -231,8 +232,8 @@ AdaptiveMaxPoolEqualGrad.ranks = _ranked(AdaptiveMaxPoolEqualGrad)
 class AdaptiveMaxPool(Function):
     """Max over adaptive windows of unequal length (the equal case goes to ``MaxPool``).
 
-    Every window's candidates are gathered per offset (``adaptive_candidates``) and the max
-    taken as in ``MaxPool``; the winners' plane positions are PyTorch's indices. Backward:
+    The max is taken axis by axis, one ``take`` per window tap (``adaptive_max``), as
+    ``MaxPool``'s; the winners' plane positions are PyTorch's indices. Backward:
     dy scattered to them (``ScatterAt``: windows may overlap, repeats add up).
     """
     nd = 2
@@ -246,13 +247,7 @@ class AdaptiveMaxPool(Function):
         xp = backend.xp_of(x)
         nd = len(out_size)
         size = x.shape[x.ndim - nd:]
-        flat = K.adaptive_candidates(xp, size, out_size)           # per offset: (*out) index
-        planes = x.reshape(x.shape[:x.ndim - nd] + (K.prod(size),))      # (..., prod(S))
-        cands = [planes[..., f] for f in flat]                     # gathered copies (..., *out)
-        out, arg = K.running_max(lambda k: cands[k], len(cands), xp)
-        indices = xp.zeros(out.shape, dtype="int64")
-        for k, f in enumerate(flat):
-            xp.copyto(indices, f, where=arg == k)
+        out, indices = A.adaptive_max(x, out_size)                 # (..., *out) both
         if indices_out is not None:
             indices_out.append(mf.channels_last_like(indices, x, nd))
         self.indices, self.size = indices, size
@@ -324,7 +319,8 @@ def _max_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     sink = [] if return_indices else None
     # (PyTorch's 1-d pool without indices runs a kernel of its own unless a gradient is wanted)
     plain_1d = fast_1d and not (input.requires_grad and is_grad_enabled())
-    out = _rank(MaxPool, nd).apply(input, indices_out=sink, plain_1d=plain_1d, **params)
+    out = _rank(MaxPool, nd).apply(input, indices_out=sink, plain_1d=plain_1d,
+                                   graph=input.requires_grad, **params)
     return (out, Tensor._wrap(sink[0])) if return_indices else out
 
 
