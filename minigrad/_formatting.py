@@ -147,7 +147,7 @@ def tensor_repr(tensor, prefix="tensor(") -> str:
         if EDGE_ITEMS == 0:
             # as PyTorch: no edge items to show, so the size is said (and a summary is bare)
             suffixes.insert(0, f"size={tuple(a.shape)}")
-        if summarise and EDGE_ITEMS == 0:
+        if summarise and EDGE_ITEMS == 0 and a.ndim:     # (a 0-d one shows its value)
             body = "[...]"
         else:
             shown = _summarised_values(a)

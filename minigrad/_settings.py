@@ -21,7 +21,7 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
         (_formatting.PRECISION, _formatting.THRESHOLD, _formatting.LINE_WIDTH,
          _formatting.EDGE_ITEMS) = _PROFILES[profile]
     if precision is not None:
-        _formatting.PRECISION = int(precision)
+        _formatting.PRECISION = precision    # (as given: a float fails in the format, as torch)
     if threshold is not None:
         _formatting.THRESHOLD = threshold
     if linewidth is not None:

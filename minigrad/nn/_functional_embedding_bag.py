@@ -140,8 +140,26 @@ def _bag_arguments(input, weight, offsets, per_sample_weights, mode, include_las
         if len(starts) and starts[-1] > idx.size:
             raise RuntimeError(f"offsets[-1] can not be greater than input's length "
                                f"{idx.size} but got offsets[-1] of {int(starts[-1])}")
+        disordered = bool((starts[1:] < starts[:-1]).any())
+        if disordered and mode != "max" and padding_idx is None and \
+                weight._array.dtype != np.float64:
+            _check_fast_offsets(starts, include_last_offset)
         starts = np.append(starts[:-1] if include_last_offset else starts, idx.size)
-    return idx.reshape(-1).astype(np.int64), starts, per_sample_weights
+    else:
+        disordered = False
+    return idx.reshape(-1).astype(np.int64), starts, per_sample_weights, disordered
+
+
+def _check_fast_offsets(offsets, include_last_offset):
+    """PyTorch's fast sum/mean kernel (float32 and 16-bit tables, no padding_idx) refuses
+    offsets out of order (its generic one takes them: see ``embedding_bag``)."""
+    if include_last_offset and len(offsets) > 1 and offsets[-1] < offsets[-2]:
+        raise RuntimeError("Your input appears to be incorrect: the last offset value should be "
+                           "the size of the indices tensor, but it seems not to be the case.")
+    if np.any(offsets[1:] < offsets[:-1]):
+        raise RuntimeError("Expected i < index_size to be true, but got false.  (Could this "
+                           "error message be improved?  If so, please report an enhancement "
+                           "request to PyTorch.)")
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
@@ -149,13 +167,42 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
                   include_last_offset=False, padding_idx=None):
     """The functional form of :class:`EmbeddingBag` (same arguments, ``weight`` given).
     ``scale_grad_by_freq`` divides each row's gradient by how often ``input`` uses it, as
-    ``embedding`` does (PyTorch 2.x's CPU kernel pairs some rows with a neighbour's count)."""
+    ``embedding`` does (PyTorch 2.x's CPU kernel pairs some rows with a neighbour's count).
+    With ``include_last_offset`` and a last offset short of the input's length, the indices
+    past it join the last bag (PyTorch's generic kernel); PyTorch's fast sum/mean kernel
+    (float32 and 16-bit tables, no padding_idx) leaves them out of the values only, as here."""
+    out = _embedding_bag(input, weight, offsets, max_norm, norm_type, scale_grad_by_freq,
+                         mode, sparse, per_sample_weights, include_last_offset, padding_idx)
+    if include_last_offset and mode != "max" and padding_idx is None and \
+            weight._array.dtype != np.float64 and input.ndim == 1 and offsets.numel() > 1:
+        bounds = backend.as_numpy(offsets._array)
+        cut, total = int(bounds[-1]), input.numel()
+        if cut < total:
+            out = _without_tail(out, weight, input, per_sample_weights, cut,
+                                max(total - int(bounds[-2]), 1) if mode == "mean" else 1)
+    return out
+
+
+def _without_tail(out, weight, input, per_sample_weights, cut, divisor):
+    """``out`` (bags, dim) less, in its last row's values only (the gradient stays), the rows
+    that the indices from ``cut`` on added to it (weighted, divided by ``divisor``)."""
+    rows = weight._array[input._array.reshape(-1)[cut:]]                       # (T, dim)
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights._array.reshape(-1)[cut:, None]
+    xp = backend.xp_of(rows)
+    tail = xp.zeros(tuple(out.shape), out._array.dtype)
+    tail[-1] = rows.astype(np.float32).sum(0) / divisor
+    return rename_node(out - Tensor._wrap(tail), "EmbeddingBagBackward0")
+
+
+def _embedding_bag(input, weight, offsets, max_norm, norm_type, scale_grad_by_freq, mode,
+                   sparse, per_sample_weights, include_last_offset, padding_idx):
     if weight._array.dtype.kind == "c":       # PyTorch's bag kernels are real only
         kind = "ComplexFloat" if weight._array.dtype.itemsize == 8 else "ComplexDouble"
         raise RuntimeError(f"Expected tensor for argument #1 'weight' to have one of the "
                            f"following scalar types: Half, BFloat16, Float, Double; but got "
                            f"CPU{kind}Type instead (while checking arguments for embedding_bag)")
-    idx, starts, psw = _bag_arguments(input, weight, offsets, per_sample_weights, mode,
+    idx, starts, psw, disordered = _bag_arguments(input, weight, offsets, per_sample_weights, mode,
                                       include_last_offset, scale_grad_by_freq, padding_idx,
                                       sparse, max_norm)
     n, dim = weight.shape
@@ -169,14 +216,21 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     bags = len(starts) - 1
-    # which bag each index falls in; the ones past the last bag's end or equal to padding_idx
-    # take no part
-    pos = np.arange(idx.size)
-    bag_of = np.searchsorted(starts, pos, side="right") - 1
-    keep = pos < starts[-1]
-    if padding_idx is not None:
-        keep &= idx != padding_idx
-    kept, bag_of = idx[keep], bag_of[keep]
+    # which bag each index falls in, as PyTorch's generic kernel counts it: the number of
+    # bag starts at or before it, less one (offsets out of order mix the bags so, and its fast
+    # kernel refuses them); the ones equal to padding_idx take no part
+    if bags == 0:       # (include_last_offset with one offset: PyTorch's fast kernel)
+        empty = backend.to_device(np.zeros(0, np.int64), weight.device)
+        return rename_node(IndexSelect.apply(weight, index=empty, dim=0), "EmbeddingBagBackward0")
+    if disordered:      # (PyTorch's count of the bag starts at or before each index)
+        bag_all = np.cumsum(np.bincount(starts[:-1], minlength=idx.size + 1)[:idx.size]) - 1
+    else:
+        bag_all = np.searchsorted(starts, np.arange(idx.size), side="right") - 1
+    if padding_idx is None:
+        keep, kept, bag_of = None, idx, bag_all
+    else:
+        keep = idx != padding_idx
+        kept, bag_of = idx[keep], bag_all[keep]
     if max_norm is not None:    # every row the input names, as PyTorch's (padding included)
         _renorm_rows(weight, idx, max_norm, norm_type)
     to_dev = (lambda a: backend.to_device(a, weight.device))
@@ -185,7 +239,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if psw is None and not scale_grad_by_freq and not sparse and bag_sums_fit(weight, bag_of):
         # (one node: the table's rows summed into the bags by the row kernel, no (K, D) gather)
         count = None if mode == "sum" else \
-            np.maximum(np.bincount(bag_of, minlength=bags), 1).astype(weight._array.dtype)
+            _bag_sizes(starts, bag_all, bag_of, disordered).astype(weight._array.dtype)
         return EmbeddingBagSums.apply(weight, kept=kept.astype(np.int64), bag_of=bag_of,
                                       bags=bags, count=count)
     if sparse and not scale_grad_by_freq and backend.xp_of(weight._array) is np and \
@@ -197,14 +251,29 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
     if scale_grad_by_freq and kept.size:
         rows = _scaled_by_frequency(rows, kept, n, to_dev)
     if psw is not None:
-        rows = rows * IndexSelect.apply(psw, index=to_dev(np.nonzero(keep)[0]),
-                                        dim=0).unsqueeze(1)
+        at = np.arange(idx.size) if keep is None else np.nonzero(keep)[0]
+        rows = rows * IndexSelect.apply(psw, index=to_dev(at), dim=0).unsqueeze(1)
     sums = IndexAdd.apply(rows, index=to_dev(bag_of), dim=0, size=bags)
     if mode == "sum":
         return rename_node(sums, "EmbeddingBagBackward0")
-    count = np.maximum(np.bincount(bag_of, minlength=bags), 1)        # empty bags stay 0
+    count = _bag_sizes(starts, bag_all, bag_of, disordered)      # empty bags stay 0
     return rename_node(sums / Tensor._wrap(to_dev(count[:, None].astype(weight._array.dtype))),
                        "EmbeddingBagBackward0")
+
+
+def _bag_sizes(starts, bag_all, bag_of, disordered):
+    """What mean mode divides each bag's sum by, as PyTorch: the count of its kept entries
+    (``bag_of``: the bags of those kept), at least 1.  With offsets out of order, the bag's
+    span in the offsets (``starts``) less its padding entries (those in ``bag_all``, the bag of
+    every index, but not in ``bag_of``): some spans are below 0."""
+    bags = len(starts) - 1
+    if not disordered:
+        return np.maximum(np.bincount(bag_of, minlength=bags), 1)
+    size = np.diff(starts)
+    if len(bag_of) < len(bag_all):
+        size = size - (np.bincount(bag_all, minlength=bags)[:bags] -
+                       np.bincount(bag_of, minlength=bags)[:bags])
+    return np.maximum(size, 1)
 
 
 def _scaled_by_frequency(rows, kept, n, to_dev):

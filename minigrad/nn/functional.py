@@ -238,14 +238,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     shrinks, in place, each used row longer than it; ``scale_grad_by_freq`` divides each row's
     gradient by how often ``input`` uses it. ``sparse=True`` makes the weight's gradient a
     sparse COO tensor holding one row per index used, as PyTorch's."""
+    if padding_idx is not None and isinstance(weight, Tensor) and weight.ndim and (
+            padding_idx > 0 and not padding_idx < weight.shape[0] or   # (PyTorch's order)
+            padding_idx < 0 and not padding_idx >= -weight.shape[0]):
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    if max_norm is not None and not isinstance(input, Tensor):   # PyTorch's input.contiguous()
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'contiguous'")
     for position, arg, value in ((1, "weight", weight), (2, "indices", input)):
         if not isinstance(value, Tensor):      # (the parser's order: weight first)
             raise TypeError(f"embedding(): argument '{arg}' (position {position}) must be "
                             f"Tensor, not {_python_type_name(value)}")
-    if padding_idx is not None and weight.ndim and (   # (in PyTorch's order of comparisons)
-            padding_idx > 0 and not padding_idx < weight.shape[0] or
-            padding_idx < 0 and not padding_idx >= -weight.shape[0]):
-        raise AssertionError("Padding_idx must be within num_embeddings")
     if max_norm is not None:                 # PyTorch's embedding_renorm_ reads these first
         max_norm = _float_arg("embedding_renorm_", "max_norm", max_norm, 3)
         norm_type = _float_arg("embedding_renorm_", "norm_type", norm_type, 4)

@@ -363,6 +363,10 @@ def prelu(input, weight):
     the input; an input of fewer than 2 dims has one channel, as PyTorch)."""
     if _autocast_state.active:       # one of the ops CPU autocast runs in its lower dtype
         input, weight = _autocast_lower(input, weight)
+    if input._array.dtype != weight._array.dtype:        # (PyTorch's first check)
+        raise RuntimeError(f"prelu: Type promoting not supported. Got "
+                           f"{scalar_type_name(input._array.dtype)} and "
+                           f"{scalar_type_name(weight._array.dtype)}")
     n = weight.numel()
     if input.ndim == 0 and n != 1:
         raise RuntimeError("Not allow zero-dim input tensor.")
@@ -373,10 +377,6 @@ def prelu(input, weight):
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
                            f"ndim = {weight.ndim}")
-    if input._array.dtype != weight._array.dtype:
-        raise RuntimeError(f"prelu: Type promoting not supported. Got "
-                           f"{scalar_type_name(input._array.dtype)} and "
-                           f"{scalar_type_name(weight._array.dtype)}")
     _floating_only(input, "prelu_cpu")
     if n != 1:
         shape = [1] * input.ndim

@@ -124,10 +124,10 @@ def _check(input, pad, mode, value):
         if n + lo + hi < 0:
             raise RuntimeError("Negative padding value is resulting in an empty dimension")
         # PyTorch wraps from what the crop keeps: past that its copies read memory not yet
-        # written (refused here rather than given undefined values); an empty result wraps
-        # nothing
+        # written (refused here rather than given undefined values); an empty result (or
+        # input: an empty batch) wraps nothing
         kept = n - max(-lo, 0) - max(-hi, 0)
-        if n + lo + hi > 0 and (lo > kept or hi > kept):
+        if n + lo + hi > 0 and 0 not in shape and (lo > kept or hi > kept):
             raise RuntimeError("Padding value causes wrapping around more than once.")
     if mode != "circular":
         _check_output_size(shape, pad, k, mode)

@@ -61,3 +61,32 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+
+def _check_loaded_shapes(optimizer, param, state):
+    """After ``load_state_dict`` took state tensors shaped unlike their parameters (PyTorch
+    takes them without a look), the step refuses them as PyTorch's first update does: an
+    elementwise op between the state (a) and the gradient (b), Rprop's the other way round."""
+    for name, value in state.items():
+        if name == "step" or name in optimizer._scalar_state or not isinstance(value, Tensor):
+            continue
+        have, want = tuple(value.shape), tuple(param.shape)
+        if have == want:
+            continue
+        a, b = (want, have) if type(optimizer).__name__ == "Rprop" else (have, want)
+        width = max(len(a), len(b))
+        for back in range(1, width + 1):       # (scanned from the last dim, as torch's)
+            m = a[-back] if back <= len(a) else 1
+            n = b[-back] if back <= len(b) else 1
+            if m != n and m != 1 and n != 1:
+                raise RuntimeError(f"The size of tensor a ({m}) must match the size of tensor b "
+                                   f"({n}) at non-singleton dimension {width - back}")
+        raise RuntimeError(f"output with shape {list(have)} doesn't match the broadcast shape "
+                           f"{list(_broadcast(have, want))}")
+
+
+def _broadcast(a, b):
+    """The shape two broadcastable shapes give together."""
+    width = max(len(a), len(b))
+    a, b = (1,) * (width - len(a)) + a, (1,) * (width - len(b)) + b
+    return tuple(n if m == 1 else m for m, n in zip(a, b))

@@ -163,8 +163,10 @@ class LinearLR(LRScheduler):
         return [g["lr"] * ratio for g in groups]
 
     def _get_closed_form_lr(self):
-        done = min(self.total_iters, self.last_epoch) / self.total_iters
-        return [base * (self.start_factor + (self.end_factor - self.start_factor) * done)
+        # (the change times the epochs, then divided: a float by total_iters, as PyTorch's)
+        change = self.end_factor - self.start_factor
+        return [base * (self.start_factor +
+                        change * min(self.total_iters, self.last_epoch) / self.total_iters)
                 for base in self.base_lrs]
 
 
@@ -196,8 +198,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
             self.T_cur += 1
-            if self.T_cur >= self.T_i:
-                self.T_cur -= self.T_i
+            if self.T_cur >= self.T_i:      # (a resumed schedule can be past several cycles)
+                self.T_cur %= self.T_i
                 self.T_i *= self.T_mult
         else:
             if epoch < 0:

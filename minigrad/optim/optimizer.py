@@ -37,8 +37,8 @@ from ._step_hooks import (mark_step_hooked, register_optimizer_step_post_hook,
 from ._update_arrays import _like_complex, _with_float_scalars, complex_of_pairs, real_pairs
 # what third-party optimizers import from torch.optim.optimizer
 from ._optimizer_helpers import (  # noqa: F401
-    ParamsT, StateDict, _default_to_fused_or_foreach, _get_scalar_dtype, _get_value,
-    _use_grad_for_differentiable, required)
+    ParamsT, StateDict, _check_loaded_shapes, _default_to_fused_or_foreach, _get_scalar_dtype,
+    _get_value, _use_grad_for_differentiable, required)
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -230,6 +230,7 @@ class Optimizer:
 
     def _step_groups(self):
         """``step``'s updates: each parameter with a gradient, group by group."""
+        misshapen = self.__dict__.get("_misshapen")      # (see load_state_dict)
         for group in self.param_groups:
             numbers = None         # the group's hyper-parameters as numbers, read once
             if group.get("capturable") or group.get("fused"):
@@ -249,6 +250,8 @@ class Optimizer:
                                        f"update a {p.dtype.name} parameter of shape "
                                        f"{list(p.shape)}; optimize floating-point tensors)")
                 state = self.state[p] if p in self.state else {}
+                if misshapen:
+                    _check_loaded_shapes(self, p, state)
                 if group.get("differentiable"):
                     # the update is recorded in the graph (tensor ops, in place on p)
                     with set_grad_enabled(True):
@@ -438,7 +441,8 @@ class Optimizer:
         """Load a ``state_dict()`` (of an optimizer over parameters of the same shapes).
 
         Floating-point state tensors are cast to their parameter's dtype and device ('step'
-        stays as it is); everything is checked before anything changes.  As in PyTorch, a
+        stays as it is), not checked against their shapes: a misfit is refused by ``step``,
+        as PyTorch's update refuses it.  As in PyTorch, a
         state tensor that needs no cast is taken as it is, not copied: loading the live
         ``state_dict()`` of another optimizer makes the two share their state tensors.  The
         parameter groups are copied.
@@ -461,7 +465,7 @@ class Optimizer:
         for g, sg in zip(groups, saved_groups):
             for old_id, p in zip(sg["params"], g["params"]):
                 id_map[old_id] = p
-        state = defaultdict(dict)
+        state, misshapen = defaultdict(dict), False
         for key, value in state_dict["state"].items():
             if key not in id_map:
                 state[key] = value             # state of no parameter: kept as it is
@@ -475,10 +479,7 @@ class Optimizer:
                         array = array.astype(param._array.dtype, copy=False)
                     array = backend.to_device(array, param.device)
                     if name not in self._scalar_state and tuple(array.shape) != tuple(param.shape):
-                        raise ValueError(
-                            f"loaded optimizer state '{name}' for parameter {key} has shape "
-                            f"{list(array.shape)}, but the parameter has shape "
-                            f"{list(param.shape)}")
+                        misshapen = True       # taken, as PyTorch; its step refuses it
                     if array is not v._array:
                         v = Tensor._wrap(array)
                 elif name in self._tensor_numbers and isinstance(v, (int, float)) and \
@@ -498,5 +499,6 @@ class Optimizer:
             new_groups.append(ng)
         self.state = state
         self.param_groups = new_groups
+        self._misshapen = misshapen
         for hook in list(self._hook_dict("load_state_dict_post").values()):
             hook(self)

@@ -203,16 +203,31 @@ class ModuleExtras:
         """Cast every parameter and buffer, integer ones included, to ``dst_type`` (a dtype
         or a tensor type such as ``'torch.DoubleTensor'``), as ``Tensor.type`` does."""
         target = Tensor._wrap(np.zeros(0, np.float32)).type(dst_type).dtype
-        if not (target.is_floating_point or target.is_complex) and any(
-                p.requires_grad for p in self.parameters()):
-            raise RuntimeError("data set to a tensor that requires gradients must be floating "
-                               "point or complex dtype")
+        self._refuse_placeholders("type", not (target.is_floating_point or target.is_complex))
         return self._apply(lambda t: Tensor._wrap(t._array).type(dst_type))
 
     def bfloat16(self):
         """Casts every floating parameter and buffer to bfloat16 (complex ones stay);
         returns self."""
+        self._refuse_placeholders("bfloat16")
         return self._cast_floating(dtypes.bfloat16)
+
+    def _refuse_placeholders(self, method, integral=False):
+        """Before ``method`` (bfloat16, type) casts anything, what PyTorch's ``_apply`` meets
+        first in its order (children, then parameters, then buffers): a lazy layer's
+        placeholder (it allows only half, float, double, to...) or, for an ``integral``
+        target, a parameter requiring grad."""
+        for m in self.children():
+            m._refuse_placeholders(method, integral)
+        for t in self._parameters.values():
+            if t is not None and is_lazy(t):
+                t._refuse(method)
+            if t is not None and integral and t.requires_grad:
+                raise RuntimeError("data set to a tensor that requires gradients must be "
+                                   "floating point or complex dtype")
+        for t in self._buffers.values():
+            if t is not None and is_lazy(t):
+                t._refuse(method)
 
 
 # these are Module's methods: Python's own errors name them so ("Module.to_empty() takes 1

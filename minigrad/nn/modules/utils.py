@@ -10,7 +10,7 @@ __all__ = ["_single", "_pair", "_triple", "_quadruple", "_ntuple", "_reverse_rep
 
 def _ntuple(n, name="parse"):
     def parse(x):
-        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+        if isinstance(x, collections.abc.Iterable):     # (a string too: its letters, as torch)
             return tuple(x)
         return tuple(repeat(x, n))
     parse.__name__ = name
