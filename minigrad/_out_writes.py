@@ -32,7 +32,10 @@ _PROMOTED_RESULT = frozenset((
 _FLOAT_RESULT = frozenset(("div", "true_divide", "atan2", "copysign", "xlogy"))
 
 
-def _check_out_cast(name, args, kwargs, out):
+def _check_out_cast(name, args, kwargs, out, broadcast=True):
+    """PyTorch's out= checks of a binary op before its kernel: the operands' shapes
+    broadcast (not for ``outer``, a mul of a column and a row, given as two vectors), and the
+    promoted result's dtype casts to out's."""
     operands = [a._array if isinstance(a, Tensor) else dtypes.python_number(a)
                 if isinstance(a, np.generic) else a for a in args]
     if not all(isinstance(a, (np.ndarray, bool, int, float, complex)) for a in operands):
@@ -41,7 +44,7 @@ def _check_out_cast(name, args, kwargs, out):
                              for a in operands):
         return                      # (sub's refusal of bools comes first)
     shapes = [a.shape for a in operands if isinstance(a, np.ndarray)]
-    if len(shapes) == 2:
+    if len(shapes) == 2 and broadcast:
         E.broadcast_shape(shapes[0], shapes[1], name)      # (its error comes first)
     try:
         have = dtypes.result_type(*operands)
@@ -77,6 +80,11 @@ def check_out_first(name, args, kwargs, out):
     input's and out's dtypes, logsumexp wants a floating (or complex) out, and nansum refuses
     a complex input before anything else; the same-dtype elementwise ops and dot (matmul of
     two vectors) compare the input's and out's dtypes before their kernels' checks."""
+    if name == "nonzero" and kwargs.get("as_tuple"):
+        if not isinstance(out, Tensor):     # (the parser's refusal of a tuple comes first)
+            raise TypeError(f"nonzero(): argument 'out' must be Tensor, not "
+                            f"{python_type_name(out)}")
+        raise RuntimeError("nonzero does not support the out kwarg when as_tuple is True")
     if not (isinstance(out, Tensor) and args and isinstance(args[0], Tensor)):
         return
     have, want = args[0]._array.dtype, out._array.dtype

@@ -193,7 +193,7 @@ def _torch_args(fn, method=False, name=None):
         OR.check_overlap(out, _tensor_arguments(args, kwargs), rule)
         check_out_first(name, args, kwargs, out)
         if name in _PROMOTED_RESULT and isinstance(out, Tensor) and len(args) == 2:
-            _check_out_cast(name, args, kwargs, out)
+            _check_out_cast(name, args, kwargs, out, fn.__name__ != "outer")
         if (isinstance(out, Tensor) and fn.__name__ in OR.OUT_CASTS
                 and kwargs.get("dtype") is None):
             # PyTorch reduces in out's dtype: a float sum into an int64 out adds the

@@ -91,8 +91,8 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return A.diagonal(offset, dim1, dim2)
 
 
-# out= on every function torch.linalg gives it (lstsq, matrix_exp, vander and diagonal take none)
+# out= on every function torch.linalg gives it (matrix_exp, vander and diagonal take none)
 for _name in __all__:
-    if _name not in ("LinAlgError", "lstsq", "matrix_exp", "vander", "diagonal"):
+    if _name not in ("LinAlgError", "matrix_exp", "vander", "diagonal"):
         globals()[_name] = _torch_args(globals()[_name])
 del _name

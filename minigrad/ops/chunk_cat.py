@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
+from .._out_writes import _write_values
 from ..tensor import Tensor
-from ._util import argument_error, check_tensors, int_arg, normalize_dim
+from . import elementwise as E
+from ._util import argument_error, check_tensors, int_arg, normalize_dim, scalar_type_name
 from .stacking import cat
 
 __all__ = ["_chunk_cat"]
@@ -66,7 +69,7 @@ def _rows(t, dim, num_chunks):
     return t.reshape(tuple(t.shape[:dim]) + (num_chunks, -1))
 
 
-def _chunk_cat(tensors, dim, num_chunks):
+def _chunk_cat(tensors, dim, num_chunks, *, out=None):
     """The tensors cut into ``num_chunks`` pieces along ``dim`` (zero-padded) and joined
     piece by piece: shape lead + (num_chunks, total values per piece); see the module's note."""
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
@@ -75,4 +78,13 @@ def _chunk_cat(tensors, dim, num_chunks):
     dim = int_arg(_NAME, "dim", dim, 2)
     num_chunks = int_arg(_NAME, "num_chunks", num_chunks, 3)
     dim = _checked(tensors, dim, num_chunks)
-    return cat([_rows(t, dim, num_chunks) for t in tensors], dim + 1)
+    result = cat([_rows(t, dim, num_chunks) for t in tensors], dim + 1)
+    if out is None:
+        return result
+    # torch's out=: cat's dtype rule (any cast but to a lower category), then a resize
+    if isinstance(out, Tensor) and dtypes._category(result._array.dtype) > dtypes._category(
+            out._array.dtype):
+        raise TypeError("torch.cat(): input types can't be cast to the desired output type "
+                        f"{scalar_type_name(out._array.dtype)}")
+    return _write_values(out, E.cast(result.detach(), out.dtype) if isinstance(out, Tensor)
+                         else result, _NAME, _NAME)

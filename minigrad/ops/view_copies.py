@@ -20,6 +20,7 @@ import numbers
 from .. import backend
 from .. import _memory_format as mf
 from .._checked_view import uncheck
+from .._out_writes import _expected_out, _write_values
 from ..autograd import is_grad_enabled, no_grad
 from ..autograd._node_names import rename_node
 from ..tensor import Tensor
@@ -165,12 +166,14 @@ def slice_copy(input, dim=0, start=None, end=None, step=1):
     return _fresh(slice_view(input, dim, start, end, step))
 
 
-def split_copy(input, split_size, dim=0):
-    return tuple(_fresh(p) for p in split(input, split_size, dim))
+def split_copy(input, split_size, dim=0, *, out=None):
+    pieces = tuple(_fresh(p) for p in split(input, split_size, dim))
+    return pieces if out is None else _into_list(out, pieces, "split_copy_Tensor_out()", True)
 
 
-def split_with_sizes_copy(input, split_sizes, dim=0):
-    return tuple(_fresh(p) for p in split_with_sizes(input, split_sizes, dim))
+def split_with_sizes_copy(input, split_sizes, dim=0, *, out=None):
+    pieces = tuple(_fresh(p) for p in split_with_sizes(input, split_sizes, dim))
+    return pieces if out is None else _into_list(out, pieces, "split_with_sizes_copy_out")
 
 
 def squeeze_copy(input, dim=NO_DIM):
@@ -185,8 +188,36 @@ def transpose_copy(input, dim0, dim1):
     return _fresh(transpose(input, dim0, dim1))
 
 
-def unbind_copy(input, dim=0):
-    return tuple(_fresh(p) for p in unbind(input, unbind_dim("unbind_copy", input, dim)))
+def unbind_copy(input, dim=0, *, out=None):
+    pieces = tuple(_fresh(p) for p in unbind(input, unbind_dim("unbind_copy", input, dim)))
+    return pieces if out is None else _into_list(out, pieces, "unbind_copy_int_out")
+
+
+def _into_list(out, pieces, name, copied=False):
+    """PyTorch's ``out=`` of the copies that return a list (split_copy,
+    split_with_sizes_copy, unbind_copy): one out tensor per piece, each of the piece's dtype,
+    resized (with torch's warning) where its shape differs; the call returns None.
+    ``copied`` (split_copy's): each piece is ``copy_``-ed into its out instead, so cast to
+    out's dtype and broadcast to out's shape."""
+    if isinstance(out, Tensor) or not isinstance(out, (list, tuple)):
+        raise TypeError(f"{name.split('_out')[0].rstrip('_')}(): argument 'out' must be tuple "
+                        f"of Tensors, not {type(out).__name__}")
+    if len(out) != len(pieces):
+        raise RuntimeError(f"{name} expected an out= argument of size {len(pieces)}, got "
+                           f"size {len(out)}")
+    for o, p in zip(out, pieces):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"expected Tensor as element of argument 'out', but got "
+                            f"{type(o).__name__}")
+        if o._array.dtype != p._array.dtype and not copied:
+            raise RuntimeError(_expected_out(p._array.dtype, o._array.dtype))
+    for o, p in zip(out, pieces):
+        if copied:
+            with no_grad():
+                o.copy_(p)
+        else:
+            _write_values(o, p.detach(), name, name)
+    return None
 
 
 def unfold_copy(input, dimension, size, step):
