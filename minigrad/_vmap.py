@@ -4,7 +4,9 @@
     vmap(per_example, in_dims=(0, None))(xs, w)       # xs (B, n), w (n,) -> (B,)
 
 minigrad maps by looping: for each index b of the mapped dimension the function is called on
-the inputs' slices ``x.select(in_dim, b)`` and the results are stacked along ``out_dims``.
+the inputs' slices ``x.select(in_dim, b)`` and the results are stacked along ``out_dims``,
+laid out as torch's batched results are (``_vmap_layout``: a result viewing an input comes
+back as a view of that input, another as a row-major stack with the batch dim moved).
 So results and gradients are exactly those of the per-example calls (the slicing and the
 stacking are differentiable ops), nested vmaps compose, and the function may do anything it
 could do on one example.  What differs from torch's batching rules: the function runs B times
@@ -37,6 +39,7 @@ from . import backend
 from . import _vmap_reads
 from ._random_factories import live_generators
 from . import _vmap_rules
+from ._vmap_layout import batched_output
 from .autograd._transforms import inside_transform, transforms
 from .ops import normalization as _normalization
 from .ops.stacking import stack
@@ -168,7 +171,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             # PyTorch's chunked path spreads out_dims over the output's structure without the
             # unwrapping of a 1-tuple that its one-pass path does for a single Tensor
             raise AssertionError("flat_out_dims must not be None")
-        return _stack_outputs(results, out_dims, name, empty=count == 0)
+        return _stack_outputs(results, out_dims, name, empty=count == 0,
+                              inputs=(leaves, mapped))
     return batched
 
 
@@ -402,10 +406,11 @@ def _valid_dims(dims):
     return False
 
 
-def _stack_outputs(results, out_dims, name, empty=False):
+def _stack_outputs(results, out_dims, name, empty=False, inputs=((), ())):
     """Stack the per-example outputs (a Tensor or a nested structure of them) along
     ``out_dims``, leaf by leaf (``empty``: for a batch of size 0, from the one call on a
-    stand-in example, size 0 along the out_dim)."""
+    stand-in example, size 0 along the out_dim; ``inputs``: the input leaves and their
+    in_dims, for results that view them). The layout follows torch's (``_vmap_layout``)."""
     first = results[0]
     dims = _out_leaf_dims(out_dims, first, name)
     leaves_per_call = [_flatten(r)[0] for r in results]
@@ -422,8 +427,10 @@ def _stack_outputs(results, out_dims, name, empty=False):
             raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got "
                              f"type {type(leaf_column[0])}. Did you mean to set out_dims= "
                              f"to None for output?")
-        stacked = stack(list(leaf_column), dim)
-        values.append(stacked.narrow(dim, 0, 0) if empty else stacked)
+        if empty:
+            values.append(stack(list(leaf_column), dim).narrow(dim, 0, 0))
+        else:
+            values.append(batched_output(leaf_column, dim, *inputs))
     return rebuild(values)
 
 

@@ -28,7 +28,7 @@ share in ``_func_shared.py``.
 """
 from __future__ import annotations
 
-from . import autograd
+from . import autograd, backend
 from .autograd._transforms import inside_transform
 from .autograd import forward_ad as _forward_ad
 from .autograd.function import Function
@@ -221,11 +221,32 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             jt = o.detach().new_zeros(tuple(o.shape))
         tangent_out.append(jt)
     own = xs + [u for u in us if u is not None]
-    out = out_rebuild(_settle(out_flat, own, outer))
-    tangent_out = out_rebuild(_settle(tangent_out, own, outer))
+    # PyTorch's primal outputs come back as aliases (views, AliasBackward0 with a graph)
+    out = out_rebuild([o[...] for o in _settle(out_flat, own, outer)])
+    tangent_out = _settle(tangent_out, own, outer)
+    tangent_out = out_rebuild([_tangent_view(o, jt, flat_primals, flat_tangents)
+                               for o, jt in zip(out_flat, tangent_out)])
     if has_aux:
         return out, tangent_out, _settle(aux, own, outer)
     return out, tangent_out
+
+
+def _tangent_view(out, tangent, primals, given):
+    """An output that views a primal gets, as in PyTorch, its tangent as the same view of that
+    primal's given tangent when the two are laid out alike, in storages of one size
+    (``tangent`` itself otherwise, or when the values differ: the function wrote into it)."""
+    if out._base is None or tangent.requires_grad or out.numel() == 0:
+        return tangent
+    for p, t in zip(primals, given):
+        if t.requires_grad or t.stride() != p.stride() or t.dtype != tangent.dtype or \
+                t.storage_offset() != p.storage_offset() or \
+                t.untyped_storage().nbytes() != p.untyped_storage().nbytes() or \
+                not backend.xp_of(p._array).may_share_memory(out._array, p._array):
+            continue
+        view = t.as_strided(tuple(out.shape), out.stride(), out.storage_offset())
+        if backend.xp_of(p._array).array_equal(view._array, tangent._array):
+            return view
+    return tangent
 
 
 class _Writable(Function):

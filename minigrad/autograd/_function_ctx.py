@@ -105,6 +105,8 @@ def _apply_ctx_style(cls, args, kwargs):
     single = not isinstance(outputs, tuple)
     outs = list((outputs,) if single else outputs)
     ctx._n_outputs = len(outs)
+    if not takes_ctx and ctx.saved_:
+        _refuse_saved_passthrough(ctx, tensors, outs)
     if _function.dual_jvp is not None and _jvp_only(cls) and _function.dual_carrier(
             [t for t in tensors if t is not None]):
         # forward mode through the Function's own jvp (it has no backward to differentiate)
@@ -213,6 +215,19 @@ def _apply_ctx_style(cls, args, kwargs):
     elif transforms.forward and "jvp" in _own_attrs(cls) and _function.level_jvp is not None:
         outs = _function.level_jvp(cls, ctx, args, outs)
     return outs[0] if single else tuple(outs)
+
+
+def _refuse_saved_passthrough(ctx, tensors, outs):
+    """With setup_context, an input returned as-is (not marked dirty) may not be saved for
+    backward: PyTorch's refusal, raised whether or not anything requires grad."""
+    for s in ctx.saved_:
+        if isinstance(s, Tensor) and id(s) not in ctx._dirty \
+                and any(s is t for t in tensors) and any(s is o for o in outs):
+            raise RuntimeError(
+                "An input that has been returned as-is as output is being saved for backward. "
+                "This is not supported if you override setup_context. You should return and "
+                "save a view of the input instead, e.g. with x.view_as(x) or setup ctx inside "
+                "the forward function itself.")
 
 
 def _sparse_meta(t):

@@ -38,13 +38,20 @@ def raw_grads_ok(g, saved):
     return True
 
 
-def raw_matmul_grads(g, a, b, need_a, need_b):
+def raw_matmul_grads(g, a, b, need_a, need_b, col_a=False, col_b=False):
     """``MatMul.backward``'s gradients for two matrices a (n, k), b (k, m) and g (n, m) (see
-    ``raw_grads_ok``): g b^T (n, k) and a^T g (k, m), as Tensors (None where not needed)."""
+    ``raw_grads_ok``): g b^T (n, k) and a^T g (k, m), as Tensors (None where not needed);
+    ``col_a``/``col_b``: that operand was column-major, its gradient is made so too
+    (computed transposed), as PyTorch's."""
     token = quiet_enter()
     try:
-        ga = Tensor._wrap(backend.matmul(g, b._array.T)) if need_a else None
-        gb = Tensor._wrap(backend.matmul(a._array.T, g)) if need_b else None
+        ga = gb = None
+        if need_a:
+            ga = Tensor._wrap(backend.matmul(b._array, g.T).T if col_a else
+                              backend.matmul(g, b._array.T))
+        if need_b:
+            gb = Tensor._wrap(backend.matmul(g.T, a._array).T if col_b else
+                              backend.matmul(a._array.T, g))
     finally:
         quiet_exit(token)
     return ga, gb

@@ -14,7 +14,7 @@ from ._matmul_raw import raw_grads_ok as _raw_grads_ok, raw_matmul_grads as _raw
 from ._util import (broadcast_shape, check_tensor, cpp_type_name, not_implemented_for, result_dtype,
                     scalar_type_name)
 from .elementwise import cast, mul
-from .movement import Transpose
+from .movement import T, Transpose
 from .plumbing import conj_of, reshape_to, sum_to
 
 
@@ -60,9 +60,11 @@ class MatMul(Function):
         a, b = self.saved_tensors       # a kept only when b needs a gradient, b when a does
         (sa, _), (sb, _) = self._in_meta
         need_a, need_b = self.needs_input_grad
-        if len(sa) == 2 and len(sb) == 2 and _raw_grads_ok(g, (a, b)):
-            # two matrices, nothing recorded: the products below on the arrays themselves
-            return _raw_matmul_grads(g._array, a, b, need_a, need_b)
+        if len(sa) == 2 and len(sb) == 2:
+            if isinstance(self, Mm):          # PyTorch's mm (not a product matmul reshaped)
+                return self._matrix_grads(g, a, b, need_a, need_b)
+            if _raw_grads_ok(g, (a, b)):      # nothing recorded: on the arrays themselves
+                return _raw_matmul_grads(g._array, a, b, need_a, need_b)
         # the gradient of a product is g times the conjugate of the other factor
         b = conj_of(b) if need_a else b
         a = conj_of(a) if need_b else a
@@ -79,11 +81,38 @@ class MatMul(Function):
             g_shape.append(1)
         g = reshape_to(g, g_shape)
         ga = gb = None
+        # (a vector times a matrix is PyTorch's mm of a row: its backward is mm's)
+        product = Mm.apply if len(sa) == 1 and len(sb) == 2 else MatMul.apply
         if need_a:       # (..., n, m) @ (..., m, k) -> (..., n, k), summed to a's batch shape
-            ga = reshape_to(sum_to(MatMul.apply(g, _mT(reshape_to(b, sb2))), sa2), sa)
+            ga = reshape_to(sum_to(product(g, _mT(reshape_to(b, sb2))), sa2), sa)
         if need_b:       # (..., k, n) @ (..., n, m) -> (..., k, m)
-            gb = reshape_to(sum_to(MatMul.apply(_mT(reshape_to(a, sa2)), g), sb2), sb)
+            gb = reshape_to(sum_to(product(_mT(reshape_to(a, sa2)), g), sb2), sb)
         return ga, gb
+
+    def _matrix_grads(self, g, a, b, need_a, need_b):
+        """The gradients for two matrices a (n, k) and b (k, m), each laid out as PyTorch's
+        mm backward lays it out: like its operand, g b^H computed as (b^H^T g^T)^T when a was
+        column-major (a transposed row-major matrix), a^H g as (g^T a^H^T)^T when b was."""
+        col_a, col_b = (_column_major(st, m) for st, m in zip(self.strides, self._in_meta))
+        if _raw_grads_ok(g, (a, b)):          # nothing recorded: on the arrays themselves
+            return _raw_matmul_grads(g._array, a, b, need_a, need_b, col_a, col_b)
+        ga = gb = None
+        if need_a:
+            b = conj_of(b)
+            ga = T.apply(Mm.apply(b, T.apply(g, axes=(1, 0))), axes=(1, 0)) if col_a else \
+                Mm.apply(g, T.apply(b, axes=(1, 0)))
+        if need_b:
+            a = conj_of(a)
+            gb = T.apply(Mm.apply(T.apply(g, axes=(1, 0)), a), axes=(1, 0)) if col_b else \
+                Mm.apply(T.apply(a, axes=(1, 0)), g)
+        return ga, gb
+
+
+def _column_major(strides, meta):
+    """Whether a matrix of byte ``strides`` and ``meta`` (shape, dtype) was laid out
+    column-major in PyTorch's sense: element strides (1, rows)."""
+    (rows, _), unit = meta[0], meta[1].itemsize
+    return len(strides) == 2 and strides[0] == unit and strides[1] == unit * rows
 
 
 def _folds(a, b):

@@ -25,49 +25,8 @@ from .._tensor_input import _combination
 from ._view_dtype import view_as_dtype
 from ._util import (NO_DIM, argument_error, check_tensor, dim_like, normalize_dim,
                     python_type_name)
+from ._view_strides import view_strides
 from .plumbing import Expand, Reshape
-
-
-def view_strides(shape, strides, new_shape):
-    """The strides (in bytes, as ``strides``) of ``new_shape`` viewing the memory of an array
-    of ``shape``/``strides``, or None when no view can: PyTorch's rule.
-
-    The old axes fall into chunks, runs of axes that are contiguous among themselves (axis i
-    steps over exactly all of axis i + 1: strides[i] = strides[i+1] * shape[i+1]; size-1 axes
-    join any chunk). A view must split or merge axes only inside a chunk: new axes, taken
-    from the last, must fill each chunk's element count exactly, and each gets the chunk's
-    innermost stride times the elements inside it. Empty arrays view as anything.
-    """
-    if 0 in tuple(shape):
-        if tuple(new_shape) == tuple(shape):
-            return tuple(strides)
-        out, step = [], 1
-        for size in reversed(new_shape):     # row-major over one element's width
-            out.append(step)
-            step *= max(size, 1)
-        unit = min((abs(s) for s in strides if s), default=1)
-        return tuple(u * unit for u in reversed(out))
-    if not shape:                            # a 0-d array: one element, of any stride
-        shape, strides = (1,), tuple(strides) or (1,)
-    new_strides = [0] * len(new_shape)
-    view_d = len(new_shape) - 1
-    base = strides[-1]
-    chunk_numel = view_numel = 1
-    for d in range(len(shape) - 1, -1, -1):
-        chunk_numel *= shape[d]
-        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != chunk_numel * base):
-            # the chunk ends at axis d: new axes take its elements, from the last
-            while view_d >= 0 and (view_numel < chunk_numel or new_shape[view_d] == 1):
-                new_strides[view_d] = view_numel * base
-                view_numel *= new_shape[view_d]
-                view_d -= 1
-            if view_numel != chunk_numel:
-                return None
-            if d > 0:
-                base, chunk_numel, view_numel = strides[d - 1], 1, 1
-    if view_d != -1:
-        return None
-    return tuple(new_strides)
 
 
 class View(Reshape):
@@ -77,7 +36,7 @@ class View(Reshape):
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        if a.size and a.flags.c_contiguous:
+        if a.size and a.flags.c_contiguous and 1 not in a.shape:
             # row-major memory views as any shape of its size, and numpy's reshape gives it
             # PyTorch's strides (those of ``view_strides``): the common case, without its walk
             return a.reshape(shape)
@@ -112,7 +71,9 @@ class Transpose(Function):
         inverse = [0] * len(self.axes)
         for i, ax in enumerate(self.axes):
             inverse[ax] = i
-        return Transpose.apply(g, axes=tuple(inverse))
+        # t's backward is a t, permute's a permute (as PyTorch's nodes for create_graph)
+        op = T if isinstance(self, T) else Permute if isinstance(self, Permute) else Transpose
+        return op.apply(g, axes=tuple(inverse))
 
 
 class Permute(Transpose):

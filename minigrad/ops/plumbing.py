@@ -23,6 +23,7 @@ from .. import _memory_format as mf, backend, dtypes
 from .._warn_once import COMPLEX_TO_REAL, USER, warn_once
 from ..autograd import Function
 from ._util import c_order, unbroadcast
+from ._view_strides import view_strides
 
 __all__ = ["Reshape", "Expand", "SumTo", "Cast", "Conj", "RealPart", "ViewAsReal",
            "ViewAsComplex", "reshape_to", "expand_to", "sum_to", "cast_to", "conj_of"]
@@ -38,7 +39,13 @@ class Reshape(Function):
 
     def forward(self, a, *, shape):
         self.in_shape = a.shape
-        return a.reshape(shape)
+        r = a.reshape(shape)
+        if r.size and (1 in a.shape or not a.flags.c_contiguous) and r.base is not None:
+            # numpy picks its own strides for size-1 dims; a view takes PyTorch's
+            strides = view_strides(a.shape, a.strides if a.ndim else (a.itemsize,), shape)
+            if strides is not None and strides != r.strides:
+                r = backend.xp_of(a).lib.stride_tricks.as_strided(a, shape, strides)
+        return r
 
     def backward(self, g):
         return reshape_to(g, self.in_shape)
