@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend, parallel
 from . import _conv_depthwise as _depthwise, _conv_im2col as _cols, _conv_shift as _shift
+from . import _conv_grouped as _grouped
 from ._thin_gemm import BLOCK, THIN_ENTRIES, thin_contract
 from ._util import prod as _prod
 from ._workspace import workspace as _workspace
@@ -64,6 +65,9 @@ def _weight_grad(x, g, geom, cols, out=None):
     """weight_grad's work for one part of the batch (or all of it); ``out``: an (O, C/G, *k)
     array the one-group shifted GEMMs and the row-major im2col product write into, in place
     of a fresh one (the other paths return their own)."""
+    recast = None if cols is not None else _grouped.recast(x, None, geom)
+    if recast is not None:      # every f-th pixel read: the gradient of the convolution of
+        x, _, geom = recast     # those pixels alone
     xp = backend.xp_of(x)
     N, C, O, G = x.shape[0], x.shape[1], g.shape[1], geom.groups
     shape = (O, C // G) + tuple(geom.kernel)
@@ -76,6 +80,10 @@ def _weight_grad(x, g, geom, cols, out=None):
         return gw.reshape(shape)
     # the shifted GEMMs multiply the zeros of cropped outputs by x's cells wrapped round
     # from the next row: an inf or NaN in x would make NaNs there, so such an x takes im2col
+    if how == "shift" and _grouped.batched(geom, C, O, x.itemsize) and \
+            bool(xp.isfinite(x.sum())):                  # every group at once
+        return _grouped.grouped_shift_weight_grad(x, g, G, geom.padding, geom.dilation,
+                                                  geom.kernel)
     if how == "shift" and bool(xp.isfinite(x.sum())):    # group by group, stacked
         parts = [_shift.shift_weight_grad(xq, gq, geom.padding, geom.dilation, geom.kernel,
                                           out if G == 1 else None)

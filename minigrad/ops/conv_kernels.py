@@ -15,8 +15,9 @@ Three ways to compute them, chosen by shape (``path``):
 * ``"gemm"``   1x1 kernels without padding: a plain matrix product per image, on the (N, C,
                H*W) layout as it is (a strided view first for stride 2).
 * ``"shift"``  stride 1, planes large enough (in 3-d with few channels, a larger share
-               of extra outputs allowed; a grouped convolution group by group): the
-               shifted-GEMM formulation
+               of extra outputs allowed; a grouped convolution group by group, or, with
+               few channels a group, every group in one batched product:
+               ``_conv_grouped.grouped_shift``): the shifted-GEMM formulation
                (``_conv_shift.py``; ``shift_conv``'s docstring has the picture). No im2col
                matrix, no transposes.
 * ``"depthwise"`` one input channel per group (``groups == C``, MobileNet's 3x3s): 2-d
@@ -27,7 +28,13 @@ Three ways to compute them, chosen by shape (``path``):
                on phase planes, in blocks that stay in cache (``_conv_depthwise.py``).
 * ``"im2col"`` everything else (strided 3x3, strided grouped convs, tiny planes):
                every window copied once into a matrix, then one GEMM per image (and
-               group) straight into the output (``_conv_im2col.py``).
+               group) straight into the output (``_conv_im2col.py``; strided windows
+               read from the stride's phase planes, along contiguous rows).
+
+A stride that shares a factor f with the dilation reads only every f-th pixel: the forward
+is then the convolution of those pixels (a view) with both divided by f
+(``_conv_grouped.common_step``), a stride-1 one on the shifted GEMMs for conv1d(stride=2,
+dilation=2).
 
 A strided convolution's input gradient (the transposed convolution) is, when its pieces are
 large enough, s^d stride-1 convolutions, one per phase of x, each on the shifted GEMMs
@@ -47,8 +54,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, parallel
-from . import (_conv_depthwise as _depthwise, _conv_im2col as _cols, _conv_phases as _phases,
-               _conv_shift as _shift)
+from . import (_conv_depthwise as _depthwise, _conv_grouped as _grouped, _conv_im2col as _cols,
+               _conv_phases as _phases, _conv_shift as _shift)
 from ._util import prod as _prod
 from ._thin_gemm import thin_matmul
 from ._workspace import padded_rows
@@ -147,9 +154,10 @@ _WEIGHT_GRAD_ROWS_MIN = 256
 def path(geom, channels, images=None):
     """Which formulation computes this geometry on ``channels`` input channels: "gemm",
     "depthwise", "shift" or "im2col". A grouped convolution (one input channel per group
-    aside) takes the shifted GEMMs group by group wherever its stride is 1, however few
-    channels a group has: im2col's batched products over the groups ran 2-3x slower (4 to 64
-    groups of 2 to 16 channels, 32x32 planes, one and two threads). ``images``: the batch
+    aside) takes the shifted GEMMs wherever its stride is 1, however few channels a group
+    has: im2col's batched products over the groups ran 2-3x slower (4 to 64 groups of 2 to
+    16 channels, 32x32 planes, one and two threads); group by group, or all groups in one
+    batched product (``_conv_grouped.batched``). ``images``: the batch
     (or the part of it) that one call computes, when known (small planes, ``_shift_fits``)."""
     if geom.groups == channels > 1:
         return "depthwise"
@@ -335,6 +343,11 @@ def forward(x, w, b, geom, cols=None):
 def _forward(x, w, b, geom, cols, y):
     """forward's work for x (n, C, *S), written into y (n, O, *L); -> the im2col matrix or
     None."""
+    if cols is None:
+        recast = _grouped.recast(x, w, geom)
+        if recast is not None:
+            _forward(*recast[:2], b, recast[2], None, y)
+            return None
     xp = backend.xp_of(x)
     N, O, G = x.shape[0], w.shape[0], geom.groups
     how = path(geom, x.shape[1], N)
@@ -343,6 +356,9 @@ def _forward(x, w, b, geom, cols, y):
         xp.matmul(w.reshape(O, -1), _pick(x, geom), out=out)      # (O, C) @ (N, C, L)
         if b is not None:
             out += b.reshape(-1, 1)
+        return None
+    if how == "shift" and _grouped.batched(geom, x.shape[1], O, x.itemsize):
+        _grouped.grouped_shift(x, w, G, geom.padding, geom.dilation, geom.out_size, b, y)
         return None
     if how == "shift":                     # group by group (one group: the whole)
         for q, (xq, wq, yq) in enumerate(_groups(G, (x, 1), (w, 0), (y, 1))):
@@ -408,6 +424,15 @@ def _input_grad(g, w, geom, gx):
     if path(geom, C) == "depthwise":        # (any channel multiplier O / C)
         _depthwise.input_grad(g, w, geom, gx)
         return
+    step = _grouped.common_step(geom)
+    if step is not None and path(step[2], O, N) == "shift":
+        # every f-th pixel read (``_grouped.common_step``): their gradient is that of the
+        # convolution of those pixels alone, the others' zero
+        factors, first, reduced = step
+        gx.fill(0)
+        _input_grad(g, w, reduced, gx[(slice(None), slice(None)) + tuple(
+            slice(r, None, f) for r, f in zip(first, factors))])
+        return
     how = path(geom, O, N)                  # the adjoint convolution reads O channels
     if G > 1:                               # (O == G is no depthwise adjoint: C/G channels)
         how = "shift" if _shift_fits(geom, O) else "im2col"
@@ -427,6 +452,11 @@ def _input_grad(g, w, geom, gx):
     finite_w = not (how == "shift" or any(s > 1 for s in geom.stride)) or \
         bool(xp.isfinite(w.sum()))
     pads = _shift.adjoint_pads(geom) if how == "shift" and finite_w else None
+    if pads is not None and _grouped.batched(geom._replace(
+            padding=pads, in_size=geom.out_size, out_size=geom.in_size), O, C, g.itemsize):
+        _grouped.grouped_shift(g, _grouped.grouped_adjoint_weight(w, G), G, pads,
+                               geom.dilation, geom.in_size, None, gx)
+        return
     if pads is not None:                    # group by group (one group: the whole)
         for gq, wq, gxq in _groups(G, (g, 1), (w, 0), (gx, 1)):
             _shift.shift_conv(gq, _shift.flipped(wq), pads, geom.dilation, geom.in_size,
