@@ -239,7 +239,8 @@ def _run_pass(roots, root_grads, retain_graph, create_graph, targets, accumulate
     """``_run``'s work."""
     pending = {}                 # node -> [grad of output 0, grad of output 1, ...]
     leaf_grads = {}              # id(leaf) -> [leaf, summed grad]
-    owned = {}                   # id of a summed grad this pass made from pieces -> _add_piece's note
+    owned = {}                   # id of a summed grad this pass made from pieces ->
+                                 # _add_piece's note
     root_nodes = []
     for t, g in zip(roots, root_grads):
         if t.grad_fn is None:

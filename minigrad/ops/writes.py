@@ -449,8 +449,8 @@ def _write(target, array, call=None):
     visit by visit, as PyTorch's kernel writes it (``_overlap_order``)."""
     dst = target._array
     if array.dtype != dst.dtype and not can_cast_inplace(array.dtype, dst.dtype):
-        raise RuntimeError(f"result type {kind_name(array.dtype)} can't be cast to the desired output "
-                           f"type {kind_name(dst.dtype)}")
+        raise RuntimeError(f"result type {kind_name(array.dtype)} can't be cast to the desired "
+                           f"output type {kind_name(dst.dtype)}")
     if tuple(array.shape) != tuple(dst.shape):
         raise RuntimeError(f"output with shape {list(dst.shape)} doesn't match the broadcast "
                            f"shape {list(array.shape)}")
