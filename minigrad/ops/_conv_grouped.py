@@ -96,9 +96,7 @@ def grouped_shift(x, w, G, pads, dilation, out_size, bias, y):
         first = first.reshape(G, Cg, first.shape[-1])                 # (G, C/G, row), a view
         for q0 in range(0, G, g_step):
             q1 = min(G, q0 + g_step)
-            block = _workspace("grouped-block", (q1 - q0, kw, Cg, width), x.dtype, xp)
-            for j in range(kw):
-                block[:, j] = first[q0:q1, :, j * dw:j * dw + width]
+            block = _horizontal_copies(first[q0:q1], kw, dw, width)
             out = _workspace("grouped-out", (q1 - q0, T * Og, width), x.dtype, xp)
             xp.matmul(w_all[q0:q1], block.reshape(q1 - q0, kw * Cg, width), out=out)
             del block
@@ -117,6 +115,18 @@ def grouped_shift(x, w, G, pads, dilation, out_size, bias, y):
             del acc, kept
         del first
     return y
+
+
+def _horizontal_copies(first, kw, dw, width):
+    """The block of a chunk of groups' horizontal tap copies: first (g, C/G, row) -> (g, kW,
+    C/G, width) from the workspace, [q, j] = first[q, :, j dW : j dW + width] (each a long
+    contiguous run), so that a group's (kW C/G, width) rows meet all its leading taps in one
+    product."""
+    g, Cg = first.shape[:2]
+    block = _workspace("grouped-block", (g, kw, Cg, width), first.dtype, backend.xp_of(first))
+    for j in range(kw):
+        block[:, j] = first[:, :, j * dw:j * dw + width]
+    return block
 
 
 def grouped_shift_weight_grad(x, g, G, pads, dilation, kernel):
@@ -154,9 +164,7 @@ def grouped_shift_weight_grad(x, g, G, pads, dilation, kernel):
         first = first.reshape(G, Cg, first.shape[-1])                 # (G, C/G, row), a view
         for q0 in range(0, G, g_step):
             q1 = min(G, q0 + g_step)
-            block = _workspace("grouped-block", (q1 - q0, kw, Cg, width), x.dtype, xp)
-            for j in range(kw):
-                block[:, j] = first[q0:q1, :, j * dw:j * dw + width]
+            block = _horizontal_copies(first[q0:q1], kw, dw, width)
             rows = block.reshape(q1 - q0, kw * Cg, width)
             product = _workspace("grouped-gw-t", (q1 - q0, kw * Cg, Og), x.dtype, xp)
             for t, shift in enumerate(shifts):
